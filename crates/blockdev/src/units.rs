@@ -1,0 +1,161 @@
+//! Units as types: sectors, bytes and chunks never mix without an explicit
+//! conversion.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub};
+
+/// Bytes in a sector; device-mapper addresses everything in these.
+pub const SECTOR_SIZE: u64 = 512;
+
+macro_rules! unit {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        pub struct $name(pub u64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl Add for $name {
+            type Output = $name;
+            fn add(self, rhs: $name) -> $name {
+                $name(self.0 + rhs.0)
+            }
+        }
+
+        impl AddAssign for $name {
+            fn add_assign(&mut self, rhs: $name) {
+                self.0 += rhs.0;
+            }
+        }
+
+        impl Sub for $name {
+            type Output = $name;
+            fn sub(self, rhs: $name) -> $name {
+                $name(self.0 - rhs.0)
+            }
+        }
+
+        impl $name {
+            pub fn checked_add(self, rhs: $name) -> Option<$name> {
+                self.0.checked_add(rhs.0).map($name)
+            }
+            pub fn checked_sub(self, rhs: $name) -> Option<$name> {
+                self.0.checked_sub(rhs.0).map($name)
+            }
+        }
+    };
+}
+
+unit!(
+    /// A count or offset of 512-byte sectors.
+    Sectors
+);
+unit!(
+    /// A count or offset of bytes.
+    Bytes
+);
+unit!(
+    /// A count or index of chunks; what a chunk is depends on a
+    /// [`ChunkSize`].
+    Chunks
+);
+
+impl Sectors {
+    pub fn bytes(self) -> Bytes {
+        Bytes(self.0 * SECTOR_SIZE)
+    }
+    /// The size in bytes as a buffer length.
+    pub fn byte_len(self) -> usize {
+        (self.0 * SECTOR_SIZE) as usize
+    }
+}
+
+impl Bytes {
+    /// Whole sectors, rounding down.
+    pub fn sectors_floor(self) -> Sectors {
+        Sectors(self.0 / SECTOR_SIZE)
+    }
+    pub fn is_sector_aligned(self) -> bool {
+        self.0 % SECTOR_SIZE == 0
+    }
+}
+
+/// A chunk size in sectors: a non-zero power of two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChunkSize(u32);
+
+impl ChunkSize {
+    /// `None` unless `sectors` is a non-zero power of two.
+    pub fn new(sectors: u32) -> Option<ChunkSize> {
+        (sectors != 0 && sectors.is_power_of_two()).then_some(ChunkSize(sectors))
+    }
+    pub fn sectors(self) -> Sectors {
+        Sectors(self.0 as u64)
+    }
+    pub fn get(self) -> u32 {
+        self.0
+    }
+    pub fn bytes(self) -> usize {
+        self.0 as usize * SECTOR_SIZE as usize
+    }
+    fn shift(self) -> u32 {
+        self.0.trailing_zeros()
+    }
+    /// The chunk that holds sector `s`.
+    pub fn chunk_of(self, s: Sectors) -> Chunks {
+        Chunks(s.0 >> self.shift())
+    }
+    /// Offset of `s` inside its chunk.
+    pub fn offset_in_chunk(self, s: Sectors) -> Sectors {
+        Sectors(s.0 & (self.0 as u64 - 1))
+    }
+    /// First sector of chunk `c`.
+    pub fn start_of(self, c: Chunks) -> Sectors {
+        Sectors(c.0 << self.shift())
+    }
+    /// Whole chunks in `s` sectors, rounding down.
+    pub fn chunks_in(self, s: Sectors) -> Chunks {
+        Chunks(s.0 >> self.shift())
+    }
+}
+
+impl fmt::Display for ChunkSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn test_chunk_size_rejects_zero_and_non_powers() {
+        assert!(ChunkSize::new(0).is_none());
+        assert!(ChunkSize::new(24).is_none());
+        assert_eq!(ChunkSize::new(16).unwrap().sectors(), Sectors(16));
+    }
+
+    proptest! {
+        #[test]
+        fn test_chunk_of_and_offset_recompose(shift in 0u32..20, s in 0u64..(1 << 40)) {
+            let cs = ChunkSize::new(1 << shift).unwrap();
+            let sector = Sectors(s);
+            let c = cs.chunk_of(sector);
+            prop_assert_eq!(cs.start_of(c) + cs.offset_in_chunk(sector), sector);
+            prop_assert!(cs.offset_in_chunk(sector) < cs.sectors());
+        }
+    }
+
+    #[test]
+    fn test_sectors_checked_add_overflow_is_none() {
+        assert_eq!(Sectors(u64::MAX).checked_add(Sectors(1)), None);
+        assert_eq!(Sectors(1).bytes(), Bytes(512));
+        assert_eq!(Bytes(1023).sectors_floor(), Sectors(1));
+    }
+}
