@@ -1,1 +1,22 @@
-pub fn x(){}
+//! The userspace device-mapper core of ulvm.
+//!
+//! * [`table`]: typed table lines in the kernel's syntax.
+//! * [`target`]: the target interface; [`targets`]: `linear`, `striped`,
+//!   `zero`, `error`; [`snapshot`]: `snapshot-origin`, `snapshot`,
+//!   `snapshot-merge` and the kernel-compatible exception stores.
+//! * [`device`]: a mapped device and its suspend/resume life cycle;
+//!   [`registry`]: every device, by name and number, as the kernel keeps them.
+//!
+//! Every mapped device is itself a [`ulvm_blockdev::BlockDevice`], so tables
+//! stack as device-mapper tables do.
+
+pub mod device;
+pub mod registry;
+pub mod snapshot;
+pub mod table;
+pub mod target;
+pub mod targets;
+
+pub use device::{Background, DeviceInfo, MappedDevice};
+pub use registry::{DmError, DmResult, Registry, RegistryConfig, TargetLine, DM_MAJOR, FILE_MAJOR};
+pub use table::{DevNum, DevRef, Table, TableLine, TargetArgs};

@@ -1,0 +1,450 @@
+//! The device registry: the kernel's part of device-mapper in userspace.
+//!
+//! It names and numbers devices, resolves the devices tables refer to
+//! (dm devices by number, name or `/dev/mapper/NAME`; other devices by
+//! number or path), builds targets from table lines, and drives the life
+//! cycle: create, load, suspend, resume, remove, rename, and the queries
+//! `table`, `status`, `info`, `ls`, `message` and `wait`.
+
+use crate::device::{Background, DeviceInfo, LiveTable, MappedDevice, TableEntry};
+use crate::snapshot::{build_merge, build_origin, build_snapshot, CowRegistry, OriginRegistry};
+use crate::table::{DevNum, DevRef, Table, TableError, TargetArgs};
+use crate::target::{OpenHold, Target, Underlying};
+use crate::targets::{ErrorTarget, Linear, Striped, ZeroTarget};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use ulvm_blockdev::{DeviceRef, FileDevice};
+
+/// Major number of dm devices (what the kernel usually hands out).
+pub const DM_MAJOR: u32 = 253;
+/// Major number for regular files used as devices: 240 is the first of
+/// Linux's "local/experimental use" block majors, so it never collides
+/// with a real device.
+pub const FILE_MAJOR: u32 = 240;
+
+/// Errors of control operations, worded like dmsetup's.
+#[derive(Debug, thiserror::Error)]
+pub enum DmError {
+    #[error("Device {0} not found")]
+    NotFound(String),
+    #[error("Device {0} already exists")]
+    Exists(String),
+    #[error("Device {0} is busy (open count {1})")]
+    Busy(String, u32),
+    #[error("{0}")]
+    Table(#[from] TableError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Device(#[from] ulvm_blockdev::Error),
+}
+
+pub type DmResult<T> = std::result::Result<T, DmError>;
+
+/// Registry settings.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub background: Background,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig { background: Background::Threads }
+    }
+}
+
+struct Inner {
+    devices: BTreeMap<String, Arc<MappedDevice>>,
+    next_minor: u32,
+    /// Devices that are not dm devices, by number: opened files and block
+    /// devices, and devices added by the embedding program.
+    others: HashMap<DevNum, (String, DeviceRef)>,
+    by_path: HashMap<PathBuf, DevNum>,
+    next_file_minor: u32,
+}
+
+pub struct Registry {
+    inner: Mutex<Inner>,
+    origins: OriginRegistry,
+    cows: Arc<CowRegistry>,
+    config: RegistryConfig,
+}
+
+/// One line of `dmsetup table` / `dmsetup status` for a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetLine {
+    pub start: u64,
+    pub len: u64,
+    pub target_type: String,
+    pub params: String,
+}
+
+impl std::fmt::Display for TargetLine {
+    /// `dmsetup`'s layout: a space always follows the type.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {} {}", self.start, self.len, self.target_type, self.params)
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new(RegistryConfig::default())
+    }
+}
+
+impl Registry {
+    pub fn new(config: RegistryConfig) -> Self {
+        Registry {
+            inner: Mutex::new(Inner {
+                devices: BTreeMap::new(),
+                next_minor: 0,
+                others: HashMap::new(),
+                by_path: HashMap::new(),
+                next_file_minor: 0,
+            }),
+            origins: OriginRegistry::default(),
+            cows: Arc::new(CowRegistry::default()),
+            config,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes `dev` known under `name` (which tables may use as a path),
+    /// with a number of its own; returns the number.
+    pub fn add_device(&self, name: &str, dev: DeviceRef) -> DevNum {
+        let mut inner = self.lock();
+        let num = DevNum::new(FILE_MAJOR, inner.next_file_minor);
+        inner.next_file_minor += 1;
+        inner.others.insert(num, (name.to_string(), dev));
+        inner.by_path.insert(PathBuf::from(name), num);
+        num
+    }
+
+    pub fn device(&self, name: &str) -> DmResult<Arc<MappedDevice>> {
+        self.lock().devices.get(name).cloned().ok_or_else(|| DmError::NotFound(name.to_string()))
+    }
+
+    /// Resolves a table's device reference.
+    fn resolve(&self, r: &DevRef) -> DmResult<Underlying> {
+        let mut inner = self.lock();
+        let dm = |d: &Arc<MappedDevice>| Underlying {
+            num: d.num(),
+            dev: d.clone() as DeviceRef,
+            _hold: Some(Arc::new(OpenHold::new(d.opens.clone()))),
+        };
+        match r {
+            DevRef::Number(n) => {
+                if let Some(d) = inner.devices.values().find(|d| d.num() == *n) {
+                    return Ok(dm(d));
+                }
+                if let Some((_, d)) = inner.others.get(n) {
+                    return Ok(Underlying::detached(*n, d.clone()));
+                }
+                let path = sys_dev_path(*n).ok_or_else(|| DmError::NotFound(n.to_string()))?;
+                open_path(&mut inner, &path)
+            }
+            DevRef::Path(p) => {
+                let name = p.strip_prefix("/dev/mapper/").unwrap_or(p);
+                if let Some(d) = inner.devices.get(name) {
+                    return Ok(dm(d));
+                }
+                if let Some(n) = inner.by_path.get(Path::new(p)).copied() {
+                    let (_, d) = &inner.others[&n];
+                    return Ok(Underlying::detached(n, d.clone()));
+                }
+                open_path(&mut inner, Path::new(p))
+            }
+        }
+    }
+
+    /// Builds a table's targets for device `dev`.
+    fn build(&self, dev: &MappedDevice, table: &Table, read_only: bool) -> DmResult<LiveTable> {
+        table.validate()?;
+        let mut entries = Vec::new();
+        for (i, line) in table.0.iter().enumerate() {
+            let fail = |e: String| DmError::Invalid(format!("{}: target {i} ({}): {e}", dev.name(), line.target.target_type()));
+            for r in line.target.devices() {
+                let u = self.resolve(r)?;
+                if u.num == dev.num() {
+                    return Err(fail("a table cannot refer to its own device".into()));
+                }
+            }
+            let target: Box<dyn Target> = match &line.target {
+                TargetArgs::Linear { dev: d, offset } => {
+                    let u = self.resolve(d)?;
+                    if offset.0.checked_add(line.len.0).is_none_or(|end| end > u.dev.size().0) {
+                        return Err(fail(format!("device {} is too small for this target", u.num)));
+                    }
+                    Box::new(Linear { dev: u, offset: *offset })
+                }
+                TargetArgs::Striped { chunk_size, stripes } => {
+                    let per = line.len.0 / stripes.len() as u64;
+                    let mut s = Vec::new();
+                    for st in stripes {
+                        let u = self.resolve(&st.dev)?;
+                        if st.offset.0 + per > u.dev.size().0 {
+                            return Err(fail(format!("device {} is too small for its stripe", u.num)));
+                        }
+                        s.push((u, st.offset));
+                    }
+                    Box::new(Striped { chunk_size: *chunk_size, stripes: s })
+                }
+                TargetArgs::Zero => Box::new(ZeroTarget),
+                TargetArgs::Error => Box::new(ErrorTarget),
+                TargetArgs::SnapshotOrigin { origin } => {
+                    let u = self.resolve(origin)?;
+                    if line.len > u.dev.size() {
+                        return Err(fail(format!("origin device {} is smaller than the target", u.num)));
+                    }
+                    Box::new(build_origin(u, &self.origins))
+                }
+                TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => {
+                    let origin = self.resolve(&a.origin)?;
+                    let cow = self.resolve(&a.cow)?;
+                    let ctx = crate::snapshot::targets_ctx(&self.origins, &self.cows, dev.events.clone());
+                    if matches!(line.target, TargetArgs::Snapshot(_)) {
+                        Box::new(build_snapshot(origin, cow, a, line.len, &ctx).map_err(fail)?)
+                    } else {
+                        Box::new(build_merge(origin, cow, a, line.len, &ctx).map_err(fail)?)
+                    }
+                }
+            };
+            entries.push(TableEntry { start: line.start, len: line.len, target });
+        }
+        Ok(LiveTable { entries, read_only })
+    }
+
+    /// `dmsetup create NAME [--table ...]`: a new device, live at once when
+    /// a table is given. On any failure nothing is left behind.
+    pub fn create(&self, name: &str, uuid: Option<&str>, table: Option<&Table>, read_only: bool) -> DmResult<DevNum> {
+        validate_name(name)?;
+        let dev = {
+            let mut inner = self.lock();
+            if inner.devices.contains_key(name) {
+                return Err(DmError::Exists(name.to_string()));
+            }
+            if let Some(u) = uuid.filter(|u| !u.is_empty()) {
+                if inner.devices.values().any(|d| d.uuid() == u) {
+                    return Err(DmError::Exists(format!("with uuid {u}")));
+                }
+            }
+            let num = DevNum::new(DM_MAJOR, inner.next_minor);
+            inner.next_minor += 1;
+            let dev = Arc::new(MappedDevice::new(num, name, uuid.unwrap_or(""), read_only, self.config.background));
+            inner.devices.insert(name.to_string(), dev.clone());
+            dev
+        };
+        if let Some(t) = table {
+            let r = self.build(&dev, t, read_only).and_then(|lt| {
+                dev.set_inactive(Some(lt));
+                dev.resume().map_err(DmError::Invalid)
+            });
+            if let Err(e) = r {
+                self.lock().devices.remove(name);
+                dev.mark_removed();
+                return Err(e);
+            }
+        }
+        Ok(dev.num())
+    }
+
+    /// `dmsetup load`: builds the table as the device's inactive table.
+    pub fn load(&self, name: &str, table: &Table, read_only: bool) -> DmResult<()> {
+        let dev = self.device(name)?;
+        let lt = self.build(&dev, table, read_only)?;
+        dev.set_inactive(Some(lt));
+        Ok(())
+    }
+
+    /// `dmsetup clear`: drops the inactive table.
+    pub fn clear(&self, name: &str) -> DmResult<()> {
+        self.device(name)?.set_inactive(None);
+        Ok(())
+    }
+
+    pub fn suspend(&self, name: &str) -> DmResult<()> {
+        self.device(name)?.suspend();
+        Ok(())
+    }
+
+    pub fn resume(&self, name: &str) -> DmResult<()> {
+        self.device(name)?.resume().map_err(|e| DmError::Invalid(format!("{name}: {e}")))
+    }
+
+    /// `dmsetup remove`: refused while the device is open.
+    pub fn remove(&self, name: &str) -> DmResult<()> {
+        let dev = self.device(name)?;
+        let open = dev.info().open_count;
+        if open > 0 {
+            return Err(DmError::Busy(name.to_string(), open));
+        }
+        self.lock().devices.remove(name);
+        let tables = dev.mark_removed();
+        drop(tables);
+        Ok(())
+    }
+
+    /// `dmsetup remove_all`: removes devices, holders before what they hold.
+    pub fn remove_all(&self) -> DmResult<()> {
+        loop {
+            let names = self.list().into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+            if names.is_empty() {
+                return Ok(());
+            }
+            let mut removed = false;
+            for n in &names {
+                if self.remove(n).is_ok() {
+                    removed = true;
+                }
+            }
+            if !removed {
+                return Err(DmError::Busy(names.join(", "), 1));
+            }
+        }
+    }
+
+    pub fn rename(&self, name: &str, new_name: &str) -> DmResult<()> {
+        validate_name(new_name)?;
+        let mut inner = self.lock();
+        if inner.devices.contains_key(new_name) {
+            return Err(DmError::Exists(new_name.to_string()));
+        }
+        let dev = inner.devices.remove(name).ok_or_else(|| DmError::NotFound(name.to_string()))?;
+        dev.set_name(new_name);
+        inner.devices.insert(new_name.to_string(), dev);
+        Ok(())
+    }
+
+    /// `dmsetup rename --setuuid`: only a device without a uuid may get one.
+    pub fn set_uuid(&self, name: &str, uuid: &str) -> DmResult<()> {
+        let dev = self.device(name)?;
+        if !dev.uuid().is_empty() {
+            return Err(DmError::Invalid(format!("{name}: device already has a uuid")));
+        }
+        dev.set_uuid(uuid);
+        Ok(())
+    }
+
+    /// Live (or with `inactive`, the inactive) table lines.
+    pub fn table(&self, name: &str, inactive: bool) -> DmResult<Vec<TargetLine>> {
+        let dev = self.device(name)?;
+        let t = if inactive { dev.inactive_table() } else { dev.live_table() };
+        Ok(lines(t.as_deref(), |e| e.target.table_params()))
+    }
+
+    /// Status lines of the live table.
+    pub fn status(&self, name: &str) -> DmResult<Vec<TargetLine>> {
+        let dev = self.device(name)?;
+        Ok(lines(dev.live_table().as_deref(), |e| e.target.status()))
+    }
+
+    pub fn info(&self, name: &str) -> DmResult<DeviceInfo> {
+        Ok(self.device(name)?.info())
+    }
+
+    /// Every device, by name.
+    pub fn list(&self) -> Vec<(String, DevNum)> {
+        self.lock().devices.iter().map(|(n, d)| (n.clone(), d.num())).collect()
+    }
+
+    /// Devices the live table of `name` uses, by number (for `ls --tree`, `deps`).
+    pub fn deps(&self, name: &str) -> DmResult<Vec<DevNum>> {
+        let dev = self.device(name)?;
+        let mut out = Vec::new();
+        if let Some(t) = dev.live_table() {
+            for e in &t.entries {
+                for w in e.target.table_params().split_ascii_whitespace() {
+                    if let Ok(n) = w.parse::<DevNum>() {
+                        if !out.contains(&n) {
+                            out.push(n);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The name of a dm device by number.
+    pub fn name_of(&self, num: DevNum) -> Option<String> {
+        self.lock().devices.values().find(|d| d.num() == num).map(|d| d.name())
+    }
+
+    /// `dmsetup message NAME SECTOR MSG...`
+    pub fn message(&self, name: &str, sector: u64, args: &[&str]) -> DmResult<String> {
+        let dev = self.device(name)?;
+        let t = dev.live_table().ok_or_else(|| DmError::Invalid(format!("{name}: no live table")))?;
+        let e = t
+            .entries
+            .iter()
+            .find(|e| e.start.0 <= sector && sector < e.start.0 + e.len.0)
+            .ok_or_else(|| DmError::Invalid(format!("{name}: Target message sector outside device")))?;
+        e.target.message(args).map_err(|m| DmError::Invalid(format!("{name}: {m}")))
+    }
+
+    /// `dmsetup wait NAME [EVENT_NR]`: blocks until the event number is
+    /// past `event_nr`; returns the new number.
+    pub fn wait_event(&self, name: &str, event_nr: u32, timeout: Option<Duration>) -> DmResult<u32> {
+        let dev = self.device(name)?;
+        Ok(dev.events().wait_past(event_nr, timeout))
+    }
+
+    /// Runs one step of `name`'s background work (with [`Background::Manual`]).
+    pub fn step_background(&self, name: &str) -> DmResult<Option<crate::target::Step>> {
+        Ok(self.device(name)?.step_background())
+    }
+}
+
+fn lines(t: Option<&LiveTable>, f: impl Fn(&TableEntry) -> String) -> Vec<TargetLine> {
+    t.map(|t| {
+        t.entries
+            .iter()
+            .map(|e| TargetLine { start: e.start.0, len: e.len.0, target_type: e.target.type_name().to_string(), params: f(e) })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn validate_name(name: &str) -> DmResult<()> {
+    if name.is_empty() || name.len() > 127 || name.contains('/') || name == "." || name == ".." || name == "control" {
+        return Err(DmError::Invalid(format!("invalid device name '{name}'")));
+    }
+    Ok(())
+}
+
+/// `/dev/NAME` of a real block device number, from sysfs.
+fn sys_dev_path(n: DevNum) -> Option<PathBuf> {
+    let uevent = std::fs::read_to_string(format!("/sys/dev/block/{n}/uevent")).ok()?;
+    let name = uevent.lines().find_map(|l| l.strip_prefix("DEVNAME="))?;
+    Some(Path::new("/dev").join(name))
+}
+
+fn open_path(inner: &mut Inner, path: &Path) -> DmResult<Underlying> {
+    let canon = std::fs::canonicalize(path)
+        .map_err(|e| DmError::Invalid(format!("{}: {e}", path.display())))?;
+    if let Some(n) = inner.by_path.get(&canon).copied() {
+        let (_, d) = &inner.others[&n];
+        return Ok(Underlying::detached(n, d.clone()));
+    }
+    let f = match FileDevice::open(&canon, false) {
+        Ok(f) => f,
+        Err(_) => FileDevice::open(&canon, true)?,
+    };
+    let num = match f.rdev() {
+        Some((ma, mi)) => DevNum::new(ma, mi),
+        None => {
+            let n = DevNum::new(FILE_MAJOR, inner.next_file_minor);
+            inner.next_file_minor += 1;
+            n
+        }
+    };
+    let dev: DeviceRef = Arc::new(f);
+    inner.others.insert(num, (canon.display().to_string(), dev.clone()));
+    inner.by_path.insert(canon, num);
+    Ok(Underlying::detached(num, dev))
+}

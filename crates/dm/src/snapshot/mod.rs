@@ -1,0 +1,575 @@
+//! The snapshot stack: `snapshot-origin`, `snapshot` and `snapshot-merge`
+//! (formats.md §1).
+//!
+//! A [`Snapshot`] is the shared state of one COW device: its exception
+//! store, the table of completed and pending exceptions, and the chunks
+//! whose origin data is being read. The targets in [`targets`] are thin
+//! views onto it; the origin side ([`OriginState`]) finds every snapshot of
+//! an origin and copies chunks out before the origin changes.
+//!
+//! Locking: one mutex per snapshot guards its tables and store; it is never
+//! held across data I/O. Lookups return a plan (`Cow`, `Origin`), the I/O
+//! runs unlocked, and completion re-takes the lock. Exceptions commit in
+//! allocation order through a group commit: whichever writer finds the
+//! next sequence number ready writes every ready record in one metadata
+//! write (PREFLUSH + FUA), and the others wait for it.
+
+pub mod format;
+mod merge;
+mod origin;
+pub mod store;
+mod targets;
+
+pub use origin::{OriginRegistry, OriginState};
+pub use targets::{build_merge, build_origin, build_snapshot, CowRegistry, MergeTarget, OriginTarget, SnapCtx, SnapshotTarget};
+
+/// The context snapshot-family targets are built with.
+pub(crate) fn targets_ctx<'a>(origins: &'a OriginRegistry, cows: &'a std::sync::Arc<CowRegistry>, events: std::sync::Arc<EventSink>) -> SnapCtx<'a> {
+    SnapCtx { origins, cows, events }
+}
+
+use crate::table::{SnapshotFeatures, StoreType};
+use crate::target::{EventSink, Underlying};
+use format::DiskException;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use store::{Store, MetaWrite};
+use ulvm_blockdev::{ChunkSize, Chunks, Error, ErrorKind, Result, Sectors};
+
+/// An exception being made: allocated, data being copied or committed.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    new_chunk: u64,
+    /// The record is durable; only the switch to `complete` is left.
+    committed: bool,
+}
+
+/// Group commit bookkeeping (sequence numbers are allocation order).
+#[derive(Debug, Default)]
+struct CommitQueue {
+    next_seq: u64,
+    /// Next sequence number to write.
+    next_commit: u64,
+    /// Every sequence number below this is durable.
+    durable_upto: u64,
+    /// Copied, waiting for their turn.
+    ready: BTreeMap<u64, DiskException>,
+    /// A writer is doing a metadata write.
+    leader: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct SnapState {
+    valid: bool,
+    /// Origin writes copy into this snapshot only once it is active.
+    active: bool,
+    overflow: bool,
+    merge_failed: bool,
+    merging: bool,
+    chunk_size: ChunkSize,
+    store: Store,
+    complete: HashMap<u64, u64>,
+    pending: HashMap<u64, Pending>,
+    /// Chunks with I/O in flight that an exception switch must wait for:
+    /// snapshot reads of the origin, and writes to COW chunks of a merge.
+    tracked: HashMap<u64, u32>,
+    /// Chunks a merge is copying back right now; writes to them wait.
+    merging_chunks: HashSet<u64>,
+    commit: CommitQueue,
+}
+
+impl SnapState {
+    fn track(&mut self, c: u64) {
+        *self.tracked.entry(c).or_default() += 1;
+    }
+    fn untrack(&mut self, c: u64) -> bool {
+        match self.tracked.get_mut(&c) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            _ => {
+                self.tracked.remove(&c);
+                true
+            }
+        }
+    }
+    /// The COW chunk readers may use for `c`.
+    fn readable_exception(&self, c: u64) -> Option<u64> {
+        self.complete.get(&c).copied().or_else(|| self.pending.get(&c).filter(|p| p.committed).map(|p| p.new_chunk))
+    }
+}
+
+/// One planned piece of a request: a range of the request and where it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    Origin(Sectors),
+    Cow(Sectors),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Piece {
+    /// Offset into the request, in sectors.
+    pub off: u64,
+    pub len: u64,
+    pub chunk: u64,
+    pub place: Place,
+}
+
+/// Merges adjacent pieces that continue on the same device.
+pub(crate) fn coalesce(pieces: &[Piece]) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        if let Some(last) = out.last_mut() {
+            let contiguous = match (last.place, p.place) {
+                (Place::Origin(a), Place::Origin(b)) | (Place::Cow(a), Place::Cow(b)) => a.0 + last.len == b.0,
+                _ => false,
+            };
+            if contiguous && last.off + last.len == p.off {
+                last.len += p.len;
+                continue;
+            }
+        }
+        out.push(*p);
+    }
+    out
+}
+
+/// Splits `[at, at+len)` at chunk boundaries: `(offset in request, length, chunk)`.
+pub(crate) fn chunk_pieces(cs: ChunkSize, at: Sectors, len: Sectors) -> impl Iterator<Item = (u64, u64, u64)> {
+    let mut done = 0u64;
+    std::iter::from_fn(move || {
+        if done >= len.0 {
+            return None;
+        }
+        let s = at + Sectors(done);
+        let off_in = cs.offset_in_chunk(s).0;
+        let n = (cs.sectors().0 - off_in).min(len.0 - done);
+        let item = (done, n, cs.chunk_of(s).0);
+        done += n;
+        Some(item)
+    })
+}
+
+fn bytes(range_sectors: (u64, u64)) -> std::ops::Range<usize> {
+    (range_sectors.0 * 512) as usize..((range_sectors.0 + range_sectors.1) * 512) as usize
+}
+
+/// The shared state of one snapshot (one COW device).
+pub struct Snapshot {
+    pub(crate) origin: Underlying,
+    pub(crate) cow: Underlying,
+    pub(crate) store_type: StoreType,
+    pub(crate) features: SnapshotFeatures,
+    /// Length of the snapshot's table: origin chunks past it are not copied.
+    pub(crate) len: Sectors,
+    events: Mutex<Arc<EventSink>>,
+    state: Mutex<SnapState>,
+    cond: Condvar,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "snapshot(origin {}, cow {})", self.origin.num, self.cow.num)
+    }
+}
+
+impl Snapshot {
+    /// Opens the store on the COW device (formatting a new one) and reads
+    /// every committed exception.
+    pub fn open(
+        origin: Underlying,
+        cow: Underlying,
+        store_type: StoreType,
+        table_chunk: u32,
+        features: SnapshotFeatures,
+        len: Sectors,
+        events: Arc<EventSink>,
+    ) -> Result<Snapshot> {
+        let loaded = Store::open(store_type, &*cow.dev, origin.dev.logical_block_size(), table_chunk)?;
+        let chunk_size = loaded.store.chunk_size();
+        let complete = loaded.exceptions.iter().map(|e| (e.old_chunk, e.new_chunk)).collect();
+        Ok(Snapshot {
+            origin,
+            cow,
+            store_type,
+            features,
+            len,
+            events: Mutex::new(events),
+            state: Mutex::new(SnapState {
+                valid: loaded.valid,
+                active: false,
+                overflow: false,
+                merge_failed: false,
+                merging: false,
+                chunk_size,
+                store: loaded.store,
+                complete,
+                pending: HashMap::new(),
+                tracked: HashMap::new(),
+                merging_chunks: HashSet::new(),
+                commit: CommitQueue::default(),
+            }),
+            cond: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SnapState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait<'a>(&self, g: MutexGuard<'a, SnapState>) -> MutexGuard<'a, SnapState> {
+        self.cond.wait(g).unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn chunk_size(&self) -> ChunkSize {
+        self.lock().chunk_size
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.lock().valid
+    }
+
+    /// Number of completed exceptions.
+    pub fn exception_count(&self) -> usize {
+        self.lock().complete.len()
+    }
+
+    pub(crate) fn set_events(&self, events: Arc<EventSink>) {
+        *self.events.lock().unwrap_or_else(|e| e.into_inner()) = events;
+    }
+
+    fn raise_event(&self) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).raise();
+    }
+
+    pub(crate) fn set_active(&self, active: bool) {
+        self.lock().active = active;
+    }
+
+    pub(crate) fn set_merging(&self) {
+        self.lock().merging = true;
+    }
+
+    fn cow_sector(&self, cs: ChunkSize, new_chunk: u64, off_in_chunk: u64) -> Sectors {
+        cs.start_of(Chunks(new_chunk)) + Sectors(off_in_chunk)
+    }
+
+    fn failed(&self, what: &str) -> Error {
+        Error::new(ErrorKind::Failed, format!("snapshot on COW {}: {what}", self.cow.num))
+    }
+
+    /// Marks the snapshot invalid (header `valid = 0` on disk for a
+    /// persistent store), wakes every waiter and raises a dm event.
+    fn invalidate(&self, mut st: MutexGuard<'_, SnapState>, why: &str) -> Error {
+        let header = if st.valid {
+            st.valid = false;
+            match &st.store {
+                Store::Persistent(p) => Some(p.invalidate_write()),
+                Store::Transient(_) => None,
+            }
+        } else {
+            None
+        };
+        drop(st);
+        self.cond.notify_all();
+        if let Some(w) = header {
+            // The device may be failing; the in-memory state is what counts now.
+            let _ = w.apply(&*self.cow.dev);
+            self.raise_event();
+        }
+        self.failed(&format!("invalidated: {why}"))
+    }
+
+    /// Allocates a COW chunk for origin chunk `old` and records it pending.
+    fn allocate(&self, st: &mut SnapState, old: u64) -> Option<(u64, DiskException)> {
+        let new_chunk = st.store.allocate(self.cow.dev.size())?;
+        let seq = st.commit.next_seq;
+        st.commit.next_seq += 1;
+        st.pending.insert(old, Pending { new_chunk, committed: false });
+        Some((seq, DiskException { old_chunk: old, new_chunk }))
+    }
+
+    /// Commits `batch` (whose data is written) in allocation order, sharing
+    /// metadata writes with concurrent committers, then moves the exceptions
+    /// to the complete table. With `wait_tracked`, the switch waits for
+    /// snapshot reads still reading those chunks from the origin (the
+    /// caller is about to overwrite them).
+    fn commit_and_complete(&self, batch: &[(u64, DiskException)], wait_tracked: bool) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut st = self.lock();
+        for (seq, e) in batch {
+            st.commit.ready.insert(*seq, *e);
+        }
+        let my_last = batch.iter().map(|b| b.0).max().unwrap_or(0);
+        loop {
+            if !st.valid {
+                return Err(self.failed("invalid"));
+            }
+            if st.commit.durable_upto > my_last {
+                break;
+            }
+            let next = st.commit.next_commit;
+            if st.commit.leader || !st.commit.ready.contains_key(&next) {
+                st = self.wait(st);
+                continue;
+            }
+            st.commit.leader = true;
+            let mut group = Vec::new();
+            loop {
+                let n = st.commit.next_commit;
+                let Some(e) = st.commit.ready.remove(&n) else { break };
+                group.push(e);
+                st.commit.next_commit += 1;
+            }
+            let upto = st.commit.next_commit;
+            let writes = st.store.stage_commit(&group);
+            drop(st);
+            let r = writes.iter().try_for_each(|w| w.apply(&*self.cow.dev));
+            st = self.lock();
+            st.commit.leader = false;
+            if let Err(e) = r {
+                return Err(self.invalidate(st, &format!("metadata write failed: {e}")));
+            }
+            st.commit.durable_upto = upto;
+            for e in &group {
+                if let Some(p) = st.pending.get_mut(&e.old_chunk) {
+                    p.committed = true;
+                }
+            }
+            self.cond.notify_all();
+        }
+        for (_, e) in batch {
+            while wait_tracked && st.tracked.contains_key(&e.old_chunk) {
+                st = self.wait(st);
+            }
+            st.pending.remove(&e.old_chunk);
+            st.complete.insert(e.old_chunk, e.new_chunk);
+        }
+        drop(st);
+        self.cond.notify_all();
+        Ok(())
+    }
+
+    /// Waits until no exception for `chunk` is pending.
+    fn wait_not_pending(&self, chunk: u64) {
+        let mut st = self.lock();
+        while st.valid && st.pending.contains_key(&chunk) {
+            st = self.wait(st);
+        }
+    }
+
+    // ---- the snapshot device's own I/O ----
+
+    fn check_usable(&self, st: &SnapState) -> Result<()> {
+        if !st.valid {
+            return Err(self.failed("snapshot is invalid"));
+        }
+        if st.merging {
+            return Err(self.failed("snapshot is merging"));
+        }
+        Ok(())
+    }
+
+    /// Reads from the snapshot: COW where a chunk was copied, else origin.
+    pub(crate) fn snap_read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
+        let len = Sectors(buf.len() as u64 / 512);
+        let mut st = self.lock();
+        self.check_usable(&st)?;
+        let cs = st.chunk_size;
+        let mut pieces = Vec::new();
+        for (off, n, c) in chunk_pieces(cs, at, len) {
+            let place = match st.readable_exception(c) {
+                Some(new) => Place::Cow(self.cow_sector(cs, new, cs.offset_in_chunk(at + Sectors(off)).0)),
+                None => {
+                    st.track(c);
+                    Place::Origin(at + Sectors(off))
+                }
+            };
+            pieces.push(Piece { off, len: n, chunk: c, place });
+        }
+        drop(st);
+        let mut result = Ok(());
+        for p in coalesce(&pieces) {
+            let dst = &mut buf[bytes((p.off, p.len))];
+            let r = match p.place {
+                Place::Origin(s) => self.origin.dev.read(s, dst),
+                Place::Cow(s) => self.cow.dev.read(s, dst),
+            };
+            if r.is_err() && result.is_ok() {
+                result = r;
+            }
+        }
+        let mut st = self.lock();
+        let mut wake = false;
+        for p in &pieces {
+            if matches!(p.place, Place::Origin(_)) {
+                wake |= st.untrack(p.chunk);
+            }
+        }
+        drop(st);
+        if wake {
+            self.cond.notify_all();
+        }
+        result
+    }
+
+    /// Writes to the snapshot: chunks without an exception get one first.
+    pub(crate) fn snap_write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
+        let len = Sectors(buf.len() as u64 / 512);
+        let mut st = self.lock();
+        let (cs, plan) = loop {
+            self.check_usable(&st)?;
+            if st.overflow {
+                return Err(self.failed("snapshot overflowed"));
+            }
+            let cs = st.chunk_size;
+            let busy = chunk_pieces(cs, at, len).any(|(_, _, c)| st.pending.get(&c).is_some_and(|p| !p.committed));
+            if busy {
+                st = self.wait(st);
+                continue;
+            }
+            let missing = chunk_pieces(cs, at, len).filter(|&(_, _, c)| st.readable_exception(c).is_none()).count();
+            if !st.store.can_allocate(missing, self.cow.dev.size()) {
+                if matches!(self.store_type, StoreType::Persistent { overflow: true }) {
+                    st.overflow = true;
+                    drop(st);
+                    self.cond.notify_all();
+                    self.raise_event();
+                    return Err(self.failed("snapshot overflowed"));
+                }
+                return Err(self.invalidate(st, "COW device is full"));
+            }
+            let mut plan = Vec::new();
+            for (off, n, c) in chunk_pieces(cs, at, len) {
+                match st.readable_exception(c) {
+                    Some(new) => plan.push((off, n, c, new, None)),
+                    None => {
+                        let (seq, e) = self.allocate(&mut st, c).expect("capacity checked");
+                        plan.push((off, n, c, e.new_chunk, Some(seq)))
+                    }
+                }
+            }
+            break (cs, plan);
+        };
+        drop(st);
+        let mut new = Vec::new();
+        let mut io = Ok(());
+        for &(off, n, c, new_chunk, seq) in &plan {
+            let data = &buf[bytes((off, n))];
+            let in_chunk = cs.offset_in_chunk(at + Sectors(off)).0;
+            let r = match seq {
+                None => self.cow.dev.write(self.cow_sector(cs, new_chunk, in_chunk), data),
+                Some(seq) => {
+                    new.push((seq, DiskException { old_chunk: c, new_chunk }));
+                    if n == cs.sectors().0 {
+                        self.cow.dev.write(self.cow_sector(cs, new_chunk, 0), data)
+                    } else {
+                        self.copy_chunk_with(cs, c, new_chunk, in_chunk, data)
+                    }
+                }
+            };
+            if r.is_err() && io.is_ok() {
+                io = r;
+            }
+        }
+        if let Err(e) = io {
+            return Err(self.invalidate(self.lock(), &format!("COW write failed: {e}")));
+        }
+        self.commit_and_complete(&new, false)
+    }
+
+    /// Copies origin chunk `old` to COW chunk `new` with `data` laid over
+    /// it at `in_chunk` sectors, in one COW write.
+    fn copy_chunk_with(&self, cs: ChunkSize, old: u64, new: u64, in_chunk: u64, data: &[u8]) -> Result<()> {
+        let mut chunk = vec![0u8; cs.bytes()];
+        let start = cs.start_of(Chunks(old));
+        let avail = self.origin.dev.size().0.saturating_sub(start.0).min(cs.sectors().0);
+        self.origin.dev.read(start, &mut chunk[..(avail * 512) as usize])?;
+        chunk[bytes((in_chunk, data.len() as u64 / 512))].copy_from_slice(data);
+        self.cow.dev.write(self.cow_sector(cs, new, 0), &chunk)
+    }
+
+    /// Discard on the snapshot (`discard_zeroes_cow`): a whole chunk with an
+    /// exception has its COW data zeroed, a partial one is passed to the
+    /// COW, a chunk without an exception needs nothing.
+    pub(crate) fn snap_discard(&self, at: Sectors, len: Sectors) -> Result<()> {
+        if !self.features.discard_zeroes_cow {
+            return Err(Error::new(ErrorKind::Unsupported, "snapshot: discard needs the discard_zeroes_cow feature"));
+        }
+        let mut st = self.lock();
+        let cs = st.chunk_size;
+        let mut ops = Vec::new();
+        loop {
+            self.check_usable(&st)?;
+            if chunk_pieces(cs, at, len).any(|(_, _, c)| st.pending.get(&c).is_some_and(|p| !p.committed)) {
+                st = self.wait(st);
+                continue;
+            }
+            for (off, n, c) in chunk_pieces(cs, at, len) {
+                if let Some(new) = st.readable_exception(c) {
+                    let in_chunk = cs.offset_in_chunk(at + Sectors(off)).0;
+                    ops.push((self.cow_sector(cs, new, in_chunk), n, n == cs.sectors().0));
+                }
+            }
+            break;
+        }
+        drop(st);
+        for (s, n, whole) in ops {
+            if whole {
+                self.cow.dev.write_zeroes(s, Sectors(n))?;
+            } else {
+                self.cow.dev.discard(s, Sectors(n))?;
+            }
+        }
+        if self.features.discard_passdown_origin {
+            self.origin.dev.discard(at, len)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn snap_flush(&self) -> Result<()> {
+        self.check_usable(&self.lock())?;
+        self.cow.dev.flush()
+    }
+
+    /// The INFO status line: `Invalid`, `Merge failed`, `Overflow` or
+    /// `<allocated>/<total> <metadata>`.
+    pub fn status(&self) -> String {
+        let st = self.lock();
+        if !st.valid {
+            return "Invalid".into();
+        }
+        if st.merge_failed {
+            return "Merge failed".into();
+        }
+        if st.overflow {
+            return "Overflow".into();
+        }
+        let (alloc, total, meta) = st.store.usage(self.cow.dev.size());
+        format!("{alloc}/{total} {meta}")
+    }
+
+    /// Table parameters with the chunk size in effect (the header's).
+    pub fn table_params(&self) -> String {
+        let args = crate::table::SnapshotArgs {
+            origin: crate::table::DevRef::Number(self.origin.num),
+            cow: crate::table::DevRef::Number(self.cow.num),
+            store: self.store_type,
+            chunk_size: self.chunk_size().get(),
+            features: self.features,
+        };
+        args.to_string()
+    }
+
+    /// Writes a metadata write, for tests and the merge.
+    fn apply(&self, w: &MetaWrite) -> Result<()> {
+        w.apply(&*self.cow.dev)
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,430 @@
+//! Typed table lines in the kernel's syntax.
+//!
+//! `Display` prints exactly what the kernel prints for `dmsetup table`
+//! (given devices as numbers), and `FromStr` accepts what the kernel's
+//! constructors accept, with the same argument checks that do not need to
+//! open a device. `parse(print(x)) == x` holds for every value.
+
+use std::fmt;
+use std::str::FromStr;
+use ulvm_blockdev::Sectors;
+
+/// A kernel-style device number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DevNum {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl DevNum {
+    pub const fn new(major: u32, minor: u32) -> Self {
+        DevNum { major, minor }
+    }
+}
+
+impl fmt::Display for DevNum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.major, self.minor)
+    }
+}
+
+impl FromStr for DevNum {
+    type Err = TableError;
+    fn from_str(s: &str) -> Result<Self, TableError> {
+        let bad = || TableError(format!("invalid device number '{s}': expected MAJOR:MINOR"));
+        let (ma, mi) = s.split_once(':').ok_or_else(bad)?;
+        Ok(DevNum { major: parse_dec(ma).map_err(|_| bad())?, minor: parse_dec(mi).map_err(|_| bad())? })
+    }
+}
+
+/// How a table names an underlying device: by number, or by a path or a
+/// dm device name that the registry resolves.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DevRef {
+    Number(DevNum),
+    Path(String),
+}
+
+impl fmt::Display for DevRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DevRef::Number(n) => n.fmt(f),
+            DevRef::Path(p) => f.write_str(p),
+        }
+    }
+}
+
+impl FromStr for DevRef {
+    type Err = TableError;
+    fn from_str(s: &str) -> Result<Self, TableError> {
+        if s.is_empty() {
+            return Err(TableError("empty device name".into()));
+        }
+        if s.contains(':') && s.bytes().all(|b| b.is_ascii_digit() || b == b':') {
+            return Ok(DevRef::Number(s.parse()?));
+        }
+        Ok(DevRef::Path(s.to_string()))
+    }
+}
+
+/// A table line or argument list the kernel would refuse, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TableError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, TableError> {
+    Err(TableError(msg.into()))
+}
+
+/// Decimal, no sign, no base prefix: what the kernel's `%llu` parsers take.
+fn parse_dec<T: FromStr>(s: &str) -> Result<T, TableError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return err(format!("invalid number '{s}'"));
+    }
+    s.parse().map_err(|_| TableError(format!("number out of range '{s}'")))
+}
+
+/// Which exception store a snapshot uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreType {
+    /// `P`, or `PO` when userspace understands the `Overflow` status.
+    Persistent { overflow: bool },
+    /// `N`: kept in memory only.
+    Transient,
+}
+
+impl fmt::Display for StoreType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreType::Persistent { overflow: false } => "P",
+            StoreType::Persistent { overflow: true } => "PO",
+            StoreType::Transient => "N",
+        })
+    }
+}
+
+impl FromStr for StoreType {
+    type Err = TableError;
+    fn from_str(s: &str) -> Result<Self, TableError> {
+        let mut chars = s.chars();
+        match chars.next().map(|c| c.to_ascii_uppercase()) {
+            Some('P') => match chars.as_str() {
+                "" => Ok(StoreType::Persistent { overflow: false }),
+                o if o.eq_ignore_ascii_case("o") => Ok(StoreType::Persistent { overflow: true }),
+                o => err(format!("Unsupported persistent store option: {o}")),
+            },
+            Some('N') => Ok(StoreType::Transient),
+            _ => err(format!("Couldn't create exception store: unknown store type '{s}' (expected P, PO or N)")),
+        }
+    }
+}
+
+/// Optional feature arguments of `snapshot` and `snapshot-merge`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SnapshotFeatures {
+    pub discard_zeroes_cow: bool,
+    pub discard_passdown_origin: bool,
+}
+
+/// Arguments of `snapshot` and `snapshot-merge`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SnapshotArgs {
+    pub origin: DevRef,
+    pub cow: DevRef,
+    pub store: StoreType,
+    /// In sectors; 0 means "from the on-disk header, or the default".
+    pub chunk_size: u32,
+    pub features: SnapshotFeatures,
+}
+
+/// One stripe of a `striped` target.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Stripe {
+    pub dev: DevRef,
+    pub offset: Sectors,
+}
+
+/// A target with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TargetArgs {
+    Linear { dev: DevRef, offset: Sectors },
+    Striped { chunk_size: Sectors, stripes: Vec<Stripe> },
+    Zero,
+    Error,
+    SnapshotOrigin { origin: DevRef },
+    Snapshot(SnapshotArgs),
+    SnapshotMerge(SnapshotArgs),
+}
+
+/// The target types this core implements, in the order `dmsetup targets`
+/// lists them, with the kernel's versions.
+pub const TARGET_TYPES: &[(&str, [u32; 3])] = &[
+    ("snapshot-merge", [1, 5, 0]),
+    ("snapshot-origin", [1, 9, 0]),
+    ("snapshot", [1, 16, 0]),
+    ("striped", [1, 6, 0]),
+    ("zero", [1, 2, 0]),
+    ("linear", [1, 4, 0]),
+    ("error", [1, 6, 0]),
+];
+
+impl TargetArgs {
+    pub fn target_type(&self) -> &'static str {
+        match self {
+            TargetArgs::Linear { .. } => "linear",
+            TargetArgs::Striped { .. } => "striped",
+            TargetArgs::Zero => "zero",
+            TargetArgs::Error => "error",
+            TargetArgs::SnapshotOrigin { .. } => "snapshot-origin",
+            TargetArgs::Snapshot(_) => "snapshot",
+            TargetArgs::SnapshotMerge(_) => "snapshot-merge",
+        }
+    }
+
+    /// Every device the arguments name, in order.
+    pub fn devices(&self) -> Vec<&DevRef> {
+        match self {
+            TargetArgs::Linear { dev, .. } => vec![dev],
+            TargetArgs::Striped { stripes, .. } => stripes.iter().map(|s| &s.dev).collect(),
+            TargetArgs::Zero | TargetArgs::Error => vec![],
+            TargetArgs::SnapshotOrigin { origin } => vec![origin],
+            TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => vec![&a.origin, &a.cow],
+        }
+    }
+
+    /// The same arguments with every device replaced by `f(device)`.
+    pub fn map_devices<E>(&self, mut f: impl FnMut(&DevRef) -> Result<DevRef, E>) -> Result<TargetArgs, E> {
+        Ok(match self {
+            TargetArgs::Linear { dev, offset } => TargetArgs::Linear { dev: f(dev)?, offset: *offset },
+            TargetArgs::Striped { chunk_size, stripes } => TargetArgs::Striped {
+                chunk_size: *chunk_size,
+                stripes: stripes
+                    .iter()
+                    .map(|s| Ok(Stripe { dev: f(&s.dev)?, offset: s.offset }))
+                    .collect::<Result<_, E>>()?,
+            },
+            TargetArgs::Zero => TargetArgs::Zero,
+            TargetArgs::Error => TargetArgs::Error,
+            TargetArgs::SnapshotOrigin { origin } => TargetArgs::SnapshotOrigin { origin: f(origin)? },
+            TargetArgs::Snapshot(a) => TargetArgs::Snapshot(SnapshotArgs { origin: f(&a.origin)?, cow: f(&a.cow)?, ..a.clone() }),
+            TargetArgs::SnapshotMerge(a) => {
+                TargetArgs::SnapshotMerge(SnapshotArgs { origin: f(&a.origin)?, cow: f(&a.cow)?, ..a.clone() })
+            }
+        })
+    }
+
+    /// Parses the arguments of a target of type `ty` that is `len` sectors long.
+    pub fn parse(ty: &str, args: &[&str], len: Sectors) -> Result<TargetArgs, TableError> {
+        match ty {
+            "linear" => {
+                let [dev, offset] = args else { return err("linear: Invalid argument count (expected <dev> <offset>)") };
+                Ok(TargetArgs::Linear { dev: dev.parse()?, offset: Sectors(parse_dec(offset)?) })
+            }
+            "striped" => parse_striped(args, len),
+            "zero" if !args.is_empty() => err("zero: No arguments required"),
+            "zero" => Ok(TargetArgs::Zero),
+            "error" => Ok(TargetArgs::Error),
+            "snapshot-origin" => {
+                let [origin] = args else { return err("snapshot-origin: origin: incorrect number of arguments") };
+                Ok(TargetArgs::SnapshotOrigin { origin: origin.parse()? })
+            }
+            "snapshot" => Ok(TargetArgs::Snapshot(parse_snapshot("snapshot", args)?)),
+            "snapshot-merge" => {
+                let a = parse_snapshot("snapshot-merge", args)?;
+                if a.store == StoreType::Transient {
+                    return err("snapshot-merge: Snapshot exception store does not support merging");
+                }
+                Ok(TargetArgs::SnapshotMerge(a))
+            }
+            other => err(format!("unknown target type '{other}'")),
+        }
+    }
+}
+
+fn parse_striped(args: &[&str], len: Sectors) -> Result<TargetArgs, TableError> {
+    if args.len() < 2 {
+        return err("striped: Not enough arguments");
+    }
+    let n: u64 = parse_dec(args[0]).map_err(|_| TableError("striped: Invalid stripe count".into()))?;
+    if n == 0 {
+        return err("striped: Invalid stripe count");
+    }
+    let chunk: u64 = parse_dec(args[1]).map_err(|_| TableError("striped: Invalid chunk_size".into()))?;
+    if chunk == 0 {
+        return err("striped: Invalid chunk_size");
+    }
+    if len.0 % n != 0 {
+        return err("striped: Target length not divisible by number of stripes");
+    }
+    if (len.0 / n) % chunk != 0 {
+        return err("striped: Target length not divisible by chunk size");
+    }
+    if args.len() as u64 != 2 + 2 * n {
+        return err("striped: Not enough destinations specified");
+    }
+    let stripes = args[2..]
+        .chunks(2)
+        .map(|p| Ok(Stripe { dev: p[0].parse()?, offset: Sectors(parse_dec(p[1])?) }))
+        .collect::<Result<_, TableError>>()?;
+    Ok(TargetArgs::Striped { chunk_size: Sectors(chunk), stripes })
+}
+
+fn parse_snapshot(ty: &str, args: &[&str]) -> Result<SnapshotArgs, TableError> {
+    if args.len() < 4 {
+        return err(format!("{ty}: requires 4 or more arguments"));
+    }
+    let store: StoreType = args[2].parse().map_err(|e: TableError| TableError(format!("{ty}: {e}")))?;
+    let chunk_size: u32 =
+        parse_dec(args[3]).map_err(|_| TableError(format!("{ty}: Invalid chunk size '{}'", args[3])))?;
+    if chunk_size != 0 && (!chunk_size.is_power_of_two() || chunk_size > (i32::MAX as u32 >> 9)) {
+        return err(format!("{ty}: Chunk size is not a power of 2 or is too large: {chunk_size}"));
+    }
+    let mut features = SnapshotFeatures::default();
+    if args.len() > 4 {
+        let n: usize = parse_dec(args[4]).map_err(|_| TableError(format!("{ty}: Invalid number of feature arguments")))?;
+        if n > 2 || args.len() != 5 + n {
+            return err(format!("{ty}: Invalid number of feature arguments"));
+        }
+        for f in &args[5..] {
+            if f.eq_ignore_ascii_case("discard_zeroes_cow") {
+                features.discard_zeroes_cow = true;
+            } else if f.eq_ignore_ascii_case("discard_passdown_origin") {
+                features.discard_passdown_origin = true;
+            } else {
+                return err(format!("{ty}: Unsupported feature '{f}'"));
+            }
+        }
+        if features.discard_passdown_origin && !features.discard_zeroes_cow {
+            return err(format!("{ty}: discard_passdown_origin feature depends on discard_zeroes_cow"));
+        }
+    }
+    Ok(SnapshotArgs { origin: args[0].parse()?, cow: args[1].parse()?, store, chunk_size, features })
+}
+
+impl fmt::Display for SnapshotArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {} {}", self.origin, self.cow, self.store, self.chunk_size)?;
+        let SnapshotFeatures { discard_zeroes_cow: z, discard_passdown_origin: p } = self.features;
+        match (z, p) {
+            (true, true) => f.write_str(" 2 discard_zeroes_cow discard_passdown_origin"),
+            (true, false) => f.write_str(" 1 discard_zeroes_cow"),
+            (false, true) => f.write_str(" 1 discard_passdown_origin"),
+            (false, false) => Ok(()),
+        }
+    }
+}
+
+impl TargetArgs {
+    /// The parameter string, as the kernel's table status prints it.
+    pub fn params(&self) -> String {
+        match self {
+            TargetArgs::Linear { dev, offset } => format!("{dev} {offset}"),
+            TargetArgs::Striped { chunk_size, stripes } => {
+                let mut s = format!("{} {}", stripes.len(), chunk_size);
+                for st in stripes {
+                    s.push_str(&format!(" {} {}", st.dev, st.offset));
+                }
+                s
+            }
+            TargetArgs::Zero | TargetArgs::Error => String::new(),
+            TargetArgs::SnapshotOrigin { origin } => origin.to_string(),
+            TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => a.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for TargetArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let params = self.params();
+        if params.is_empty() {
+            f.write_str(self.target_type())
+        } else {
+            write!(f, "{} {}", self.target_type(), params)
+        }
+    }
+}
+
+/// `<start> <length> <target type> <arguments...>`
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TableLine {
+    pub start: Sectors,
+    pub len: Sectors,
+    pub target: TargetArgs,
+}
+
+impl fmt::Display for TableLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.start, self.len, self.target)
+    }
+}
+
+impl FromStr for TableLine {
+    type Err = TableError;
+    fn from_str(s: &str) -> Result<Self, TableError> {
+        let words: Vec<&str> = s.split_ascii_whitespace().collect();
+        if words.len() < 3 {
+            return err(format!("invalid table line '{}': expected <start> <length> <target> [<args>...]", s.trim()));
+        }
+        let start = Sectors(parse_dec(words[0]).map_err(|e| TableError(format!("invalid start sector: {e}")))?);
+        let len = Sectors(parse_dec(words[1]).map_err(|e| TableError(format!("invalid length: {e}")))?);
+        if len.0 == 0 {
+            return err("zero-length target");
+        }
+        let target = TargetArgs::parse(words[2], &words[3..], len)?;
+        Ok(TableLine { start, len, target })
+    }
+}
+
+/// A whole table: its lines must be contiguous from sector 0.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Table(pub Vec<TableLine>);
+
+impl Table {
+    pub fn size(&self) -> Sectors {
+        self.0.last().map(|l| l.start + l.len).unwrap_or_default()
+    }
+
+    /// The kernel's table-level checks: contiguous targets from 0.
+    pub fn validate(&self) -> Result<(), TableError> {
+        if self.0.is_empty() {
+            return err("table is empty");
+        }
+        let mut next = Sectors(0);
+        for (i, l) in self.0.iter().enumerate() {
+            if l.start != next {
+                return err(format!("gap or overlap in table: target {i} starts at {} (expected {next})", l.start));
+            }
+            next = l.start.checked_add(l.len).ok_or_else(|| TableError("table too large".into()))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for l in &self.0 {
+            writeln!(f, "{l}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Table {
+    type Err = TableError;
+    /// One line per target; blank lines and `#` comments are skipped.
+    fn from_str(s: &str) -> Result<Self, TableError> {
+        let lines = s
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::parse)
+            .collect::<Result<Vec<TableLine>, _>>()?;
+        let table = Table(lines);
+        table.validate()?;
+        Ok(table)
+    }
+}
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;

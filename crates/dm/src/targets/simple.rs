@@ -1,0 +1,89 @@
+//! `linear`, `zero` and `error`.
+
+use crate::target::{io_error, Target, Underlying};
+use ulvm_blockdev::{Result, Sectors};
+
+/// `linear <dev> <offset>`: sector `s` of the target is `offset + s` of `dev`.
+pub struct Linear {
+    pub dev: Underlying,
+    pub offset: Sectors,
+}
+
+impl Target for Linear {
+    fn type_name(&self) -> &'static str {
+        "linear"
+    }
+    fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
+        self.dev.dev.read(self.offset + at, buf)
+    }
+    fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
+        self.dev.dev.write(self.offset + at, buf)
+    }
+    fn flush(&self) -> Result<()> {
+        self.dev.dev.flush()
+    }
+    fn discard(&self, at: Sectors, len: Sectors) -> Result<()> {
+        self.dev.dev.discard(self.offset + at, len)
+    }
+    fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()> {
+        self.dev.dev.write_zeroes(self.offset + at, len)
+    }
+    fn table_params(&self) -> String {
+        format!("{} {}", self.dev.num, self.offset)
+    }
+}
+
+/// `zero`: reads return zeroes, writes are dropped.
+pub struct ZeroTarget;
+
+impl Target for ZeroTarget {
+    fn type_name(&self) -> &'static str {
+        "zero"
+    }
+    fn read(&self, _at: Sectors, buf: &mut [u8]) -> Result<()> {
+        buf.fill(0);
+        Ok(())
+    }
+    fn write(&self, _at: Sectors, _buf: &[u8]) -> Result<()> {
+        Ok(())
+    }
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+    fn discard(&self, _at: Sectors, _len: Sectors) -> Result<()> {
+        Ok(())
+    }
+    fn write_zeroes(&self, _at: Sectors, _len: Sectors) -> Result<()> {
+        Ok(())
+    }
+    fn table_params(&self) -> String {
+        String::new()
+    }
+}
+
+/// `error`: every I/O fails.
+pub struct ErrorTarget;
+
+impl Target for ErrorTarget {
+    fn type_name(&self) -> &'static str {
+        "error"
+    }
+    fn read(&self, at: Sectors, _buf: &mut [u8]) -> Result<()> {
+        Err(io_error(format!("error target: read at sector {at}")))
+    }
+    fn write(&self, at: Sectors, _buf: &[u8]) -> Result<()> {
+        Err(io_error(format!("error target: write at sector {at}")))
+    }
+    fn flush(&self) -> Result<()> {
+        Err(io_error("error target: flush"))
+    }
+    fn discard(&self, at: Sectors, _len: Sectors) -> Result<()> {
+        Err(io_error(format!("error target: discard at sector {at}")))
+    }
+    fn write_zeroes(&self, at: Sectors, _len: Sectors) -> Result<()> {
+        Err(io_error(format!("error target: write-zeroes at sector {at}")))
+    }
+    fn table_params(&self) -> String {
+        String::new()
+    }
+}

@@ -1,0 +1,66 @@
+//! `striped <#stripes> <chunk size> (<dev> <offset>)...`: chunk `c` of the
+//! target lives on stripe `c % n`, at chunk `c / n` of that stripe's area.
+
+use crate::target::{Target, Underlying};
+use ulvm_blockdev::{Result, Sectors};
+
+pub struct Striped {
+    pub chunk_size: Sectors,
+    pub stripes: Vec<(Underlying, Sectors)>,
+}
+
+impl Striped {
+    /// Calls `f(stripe, stripe_sector, range_in_request)` for each piece of
+    /// `len` sectors at `at`.
+    fn for_each(
+        &self,
+        at: Sectors,
+        len: Sectors,
+        mut f: impl FnMut(&(Underlying, Sectors), Sectors, std::ops::Range<u64>) -> Result<()>,
+    ) -> Result<()> {
+        let n = self.stripes.len() as u64;
+        let cs = self.chunk_size.0;
+        let mut done = 0;
+        while done < len.0 {
+            let s = at.0 + done;
+            let chunk = s / cs;
+            let off = s % cs;
+            let piece = (cs - off).min(len.0 - done);
+            let stripe = &self.stripes[(chunk % n) as usize];
+            let dev_sector = stripe.1 + Sectors((chunk / n) * cs + off);
+            f(stripe, dev_sector, done..done + piece)?;
+            done += piece;
+        }
+        Ok(())
+    }
+}
+
+impl Target for Striped {
+    fn type_name(&self) -> &'static str {
+        "striped"
+    }
+    fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
+        let len = Sectors(buf.len() as u64 / 512);
+        self.for_each(at, len, |st, s, r| st.0.dev.read(s, &mut buf[(r.start * 512) as usize..(r.end * 512) as usize]))
+    }
+    fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
+        let len = Sectors(buf.len() as u64 / 512);
+        self.for_each(at, len, |st, s, r| st.0.dev.write(s, &buf[(r.start * 512) as usize..(r.end * 512) as usize]))
+    }
+    fn flush(&self) -> Result<()> {
+        self.stripes.iter().try_for_each(|s| s.0.dev.flush())
+    }
+    fn discard(&self, at: Sectors, len: Sectors) -> Result<()> {
+        self.for_each(at, len, |st, s, r| st.0.dev.discard(s, Sectors(r.end - r.start)))
+    }
+    fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()> {
+        self.for_each(at, len, |st, s, r| st.0.dev.write_zeroes(s, Sectors(r.end - r.start)))
+    }
+    fn table_params(&self) -> String {
+        let mut s = format!("{} {}", self.stripes.len(), self.chunk_size);
+        for (u, off) in &self.stripes {
+            s.push_str(&format!(" {} {}", u.num, off));
+        }
+        s
+    }
+}
