@@ -109,6 +109,9 @@ pub enum CrashMode {
     /// Like `AllWritten`, but the last write of the prefix is torn: only
     /// its first sector landed.
     TornLast,
+    /// The volatile cache reordered: of the writes after each device's last
+    /// flush, only the very last write of the prefix reached the disk.
+    Reordered,
 }
 
 /// Device images after a crash at `prefix` log entries: `initial[i]` is
@@ -121,9 +124,14 @@ pub fn replay(initial: &[Vec<u8>], ops: &[Op], prefix: usize, mode: CrashMode) -
         .collect();
     for (i, op) in ops.iter().enumerate() {
         let torn = mode == CrashMode::TornLast && i + 1 == ops.len();
+        let lost = |dev: usize| match mode {
+            CrashMode::FlushedOnly => last_flush[dev].is_none_or(|f| i > f),
+            CrashMode::Reordered => last_flush[dev].is_none_or(|f| i > f) && i + 1 != ops.len(),
+            _ => false,
+        };
         match op {
             Op::Write { dev, at, data } => {
-                if mode == CrashMode::FlushedOnly && last_flush[*dev].is_none_or(|f| i > f) {
+                if lost(*dev) {
                     continue;
                 }
                 let n = if torn { data.len().min(512) } else { data.len() };
@@ -131,7 +139,7 @@ pub fn replay(initial: &[Vec<u8>], ops: &[Op], prefix: usize, mode: CrashMode) -
                 imgs[*dev][off..off + n].copy_from_slice(&data[..n]);
             }
             Op::Zero { dev, at, len } => {
-                if mode == CrashMode::FlushedOnly && last_flush[*dev].is_none_or(|f| i > f) {
+                if lost(*dev) {
                     continue;
                 }
                 let n = if torn { 1 } else { len.0 };
