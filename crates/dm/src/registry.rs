@@ -7,7 +7,7 @@
 //! `table`, `status`, `info`, `ls`, `message` and `wait`.
 
 use crate::device::{Background, DeviceInfo, LiveTable, MappedDevice, TableEntry};
-use crate::snapshot::{build_merge, build_origin, build_snapshot, CowRegistry, OriginRegistry};
+use crate::snapshot::{build_merge, build_origin, build_snapshot, CowRegistry, OriginRegistry, SnapCtx};
 use crate::table::{DevNum, DevRef, Table, TableError, TargetArgs};
 use crate::target::{OpenHold, Target, Underlying};
 use crate::targets::{ErrorTarget, Linear, Striped, ZeroTarget};
@@ -47,11 +47,17 @@ pub type DmResult<T> = std::result::Result<T, DmError>;
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     pub background: Background,
+    /// Bytes a snapshot merge moves per step and per metadata commit.
+    pub merge_batch: usize,
 }
+
+/// Default [`RegistryConfig::merge_batch`]: large enough that the two
+/// flushes of a merge commit cost little next to the copy.
+pub const DEFAULT_MERGE_BATCH: usize = 32 << 20;
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        RegistryConfig { background: Background::Threads }
+        RegistryConfig { background: Background::Threads, merge_batch: DEFAULT_MERGE_BATCH }
     }
 }
 
@@ -206,7 +212,12 @@ impl Registry {
                 TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => {
                     let origin = self.resolve(&a.origin)?;
                     let cow = self.resolve(&a.cow)?;
-                    let ctx = crate::snapshot::targets_ctx(&self.origins, &self.cows, dev.events.clone());
+                    let ctx = SnapCtx {
+                        origins: &self.origins,
+                        cows: &self.cows,
+                        events: dev.events.clone(),
+                        merge_batch: self.config.merge_batch,
+                    };
                     if matches!(line.target, TargetArgs::Snapshot(_)) {
                         Box::new(build_snapshot(origin, cow, a, line.len, &ctx).map_err(fail)?)
                     } else {

@@ -80,7 +80,8 @@ fn bytes(at: u64, len: u64) -> std::ops::Range<usize> {
 
 impl World {
     fn new() -> Self {
-        let reg = registry();
+        // Small merge steps, so that writes land between them.
+        let reg = registry_with_batch(8 << 10);
         let origin = mem("origin", ORIGIN_SECTORS);
         let init = fill(3, 0, ORIGIN_SECTORS);
         origin.write(Sectors(0), &init).unwrap();

@@ -259,3 +259,58 @@ mod tests {
         assert_ne!(stamped(512, 1, 0), stamped(512, 2, 0));
     }
 }
+
+/// Counts the I/O that passes through to a device.
+#[derive(Debug)]
+pub struct CountingDevice {
+    inner: DeviceRef,
+    pub read_ops: AtomicU64,
+    pub read_bytes: AtomicU64,
+    pub write_ops: AtomicU64,
+    pub write_bytes: AtomicU64,
+    pub flushes: AtomicU64,
+}
+
+impl CountingDevice {
+    pub fn new(inner: DeviceRef) -> Self {
+        CountingDevice {
+            inner,
+            read_ops: AtomicU64::new(0),
+            read_bytes: AtomicU64::new(0),
+            write_ops: AtomicU64::new(0),
+            write_bytes: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+        }
+    }
+    /// `(read ops, read bytes, write ops, write bytes, flushes)`.
+    pub fn totals(&self) -> [u64; 5] {
+        [&self.read_ops, &self.read_bytes, &self.write_ops, &self.write_bytes, &self.flushes].map(|a| a.load(Ordering::SeqCst))
+    }
+}
+
+impl BlockDevice for CountingDevice {
+    fn size(&self) -> Sectors {
+        self.inner.size()
+    }
+    fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
+        self.read_ops.fetch_add(1, Ordering::SeqCst);
+        self.read_bytes.fetch_add(buf.len() as u64, Ordering::SeqCst);
+        self.inner.read(at, buf)
+    }
+    fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
+        self.write_ops.fetch_add(1, Ordering::SeqCst);
+        self.write_bytes.fetch_add(buf.len() as u64, Ordering::SeqCst);
+        self.inner.write(at, buf)
+    }
+    fn flush(&self) -> Result<()> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        self.inner.flush()
+    }
+    fn discard(&self, at: Sectors, len: Sectors) -> Result<()> {
+        self.inner.discard(at, len)
+    }
+    fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()> {
+        self.write_ops.fetch_add(1, Ordering::SeqCst);
+        self.inner.write_zeroes(at, len)
+    }
+}

@@ -1,20 +1,25 @@
 //! snapshot-merge: copying COW chunks back into the origin.
 //!
-//! The merge is a steppable state machine ([`Snapshot::merge_step`]):
-//! each step takes up to a batch of exceptions from the end of the store,
-//! as the kernel does, makes the other snapshots copy those origin chunks
-//! out first, copies the COW data over the origin in runs, flushes the
-//! origin, and only then commits the shortened metadata area. A crash at
-//! any point leaves records that are simply merged again.
+//! The merge is a steppable state machine ([`Snapshot::merge_step`]).
+//! Each step plans a batch of exceptions taken from the end of the store,
+//! as the kernel consumes them, stepping back through earlier areas as
+//! needed (up to the configured batch size); makes the other snapshots
+//! copy those origin chunks out first; copies the COW data over the origin
+//! in runs of large I/Os; flushes the origin; and only then rewrites the
+//! touched metadata areas with one flush. A crash at any point leaves
+//! records that are simply merged again: the copy is idempotent because
+//! the COW data of unmerged chunks is not changed by anything else.
+//!
+//! Only the merge mutates a merging snapshot's store, so planning works on
+//! a copy of it without the lock.
 
 use super::format::DiskException;
 use super::store::Store;
-use super::{OriginState, Snapshot};
+use super::{OriginState, SnapState, Snapshot};
 use crate::target::Step;
-use ulvm_blockdev::{Chunks, Result, Sectors};
+use std::sync::MutexGuard;
+use ulvm_blockdev::{ChunkSize, Chunks, Result, Sectors};
 
-/// Upper bound of data moved per merge step (and per metadata commit).
-pub const MERGE_BATCH_BYTES: usize = 64 << 20;
 /// Upper bound of one copy I/O.
 const MERGE_IO_BYTES: usize = 4 << 20;
 
@@ -22,55 +27,52 @@ impl Snapshot {
     /// One merge step. Writes to chunks in the batch wait until it is
     /// committed; everything else keeps flowing.
     pub fn merge_step(&self, origin: &OriginState) -> Step {
-        let mut st = self.lock();
+        let st = self.lock();
         if !st.valid || st.merge_failed {
             return Step::Failed;
         }
         let cs = st.chunk_size;
-        let max = (MERGE_BATCH_BYTES / cs.bytes()).max(1);
-        let Store::Persistent(p) = &mut st.store else {
+        let Store::Persistent(p) = &st.store else {
             return Step::Failed;
         };
-        let batch: Vec<DiskException> = match p.merge_candidates(max) {
+        let store = p.clone();
+        drop(st);
+        let max = (self.merge_batch / cs.bytes()).max(1);
+        let plan = store.plan_merge(max, |area| {
+            let mut buf = vec![0u8; cs.bytes()];
+            self.cow.dev.read(cs.start_of(Chunks(store.geom.area_location(area))), &mut buf)?;
+            Ok(buf)
+        });
+        let plan = match plan {
+            Ok(Some(plan)) => plan,
             Ok(None) => return Step::Done,
-            Ok(Some(recs)) => recs.to_vec(),
-            Err(area) => {
-                let loc = p.geom.area_location(area);
-                drop(st);
-                let mut buf = vec![0u8; cs.bytes()];
-                let r = self.cow.dev.read(cs.start_of(Chunks(loc)), &mut buf);
-                let mut st = self.lock();
-                let Store::Persistent(p) = &mut st.store else { return Step::Failed };
-                if r.is_err() || !p.step_back_for_merge(area, &buf) {
-                    return self.fail_merge(st);
-                }
-                return Step::Progress;
-            }
+            Err(_) => return self.fail_merge(self.lock()),
         };
-        for e in &batch {
+
+        let mut st = self.lock();
+        for e in &plan.records {
             st.merging_chunks.insert(e.old_chunk);
         }
-        while batch.iter().any(|e| st.tracked.contains_key(&e.old_chunk)) {
+        while plan.records.iter().any(|e| st.tracked.contains_key(&e.old_chunk)) {
             st = self.wait(st);
         }
         drop(st);
 
-        if let Err(_e) = self.merge_copy(origin, cs, &batch) {
+        let commit = self.merge_copy(origin, cs, &plan.records).and_then(|_| {
+            plan.writes.iter().try_for_each(|w| w.apply(&*self.cow.dev))?;
+            self.cow.dev.flush()
+        });
+        if commit.is_err() {
             return self.fail_merge(self.lock());
         }
         let mut st = self.lock();
-        let Store::Persistent(p) = &mut st.store else { return Step::Failed };
-        let w = p.stage_merge_commit(batch.len());
-        drop(st);
-        if self.apply(&w).is_err() {
-            return self.fail_merge(self.lock());
-        }
-        let mut st = self.lock();
-        for e in &batch {
+        for e in &plan.records {
             st.complete.remove(&e.old_chunk);
             st.merging_chunks.remove(&e.old_chunk);
         }
-        let done = matches!(&st.store, Store::Persistent(p) if p.area.is_empty() && p.current_area == 0);
+        let Store::Persistent(p) = &mut st.store else { return Step::Failed };
+        p.apply_merge(plan);
+        let done = p.area.is_empty() && p.current_area == 0;
         drop(st);
         self.cond.notify_all();
         if done {
@@ -80,7 +82,7 @@ impl Snapshot {
         Step::Progress
     }
 
-    fn fail_merge(&self, mut st: std::sync::MutexGuard<'_, super::SnapState>) -> Step {
+    fn fail_merge(&self, mut st: MutexGuard<'_, SnapState>) -> Step {
         st.merge_failed = true;
         st.merging_chunks.clear();
         drop(st);
@@ -92,7 +94,7 @@ impl Snapshot {
     /// Copies the batch COW -> origin: other snapshots copy out first, runs
     /// of consecutive chunks move in large I/Os, and the origin is flushed
     /// before the caller commits metadata.
-    fn merge_copy(&self, origin: &OriginState, cs: ulvm_blockdev::ChunkSize, batch: &[DiskException]) -> Result<()> {
+    fn merge_copy(&self, origin: &OriginState, cs: ChunkSize, batch: &[DiskException]) -> Result<()> {
         let mut sorted = batch.to_vec();
         sorted.sort_by_key(|e| e.old_chunk);
         let origin_size = origin.dev.dev.size();

@@ -23,17 +23,14 @@ mod targets;
 pub use origin::{OriginRegistry, OriginState};
 pub use targets::{build_merge, build_origin, build_snapshot, CowRegistry, MergeTarget, OriginTarget, SnapCtx, SnapshotTarget};
 
-/// The context snapshot-family targets are built with.
-pub(crate) fn targets_ctx<'a>(origins: &'a OriginRegistry, cows: &'a std::sync::Arc<CowRegistry>, events: std::sync::Arc<EventSink>) -> SnapCtx<'a> {
-    SnapCtx { origins, cows, events }
-}
 
-use crate::table::{SnapshotFeatures, StoreType};
+
+use crate::table::{SnapshotArgs, SnapshotFeatures, StoreType};
 use crate::target::{EventSink, Underlying};
 use format::DiskException;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use store::{Store, MetaWrite};
+use store::Store;
 use ulvm_blockdev::{ChunkSize, Chunks, Error, ErrorKind, Result, Sectors};
 
 /// An exception being made: allocated, data being copied or committed.
@@ -163,6 +160,8 @@ pub struct Snapshot {
     pub(crate) features: SnapshotFeatures,
     /// Length of the snapshot's table: origin chunks past it are not copied.
     pub(crate) len: Sectors,
+    /// Bytes a merge moves per step (and per metadata commit).
+    merge_batch: usize,
     events: Mutex<Arc<EventSink>>,
     state: Mutex<SnapState>,
     cond: Condvar,
@@ -177,25 +176,18 @@ impl std::fmt::Debug for Snapshot {
 impl Snapshot {
     /// Opens the store on the COW device (formatting a new one) and reads
     /// every committed exception.
-    pub fn open(
-        origin: Underlying,
-        cow: Underlying,
-        store_type: StoreType,
-        table_chunk: u32,
-        features: SnapshotFeatures,
-        len: Sectors,
-        events: Arc<EventSink>,
-    ) -> Result<Snapshot> {
-        let loaded = Store::open(store_type, &*cow.dev, origin.dev.logical_block_size(), table_chunk)?;
+    pub fn open(origin: Underlying, cow: Underlying, args: &SnapshotArgs, len: Sectors, ctx: &SnapCtx) -> Result<Snapshot> {
+        let loaded = Store::open(args.store, &*cow.dev, origin.dev.logical_block_size(), args.chunk_size)?;
         let chunk_size = loaded.store.chunk_size();
         let complete = loaded.exceptions.iter().map(|e| (e.old_chunk, e.new_chunk)).collect();
         Ok(Snapshot {
             origin,
             cow,
-            store_type,
-            features,
+            store_type: args.store,
+            features: args.features,
             len,
-            events: Mutex::new(events),
+            merge_batch: ctx.merge_batch,
+            events: Mutex::new(ctx.events.clone()),
             state: Mutex::new(SnapState {
                 valid: loaded.valid,
                 active: false,
@@ -548,7 +540,7 @@ impl Snapshot {
         if st.overflow {
             return "Overflow".into();
         }
-        let (alloc, total, meta) = st.store.usage(self.cow.dev.size());
+        let (alloc, total, meta) = st.store.usage(self.cow.dev.size(), st.merging);
         format!("{alloc}/{total} {meta}")
     }
 
@@ -564,10 +556,6 @@ impl Snapshot {
         args.to_string()
     }
 
-    /// Writes a metadata write, for tests and the merge.
-    fn apply(&self, w: &MetaWrite) -> Result<()> {
-        w.apply(&*self.cow.dev)
-    }
 }
 
 #[cfg(test)]

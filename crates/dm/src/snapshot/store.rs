@@ -16,6 +16,8 @@ use ulvm_blockdev::{BlockDevice, ChunkSize, Error, ErrorKind, Result, Sectors};
 pub enum MetaWrite {
     /// Plain write of zeroes (the next area, before the current one fills).
     Zero { at: Sectors, len: Sectors },
+    /// Plain write (merge commits, after the origin was flushed).
+    Write { at: Sectors, data: Vec<u8> },
     /// Write with PREFLUSH + FUA: every earlier write is durable first,
     /// and this one is durable when it returns.
     Durable { at: Sectors, data: Vec<u8> },
@@ -25,13 +27,14 @@ impl MetaWrite {
     pub fn apply(&self, cow: &dyn BlockDevice) -> Result<()> {
         match self {
             MetaWrite::Zero { at, len } => cow.write(*at, &vec![0u8; len.byte_len()]),
+            MetaWrite::Write { at, data } => cow.write(*at, data),
             MetaWrite::Durable { at, data } => cow.write_durable(*at, data),
         }
     }
 }
 
 /// The kernel's persistent store `P` / `PO`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Persistent {
     pub geom: Geometry,
     /// Next COW chunk to hand out (never a metadata chunk).
@@ -40,6 +43,20 @@ pub struct Persistent {
     pub current_area: u64,
     /// Committed records of the current area (`current_committed` is its length).
     pub area: Vec<DiskException>,
+}
+
+/// One merge batch: what to copy back and how to commit it.
+#[derive(Debug, Clone)]
+pub struct MergePlan {
+    /// Exceptions to copy back into the origin.
+    pub records: Vec<DiskException>,
+    /// The area that is current afterwards, and its remaining records.
+    pub area: u64,
+    pub remaining: Vec<DiskException>,
+    /// Area writes that commit the batch once the origin is flushed: every
+    /// touched area is rewritten (emptied ones as zeroes, as the kernel
+    /// leaves them).
+    pub writes: Vec<MetaWrite>,
 }
 
 /// The kernel's transient store `N`: COW chunks from 0, nothing on disk.
@@ -219,35 +236,50 @@ impl Persistent {
         writes
     }
 
-    /// Merge: the records to merge next, taken from the end. `Ok(None)`
-    /// when nothing is left; `Err(area)` when `area` must be read back in
-    /// with [`load_area_for_merge`](Self::load_area_for_merge) first.
-    pub fn merge_candidates(&self, max: usize) -> std::result::Result<Option<&[DiskException]>, u64> {
-        if self.area.is_empty() {
-            return if self.current_area == 0 { Ok(None) } else { Err(self.current_area - 1) };
+    /// Plans the next merge batch: up to `max` records taken from the end
+    /// of the exception list, stepping back through earlier (full) areas,
+    /// whose bytes `read_area` supplies. `Ok(None)` when nothing is left.
+    pub fn plan_merge(&self, max: usize, mut read_area: impl FnMut(u64) -> Result<Vec<u8>>) -> Result<Option<MergePlan>> {
+        let mut area = self.current_area;
+        let mut recs = self.area.clone();
+        let mut records = Vec::new();
+        let mut writes = Vec::new();
+        loop {
+            if recs.is_empty() {
+                if area == 0 || records.len() >= max {
+                    break;
+                }
+                let (prev, full) = decode_area(&read_area(area - 1)?);
+                if !full {
+                    return Err(Error::new(ErrorKind::Invalid, format!("metadata area {} is not full during merge", area - 1)));
+                }
+                area -= 1;
+                recs = prev;
+                continue;
+            }
+            let take = (max - records.len()).min(recs.len());
+            if take == 0 {
+                break;
+            }
+            records.extend(recs.drain(recs.len() - take..));
+            let mut data = vec![0u8; self.geom.chunk_size.bytes()];
+            encode_area(&recs, &mut data);
+            writes.push(MetaWrite::Write { at: self.area_sector(area), data });
+            if !recs.is_empty() {
+                break;
+            }
         }
-        let n = max.min(self.area.len());
-        Ok(Some(&self.area[self.area.len() - n..]))
+        if records.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(MergePlan { records, area, remaining: recs, writes }))
     }
 
-    /// Merge: steps back to area `area` (the one before the current),
-    /// whose bytes are `buf`. `false` when it is not the full area it must be.
-    pub fn step_back_for_merge(&mut self, area: u64, buf: &[u8]) -> bool {
-        let (records, full) = decode_area(buf);
-        if !full || area + 1 != self.current_area {
-            return false;
-        }
-        self.current_area = area;
-        self.area = records;
-        true
-    }
-
-    /// Merge: forgets the last `n` records and returns the area write.
-    pub fn stage_merge_commit(&mut self, n: usize) -> MetaWrite {
-        let keep = self.area.len() - n;
-        self.area.truncate(keep);
-        self.next_free = self.geom.area_location(self.current_area) + keep as u64 + 1;
-        self.encode_current()
+    /// Takes a committed merge plan into the in-memory state.
+    pub fn apply_merge(&mut self, plan: MergePlan) {
+        self.current_area = plan.area;
+        self.next_free = self.geom.area_location(plan.area) + plan.remaining.len() as u64 + 1;
+        self.area = plan.remaining;
     }
 
     /// The header write that marks the store invalid.
@@ -319,10 +351,15 @@ impl Store {
     }
 
     /// `(sectors_allocated, total_sectors, metadata_sectors)` for status.
-    pub fn usage(&self, cow_size: Sectors) -> (u64, u64, u64) {
+    /// While `merging`, an emptied area counts as already left behind: the
+    /// kernel steps back to the previous area as soon as one is merged.
+    pub fn usage(&self, cow_size: Sectors, merging: bool) -> (u64, u64, u64) {
         let cs = self.chunk_size().sectors().0;
         match self {
-            Store::Persistent(p) => (p.next_free * cs, cow_size.0, (p.current_area + 2) * cs),
+            Store::Persistent(p) => {
+                let area = if merging && p.area.is_empty() && p.current_area > 0 { p.current_area - 1 } else { p.current_area };
+                (p.next_free * cs, cow_size.0, (area + 2) * cs)
+            }
             Store::Transient(t) => (t.next_free * cs, cow_size.0, 0),
         }
     }

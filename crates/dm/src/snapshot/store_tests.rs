@@ -23,7 +23,7 @@ fn test_new_store_is_formatted_area_first_then_header() {
     let first_write = ops.iter().position(|o| matches!(o, ulvm_testkit::Op::Write { at, .. } if at.0 == 8));
     let header_write = ops.iter().position(|o| matches!(o, ulvm_testkit::Op::Write { at, .. } if at.0 == 0));
     assert!(first_write < header_write, "area 0 must be zeroed before the header is written: {ops:?}");
-    assert_eq!(loaded.store.usage(Sectors(64)), (16, 64, 16));
+    assert_eq!(loaded.store.usage(Sectors(64), false), (16, 64, 16));
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn test_full_area_continues_and_next_free_skips_metadata() {
     assert_eq!(l.exceptions.len(), 33);
     let Store::Persistent(p) = &l.store else { panic!() };
     assert_eq!((p.current_area, p.area.len(), p.next_free), (1, 1, 36));
-    assert_eq!(l.store.usage(Sectors(80)), (36, 80, 3));
+    assert_eq!(l.store.usage(Sectors(80), false), (36, 80, 3));
 }
 
 #[test]
@@ -130,13 +130,35 @@ fn test_allocation_is_sequential_and_skips_metadata_chunks() {
 }
 
 #[test]
-fn test_merge_commit_sets_next_free_like_kernel() {
+fn test_merge_plan_takes_from_the_end_and_sets_next_free_like_kernel() {
     let g = Geometry::new(ChunkSize::new(8).unwrap());
     let recs: Vec<_> = (0..10).map(|i| DiskException { old_chunk: i, new_chunk: 2 + i }).collect();
     let mut p = Persistent { geom: g, next_free: 12, current_area: 0, area: recs };
-    assert_eq!(p.merge_candidates(4).unwrap().unwrap().len(), 4);
-    p.stage_merge_commit(4);
+    let plan = p.plan_merge(4, |_| panic!("no step back needed")).unwrap().unwrap();
+    assert_eq!(plan.records.iter().map(|e| e.old_chunk).collect::<Vec<_>>(), [6, 7, 8, 9]);
+    assert_eq!(plan.writes.len(), 1);
+    p.apply_merge(plan);
     assert_eq!((p.area.len(), p.next_free), (6, 8), "area 0 at chunk 1, six data chunks 2..=7");
-    p.stage_merge_commit(6);
-    assert_eq!(p.merge_candidates(4), Ok(None));
+    let plan = p.plan_merge(100, |_| panic!()).unwrap().unwrap();
+    p.apply_merge(plan);
+    assert!(p.plan_merge(4, |_| panic!()).unwrap().is_none());
+    assert_eq!(Store::Persistent(p).usage(Sectors(1000), true), (16, 1000, 16));
+}
+
+#[test]
+fn test_merge_plan_steps_back_across_areas_and_rewrites_each() {
+    // chunk 1 sector: 32 records per area.
+    let g = Geometry::new(ChunkSize::new(1).unwrap());
+    let full: Vec<_> = (0..32).map(|i| DiskException { old_chunk: i, new_chunk: 2 + i }).collect();
+    let mut area0 = vec![0u8; 512];
+    encode_area(&full, &mut area0);
+    let p = Persistent { geom: g, next_free: 38, current_area: 1, area: vec![DiskException { old_chunk: 99, new_chunk: 35 }] };
+    let plan = p.plan_merge(10, |a| { assert_eq!(a, 0); Ok(area0.clone()) }).unwrap().unwrap();
+    assert_eq!(plan.records.len(), 10);
+    assert_eq!((plan.area, plan.remaining.len()), (0, 23));
+    assert_eq!(plan.writes.len(), 2);
+    assert!(matches!(&plan.writes[0], MetaWrite::Write { at, data } if at.0 == 34 && data.iter().all(|&b| b == 0)));
+    let mut bad = area0.clone();
+    bad[16 * 31 + 8..16 * 32].fill(0);
+    assert!(p.plan_merge(10, |_| Ok(bad.clone())).is_err(), "a non-full earlier area is corrupt");
 }

@@ -47,6 +47,8 @@ pub struct SnapCtx<'a> {
     pub origins: &'a OriginRegistry,
     pub cows: &'a Arc<CowRegistry>,
     pub events: Arc<EventSink>,
+    /// Bytes a merge moves per step.
+    pub merge_batch: usize,
 }
 
 /// The common part of `snapshot` and `snapshot-merge`.
@@ -58,6 +60,7 @@ struct SnapCommon {
     reopen: Mutex<Option<(Underlying, Underlying, SnapshotArgs)>>,
     len: Sectors,
     events: Arc<EventSink>,
+    merge_batch: usize,
     merge: bool,
     last_params: Mutex<String>,
 }
@@ -76,8 +79,7 @@ fn new_common(origin: Underlying, cow: Underlying, args: &SnapshotArgs, len: Sec
         handover_from = Some(Arc::downgrade(&src));
         reopen = Some((origin.clone(), cow.clone(), args.clone()));
     } else {
-        let snap = Snapshot::open(origin.clone(), cow.clone(), args.store, args.chunk_size, args.features, len, ctx.events.clone())
-            .map_err(|e| format!("Couldn't create exception store: {e}"))?;
+        let snap = Snapshot::open(origin.clone(), cow.clone(), args, len, ctx).map_err(|e| format!("Couldn't create exception store: {e}"))?;
         params = snap.table_params();
         *slot.snap.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snap));
     }
@@ -89,6 +91,7 @@ fn new_common(origin: Underlying, cow: Underlying, args: &SnapshotArgs, len: Sec
         reopen: Mutex::new(reopen),
         len,
         events: ctx.events.clone(),
+        merge_batch: ctx.merge_batch,
         merge,
         last_params: Mutex::new(params),
     })
@@ -128,8 +131,8 @@ impl SnapCommon {
             let Some((o, c, a)) = self.reopen.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
                 return Err("snapshot has no exception store".into());
             };
-            let snap = Snapshot::open(o, c, a.store, a.chunk_size, a.features, self.len, self.events.clone())
-                .map_err(|e| format!("Couldn't create exception store: {e}"))?;
+            let ctx = SnapCtx { origins: &OriginRegistry::default(), cows: &Arc::new(CowRegistry::default()), events: self.events.clone(), merge_batch: self.merge_batch };
+            let snap = Snapshot::open(o, c, &a, self.len, &ctx).map_err(|e| format!("Couldn't create exception store: {e}"))?;
             *self.slot.snap.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snap));
         }
         let snap = self.snap().map_err(|e| e.to_string())?;

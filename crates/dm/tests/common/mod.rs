@@ -5,8 +5,13 @@ use std::sync::Arc;
 use ulvm_blockdev::{BlockDevice, DeviceRef, MemDevice, Sectors};
 use ulvm_dm::{Background, MappedDevice, Registry, RegistryConfig, Table};
 
+/// A registry stepped by hand, merging 1 MiB per step.
 pub fn registry() -> Registry {
-    Registry::new(RegistryConfig { background: Background::Manual })
+    registry_with_batch(1 << 20)
+}
+
+pub fn registry_with_batch(merge_batch: usize) -> Registry {
+    Registry::new(RegistryConfig { background: Background::Manual, merge_batch })
 }
 
 pub fn mem(name: &str, sectors: u64) -> Arc<MemDevice> {
