@@ -64,8 +64,7 @@ impl FileDevice {
             .truncate(true)
             .open(path)
             .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
-        file.set_len(size.bytes().0)
-            .map_err(|e| Error::io(format!("cannot size {}", path.display()), e))?;
+        file.set_len(size.bytes().0).map_err(|e| Error::io(format!("cannot size {}", path.display()), e))?;
         drop(file);
         Self::open(path, false)
     }

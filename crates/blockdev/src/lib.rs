@@ -74,7 +74,7 @@ pub type DeviceRef = Arc<dyn BlockDevice>;
 /// Checks that an I/O of `len` bytes at `at` is sector-aligned and inside
 /// `dev`, and for writes that `dev` is writable.
 pub fn check_io(dev: &dyn BlockDevice, op: &'static str, at: Sectors, len: u64) -> Result<()> {
-    if len % SECTOR_SIZE != 0 {
+    if !len.is_multiple_of(SECTOR_SIZE) {
         return Err(Error::new(
             ErrorKind::Unaligned,
             format!("{op} of {len} bytes at sector {at} of {dev:?}: length is not a multiple of 512"),

@@ -56,7 +56,12 @@ pub fn run(dir: &Path, origin_mib: u64) -> Result<()> {
     }
     origin.flush()?;
     drop(origin);
-    println!("# origin {} ({sectors} sectors), COW {} ({} sectors)", origin_path.display(), cow_path.display(), sectors / 4);
+    println!(
+        "# origin {} ({sectors} sectors), COW {} ({} sectors)",
+        origin_path.display(),
+        cow_path.display(),
+        sectors / 4
+    );
 
     let reg = Registry::default();
     let (o, c) = (origin_path.display().to_string(), cow_path.display().to_string());

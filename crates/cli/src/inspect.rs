@@ -15,7 +15,8 @@ pub fn run(path: &Path, all: bool) -> Result<()> {
         HeaderState::Existing(h) => h,
     };
     println!("header: magic SnAp valid={} version={} chunk_size={}", u8::from(h.valid), h.version, h.chunk_size);
-    let cs = ChunkSize::new(h.chunk_size).with_context(|| format!("chunk size {} is not a power of two", h.chunk_size))?;
+    let cs =
+        ChunkSize::new(h.chunk_size).with_context(|| format!("chunk size {} is not a power of two", h.chunk_size))?;
     let g = Geometry::new(cs);
     println!("exceptions_per_area={} cow_sectors={}", g.exceptions_per_area, dev.size());
     let cow_chunks = cs.chunks_in(dev.size()).0;

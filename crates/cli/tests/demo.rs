@@ -17,7 +17,8 @@ fn test_demo_runs_kernel_walkthrough_on_files() {
     ] {
         assert!(stdout.lines().any(|l| l == want), "missing line '{want}' in:\n{stdout}");
     }
-    let inspect = Command::new(env!("CARGO_BIN_EXE_ulvm")).arg("inspect-cow").arg(dir.join("cow.img")).output().unwrap();
+    let inspect =
+        Command::new(env!("CARGO_BIN_EXE_ulvm")).arg("inspect-cow").arg(dir.join("cow.img")).output().unwrap();
     assert!(String::from_utf8_lossy(&inspect.stdout).contains("header: magic SnAp valid=1 version=1 chunk_size=16"));
     let bad = Command::new(env!("CARGO_BIN_EXE_ulvm")).arg("inspect-cow").arg(dir.join("origin.img")).output().unwrap();
     assert!(!bad.status.success());

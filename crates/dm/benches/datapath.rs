@@ -82,7 +82,13 @@ fn bench_origin_writes(o: &Opts) {
     println!("(per snapshot: COW writes and flushes per request; the kernel does 1 data + 1 metadata write and PREFLUSH+FUA)");
     println!(
         "{:>9} {:>10} {:>12} {:>18} {:>20} {:>18} {:>18}",
-        "snapshots", "MiB/s", "vs linear", "origin reads/chunk", "COW data writes/chunk", "COW writes/request", "COW flushes/request"
+        "snapshots",
+        "MiB/s",
+        "vs linear",
+        "origin reads/chunk",
+        "COW data writes/chunk",
+        "COW writes/request",
+        "COW flushes/request"
     );
     let mut linear = None;
     for n in [0usize, 1, 4, 16] {
@@ -99,18 +105,25 @@ fn bench_origin_writes(o: &Opts) {
             reg.add_device(&format!("cow{i}"), c.clone());
             cows.push(c);
         }
-        let top = if n == 0 { format!("0 {sectors} linear origin 0") } else { format!("0 {sectors} snapshot-origin origin") };
+        let top =
+            if n == 0 { format!("0 {sectors} linear origin 0") } else { format!("0 {sectors} snapshot-origin origin") };
         reg.create("base", None, Some(&table(&top)), false).unwrap();
         for i in 0..n {
-            reg.create(&format!("s{i}"), None, Some(&table(&format!("0 {sectors} snapshot origin cow{i} P {CHUNK_SECTORS}"))), false)
-                .unwrap();
+            reg.create(
+                &format!("s{i}"),
+                None,
+                Some(&table(&format!("0 {sectors} snapshot origin cow{i} P {CHUNK_SECTORS}"))),
+                false,
+            )
+            .unwrap();
         }
         let origin_before = origin.totals();
         let cow_before: Vec<[u64; 5]> = cows.iter().map(|c| c.totals()).collect();
         let t = write_all(&*reg.device("base").unwrap(), sectors);
         let mib_s = mbps(sectors * 512, t);
         let base_rate = *linear.get_or_insert(mib_s);
-        let reads_per_chunk = (origin.totals()[1] - origin_before[1]) as f64 / (CHUNK_SECTORS * 512) as f64 / chunks as f64;
+        let reads_per_chunk =
+            (origin.totals()[1] - origin_before[1]) as f64 / (CHUNK_SECTORS * 512) as f64 / chunks as f64;
         let (mut data, mut ops, mut flushes) = (0f64, 0f64, 0f64);
         for (c, b) in cows.iter().zip(&cow_before) {
             let now = c.totals();
@@ -146,7 +159,8 @@ fn bench_snapshot_reads(o: &Opts) {
     reg.add_device("origin", origin.clone());
     reg.add_device("cow", file(&dir, "cow", sectors));
     reg.create("base", None, Some(&table(&format!("0 {sectors} snapshot-origin origin"))), false).unwrap();
-    reg.create("snap", None, Some(&table(&format!("0 {sectors} snapshot origin cow P {CHUNK_SECTORS}"))), false).unwrap();
+    reg.create("snap", None, Some(&table(&format!("0 {sectors} snapshot origin cow P {CHUNK_SECTORS}"))), false)
+        .unwrap();
     // Every other 1 MiB gets copied out: half the chunks live in the COW.
     let base = reg.device("base").unwrap();
     let mut s = 0;
@@ -169,7 +183,12 @@ fn bench_snapshot_reads(o: &Opts) {
     let t_snap = read_all(&*snap, &mut buf);
     let bytes = sectors * 512;
     println!("\n## snapshot reads: {} MiB in 1 MiB requests, half the chunks in the COW", o.mib);
-    println!("plain file read {:.1} MiB/s, snapshot read {:.1} MiB/s, ratio {:.2}", mbps(bytes, t_plain), mbps(bytes, t_snap), t_plain.as_secs_f64() / t_snap.as_secs_f64());
+    println!(
+        "plain file read {:.1} MiB/s, snapshot read {:.1} MiB/s, ratio {:.2}",
+        mbps(bytes, t_plain),
+        mbps(bytes, t_snap),
+        t_plain.as_secs_f64() / t_snap.as_secs_f64()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -184,7 +203,8 @@ fn bench_merge(o: &Opts) {
     let cow = file(&dir, "cow", sectors + sectors / 8);
     reg.add_device("cow", cow.clone());
     reg.create("base", None, Some(&table(&format!("0 {sectors} snapshot-origin origin"))), false).unwrap();
-    reg.create("snap", None, Some(&table(&format!("0 {sectors} snapshot origin cow P {CHUNK_SECTORS}"))), false).unwrap();
+    reg.create("snap", None, Some(&table(&format!("0 {sectors} snapshot origin cow P {CHUNK_SECTORS}"))), false)
+        .unwrap();
     write_all(&*reg.device("base").unwrap(), sectors);
     reg.remove("snap").unwrap();
     reg.suspend("base").unwrap();

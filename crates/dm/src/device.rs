@@ -34,7 +34,12 @@ impl LiveTable {
     }
 
     /// Calls `f(entry, offset in target, range in request)` per piece.
-    fn split(&self, at: Sectors, len: Sectors, mut f: impl FnMut(&TableEntry, Sectors, std::ops::Range<u64>) -> Result<()>) -> Result<()> {
+    fn split(
+        &self,
+        at: Sectors,
+        len: Sectors,
+        mut f: impl FnMut(&TableEntry, Sectors, std::ops::Range<u64>) -> Result<()>,
+    ) -> Result<()> {
         let mut done = 0;
         while done < len.0 {
             let s = at + Sectors(done);
@@ -112,7 +117,14 @@ impl MappedDevice {
             name: RwLock::new(name.to_string()),
             uuid: RwLock::new(uuid.to_string()),
             read_only: AtomicBool::new(read_only),
-            state: Mutex::new(DevState { live: None, inactive: None, suspended: false, removed: false, inflight: 0, worker: None }),
+            state: Mutex::new(DevState {
+                live: None,
+                inactive: None,
+                suspended: false,
+                removed: false,
+                inflight: 0,
+                worker: None,
+            }),
             cond: Condvar::new(),
             events: Arc::new(EventSink::default()),
             opens: Arc::new(AtomicU32::new(0)),

@@ -18,5 +18,7 @@ pub mod target;
 pub mod targets;
 
 pub use device::{Background, DeviceInfo, MappedDevice};
-pub use registry::{DmError, DmResult, Registry, RegistryConfig, TargetLine, DEFAULT_MERGE_BATCH, DM_MAJOR, FILE_MAJOR};
+pub use registry::{
+    DmError, DmResult, Registry, RegistryConfig, TargetLine, DEFAULT_MERGE_BATCH, DM_MAJOR, FILE_MAJOR,
+};
 pub use table::{DevNum, DevRef, Table, TableLine, TargetArgs};

@@ -173,7 +173,9 @@ impl Registry {
         table.validate()?;
         let mut entries = Vec::new();
         for (i, line) in table.0.iter().enumerate() {
-            let fail = |e: String| DmError::Invalid(format!("{}: target {i} ({}): {e}", dev.name(), line.target.target_type()));
+            let fail = |e: String| {
+                DmError::Invalid(format!("{}: target {i} ({}): {e}", dev.name(), line.target.target_type()))
+            };
             for r in line.target.devices() {
                 let u = self.resolve(r)?;
                 if u.num == dev.num() {
@@ -415,7 +417,12 @@ fn lines(t: Option<&LiveTable>, f: impl Fn(&TableEntry) -> String) -> Vec<Target
     t.map(|t| {
         t.entries
             .iter()
-            .map(|e| TargetLine { start: e.start.0, len: e.len.0, target_type: e.target.type_name().to_string(), params: f(e) })
+            .map(|e| TargetLine {
+                start: e.start.0,
+                len: e.len.0,
+                target_type: e.target.type_name().to_string(),
+                params: f(e),
+            })
             .collect()
     })
     .unwrap_or_default()
@@ -436,8 +443,7 @@ fn sys_dev_path(n: DevNum) -> Option<PathBuf> {
 }
 
 fn open_path(inner: &mut Inner, path: &Path) -> DmResult<Underlying> {
-    let canon = std::fs::canonicalize(path)
-        .map_err(|e| DmError::Invalid(format!("{}: {e}", path.display())))?;
+    let canon = std::fs::canonicalize(path).map_err(|e| DmError::Invalid(format!("{}: {e}", path.display())))?;
     if let Some(n) = inner.by_path.get(&canon).copied() {
         let (_, d) = &inner.others[&n];
         return Ok(Underlying::detached(n, d.clone()));

@@ -206,7 +206,9 @@ impl TargetArgs {
             TargetArgs::Zero => TargetArgs::Zero,
             TargetArgs::Error => TargetArgs::Error,
             TargetArgs::SnapshotOrigin { origin } => TargetArgs::SnapshotOrigin { origin: f(origin)? },
-            TargetArgs::Snapshot(a) => TargetArgs::Snapshot(SnapshotArgs { origin: f(&a.origin)?, cow: f(&a.cow)?, ..a.clone() }),
+            TargetArgs::Snapshot(a) => {
+                TargetArgs::Snapshot(SnapshotArgs { origin: f(&a.origin)?, cow: f(&a.cow)?, ..a.clone() })
+            }
             TargetArgs::SnapshotMerge(a) => {
                 TargetArgs::SnapshotMerge(SnapshotArgs { origin: f(&a.origin)?, cow: f(&a.cow)?, ..a.clone() })
             }
@@ -217,7 +219,9 @@ impl TargetArgs {
     pub fn parse(ty: &str, args: &[&str], len: Sectors) -> Result<TargetArgs, TableError> {
         match ty {
             "linear" => {
-                let [dev, offset] = args else { return err("linear: Invalid argument count (expected <dev> <offset>)") };
+                let [dev, offset] = args else {
+                    return err("linear: Invalid argument count (expected <dev> <offset>)");
+                };
                 Ok(TargetArgs::Linear { dev: dev.parse()?, offset: Sectors(parse_dec(offset)?) })
             }
             "striped" => parse_striped(args, len),
@@ -253,10 +257,10 @@ fn parse_striped(args: &[&str], len: Sectors) -> Result<TargetArgs, TableError> 
     if chunk == 0 {
         return err("striped: Invalid chunk_size");
     }
-    if len.0 % n != 0 {
+    if !len.0.is_multiple_of(n) {
         return err("striped: Target length not divisible by number of stripes");
     }
-    if (len.0 / n) % chunk != 0 {
+    if !(len.0 / n).is_multiple_of(chunk) {
         return err("striped: Target length not divisible by chunk size");
     }
     if args.len() as u64 != 2 + 2 * n {
@@ -281,7 +285,8 @@ fn parse_snapshot(ty: &str, args: &[&str]) -> Result<SnapshotArgs, TableError> {
     }
     let mut features = SnapshotFeatures::default();
     if args.len() > 4 {
-        let n: usize = parse_dec(args[4]).map_err(|_| TableError(format!("{ty}: Invalid number of feature arguments")))?;
+        let n: usize =
+            parse_dec(args[4]).map_err(|_| TableError(format!("{ty}: Invalid number of feature arguments")))?;
         if n > 2 || args.len() != 5 + n {
             return err(format!("{ty}: Invalid number of feature arguments"));
         }

@@ -79,16 +79,18 @@ fn dev_ref() -> impl Strategy<Value = DevRef> {
 }
 
 fn snapshot_args() -> impl Strategy<Value = SnapshotArgs> {
-    (dev_ref(), dev_ref(), 0u8..3, 0u32..20, any::<bool>(), any::<bool>()).prop_map(|(o, c, st, cs, z, p)| SnapshotArgs {
-        origin: o,
-        cow: c,
-        store: match st {
-            0 => StoreType::Persistent { overflow: false },
-            1 => StoreType::Persistent { overflow: true },
-            _ => StoreType::Transient,
-        },
-        chunk_size: if cs == 0 { 0 } else { 1 << (cs - 1) },
-        features: SnapshotFeatures { discard_zeroes_cow: z || p, discard_passdown_origin: p },
+    (dev_ref(), dev_ref(), 0u8..3, 0u32..20, any::<bool>(), any::<bool>()).prop_map(|(o, c, st, cs, z, p)| {
+        SnapshotArgs {
+            origin: o,
+            cow: c,
+            store: match st {
+                0 => StoreType::Persistent { overflow: false },
+                1 => StoreType::Persistent { overflow: true },
+                _ => StoreType::Transient,
+            },
+            chunk_size: if cs == 0 { 0 } else { 1 << (cs - 1) },
+            features: SnapshotFeatures { discard_zeroes_cow: z || p, discard_passdown_origin: p },
+        }
     })
 }
 

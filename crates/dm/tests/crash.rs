@@ -14,7 +14,8 @@ use ulvm_testkit::{replay, stamped, CrashMode, Log, LogDevice};
 
 const ORIGIN: u64 = 256;
 const COW: u64 = 1024;
-const MODES: [CrashMode; 4] = [CrashMode::AllWritten, CrashMode::FlushedOnly, CrashMode::TornLast, CrashMode::Reordered];
+const MODES: [CrashMode; 4] =
+    [CrashMode::AllWritten, CrashMode::FlushedOnly, CrashMode::TornLast, CrashMode::Reordered];
 
 fn initial_origin() -> Vec<u8> {
     (0..ORIGIN).flat_map(|s| stamped(512, 0x5eed, s)).collect()

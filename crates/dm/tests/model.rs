@@ -172,7 +172,8 @@ impl World {
                 let s = self.snaps.remove(*idx);
                 self.reg.suspend("base").unwrap();
                 self.reg.suspend(&s.name).unwrap();
-                let merge = s.table.replace(" snapshot origin", " snapshot-merge origin").replace(" 1 discard_zeroes_cow", "");
+                let merge =
+                    s.table.replace(" snapshot origin", " snapshot-merge origin").replace(" 1 discard_zeroes_cow", "");
                 self.reg.load("base", &table(&merge), false).unwrap();
                 self.reg.resume("base").unwrap();
                 self.reg.remove(&s.name).unwrap();

@@ -255,7 +255,7 @@ dmsetup remove e
     let reg = registry();
     create(&reg, "as", &format!("0 65536 snapshot {} {} P 0", a.display(), b.display()));
     assert_eq!(format!("0 65536 snapshot {}", status_params(&reg, "as")), line(&out, "A_STATUS"));
-    assert_eq!(reg.table(&"as", false).unwrap()[0].params.split(' ').nth(3), Some("16"), "chunk size from the header");
+    assert_eq!(reg.table("as", false).unwrap()[0].params.split(' ').nth(3), Some("16"), "chunk size from the header");
     let ours = read(&*reg.device("as").unwrap(), 0, 32 << 20);
     assert!(ours == file_bytes(&view), "ulvm's view of the kernel's COW differs from the kernel's");
 

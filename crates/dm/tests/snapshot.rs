@@ -56,7 +56,10 @@ fn test_kernel_demo_sequence_gives_kernel_status_and_cow_bytes() {
         let r = &img[8192 + i * 16..8192 + i * 16 + 16];
         (u64::from_le_bytes(r[..8].try_into().unwrap()), u64::from_le_bytes(r[8..].try_into().unwrap()))
     };
-    assert_eq!((0..8).map(rec).collect::<Vec<_>>(), [(0, 2), (5, 3), (100, 4), (7, 5), (1024, 6), (1025, 7), (1026, 8), (1027, 9)]);
+    assert_eq!(
+        (0..8).map(rec).collect::<Vec<_>>(),
+        [(0, 2), (5, 3), (100, 4), (7, 5), (1024, 6), (1025, 7), (1026, 8), (1027, 9)]
+    );
     assert_eq!(rec(131), (1151, 133));
     assert_eq!(rec(132), (0, 0));
 

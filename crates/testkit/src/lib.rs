@@ -62,7 +62,8 @@ impl LogDevice {
     /// Logged operations of this device: `(writes, flushes)`.
     pub fn counts(&self) -> (usize, usize) {
         let ops = self.log.ops();
-        let w = ops.iter().filter(|o| matches!(o, Op::Write { dev, .. } | Op::Zero { dev, .. } if *dev == self.id)).count();
+        let w =
+            ops.iter().filter(|o| matches!(o, Op::Write { dev, .. } | Op::Zero { dev, .. } if *dev == self.id)).count();
         let f = ops.iter().filter(|o| matches!(o, Op::Flush { dev } if *dev == self.id)).count();
         (w, f)
     }
@@ -119,9 +120,8 @@ pub enum CrashMode {
 pub fn replay(initial: &[Vec<u8>], ops: &[Op], prefix: usize, mode: CrashMode) -> Vec<Vec<u8>> {
     let mut imgs = initial.to_vec();
     let ops = &ops[..prefix];
-    let last_flush: Vec<Option<usize>> = (0..imgs.len())
-        .map(|d| ops.iter().rposition(|o| matches!(o, Op::Flush { dev } if *dev == d)))
-        .collect();
+    let last_flush: Vec<Option<usize>> =
+        (0..imgs.len()).map(|d| ops.iter().rposition(|o| matches!(o, Op::Flush { dev } if *dev == d))).collect();
     for (i, op) in ops.iter().enumerate() {
         let torn = mode == CrashMode::TornLast && i + 1 == ops.len();
         let lost = |dev: usize| match mode {
@@ -284,7 +284,8 @@ impl CountingDevice {
     }
     /// `(read ops, read bytes, write ops, write bytes, flushes)`.
     pub fn totals(&self) -> [u64; 5] {
-        [&self.read_ops, &self.read_bytes, &self.write_ops, &self.write_bytes, &self.flushes].map(|a| a.load(Ordering::SeqCst))
+        [&self.read_ops, &self.read_bytes, &self.write_ops, &self.write_bytes, &self.flushes]
+            .map(|a| a.load(Ordering::SeqCst))
     }
 }
 

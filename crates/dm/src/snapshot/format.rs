@@ -54,11 +54,9 @@ impl Header {
     pub fn decode(b: &[u8]) -> HeaderState {
         match le32(b, 0) {
             0 => HeaderState::New,
-            SNAP_MAGIC => HeaderState::Existing(Header {
-                valid: le32(b, 4) != 0,
-                version: le32(b, 8),
-                chunk_size: le32(b, 12),
-            }),
+            SNAP_MAGIC => {
+                HeaderState::Existing(Header { valid: le32(b, 4) != 0, version: le32(b, 8), chunk_size: le32(b, 12) })
+            }
             magic => HeaderState::Foreign { magic },
         }
     }
@@ -153,10 +151,7 @@ mod tests {
         Header { valid: true, version: 1, chunk_size: 16 }.encode(&mut b);
         assert_eq!(&b[..16], &golden);
         assert!(b[16..].iter().all(|&x| x == 0));
-        assert_eq!(
-            Header::decode(&golden),
-            HeaderState::Existing(Header { valid: true, version: 1, chunk_size: 16 })
-        );
+        assert_eq!(Header::decode(&golden), HeaderState::Existing(Header { valid: true, version: 1, chunk_size: 16 }));
     }
 
     #[test]

@@ -21,9 +21,9 @@ pub mod store;
 mod targets;
 
 pub use origin::{OriginRegistry, OriginState};
-pub use targets::{build_merge, build_origin, build_snapshot, CowRegistry, MergeTarget, OriginTarget, SnapCtx, SnapshotTarget};
-
-
+pub use targets::{
+    build_merge, build_origin, build_snapshot, CowRegistry, MergeTarget, OriginTarget, SnapCtx, SnapshotTarget,
+};
 
 use crate::table::{SnapshotArgs, SnapshotFeatures, StoreType};
 use crate::target::{EventSink, Underlying};
@@ -176,7 +176,13 @@ impl std::fmt::Debug for Snapshot {
 impl Snapshot {
     /// Opens the store on the COW device (formatting a new one) and reads
     /// every committed exception.
-    pub fn open(origin: Underlying, cow: Underlying, args: &SnapshotArgs, len: Sectors, ctx: &SnapCtx) -> Result<Snapshot> {
+    pub fn open(
+        origin: Underlying,
+        cow: Underlying,
+        args: &SnapshotArgs,
+        len: Sectors,
+        ctx: &SnapCtx,
+    ) -> Result<Snapshot> {
         let loaded = Store::open(args.store, &*cow.dev, origin.dev.logical_block_size(), args.chunk_size)?;
         let chunk_size = loaded.store.chunk_size();
         let complete = loaded.exceptions.iter().map(|e| (e.old_chunk, e.new_chunk)).collect();
@@ -555,7 +561,6 @@ impl Snapshot {
         };
         args.to_string()
     }
-
 }
 
 #[cfg(test)]

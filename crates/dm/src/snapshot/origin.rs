@@ -7,7 +7,7 @@
 //! whichever is loaded first.
 
 use super::format::DiskException;
-use super::{Snapshot, SnapState};
+use super::{SnapState, Snapshot};
 use crate::table::DevNum;
 use crate::target::Underlying;
 use std::collections::HashMap;

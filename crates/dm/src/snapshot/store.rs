@@ -116,7 +116,8 @@ impl Persistent {
     /// written to it. `table_chunk` 0 means "from the header or default";
     /// a non-zero value is overridden by the header, as the kernel does.
     pub fn load(cow: &dyn BlockDevice, origin_lbs: u32, table_chunk: u32) -> Result<Loaded> {
-        let probe = if table_chunk == 0 { default_chunk_size(cow) } else { check_chunk_size(cow, origin_lbs, table_chunk)? };
+        let probe =
+            if table_chunk == 0 { default_chunk_size(cow) } else { check_chunk_size(cow, origin_lbs, table_chunk)? };
         if cow.size() < Sectors(1) {
             return Err(invalid(cow, "device is empty"));
         }
@@ -185,7 +186,10 @@ impl Persistent {
                 if !seen_new.insert(e.new_chunk) || !seen_old.insert(e.old_chunk) {
                     return Err(invalid(
                         cow,
-                        format_args!("corrupt exception in area {area}: chunk {} -> {} is mapped twice", e.old_chunk, e.new_chunk),
+                        format_args!(
+                            "corrupt exception in area {area}: chunk {} -> {} is mapped twice",
+                            e.old_chunk, e.new_chunk
+                        ),
                     ));
                 }
                 self.next_free = self.next_free.max(e.new_chunk + 1);
@@ -239,7 +243,11 @@ impl Persistent {
     /// Plans the next merge batch: up to `max` records taken from the end
     /// of the exception list, stepping back through earlier (full) areas,
     /// whose bytes `read_area` supplies. `Ok(None)` when nothing is left.
-    pub fn plan_merge(&self, max: usize, mut read_area: impl FnMut(u64) -> Result<Vec<u8>>) -> Result<Option<MergePlan>> {
+    pub fn plan_merge(
+        &self,
+        max: usize,
+        mut read_area: impl FnMut(u64) -> Result<Vec<u8>>,
+    ) -> Result<Option<MergePlan>> {
         let mut area = self.current_area;
         let mut recs = self.area.clone();
         let mut records = Vec::new();
@@ -251,7 +259,10 @@ impl Persistent {
                 }
                 let (prev, full) = decode_area(&read_area(area - 1)?);
                 if !full {
-                    return Err(Error::new(ErrorKind::Invalid, format!("metadata area {} is not full during merge", area - 1)));
+                    return Err(Error::new(
+                        ErrorKind::Invalid,
+                        format!("metadata area {} is not full during merge", area - 1),
+                    ));
                 }
                 area -= 1;
                 recs = prev;
@@ -285,7 +296,8 @@ impl Persistent {
     /// The header write that marks the store invalid.
     pub fn invalidate_write(&self) -> MetaWrite {
         let mut data = vec![0u8; self.geom.chunk_size.bytes()];
-        Header { valid: false, version: SNAPSHOT_DISK_VERSION, chunk_size: self.geom.chunk_size.get() }.encode(&mut data);
+        Header { valid: false, version: SNAPSHOT_DISK_VERSION, chunk_size: self.geom.chunk_size.get() }
+            .encode(&mut data);
         MetaWrite::Durable { at: Sectors(0), data }
     }
 }
@@ -296,8 +308,16 @@ impl Store {
         match ty {
             StoreType::Persistent { .. } => Persistent::load(cow, origin_lbs, table_chunk),
             StoreType::Transient => {
-                let cs = if table_chunk == 0 { default_chunk_size(cow) } else { check_chunk_size(cow, origin_lbs, table_chunk)? };
-                Ok(Loaded { store: Store::Transient(Transient { chunk_size: cs, next_free: 0 }), valid: true, exceptions: Vec::new() })
+                let cs = if table_chunk == 0 {
+                    default_chunk_size(cow)
+                } else {
+                    check_chunk_size(cow, origin_lbs, table_chunk)?
+                };
+                Ok(Loaded {
+                    store: Store::Transient(Transient { chunk_size: cs, next_free: 0 }),
+                    valid: true,
+                    exceptions: Vec::new(),
+                })
             }
         }
     }
@@ -357,7 +377,11 @@ impl Store {
         let cs = self.chunk_size().sectors().0;
         match self {
             Store::Persistent(p) => {
-                let area = if merging && p.area.is_empty() && p.current_area > 0 { p.current_area - 1 } else { p.current_area };
+                let area = if merging && p.area.is_empty() && p.current_area > 0 {
+                    p.current_area - 1
+                } else {
+                    p.current_area
+                };
                 (p.next_free * cs, cow_size.0, (area + 2) * cs)
             }
             Store::Transient(t) => (t.next_free * cs, cow_size.0, 0),

@@ -112,7 +112,9 @@ fn test_stage_commit_zeroes_next_area_before_writing_full_one() {
     assert_eq!(w.len(), 3);
     assert_eq!(w[0], MetaWrite::Zero { at: Sectors(34), len: Sectors(1) });
     assert!(matches!(&w[1], MetaWrite::Durable { at, data } if at.0 == 1 && data[31 * RECORD_SIZE + 8] == 33));
-    assert!(matches!(&w[2], MetaWrite::Durable { at, data } if at.0 == 34 && data[8] == 34 && data[RECORD_SIZE + 8] == 0));
+    assert!(
+        matches!(&w[2], MetaWrite::Durable { at, data } if at.0 == 34 && data[8] == 34 && data[RECORD_SIZE + 8] == 0)
+    );
     assert_eq!((p.current_area, p.area.len()), (1, 1));
 }
 
@@ -152,8 +154,19 @@ fn test_merge_plan_steps_back_across_areas_and_rewrites_each() {
     let full: Vec<_> = (0..32).map(|i| DiskException { old_chunk: i, new_chunk: 2 + i }).collect();
     let mut area0 = vec![0u8; 512];
     encode_area(&full, &mut area0);
-    let p = Persistent { geom: g, next_free: 38, current_area: 1, area: vec![DiskException { old_chunk: 99, new_chunk: 35 }] };
-    let plan = p.plan_merge(10, |a| { assert_eq!(a, 0); Ok(area0.clone()) }).unwrap().unwrap();
+    let p = Persistent {
+        geom: g,
+        next_free: 38,
+        current_area: 1,
+        area: vec![DiskException { old_chunk: 99, new_chunk: 35 }],
+    };
+    let plan = p
+        .plan_merge(10, |a| {
+            assert_eq!(a, 0);
+            Ok(area0.clone())
+        })
+        .unwrap()
+        .unwrap();
     assert_eq!(plan.records.len(), 10);
     assert_eq!((plan.area, plan.remaining.len()), (0, 23));
     assert_eq!(plan.writes.len(), 2);

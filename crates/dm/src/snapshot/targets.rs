@@ -65,7 +65,14 @@ struct SnapCommon {
     last_params: Mutex<String>,
 }
 
-fn new_common(origin: Underlying, cow: Underlying, args: &SnapshotArgs, len: Sectors, ctx: &SnapCtx, merge: bool) -> std::result::Result<SnapCommon, String> {
+fn new_common(
+    origin: Underlying,
+    cow: Underlying,
+    args: &SnapshotArgs,
+    len: Sectors,
+    ctx: &SnapCtx,
+    merge: bool,
+) -> std::result::Result<SnapCommon, String> {
     if origin.num == cow.num {
         return Err("COW device cannot be the same as origin device".into());
     }
@@ -79,7 +86,8 @@ fn new_common(origin: Underlying, cow: Underlying, args: &SnapshotArgs, len: Sec
         handover_from = Some(Arc::downgrade(&src));
         reopen = Some((origin.clone(), cow.clone(), args.clone()));
     } else {
-        let snap = Snapshot::open(origin.clone(), cow.clone(), args, len, ctx).map_err(|e| format!("Couldn't create exception store: {e}"))?;
+        let snap = Snapshot::open(origin.clone(), cow.clone(), args, len, ctx)
+            .map_err(|e| format!("Couldn't create exception store: {e}"))?;
         params = snap.table_params();
         *slot.snap.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snap));
     }
@@ -99,7 +107,9 @@ fn new_common(origin: Underlying, cow: Underlying, args: &SnapshotArgs, len: Sec
 
 impl SnapCommon {
     fn snap(&self) -> Result<Arc<Snapshot>> {
-        self.slot.get().ok_or_else(|| Error::new(ErrorKind::Failed, "snapshot is invalid (its exceptions were handed over)"))
+        self.slot
+            .get()
+            .ok_or_else(|| Error::new(ErrorKind::Failed, "snapshot is invalid (its exceptions were handed over)"))
     }
 
     fn table_params(&self) -> String {
@@ -131,8 +141,14 @@ impl SnapCommon {
             let Some((o, c, a)) = self.reopen.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
                 return Err("snapshot has no exception store".into());
             };
-            let ctx = SnapCtx { origins: &OriginRegistry::default(), cows: &Arc::new(CowRegistry::default()), events: self.events.clone(), merge_batch: self.merge_batch };
-            let snap = Snapshot::open(o, c, &a, self.len, &ctx).map_err(|e| format!("Couldn't create exception store: {e}"))?;
+            let ctx = SnapCtx {
+                origins: &OriginRegistry::default(),
+                cows: &Arc::new(CowRegistry::default()),
+                events: self.events.clone(),
+                merge_batch: self.merge_batch,
+            };
+            let snap = Snapshot::open(o, c, &a, self.len, &ctx)
+                .map_err(|e| format!("Couldn't create exception store: {e}"))?;
             *self.slot.snap.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snap));
         }
         let snap = self.snap().map_err(|e| e.to_string())?;
@@ -170,7 +186,13 @@ pub struct SnapshotTarget {
     common: SnapCommon,
 }
 
-pub fn build_snapshot(origin: Underlying, cow: Underlying, args: &SnapshotArgs, len: Sectors, ctx: &SnapCtx) -> std::result::Result<SnapshotTarget, String> {
+pub fn build_snapshot(
+    origin: Underlying,
+    cow: Underlying,
+    args: &SnapshotArgs,
+    len: Sectors,
+    ctx: &SnapCtx,
+) -> std::result::Result<SnapshotTarget, String> {
     Ok(SnapshotTarget { common: new_common(origin, cow, args, len, ctx, false)? })
 }
 
@@ -265,7 +287,13 @@ pub struct MergeTarget {
     common: SnapCommon,
 }
 
-pub fn build_merge(origin: Underlying, cow: Underlying, args: &SnapshotArgs, len: Sectors, ctx: &SnapCtx) -> std::result::Result<MergeTarget, String> {
+pub fn build_merge(
+    origin: Underlying,
+    cow: Underlying,
+    args: &SnapshotArgs,
+    len: Sectors,
+    ctx: &SnapCtx,
+) -> std::result::Result<MergeTarget, String> {
     Ok(MergeTarget { common: new_common(origin, cow, args, len, ctx, true)? })
 }
 
