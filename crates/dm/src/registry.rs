@@ -176,15 +176,16 @@ impl Registry {
             let fail = |e: String| {
                 DmError::Invalid(format!("{}: target {i} ({}): {e}", dev.name(), line.target.target_type()))
             };
-            for r in line.target.devices() {
+            let resolve = |r: &DevRef| {
                 let u = self.resolve(r)?;
                 if u.num == dev.num() {
                     return Err(fail("a table cannot refer to its own device".into()));
                 }
-            }
+                Ok(u)
+            };
             let target: Box<dyn Target> = match &line.target {
                 TargetArgs::Linear { dev: d, offset } => {
-                    let u = self.resolve(d)?;
+                    let u = resolve(d)?;
                     if offset.0.checked_add(line.len.0).is_none_or(|end| end > u.dev.size().0) {
                         return Err(fail(format!("device {} is too small for this target", u.num)));
                     }
@@ -194,7 +195,7 @@ impl Registry {
                     let per = line.len.0 / stripes.len() as u64;
                     let mut s = Vec::new();
                     for st in stripes {
-                        let u = self.resolve(&st.dev)?;
+                        let u = resolve(&st.dev)?;
                         if st.offset.0 + per > u.dev.size().0 {
                             return Err(fail(format!("device {} is too small for its stripe", u.num)));
                         }
@@ -205,15 +206,15 @@ impl Registry {
                 TargetArgs::Zero => Box::new(ZeroTarget),
                 TargetArgs::Error => Box::new(ErrorTarget),
                 TargetArgs::SnapshotOrigin { origin } => {
-                    let u = self.resolve(origin)?;
+                    let u = resolve(origin)?;
                     if line.len > u.dev.size() {
                         return Err(fail(format!("origin device {} is smaller than the target", u.num)));
                     }
                     Box::new(build_origin(u, &self.origins))
                 }
                 TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => {
-                    let origin = self.resolve(&a.origin)?;
-                    let cow = self.resolve(&a.cow)?;
+                    let origin = resolve(&a.origin)?;
+                    let cow = resolve(&a.cow)?;
                     let ctx = SnapCtx {
                         origins: &self.origins,
                         cows: &self.cows,

@@ -176,12 +176,15 @@ impl std::fmt::Debug for Snapshot {
 impl Snapshot {
     /// Opens the store on the COW device (formatting a new one) and reads
     /// every committed exception.
+    /// `events` is the dm event counter to raise (invalidation, merge
+    /// done); `merge_batch` the bytes a merge moves per step.
     pub fn open(
         origin: Underlying,
         cow: Underlying,
         args: &SnapshotArgs,
         len: Sectors,
-        ctx: &SnapCtx,
+        events: Arc<EventSink>,
+        merge_batch: usize,
     ) -> Result<Snapshot> {
         let loaded = Store::open(args.store, &*cow.dev, origin.dev.logical_block_size(), args.chunk_size)?;
         let chunk_size = loaded.store.chunk_size();
@@ -192,8 +195,8 @@ impl Snapshot {
             store_type: args.store,
             features: args.features,
             len,
-            merge_batch: ctx.merge_batch,
-            events: Mutex::new(ctx.events.clone()),
+            merge_batch,
+            events: Mutex::new(events),
             state: Mutex::new(SnapState {
                 valid: loaded.valid,
                 active: false,

@@ -86,7 +86,7 @@ fn new_common(
         handover_from = Some(Arc::downgrade(&src));
         reopen = Some((origin.clone(), cow.clone(), args.clone()));
     } else {
-        let snap = Snapshot::open(origin.clone(), cow.clone(), args, len, ctx)
+        let snap = Snapshot::open(origin.clone(), cow.clone(), args, len, ctx.events.clone(), ctx.merge_batch)
             .map_err(|e| format!("Couldn't create exception store: {e}"))?;
         params = snap.table_params();
         *slot.snap.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snap));
@@ -141,13 +141,7 @@ impl SnapCommon {
             let Some((o, c, a)) = self.reopen.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
                 return Err("snapshot has no exception store".into());
             };
-            let ctx = SnapCtx {
-                origins: &OriginRegistry::default(),
-                cows: &Arc::new(CowRegistry::default()),
-                events: self.events.clone(),
-                merge_batch: self.merge_batch,
-            };
-            let snap = Snapshot::open(o, c, &a, self.len, &ctx)
+            let snap = Snapshot::open(o, c, &a, self.len, self.events.clone(), self.merge_batch)
                 .map_err(|e| format!("Couldn't create exception store: {e}"))?;
             *self.slot.snap.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snap));
         }
