@@ -477,3 +477,89 @@ fn test_foreign_cow_is_refused_with_clear_error_and_nothing_made() {
     assert!(reg.list().is_empty(), "nothing half-made");
     assert_eq!(cow.snapshot_bytes(), img, "nothing written");
 }
+
+/// A device whose flushes are slow, so that concurrent committers pile up.
+#[derive(Debug)]
+struct SlowFlush(Arc<MemDevice>, std::sync::atomic::AtomicU64);
+
+impl BlockDevice for SlowFlush {
+    fn size(&self) -> Sectors {
+        self.0.size()
+    }
+    fn read(&self, at: Sectors, buf: &mut [u8]) -> ulvm_blockdev::Result<()> {
+        self.0.read(at, buf)
+    }
+    fn write(&self, at: Sectors, buf: &[u8]) -> ulvm_blockdev::Result<()> {
+        self.0.write(at, buf)
+    }
+    fn flush(&self) -> ulvm_blockdev::Result<()> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(30));
+        Ok(())
+    }
+    fn discard(&self, at: Sectors, len: Sectors) -> ulvm_blockdev::Result<()> {
+        self.0.discard(at, len)
+    }
+    fn write_zeroes(&self, at: Sectors, len: Sectors) -> ulvm_blockdev::Result<()> {
+        self.0.write_zeroes(at, len)
+    }
+}
+
+#[test]
+fn test_concurrent_exceptions_share_metadata_commits() {
+    let reg = Arc::new(registry());
+    reg.add_device("o", as_dev(&mem("o", 1024)));
+    let cow = Arc::new(SlowFlush(mem("c", 1024), Default::default()));
+    reg.add_device("c", cow.clone());
+    let base = create(&reg, "base", "0 1024 snapshot-origin o");
+    let snap = create(&reg, "snap", "0 1024 snapshot o c P 8");
+    let before = cow.1.load(std::sync::atomic::Ordering::SeqCst);
+    let threads: Vec<_> = (0..12u64)
+        .map(|i| {
+            let base = base.clone();
+            std::thread::spawn(move || base.write(Sectors(i * 8), &[i as u8 + 1; 4096]).unwrap())
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let flushes = cow.1.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(flushes < 12, "12 exceptions took {flushes} flushes: no group commit");
+    assert_eq!(status(&reg, "snap"), "0 1024 snapshot 112/1024 16");
+    assert_eq!(read(&*snap, 0, 12 * 4096), vec![0u8; 12 * 4096]);
+}
+
+#[test]
+fn test_cow_write_error_invalidates_snapshot() {
+    let reg = registry();
+    let origin = mem("o", 1024);
+    reg.add_device("o", as_dev(&origin));
+    let cow = Arc::new(ulvm_testkit::FaultDevice::new(mem("c", 1024)));
+    reg.add_device("c", cow.clone());
+    let base = create(&reg, "base", "0 1024 snapshot-origin o");
+    create(&reg, "snap", "0 1024 snapshot o c P 8");
+    base.write(Sectors(0), &[1u8; 4096]).unwrap();
+    cow.fail_writes(true);
+    base.write(Sectors(8), &[2u8; 4096]).unwrap();
+    assert_eq!(status(&reg, "snap"), "0 1024 snapshot Invalid");
+    assert_eq!(read(&*origin, 8 * 512, 4096), vec![2u8; 4096], "the origin write still happened");
+    assert!(reg.device("snap").unwrap().read(Sectors(0), &mut [0u8; 512]).is_err());
+}
+
+#[test]
+fn test_merge_io_error_reports_merge_failed() {
+    let reg = registry();
+    let origin = Arc::new(ulvm_testkit::FaultDevice::new(mem("o", 1024)));
+    reg.add_device("o", origin.clone());
+    reg.add_device("c", as_dev(&mem("c", 2048)));
+    let base = create(&reg, "base", "0 1024 snapshot-origin o");
+    create(&reg, "snap", "0 1024 snapshot o c P 8");
+    base.write(Sectors(0), &vec![1u8; 1024 * 512]).unwrap();
+    reg.remove("snap").unwrap();
+    reg.suspend("base").unwrap();
+    reg.load("base", &table("0 1024 snapshot-merge o c P 8"), false).unwrap();
+    reg.resume("base").unwrap();
+    origin.fail_writes(true);
+    assert_eq!(reg.step_background("base").unwrap(), Some(Step::Failed));
+    assert_eq!(status(&reg, "base"), "0 1024 snapshot-merge Merge failed");
+    origin.fail_writes(false);
+    assert_eq!(read(&*base, 0, 512), vec![0u8; 512], "reads still see the snapshot's contents");
+}
