@@ -4,7 +4,7 @@
 //! `FALLOC_FL_ZERO_RANGE`. Block devices get `BLKDISCARD` / `BLKZEROOUT`.
 //! Flush is `fdatasync`.
 
-use crate::{check_io, check_range, BlockDevice, Error, ErrorKind, Result, Sectors};
+use crate::{check_io, check_range, push_extent, BlockDevice, Error, ErrorKind, Extent, Result, Sectors};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
@@ -108,6 +108,22 @@ impl FileDevice {
     }
 }
 
+impl FileDevice {
+    fn seek(&self, whence: libc::c_int, from: u64) -> std::io::Result<Option<u64>> {
+        // SAFETY: lseek only reads its integer arguments on an open fd.
+        let r = unsafe { libc::lseek(self.file.as_raw_fd(), from as libc::off_t, whence) };
+        if r >= 0 {
+            return Ok(Some(r as u64));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ENXIO) {
+            Ok(None)
+        } else {
+            Err(e)
+        }
+    }
+}
+
 impl fmt::Debug for FileDevice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.path.display())
@@ -148,6 +164,31 @@ impl BlockDevice for FileDevice {
             Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(()),
             Err(e) => Err(self.fail("discard", at, e)),
         }
+    }
+    /// Regular files report holes through `SEEK_DATA` / `SEEK_HOLE`.
+    fn allocation(&self, at: Sectors, len: Sectors) -> Result<Vec<Extent>> {
+        check_range(self, "read", at, len)?;
+        if self.rdev.is_some() || len.0 == 0 {
+            return Ok(vec![Extent::data(len)]);
+        }
+        let (start, end) = (at.bytes().0, (at + len).bytes().0);
+        let mut out = Vec::new();
+        let mut pos = start;
+        let fail = |e| Error::io(format!("allocation of {}", self.path.display()), e);
+        while pos < end {
+            let data = self.seek(libc::SEEK_DATA, pos).map_err(fail)?.unwrap_or(end).min(end);
+            if data > pos {
+                push_extent(&mut out, Extent::hole(Sectors((data - pos) / 512)));
+                pos = data;
+                continue;
+            }
+            let hole = self.seek(libc::SEEK_HOLE, pos).map_err(fail)?.unwrap_or(end).min(end);
+            // Holes are page-granular; round data extents out to sectors.
+            let hole = hole.max(pos + 512).div_ceil(512) * 512;
+            push_extent(&mut out, Extent::data(Sectors((hole.min(end) - pos) / 512)));
+            pos = hole.min(end);
+        }
+        Ok(out)
     }
     fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()> {
         check_range(self, "write-zeroes", at, len)?;
@@ -210,6 +251,18 @@ mod tests {
         let mut edge = vec![0u8; 512];
         dev.read(Sectors(1023), &mut edge).unwrap();
         assert!(edge.iter().all(|&b| b == 1));
+        std::fs::remove_file(p).unwrap();
+    }
+
+    #[test]
+    fn test_file_allocation_reports_holes_and_data() {
+        let p = tmp("alloc");
+        let dev = FileDevice::create(&p, Sectors(4096)).unwrap();
+        dev.write(Sectors(1024), &vec![1u8; 1024 * 512]).unwrap();
+        let ext = dev.allocation(Sectors(0), Sectors(4096)).unwrap();
+        assert_eq!(ext, vec![Extent::hole(Sectors(1024)), Extent::data(Sectors(1024)), Extent::hole(Sectors(2048))]);
+        let part = dev.allocation(Sectors(1000), Sectors(100)).unwrap();
+        assert_eq!(part, vec![Extent::hole(Sectors(24)), Extent::data(Sectors(76))]);
         std::fs::remove_file(p).unwrap();
     }
 

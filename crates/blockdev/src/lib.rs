@@ -59,12 +59,51 @@ pub trait BlockDevice: Send + Sync + fmt::Debug {
     /// Makes `len` sectors at `at` read as zeroes.
     fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()>;
 
+    /// How `len` sectors at `at` are allocated, as extents that cover the
+    /// range in order (NBD `base:allocation`). The default says "data".
+    fn allocation(&self, at: Sectors, len: Sectors) -> Result<Vec<Extent>> {
+        if at.checked_add(len).is_none_or(|end| end > self.size()) {
+            return Err(Error::new(ErrorKind::OutOfBounds, format!("allocation query at {at}+{len} past the end")));
+        }
+        Ok(vec![Extent::data(len)])
+    }
+
     /// Writes `buf` and makes it (and everything completed before it)
     /// durable before returning: the kernel's `REQ_PREFLUSH | REQ_FUA`.
     fn write_durable(&self, at: Sectors, buf: &[u8]) -> Result<()> {
         self.flush()?;
         self.write(at, buf)?;
         self.flush()
+    }
+}
+
+/// A run of sectors with one allocation state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    pub len: Sectors,
+    /// Not allocated (reads come from nowhere).
+    pub hole: bool,
+    /// Reads as zeroes.
+    pub zero: bool,
+}
+
+impl Extent {
+    pub fn data(len: Sectors) -> Self {
+        Extent { len, hole: false, zero: false }
+    }
+    pub fn hole(len: Sectors) -> Self {
+        Extent { len, hole: true, zero: true }
+    }
+}
+
+/// Appends `e` to `v`, merging it into the last extent when they agree.
+pub fn push_extent(v: &mut Vec<Extent>, e: Extent) {
+    if e.len.0 == 0 {
+        return;
+    }
+    match v.last_mut() {
+        Some(last) if last.hole == e.hole && last.zero == e.zero => last.len += e.len,
+        _ => v.push(e),
     }
 }
 

@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
-use ulvm_blockdev::{check_io, check_range, BlockDevice, Error, ErrorKind, Result, Sectors};
+use ulvm_blockdev::{check_io, check_range, push_extent, BlockDevice, Error, ErrorKind, Extent, Result, Sectors};
 
 /// One target of a table, placed at its start sector.
 pub struct TableEntry {
@@ -398,6 +398,19 @@ impl BlockDevice for MappedDevice {
             self.check_writable(t)?;
             check_range(self, "discard", at, len)?;
             t.split(at, len, |e, rel, r| e.target.discard(rel, Sectors(r.end - r.start)))
+        })
+    }
+    fn allocation(&self, at: Sectors, len: Sectors) -> Result<Vec<Extent>> {
+        self.with_io(|t| {
+            check_range(self, "read", at, len)?;
+            let mut out = Vec::new();
+            t.split(at, len, |e, rel, r| {
+                for x in e.target.allocation(rel, Sectors(r.end - r.start))? {
+                    push_extent(&mut out, x);
+                }
+                Ok(())
+            })?;
+            Ok(out)
         })
     }
     fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()> {

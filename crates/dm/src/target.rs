@@ -95,6 +95,11 @@ pub trait Target: Send + Sync {
     fn discard(&self, at: Sectors, len: Sectors) -> Result<()>;
     fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()>;
 
+    /// Allocation of `len` sectors at `at` (NBD block status); "data" by default.
+    fn allocation(&self, _at: Sectors, len: Sectors) -> Result<Vec<ulvm_blockdev::Extent>> {
+        Ok(vec![ulvm_blockdev::Extent::data(len)])
+    }
+
     /// Parameters as `dmsetup table` prints them (devices as numbers).
     fn table_params(&self) -> String;
 

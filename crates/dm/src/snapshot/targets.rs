@@ -270,6 +270,9 @@ impl Target for OriginTarget {
         self.origin.prepare_write(at, len)?;
         self.origin.dev.dev.write_zeroes(at, len)
     }
+    fn allocation(&self, at: Sectors, len: Sectors) -> Result<Vec<ulvm_blockdev::Extent>> {
+        self.origin.dev.dev.allocation(at, len)
+    }
     fn table_params(&self) -> String {
         self.origin.dev.num.to_string()
     }

@@ -1,7 +1,7 @@
 //! `linear`, `zero` and `error`.
 
 use crate::target::{io_error, Target, Underlying};
-use ulvm_blockdev::{Result, Sectors};
+use ulvm_blockdev::{Extent, Result, Sectors};
 
 /// `linear <dev> <offset>`: sector `s` of the target is `offset + s` of `dev`.
 pub struct Linear {
@@ -27,6 +27,9 @@ impl Target for Linear {
     }
     fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()> {
         self.dev.dev.write_zeroes(self.offset + at, len)
+    }
+    fn allocation(&self, at: Sectors, len: Sectors) -> Result<Vec<Extent>> {
+        self.dev.dev.allocation(self.offset + at, len)
     }
     fn table_params(&self) -> String {
         format!("{} {}", self.dev.num, self.offset)
@@ -55,6 +58,9 @@ impl Target for ZeroTarget {
     }
     fn write_zeroes(&self, _at: Sectors, _len: Sectors) -> Result<()> {
         Ok(())
+    }
+    fn allocation(&self, _at: Sectors, len: Sectors) -> Result<Vec<Extent>> {
+        Ok(vec![Extent::hole(len)])
     }
     fn table_params(&self) -> String {
         String::new()
