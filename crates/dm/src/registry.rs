@@ -255,8 +255,9 @@ impl Registry {
         };
         if let Some(t) = table {
             let r = self.build(&dev, t, read_only).and_then(|lt| {
+                let origins = snapshot_origins(&lt);
                 dev.set_inactive(Some(lt));
-                dev.resume().map_err(DmError::Invalid)
+                self.quiesce_origins(&origins, dev.num(), || dev.resume().map_err(DmError::Invalid))
             });
             if let Err(e) = r {
                 self.lock().devices.remove(name);
@@ -286,21 +287,66 @@ impl Registry {
         Ok(())
     }
 
+    /// `dmsetup resume`: swaps in the inactive table. When that table
+    /// brings in a `snapshot`, the live origin devices of the same origin
+    /// are suspended around the swap (see [`Registry::quiesce_origins`]).
     pub fn resume(&self, name: &str) -> DmResult<()> {
-        self.device(name)?.resume().map_err(|e| DmError::Invalid(format!("{name}: {e}")))
+        let dev = self.device(name)?;
+        let origins = dev.inactive_table().map(|t| snapshot_origins(&t)).unwrap_or_default();
+        self.quiesce_origins(&origins, dev.num(), || dev.resume().map_err(|e| DmError::Invalid(format!("{name}: {e}"))))
     }
 
-    /// `dmsetup remove`: refused while the device is open.
+    /// `dmsetup remove`: refused while the device is open. Removing a
+    /// `snapshot` quiesces its origin the same way activating one does.
     pub fn remove(&self, name: &str) -> DmResult<()> {
         let dev = self.device(name)?;
         let open = dev.info().open_count;
         if open > 0 {
             return Err(DmError::Busy(name.to_string(), open));
         }
-        self.lock().devices.remove(name);
-        let tables = dev.mark_removed();
-        drop(tables);
-        Ok(())
+        let origins = dev.live_table().map(|t| snapshot_origins(&t)).unwrap_or_default();
+        self.quiesce_origins(&origins, dev.num(), || {
+            self.lock().devices.remove(name);
+            let tables = dev.mark_removed();
+            drop(tables);
+            Ok(())
+        })
+    }
+
+    /// The kernel document's rule: a snapshot table is loaded or unloaded
+    /// only while its origin is suspended. Rather than refuse, the registry
+    /// suspends every live device that is an origin (`snapshot-origin` or
+    /// `snapshot-merge`) of one of `origins` (other than `except`), runs
+    /// `f`, and resumes them: origin writes never slip past a snapshot
+    /// that is being switched in or out.
+    fn quiesce_origins<T>(&self, origins: &[DevNum], except: DevNum, f: impl FnOnce() -> DmResult<T>) -> DmResult<T> {
+        if origins.is_empty() {
+            return f();
+        }
+        let devices: Vec<_> = self.lock().devices.values().cloned().collect();
+        let mut suspended = Vec::new();
+        for d in devices {
+            if d.num() == except || d.info().suspended {
+                continue;
+            }
+            let Some(t) = d.live_table() else { continue };
+            let is_origin = t.entries.iter().any(|e| {
+                matches!(e.target.type_name(), "snapshot-origin" | "snapshot-merge")
+                    && e.target.snapshot_origin().is_some_and(|n| origins.contains(&n))
+            });
+            if is_origin {
+                d.suspend();
+                suspended.push(d);
+            }
+        }
+        let r = f();
+        for d in suspended {
+            if let Err(e) = d.resume() {
+                // It stays suspended; the caller's result is still the one reported.
+                tracing::warn!(device = %d.name(), "resume after a snapshot change failed: {e}");
+            }
+        }
+        r
     }
 
     /// `dmsetup remove_all`: removes devices, holders before what they hold.
@@ -412,6 +458,11 @@ impl Registry {
     pub fn step_background(&self, name: &str) -> DmResult<Option<crate::target::Step>> {
         Ok(self.device(name)?.step_background())
     }
+}
+
+/// Origins of the `snapshot` targets of a table.
+fn snapshot_origins(t: &LiveTable) -> Vec<DevNum> {
+    t.entries.iter().filter(|e| e.target.type_name() == "snapshot").filter_map(|e| e.target.snapshot_origin()).collect()
 }
 
 fn lines(t: Option<&LiveTable>, f: impl Fn(&TableEntry) -> String) -> Vec<TargetLine> {

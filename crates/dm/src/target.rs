@@ -100,6 +100,12 @@ pub trait Target: Send + Sync {
         Ok(vec![ulvm_blockdev::Extent::data(len)])
     }
 
+    /// The origin device of `snapshot-origin`, `snapshot` and
+    /// `snapshot-merge` targets: what their life-cycle rules key on.
+    fn snapshot_origin(&self) -> Option<DevNum> {
+        None
+    }
+
     /// Parameters as `dmsetup table` prints them (devices as numbers).
     fn table_params(&self) -> String;
 

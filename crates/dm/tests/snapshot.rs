@@ -563,3 +563,32 @@ fn test_merge_io_error_reports_merge_failed() {
     origin.fail_writes(false);
     assert_eq!(read(&*base, 0, 512), vec![0u8; 512], "reads still see the snapshot's contents");
 }
+
+/// Activating or removing a snapshot quiesces its live origin around the
+/// change, and leaves it running afterwards.
+#[test]
+fn test_snapshot_create_and_remove_quiesce_the_live_origin() {
+    let reg = Arc::new(registry());
+    reg.add_device("o", as_dev(&mem("o", 4096)));
+    reg.add_device("c", as_dev(&mem("c", 4096)));
+    let base = create(&reg, "base", "0 4096 snapshot-origin o");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (base, stop) = (base.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                base.write(Sectors((i % 512) * 8), &[(i % 251) as u8; 4096]).unwrap();
+                i += 1;
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    create(&reg, "snap", "0 4096 snapshot o c P 8");
+    assert!(!reg.info("base").unwrap().suspended);
+    std::thread::sleep(Duration::from_millis(20));
+    reg.remove("snap").unwrap();
+    assert!(!reg.info("base").unwrap().suspended);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+}

@@ -206,6 +206,9 @@ impl Target for SnapshotTarget {
     fn type_name(&self) -> &'static str {
         "snapshot"
     }
+    fn snapshot_origin(&self) -> Option<DevNum> {
+        Some(self.common.origin.dev.num)
+    }
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         self.common.snap()?.snap_read(at, buf)
     }
@@ -251,6 +254,9 @@ pub fn build_origin(origin: Underlying, origins: &OriginRegistry) -> OriginTarge
 impl Target for OriginTarget {
     fn type_name(&self) -> &'static str {
         "snapshot-origin"
+    }
+    fn snapshot_origin(&self) -> Option<DevNum> {
+        Some(self.origin.dev.num)
     }
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         self.origin.dev.dev.read(at, buf)
@@ -313,6 +319,9 @@ impl MergeTarget {
 impl Target for MergeTarget {
     fn type_name(&self) -> &'static str {
         "snapshot-merge"
+    }
+    fn snapshot_origin(&self) -> Option<DevNum> {
+        Some(self.common.origin.dev.num)
     }
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         let snap = self.common.snap()?;
