@@ -1,7 +1,9 @@
 //! `ulvm`: the command line. The only crate that parses flags, prints, and
 //! uses `anyhow`; everything it does is a call into the libraries.
 
+mod daemon;
 mod demo;
+mod dmsetup;
 mod inspect;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +18,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run the daemon: the device registry, the control socket and the
+    /// NBD export of every active device.
+    Daemon(daemon::DaemonArgs),
+    /// dmsetup, talking to the daemon (also runs as `dmsetup` through a
+    /// symlink of that name).
+    #[command(disable_help_flag = true)]
+    Dmsetup {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Run the kernel snapshot document's walk-through on file-backed
     /// devices in DIR (created if missing): snapshot-origin + persistent
     /// snapshot, writes, re-activation, merge.
@@ -37,13 +49,33 @@ enum Cmd {
 }
 
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    let invoked = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
+    if invoked == "dmsetup" {
+        exit_with("dmsetup", dmsetup::run(&argv[1..]));
+    }
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::Demo { dir, origin_mib } => demo::run(&dir, origin_mib),
-        Cmd::InspectCow { cow, all } => inspect::run(&cow, all),
+        Cmd::Daemon(args) => daemon::run(args).map(|_| 0),
+        Cmd::Dmsetup { args } => exit_with("dmsetup", dmsetup::run(&args)),
+        Cmd::Demo { dir, origin_mib } => demo::run(&dir, origin_mib).map(|_| 0),
+        Cmd::InspectCow { cow, all } => inspect::run(&cow, all).map(|_| 0),
     };
-    if let Err(e) = r {
-        eprintln!("ulvm: {e:#}");
-        std::process::exit(1);
+    exit_with("ulvm", r);
+}
+
+/// One error line, then the exit status.
+fn exit_with(prog: &str, r: anyhow::Result<i32>) -> ! {
+    match r {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            if msg.starts_with("device-mapper:") || msg.starts_with("Device ") {
+                eprintln!("{msg}");
+            } else {
+                eprintln!("{prog}: {msg}");
+            }
+            std::process::exit(1);
+        }
     }
 }

@@ -1,0 +1,71 @@
+//! `ulvm daemon`: flags to a `DaemonConfig`, logging, and the wait for a
+//! termination signal.
+
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+use tracing::info;
+use ulvm_daemon::{signals, Daemon, DaemonConfig};
+
+#[derive(Args)]
+pub struct DaemonArgs {
+    /// Directory for control.sock, nbd.sock and the lock (default:
+    /// $ULVM_RUN_DIR, /run/ulvm as root, else $XDG_RUNTIME_DIR/ulvm).
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+    /// Also serve NBD on this TCP address, e.g. 127.0.0.1:10809. There is
+    /// no authentication: loopback or a trusted network only.
+    #[arg(long)]
+    nbd_listen: Option<String>,
+    /// Mode of the sockets (octal).
+    #[arg(long, default_value = "600", value_parser = parse_mode)]
+    socket_mode: u32,
+    /// Data a snapshot merge moves per step and commit, e.g. 32M.
+    #[arg(long, default_value = "32M", value_parser = parse_size)]
+    merge_batch: usize,
+    /// Log filter (tracing syntax), e.g. "info" or "ulvm_nbd=debug";
+    /// $RUST_LOG also works.
+    #[arg(long)]
+    log: Option<String>,
+}
+
+/// `N[kKmMgG]` bytes.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1 << 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("'{s}' is not a size"))
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8).map_err(|_| format!("'{s}' is not an octal mode"))
+}
+
+pub fn run(a: DaemonArgs) -> Result<()> {
+    signals::block_termination_signals();
+    let filter = a.log.clone().or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+    let cfg = DaemonConfig {
+        run_dir: ulvm_daemon::paths::run_dir(a.run_dir.as_deref()),
+        nbd_listen: a.nbd_listen,
+        socket_mode: a.socket_mode,
+        merge_batch: a.merge_batch,
+    };
+    let daemon = Daemon::start(&cfg)?;
+    let sig = signals::wait_for_termination();
+    info!(signal = sig, "daemon: shutting down");
+    daemon.shutdown();
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Turns control requests into registry calls.
+
+use crate::proto::*;
+use std::time::Duration;
+use ulvm_dm::registry::TargetLine;
+use ulvm_dm::table::TARGET_TYPES;
+use ulvm_dm::{DmError, Registry, Table};
+
+fn lines(v: Vec<TargetLine>) -> Vec<Line> {
+    v.into_iter()
+        .map(|l| Line { start: l.start, length: l.len, target_type: l.target_type, params: l.params })
+        .collect()
+}
+
+fn names(reg: &Registry, name: Option<String>) -> Result<Vec<String>, DmError> {
+    match name {
+        Some(n) => {
+            reg.device(&n)?;
+            Ok(vec![n])
+        }
+        None => Ok(reg.list().into_iter().map(|(n, _)| n).collect()),
+    }
+}
+
+fn parse_table(s: &str) -> Result<Table, DmError> {
+    Ok(s.parse::<Table>()?)
+}
+
+/// Executes one request.
+pub fn handle(reg: &Registry, req: Request) -> Result<Reply, DmError> {
+    match req {
+        Request::Create { name, uuid, table, read_only } => {
+            let t = table.as_deref().map(parse_table).transpose()?;
+            reg.create(&name, uuid.as_deref(), t.as_ref(), read_only)?;
+            Ok(Reply::Done)
+        }
+        Request::Load { name, table, read_only } => {
+            reg.load(&name, &parse_table(&table)?, read_only)?;
+            Ok(Reply::Done)
+        }
+        Request::Clear { name } => reg.clear(&name).map(|_| Reply::Done),
+        Request::Suspend { name } => reg.suspend(&name).map(|_| Reply::Done),
+        Request::Resume { name } => reg.resume(&name).map(|_| Reply::Done),
+        Request::Remove { name, force } => {
+            if force && reg.info(&name)?.open_count > 0 {
+                // dmsetup --force: make every I/O fail first, then try.
+                let size = reg.device(&name)?.live_table().map(|t| t.size().0).unwrap_or(0);
+                if size > 0 {
+                    reg.load(&name, &parse_table(&format!("0 {size} error"))?, false)?;
+                    reg.resume(&name)?;
+                }
+            }
+            reg.remove(&name).map(|_| Reply::Done)
+        }
+        Request::RemoveAll { force } => {
+            if force {
+                for (name, _) in reg.list() {
+                    let _ = handle(reg, Request::Remove { name, force: true });
+                }
+            }
+            reg.remove_all().map(|_| Reply::Done)
+        }
+        Request::Rename { name, new_name } => reg.rename(&name, &new_name).map(|_| Reply::Done),
+        Request::SetUuid { name, uuid } => reg.set_uuid(&name, &uuid).map(|_| Reply::Done),
+        Request::Table { name, inactive } => {
+            let mut devices = Vec::new();
+            for n in names(reg, name)? {
+                devices.push(DeviceLines { lines: lines(reg.table(&n, inactive)?), name: n });
+            }
+            Ok(Reply::Lines { devices })
+        }
+        Request::Status { name } => {
+            let mut devices = Vec::new();
+            for n in names(reg, name)? {
+                devices.push(DeviceLines { lines: lines(reg.status(&n)?), name: n });
+            }
+            Ok(Reply::Lines { devices })
+        }
+        Request::Info { name } => {
+            let mut devices = Vec::new();
+            for n in names(reg, name)? {
+                let i = reg.info(&n)?;
+                devices.push(Info {
+                    name: i.name,
+                    uuid: i.uuid,
+                    major: i.num.major,
+                    minor: i.num.minor,
+                    suspended: i.suspended,
+                    read_only: i.read_only,
+                    live_table: i.live_table,
+                    inactive_table: i.inactive_table,
+                    open_count: i.open_count,
+                    event_nr: i.event_nr,
+                    target_count: i.target_count,
+                });
+            }
+            Ok(Reply::Info { devices })
+        }
+        Request::List => {
+            let mut devices = Vec::new();
+            for (name, num) in reg.list() {
+                let deps = reg.deps(&name)?.into_iter().map(|d| (d.major, d.minor)).collect();
+                devices.push(ListEntry { name, major: num.major, minor: num.minor, deps });
+            }
+            Ok(Reply::List { devices })
+        }
+        Request::Message { name, sector, args } => {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            reg.message(&name, sector, &args).map(|text| Reply::Message { text })
+        }
+        Request::Wait { name, event_nr } => {
+            let current = reg.info(&name)?.event_nr;
+            let seen = event_nr.unwrap_or(current);
+            let mut now = current;
+            while now == seen {
+                now = reg.wait_event(&name, seen, Some(Duration::from_secs(1)))?;
+            }
+            Ok(Reply::Event { event_nr: now })
+        }
+        Request::Targets => Ok(Reply::Targets {
+            targets: TARGET_TYPES.iter().map(|(n, v)| TargetVersion { name: n.to_string(), version: *v }).collect(),
+        }),
+        Request::Version => Ok(Reply::Version { version: env!("CARGO_PKG_VERSION").into(), driver: "4.47.0".into() }),
+    }
+}

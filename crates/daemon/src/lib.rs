@@ -1,0 +1,126 @@
+//! The ulvm daemon: the userspace "kernel" of device-mapper.
+//!
+//! It owns the device [`Registry`], runs background work (merges) on
+//! threads, serves the control socket ([`control`], protocol in [`proto`]),
+//! and exports every active device over NBD ([`exports`]) on a unix socket
+//! and, when asked, on TCP.
+
+pub mod control;
+pub mod exports;
+pub mod handler;
+pub mod paths;
+pub mod proto;
+pub mod signals;
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tracing::info;
+use ulvm_dm::{Registry, RegistryConfig};
+use ulvm_nbd::NbdServer;
+
+/// Daemon settings.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub run_dir: PathBuf,
+    /// Also serve NBD on this TCP address (no authentication).
+    pub nbd_listen: Option<String>,
+    /// Mode of the control and NBD sockets.
+    pub socket_mode: u32,
+    /// Bytes a snapshot merge moves per step.
+    pub merge_batch: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("another ulvm daemon is running on {0} (pid {1})")]
+    AlreadyRunning(PathBuf, String),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
+    let what = what.into();
+    move |source| DaemonError::Io { what, source }
+}
+
+/// A running daemon.
+pub struct Daemon {
+    pub registry: Arc<Registry>,
+    run_dir: PathBuf,
+    control: control::ControlServer,
+    nbd: Vec<NbdServer>,
+    lock: Option<File>,
+}
+
+impl Daemon {
+    /// Takes the run directory's lock (refusing a second daemon), then
+    /// starts the control socket and the NBD export.
+    pub fn start(cfg: &DaemonConfig) -> Result<Daemon, DaemonError> {
+        std::fs::create_dir_all(&cfg.run_dir).map_err(io(format!("creating {}", cfg.run_dir.display())))?;
+        let lock = take_lock(&cfg.run_dir)?;
+        let registry =
+            Arc::new(Registry::new(RegistryConfig { merge_batch: cfg.merge_batch, ..RegistryConfig::default() }));
+        let control =
+            control::ControlServer::start(&paths::control_socket(&cfg.run_dir), cfg.socket_mode, registry.clone())
+                .map_err(io("starting the control socket"))?;
+        let exports = Arc::new(exports::RegistryExports(registry.clone()));
+        let mut nbd = vec![NbdServer::unix(&paths::nbd_socket(&cfg.run_dir), cfg.socket_mode, exports.clone())
+            .map_err(io("starting the NBD socket"))?];
+        if let Some(addr) = &cfg.nbd_listen {
+            nbd.push(NbdServer::tcp(addr, exports).map_err(io(format!("listening on {addr}")))?);
+        }
+        info!(run_dir = %cfg.run_dir.display(), "daemon: ready");
+        Ok(Daemon { registry, run_dir: cfg.run_dir.clone(), control, nbd, lock: Some(lock) })
+    }
+
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    /// Clean shutdown: no new control requests or NBD connections; NBD
+    /// requests already read are answered; every device is suspended
+    /// (in-flight I/O drains, merges stop at a committed step) and flushed;
+    /// sockets and the lock file go.
+    pub fn shutdown(mut self) {
+        self.control.shutdown();
+        for s in &mut self.nbd {
+            s.shutdown();
+        }
+        for (name, _) in self.registry.list() {
+            if let Ok(dev) = self.registry.device(&name) {
+                dev.suspend();
+                // Suspended devices take no I/O: flush their targets directly.
+                for e in dev.live_table().iter().flat_map(|t| t.entries.iter()) {
+                    let _ = e.target.flush();
+                }
+            }
+        }
+        let _ = std::fs::remove_file(self.run_dir.join(paths::LOCK_FILE));
+        drop(self.lock.take());
+        info!("daemon: stopped");
+    }
+}
+
+/// `daemon.lock` with an exclusive `flock`: the kernel releases it when
+/// the process dies, so a crashed daemon never blocks a new one.
+fn take_lock(run_dir: &Path) -> Result<File, DaemonError> {
+    let path = run_dir.join(paths::LOCK_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io(format!("opening {}", path.display())))?;
+    // SAFETY: flock only takes the fd, valid while `f` lives.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let pid = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
+        return Err(DaemonError::AlreadyRunning(run_dir.to_path_buf(), pid));
+    }
+    f.set_len(0).map_err(io("truncating the lock file"))?;
+    write!(f, "{}", std::process::id()).map_err(io("writing the lock file"))?;
+    Ok(f)
+}

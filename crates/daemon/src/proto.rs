@@ -1,0 +1,169 @@
+//! The control protocol: one JSON request per line on `control.sock`, one
+//! JSON response per line back (see `docs/control-protocol.md`).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// A new device; with a table it goes live at once.
+    Create {
+        name: String,
+        #[serde(default)]
+        uuid: Option<String>,
+        #[serde(default)]
+        table: Option<String>,
+        #[serde(default)]
+        read_only: bool,
+    },
+    /// A table as the device's inactive table.
+    Load {
+        name: String,
+        table: String,
+        #[serde(default)]
+        read_only: bool,
+    },
+    Clear {
+        name: String,
+    },
+    Suspend {
+        name: String,
+    },
+    Resume {
+        name: String,
+    },
+    /// With `force`, an open device first gets an `error` table.
+    Remove {
+        name: String,
+        #[serde(default)]
+        force: bool,
+    },
+    RemoveAll {
+        #[serde(default)]
+        force: bool,
+    },
+    Rename {
+        name: String,
+        new_name: String,
+    },
+    SetUuid {
+        name: String,
+        uuid: String,
+    },
+    /// Table lines of one device or (no name) every device.
+    Table {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        inactive: bool,
+    },
+    Status {
+        #[serde(default)]
+        name: Option<String>,
+    },
+    Info {
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// Every device with its number and the numbers it depends on.
+    List,
+    Message {
+        name: String,
+        sector: u64,
+        args: Vec<String>,
+    },
+    /// Blocks until the device's event number passes `event_nr`
+    /// (its current number when absent).
+    Wait {
+        name: String,
+        #[serde(default)]
+        event_nr: Option<u32>,
+    },
+    Targets,
+    Version,
+}
+
+/// One table or status line of a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    pub start: u64,
+    pub length: u64,
+    pub target_type: String,
+    pub params: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceLines {
+    pub name: String,
+    pub lines: Vec<Line>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Info {
+    pub name: String,
+    pub uuid: String,
+    pub major: u32,
+    pub minor: u32,
+    pub suspended: bool,
+    pub read_only: bool,
+    pub live_table: bool,
+    pub inactive_table: bool,
+    pub open_count: u32,
+    pub event_nr: u32,
+    pub target_count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListEntry {
+    pub name: String,
+    pub major: u32,
+    pub minor: u32,
+    /// Devices the live table uses, as the kernel lists them.
+    pub deps: Vec<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetVersion {
+    pub name: String,
+    pub version: [u32; 3],
+}
+
+/// What a successful request returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reply {
+    Done,
+    Lines { devices: Vec<DeviceLines> },
+    Info { devices: Vec<Info> },
+    List { devices: Vec<ListEntry> },
+    Message { text: String },
+    Event { event_nr: u32 },
+    Targets { targets: Vec<TargetVersion> },
+    Version { version: String, driver: String },
+}
+
+/// The response line: `{"ok": ...}` or `{"error": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    Ok(Reply),
+    Error(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_request_json_shape_is_stable() {
+        let r: Request = serde_json::from_str(r#"{"op":"create","name":"snap","table":"0 8 zero"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Create { name: "snap".into(), uuid: None, table: Some("0 8 zero".into()), read_only: false }
+        );
+        let s = serde_json::to_string(&Response::Error("Device x not found".into())).unwrap();
+        assert_eq!(s, r#"{"error":"Device x not found"}"#);
+        let s = serde_json::to_string(&Response::Ok(Reply::Event { event_nr: 3 })).unwrap();
+        assert_eq!(s, r#"{"ok":{"kind":"event","event_nr":3}}"#);
+    }
+}
