@@ -1,0 +1,159 @@
+//! A daemon started for one test, and `ulvm dmsetup` against it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ULVM: &str = env!("CARGO_BIN_EXE_ulvm");
+
+pub struct TestDir(pub PathBuf);
+
+impl TestDir {
+    pub fn new(name: &str) -> TestDir {
+        let d = std::env::temp_dir().join(format!("ulvm-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TestDir(d)
+    }
+    pub fn path(&self, f: &str) -> PathBuf {
+        self.0.join(f)
+    }
+    /// A sparse file of `mib` MiB.
+    pub fn image(&self, f: &str, mib: u64) -> PathBuf {
+        let p = self.path(f);
+        let file = std::fs::File::create(&p).unwrap();
+        file.set_len(mib << 20).unwrap();
+        p
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Daemon {
+    pub run_dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    pub fn start(run_dir: &Path, extra: &[&str]) -> Daemon {
+        let log = std::fs::File::create(run_dir.with_extension("log")).unwrap();
+        let child = Command::new(ULVM)
+            .arg("daemon")
+            .arg("--run-dir")
+            .arg(run_dir)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let d = Daemon { run_dir: run_dir.to_path_buf(), child: Some(child) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !run_dir.join("nbd.sock").exists() || !run_dir.join("control.sock").exists() {
+            assert!(Instant::now() < deadline, "daemon did not start: {}", d.log());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        d
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.run_dir.with_extension("log")).unwrap_or_default()
+    }
+
+    pub fn nbd_socket(&self) -> PathBuf {
+        self.run_dir.join("nbd.sock")
+    }
+
+    pub fn uri(&self, export: &str) -> String {
+        format!("nbd+unix:///{export}?socket={}", self.nbd_socket().display())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// `ulvm dmsetup ARGS` against this daemon.
+    pub fn dmsetup(&self, args: &[&str]) -> Output {
+        Command::new(ULVM).arg("dmsetup").arg("--run-dir").arg(&self.run_dir).args(args).output().unwrap()
+    }
+
+    /// `ulvm dmsetup ARGS`, which must succeed; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.dmsetup(args);
+        assert!(
+            o.status.success(),
+            "dmsetup {args:?} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// `ulvm dmsetup ARGS`, which must fail with one error line; that line.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let o = self.dmsetup(args);
+        assert!(!o.status.success(), "dmsetup {args:?} should have failed: {}", String::from_utf8_lossy(&o.stdout));
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "one error line expected, got: {err}");
+        err.trim_end().to_string()
+    }
+
+    /// SIGTERM, then wait; returns the exit status code.
+    pub fn stop(mut self) -> Option<i32> {
+        let mut c = self.child.take().unwrap();
+        // SAFETY: kill with a valid pid of our own child.
+        unsafe { libc_kill(c.id() as i32, 15) };
+        c.wait().ok().and_then(|s| s.code())
+    }
+
+    /// SIGKILL: a crash.
+    pub fn crash(mut self) {
+        let mut c = self.child.take().unwrap();
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: as in stop().
+            unsafe { libc_kill(c.id() as i32, 15) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Whether an external program is installed (by running it with `arg`).
+pub fn have(prog: &str, arg: &str) -> bool {
+    Command::new(prog).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+/// Runs an external program, which must succeed; its stdout.
+pub fn run(prog: &str, args: &[&str]) -> String {
+    let o = Command::new(prog).args(args).output().unwrap_or_else(|e| panic!("{prog}: {e}"));
+    assert!(
+        o.status.success(),
+        "{prog} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
