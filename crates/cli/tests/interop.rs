@@ -35,14 +35,18 @@ fn test_qemu_io_and_qemu_img_through_nbd_unix_uris() {
     let (dir, d, _) = setup("qemu");
     let base = d.uri("base");
     let snap = d.uri("snap");
-    let out = run("qemu-io", &["-f", "raw", "-c", "write -P 0x5a 0 4M", "-c", "write -P 0x33 8M 64k", "-c", "flush", &base]);
+    let out =
+        run("qemu-io", &["-f", "raw", "-c", "write -P 0x5a 0 4M", "-c", "write -P 0x33 8M 64k", "-c", "flush", &base]);
     assert!(out.contains("wrote 4194304/4194304 bytes at offset 0"), "{out}");
     let out = run("qemu-io", &["-f", "raw", "-c", "read -P 0x5a 0 4M", "-c", "read -P 0x33 8M 64k", &base]);
     assert!(out.contains("read 4194304/4194304 bytes at offset 0"), "{out}");
     let out = run("qemu-io", &["-f", "raw", "-r", "-c", "read -P 0 0 4M", &snap]);
     assert!(out.contains("read 4194304/4194304"), "snapshot still shows zeroes: {out}");
     // A pattern check that must fail, to show the checks are real.
-    let bad = std::process::Command::new("qemu-io").args(["-f", "raw", "-r", "-c", "read -P 0x5a 0 4k", &snap]).output().unwrap();
+    let bad = std::process::Command::new("qemu-io")
+        .args(["-f", "raw", "-r", "-c", "read -P 0x5a 0 4k", &snap])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&bad.stdout).contains("Pattern verification failed"));
     // convert and compare
     let copy = dir.path("copy.qcow2");

@@ -53,7 +53,11 @@ impl Daemon {
             .unwrap();
         let d = Daemon { run_dir: run_dir.to_path_buf(), child: Some(child) };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !run_dir.join("nbd.sock").exists() || !run_dir.join("control.sock").exists() {
+        // Sockets left by a killed daemon may still be there: wait until
+        // the new one answers.
+        while std::os::unix::net::UnixStream::connect(run_dir.join("control.sock")).is_err()
+            || std::os::unix::net::UnixStream::connect(run_dir.join("nbd.sock")).is_err()
+        {
             assert!(Instant::now() < deadline, "daemon did not start: {}", d.log());
             std::thread::sleep(Duration::from_millis(10));
         }
