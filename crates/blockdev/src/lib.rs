@@ -6,6 +6,7 @@
 //! only through [`BlockDevice`], so a dm device is itself a block device and
 //! tables stack the way device-mapper tables do.
 
+pub mod bytes;
 mod error;
 mod file;
 mod mem;

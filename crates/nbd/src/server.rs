@@ -11,6 +11,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use tracing::{debug, info, warn};
+use ulvm_blockdev::bytes::{read_bytes, write_bytes, zero_bytes};
 use ulvm_blockdev::{BlockDevice, DeviceRef, Error, ErrorKind, Sectors};
 
 /// One export, opened for one connection.
@@ -303,56 +304,6 @@ fn wire_errno(e: &Error) -> u32 {
         ErrorKind::NoDevice => ESHUTDOWN,
         ErrorKind::Io | ErrorKind::Failed => EIO,
     }
-}
-
-/// Reads `len` bytes at byte `offset`, with sector read-around at unaligned edges.
-fn read_bytes(dev: &dyn BlockDevice, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
-    let start = offset / 512;
-    let end = (offset + len as u64).div_ceil(512);
-    let mut buf = vec![0u8; ((end - start) * 512) as usize];
-    dev.read(Sectors(start), &mut buf)?;
-    let skip = (offset - start * 512) as usize;
-    if skip == 0 && buf.len() == len {
-        return Ok(buf);
-    }
-    Ok(buf[skip..skip + len].to_vec())
-}
-
-/// Writes `data` at byte `offset`; unaligned edges are read, modified and written.
-fn write_bytes(dev: &dyn BlockDevice, offset: u64, data: &[u8]) -> Result<(), Error> {
-    if offset.is_multiple_of(512) && data.len().is_multiple_of(512) {
-        return dev.write(Sectors(offset / 512), data);
-    }
-    let mut buf = read_bytes(
-        dev,
-        offset / 512 * 512,
-        ((offset + data.len() as u64).div_ceil(512) - offset / 512) as usize * 512,
-    )?;
-    let skip = (offset % 512) as usize;
-    buf[skip..skip + data.len()].copy_from_slice(data);
-    dev.write(Sectors(offset / 512), &buf)
-}
-
-/// Zeroes `len` bytes at `offset`: whole sectors through `zero`, edges by writing.
-fn zero_bytes(
-    dev: &dyn BlockDevice,
-    offset: u64,
-    len: u64,
-    zero: impl Fn(Sectors, Sectors) -> Result<(), Error>,
-) -> Result<(), Error> {
-    let first = offset.div_ceil(512);
-    let last = (offset + len) / 512;
-    if first >= last {
-        return write_bytes(dev, offset, &vec![0u8; len as usize]);
-    }
-    if offset < first * 512 {
-        write_bytes(dev, offset, &vec![0u8; (first * 512 - offset) as usize])?;
-    }
-    zero(Sectors(first), Sectors(last - first))?;
-    if offset + len > last * 512 {
-        write_bytes(dev, last * 512, &vec![0u8; (offset + len - last * 512) as usize])?;
-    }
-    Ok(())
 }
 
 fn handle(s: &Session, job: Job) -> Vec<u8> {
