@@ -20,6 +20,13 @@ pub struct DaemonArgs {
     /// Mode of the sockets (octal).
     #[arg(long, default_value = "600", value_parser = parse_mode)]
     socket_mode: u32,
+    /// Mount the FUSE export here: every active device is a file of its size.
+    #[arg(long)]
+    fuse_dir: Option<PathBuf>,
+    /// Attach a loop device (direct I/O) to every FUSE file and link
+    /// /dev/mapper/NAME to it. Needs root and --fuse-dir.
+    #[arg(long)]
+    attach_loop: bool,
     /// Data a snapshot merge moves per step and commit, e.g. 32M.
     #[arg(long, default_value = "32M", value_parser = parse_size)]
     merge_batch: usize,
@@ -62,6 +69,8 @@ pub fn run(a: DaemonArgs) -> Result<()> {
         nbd_listen: a.nbd_listen,
         socket_mode: a.socket_mode,
         merge_batch: a.merge_batch,
+        fuse_dir: a.fuse_dir,
+        attach_loop: a.attach_loop,
     };
     let daemon = Daemon::start(&cfg)?;
     let sig = signals::wait_for_termination();

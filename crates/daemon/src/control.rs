@@ -1,6 +1,6 @@
 //! The control socket: a thread per client, one JSON request per line.
 
-use crate::handler::handle;
+use crate::handler::{handle, Ctx};
 use crate::proto::{Request, Response};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tracing::{debug, info, warn};
-use ulvm_dm::Registry;
 
 pub struct ControlServer {
     stop: Arc<AtomicBool>,
@@ -20,7 +19,7 @@ pub struct ControlServer {
 }
 
 impl ControlServer {
-    pub fn start(path: &Path, mode: u32, reg: Arc<Registry>) -> std::io::Result<ControlServer> {
+    pub fn start(path: &Path, mode: u32, ctx: Arc<Ctx>) -> std::io::Result<ControlServer> {
         let _ = std::fs::remove_file(path);
         let l = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
@@ -32,8 +31,8 @@ impl ControlServer {
             while !stop2.load(Ordering::SeqCst) {
                 match l.accept() {
                     Ok((s, _)) => {
-                        let reg = reg.clone();
-                        std::thread::spawn(move || client(s, &reg));
+                        let ctx = ctx.clone();
+                        std::thread::spawn(move || client(s, &ctx));
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(20))
@@ -63,7 +62,7 @@ impl Drop for ControlServer {
     }
 }
 
-fn client(s: UnixStream, reg: &Registry) {
+fn client(s: UnixStream, ctx: &Ctx) {
     let _ = s.set_nonblocking(false);
     let Ok(mut w) = s.try_clone() else { return };
     for line in BufReader::new(s).lines() {
@@ -75,7 +74,7 @@ fn client(s: UnixStream, reg: &Registry) {
             Err(e) => Response::Error(format!("malformed request: {e}")),
             Ok(req) => {
                 debug!(?req, "control");
-                match handle(reg, req) {
+                match handle(ctx, req) {
                     Ok(r) => Response::Ok(r),
                     Err(e) => Response::Error(e.to_string()),
                 }

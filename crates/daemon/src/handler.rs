@@ -1,6 +1,8 @@
 //! Turns control requests into registry calls.
 
+use crate::loops::LoopManager;
 use crate::proto::*;
+use std::sync::Arc;
 use std::time::Duration;
 use ulvm_dm::registry::TargetLine;
 use ulvm_dm::table::TARGET_TYPES;
@@ -26,8 +28,42 @@ fn parse_table(s: &str) -> Result<Table, DmError> {
     Ok(s.parse::<Table>()?)
 }
 
-/// Executes one request.
-pub fn handle(reg: &Registry, req: Request) -> Result<Reply, DmError> {
+/// What requests act on.
+pub struct Ctx {
+    pub reg: Arc<Registry>,
+    /// Loop devices over the FUSE files, with `--attach-loop`.
+    pub loops: Option<Arc<LoopManager>>,
+}
+
+/// Executes one request; loop devices follow the devices.
+pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
+    let Some(loops) = &ctx.loops else { return execute(&ctx.reg, req) };
+    match &req {
+        Request::Remove { name, .. } => {
+            loops.start_removing(name);
+            let r = execute(&ctx.reg, req.clone());
+            loops.done_removing(name);
+            loops.reconcile();
+            r
+        }
+        Request::RemoveAll { .. } => {
+            loops.detach_all();
+            let r = execute(&ctx.reg, req);
+            loops.reconcile();
+            r
+        }
+        _ => {
+            let changes = matches!(req, Request::Create { .. } | Request::Resume { .. } | Request::Rename { .. });
+            let r = execute(&ctx.reg, req);
+            if changes {
+                loops.reconcile();
+            }
+            r
+        }
+    }
+}
+
+fn execute(reg: &Registry, req: Request) -> Result<Reply, DmError> {
     match req {
         Request::Create { name, uuid, table, read_only } => {
             let t = table.as_deref().map(parse_table).transpose()?;
@@ -55,7 +91,7 @@ pub fn handle(reg: &Registry, req: Request) -> Result<Reply, DmError> {
         Request::RemoveAll { force } => {
             if force {
                 for (name, _) in reg.list() {
-                    let _ = handle(reg, Request::Remove { name, force: true });
+                    let _ = execute(reg, Request::Remove { name, force: true });
                 }
             }
             reg.remove_all().map(|_| Reply::Done)

@@ -7,7 +7,9 @@
 
 pub mod control;
 pub mod exports;
+pub mod fuse;
 pub mod handler;
+pub mod loops;
 pub mod paths;
 pub mod proto;
 pub mod signals;
@@ -31,6 +33,10 @@ pub struct DaemonConfig {
     pub socket_mode: u32,
     /// Bytes a snapshot merge moves per step.
     pub merge_batch: usize,
+    /// Mount the FUSE export here.
+    pub fuse_dir: Option<PathBuf>,
+    /// Attach a loop device to every FUSE file and link `/dev/mapper/NAME` (root).
+    pub attach_loop: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +58,8 @@ pub struct Daemon {
     run_dir: PathBuf,
     control: control::ControlServer,
     nbd: Vec<NbdServer>,
+    fuse: Option<fuse::FuseExport>,
+    loops: Option<Arc<loops::LoopManager>>,
     lock: Option<File>,
 }
 
@@ -63,9 +71,26 @@ impl Daemon {
         let lock = take_lock(&cfg.run_dir)?;
         let registry =
             Arc::new(Registry::new(RegistryConfig { merge_batch: cfg.merge_batch, ..RegistryConfig::default() }));
-        let control =
-            control::ControlServer::start(&paths::control_socket(&cfg.run_dir), cfg.socket_mode, registry.clone())
-                .map_err(io("starting the control socket"))?;
+        let fuse = match &cfg.fuse_dir {
+            Some(dir) => Some(
+                fuse::FuseExport::mount(dir, registry.clone())
+                    .map_err(io(format!("mounting FUSE on {}", dir.display())))?,
+            ),
+            None => None,
+        };
+        let loops = match (&cfg.fuse_dir, cfg.attach_loop) {
+            (Some(dir), true) => Some(Arc::new(loops::LoopManager::new(dir, registry.clone()))),
+            (None, true) => {
+                return Err(DaemonError::Io {
+                    what: "--attach-loop".into(),
+                    source: std::io::Error::other("needs --fuse-dir"),
+                })
+            }
+            _ => None,
+        };
+        let ctx = Arc::new(handler::Ctx { reg: registry.clone(), loops: loops.clone() });
+        let control = control::ControlServer::start(&paths::control_socket(&cfg.run_dir), cfg.socket_mode, ctx)
+            .map_err(io("starting the control socket"))?;
         let exports = Arc::new(exports::RegistryExports(registry.clone()));
         let mut nbd = vec![NbdServer::unix(&paths::nbd_socket(&cfg.run_dir), cfg.socket_mode, exports.clone())
             .map_err(io("starting the NBD socket"))?];
@@ -73,7 +98,7 @@ impl Daemon {
             nbd.push(NbdServer::tcp(addr, exports).map_err(io(format!("listening on {addr}")))?);
         }
         info!(run_dir = %cfg.run_dir.display(), "daemon: ready");
-        Ok(Daemon { registry, run_dir: cfg.run_dir.clone(), control, nbd, lock: Some(lock) })
+        Ok(Daemon { registry, run_dir: cfg.run_dir.clone(), control, nbd, fuse, loops, lock: Some(lock) })
     }
 
     pub fn run_dir(&self) -> &Path {
@@ -88,6 +113,12 @@ impl Daemon {
         self.control.shutdown();
         for s in &mut self.nbd {
             s.shutdown();
+        }
+        if let Some(l) = &self.loops {
+            l.detach_all();
+        }
+        if let Some(mut f) = self.fuse.take() {
+            f.unmount();
         }
         for (name, _) in self.registry.list() {
             if let Ok(dev) = self.registry.device(&name) {
