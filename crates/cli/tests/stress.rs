@@ -51,7 +51,7 @@ fn test_kill_9_keeps_acknowledged_writes_and_snapshot() {
             while !stop.load(Ordering::SeqCst) {
                 let block = (t + 4 * i) % 8192;
                 let seed = 1000 + t * 1_000_000 + i;
-                let fua = i % 2 == 0;
+                let fua = i.is_multiple_of(2);
                 if client.write_at(block * BLOCK as u64, &stamped(BLOCK, seed, block), fua).is_err() {
                     return;
                 }
@@ -129,7 +129,7 @@ fn test_sixteen_clients_mixed_io_lose_nothing() {
                 let r = (off as usize)..(off + len) as usize;
                 match next() % 10 {
                     0..=3 => {
-                        let data: Vec<u8> = (0..len).map(|i| (i as u64 ^ ops ^ t) as u8).collect();
+                        let data: Vec<u8> = (0..len).map(|i| (i ^ ops ^ t) as u8).collect();
                         base.write_at(lo + off, &data, next() % 4 == 0).unwrap();
                         model[r].copy_from_slice(&data);
                     }
