@@ -371,7 +371,7 @@ impl BlockDevice for MappedDevice {
         self.lock().live.as_ref().map(|t| t.size()).unwrap_or_default()
     }
     fn read_only(&self) -> bool {
-        self.info().read_only
+        self.read_only.load(Ordering::SeqCst) || self.lock().live.as_ref().is_some_and(|t| t.read_only)
     }
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         self.with_io(|t| {

@@ -61,12 +61,21 @@ impl Default for RegistryConfig {
     }
 }
 
+/// A device that is not a dm device.
+enum Other {
+    /// Added by the embedding program: kept for the registry's life.
+    Added(DeviceRef),
+    /// Opened from a path: kept only while tables use it, so a file that is
+    /// replaced on disk is opened afresh. `file_id` is (st_dev, st_ino).
+    Opened { dev: std::sync::Weak<dyn ulvm_blockdev::BlockDevice>, file_id: (u64, u64) },
+}
+
 struct Inner {
     devices: BTreeMap<String, Arc<MappedDevice>>,
     next_minor: u32,
     /// Devices that are not dm devices, by number: opened files and block
     /// devices, and devices added by the embedding program.
-    others: HashMap<DevNum, (String, DeviceRef)>,
+    others: HashMap<DevNum, (String, Other)>,
     by_path: HashMap<PathBuf, DevNum>,
     next_file_minor: u32,
 }
@@ -126,7 +135,7 @@ impl Registry {
         let mut inner = self.lock();
         let num = DevNum::new(FILE_MAJOR, inner.next_file_minor);
         inner.next_file_minor += 1;
-        inner.others.insert(num, (name.to_string(), dev));
+        inner.others.insert(num, (name.to_string(), Other::Added(dev)));
         inner.by_path.insert(PathBuf::from(name), num);
         num
     }
@@ -148,11 +157,18 @@ impl Registry {
                 if let Some(d) = inner.devices.values().find(|d| d.num() == *n) {
                     return Ok(dm(d));
                 }
-                if let Some((_, d)) = inner.others.get(n) {
-                    return Ok(Underlying::detached(*n, d.clone()));
+                let known = inner.others.get(n).map(|(path, o)| match o {
+                    Other::Added(d) => Ok(d.clone()),
+                    Other::Opened { dev, .. } => dev.upgrade().ok_or_else(|| PathBuf::from(path)),
+                });
+                match known {
+                    Some(Ok(d)) => Ok(Underlying::detached(*n, d)),
+                    Some(Err(path)) => open_path(&mut inner, &path),
+                    None => {
+                        let path = sys_dev_path(*n).ok_or_else(|| DmError::NotFound(n.to_string()))?;
+                        open_path(&mut inner, &path)
+                    }
                 }
-                let path = sys_dev_path(*n).ok_or_else(|| DmError::NotFound(n.to_string()))?;
-                open_path(&mut inner, &path)
             }
             DevRef::Path(p) => {
                 let name = p.strip_prefix("/dev/mapper/").unwrap_or(p);
@@ -160,8 +176,9 @@ impl Registry {
                     return Ok(dm(d));
                 }
                 if let Some(n) = inner.by_path.get(Path::new(p)).copied() {
-                    let (_, d) = &inner.others[&n];
-                    return Ok(Underlying::detached(n, d.clone()));
+                    if let Some((_, Other::Added(d))) = inner.others.get(&n) {
+                        return Ok(Underlying::detached(n, d.clone()));
+                    }
                 }
                 open_path(&mut inner, Path::new(p))
             }
@@ -494,26 +511,36 @@ fn sys_dev_path(n: DevNum) -> Option<PathBuf> {
     Some(Path::new("/dev").join(name))
 }
 
+/// Opens a file or block device by path. The same file (same inode) keeps
+/// its number and, while a table uses it, its open handle; a file replaced
+/// at the same path is a new device with a new number.
 fn open_path(inner: &mut Inner, path: &Path) -> DmResult<Underlying> {
+    use std::os::unix::fs::MetadataExt;
     let canon = std::fs::canonicalize(path).map_err(|e| DmError::Invalid(format!("{}: {e}", path.display())))?;
-    if let Some(n) = inner.by_path.get(&canon).copied() {
-        let (_, d) = &inner.others[&n];
-        return Ok(Underlying::detached(n, d.clone()));
+    let meta = std::fs::metadata(&canon).map_err(|e| DmError::Invalid(format!("{}: {e}", canon.display())))?;
+    let file_id = (meta.dev(), meta.ino());
+    let known = inner.by_path.get(&canon).copied().and_then(|n| match inner.others.get(&n) {
+        Some((_, Other::Opened { dev, file_id: id })) if *id == file_id => Some((n, dev.upgrade())),
+        _ => None,
+    });
+    if let Some((n, Some(d))) = known {
+        return Ok(Underlying::detached(n, d));
     }
     let f = match FileDevice::open(&canon, false) {
         Ok(f) => f,
         Err(_) => FileDevice::open(&canon, true)?,
     };
-    let num = match f.rdev() {
-        Some((ma, mi)) => DevNum::new(ma, mi),
-        None => {
+    let num = match (f.rdev(), known) {
+        (Some((ma, mi)), _) => DevNum::new(ma, mi),
+        (None, Some((n, None))) => n,
+        (None, _) => {
             let n = DevNum::new(FILE_MAJOR, inner.next_file_minor);
             inner.next_file_minor += 1;
             n
         }
     };
     let dev: DeviceRef = Arc::new(f);
-    inner.others.insert(num, (canon.display().to_string(), dev.clone()));
+    inner.others.insert(num, (canon.display().to_string(), Other::Opened { dev: Arc::downgrade(&dev), file_id }));
     inner.by_path.insert(canon, num);
     Ok(Underlying::detached(num, dev))
 }

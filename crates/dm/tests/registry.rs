@@ -170,5 +170,11 @@ fn test_file_paths_get_stable_numbers() {
     create(&reg, "b", &format!("0 64 linear {}/./disk.img 0", dir.display()));
     assert_eq!(table_of(&reg, "a"), table_of(&reg, "b"), "same file, same number");
     assert!(table_of(&reg, "a").starts_with("0 64 linear 240:"));
+    // Unused, then replaced on disk: the new file is opened, not the old inode.
+    reg.remove_all().unwrap();
+    std::fs::remove_file(&p).unwrap();
+    std::fs::write(&p, vec![7u8; 64 * 512]).unwrap();
+    let dev = create(&reg, "c", &format!("0 64 linear {} 0", p.display()));
+    assert_eq!(read(&*dev, 0, 512), vec![7u8; 512], "stale handle on a replaced file");
     std::fs::remove_dir_all(dir).unwrap();
 }

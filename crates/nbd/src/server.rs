@@ -8,7 +8,6 @@
 use crate::proto::*;
 use crate::stream::Stream;
 use std::io::{self, BufReader, Read, Write};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use tracing::{debug, info, warn};
 use ulvm_blockdev::bytes::{read_bytes, write_bytes, zero_bytes};
@@ -244,54 +243,84 @@ struct Job {
     payload: Vec<u8>,
 }
 
-fn transmission(mut rd: BufReader<Stream>, wr: Stream, session: Session) -> io::Result<()> {
-    let session = Arc::new(session);
-    let writer = Arc::new(Mutex::new(wr));
-    let (tx, rx) = mpsc::sync_channel::<Job>(WORKERS_PER_CONNECTION * 2);
-    let rx = Arc::new(Mutex::new(rx));
+/// A reply: its header bytes, and data that follows (not copied into it).
+struct Reply {
+    head: Vec<u8>,
+    data: Option<Vec<u8>>,
+}
+
+/// Reads the next request; `None` at a clean end (DISC or EOF).
+fn next_request(rd: &mut BufReader<Stream>) -> io::Result<Option<Job>> {
+    let mut hdr = [0u8; REQUEST_LEN];
+    match rd.read_exact(&mut hdr) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let req = Request::decode(&hdr).map_err(|e| proto_err(e.to_string()))?;
+    if req.typ == CMD_DISC {
+        return Ok(None);
+    }
+    let mut payload = vec![0u8; req.payload_len()];
+    rd.read_exact(&mut payload)?;
+    Ok(Some(Job { req, payload }))
+}
+
+/// The transmission phase, as nbdkit's parallel model: every worker takes
+/// the reader lock, reads one request, releases it, serves the request and
+/// writes its reply under the writer lock. No hand-off between threads, so
+/// a lone request is served by the thread that read it; up to
+/// [`WORKERS_PER_CONNECTION`] run at once and replies go out as they finish.
+fn transmission(rd: BufReader<Stream>, wr: Stream, session: Session) -> io::Result<()> {
+    struct Conn {
+        rd: Mutex<(BufReader<Stream>, bool)>,
+        wr: Mutex<Stream>,
+        session: Session,
+        error: Mutex<Option<io::Error>>,
+    }
+    let conn = Arc::new(Conn { rd: Mutex::new((rd, false)), wr: Mutex::new(wr), session, error: Mutex::new(None) });
     let mut workers = Vec::new();
     for _ in 0..WORKERS_PER_CONNECTION {
-        let (rx, session, writer) = (rx.clone(), session.clone(), writer.clone());
+        let conn = conn.clone();
         workers.push(std::thread::spawn(move || loop {
-            let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
-                Ok(j) => j,
-                Err(_) => return,
+            let job = {
+                let mut r = conn.rd.lock().unwrap_or_else(|e| e.into_inner());
+                if r.1 {
+                    return;
+                }
+                match next_request(&mut r.0) {
+                    Ok(Some(job)) => job,
+                    Ok(None) => {
+                        r.1 = true;
+                        return;
+                    }
+                    Err(e) => {
+                        r.1 = true;
+                        *conn.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                        return;
+                    }
+                }
             };
-            let reply = handle(&session, job);
-            let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
-            if w.write_all(&reply).is_err() {
+            let reply = handle(&conn.session, job);
+            let mut w = conn.wr.lock().unwrap_or_else(|e| e.into_inner());
+            let sent = w.write_all(&reply.head).and_then(|_| reply.data.as_deref().map_or(Ok(()), |d| w.write_all(d)));
+            if sent.is_err() {
                 w.shutdown();
             }
         }));
     }
-    let result = (|| -> io::Result<()> {
-        loop {
-            let mut hdr = [0u8; REQUEST_LEN];
-            match rd.read_exact(&mut hdr) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-                Err(e) => return Err(e),
-            }
-            let req = Request::decode(&hdr).map_err(|e| proto_err(e.to_string()))?;
-            if req.typ == CMD_DISC {
-                return Ok(());
-            }
-            let mut payload = vec![0u8; req.payload_len()];
-            rd.read_exact(&mut payload)?;
-            if tx.send(Job { req, payload }).is_err() {
-                return Ok(());
-            }
-        }
-    })();
-    drop(tx);
     for w in workers {
         let _ = w.join();
     }
-    writer.lock().unwrap_or_else(|e| e.into_inner()).shutdown();
-    if let Err(e) = &result {
-        warn!(export = %session.name, "nbd: closing connection: {e}");
+    conn.wr.lock().unwrap_or_else(|e| e.into_inner()).shutdown();
+    let error = conn.error.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match error {
+        Some(e) => {
+            warn!(export = %conn.session.name, "nbd: closing connection: {e}");
+            Err(e)
+        }
+        None => Ok(()),
     }
-    result
 }
 
 /// The NBD error for a device error.
@@ -306,11 +335,12 @@ fn wire_errno(e: &Error) -> u32 {
     }
 }
 
-fn handle(s: &Session, job: Job) -> Vec<u8> {
+fn handle(s: &Session, job: Job) -> Reply {
     let Job { req, payload } = job;
     let dev = &*s.export.dev;
     let size = dev.size().bytes().0;
     let mut out = Vec::new();
+    let mut data_out = None;
     let in_bounds = req.offset.checked_add(req.length as u64).is_some_and(|end| end <= size);
     let writes = matches!(req.typ, CMD_WRITE | CMD_TRIM | CMD_WRITE_ZEROES);
     let fua = req.flags & CMD_FLAG_FUA != 0;
@@ -378,7 +408,7 @@ fn handle(s: &Session, job: Job) -> Vec<u8> {
         (CMD_READ, Ok(Some(data))) if s.structured => {
             chunk_header(&mut out, REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, req.cookie, 8 + data.len() as u32);
             out.extend_from_slice(&req.offset.to_be_bytes());
-            out.extend_from_slice(&data);
+            data_out = Some(data);
         }
         (CMD_BLOCK_STATUS, Ok(Some(descs))) => {
             chunk_header(&mut out, REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, req.cookie, 4 + descs.len() as u32);
@@ -387,9 +417,7 @@ fn handle(s: &Session, job: Job) -> Vec<u8> {
         }
         (_, Ok(data)) => {
             simple_reply(&mut out, 0, req.cookie);
-            if let Some(d) = data {
-                out.extend_from_slice(&d);
-            }
+            data_out = data;
         }
         (typ, Err((errno, msg))) => {
             debug!(cookie = req.cookie, typ, errno, "nbd: request failed: {msg}");
@@ -400,7 +428,7 @@ fn handle(s: &Session, job: Job) -> Vec<u8> {
             }
         }
     }
-    out
+    Reply { head: out, data: data_out }
 }
 
 /// `base:allocation` descriptors for a request, clipped to its length.

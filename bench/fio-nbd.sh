@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Side-by-side fio benchmark over NBD (fio's nbd engine), in one run:
+# ulvm, qemu-nbd and nbdkit serving the same file.
+#
+#   bench/fio-nbd.sh [--size 1G] [--runtime 5] [--dir /var/tmp]
+#
+# 1. A linear ulvm device, qemu-nbd (raw) and nbdkit (file plugin) over the
+#    same file: 4k random read and write at QD1 and QD16, 1M sequential
+#    read and write (QD4).
+# 2. First writes: 4k writes into distinct 64 KiB chunks of an origin with
+#    one snapshot (ulvm snapshot-origin with an N and a P snapshot of chunk
+#    64 KiB) against nbdkit --filter=cow and a qemu-nbd qcow2 overlay with
+#    64 KiB clusters, at QD1 and QD16.
+# Prints markdown tables with the ratios the targets are stated in.
+# Needs: fio (with the nbd engine), qemu-utils, nbdkit, python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZE=1G RUNTIME=5 BASE=/var/tmp
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size) SIZE=$2; shift 2 ;;
+    --runtime) RUNTIME=$2; shift 2 ;;
+    --dir) BASE=$2; shift 2 ;;
+    *) echo "usage: $0 [--size 1G] [--runtime 5] [--dir DIR]" >&2; exit 2 ;;
+  esac
+done
+for t in fio qemu-nbd qemu-img nbdkit python3; do
+  command -v "$t" >/dev/null || { echo "$0: $t is not installed" >&2; exit 1; }
+done
+
+cargo build --release -q -p ulvm
+ULVM=$PWD/target/release/ulvm
+W=$(mktemp -d "$BASE/ulvm-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+BYTES=$(numfmt --from=iec "$SIZE")
+SECTORS=$((BYTES / 512))
+echo "# fio over NBD: $SIZE per job, ${RUNTIME}s per timed job, $(nproc) cores, $(date -u +%F)"
+dd if=/dev/urandom of="$W/disk.img" bs=1M count=$((BYTES >> 20)) status=none
+
+wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; exit 1; }
+
+# --- servers over the same file
+"$ULVM" daemon --run-dir "$W/run" --log warn 2>"$W/ulvm.log" & PIDS+=($!)
+wait_sock "$W/run/control.sock"; wait_sock "$W/run/nbd.sock"
+DMS=("$ULVM" dmsetup --run-dir "$W/run")
+"${DMS[@]}" create lin --table "0 $SECTORS linear $W/disk.img 0"
+qemu-nbd -f raw --socket="$W/qemu.sock" --persistent --shared=16 "$W/disk.img" & PIDS+=($!)
+nbdkit --foreground --unix "$W/nbdkit.sock" --threads 16 file "$W/disk.img" & PIDS+=($!)
+wait_sock "$W/qemu.sock"; wait_sock "$W/nbdkit.sock"
+
+declare -A URI=(
+  [ulvm]="nbd+unix:///lin?socket=$W/run/nbd.sock"
+  [qemu-nbd]="nbd+unix:///?socket=$W/qemu.sock"
+  [nbdkit]="nbd+unix:///?socket=$W/nbdkit.sock"
+)
+
+# fio JOB-ARGS... -> "IOPS MiB/s" (the nbd engine prints a line before the JSON)
+fio_run() {
+  fio --output-format=json --name=j --ioengine=nbd --size="$BYTES" "$@" \
+    | python3 -c 'import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):])["jobs"][0]; r=j["read"]; w=j["write"]; print("%.0f %.1f" % (r["iops"]+w["iops"], (r["bw_bytes"]+w["bw_bytes"])/2**20))'
+}
+
+declare -A RES
+TESTS=("randread 4k QD1:--rw=randread --bs=4k --iodepth=1"
+       "randread 4k QD16:--rw=randread --bs=4k --iodepth=16"
+       "randwrite 4k QD1:--rw=randwrite --bs=4k --iodepth=1"
+       "randwrite 4k QD16:--rw=randwrite --bs=4k --iodepth=16"
+       "read 1M QD4:--rw=read --bs=1M --iodepth=4"
+       "write 1M QD4:--rw=write --bs=1M --iodepth=4")
+for t in "${TESTS[@]}"; do
+  name=${t%%:*}; args=${t#*:}
+  for s in ulvm qemu-nbd nbdkit; do
+    # shellcheck disable=SC2086
+    RES["$name/$s"]=$(fio_run --uri="${URI[$s]}" --time_based --runtime="$RUNTIME" $args)
+  done
+done
+
+echo
+echo "## Linear device vs qemu-nbd and nbdkit on the same file"
+echo
+echo "| job | ulvm IOPS | qemu-nbd IOPS | nbdkit IOPS | ulvm MiB/s | qemu-nbd MiB/s | nbdkit MiB/s | ulvm / nbdkit |"
+echo "|---|---|---|---|---|---|---|---|"
+for t in "${TESTS[@]}"; do
+  name=${t%%:*}
+  read -r ui um <<<"${RES[$name/ulvm]}"; read -r qi qm <<<"${RES[$name/qemu-nbd]}"; read -r ni nm <<<"${RES[$name/nbdkit]}"
+  echo "| $name | $ui | $qi | $ni | $um | $qm | $nm | $(python3 -c "print('%.2f' % ($ui/$ni))") |"
+done
+
+# --- first writes into distinct 64 KiB chunks
+CHUNKS=$((BYTES / 65536))
+first_writes() { # URI QD -> "IOPS MiB/s"
+  fio_run --uri="$1" --rw=write:60k --bs=4k --iodepth="$2" --number_ios="$CHUNKS"
+}
+ulvm_snap() { # STORE -> sets SNAPURI; fresh COW each time
+  "${DMS[@]}" remove_all >/dev/null 2>&1 || true
+  rm -f "$W/cow.img"; truncate -s $((BYTES + BYTES / 8)) "$W/cow.img"
+  "${DMS[@]}" create base --table "0 $SECTORS snapshot-origin $W/disk.img"
+  "${DMS[@]}" create snap --table "0 $SECTORS snapshot $W/disk.img $W/cow.img $1 128"
+  SNAPURI="nbd+unix:///base?socket=$W/run/nbd.sock"
+}
+nbdkit_cow() {
+  [ -n "${COWPID:-}" ] && { kill "$COWPID"; wait "$COWPID" 2>/dev/null || true; }
+  rm -f "$W/cow.sock"
+  nbdkit --foreground --unix "$W/cow.sock" --threads 16 --filter=cow file "$W/disk.img" cow-block-size=65536 & COWPID=$!
+  wait_sock "$W/cow.sock"
+}
+qemu_overlay() {
+  [ -n "${QOPID:-}" ] && { kill "$QOPID"; wait "$QOPID" 2>/dev/null || true; }
+  rm -f "$W/ov.sock" "$W/overlay.qcow2"
+  qemu-img create -q -f qcow2 -o cluster_size=65536 -b "$W/disk.img" -F raw "$W/overlay.qcow2"
+  qemu-nbd -f qcow2 --socket="$W/ov.sock" --persistent --shared=16 "$W/overlay.qcow2" & QOPID=$!
+  wait_sock "$W/ov.sock"
+}
+echo
+echo "## First 4k writes into distinct 64 KiB chunks, one snapshot"
+echo
+echo "| QD | ulvm N IOPS | ulvm P IOPS | nbdkit cow IOPS | qemu-nbd qcow2 IOPS | ulvm N / nbdkit cow | ulvm P / ulvm N |"
+echo "|---|---|---|---|---|---|---|"
+for qd in 1 16; do
+  ulvm_snap N; read -r un _ <<<"$(first_writes "$SNAPURI" "$qd")"
+  ulvm_snap P; read -r up _ <<<"$(first_writes "$SNAPURI" "$qd")"
+  nbdkit_cow; read -r nc _ <<<"$(first_writes "nbd+unix:///?socket=$W/cow.sock" "$qd")"
+  qemu_overlay; read -r qo _ <<<"$(first_writes "nbd+unix:///?socket=$W/ov.sock" "$qd")"
+  echo "| $qd | $un | $up | $nc | $qo | $(python3 -c "print('%.2f' % ($un/$nc))") | $(python3 -c "print('%.2f' % ($up/$un))") |"
+done
+PIDS+=("${COWPID:-}" "${QOPID:-}")
