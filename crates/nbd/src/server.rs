@@ -238,19 +238,25 @@ fn negotiate(rd: &mut impl Read, wr: &mut Stream, exports: &dyn Exports) -> io::
     }
 }
 
-struct Job {
-    req: Request,
-    payload: Vec<u8>,
-}
-
-/// A reply: its header bytes, and data that follows (not copied into it).
+/// A reply: its header bytes, and how many bytes of the worker's read
+/// buffer follow it (read data is never copied into the header).
 struct Reply {
     head: Vec<u8>,
-    data: Option<Vec<u8>>,
+    data_len: Option<usize>,
 }
 
-/// Reads the next request; `None` at a clean end (DISC or EOF).
-fn next_request(rd: &mut BufReader<Stream>) -> io::Result<Option<Job>> {
+/// Sets `buf` to `n` bytes, reusing its memory: only growth is zeroed, and
+/// every caller overwrites the contents anyway.
+fn sized(buf: &mut Vec<u8>, n: usize) -> &mut [u8] {
+    if buf.len() < n {
+        buf.resize(n, 0);
+    }
+    &mut buf[..n]
+}
+
+/// Reads the next request (its payload into `payload`); `None` at a clean
+/// end (DISC or EOF).
+fn next_request(rd: &mut BufReader<Stream>, payload: &mut Vec<u8>) -> io::Result<Option<Request>> {
     let mut hdr = [0u8; REQUEST_LEN];
     match rd.read_exact(&mut hdr) {
         Ok(()) => {}
@@ -261,9 +267,8 @@ fn next_request(rd: &mut BufReader<Stream>) -> io::Result<Option<Job>> {
     if req.typ == CMD_DISC {
         return Ok(None);
     }
-    let mut payload = vec![0u8; req.payload_len()];
-    rd.read_exact(&mut payload)?;
-    Ok(Some(Job { req, payload }))
+    rd.read_exact(sized(payload, req.payload_len()))?;
+    Ok(Some(req))
 }
 
 /// The transmission phase, as nbdkit's parallel model: every worker takes
@@ -282,30 +287,34 @@ fn transmission(rd: BufReader<Stream>, wr: Stream, session: Session) -> io::Resu
     let mut workers = Vec::new();
     for _ in 0..WORKERS_PER_CONNECTION {
         let conn = conn.clone();
-        workers.push(std::thread::spawn(move || loop {
-            let job = {
-                let mut r = conn.rd.lock().unwrap_or_else(|e| e.into_inner());
-                if r.1 {
-                    return;
-                }
-                match next_request(&mut r.0) {
-                    Ok(Some(job)) => job,
-                    Ok(None) => {
-                        r.1 = true;
+        workers.push(std::thread::spawn(move || {
+            let (mut payload, mut data) = (Vec::new(), Vec::new());
+            loop {
+                let req = {
+                    let mut r = conn.rd.lock().unwrap_or_else(|e| e.into_inner());
+                    if r.1 {
                         return;
                     }
-                    Err(e) => {
-                        r.1 = true;
-                        *conn.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
-                        return;
+                    match next_request(&mut r.0, &mut payload) {
+                        Ok(Some(req)) => req,
+                        Ok(None) => {
+                            r.1 = true;
+                            return;
+                        }
+                        Err(e) => {
+                            r.1 = true;
+                            *conn.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                            return;
+                        }
                     }
+                };
+                let reply = handle(&conn.session, req, &payload[..req.payload_len()], &mut data);
+                let mut w = conn.wr.lock().unwrap_or_else(|e| e.into_inner());
+                let sent =
+                    w.write_all(&reply.head).and_then(|_| reply.data_len.map_or(Ok(()), |n| w.write_all(&data[..n])));
+                if sent.is_err() {
+                    w.shutdown();
                 }
-            };
-            let reply = handle(&conn.session, job);
-            let mut w = conn.wr.lock().unwrap_or_else(|e| e.into_inner());
-            let sent = w.write_all(&reply.head).and_then(|_| reply.data.as_deref().map_or(Ok(()), |d| w.write_all(d)));
-            if sent.is_err() {
-                w.shutdown();
             }
         }));
     }
@@ -335,16 +344,16 @@ fn wire_errno(e: &Error) -> u32 {
     }
 }
 
-fn handle(s: &Session, job: Job) -> Reply {
-    let Job { req, payload } = job;
+/// Serves one request; read data goes into `data`.
+fn handle(s: &Session, req: Request, payload: &[u8], data: &mut Vec<u8>) -> Reply {
     let dev = &*s.export.dev;
     let size = dev.size().bytes().0;
     let mut out = Vec::new();
-    let mut data_out = None;
+    let mut data_len = None;
     let in_bounds = req.offset.checked_add(req.length as u64).is_some_and(|end| end <= size);
     let writes = matches!(req.typ, CMD_WRITE | CMD_TRIM | CMD_WRITE_ZEROES);
     let fua = req.flags & CMD_FLAG_FUA != 0;
-    let result: Result<Option<Vec<u8>>, (u32, String)> = (|| {
+    let result: Result<Option<Data>, (u32, String)> = (|| {
         if writes && s.export.read_only {
             return Err((EPERM, "export is read-only".into()));
         }
@@ -359,10 +368,17 @@ fn handle(s: &Session, job: Job) -> Reply {
                 if req.length > MAX_PAYLOAD {
                     return Err((EOVERFLOW, "read larger than the maximum payload".into()));
                 }
-                read_bytes(dev, req.offset, req.length as usize).map(Some).map_err(io)
+                let len = req.length as usize;
+                if req.offset.is_multiple_of(512) && len.is_multiple_of(512) {
+                    dev.read(Sectors(req.offset / 512), sized(data, len)).map_err(io)?;
+                } else {
+                    let d = read_bytes(dev, req.offset, len).map_err(io)?;
+                    sized(data, len).copy_from_slice(&d);
+                }
+                Ok(Some(Data::Read(len)))
             }
             CMD_WRITE => {
-                write_bytes(dev, req.offset, &payload).map_err(io)?;
+                write_bytes(dev, req.offset, payload).map_err(io)?;
                 Ok(None)
             }
             CMD_FLUSH => dev.flush().map(|_| None).map_err(io),
@@ -395,7 +411,7 @@ fn handle(s: &Session, job: Job) -> Reply {
                 if req.length == 0 {
                     return Err((EINVAL, "block status of zero length".into()));
                 }
-                block_status(dev, req).map(Some).map_err(io)
+                block_status(dev, req).map(|d| Some(Data::Status(d))).map_err(io)
             }
             other => Err((EINVAL, format!("unknown command {other}"))),
         }
@@ -405,19 +421,21 @@ fn handle(s: &Session, job: Job) -> Reply {
         r => r,
     };
     match (req.typ, result) {
-        (CMD_READ, Ok(Some(data))) if s.structured => {
-            chunk_header(&mut out, REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, req.cookie, 8 + data.len() as u32);
+        (CMD_READ, Ok(Some(Data::Read(n)))) if s.structured => {
+            chunk_header(&mut out, REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, req.cookie, 8 + n as u32);
             out.extend_from_slice(&req.offset.to_be_bytes());
-            data_out = Some(data);
+            data_len = Some(n);
         }
-        (CMD_BLOCK_STATUS, Ok(Some(descs))) => {
+        (CMD_BLOCK_STATUS, Ok(Some(Data::Status(descs)))) => {
             chunk_header(&mut out, REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, req.cookie, 4 + descs.len() as u32);
             out.extend_from_slice(&BASE_ALLOCATION_ID.to_be_bytes());
             out.extend_from_slice(&descs);
         }
-        (_, Ok(data)) => {
+        (_, Ok(d)) => {
             simple_reply(&mut out, 0, req.cookie);
-            data_out = data;
+            if let Some(Data::Read(n)) = d {
+                data_len = Some(n);
+            }
         }
         (typ, Err((errno, msg))) => {
             debug!(cookie = req.cookie, typ, errno, "nbd: request failed: {msg}");
@@ -428,7 +446,15 @@ fn handle(s: &Session, job: Job) -> Reply {
             }
         }
     }
-    Reply { head: out, data: data_out }
+    Reply { head: out, data_len }
+}
+
+/// What a successful request returns besides the reply header.
+enum Data {
+    /// This many bytes of the worker's read buffer.
+    Read(usize),
+    /// Block status descriptors.
+    Status(Vec<u8>),
 }
 
 /// `base:allocation` descriptors for a request, clipped to its length.

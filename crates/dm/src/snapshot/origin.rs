@@ -137,15 +137,30 @@ impl OriginState {
         }) else {
             return;
         };
-        let mut old = vec![0u8; (hi - lo).byte_len()];
-        let readable = hi.min(origin_size).0.saturating_sub(lo.0);
-        let read = self.dev.dev.read(lo, &mut old[..(readable * 512) as usize]);
+        // A stacked device may copy out again on this thread while the
+        // buffer is in use: then use a fresh one.
+        COPY_BUF.with(|buf| match buf.try_borrow_mut() {
+            Ok(mut b) => self.copy_with(jobs, lo, hi, origin_size, &mut b),
+            Err(_) => self.copy_with(jobs, lo, hi, origin_size, &mut Vec::new()),
+        })
+    }
+
+    fn copy_with(&self, jobs: &[Job], lo: Sectors, hi: Sectors, origin_size: Sectors, buf: &mut Vec<u8>) {
+        let n = (hi - lo).byte_len();
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
+        let old = &mut buf[..n];
+        let readable = (hi.min(origin_size).0.saturating_sub(lo.0) * 512) as usize;
+        // Past the origin's end a chunk is copied as zeroes.
+        old[readable..].fill(0);
+        let read = self.dev.dev.read(lo, &mut old[..readable]);
         for job in jobs {
             if job.allocs.is_empty() {
                 continue;
             }
             let r = match &read {
-                Ok(()) => write_runs(job, lo, &old),
+                Ok(()) => write_runs(job, lo, old),
                 Err(e) => Err(Error::new(e.kind(), e.to_string())),
             };
             if let Err(e) = r {
@@ -153,6 +168,11 @@ impl OriginState {
             }
         }
     }
+}
+
+thread_local! {
+    /// Copy-out buffer, reused by each I/O thread (no allocation or zeroing per write).
+    static COPY_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn allocate(snap: &Snapshot, st: &mut SnapState, c: u64) -> (u64, DiskException) {
