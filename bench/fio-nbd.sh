@@ -101,8 +101,9 @@ first_writes() { # URI QD -> "IOPS MiB/s"
 }
 ulvm_snap() { # STORE -> sets SNAPURI; fresh COW each time
   "${DMS[@]}" remove_all >/dev/null 2>&1 || true
-  # A COW is a preallocated device (an LV) in real use.
-  rm -f "$W/cow.img"; fallocate -l $((BYTES + BYTES / 8)) "$W/cow.img"
+  # A COW is a written-out device (an LV) in real use: no sparse or
+  # unwritten extents that make every flush a file-system journal commit.
+  rm -f "$W/cow.img"; head -c $((BYTES + BYTES / 8)) /dev/zero >"$W/cow.img"
   "${DMS[@]}" create base --table "0 $SECTORS snapshot-origin $W/disk.img"
   "${DMS[@]}" create snap --table "0 $SECTORS snapshot $W/disk.img $W/cow.img $1 128"
   SNAPURI="nbd+unix:///base?socket=$W/run/nbd.sock"

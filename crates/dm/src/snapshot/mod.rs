@@ -30,7 +30,7 @@ use crate::target::{EventSink, Underlying};
 use format::DiskException;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use store::Store;
+use store::{MetaWrite, Store};
 use ulvm_blockdev::{ChunkSize, Chunks, Error, ErrorKind, Result, Sectors};
 
 /// An exception being made: allocated, data being copied or committed.
@@ -94,6 +94,16 @@ impl SnapState {
     /// The COW chunk readers may use for `c`.
     fn readable_exception(&self, c: u64) -> Option<u64> {
         self.complete.get(&c).copied().or_else(|| self.pending.get(&c).filter(|p| p.committed).map(|p| p.new_chunk))
+    }
+}
+
+/// Marks a durable group: everything below `upto` is committed.
+fn publish(st: &mut SnapState, upto: u64, group: &[DiskException]) {
+    st.commit.durable_upto = upto;
+    for e in group {
+        if let Some(p) = st.pending.get_mut(&e.old_chunk) {
+            p.committed = true;
+        }
     }
 }
 
@@ -318,29 +328,7 @@ impl Snapshot {
                 continue;
             }
             st.commit.leader = true;
-            let mut group = Vec::new();
-            loop {
-                let n = st.commit.next_commit;
-                let Some(e) = st.commit.ready.remove(&n) else { break };
-                group.push(e);
-                st.commit.next_commit += 1;
-            }
-            let upto = st.commit.next_commit;
-            let writes = st.store.stage_commit(&group);
-            drop(st);
-            let r = writes.iter().try_for_each(|w| w.apply(&*self.cow.dev));
-            st = self.lock();
-            st.commit.leader = false;
-            if let Err(e) = r {
-                return Err(self.invalidate(st, &format!("metadata write failed: {e}")));
-            }
-            st.commit.durable_upto = upto;
-            for e in &group {
-                if let Some(p) = st.pending.get_mut(&e.old_chunk) {
-                    p.committed = true;
-                }
-            }
-            self.cond.notify_all();
+            st = self.lead_commits(st)?;
         }
         for (_, e) in batch {
             while wait_tracked && st.tracked.contains_key(&e.old_chunk) {
@@ -352,6 +340,71 @@ impl Snapshot {
         drop(st);
         self.cond.notify_all();
         Ok(())
+    }
+
+    /// The group-commit leader: writes every ready record, in allocation
+    /// order, until none is left. Commits are pipelined: one flush makes a
+    /// group's COW data durable *and* the previous group's metadata, so a
+    /// steady stream of commits costs one flush per group; the last group
+    /// gets a flush of its own. When a group fills an area, the zeroed next
+    /// area is flushed before the full area is written.
+    fn lead_commits<'a>(&'a self, mut st: MutexGuard<'a, SnapState>) -> Result<MutexGuard<'a, SnapState>> {
+        let persistent = matches!(st.store, Store::Persistent(_));
+        let mut unflushed: Option<(u64, Vec<DiskException>)> = None;
+        loop {
+            let mut group = Vec::new();
+            loop {
+                let n = st.commit.next_commit;
+                let Some(e) = st.commit.ready.remove(&n) else { break };
+                group.push(e);
+                st.commit.next_commit += 1;
+            }
+            let upto = st.commit.next_commit;
+            if group.is_empty() && unflushed.is_none() {
+                break;
+            }
+            let writes = st.store.stage_commit(&group);
+            drop(st);
+            let r = (|| -> Result<()> {
+                if persistent {
+                    self.cow.dev.flush()?;
+                }
+                for w in &writes {
+                    match w {
+                        MetaWrite::Zero { .. } => {
+                            w.apply(&*self.cow.dev)?;
+                            self.cow.dev.flush()?;
+                        }
+                        // Durable at the next flush (ours or the next group's).
+                        MetaWrite::Durable { at, data } | MetaWrite::Write { at, data } => {
+                            self.cow.dev.write(*at, data)?
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            st = self.lock();
+            if let Err(e) = r {
+                st.commit.leader = false;
+                return Err(self.invalidate(st, &format!("metadata write failed: {e}")));
+            }
+            if let Some((prev_upto, prev)) = unflushed.take() {
+                publish(&mut st, prev_upto, &prev);
+                self.cond.notify_all();
+            }
+            if group.is_empty() {
+                break;
+            }
+            if persistent {
+                unflushed = Some((upto, group));
+            } else {
+                publish(&mut st, upto, &group);
+                self.cond.notify_all();
+            }
+        }
+        st.commit.leader = false;
+        self.cond.notify_all();
+        Ok(st)
     }
 
     /// Waits until no exception for `chunk` is pending.
