@@ -364,6 +364,7 @@ impl Snapshot {
                 break;
             }
             let writes = st.store.stage_commit(&group);
+            tracing::trace!(group = group.len(), "snapshot: group commit");
             drop(st);
             let r = (|| -> Result<()> {
                 if persistent {
