@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The main job end to end on the embedded default: a daemon on file-backed
+# devices in ./ulvm-demo (no root), the kernel snapshot document's sequence
+# through `ulvm dmsetup`, writes over NBD, and a merge.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v qemu-io >/dev/null || { echo "$0: needs qemu-io (Debian qemu-utils) as the NBD client" >&2; exit 1; }
+cargo build --release -q -p ulvm
+ULVM=$PWD/target/release/ulvm
+D=${1:-$PWD/ulvm-demo}
+rm -rf "$D"; mkdir -p "$D"
+export ULVM_RUN_DIR=$D/run
+say() { printf '$ %s\n' "$*"; "$@"; }
+truncate -s 64M "$D/origin.img"; truncate -s 16M "$D/cow.img"
+"$ULVM" daemon --merge-batch 256k --log warn 2>"$D/daemon.log" &
+DAEMON=$!
+trap 'kill $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -S "$ULVM_RUN_DIR/nbd.sock" ] && [ -S "$ULVM_RUN_DIR/control.sock" ] && break; sleep 0.05; done
+DM="$ULVM dmsetup"
+say $DM create base --table "0 131072 snapshot-origin $D/origin.img"
+say $DM create snap --table "0 131072 snapshot $D/origin.img $D/cow.img P 16"
+say $DM status
+URI="nbd+unix:///base?socket=$ULVM_RUN_DIR/nbd.sock"
+say qemu-io -f raw -c "write -P 0x55 0 4M" "$URI"
+say qemu-io -f raw -r -c "read -P 0 0 4M" "nbd+unix:///snap?socket=$ULVM_RUN_DIR/nbd.sock"
+say $DM status
+say $DM ls --tree
+echo "# merge the snapshot back into the origin, as LVM2 does"
+say $DM suspend base
+say $DM suspend snap
+say $DM load base --table "0 131072 snapshot-merge $D/origin.img $D/cow.img P 16"
+say $DM load snap --table "0 131072 error"
+say $DM resume base
+say $DM resume snap
+while :; do
+  st=$($DM status base); echo "$st"
+  set -- $st; [ "${4%/*}" = "$5" ] && break
+  sleep 0.02
+done
+say $DM suspend base
+say $DM load base --table "0 131072 linear $D/origin.img 0"
+say $DM resume base
+say $DM remove snap
+say $DM table
+echo "# done: $D/origin.img holds the snapshot's contents again"
