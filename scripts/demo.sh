@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v qemu-io >/dev/null || { echo "$0: needs qemu-io (Debian qemu-utils) as the NBD client" >&2; exit 1; }
 cargo build --release -q -p ulvm
-ULVM=$PWD/target/release/ulvm
+export PATH=$PWD/target/release:$PATH
+ULVM=ulvm
 D=${1:-$PWD/ulvm-demo}
 rm -rf "$D"; mkdir -p "$D"
 export ULVM_RUN_DIR=$D/run
@@ -16,7 +17,7 @@ truncate -s 64M "$D/origin.img"; truncate -s 16M "$D/cow.img"
 DAEMON=$!
 trap 'kill $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -S "$ULVM_RUN_DIR/nbd.sock" ] && [ -S "$ULVM_RUN_DIR/control.sock" ] && break; sleep 0.05; done
-DM="$ULVM dmsetup"
+DM="ulvm dmsetup"
 say $DM create base --table "0 131072 snapshot-origin $D/origin.img"
 say $DM create snap --table "0 131072 snapshot $D/origin.img $D/cow.img P 16"
 say $DM status

@@ -9,7 +9,7 @@ use std::os::unix::fs::FileExt;
 use std::process::Command;
 
 fn fuse_available() -> bool {
-    if !std::path::Path::new("/dev/fuse").exists() {
+    if !require(std::path::Path::new("/dev/fuse").exists(), "/dev/fuse is missing") {
         eprintln!("skipping: /dev/fuse is missing");
         return false;
     }
@@ -78,7 +78,7 @@ fn test_mkfs_mount_snapshot_and_fsck_through_loop_devices() {
     if !fuse_available() {
         return;
     }
-    if !is_root() {
+    if !require(is_root(), "not root") {
         eprintln!("skipping: loop devices and mount need root");
         return;
     }

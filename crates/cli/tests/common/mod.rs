@@ -146,8 +146,19 @@ impl Drop for Daemon {
 }
 
 /// Whether an external program is installed (by running it with `arg`).
+/// With `ULVM_REQUIRE_TOOLS=1` (CI) a missing one fails the test instead.
 pub fn have(prog: &str, arg: &str) -> bool {
-    Command::new(prog).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+    let ok = Command::new(prog).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    require(ok, &format!("{prog} is not installed"))
+}
+
+/// Passes `ok` through, but fails when a prerequisite is missing and
+/// `ULVM_REQUIRE_TOOLS=1` says nothing may be skipped.
+pub fn require(ok: bool, what: &str) -> bool {
+    if !ok && std::env::var("ULVM_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("{what}, and ULVM_REQUIRE_TOOLS=1 forbids skipping");
+    }
+    ok
 }
 
 /// Runs an external program, which must succeed; its stdout.
