@@ -225,3 +225,63 @@ fn test_suspended_device_holds_nbd_requests_until_resume() {
     ulvm_blockdev::FileDevice::open(&disk, true).unwrap().read(Sectors(0), &mut b).unwrap();
     assert_eq!(b, vec![9u8; 4096]);
 }
+
+#[test]
+fn test_nbd_over_tcp_when_asked() {
+    let dir = TestDir::new("tcp");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let d = Daemon::start(&dir.path("run"), &["--nbd-listen", &addr]);
+    d.ok(&["create", "z", "--table", "0 64 zero"]);
+    let c = NbdClient::connect_tcp(&addr, "z").unwrap();
+    assert_eq!(c.info().size, 64 * 512);
+    assert_eq!(c.read_at(0, 512).unwrap(), vec![0u8; 512]);
+    drop(c);
+    assert!(d.log().contains("no authentication"), "the log warns that TCP is unauthenticated");
+}
+
+#[test]
+fn test_wait_returns_on_the_next_event() {
+    let dir = TestDir::new("wait");
+    let origin = dir.image("o.img", 1);
+    let cow = dir.image("c.img", 1);
+    std::fs::OpenOptions::new().write(true).open(&cow).unwrap().set_len(16 * 512).unwrap();
+    let d = Daemon::start(&dir.path("run"), &[]);
+    let (o, c) = (origin.display().to_string(), cow.display().to_string());
+    d.ok(&["create", "base", "--table", &format!("0 2048 snapshot-origin {o}")]);
+    d.ok(&["create", "snap", "--table", &format!("0 2048 snapshot {o} {c} P 4")]);
+    let run_dir = d.run_dir.clone();
+    let waiter = std::thread::spawn(move || {
+        std::process::Command::new(ULVM)
+            .args(["dmsetup", "--run-dir"])
+            .arg(&run_dir)
+            .args(["wait", "snap", "0"])
+            .output()
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!waiter.is_finished(), "wait returned before any event");
+    // Overflow the 8 KiB COW through the origin: invalidation is an event.
+    let base = NbdClient::connect_unix(&d.nbd_socket(), "base").unwrap();
+    base.write_at(0, &vec![1u8; 64 << 10], true).unwrap();
+    let out = waiter.join().unwrap().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(d.ok(&["status", "snap"]), "0 2048 snapshot Invalid\n");
+    assert!(d.ok(&["info", "snap"]).contains("Event number:      1\n"));
+}
+
+#[test]
+fn test_forced_remove_of_a_device_in_use_fails_its_io_cleanly() {
+    let dir = TestDir::new("force");
+    let disk = dir.image("d.img", 1);
+    let d = Daemon::start(&dir.path("run"), &[]);
+    d.ok(&["create", "l", "--table", &format!("0 2048 linear {} 0", disk.display())]);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "l").unwrap();
+    c.write_at(0, &[3u8; 512], true).unwrap();
+    let e = d.fails(&["remove", "--force", "l"]);
+    assert!(e.contains("busy"), "{e}");
+    assert_eq!(d.ok(&["table", "l"]), "0 2048 error \n", "--force replaced the table with error");
+    assert!(c.read_at(0, 512).is_err(), "I/O fails cleanly");
+    drop(c);
+    d.ok(&["remove", "l"]);
+    assert_eq!(std::fs::read(&disk).unwrap()[..512], [3u8; 512], "acknowledged data stayed on disk");
+}
