@@ -6,7 +6,7 @@
 //! writes; the snapshot does the I/O without holding its lock. Loading is
 //! the one place that reads the COW device itself.
 
-use super::format::{decode_area, encode_area, DiskException, Geometry, Header, HeaderState, SNAPSHOT_DISK_VERSION};
+use super::format::{decode_area, encode_area, DiskException, Geometry, Header, HeaderState, RECORD_SIZE, SNAPSHOT_DISK_VERSION};
 use crate::table::StoreType;
 use std::collections::HashSet;
 use ulvm_blockdev::{BlockDevice, ChunkSize, Error, ErrorKind, Result, Sectors};
@@ -218,26 +218,36 @@ impl Persistent {
     /// Adds committed-to-be records to the in-memory area and returns the
     /// writes that make them durable: when an area fills, the next one is
     /// zeroed before the full one is written.
+    /// Only the sectors that hold new records are written: the rest of the
+    /// area is already on disk, and a record never straddles a sector.
     pub fn stage_commit(&mut self, batch: &[DiskException]) -> Vec<MetaWrite> {
         let mut writes = Vec::new();
         let per_area = self.geom.exceptions_per_area as usize;
-        let mut dirty = false;
+        let mut first_new = self.area.len();
         for e in batch {
             self.area.push(*e);
-            dirty = true;
             if self.area.len() == per_area {
                 let next = self.area_sector(self.current_area + 1);
                 writes.push(MetaWrite::Zero { at: next, len: self.geom.chunk_size.sectors() });
-                writes.push(self.encode_current());
+                writes.push(self.encode_new(first_new));
                 self.current_area += 1;
                 self.area.clear();
-                dirty = false;
+                first_new = 0;
             }
         }
-        if dirty {
-            writes.push(self.encode_current());
+        if self.area.len() > first_new {
+            writes.push(self.encode_new(first_new));
         }
         writes
+    }
+
+    /// The write of the current area's sectors that hold records `first..`.
+    fn encode_new(&self, first: usize) -> MetaWrite {
+        let per_sector = 512 / RECORD_SIZE;
+        let (s0, s1) = (first / per_sector, self.area.len().div_ceil(per_sector));
+        let mut data = vec![0u8; (s1 - s0) * 512];
+        encode_area(&self.area[s0 * per_sector..], &mut data);
+        MetaWrite::Durable { at: self.area_sector(self.current_area) + Sectors(s0 as u64), data }
     }
 
     /// Plans the next merge batch: up to `max` records taken from the end
