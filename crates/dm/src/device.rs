@@ -97,6 +97,9 @@ pub struct MappedDevice {
     name: RwLock<String>,
     uuid: RwLock<String>,
     read_only: AtomicBool,
+    /// Size of the live table in sectors, kept outside the state lock so
+    /// the I/O path's bounds checks take no lock.
+    size: std::sync::atomic::AtomicU64,
     state: Mutex<DevState>,
     cond: Condvar,
     pub(crate) events: Arc<EventSink>,
@@ -117,6 +120,7 @@ impl MappedDevice {
             name: RwLock::new(name.to_string()),
             uuid: RwLock::new(uuid.to_string()),
             read_only: AtomicBool::new(read_only),
+            size: std::sync::atomic::AtomicU64::new(0),
             state: Mutex::new(DevState {
                 live: None,
                 inactive: None,
@@ -236,6 +240,7 @@ impl MappedDevice {
                 e.target.preresume()?;
             }
             st.inactive = None;
+            self.size.store(new.size().0, Ordering::SeqCst);
             st.live.replace(new)
         } else {
             if let Some(t) = &st.live {
@@ -284,6 +289,7 @@ impl MappedDevice {
             st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
         }
         let tables = (st.live.take(), st.inactive.take());
+        self.size.store(0, Ordering::SeqCst);
         drop(st);
         self.cond.notify_all();
         tables
@@ -368,7 +374,7 @@ fn spawn_worker(dev: Arc<MappedDevice>, table: Arc<LiveTable>) -> Worker {
 
 impl BlockDevice for MappedDevice {
     fn size(&self) -> Sectors {
-        self.lock().live.as_ref().map(|t| t.size()).unwrap_or_default()
+        Sectors(self.size.load(Ordering::SeqCst))
     }
     fn read_only(&self) -> bool {
         self.read_only.load(Ordering::SeqCst) || self.lock().live.as_ref().is_some_and(|t| t.read_only)

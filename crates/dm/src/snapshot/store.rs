@@ -6,7 +6,9 @@
 //! writes; the snapshot does the I/O without holding its lock. Loading is
 //! the one place that reads the COW device itself.
 
-use super::format::{decode_area, encode_area, DiskException, Geometry, Header, HeaderState, RECORD_SIZE, SNAPSHOT_DISK_VERSION};
+use super::format::{
+    decode_area, encode_area, DiskException, Geometry, Header, HeaderState, RECORD_SIZE, SNAPSHOT_DISK_VERSION,
+};
 use crate::table::StoreType;
 use std::collections::HashSet;
 use ulvm_blockdev::{BlockDevice, ChunkSize, Error, ErrorKind, Result, Sectors};
