@@ -208,15 +208,8 @@ impl MappedDevice {
         if let Some(t) = &table {
             t.entries.iter().for_each(|e| e.target.presuspend());
         }
-        if let Some(w) = worker {
-            w.stop.store(true, Ordering::SeqCst);
-            let _ = w.handle.join();
-        }
-        let mut st = self.lock();
-        while st.inflight > 0 {
-            st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
-        drop(st);
+        stop_worker(worker);
+        drop(self.drain());
         if let Some(t) = &table {
             t.entries.iter().for_each(|e| e.target.postsuspend());
         }
@@ -280,19 +273,22 @@ impl MappedDevice {
             st.removed = true;
             st.worker.take()
         };
-        if let Some(w) = worker {
-            w.stop.store(true, Ordering::SeqCst);
-            let _ = w.handle.join();
-        }
-        let mut st = self.lock();
-        while st.inflight > 0 {
-            st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
+        stop_worker(worker);
+        let mut st = self.drain();
         let tables = (st.live.take(), st.inactive.take());
         self.size.store(0, Ordering::SeqCst);
         drop(st);
         self.cond.notify_all();
         tables
+    }
+
+    /// Waits until no I/O is in flight (new I/O must already be held off).
+    fn drain(&self) -> MutexGuard<'_, DevState> {
+        let mut st = self.lock();
+        while st.inflight > 0 {
+            st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st
     }
 
     /// Waits out a suspension and counts the caller in flight.
@@ -336,6 +332,14 @@ impl MappedDevice {
             return Err(Error::new(ErrorKind::ReadOnly, format!("device {} is read-only", self.name())));
         }
         Ok(())
+    }
+}
+
+/// Stops a background worker after its current step.
+fn stop_worker(worker: Option<Worker>) {
+    if let Some(w) = worker {
+        w.stop.store(true, Ordering::SeqCst);
+        let _ = w.handle.join();
     }
 }
 
