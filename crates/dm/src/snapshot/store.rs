@@ -211,12 +211,6 @@ impl Persistent {
         self.geom.chunk_size.start_of(ulvm_blockdev::Chunks(self.geom.area_location(area)))
     }
 
-    fn encode_current(&self) -> MetaWrite {
-        let mut data = vec![0u8; self.geom.chunk_size.bytes()];
-        encode_area(&self.area, &mut data);
-        MetaWrite::Durable { at: self.area_sector(self.current_area), data }
-    }
-
     /// Adds committed-to-be records to the in-memory area and returns the
     /// writes that make them durable: when an area fills, the next one is
     /// zeroed before the full one is written.
