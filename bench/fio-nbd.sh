@@ -64,20 +64,26 @@ declare -A URI=(
 
 # fio JOB-ARGS... -> "IOPS MiB/s" (the nbd engine prints a line before the JSON)
 fio_run() {
+  # Write back what the previous job dirtied, so no job pays for another's.
+  sync
   fio --output-format=json --name=j --ioengine=nbd --size="$BYTES" "$@" \
     | python3 -c 'import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):])["jobs"][0]; r=j["read"]; w=j["write"]; print("%.0f %.1f" % (r["iops"]+w["iops"], (r["bw_bytes"]+w["bw_bytes"])/2**20))'
 }
 
 declare -A RES
+# Each test runs the servers in a rotated order: none always goes first.
+ORDERS=("ulvm qemu-nbd nbdkit" "qemu-nbd nbdkit ulvm" "nbdkit ulvm qemu-nbd")
 TESTS=("randread 4k QD1:--rw=randread --bs=4k --iodepth=1"
        "randread 4k QD16:--rw=randread --bs=4k --iodepth=16"
        "randwrite 4k QD1:--rw=randwrite --bs=4k --iodepth=1"
        "randwrite 4k QD16:--rw=randwrite --bs=4k --iodepth=16"
        "read 1M QD4:--rw=read --bs=1M --iodepth=4"
        "write 1M QD4:--rw=write --bs=1M --iodepth=4")
+i=0
 for t in "${TESTS[@]}"; do
   name=${t%%:*}; args=${t#*:}
-  for s in ulvm qemu-nbd nbdkit; do
+  order=${ORDERS[$((i % 3))]}; i=$((i + 1))
+  for s in $order; do
     # shellcheck disable=SC2086
     RES["$name/$s"]=$(fio_run --uri="${URI[$s]}" --time_based --runtime="$RUNTIME" $args)
   done
