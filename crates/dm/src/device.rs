@@ -65,6 +65,8 @@ struct DevState {
     suspended: bool,
     removed: bool,
     inflight: u32,
+    /// Someone waits in `drain` for `inflight` to reach zero.
+    draining: bool,
     worker: Option<Worker>,
 }
 
@@ -127,6 +129,7 @@ impl MappedDevice {
                 suspended: false,
                 removed: false,
                 inflight: 0,
+                draining: false,
                 worker: None,
             }),
             cond: Condvar::new(),
@@ -286,8 +289,10 @@ impl MappedDevice {
     fn drain(&self) -> MutexGuard<'_, DevState> {
         let mut st = self.lock();
         while st.inflight > 0 {
+            st.draining = true;
             st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
         }
+        st.draining = false;
         st
     }
 
@@ -313,9 +318,10 @@ impl MappedDevice {
     fn leave(&self) {
         let mut st = self.lock();
         st.inflight -= 1;
-        let idle = st.inflight == 0;
+        // Only a drain waits for idleness: no wake-up on the common path.
+        let wake = st.inflight == 0 && st.draining;
         drop(st);
-        if idle {
+        if wake {
             self.cond.notify_all();
         }
     }
