@@ -72,6 +72,8 @@ pub(crate) struct SnapState {
     tracked: HashMap<u64, u32>,
     /// Chunks a merge is copying back right now; writes to them wait.
     merging_chunks: HashSet<u64>,
+    /// Threads waiting on the condition variable (see `Snapshot::wake`).
+    waiters: u32,
     commit: CommitQueue,
 }
 
@@ -219,6 +221,7 @@ impl Snapshot {
                 pending: HashMap::new(),
                 tracked: HashMap::new(),
                 merging_chunks: HashSet::new(),
+                waiters: 0,
                 commit: CommitQueue::default(),
             }),
             cond: Condvar::new(),
@@ -229,8 +232,18 @@ impl Snapshot {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn wait<'a>(&self, g: MutexGuard<'a, SnapState>) -> MutexGuard<'a, SnapState> {
-        self.cond.wait(g).unwrap_or_else(|e| e.into_inner())
+    fn wait<'a>(&self, mut g: MutexGuard<'a, SnapState>) -> MutexGuard<'a, SnapState> {
+        g.waiters += 1;
+        let mut g = self.cond.wait(g).unwrap_or_else(|e| e.into_inner());
+        g.waiters -= 1;
+        g
+    }
+
+    /// Wakes waiters, if there are any: the common path makes no syscall.
+    fn wake(&self, st: &SnapState) {
+        if st.waiters > 0 {
+            self.cond.notify_all();
+        }
     }
 
     pub fn chunk_size(&self) -> ChunkSize {
@@ -337,8 +350,7 @@ impl Snapshot {
             st.pending.remove(&e.old_chunk);
             st.complete.insert(e.old_chunk, e.new_chunk);
         }
-        drop(st);
-        self.cond.notify_all();
+        self.wake(&st);
         Ok(())
     }
 
@@ -391,7 +403,7 @@ impl Snapshot {
             }
             if let Some((prev_upto, prev)) = unflushed.take() {
                 publish(&mut st, prev_upto, &prev);
-                self.cond.notify_all();
+                self.wake(&st);
             }
             if group.is_empty() {
                 break;
@@ -400,11 +412,11 @@ impl Snapshot {
                 unflushed = Some((upto, group));
             } else {
                 publish(&mut st, upto, &group);
-                self.cond.notify_all();
+                self.wake(&st);
             }
         }
         st.commit.leader = false;
-        self.cond.notify_all();
+        self.wake(&st);
         Ok(st)
     }
 
@@ -464,10 +476,10 @@ impl Snapshot {
                 wake |= st.untrack(p.chunk);
             }
         }
-        drop(st);
         if wake {
-            self.cond.notify_all();
+            self.wake(&st);
         }
+        drop(st);
         result
     }
 
