@@ -1,6 +1,7 @@
 //! The LVM2 on-disk format (formats.md §3), as pure bytes: the label
 //! sector and PV header ([`label`]), the metadata area header and its ring
-//! of text copies ([`mda`]), and LVM's CRC ([`crc`]).
+//! of text copies ([`mda`]), LVM's CRC ([`crc`]), and the config-tree text
+//! of metadata, backups and lvm.conf ([`text`]).
 //!
 //! Nothing here does I/O, so every structure is golden-tested against
 //! bytes real LVM 2.03 wrote and can be fuzzed. The metadata text grammar,
@@ -9,6 +10,7 @@
 pub mod crc;
 pub mod label;
 pub mod mda;
+pub mod text;
 
 /// A structure that is not what LVM writes: refused, never guessed at.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

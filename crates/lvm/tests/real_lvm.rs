@@ -6,6 +6,7 @@
 use std::process::Command;
 use ulvm_lvm::label::{LabelScan, PvLabel};
 use ulvm_lvm::mda::{read_text, MdaHeader};
+use ulvm_lvm::text::{Items, Tree};
 
 fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
     let o = Command::new(cmd).args(args).output().map_err(|e| format!("{cmd}: {e}"))?;
@@ -78,4 +79,15 @@ fn test_pvcreate_and_vgcreate_output_decodes_and_reencodes() {
         &uuid[26..32]
     );
     assert!(text.contains(&format!("id = \"{dashed}\"")), "the PV's uuid is in the VG text: {text}");
+    let tree = Tree::parse(&text).unwrap();
+    let (name, vgs) = tree.first_section().unwrap();
+    assert_eq!(name, vg);
+    assert_eq!(vgs.int("seqno"), Some(1));
+    assert_eq!(vgs.int("extent_size"), Some(8192), "default 4 MiB extents");
+    let pv = vgs.section("physical_volumes").and_then(|p| p.section("pv0")).expect("pv0");
+    assert_eq!(pv.str("id"), Some(dashed.as_str()));
+    assert_eq!(pv.int("pe_start"), Some(2048));
+    assert_eq!(pv.int("pe_count"), Some(15), "64 MiB minus 1 MiB in 4 MiB extents");
+    assert_eq!(tree.0.as_slice().int("version"), Some(1));
+    assert_eq!(Tree::parse(&tree.print()).unwrap(), tree);
 }

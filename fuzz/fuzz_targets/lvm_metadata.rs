@@ -1,0 +1,25 @@
+//! LVM on-disk structures from any bytes: the label, the mda header and the
+//! metadata text are refused or decoded, never a panic; what decodes
+//! re-encodes (label, mda header) or prints and parses back (text).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use ulvm_lvm::label::{LabelScan, PvLabel};
+use ulvm_lvm::mda::MdaHeader;
+use ulvm_lvm::text::Tree;
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() >= 512 {
+        if let Ok(LabelScan::Label(l)) = PvLabel::decode(&data[..512], 1) {
+            let b = l.encode().expect("a decoded label fits its sector");
+            assert!(matches!(PvLabel::decode(&b, 1), Ok(LabelScan::Label(back)) if back == l));
+        }
+        if let Ok(h) = MdaHeader::decode(&data[..512], 4096) {
+            assert_eq!(MdaHeader::decode(&h.encode(), 4096).unwrap(), h);
+        }
+    }
+    if let Ok(s) = std::str::from_utf8(data) {
+        if let Ok(t) = Tree::parse(s) {
+            assert_eq!(Tree::parse(&t.print()).unwrap(), t);
+        }
+    }
+});
