@@ -40,7 +40,9 @@ pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
     let Some(loops) = &ctx.loops else { return execute(&ctx.reg, req) };
     match &req {
         Request::Remove { name, .. } => {
-            loops.start_removing(name);
+            if loops.start_removing(name) {
+                wait_released(&ctx.reg, std::slice::from_ref(name));
+            }
             let r = execute(&ctx.reg, req.clone());
             loops.done_removing(name);
             loops.reconcile();
@@ -48,6 +50,8 @@ pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
         }
         Request::RemoveAll { .. } => {
             loops.detach_all();
+            let names: Vec<String> = ctx.reg.list().into_iter().map(|(n, _)| n).collect();
+            wait_released(&ctx.reg, &names);
             let r = execute(&ctx.reg, req);
             loops.reconcile();
             r
@@ -60,6 +64,16 @@ pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
             }
             r
         }
+    }
+}
+
+/// After a loop device is detached, the kernel lets go of its FUSE file
+/// only when the loop's last user (udev's probe, say) closes it: wait up to
+/// five seconds for `names` to be released.
+fn wait_released(reg: &Registry, names: &[String]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while names.iter().any(|n| reg.info(n).is_ok_and(|i| i.open_count > 0)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

@@ -81,12 +81,16 @@ impl LoopManager {
     }
 
     /// Detaches `name` before it is removed; [`LoopManager::done_removing`]
-    /// lets it be attached again.
-    pub fn start_removing(&self, name: &str) {
+    /// lets it be attached again. Returns whether a loop was detached.
+    pub fn start_removing(&self, name: &str) -> bool {
         let mut st = self.lock();
         st.removing.insert(name.to_string());
-        if let Some(lo) = st.attached.remove(name) {
-            detach(name, &lo);
+        match st.attached.remove(name) {
+            Some(lo) => {
+                detach(name, &lo);
+                true
+            }
+            None => false,
         }
     }
 
