@@ -6,6 +6,7 @@
 use std::process::Command;
 use ulvm_lvm::label::{LabelScan, PvLabel};
 use ulvm_lvm::mda::{read_text, MdaHeader};
+use ulvm_lvm::model::VolumeGroup;
 use ulvm_lvm::text::{Items, Tree};
 
 fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
@@ -90,4 +91,8 @@ fn test_pvcreate_and_vgcreate_output_decodes_and_reencodes() {
     assert_eq!(pv.int("pe_count"), Some(15), "64 MiB minus 1 MiB in 4 MiB extents");
     assert_eq!(tree.0.as_slice().int("version"), Some(1));
     assert_eq!(Tree::parse(&tree.print()).unwrap(), tree);
+    let model = VolumeGroup::from_tree(&tree).unwrap();
+    assert_eq!((model.name.as_str(), model.seqno, model.pvs.len(), model.lvs.len()), (vg.as_str(), 1, 1, 0));
+    assert_eq!(model.status, ["RESIZEABLE", "READ", "WRITE"]);
+    assert_eq!(model.pvs[0].id.to_string(), dashed);
 }

@@ -1,0 +1,422 @@
+//! Volume-group metadata as types, imported from and exported to the
+//! config-tree text (formats.md §3.7): the VG, its PVs, its LVs and their
+//! segments, including LVM's snapshot representation (the COW LV plus a
+//! `snapshotN` LV with one `snapshot` segment).
+//!
+//! Import follows LVM's rules: required keys must be there, unknown
+//! `status` strings are errors, unknown `flags` strings are kept. Keys this
+//! model does not know are kept in `extra` and written back, so rewriting
+//! metadata never loses what another LVM version put there.
+
+use crate::text::{Item, Items, Tree, Value};
+use crate::{err, FormatError};
+use std::fmt;
+use std::str::FromStr;
+
+/// An LVM UUID: 32 characters, printed in groups of 6-4-4-4-4-4-6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Uuid(pub [u8; 32]);
+
+impl fmt::Display for Uuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = std::str::from_utf8(&self.0).map_err(|_| fmt::Error)?;
+        let mut at = 0;
+        for (i, n) in [6, 4, 4, 4, 4, 4, 6].iter().enumerate() {
+            if i > 0 {
+                f.write_str("-")?;
+            }
+            f.write_str(&s[at..at + n])?;
+            at += n;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Uuid {
+    type Err = FormatError;
+    /// Accepts the dashed form and the 32 raw characters.
+    fn from_str(s: &str) -> Result<Uuid, FormatError> {
+        let raw: Vec<u8> = s.bytes().filter(|&c| c != b'-').collect();
+        if raw.len() != 32 || !raw.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'!' || *c == b'#') {
+            return err(format!("invalid UUID '{s}'"));
+        }
+        let mut u = [0u8; 32];
+        u.copy_from_slice(&raw);
+        Ok(Uuid(u))
+    }
+}
+
+const VG_STATUS: &[&str] = &["EXPORTED", "RESIZEABLE", "PVMOVE", "READ", "WRITE", "CLUSTERED", "SHARED"];
+const PV_STATUS: &[&str] = &["ALLOCATABLE", "EXPORTED", "MISSING"];
+const LV_STATUS: &[&str] =
+    &["READ", "WRITE", "FIXED_MINOR", "VISIBLE", "PVMOVE", "LOCKED", "NOTSYNCED", "REBUILD", "WRITEMOSTLY"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeGroup {
+    pub name: String,
+    pub id: Uuid,
+    pub seqno: u64,
+    pub status: Vec<String>,
+    pub flags: Vec<String>,
+    /// Sectors.
+    pub extent_size: u64,
+    pub max_lv: u64,
+    pub max_pv: u64,
+    pub metadata_copies: u64,
+    pub pvs: Vec<PhysicalVolume>,
+    pub lvs: Vec<LogicalVolume>,
+    pub extra: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhysicalVolume {
+    /// The key in the metadata (`pv0`, `pv1`, ...).
+    pub key: String,
+    pub id: Uuid,
+    /// A hint only: PVs are found by UUID.
+    pub device: Option<String>,
+    pub status: Vec<String>,
+    pub flags: Vec<String>,
+    /// Sectors.
+    pub dev_size: Option<u64>,
+    /// Sectors.
+    pub pe_start: u64,
+    pub pe_count: u64,
+    pub extra: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogicalVolume {
+    pub name: String,
+    pub id: Uuid,
+    pub status: Vec<String>,
+    pub flags: Vec<String>,
+    pub creation_time: Option<i64>,
+    pub creation_host: Option<String>,
+    pub segments: Vec<Segment>,
+    pub extra: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Extents.
+    pub start_extent: u64,
+    pub extent_count: u64,
+    pub kind: SegmentKind,
+    pub extra: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SegmentKind {
+    /// `striped` (a linear LV is one stripe): `(pv key, first extent)` per stripe.
+    Striped { stripe_size: Option<u64>, stripes: Vec<(String, u64)> },
+    /// `snapshot`: `cow_store` (or `merging_store` while merging).
+    Snapshot { chunk_size: u64, origin: String, cow: String, merging: bool },
+    /// Anything else, kept as it was (its keys are in `extra`).
+    Other { segment_type: String },
+}
+
+fn need_int(items: &[Item], key: &str, what: &str) -> Result<u64, FormatError> {
+    match items.int(key) {
+        Some(i) if i >= 0 => Ok(i as u64),
+        Some(i) => err(format!("{what}: {key} = {i} is negative")),
+        None => err(format!("{what}: missing {key}")),
+    }
+}
+
+fn need_str<'a>(items: &'a [Item], key: &str, what: &str) -> Result<&'a str, FormatError> {
+    items.str(key).ok_or_else(|| FormatError(format!("{what}: missing {key}")))
+}
+
+fn strings(items: &[Item], key: &str, what: &str) -> Result<Vec<String>, FormatError> {
+    match items.value(key) {
+        None => Ok(Vec::new()),
+        Some(Value::List(l)) => l
+            .iter()
+            .map(|v| match v {
+                Value::Str(s) => Ok(s.clone()),
+                _ => err(format!("{what}: {key} must hold strings")),
+            })
+            .collect(),
+        Some(_) => err(format!("{what}: {key} must be a list")),
+    }
+}
+
+fn status(items: &[Item], known: &[&str], what: &str) -> Result<Vec<String>, FormatError> {
+    let s = strings(items, "status", what)?;
+    if items.value("status").is_none() {
+        return err(format!("{what}: missing status"));
+    }
+    if let Some(bad) = s.iter().find(|f| !known.contains(&f.as_str())) {
+        return err(format!("{what}: unknown status flag '{bad}'"));
+    }
+    Ok(s)
+}
+
+fn uuid(items: &[Item], what: &str) -> Result<Uuid, FormatError> {
+    need_str(items, "id", what)?.parse().map_err(|e: FormatError| FormatError(format!("{what}: {}", e.0)))
+}
+
+/// Items whose keys are not in `known`, in order.
+fn extra(items: &[Item], known: &[&str]) -> Vec<Item> {
+    items
+        .iter()
+        .filter(|i| match i {
+            Item::Assign(k, _) | Item::Section(k, _) => !known.contains(&k.as_str()),
+        })
+        .cloned()
+        .collect()
+}
+
+impl VolumeGroup {
+    /// The VG of a metadata text (raw or backup form).
+    pub fn from_tree(t: &Tree) -> Result<VolumeGroup, FormatError> {
+        let top = t.0.as_slice();
+        if top.str("contents") != Some("Text Format Volume Group") || top.int("version") != Some(1) {
+            return err("not LVM2 text metadata (contents/version)");
+        }
+        let (name, vg) = t.first_section().ok_or_else(|| FormatError("no volume group section".into()))?;
+        let what = format!("VG {name}");
+        let pvs_sec =
+            vg.section("physical_volumes").ok_or_else(|| FormatError(format!("{what}: missing physical_volumes")))?;
+        let mut pvs = Vec::new();
+        for item in pvs_sec {
+            let Item::Section(key, p) = item else { continue };
+            let w = format!("{what}: PV {key}");
+            pvs.push(PhysicalVolume {
+                key: key.clone(),
+                id: uuid(p, &w)?,
+                device: p.str("device").map(str::to_string),
+                status: status(p, PV_STATUS, &w)?,
+                flags: strings(p, "flags", &w)?,
+                dev_size: p.int("dev_size").map(|v| v.max(0) as u64),
+                pe_start: need_int(p, "pe_start", &w)?,
+                pe_count: need_int(p, "pe_count", &w)?,
+                extra: extra(p, &["id", "device", "status", "flags", "dev_size", "pe_start", "pe_count"]),
+            });
+        }
+        let mut lvs = Vec::new();
+        for item in vg.section("logical_volumes").unwrap_or(&[]) {
+            let Item::Section(lv_name, l) = item else { continue };
+            lvs.push(LogicalVolume::from_items(lv_name, l, &what)?);
+        }
+        Ok(VolumeGroup {
+            name: name.to_string(),
+            id: uuid(vg, &what)?,
+            seqno: need_int(vg, "seqno", &what)?,
+            status: status(vg, VG_STATUS, &what)?,
+            flags: strings(vg, "flags", &what)?,
+            extent_size: need_int(vg, "extent_size", &what)?,
+            max_lv: need_int(vg, "max_lv", &what)?,
+            max_pv: need_int(vg, "max_pv", &what)?,
+            metadata_copies: vg.int("metadata_copies").unwrap_or(0).max(0) as u64,
+            pvs,
+            lvs,
+            extra: extra(
+                vg,
+                &[
+                    "id",
+                    "seqno",
+                    "format",
+                    "status",
+                    "flags",
+                    "extent_size",
+                    "max_lv",
+                    "max_pv",
+                    "metadata_copies",
+                    "physical_volumes",
+                    "logical_volumes",
+                ],
+            ),
+        })
+    }
+
+    /// The raw on-disk text tree: the VG section first, then the header
+    /// keys, as LVM writes it into a metadata area.
+    pub fn to_tree(&self, description: &str, creation_host: &str, creation_time: i64) -> Tree {
+        let s = |v: &str| Value::Str(v.to_string());
+        let list = |v: &[String]| Value::List(v.iter().map(|x| s(x)).collect());
+        let a = |k: &str, v: Value| Item::Assign(k.to_string(), v);
+        let mut vg = vec![
+            a("id", s(&self.id.to_string())),
+            a("seqno", Value::Int(self.seqno as i64)),
+            a("format", s("lvm2")),
+            a("status", list(&self.status)),
+            a("flags", list(&self.flags)),
+            a("extent_size", Value::Int(self.extent_size as i64)),
+            a("max_lv", Value::Int(self.max_lv as i64)),
+            a("max_pv", Value::Int(self.max_pv as i64)),
+            a("metadata_copies", Value::Int(self.metadata_copies as i64)),
+        ];
+        vg.extend(self.extra.iter().cloned());
+        let pvs = self
+            .pvs
+            .iter()
+            .map(|p| {
+                let mut items = vec![a("id", s(&p.id.to_string()))];
+                if let Some(d) = &p.device {
+                    items.push(a("device", s(d)));
+                }
+                items.push(a("status", list(&p.status)));
+                items.push(a("flags", list(&p.flags)));
+                if let Some(d) = p.dev_size {
+                    items.push(a("dev_size", Value::Int(d as i64)));
+                }
+                items.push(a("pe_start", Value::Int(p.pe_start as i64)));
+                items.push(a("pe_count", Value::Int(p.pe_count as i64)));
+                items.extend(p.extra.iter().cloned());
+                Item::Section(p.key.clone(), items)
+            })
+            .collect();
+        vg.push(Item::Section("physical_volumes".into(), pvs));
+        if !self.lvs.is_empty() {
+            // LVM writes visible LVs first, then the rest.
+            let (visible, hidden): (Vec<&LogicalVolume>, Vec<&LogicalVolume>) =
+                self.lvs.iter().partition(|l| l.status.iter().any(|f| f == "VISIBLE"));
+            let lvs = visible.into_iter().chain(hidden).map(|l| l.to_item()).collect();
+            vg.push(Item::Section("logical_volumes".into(), lvs));
+        }
+        Tree(vec![
+            Item::Section(self.name.clone(), vg),
+            a("contents", s("Text Format Volume Group")),
+            a("version", Value::Int(1)),
+            a("description", s(description)),
+            a("creation_host", s(creation_host)),
+            a("creation_time", Value::Int(creation_time)),
+        ])
+    }
+}
+
+impl LogicalVolume {
+    fn from_items(name: &str, l: &[Item], vg: &str) -> Result<LogicalVolume, FormatError> {
+        let what = format!("{vg}: LV {name}");
+        let count = need_int(l, "segment_count", &what)?;
+        let mut segments = Vec::new();
+        for i in 1..=count {
+            let key = format!("segment{i}");
+            let s = l.section(&key).ok_or_else(|| FormatError(format!("{what}: missing {key}")))?;
+            segments.push(Segment::from_items(s, &format!("{what} {key}"))?);
+        }
+        let mut known = vec!["id", "status", "flags", "creation_time", "creation_host", "segment_count"];
+        let seg_keys: Vec<String> = (1..=count).map(|i| format!("segment{i}")).collect();
+        known.extend(seg_keys.iter().map(String::as_str));
+        Ok(LogicalVolume {
+            name: name.to_string(),
+            id: uuid(l, &what)?,
+            status: status(l, LV_STATUS, &what)?,
+            flags: strings(l, "flags", &what)?,
+            creation_time: l.int("creation_time"),
+            creation_host: l.str("creation_host").map(str::to_string),
+            segments,
+            extra: extra(l, &known),
+        })
+    }
+
+    fn to_item(&self) -> Item {
+        let s = |v: &str| Value::Str(v.to_string());
+        let list = |v: &[String]| Value::List(v.iter().map(|x| s(x)).collect());
+        let a = |k: &str, v: Value| Item::Assign(k.to_string(), v);
+        let mut items =
+            vec![a("id", s(&self.id.to_string())), a("status", list(&self.status)), a("flags", list(&self.flags))];
+        if let Some(t) = self.creation_time {
+            items.push(a("creation_time", Value::Int(t)));
+        }
+        if let Some(h) = &self.creation_host {
+            items.push(a("creation_host", s(h)));
+        }
+        items.push(a("segment_count", Value::Int(self.segments.len() as i64)));
+        items.extend(self.extra.iter().cloned());
+        for (i, seg) in self.segments.iter().enumerate() {
+            items.push(Item::Section(format!("segment{}", i + 1), seg.to_items()));
+        }
+        Item::Section(self.name.clone(), items)
+    }
+
+    pub fn is_visible(&self) -> bool {
+        self.status.iter().any(|f| f == "VISIBLE")
+    }
+
+    /// Extents of the LV (sum of its segments).
+    pub fn extents(&self) -> u64 {
+        self.segments.iter().map(|s| s.extent_count).sum()
+    }
+}
+
+impl Segment {
+    fn from_items(s: &[Item], what: &str) -> Result<Segment, FormatError> {
+        let start_extent = need_int(s, "start_extent", what)?;
+        let extent_count = need_int(s, "extent_count", what)?;
+        let typ = need_str(s, "type", what)?;
+        let (kind, known): (SegmentKind, &[&str]) = match typ {
+            "striped" => {
+                let n = need_int(s, "stripe_count", what)?;
+                let Some(Value::List(l)) = s.value("stripes") else { return err(format!("{what}: missing stripes")) };
+                if l.len() as u64 != 2 * n {
+                    return err(format!("{what}: {} stripe entries for stripe_count {n}", l.len() / 2));
+                }
+                let stripes = l
+                    .chunks(2)
+                    .map(|p| match p {
+                        [Value::Str(pv), Value::Int(pe)] if *pe >= 0 => Ok((pv.clone(), *pe as u64)),
+                        _ => err(format!("{what}: stripes must be \"pvN\", extent pairs")),
+                    })
+                    .collect::<Result<_, _>>()?;
+                let stripe_size = s.int("stripe_size").map(|v| v.max(0) as u64);
+                (
+                    SegmentKind::Striped { stripe_size, stripes },
+                    &["start_extent", "extent_count", "type", "stripe_count", "stripe_size", "stripes"],
+                )
+            }
+            "snapshot" => {
+                let (cow, merging) = match (s.str("cow_store"), s.str("merging_store")) {
+                    (Some(c), _) => (c, false),
+                    (None, Some(m)) => (m, true),
+                    (None, None) => return err(format!("{what}: snapshot without cow_store")),
+                };
+                (
+                    SegmentKind::Snapshot {
+                        chunk_size: need_int(s, "chunk_size", what)?,
+                        origin: need_str(s, "origin", what)?.to_string(),
+                        cow: cow.to_string(),
+                        merging,
+                    },
+                    &["start_extent", "extent_count", "type", "chunk_size", "origin", "cow_store", "merging_store"],
+                )
+            }
+            other => {
+                (SegmentKind::Other { segment_type: other.to_string() }, &["start_extent", "extent_count", "type"])
+            }
+        };
+        Ok(Segment { start_extent, extent_count, kind, extra: extra(s, known) })
+    }
+
+    fn to_items(&self) -> Vec<Item> {
+        let a = |k: &str, v: Value| Item::Assign(k.to_string(), v);
+        let int = |v: u64| Value::Int(v as i64);
+        let mut items = vec![a("start_extent", int(self.start_extent)), a("extent_count", int(self.extent_count))];
+        match &self.kind {
+            SegmentKind::Striped { stripe_size, stripes } => {
+                items.push(a("type", Value::Str("striped".into())));
+                items.push(a("stripe_count", int(stripes.len() as u64)));
+                if let Some(ss) = stripe_size {
+                    items.push(a("stripe_size", int(*ss)));
+                }
+                let l = stripes.iter().flat_map(|(pv, pe)| [Value::Str(pv.clone()), int(*pe)]).collect();
+                items.push(a("stripes", Value::List(l)));
+            }
+            SegmentKind::Snapshot { chunk_size, origin, cow, merging } => {
+                items.push(a("type", Value::Str("snapshot".into())));
+                items.push(a("chunk_size", int(*chunk_size)));
+                items.push(a("origin", Value::Str(origin.clone())));
+                items.push(a(if *merging { "merging_store" } else { "cow_store" }, Value::Str(cow.clone())));
+            }
+            SegmentKind::Other { segment_type } => items.push(a("type", Value::Str(segment_type.clone()))),
+        }
+        items.extend(self.extra.iter().cloned());
+        items
+    }
+}
+
+#[cfg(test)]
+#[path = "model_tests.rs"]
+mod tests;

@@ -1,0 +1,98 @@
+use super::*;
+
+/// formats.md §3.7's full example: an origin, a snapshot's COW LV and the
+/// `snapshot0` LV that ties them.
+const SNAPSHOT_VG: &str = "vg0 {\nid = \"3JplqO-5fzy-rRF4-2OC2-r40f-wBOl-31EeBd\"\nseqno = 3\nformat = \"lvm2\"\n\
+status = [\"RESIZEABLE\", \"READ\", \"WRITE\"]\nflags = []\nextent_size = 8192\nmax_lv = 0\nmax_pv = 0\nmetadata_copies = 0\n\n\
+physical_volumes {\n\npv0 {\nid = \"LQQEzw-IRd7-BglD-sm7O-MCRA-6SE1-pIAcjI\"\ndevice = \"/dev/sdb\"\n\n\
+status = [\"ALLOCATABLE\"]\nflags = []\ndev_size = 20971520\npe_start = 2048\npe_count = 2559\n}\n}\n\n\
+logical_volumes {\n\nbase {\nid = \"caMKrl-KJmH-X3sY-O4HL-hcnE-AJsO-2Z0ogV\"\nstatus = [\"READ\", \"WRITE\", \"VISIBLE\"]\n\
+flags = []\ncreation_time = 1700000000\ncreation_host = \"host1\"\nsegment_count = 1\n\nsegment1 {\nstart_extent = 0\n\
+extent_count = 256\n\ntype = \"striped\"\nstripe_count = 1\n\nstripes = [\n\"pv0\", 0\n]\n}\n}\n\n\
+snap {\nid = \"p3Kd9s-aaaa-bbbb-cccc-dddd-eeee-ffffff\"\nstatus = [\"READ\", \"WRITE\"]\nflags = []\n\
+creation_time = 1700000100\ncreation_host = \"host1\"\nsegment_count = 1\n\nsegment1 {\nstart_extent = 0\n\
+extent_count = 25\n\ntype = \"striped\"\nstripe_count = 1\n\nstripes = [\n\"pv0\", 256\n]\n}\n}\n\n\
+snapshot0 {\nid = \"Qz81mA-aaaa-bbbb-cccc-dddd-eeee-ffffff\"\nstatus = [\"READ\", \"WRITE\", \"VISIBLE\"]\nflags = []\n\
+creation_time = 1700000100\ncreation_host = \"host1\"\nsegment_count = 1\n\nsegment1 {\nstart_extent = 0\n\
+extent_count = 256\n\ntype = \"snapshot\"\nchunk_size = 8\norigin = \"base\"\ncow_store = \"snap\"\n}\n}\n}\n\n}\n\
+contents = \"Text Format Volume Group\"\nversion = 1\n\ndescription = \"Write from lvcreate -s -L 100M -n snap vg0/base.\"\n\n\
+creation_host = \"host1\"\t# Linux host1\ncreation_time = 1700000100\t# Tue Nov 14 22:15:00 2023\n\0";
+
+fn vg() -> VolumeGroup {
+    VolumeGroup::from_tree(&Tree::parse(SNAPSHOT_VG).unwrap()).unwrap()
+}
+
+#[test]
+fn test_snapshot_vg_imports_with_its_fiction() {
+    let v = vg();
+    assert_eq!((v.name.as_str(), v.seqno, v.extent_size), ("vg0", 3, 8192));
+    assert_eq!(v.id.to_string(), "3JplqO-5fzy-rRF4-2OC2-r40f-wBOl-31EeBd");
+    assert_eq!(v.pvs[0].pe_count, 2559);
+    let names: Vec<_> = v.lvs.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["base", "snap", "snapshot0"]);
+    assert!(!v.lvs[1].is_visible(), "the COW LV is not VISIBLE");
+    assert_eq!(v.lvs[1].extents(), 25);
+    assert_eq!(
+        v.lvs[2].segments[0].kind,
+        SegmentKind::Snapshot { chunk_size: 8, origin: "base".into(), cow: "snap".into(), merging: false }
+    );
+    assert_eq!(v.lvs[0].segments[0].kind, SegmentKind::Striped { stripe_size: None, stripes: vec![("pv0".into(), 0)] });
+}
+
+#[test]
+fn test_export_then_import_gives_the_same_vg() {
+    let v = vg();
+    let t = v.to_tree("Write from ulvm.", "host1", 1700000200);
+    let text = t.print();
+    assert!(text.starts_with("vg0 {\nid = \"3JplqO-5fzy-rRF4-2OC2-r40f-wBOl-31EeBd\"\nseqno = 3\n"), "{text}");
+    assert!(text.contains("\ncontents = \"Text Format Volume Group\"\nversion = 1\n"));
+    let back = VolumeGroup::from_tree(&Tree::parse(&text).unwrap()).unwrap();
+    // Visible LVs are written first.
+    let names: Vec<_> = back.lvs.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["base", "snapshot0", "snap"]);
+    let mut want = v.clone();
+    want.lvs.swap(1, 2);
+    assert_eq!(back, want);
+}
+
+#[test]
+fn test_merging_snapshot_and_unknown_keys_survive() {
+    let text = SNAPSHOT_VG
+        .replace("cow_store = \"snap\"", "merging_store = \"snap\"")
+        .replace("max_pv = 0\n", "max_pv = 0\nsystem_id = \"host1\"\n")
+        .replace("pe_count = 2559\n", "pe_count = 2559\ntags = [\"fast\"]\n");
+    let v = VolumeGroup::from_tree(&Tree::parse(&text).unwrap()).unwrap();
+    assert!(matches!(&v.lvs[2].segments[0].kind, SegmentKind::Snapshot { merging: true, .. }));
+    let out = v.to_tree("d", "h", 0).print();
+    assert!(out.contains("merging_store = \"snap\"") && !out.contains("cow_store"));
+    assert!(out.contains("system_id = \"host1\"") && out.contains("tags = [\"fast\"]"), "{out}");
+}
+
+#[test]
+fn test_bad_metadata_is_refused_with_a_reason() {
+    for (from, to, want) in [
+        ("status = [\"ALLOCATABLE\"]", "status = [\"ALLOCATABLE\", \"BOGUS\"]", "unknown status flag 'BOGUS'"),
+        ("seqno = 3\n", "", "missing seqno"),
+        ("id = \"3JplqO-5fzy-rRF4-2OC2-r40f-wBOl-31EeBd\"", "id = \"short\"", "invalid UUID"),
+        (
+            "stripe_count = 1\n\nstripes = [\n\"pv0\", 0\n]",
+            "stripe_count = 2\n\nstripes = [\n\"pv0\", 0\n]",
+            "stripe entries",
+        ),
+        ("version = 1", "version = 2", "not LVM2 text metadata"),
+        ("cow_store = \"snap\"", "", "without cow_store"),
+    ] {
+        let text = SNAPSHOT_VG.replacen(from, to, 1);
+        assert_ne!(text, SNAPSHOT_VG, "the case must change something: {from}");
+        let e = VolumeGroup::from_tree(&Tree::parse(&text).unwrap()).unwrap_err().0;
+        assert!(e.contains(want), "'{e}' should say '{want}'");
+    }
+}
+
+#[test]
+fn test_uuid_forms() {
+    let u: Uuid = "r9Tf16yjySF2JkMTfmhcduWqZl0iVA5Z".parse().unwrap();
+    assert_eq!(u.to_string(), "r9Tf16-yjyS-F2Jk-MTfm-hcdu-WqZl-0iVA5Z");
+    assert_eq!("r9Tf16-yjyS-F2Jk-MTfm-hcdu-WqZl-0iVA5Z".parse::<Uuid>().unwrap(), u);
+    assert!("r9Tf16-yjyS".parse::<Uuid>().is_err());
+}
