@@ -11,6 +11,7 @@ pub mod crc;
 pub mod label;
 pub mod mda;
 pub mod model;
+pub mod pv;
 pub mod text;
 
 /// A structure that is not what LVM writes: refused, never guessed at.

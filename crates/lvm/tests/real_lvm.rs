@@ -96,3 +96,81 @@ fn test_pvcreate_and_vgcreate_output_decodes_and_reencodes() {
     assert_eq!(model.status, ["RESIZEABLE", "READ", "WRITE"]);
     assert_eq!(model.pvs[0].id.to_string(), dashed);
 }
+
+/// ulvm formats a PV and commits a VG onto it; real LVM's `pvs`, `vgs`
+/// and `vgck` accept it; real LVM then changes the VG (metadata-only
+/// commands: this kernel has no device-mapper for `lvcreate`), and ulvm
+/// reads LVM's new metadata back, keys it does not model included.
+#[test]
+fn test_real_lvm_accepts_what_ulvm_writes_and_ulvm_reads_its_changes() {
+    use ulvm_blockdev::{BlockDevice, FileDevice};
+    use ulvm_lvm::model::{PhysicalVolume, Uuid};
+    use ulvm_lvm::pv;
+    if run("id", &["-u"]).as_deref() != Ok("0") && skip("needs root for loop devices") {
+        return;
+    }
+    if run("lvm", &["version"]).is_err() && skip("lvm2 is not installed") {
+        return;
+    }
+    let img = std::env::temp_dir().join(format!("ulvm-lvm2-{}.img", std::process::id()));
+    std::fs::File::create(&img).unwrap().set_len(64 << 20).unwrap();
+    let vg = format!("ulvmvg{}", std::process::id());
+    {
+        let dev = FileDevice::open(&img, false).unwrap();
+        let mut label = pv::format_pv(&dev, pv::new_uuid().unwrap()).unwrap();
+        pv::set_in_use(&dev, &mut label, true).unwrap();
+        let pe_count = (dev.size().bytes().0 - pv::PE_START) / (4 << 20);
+        let model = VolumeGroup {
+            name: vg.clone(),
+            id: pv::new_uuid().unwrap(),
+            seqno: 1,
+            status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
+            flags: vec![],
+            extent_size: 8192,
+            max_lv: 0,
+            max_pv: 0,
+            metadata_copies: 0,
+            pvs: vec![PhysicalVolume {
+                key: "pv0".into(),
+                id: Uuid(label.uuid),
+                device: None,
+                status: vec!["ALLOCATABLE".into()],
+                flags: vec![],
+                dev_size: Some(dev.size().0),
+                pe_start: pv::PE_START / 512,
+                pe_count,
+                extra: vec![],
+            }],
+            lvs: vec![],
+            extra: vec![],
+        };
+        let text = model.to_tree("Created by ulvm", "ulvm-test", 1795000000).print();
+        pv::commit_metadata(&dev, &label, &text).unwrap();
+    }
+    let dev = run("losetup", &["--find", "--show", img.to_str().unwrap()]).unwrap();
+    let _guard = Loop(dev.clone(), img.clone());
+    let only = format!("devices {{ use_devicesfile=0 filter=[\"a|^{dev}$|\",\"r|.*|\"] }}");
+    let vgs =
+        run("vgs", &["--config", &only, "--noheadings", "-o", "vg_name,pv_count,lv_count,vg_attr,vg_size,vg_free"])
+            .unwrap();
+    assert_eq!(
+        vgs.split_whitespace().collect::<Vec<_>>(),
+        [vg.as_str(), "1", "0", "wz--n-", "60.00m", "60.00m"],
+        "{vgs}"
+    );
+    let pvs = run("pvs", &["--config", &only, "--noheadings", "-o", "pv_name,vg_name,pv_fmt,pv_attr"]).unwrap();
+    assert_eq!(pvs.split_whitespace().collect::<Vec<_>>(), [dev.as_str(), vg.as_str(), "lvm2", "a--"], "{pvs}");
+    run("vgck", &["--config", &only, &vg]).unwrap();
+    run("vgchange", &["--config", &only, "--addtag", "ulvm_tag", &vg]).unwrap();
+    run("pvchange", &["--config", &only, "-x", "n", &dev]).unwrap();
+    // Read LVM's new metadata back through ulvm.
+    let f = FileDevice::open(&img, true).unwrap();
+    let label = pv::read_label(&f).unwrap().expect("label");
+    let text = pv::read_metadata(&f, &label).unwrap().expect("metadata");
+    let back = VolumeGroup::from_tree(&Tree::parse(&text).unwrap()).unwrap();
+    let _ = run("vgremove", &["-f", "--config", &only, &vg]);
+    assert_eq!(back.seqno, 3, "two changes by LVM");
+    assert_eq!(back.pvs[0].status, Vec::<String>::new(), "pvchange -x n cleared ALLOCATABLE");
+    let retold = back.to_tree("d", "h", 0).print();
+    assert!(retold.contains("tags = [\"ulvm_tag\"]"), "an unmodelled key survives: {retold}");
+}

@@ -1,0 +1,167 @@
+//! Physical volumes on a block device: formatting a PV as `pvcreate` does
+//! (default layout, formats.md §3.1), finding and reading one, and
+//! committing VG metadata into its metadata-area ring (§3.6).
+
+use crate::label::{DiskLocn, LabelScan, PvHeaderExt, PvLabel, DEFAULT_LABEL_SECTOR, LABEL_SCAN_SECTORS, PV_EXT_USED};
+use crate::mda::{read_text, MdaHeader, RawLocn, MDA_HEADER_SIZE};
+use crate::model::Uuid;
+use crate::{crc::lvm_crc, FormatError};
+use ulvm_blockdev::{BlockDevice, Sectors};
+
+/// Where the first metadata area starts: 4 KiB.
+pub const MDA0_START: u64 = 4096;
+/// Default data alignment: the first extent starts at 1 MiB.
+pub const PE_START: u64 = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PvError {
+    #[error("{0}")]
+    Format(#[from] FormatError),
+    #[error("{0}")]
+    Io(#[from] ulvm_blockdev::Error),
+}
+
+/// A new random UUID from the 62 characters LVM generates.
+pub fn new_uuid() -> Result<Uuid, PvError> {
+    const CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut raw = [0u8; 32];
+    let mut f = std::fs::File::open("/dev/urandom").map_err(|e| ulvm_blockdev::Error::io("/dev/urandom", e))?;
+    std::io::Read::read_exact(&mut f, &mut raw).map_err(|e| ulvm_blockdev::Error::io("/dev/urandom", e))?;
+    Ok(Uuid(raw.map(|b| CHARS[b as usize % CHARS.len()])))
+}
+
+/// Writes a PV label and an empty metadata area with LVM's default
+/// layout; the device must hold at least 2 MiB.
+pub fn format_pv(dev: &dyn BlockDevice, uuid: Uuid) -> Result<PvLabel, PvError> {
+    let size = dev.size().bytes().0;
+    if size < 2 * PE_START {
+        return Err(FormatError(format!("{dev:?} is too small for a PV ({size} bytes)")).into());
+    }
+    let label = PvLabel {
+        sector: DEFAULT_LABEL_SECTOR,
+        uuid: uuid.0,
+        device_size: size,
+        data_areas: vec![DiskLocn { offset: PE_START, size: 0 }],
+        metadata_areas: vec![DiskLocn { offset: MDA0_START, size: PE_START - MDA0_START }],
+        ext: Some(PvHeaderExt { version: 2, flags: 0, bootloader_areas: vec![] }),
+    };
+    // As pvcreate: the first 2 KiB and the mda's first 4 KiB are zeroed.
+    dev.write(Sectors(0), &[0u8; 2048])?;
+    let mut mda = vec![0u8; 4096];
+    mda[..512].copy_from_slice(
+        &MdaHeader { start: MDA0_START, size: PE_START - MDA0_START, committed: None, precommitted: None }.encode(),
+    );
+    dev.write(Sectors(MDA0_START / 512), &mda)?;
+    dev.write(Sectors(DEFAULT_LABEL_SECTOR), &label.encode()?)?;
+    dev.flush()?;
+    Ok(label)
+}
+
+/// The PV label of `dev`, if it has one (sectors 0..4 are searched).
+pub fn read_label(dev: &dyn BlockDevice) -> Result<Option<PvLabel>, PvError> {
+    let mut buf = vec![0u8; (LABEL_SCAN_SECTORS * 512) as usize];
+    dev.read(Sectors(0), &mut buf)?;
+    for s in 0..LABEL_SCAN_SECTORS {
+        let b = &buf[(s * 512) as usize..((s + 1) * 512) as usize];
+        if let LabelScan::Label(l) = PvLabel::decode(b, s)? {
+            return Ok(Some(l));
+        }
+    }
+    Ok(None)
+}
+
+fn read_area(dev: &dyn BlockDevice, mda: DiskLocn) -> Result<Vec<u8>, PvError> {
+    let mut area = vec![0u8; mda.size as usize];
+    dev.read(Sectors(mda.offset / 512), &mut area)?;
+    Ok(area)
+}
+
+/// The committed metadata text in the PV's first metadata area (`None`
+/// for a PV in no VG).
+pub fn read_metadata(dev: &dyn BlockDevice, label: &PvLabel) -> Result<Option<String>, PvError> {
+    let Some(&mda) = label.metadata_areas.first() else { return Ok(None) };
+    let area = read_area(dev, mda)?;
+    let header = MdaHeader::decode(&area, mda.offset)?;
+    match header.committed {
+        Some(r) => Ok(Some(read_text(&area, &r)?)),
+        None => Ok(None),
+    }
+}
+
+/// Where the next text copy goes in the ring, after the committed one.
+fn next_offset(header: &MdaHeader, len: u64) -> Result<u64, FormatError> {
+    let max = (header.size - MDA_HEADER_SIZE) / 2 - MDA_HEADER_SIZE;
+    if len > max {
+        return Err(FormatError(format!("metadata of {len} bytes does not fit a {}-byte metadata area", header.size)));
+    }
+    let Some(c) = header.committed else { return Ok(MDA_HEADER_SIZE) };
+    let end = c.offset + c.size;
+    let end = if end > header.size { end - header.size + MDA_HEADER_SIZE } else { end };
+    let next = end.div_ceil(512) * 512;
+    Ok(if next + 512 > header.size { MDA_HEADER_SIZE } else { next })
+}
+
+/// Commits `text` (without its NUL) as the PV's metadata: the text goes
+/// into the ring after the current copy (wrapping at the end), is made
+/// durable, and then one header write points slot 0 at it. A crash before
+/// that write leaves the old metadata in force.
+pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &str) -> Result<(), PvError> {
+    let Some(&mda) = label.metadata_areas.first() else {
+        return Err(FormatError("PV has no metadata area".into()).into());
+    };
+    let mut hb = vec![0u8; 512];
+    dev.read(Sectors(mda.offset / 512), &mut hb)?;
+    let header = MdaHeader::decode(&hb, mda.offset)?;
+    let mut bytes = text.as_bytes().to_vec();
+    bytes.push(0);
+    let offset = next_offset(&header, bytes.len() as u64)?;
+    let first = (bytes.len() as u64).min(header.size - offset) as usize;
+    let write_padded = |at: u64, data: &[u8]| -> Result<(), PvError> {
+        let mut buf = data.to_vec();
+        buf.resize(data.len().div_ceil(512) * 512, 0);
+        dev.write(Sectors((mda.offset + at) / 512), &buf)?;
+        Ok(())
+    };
+    write_padded(offset, &bytes[..first])?;
+    if first < bytes.len() {
+        write_padded(MDA_HEADER_SIZE, &bytes[first..])?;
+    }
+    dev.flush()?;
+    let locn = RawLocn { offset, size: bytes.len() as u64, checksum: lvm_crc(&bytes), flags: 0 };
+    let new = MdaHeader { committed: Some(locn), precommitted: None, ..header };
+    dev.write_durable(Sectors(mda.offset / 512), &new.encode())?;
+    Ok(())
+}
+
+/// Marks the PV as used by a VG (or not) in its label.
+pub fn set_in_use(dev: &dyn BlockDevice, label: &mut PvLabel, used: bool) -> Result<(), PvError> {
+    let ext = label.ext.get_or_insert(PvHeaderExt { version: 2, flags: 0, bootloader_areas: vec![] });
+    ext.flags = if used { ext.flags | PV_EXT_USED } else { ext.flags & !PV_EXT_USED };
+    dev.write_durable(Sectors(label.sector), &label.encode()?)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ulvm_blockdev::MemDevice;
+
+    #[test]
+    fn test_format_then_commit_several_versions_through_the_ring() {
+        let dev = MemDevice::new("pv", Sectors(8 << 11));
+        let u = new_uuid().unwrap();
+        let mut label = format_pv(&dev, u).unwrap();
+        assert_eq!(read_label(&dev).unwrap(), Some(label.clone()));
+        assert_eq!(read_metadata(&dev, &label).unwrap(), None);
+        set_in_use(&dev, &mut label, true).unwrap();
+        assert!(read_label(&dev).unwrap().unwrap().in_use());
+        // Enough versions of ~100 KiB to wrap the 1 MiB ring several times.
+        for v in 0..30 {
+            let text = format!("vg0 {{\nseqno = {v}\n}}\n# {}\n", "x".repeat(100_000 + v * 997));
+            commit_metadata(&dev, &label, &text).unwrap();
+            assert_eq!(read_metadata(&dev, &label).unwrap().as_deref(), Some(text.as_str()), "version {v}");
+        }
+        let too_big = "y".repeat(600_000);
+        assert!(commit_metadata(&dev, &label, &too_big).unwrap_err().to_string().contains("does not fit"));
+    }
+}
