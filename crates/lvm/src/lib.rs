@@ -11,7 +11,9 @@ pub mod crc;
 pub mod label;
 pub mod mda;
 pub mod model;
+pub mod names;
 pub mod pv;
+pub mod size;
 pub mod text;
 
 /// A structure that is not what LVM writes: refused, never guessed at.
