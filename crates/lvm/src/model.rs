@@ -116,6 +116,19 @@ pub enum SegmentKind {
     Other { segment_type: String },
 }
 
+/// Text-tree builders for export.
+fn s(v: &str) -> Value {
+    Value::Str(v.to_string())
+}
+
+fn list(v: &[String]) -> Value {
+    Value::List(v.iter().map(|x| s(x)).collect())
+}
+
+fn a(k: &str, v: Value) -> Item {
+    Item::Assign(k.to_string(), v)
+}
+
 fn need_int(items: &[Item], key: &str, what: &str) -> Result<u64, FormatError> {
     match items.int(key) {
         Some(i) if i >= 0 => Ok(i as u64),
@@ -234,9 +247,6 @@ impl VolumeGroup {
     /// The raw on-disk text tree: the VG section first, then the header
     /// keys, as LVM writes it into a metadata area.
     pub fn to_tree(&self, description: &str, creation_host: &str, creation_time: i64) -> Tree {
-        let s = |v: &str| Value::Str(v.to_string());
-        let list = |v: &[String]| Value::List(v.iter().map(|x| s(x)).collect());
-        let a = |k: &str, v: Value| Item::Assign(k.to_string(), v);
         let mut vg = vec![
             a("id", s(&self.id.to_string())),
             a("seqno", Value::Int(self.seqno as i64)),
@@ -313,9 +323,6 @@ impl LogicalVolume {
     }
 
     fn to_item(&self) -> Item {
-        let s = |v: &str| Value::Str(v.to_string());
-        let list = |v: &[String]| Value::List(v.iter().map(|x| s(x)).collect());
-        let a = |k: &str, v: Value| Item::Assign(k.to_string(), v);
         let mut items =
             vec![a("id", s(&self.id.to_string())), a("status", list(&self.status)), a("flags", list(&self.flags))];
         if let Some(t) = self.creation_time {
@@ -391,7 +398,6 @@ impl Segment {
     }
 
     fn to_items(&self) -> Vec<Item> {
-        let a = |k: &str, v: Value| Item::Assign(k.to_string(), v);
         let int = |v: u64| Value::Int(v as i64);
         let mut items = vec![a("start_extent", int(self.start_extent)), a("extent_count", int(self.extent_count))];
         match &self.kind {

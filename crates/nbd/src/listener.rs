@@ -106,11 +106,6 @@ impl NbdServer {
         self.addr
     }
 
-    /// Connections currently open.
-    pub fn connections(&self) -> usize {
-        self.conns.lock().unwrap_or_else(|e| e.into_inner()).iter().filter(|(_, h)| !h.is_finished()).count()
-    }
-
     /// Stops accepting, ends every connection (requests already read are
     /// served and answered first) and removes the socket file.
     pub fn shutdown(&mut self) {

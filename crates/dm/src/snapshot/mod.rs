@@ -250,15 +250,6 @@ impl Snapshot {
         self.lock().chunk_size
     }
 
-    pub fn is_valid(&self) -> bool {
-        self.lock().valid
-    }
-
-    /// Number of completed exceptions.
-    pub fn exception_count(&self) -> usize {
-        self.lock().complete.len()
-    }
-
     pub(crate) fn set_events(&self, events: Arc<EventSink>) {
         *self.events.lock().unwrap_or_else(|e| e.into_inner()) = events;
     }

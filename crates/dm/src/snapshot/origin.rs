@@ -69,12 +69,6 @@ impl OriginState {
         self.snapshots().into_iter().find(|s| s.lock().merging)
     }
 
-    /// Smallest chunk size among the snapshots (the kernel splits origin
-    /// I/O at it); `None` without snapshots.
-    pub fn min_chunk_size(&self) -> Option<Sectors> {
-        self.snapshots().iter().map(|s| s.chunk_size().sectors()).min()
-    }
-
     /// Makes `[at, at+len)` of the origin safe to overwrite: every active,
     /// valid, non-merging snapshot gets its own copy of each chunk first.
     /// The old data is read once for all snapshots. A snapshot that runs
