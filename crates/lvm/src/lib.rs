@@ -7,14 +7,20 @@
 //! bytes real LVM 2.03 wrote and can be fuzzed. The metadata text grammar,
 //! the model and the commands build on this (issue 4, in progress).
 
+pub mod activate;
+pub mod alloc;
 pub mod crc;
+pub mod disk;
 pub mod label;
 pub mod mda;
 pub mod model;
 pub mod names;
 pub mod pv;
+pub mod report;
 pub mod size;
+pub mod system;
 pub mod text;
+pub mod units;
 
 /// A structure that is not what LVM writes: refused, never guessed at.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,7 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An LVM UUID: 32 characters, printed in groups of 6-4-4-4-4-4-6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Uuid(pub [u8; 32]);
 
 impl fmt::Display for Uuid {
@@ -426,3 +426,78 @@ impl Segment {
 #[cfg(test)]
 #[path = "model_tests.rs"]
 mod tests;
+
+/// A snapshot as LVM's metadata describes it: the `snapshotN` LV, the
+/// user-visible COW LV, and the origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRef {
+    /// The hidden `snapshotN` LV carrying the `snapshot` segment.
+    pub seg_lv: String,
+    pub cow: String,
+    pub origin: String,
+    /// Sectors.
+    pub chunk_size: u64,
+    pub merging: bool,
+}
+
+impl VolumeGroup {
+    pub fn lv(&self, name: &str) -> Option<&LogicalVolume> {
+        self.lvs.iter().find(|l| l.name == name)
+    }
+
+    pub fn lv_mut(&mut self, name: &str) -> Option<&mut LogicalVolume> {
+        self.lvs.iter_mut().find(|l| l.name == name)
+    }
+
+    pub fn pv(&self, key: &str) -> Option<&PhysicalVolume> {
+        self.pvs.iter().find(|p| p.key == key)
+    }
+
+    /// Every snapshot in the VG, in metadata order.
+    pub fn snapshots(&self) -> Vec<SnapshotRef> {
+        self.lvs
+            .iter()
+            .filter_map(|l| match l.segments.first().map(|s| &s.kind) {
+                Some(SegmentKind::Snapshot { chunk_size, origin, cow, merging }) => Some(SnapshotRef {
+                    seg_lv: l.name.clone(),
+                    cow: cow.clone(),
+                    origin: origin.clone(),
+                    chunk_size: *chunk_size,
+                    merging: *merging,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The snapshot whose COW is `cow`.
+    pub fn snapshot_of_cow(&self, cow: &str) -> Option<SnapshotRef> {
+        self.snapshots().into_iter().find(|s| s.cow == cow)
+    }
+
+    /// The snapshots of `origin`.
+    pub fn snapshots_of(&self, origin: &str) -> Vec<SnapshotRef> {
+        self.snapshots().into_iter().filter(|s| s.origin == origin).collect()
+    }
+
+    /// The LVs a user sees and names: everything but the `snapshotN` LVs.
+    pub fn user_lvs(&self) -> impl Iterator<Item = &LogicalVolume> {
+        self.lvs.iter().filter(|l| !matches!(l.segments.first().map(|s| &s.kind), Some(SegmentKind::Snapshot { .. })))
+    }
+
+    /// The first free `snapshotN` name.
+    pub fn next_snapshot_name(&self) -> String {
+        (0..).map(|n| format!("snapshot{n}")).find(|n| self.lv(n).is_none()).expect("unbounded")
+    }
+
+    /// The first free `pvN` key.
+    pub fn next_pv_key(&self) -> String {
+        (0..).map(|n| format!("pv{n}")).find(|k| self.pv(k).is_none()).expect("unbounded")
+    }
+}
+
+impl LogicalVolume {
+    pub fn is_writable(&self) -> bool {
+        self.status.iter().any(|f| f == "WRITE")
+    }
+}

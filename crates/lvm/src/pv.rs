@@ -133,6 +133,23 @@ pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &str) -> Re
     Ok(())
 }
 
+/// Empties every metadata area of the PV (no committed copy): what a PV
+/// that leaves its VG, or is removed, carries.
+pub fn clear_metadata(dev: &dyn BlockDevice, label: &PvLabel) -> Result<(), PvError> {
+    for mda in &label.metadata_areas {
+        let h = MdaHeader { start: mda.offset, size: mda.size, committed: None, precommitted: None };
+        dev.write_durable(Sectors(mda.offset / 512), &h.encode())?;
+    }
+    Ok(())
+}
+
+/// Wipes the label (what `pvremove` does): the device is no PV any more.
+pub fn wipe_label(dev: &dyn BlockDevice, label: &PvLabel) -> Result<(), PvError> {
+    clear_metadata(dev, label)?;
+    dev.write_durable(Sectors(label.sector), &[0u8; 512])?;
+    Ok(())
+}
+
 /// Marks the PV as used by a VG (or not) in its label.
 pub fn set_in_use(dev: &dyn BlockDevice, label: &mut PvLabel, used: bool) -> Result<(), PvError> {
     let ext = label.ext.get_or_insert(PvHeaderExt { version: 2, flags: 0, bootloader_areas: vec![] });

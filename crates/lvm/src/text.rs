@@ -171,7 +171,14 @@ impl Tree {
     /// The raw on-disk form: no indentation, one item per line.
     pub fn print(&self) -> String {
         let mut out = String::new();
-        print_items(&mut out, &self.0);
+        print_items(&mut out, &self.0, None);
+        out
+    }
+
+    /// The backup-file form: sections indented with one tab per level.
+    pub fn print_indented(&self) -> String {
+        let mut out = String::new();
+        print_items(&mut out, &self.0, Some(0));
         out
     }
 
@@ -212,18 +219,20 @@ fn print_value(out: &mut String, v: &Value) {
     }
 }
 
-fn print_items(out: &mut String, items: &[Item]) {
+/// Prints `items`; `depth` is the indentation level, `None` for none.
+fn print_items(out: &mut String, items: &[Item], depth: Option<usize>) {
+    let indent = "\t".repeat(depth.unwrap_or(0));
     for item in items {
         match item {
             Item::Assign(k, v) => {
-                let _ = write!(out, "{k} = ");
+                let _ = write!(out, "{indent}{k} = ");
                 print_value(out, v);
                 out.push('\n');
             }
             Item::Section(n, inner) => {
-                let _ = writeln!(out, "{n} {{");
-                print_items(out, inner);
-                out.push_str("}\n");
+                let _ = writeln!(out, "{indent}{n} {{");
+                print_items(out, inner, depth.map(|d| d + 1));
+                let _ = writeln!(out, "{indent}}}");
             }
         }
     }

@@ -1,0 +1,185 @@
+//! Activation: the dm devices that make an LV usable, with LVM's names
+//! and UUIDs (`VG-LV`, `VG-LV-real`, `VG-SNAP-cow`, `LVM-<vg><lv>[-layer]`),
+//! planned here and carried out by whatever hosts dm devices (the daemon,
+//! through [`DmHost`]).
+//!
+//! An origin and its snapshots are one unit: activating any of them
+//! activates all of them, as in the kernel document's four-device stack:
+//!
+//! ```text
+//! VG-base-real  linear/striped over the PVs (the origin's own table)
+//! VG-snap-cow   linear/striped over the PVs (the COW LV's table)
+//! VG-snap       snapshot VG-base-real VG-snap-cow P CHUNK
+//! VG-base       snapshot-origin VG-base-real  (snapshot-merge ... while merging)
+//! ```
+
+use crate::disk::Vg;
+use crate::model::{LogicalVolume, SegmentKind, SnapshotRef};
+use crate::names::{dm_name, dm_uuid};
+use crate::{err, FormatError};
+
+/// One dm device to create: name, uuid, table text (one line per target).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmDevice {
+    pub name: String,
+    pub uuid: String,
+    pub table: String,
+    pub read_only: bool,
+}
+
+/// What the host says about a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevState {
+    pub open_count: u32,
+    pub suspended: bool,
+    pub major: u32,
+    pub minor: u32,
+}
+
+/// The operations activation needs from a device host. Errors are the
+/// host's one-line messages.
+pub trait DmHost {
+    fn state(&mut self, name: &str) -> Result<Option<DevState>, String>;
+    fn create(&mut self, dev: &DmDevice) -> Result<(), String>;
+    /// Loads `table` as the inactive table of `name`.
+    fn load(&mut self, name: &str, table: &str, read_only: bool) -> Result<(), String>;
+    fn suspend(&mut self, name: &str) -> Result<(), String>;
+    fn resume(&mut self, name: &str) -> Result<(), String>;
+    fn remove(&mut self, name: &str) -> Result<(), String>;
+    /// The status parameters of the device's first target.
+    fn status(&mut self, name: &str) -> Result<String, String>;
+    /// The table parameters of the device's first target, with its type.
+    fn table(&mut self, name: &str) -> Result<(String, String), String>;
+}
+
+/// The table of an LV's own extents: `linear` or `striped` lines over the PVs.
+pub fn extent_table(vg: &Vg, lv: &LogicalVolume) -> Result<String, FormatError> {
+    let es = vg.vg.extent_size;
+    let mut out = String::new();
+    for seg in &lv.segments {
+        let start = seg.start_extent * es;
+        let len = seg.extent_count * es;
+        let SegmentKind::Striped { stripe_size, stripes } = &seg.kind else {
+            return err(format!("LV {} has a segment of a type ulvm cannot activate", lv.name));
+        };
+        let mut areas = Vec::new();
+        for (key, pe) in stripes {
+            let pv = vg.vg.pv(key).ok_or_else(|| FormatError(format!("LV {}: unknown PV {key}", lv.name)))?;
+            let Some(d) = vg.disk(key) else {
+                return err(format!("LV {}: PV {key} ({}) is missing", lv.name, vg.pv_path(key)));
+            };
+            areas.push(format!("{} {}", d.path.display(), pv.pe_start + pe * es));
+        }
+        if stripes.len() == 1 {
+            out.push_str(&format!("{start} {len} linear {}\n", areas[0]));
+        } else {
+            let ss = stripe_size.unwrap_or(128);
+            out.push_str(&format!("{start} {len} striped {} {ss} {}\n", stripes.len(), areas.join(" ")));
+        }
+    }
+    Ok(out)
+}
+
+fn lv_sectors(vg: &Vg, lv: &LogicalVolume) -> u64 {
+    lv.extents() * vg.vg.extent_size
+}
+
+/// The name of the LV a user named to the origin/snapshot family it is in.
+pub fn family_origin(vg: &Vg, lv: &str) -> String {
+    match vg.vg.snapshot_of_cow(lv) {
+        Some(s) => s.origin,
+        None => lv.to_string(),
+    }
+}
+
+/// The devices of one origin (or plain LV) and its snapshots, lowest first.
+pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, FormatError> {
+    let v = &vg.vg;
+    let origin = v.lv(origin_name).ok_or_else(|| FormatError(format!("Failed to find logical volume \"{}/{origin_name}\"", v.name)))?;
+    let snaps: Vec<SnapshotRef> = v.snapshots_of(origin_name);
+    let dev = |lv: &LogicalVolume, layer: Option<&str>, table: String, ro: bool| DmDevice {
+        name: dm_name(&v.name, &lv.name, layer),
+        uuid: dm_uuid(&v.id, &lv.id, layer),
+        table,
+        read_only: ro,
+    };
+    let own = extent_table(vg, origin)?;
+    if snaps.is_empty() {
+        return Ok(vec![dev(origin, None, own, !origin.is_writable())]);
+    }
+    let real = dm_name(&v.name, &origin.name, Some("real"));
+    let size = lv_sectors(vg, origin);
+    let mut out = vec![dev(origin, Some("real"), own, !origin.is_writable())];
+    let mut merging = None;
+    for s in &snaps {
+        let cow = v.lv(&s.cow).ok_or_else(|| FormatError(format!("snapshot COW {} is missing", s.cow)))?;
+        let cow_name = dm_name(&v.name, &cow.name, Some("cow"));
+        out.push(dev(cow, Some("cow"), extent_table(vg, cow)?, false));
+        let table = if s.merging {
+            merging = Some((cow_name.clone(), s.chunk_size));
+            format!("0 {size} error\n")
+        } else {
+            format!("0 {size} snapshot {real} {cow_name} P {}\n", s.chunk_size)
+        };
+        out.push(dev(cow, None, table, !cow.is_writable()));
+    }
+    let top = match merging {
+        Some((cow_name, chunk)) => format!("0 {size} snapshot-merge {real} {cow_name} P {chunk}\n"),
+        None => format!("0 {size} snapshot-origin {real}\n"),
+    };
+    out.push(dev(origin, None, top, !origin.is_writable()));
+    Ok(out)
+}
+
+/// Whether an LV is active (its top device exists).
+pub fn is_active(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<Option<DevState>, String> {
+    host.state(&dm_name(&vg.vg.name, lv, None))
+}
+
+/// Activates the family of `lv`; devices already there are left alone.
+pub fn activate(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<(), String> {
+    let origin = family_origin(vg, lv);
+    let devs = plan(vg, &origin).map_err(|e| e.0)?;
+    let mut made: Vec<String> = Vec::new();
+    for d in &devs {
+        if host.state(&d.name)?.is_some() {
+            continue;
+        }
+        if let Err(e) = host.create(d) {
+            for m in made.iter().rev() {
+                let _ = host.remove(m);
+            }
+            return Err(e);
+        }
+        made.push(d.name.clone());
+    }
+    Ok(())
+}
+
+/// Deactivates the family of `lv`: refused while any of its devices is open.
+pub fn deactivate(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<(), String> {
+    let origin = family_origin(vg, lv);
+    let devs = plan(vg, &origin).map_err(|e| e.0)?;
+    // Top devices first; -real/-cow are held open by the others.
+    for d in devs.iter().rev() {
+        if let Some(st) = host.state(&d.name)? {
+            let layered = d.name.ends_with("-real") || d.name.ends_with("-cow");
+            if st.open_count > 0 && !layered {
+                return Err(format!("Logical volume {}/{} in use.", vg.vg.name, display_lv(&d.name, vg)));
+            }
+        }
+    }
+    for d in devs.iter().rev() {
+        if host.state(&d.name)?.is_some() {
+            host.remove(&d.name)?;
+        }
+    }
+    Ok(())
+}
+
+fn display_lv(dm: &str, vg: &Vg) -> String {
+    match crate::names::split_dm_name(dm) {
+        Some((_, lv, _)) => lv,
+        None => dm.strip_prefix(&format!("{}-", vg.vg.name)).unwrap_or(dm).to_string(),
+    }
+}

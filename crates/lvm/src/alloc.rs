@@ -1,0 +1,315 @@
+//! Extents: which physical extents each LV uses, what is free, and the
+//! `normal` allocation policy (formats.md §3; LVM's `alloc = normal`).
+//!
+//! Normal allocation: an LV that grows first continues where its last
+//! segment ends if that extent is free; otherwise free areas are taken in
+//! PV order (the order of the metadata, or of a PV list given to the
+//! command), lowest extent first. A striped LV places each stripe on a
+//! different PV, and every stripe of a segment has the same length; PVs
+//! with the largest free areas are chosen first.
+
+use crate::model::{LogicalVolume, SegmentKind, VolumeGroup};
+use crate::{err, FormatError};
+use std::collections::BTreeMap;
+
+/// A run of physical extents on one PV and what uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PvSeg {
+    pub pe: u64,
+    pub len: u64,
+    /// The LV and its first logical extent here, `None` if free.
+    pub used_by: Option<(String, u64)>,
+}
+
+/// Every PV's extents from 0 to `pe_count`, used and free, in order.
+pub fn pv_segments(vg: &VolumeGroup) -> BTreeMap<String, Vec<PvSeg>> {
+    let mut used: BTreeMap<String, Vec<PvSeg>> = vg.pvs.iter().map(|p| (p.key.clone(), Vec::new())).collect();
+    for lv in &vg.lvs {
+        for seg in &lv.segments {
+            if let SegmentKind::Striped { stripes, .. } = &seg.kind {
+                let per = seg.extent_count / stripes.len().max(1) as u64;
+                for (pv, pe) in stripes {
+                    // Each area of a striped segment reports the segment's first LE.
+                    used.entry(pv.clone()).or_default().push(PvSeg {
+                        pe: *pe,
+                        len: per,
+                        used_by: Some((lv.name.clone(), seg.start_extent)),
+                    });
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for p in &vg.pvs {
+        let mut segs = used.remove(&p.key).unwrap_or_default();
+        segs.sort_by_key(|s| s.pe);
+        let mut all = Vec::new();
+        let mut at = 0;
+        for s in segs {
+            if s.pe > at {
+                all.push(PvSeg { pe: at, len: s.pe - at, used_by: None });
+            }
+            at = at.max(s.pe + s.len);
+            all.push(s);
+        }
+        if at < p.pe_count {
+            all.push(PvSeg { pe: at, len: p.pe_count - at, used_by: None });
+        }
+        out.insert(p.key.clone(), all);
+    }
+    out
+}
+
+/// Free extents per PV key.
+pub fn free_extents(vg: &VolumeGroup) -> BTreeMap<String, u64> {
+    pv_segments(vg)
+        .into_iter()
+        .map(|(k, segs)| (k, segs.iter().filter(|s| s.used_by.is_none()).map(|s| s.len).sum()))
+        .collect()
+}
+
+/// Free extents in the whole VG (allocatable PVs only).
+pub fn vg_free(vg: &VolumeGroup) -> u64 {
+    let free = free_extents(vg);
+    vg.pvs.iter().filter(|p| p.status.iter().any(|s| s == "ALLOCATABLE")).map(|p| free[&p.key]).sum()
+}
+
+/// What an allocation gives: segments of `stripes.len()` areas of `len`
+/// extents each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Area {
+    pub stripes: Vec<(String, u64)>,
+    /// Extents per stripe.
+    pub len: u64,
+}
+
+/// A request for extents.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// Logical extents to add (a multiple of `stripes`).
+    pub extents: u64,
+    pub stripes: usize,
+    /// PVs the command may use, in the order given (`None`: all, VG order).
+    pub pvs: Option<&'a [String]>,
+    /// The LV being extended, to continue after its last segment.
+    pub extend: Option<&'a LogicalVolume>,
+}
+
+/// Plans an allocation, without changing the VG.
+pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, FormatError> {
+    let order: Vec<String> = match req.pvs {
+        Some(list) => list.to_vec(),
+        None => vg.pvs.iter().map(|p| p.key.clone()).collect(),
+    };
+    let allocatable = |k: &String| {
+        vg.pvs.iter().any(|p| &p.key == k && p.status.iter().any(|s| s == "ALLOCATABLE"))
+    };
+    // Free runs per PV, lowest first.
+    let mut free: BTreeMap<String, Vec<(u64, u64)>> = pv_segments(vg)
+        .into_iter()
+        .filter(|(k, _)| order.contains(k) && allocatable(k))
+        .map(|(k, segs)| (k, segs.iter().filter(|s| s.used_by.is_none()).map(|s| (s.pe, s.len)).collect()))
+        .collect();
+    let total: u64 = free.values().flatten().map(|r| r.1).sum();
+    let stripes = req.stripes.max(1);
+    if req.extents % stripes as u64 != 0 {
+        return err(format!("{} extents do not divide into {stripes} stripes", req.extents));
+    }
+    let need = req.extents;
+    if stripes == 1 {
+        if total < need {
+            return err(format!(
+                "Insufficient free space: {need} extents needed, but only {total} available"
+            ));
+        }
+        let mut out = Vec::new();
+        let mut left = need;
+        // Continue the LV's last segment if the next extent is free.
+        if let Some(seg) = req.extend.and_then(|lv| lv.segments.last()) {
+            if let SegmentKind::Striped { stripes: s, .. } = &seg.kind {
+                if s.len() == 1 {
+                    let (pv, pe) = (&s[0].0, s[0].1 + seg.extent_count);
+                    if let Some(runs) = free.get_mut(pv) {
+                        if let Some(r) = runs.iter_mut().find(|r| r.0 == pe) {
+                            let take = r.1.min(left);
+                            out.push(Area { stripes: vec![(pv.clone(), pe)], len: take });
+                            r.0 += take;
+                            r.1 -= take;
+                            left -= take;
+                        }
+                    }
+                }
+            }
+        }
+        for k in &order {
+            let Some(runs) = free.get_mut(k) else { continue };
+            for r in runs.iter_mut() {
+                if left == 0 {
+                    break;
+                }
+                if r.1 == 0 {
+                    continue;
+                }
+                let take = r.1.min(left);
+                out.push(Area { stripes: vec![(k.clone(), r.0)], len: take });
+                r.0 += take;
+                r.1 -= take;
+                left -= take;
+            }
+        }
+        return Ok(out);
+    }
+    // Striped: each segment takes one run from each of `stripes` PVs.
+    let mut per_stripe_left = need / stripes as u64;
+    let mut out = Vec::new();
+    while per_stripe_left > 0 {
+        // The largest free run of each PV, largest PVs first (PV order on ties).
+        let mut best: Vec<(String, u64, u64)> = order
+            .iter()
+            .filter_map(|k| {
+                let runs = free.get(k)?;
+                let r = runs.iter().filter(|r| r.1 > 0).max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))?;
+                Some((k.clone(), r.0, r.1))
+            })
+            .collect();
+        best.sort_by(|a, b| b.2.cmp(&a.2));
+        if best.len() < stripes {
+            let pvs_with_space = best.len();
+            return err(format!(
+                "Insufficient suitable allocatable extents for logical volume: {stripes} stripes need {stripes} PVs with free space, {pvs_with_space} have it"
+            ));
+        }
+        best.truncate(stripes);
+        let len = best.iter().map(|b| b.2).min().unwrap_or(0).min(per_stripe_left);
+        let mut area = Area { stripes: Vec::new(), len };
+        for (k, pe, _) in &best {
+            area.stripes.push((k.clone(), *pe));
+            let runs = free.get_mut(k).expect("chosen from free");
+            let r = runs.iter_mut().find(|r| r.0 == *pe).expect("run exists");
+            r.0 += len;
+            r.1 -= len;
+        }
+        // Keep the stripe order of the PV list, as LVM lists them.
+        area.stripes.sort_by_key(|(k, _)| order.iter().position(|o| o == k));
+        out.push(area);
+        per_stripe_left -= len;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PhysicalVolume, Segment, Uuid};
+
+    fn vg(pe_counts: &[u64]) -> VolumeGroup {
+        VolumeGroup {
+            name: "vg0".into(),
+            id: Uuid(*b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            seqno: 1,
+            status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
+            flags: vec![],
+            extent_size: 8192,
+            max_lv: 0,
+            max_pv: 0,
+            metadata_copies: 0,
+            pvs: pe_counts
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| PhysicalVolume {
+                    key: format!("pv{i}"),
+                    id: Uuid(*b"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+                    device: None,
+                    status: vec!["ALLOCATABLE".into()],
+                    flags: vec![],
+                    dev_size: None,
+                    pe_start: 2048,
+                    pe_count: n,
+                    extra: vec![],
+                })
+                .collect(),
+            lvs: vec![],
+            extra: vec![],
+        }
+    }
+
+    fn add_lv(vg: &mut VolumeGroup, name: &str, areas: &[Area]) {
+        let mut le = 0;
+        let segments = areas
+            .iter()
+            .map(|a| {
+                let n = a.len * a.stripes.len() as u64;
+                let s = Segment {
+                    start_extent: le,
+                    extent_count: n,
+                    kind: SegmentKind::Striped {
+                        stripe_size: (a.stripes.len() > 1).then_some(128),
+                        stripes: a.stripes.clone(),
+                    },
+                    extra: vec![],
+                };
+                le += n;
+                s
+            })
+            .collect();
+        vg.lvs.push(LogicalVolume {
+            name: name.into(),
+            id: Uuid(*b"cccccccccccccccccccccccccccccccc"),
+            status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
+            flags: vec![],
+            creation_time: None,
+            creation_host: None,
+            segments,
+            extra: vec![],
+        });
+    }
+
+    #[test]
+    fn test_linear_fills_pvs_in_order_and_extension_continues_contiguously() {
+        let mut v = vg(&[15, 15]);
+        let a = allocate(&v, &Request { extents: 8, stripes: 1, pvs: None, extend: None }).unwrap();
+        assert_eq!(a, vec![Area { stripes: vec![("pv0".into(), 0)], len: 8 }]);
+        add_lv(&mut v, "base", &a);
+        let b = allocate(&v, &Request { extents: 10, stripes: 1, pvs: None, extend: None }).unwrap();
+        assert_eq!(
+            b,
+            vec![Area { stripes: vec![("pv0".into(), 8)], len: 7 }, Area { stripes: vec![("pv1".into(), 0)], len: 3 }]
+        );
+        assert_eq!(vg_free(&v), 22);
+        let err = allocate(&v, &Request { extents: 23, stripes: 1, pvs: None, extend: None }).unwrap_err();
+        assert!(err.0.contains("Insufficient free space: 23 extents needed, but only 22 available"), "{err}");
+        // A PV list restricts and orders.
+        let only1 = ["pv1".to_string()];
+        let c = allocate(&v, &Request { extents: 2, stripes: 1, pvs: Some(&only1), extend: None }).unwrap();
+        assert_eq!(c, vec![Area { stripes: vec![("pv1".into(), 0)], len: 2 }]);
+    }
+
+    #[test]
+    fn test_extension_prefers_the_extent_after_the_last_segment() {
+        let mut v = vg(&[15]);
+        add_lv(&mut v, "a", &[Area { stripes: vec![("pv0".into(), 0)], len: 2 }]);
+        add_lv(&mut v, "b", &[Area { stripes: vec![("pv0".into(), 4)], len: 2 }]);
+        let a = v.lvs[0].clone();
+        let got = allocate(&v, &Request { extents: 3, stripes: 1, pvs: None, extend: Some(&a) }).unwrap();
+        assert_eq!(
+            got,
+            vec![Area { stripes: vec![("pv0".into(), 2)], len: 2 }, Area { stripes: vec![("pv0".into(), 6)], len: 1 }]
+        );
+    }
+
+    #[test]
+    fn test_stripes_go_on_distinct_pvs() {
+        let v = vg(&[15, 15, 4]);
+        let a = allocate(&v, &Request { extents: 4, stripes: 2, pvs: None, extend: None }).unwrap();
+        assert_eq!(a, vec![Area { stripes: vec![("pv0".into(), 0), ("pv1".into(), 0)], len: 2 }]);
+        let e = allocate(&v, &Request { extents: 6, stripes: 4, pvs: None, extend: None });
+        assert!(e.is_err());
+        let e = allocate(&v, &Request { extents: 3, stripes: 2, pvs: None, extend: None });
+        assert!(e.is_err());
+        // 3 stripes of 5: the third PV has only 4, and no PV may hold two stripes.
+        assert!(allocate(&v, &Request { extents: 15, stripes: 3, pvs: None, extend: None }).is_err());
+        let a = allocate(&v, &Request { extents: 12, stripes: 3, pvs: None, extend: None }).unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].stripes.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["pv0", "pv1", "pv2"]);
+    }
+}

@@ -1,0 +1,287 @@
+//! PVs and VGs on devices: finding the PVs among a set of devices, putting
+//! each VG together from the metadata on its PVs, and committing a new
+//! version of a VG to every PV with a backup and an archive copy.
+//!
+//! A commit writes the new text into each PV's ring and then flips each
+//! PV's header (see [`crate::pv::commit_metadata`]). A crash part-way leaves
+//! some PVs at the old seqno and some at the new; readers take the highest
+//! seqno, as LVM does, so the VG reads as either version, never neither.
+
+use crate::label::PvLabel;
+use crate::model::{Uuid, VolumeGroup};
+use crate::pv::{self, PvError};
+use crate::system::{write_atomic, SysError, SystemDir};
+use crate::text::Tree;
+use crate::FormatError;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use ulvm_blockdev::{BlockDevice, FileDevice};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiskError {
+    #[error("{0}")]
+    Format(#[from] FormatError),
+    #[error("{0}")]
+    Pv(#[from] PvError),
+    #[error("{0}")]
+    Sys(#[from] SysError),
+    #[error("{0}")]
+    Io(#[from] ulvm_blockdev::Error),
+}
+
+/// A device that holds a PV label.
+#[derive(Clone)]
+pub struct PvDisk {
+    pub path: PathBuf,
+    pub dev: Arc<dyn BlockDevice>,
+    pub label: PvLabel,
+    /// The VG metadata on this PV, if it is in one, with its text.
+    pub vg: Option<(VolumeGroup, String)>,
+}
+
+impl std::fmt::Debug for PvDisk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PvDisk").field("path", &self.path).field("uuid", &self.uuid()).finish()
+    }
+}
+
+impl PvDisk {
+    pub fn uuid(&self) -> Uuid {
+        Uuid(self.label.uuid)
+    }
+
+    /// Device size in sectors, as the label records it.
+    pub fn dev_sectors(&self) -> u64 {
+        self.label.device_size / 512
+    }
+}
+
+/// What a scan of a device set found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub pvs: Vec<PvDisk>,
+    /// Devices without a PV label.
+    pub others: Vec<PathBuf>,
+    /// Devices that could not be read or whose metadata is damaged, with why.
+    pub problems: Vec<(PathBuf, String)>,
+}
+
+/// Opens a device for the LVM layer (read-write unless `read_only`).
+pub fn open_device(path: &Path, read_only: bool) -> Result<Arc<dyn BlockDevice>, DiskError> {
+    Ok(Arc::new(FileDevice::open(path, read_only)?))
+}
+
+/// Reads one device: `Ok(None)` when it carries no PV label.
+pub fn read_pv(path: &Path, read_only: bool) -> Result<Option<PvDisk>, DiskError> {
+    let dev = open_device(path, read_only)?;
+    let Some(label) = pv::read_label(dev.as_ref())? else { return Ok(None) };
+    let vg = match pv::read_metadata(dev.as_ref(), &label)? {
+        Some(text) => Some((VolumeGroup::from_tree(&Tree::parse(&text)?)?, text)),
+        None => None,
+    };
+    Ok(Some(PvDisk { path: path.to_path_buf(), dev, label, vg }))
+}
+
+/// Reads every device in `paths`.
+pub fn scan(paths: &[PathBuf], read_only: bool) -> Scan {
+    let mut s = Scan::default();
+    for p in paths {
+        match read_pv(p, read_only) {
+            Ok(Some(pv)) => s.pvs.push(pv),
+            Ok(None) => s.others.push(p.clone()),
+            Err(e) => s.problems.push((p.clone(), e.to_string())),
+        }
+    }
+    s
+}
+
+/// A VG put together from its PVs.
+#[derive(Debug, Clone)]
+pub struct Vg {
+    pub vg: VolumeGroup,
+    /// The metadata text the VG was read from (for the archive).
+    pub text: String,
+    /// The PVs found, by their key in the metadata (`pv0`, ...).
+    pub disks: BTreeMap<String, PvDisk>,
+    /// PV keys the metadata names but no device carries.
+    pub missing: Vec<String>,
+    /// PVs whose metadata is older than the newest copy (repaired on commit).
+    pub stale: Vec<PathBuf>,
+}
+
+impl Vg {
+    pub fn disk(&self, key: &str) -> Option<&PvDisk> {
+        self.disks.get(key)
+    }
+
+    /// The device path of a PV key (the metadata's hint when it is missing).
+    pub fn pv_path(&self, key: &str) -> String {
+        match self.disks.get(key) {
+            Some(d) => d.path.display().to_string(),
+            None => self
+                .vg
+                .pvs
+                .iter()
+                .find(|p| p.key == key)
+                .and_then(|p| p.device.clone())
+                .unwrap_or_else(|| "[unknown]".into()),
+        }
+    }
+
+    /// The key of the PV on `path`.
+    pub fn key_of(&self, path: &Path) -> Option<String> {
+        self.disks.iter().find(|(_, d)| d.path == path).map(|(k, _)| k.clone())
+    }
+}
+
+/// The VGs on a scan's PVs, by name. For each VG the copy with the highest
+/// seqno wins; PVs are matched to the metadata by UUID.
+pub fn assemble(scan: &Scan) -> BTreeMap<String, Vg> {
+    let mut newest: BTreeMap<Uuid, (VolumeGroup, String)> = BTreeMap::new();
+    for pv in &scan.pvs {
+        if let Some((vg, text)) = &pv.vg {
+            let keep = newest.get(&vg.id).is_none_or(|(cur, _)| vg.seqno > cur.seqno);
+            if keep {
+                newest.insert(vg.id, (vg.clone(), text.clone()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (_, (vg, text)) in newest {
+        let mut disks = BTreeMap::new();
+        let mut missing = Vec::new();
+        let mut stale = Vec::new();
+        for p in &vg.pvs {
+            match scan.pvs.iter().find(|d| d.uuid() == p.id) {
+                Some(d) => {
+                    if d.vg.as_ref().is_none_or(|(v, _)| v.id != vg.id || v.seqno != vg.seqno) {
+                        stale.push(d.path.clone());
+                    }
+                    disks.insert(p.key.clone(), d.clone());
+                }
+                None => missing.push(p.key.clone()),
+            }
+        }
+        out.insert(vg.name.clone(), Vg { vg, text, disks, missing, stale });
+    }
+    out
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// The host name LVM records in metadata.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+/// The backup-file form of a VG: header first, then the VG, indented.
+pub fn backup_text(vg: &VolumeGroup, description: &str) -> String {
+    let t = now();
+    let raw = vg.to_tree(description, &hostname(), t);
+    // to_tree puts the VG first and the header after; a backup file puts
+    // the header first.
+    let mut items = raw.0;
+    let vg_item = items.remove(0);
+    items.push(vg_item);
+    format!(
+        "# Generated by ulvm {}: {}\n\n{}",
+        env!("CARGO_PKG_VERSION"),
+        t,
+        Tree(items).print_indented()
+    )
+}
+
+/// Commits `vg` (its seqno is raised by one) to every PV it names, after
+/// archiving the previous version; then writes the backup. `command` is
+/// the command line, recorded as LVM records it.
+pub fn commit(sd: &SystemDir, vg: &mut Vg, command: &str) -> Result<(), DiskError> {
+    if let Some(k) = vg.missing.first() {
+        return Err(FormatError(format!(
+            "Cannot change VG {} while PVs are missing ({k}: {}).",
+            vg.vg.name,
+            vg.pv_path(k)
+        ))
+        .into());
+    }
+    if !vg.text.is_empty() {
+        archive(sd, &vg.vg.name, &vg.text, vg.vg.seqno, command)?;
+    }
+    vg.vg.seqno += 1;
+    for p in &mut vg.vg.pvs {
+        if let Some(d) = vg.disks.get(&p.key) {
+            p.device = Some(d.path.display().to_string());
+        }
+    }
+    let text = vg.vg.to_tree(&format!("Write from {command}."), &hostname(), now()).print();
+    for (key, d) in &mut vg.disks {
+        if !vg.vg.pvs.iter().any(|p| &p.key == key) {
+            continue;
+        }
+        pv::commit_metadata(d.dev.as_ref(), &d.label, &text)?;
+        if !d.label.in_use() {
+            pv::set_in_use(d.dev.as_ref(), &mut d.label, true)?;
+        }
+        d.vg = Some((vg.vg.clone(), text.clone()));
+    }
+    vg.text = text;
+    vg.stale.clear();
+    write_backup(sd, &vg.vg, command)?;
+    Ok(())
+}
+
+/// Writes `DIR/backup/VG` for the current metadata.
+pub fn write_backup(sd: &SystemDir, vg: &VolumeGroup, command: &str) -> Result<(), DiskError> {
+    let text = backup_text(vg, &format!("Created *after* executing '{command}'"));
+    write_atomic(&sd.backup_dir().join(&vg.name), text.as_bytes())?;
+    Ok(())
+}
+
+/// Keeps the version being replaced in `DIR/archive/VG_SEQNO-N.vg`.
+fn archive(sd: &SystemDir, name: &str, old_text: &str, seqno: u64, command: &str) -> Result<(), DiskError> {
+    let old = VolumeGroup::from_tree(&Tree::parse(old_text)?)?;
+    let text = backup_text(&old, &format!("Created *before* executing '{command}'"));
+    let dir = sd.archive_dir();
+    let mut n = 0;
+    let path = loop {
+        let p = dir.join(format!("{name}_{seqno:05}-{n}.vg"));
+        if !p.exists() {
+            break p;
+        }
+        n += 1;
+    };
+    write_atomic(&path, text.as_bytes())?;
+    Ok(())
+}
+
+/// Archive files of a VG, oldest first.
+pub fn archives(sd: &SystemDir, name: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(sd.archive_dir())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&format!("{name}_")) && n.ends_with(".vg"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Clears the VG metadata of a PV that leaves its VG (it becomes an orphan).
+pub fn make_orphan(d: &mut PvDisk) -> Result<(), DiskError> {
+    pv::clear_metadata(d.dev.as_ref(), &d.label)?;
+    pv::set_in_use(d.dev.as_ref(), &mut d.label, false)?;
+    d.vg = None;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "disk_tests.rs"]
+mod tests;

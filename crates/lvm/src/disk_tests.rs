@@ -1,0 +1,103 @@
+use super::*;
+use crate::model::{PhysicalVolume, VolumeGroup};
+use ulvm_blockdev::Sectors;
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ulvm-disk-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn make_pv(dir: &Path, name: &str, mib: u64) -> PathBuf {
+    let p = dir.join(name);
+    FileDevice::create(&p, Sectors(mib * 2048)).unwrap();
+    let dev = open_device(&p, false).unwrap();
+    pv::format_pv(dev.as_ref(), pv::new_uuid().unwrap()).unwrap();
+    p
+}
+
+fn new_vg(disks: &[PvDisk]) -> Vg {
+    let vg = VolumeGroup {
+        name: "vg0".into(),
+        id: pv::new_uuid().unwrap(),
+        seqno: 0,
+        status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
+        flags: vec![],
+        extent_size: 8192,
+        max_lv: 0,
+        max_pv: 0,
+        metadata_copies: 0,
+        pvs: disks
+            .iter()
+            .enumerate()
+            .map(|(i, d)| PhysicalVolume {
+                key: format!("pv{i}"),
+                id: d.uuid(),
+                device: None,
+                status: vec!["ALLOCATABLE".into()],
+                flags: vec![],
+                dev_size: Some(d.dev_sectors()),
+                pe_start: 2048,
+                pe_count: (d.dev_sectors() - 2048) / 8192,
+                extra: vec![],
+            })
+            .collect(),
+        lvs: vec![],
+        extra: vec![],
+    };
+    Vg {
+        vg,
+        text: String::new(),
+        disks: disks.iter().enumerate().map(|(i, d)| (format!("pv{i}"), d.clone())).collect(),
+        missing: vec![],
+        stale: vec![],
+    }
+}
+
+#[test]
+fn test_commit_reaches_every_pv_with_backup_and_archive() {
+    let dir = tmpdir("commit");
+    let sd = SystemDir::new(dir.join("sys"));
+    let paths = vec![make_pv(&dir, "a.img", 64), make_pv(&dir, "b.img", 64), dir.join("missing.img")];
+    let s = scan(&paths, false);
+    assert_eq!(s.pvs.len(), 2);
+    assert_eq!(s.problems.len(), 1);
+    let mut vg = new_vg(&s.pvs);
+    commit(&sd, &mut vg, "vgcreate vg0 a b").unwrap();
+    assert_eq!(vg.vg.seqno, 1);
+    commit(&sd, &mut vg, "vgchange --something").unwrap();
+    let vgs = assemble(&scan(&paths[..2], true));
+    let back = &vgs["vg0"];
+    assert_eq!(back.vg.seqno, 2);
+    assert_eq!(back.disks.len(), 2);
+    assert!(back.missing.is_empty() && back.stale.is_empty());
+    assert_eq!(back.vg.pvs[0].device.as_deref(), Some(paths[0].to_str().unwrap()));
+    // The backup parses to the same VG; the archive holds the previous seqno.
+    let b = std::fs::read_to_string(sd.backup_dir().join("vg0")).unwrap();
+    assert_eq!(VolumeGroup::from_tree(&Tree::parse(&b).unwrap()).unwrap(), back.vg);
+    let arch = archives(&sd, "vg0");
+    assert_eq!(arch.len(), 1);
+    let a = std::fs::read_to_string(&arch[0]).unwrap();
+    assert_eq!(VolumeGroup::from_tree(&Tree::parse(&a).unwrap()).unwrap().seqno, 1);
+    assert!(a.contains("Created *before* executing 'vgchange --something'"), "{a}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn test_newest_seqno_wins_when_pvs_disagree() {
+    let dir = tmpdir("seqno");
+    let sd = SystemDir::new(dir.join("sys"));
+    let paths = vec![make_pv(&dir, "a.img", 64), make_pv(&dir, "b.img", 64)];
+    let mut vg = new_vg(&scan(&paths, false).pvs);
+    commit(&sd, &mut vg, "one").unwrap();
+    // A crash after the first PV took seqno 2: write it to pv0 only.
+    vg.vg.seqno = 2;
+    let text = vg.vg.to_tree("", "h", 0).print();
+    let d0 = &vg.disks["pv0"];
+    pv::commit_metadata(d0.dev.as_ref(), &d0.label, &text).unwrap();
+    let got = assemble(&scan(&paths, true));
+    assert_eq!(got["vg0"].vg.seqno, 2);
+    assert_eq!(got["vg0"].stale, vec![paths[1].clone()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

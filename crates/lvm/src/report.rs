@@ -1,0 +1,210 @@
+//! LVM's report output (`pvs`, `vgs`, `lvs`): columns padded to their
+//! widest cell (at least the field's minimum width), strings left and
+//! numbers right aligned, two leading spaces, or `--separator` without
+//! padding, `--noheadings`, sorting with `-O`, and `--reportformat json`.
+//!
+//! Which fields exist and what they hold is the command's business; this
+//! module only lays out what it is given.
+
+use std::cmp::Ordering;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// A report column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// The field name (`lv_name`), used by `-o`, `-O` and as the JSON key.
+    pub id: String,
+    pub heading: String,
+    pub align: Align,
+    pub min_width: usize,
+}
+
+/// One cell: its text and the value it sorts by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub text: String,
+    pub key: SortKey,
+}
+
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+pub enum SortKey {
+    Num(f64),
+    Str(String),
+}
+
+impl Cell {
+    pub fn str(s: impl Into<String>) -> Cell {
+        let s = s.into();
+        Cell { key: SortKey::Str(s.clone()), text: s }
+    }
+
+    pub fn num(text: impl Into<String>, value: f64) -> Cell {
+        Cell { text: text.into(), key: SortKey::Num(value) }
+    }
+}
+
+/// How the rows are laid out.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub headings: bool,
+    /// `--separator`: cells joined by it, without padding.
+    pub separator: Option<String>,
+    /// `--reportformat json`, with the report's name (`lv`, `vg`, `pv`).
+    pub json: Option<String>,
+}
+
+/// `-O` keys: a column index and whether the order is descending.
+pub type SortSpec = Vec<(usize, bool)>;
+
+fn compare(a: &[Cell], b: &[Cell], sort: &SortSpec) -> Ordering {
+    for &(i, desc) in sort {
+        let o = a[i].key.partial_cmp(&b[i].key).unwrap_or(Ordering::Equal);
+        let o = if desc { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Renders a report: rows are sorted (stably) by `sort`, then printed.
+pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, layout: &Layout) -> String {
+    rows.sort_by(|a, b| compare(a, b, sort));
+    let mut out = String::new();
+    if let Some(name) = &layout.json {
+        out.push_str("  {\n      \"report\": [\n          {\n");
+        out.push_str(&format!("              {}: [\n", json_str(name)));
+        for (n, row) in rows.iter().enumerate() {
+            let cells: Vec<String> = columns
+                .iter()
+                .zip(row)
+                .map(|(c, v)| format!("{}:{}", json_str(&c.id), json_str(v.text.trim_end())))
+                .collect();
+            let comma = if n + 1 < rows.len() { "," } else { "" };
+            out.push_str(&format!("                  {{{}}}{comma}\n", cells.join(", ")));
+        }
+        out.push_str("              ]\n          }\n      ]\n  }\n");
+        return out;
+    }
+    if let Some(sep) = &layout.separator {
+        let mut lines: Vec<String> = Vec::new();
+        if layout.headings {
+            lines.push(columns.iter().map(|c| c.heading.as_str()).collect::<Vec<_>>().join(sep));
+        }
+        for row in &rows {
+            lines.push(row.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(sep));
+        }
+        for l in lines {
+            out.push_str("  ");
+            out.push_str(&l);
+            out.push('\n');
+        }
+        return out;
+    }
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let cells = rows.iter().map(|r| r[i].text.chars().count()).max().unwrap_or(0);
+            let head = if layout.headings { c.heading.chars().count() } else { 0 };
+            cells.max(head).max(c.min_width)
+        })
+        .collect();
+    let pad = |s: &str, w: usize, align: Align| {
+        let n = w.saturating_sub(s.chars().count());
+        match align {
+            Align::Left => format!("{s}{}", " ".repeat(n)),
+            Align::Right => format!("{}{s}", " ".repeat(n)),
+        }
+    };
+    if layout.headings {
+        let cells: Vec<String> = columns.iter().zip(&widths).map(|(c, &w)| pad(&c.heading, w, Align::Left)).collect();
+        out.push_str(&format!("  {}\n", cells.join(" ")));
+    }
+    for row in &rows {
+        let cells: Vec<String> =
+            columns.iter().zip(&widths).zip(row).map(|((c, &w), v)| pad(&v.text, w, c.align)).collect();
+        out.push_str(&format!("  {}\n", cells.join(" ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(id: &str, heading: &str, align: Align, min_width: usize) -> Column {
+        Column { id: id.into(), heading: heading.into(), align, min_width }
+    }
+
+    #[test]
+    fn test_layout_matches_lvs_output() {
+        // The oracle's `lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,chunk_size`.
+        let cols = vec![
+            col("lv_name", "LV", Align::Left, 0),
+            col("lv_attr", "Attr", Align::Left, 0),
+            col("lv_size", "LSize", Align::Right, 0),
+            col("origin", "Origin", Align::Left, 0),
+            col("snap_percent", "Snap%", Align::Left, 6),
+            col("chunk_size", "Chunk", Align::Right, 0),
+        ];
+        let rows = vec![
+            vec![
+                Cell::str("base"),
+                Cell::str("owi-a-s---"),
+                Cell::num("32.00m", 32.0),
+                Cell::str(""),
+                Cell::num("", 0.0),
+                Cell::num("0 ", 0.0),
+            ],
+            vec![
+                Cell::str("snap"),
+                Cell::str("swi-a-s---"),
+                Cell::num("8.00m", 8.0),
+                Cell::str("base"),
+                Cell::num("50.29", 50.29),
+                Cell::num("4.00k", 4.0),
+            ],
+        ];
+        let layout = Layout { headings: true, ..Default::default() };
+        assert_eq!(
+            render(&cols, rows.clone(), &vec![], &layout),
+            "  LV   Attr       LSize  Origin Snap%  Chunk\n  \
+             base owi-a-s--- 32.00m                  0 \n  \
+             snap swi-a-s---  8.00m base   50.29  4.00k\n"
+        );
+        let sorted = render(&cols, rows.clone(), &vec![(0, true)], &Layout { headings: false, ..layout.clone() });
+        assert!(sorted.starts_with("  snap"), "{sorted}");
+        let sep = render(&cols, rows, &vec![], &Layout { separator: Some(":".into()), ..layout });
+        assert_eq!(sep.lines().nth(1), Some("  base:owi-a-s---:32.00m:::0 "));
+    }
+
+    #[test]
+    fn test_json_has_one_object_per_row() {
+        let cols = vec![col("vg_name", "VG", Align::Left, 0)];
+        let rows = vec![vec![Cell::str("vg0")], vec![Cell::str("v\"1")]];
+        let j = render(&cols, rows, &vec![], &Layout { json: Some("vg".into()), ..Default::default() });
+        assert!(j.contains("\"vg\": ["), "{j}");
+        assert!(j.contains("{\"vg_name\":\"vg0\"},\n"), "{j}");
+        assert!(j.contains("{\"vg_name\":\"v\\\"1\"}\n"), "{j}");
+    }
+}

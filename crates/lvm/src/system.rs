@@ -1,0 +1,349 @@
+//! The system directory: what LVM keeps under `/etc/lvm` and `/run/lock/lvm`,
+//! in one place ulvm can own without root.
+//!
+//! ```text
+//! DIR/lvm.conf                  lvm.conf-style settings (optional)
+//! DIR/devices/system.devices    the devices that belong to this system
+//! DIR/backup/VG                 the latest metadata of each VG
+//! DIR/archive/VG_NNNNN-R.vg     earlier versions, one per change
+//! DIR/locks/P_global, V_VG      flock(2) locks that serialize commands
+//! ```
+//!
+//! The directory is `--system-dir DIR`, else `$ULVM_SYSTEM_DIR`, else
+//! `/etc/ulvm` as root, else `$XDG_CONFIG_HOME/ulvm` (`~/.config/ulvm`).
+
+use crate::text::{Item, Items, Tree, Value};
+use crate::FormatError;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// An error of the system directory: what it was doing, and the OS error.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct SysError {
+    pub what: String,
+    #[source]
+    pub source: io::Error,
+}
+
+fn sys<T>(r: io::Result<T>, what: impl FnOnce() -> String) -> Result<T, SysError> {
+    r.map_err(|source| SysError { what: what(), source })
+}
+
+#[derive(Debug, Clone)]
+pub struct SystemDir {
+    root: PathBuf,
+}
+
+impl SystemDir {
+    /// The system directory for an optional explicit choice.
+    pub fn locate(explicit: Option<&Path>) -> SystemDir {
+        let root = if let Some(p) = explicit {
+            p.to_path_buf()
+        } else if let Some(p) = std::env::var_os("ULVM_SYSTEM_DIR").filter(|v| !v.is_empty()) {
+            PathBuf::from(p)
+        } else if unsafe { libc::geteuid() } == 0 {
+            // SAFETY (above): geteuid has no preconditions and cannot fail.
+            PathBuf::from("/etc/ulvm")
+        } else if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+            PathBuf::from(x).join("ulvm")
+        } else {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into())).join(".config/ulvm")
+        };
+        SystemDir { root }
+    }
+
+    pub fn new(root: impl Into<PathBuf>) -> SystemDir {
+        SystemDir { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn devices_file(&self) -> PathBuf {
+        self.root.join("devices/system.devices")
+    }
+
+    pub fn backup_dir(&self) -> PathBuf {
+        self.root.join("backup")
+    }
+
+    pub fn archive_dir(&self) -> PathBuf {
+        self.root.join("archive")
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("lvm.conf")
+    }
+
+    /// The settings in `lvm.conf` (defaults when there is none).
+    pub fn config(&self) -> Result<Config, FormatError> {
+        let path = self.config_file();
+        match fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text).map_err(|e| FormatError(format!("{}: {}", path.display(), e.0))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(FormatError(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// Takes a lock: `P_global` for orphan PVs and VG names, `V_<vg>` for a VG.
+    pub fn lock(&self, name: &str, exclusive: bool) -> Result<Lock, SysError> {
+        let dir = self.root.join("locks");
+        sys(fs::create_dir_all(&dir), || format!("creating {}", dir.display()))?;
+        let path = dir.join(name);
+        let file = sys(OpenOptions::new().create(true).truncate(false).write(true).open(&path), || {
+            format!("opening lock {}", path.display())
+        })?;
+        let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
+        loop {
+            // SAFETY: flock on an fd we own.
+            if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+                return Ok(Lock { _file: file });
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(SysError { what: format!("locking {}", path.display()), source: e });
+            }
+        }
+    }
+}
+
+/// A held lock; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// Writes `data` to `path` atomically: a temporary file, fsync, rename,
+/// fsync of the directory.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), SysError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    sys(fs::create_dir_all(dir), || format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
+    let what = || format!("writing {}", path.display());
+    let mut f = sys(File::create(&tmp), what)?;
+    sys(f.write_all(data), what)?;
+    sys(f.sync_all(), what)?;
+    sys(fs::rename(&tmp, path), what)?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// lvm.conf settings ulvm uses. Unknown settings are ignored, as LVM
+/// ignores settings of other versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `activation/snapshot_autoextend_threshold`: percent full at which a
+    /// snapshot is extended (100 = never).
+    pub snapshot_autoextend_threshold: u64,
+    /// `activation/snapshot_autoextend_percent`: how much to add, in percent
+    /// of the snapshot's size.
+    pub snapshot_autoextend_percent: u64,
+    /// `global/units`: the default `--units` of reports.
+    pub units: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config { snapshot_autoextend_threshold: 100, snapshot_autoextend_percent: 20, units: "h".into() }
+    }
+}
+
+impl Config {
+    pub fn parse(text: &str) -> Result<Config, FormatError> {
+        let tree = Tree::parse(text)?;
+        let mut c = Config::default();
+        let top = tree.0.as_slice();
+        if let Some(act) = top.section("activation") {
+            if let Some(v) = act.int("snapshot_autoextend_threshold") {
+                c.snapshot_autoextend_threshold = v.clamp(50, 100) as u64;
+            }
+            if let Some(v) = act.int("snapshot_autoextend_percent") {
+                c.snapshot_autoextend_percent = v.max(0) as u64;
+            }
+        }
+        if let Some(g) = top.section("global") {
+            if let Some(Value::Str(u)) = g.value("units") {
+                crate::units::Units::parse(u)?;
+                c.units = u.clone();
+            }
+        }
+        Ok(c)
+    }
+
+    /// A config text with these settings (for tests and `ulvm lvmconfig`).
+    pub fn to_text(&self) -> String {
+        let tree = Tree(vec![
+            Item::Section(
+                "activation".into(),
+                vec![
+                    Item::Assign(
+                        "snapshot_autoextend_threshold".into(),
+                        Value::Int(self.snapshot_autoextend_threshold as i64),
+                    ),
+                    Item::Assign("snapshot_autoextend_percent".into(), Value::Int(self.snapshot_autoextend_percent as i64)),
+                ],
+            ),
+            Item::Section("global".into(), vec![Item::Assign("units".into(), Value::Str(self.units.clone()))]),
+        ]);
+        tree.print()
+    }
+}
+
+/// One line of the devices file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceEntry {
+    /// `devname` for block devices, `file` for regular files (ulvm's own
+    /// type: LVM has no file PVs).
+    pub idtype: String,
+    pub path: PathBuf,
+    /// The PV UUID (32 characters, no dashes), once it is a PV.
+    pub pvid: Option<String>,
+}
+
+/// The devices file (LVM's `system.devices`): the devices commands look
+/// at, so nothing else on the machine is scanned or touched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DevicesFile {
+    pub entries: Vec<DeviceEntry>,
+}
+
+impl DevicesFile {
+    pub fn load(path: &Path) -> Result<DevicesFile, FormatError> {
+        let text = match fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DevicesFile::default()),
+            Err(e) => return Err(FormatError(format!("{}: {e}", path.display()))),
+        };
+        let mut entries = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with("VERSION=") || line.starts_with("SYSTEMID=") {
+                continue;
+            }
+            let mut idtype = None;
+            let mut path_field = None;
+            let mut pvid = None;
+            for field in line.split_whitespace() {
+                match field.split_once('=') {
+                    Some(("IDTYPE", v)) => idtype = Some(v.to_string()),
+                    Some(("DEVNAME", v)) if v != "." => path_field = Some(PathBuf::from(v)),
+                    Some(("IDNAME", v)) if path_field.is_none() && v.starts_with('/') => {
+                        path_field = Some(PathBuf::from(v))
+                    }
+                    Some(("PVID", v)) if v != "." => pvid = Some(v.to_string()),
+                    _ => {}
+                }
+            }
+            match (idtype, path_field) {
+                (Some(idtype), Some(path)) => entries.push(DeviceEntry { idtype, path, pvid }),
+                _ => return Err(FormatError(format!("{} line {}: not a device entry", path.display(), n + 1))),
+            }
+        }
+        Ok(DevicesFile { entries })
+    }
+
+    pub fn to_text(&self, command: &str) -> String {
+        let mut s = String::from("# ulvm uses devices listed in this file.\n");
+        s.push_str(&format!("# Created by ulvm command {command} pid {}\n", std::process::id()));
+        s.push_str("VERSION=1.1.1\n");
+        for e in &self.entries {
+            let p = e.path.display();
+            s.push_str(&format!(
+                "IDTYPE={} IDNAME={p} DEVNAME={p} PVID={} PART=0\n",
+                e.idtype,
+                e.pvid.as_deref().unwrap_or(".")
+            ));
+        }
+        s
+    }
+
+    pub fn save(&self, path: &Path, command: &str) -> Result<(), SysError> {
+        write_atomic(path, self.to_text(command).as_bytes())
+    }
+
+    pub fn find(&self, path: &Path) -> Option<&DeviceEntry> {
+        self.entries.iter().find(|e| e.path == path)
+    }
+
+    /// Adds or updates the entry of `path`.
+    pub fn set(&mut self, path: &Path, pvid: Option<String>) {
+        let idtype = match fs::metadata(path) {
+            Ok(m) if std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()) => "devname",
+            _ => "file",
+        };
+        match self.entries.iter_mut().find(|e| e.path == path) {
+            Some(e) => e.pvid = pvid,
+            None => self.entries.push(DeviceEntry { idtype: idtype.into(), path: path.to_path_buf(), pvid }),
+        }
+    }
+
+    pub fn remove(&mut self, path: &Path) {
+        self.entries.retain(|e| e.path != path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_devices_file_roundtrip_and_lvm_lines() {
+        let dir = std::env::temp_dir().join(format!("ulvm-sys-{}", std::process::id()));
+        let sd = SystemDir::new(&dir);
+        let mut d = DevicesFile::default();
+        d.set(Path::new("/nonexistent/pv1.img"), None);
+        d.set(Path::new("/nonexistent/pv1.img"), Some("abc".into()));
+        d.set(Path::new("/nonexistent/pv2.img"), None);
+        d.save(&sd.devices_file(), "pvcreate").unwrap();
+        let back = DevicesFile::load(&sd.devices_file()).unwrap();
+        assert_eq!(back, d);
+        assert_eq!(back.entries[0].idtype, "file");
+        // A line as LVM itself writes it.
+        let lvm = "VERSION=1.1.2\nIDTYPE=devname IDNAME=/dev/sdb DEVNAME=/dev/sdb PVID=LQQEzwIRd7BglDsm7OMCRA6SE1pIAcjI PART=0\n";
+        fs::write(sd.devices_file(), lvm).unwrap();
+        let l = DevicesFile::load(&sd.devices_file()).unwrap();
+        assert_eq!(l.entries[0].path, Path::new("/dev/sdb"));
+        assert_eq!(l.entries[0].pvid.as_deref(), Some("LQQEzwIRd7BglDsm7OMCRA6SE1pIAcjI"));
+        fs::write(sd.devices_file(), "garbage\n").unwrap();
+        assert!(DevicesFile::load(&sd.devices_file()).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_config_reads_autoextend_and_units() {
+        let c = Config::parse(
+            "activation {\n snapshot_autoextend_threshold = 70\n snapshot_autoextend_percent = 50\n}\nglobal { units = \"m\" }\n",
+        )
+        .unwrap();
+        assert_eq!(c.snapshot_autoextend_threshold, 70);
+        assert_eq!(c.snapshot_autoextend_percent, 50);
+        assert_eq!(c.units, "m");
+        assert_eq!(Config::parse(&c.to_text()).unwrap(), c);
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+        assert!(Config::parse("global { units = \"q\" }").is_err());
+    }
+
+    #[test]
+    fn test_exclusive_lock_excludes_another_holder() {
+        let dir = std::env::temp_dir().join(format!("ulvm-lock-{}", std::process::id()));
+        let sd = SystemDir::new(&dir);
+        let held = sd.lock("V_vg0", true).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sd2 = sd.clone();
+        let t = std::thread::spawn(move || {
+            let _l = sd2.lock("V_vg0", true).unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(rx.recv_timeout(std::time::Duration::from_millis(200)).is_err(), "second lock taken while held");
+        drop(held);
+        rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        t.join().unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,158 @@
+//! Sizes as LVM prints them (`--units`): human-readable by default
+//! (`32.00m`, `<2.00g`, and `0 ` for nothing), or a fixed unit given as
+//! one of `hHbBsSkKmMgGtTpPeE`, optionally with a count (`--units 4m`).
+//! Lower-case units are powers of 1024, upper-case powers of 1000; `b`
+//! and `s` (bytes, sectors) print no decimals. A value rounded up to its
+//! two decimals is marked `<`, as LVM 2.03 does (`<2.00g` for 2047 MiB).
+
+use crate::{err, FormatError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The largest unit in which the value is at least 1 (base 1024 or 1000).
+    Human { base: u64 },
+    /// `factor` bytes per unit, printed with `suffix`.
+    Fixed { factor: u64, suffix: char, precision: usize },
+}
+
+/// How report and display commands print sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Units {
+    kind: Kind,
+    suffix: bool,
+}
+
+const PREFIXES: [char; 6] = ['e', 'p', 't', 'g', 'm', 'k'];
+
+impl Default for Units {
+    fn default() -> Units {
+        Units::human()
+    }
+}
+
+impl Units {
+    /// `--units h`, the default.
+    pub fn human() -> Units {
+        Units { kind: Kind::Human { base: 1024 }, suffix: true }
+    }
+
+    /// Parses a `--units` argument.
+    pub fn parse(s: &str) -> Result<Units, FormatError> {
+        let bad = || FormatError(format!("Invalid argument for --units: {s}"));
+        let digits = s.bytes().take_while(|b| b.is_ascii_digit()).count();
+        let (count, unit) = s.split_at(digits);
+        let mut chars = unit.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else { return Err(bad()) };
+        let count: u64 = if count.is_empty() { 1 } else { count.parse().map_err(|_| bad())? };
+        if count == 0 {
+            return Err(bad());
+        }
+        let kind = match c {
+            'h' if digits == 0 => Kind::Human { base: 1024 },
+            'H' if digits == 0 => Kind::Human { base: 1000 },
+            'b' | 'B' => Kind::Fixed { factor: count, suffix: 'B', precision: 0 },
+            's' | 'S' => Kind::Fixed { factor: 512 * count, suffix: 'S', precision: 0 },
+            _ => {
+                let lower = c.to_ascii_lowercase();
+                let Some(pos) = PREFIXES.iter().position(|&p| p == lower) else { return Err(bad()) };
+                let exp = 6 - pos as u32;
+                let base: u64 = if c.is_ascii_uppercase() { 1000 } else { 1024 };
+                Kind::Fixed { factor: base.pow(exp) * count, suffix: c, precision: 2 }
+            }
+        };
+        let kind = match kind {
+            Kind::Fixed { factor, precision, .. } if digits > 0 => Kind::Fixed { factor, suffix: 'U', precision },
+            k => k,
+        };
+        Ok(Units { kind, suffix: true })
+    }
+
+    /// `--nosuffix`: no unit letter after fixed units (human sizes keep theirs).
+    pub fn without_suffix(self) -> Units {
+        Units { suffix: false, ..self }
+    }
+
+    /// `sectors` (512 bytes each) in these units.
+    pub fn size(&self, sectors: u64) -> String {
+        let bytes = sectors as u128 * 512;
+        let (factor, suffix, precision) = match self.kind {
+            Kind::Human { base } => {
+                if bytes == 0 {
+                    return "0 ".to_string();
+                }
+                let mut factor = (base as u128).pow(6);
+                let mut i = 0;
+                while i < PREFIXES.len() - 1 && bytes < factor {
+                    factor /= base as u128;
+                    i += 1;
+                }
+                let c = if base == 1000 { PREFIXES[i].to_ascii_uppercase() } else { PREFIXES[i] };
+                (factor, Some(c), 2)
+            }
+            Kind::Fixed { factor, suffix, precision } => {
+                (factor as u128, if self.suffix { Some(suffix) } else { None }, precision)
+            }
+        };
+        let suffix = suffix.map(String::from).unwrap_or_default();
+        if bytes == 0 {
+            return format!("0{suffix}");
+        }
+        let scale = 10u128.pow(precision as u32);
+        let scaled = bytes * scale;
+        let mut q = scaled / factor;
+        let r = scaled % factor;
+        let rounded_up = r * 2 >= factor;
+        if rounded_up {
+            q += 1;
+        }
+        let mark = if rounded_up && r != 0 && precision > 0 { "<" } else { "" };
+        let int = q / scale;
+        if precision == 0 {
+            format!("{mark}{int}{suffix}")
+        } else {
+            format!("{mark}{int}.{:0w$}{suffix}", q % scale, w = precision)
+        }
+    }
+}
+
+/// Checks that `s` is a valid `--units` argument (for option parsing).
+pub fn check_units(s: &str) -> Result<(), FormatError> {
+    Units::parse(s).map(|_| ()).or_else(|e| err(e.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 2048;
+
+    #[test]
+    fn test_human_sizes_match_lvm() {
+        let h = Units::human();
+        // Observed with LVM 2.03.16 pvs on 10G, 1025M, 2047M and 100M devices.
+        assert_eq!(h.size(10240 * MIB), "10.00g");
+        assert_eq!(h.size(1025 * MIB), "1.00g");
+        assert_eq!(h.size(2047 * MIB), "<2.00g");
+        assert_eq!(h.size(100 * MIB), "100.00m");
+        assert_eq!(h.size(8), "4.00k");
+        assert_eq!(h.size(0), "0 ");
+        assert_eq!(h.size(32 * MIB), "32.00m");
+    }
+
+    #[test]
+    fn test_fixed_units_and_nosuffix() {
+        let m = Units::parse("m").unwrap();
+        assert_eq!(m.size(10240 * MIB), "10240.00m");
+        assert_eq!(m.size(0), "0m");
+        assert_eq!(Units::parse("k").unwrap().size(1025 * MIB), "1049600.00k");
+        let b = Units::parse("b").unwrap().without_suffix();
+        assert_eq!(b.size(32 * MIB), "33554432");
+        assert_eq!(Units::parse("b").unwrap().size(1), "512B");
+        assert_eq!(Units::parse("s").unwrap().size(65536), "65536S");
+        assert_eq!(Units::parse("G").unwrap().size(2 * 1_000_000_000 / 512), "2.00G");
+        assert_eq!(Units::parse("4m").unwrap().size(8 * MIB), "2.00U");
+        assert!(Units::parse("x").is_err());
+        assert!(Units::parse("mm").is_err());
+        assert!(Units::parse("").is_err());
+    }
+}

@@ -1,0 +1,364 @@
+#!/usr/bin/env bash
+# Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
+#
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --host-only]
+#
+# Phase 1 (oracle): runs a guest script in the ../shared/oracle VM (real
+# Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
+# (vda, vdb, vdc) and records every command as
+#   crates/lvm/tests/fixtures/oracle/NNN-name.{cmd,out,err,rc}
+# plus vgcfgbackup files (*.vgbackup) and, extracted on the host from the disk
+# images afterwards, the current metadata text of each PV (mda-*.txt) and an
+# xz of each disk's first MiB (label + metadata ring).
+#
+# Phase 2 (host, no device-mapper): restores captured vgcfgbackup files onto
+# loop devices with pvcreate --restorefile + vgcfgrestore and records the
+# reports for the (necessarily inactive) VG into
+#   crates/lvm/tests/fixtures/host/<scenario>/NNN-name.{cmd,out,err,rc}
+# Needs root, losetup and lvm2 on the host.
+#
+# See crates/lvm/tests/fixtures/README.md for the format.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+ORACLE="${ORACLE_DIR:-$ROOT/../shared/oracle}"
+FIX="$ROOT/crates/lvm/tests/fixtures"
+MODE="${1:-all}"
+
+W="$(mktemp -d /var/tmp/ulvm-lvm-fixtures.XXXXXX)"
+cleanup() { rm -rf "$W"; }
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- guest script
+cat > "$W/guest.sh" <<'GUEST'
+#!/bin/bash
+# Runs inside the oracle VM. stdin is /dev/null (matters for prompts).
+D=$ORACLE_OUT
+N=0
+export LVM_SUPPRESS_FD_WARNINGS=1
+# quote ARG...: one line, words separated by one space, a word single-quoted
+# only if it holds characters outside [A-Za-z0-9_@%+=:,./-].
+quote() {
+  local a out=() sq="'\\''"
+  for a in "$@"; do
+    case $a in ''|*[!A-Za-z0-9_@%+=:,./-]*) out+=("'${a//\'/$sq}'") ;; *) out+=("$a") ;; esac
+  done
+  local IFS=' '; printf '%s\n' "${out[*]}"
+}
+# cap NAME CMD [ARG...]: run CMD, record argv (shell-quoted), stdout, stderr, exit code.
+cap() {
+  local name=$1; shift
+  N=$((N+1)); local id; id=$(printf '%03d-%s' "$N" "$name")
+  quote "$@" > "$D/$id.cmd"
+  "$@" > "$D/$id.out" 2> "$D/$id.err"
+  echo $? > "$D/$id.rc"
+  echo "[$id] rc=$(cat "$D/$id.rc")" >&2
+}
+# capsh NAME 'shell snippet': same, for pipelines / redirections (cmd file holds "sh -c ...").
+capsh() { cap "$1" bash -c "$2"; }
+backup() { vgcfgbackup -f "$D/$1.vgbackup" vg0 >/dev/null 2>&1 || echo "vgcfgbackup $1 failed" >&2; }
+pattern() { yes "$1" | head -c "$2"; }
+
+# --- setup
+cap pvcreate pvcreate /dev/vda /dev/vdb
+cap vgcreate vgcreate vg0 /dev/vda /dev/vdb
+cap lvcreate-base lvcreate -L 32M -n base vg0
+cap lvcreate-striped lvcreate -L 16M -i 2 -I 64k -n striped vg0
+cap lvcreate-small lvcreate -l 3 -n small vg0
+pattern PRE-SNAPSHOT 4194304 | dd of=/dev/vg0/base bs=1M oflag=direct status=none
+cap lvcreate-snap lvcreate -s -L 8M -n snap vg0/base
+pattern POST-SNAPSHOT 1048576 | dd of=/dev/vg0/base bs=1M oflag=direct status=none
+sync
+
+# --- reports
+cap pvs pvs
+cap pvs-a pvs -a
+cap vgs vgs
+cap lvs lvs
+cap lvs-a lvs -a
+cap lvs-a-devices lvs -a -o+devices
+cap lvs-a-devices-ranges lvs -a -o+devices,seg_pe_ranges
+cap lvs-units-m lvs --units m
+cap lvs-units-b-nosuffix lvs --units b --nosuffix
+cap lvs-noheadings lvs --noheadings -o lv_name,lv_size
+cap lvs-separator lvs --separator :
+cap lvs-snapcols lvs -o lv_name,lv_attr,lv_size,origin,snap_percent,chunk_size
+cap lvs-a-snapcols lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,data_percent,chunk_size,lv_role
+cap lvs-json lvs --reportformat json
+cap vgs-json vgs --reportformat json
+cap pvs-json pvs --reportformat json
+cap lvs-a-json-devices lvs -a --reportformat json -o+devices
+cap pvs-used pvs -o+pv_used,pv_pe_count,pv_pe_alloc_count
+cap vgs-extents vgs -o+vg_extent_size,vg_extent_count,vg_free_count
+cap lvs-sort-size lvs -O lv_size
+cap lvs-sort-name-desc lvs -O -lv_name
+cap lvs-segs lvs -a --segments -o+seg_start,seg_size,stripes,stripe_size,seg_pe_ranges
+cap lvs-uuid lvs -a -o lv_name,lv_uuid,lv_path,lv_dm_path,lv_kernel_major,lv_kernel_minor
+cap lvs-nameprefixes lvs -a --nameprefixes --noheadings -o lv_name,lv_attr,lv_size
+cap lvs-aligned-sep lvs --aligned --separator '|' -a
+cap lvs-unbuffered lvs --unbuffered -a
+cap vgs-units-k vgs --units k
+cap vgs-units-h-upper vgs --units H
+cap pvs-units-s pvs --units s
+cap pvs-segs pvs --segments -o+pvseg_start,pvseg_size,lv_name
+cap pvdisplay pvdisplay
+cap pvdisplay-m pvdisplay -m
+cap pvdisplay-c pvdisplay -c
+cap vgdisplay vgdisplay
+cap vgdisplay-v vgdisplay -v
+cap vgdisplay-c vgdisplay -c
+cap lvdisplay lvdisplay
+cap lvdisplay-a lvdisplay -a
+cap lvdisplay-snap lvdisplay vg0/snap
+cap lvdisplay-m-striped lvdisplay -m vg0/striped
+cap lvdisplay-c lvdisplay -c
+cap dmsetup-table dmsetup table
+cap dmsetup-ls dmsetup ls
+cap dmsetup-status dmsetup status
+cap dmsetup-info-c dmsetup info -c
+cap vgcfgbackup vgcfgbackup -f "$D/vg0.vgbackup" vg0
+cp /etc/lvm/backup/vg0 "$D/etc-lvm-backup-vg0.vgbackup"
+cap lvchange-an-small lvchange -an vg0/small
+cap lvs-after-an-small lvs -o lv_name,lv_attr
+cap lvs-a-after-an-small lvs -a
+cap lvdisplay-inactive-small lvdisplay vg0/small
+
+# --- invalidate the snapshot (8 MiB COW, write 12 MiB through the origin)
+capsh fill-origin 'yes OVERFLOW | head -c 12582912 | dd of=/dev/vg0/base bs=1M seek=8 iflag=fullblock oflag=direct'
+sync
+cap invalid-lvs-a lvs -a
+cap invalid-lvs-snapcols lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,data_percent,lv_snapshot_invalid
+cap invalid-lvdisplay-snap lvdisplay vg0/snap
+cap invalid-dmsetup-status dmsetup status
+capsh invalid-read-snap 'dd if=/dev/vg0/snap of=/dev/null bs=1M count=1 iflag=direct'
+cap invalid-lvs-json lvs -a --reportformat json -o lv_name,lv_attr,snap_percent
+backup 01-invalid-snap
+cap invalid-lvremove-snap lvremove -f vg0/snap
+cap after-remove-lvs-a lvs -a
+
+# --- deferred merge: origin held open
+cap lvcreate-snap2 lvcreate -s -L 8M -n snap2 vg0/base
+pattern AFTER-SNAP2 262144 | dd of=/dev/vg0/base bs=64k oflag=direct status=none
+backup 02-snap2-before-merge
+exec 3< /dev/vg0/base
+cap merge-open-lvs-a-before lvs -a
+cap merge-open-lvconvert lvconvert --merge vg0/snap2
+cap merge-deferred-lvs-a lvs -a
+cap merge-deferred-lvs-a-cols lvs -a -o lv_name,lv_attr,lv_size,origin,data_percent,lv_merging,lv_merge_failed,lv_role,devices
+cap merge-deferred-lvdisplay lvdisplay -a vg0
+cap merge-deferred-dmsetup-table dmsetup table
+cap merge-deferred-dmsetup-status dmsetup status
+cap merge-deferred-vgcfgbackup vgcfgbackup -f "$D/03-merge-deferred.vgbackup" vg0
+cap merge-deferred-lvconvert-again lvconvert --merge vg0/snap2
+cap merge-deferred-lvremove-snap2 lvremove vg0/snap2
+exec 3<&-
+cap merge-closed-lvchange-an lvchange -an vg0/base
+cap merge-closed-lvs-a-inactive lvs -a
+cap merge-closed-lvchange-ay lvchange -ay vg0/base
+sleep 2
+cap merge-closed-lvs-a lvs -a
+cap merge-closed-dmsetup-table dmsetup table
+backup 04-after-merge
+head -c 11 /dev/vg0/base > "$D/merge-base-first-bytes.txt"; echo >> "$D/merge-base-first-bytes.txt"
+
+# --- immediate merge (origin not open); progress lines are timing dependent
+cap lvcreate-snap3 lvcreate -s -L 8M -n snap3 vg0/base
+pattern AFTER-SNAP3 1048576 | dd of=/dev/vg0/base bs=1M oflag=direct status=none
+cap merge-now-lvconvert lvconvert --merge -i 1 vg0/snap3
+cap merge-now-lvs-a lvs -a
+
+# --- messages for common (bad) inputs
+cap err-lvcreate-exists lvcreate -L 8M -n base vg0
+cap err-lvcreate-too-big lvcreate -L 1G -n big vg0
+cap err-lvcreate-too-many-extents lvcreate -l 100 -n big vg0
+cap err-vgcreate-pv-in-vg vgcreate vg1 /dev/vda
+cap err-lvremove-nonexistent lvremove vg0/nosuch
+cap err-lvremove-nonexistent-f lvremove -f vg0/nosuch
+cap err-lvs-nonexistent lvs vg0/nosuch
+cap err-vgs-nonexistent vgs nosuchvg
+cap err-vgremove-with-lvs vgremove vg0
+cap err-pvcreate-in-vg pvcreate /dev/vda
+cap err-lvcreate-no-size lvcreate -n nosize vg0
+cap err-lvcreate-bad-vg lvcreate -L 8M -n x nosuchvg
+cap err-lvcreate-bad-name lvcreate -L 8M -n 'bad/name' vg0
+cap err-lvrename-exists lvrename vg0 small base
+cap lvcreate-no-name lvcreate -L 8M vg0
+cap lvcreate-no-name-2 lvcreate -l 1 vg0
+cap lvs-after-no-name lvs -a
+cap lvremove-lvol0-lvol1 lvremove -f vg0/lvol0 vg0/lvol1
+cap err-lvcreate-3-stripes-2pvs lvcreate -L 12M -i 3 -n s3 vg0
+cap lvcreate-inact lvcreate -l 1 -n inact vg0
+cap lvchange-an-inact lvchange -an vg0/inact
+cap lvremove-inactive-no-f lvremove vg0/inact
+cap lvextend lvextend -L +8M vg0/base
+cap lvextend-extents lvextend -l +1 vg0/base
+cap lvreduce lvreduce -L 16M -f vg0/base
+cap lvreduce-no-f lvreduce -L 12M vg0/base
+cap lvresize lvresize -L 20M vg0/base
+cap lvrename lvrename vg0 small tiny
+cap lvrename-path lvrename vg0/tiny vg0/small2
+cap lvs-after-rename lvs
+cap lvremove-f lvremove -f vg0/small2
+cap lvremove-active-no-f lvremove vg0/striped
+cap vgextend vgextend vg0 /dev/vdc
+cap pvs-after-vgextend pvs
+cap lvcreate-filler lvcreate -l 100%PVS -n filler vg0 /dev/vdc
+cap err-lvcreate-3-stripes lvcreate -L 12M -i 3 -n s3 vg0
+cap err-lvcreate-4-stripes lvcreate -L 12M -i 4 -n s4 vg0
+cap err-vgreduce-in-use vgreduce vg0 /dev/vdc
+cap lvremove-filler lvremove -f vg0/filler
+cap vgreduce vgreduce vg0 /dev/vdc
+cap pvs-after-vgreduce pvs
+cap pvremove pvremove /dev/vdc
+cap err-pvremove-in-vg pvremove /dev/vda
+cap err-pvremove-not-pv pvremove /dev/vdc
+cap vgrename vgrename vg0 vg1
+cap vgs-after-rename vgs
+cap vgrename-back vgrename vg1 vg0
+backup 05-final
+cap vgchange-an vgchange -an vg0
+cap lvs-after-vgchange-an lvs -a
+cap vgchange-ay vgchange -ay vg0
+cap vgremove-f vgremove -f vg0
+cap pvs-after-vgremove pvs
+cap vgs-empty vgs
+cap lvs-empty lvs
+exit 0
+GUEST
+
+run_oracle() {
+  local out="$FIX/oracle"
+  [ -e /var/tmp/oracle/initramfs.cpio ] || { echo "oracle not set up: run $ORACLE/setup.sh" >&2; exit 1; }
+  for d in a b c; do truncate -s 64M "$W/vd$d.img"; done
+  ORACLE_QUIET=0 "$ORACLE/run-in-vm.sh" -t 600 -o "$W/out" \
+    -d "$W/vda.img" -d "$W/vdb.img" -d "$W/vdc.img" "$W/guest.sh" 2> "$W/guest.log" \
+    || { cat "$W/guest.log" >&2; echo "guest failed" >&2; exit 1; }
+  tail -1 "$W/guest.log" >&2
+  rm -rf "$out"; mkdir -p "$out"
+  cp -a "$W/out/." "$out/"
+  # Images after the run (VG removed at the end of the guest script): current
+  # metadata text of each former PV, and the first MiB (label + whole mda ring).
+  for d in a b; do
+    python3 - "$W/vd$d.img" > "$out/mda-vd$d-final.txt" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read(2 << 20)
+for sec in range(4):
+    if d[sec*512:sec*512+8] == b'LABELONE': break
+else:
+    sys.exit("no label")
+ph = sec * 512 + struct.unpack_from('<I', d, sec * 512 + 20)[0]
+p = ph + 40; lists = [[], []]; k = 0
+while k < 2:
+    o, sz = struct.unpack_from('<QQ', d, p); p += 16
+    if o == 0 and sz == 0: k += 1; continue
+    lists[k].append((o, sz))
+mo = lists[1][0][0]
+cs, magic, ver, start, size = struct.unpack_from('<I16sIQQ', d, mo)
+ro, rs, rc, rf = struct.unpack_from('<QQII', d, mo + 40)
+sys.stdout.write(d[start + ro:start + ro + rs].rstrip(b'\0').decode())
+PY
+    head -c 1048576 "$W/vd$d.img" | xz -9e > "$out/vd$d-first-1MiB.img.xz"
+  done
+}
+
+# ------------------------------------------------------------- host phase
+# quote ARG...: one line, words separated by one space, a word single-quoted
+# only if it holds characters outside [A-Za-z0-9_@%+=:,./-].
+quote() {
+  local a out=() sq="'\\''"
+  for a in "$@"; do
+    case $a in ''|*[!A-Za-z0-9_@%+=:,./-]*) out+=("'${a//\'/$sq}'") ;; *) out+=("$a") ;; esac
+  done
+  local IFS=' '; printf '%s\n' "${out[*]}"
+}
+# hostcap DIR NAME CMD...: like cap in the guest.
+HN=0
+hostcap() {
+  local dir=$1 name=$2; shift 2
+  HN=$((HN+1)); local id; id=$(printf '%03d-%s' "$HN" "$name")
+  quote "$@" > "$dir/$id.cmd"
+  set +e; "$@" > "$dir/$id.out" 2> "$dir/$id.err" < /dev/null; echo $? > "$dir/$id.rc"; set -e
+}
+
+host_scenario() { # host_scenario NAME BACKUPFILE
+  local name=$1 bk=$2 dir="$FIX/host/$1"
+  rm -rf "$dir"; mkdir -p "$dir"; HN=0
+  local loops=() pvids=()
+  mapfile -t pvids < <(awk '/^\t\tpv[0-9]+ \{/{p=1} p && /id = /{gsub(/[",]/,"",$3); print $3; p=0}' "$bk")
+  local i
+  for i in "${!pvids[@]}"; do
+    truncate -s 64M "$W/host$i.img"
+    loops+=("$(losetup -f --show "$W/host$i.img")")
+  done
+  local filt; filt=$(printf '"a|^%s$|",' "${loops[@]}")
+  local conf="devices { use_devicesfile=0 filter=[${filt}\"r|.*|\"] } backup { backup=0 archive=0 } activation { monitoring=0 }"
+  # our own LVM_SYSTEM_DIR so no host backup/archive/cache files are touched
+  mkdir -p "$W/etc-lvm"; : > "$W/etc-lvm/lvm.conf"
+  export LVM_SYSTEM_DIR="$W/etc-lvm" LVM_SUPPRESS_FD_WARNINGS=1
+  for i in "${!pvids[@]}"; do
+    hostcap "$dir" "pvcreate-restore-$i" lvm pvcreate --config "$conf" --uuid "${pvids[$i]}" --restorefile "$bk" "${loops[$i]}"
+  done
+  hostcap "$dir" vgcfgrestore lvm vgcfgrestore --config "$conf" -f "$bk" vg0
+  local c
+  while IFS='|' read -r n args; do
+    [ -n "$n" ] || continue
+    # shellcheck disable=SC2086
+    hostcap "$dir" "$n" lvm $args --config "$conf"
+  done <<'EOF'
+pvs|pvs
+vgs|vgs
+lvs|lvs
+lvs-a|lvs -a
+lvs-a-devices|lvs -a -o+devices
+lvs-a-devices-ranges|lvs -a -o+devices,seg_pe_ranges
+lvs-units-m|lvs --units m
+lvs-units-b-nosuffix|lvs --units b --nosuffix
+lvs-noheadings|lvs --noheadings -o lv_name,lv_size
+lvs-separator|lvs --separator :
+lvs-snapcols|lvs -o lv_name,lv_attr,lv_size,origin,snap_percent,chunk_size
+lvs-a-snapcols|lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,data_percent,chunk_size,lv_role
+lvs-a-merge-cols|lvs -a -o lv_name,lv_attr,origin,lv_merging,lv_role,devices
+lvs-json|lvs --reportformat json
+lvs-a-json|lvs -a --reportformat json -o+devices
+vgs-json|vgs --reportformat json
+pvs-json|pvs --reportformat json
+pvs-used|pvs -o+pv_used,pv_pe_count,pv_pe_alloc_count
+vgs-extents|vgs -o+vg_extent_size,vg_extent_count,vg_free_count
+lvs-sort-size|lvs -O lv_size
+lvs-sort-name-desc|lvs -O -lv_name
+lvs-segs|lvs -a --segments -o+seg_start,seg_size,stripes,stripe_size,seg_pe_ranges
+pvdisplay|pvdisplay
+pvdisplay-m|pvdisplay -m
+vgdisplay|vgdisplay
+vgdisplay-v|vgdisplay -v
+lvdisplay|lvdisplay
+lvdisplay-a|lvdisplay -a
+lvdisplay-m|lvdisplay -m
+EOF
+  # host loop device names vary from run to run; record which were used
+  for i in "${!loops[@]}"; do echo "${loops[$i]} ${pvids[$i]}"; done > "$dir/loops.txt"
+  lvm vgremove -f --config "$conf" vg0 >/dev/null 2>&1 || true
+  for i in "${!loops[@]}"; do
+    lvm pvremove -ff -y --config "$conf" "${loops[$i]}" >/dev/null 2>&1 || true
+    losetup -d "${loops[$i]}"
+    rm -f "$W/host$i.img"
+  done
+  unset LVM_SYSTEM_DIR
+}
+
+run_host() {
+  [ "$(id -u)" = 0 ] || { echo "host phase needs root" >&2; exit 1; }
+  local o="$FIX/oracle"
+  rm -rf "$FIX/host"; mkdir -p "$FIX/host"
+  host_scenario snapshot "$o/vg0.vgbackup"
+  host_scenario invalid-snapshot "$o/01-invalid-snap.vgbackup"
+  host_scenario merge-deferred "$o/03-merge-deferred.vgbackup"
+}
+
+case "$MODE" in
+  all) run_oracle; run_host ;;
+  --oracle-only) run_oracle ;;
+  --host-only) run_host ;;
+  *) echo "usage: $0 [--oracle-only | --host-only]" >&2; exit 2 ;;
+esac
+du -sh "$FIX" >&2
