@@ -118,6 +118,22 @@ cap dmsetup-status dmsetup status
 cap dmsetup-info-c dmsetup info -c
 cap vgcfgbackup vgcfgbackup -f "$D/vg0.vgbackup" vg0
 cp /etc/lvm/backup/vg0 "$D/etc-lvm-backup-vg0.vgbackup"
+rawmda() { for d in vda vdb; do head -c 1048576 /dev/$d > "$D/raw-$1-$d.img"; done; }
+rawmda 00-snapshot
+# --- the same VG deactivated (inactive attr strings, lvdisplay without dm info)
+cap vgchange-an-snap vgchange -an vg0
+cap inactive-pvs pvs
+cap inactive-vgs vgs
+cap inactive-lvs lvs
+cap inactive-lvs-a-devices lvs -a -o+devices
+cap inactive-lvs-a-snapcols lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,data_percent,chunk_size,lv_role
+cap inactive-lvs-json lvs -a --reportformat json
+cap inactive-vgdisplay vgdisplay
+cap inactive-lvdisplay lvdisplay
+cap inactive-lvdisplay-m lvdisplay -m
+cap inactive-lvdisplay-c lvdisplay -c
+cap inactive-dmsetup-table dmsetup table
+cap vgchange-ay-snap vgchange -ay vg0
 cap lvchange-an-small lvchange -an vg0/small
 cap lvs-after-an-small lvs -o lv_name,lv_attr
 cap lvs-a-after-an-small lvs -a
@@ -133,6 +149,17 @@ cap invalid-dmsetup-status dmsetup status
 capsh invalid-read-snap 'dd if=/dev/vg0/snap of=/dev/null bs=1M count=1 iflag=direct'
 cap invalid-lvs-json lvs -a --reportformat json -o lv_name,lv_attr,snap_percent
 backup 01-invalid-snap
+cap invalid-lvchange-an-snap lvchange -an vg0/snap
+cap invalid-inactive-lvs-a lvs -a
+cap invalid-inactive-lvdisplay-snap lvdisplay vg0/snap
+cap invalid-lvchange-ay-snap lvchange -ay vg0/snap
+cap invalid-reactivated-lvs-a lvs -a
+cap invalid-lvchange-an-base lvchange -an vg0/base
+cap invalid-inactive-base-lvs-a lvs -a
+cap invalid-inactive-base-lvdisplay-snap lvdisplay vg0/snap
+cap invalid-lvchange-ay-base lvchange -ay vg0/base
+cap invalid-reactivated-base-lvs-a lvs -a
+cap invalid-reactivated-dmsetup-status dmsetup status
 cap invalid-lvremove-snap lvremove -f vg0/snap
 cap after-remove-lvs-a lvs -a
 
@@ -149,6 +176,7 @@ cap merge-deferred-lvdisplay lvdisplay -a vg0
 cap merge-deferred-dmsetup-table dmsetup table
 cap merge-deferred-dmsetup-status dmsetup status
 cap merge-deferred-vgcfgbackup vgcfgbackup -f "$D/03-merge-deferred.vgbackup" vg0
+rawmda 03-merge-deferred
 cap merge-deferred-lvconvert-again lvconvert --merge vg0/snap2
 cap merge-deferred-lvremove-snap2 lvremove vg0/snap2
 exec 3<&-
@@ -236,10 +264,12 @@ run_oracle() {
   tail -1 "$W/guest.log" >&2
   rm -rf "$out"; mkdir -p "$out"
   cp -a "$W/out/." "$out/"
-  # Images after the run (VG removed at the end of the guest script): current
-  # metadata text of each former PV, and the first MiB (label + whole mda ring).
-  for d in a b; do
-    python3 - "$W/vd$d.img" > "$out/mda-vd$d-final.txt" <<'PY'
+  # raw-<point>-<disk>.img = first MiB of a PV (label + whole metadata ring)
+  # dumped in the guest: keep the current metadata text and an xz of it.
+  local r base
+  for r in "$out"/raw-*.img; do
+    base=$(basename "$r" .img); base=${base#raw-}
+    python3 - "$r" > "$out/mda-$base.txt" <<'PY'
 import struct, sys
 d = open(sys.argv[1], 'rb').read(2 << 20)
 for sec in range(4):
@@ -257,8 +287,10 @@ cs, magic, ver, start, size = struct.unpack_from('<I16sIQQ', d, mo)
 ro, rs, rc, rf = struct.unpack_from('<QQII', d, mo + 40)
 sys.stdout.write(d[start + ro:start + ro + rs].rstrip(b'\0').decode())
 PY
-    head -c 1048576 "$W/vd$d.img" | xz -9e > "$out/vd$d-first-1MiB.img.xz"
+    xz -9e < "$r" > "$out/$base-first-1MiB.img.xz"
+    rm -f "$r"
   done
+  chmod a+r "$out"/*
 }
 
 # ------------------------------------------------------------- host phase
@@ -291,19 +323,23 @@ host_scenario() { # host_scenario NAME BACKUPFILE
     loops+=("$(losetup -f --show "$W/host$i.img")")
   done
   local filt; filt=$(printf '"a|^%s$|",' "${loops[@]}")
-  local conf="devices { use_devicesfile=0 filter=[${filt}\"r|.*|\"] } backup { backup=0 archive=0 } activation { monitoring=0 }"
-  # our own LVM_SYSTEM_DIR so no host backup/archive/cache files are touched
-  mkdir -p "$W/etc-lvm"; : > "$W/etc-lvm/lvm.conf"
+  # our own LVM_SYSTEM_DIR (lvm.conf recorded as lvm.conf.txt) so that only
+  # these loop devices are seen and no host backup/archive/cache file is touched
+  mkdir -p "$W/etc-lvm"
+  printf '%s\n' "devices { use_devicesfile=0 obtain_device_list_from_udev=0 filter=[${filt}\"r|.*|\"] }" \
+    'backup { backup=0 archive=0 }' 'activation { monitoring=0 }' > "$W/etc-lvm/lvm.conf"
+  cp "$W/etc-lvm/lvm.conf" "$dir/lvm.conf.txt"
   export LVM_SYSTEM_DIR="$W/etc-lvm" LVM_SUPPRESS_FD_WARNINGS=1
+  cp "$bk" "$W/restore.vgbackup"
   for i in "${!pvids[@]}"; do
-    hostcap "$dir" "pvcreate-restore-$i" lvm pvcreate --config "$conf" --uuid "${pvids[$i]}" --restorefile "$bk" "${loops[$i]}"
+    hostcap "$dir" "pvcreate-restore-$i" pvcreate --uuid "${pvids[$i]}" --restorefile "$W/restore.vgbackup" "${loops[$i]}"
   done
-  hostcap "$dir" vgcfgrestore lvm vgcfgrestore --config "$conf" -f "$bk" vg0
+  hostcap "$dir" vgcfgrestore vgcfgrestore -f "$W/restore.vgbackup" vg0
   local c
   while IFS='|' read -r n args; do
     [ -n "$n" ] || continue
     # shellcheck disable=SC2086
-    hostcap "$dir" "$n" lvm $args --config "$conf"
+    hostcap "$dir" "$n" $args
   done <<'EOF'
 pvs|pvs
 vgs|vgs
@@ -334,12 +370,15 @@ vgdisplay-v|vgdisplay -v
 lvdisplay|lvdisplay
 lvdisplay-a|lvdisplay -a
 lvdisplay-m|lvdisplay -m
+lvdisplay-c|lvdisplay -c
+pvdisplay-c|pvdisplay -c
+vgdisplay-c|vgdisplay -c
 EOF
   # host loop device names vary from run to run; record which were used
   for i in "${!loops[@]}"; do echo "${loops[$i]} ${pvids[$i]}"; done > "$dir/loops.txt"
-  lvm vgremove -f --config "$conf" vg0 >/dev/null 2>&1 || true
+  vgremove -f vg0 >/dev/null 2>&1 || true
   for i in "${!loops[@]}"; do
-    lvm pvremove -ff -y --config "$conf" "${loops[$i]}" >/dev/null 2>&1 || true
+    pvremove -ff -y "${loops[$i]}" >/dev/null 2>&1 || true
     losetup -d "${loops[$i]}"
     rm -f "$W/host$i.img"
   done
@@ -353,6 +392,7 @@ run_host() {
   host_scenario snapshot "$o/vg0.vgbackup"
   host_scenario invalid-snapshot "$o/01-invalid-snap.vgbackup"
   host_scenario merge-deferred "$o/03-merge-deferred.vgbackup"
+  host_scenario final "$o/05-final.vgbackup"
 }
 
 case "$MODE" in

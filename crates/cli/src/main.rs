@@ -5,6 +5,7 @@ mod daemon;
 mod demo;
 mod dmsetup;
 mod inspect;
+mod lvm;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -53,6 +54,18 @@ fn main() {
     let invoked = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
     if invoked == "dmsetup" {
         exit_with("dmsetup", dmsetup::run(&argv[1..]));
+    }
+    // LVM commands: `lvcreate ...` through a symlink, `ulvm lvcreate ...`,
+    // or `ulvm lvm lvcreate ...` as with LVM's own `lvm` binary.
+    if lvm::COMMANDS.contains(&invoked.as_str()) {
+        std::process::exit(lvm::run(&invoked, &argv[1..]));
+    }
+    let (cmd_at, first) = match argv.get(1).map(String::as_str) {
+        Some("lvm") => (2, argv.get(2).map(String::as_str)),
+        other => (1, other),
+    };
+    if let Some(cmd) = first.filter(|c| lvm::COMMANDS.contains(c)) {
+        std::process::exit(lvm::run(cmd, &argv[cmd_at + 1..]));
     }
     let cli = Cli::parse();
     let r = match cli.cmd {

@@ -46,6 +46,7 @@ pub trait DmHost {
     fn suspend(&mut self, name: &str) -> Result<(), String>;
     fn resume(&mut self, name: &str) -> Result<(), String>;
     fn remove(&mut self, name: &str) -> Result<(), String>;
+    fn rename(&mut self, name: &str, new_name: &str) -> Result<(), String>;
     /// The status parameters of the device's first target.
     fn status(&mut self, name: &str) -> Result<String, String>;
     /// The table parameters of the device's first target, with its type.
@@ -183,3 +184,76 @@ fn display_lv(dm: &str, vg: &Vg) -> String {
         None => dm.strip_prefix(&format!("{}-", vg.vg.name)).unwrap_or(dm).to_string(),
     }
 }
+
+/// Brings an active family's devices from the `before` plan to the `after`
+/// plan (both from [`plan`]): devices that went away are removed (snapshot
+/// devices first, `-real` last), new ones are created, and devices whose
+/// table changed get the new one while suspended. Creating and loading
+/// happen while the changed devices are suspended, top first, so no write
+/// reaches the origin between a snapshot's creation and the origin's new
+/// table.
+pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice]) -> Result<(), String> {
+    let find = |list: &[DmDevice], name: &str| list.iter().find(|d| d.name == name).cloned();
+    let gone: Vec<&DmDevice> = before.iter().filter(|d| find(after, &d.name).is_none()).collect();
+    for d in gone.iter().rev().filter(|d| !d.name.ends_with("-real")) {
+        if let Some(st) = host.state(&d.name)? {
+            if st.open_count > 0 && !d.name.ends_with("-cow") {
+                return Err(format!("Can't remove open logical volume \"{}\".", d.name));
+            }
+            host.remove(&d.name)?;
+        }
+    }
+    let mut changed = Vec::new();
+    for d in after {
+        if let Some(old) = find(before, &d.name) {
+            if (old.table != d.table || old.read_only != d.read_only) && host.state(&d.name)?.is_some() {
+                changed.push(d);
+            }
+        }
+    }
+    let mut suspended: Vec<String> = Vec::new();
+    let undo = |host: &mut dyn DmHost, suspended: &[String]| {
+        for n in suspended {
+            let _ = host.resume(n);
+        }
+    };
+    for d in changed.iter().rev() {
+        if let Err(e) = host.suspend(&d.name) {
+            undo(host, &suspended);
+            return Err(e);
+        }
+        suspended.push(d.name.clone());
+    }
+    let mut created: Vec<String> = Vec::new();
+    for d in after {
+        if host.state(&d.name)?.is_none() {
+            if let Err(e) = host.create(d) {
+                for n in created.iter().rev() {
+                    let _ = host.remove(n);
+                }
+                undo(host, &suspended);
+                return Err(e);
+            }
+            created.push(d.name.clone());
+        }
+    }
+    for d in &changed {
+        if let Err(e) = host.load(&d.name, &d.table, d.read_only) {
+            undo(host, &suspended);
+            return Err(e);
+        }
+    }
+    for d in &changed {
+        host.resume(&d.name)?;
+    }
+    for d in gone.iter().filter(|d| d.name.ends_with("-real")) {
+        if host.state(&d.name)?.is_some() {
+            host.remove(&d.name)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "activate_tests.rs"]
+mod tests;

@@ -115,6 +115,25 @@ impl Units {
     }
 }
 
+/// A size as LVM's messages and `*display` print it: `32.00 MiB`,
+/// `<2.00 GiB`, `4.00 KiB`.
+pub fn size_long(sectors: u64) -> String {
+    let short = Units::human().size(sectors);
+    if sectors == 0 {
+        return "0   ".to_string();
+    }
+    let (num, unit) = short.split_at(short.len() - 1);
+    let long = match unit {
+        "e" => "EiB",
+        "p" => "PiB",
+        "t" => "TiB",
+        "g" => "GiB",
+        "m" => "MiB",
+        _ => "KiB",
+    };
+    format!("{num} {long}")
+}
+
 /// Checks that `s` is a valid `--units` argument (for option parsing).
 pub fn check_units(s: &str) -> Result<(), FormatError> {
     Units::parse(s).map(|_| ()).or_else(|e| err(e.0))
@@ -137,6 +156,8 @@ mod tests {
         assert_eq!(h.size(8), "4.00k");
         assert_eq!(h.size(0), "0 ");
         assert_eq!(h.size(32 * MIB), "32.00m");
+        assert_eq!(size_long(32 * MIB), "32.00 MiB");
+        assert_eq!(size_long(2047 * MIB), "<2.00 GiB");
     }
 
     #[test]

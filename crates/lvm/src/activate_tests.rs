@@ -1,0 +1,114 @@
+use super::*;
+use std::collections::BTreeMap;
+
+/// A device host that records what it is asked and keeps tables by name.
+#[derive(Default)]
+struct FakeHost {
+    devs: BTreeMap<String, (String, bool, u32)>,
+    log: Vec<String>,
+}
+
+impl DmHost for FakeHost {
+    fn state(&mut self, name: &str) -> Result<Option<DevState>, String> {
+        Ok(self.devs.get(name).map(|(_, s, o)| DevState { open_count: *o, suspended: *s, major: 253, minor: 0 }))
+    }
+    fn create(&mut self, d: &DmDevice) -> Result<(), String> {
+        self.log.push(format!("create {}", d.name));
+        self.devs.insert(d.name.clone(), (d.table.clone(), false, 0));
+        Ok(())
+    }
+    fn load(&mut self, name: &str, table: &str, _ro: bool) -> Result<(), String> {
+        self.log.push(format!("load {name}"));
+        self.devs.get_mut(name).ok_or("no device")?.0 = table.to_string();
+        Ok(())
+    }
+    fn suspend(&mut self, name: &str) -> Result<(), String> {
+        self.log.push(format!("suspend {name}"));
+        self.devs.get_mut(name).ok_or("no device")?.1 = true;
+        Ok(())
+    }
+    fn resume(&mut self, name: &str) -> Result<(), String> {
+        self.log.push(format!("resume {name}"));
+        self.devs.get_mut(name).ok_or("no device")?.1 = false;
+        Ok(())
+    }
+    fn remove(&mut self, name: &str) -> Result<(), String> {
+        self.log.push(format!("remove {name}"));
+        self.devs.remove(name).map(|_| ()).ok_or_else(|| "no device".into())
+    }
+    fn rename(&mut self, name: &str, new_name: &str) -> Result<(), String> {
+        let d = self.devs.remove(name).ok_or("no device")?;
+        self.devs.insert(new_name.to_string(), d);
+        Ok(())
+    }
+    fn status(&mut self, _name: &str) -> Result<String, String> {
+        Ok(String::new())
+    }
+    fn table(&mut self, _name: &str) -> Result<(String, String), String> {
+        Ok(Default::default())
+    }
+}
+
+fn dev(name: &str, table: &str) -> DmDevice {
+    DmDevice { name: name.into(), uuid: format!("LVM-{name}"), table: table.into(), read_only: false }
+}
+
+#[test]
+fn test_adding_and_removing_a_snapshot_keeps_the_origin_suspended_while_tables_change() {
+    let plain = vec![dev("vg0-base", "0 8 linear /pv 2048\n")];
+    let with_snap = vec![
+        dev("vg0-base-real", "0 8 linear /pv 2048\n"),
+        dev("vg0-snap-cow", "0 8 linear /pv 4096\n"),
+        dev("vg0-snap", "0 8 snapshot vg0-base-real vg0-snap-cow P 8\n"),
+        dev("vg0-base", "0 8 snapshot-origin vg0-base-real\n"),
+    ];
+    let mut h = FakeHost::default();
+    h.create(&plain[0]).unwrap();
+    h.log.clear();
+    sync_family(&mut h, &plain, &with_snap).unwrap();
+    assert_eq!(
+        h.log,
+        [
+            "suspend vg0-base",
+            "create vg0-base-real",
+            "create vg0-snap-cow",
+            "create vg0-snap",
+            "load vg0-base",
+            "resume vg0-base"
+        ]
+    );
+    assert_eq!(h.devs["vg0-base"].0, "0 8 snapshot-origin vg0-base-real\n");
+    h.log.clear();
+    sync_family(&mut h, &with_snap, &plain).unwrap();
+    assert_eq!(
+        h.log,
+        [
+            "remove vg0-snap",
+            "remove vg0-snap-cow",
+            "suspend vg0-base",
+            "load vg0-base",
+            "resume vg0-base",
+            "remove vg0-base-real"
+        ]
+    );
+    assert_eq!(h.devs.keys().collect::<Vec<_>>(), ["vg0-base"]);
+}
+
+#[test]
+fn test_open_snapshot_is_not_removed() {
+    let with_snap = vec![
+        dev("vg0-base-real", "0 8 linear /pv 2048\n"),
+        dev("vg0-snap-cow", "0 8 linear /pv 4096\n"),
+        dev("vg0-snap", "0 8 snapshot vg0-base-real vg0-snap-cow P 8\n"),
+        dev("vg0-base", "0 8 snapshot-origin vg0-base-real\n"),
+    ];
+    let mut h = FakeHost::default();
+    for d in &with_snap {
+        h.create(d).unwrap();
+    }
+    h.devs.get_mut("vg0-snap").unwrap().2 = 1;
+    let plain = vec![dev("vg0-base", "0 8 linear /pv 2048\n")];
+    let e = sync_family(&mut h, &with_snap, &plain).unwrap_err();
+    assert!(e.contains("open"), "{e}");
+    assert_eq!(h.devs.len(), 4);
+}
