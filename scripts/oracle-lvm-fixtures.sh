@@ -149,11 +149,10 @@ cap invalid-dmsetup-status dmsetup status
 capsh invalid-read-snap 'dd if=/dev/vg0/snap of=/dev/null bs=1M count=1 iflag=direct'
 cap invalid-lvs-json lvs -a --reportformat json -o lv_name,lv_attr,snap_percent
 backup 01-invalid-snap
-cap invalid-lvchange-an-snap lvchange -an vg0/snap
-cap invalid-inactive-lvs-a lvs -a
-cap invalid-inactive-lvdisplay-snap lvdisplay vg0/snap
-cap invalid-lvchange-ay-snap lvchange -ay vg0/snap
-cap invalid-reactivated-lvs-a lvs -a
+cap invalid-lvchange-an-snap-prompt lvchange -an vg0/snap
+cap invalid-lvs-a-after-prompt lvs -a
+cap invalid-lvdisplay-snap-after-prompt lvdisplay vg0/snap
+cap invalid-lvchange-ay-snap-prompt lvchange -ay vg0/snap
 cap invalid-lvchange-an-base lvchange -an vg0/base
 cap invalid-inactive-base-lvs-a lvs -a
 cap invalid-inactive-base-lvdisplay-snap lvdisplay vg0/snap
@@ -374,6 +373,8 @@ lvdisplay-c|lvdisplay -c
 pvdisplay-c|pvdisplay -c
 vgdisplay-c|vgdisplay -c
 EOF
+  # the restore file was a temp copy: name the fixture it came from instead
+  sed -i "s|$W/restore.vgbackup|oracle/$(basename "$bk")|g" "$dir"/*.cmd
   # host loop device names vary from run to run; record which were used
   for i in "${!loops[@]}"; do echo "${loops[$i]} ${pvids[$i]}"; done > "$dir/loops.txt"
   vgremove -f vg0 >/dev/null 2>&1 || true

@@ -96,7 +96,9 @@ pub fn family_origin(vg: &Vg, lv: &str) -> String {
 /// The devices of one origin (or plain LV) and its snapshots, lowest first.
 pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, FormatError> {
     let v = &vg.vg;
-    let origin = v.lv(origin_name).ok_or_else(|| FormatError(format!("Failed to find logical volume \"{}/{origin_name}\"", v.name)))?;
+    let origin = v
+        .lv(origin_name)
+        .ok_or_else(|| FormatError(format!("Failed to find logical volume \"{}/{origin_name}\"", v.name)))?;
     let snaps: Vec<SnapshotRef> = v.snapshots_of(origin_name);
     let dev = |lv: &LogicalVolume, layer: Option<&str>, table: String, ro: bool| DmDevice {
         name: dm_name(&v.name, &lv.name, layer),

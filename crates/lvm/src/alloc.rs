@@ -101,9 +101,7 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, FormatErro
         Some(list) => list.to_vec(),
         None => vg.pvs.iter().map(|p| p.key.clone()).collect(),
     };
-    let allocatable = |k: &String| {
-        vg.pvs.iter().any(|p| &p.key == k && p.status.iter().any(|s| s == "ALLOCATABLE"))
-    };
+    let allocatable = |k: &String| vg.pvs.iter().any(|p| &p.key == k && p.status.iter().any(|s| s == "ALLOCATABLE"));
     // Free runs per PV, lowest first.
     let mut free: BTreeMap<String, Vec<(u64, u64)>> = pv_segments(vg)
         .into_iter()
@@ -112,15 +110,13 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, FormatErro
         .collect();
     let total: u64 = free.values().flatten().map(|r| r.1).sum();
     let stripes = req.stripes.max(1);
-    if req.extents % stripes as u64 != 0 {
+    if !req.extents.is_multiple_of(stripes as u64) {
         return err(format!("{} extents do not divide into {stripes} stripes", req.extents));
     }
     let need = req.extents;
     if stripes == 1 {
         if total < need {
-            return err(format!(
-                "Insufficient free space: {need} extents needed, but only {total} available"
-            ));
+            return err(format!("Insufficient free space: {need} extents needed, but only {total} available"));
         }
         let mut out = Vec::new();
         let mut left = need;
@@ -172,7 +168,7 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, FormatErro
                 Some((k.clone(), r.0, r.1))
             })
             .collect();
-        best.sort_by(|a, b| b.2.cmp(&a.2));
+        best.sort_by_key(|b| std::cmp::Reverse(b.2));
         if best.len() < stripes {
             let pvs_with_space = best.len();
             return err(format!(

@@ -186,7 +186,10 @@ impl Config {
                         "snapshot_autoextend_threshold".into(),
                         Value::Int(self.snapshot_autoextend_threshold as i64),
                     ),
-                    Item::Assign("snapshot_autoextend_percent".into(), Value::Int(self.snapshot_autoextend_percent as i64)),
+                    Item::Assign(
+                        "snapshot_autoextend_percent".into(),
+                        Value::Int(self.snapshot_autoextend_percent as i64),
+                    ),
                 ],
             ),
             Item::Section("global".into(), vec![Item::Assign("units".into(), Value::Str(self.units.clone()))]),
@@ -223,7 +226,8 @@ impl DevicesFile {
         let mut entries = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with("VERSION=") || line.starts_with("SYSTEMID=") {
+            if line.is_empty() || line.starts_with('#') || line.starts_with("VERSION=") || line.starts_with("SYSTEMID=")
+            {
                 continue;
             }
             let mut idtype = None;

@@ -96,7 +96,11 @@ pub fn parse(cmd: &str, specs: &[Opt], argv: &[String]) -> Result<Args> {
             let v = if o.takes_value {
                 match inline {
                     Some(v) => Some(v),
-                    None => Some(it.next().cloned().ok_or_else(|| anyhow::anyhow!("{cmd}: option '--{name}' requires an argument"))?),
+                    None => Some(
+                        it.next()
+                            .cloned()
+                            .ok_or_else(|| anyhow::anyhow!("{cmd}: option '--{name}' requires an argument"))?,
+                    ),
                 }
             } else if inline.is_some() {
                 bail!("{cmd}: option '--{name}' doesn't allow an argument");
@@ -142,7 +146,12 @@ mod tests {
         s.split_whitespace().map(String::from).collect()
     }
 
-    const LVCREATE: &[Opt] = &[value("size", Some('L')), value("name", Some('n')), value("activate", Some('a')), flag("snapshot", Some('s'))];
+    const LVCREATE: &[Opt] = &[
+        value("size", Some('L')),
+        value("name", Some('n')),
+        value("activate", Some('a')),
+        flag("snapshot", Some('s')),
+    ];
 
     #[test]
     fn test_lvm_style_options() {

@@ -15,8 +15,9 @@ impl Host {
     pub fn connect(run_dir: Option<&Path>) -> Result<Host> {
         let dir = ulvm_daemon::paths::run_dir(run_dir);
         let socket = ulvm_daemon::paths::control_socket(&dir);
-        let client = ControlClient::connect(&socket)
-            .map_err(|e| anyhow!("Cannot reach the ulvm daemon at {}: {e} (is 'ulvm daemon' running?)", socket.display()))?;
+        let client = ControlClient::connect(&socket).map_err(|e| {
+            anyhow!("Cannot reach the ulvm daemon at {}: {e} (is 'ulvm daemon' running?)", socket.display())
+        })?;
         Ok(Host { client, socket })
     }
 
@@ -76,11 +77,9 @@ impl DmHost for Host {
 
     fn status(&mut self, name: &str) -> Result<String, String> {
         match self.call(Request::Status { name: Some(name.into()) })? {
-            Reply::Lines { devices } => Ok(devices
-                .first()
-                .and_then(|d| d.lines.first())
-                .map(|l| l.params.clone())
-                .unwrap_or_default()),
+            Reply::Lines { devices } => {
+                Ok(devices.first().and_then(|d| d.lines.first()).map(|l| l.params.clone()).unwrap_or_default())
+            }
             other => Err(format!("unexpected reply {other:?}")),
         }
     }

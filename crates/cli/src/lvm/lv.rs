@@ -3,6 +3,7 @@
 use super::args::Args;
 use super::{split_lv, usage, Ctx};
 use anyhow::{anyhow, bail, Result};
+use ulvm_blockdev::Sectors;
 use ulvm_lvm::activate::{self, DmHost};
 use ulvm_lvm::alloc::{self, Area, Request};
 use ulvm_lvm::disk::{self, Vg};
@@ -11,7 +12,6 @@ use ulvm_lvm::names::{check_lv_name, dm_name};
 use ulvm_lvm::pv as lvmpv;
 use ulvm_lvm::size::{parse_size, Sign};
 use ulvm_lvm::units::size_long;
-use ulvm_blockdev::Sectors;
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
@@ -94,7 +94,9 @@ fn apply(sign: Sign, current: u64, n: u64) -> Result<u64> {
     Ok(match sign {
         Sign::None => n,
         Sign::Plus => current + n,
-        Sign::Minus => current.checked_sub(n).filter(|&v| v > 0).ok_or_else(|| anyhow!("New size would be zero or negative."))?,
+        Sign::Minus => {
+            current.checked_sub(n).filter(|&v| v > 0).ok_or_else(|| anyhow!("New size would be zero or negative."))?
+        }
     })
 }
 
@@ -112,7 +114,13 @@ fn pv_keys(vg: &Vg, paths: &[String]) -> Result<Option<Vec<String>>> {
     Ok(Some(keys))
 }
 
-fn allocate(vg: &Vg, extents: u64, stripes: usize, pvs: Option<&[String]>, extend: Option<&LogicalVolume>) -> Result<Vec<Area>> {
+fn allocate(
+    vg: &Vg,
+    extents: u64,
+    stripes: usize,
+    pvs: Option<&[String]>,
+    extend: Option<&LogicalVolume>,
+) -> Result<Vec<Area>> {
     let free = alloc::vg_free(&vg.vg);
     if stripes <= 1 && free < extents {
         bail!("Volume group \"{}\" has insufficient free space ({free} extents): {extents} required.", vg.vg.name);
@@ -164,7 +172,11 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
     }
     let Some(first) = a.pos.first() else {
-        return usage(if snapshot { "Please specify a logical volume to act as the snapshot origin." } else { "Please specify a volume group." });
+        return usage(if snapshot {
+            "Please specify a logical volume to act as the snapshot origin."
+        } else {
+            "Please specify a volume group."
+        });
     };
     let (vg_name, origin_name) = if snapshot {
         let (v, l) = split_lv(first)?;
@@ -184,7 +196,11 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     };
     let stripes: usize = match a.get("stripes") {
         None => 1,
-        Some(v) => v.parse().ok().filter(|&n| (1..=128).contains(&n)).ok_or_else(|| super::Usage(format!("Invalid argument for --stripes: {v}")))?,
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|&n| (1..=128).contains(&n))
+            .ok_or_else(|| super::Usage(format!("Invalid argument for --stripes: {v}")))?,
     };
     let stripe_size = pow2_size(a, "stripesize", 128, 8, 2 * 1024 * 1024)?;
     let chunk = pow2_size(a, "chunksize", 8, 8, 1024)?;
@@ -229,7 +245,13 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     };
     // Whether there is something to activate, and the daemon to do it.
     let origin_active = match &origin_name {
-        Some(o) => ctx.host_if_running().map(|h| activate::is_active(h, &vg, o)).transpose().map_err(|e| anyhow!("{e}"))?.flatten().is_some(),
+        Some(o) => ctx
+            .host_if_running()
+            .map(|h| activate::is_active(h, &vg, o))
+            .transpose()
+            .map_err(|e| anyhow!("{e}"))?
+            .flatten()
+            .is_some(),
         None => false,
     };
     if activate && origin_name.is_none() {
@@ -270,7 +292,12 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             segments: vec![Segment {
                 start_extent: 0,
                 extent_count: o.extents(),
-                kind: SegmentKind::Snapshot { chunk_size: chunk, origin: o.name.clone(), cow: name.clone(), merging: false },
+                kind: SegmentKind::Snapshot {
+                    chunk_size: chunk,
+                    origin: o.name.clone(),
+                    cow: name.clone(),
+                    merging: false,
+                },
                 extra: vec![],
             }],
             extra: vec![],
@@ -324,12 +351,18 @@ pub fn lvremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         let vg = ctx.vg(&vg_name, false)?;
         let names: Vec<String> = match lv_name {
             Some(n) => {
-                if vg.vg.lv(&n).is_none() || n.starts_with("snapshot") && vg.vg.snapshot_of_cow(&n).is_none() && !vg.vg.user_lvs().any(|l| l.name == n) {
+                if vg.vg.lv(&n).is_none()
+                    || n.starts_with("snapshot")
+                        && vg.vg.snapshot_of_cow(&n).is_none()
+                        && !vg.vg.user_lvs().any(|l| l.name == n)
+                {
                     bail!("Failed to find logical volume \"{vg_name}/{n}\"");
                 }
                 vec![n]
             }
-            None => vg.vg.user_lvs().filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none()).map(|l| l.name.clone()).collect(),
+            None => {
+                vg.vg.user_lvs().filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none()).map(|l| l.name.clone()).collect()
+            }
         };
         for n in names {
             remove_one(ctx, &vg_name, &n)?;
@@ -363,10 +396,12 @@ fn remove_one(ctx: &mut Ctx, vg_name: &str, name: &str) -> Result<()> {
             bail!("Logical volume {vg_name}/{name} not removed.");
         }
     }
-    if state.is_some() && ctx.force == 0 && !is_origin {
-        if !ctx.confirm(&format!("Do you really want to remove active logical volume {vg_name}/{name}?")) {
-            bail!("Logical volume {vg_name}/{name} not removed.");
-        }
+    if state.is_some()
+        && ctx.force == 0
+        && !is_origin
+        && !ctx.confirm(&format!("Do you really want to remove active logical volume {vg_name}/{name}?"))
+    {
+        bail!("Logical volume {vg_name}/{name} not removed.");
     }
     let before = activate::plan(&vg, &origin).map_err(|e| anyhow!("{e}"))?;
     let family_active = match ctx.host_if_running() {
@@ -410,7 +445,12 @@ pub fn lvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (vg_name, name) = split_lv(first)?;
     let _l = ctx.lock_vg(&vg_name)?;
     let mut vg = ctx.vg(&vg_name, false)?;
-    let lv = vg.vg.lv(&name).filter(|_| vg.vg.user_lvs().any(|l| l.name == name)).ok_or_else(|| anyhow!("Failed to find logical volume \"{vg_name}/{name}\""))?.clone();
+    let lv = vg
+        .vg
+        .lv(&name)
+        .filter(|_| vg.vg.user_lvs().any(|l| l.name == name))
+        .ok_or_else(|| anyhow!("Failed to find logical volume \"{vg_name}/{name}\""))?
+        .clone();
     let cur = lv.extents();
     let (want, _) = wanted_extents(a, &vg, cur)?;
     let es = vg.vg.extent_size;
@@ -579,7 +619,10 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                 let before = activate::plan(&vg, &origin).map_err(|e| anyhow!("{e}"))?;
                 let lv = vg.vg.lv_mut(n).expect("checked");
                 if lv.is_writable() == writable {
-                    println!("  Logical volume {vg_name}/{n} is already {}.", if writable { "read/write" } else { "read only" });
+                    println!(
+                        "  Logical volume {vg_name}/{n} is already {}.",
+                        if writable { "read/write" } else { "read only" }
+                    );
                     continue;
                 }
                 if writable {

@@ -22,9 +22,30 @@ use ulvm_lvm::units::Units;
 
 /// The commands this module runs.
 pub const COMMANDS: &[&str] = &[
-    "pvcreate", "pvremove", "pvs", "pvchange", "pvdisplay", "vgcreate", "vgremove", "vgextend", "vgreduce", "vgrename",
-    "vgchange", "vgs", "vgdisplay", "vgck", "vgcfgbackup", "lvcreate", "lvremove", "lvextend", "lvreduce", "lvresize",
-    "lvrename", "lvchange", "lvs", "lvdisplay",
+    "pvcreate",
+    "pvremove",
+    "pvs",
+    "pvchange",
+    "pvdisplay",
+    "vgcreate",
+    "vgremove",
+    "vgextend",
+    "vgreduce",
+    "vgrename",
+    "vgchange",
+    "vgs",
+    "vgdisplay",
+    "vgck",
+    "vgcfgbackup",
+    "lvcreate",
+    "lvremove",
+    "lvextend",
+    "lvreduce",
+    "lvresize",
+    "lvrename",
+    "lvchange",
+    "lvs",
+    "lvdisplay",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -111,7 +132,11 @@ fn specs(cmd: &str) -> &'static [Opt] {
     ];
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), flag("zero", Some('Z'))];
     const PVCHANGE: &[Opt] = &[value("allocatable", Some('x')), flag("all", Some('a'))];
-    const VGCREATE: &[Opt] = &[value("physicalextentsize", Some('s')), value("maxlogicalvolumes", Some('l')), value("maxphysicalvolumes", Some('p'))];
+    const VGCREATE: &[Opt] = &[
+        value("physicalextentsize", Some('s')),
+        value("maxlogicalvolumes", Some('l')),
+        value("maxphysicalvolumes", Some('p')),
+    ];
     const VGCHANGE: &[Opt] = &[value("activate", Some('a'))];
     const VGREDUCE: &[Opt] = &[flag("all", Some('a')), flag("removemissing", None)];
     const VGCFGBACKUP: &[Opt] = &[value("file", Some('f'))];
@@ -174,7 +199,14 @@ impl Ctx {
     fn new(cmd: &str, argv: &[String], a: &Args) -> Result<Ctx> {
         let sd = SystemDir::locate(a.get("system-dir").map(Path::new));
         let explicit = if a.has("devices") {
-            Some(a.all("devices").iter().flat_map(|v| v.split(',')).filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+            Some(
+                a.all("devices")
+                    .iter()
+                    .flat_map(|v| v.split(','))
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+                    .collect(),
+            )
         } else {
             None
         };
@@ -253,7 +285,7 @@ impl Ctx {
                 }
                 Ok(v)
             }
-            None => bail!("Volume group \"{name}\" not found\nCannot process volume group {name}"),
+            None => bail!("Volume group \"{name}\" not found"),
         }
     }
 
@@ -308,9 +340,7 @@ impl Ctx {
 
 /// Canonical paths of device arguments (`No device found for X.` otherwise).
 pub fn device_args(args: &[String]) -> Result<Vec<PathBuf>> {
-    args.iter()
-        .map(|a| std::fs::canonicalize(a).map_err(|_| anyhow!("No device found for {a}.")))
-        .collect()
+    args.iter().map(|a| std::fs::canonicalize(a).map_err(|_| anyhow!("No device found for {a}."))).collect()
 }
 
 /// Splits `VG/LV` (or takes `LV` with a VG from elsewhere).

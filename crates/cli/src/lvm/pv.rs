@@ -90,7 +90,8 @@ pub fn pvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         let _l = ctx.lock_vg(name)?;
         let mut vg = ctx.vg(name, false)?;
         let mut touched = Vec::new();
-        let keys: Vec<String> = vg.disks.iter().filter(|(_, d)| a.has("all") || paths.contains(&d.path)).map(|(k, _)| k.clone()).collect();
+        let keys: Vec<String> =
+            vg.disks.iter().filter(|(_, d)| a.has("all") || paths.contains(&d.path)).map(|(k, _)| k.clone()).collect();
         for k in keys {
             let path = vg.pv_path(&k);
             let pv = vg.vg.pvs.iter_mut().find(|p| p.key == k).expect("key from the VG");
@@ -119,6 +120,9 @@ pub fn pvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             bail!("Physical volume {} is not in a volume group (pvchange -x needs one).", p.display());
         }
     }
-    println!("  {changed} physical volume{} changed / 0 physical volumes not changed", if changed == 1 { "" } else { "s" });
+    println!(
+        "  {changed} physical volume{} changed / 0 physical volumes not changed",
+        if changed == 1 { "" } else { "s" }
+    );
     Ok(0)
 }

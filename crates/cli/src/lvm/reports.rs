@@ -74,8 +74,20 @@ fn lv_attr(vg: &Vg, lv: &LogicalVolume, l: &Live) -> String {
     let snap = vg.vg.snapshot_of_cow(&lv.name);
     let snaps = vg.vg.snapshots_of(&lv.name);
     let c0 = match (&snap, snaps.is_empty()) {
-        (Some(s), _) => if s.merging { 'S' } else { 's' },
-        (None, false) => if snaps.iter().any(|s| s.merging) { 'O' } else { 'o' },
+        (Some(s), _) => {
+            if s.merging {
+                'S'
+            } else {
+                's'
+            }
+        }
+        (None, false) => {
+            if snaps.iter().any(|s| s.merging) {
+                'O'
+            } else {
+                'o'
+            }
+        }
         _ => '-',
     };
     let c1 = if lv.is_writable() { 'w' } else { 'r' };
@@ -193,9 +205,7 @@ fn find_field<'a>(defs: &'a [FieldDef], name: &str, prefix: &str) -> Option<&'a 
         "seg_pe_ranges" | "pe_ranges" => "seg_pe_ranges".into(),
         n => n.to_string(),
     };
-    defs.iter()
-        .find(|d| d.id == alias)
-        .or_else(|| defs.iter().find(|d| d.id == format!("{prefix}_{alias}")))
+    defs.iter().find(|d| d.id == alias).or_else(|| defs.iter().find(|d| d.id == format!("{prefix}_{alias}")))
 }
 
 fn columns(defs: &'static [FieldDef], default: &str, prefix: &str, o: &[&str]) -> Result<Vec<&'static FieldDef>> {
@@ -210,10 +220,7 @@ fn columns(defs: &'static [FieldDef], default: &str, prefix: &str, o: &[&str]) -
         }
         names.extend(list.split(',').filter(|s| !s.is_empty()).map(|s| s.trim().to_string()));
     }
-    names
-        .iter()
-        .map(|n| find_field(defs, n, prefix).ok_or_else(|| anyhow!("Unrecognised field: {n}")))
-        .collect()
+    names.iter().map(|n| find_field(defs, n, prefix).ok_or_else(|| anyhow!("Unrecognised field: {n}"))).collect()
 }
 
 fn size_cell(u: &Units, sectors: u64) -> Cell {
@@ -257,7 +264,13 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "lvs" => {
             let per_seg = cols.iter().any(|c| c.seg);
             for vg in &selected {
-                let wanted_lv: Vec<&str> = a.pos.iter().filter_map(|p| p.split_once('/')).filter(|(v, _)| *v == vg.vg.name).map(|(_, l)| l).collect();
+                let wanted_lv: Vec<&str> = a
+                    .pos
+                    .iter()
+                    .filter_map(|p| p.split_once('/'))
+                    .filter(|(v, _)| *v == vg.vg.name)
+                    .map(|(_, l)| l)
+                    .collect();
                 for lv in vg.vg.user_lvs() {
                     if !visible(vg, lv) && !a.has("all") {
                         continue;
@@ -363,10 +376,13 @@ fn lv_cell(id: &str, vg: &Vg, lv: &LogicalVolume, seg: Option<&Segment>, l: &Liv
             Some(SegmentKind::Striped { stripes, .. }) => stripes.len() as i64,
             _ => 0,
         }),
-        "stripe_size" => size_cell(u, match seg.map(|s| &s.kind) {
-            Some(SegmentKind::Striped { stripe_size: Some(s), .. }) => *s,
-            _ => 0,
-        }),
+        "stripe_size" => size_cell(
+            u,
+            match seg.map(|s| &s.kind) {
+                Some(SegmentKind::Striped { stripe_size: Some(s), .. }) => *s,
+                _ => 0,
+            },
+        ),
         "seg_start" => size_cell(u, seg.map(|s| s.start_extent * es).unwrap_or(0)),
         "seg_size" => size_cell(u, seg.map(|s| s.extent_count * es).unwrap_or(0)),
         _ => Cell::str(""),
@@ -478,7 +494,11 @@ pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                         match &s.used_by {
                             Some((lv, le)) => {
                                 println!("    Logical volume\t/dev/{}/{lv}", v.vg.name);
-                                let seg_len = v.vg.lv(lv).and_then(|l| l.segments.iter().find(|g| g.start_extent == *le)).map(|g| g.extent_count).unwrap_or(s.len);
+                                let seg_len =
+                                    v.vg.lv(lv)
+                                        .and_then(|l| l.segments.iter().find(|g| g.start_extent == *le))
+                                        .map(|g| g.extent_count)
+                                        .unwrap_or(s.len);
                                 println!("    Logical extents\t{le} to {}", le + seg_len - 1);
                             }
                             None => println!("    FREE"),
@@ -548,7 +568,10 @@ pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                 let pfree = alloc::free_extents(v).get(&p.key).copied().unwrap_or(0);
                 println!("  PV Name               {}     ", vg.pv_path(&p.key));
                 println!("  PV UUID               {}", p.id);
-                println!("  PV Status             {}allocatable", if p.status.iter().any(|s| s == "ALLOCATABLE") { "" } else { "NOT " });
+                println!(
+                    "  PV Status             {}allocatable",
+                    if p.status.iter().any(|s| s == "ALLOCATABLE") { "" } else { "NOT " }
+                );
                 println!("  Total PE / Free PE    {} / {pfree}", p.pe_count);
                 println!("   ");
             }
@@ -580,9 +603,22 @@ fn print_lvdisplay(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) {
         }
     } else if let Some(s) = &snap {
         let active = l.dev.is_some() && !l.invalid;
-        println!("  LV snapshot status     {} destination for {}", if active { "active" } else { "INACTIVE" }, s.origin);
+        println!(
+            "  LV snapshot status     {} destination for {}",
+            if active { "active" } else { "INACTIVE" },
+            s.origin
+        );
     }
-    println!("  LV Status              {}", if l.dev.as_ref().is_some_and(|d| d.suspended) { "suspended" } else if l.dev.is_some() { "available" } else { "NOT available" });
+    println!(
+        "  LV Status              {}",
+        if l.dev.as_ref().is_some_and(|d| d.suspended) {
+            "suspended"
+        } else if l.dev.is_some() {
+            "available"
+        } else {
+            "NOT available"
+        }
+    );
     if let Some(d) = &l.dev {
         println!("  # open                 {}", d.open_count);
     }

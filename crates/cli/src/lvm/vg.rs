@@ -38,7 +38,8 @@ fn pvs_for_vg(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<PvDisk>> {
                 let dev = disk::open_device(p, false)?;
                 lvmpv::format_pv(dev.as_ref(), lvmpv::new_uuid()?)?;
                 println!("  Physical volume \"{}\" successfully created.", p.display());
-                disk::read_pv(p, false)?.ok_or_else(|| anyhow!("{}: PV label not found after writing it", p.display()))?
+                disk::read_pv(p, false)?
+                    .ok_or_else(|| anyhow!("{}: PV label not found after writing it", p.display()))?
             }
         };
         new.push((p.clone(), Some(String::from_utf8_lossy(&d.label.uuid).into_owned())));
@@ -105,8 +106,18 @@ pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
             flags: vec![],
             extent_size,
-            max_lv: a.get("maxlogicalvolumes").map(|v| v.parse()).transpose().map_err(|_| anyhow!("Invalid argument for --maxlogicalvolumes"))?.unwrap_or(0),
-            max_pv: a.get("maxphysicalvolumes").map(|v| v.parse()).transpose().map_err(|_| anyhow!("Invalid argument for --maxphysicalvolumes"))?.unwrap_or(0),
+            max_lv: a
+                .get("maxlogicalvolumes")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|_| anyhow!("Invalid argument for --maxlogicalvolumes"))?
+                .unwrap_or(0),
+            max_pv: a
+                .get("maxphysicalvolumes")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|_| anyhow!("Invalid argument for --maxphysicalvolumes"))?
+                .unwrap_or(0),
             metadata_copies: 0,
             pvs,
             lvs: vec![],
@@ -139,7 +150,10 @@ pub fn vgremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         let mut vg = ctx.vg(name, false)?;
         let lvs: Vec<String> = vg.vg.user_lvs().map(|l| l.name.clone()).collect();
         if !lvs.is_empty() && ctx.force == 0 {
-            let q = format!("Do you really want to remove volume group \"{name}\" containing {} logical volumes?", lvs.len());
+            let q = format!(
+                "Do you really want to remove volume group \"{name}\" containing {} logical volumes?",
+                lvs.len()
+            );
             if !ctx.confirm(&q) {
                 bail!("Volume group \"{name}\" not removed");
             }
@@ -201,7 +215,9 @@ pub fn vgreduce(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
         let mut keys = Vec::new();
         for p in device_args(devs)? {
-            let Some(k) = vg.key_of(&p) else { bail!("Physical volume \"{}\" not in volume group \"{name}\"", p.display()) };
+            let Some(k) = vg.key_of(&p) else {
+                bail!("Physical volume \"{}\" not in volume group \"{name}\"", p.display())
+            };
             if used(&k) {
                 bail!("Physical volume \"{}\" still in use", p.display());
             }
@@ -275,7 +291,11 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                 errors.push(e);
             }
         }
-        let active = vg.vg.user_lvs().filter(|l| host.state(&ulvm_lvm::names::dm_name(&name, &l.name, None)).ok().flatten().is_some()).count();
+        let active = vg
+            .vg
+            .user_lvs()
+            .filter(|l| host.state(&ulvm_lvm::names::dm_name(&name, &l.name, None)).ok().flatten().is_some())
+            .count();
         for e in &errors {
             eprintln!("  {e}");
             status = 5;
@@ -320,7 +340,12 @@ pub fn vgck(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                             continue;
                         };
                         if pe + per > pv.pe_count {
-                            eprintln!("  LV {name}/{}: extents {pe}..{} beyond PV {k} ({} extents)", lv.name, pe + per, pv.pe_count);
+                            eprintln!(
+                                "  LV {name}/{}: extents {pe}..{} beyond PV {k} ({} extents)",
+                                lv.name,
+                                pe + per,
+                                pv.pe_count
+                            );
                             status = 5;
                         }
                         let runs = seen.entry(k.clone()).or_default();

@@ -1,0 +1,222 @@
+//! The LVM commands end to end on file-backed PVs, with a daemon for
+//! activation: the seed walk-through (pvcreate, vgcreate, lvcreate, write,
+//! lvextend, snapshot, lvremove, deactivate, reactivate, vgremove), the
+//! messages and report lines of each step, data at the extents the
+//! metadata names, bad input that changes nothing, and commands racing on
+//! one VG.
+
+mod common;
+
+use common::{Daemon, TestDir, ULVM};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::process::{Command, Output};
+use ulvm_blockdev::{BlockDevice, Sectors};
+use ulvm_nbd::NbdClient;
+use ulvm_testkit::stamped;
+
+struct Lvm<'a> {
+    sys: std::path::PathBuf,
+    run: &'a Path,
+}
+
+impl Lvm<'_> {
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new(ULVM)
+            .args(args)
+            .env("ULVM_SYSTEM_DIR", &self.sys)
+            .env("ULVM_RUN_DIR", self.run)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert!(
+            o.status.success(),
+            "{args:?} failed ({:?}): {}{}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Must fail with exit status `code` and exactly one error line; that line.
+    fn fails(&self, code: i32, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&o.stdout));
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{args:?}: one error line expected, got: {err}");
+        err.trim().to_string()
+    }
+}
+
+#[test]
+fn test_lvm_walkthrough_on_file_pvs() {
+    let t = TestDir::new("lvm");
+    let a = t.image("a.img", 64);
+    let b = t.image("b.img", 64);
+    let (ap, bp) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+
+    assert_eq!(lvm.ok(&["pvcreate", ap]), format!("  Physical volume \"{ap}\" successfully created.\n"));
+    // b is not a PV yet: vgcreate makes it one, as LVM does.
+    assert_eq!(
+        lvm.ok(&["vgcreate", "vg0", ap, bp]),
+        format!("  Physical volume \"{bp}\" successfully created.\n  Volume group \"vg0\" successfully created\n")
+    );
+    assert_eq!(lvm.fails(5, &["vgcreate", "vg0", ap]), "A volume group called vg0 already exists.");
+    assert_eq!(lvm.ok(&["lvcreate", "-L", "32M", "-n", "base", "vg0"]), "  Logical volume \"base\" created.\n");
+    assert_eq!(lvm.ok(&["vgs"]), "  VG  #PV #LV #SN Attr   VSize   VFree \n  vg0   2   1   0 wz--n- 120.00m 88.00m\n");
+    assert_eq!(
+        lvm.ok(&["dmsetup", "--run-dir", d.run_dir.to_str().unwrap(), "table"]),
+        "vg0-base: 0 65536 linear 240:0 2048\n"
+    );
+
+    // Data written through the LV lies at the extents the metadata names:
+    // pv0 extent 0, i.e. 1 MiB into a.img.
+    let data = stamped(1 << 20, 7, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-base").unwrap();
+    c.write(Sectors(2048), &data).unwrap();
+    c.flush().unwrap();
+    let mut on_disk = vec![0u8; data.len()];
+    std::fs::File::open(&a).unwrap().read_exact_at(&mut on_disk, (1 << 20) + (1 << 20)).unwrap();
+    assert!(on_disk == data, "LV data is not where the metadata says");
+    drop(c);
+
+    // Extend: the next extents on the same PV, one segment.
+    assert_eq!(
+        lvm.ok(&["lvextend", "-L", "+8M", "vg0/base"]),
+        "  Size of logical volume vg0/base changed from 32.00 MiB (8 extents) to 40.00 MiB (10 extents).\n  \
+         Logical volume vg0/base successfully resized.\n"
+    );
+    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,seg_pe_ranges"]), format!("  base {ap}:0-9\n"));
+
+    // Snapshot: the four-device stack, the origin keeps its data, the snapshot its past.
+    assert_eq!(
+        lvm.ok(&["lvcreate", "-s", "-L", "8M", "-n", "snap", "vg0/base"]),
+        "  Logical volume \"snap\" created.\n"
+    );
+    let table = lvm.ok(&["dmsetup", "table"]);
+    assert_eq!(
+        table,
+        "vg0-base: 0 81920 snapshot-origin 253:1\nvg0-base-real: 0 81920 linear 240:0 2048\n\
+         vg0-snap: 0 81920 snapshot 253:1 253:2 P 8\nvg0-snap-cow: 0 16384 linear 240:0 83968\n"
+    );
+    let base = NbdClient::connect_unix(&d.nbd_socket(), "vg0-base").unwrap();
+    let newer = stamped(1 << 20, 8, 0);
+    base.write(Sectors(2048), &newer).unwrap();
+    base.flush().unwrap();
+    let snap = NbdClient::connect_unix(&d.nbd_socket(), "vg0-snap").unwrap();
+    let mut got = vec![0u8; data.len()];
+    snap.read(Sectors(2048), &mut got).unwrap();
+    assert!(got == data, "the snapshot does not show the data from before it was taken");
+    drop((base, snap));
+    let lvs = lvm.ok(&["lvs", "-o", "lv_name,lv_attr,lv_size,origin,data_percent"]);
+    let lines: Vec<&str> = lvs.lines().collect();
+    assert_eq!(lines[0], "  LV   Attr       LSize  Origin Data% ");
+    assert_eq!(lines[1], "  base owi-a-s--- 40.00m              ");
+    // 1 MiB of 4 KiB chunks: 256 exceptions fill the first metadata area and
+    // open the next: (1 header + 2 areas + 256 data) chunks = 2072 of 16384 sectors.
+    assert_eq!(lines[2], "  snap swi-a-s---  8.00m base   12.65 ");
+
+    // Removing the snapshot puts the origin back on its own table.
+    assert_eq!(lvm.ok(&["lvremove", "-f", "vg0/snap"]), "  Logical volume \"snap\" successfully removed.\n");
+    assert_eq!(lvm.ok(&["dmsetup", "table"]), "vg0-base: 0 81920 linear 240:0 2048\n");
+
+    // Bad input: one line, and the metadata is not touched.
+    let seq = lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]);
+    assert_eq!(
+        lvm.fails(5, &["lvcreate", "-L", "1G", "-n", "big", "vg0"]),
+        "Volume group \"vg0\" has insufficient free space (20 extents): 256 required."
+    );
+    assert_eq!(
+        lvm.fails(5, &["lvcreate", "-L", "4M", "-n", "base", "vg0"]),
+        "Logical Volume \"base\" already exists in volume group \"vg0\""
+    );
+    assert_eq!(lvm.fails(3, &["lvcreate", "--bogus", "vg0"]), "lvcreate: unrecognized option '--bogus'");
+    assert_eq!(lvm.fails(5, &["lvremove", "-f", "vg0/nope"]), "Failed to find logical volume \"vg0/nope\"");
+    assert_eq!(lvm.fails(5, &["lvcreate", "-L", "4M", "-n", "x", "nosuchvg"]).lines().count(), 1);
+    assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]), seq);
+
+    // Deactivate, reactivate: the data is still there.
+    assert_eq!(lvm.ok(&["vgchange", "-an", "vg0"]), "  0 logical volume(s) in volume group \"vg0\" now active\n");
+    assert_eq!(lvm.ok(&["dmsetup", "ls"]), "No devices found\n");
+    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_attr"]), "  -wi-------\n");
+    assert_eq!(lvm.ok(&["vgchange", "-ay", "vg0"]), "  1 logical volume(s) in volume group \"vg0\" now active\n");
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-base").unwrap();
+    c.read(Sectors(2048), &mut got).unwrap();
+    assert!(got == newer, "data lost across deactivation");
+    // An open LV is not deactivated.
+    assert_eq!(lvm.fails(5, &["lvchange", "-an", "vg0/base"]), "Logical volume vg0/base in use.");
+    drop(c);
+
+    // The backup and the archive are there for vgcfgrestore.
+    let backup = std::fs::read_to_string(t.path("sys/backup/vg0")).unwrap();
+    assert!(backup.contains("Created *after* executing 'lvremove -f vg0/snap'"), "{backup}");
+    // One archive per change after vgcreate: lvcreate, lvextend, lvcreate -s, lvremove.
+    assert_eq!(std::fs::read_dir(t.path("sys/archive")).unwrap().count(), 4);
+
+    lvm.ok(&["vgchange", "-an", "vg0"]);
+    assert_eq!(
+        lvm.ok(&["vgremove", "-f", "vg0"]),
+        "  Logical volume \"base\" successfully removed.\n  Volume group \"vg0\" successfully removed\n"
+    );
+    assert_eq!(
+        lvm.ok(&["pvs", "--noheadings", "-o", "pv_name,vg_name,pv_attr"]),
+        format!("  {ap}  ---\n  {bp}  ---\n")
+    );
+    assert_eq!(lvm.ok(&["pvremove", ap]), format!("  Labels on physical volume \"{ap}\" successfully wiped.\n"));
+    assert_eq!(lvm.ok(&["pvs", "--noheadings", "-o", "pv_name"]), format!("  {bp}\n"));
+    d.stop();
+}
+
+#[test]
+fn test_without_a_daemon_only_inactive_lvs_are_made() {
+    let t = TestDir::new("lvm-nodaemon");
+    let a = t.image("a.img", 16);
+    let run = t.path("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let lvm = Lvm { sys: t.path("sys"), run: &run };
+    lvm.ok(&["vgcreate", "-s", "1m", "vg0", a.to_str().unwrap()]);
+    let seq = lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]);
+    let e = lvm.fails(5, &["lvcreate", "-L", "4M", "-n", "a", "vg0"]);
+    assert!(e.starts_with("Cannot reach the ulvm daemon"), "{e}");
+    assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]), seq);
+    assert_eq!(lvm.ok(&["lvcreate", "-an", "-L", "4M", "-n", "a", "vg0"]), "  Logical volume \"a\" created.\n");
+    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,lv_size"]), "  a -wi------- 4.00m\n");
+}
+
+#[test]
+fn test_concurrent_lvcreates_on_one_vg_serialize() {
+    let t = TestDir::new("lvm-race");
+    let a = t.image("a.img", 64);
+    let run = t.path("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let sys = t.path("sys");
+    let lvm = Lvm { sys: sys.clone(), run: &run };
+    lvm.ok(&["vgcreate", "-s", "1m", "vg0", a.to_str().unwrap()]);
+    let threads: Vec<_> = (0..6)
+        .map(|i| {
+            let (sys, run) = (sys.clone(), run.clone());
+            std::thread::spawn(move || {
+                let l = Lvm { sys, run: &run };
+                l.ok(&["lvcreate", "-an", "-L", "4M", "-n", &format!("lv{i}"), "vg0"]);
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    let out = lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,seg_pe_ranges", "-O", "lv_name"]);
+    let mut starts: Vec<u64> =
+        out.lines().map(|l| l.rsplit(':').next().unwrap().split('-').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(out.lines().count(), 6, "{out}");
+    starts.sort();
+    assert_eq!(starts, vec![0, 4, 8, 12, 16, 20], "overlapping allocations: {out}");
+    assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]), "  7\n");
+    lvm.ok(&["vgck", "vg0"]);
+}
