@@ -1,0 +1,211 @@
+//! ulvm and real LVM2 agree on VGs each other made. Real LVM runs on loop
+//! devices over the same files (it needs no device-mapper to read, check
+//! and write metadata). Needs root, losetup and lvm2; skips with a reason
+//! otherwise, unless `ULVM_REQUIRE_TOOLS=1` (CI).
+
+mod common;
+
+use common::{Daemon, TestDir, ULVM};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::process::Command;
+use ulvm_blockdev::{BlockDevice, Sectors};
+use ulvm_nbd::NbdClient;
+use ulvm_testkit::stamped;
+
+fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
+    let o = Command::new(cmd)
+        .args(args)
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if !o.status.success() {
+        return Err(format!(
+            "{cmd} {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).to_string())
+}
+
+fn can_run() -> bool {
+    let why = if run("id", &["-u"]).map(|s| s.trim().to_string()).as_deref() != Ok("0") {
+        "needs root for loop devices"
+    } else if run("lvm", &["version"]).is_err() {
+        "lvm2 is not installed"
+    } else {
+        return true;
+    };
+    common::require(false, why)
+}
+
+struct Loops(Vec<String>);
+
+impl Drop for Loops {
+    fn drop(&mut self) {
+        for l in &self.0 {
+            let _ = run("losetup", &["-d", l]);
+        }
+    }
+}
+
+fn attach(files: &[&Path], read_only: bool) -> Loops {
+    Loops(
+        files
+            .iter()
+            .map(|f| {
+                let mut args = vec!["--find", "--show"];
+                if read_only {
+                    args.push("--read-only");
+                }
+                args.push(f.to_str().unwrap());
+                run("losetup", &args).unwrap().trim().to_string()
+            })
+            .collect(),
+    )
+}
+
+/// LVM's options for "these devices only, no locking daemon, no dm".
+fn only(loops: &Loops) -> String {
+    let accept: Vec<String> = loops.0.iter().map(|l| format!("\"a|^{l}$|\"")).collect();
+    format!("devices {{ use_devicesfile=0 filter=[{},\"r|.*|\"] }} activation {{ monitoring=0 }}", accept.join(","))
+}
+
+fn ulvm(sys: &Path, run_dir: &Path, args: &[&str]) -> String {
+    let o = Command::new(ULVM).args(args).env("ULVM_SYSTEM_DIR", sys).env("ULVM_RUN_DIR", run_dir).output().unwrap();
+    assert!(
+        o.status.success(),
+        "ulvm {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Report lines with device names mapped back to files and the state
+/// columns LVM cannot know without device-mapper (`XX`) blanked.
+fn normalize(out: &str, loops: &Loops, files: &[&Path]) -> Vec<String> {
+    let mut lines: Vec<String> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut l = l.trim().to_string();
+            for (lp, f) in loops.0.iter().zip(files) {
+                l = l.replace(lp.as_str(), f.to_str().unwrap());
+            }
+            l.replace("XX", "--")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn test_real_lvm_reads_and_checks_what_ulvm_made() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-a");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmvg{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "32M", "-n", "base", &vg]);
+    u(&["lvcreate", "-an", "-L", "16M", "-i", "2", "-I", "64k", "-n", "striped", &vg]);
+    u(&["lvcreate", "-an", "-l", "3", "-n", "small", &vg]);
+    u(&["lvcreate", "-an", "-s", "-L", "8M", "-n", "snap", &format!("{vg}/base")]);
+    u(&["lvextend", "-l", "+2", &format!("{vg}/small")]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    let files = [a.as_path(), b.as_path()];
+    run("vgck", &["--config", &cfg, &vg]).unwrap();
+    let fields = "lv_name,lv_attr,lv_size,origin,devices,seg_pe_ranges,segtype,stripes,chunk_size";
+    let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]).unwrap();
+    let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]);
+    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    let vfields = "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free,vg_extent_count,vg_free_count,vg_seqno";
+    let real = run("vgs", &["--config", &cfg, "--noheadings", "--separator", "|", "-o", vfields, &vg]).unwrap();
+    let ours = u(&["vgs", "--noheadings", "--separator", "|", "-o", vfields, &vg]);
+    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    let pfields = "pv_name,vg_name,pv_attr,pv_size,pv_free,pv_pe_count,pv_pe_alloc_count,pv_uuid";
+    let real = run("pvs", &["--config", &cfg, "--noheadings", "--separator", "|", "-o", pfields]).unwrap();
+    let ours = u(&["pvs", "--noheadings", "--separator", "|", "-o", pfields]);
+    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+}
+
+#[test]
+fn test_ulvm_reads_and_activates_what_real_lvm_made() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-b");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let vg = format!("lvmvg{}", std::process::id());
+    let backup = t.path("vg.backup");
+    {
+        let loops = attach(&[&a, &b], false);
+        let cfg = only(&loops);
+        run("vgcreate", &["-y", "--config", &cfg, &vg, &loops.0[0], &loops.0[1]]).unwrap();
+        // LVs through vgcfgrestore: lvcreate would need device-mapper.
+        run("vgcfgbackup", &["--config", &cfg, "-f", backup.to_str().unwrap(), &vg]).unwrap();
+        let text = std::fs::read_to_string(&backup).unwrap();
+        let lvs = "logical_volumes {\nbase {\nid = \"aaaaaa-bbbb-cccc-dddd-eeee-ffff-gggggg\"\n\
+            status = [\"READ\", \"WRITE\", \"VISIBLE\"]\nflags = []\nsegment_count = 1\nsegment1 {\n\
+            start_extent = 0\nextent_count = 4\ntype = \"striped\"\nstripe_count = 1\nstripes = [\"pv0\", 2]\n}\n}\n\
+            st {\nid = \"hhhhhh-bbbb-cccc-dddd-eeee-ffff-gggggg\"\nstatus = [\"READ\", \"WRITE\", \"VISIBLE\"]\n\
+            flags = []\nsegment_count = 1\nsegment1 {\nstart_extent = 0\nextent_count = 4\ntype = \"striped\"\n\
+            stripe_count = 2\nstripe_size = 128\nstripes = [\"pv0\", 6, \"pv1\", 0]\n}\n}\n}\n";
+        let end = text.rfind('}').unwrap();
+        std::fs::write(&backup, format!("{}{lvs}{}", &text[..end], &text[end..])).unwrap();
+        run("vgcfgrestore", &["--config", &cfg, "-f", backup.to_str().unwrap(), &vg]).unwrap();
+        run("vgck", &["--config", &cfg, &vg]).unwrap();
+    }
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    let devs = format!("{},{}", a.display(), b.display());
+    let u = |args: &[&str]| {
+        let mut v = vec![args[0], "--devices", &devs];
+        v.extend(&args[1..]);
+        ulvm(&sys, &rd, &v)
+    };
+    let lvs = u(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,lv_size,seg_pe_ranges", &vg]);
+    let words: Vec<Vec<&str>> = lvs.lines().map(|l| l.split_whitespace().collect()).collect();
+    let (pa, pb) = (format!("{}:2-5", a.display()), format!("{}:6-7", a.display()));
+    let pc = format!("{}:0-1", b.display());
+    assert_eq!(
+        words,
+        vec![
+            vec!["base", "-wi-------", "16.00m", pa.as_str()],
+            vec!["st", "-wi-------", "16.00m", pb.as_str(), pc.as_str()]
+        ]
+    );
+    let d = Daemon::start(&rd, &[]);
+    u(&["lvchange", "-ay", &format!("{vg}/base")]);
+    u(&["lvchange", "-ay", &format!("{vg}/st")]);
+    let es = 8192 * 512u64; // 4 MiB extents
+    let pe_start = 1u64 << 20;
+    let data = stamped(2 << 20, 3, 0);
+    let base = NbdClient::connect_unix(&d.nbd_socket(), &format!("{vg}-base")).unwrap();
+    base.write(Sectors(0), &data).unwrap();
+    base.flush().unwrap();
+    let st = NbdClient::connect_unix(&d.nbd_socket(), &format!("{vg}-st")).unwrap();
+    st.write(Sectors(0), &data[..128 << 10]).unwrap();
+    st.flush().unwrap();
+    drop((base, st));
+    let at = |f: &Path, off: u64, len: usize| {
+        let mut v = vec![0u8; len];
+        std::fs::File::open(f).unwrap().read_exact_at(&mut v, off).unwrap();
+        v
+    };
+    assert!(at(&a, pe_start + 2 * es, data.len()) == data, "base is not on pv0 extents 2-5");
+    // Stripe size 64 KiB: the first 64 KiB on pv0 extent 6, the next on pv1 extent 0.
+    assert!(at(&a, pe_start + 6 * es, 64 << 10) == data[..64 << 10], "first stripe chunk misplaced");
+    assert!(at(&b, pe_start, 64 << 10) == data[64 << 10..128 << 10], "second stripe chunk misplaced");
+    u(&["vgchange", "-an", &vg]);
+    d.stop();
+    // And real LVM still accepts the VG after ulvm used it.
+    let loops = attach(&[&a, &b], true);
+    run("vgck", &["--config", &only(&loops), &vg]).unwrap();
+}
