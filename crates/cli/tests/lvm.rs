@@ -220,3 +220,76 @@ fn test_concurrent_lvcreates_on_one_vg_serialize() {
     assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]), "  7\n");
     lvm.ok(&["vgck", "vg0"]);
 }
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn test_snapshot_merge_now_and_deferred_across_a_daemon_restart() {
+    let t = TestDir::new("lvm-merge");
+    let a = t.image("a.img", 64);
+    let run = t.path("run");
+    let d = Daemon::start(&run, &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &run };
+    lvm.ok(&["vgcreate", "vg0", a.to_str().unwrap()]);
+    lvm.ok(&["lvcreate", "-L", "16M", "-n", "base", "vg0"]);
+    let pre = stamped(4 << 20, 1, 0);
+    let post = stamped(4 << 20, 2, 0);
+    let write = |d: &Daemon, data: &[u8]| {
+        let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-base").unwrap();
+        c.write(Sectors(0), data).unwrap();
+        c.flush().unwrap();
+    };
+    let read = |d: &Daemon| {
+        let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-base").unwrap();
+        let mut v = vec![0u8; 4 << 20];
+        c.read(Sectors(0), &mut v).unwrap();
+        v
+    };
+
+    // A merge of a closed origin runs at once; -i 1 reports and finishes.
+    write(&d, &pre);
+    lvm.ok(&["lvcreate", "-s", "-L", "8M", "-n", "snap", "vg0/base"]);
+    write(&d, &post);
+    let out = lvm.ok(&["lvconvert", "--merge", "-i", "1", "vg0/snap"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "  Merging of volume vg0/snap started.");
+    assert_eq!(lines[lines.len() - 3], "  vg0/base: Merged: 100.00%");
+    assert_eq!(lines[lines.len() - 2], "  Merge of snapshot into logical volume vg0/base has finished.");
+    assert_eq!(lines[lines.len() - 1], "  Logical volume \"snap\" successfully removed.");
+    assert!(read(&d) == pre, "the merge did not bring back the snapshot's data");
+    assert_eq!(lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr"]), "  base -wi-a-----\n");
+    assert_eq!(lvm.ok(&["dmsetup", "table"]), "vg0-base: 0 32768 linear 240:0 2048\n");
+
+    // An open origin: the merge is recorded and waits for the next activation.
+    lvm.ok(&["lvcreate", "-s", "-L", "8M", "-n", "snap2", "vg0/base"]);
+    write(&d, &post);
+    let holder = NbdClient::connect_unix(&d.nbd_socket(), "vg0-base").unwrap();
+    assert_eq!(
+        lvm.ok(&["lvconvert", "--merge", "vg0/snap2"]),
+        "  Merging of volume vg0/snap2 started.\n  Delaying merge since origin is open.\n  \
+         Merging of snapshot vg0/snap2 will occur on next activation of vg0/base.\n"
+    );
+    assert_eq!(
+        lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,origin"]),
+        "  base    Owi-aos---     \n  [snap2] Swi-a-s--- base\n"
+    );
+    drop(holder);
+    lvm.ok(&["vgchange", "-an", "vg0"]);
+    // The daemon goes away; the metadata still says "merging".
+    d.stop();
+    let d = Daemon::start(&run, &[]);
+    // Like LVM, the count includes the (hidden) merging snapshot.
+    assert_eq!(lvm.ok(&["vgchange", "-ay", "vg0"]), "  2 logical volume(s) in volume group \"vg0\" now active\n");
+    // Activation started the merge and a poller that finishes it.
+    wait_for("the merge to finish", || lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]) == "  base\n");
+    assert!(read(&d) == pre, "the deferred merge did not bring back the snapshot's data");
+    assert_eq!(lvm.ok(&["dmsetup", "table"]), "vg0-base: 0 32768 linear 240:0 2048\n");
+    lvm.ok(&["vgchange", "-an", "vg0"]);
+    d.stop();
+}

@@ -196,12 +196,16 @@ fn display_lv(dm: &str, vg: &Vg) -> String {
 /// table.
 pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice]) -> Result<(), String> {
     let find = |list: &[DmDevice], name: &str| list.iter().find(|d| d.name == name).cloned();
+    let layered = |name: &str| name.ends_with("-real") || name.ends_with("-cow");
     let gone: Vec<&DmDevice> = before.iter().filter(|d| find(after, &d.name).is_none()).collect();
-    for d in gone.iter().rev().filter(|d| !d.name.ends_with("-real")) {
-        if let Some(st) = host.state(&d.name)? {
-            if st.open_count > 0 && !d.name.ends_with("-cow") {
-                return Err(format!("Can't remove open logical volume \"{}\".", d.name));
-            }
+    // Top-level devices that go (snapshots) first; a user holding one open stops everything.
+    for d in gone.iter().filter(|d| !layered(&d.name)) {
+        if host.state(&d.name)?.is_some_and(|st| st.open_count > 0) {
+            return Err(format!("Can't remove open logical volume \"{}\".", d.name));
+        }
+    }
+    for d in gone.iter().rev().filter(|d| !layered(&d.name)) {
+        if host.state(&d.name)?.is_some() {
             host.remove(&d.name)?;
         }
     }
@@ -245,10 +249,14 @@ pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice
             return Err(e);
         }
     }
-    for d in &changed {
+    // Lower devices first; a snapshot that becomes `error` (a merge starts)
+    // last, after the origin has taken its exceptions over.
+    let is_error = |d: &DmDevice| d.table.split_whitespace().nth(2) == Some("error");
+    for d in changed.iter().filter(|d| !is_error(d)).chain(changed.iter().filter(|d| is_error(d))) {
         host.resume(&d.name)?;
     }
-    for d in gone.iter().filter(|d| d.name.ends_with("-real")) {
+    // Layers the new tables no longer use (-cow, -real) go last.
+    for d in gone.iter().rev().filter(|d| layered(&d.name)) {
         if host.state(&d.name)?.is_some() {
             host.remove(&d.name)?;
         }

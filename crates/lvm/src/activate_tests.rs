@@ -84,10 +84,10 @@ fn test_adding_and_removing_a_snapshot_keeps_the_origin_suspended_while_tables_c
         h.log,
         [
             "remove vg0-snap",
-            "remove vg0-snap-cow",
             "suspend vg0-base",
             "load vg0-base",
             "resume vg0-base",
+            "remove vg0-snap-cow",
             "remove vg0-base-real"
         ]
     );
@@ -111,4 +111,52 @@ fn test_open_snapshot_is_not_removed() {
     let e = sync_family(&mut h, &with_snap, &plain).unwrap_err();
     assert!(e.contains("open"), "{e}");
     assert_eq!(h.devs.len(), 4);
+}
+
+#[test]
+fn test_merge_start_and_finish_follow_the_kernel_document_order() {
+    let with_snap = vec![
+        dev("vg0-base-real", "0 8 linear /pv 2048\n"),
+        dev("vg0-snap-cow", "0 8 linear /pv 4096\n"),
+        dev("vg0-snap", "0 8 snapshot vg0-base-real vg0-snap-cow P 8\n"),
+        dev("vg0-base", "0 8 snapshot-origin vg0-base-real\n"),
+    ];
+    let merging = vec![
+        dev("vg0-base-real", "0 8 linear /pv 2048\n"),
+        dev("vg0-snap-cow", "0 8 linear /pv 4096\n"),
+        dev("vg0-snap", "0 8 error\n"),
+        dev("vg0-base", "0 8 snapshot-merge vg0-base-real vg0-snap-cow P 8\n"),
+    ];
+    let mut h = FakeHost::default();
+    for d in &with_snap {
+        h.create(d).unwrap();
+    }
+    h.log.clear();
+    sync_family(&mut h, &with_snap, &merging).unwrap();
+    assert_eq!(
+        h.log,
+        [
+            "suspend vg0-base",
+            "suspend vg0-snap",
+            "load vg0-snap",
+            "load vg0-base",
+            "resume vg0-base",
+            "resume vg0-snap"
+        ]
+    );
+    // Done: the origin goes back to its own extents, the rest goes away.
+    let plain = vec![dev("vg0-base", "0 8 linear /pv 2048\n")];
+    h.log.clear();
+    sync_family(&mut h, &merging, &plain).unwrap();
+    assert_eq!(
+        h.log,
+        [
+            "remove vg0-snap",
+            "suspend vg0-base",
+            "load vg0-base",
+            "resume vg0-base",
+            "remove vg0-snap-cow",
+            "remove vg0-base-real"
+        ]
+    );
 }

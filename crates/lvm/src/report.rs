@@ -94,11 +94,8 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
         out.push_str("  {\n      \"report\": [\n          {\n");
         out.push_str(&format!("              {}: [\n", json_str(name)));
         for (n, row) in rows.iter().enumerate() {
-            let cells: Vec<String> = columns
-                .iter()
-                .zip(row)
-                .map(|(c, v)| format!("{}:{}", json_str(&c.id), json_str(v.text.trim_end())))
-                .collect();
+            let cells: Vec<String> =
+                columns.iter().zip(row).map(|(c, v)| format!("{}:{}", json_str(&c.id), json_str(&v.text))).collect();
             let comma = if n + 1 < rows.len() { "," } else { "" };
             out.push_str(&format!("                  {{{}}}{comma}\n", cells.join(", ")));
         }

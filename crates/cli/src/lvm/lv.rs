@@ -653,6 +653,9 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                 let r = if on { activate::activate(host, &vg, n) } else { activate::deactivate(host, &vg, n) };
                 r.map_err(|e| anyhow!("{e}"))?;
             }
+            if on {
+                super::merge::start_pollers(ctx, &vg);
+            }
         }
     }
     Ok(0)

@@ -6,6 +6,7 @@
 mod args;
 mod host;
 mod lv;
+mod merge;
 mod pv;
 mod reports;
 mod vg;
@@ -46,6 +47,7 @@ pub const COMMANDS: &[&str] = &[
     "lvchange",
     "lvs",
     "lvdisplay",
+    "lvconvert",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -114,6 +116,7 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "lvextend" | "lvreduce" | "lvresize" => lv::lvresize(&mut ctx, &a),
         "lvrename" => lv::lvrename(&mut ctx, &a),
         "lvchange" => lv::lvchange(&mut ctx, &a),
+        "lvconvert" => merge::lvconvert(&mut ctx, &a),
         _ => bail!("{cmd}: not an LVM command ulvm knows"),
     }
 }
@@ -128,7 +131,6 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("separator", None),
         value("reportformat", None),
         flag("aligned", None),
-        value("select", Some('S')),
     ];
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), flag("zero", Some('Z'))];
     const PVCHANGE: &[Opt] = &[value("allocatable", Some('x')), flag("all", Some('a'))];
@@ -162,6 +164,8 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("nofsck", Some('n')),
     ];
     const LVCHANGE: &[Opt] = &[value("activate", Some('a')), value("permission", Some('p'))];
+    const LVCONVERT: &[Opt] =
+        &[flag("merge", None), flag("background", Some('b')), value("interval", Some('i')), flag("startpoll", None)];
     const DISPLAY: &[Opt] = &[flag("maps", Some('m')), flag("colon", Some('c')), flag("short", Some('s'))];
     const NONE: &[Opt] = &[];
     match cmd {
@@ -175,6 +179,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "lvcreate" => LVCREATE,
         "lvextend" | "lvreduce" | "lvresize" => LVRESIZE,
         "lvchange" => LVCHANGE,
+        "lvconvert" => LVCONVERT,
         "pvdisplay" | "vgdisplay" | "lvdisplay" => DISPLAY,
         _ => NONE,
     }
@@ -300,6 +305,11 @@ impl Ctx {
     pub fn commit(&self, vg: &mut Vg) -> Result<()> {
         disk::commit(&self.sd, vg, &self.cmdline)?;
         Ok(())
+    }
+
+    /// `--run-dir`, if given.
+    pub fn run_dir(&self) -> Option<&Path> {
+        self.run_dir.as_deref()
     }
 
     /// The daemon, connected on first use.

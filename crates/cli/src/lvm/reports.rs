@@ -33,10 +33,12 @@ fn live(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) -> Live {
     let mut l = Live { dev: h.state(&dm_name(vname, &lv.name, None)).ok().flatten(), ..Default::default() };
     let merging = |o: &str| vg.vg.snapshots_of(o).into_iter().find(|s| s.merging);
     if let Some(s) = vg.vg.snapshot_of_cow(&lv.name) {
-        if s.merging {
-            let st = h.status(&dm_name(vname, &s.origin, None)).unwrap_or_default();
-            l.pct = usage_pct(&st);
-            l.dev = h.state(&dm_name(vname, &s.origin, None)).ok().flatten();
+        // A merge in progress reports through the origin's snapshot-merge
+        // status; a merge still waiting for activation, like any snapshot.
+        let merge_pct =
+            if s.merging { usage_pct(&h.status(&dm_name(vname, &s.origin, None)).unwrap_or_default()) } else { None };
+        if merge_pct.is_some() {
+            l.pct = merge_pct;
         } else if l.dev.is_some() {
             let st = h.status(&dm_name(vname, &lv.name, None)).unwrap_or_default();
             if st.starts_with("Invalid") || st.starts_with("Overflow") {
@@ -333,7 +335,10 @@ fn lv_cell(id: &str, vg: &Vg, lv: &LogicalVolume, seg: Option<&Segment>, l: &Liv
     let snap = vg.vg.snapshot_of_cow(&lv.name);
     let seg = seg.or(lv.segments.first());
     match id {
-        "lv_name" => Cell::str(if visible(vg, lv) { lv.name.clone() } else { format!("[{}]", lv.name) }),
+        "lv_name" => {
+            let text = if visible(vg, lv) { lv.name.clone() } else { format!("[{}]", lv.name) };
+            Cell { text, key: ulvm_lvm::report::SortKey::Str(lv.name.clone()) }
+        }
         "vg_name" => Cell::str(vg.vg.name.clone()),
         "lv_attr" => Cell::str(lv_attr(vg, lv, l)),
         "lv_size" => size_cell(u, lv.extents() * es),
@@ -646,6 +651,14 @@ fn print_lvdisplay(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) {
     println!("  Allocation             inherit");
     println!("  Read ahead sectors     auto");
     if let Some(d) = &l.dev {
+        // LVM's automatic read-ahead: 256 sectors, or two full stripes.
+        let ra = match lv.segments.first().map(|s| &s.kind) {
+            Some(SegmentKind::Striped { stripes, stripe_size: Some(ss) }) if stripes.len() > 1 => {
+                (stripes.len() as u64 * ss * 2).max(256)
+            }
+            _ => 256,
+        };
+        println!("  - currently set to     {ra}");
         println!("  Block device           {}:{}", d.major, d.minor);
     }
     println!("   ");

@@ -300,6 +300,9 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             eprintln!("  {e}");
             status = 5;
         }
+        if on {
+            super::merge::start_pollers(ctx, &vg);
+        }
         println!("  {active} logical volume(s) in volume group \"{name}\" now active");
     }
     Ok(status)
