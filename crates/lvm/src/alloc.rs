@@ -9,7 +9,6 @@
 //! with the largest free areas are chosen first.
 
 use crate::model::{LogicalVolume, SegmentKind, VolumeGroup};
-use crate::{err, FormatError};
 use std::collections::BTreeMap;
 
 /// A run of physical extents on one PV and what uses it.
@@ -95,8 +94,18 @@ pub struct Request<'a> {
     pub extend: Option<&'a LogicalVolume>,
 }
 
+/// Why an allocation is impossible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllocError {
+    #[error("{extents} extents do not divide into {stripes} stripes")]
+    Uneven { extents: u64, stripes: usize },
+    /// `more` extents could not be placed (under the policy's rules).
+    #[error("Insufficient suitable allocatable extents: {more} more required")]
+    Short { more: u64 },
+}
+
 /// Plans an allocation, without changing the VG.
-pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, FormatError> {
+pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, AllocError> {
     let order: Vec<String> = match req.pvs {
         Some(list) => list.to_vec(),
         None => vg.pvs.iter().map(|p| p.key.clone()).collect(),
@@ -111,12 +120,12 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, FormatErro
     let total: u64 = free.values().flatten().map(|r| r.1).sum();
     let stripes = req.stripes.max(1);
     if !req.extents.is_multiple_of(stripes as u64) {
-        return err(format!("{} extents do not divide into {stripes} stripes", req.extents));
+        return Err(AllocError::Uneven { extents: req.extents, stripes });
     }
     let need = req.extents;
     if stripes == 1 {
         if total < need {
-            return err(format!("Insufficient free space: {need} extents needed, but only {total} available"));
+            return Err(AllocError::Short { more: need - total });
         }
         let mut out = Vec::new();
         let mut left = need;
@@ -170,10 +179,7 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, FormatErro
             .collect();
         best.sort_by_key(|b| std::cmp::Reverse(b.2));
         if best.len() < stripes {
-            let pvs_with_space = best.len();
-            return err(format!(
-                "Insufficient suitable allocatable extents for logical volume: {stripes} stripes need {stripes} PVs with free space, {pvs_with_space} have it"
-            ));
+            return Err(AllocError::Short { more: per_stripe_left * stripes as u64 });
         }
         best.truncate(stripes);
         let len = best.iter().map(|b| b.2).min().unwrap_or(0).min(per_stripe_left);
@@ -273,7 +279,7 @@ mod tests {
         );
         assert_eq!(vg_free(&v), 22);
         let err = allocate(&v, &Request { extents: 23, stripes: 1, pvs: None, extend: None }).unwrap_err();
-        assert!(err.0.contains("Insufficient free space: 23 extents needed, but only 22 available"), "{err}");
+        assert_eq!(err, AllocError::Short { more: 1 });
         // A PV list restricts and orders.
         let only1 = ["pv1".to_string()];
         let c = allocate(&v, &Request { extents: 2, stripes: 1, pvs: Some(&only1), extend: None }).unwrap();
@@ -303,7 +309,10 @@ mod tests {
         let e = allocate(&v, &Request { extents: 3, stripes: 2, pvs: None, extend: None });
         assert!(e.is_err());
         // 3 stripes of 5: the third PV has only 4, and no PV may hold two stripes.
-        assert!(allocate(&v, &Request { extents: 15, stripes: 3, pvs: None, extend: None }).is_err());
+        assert_eq!(
+            allocate(&v, &Request { extents: 15, stripes: 3, pvs: None, extend: None }),
+            Err(AllocError::Short { more: 3 })
+        );
         let a = allocate(&v, &Request { extents: 12, stripes: 3, pvs: None, extend: None }).unwrap();
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].stripes.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["pv0", "pv1", "pv2"]);

@@ -3,7 +3,8 @@
 //! one of `hHbBsSkKmMgGtTpPeE`, optionally with a count (`--units 4m`).
 //! Lower-case units are powers of 1024, upper-case powers of 1000; `b`
 //! and `s` (bytes, sectors) print no decimals. A value rounded up to its
-//! two decimals is marked `<`, as LVM 2.03 does (`<2.00g` for 2047 MiB).
+//! two decimals is marked `<` in the default human units, as LVM 2.03 does
+//! (`<2.00g` for 2047 MiB; `--units H` prints `125.83M` for 125.829 MB).
 
 use crate::{err, FormatError};
 
@@ -105,7 +106,8 @@ impl Units {
         if rounded_up {
             q += 1;
         }
-        let mark = if rounded_up && r != 0 && precision > 0 { "<" } else { "" };
+        // LVM marks only its default human units (`h`) when rounding up.
+        let mark = if rounded_up && r != 0 && self.kind == (Kind::Human { base: 1024 }) { "<" } else { "" };
         let int = q / scale;
         if precision == 0 {
             format!("{mark}{int}{suffix}")
@@ -171,6 +173,8 @@ mod tests {
         assert_eq!(Units::parse("b").unwrap().size(1), "512B");
         assert_eq!(Units::parse("s").unwrap().size(65536), "65536S");
         assert_eq!(Units::parse("G").unwrap().size(2 * 1_000_000_000 / 512), "2.00G");
+        // LVM 2.03 `vgs --units H` on a 120 MiB VG: no '<' outside `h`.
+        assert_eq!(Units::parse("H").unwrap().size(120 * MIB), "125.83M");
         assert_eq!(Units::parse("4m").unwrap().size(8 * MIB), "2.00U");
         assert!(Units::parse("x").is_err());
         assert!(Units::parse("mm").is_err());

@@ -116,16 +116,26 @@ fn pv_keys(vg: &Vg, paths: &[String]) -> Result<Option<Vec<String>>> {
 
 fn allocate(
     vg: &Vg,
+    lv: &str,
     extents: u64,
     stripes: usize,
     pvs: Option<&[String]>,
     extend: Option<&LogicalVolume>,
 ) -> Result<Vec<Area>> {
     let free = alloc::vg_free(&vg.vg);
-    if stripes <= 1 && free < extents {
+    if free < extents {
         bail!("Volume group \"{}\" has insufficient free space ({free} extents): {extents} required.", vg.vg.name);
     }
-    alloc::allocate(&vg.vg, &Request { extents, stripes, pvs, extend }).map_err(|e| anyhow!("{e}"))
+    let usable = pvs.map(|p| p.len()).unwrap_or(vg.vg.pvs.len());
+    if stripes > usable {
+        bail!("Number of stripes ({stripes}) must not exceed number of physical volumes ({usable})");
+    }
+    alloc::allocate(&vg.vg, &Request { extents, stripes, pvs, extend }).map_err(|e| match e {
+        alloc::AllocError::Short { more } => {
+            anyhow!("Insufficient suitable allocatable extents for logical volume {lv}: {more} more required")
+        }
+        e => anyhow!("{e}"),
+    })
 }
 
 /// Zeroes the first 4 KiB of a new LV (LVM's default `-Z y`); for a COW
@@ -203,6 +213,9 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             .ok_or_else(|| super::Usage(format!("Invalid argument for --stripes: {v}")))?,
     };
     let stripe_size = pow2_size(a, "stripesize", 128, 8, 2 * 1024 * 1024)?;
+    if stripes > 1 && !a.has("stripesize") {
+        println!("  Using default stripesize {}.", size_long(stripe_size));
+    }
     let chunk = pow2_size(a, "chunksize", 8, 8, 1024)?;
     let _l = ctx.lock_vg(&vg_name)?;
     let mut vg = ctx.vg(&vg_name, false)?;
@@ -238,7 +251,7 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         extents = up;
     }
     let pvs = pv_keys(&vg, &a.pos[1..])?;
-    let areas = allocate(&vg, extents, stripes, pvs.as_deref(), None)?;
+    let areas = allocate(&vg, &name, extents, stripes, pvs.as_deref(), None)?;
     let before = match &origin_name {
         Some(o) => activate::plan(&vg, o).map_err(|e| anyhow!("{e}"))?,
         None => Vec::new(),
@@ -280,6 +293,12 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         zero_start(&vg, &lv)?;
     }
     vg.vg.lvs.push(lv);
+    let saved = vg.clone();
+    if origin.is_some() {
+        // As LVM: the COW LV is committed on its own first, then turned
+        // into a snapshot (two metadata versions, two archive copies).
+        ctx.commit(&mut vg)?;
+    }
     if let Some(o) = &origin {
         let seg_lv = vg.vg.next_snapshot_name();
         vg.vg.lvs.push(LogicalVolume {
@@ -303,7 +322,6 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             extra: vec![],
         });
     }
-    let saved = vg.clone();
     ctx.commit(&mut vg)?;
     let result = if let Some(o) = &origin_name {
         if origin_active {
@@ -500,7 +518,7 @@ pub fn lvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         };
         let add = (want - cur).div_ceil(stripes as u64) * stripes as u64;
         let pvs = pv_keys(&vg, &a.pos[1..])?;
-        let areas = allocate(&vg, add, stripes, pvs.as_deref(), Some(&lv))?;
+        let areas = allocate(&vg, &name, add, stripes, pvs.as_deref(), Some(&lv))?;
         append_segments(&mut new_lv, segments_from(&areas, cur, stripe_size));
     } else {
         let mut left = want;
@@ -648,6 +666,17 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                 "n" => false,
                 _ => return usage(format!("Invalid argument for --activate: {act}")),
             };
+            for n in &names {
+                if let Some(s) = vg.vg.snapshot_of_cow(n) {
+                    let q = format!(
+                        "Change of snapshot {vg_name}/{n} will also change its origin {vg_name}/{}. Proceed?",
+                        s.origin
+                    );
+                    if !ctx.confirm(&q) {
+                        bail!("Logical volume {vg_name}/{n} not changed.");
+                    }
+                }
+            }
             let host = ctx.host()?;
             for n in &names {
                 let r = if on { activate::activate(host, &vg, n) } else { activate::deactivate(host, &vg, n) };

@@ -155,7 +155,6 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         *merging = true;
     }
     ctx.commit(&mut vg)?;
-    println!("  Merging of volume {vg_name}/{name} started.");
     match origin_state {
         None => {
             println!("  Merging of snapshot {vg_name}/{name} will occur on next activation of {vg_name}/{origin}.");
@@ -170,6 +169,7 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     }
     let after = activate::plan(&vg, &origin).map_err(|e| anyhow!("{e}"))?;
     activate::sync_family(ctx.host()?, &before, &after).map_err(|e| anyhow!("Failed to start the merge: {e}"))?;
+    println!("  Merging of volume {vg_name}/{name} started.");
     drop(_l);
     if a.has("background") {
         spawn_poller(ctx, &vg_name, &origin, interval.min(1.0));

@@ -15,7 +15,7 @@ use anyhow::{anyhow, bail, Result};
 use args::{Args, Opt};
 use host::Host;
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use ulvm_lvm::disk::{self, Scan, Vg};
 use ulvm_lvm::system::{DevicesFile, Lock, SystemDir};
@@ -333,16 +333,13 @@ impl Ctx {
         if self.yes {
             return true;
         }
-        print!("{question} [y/n]: ");
-        let _ = std::io::stdout().flush();
-        let stdin = std::io::stdin();
+        // As LVM: the prompt on stderr, and `[n]` when there is no answer.
+        eprint!("{question} [y/n]: ");
+        let _ = std::io::stderr().flush();
         let mut line = String::new();
-        if !stdin.is_terminal() && stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
-            println!();
+        if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
+            eprintln!("[n]");
             return false;
-        }
-        if stdin.is_terminal() {
-            let _ = stdin.lock().read_line(&mut line);
         }
         matches!(line.trim(), "y" | "Y" | "yes")
     }

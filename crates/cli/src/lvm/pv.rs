@@ -15,13 +15,13 @@ pub fn pvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     // Check every device before writing any.
     let (_, vgs) = ctx.scan(true)?;
     for p in &paths {
-        if let Some(vg) = vgs.values().find(|v| v.disks.values().any(|d| &d.path == p)) {
-            bail!("Cannot use {}: device is already a PV in VG {}.", p.display(), vg.vg.name);
-        }
-        if let Ok(Some(pv)) = disk::read_pv(p, true) {
-            if let Some((vg, _)) = pv.vg {
-                bail!("Cannot use {}: device is already a PV in VG {}.", p.display(), vg.name);
-            }
+        let in_vg = vgs
+            .values()
+            .find(|v| v.disks.values().any(|d| &d.path == p))
+            .map(|v| v.vg.name.clone())
+            .or_else(|| disk::read_pv(p, true).ok().flatten().and_then(|d| d.vg.map(|(v, _)| v.name)));
+        if let Some(vg) = in_vg {
+            bail!("Can't initialize physical volume \"{}\" of volume group \"{vg}\" without -ff", p.display());
         }
         let dev = disk::open_device(p, false).map_err(|e| anyhow!("Cannot use {}: {e}", p.display()))?;
         if dev.size().0 < 2 * 2048 * 2 {
