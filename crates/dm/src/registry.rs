@@ -218,7 +218,7 @@ impl Registry {
                         }
                         s.push((u, st.offset));
                     }
-                    Box::new(Striped { chunk_size: *chunk_size, stripes: s })
+                    Box::new(Striped::new(*chunk_size, s))
                 }
                 TargetArgs::Zero => Box::new(ZeroTarget),
                 TargetArgs::Error => Box::new(ErrorTarget),

@@ -68,7 +68,16 @@ fn wanted_extents(a: &Args, vg: &Vg, current: u64) -> Result<(u64, bool)> {
             let base = match what {
                 "FREE" => alloc::vg_free(&vg.vg),
                 "VG" => vg.vg.pvs.iter().map(|p| p.pe_count).sum(),
-                "PVS" => vg.vg.pvs.iter().map(|p| p.pe_count).sum(),
+                "PVS" => {
+                    // Of the PVs named on the command line, or all of them.
+                    let named = pv_keys(vg, &a.pos[1.min(a.pos.len())..])?;
+                    vg.vg
+                        .pvs
+                        .iter()
+                        .filter(|p| named.as_ref().is_none_or(|n| n.contains(&p.key)))
+                        .map(|p| p.pe_count)
+                        .sum()
+                }
                 "ORIGIN" => current,
                 _ => return usage(format!("Invalid argument for --extents: {l}")),
             };
@@ -87,7 +96,7 @@ fn wanted_extents(a: &Args, vg: &Vg, current: u64) -> Result<(u64, bool)> {
         }
         return Ok((apply(sz.sign, current, n)?, rounded));
     }
-    usage("Please specify either size or extents.")
+    usage(format!("No command with matching syntax recognised.  Run '{}' for more information.", "lvcreate --help"))
 }
 
 fn apply(sign: Sign, current: u64, n: u64) -> Result<u64> {
@@ -220,7 +229,11 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let _l = ctx.lock_vg(&vg_name)?;
     let mut vg = ctx.vg(&vg_name, false)?;
     let name = match a.get("name") {
-        Some(n) => n.to_string(),
+        Some(n) => match n.split_once('/') {
+            Some((v, l)) if v == vg_name => l.to_string(),
+            Some((v, _)) => return usage(format!("Inconsistent volume group names given: \"{v}\" and \"{vg_name}\"")),
+            None => n.to_string(),
+        },
         None => next_lv_name(&vg),
     };
     check_lv_name(&name).map_err(|e| anyhow!("{e}"))?;
@@ -398,6 +411,9 @@ fn remove_one(ctx: &mut Ctx, vg_name: &str, name: &str) -> Result<()> {
     let origin = activate::family_origin(&vg, name);
     let family_snaps = vg.vg.snapshots_of(&origin);
     let is_origin = snap.is_none() && !family_snaps.is_empty();
+    if snap.as_ref().is_some_and(|s| s.merging) {
+        bail!("Can't remove merging snapshot logical volume {vg_name}/{name}.");
+    }
     if family_snaps.iter().any(|s| s.merging) {
         bail!("Can't remove logical volume {vg_name}/{name} while a snapshot merges into {vg_name}/{origin}.");
     }

@@ -133,7 +133,7 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     };
     let origin = s.origin.clone();
     if s.merging {
-        bail!("Snapshot {vg_name}/{name} is already merging.");
+        bail!("Command on LV {vg_name}/{name} is invalid on LV with properties: lv_is_merging_cow .");
     }
     if vg.vg.snapshots_of(&origin).iter().any(|o| o.merging) {
         bail!("Cannot merge snapshot {vg_name}/{name} into the origin {vg_name}/{origin} with merging snapshot.");

@@ -166,7 +166,8 @@ fn specs(cmd: &str) -> &'static [Opt] {
     const LVCHANGE: &[Opt] = &[value("activate", Some('a')), value("permission", Some('p'))];
     const LVCONVERT: &[Opt] =
         &[flag("merge", None), flag("background", Some('b')), value("interval", Some('i')), flag("startpoll", None)];
-    const DISPLAY: &[Opt] = &[flag("maps", Some('m')), flag("colon", Some('c')), flag("short", Some('s'))];
+    const PVDISPLAY: &[Opt] = &[flag("maps", Some('m'))];
+    const LVDISPLAY: &[Opt] = &[flag("maps", Some('m')), flag("all", Some('a'))];
     const NONE: &[Opt] = &[];
     match cmd {
         "pvs" | "vgs" | "lvs" => REPORT,
@@ -180,7 +181,8 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "lvextend" | "lvreduce" | "lvresize" => LVRESIZE,
         "lvchange" => LVCHANGE,
         "lvconvert" => LVCONVERT,
-        "pvdisplay" | "vgdisplay" | "lvdisplay" => DISPLAY,
+        "pvdisplay" => PVDISPLAY,
+        "lvdisplay" => LVDISPLAY,
         _ => NONE,
     }
 }

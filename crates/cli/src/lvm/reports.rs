@@ -273,6 +273,11 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                     .filter(|(v, _)| *v == vg.vg.name)
                     .map(|(_, l)| l)
                     .collect();
+                for w in &wanted_lv {
+                    if !vg.vg.user_lvs().any(|l| l.name == *w) {
+                        bail!("Failed to find logical volume \"{}/{w}\"", vg.vg.name);
+                    }
+                }
                 for lv in vg.vg.user_lvs() {
                     if !visible(vg, lv) && !a.has("all") {
                         continue;
@@ -320,6 +325,9 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         if let Some(i) = cols.iter().position(|c| c.id == def.id) {
             sort.push((i, desc));
         }
+    }
+    if rows.is_empty() && json.is_none() {
+        return Ok(0);
     }
     let layout = Layout { headings: !a.has("noheadings"), separator: a.get("separator").map(String::from), json };
     let columns: Vec<Column> = cols
@@ -585,14 +593,49 @@ pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     Ok(0)
 }
 
+/// `lvdisplay -m`: where each segment's extents lie.
+fn print_segments(vg: &Vg, lv: &LogicalVolume) {
+    println!("  --- Segments ---");
+    for seg in &lv.segments {
+        println!("  Logical extents {} to {}:", seg.start_extent, seg.start_extent + seg.extent_count - 1);
+        match &seg.kind {
+            SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => {
+                let (k, pe) = &stripes[0];
+                println!("    Type\t\tlinear");
+                println!("    Physical volume\t{}", vg.pv_path(k));
+                println!("    Physical extents\t{pe} to {}", pe + seg.extent_count - 1);
+            }
+            SegmentKind::Striped { stripes, stripe_size } => {
+                let per = seg.extent_count / stripes.len() as u64;
+                println!("    Type\t\tstriped");
+                println!("    Stripes\t\t{}", stripes.len());
+                println!("    Stripe size\t\t{}", size_long(stripe_size.unwrap_or(128)));
+                for (i, (k, pe)) in stripes.iter().enumerate() {
+                    println!("    Stripe {i}:");
+                    println!("      Physical volume\t{}", vg.pv_path(k));
+                    println!("      Physical extents\t{pe} to {}", pe + per - 1);
+                }
+            }
+            SegmentKind::Snapshot { .. } => println!("    Type\t\tsnapshot"),
+            SegmentKind::Other { segment_type } => println!("    Type\t\t{segment_type}"),
+        }
+        println!("   ");
+    }
+    println!("   ");
+}
+
 fn print_lvdisplay(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) {
     let v = &vg.vg;
     let l = live(ctx, vg, lv);
     let snap = v.snapshot_of_cow(&lv.name);
     let snaps = v.snapshots_of(&lv.name);
     println!("  --- Logical volume ---");
-    println!("  LV Path                /dev/{}/{}", v.name, lv.name);
-    println!("  LV Name                {}", lv.name);
+    if visible(vg, lv) {
+        println!("  LV Path                /dev/{}/{}", v.name, lv.name);
+        println!("  LV Name                {}", lv.name);
+    } else {
+        println!("  Internal LV Name       {}", lv.name);
+    }
     println!("  VG Name                {}", v.name);
     println!("  LV UUID                {}", lv.id);
     println!("  LV Write Access        {}", if lv.is_writable() { "read/write" } else { "read only" });
@@ -635,8 +678,18 @@ fn print_lvdisplay(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) {
             println!("  Current LE             {o}");
             println!("  COW-table size         {}", size_long(lv.extents() * es));
             println!("  COW-table LE           {}", lv.extents());
-            if l.dev.is_some() {
-                if let Some(p) = l.pct {
+            if l.dev.is_some() && !l.invalid {
+                // LVM asks a merging snapshot's origin: until the merge
+                // runs (snapshot-origin has no usage), that reads as 100%.
+                let p = if s.merging {
+                    ctx.host_if_running()
+                        .and_then(|h| h.status(&dm_name(&v.name, &s.origin, None)).ok())
+                        .and_then(|st| usage_pct(&st))
+                        .or(Some(100.0))
+                } else {
+                    l.pct
+                };
+                if let Some(p) = p {
                     println!("  Allocated to snapshot  {p:.2}%");
                 }
             }
@@ -695,8 +748,11 @@ pub fn lvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                     let p = p.strip_prefix("/dev/").unwrap_or(p);
                     p == vg.vg.name || p == format!("{}/{}", vg.vg.name, lv.name)
                 });
-            if selected && (visible(vg, lv) || !a.pos.is_empty()) {
+            if selected && (visible(vg, lv) || !a.pos.is_empty() || a.has("all")) {
                 print_lvdisplay(ctx, vg, lv);
+                if a.has("maps") {
+                    print_segments(vg, lv);
+                }
                 any = true;
             }
         }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use ulvm_lvm::activate::{self, DmHost};
 use ulvm_lvm::disk::{self, PvDisk, Vg};
 use ulvm_lvm::model::{PhysicalVolume, VolumeGroup};
-use ulvm_lvm::names::check_name;
+use ulvm_lvm::names::{check_name, dm_name};
 use ulvm_lvm::pv as lvmpv;
 use ulvm_lvm::size::{parse_size, Sign};
 
@@ -256,8 +256,18 @@ pub fn vgrename(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         bail!("New volume group \"{new}\" already exists");
     }
     let mut vg = ctx.vg(old, false)?;
-    if !active_lvs(ctx, &vg).is_empty() {
-        bail!("Volume group \"{old}\" still has active LVs; deactivate them before renaming");
+    // Active LVs keep running under their new names (tables refer to
+    // device numbers, and the dm UUIDs hold the VG's UUID, not its name).
+    let layers: Vec<String> = vg.vg.lvs.iter().map(|l| l.name.clone()).collect();
+    if let Some(h) = ctx.host_if_running() {
+        for lv in &layers {
+            for layer in [None, Some("real"), Some("cow")] {
+                let from = dm_name(old, lv, layer);
+                if h.state(&from).map_err(|e| anyhow!("{e}"))?.is_some() {
+                    h.rename(&from, &dm_name(new, lv, layer)).map_err(|e| anyhow!("{e}"))?;
+                }
+            }
+        }
     }
     vg.vg.name = new.clone();
     ctx.commit(&mut vg)?;

@@ -2,14 +2,22 @@
 //! target lives on stripe `c % n`, at chunk `c / n` of that stripe's area.
 
 use crate::target::{Target, Underlying};
+use std::sync::atomic::{AtomicU64, Ordering};
 use ulvm_blockdev::{Result, Sectors};
 
 pub struct Striped {
     pub chunk_size: Sectors,
     pub stripes: Vec<(Underlying, Sectors)>,
+    /// I/O errors per stripe, for the status line (`A` alive, `D` dead).
+    errors: Vec<AtomicU64>,
 }
 
 impl Striped {
+    pub fn new(chunk_size: Sectors, stripes: Vec<(Underlying, Sectors)>) -> Striped {
+        let errors = stripes.iter().map(|_| AtomicU64::new(0)).collect();
+        Striped { chunk_size, stripes, errors }
+    }
+
     /// Calls `f(stripe, stripe_sector, range_in_request)` for each piece of
     /// `len` sectors at `at`.
     fn for_each(
@@ -26,9 +34,13 @@ impl Striped {
             let chunk = s / cs;
             let off = s % cs;
             let piece = (cs - off).min(len.0 - done);
-            let stripe = &self.stripes[(chunk % n) as usize];
+            let i = (chunk % n) as usize;
+            let stripe = &self.stripes[i];
             let dev_sector = stripe.1 + Sectors((chunk / n) * cs + off);
-            f(stripe, dev_sector, done..done + piece)?;
+            if let Err(e) = f(stripe, dev_sector, done..done + piece) {
+                self.errors[i].fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
             done += piece;
         }
         Ok(())
@@ -55,6 +67,18 @@ impl Target for Striped {
     }
     fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()> {
         self.for_each(at, len, |st, s, r| st.0.dev.write_zeroes(s, Sectors(r.end - r.start)))
+    }
+    /// As the kernel: the stripe count, each device, then `1` and one
+    /// health letter per stripe.
+    fn status(&self) -> String {
+        let mut s = format!("{} ", self.stripes.len());
+        for (u, _) in &self.stripes {
+            s.push_str(&format!("{} ", u.num));
+        }
+        s.push('1');
+        s.push(' ');
+        s.extend(self.errors.iter().map(|e| if e.load(Ordering::Relaxed) > 0 { 'D' } else { 'A' }));
+        s
     }
     fn table_params(&self) -> String {
         let mut s = format!("{} {}", self.stripes.len(), self.chunk_size);
