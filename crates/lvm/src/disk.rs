@@ -74,7 +74,11 @@ pub fn open_device(path: &Path, read_only: bool) -> Result<Arc<dyn BlockDevice>,
 
 /// Reads one device: `Ok(None)` when it carries no PV label.
 pub fn read_pv(path: &Path, read_only: bool) -> Result<Option<PvDisk>, DiskError> {
-    let dev = open_device(path, read_only)?;
+    read_pv_on(path, open_device(path, read_only)?)
+}
+
+/// Reads the PV on an open device (`path` names it in messages and metadata).
+pub fn read_pv_on(path: &Path, dev: Arc<dyn BlockDevice>) -> Result<Option<PvDisk>, DiskError> {
     let Some(label) = pv::read_label(dev.as_ref())? else { return Ok(None) };
     let vg = match pv::read_metadata(dev.as_ref(), &label)? {
         Some(text) => Some((VolumeGroup::from_tree(&Tree::parse(&text)?)?, text)),
