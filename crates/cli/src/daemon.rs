@@ -30,6 +30,11 @@ pub struct DaemonArgs {
     /// Data a snapshot merge moves per step and commit, e.g. 32M.
     #[arg(long, default_value = "32M", value_parser = parse_size)]
     merge_batch: usize,
+    /// The LVM system directory (lvm.conf, devices file) whose snapshot
+    /// autoextend policy the daemon carries out (default: $ULVM_SYSTEM_DIR,
+    /// /etc/ulvm as root, else ~/.config/ulvm).
+    #[arg(long)]
+    system_dir: Option<PathBuf>,
     /// Log filter (tracing syntax), e.g. "info" or "ulvm_nbd=debug";
     /// $RUST_LOG also works.
     #[arg(long)]
@@ -71,6 +76,7 @@ pub fn run(a: DaemonArgs) -> Result<()> {
         merge_batch: a.merge_batch,
         fuse_dir: a.fuse_dir,
         attach_loop: a.attach_loop,
+        system_dir: Some(ulvm_lvm::system::SystemDir::locate(a.system_dir.as_deref()).root().to_path_buf()),
     };
     let daemon = Daemon::start(&cfg)?;
     let sig = signals::wait_for_termination();

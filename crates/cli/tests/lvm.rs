@@ -294,3 +294,48 @@ fn test_snapshot_merge_now_and_deferred_across_a_daemon_restart() {
     lvm.ok(&["vgchange", "-an", "vg0"]);
     d.stop();
 }
+
+#[test]
+fn test_snapshot_autoextend_grows_the_cow_and_writes_wait_instead_of_failing() {
+    let t = TestDir::new("lvm-autoextend");
+    let a = t.image("a.img", 128);
+    let run = t.path("run");
+    let sys = t.path("sys");
+    std::fs::create_dir_all(&sys).unwrap();
+    std::fs::write(
+        sys.join("lvm.conf"),
+        "activation {\n\tsnapshot_autoextend_threshold = 70\n\tsnapshot_autoextend_percent = 50\n}\n",
+    )
+    .unwrap();
+    let d = Daemon::start(&run, &["--system-dir", sys.to_str().unwrap()]);
+    let lvm = Lvm { sys: sys.clone(), run: &run };
+    lvm.ok(&["vgcreate", "vg0", a.to_str().unwrap()]);
+    lvm.ok(&["lvcreate", "-L", "32M", "-n", "base", "vg0"]);
+    let before = stamped(16 << 20, 1, 0);
+    let base = NbdClient::connect_unix(&d.nbd_socket(), "vg0-base").unwrap();
+    base.write(Sectors(0), &before).unwrap();
+    base.flush().unwrap();
+    // One 4 MiB extent of COW; 16 MiB of origin chunks are about to change.
+    lvm.ok(&["lvcreate", "-s", "-L", "4M", "-n", "snap", "vg0/base"]);
+    let after = stamped(16 << 20, 2, 0);
+    for mib in 0..16u64 {
+        base.write(Sectors(mib * 2048), &after[(mib as usize) << 20..((mib + 1) as usize) << 20]).unwrap();
+    }
+    base.flush().unwrap();
+    let attr = lvm.ok(&["lvs", "--noheadings", "-o", "lv_attr", "vg0/snap"]);
+    assert_eq!(attr.trim(), "swi-a-s---", "the snapshot must stay valid");
+    let size: u64 = lvm
+        .ok(&["lvs", "--noheadings", "--units", "m", "--nosuffix", "-o", "lv_size", "vg0/snap"])
+        .trim()
+        .parse::<f64>()
+        .unwrap() as u64;
+    assert!(size > 16, "the COW grew past the 16 MiB of changed chunks: {size} MiB");
+    let snap = NbdClient::connect_unix(&d.nbd_socket(), "vg0-snap").unwrap();
+    let mut got = vec![0u8; before.len()];
+    snap.read(Sectors(0), &mut got).unwrap();
+    assert!(got == before, "the snapshot lost its point-in-time data");
+    drop((base, snap));
+    assert!(d.log().contains("autoextend: vg0/snap is"), "the daemon logs the extension: {}", d.log());
+    lvm.ok(&["vgchange", "-an", "vg0"]);
+    d.stop();
+}

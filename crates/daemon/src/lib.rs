@@ -5,6 +5,7 @@
 //! and exports every active device over NBD ([`exports`]) on a unix socket
 //! and, when asked, on TCP.
 
+pub mod autoextend;
 pub mod control;
 pub mod exports;
 pub mod fuse;
@@ -37,6 +38,9 @@ pub struct DaemonConfig {
     pub fuse_dir: Option<PathBuf>,
     /// Attach a loop device to every FUSE file and link `/dev/mapper/NAME` (root).
     pub attach_loop: bool,
+    /// The LVM system directory whose lvm.conf sets snapshot autoextend
+    /// (`None`: no autoextend monitor).
+    pub system_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +64,13 @@ pub struct Daemon {
     nbd: Vec<NbdServer>,
     fuse: Option<fuse::FuseExport>,
     loops: Option<Arc<loops::LoopManager>>,
+    monitor: Option<autoextend::Monitor>,
     lock: Option<File>,
 }
+
+/// How long a write waits for an autoextend before a full snapshot is
+/// invalidated.
+pub const AUTOEXTEND_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Daemon {
     /// Takes the run directory's lock (refusing a second daemon), then
@@ -69,8 +78,15 @@ impl Daemon {
     pub fn start(cfg: &DaemonConfig) -> Result<Daemon, DaemonError> {
         std::fs::create_dir_all(&cfg.run_dir).map_err(io(format!("creating {}", cfg.run_dir.display())))?;
         let lock = take_lock(&cfg.run_dir)?;
-        let registry =
-            Arc::new(Registry::new(RegistryConfig { merge_batch: cfg.merge_batch, ..RegistryConfig::default() }));
+        // With autoextend configured, writes to a full snapshot wait for it.
+        let sd = cfg.system_dir.as_ref().map(|d| ulvm_lvm::system::SystemDir::new(d.clone()));
+        let autoextend =
+            sd.as_ref().and_then(|s| s.config().ok()).is_some_and(|c| c.snapshot_autoextend_threshold < 100);
+        let registry = Arc::new(Registry::new(RegistryConfig {
+            merge_batch: cfg.merge_batch,
+            snapshot_space_wait: if autoextend { AUTOEXTEND_WAIT } else { std::time::Duration::ZERO },
+            ..RegistryConfig::default()
+        }));
         let fuse = match &cfg.fuse_dir {
             Some(dir) => Some(
                 fuse::FuseExport::mount(dir, registry.clone())
@@ -97,8 +113,15 @@ impl Daemon {
         if let Some(addr) = &cfg.nbd_listen {
             nbd.push(NbdServer::tcp(addr, exports).map_err(io(format!("listening on {addr}")))?);
         }
+        let monitor = match (sd, std::env::current_exe()) {
+            (Some(sd), Ok(exe)) => {
+                info!(system_dir = %sd.root().display(), autoextend, "daemon: watching LVM snapshots");
+                Some(autoextend::Monitor::start(registry.clone(), sd, cfg.run_dir.clone(), exe))
+            }
+            _ => None,
+        };
         info!(run_dir = %cfg.run_dir.display(), "daemon: ready");
-        Ok(Daemon { registry, run_dir: cfg.run_dir.clone(), control, nbd, fuse, loops, lock: Some(lock) })
+        Ok(Daemon { registry, run_dir: cfg.run_dir.clone(), control, nbd, fuse, loops, monitor, lock: Some(lock) })
     }
 
     pub fn run_dir(&self) -> &Path {
@@ -110,6 +133,9 @@ impl Daemon {
     /// (in-flight I/O drains, merges stop at a committed step) and flushed;
     /// sockets and the lock file go.
     pub fn shutdown(mut self) {
+        if let Some(mut m) = self.monitor.take() {
+            m.stop();
+        }
         self.control.shutdown();
         for s in &mut self.nbd {
             s.shutdown();

@@ -7,7 +7,7 @@
 //! `table`, `status`, `info`, `ls`, `message` and `wait`.
 
 use crate::device::{Background, DeviceInfo, LiveTable, MappedDevice, TableEntry};
-use crate::snapshot::{build_merge, build_origin, build_snapshot, CowRegistry, OriginRegistry, SnapCtx};
+use crate::snapshot::{build_merge, build_origin, build_snapshot, CowRegistry, OriginRegistry, SnapCtx, SnapTuning};
 use crate::table::{DevNum, DevRef, Table, TableError, TargetArgs};
 use crate::target::{OpenHold, Target, Underlying};
 use crate::targets::{ErrorTarget, Linear, Striped, ZeroTarget};
@@ -49,6 +49,11 @@ pub struct RegistryConfig {
     pub background: Background,
     /// Bytes a snapshot merge moves per step and per metadata commit.
     pub merge_batch: usize,
+    /// How long a write to a snapshot (or its origin) waits for a full COW
+    /// device to grow before the snapshot is invalidated. Zero, the
+    /// default, is the kernel's behaviour; the daemon sets it when LVM
+    /// snapshot autoextend is on, so writes wait for the extension.
+    pub snapshot_space_wait: std::time::Duration,
 }
 
 /// Default [`RegistryConfig::merge_batch`]: large enough that the two
@@ -57,7 +62,11 @@ pub const DEFAULT_MERGE_BATCH: usize = 32 << 20;
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        RegistryConfig { background: Background::Threads, merge_batch: DEFAULT_MERGE_BATCH }
+        RegistryConfig {
+            background: Background::Threads,
+            merge_batch: DEFAULT_MERGE_BATCH,
+            snapshot_space_wait: std::time::Duration::ZERO,
+        }
     }
 }
 
@@ -236,7 +245,10 @@ impl Registry {
                         origins: &self.origins,
                         cows: &self.cows,
                         events: dev.events.clone(),
-                        merge_batch: self.config.merge_batch,
+                        tuning: SnapTuning {
+                            merge_batch: self.config.merge_batch,
+                            space_wait: self.config.snapshot_space_wait,
+                        },
                     };
                     if matches!(line.target, TargetArgs::Snapshot(_)) {
                         Box::new(build_snapshot(origin, cow, a, line.len, &ctx).map_err(fail)?)

@@ -122,6 +122,42 @@ fn test_full_cow_invalidates_snapshot_and_origin_keeps_working() {
 }
 
 #[test]
+fn test_with_space_wait_a_write_to_a_full_cow_waits_for_it_to_grow() {
+    // ulvm beyond the kernel: with `snapshot_space_wait`, the write that
+    // finds the COW full waits (and raises an event) instead of
+    // invalidating; an LVM autoextend reloads the COW larger and it goes on.
+    let reg = ulvm_dm::Registry::new(ulvm_dm::RegistryConfig {
+        background: ulvm_dm::Background::Manual,
+        snapshot_space_wait: Duration::from_secs(20),
+        ..ulvm_dm::RegistryConfig::default()
+    });
+    let store = mem("store", 64);
+    reg.add_device("o", as_dev(&mem("o", 1024)));
+    reg.add_device("store", as_dev(&store));
+    create(&reg, "c", "0 32 linear store 0");
+    let base = create(&reg, "base", "0 1024 snapshot-origin o");
+    let _snap = create(&reg, "snap", "0 1024 snapshot o c P 8");
+    let ev = reg.info("snap").unwrap().event_nr;
+    base.write(Sectors(0), &[1u8; 4096]).unwrap();
+    base.write(Sectors(8), &[2u8; 4096]).unwrap();
+    assert_eq!(status(&reg, "snap"), "0 1024 snapshot 32/32 16");
+    let b = base.clone();
+    let writer = std::thread::spawn(move || b.write(Sectors(16), &[3u8; 4096]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while reg.info("snap").unwrap().event_nr == ev {
+        assert!(std::time::Instant::now() < deadline, "no event while waiting for space");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!writer.is_finished(), "the write must wait, not fail");
+    // The autoextend: the COW device grows by reloading its table.
+    reg.load("c", &table("0 64 linear store 0"), false).unwrap();
+    reg.suspend("c").unwrap();
+    reg.resume("c").unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(status(&reg, "snap"), "0 1024 snapshot 40/64 16");
+}
+
+#[test]
 fn test_po_snapshot_overflows_on_snapshot_write_and_reads_still_work() {
     let reg = registry();
     let origin = mem("o", 1024);

@@ -486,7 +486,33 @@ pub fn lvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         .ok_or_else(|| anyhow!("Failed to find logical volume \"{vg_name}/{name}\""))?
         .clone();
     let cur = lv.extents();
-    let (want, _) = wanted_extents(a, &vg, cur)?;
+    let want = if a.has("use-policies") {
+        // dmeventd's way: grow a snapshot past the configured threshold by
+        // the configured percentage; below it, nothing to do.
+        let Some(s) = vg.vg.snapshot_of_cow(&name) else {
+            bail!("--use-policies works on snapshots; {vg_name}/{name} is not one.");
+        };
+        let cfg = ctx.sd.config().map_err(|e| anyhow!("{e}"))?;
+        if cfg.snapshot_autoextend_threshold >= 100 || cfg.snapshot_autoextend_percent == 0 {
+            return Ok(0);
+        }
+        let st = ctx.host()?.status(&dm_name(&vg_name, &name, None)).map_err(|e| anyhow!("{e}"))?;
+        let used = st
+            .split_whitespace()
+            .next()
+            .and_then(|u| u.split_once('/'))
+            .and_then(|(a, t)| Some(a.parse::<f64>().ok()? * 100.0 / t.parse::<f64>().ok()?));
+        match used {
+            Some(p) if p >= cfg.snapshot_autoextend_threshold as f64 => {}
+            Some(_) => return Ok(0),
+            None => {
+                bail!("Snapshot {vg_name}/{name} ({} of {vg_name}/{}) has no usage to act on: {st}", name, s.origin)
+            }
+        }
+        cur + (cur * cfg.snapshot_autoextend_percent).div_ceil(100).max(1)
+    } else {
+        wanted_extents(a, &vg, cur)?.0
+    };
     let es = vg.vg.extent_size;
     let cmd = ctx.cmd.clone();
     if want == cur {

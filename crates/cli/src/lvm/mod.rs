@@ -162,6 +162,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("stripes", Some('i')),
         value("stripesize", Some('I')),
         flag("nofsck", Some('n')),
+        flag("use-policies", None),
     ];
     const LVCHANGE: &[Opt] = &[value("activate", Some('a')), value("permission", Some('p'))];
     const LVCONVERT: &[Opt] =

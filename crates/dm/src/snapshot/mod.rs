@@ -164,6 +164,16 @@ fn bytes(range_sectors: (u64, u64)) -> std::ops::Range<usize> {
     (range_sectors.0 * 512) as usize..((range_sectors.0 + range_sectors.1) * 512) as usize
 }
 
+/// Registry-wide settings of snapshots.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapTuning {
+    /// Bytes a merge moves per step (and per metadata commit).
+    pub merge_batch: usize,
+    /// How long a write waits for a full COW to grow (zero: the kernel's
+    /// behaviour, invalidate at once).
+    pub space_wait: std::time::Duration,
+}
+
 /// The shared state of one snapshot (one COW device).
 pub struct Snapshot {
     pub(crate) origin: Underlying,
@@ -174,6 +184,9 @@ pub struct Snapshot {
     pub(crate) len: Sectors,
     /// Bytes a merge moves per step (and per metadata commit).
     merge_batch: usize,
+    /// How long a write waits for a full COW device to grow before the
+    /// snapshot is invalidated (zero: at once, as the kernel).
+    space_wait: std::time::Duration,
     events: Mutex<Arc<EventSink>>,
     state: Mutex<SnapState>,
     cond: Condvar,
@@ -189,14 +202,14 @@ impl Snapshot {
     /// Opens the store on the COW device (formatting a new one) and reads
     /// every committed exception.
     /// `events` is the dm event counter to raise (invalidation, merge
-    /// done); `merge_batch` the bytes a merge moves per step.
+    /// done); `tuning` how merges step and how long writes wait for space.
     pub fn open(
         origin: Underlying,
         cow: Underlying,
         args: &SnapshotArgs,
         len: Sectors,
         events: Arc<EventSink>,
-        merge_batch: usize,
+        tuning: SnapTuning,
     ) -> Result<Snapshot> {
         let loaded = Store::open(args.store, &*cow.dev, origin.dev.logical_block_size(), args.chunk_size)?;
         let chunk_size = loaded.store.chunk_size();
@@ -207,7 +220,8 @@ impl Snapshot {
             store_type: args.store,
             features: args.features,
             len,
-            merge_batch,
+            merge_batch: tuning.merge_batch,
+            space_wait: tuning.space_wait,
             events: Mutex::new(events),
             state: Mutex::new(SnapState {
                 valid: loaded.valid,
@@ -252,6 +266,38 @@ impl Snapshot {
 
     pub(crate) fn set_events(&self, events: Arc<EventSink>) {
         *self.events.lock().unwrap_or_else(|e| e.into_inner()) = events;
+    }
+
+    /// With a full COW: waits up to `space_wait` for the COW device to
+    /// grow (an autoextend reloading it larger), raising an event first so
+    /// a monitor hears of it. True when `missing` chunks now fit.
+    pub(crate) fn wait_for_space<'a>(
+        &'a self,
+        st: MutexGuard<'a, SnapState>,
+        missing: usize,
+    ) -> (MutexGuard<'a, SnapState>, bool) {
+        if self.space_wait.is_zero() {
+            return (st, false);
+        }
+        drop(st);
+        self.raise_event();
+        let deadline = std::time::Instant::now() + self.space_wait;
+        let mut st = self.lock();
+        loop {
+            if !st.valid {
+                return (st, false);
+            }
+            if st.store.can_allocate(missing, self.cow.dev.size()) {
+                return (st, true);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                tracing::warn!(snapshot = ?self, "COW device still full after {:?}", self.space_wait);
+                return (st, false);
+            }
+            let step = (deadline - now).min(std::time::Duration::from_millis(20));
+            st = self.cond.wait_timeout(st, step).unwrap_or_else(|e| e.into_inner()).0;
+        }
     }
 
     fn raise_event(&self) {
@@ -491,6 +537,11 @@ impl Snapshot {
             }
             let missing = chunk_pieces(cs, at, len).filter(|&(_, _, c)| st.readable_exception(c).is_none()).count();
             if !st.store.can_allocate(missing, self.cow.dev.size()) {
+                let (g, grew) = self.wait_for_space(st, missing);
+                st = g;
+                if grew {
+                    continue;
+                }
                 if matches!(self.store_type, StoreType::Persistent { overflow: true }) {
                     st.overflow = true;
                     drop(st);

@@ -95,8 +95,12 @@ impl OriginState {
                 }
             }
             if !st.store.can_allocate(missing.len(), snap.cow.dev.size()) {
-                let _ = snap.invalidate(st, "COW device is full");
-                continue;
+                let (g, grew) = snap.wait_for_space(st, missing.len());
+                if !grew {
+                    let _ = snap.invalidate(g, "COW device is full");
+                    continue;
+                }
+                st = g;
             }
             let allocs = missing.iter().map(|&c| allocate(&snap, &mut st, c)).collect();
             drop(st);

@@ -3,7 +3,7 @@
 //! table to the next (a reload, or `snapshot-merge` taking over from
 //! `snapshot`).
 
-use super::{chunk_pieces, coalesce, OriginRegistry, OriginState, Piece, Place, Snapshot};
+use super::{chunk_pieces, coalesce, OriginRegistry, OriginState, Piece, Place, SnapTuning, Snapshot};
 use crate::table::{DevNum, SnapshotArgs};
 use crate::target::{EventSink, Step, Target, Underlying};
 use std::collections::HashMap;
@@ -47,8 +47,7 @@ pub struct SnapCtx<'a> {
     pub origins: &'a OriginRegistry,
     pub cows: &'a Arc<CowRegistry>,
     pub events: Arc<EventSink>,
-    /// Bytes a merge moves per step.
-    pub merge_batch: usize,
+    pub tuning: SnapTuning,
 }
 
 /// The common part of `snapshot` and `snapshot-merge`.
@@ -60,7 +59,7 @@ struct SnapCommon {
     reopen: Mutex<Option<(Underlying, Underlying, SnapshotArgs)>>,
     len: Sectors,
     events: Arc<EventSink>,
-    merge_batch: usize,
+    tuning: SnapTuning,
     merge: bool,
     last_params: Mutex<String>,
 }
@@ -86,7 +85,7 @@ fn new_common(
         handover_from = Some(Arc::downgrade(&src));
         reopen = Some((origin.clone(), cow.clone(), args.clone()));
     } else {
-        let snap = Snapshot::open(origin.clone(), cow.clone(), args, len, ctx.events.clone(), ctx.merge_batch)
+        let snap = Snapshot::open(origin.clone(), cow.clone(), args, len, ctx.events.clone(), ctx.tuning)
             .map_err(|e| format!("Couldn't create exception store: {e}"))?;
         params = snap.table_params();
         *slot.snap.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snap));
@@ -99,7 +98,7 @@ fn new_common(
         reopen: Mutex::new(reopen),
         len,
         events: ctx.events.clone(),
-        merge_batch: ctx.merge_batch,
+        tuning: ctx.tuning,
         merge,
         last_params: Mutex::new(params),
     })
@@ -141,7 +140,7 @@ impl SnapCommon {
             let Some((o, c, a)) = self.reopen.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
                 return Err("snapshot has no exception store".into());
             };
-            let snap = Snapshot::open(o, c, &a, self.len, self.events.clone(), self.merge_batch)
+            let snap = Snapshot::open(o, c, &a, self.len, self.events.clone(), self.tuning)
                 .map_err(|e| format!("Couldn't create exception store: {e}"))?;
             *self.slot.snap.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snap));
         }
