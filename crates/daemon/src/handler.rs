@@ -56,6 +56,17 @@ pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
             loops.reconcile();
             r
         }
+        Request::Info { .. } => match execute(&ctx.reg, req)? {
+            // The daemon's own loop device is not a user; a filesystem
+            // mounted on it is.
+            Reply::Info { mut devices } => {
+                for d in &mut devices {
+                    d.open_count = loops.user_open_count(&d.name, d.open_count);
+                }
+                Ok(Reply::Info { devices })
+            }
+            other => Ok(other),
+        },
         _ => {
             let changes = matches!(req, Request::Create { .. } | Request::Resume { .. } | Request::Rename { .. });
             let r = execute(&ctx.reg, req);

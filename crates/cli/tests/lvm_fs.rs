@@ -1,0 +1,121 @@
+//! The seed articles' LVM walk-through with a real filesystem, as root:
+//! pvcreate, vgcreate, lvcreate, mkfs.ext4 on /dev/VG/LV, mount, files,
+//! lvextend + resize2fs, a snapshot mounted read-only with the old files,
+//! lvconvert --merge back to it, e2fsck clean. The kernel sees the LVs as
+//! loop devices over the daemon's FUSE files. Skips with a reason without
+//! root, FUSE or the tools; CI has them.
+
+mod common;
+
+use common::{have, require, Daemon, TestDir, ULVM};
+use std::path::Path;
+use std::process::Command;
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    let o = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        o.status.success(),
+        "{cmd} {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+    }
+}
+
+fn mount(dev: &str, at: &Path, opts: &str) -> Mount {
+    std::fs::create_dir_all(at).unwrap();
+    sh("mount", &["-o", opts, dev, at.to_str().unwrap()]);
+    Mount(at.to_path_buf())
+}
+
+fn wait_exists(p: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !p.exists() {
+        assert!(std::time::Instant::now() < deadline, "{} did not appear", p.display());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn test_lvm_walkthrough_with_ext4_snapshot_and_merge() {
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !require(root, "needs root for loop devices and mount")
+        || !require(Path::new("/dev/fuse").exists(), "/dev/fuse is missing")
+        || !require(have("fusermount3", "--version"), "fusermount3 (fuse3) is not installed")
+        || !require(have("mkfs.ext4", "-V"), "e2fsprogs is not installed")
+    {
+        return;
+    }
+    let t = TestDir::new("lvm-fs");
+    let pv = t.image("pv.img", 256);
+    let devs = t.path("devs");
+    let run = t.path("run");
+    let sys = t.path("sys");
+    let d = Daemon::start(
+        &run,
+        &["--fuse-dir", devs.to_str().unwrap(), "--attach-loop", "--system-dir", sys.to_str().unwrap()],
+    );
+    let vg = format!("ulvmfs{}", std::process::id());
+    let lvm = |args: &[&str]| {
+        let o = Command::new(ULVM).args(args).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &run).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    lvm(&["pvcreate", pv.to_str().unwrap()]);
+    lvm(&["vgcreate", &vg, pv.to_str().unwrap()]);
+    lvm(&["lvcreate", "-L", "64M", "-n", "data", &vg]);
+    let dev = format!("/dev/{vg}/data");
+    wait_exists(Path::new(&dev));
+    sh("mkfs.ext4", &["-q", "-F", &dev]);
+    {
+        let m = mount(&dev, &t.path("mnt"), "rw");
+        std::fs::write(m.0.join("before.txt"), "written before the snapshot\n").unwrap();
+        sh("sync", &[]);
+    }
+    // Grow the LV, then the filesystem on it (the loop device follows the LV's size).
+    lvm(&["lvextend", "-L", "+32M", &format!("{vg}/data")]);
+    sh("e2fsck", &["-f", "-p", &dev]);
+    sh("resize2fs", &[&dev]);
+    let blocks = sh("dumpe2fs", &["-h", &dev]);
+    assert!(blocks.contains("Block count:              98304"), "ext4 did not grow to 96 MiB: {blocks}");
+    // A snapshot while mounted; new files after it; the snapshot shows the past.
+    let m = mount(&dev, &t.path("mnt"), "rw");
+    lvm(&["lvcreate", "-s", "-L", "32M", "-n", "snap", &format!("{vg}/data")]);
+    std::fs::write(m.0.join("after.txt"), "written after the snapshot\n").unwrap();
+    std::fs::write(m.0.join("before.txt"), "changed after the snapshot\n").unwrap();
+    sh("sync", &[]);
+    let snapdev = format!("/dev/{vg}/snap");
+    wait_exists(Path::new(&snapdev));
+    {
+        let s = mount(&snapdev, &t.path("snapmnt"), "ro,noload");
+        assert_eq!(std::fs::read_to_string(s.0.join("before.txt")).unwrap(), "written before the snapshot\n");
+        assert!(!s.0.join("after.txt").exists());
+    }
+    drop(m);
+    // Roll back: merge the snapshot into the closed origin.
+    let out = lvm(&["lvconvert", "--merge", "-i", "1", &format!("{vg}/snap")]);
+    assert!(out.contains("Merge of snapshot into logical volume"), "{out}");
+    sh("e2fsck", &["-fn", &dev]);
+    {
+        let m = mount(&dev, &t.path("mnt"), "rw");
+        assert_eq!(std::fs::read_to_string(m.0.join("before.txt")).unwrap(), "written before the snapshot\n");
+        assert!(!m.0.join("after.txt").exists(), "the merge must roll back files made after the snapshot");
+    }
+    lvm(&["vgchange", "-an", &vg]);
+    assert!(!Path::new(&dev).exists(), "/dev/VG/LV goes with the LV");
+    lvm(&["vgremove", "-f", &vg]);
+    d.stop();
+}
