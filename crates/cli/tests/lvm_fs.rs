@@ -85,12 +85,21 @@ fn test_lvm_walkthrough_with_ext4_snapshot_and_merge() {
         std::fs::write(m.0.join("before.txt"), "written before the snapshot\n").unwrap();
         sh("sync", &[]);
     }
-    // Grow the LV, then the filesystem on it (the loop device follows the LV's size).
-    lvm(&["lvextend", "-L", "+32M", &format!("{vg}/data")]);
-    sh("e2fsck", &["-f", "-p", &dev]);
-    sh("resize2fs", &[&dev]);
-    let blocks = sh("dumpe2fs", &["-h", &dev]);
-    assert!(blocks.contains("Block count:              98304"), "ext4 did not grow to 96 MiB: {blocks}");
+    // lvextend -r / lvreduce -r: the filesystem follows the LV (the loop
+    // device follows the LV's size).
+    let block_count = || {
+        let h = sh("dumpe2fs", &["-h", &dev]);
+        let field = |name: &str| -> u64 {
+            let l = h.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name}"));
+            l.split_whitespace().last().unwrap().parse().unwrap()
+        };
+        field("Block count:") * field("Block size:")
+    };
+    lvm(&["lvextend", "-r", "-L", "+64M", &format!("{vg}/data")]);
+    assert_eq!(block_count(), 128 << 20, "ext4 did not grow with the LV");
+    lvm(&["lvreduce", "-r", "-f", "-L", "96M", &format!("{vg}/data")]);
+    assert_eq!(block_count(), 96 << 20, "ext4 did not shrink before the LV");
+    sh("e2fsck", &["-fn", &dev]);
     // A snapshot while mounted; new files after it; the snapshot shows the past.
     let m = mount(&dev, &t.path("mnt"), "rw");
     lvm(&["lvcreate", "-s", "-L", "32M", "-n", "snap", &format!("{vg}/data")]);

@@ -13,6 +13,20 @@ use ulvm_lvm::pv as lvmpv;
 use ulvm_lvm::size::{parse_size, Sign};
 use ulvm_lvm::units::size_long;
 
+/// Runs a filesystem tool quietly; whether it succeeded.
+fn tool_ok(cmd: &str, args: &[&str]) -> bool {
+    std::process::Command::new(cmd).args(args).output().is_ok_and(|o| o.status.success())
+}
+
+/// Runs a filesystem tool; its error output becomes the error.
+fn run_tool(cmd: &str, args: &[&str]) -> Result<()> {
+    let o = std::process::Command::new(cmd).args(args).output().map_err(|e| anyhow!("{cmd}: {e}"))?;
+    if !o.status.success() {
+        bail!("{cmd} {} failed: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim());
+    }
+    Ok(())
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -524,8 +538,16 @@ pub fn lvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     if cmd == "lvreduce" && want > cur {
         bail!("New size given ({want} extents) not less than existing size ({cur} extents)");
     }
+    // -r: the ext2/3/4 filesystem on /dev/VG/LV follows (as LVM's fsadm):
+    // shrunk before the LV shrinks, grown after it grows.
+    let fs_dev = format!("/dev/{vg_name}/{name}");
     if a.has("resizefs") {
-        bail!("-r|--resizefs is not supported by ulvm yet; resize the filesystem with resize2fs.");
+        if !std::path::Path::new(&fs_dev).exists() {
+            bail!("-r needs {fs_dev}: activate the LV with the daemon running --fuse-dir and --attach-loop.");
+        }
+        if !tool_ok("dumpe2fs", &["-h", &fs_dev]) {
+            bail!("-r resizes ext2/3/4 filesystems only; {fs_dev} holds none.");
+        }
     }
     if !vg.vg.snapshots_of(&name).is_empty() {
         bail!("Resizing an origin with snapshots is not supported by ulvm yet ({vg_name}/{name}).");
@@ -546,6 +568,13 @@ pub fn lvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         if ctx.force == 0 && !ctx.confirm(&format!("Do you really want to reduce {vg_name}/{name}?")) {
             bail!("Logical volume {vg_name}/{name} NOT reduced.");
         }
+    }
+    if a.has("resizefs") && want < cur {
+        let kib = want * es / 2;
+        if !tool_ok("e2fsck", &["-f", "-p", &fs_dev]) {
+            bail!("e2fsck of {fs_dev} failed; not reducing (is it mounted?).");
+        }
+        run_tool("resize2fs", &[&fs_dev, &format!("{kib}K")])?;
     }
     let mut new_lv = lv.clone();
     if want > cur {
@@ -597,6 +626,9 @@ pub fn lvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         size_long(new_size * es)
     );
     println!("  Logical volume {vg_name}/{name} successfully resized.");
+    if a.has("resizefs") && new_size > cur {
+        run_tool("resize2fs", &[&fs_dev])?;
+    }
     Ok(0)
 }
 
