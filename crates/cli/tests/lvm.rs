@@ -339,3 +339,58 @@ fn test_snapshot_autoextend_grows_the_cow_and_writes_wait_instead_of_failing() {
     lvm.ok(&["vgchange", "-an", "vg0"]);
     d.stop();
 }
+
+#[test]
+fn test_vgsplit_vgmerge_vgcfgrestore_and_pvresize() {
+    let t = TestDir::new("lvm-vgops");
+    let a = t.image("a.img", 64);
+    let b = t.image("b.img", 64);
+    let (ap, bp) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let run = t.path("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let lvm = Lvm { sys: t.path("sys"), run: &run };
+    lvm.ok(&["vgcreate", "vg0", ap, bp]);
+    lvm.ok(&["lvcreate", "-an", "-l", "2", "-n", "ona", "vg0", ap]);
+    lvm.ok(&["lvcreate", "-an", "-l", "3", "-n", "onb", "vg0", bp]);
+    lvm.ok(&["lvcreate", "-an", "-l", "2", "-i", "2", "-n", "both", "vg0"]);
+    // A striped LV over both PVs cannot be split off.
+    assert_eq!(
+        lvm.fails(5, &["vgsplit", "vg0", "vg1", bp]),
+        "Logical volume vg0/both must be either wholly in or wholly out of vg1."
+    );
+    lvm.ok(&["lvremove", "-f", "vg0/both"]);
+    assert_eq!(lvm.ok(&["vgsplit", "vg0", "vg1", bp]), "  New volume group \"vg1\" successfully split from \"vg0\"\n");
+    assert_eq!(
+        lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,vg_name,devices"]),
+        format!("  ona vg0 {ap}(0)\n  onb vg1 {bp}(0)\n")
+    );
+    lvm.ok(&["vgck"]);
+    assert_eq!(lvm.ok(&["vgmerge", "vg0", "vg1"]), "  Volume group \"vg1\" successfully merged into \"vg0\"\n");
+    assert_eq!(
+        lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,vg_name,devices"]),
+        format!("  ona vg0 {ap}(0)\n  onb vg0 {bp}(0)\n")
+    );
+    assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_name,pv_count,lv_count"]), "  vg0 2 2\n");
+    // Undo an lvremove from the archive.
+    lvm.ok(&["lvremove", "-f", "vg0/onb"]);
+    let list = lvm.ok(&["vgcfgrestore", "-l", "vg0"]);
+    let last_archive = list
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("File:"))
+        .map(|f| f.trim().to_string())
+        .filter(|f| f.contains("/archive/"))
+        .last()
+        .unwrap();
+    assert!(list.contains("Created *before* executing 'lvremove -f vg0/onb'"), "{list}");
+    assert_eq!(lvm.ok(&["vgcfgrestore", "-f", &last_archive, "vg0"]), "  Restored volume group vg0.\n");
+    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name"]), "  ona\n  onb\n");
+    // A bigger device: pvresize gives the VG its extents.
+    std::fs::OpenOptions::new().write(true).open(&a).unwrap().set_len(96 << 20).unwrap();
+    assert_eq!(
+        lvm.ok(&["pvresize", ap]),
+        format!("  Physical volume \"{ap}\" changed\n  1 physical volume(s) resized or updated / 0 physical volume(s) not resized\n")
+    );
+    assert_eq!(lvm.ok(&["pvs", "--noheadings", "-o", "pv_name,pv_size", ap]), format!("  {ap} 92.00m\n"));
+    assert_eq!(lvm.fails(5, &["pvresize", "--setphysicalvolumesize", "2M", ap]).lines().count(), 1);
+    lvm.ok(&["vgck", "vg0"]);
+}

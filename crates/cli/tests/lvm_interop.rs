@@ -118,6 +118,9 @@ fn test_real_lvm_reads_and_checks_what_ulvm_made() {
     u(&["lvcreate", "-an", "-l", "3", "-n", "small", &vg]);
     u(&["lvcreate", "-an", "-s", "-L", "8M", "-n", "snap", &format!("{vg}/base")]);
     u(&["lvextend", "-l", "+2", &format!("{vg}/small")]);
+    // A second snapshot, merging (recorded: the origin is inactive).
+    u(&["lvcreate", "-an", "-s", "-L", "4M", "-n", "snap2", &format!("{vg}/base")]);
+    u(&["lvconvert", "--merge", &format!("{vg}/snap2")]);
     let loops = attach(&[&a, &b], true);
     let cfg = only(&loops);
     let files = [a.as_path(), b.as_path()];

@@ -48,6 +48,10 @@ pub const COMMANDS: &[&str] = &[
     "lvs",
     "lvdisplay",
     "lvconvert",
+    "vgmerge",
+    "vgsplit",
+    "vgcfgrestore",
+    "pvresize",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -111,6 +115,10 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "vgchange" => vg::vgchange(&mut ctx, &a),
         "vgck" => vg::vgck(&mut ctx, &a),
         "vgcfgbackup" => vg::vgcfgbackup(&mut ctx, &a),
+        "vgcfgrestore" => vg::vgcfgrestore(&mut ctx, &a),
+        "vgmerge" => vg::vgmerge(&mut ctx, &a),
+        "vgsplit" => vg::vgsplit(&mut ctx, &a),
+        "pvresize" => pv::pvresize(&mut ctx, &a),
         "lvcreate" => lv::lvcreate(&mut ctx, &a),
         "lvremove" => lv::lvremove(&mut ctx, &a),
         "lvextend" | "lvreduce" | "lvresize" => lv::lvresize(&mut ctx, &a),
@@ -132,7 +140,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("reportformat", None),
         flag("aligned", None),
     ];
-    const PVCREATE: &[Opt] = &[value("uuid", Some('u')), flag("zero", Some('Z'))];
+    const PVCREATE: &[Opt] = &[value("uuid", Some('u')), value("restorefile", None), value("zero", Some('Z'))];
     const PVCHANGE: &[Opt] = &[value("allocatable", Some('x')), flag("all", Some('a'))];
     const VGCREATE: &[Opt] = &[
         value("physicalextentsize", Some('s')),
@@ -142,6 +150,8 @@ fn specs(cmd: &str) -> &'static [Opt] {
     const VGCHANGE: &[Opt] = &[value("activate", Some('a'))];
     const VGREDUCE: &[Opt] = &[flag("all", Some('a')), flag("removemissing", None)];
     const VGCFGBACKUP: &[Opt] = &[value("file", Some('f'))];
+    const VGCFGRESTORE: &[Opt] = &[value("file", Some('f')), flag("list", Some('l'))];
+    const PVRESIZE: &[Opt] = &[value("setphysicalvolumesize", None)];
     const LVCREATE: &[Opt] = &[
         value("size", Some('L')),
         value("extents", Some('l')),
@@ -178,6 +188,8 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "vgchange" => VGCHANGE,
         "vgreduce" => VGREDUCE,
         "vgcfgbackup" => VGCFGBACKUP,
+        "vgcfgrestore" => VGCFGRESTORE,
+        "pvresize" => PVRESIZE,
         "lvcreate" => LVCREATE,
         "lvextend" | "lvreduce" | "lvresize" => LVRESIZE,
         "lvchange" => LVCHANGE,

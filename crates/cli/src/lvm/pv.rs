@@ -11,6 +11,19 @@ pub fn pvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         return usage("Please enter a physical volume path.");
     }
     let paths = device_args(&a.pos)?;
+    if let Some(f) = a.get("restorefile") {
+        // pvcreate --uuid ID --restorefile BACKUP: the ID must be a PV there.
+        let Some(id) = a.get("uuid") else { return usage("--restorefile needs --uuid.") };
+        let text = std::fs::read_to_string(f).map_err(|e| anyhow!("Couldn't read {f}: {e}"))?;
+        let vg = ulvm_lvm::model::VolumeGroup::from_tree(
+            &ulvm_lvm::text::Tree::parse(&text).map_err(|e| anyhow!("{f}: {e}"))?,
+        )
+        .map_err(|e| anyhow!("{f}: {e}"))?;
+        let want: ulvm_lvm::model::Uuid = id.parse().map_err(|e: ulvm_lvm::FormatError| anyhow!("{e}"))?;
+        if !vg.pvs.iter().any(|p| p.id == want) {
+            bail!("Can't find uuid {id} in backup file {f}");
+        }
+    }
     let _g = ctx.lock_global()?;
     // Check every device before writing any.
     let (_, vgs) = ctx.scan(true)?;
@@ -124,5 +137,61 @@ pub fn pvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "  {changed} physical volume{} changed / 0 physical volumes not changed",
         if changed == 1 { "" } else { "s" }
     );
+    Ok(0)
+}
+
+pub fn pvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    if a.pos.is_empty() {
+        return usage("Please supply physical volume(s)");
+    }
+    let paths = device_args(&a.pos)?;
+    let set = match a.get("setphysicalvolumesize") {
+        Some(s) => Some(ulvm_lvm::size::parse_size(s, 'm').map_err(|e| super::Usage(e.0))?.sectors),
+        None => None,
+    };
+    let _g = ctx.lock_global()?;
+    let (_, vgs) = ctx.scan(true)?;
+    let mut done = 0;
+    for p in &paths {
+        let dev = disk::open_device(p, false)?;
+        let dev_sectors = dev.size().0;
+        let sectors = set.unwrap_or(dev_sectors);
+        if sectors > dev_sectors {
+            bail!("{}: requested size {} exceeds the device size {}.", p.display(), sectors, dev_sectors);
+        }
+        let Some(mut d) = disk::read_pv(p, false)? else {
+            bail!("Failed to find physical volume \"{}\".", p.display())
+        };
+        if let Some(vgname) = vgs.values().find(|v| v.disks.values().any(|x| &x.path == p)).map(|v| v.vg.name.clone()) {
+            let _l = ctx.lock_vg(&vgname)?;
+            let mut vg = ctx.vg(&vgname, false)?;
+            let key = vg.key_of(p).expect("PV of this VG");
+            let es = vg.vg.extent_size;
+            let used_end = ulvm_lvm::alloc::pv_segments(&vg.vg)[&key]
+                .iter()
+                .filter(|s| s.used_by.is_some())
+                .map(|s| s.pe + s.len)
+                .max()
+                .unwrap_or(0);
+            let entry = vg.vg.pvs.iter_mut().find(|x| x.key == key).expect("key");
+            let count = sectors.saturating_sub(entry.pe_start) / es;
+            if count < used_end {
+                bail!("{}: cannot resize to {count} extents as later ones are allocated.", p.display());
+            }
+            entry.pe_count = count;
+            entry.dev_size = Some(sectors);
+            let disk = vg.disks.get_mut(&key).expect("disk");
+            disk.label.device_size = sectors * 512;
+            lvmpv::set_in_use(disk.dev.as_ref(), &mut disk.label, true)?;
+            ctx.commit(&mut vg)?;
+        } else {
+            d.label.device_size = sectors * 512;
+            let used = d.label.in_use();
+            lvmpv::set_in_use(d.dev.as_ref(), &mut d.label, used)?;
+        }
+        println!("  Physical volume \"{}\" changed", p.display());
+        done += 1;
+    }
+    println!("  {done} physical volume(s) resized or updated / 0 physical volume(s) not resized");
     Ok(0)
 }

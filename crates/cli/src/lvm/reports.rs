@@ -409,7 +409,8 @@ fn vg_cell(id: &str, vg: &Vg, u: &Units) -> Cell {
     match id {
         "vg_name" => Cell::str(v.name.clone()),
         "pv_count" => int_cell(v.pvs.len() as i64),
-        "lv_count" => int_cell(v.user_lvs().count() as i64),
+        // LVM counts the LVs a user sees: a merging snapshot is hidden.
+        "lv_count" => int_cell(v.user_lvs().filter(|l| visible(vg, l)).count() as i64),
         "snap_count" => int_cell(v.snapshots().len() as i64),
         "vg_attr" => Cell::str(vg_attr(vg)),
         "vg_size" => size_cell(u, total * v.extent_size),
@@ -544,7 +545,6 @@ pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         let es = v.extent_size;
         let total: u64 = v.pvs.iter().map(|p| p.pe_count).sum();
         let free: u64 = alloc::free_extents(v).values().sum();
-        let lvs: Vec<&LogicalVolume> = v.user_lvs().filter(|l| v.snapshot_of_cow(&l.name).is_none()).collect();
         let mut open = 0;
         for l in v.user_lvs() {
             if live(ctx, vg, l).dev.is_some_and(|d| d.open_count > 0) {
@@ -560,7 +560,7 @@ pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         println!("  VG Access             read/write");
         println!("  VG Status             resizable");
         println!("  MAX LV                {}", v.max_lv);
-        println!("  Cur LV                {}", lvs.len() + v.snapshots().len());
+        println!("  Cur LV                {}", v.user_lvs().filter(|l| visible(vg, l)).count());
         println!("  Open LV               {open}");
         println!("  Max PV                {}", v.max_pv);
         println!("  Cur PV                {}", v.pvs.len());
