@@ -378,8 +378,7 @@ fn test_vgsplit_vgmerge_vgcfgrestore_and_pvresize() {
         .lines()
         .filter_map(|l| l.trim().strip_prefix("File:"))
         .map(|f| f.trim().to_string())
-        .filter(|f| f.contains("/archive/"))
-        .last()
+        .rfind(|f| f.contains("/archive/"))
         .unwrap();
     assert!(list.contains("Created *before* executing 'lvremove -f vg0/onb'"), "{list}");
     assert_eq!(lvm.ok(&["vgcfgrestore", "-f", &last_archive, "vg0"]), "  Restored volume group vg0.\n");
