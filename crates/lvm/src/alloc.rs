@@ -8,7 +8,7 @@
 //! different PV, and every stripe of a segment has the same length; PVs
 //! with the largest free areas are chosen first.
 
-use crate::model::{LogicalVolume, SegmentKind, VolumeGroup};
+use crate::model::{LogicalVolume, Segment, SegmentKind, VolumeGroup};
 use std::collections::BTreeMap;
 
 /// A run of physical extents on one PV and what uses it.
@@ -199,10 +199,49 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, AllocError
     Ok(out)
 }
 
+/// The segments of `areas`, the first starting at logical extent
+/// `first_le`; striped areas get `stripe_size` (sectors).
+pub fn segments_from(areas: &[Area], first_le: u64, stripe_size: u64) -> Vec<Segment> {
+    let mut le = first_le;
+    areas
+        .iter()
+        .map(|a| {
+            let n = a.len * a.stripes.len() as u64;
+            let s = Segment {
+                start_extent: le,
+                extent_count: n,
+                kind: SegmentKind::Striped {
+                    stripe_size: (a.stripes.len() > 1).then_some(stripe_size),
+                    stripes: a.stripes.clone(),
+                },
+                extra: vec![],
+            };
+            le += n;
+            s
+        })
+        .collect()
+}
+
+/// Appends segments, merging a linear one into the LV's last segment when
+/// it continues it on the same PV (as LVM merges adjacent segments).
+pub fn append_segments(lv: &mut LogicalVolume, new: Vec<Segment>) {
+    for s in new {
+        if let (Some(last), SegmentKind::Striped { stripes: ns, .. }) = (lv.segments.last_mut(), &s.kind) {
+            if let SegmentKind::Striped { stripes: ls, .. } = &last.kind {
+                if ls.len() == 1 && ns.len() == 1 && ls[0].0 == ns[0].0 && ls[0].1 + last.extent_count == ns[0].1 {
+                    last.extent_count += s.extent_count;
+                    continue;
+                }
+            }
+        }
+        lv.segments.push(s);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{PhysicalVolume, Segment, Uuid};
+    use crate::model::{PhysicalVolume, Uuid};
 
     fn vg(pe_counts: &[u64]) -> VolumeGroup {
         VolumeGroup {
@@ -236,24 +275,7 @@ mod tests {
     }
 
     fn add_lv(vg: &mut VolumeGroup, name: &str, areas: &[Area]) {
-        let mut le = 0;
-        let segments = areas
-            .iter()
-            .map(|a| {
-                let n = a.len * a.stripes.len() as u64;
-                let s = Segment {
-                    start_extent: le,
-                    extent_count: n,
-                    kind: SegmentKind::Striped {
-                        stripe_size: (a.stripes.len() > 1).then_some(128),
-                        stripes: a.stripes.clone(),
-                    },
-                    extra: vec![],
-                };
-                le += n;
-                s
-            })
-            .collect();
+        let segments = segments_from(areas, 0, 128);
         vg.lvs.push(LogicalVolume {
             name: name.into(),
             id: Uuid(*b"cccccccccccccccccccccccccccccccc"),

@@ -31,43 +31,6 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-fn segments_from(areas: &[Area], first_le: u64, stripe_size: u64) -> Vec<Segment> {
-    let mut le = first_le;
-    areas
-        .iter()
-        .map(|a| {
-            let n = a.len * a.stripes.len() as u64;
-            let s = Segment {
-                start_extent: le,
-                extent_count: n,
-                kind: SegmentKind::Striped {
-                    stripe_size: (a.stripes.len() > 1).then_some(stripe_size),
-                    stripes: a.stripes.clone(),
-                },
-                extra: vec![],
-            };
-            le += n;
-            s
-        })
-        .collect()
-}
-
-/// Appends segments, merging a linear one into the LV's last segment when
-/// it continues it on the same PV (as LVM merges adjacent segments).
-fn append_segments(lv: &mut LogicalVolume, new: Vec<Segment>) {
-    for s in new {
-        if let (Some(last), SegmentKind::Striped { stripes: ns, .. }) = (lv.segments.last_mut(), &s.kind) {
-            if let SegmentKind::Striped { stripes: ls, .. } = &last.kind {
-                if ls.len() == 1 && ns.len() == 1 && ls[0].0 == ns[0].0 && ls[0].1 + last.extent_count == ns[0].1 {
-                    last.extent_count += s.extent_count;
-                    continue;
-                }
-            }
-        }
-        lv.segments.push(s);
-    }
-}
-
 /// `-L`/`-l` as a number of extents for a VG; `current` for relative sizes.
 fn wanted_extents(a: &Args, vg: &Vg, current: u64) -> Result<(u64, bool)> {
     let es = vg.vg.extent_size;
@@ -315,7 +278,7 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         segments: vec![],
         extra: vec![],
     };
-    append_segments(&mut lv, segments_from(&areas, 0, stripe_size));
+    alloc::append_segments(&mut lv, alloc::segments_from(&areas, 0, stripe_size));
     if a.get("zero") != Some("n") || origin.is_some() {
         zero_start(&vg, &lv)?;
     }
@@ -590,7 +553,7 @@ pub fn lvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         let add = (want - cur).div_ceil(stripes as u64) * stripes as u64;
         let pvs = pv_keys(&vg, &a.pos[1..])?;
         let areas = allocate(&vg, &name, add, stripes, pvs.as_deref(), Some(&lv))?;
-        append_segments(&mut new_lv, segments_from(&areas, cur, stripe_size));
+        alloc::append_segments(&mut new_lv, alloc::segments_from(&areas, cur, stripe_size));
     } else {
         let mut left = want;
         let mut segs = Vec::new();
