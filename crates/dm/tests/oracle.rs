@@ -14,26 +14,10 @@
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use ulvm_blockdev::{BlockDevice, FileDevice, Sectors};
 use ulvm_dm::target::Step;
+use ulvm_testkit::oracle::oracle_dir;
 use ulvm_testkit::stamped;
-
-fn oracle_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("ULVM_ORACLE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/oracle"));
-    let cache = std::env::var_os("ORACLE_CACHE").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/oracle".into());
-    let ready = dir.join("run-in-vm.sh").exists() && cache.join("initramfs.cpio").exists();
-    if ready {
-        return Some(dir);
-    }
-    if std::env::var("ULVM_REQUIRE_ORACLE").as_deref() == Ok("1") {
-        panic!("oracle not set up (run ../shared/oracle/setup.sh) but ULVM_REQUIRE_ORACLE=1");
-    }
-    eprintln!("skipping: the kernel oracle is not set up (../shared/oracle/setup.sh)");
-    None
-}
 
 struct Dir(PathBuf);
 impl Drop for Dir {
@@ -57,22 +41,7 @@ fn image(dir: &Dir, name: &str, mib: u64) -> PathBuf {
 
 /// Runs `script` in the VM with `disks` as vda, vdb, ...; returns stdout.
 fn run_vm(oracle: &Path, dir: &Dir, disks: &[&Path], script: &str) -> String {
-    let sp = dir.0.join("guest.sh");
-    std::fs::write(&sp, script).unwrap();
-    let mut cmd = Command::new(oracle.join("run-in-vm.sh"));
-    for d in disks {
-        cmd.arg("-d").arg(d);
-    }
-    cmd.arg("-t").arg("240").arg(&sp);
-    let out = cmd.output().expect("run-in-vm.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "guest script failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    ulvm_testkit::oracle::run_vm(oracle, &dir.0, disks, script)
 }
 
 fn line<'a>(out: &'a str, key: &str) -> &'a str {

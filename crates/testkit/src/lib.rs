@@ -7,6 +7,8 @@
 //! * [`stamp`]: recognisable block contents (`seed ^ block`) instead of
 //!   reference images.
 
+pub mod oracle;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use ulvm_blockdev::{BlockDevice, DeviceRef, Error, ErrorKind, MemDevice, Result, Sectors};

@@ -1,0 +1,150 @@
+//! A disk that ulvm's LVM manages is activated by a stock Linux host with
+//! real LVM2, and the other way round, through `../shared/oracle` (the
+//! Debian kernel with device-mapper in a throw-away VM):
+//!
+//! * ulvm makes a VG with a linear LV, a snapshot of it and a striped LV,
+//!   and writes data through its daemon; the kernel's `vgchange -ay` shows
+//!   the same contents on every LV and the same snapshot status line.
+//! * Real LVM makes a VG with a snapshot and writes through the kernel;
+//!   ulvm activates it, reads the same contents, merges the snapshot back;
+//!   the kernel then sees a plain LV with the snapshot's data.
+//!
+//! Skips when the oracle is not set up, unless `ULVM_REQUIRE_ORACLE=1`.
+
+mod common;
+
+use common::{Daemon, TestDir, ULVM};
+use std::path::Path;
+use std::process::Command;
+use ulvm_blockdev::{BlockDevice, Sectors};
+use ulvm_nbd::NbdClient;
+use ulvm_testkit::oracle::{oracle_dir, run_vm};
+use ulvm_testkit::stamped;
+
+fn ulvm(sys: &Path, run: &Path, args: &[&str]) -> String {
+    let o = Command::new(ULVM).args(args).env("ULVM_SYSTEM_DIR", sys).env("ULVM_RUN_DIR", run).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn sha256(data: &[u8], t: &TestDir, name: &str) -> String {
+    let p = t.path(name);
+    std::fs::write(&p, data).unwrap();
+    let o = Command::new("sha256sum").arg(&p).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).split_whitespace().next().unwrap().to_string()
+}
+
+fn line<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key).map(str::trim))
+        .unwrap_or_else(|| panic!("no '{key}' line in guest output:\n{out}"))
+}
+
+#[test]
+fn test_kernel_lvm_activates_a_vg_ulvm_made() {
+    let Some(oracle) = oracle_dir() else { return };
+    let t = TestDir::new("lvm-kernel-a");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, run) = (t.path("sys"), t.path("run"));
+    let d = Daemon::start(&run, &[]);
+    let u = |args: &[&str]| ulvm(&sys, &run, args);
+    u(&["vgcreate", "vgk", a.to_str().unwrap(), b.to_str().unwrap()]);
+    u(&["lvcreate", "-L", "16M", "-n", "base", "vgk"]);
+    u(&["lvcreate", "-L", "8M", "-i", "2", "-I", "64k", "-n", "st", "vgk"]);
+    let write = |lv: &str, data: &[u8]| {
+        let c = NbdClient::connect_unix(&d.nbd_socket(), lv).unwrap();
+        c.write(Sectors(0), data).unwrap();
+        c.flush().unwrap();
+    };
+    let old = stamped(16 << 20, 1, 0);
+    write("vgk-base", &old);
+    u(&["lvcreate", "-s", "-L", "8M", "-n", "snap", "vgk/base"]);
+    let newer = stamped(4 << 20, 2, 0);
+    write("vgk-base", &newer);
+    let striped = stamped(8 << 20, 3, 0);
+    write("vgk-st", &striped);
+    let status = u(&["dmsetup", "status", "vgk-snap"]);
+    u(&["vgchange", "-an", "vgk"]);
+    d.stop();
+    let mut base = newer.clone();
+    base.extend_from_slice(&old[4 << 20..]);
+    let out = run_vm(
+        &oracle,
+        &t.0,
+        &[&a, &b],
+        "set -e\nvgchange -ay vgk >/dev/null\n\
+         echo \"lvs: $(lvs --noheadings -o lv_name,lv_attr vgk | tr -s ' ' | tr '\\n' ';')\"\n\
+         echo \"status: $(dmsetup status vgk-snap)\"\n\
+         for lv in base snap st; do echo \"$lv: $(sha256sum < /dev/vgk/$lv | cut -d' ' -f1)\"; done\n\
+         vgchange -an vgk >/dev/null\nvgck vgk && echo vgck: ok\n",
+    );
+    assert_eq!(line(&out, "lvs:"), "base owi-a-s---; snap swi-a-s---; st -wi-a-----;");
+    assert_eq!(line(&out, "status:"), status.trim(), "the kernel reads the COW ulvm wrote to the same status");
+    assert_eq!(line(&out, "base:"), sha256(&base, &t, "base.bin"));
+    assert_eq!(line(&out, "snap:"), sha256(&old, &t, "snap.bin"));
+    assert_eq!(line(&out, "st:"), sha256(&striped, &t, "st.bin"));
+    assert_eq!(line(&out, "vgck:"), "ok");
+}
+
+#[test]
+fn test_ulvm_activates_and_merges_a_vg_the_kernel_made() {
+    let Some(oracle) = oracle_dir() else { return };
+    let t = TestDir::new("lvm-kernel-b");
+    let a = t.image("a.img", 64);
+    run_vm(
+        &oracle,
+        &t.0,
+        &[&a],
+        "set -e\npvcreate -q /dev/vda\nvgcreate -q vgl /dev/vda\nlvcreate -q -L 16M -n base vgl\n\
+         yes PATTERN-A | head -c 16777216 | dd of=/dev/vgl/base bs=1M iflag=fullblock oflag=direct status=none\n\
+         lvcreate -q -s -L 8M -n snap vgl/base\n\
+         yes PATTERN-B | head -c 4194304 | dd of=/dev/vgl/base bs=1M iflag=fullblock oflag=direct status=none\n\
+         vgchange -an vgl >/dev/null\n",
+    );
+    let (sys, run) = (t.path("sys"), t.path("run"));
+    let devs = a.to_str().unwrap().to_string();
+    let u = |args: &[&str]| {
+        let mut v = vec![args[0], "--devices", &devs];
+        v.extend(&args[1..]);
+        ulvm(&sys, &run, &v)
+    };
+    assert_eq!(
+        u(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,origin", "vgl"]),
+        "  base owi---s---     \n  snap swi---s--- base\n"
+    );
+    let d = Daemon::start(&run, &[]);
+    u(&["vgchange", "-ay", "vgl"]);
+    let pattern = |p: &str, n: usize| p.as_bytes().iter().copied().cycle().take(n).collect::<Vec<u8>>();
+    let read = |lv: &str| {
+        let c = NbdClient::connect_unix(&d.nbd_socket(), lv).unwrap();
+        let mut v = vec![0u8; 16 << 20];
+        c.read(Sectors(0), &mut v).unwrap();
+        v
+    };
+    assert!(read("vgl-snap") == pattern("PATTERN-A\n", 16 << 20), "ulvm reads the kernel's snapshot");
+    let mut base = pattern("PATTERN-B\n", 4 << 20);
+    base.extend_from_slice(&pattern("PATTERN-A\n", 16 << 20)[4 << 20..]);
+    assert!(read("vgl-base") == base, "ulvm reads the kernel's origin");
+    let out = u(&["lvconvert", "--merge", "-i", "1", "vgl/snap"]);
+    assert!(out.contains("Merge of snapshot into logical volume vgl/base has finished."), "{out}");
+    assert!(read("vgl-base") == pattern("PATTERN-A\n", 16 << 20), "merged back to the snapshot");
+    u(&["vgchange", "-an", "vgl"]);
+    d.stop();
+    let out = run_vm(
+        &oracle,
+        &t.0,
+        &[&a],
+        "set -e\nvgck vgl && echo vgck: ok\nvgchange -ay vgl >/dev/null\n\
+         echo \"lvs: $(lvs -a --noheadings -o lv_name,lv_attr vgl | tr -s ' ' | tr '\\n' ';')\"\n\
+         echo \"head: $(head -c 9 /dev/vgl/base)\"\n\
+         vgchange -an vgl >/dev/null\n",
+    );
+    assert_eq!(line(&out, "vgck:"), "ok");
+    assert_eq!(line(&out, "lvs:"), "base -wi-a-----;");
+    assert_eq!(line(&out, "head:"), "PATTERN-A");
+}
