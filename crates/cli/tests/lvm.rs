@@ -393,3 +393,30 @@ fn test_vgsplit_vgmerge_vgcfgrestore_and_pvresize() {
     assert_eq!(lvm.fails(5, &["pvresize", "--setphysicalvolumesize", "2M", ap]).lines().count(), 1);
     lvm.ok(&["vgck", "vg0"]);
 }
+
+#[test]
+fn test_commands_run_through_symlinks_and_lvm_prefix() {
+    let t = TestDir::new("lvm-symlink");
+    let a = t.image("a.img", 16);
+    let bin = t.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for c in ["vgcreate", "vgs"] {
+        std::os::unix::fs::symlink(ULVM, bin.join(c)).unwrap();
+    }
+    let run = |cmd: &Path, args: &[&str]| {
+        let o = Command::new(cmd).args(args).env("ULVM_SYSTEM_DIR", t.path("sys")).output().unwrap();
+        assert!(o.status.success(), "{}: {}", cmd.display(), String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert_eq!(
+        run(&bin.join("vgcreate"), &["-s", "1m", "vg0", a.to_str().unwrap()]),
+        format!(
+            "  Physical volume \"{}\" successfully created.\n  Volume group \"vg0\" successfully created\n",
+            a.display()
+        )
+    );
+    let vgs = run(&bin.join("vgs"), &["--noheadings", "-o", "vg_name"]);
+    assert_eq!(vgs, "  vg0\n");
+    assert_eq!(run(Path::new(ULVM), &["lvm", "vgs", "--noheadings", "-o", "vg_name"]), vgs);
+    assert_eq!(run(Path::new(ULVM), &["vgs", "--noheadings", "-o", "vg_name"]), vgs);
+}
