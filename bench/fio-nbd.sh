@@ -2,7 +2,8 @@
 # Side-by-side fio benchmark over NBD (fio's nbd engine), in one run:
 # ulvm, qemu-nbd and nbdkit serving the same file.
 #
-#   bench/fio-nbd.sh [--size 1G] [--runtime 5] [--dir /var/tmp]
+#   bench/fio-nbd.sh [--size 1G] [--runtime 5] [--dir /var/tmp] [--repeat N]
+#                    [--only linear|first]
 #
 # 1. A linear ulvm device, qemu-nbd (raw) and nbdkit (file plugin) over the
 #    same file: 4k random read and write at QD1 and QD16, 1M sequential
@@ -11,20 +12,26 @@
 #    one snapshot (ulvm snapshot-origin with an N and a P snapshot of chunk
 #    64 KiB) against nbdkit --filter=cow and a qemu-nbd qcow2 overlay with
 #    64 KiB clusters, at QD1 and QD16.
-# Prints markdown tables with the ratios the targets are stated in.
+# Prints markdown tables with the ratios the targets are stated in. With
+# --repeat N every job runs N times per server (servers interleaved) and
+# the tables show the median, which tames this machine's run-to-run noise.
 # Needs: fio (with the nbd engine), qemu-utils, nbdkit, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SIZE=1G RUNTIME=5 BASE=/var/tmp
+SIZE=1G RUNTIME=5 BASE=/var/tmp REPEAT=1 ONLY=
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) SIZE=$2; shift 2 ;;
     --runtime) RUNTIME=$2; shift 2 ;;
     --dir) BASE=$2; shift 2 ;;
-    *) echo "usage: $0 [--size 1G] [--runtime 5] [--dir DIR]" >&2; exit 2 ;;
+    --repeat) REPEAT=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    *) echo "usage: $0 [--size 1G] [--runtime 5] [--dir DIR] [--repeat N] [--only linear|first]" >&2; exit 2 ;;
   esac
 done
+# "IOPS MiB/s" lines -> the line with the median IOPS.
+median() { python3 -c 'import sys; r=sorted((l.split() for l in sys.stdin if l.strip()), key=lambda x: float(x[0])); print(" ".join(r[len(r)//2]))'; }
 for t in fio qemu-nbd qemu-img nbdkit python3; do
   command -v "$t" >/dev/null || { echo "$0: $t is not installed" >&2; exit 1; }
 done
@@ -42,7 +49,7 @@ trap cleanup EXIT
 
 BYTES=$(numfmt --from=iec "$SIZE")
 SECTORS=$((BYTES / 512))
-echo "# fio over NBD: $SIZE per job, ${RUNTIME}s per timed job, $(nproc) cores, $(date -u +%F)"
+echo "# fio over NBD: $SIZE per job, ${RUNTIME}s per timed job, median of $REPEAT, $(nproc) cores, $(date -u +%F)"
 dd if=/dev/urandom of="$W/disk.img" bs=1M count=$((BYTES >> 20)) status=none
 
 wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; exit 1; }
@@ -80,20 +87,23 @@ TESTS=("randread 4k QD1:--rw=randread --bs=4k --iodepth=1"
        "read 1M QD4:--rw=read --bs=1M --iodepth=4"
        "write 1M QD4:--rw=write --bs=1M --iodepth=4")
 i=0
+[ "$ONLY" = first ] && TESTS=()
 for t in "${TESTS[@]}"; do
   name=${t%%:*}; args=${t#*:}
-  order=${ORDERS[$((i % 3))]}; i=$((i + 1))
-  for s in $order; do
-    # shellcheck disable=SC2086
-    RES["$name/$s"]=$(fio_run --uri="${URI[$s]}" --time_based --runtime="$RUNTIME" $args)
+  for _ in $(seq "$REPEAT"); do
+    order=${ORDERS[$((i % 3))]}; i=$((i + 1))
+    for s in $order; do
+      # shellcheck disable=SC2086
+      RES["$name/$s"]+="$(fio_run --uri="${URI[$s]}" --time_based --runtime="$RUNTIME" $args)"$'\n'
+    done
   done
+  for s in ulvm qemu-nbd nbdkit; do RES["$name/$s"]=$(printf '%s' "${RES[$name/$s]}" | median); done
 done
 
+[ "$ONLY" != first ] && echo && echo "## Linear device vs qemu-nbd and nbdkit on the same file"
 echo
-echo "## Linear device vs qemu-nbd and nbdkit on the same file"
-echo
-echo "| job | ulvm IOPS | qemu-nbd IOPS | nbdkit IOPS | ulvm MiB/s | qemu-nbd MiB/s | nbdkit MiB/s | ulvm / nbdkit |"
-echo "|---|---|---|---|---|---|---|---|"
+[ "$ONLY" != first ] && echo "| job | ulvm IOPS | qemu-nbd IOPS | nbdkit IOPS | ulvm MiB/s | qemu-nbd MiB/s | nbdkit MiB/s | ulvm / nbdkit |"
+[ "$ONLY" != first ] && echo "|---|---|---|---|---|---|---|---|"
 for t in "${TESTS[@]}"; do
   name=${t%%:*}
   read -r ui um <<<"${RES[$name/ulvm]}"; read -r qi qm <<<"${RES[$name/qemu-nbd]}"; read -r ni nm <<<"${RES[$name/nbdkit]}"
@@ -127,16 +137,24 @@ qemu_overlay() {
   qemu-nbd -f qcow2 --socket="$W/ov.sock" --persistent --shared=16 "$W/overlay.qcow2" & QOPID=$!
   wait_sock "$W/ov.sock"
 }
+[ "$ONLY" = linear ] && exit 0
 echo
 echo "## First 4k writes into distinct 64 KiB chunks, one snapshot"
 echo
 echo "| QD | ulvm N IOPS | ulvm P IOPS | nbdkit cow IOPS | qemu-nbd qcow2 IOPS | ulvm N / nbdkit cow | ulvm P / ulvm N |"
 echo "|---|---|---|---|---|---|---|"
 for qd in 1 16; do
-  ulvm_snap N; read -r un _ <<<"$(first_writes "$SNAPURI" "$qd")"
-  ulvm_snap P; read -r up _ <<<"$(first_writes "$SNAPURI" "$qd")"
-  nbdkit_cow; read -r nc _ <<<"$(first_writes "nbd+unix:///?socket=$W/cow.sock" "$qd")"
-  qemu_overlay; read -r qo _ <<<"$(first_writes "nbd+unix:///?socket=$W/ov.sock" "$qd")"
+  UN= UP= NC= QO=
+  for _ in $(seq "$REPEAT"); do
+    ulvm_snap N; UN+="$(first_writes "$SNAPURI" "$qd")"$'\n'
+    ulvm_snap P; UP+="$(first_writes "$SNAPURI" "$qd")"$'\n'
+    nbdkit_cow; NC+="$(first_writes "nbd+unix:///?socket=$W/cow.sock" "$qd")"$'\n'
+    qemu_overlay; QO+="$(first_writes "nbd+unix:///?socket=$W/ov.sock" "$qd")"$'\n'
+  done
+  read -r un _ <<<"$(printf '%s' "$UN" | median)"
+  read -r up _ <<<"$(printf '%s' "$UP" | median)"
+  read -r nc _ <<<"$(printf '%s' "$NC" | median)"
+  read -r qo _ <<<"$(printf '%s' "$QO" | median)"
   echo "| $qd | $un | $up | $nc | $qo | $(python3 -c "print('%.2f' % ($un/$nc))") | $(python3 -c "print('%.2f' % ($up/$un))") |"
 done
 PIDS+=("${COWPID:-}" "${QOPID:-}")

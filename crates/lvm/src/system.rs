@@ -218,11 +218,15 @@ pub struct DevicesFile {
 
 impl DevicesFile {
     pub fn load(path: &Path) -> Result<DevicesFile, FormatError> {
-        let text = match fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DevicesFile::default()),
-            Err(e) => return Err(FormatError(format!("{}: {e}", path.display()))),
-        };
+        match fs::read_to_string(path) {
+            Ok(t) => DevicesFile::parse(&t).map_err(|e| FormatError(format!("{}: {}", path.display(), e.0))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(DevicesFile::default()),
+            Err(e) => Err(FormatError(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// The entries of a devices file's text.
+    pub fn parse(text: &str) -> Result<DevicesFile, FormatError> {
         let mut entries = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -246,7 +250,7 @@ impl DevicesFile {
             }
             match (idtype, path_field) {
                 (Some(idtype), Some(path)) => entries.push(DeviceEntry { idtype, path, pvid }),
-                _ => return Err(FormatError(format!("{} line {}: not a device entry", path.display(), n + 1))),
+                _ => return Err(FormatError(format!("line {}: not a device entry", n + 1))),
             }
         }
         Ok(DevicesFile { entries })

@@ -52,13 +52,13 @@ impl Units {
             'h' if digits == 0 => Kind::Human { base: 1024 },
             'H' if digits == 0 => Kind::Human { base: 1000 },
             'b' | 'B' => Kind::Fixed { factor: count, suffix: 'B', precision: 0 },
-            's' | 'S' => Kind::Fixed { factor: 512 * count, suffix: 'S', precision: 0 },
+            's' | 'S' => Kind::Fixed { factor: count.checked_mul(512).ok_or_else(bad)?, suffix: 'S', precision: 0 },
             _ => {
                 let lower = c.to_ascii_lowercase();
                 let Some(pos) = PREFIXES.iter().position(|&p| p == lower) else { return Err(bad()) };
                 let exp = 6 - pos as u32;
                 let base: u64 = if c.is_ascii_uppercase() { 1000 } else { 1024 };
-                Kind::Fixed { factor: base.pow(exp) * count, suffix: c, precision: 2 }
+                Kind::Fixed { factor: base.pow(exp).checked_mul(count).ok_or_else(bad)?, suffix: c, precision: 2 }
             }
         };
         let kind = match kind {
@@ -179,5 +179,7 @@ mod tests {
         assert!(Units::parse("x").is_err());
         assert!(Units::parse("mm").is_err());
         assert!(Units::parse("").is_err());
+        // Found by fuzzing: a count whose product overflows is refused.
+        assert!(Units::parse("2222222222P").is_err());
     }
 }
