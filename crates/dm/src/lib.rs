@@ -10,6 +10,7 @@
 //! Every mapped device is itself a [`ulvm_blockdev::BlockDevice`], so tables
 //! stack as device-mapper tables do.
 
+pub mod clone;
 pub mod device;
 pub mod registry;
 pub mod snapshot;

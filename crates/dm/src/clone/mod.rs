@@ -1,0 +1,5 @@
+//! dm-clone (formats.md §2): a destination device filled region by region
+//! from a read-only source while in use, with the kernel's metadata format.
+
+pub mod format;
+pub mod metadata;
