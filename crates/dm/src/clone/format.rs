@@ -302,7 +302,7 @@ pub fn decode_array(b: &[u8], blocknr: u64) -> Result<Vec<u64>, FormatError> {
 pub fn array_block_words(nr_regions: u64) -> Vec<usize> {
     let words = nr_regions.div_ceil(64) as usize;
     let mut out = vec![WORDS_PER_ARRAY_BLOCK; words / WORDS_PER_ARRAY_BLOCK];
-    if words % WORDS_PER_ARRAY_BLOCK != 0 {
+    if !words.is_multiple_of(WORDS_PER_ARRAY_BLOCK) {
         out.push(words % WORDS_PER_ARRAY_BLOCK);
     }
     out
