@@ -171,7 +171,7 @@ fn test_dmsetup_symlink_and_info_wait_message_targets() {
     d.ok(&["resume", "z"]);
     d.ok(&["rename", "z", "zz"]);
     assert_eq!(d.ok(&["status", "--target", "zero"]), "zz: 0 16 zero \n");
-    assert!(d.ok(&["targets"]).starts_with("snapshot-merge   v1.5.0\n"));
+    assert!(d.ok(&["targets"]).starts_with("clone            v1.0.0\nsnapshot-merge   v1.5.0\n"));
     assert!(d.ok(&["version"]).contains("Driver version:    4.47.0"));
     d.ok(&["create", "ro", "-r", "--table", "0 8 zero"]);
     assert!(d.ok(&["info", "ro"]).contains("State:             ACTIVE (READ-ONLY)\n"));

@@ -6,6 +6,7 @@
 //! cycle: create, load, suspend, resume, remove, rename, and the queries
 //! `table`, `status`, `info`, `ls`, `message` and `wait`.
 
+use crate::clone::CloneTarget;
 use crate::device::{Background, DeviceInfo, LiveTable, MappedDevice, TableEntry};
 use crate::snapshot::{build_merge, build_origin, build_snapshot, CowRegistry, OriginRegistry, SnapCtx, SnapTuning};
 use crate::table::{DevNum, DevRef, Table, TableError, TargetArgs};
@@ -255,6 +256,10 @@ impl Registry {
                     } else {
                         Box::new(build_merge(origin, cow, a, line.len, &ctx).map_err(fail)?)
                     }
+                }
+                TargetArgs::Clone(c) => {
+                    let (m, d, s) = (resolve(&c.metadata)?, resolve(&c.dest)?, resolve(&c.source)?);
+                    Box::new(CloneTarget::new(c, m, d, s, line.len, dev.events.clone()).map_err(fail)?)
                 }
             };
             entries.push(TableEntry { start: line.start, len: line.len, target });

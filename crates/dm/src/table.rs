@@ -144,6 +144,29 @@ pub struct Stripe {
     pub offset: Sectors,
 }
 
+/// `clone <metadata dev> <destination dev> <source dev> <region size>
+/// [<#feature args> [<feature arg>]* [<#core args> [<key> <value>]*]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CloneArgs {
+    pub metadata: DevRef,
+    pub dest: DevRef,
+    pub source: DevRef,
+    /// Sectors.
+    pub region_size: u64,
+    /// `no_hydration`: background hydration starts disabled.
+    pub no_hydration: bool,
+    /// `no_discard_passdown`: discards stop at the clone.
+    pub no_discard_passdown: bool,
+    /// `hydrate_on_read` (ulvm only; the kernel refuses it): a read of an
+    /// unhydrated region also lands it on the destination.
+    pub hydrate_on_read: bool,
+    pub hydration_threshold: u32,
+    pub hydration_batch_size: u32,
+    /// The arguments from the region size on, as given: the kernel echoes
+    /// them verbatim in the table.
+    pub rest: Vec<String>,
+}
+
 /// A target with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TargetArgs {
@@ -154,11 +177,13 @@ pub enum TargetArgs {
     SnapshotOrigin { origin: DevRef },
     Snapshot(SnapshotArgs),
     SnapshotMerge(SnapshotArgs),
+    Clone(CloneArgs),
 }
 
 /// The target types this core implements, in the order `dmsetup targets`
 /// lists them, with the kernel's versions.
 pub const TARGET_TYPES: &[(&str, [u32; 3])] = &[
+    ("clone", [1, 0, 0]),
     ("snapshot-merge", [1, 5, 0]),
     ("snapshot-origin", [1, 9, 0]),
     ("snapshot", [1, 16, 0]),
@@ -178,6 +203,7 @@ impl TargetArgs {
             TargetArgs::SnapshotOrigin { .. } => "snapshot-origin",
             TargetArgs::Snapshot(_) => "snapshot",
             TargetArgs::SnapshotMerge(_) => "snapshot-merge",
+            TargetArgs::Clone(_) => "clone",
         }
     }
 
@@ -189,6 +215,7 @@ impl TargetArgs {
             TargetArgs::Zero | TargetArgs::Error => vec![],
             TargetArgs::SnapshotOrigin { origin } => vec![origin],
             TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => vec![&a.origin, &a.cow],
+            TargetArgs::Clone(c) => vec![&c.metadata, &c.dest, &c.source],
         }
     }
 
@@ -212,6 +239,12 @@ impl TargetArgs {
             TargetArgs::SnapshotMerge(a) => {
                 TargetArgs::SnapshotMerge(SnapshotArgs { origin: f(&a.origin)?, cow: f(&a.cow)?, ..a.clone() })
             }
+            TargetArgs::Clone(c) => TargetArgs::Clone(CloneArgs {
+                metadata: f(&c.metadata)?,
+                dest: f(&c.dest)?,
+                source: f(&c.source)?,
+                ..c.clone()
+            }),
         })
     }
 
@@ -240,9 +273,71 @@ impl TargetArgs {
                 }
                 Ok(TargetArgs::SnapshotMerge(a))
             }
+            "clone" => parse_clone(args, len),
             other => err(format!("unknown target type '{other}'")),
         }
     }
+}
+
+/// The kernel's checks of a clone table line (dm-clone-target.c).
+fn parse_clone(args: &[&str], len: Sectors) -> Result<TargetArgs, TableError> {
+    if args.len() < 4 {
+        return err("clone: Invalid number of arguments");
+    }
+    let region_size: u64 = parse_dec(args[3]).map_err(|_| TableError("clone: Invalid region size".into()))?;
+    if !region_size.is_power_of_two() || !(8..=2_097_152).contains(&region_size) {
+        return err(format!(
+            "clone: Invalid region size {region_size}: it must be a power of two between 8 and 2097152 sectors"
+        ));
+    }
+    if len.0.div_ceil(region_size) > 1 << 31 {
+        return err("clone: Too many regions. Consider increasing the region size");
+    }
+    let mut c = CloneArgs {
+        metadata: args[0].parse()?,
+        dest: args[1].parse()?,
+        source: args[2].parse()?,
+        region_size,
+        no_hydration: false,
+        no_discard_passdown: false,
+        hydrate_on_read: false,
+        hydration_threshold: 1,
+        hydration_batch_size: 1,
+        rest: args[3..].iter().map(|s| s.to_string()).collect(),
+    };
+    let mut rest = &args[4..];
+    if let Some((n, tail)) = rest.split_first() {
+        let n: usize = parse_dec(n).map_err(|_| TableError("clone: Invalid number of feature arguments".into()))?;
+        if n > 3 || tail.len() < n {
+            return err("clone: Invalid number of feature arguments");
+        }
+        for f in &tail[..n] {
+            match f.to_ascii_lowercase().as_str() {
+                "no_hydration" => c.no_hydration = true,
+                "no_discard_passdown" => c.no_discard_passdown = true,
+                "hydrate_on_read" => c.hydrate_on_read = true,
+                _ => return err(format!("clone: Invalid feature argument '{f}'")),
+            }
+        }
+        rest = &tail[n..];
+    }
+    if let Some((n, tail)) = rest.split_first() {
+        let n: usize = parse_dec(n).map_err(|_| TableError("clone: Invalid number of core arguments".into()))?;
+        if n > 4 || !n.is_multiple_of(2) || tail.len() != n {
+            return err("clone: Invalid number of core arguments");
+        }
+        for kv in tail.chunks(2) {
+            let v: u32 = parse_dec(kv[1]).map_err(|_| TableError(format!("clone: Invalid value for {}", kv[0])))?;
+            match kv[0].to_ascii_lowercase().as_str() {
+                "hydration_threshold" => c.hydration_threshold = v,
+                "hydration_batch_size" => c.hydration_batch_size = v.max(1),
+                _ => return err(format!("clone: Invalid core argument '{}'", kv[0])),
+            }
+        }
+    } else if !rest.is_empty() {
+        return err("clone: Invalid number of arguments");
+    }
+    Ok(TargetArgs::Clone(c))
 }
 
 fn parse_striped(args: &[&str], len: Sectors) -> Result<TargetArgs, TableError> {
@@ -334,6 +429,7 @@ impl TargetArgs {
             TargetArgs::Zero | TargetArgs::Error => String::new(),
             TargetArgs::SnapshotOrigin { origin } => origin.to_string(),
             TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => a.to_string(),
+            TargetArgs::Clone(c) => format!("{} {} {} {}", c.metadata, c.dest, c.source, c.rest.join(" ")),
         }
     }
 }

@@ -3,3 +3,6 @@
 
 pub mod format;
 pub mod metadata;
+pub mod target;
+
+pub use target::CloneTarget;

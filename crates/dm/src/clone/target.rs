@@ -1,0 +1,607 @@
+//! The `clone` target (formats.md §2.4): reads of hydrated regions go to
+//! the destination and of the others to the source; a write to an
+//! unhydrated region first copies the region (a write covering the whole
+//! region skips the copy); writes to a region being hydrated wait for it;
+//! discards mark fully covered regions hydrated without copying; flushes
+//! commit the metadata after flushing the destination. Background
+//! hydration copies runs of up to `hydration_batch_size` regions, up to
+//! `hydration_threshold` at a time, and only while no user I/O is in
+//! flight.
+//!
+//! Beyond the kernel: the `hydrate_on_read` feature (a read of an
+//! unhydrated region lands it on the destination too), and a progress
+//! message with a rate.
+
+use super::metadata::Metadata;
+use crate::table::CloneArgs;
+use crate::target::{io_error, EventSink, Step, Target, Underlying};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use ulvm_blockdev::{Error, ErrorKind, Result, Sectors};
+
+/// Metadata is committed at least this often when it changed.
+const COMMIT_PERIOD: Duration = Duration::from_secs(1);
+/// The largest single copy: longer runs go in pieces.
+const COPY_PIECE: usize = 8 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Rw,
+    /// A metadata operation failed; the last commit was reloaded.
+    Ro,
+    /// Even that failed: every I/O errors.
+    Fail,
+}
+
+struct State {
+    md: Metadata,
+    mode: Mode,
+    enabled: bool,
+    threshold: u32,
+    batch: u32,
+    /// Regions being copied (or written whole) right now.
+    hydrating: HashSet<u64>,
+    /// Hydration jobs in flight (status "hydrating").
+    jobs: u32,
+    /// Where background hydration looks next.
+    cursor: u64,
+    last_commit: Instant,
+    done_raised: bool,
+    /// For the progress rate: when hydration (re)started and how far it was.
+    rate_since: Instant,
+    rate_base: u64,
+}
+
+pub struct CloneTarget {
+    metadata: Underlying,
+    dest: Underlying,
+    source: Underlying,
+    rest: Vec<String>,
+    len: Sectors,
+    region_size: u64,
+    discard_passdown: bool,
+    hydrate_on_read: bool,
+    events: Arc<EventSink>,
+    user_io: AtomicU64,
+    state: Mutex<State>,
+    cond: Condvar,
+}
+
+impl std::fmt::Debug for CloneTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "clone(meta {}, dest {}, source {})", self.metadata.num, self.dest.num, self.source.num)
+    }
+}
+
+/// What a claim on a region found.
+enum Claim {
+    Hydrated,
+    Mine,
+}
+
+/// Counts a user request in flight (background hydration yields to them).
+struct UserIo<'a>(&'a AtomicU64);
+
+impl Drop for UserIo<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl CloneTarget {
+    /// Builds the target: checks the devices' sizes and opens (or formats)
+    /// the metadata.
+    pub fn new(
+        args: &CloneArgs,
+        metadata: Underlying,
+        dest: Underlying,
+        source: Underlying,
+        len: Sectors,
+        events: Arc<EventSink>,
+    ) -> std::result::Result<CloneTarget, String> {
+        if source.dev.size() < len {
+            return Err(format!(
+                "clone: Source device ({}) is smaller than the target ({} sectors)",
+                source.num, len.0
+            ));
+        }
+        if dest.dev.size() < len {
+            return Err(format!(
+                "clone: Destination device ({}) is smaller than the target ({} sectors)",
+                dest.num, len.0
+            ));
+        }
+        for (what, d) in [("source", &source), ("destination", &dest)] {
+            let lbs = (d.dev.logical_block_size() / 512).max(1) as u64;
+            if !args.region_size.is_multiple_of(lbs) {
+                return Err(format!("clone: Region size is not a multiple of the {what}'s logical block size"));
+            }
+        }
+        if dest.dev.read_only() || metadata.dev.read_only() {
+            return Err("clone: the destination and metadata devices must be writable".into());
+        }
+        let md = Metadata::open(metadata.dev.clone(), args.region_size, len.0)
+            .map_err(|e| format!("clone: Failed to open metadata: {e}"))?;
+        let now = Instant::now();
+        let base = md.hydrated();
+        Ok(CloneTarget {
+            metadata,
+            dest,
+            source,
+            rest: args.rest.clone(),
+            len,
+            region_size: args.region_size,
+            discard_passdown: !args.no_discard_passdown,
+            hydrate_on_read: args.hydrate_on_read,
+            events,
+            user_io: AtomicU64::new(0),
+            state: Mutex::new(State {
+                md,
+                mode: Mode::Rw,
+                enabled: !args.no_hydration,
+                threshold: args.hydration_threshold,
+                batch: args.hydration_batch_size.max(1),
+                hydrating: HashSet::new(),
+                jobs: 0,
+                cursor: 0,
+                last_commit: now,
+                done_raised: false,
+                rate_since: now,
+                rate_base: base,
+            }),
+            cond: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn user(&self) -> UserIo<'_> {
+        self.user_io.fetch_add(1, Ordering::SeqCst);
+        UserIo(&self.user_io)
+    }
+
+    fn nr_regions(&self) -> u64 {
+        self.len.0.div_ceil(self.region_size)
+    }
+
+    /// Sectors of region `r`: `[start, end)`.
+    fn span(&self, r: u64) -> (u64, u64) {
+        let s = r * self.region_size;
+        (s, (s + self.region_size).min(self.len.0))
+    }
+
+    /// Regions touched by `[at, at+len)`.
+    fn regions(&self, at: Sectors, len: u64) -> std::ops::Range<u64> {
+        at.0 / self.region_size..(at.0 + len).div_ceil(self.region_size)
+    }
+
+    fn check_mode(&self, st: &State) -> Result<()> {
+        match st.mode {
+            Mode::Fail => Err(io_error("clone: metadata failed (Fail mode)")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits until region `r` is hydrated (`Claim::Hydrated`) or claims it.
+    fn claim(&self, r: u64) -> Result<Claim> {
+        let mut st = self.lock();
+        loop {
+            self.check_mode(&st)?;
+            if st.md.is_hydrated(r) {
+                return Ok(Claim::Hydrated);
+            }
+            if !st.hydrating.contains(&r) {
+                st.hydrating.insert(r);
+                st.jobs += 1;
+                return Ok(Claim::Mine);
+            }
+            st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Ends claims on `regions` (one job), marking them hydrated if `done`.
+    fn release(&self, regions: &[u64], done: bool) {
+        let mut st = self.lock();
+        for &r in regions {
+            if done {
+                st.md.set_hydrated(r);
+            }
+            st.hydrating.remove(&r);
+        }
+        st.jobs = st.jobs.saturating_sub(1);
+        drop(st);
+        self.cond.notify_all();
+    }
+
+    /// Copies sectors `[start, end)` from the source to the destination.
+    fn copy(&self, start: u64, end: u64) -> Result<()> {
+        let mut at = start;
+        let mut buf = Vec::new();
+        while at < end {
+            let n = ((end - at) as usize * 512).min(COPY_PIECE);
+            buf.resize(n, 0);
+            self.source.dev.read(Sectors(at), &mut buf)?;
+            self.dest.dev.write(Sectors(at), &buf)?;
+            at += n as u64 / 512;
+        }
+        Ok(())
+    }
+
+    /// Makes region `r` hydrated by copying it (or waiting for whoever is).
+    fn hydrate(&self, r: u64) -> Result<()> {
+        if let Claim::Mine = self.claim(r)? {
+            {
+                let st = self.lock();
+                if st.mode != Mode::Rw {
+                    drop(st);
+                    self.release(&[r], false);
+                    return Err(io_error("clone: read-only (metadata failed): cannot hydrate"));
+                }
+            }
+            let (s, e) = self.span(r);
+            let res = self.copy(s, e);
+            self.release(&[r], res.is_ok());
+            res?;
+        }
+        Ok(())
+    }
+
+    /// Commits the metadata if it changed (flushing the destination
+    /// first); on failure drops to read-only with the last commit, or to
+    /// Fail if even that cannot be read.
+    fn commit(&self, st: &mut State) -> Result<()> {
+        if st.mode != Mode::Rw || !st.md.changed() {
+            return Ok(());
+        }
+        match st.md.commit(&*self.dest.dev) {
+            Ok(()) => {
+                st.last_commit = Instant::now();
+                if st.md.all_hydrated() && !st.done_raised {
+                    st.done_raised = true;
+                    self.events.raise();
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(clone = ?self, "metadata commit failed: {e}; switching to read-only");
+                match Metadata::open(self.metadata.dev.clone(), self.region_size, self.len.0) {
+                    Ok(md) => {
+                        st.md = md;
+                        st.mode = Mode::Ro;
+                    }
+                    Err(e2) => {
+                        tracing::error!(clone = ?self, "reloading the metadata failed: {e2}; failing all I/O");
+                        st.mode = Mode::Fail;
+                    }
+                }
+                self.cond.notify_all();
+                Err(Error::new(ErrorKind::Io, format!("clone: metadata commit failed: {e}")))
+            }
+        }
+    }
+
+    /// `hydrated/total` regions, and the rate in regions per second since
+    /// hydration last (re)started.
+    pub fn progress(&self) -> (u64, u64, f64) {
+        let st = self.lock();
+        let secs = st.rate_since.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 { (st.md.hydrated() - st.rate_base.min(st.md.hydrated())) as f64 / secs } else { 0.0 };
+        (st.md.hydrated(), st.md.nr_regions(), rate)
+    }
+
+    /// Picks up to `threshold` runs of unhydrated regions to copy, claiming them.
+    fn pick(&self, st: &mut State) -> Vec<Vec<u64>> {
+        let mut jobs = Vec::new();
+        let n = self.nr_regions();
+        let mut from = st.cursor;
+        while (jobs.len() as u32) < st.threshold {
+            let Some(first) = st.md.next_unhydrated(from) else { break };
+            if st.hydrating.contains(&first) {
+                // Being hydrated by a write: look past it (once round at most).
+                from = first + 1;
+                if from >= n || jobs.iter().flatten().any(|&r| r == first) {
+                    break;
+                }
+                continue;
+            }
+            let mut run = vec![first];
+            let mut r = first + 1;
+            while (run.len() as u32) < st.batch && r < n && !st.md.is_hydrated(r) && !st.hydrating.contains(&r) {
+                run.push(r);
+                r += 1;
+            }
+            for &x in &run {
+                st.hydrating.insert(x);
+            }
+            st.jobs += 1;
+            from = r % n;
+            jobs.push(run);
+            if from == first {
+                break;
+            }
+        }
+        st.cursor = from;
+        jobs
+    }
+}
+
+impl Target for CloneTarget {
+    fn type_name(&self) -> &'static str {
+        "clone"
+    }
+
+    fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
+        let _u = self.user();
+        let len = buf.len() as u64 / 512;
+        {
+            let st = self.lock();
+            self.check_mode(&st)?;
+        }
+        for r in self.regions(at, len) {
+            let (s, e) = self.span(r);
+            let (s, e) = (s.max(at.0), e.min(at.0 + len));
+            let piece = &mut buf[((s - at.0) * 512) as usize..((e - at.0) * 512) as usize];
+            let hydrated = self.lock().md.is_hydrated(r);
+            if hydrated {
+                self.dest.dev.read(Sectors(s), piece)?;
+            } else if self.hydrate_on_read && self.lock().mode == Mode::Rw {
+                self.hydrate(r)?;
+                self.dest.dev.read(Sectors(s), piece)?;
+            } else {
+                self.source.dev.read(Sectors(s), piece)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
+        let _u = self.user();
+        let len = buf.len() as u64 / 512;
+        let mut whole = Vec::new();
+        let mut result = Ok(());
+        for r in self.regions(at, len) {
+            let (s, e) = self.span(r);
+            let covered = at.0 <= s && e <= at.0 + len;
+            let step = if covered {
+                // A whole-region write needs no copy: claim the region, and
+                // mark it hydrated once the write is done.
+                match self.claim(r) {
+                    Ok(Claim::Mine) => {
+                        whole.push(r);
+                        if self.lock().mode != Mode::Rw {
+                            Err(io_error("clone: read-only (metadata failed): cannot write unhydrated regions"))
+                        } else {
+                            Ok(())
+                        }
+                    }
+                    Ok(Claim::Hydrated) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            } else {
+                self.hydrate(r)
+            };
+            if let Err(e) = step {
+                result = Err(e);
+                break;
+            }
+        }
+        let result = result.and_then(|_| self.dest.dev.write(at, buf));
+        for &r in &whole {
+            self.release(&[r], result.is_ok());
+        }
+        result
+    }
+
+    fn flush(&self) -> Result<()> {
+        let mut st = self.lock();
+        self.check_mode(&st)?;
+        self.commit(&mut st)?;
+        drop(st);
+        self.dest.dev.flush()
+    }
+
+    fn discard(&self, at: Sectors, len: Sectors) -> Result<()> {
+        let _u = self.user();
+        let end = at.0 + len.0;
+        let rs = at.0.div_ceil(self.region_size);
+        // The last region may be short: a discard to the end covers it.
+        let re = if end >= self.len.0 { self.nr_regions() } else { end / self.region_size };
+        if rs >= re {
+            return Ok(());
+        }
+        let mut claimed = Vec::new();
+        {
+            let st = self.lock();
+            self.check_mode(&st)?;
+            let all = (rs..re).all(|r| st.md.is_hydrated(r));
+            if !all && st.mode != Mode::Rw {
+                return Ok(());
+            }
+        }
+        for r in rs..re {
+            if let Claim::Mine = self.claim(r)? {
+                claimed.push(r);
+            }
+        }
+        // Discarded regions count as hydrated: nothing of the source is wanted there.
+        for r in &claimed {
+            self.release(&[*r], true);
+        }
+        if self.discard_passdown {
+            let (s, _) = self.span(rs);
+            let (_, e) = self.span(re - 1);
+            match self.dest.dev.discard(Sectors(s), Sectors(e - s)) {
+                Err(e) if e.kind() == ErrorKind::Unsupported => {}
+                r => r?,
+            }
+        }
+        Ok(())
+    }
+
+    fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()> {
+        // Through the write path, so regions hydrate as for any write.
+        let piece = (1u64 << 11).max(self.region_size);
+        let zeros = vec![0u8; (piece.min(len.0) * 512) as usize];
+        let mut done = 0;
+        while done < len.0 {
+            let n = (len.0 - done).min(piece);
+            self.write(at + Sectors(done), &zeros[..(n * 512) as usize])?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn table_params(&self) -> String {
+        format!("{} {} {} {}", self.metadata.num, self.dest.num, self.source.num, self.rest.join(" "))
+    }
+
+    fn status(&self) -> String {
+        let mut st = self.lock();
+        if st.mode == Mode::Fail {
+            return "Fail".into();
+        }
+        let _ = self.commit(&mut st);
+        if st.mode == Mode::Fail {
+            return "Fail".into();
+        }
+        let (used, total) = st.md.usage();
+        let mut features = Vec::new();
+        if !st.enabled {
+            features.push("no_hydration");
+        }
+        if !self.discard_passdown {
+            features.push("no_discard_passdown");
+        }
+        if self.hydrate_on_read {
+            features.push("hydrate_on_read");
+        }
+        let mut s = format!(
+            "{} {used}/{total} {} {}/{} {} {} ",
+            super::format::BLOCK_SECTORS,
+            self.region_size,
+            st.md.hydrated(),
+            st.md.nr_regions(),
+            st.jobs,
+            features.len()
+        );
+        for f in features {
+            s.push_str(f);
+            s.push(' ');
+        }
+        s.push_str(&format!(
+            "4 hydration_threshold {} hydration_batch_size {} {}",
+            st.threshold,
+            st.batch,
+            if st.mode == Mode::Rw { "rw" } else { "ro" }
+        ));
+        s
+    }
+
+    fn message(&self, args: &[&str]) -> std::result::Result<String, String> {
+        let mut st = self.lock();
+        let cmd = args.first().map(|a| a.to_ascii_lowercase()).unwrap_or_default();
+        let num = |what: &str| -> std::result::Result<u32, String> {
+            match args {
+                [_, v] => v.parse().map_err(|_| format!("clone: Invalid {what}: {v}")),
+                _ => Err(format!("clone: {what} needs one argument")),
+            }
+        };
+        match cmd.as_str() {
+            "enable_hydration" if args.len() == 1 => {
+                if !st.enabled {
+                    st.enabled = true;
+                    st.rate_since = Instant::now();
+                    st.rate_base = st.md.hydrated();
+                }
+            }
+            "disable_hydration" if args.len() == 1 => st.enabled = false,
+            "hydration_threshold" => st.threshold = num("hydration_threshold")?,
+            "hydration_batch_size" => st.batch = num("hydration_batch_size")?.max(1),
+            // ulvm only: hydrated and total regions and the rate.
+            "progress" if args.len() == 1 => {
+                drop(st);
+                let (h, t, rate) = self.progress();
+                let mib = rate * self.region_size as f64 * 512.0 / (1u64 << 20) as f64;
+                return Ok(format!("{h}/{t} regions hydrated, {rate:.1} regions/s ({mib:.1} MiB/s)"));
+            }
+            _ => return Err(format!("clone: Unsupported message '{}'", args.join(" "))),
+        }
+        drop(st);
+        self.cond.notify_all();
+        Ok(String::new())
+    }
+
+    /// A table loaded while an older table of the same clone was live read
+    /// the metadata before that one's last commit (at its suspend): read
+    /// it again now, unless this table already did work.
+    fn preresume(&self) -> std::result::Result<(), String> {
+        let mut st = self.lock();
+        if st.mode == Mode::Rw && !st.md.changed() && st.hydrating.is_empty() {
+            st.md = Metadata::open(self.metadata.dev.clone(), self.region_size, self.len.0)
+                .map_err(|e| format!("clone: Failed to read metadata: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn postsuspend(&self) {
+        let mut st = self.lock();
+        let _ = self.commit(&mut st);
+    }
+
+    fn background_step(&self) -> Option<Step> {
+        let mut st = self.lock();
+        match st.mode {
+            Mode::Fail => return Some(Step::Failed),
+            Mode::Ro => return Some(Step::Done),
+            Mode::Rw => {}
+        }
+        if st.md.all_hydrated() {
+            let _ = self.commit(&mut st);
+            return Some(if st.mode == Mode::Rw && !st.md.changed() { Step::Done } else { Step::Failed });
+        }
+        if st.md.changed() && st.last_commit.elapsed() >= COMMIT_PERIOD {
+            let _ = self.commit(&mut st);
+        }
+        if !st.enabled || st.threshold == 0 {
+            let _ = self.cond.wait_timeout(st, Duration::from_millis(100));
+            return Some(Step::Progress);
+        }
+        if self.user_io.load(Ordering::SeqCst) > 0 {
+            drop(st);
+            std::thread::sleep(Duration::from_micros(500));
+            return Some(Step::Progress);
+        }
+        let jobs = self.pick(&mut st);
+        drop(st);
+        if jobs.is_empty() {
+            // Everything left is being hydrated by writes: wait for them.
+            let st = self.lock();
+            let _ = self.cond.wait_timeout(st, Duration::from_millis(10));
+            return Some(Step::Progress);
+        }
+        let copy = |run: &Vec<u64>| {
+            let (s, _) = self.span(run[0]);
+            let (_, e) = self.span(*run.last().expect("non-empty run"));
+            let r = self.copy(s, e);
+            self.release(run, r.is_ok());
+            r
+        };
+        let failed = if jobs.len() == 1 {
+            copy(&jobs[0]).is_err()
+        } else {
+            std::thread::scope(|sc| {
+                let hs: Vec<_> = jobs.iter().map(|j| sc.spawn(move || copy(j).is_err())).collect();
+                hs.into_iter().any(|h| h.join().unwrap_or(true))
+            })
+        };
+        if failed {
+            tracing::warn!(clone = ?self, "hydration copy failed; retrying later");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Step::Progress)
+    }
+}
