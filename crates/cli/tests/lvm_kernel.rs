@@ -130,6 +130,8 @@ fn test_ulvm_activates_and_merges_a_vg_the_kernel_made() {
     let mut base = pattern("PATTERN-B\n", 4 << 20);
     base.extend_from_slice(&pattern("PATTERN-A\n", 16 << 20)[4 << 20..]);
     assert!(read("vgl-base") == base, "ulvm reads the kernel's origin");
+    // The NBD clients above are gone: their drop waits for the server to
+    // let go of the export, so the origin is closed and the merge starts.
     let out = u(&["lvconvert", "--merge", "-i", "1", "vgl/snap"]);
     assert!(out.contains("Merge of snapshot into logical volume vgl/base has finished."), "{out}");
     assert!(read("vgl-base") == pattern("PATTERN-A\n", 16 << 20), "merged back to the snapshot");

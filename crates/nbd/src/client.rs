@@ -234,24 +234,27 @@ impl NbdClient {
     }
 
     /// Sends `NBD_CMD_DISC` and closes.
-    pub fn disconnect(mut self) {
+    pub fn disconnect(self) {}
+
+    /// `NBD_CMD_DISC`, then waits (up to two seconds) for the server to
+    /// close its side: once this returns, the server has let go of the
+    /// export (it is no longer counted as open).
+    fn close(&mut self) {
+        let Some(r) = self.reader.take() else { return };
         let msg = Request { flags: 0, typ: CMD_DISC, cookie: 0, offset: 0, length: 0 }.encode();
         let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let _ = w.try_clone().map(|mut s| s.write_all(&msg));
-        w.shutdown();
+        w.shutdown_write();
+        w.set_read_timeout(Some(std::time::Duration::from_secs(2)));
         drop(w);
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
+        let _ = r.join();
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).shutdown();
     }
 }
 
 impl Drop for NbdClient {
     fn drop(&mut self) {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner()).shutdown();
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
+        self.close();
     }
 }
 

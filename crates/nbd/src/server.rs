@@ -321,13 +321,19 @@ fn transmission(rd: BufReader<Stream>, wr: Stream, session: Session) -> io::Resu
     for w in workers {
         let _ = w.join();
     }
-    conn.wr.lock().unwrap_or_else(|e| e.into_inner()).shutdown();
     let error = conn.error.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(e) = &error {
+        warn!(export = %conn.session.name, "nbd: closing connection: {e}");
+    }
+    // Let go of the export before the client sees the connection close:
+    // a client that waits for that knows the device is no longer open.
+    let wr = conn.wr.lock().unwrap_or_else(|e| e.into_inner()).try_clone();
+    drop(conn);
+    if let Ok(w) = wr {
+        w.shutdown();
+    }
     match error {
-        Some(e) => {
-            warn!(export = %conn.session.name, "nbd: closing connection: {e}");
-            Err(e)
-        }
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }

@@ -29,6 +29,22 @@ impl Stream {
 }
 
 impl Stream {
+    /// Ends the writing half: the peer reads end of file, and replies can
+    /// still come back.
+    pub fn shutdown_write(&self) {
+        let _ = match self {
+            Stream::Unix(s) => s.shutdown(Shutdown::Write),
+            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+        };
+    }
+
+    pub fn set_read_timeout(&self, t: Option<std::time::Duration>) {
+        let _ = match self {
+            Stream::Unix(s) => s.set_read_timeout(t),
+            Stream::Tcp(s) => s.set_read_timeout(t),
+        };
+    }
+
     /// Stops reading (a blocked reader sees end of file) but lets replies
     /// still be written: how a server drains a connection.
     pub fn shutdown_read(&self) {
