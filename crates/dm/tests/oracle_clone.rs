@@ -51,6 +51,9 @@ fn test_ulvm_reads_the_regions_the_kernel_recorded() {
     let Some(oracle) = oracle_dir() else { return };
     let d = tmpdir("k2u");
     let (src, dst, meta) = (image(&d, "src.img", 64), image(&d, "dst.img", 64), image(&d, "meta.img", 4));
+    let s = FileDevice::open(&src, false).unwrap();
+    s.write(Sectors(0), &stamped(64 << 20, 5, 0)).unwrap();
+    s.flush().unwrap();
     let out = run_vm(
         &oracle,
         &d.0,
@@ -73,6 +76,44 @@ fn test_ulvm_reads_the_regions_the_kernel_recorded() {
         status,
         format!("0 {SECTORS} clone 8 {used}/{total} {REGION} 4/2048 0 1 no_hydration 4 hydration_threshold 1 hydration_batch_size 1 rw")
     );
+    drop(m);
+    // ulvm's clone target takes over the kernel's half-done clone: the same
+    // status line, then it finishes the hydration.
+    let reg = ulvm_dm::Registry::new(ulvm_dm::RegistryConfig {
+        background: ulvm_dm::Background::Manual,
+        ..ulvm_dm::RegistryConfig::default()
+    });
+    let t: ulvm_dm::Table = format!(
+        "0 {SECTORS} clone {} {} {} {REGION} 1 no_hydration",
+        meta.display(),
+        dst.display(),
+        src.display()
+    )
+    .parse()
+    .unwrap();
+    reg.create("cl", None, Some(&t), false).unwrap();
+    assert_eq!(reg.status("cl").unwrap()[0].to_string(), status, "ulvm's status of the kernel's clone");
+    reg.message("cl", 0, &["enable_hydration"]).unwrap();
+    let dev = reg.device("cl").unwrap();
+    let table = dev.live_table().unwrap();
+    while table.entries[0].target.background_step() == Some(ulvm_dm::target::Step::Progress) {}
+    drop(table);
+    reg.suspend("cl").unwrap();
+    reg.remove("cl").unwrap();
+    let (s, d) = (std::fs::read(&src).unwrap(), std::fs::read(&dst).unwrap());
+    let r = |n: usize| n * 32768..(n + 1) * 32768;
+    for n in 0..2048 {
+        match n {
+            10 => {
+                assert_eq!(&d[r(10)][..7], b"WRITTEN");
+                assert_eq!(d[r(10)][7..], s[r(10)][7..]);
+            }
+            20 | 2040 | 2041 => assert!(d[r(n)].iter().all(|&b| b == 0), "region {n}"),
+            _ => assert!(d[r(n)] == s[r(n)], "region {n} not hydrated from the source"),
+        }
+    }
+    let mdev: DeviceRef = Arc::new(FileDevice::open(&meta, true).unwrap());
+    assert!(Metadata::open(mdev, REGION, SECTORS).unwrap().all_hydrated());
 }
 
 #[test]
