@@ -31,8 +31,16 @@ fn test_clone_hydrates_in_the_background_and_becomes_linear() {
     c.read(Sectors(2048), &mut got).unwrap();
     assert!(got[..] == data[1 << 20..2 << 20]);
     drop(c);
-    let ev: u32 = d.ok(&["info", "cl"]).lines().find(|l| l.starts_with("Event number:")).unwrap()
-        .split_whitespace().last().unwrap().parse().unwrap();
+    let ev: u32 = d
+        .ok(&["info", "cl"])
+        .lines()
+        .find(|l| l.starts_with("Event number:"))
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
     d.ok(&["message", "cl", "0", "enable_hydration"]);
     d.ok(&["wait", "cl", &ev.to_string()]);
     let status = d.ok(&["status", "cl"]);
@@ -47,4 +55,89 @@ fn test_clone_hydrates_in_the_background_and_becomes_linear() {
     let err = d.fails(&["message", "cl", "0", "enable_hydration"]);
     assert!(err.contains("message"), "{err}");
     d.stop();
+}
+
+fn nbdkit(sock: &std::path::Path, file: &std::path::Path, delay: &str) -> std::process::Child {
+    let _ = std::fs::remove_file(sock);
+    let c = std::process::Command::new("nbdkit")
+        .args(["--foreground", "--readonly", "--unix"])
+        .arg(sock)
+        .args(["--filter=delay", "file"])
+        .arg(file)
+        .arg(format!("rdelay={delay}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nbdkit");
+    for _ in 0..200 {
+        if std::os::unix::net::UnixStream::connect(sock).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    c
+}
+
+struct Kill(std::process::Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn test_clone_of_a_remote_source_survives_a_server_restart() {
+    if !common::require(common::have("nbdkit", "--version"), "nbdkit is not installed") {
+        return;
+    }
+    let t = TestDir::new("clone-remote");
+    let (src, dst, meta) = (t.image("src.img", 16), t.image("dst.img", 16), t.image("meta.img", 4));
+    let data = stamped(16 << 20, 11, 0);
+    let s = FileDevice::open(&src, false).unwrap();
+    s.write(Sectors(0), &data).unwrap();
+    s.flush().unwrap();
+    let sock = t.path("src.sock");
+    let mut server = Kill(nbdkit(&sock, &src, "2ms"));
+    let d = Daemon::start(&t.path("run"), &[]);
+    let uri = format!("nbd+unix:///?socket={}", sock.display());
+    let table = format!("0 32768 clone {} {} {uri} 128 0 2 hydration_batch_size 4", meta.display(), dst.display());
+    d.ok(&["create", "cl", "--table", &table]);
+    // The source shows as an NBD device number, as the kernel would print it.
+    let tl = d.ok(&["table", "cl"]);
+    assert!(tl.split_whitespace().nth(5).is_some_and(|n| n.starts_with("43:")), "{tl}");
+    // Used while it hydrates: a write, and reads through the clone.
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "cl").unwrap();
+    c.write(Sectors(4096), &[0x5a; 4096]).unwrap();
+    let mut got = vec![0u8; 65536];
+    c.read(Sectors(8192), &mut got).unwrap();
+    assert!(got[..] == data[8192 * 512..8192 * 512 + 65536]);
+    drop(c);
+    // The source server dies halfway and comes back.
+    let hydrated = || -> u64 {
+        let st = d.ok(&["status", "cl"]);
+        st.split_whitespace().nth(6).unwrap().split('/').next().unwrap().parse().unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while hydrated() < 30 {
+        assert!(std::time::Instant::now() < deadline, "no hydration progress");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(server);
+    let before = hydrated();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(hydrated() < 256, "hydration finished without its source?");
+    server = Kill(nbdkit(&sock, &src, "0ms"));
+    while hydrated() < 256 {
+        assert!(std::time::Instant::now() < deadline, "hydration did not resume (stuck at {})", hydrated());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(before < 256);
+    d.ok(&["suspend", "cl"]);
+    let mut want = data.clone();
+    want[4096 * 512..4096 * 512 + 4096].fill(0x5a);
+    assert!(std::fs::read(&dst).unwrap() == want, "the destination is the source plus the write");
+    d.ok(&["remove", "cl"]);
+    d.stop();
+    drop(server);
 }

@@ -82,8 +82,16 @@ impl Daemon {
         let sd = cfg.system_dir.as_ref().map(|d| ulvm_lvm::system::SystemDir::new(d.clone()));
         let autoextend =
             sd.as_ref().and_then(|s| s.config().ok()).is_some_and(|c| c.snapshot_autoextend_threshold < 100);
+        // Tables may name NBD exports (`nbd://`, `nbd+unix://`): clone
+        // sources. A dropped connection is retried for five minutes.
+        let remote = ulvm_dm::RemoteOpener(Arc::new(|uri: &str| {
+            let u = ulvm_nbd::NbdUri::parse(uri)?;
+            let d = ulvm_nbd::RemoteDevice::open(u, std::time::Duration::from_secs(300)).map_err(|e| e.to_string())?;
+            Ok(Arc::new(d) as ulvm_blockdev::DeviceRef)
+        }));
         let registry = Arc::new(Registry::new(RegistryConfig {
             merge_batch: cfg.merge_batch,
+            remote: Some(remote),
             snapshot_space_wait: if autoextend { AUTOEXTEND_WAIT } else { std::time::Duration::ZERO },
             ..RegistryConfig::default()
         }));

@@ -44,6 +44,27 @@ pub enum DmError {
 
 pub type DmResult<T> = std::result::Result<T, DmError>;
 
+/// Opens a remote device named by a URI in a table (`nbd://...`,
+/// `nbd+unix://...`): the embedding program knows how (the daemon uses
+/// the NBD client), the registry only numbers and shares them.
+#[derive(Clone)]
+pub struct RemoteOpener(pub Arc<dyn Fn(&str) -> std::result::Result<DeviceRef, String> + Send + Sync>);
+
+impl std::fmt::Debug for RemoteOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RemoteOpener")
+    }
+}
+
+/// The kernel's NBD major: remote devices are numbered `43:N`, as an
+/// `/dev/nbdN` the kernel attached would be.
+pub const NBD_MAJOR: u32 = 43;
+
+/// Whether a table's device argument names a remote export.
+pub fn is_remote(s: &str) -> bool {
+    s.starts_with("nbd://") || s.starts_with("nbd+unix://")
+}
+
 /// Registry settings.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
@@ -55,6 +76,8 @@ pub struct RegistryConfig {
     /// default, is the kernel's behaviour; the daemon sets it when LVM
     /// snapshot autoextend is on, so writes wait for the extension.
     pub snapshot_space_wait: std::time::Duration,
+    /// Opens `nbd://` and `nbd+unix://` devices in tables (none: refused).
+    pub remote: Option<RemoteOpener>,
 }
 
 /// Default [`RegistryConfig::merge_batch`]: large enough that the two
@@ -67,6 +90,7 @@ impl Default for RegistryConfig {
             background: Background::Threads,
             merge_batch: DEFAULT_MERGE_BATCH,
             snapshot_space_wait: std::time::Duration::ZERO,
+            remote: None,
         }
     }
 }
@@ -88,6 +112,7 @@ struct Inner {
     others: HashMap<DevNum, (String, Other)>,
     by_path: HashMap<PathBuf, DevNum>,
     next_file_minor: u32,
+    next_remote_minor: u32,
 }
 
 pub struct Registry {
@@ -128,6 +153,7 @@ impl Registry {
                 others: HashMap::new(),
                 by_path: HashMap::new(),
                 next_file_minor: 0,
+                next_remote_minor: 0,
             }),
             origins: OriginRegistry::default(),
             cows: Arc::new(CowRegistry::default()),
@@ -180,6 +206,7 @@ impl Registry {
                     }
                 }
             }
+            DevRef::Path(p) if is_remote(p) => open_remote(&mut inner, self.config.remote.as_ref(), p),
             DevRef::Path(p) => {
                 let name = p.strip_prefix("/dev/mapper/").unwrap_or(p);
                 if let Some(d) = inner.devices.get(name) {
@@ -531,6 +558,33 @@ fn sys_dev_path(n: DevNum) -> Option<PathBuf> {
 /// Opens a file or block device by path. The same file (same inode) keeps
 /// its number and, while a table uses it, its open handle; a file replaced
 /// at the same path is a new device with a new number.
+/// A remote export, shared while tables use it.
+fn open_remote(inner: &mut Inner, opener: Option<&RemoteOpener>, uri: &str) -> DmResult<Underlying> {
+    let key = PathBuf::from(uri);
+    let known = inner.by_path.get(&key).copied().and_then(|n| match inner.others.get(&n) {
+        Some((_, Other::Opened { dev, .. })) => Some((n, dev.upgrade())),
+        _ => None,
+    });
+    if let Some((n, Some(d))) = known {
+        return Ok(Underlying::detached(n, d));
+    }
+    let Some(open) = opener else {
+        return Err(DmError::Invalid(format!("{uri}: remote devices are not available here")));
+    };
+    let dev = (open.0)(uri).map_err(|e| DmError::Invalid(format!("{uri}: {e}")))?;
+    let num = match known {
+        Some((n, None)) => n,
+        _ => {
+            let n = DevNum::new(NBD_MAJOR, inner.next_remote_minor);
+            inner.next_remote_minor += 1;
+            n
+        }
+    };
+    inner.others.insert(num, (uri.to_string(), Other::Opened { dev: Arc::downgrade(&dev), file_id: (0, 0) }));
+    inner.by_path.insert(key, num);
+    Ok(Underlying::detached(num, dev))
+}
+
 fn open_path(inner: &mut Inner, path: &Path) -> DmResult<Underlying> {
     use std::os::unix::fs::MetadataExt;
     let canon = std::fs::canonicalize(path).map_err(|e| DmError::Invalid(format!("{}: {e}", path.display())))?;

@@ -83,14 +83,10 @@ fn test_ulvm_reads_the_regions_the_kernel_recorded() {
         background: ulvm_dm::Background::Manual,
         ..ulvm_dm::RegistryConfig::default()
     });
-    let t: ulvm_dm::Table = format!(
-        "0 {SECTORS} clone {} {} {} {REGION} 1 no_hydration",
-        meta.display(),
-        dst.display(),
-        src.display()
-    )
-    .parse()
-    .unwrap();
+    let t: ulvm_dm::Table =
+        format!("0 {SECTORS} clone {} {} {} {REGION} 1 no_hydration", meta.display(), dst.display(), src.display())
+            .parse()
+            .unwrap();
     reg.create("cl", None, Some(&t), false).unwrap();
     assert_eq!(reg.status("cl").unwrap()[0].to_string(), status, "ulvm's status of the kernel's clone");
     reg.message("cl", 0, &["enable_hydration"]).unwrap();

@@ -12,7 +12,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use ulvm_blockdev::{check_io, check_range, BlockDevice, Error, ErrorKind, Extent, Result, Sectors};
@@ -37,11 +37,18 @@ pub struct ExportInfo {
     pub meta: bool,
 }
 
+/// Requests waiting for replies; `dead` once the reply reader has stopped.
+#[derive(Default)]
+struct Waiters {
+    map: Mutex<HashMap<u64, Waiter>>,
+    dead: AtomicBool,
+}
+
 pub struct NbdClient {
     name: String,
     info: ExportInfo,
     writer: Mutex<Stream>,
-    waiters: Arc<Mutex<HashMap<u64, Waiter>>>,
+    waiters: Arc<Waiters>,
     next_cookie: AtomicU64,
     reader: Option<std::thread::JoinHandle<()>>,
 }
@@ -154,12 +161,15 @@ impl NbdClient {
         }
         let (size, flags) = size_flags.ok_or_else(|| io_err("server sent no export info"))?;
         let info = ExportInfo { size, flags, structured, meta };
-        let waiters: Arc<Mutex<HashMap<u64, Waiter>>> = Arc::default();
+        let waiters: Arc<Waiters> = Arc::default();
         let w2 = waiters.clone();
         let reader = std::thread::spawn(move || {
-            let r = read_replies(&mut rd, &w2);
-            // Fail everyone still waiting: the connection is gone.
-            for (_, w) in w2.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+            let r = read_replies(&mut rd, &w2.map);
+            // Fail everyone still waiting, and every later request: the
+            // connection is gone.
+            let mut map = w2.map.lock().unwrap_or_else(|e| e.into_inner());
+            w2.dead.store(true, Ordering::SeqCst);
+            for (_, w) in map.drain() {
                 let _ = w.tx.send(Err(ESHUTDOWN));
             }
             drop(r);
@@ -183,14 +193,17 @@ impl NbdClient {
         let cookie = self.next_cookie.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = mpsc::channel();
         let read_len = if typ == CMD_READ { length as usize } else { 0 };
-        self.waiters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(cookie, Waiter { read_len, data: Vec::new(), offset, tx });
+        {
+            let mut map = self.waiters.map.lock().unwrap_or_else(|e| e.into_inner());
+            if self.waiters.dead.load(Ordering::SeqCst) {
+                return Err(ESHUTDOWN);
+            }
+            map.insert(cookie, Waiter { read_len, data: Vec::new(), offset, tx });
+        }
         let mut msg = Request { flags, typ, cookie, offset, length }.encode().to_vec();
         msg.extend_from_slice(payload);
         if self.writer.lock().unwrap_or_else(|e| e.into_inner()).write_all(&msg).is_err() {
-            self.waiters.lock().unwrap_or_else(|e| e.into_inner()).remove(&cookie);
+            self.waiters.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&cookie);
             return Err(ESHUTDOWN);
         }
         rx.recv().unwrap_or(Err(ESHUTDOWN))

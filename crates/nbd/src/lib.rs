@@ -14,10 +14,12 @@
 pub mod client;
 pub mod listener;
 pub mod proto;
+pub mod remote;
 pub mod server;
 pub mod stream;
 
 pub use client::NbdClient;
 pub use listener::NbdServer;
+pub use remote::{NbdUri, RemoteDevice};
 pub use server::{Export, Exports};
 pub use stream::Stream;

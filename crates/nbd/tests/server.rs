@@ -262,3 +262,41 @@ fn test_qemu_io_reads_and_writes_through_the_server() {
     mem.read(Sectors(8), &mut b).unwrap();
     assert_eq!(b, vec![0xab; 8192]);
 }
+
+#[test]
+fn test_remote_device_reconnects_after_the_server_restarts() {
+    let dir = std::env::temp_dir().join(format!("ulvm-nbd-remote-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("s.sock");
+    let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
+    let dev: DeviceRef = Arc::new(MemDevice::from_bytes("src", data.clone()));
+    let exports = || Arc::new(Fixed(vec![("src".into(), dev.clone(), true)]));
+    let mut server = NbdServer::unix(&sock, 0o600, exports()).unwrap();
+    let uri = ulvm_nbd::NbdUri::parse(&format!("nbd+unix:///src?socket={}", sock.display())).unwrap();
+    let remote = Arc::new(ulvm_nbd::RemoteDevice::open(uri, std::time::Duration::from_secs(30)).unwrap());
+    let mut buf = vec![0u8; 4096];
+    remote.read(Sectors(8), &mut buf).unwrap();
+    assert_eq!(buf, data[4096..8192]);
+    // The server goes away; a read waits for it to come back.
+    server.shutdown();
+    drop(server);
+    let r = remote.clone();
+    let reader = std::thread::spawn(move || {
+        let mut b = vec![0u8; 65536];
+        r.read(Sectors(128), &mut b).map(|_| b)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!reader.is_finished(), "the read waits for the server");
+    let _ = std::fs::remove_file(&sock);
+    let mut server = NbdServer::unix(&sock, 0o600, exports()).unwrap();
+    let got = reader.join().unwrap().unwrap();
+    assert_eq!(got, data[65536..131072]);
+    // An export that is gone for longer than the patience is an error.
+    let uri = ulvm_nbd::NbdUri::parse(&format!("nbd+unix:///src?socket={}", sock.display())).unwrap();
+    let short = ulvm_nbd::RemoteDevice::open(uri, std::time::Duration::from_millis(200)).unwrap();
+    server.shutdown();
+    drop(server);
+    assert!(short.read(Sectors(0), &mut buf).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
