@@ -48,7 +48,10 @@ pub type DmResult<T> = std::result::Result<T, DmError>;
 /// `nbd+unix://...`): the embedding program knows how (the daemon uses
 /// the NBD client), the registry only numbers and shares them.
 #[derive(Clone)]
-pub struct RemoteOpener(pub Arc<dyn Fn(&str) -> std::result::Result<DeviceRef, String> + Send + Sync>);
+pub struct RemoteOpener(pub Arc<OpenRemote>);
+
+/// Opens a URI as a device, or says why not.
+pub type OpenRemote = dyn Fn(&str) -> std::result::Result<DeviceRef, String> + Send + Sync;
 
 impl std::fmt::Debug for RemoteOpener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
