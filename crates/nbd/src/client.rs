@@ -19,6 +19,9 @@ use ulvm_blockdev::{check_io, check_range, BlockDevice, Error, ErrorKind, Extent
 
 type Reply = std::result::Result<Vec<u8>, u32>;
 
+/// The size of the pieces a large read is split into (all sent at once).
+const READ_PIECE: usize = 256 << 10;
+
 struct Waiter {
     /// Bytes of data a read expects (simple replies carry no length).
     read_len: usize,
@@ -190,6 +193,21 @@ impl NbdClient {
 
     /// Sends one request and waits for its reply.
     fn call(&self, typ: u16, flags: u16, offset: u64, length: u32, payload: &[u8]) -> Reply {
+        match self.submit(typ, flags, offset, length, payload) {
+            Ok(rx) => rx.recv().unwrap_or(Err(ESHUTDOWN)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends one request; its reply arrives on the returned channel.
+    fn submit(
+        &self,
+        typ: u16,
+        flags: u16,
+        offset: u64,
+        length: u32,
+        payload: &[u8],
+    ) -> std::result::Result<mpsc::Receiver<Reply>, u32> {
         let cookie = self.next_cookie.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = mpsc::channel();
         let read_len = if typ == CMD_READ { length as usize } else { 0 };
@@ -206,7 +224,7 @@ impl NbdClient {
             self.waiters.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&cookie);
             return Err(ESHUTDOWN);
         }
-        rx.recv().unwrap_or(Err(ESHUTDOWN))
+        Ok(rx)
     }
 
     fn check(&self, r: Reply, what: &str) -> Result<Vec<u8>> {
@@ -297,6 +315,33 @@ fn read_replies(rd: &mut impl Read, waiters: &Mutex<HashMap<u64, Waiter>>) -> io
                 if len > MAX_PAYLOAD + 64 {
                     return Err(io_err("structured chunk too large"));
                 }
+                if typ == REPLY_TYPE_OFFSET_DATA && len >= 8 {
+                    // Data goes straight into the waiting read's buffer.
+                    let off = u64::from_be_bytes(read_be(rd)?);
+                    let n = len as usize - 8;
+                    let mut map = waiters.lock().unwrap_or_else(|e| e.into_inner());
+                    let Some(w) = map.get_mut(&cookie) else {
+                        return Err(io_err(format!("chunk for unknown cookie {cookie}")));
+                    };
+                    if w.data.len() < w.read_len {
+                        w.data.resize(w.read_len, 0);
+                    }
+                    let start = off.saturating_sub(w.offset) as usize;
+                    if start + n > w.data.len() {
+                        return Err(io_err("data chunk outside its read"));
+                    }
+                    let mut data = std::mem::take(&mut w.data);
+                    drop(map);
+                    rd.read_exact(&mut data[start..start + n])?;
+                    let mut map = waiters.lock().unwrap_or_else(|e| e.into_inner());
+                    let w = map.get_mut(&cookie).expect("a waiter stays until its last chunk");
+                    w.data = data;
+                    if flags & REPLY_FLAG_DONE != 0 {
+                        let w = map.remove(&cookie).expect("present");
+                        let _ = w.tx.send(Ok(w.data));
+                    }
+                    continue;
+                }
                 let mut payload = vec![0u8; len as usize];
                 rd.read_exact(&mut payload)?;
                 let mut map = waiters.lock().unwrap_or_else(|e| e.into_inner());
@@ -356,11 +401,20 @@ impl BlockDevice for NbdClient {
     fn read_only(&self) -> bool {
         self.info.flags & FLAG_READ_ONLY != 0
     }
+    /// Large reads go out as pieces of `READ_PIECE`, all in flight at once.
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         check_io(self, "read", at, buf.len() as u64)?;
-        for (i, piece) in buf.chunks_mut(MAX_PAYLOAD as usize).enumerate() {
-            let off = at.bytes().0 + (i * MAX_PAYLOAD as usize) as u64;
-            let d = self.read_at(off, piece.len() as u32)?;
+        let mut pending = Vec::new();
+        for (i, piece) in buf.chunks(READ_PIECE).enumerate() {
+            let off = at.bytes().0 + (i * READ_PIECE) as u64;
+            pending.push(self.submit(CMD_READ, 0, off, piece.len() as u32, &[]));
+        }
+        for (piece, rx) in buf.chunks_mut(READ_PIECE).zip(pending) {
+            let r = match rx {
+                Ok(rx) => rx.recv().unwrap_or(Err(ESHUTDOWN)),
+                Err(e) => Err(e),
+            };
+            let d = self.check(r, "read")?;
             piece.copy_from_slice(&d);
         }
         Ok(())

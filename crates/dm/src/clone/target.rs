@@ -217,18 +217,35 @@ impl CloneTarget {
         self.cond.notify_all();
     }
 
-    /// Copies sectors `[start, end)` from the source to the destination.
+    /// Copies sectors `[start, end)` from the source to the destination,
+    /// through a buffer each thread keeps.
     fn copy(&self, start: u64, end: u64) -> Result<()> {
-        let mut at = start;
-        let mut buf = Vec::new();
-        while at < end {
-            let n = ((end - at) as usize * 512).min(COPY_PIECE);
-            buf.resize(n, 0);
-            self.source.dev.read(Sectors(at), &mut buf)?;
-            self.dest.dev.write(Sectors(at), &buf)?;
-            at += n as u64 / 512;
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        Ok(())
+        BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            let mut at = start;
+            while at < end {
+                let n = ((end - at) as usize * 512).min(COPY_PIECE);
+                if buf.len() < n {
+                    buf.resize(n, 0);
+                }
+                self.source.dev.read(Sectors(at), &mut buf[..n])?;
+                self.dest.dev.write(Sectors(at), &buf[..n])?;
+                at += n as u64 / 512;
+            }
+            Ok(())
+        })
+    }
+
+    /// A commit that does the slow part, flushing what the destination
+    /// already holds, without the state lock; the commit itself then only
+    /// flushes what was copied meanwhile.
+    fn commit_unlocked(&self) -> Result<()> {
+        self.dest.dev.flush()?;
+        let mut st = self.lock();
+        self.commit(&mut st)
     }
 
     /// Makes region `r` hydrated by copying it (or waiting for whoever is).
@@ -397,10 +414,14 @@ impl Target for CloneTarget {
     }
 
     fn flush(&self) -> Result<()> {
-        let mut st = self.lock();
-        self.check_mode(&st)?;
-        self.commit(&mut st)?;
-        drop(st);
+        let changed = {
+            let st = self.lock();
+            self.check_mode(&st)?;
+            st.md.changed()
+        };
+        if changed {
+            self.commit_unlocked()?;
+        }
         self.dest.dev.flush()
     }
 
@@ -563,21 +584,35 @@ impl Target for CloneTarget {
             let _ = self.commit(&mut st);
             return Some(if st.mode == Mode::Rw && !st.md.changed() { Step::Done } else { Step::Failed });
         }
-        if st.md.changed() && st.last_commit.elapsed() >= COMMIT_PERIOD {
-            let _ = self.commit(&mut st);
+        // The periodic commit runs beside this step's copies: its flush of
+        // the destination is the slow part, and copying goes on meanwhile.
+        let commit_due = st.md.changed() && st.last_commit.elapsed() >= COMMIT_PERIOD;
+        if commit_due {
+            st.last_commit = Instant::now();
         }
         if !st.enabled || st.threshold == 0 {
+            if commit_due {
+                drop(st);
+                let _ = self.commit_unlocked();
+                st = self.lock();
+            }
             let _ = self.cond.wait_timeout(st, Duration::from_millis(100));
             return Some(Step::Progress);
         }
         if self.user_io.load(Ordering::SeqCst) > 0 {
             drop(st);
+            if commit_due {
+                let _ = self.commit_unlocked();
+            }
             std::thread::sleep(Duration::from_micros(500));
             return Some(Step::Progress);
         }
         let jobs = self.pick(&mut st);
         drop(st);
         if jobs.is_empty() {
+            if commit_due {
+                let _ = self.commit_unlocked();
+            }
             // Everything left is being hydrated by writes: wait for them.
             let st = self.lock();
             let _ = self.cond.wait_timeout(st, Duration::from_millis(10));
@@ -590,14 +625,16 @@ impl Target for CloneTarget {
             self.release(run, r.is_ok());
             r
         };
-        let failed = if jobs.len() == 1 {
-            copy(&jobs[0]).is_err()
-        } else {
-            std::thread::scope(|sc| {
-                let hs: Vec<_> = jobs.iter().map(|j| sc.spawn(move || copy(j).is_err())).collect();
-                hs.into_iter().any(|h| h.join().unwrap_or(true))
-            })
-        };
+        let failed = std::thread::scope(|sc| {
+            let commit = commit_due.then(|| sc.spawn(|| self.commit_unlocked()));
+            let hs: Vec<_> = jobs[1..].iter().map(|j| sc.spawn(move || copy(j).is_err())).collect();
+            let mut failed = copy(&jobs[0]).is_err();
+            failed |= hs.into_iter().any(|h| h.join().unwrap_or(true));
+            if let Some(c) = commit {
+                let _ = c.join();
+            }
+            failed
+        });
         if failed {
             tracing::warn!(clone = ?self, "hydration copy failed; retrying later");
             std::thread::sleep(Duration::from_millis(100));

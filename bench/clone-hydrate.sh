@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Hydration speed of a ulvm clone against nbdcopy, side by side in one run,
+# and user reads during hydration against reads while idle.
+#
+#   bench/clone-hydrate.sh [--size 1G] [--repeat 3] [--dir /var/tmp]
+#                          [--region 1024] [--threshold 1] [--batch 8]
+#
+# 1. Hydration of SIZE from a local file and from an NBD export of the
+#    same file (nbdkit, unix socket) onto a fresh destination file, until
+#    the status line shows every region hydrated (the clone commits, and so
+#    flushes the destination, every second, and at the end).
+# 2. nbdcopy --flush of the same source (file, then the same NBD export)
+#    to a fresh destination file.
+# 3. fio (nbd engine) 4 KiB random reads at QD1 on the clone: with
+#    hydration disabled, then while hydration runs.
+# Each figure is the median of --repeat runs. The table defaults (region
+# 512 KiB, threshold 1, batch 8) are the ones `lvcreate --type clone` uses.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZE=1G REPEAT=3 BASE=/var/tmp REGION=1024 THRESHOLD=1 BATCH=8
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size) SIZE=$2; shift 2 ;;
+    --repeat) REPEAT=$2; shift 2 ;;
+    --dir) BASE=$2; shift 2 ;;
+    --region) REGION=$2; shift 2 ;;
+    --threshold) THRESHOLD=$2; shift 2 ;;
+    --batch) BATCH=$2; shift 2 ;;
+    *) echo "usage: $0 [--size 1G] [--repeat N] [--dir DIR] [--region SECTORS] [--threshold N] [--batch N]" >&2; exit 2 ;;
+  esac
+done
+for t in nbdkit nbdcopy fio python3; do
+  command -v "$t" >/dev/null || { echo "$0: $t is not installed" >&2; exit 1; }
+done
+cargo build --release -q -p ulvm
+ULVM=$PWD/target/release/ulvm
+W=$(mktemp -d "$BASE/ulvm-clone-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+BYTES=$(numfmt --from=iec "$SIZE")
+SECTORS=$((BYTES / 512))
+REGIONS=$(((SECTORS + REGION - 1) / REGION))
+MIB=$((BYTES >> 20))
+dd if=/dev/urandom of="$W/src.img" bs=1M count="$MIB" status=none
+nbdkit --foreground --readonly --unix "$W/src.sock" --threads 16 file "$W/src.img" & PIDS+=($!)
+for _ in $(seq 100); do [ -S "$W/src.sock" ] && break; sleep 0.05; done
+NBDSRC="nbd+unix:///?socket=$W/src.sock"
+
+now() { date +%s.%N; }
+rate() { python3 -c "print('%.0f' % ($MIB / ($2 - $1)))"; }
+median() { python3 -c 'import sys; v=sorted(float(x) for x in sys.stdin.read().split()); print("%.0f" % v[len(v)//2])'; }
+
+fresh() { rm -f "$W/dst.img" "$W/meta.img"; truncate -s "$SIZE" "$W/dst.img"; truncate -s 16M "$W/meta.img"; sync; }
+
+start_daemon() {
+  rm -rf "$W/run"
+  "$ULVM" daemon --run-dir "$W/run" --log warn 2>>"$W/daemon.log" & DAEMON=$!
+  for _ in $(seq 100); do [ -S "$W/run/control.sock" ] && [ -S "$W/run/nbd.sock" ] && break; sleep 0.05; done
+}
+stop_daemon() { kill "$DAEMON"; wait "$DAEMON" 2>/dev/null || true; }
+DM() { "$ULVM" dmsetup --run-dir "$W/run" "$@"; }
+table() { # SOURCE [FEATURES...] -> a clone table line
+  local src=$1; shift
+  echo "0 $SECTORS clone $W/meta.img $W/dst.img $src $REGION $# $* 4 hydration_threshold $THRESHOLD hydration_batch_size $BATCH"
+}
+wait_hydrated() { while ! DM status cl | grep -q " $REGIONS/$REGIONS "; do sleep 0.02; done; }
+
+ulvm_hydrate() { # SOURCE -> MiB/s
+  fresh; start_daemon
+  local t0; t0=$(now)
+  DM create cl --table "$(table "$1")"
+  wait_hydrated
+  rate "$t0" "$(now)"
+  stop_daemon
+}
+nbdcopy_run() { # SOURCE -> MiB/s
+  fresh
+  local t0; t0=$(now)
+  nbdcopy --flush "$1" "$W/dst.img"
+  rate "$t0" "$(now)"
+}
+fio_reads() { # -> IOPS of 4k random reads at QD1 for 5 s on the clone
+  fio --output-format=json --name=r --ioengine=nbd --uri="nbd+unix:///cl?socket=$W/run/nbd.sock" \
+      --size="$BYTES" --rw=randread --bs=4k --iodepth=1 --time_based --runtime=5 \
+    | python3 -c 'import json,sys; t=sys.stdin.read(); print("%.0f" % json.loads(t[t.index("{"):])["jobs"][0]["read"]["iops"])'
+}
+
+declare -A R
+for _ in $(seq "$REPEAT"); do
+  R[ulvm_file]+="$(ulvm_hydrate "$W/src.img") "
+  R[nbdcopy_file]+="$(nbdcopy_run "$W/src.img") "
+  R[ulvm_nbd]+="$(ulvm_hydrate "$NBDSRC") "
+  R[nbdcopy_nbd]+="$(nbdcopy_run "$NBDSRC") "
+  fresh; start_daemon
+  DM create cl --table "$(table "$NBDSRC" no_hydration)"
+  R[read_idle]+="$(fio_reads) "
+  DM message cl 0 enable_hydration
+  R[read_busy]+="$(fio_reads) "
+  R[progress]="$(DM message cl 0 progress)"
+  stop_daemon
+done
+for k in "${!R[@]}"; do [ "$k" = progress ] || R[$k]=$(echo "${R[$k]}" | median); done
+ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
+
+echo "# clone hydration: $SIZE, region $REGION sectors, threshold $THRESHOLD, batch $BATCH, median of $REPEAT, $(nproc) cores, $(date -u +%F)"
+echo
+echo "| source | ulvm clone MiB/s | nbdcopy --flush MiB/s | ulvm / nbdcopy |"
+echo "|---|---|---|---|"
+echo "| local file | ${R[ulvm_file]} | ${R[nbdcopy_file]} | $(ratio "${R[ulvm_file]}" "${R[nbdcopy_file]}") |"
+echo "| NBD (nbdkit, unix socket) | ${R[ulvm_nbd]} | ${R[nbdcopy_nbd]} | $(ratio "${R[ulvm_nbd]}" "${R[nbdcopy_nbd]}") |"
+echo
+echo "| 4k random reads QD1 on the clone | IOPS |"
+echo "|---|---|"
+echo "| hydration disabled | ${R[read_idle]} |"
+echo "| while hydrating | ${R[read_busy]} |"
+echo "| ratio | $(ratio "${R[read_busy]}" "${R[read_idle]}") |"
+echo
+echo "last progress message after 5 s of hydration: ${R[progress]}"
