@@ -131,6 +131,10 @@ impl fmt::Debug for FileDevice {
 }
 
 impl BlockDevice for FileDevice {
+    fn as_file(&self) -> Option<&std::fs::File> {
+        Some(&self.file)
+    }
+
     fn size(&self) -> Sectors {
         self.size
     }

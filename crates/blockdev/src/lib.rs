@@ -71,6 +71,13 @@ pub trait BlockDevice: Send + Sync + fmt::Debug {
 
     /// Writes `buf` and makes it (and everything completed before it)
     /// durable before returning: the kernel's `REQ_PREFLUSH | REQ_FUA`.
+    /// The file this device reads and writes directly, for copies the
+    /// kernel can make on its own (`copy_file_range`); `None` unless the
+    /// device is a plain file or block device with nothing in between.
+    fn as_file(&self) -> Option<&std::fs::File> {
+        None
+    }
+
     fn write_durable(&self, at: Sectors, buf: &[u8]) -> Result<()> {
         self.flush()?;
         self.write(at, buf)?;
@@ -154,4 +161,47 @@ pub fn write_zeroes_by_writing(dev: &dyn BlockDevice, at: Sectors, len: Sectors)
         done += n;
     }
     Ok(())
+}
+
+/// Copies `len` sectors from `src` at `src_at` to `dst` at `dst_at` inside
+/// the kernel (`copy_file_range`) when both are plain files; `Ok(false)`
+/// when they are not (the caller copies through memory instead).
+pub fn copy_in_kernel(
+    src: &dyn BlockDevice,
+    src_at: Sectors,
+    dst: &dyn BlockDevice,
+    dst_at: Sectors,
+    len: Sectors,
+) -> Result<bool> {
+    use std::os::unix::io::AsRawFd;
+    let (Some(sf), Some(df)) = (src.as_file(), dst.as_file()) else { return Ok(false) };
+    check_range(src, "copy", src_at, len)?;
+    check_range(dst, "copy", dst_at, len)?;
+    let mut off_in = src_at.bytes().0 as i64;
+    let mut off_out = dst_at.bytes().0 as i64;
+    let mut left = len.bytes().0 as usize;
+    while left > 0 {
+        // SAFETY: both fds are open for the call; the offsets are ours.
+        let n = unsafe { libc::copy_file_range(sf.as_raw_fd(), &mut off_in, df.as_raw_fd(), &mut off_out, left, 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if left == len.bytes().0 as usize
+                && matches!(
+                    e.raw_os_error(),
+                    Some(libc::EXDEV) | Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP)
+                )
+            {
+                return Ok(false);
+            }
+            return Err(Error::io("copy_file_range", e));
+        }
+        if n == 0 {
+            return Err(Error::new(ErrorKind::OutOfBounds, "copy_file_range: unexpected end of file"));
+        }
+        left -= n as usize;
+    }
+    Ok(true)
 }

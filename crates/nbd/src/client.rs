@@ -45,6 +45,24 @@ pub struct ExportInfo {
 struct Waiters {
     map: Mutex<HashMap<u64, Waiter>>,
     dead: AtomicBool,
+    /// Read buffers handed back for reuse (no zero-filling per read).
+    pool: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Waiters {
+    /// A buffer of `len` bytes, recycled when one is free.
+    fn buffer(&self, len: usize) -> Vec<u8> {
+        let mut v = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
+        v.resize(len, 0);
+        v
+    }
+
+    fn recycle(&self, v: Vec<u8>) {
+        let mut p = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if p.len() < 64 {
+            p.push(v);
+        }
+    }
 }
 
 pub struct NbdClient {
@@ -167,7 +185,7 @@ impl NbdClient {
         let waiters: Arc<Waiters> = Arc::default();
         let w2 = waiters.clone();
         let reader = std::thread::spawn(move || {
-            let r = read_replies(&mut rd, &w2.map);
+            let r = read_replies(&mut rd, &w2);
             // Fail everyone still waiting, and every later request: the
             // connection is gone.
             let mut map = w2.map.lock().unwrap_or_else(|e| e.into_inner());
@@ -290,7 +308,8 @@ impl Drop for NbdClient {
 }
 
 /// The reply reader: routes replies (simple and structured) to waiters.
-fn read_replies(rd: &mut impl Read, waiters: &Mutex<HashMap<u64, Waiter>>) -> io::Result<()> {
+fn read_replies(rd: &mut impl Read, all: &Waiters) -> io::Result<()> {
+    let waiters = &all.map;
     loop {
         let magic = u32::from_be_bytes(read_be(rd)?);
         match magic {
@@ -303,7 +322,7 @@ fn read_replies(rd: &mut impl Read, waiters: &Mutex<HashMap<u64, Waiter>>) -> io
                     let _ = w.tx.send(Err(error));
                     continue;
                 }
-                let mut data = vec![0u8; w.read_len];
+                let mut data = all.buffer(w.read_len);
                 rd.read_exact(&mut data)?;
                 let _ = w.tx.send(Ok(data));
             }
@@ -324,7 +343,7 @@ fn read_replies(rd: &mut impl Read, waiters: &Mutex<HashMap<u64, Waiter>>) -> io
                         return Err(io_err(format!("chunk for unknown cookie {cookie}")));
                     };
                     if w.data.len() < w.read_len {
-                        w.data.resize(w.read_len, 0);
+                        w.data = all.buffer(w.read_len);
                     }
                     let start = off.saturating_sub(w.offset) as usize;
                     if start + n > w.data.len() {
@@ -416,6 +435,7 @@ impl BlockDevice for NbdClient {
             };
             let d = self.check(r, "read")?;
             piece.copy_from_slice(&d);
+            self.waiters.recycle(d);
         }
         Ok(())
     }

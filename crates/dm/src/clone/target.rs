@@ -220,6 +220,10 @@ impl CloneTarget {
     /// Copies sectors `[start, end)` from the source to the destination,
     /// through a buffer each thread keeps.
     fn copy(&self, start: u64, end: u64) -> Result<()> {
+        let (src, dst) = (&*self.source.dev, &*self.dest.dev);
+        if ulvm_blockdev::copy_in_kernel(src, Sectors(start), dst, Sectors(start), Sectors(end - start))? {
+            return Ok(());
+        }
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
