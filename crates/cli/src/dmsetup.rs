@@ -19,6 +19,7 @@ Commands:
   rename NAME NEW_NAME | rename NAME --setuuid UUID
   table [NAME] [--target TYPE] [--inactive]
   status [NAME] [--target TYPE]
+  status --progress NAME [-i SECONDS]   (ulvm) a clone's hydration progress
   info [NAME] [-c|-C|--columns [-o FIELDS] [--noheadings]]
   deps [NAME]
   ls [--tree]
@@ -43,6 +44,10 @@ struct Opts {
     noheadings: bool,
     force: bool,
     setuuid: Option<String>,
+    /// ulvm: `status --progress`: clone hydration progress after the line.
+    progress: bool,
+    /// ulvm: `status --progress -i SECONDS`: repeat until hydrated.
+    interval: Option<f64>,
     args: Vec<String>,
 }
 
@@ -67,6 +72,12 @@ fn parse(argv: &[String]) -> Result<Opts> {
             "--noheadings" => o.noheadings = true,
             "-f" | "--force" => o.force = true,
             "--setuuid" => o.setuuid = Some(value(&mut it, a)?),
+            "--progress" => o.progress = true,
+            "-i" | "--interval" => {
+                let v = value(&mut it, a)?;
+                o.interval =
+                    Some(v.parse().ok().filter(|&s: &f64| s > 0.0).ok_or_else(|| anyhow!("invalid interval '{v}'"))?);
+            }
             "-y" | "--yes" | "-v" | "--verbose" | "--noudevsync" | "--noudevrules" => {}
             "-h" | "--help" => o.args.insert(0, "help".into()),
             s if s.starts_with("--run-dir=") => o.run_dir = Some(s["--run-dir=".len()..].into()),
@@ -184,6 +195,10 @@ pub fn run(argv: &[String]) -> Result<i32> {
                 c.call("rename", Some(name), Request::Rename { name: name.clone(), new_name: new_name.clone() })?;
             }
         }
+        "status" if o.progress => {
+            let Some(name) = o.args.get(1).cloned() else { bail!("status --progress needs a device name") };
+            return clone_progress(&mut c, &name, o.interval);
+        }
         "table" | "status" => {
             let name = o.args.get(1).cloned();
             let req = if cmd == "table" {
@@ -261,6 +276,65 @@ pub fn run(argv: &[String]) -> Result<i32> {
         other => bail!("unknown command '{other}' (see 'dmsetup help')"),
     }
     Ok(0)
+}
+
+/// ulvm's `dmsetup status --progress NAME`: the clone's kernel status line,
+/// then its hydration progress and rate. With `-i SECONDS` a progress line
+/// every interval until every region is hydrated; on a terminal without
+/// `-i`, a progress bar.
+fn clone_progress(c: &mut Conn, name: &str, interval: Option<f64>) -> Result<i32> {
+    use std::io::{IsTerminal, Write};
+    let status = |c: &mut Conn| -> Result<(String, u64, u64, String)> {
+        let Reply::Lines { devices } = c.call("status", Some(name), Request::Status { name: Some(name.into()) })?
+        else {
+            bail!("unexpected reply")
+        };
+        let line = devices.first().and_then(|d| d.lines.first()).ok_or_else(|| anyhow!("{name}: no status"))?;
+        if line.target_type != "clone" {
+            bail!("{name} is not a clone (its target is {})", line.target_type);
+        }
+        let counts = line.params.split_whitespace().nth(3).and_then(|s| s.split_once('/'));
+        let (h, t) = counts
+            .and_then(|(h, t)| Some((h.parse().ok()?, t.parse().ok()?)))
+            .ok_or_else(|| anyhow!("{name}: unexpected clone status '{}'", line.params))?;
+        let Reply::Message { text } = c.call(
+            "message",
+            Some(name),
+            Request::Message { name: name.into(), sector: 0, args: vec!["progress".into()] },
+        )?
+        else {
+            bail!("unexpected reply")
+        };
+        Ok((format!("{} {} {} {}", line.start, line.length, line.target_type, line.params), h, t, text))
+    };
+    let (line, h, t, text) = status(c)?;
+    println!("{line}");
+    let bar = interval.is_none() && std::io::stdout().is_terminal();
+    if interval.is_none() && !bar {
+        println!("  {text}");
+        return Ok(0);
+    }
+    let (mut h, t, mut text) = (h, t, text);
+    loop {
+        if bar {
+            let w = 30usize;
+            let filled = (h * w as u64).checked_div(t).unwrap_or(w as u64) as usize;
+            print!("\r  [{}{}] {text}  ", "#".repeat(filled), "-".repeat(w - filled));
+            let _ = std::io::stdout().flush();
+        } else {
+            println!("  {text}");
+        }
+        if h >= t {
+            if bar {
+                println!();
+            }
+            return Ok(0);
+        }
+        std::thread::sleep(std::time::Duration::from_secs_f64(interval.unwrap_or(1.0)));
+        let (_, nh, _, nt) = status(c)?;
+        h = nh;
+        text = nt;
+    }
 }
 
 fn print_lines(devices: &[DeviceLines], prefixed: bool, target: Option<&str>) {

@@ -41,7 +41,12 @@ fn test_clone_hydrates_in_the_background_and_becomes_linear() {
         .unwrap()
         .parse()
         .unwrap();
+    let once = d.ok(&["status", "--progress", "cl"]);
+    assert!(once.lines().nth(1).is_some_and(|l| l.starts_with("  0/512 regions hydrated")), "{once}");
     d.ok(&["message", "cl", "0", "enable_hydration"]);
+    // The interval report runs until every region is hydrated.
+    let report = d.ok(&["status", "--progress", "-i", "0.05", "cl"]);
+    assert!(report.lines().last().is_some_and(|l| l.starts_with("  512/512 regions hydrated")), "{report}");
     d.ok(&["wait", "cl", &ev.to_string()]);
     let status = d.ok(&["status", "cl"]);
     assert!(status.contains(" 512/512 0 0 4 hydration_threshold 1 hydration_batch_size 16 rw"), "{status}");
