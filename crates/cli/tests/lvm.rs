@@ -420,3 +420,99 @@ fn test_commands_run_through_symlinks_and_lvm_prefix() {
     assert_eq!(run(Path::new(ULVM), &["lvm", "vgs", "--noheadings", "-o", "vg_name"]), vgs);
     assert_eq!(run(Path::new(ULVM), &["vgs", "--noheadings", "-o", "vg_name"]), vgs);
 }
+
+#[test]
+fn test_lvcreate_type_clone_hydrates_and_becomes_a_plain_lv() {
+    let t = TestDir::new("lvm-clone");
+    let a = t.image("a.img", 64);
+    let src = t.image("src.img", 16);
+    let data = stamped(16 << 20, 21, 0);
+    std::fs::write(&src, &data).unwrap();
+    let run = t.path("run");
+    let d = Daemon::start(&run, &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &run };
+    lvm.ok(&["vgcreate", "vg0", a.to_str().unwrap()]);
+    // Bad input first: no source, a missing source, an LV bigger than its source.
+    assert!(lvm.fails(3, &["lvcreate", "--type", "clone", "-n", "cl", "vg0"]).contains("--source"));
+    assert_eq!(
+        lvm.fails(5, &["lvcreate", "--type", "clone", "--source", "/nonexistent", "-n", "cl", "vg0"]),
+        "No device found for /nonexistent."
+    );
+    assert!(lvm
+        .fails(5, &["lvcreate", "--type", "clone", "--source", src.to_str().unwrap(), "-L", "32M", "-n", "cl", "vg0"])
+        .contains("is smaller than the LV"));
+    assert_eq!(
+        lvm.ok(&["lvcreate", "--type", "clone", "--source", src.to_str().unwrap(), "-n", "cl", "vg0"]),
+        "  Logical volume \"cl\" created.\n"
+    );
+    // Usable at once: a write lands, reads show the source elsewhere.
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-cl").unwrap();
+    c.write(Sectors(2048), &[0x77; 4096]).unwrap();
+    let mut got = vec![0u8; 4096];
+    c.read(Sectors(4096), &mut got).unwrap();
+    assert!(got[..] == data[4096 * 512..4096 * 512 + 4096]);
+    c.flush().unwrap();
+    drop(c);
+    // The poller ends the clone: a plain LV, its metadata LV freed.
+    wait_for("the clone to become a plain LV", || lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]) == "  cl\n");
+    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,lv_size"]), "  cl -wi-a----- 16.00m\n");
+    let table = lvm.ok(&["dmsetup", "table"]);
+    assert!(table.starts_with("vg0-cl: 0 32768 linear "), "{table}");
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-cl").unwrap();
+    let mut all = vec![0u8; 16 << 20];
+    c.read(Sectors(0), &mut all).unwrap();
+    let mut want = data.clone();
+    want[2048 * 512..2048 * 512 + 4096].fill(0x77);
+    assert!(all == want, "the LV holds the source plus the write");
+    drop(c);
+    lvm.ok(&["vgck", "vg0"]);
+    lvm.ok(&["vgchange", "-an", "vg0"]);
+    d.stop();
+}
+
+#[test]
+fn test_clone_lv_of_a_slow_remote_source_survives_a_daemon_restart() {
+    if !common::require(common::have("nbdkit", "--version"), "nbdkit is not installed") {
+        return;
+    }
+    let t = TestDir::new("lvm-clone-remote");
+    let a = t.image("a.img", 96);
+    let src = t.image("src.img", 32);
+    let data = stamped(32 << 20, 23, 0);
+    std::fs::write(&src, &data).unwrap();
+    let sock = t.path("src.sock");
+    let mut server = Command::new("nbdkit")
+        .args(["--foreground", "--readonly", "--unix"])
+        .arg(&sock)
+        .args(["--filter=delay", "file"])
+        .arg(&src)
+        .arg("rdelay=40ms")
+        .spawn()
+        .unwrap();
+    wait_for("nbdkit", || std::os::unix::net::UnixStream::connect(&sock).is_ok());
+    let run = t.path("run");
+    let d = Daemon::start(&run, &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &run };
+    lvm.ok(&["vgcreate", "vg0", a.to_str().unwrap()]);
+    let uri = format!("nbd+unix:///?socket={}", sock.display());
+    lvm.ok(&["lvcreate", "--type", "clone", "--source", &uri, "-n", "cl", "vg0"]);
+    let lvs = lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,lv_size"]);
+    assert_eq!(lvs, "  cl             -wi-a----k 32.00m\n  [cl_clonemeta] -wi-ao----  4.00m\n");
+    let copied: f64 = lvm.ok(&["lvs", "--noheadings", "-o", "copy_percent", "vg0/cl"]).trim().parse().unwrap();
+    assert!(copied < 100.0, "hydration of a slow source is still running ({copied}%)");
+    // Deactivated and the daemon restarted halfway: the clone goes on.
+    lvm.ok(&["vgchange", "-an", "vg0"]);
+    d.stop();
+    let d = Daemon::start(&run, &[]);
+    lvm.ok(&["vgchange", "-ay", "vg0"]);
+    wait_for("the clone to finish", || lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]) == "  cl\n");
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-cl").unwrap();
+    let mut all = vec![0u8; 32 << 20];
+    c.read(Sectors(0), &mut all).unwrap();
+    assert!(all == data, "the LV holds the source");
+    drop(c);
+    lvm.ok(&["vgchange", "-an", "vg0"]);
+    d.stop();
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -85,12 +85,21 @@ fn lv_sectors(vg: &Vg, lv: &LogicalVolume) -> u64 {
     lv.extents() * vg.vg.extent_size
 }
 
+/// Devices other devices of a family stack on (held open by them): the
+/// origin's `-real`, a snapshot's `-cow`, a clone's `-dest` and metadata.
+fn is_layer(name: &str) -> bool {
+    name.ends_with("-real") || name.ends_with("-cow") || name.ends_with("-dest") || name.ends_with("_clonemeta")
+}
+
 /// The name of the LV a user named to the origin/snapshot family it is in.
 pub fn family_origin(vg: &Vg, lv: &str) -> String {
-    match vg.vg.snapshot_of_cow(lv) {
-        Some(s) => s.origin,
-        None => lv.to_string(),
+    if let Some(s) = vg.vg.snapshot_of_cow(lv) {
+        return s.origin;
     }
+    if let Some(c) = vg.vg.clone_of_metadata(lv) {
+        return c.name.clone();
+    }
+    lv.to_string()
 }
 
 /// The devices of one origin (or plain LV) and its snapshots, lowest first.
@@ -107,6 +116,22 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, FormatError> {
         read_only: ro,
     };
     let own = extent_table(vg, origin)?;
+    if let Some(c) = origin.clone_ref() {
+        // The destination is the LV's own extents; the metadata LV's
+        // extents hold the dm-clone metadata.
+        let meta = v
+            .lv(&c.metadata_lv)
+            .ok_or_else(|| FormatError(format!("clone metadata LV {} is missing", c.metadata_lv)))?;
+        let size = lv_sectors(vg, origin);
+        let meta_dev = dev(meta, None, extent_table(vg, meta)?, false);
+        let dest = dev(origin, Some("dest"), own, false);
+        let top = format!(
+            "0 {size} clone {} {} {} {} 0 4 hydration_threshold 2 hydration_batch_size 16\n",
+            meta_dev.name, dest.name, c.source, c.region_size
+        );
+        let top = dev(origin, None, top, !origin.is_writable());
+        return Ok(vec![meta_dev, dest, top]);
+    }
     if snaps.is_empty() {
         return Ok(vec![dev(origin, None, own, !origin.is_writable())]);
     }
@@ -166,8 +191,7 @@ pub fn deactivate(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<(), String
     // Top devices first; -real/-cow are held open by the others.
     for d in devs.iter().rev() {
         if let Some(st) = host.state(&d.name)? {
-            let layered = d.name.ends_with("-real") || d.name.ends_with("-cow");
-            if st.open_count > 0 && !layered {
+            if st.open_count > 0 && !is_layer(&d.name) {
                 return Err(format!("Logical volume {}/{} in use.", vg.vg.name, display_lv(&d.name, vg)));
             }
         }
@@ -196,7 +220,7 @@ fn display_lv(dm: &str, vg: &Vg) -> String {
 /// table.
 pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice]) -> Result<(), String> {
     let find = |list: &[DmDevice], name: &str| list.iter().find(|d| d.name == name).cloned();
-    let layered = |name: &str| name.ends_with("-real") || name.ends_with("-cow");
+    let layered = is_layer;
     let gone: Vec<&DmDevice> = before.iter().filter(|d| find(after, &d.name).is_none()).collect();
     // Top-level devices that go (snapshots) first; a user holding one open stops everything.
     for d in gone.iter().filter(|d| !layered(&d.name)) {

@@ -501,3 +501,53 @@ impl LogicalVolume {
         self.status.iter().any(|f| f == "WRITE")
     }
 }
+
+/// A clone LV (ulvm's `lvcreate --type clone`): the LV's own extents are
+/// the destination, a hidden LV holds the dm-clone metadata, and the
+/// source is kept in LV keys LVM ignores (`ulvm_clone_source`,
+/// `ulvm_clone_metadata`, `ulvm_clone_region_size`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloneRef {
+    pub source: String,
+    pub metadata_lv: String,
+    /// Sectors.
+    pub region_size: u64,
+}
+
+pub const CLONE_SOURCE_KEY: &str = "ulvm_clone_source";
+pub const CLONE_METADATA_KEY: &str = "ulvm_clone_metadata";
+pub const CLONE_REGION_KEY: &str = "ulvm_clone_region_size";
+
+impl LogicalVolume {
+    /// The clone this LV is, if it is one.
+    pub fn clone_ref(&self) -> Option<CloneRef> {
+        let items = self.extra.as_slice();
+        Some(CloneRef {
+            source: items.str(CLONE_SOURCE_KEY)?.to_string(),
+            metadata_lv: items.str(CLONE_METADATA_KEY)?.to_string(),
+            region_size: items.int(CLONE_REGION_KEY)?.max(8) as u64,
+        })
+    }
+
+    /// Makes this LV a clone of `c`.
+    pub fn set_clone(&mut self, c: &CloneRef) {
+        self.clear_clone();
+        self.extra.push(a(CLONE_SOURCE_KEY, s(&c.source)));
+        self.extra.push(a(CLONE_METADATA_KEY, s(&c.metadata_lv)));
+        self.extra.push(a(CLONE_REGION_KEY, Value::Int(c.region_size as i64)));
+    }
+
+    /// Makes this LV a plain LV again.
+    pub fn clear_clone(&mut self) {
+        self.extra.retain(|i| {
+            !matches!(i, Item::Assign(k, _) if [CLONE_SOURCE_KEY, CLONE_METADATA_KEY, CLONE_REGION_KEY].contains(&k.as_str()))
+        });
+    }
+}
+
+impl VolumeGroup {
+    /// The clone whose metadata LV is `lv`.
+    pub fn clone_of_metadata(&self, lv: &str) -> Option<&LogicalVolume> {
+        self.lvs.iter().find(|l| l.clone_ref().is_some_and(|c| c.metadata_lv == lv))
+    }
+}

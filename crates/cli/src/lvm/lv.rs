@@ -27,12 +27,12 @@ fn run_tool(cmd: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// `-L`/`-l` as a number of extents for a VG; `current` for relative sizes.
-fn wanted_extents(a: &Args, vg: &Vg, current: u64) -> Result<(u64, bool)> {
+pub(super) fn wanted_extents(a: &Args, vg: &Vg, current: u64) -> Result<(u64, bool)> {
     let es = vg.vg.extent_size;
     if let Some(l) = a.get("extents") {
         let (sign, body) = match l.as_bytes().first() {
@@ -86,7 +86,7 @@ fn apply(sign: Sign, current: u64, n: u64) -> Result<u64> {
     })
 }
 
-fn pv_keys(vg: &Vg, paths: &[String]) -> Result<Option<Vec<String>>> {
+pub(super) fn pv_keys(vg: &Vg, paths: &[String]) -> Result<Option<Vec<String>>> {
     if paths.is_empty() {
         return Ok(None);
     }
@@ -100,7 +100,7 @@ fn pv_keys(vg: &Vg, paths: &[String]) -> Result<Option<Vec<String>>> {
     Ok(Some(keys))
 }
 
-fn allocate(
+pub(super) fn allocate(
     vg: &Vg,
     lv: &str,
     extents: u64,
@@ -126,7 +126,7 @@ fn allocate(
 
 /// Zeroes the first 4 KiB of a new LV (LVM's default `-Z y`); for a COW
 /// this is what makes the kernel format a new snapshot store.
-fn zero_start(vg: &Vg, lv: &LogicalVolume) -> Result<()> {
+pub(super) fn zero_start(vg: &Vg, lv: &LogicalVolume) -> Result<()> {
     let Some(seg) = lv.segments.first() else { return Ok(()) };
     let SegmentKind::Striped { stripes, .. } = &seg.kind else { return Ok(()) };
     let (key, pe) = &stripes[0];
@@ -139,11 +139,11 @@ fn zero_start(vg: &Vg, lv: &LogicalVolume) -> Result<()> {
     Ok(())
 }
 
-fn next_lv_name(vg: &Vg) -> String {
+pub(super) fn next_lv_name(vg: &Vg) -> String {
     (0..).map(|n| format!("lvol{n}")).find(|n| vg.vg.lv(n).is_none()).expect("unbounded")
 }
 
-fn pow2_size(a: &Args, opt: &str, default_sectors: u64, min: u64, max: u64) -> Result<u64> {
+pub(super) fn pow2_size(a: &Args, opt: &str, default_sectors: u64, min: u64, max: u64) -> Result<u64> {
     match a.get(opt) {
         None => Ok(default_sectors),
         Some(v) => {
@@ -163,9 +163,15 @@ fn pow2_size(a: &Args, opt: &str, default_sectors: u64, min: u64, max: u64) -> R
 pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let snapshot = a.has("snapshot") || a.get("type") == Some("snapshot");
     if let Some(t) = a.get("type") {
-        if !matches!(t, "linear" | "striped" | "snapshot") {
-            return usage(format!("Segment type {t} is not supported by ulvm yet (linear, striped, snapshot)."));
+        if t == "clone" {
+            return super::clone::lvcreate_clone(ctx, a);
         }
+        if !matches!(t, "linear" | "striped" | "snapshot") {
+            return usage(format!("Segment type {t} is not supported by ulvm (linear, striped, snapshot, clone)."));
+        }
+    }
+    if a.has("source") {
+        return usage("--source goes with --type clone.");
     }
     let Some(first) = a.pos.first() else {
         return usage(if snapshot {
@@ -420,7 +426,13 @@ fn remove_one(ctx: &mut Ctx, vg_name: &str, name: &str) -> Result<()> {
         None => false,
     };
     // Drop from the metadata: the LV, its snapshot segment, or the whole family.
+    if vg.vg.clone_of_metadata(name).is_some() {
+        bail!("Can't remove internal logical volume {vg_name}/{name}: remove the clone that uses it.");
+    }
     let mut gone: Vec<String> = vec![name.to_string()];
+    if let Some(c) = vg.vg.lv(name).and_then(|l| l.clone_ref()) {
+        gone.push(c.metadata_lv);
+    }
     if let Some(s) = &snap {
         gone.push(s.seg_lv.clone());
     }
@@ -721,6 +733,7 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             }
             if on {
                 super::merge::start_pollers(ctx, &vg);
+                super::clone::start_pollers(ctx, &vg);
             }
         }
     }

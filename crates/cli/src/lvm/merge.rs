@@ -83,7 +83,7 @@ pub fn start_pollers(ctx: &mut Ctx, vg: &Vg) {
     }
 }
 
-fn spawn_poller(ctx: &Ctx, vg: &str, origin: &str, interval: f64) {
+pub fn spawn_poller(ctx: &Ctx, vg: &str, origin: &str, interval: f64) {
     use std::os::unix::process::CommandExt;
     let Ok(exe) = std::env::current_exe() else { return };
     let mut c = std::process::Command::new(exe);
@@ -118,6 +118,10 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         None => 15.0,
     };
     if a.has("startpoll") {
+        let is_clone = ctx.vg(&vg_name, true)?.vg.lv(&name).is_some_and(|l| l.clone_ref().is_some());
+        if is_clone {
+            return super::clone::poll(ctx, &vg_name, &name, interval, false);
+        }
         return poll(ctx, &vg_name, &name, interval, false, a.has("interval"));
     }
     if !a.has("merge") {

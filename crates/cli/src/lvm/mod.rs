@@ -4,6 +4,7 @@
 //! status 5 for a failed command and 3 for a bad command line.
 
 mod args;
+mod clone;
 mod host;
 mod lv;
 mod merge;
@@ -164,6 +165,8 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("activate", Some('a')),
         value("zero", Some('Z')),
         value("type", None),
+        value("source", None),
+        value("regionsize", Some('R')),
     ];
     const LVRESIZE: &[Opt] = &[
         value("size", Some('L')),

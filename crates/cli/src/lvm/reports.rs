@@ -15,6 +15,8 @@ use ulvm_lvm::units::{size_long, Units};
 #[derive(Debug, Clone, Default)]
 struct Live {
     dev: Option<DevState>,
+    /// A clone's hydrated share, in percent.
+    copy: Option<f64>,
     /// Snapshot (or merge) usage in percent.
     pct: Option<f64>,
     invalid: bool,
@@ -48,6 +50,10 @@ fn live(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) -> Live {
                 l.pct = usage_pct(&st);
             }
         }
+    } else if lv.clone_ref().is_some() && l.dev.is_some() {
+        let st = h.status(&dm_name(vname, &lv.name, None)).unwrap_or_default();
+        let counts = st.split_whitespace().nth(3).and_then(|s| s.split_once('/'));
+        l.copy = counts.and_then(|(a, b)| Some(a.parse::<f64>().ok()? * 100.0 / b.parse::<f64>().ok()?));
     } else if merging(&lv.name).is_some() && l.dev.is_some() {
         let st = h.status(&dm_name(vname, &lv.name, None)).unwrap_or_default();
         l.pct = usage_pct(&st);
@@ -101,7 +107,8 @@ fn lv_attr(vg: &Vg, lv: &LogicalVolume, l: &Live) -> String {
     };
     let c5 = if l.dev.as_ref().is_some_and(|d| d.open_count > 0) { 'o' } else { '-' };
     let c6 = if snap.is_some() || !snaps.is_empty() { 's' } else { '-' };
-    format!("{c0}{c1}i-{c4}{c5}{c6}---")
+    let c9 = if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") { 'k' } else { '-' };
+    format!("{c0}{c1}i-{c4}{c5}{c6}--{c9}")
 }
 
 fn visible(vg: &Vg, lv: &LogicalVolume) -> bool {
@@ -356,6 +363,7 @@ fn lv_cell(id: &str, vg: &Vg, lv: &LogicalVolume, seg: Option<&Segment>, l: &Liv
             None => Cell::str(""),
         },
         "data_percent" | "snap_percent" => pct(l.pct),
+        "copy_percent" => pct(l.copy),
         "lv_uuid" => Cell::str(lv.id.to_string()),
         "lv_path" => Cell::str(format!("/dev/{}/{}", vg.vg.name, lv.name)),
         "lv_dm_path" => Cell::str(format!("/dev/mapper/{}", dm_name(&vg.vg.name, &lv.name, None))),

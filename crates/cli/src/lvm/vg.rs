@@ -312,6 +312,7 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
         if on {
             super::merge::start_pollers(ctx, &vg);
+            super::clone::start_pollers(ctx, &vg);
         }
         println!("  {active} logical volume(s) in volume group \"{name}\" now active");
     }
