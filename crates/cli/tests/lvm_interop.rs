@@ -212,3 +212,48 @@ fn test_ulvm_reads_and_activates_what_real_lvm_made() {
     let loops = attach(&[&a, &b], true);
     run("vgck", &["--config", &only(&loops), &vg]).unwrap();
 }
+
+#[test]
+fn test_real_lvm_accepts_a_half_hydrated_clone_lv_and_leaves_it_alone() {
+    if !can_run() || !common::require(common::have("nbdkit", "--version"), "nbdkit is not installed") {
+        return;
+    }
+    let t = TestDir::new("interop-clone");
+    let a = t.image("a.img", 96);
+    let src = t.image("src.img", 32);
+    let sock = t.path("src.sock");
+    let mut server = Command::new("nbdkit")
+        .args(["--foreground", "--readonly", "--unix"])
+        .arg(&sock)
+        .args(["--filter=delay", "file"])
+        .arg(&src)
+        .arg("rdelay=100ms")
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    let d = Daemon::start(&rd, &[]);
+    let vg = format!("ulvmcl{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap()]);
+    let uri = format!("nbd+unix:///?socket={}", sock.display());
+    u(&["lvcreate", "--type", "clone", "--source", &uri, "-n", "cl", &vg]);
+    u(&["vgchange", "-an", &vg]);
+    d.stop();
+    let _ = server.kill();
+    let _ = server.wait();
+    let loops = attach(&[&a], true);
+    let cfg = only(&loops);
+    run("vgck", &["--config", &cfg, &vg]).unwrap();
+    let real =
+        run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", "lv_name,lv_attr,lv_size", &vg])
+            .unwrap();
+    let lines = normalize(&real, &loops, &[&a]);
+    // The clone is skipped by real LVM's activation (k); its metadata LV is hidden.
+    assert_eq!(lines, vec!["[cl_clonemeta]|-wi-------|4.00m".to_string(), "cl|-wi------k|32.00m".to_string()]);
+}
