@@ -62,35 +62,6 @@ fn test_clone_hydrates_in_the_background_and_becomes_linear() {
     d.stop();
 }
 
-fn nbdkit(sock: &std::path::Path, file: &std::path::Path, delay: &str) -> std::process::Child {
-    let _ = std::fs::remove_file(sock);
-    let c = std::process::Command::new("nbdkit")
-        .args(["--foreground", "--readonly", "--unix"])
-        .arg(sock)
-        .args(["--filter=delay", "file"])
-        .arg(file)
-        .arg(format!("rdelay={delay}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("nbdkit");
-    for _ in 0..200 {
-        if std::os::unix::net::UnixStream::connect(sock).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    c
-}
-
-struct Kill(std::process::Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn test_clone_of_a_remote_source_survives_a_server_restart() {
     if !common::require(common::have("nbdkit", "--version"), "nbdkit is not installed") {
@@ -103,7 +74,7 @@ fn test_clone_of_a_remote_source_survives_a_server_restart() {
     s.write(Sectors(0), &data).unwrap();
     s.flush().unwrap();
     let sock = t.path("src.sock");
-    let mut server = Kill(nbdkit(&sock, &src, "2ms"));
+    let mut server = common::Nbdkit::start(&sock, &src, "2ms");
     let d = Daemon::start(&t.path("run"), &[]);
     let uri = format!("nbd+unix:///?socket={}", sock.display());
     let table = format!("0 32768 clone {} {} {uri} 128 0 2 hydration_batch_size 4", meta.display(), dst.display());
@@ -132,7 +103,7 @@ fn test_clone_of_a_remote_source_survives_a_server_restart() {
     let before = hydrated();
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert!(hydrated() < 256, "hydration finished without its source?");
-    server = Kill(nbdkit(&sock, &src, "0ms"));
+    server = common::Nbdkit::start(&sock, &src, "0ms");
     while hydrated() < 256 {
         assert!(std::time::Instant::now() < deadline, "hydration did not resume (stuck at {})", hydrated());
         std::thread::sleep(std::time::Duration::from_millis(20));

@@ -481,15 +481,7 @@ fn test_clone_lv_of_a_slow_remote_source_survives_a_daemon_restart() {
     let data = stamped(32 << 20, 23, 0);
     std::fs::write(&src, &data).unwrap();
     let sock = t.path("src.sock");
-    let mut server = Command::new("nbdkit")
-        .args(["--foreground", "--readonly", "--unix"])
-        .arg(&sock)
-        .args(["--filter=delay", "file"])
-        .arg(&src)
-        .arg("rdelay=40ms")
-        .spawn()
-        .unwrap();
-    wait_for("nbdkit", || std::os::unix::net::UnixStream::connect(&sock).is_ok());
+    let server = common::Nbdkit::start(&sock, &src, "40ms");
     let run = t.path("run");
     let d = Daemon::start(&run, &[]);
     let lvm = Lvm { sys: t.path("sys"), run: &run };
@@ -513,6 +505,5 @@ fn test_clone_lv_of_a_slow_remote_source_survives_a_daemon_restart() {
     drop(c);
     lvm.ok(&["vgchange", "-an", "vg0"]);
     d.stop();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

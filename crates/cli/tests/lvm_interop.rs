@@ -222,20 +222,7 @@ fn test_real_lvm_accepts_a_half_hydrated_clone_lv_and_leaves_it_alone() {
     let a = t.image("a.img", 96);
     let src = t.image("src.img", 32);
     let sock = t.path("src.sock");
-    let mut server = Command::new("nbdkit")
-        .args(["--foreground", "--readonly", "--unix"])
-        .arg(&sock)
-        .args(["--filter=delay", "file"])
-        .arg(&src)
-        .arg("rdelay=100ms")
-        .spawn()
-        .unwrap();
-    for _ in 0..200 {
-        if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let server = common::Nbdkit::start(&sock, &src, "100ms");
     let (sys, rd) = (t.path("sys"), t.path("run"));
     let d = Daemon::start(&rd, &[]);
     let vg = format!("ulvmcl{}", std::process::id());
@@ -245,8 +232,7 @@ fn test_real_lvm_accepts_a_half_hydrated_clone_lv_and_leaves_it_alone() {
     u(&["lvcreate", "--type", "clone", "--source", &uri, "-n", "cl", &vg]);
     u(&["vgchange", "-an", &vg]);
     d.stop();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let loops = attach(&[&a], true);
     let cfg = only(&loops);
     run("vgck", &["--config", &cfg, &vg]).unwrap();

@@ -172,3 +172,36 @@ pub fn run(prog: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// `nbdkit` serving `file` read-only on the unix socket `sock`, each read
+/// delayed by `delay` (nbdkit's delay filter, e.g. "40ms"); killed when dropped.
+pub struct Nbdkit(Child);
+
+impl Nbdkit {
+    pub fn start(sock: &Path, file: &Path, delay: &str) -> Nbdkit {
+        let _ = std::fs::remove_file(sock);
+        let c = Command::new("nbdkit")
+            .args(["--foreground", "--readonly", "--unix"])
+            .arg(sock)
+            .args(["--filter=delay", "file"])
+            .arg(file)
+            .arg(format!("rdelay={delay}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nbdkit");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(sock).is_err() {
+            assert!(Instant::now() < deadline, "nbdkit did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Nbdkit(c)
+    }
+}
+
+impl Drop for Nbdkit {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
