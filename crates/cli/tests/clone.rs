@@ -117,3 +117,84 @@ fn test_clone_of_a_remote_source_survives_a_server_restart() {
     d.stop();
     drop(server);
 }
+
+/// The remote end to end, as root: an ext4 image served by nbdkit
+/// with a delay, cloned, mounted through FUSE + loop and used while it
+/// hydrates; the server is killed and restarted halfway; the result
+/// passes e2fsck and holds the old files and the new one.
+#[test]
+fn test_mounted_ext4_clone_of_a_remote_image_while_it_hydrates() {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !common::require(root, "needs root for loop devices and mount")
+        || !common::require(std::path::Path::new("/dev/fuse").exists(), "/dev/fuse is missing")
+        || !common::require(common::have("nbdkit", "--version"), "nbdkit is not installed")
+        || !common::require(common::have("mkfs.ext4", "-V"), "e2fsprogs is not installed")
+    {
+        return;
+    }
+    let sh = |cmd: &str, args: &[&str]| {
+        let o = std::process::Command::new(cmd).args(args).output().unwrap();
+        assert!(o.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let t = TestDir::new("clone-ext4");
+    let files = t.path("files");
+    std::fs::create_dir_all(&files).unwrap();
+    for i in 0..20 {
+        std::fs::write(files.join(format!("f{i}")), stamped(256 << 10, 40 + i, 0)).unwrap();
+    }
+    let src = t.path("src.img");
+    sh("mkfs.ext4", &["-q", "-F", "-d", files.to_str().unwrap(), src.to_str().unwrap(), "48M"]);
+    let (dst, meta) = (t.image("dst.img", 48), t.image("meta.img", 4));
+    let sock = t.path("src.sock");
+    let mut server = common::Nbdkit::start(&sock, &src, "3ms");
+    let devs = t.path("devs");
+    let d = Daemon::start(&t.path("run"), &["--fuse-dir", devs.to_str().unwrap(), "--attach-loop"]);
+    let name = format!("ulvmcl{}", std::process::id());
+    let table = format!(
+        "0 98304 clone {} {} nbd+unix:///?socket={} 128 0 4 hydration_threshold 2 hydration_batch_size 4",
+        meta.display(),
+        dst.display(),
+        sock.display()
+    );
+    d.ok(&["create", &name, "--table", &table]);
+    let dev = format!("/dev/mapper/{name}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::path::Path::new(&dev).exists() {
+        assert!(std::time::Instant::now() < deadline, "{dev} did not appear");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mnt = t.path("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    sh("mount", &[&dev, mnt.to_str().unwrap()]);
+    for i in [0u64, 7, 19] {
+        assert!(std::fs::read(mnt.join(format!("f{i}"))).unwrap() == stamped(256 << 10, 40 + i, 0), "file f{i}");
+    }
+    std::fs::write(mnt.join("new"), b"written while hydrating\n").unwrap();
+    sh("sync", &[]);
+    // The server dies and comes back; the mounted clone waits and goes on.
+    drop(server);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    server = common::Nbdkit::start(&sock, &src, "0ms");
+    let hydrated = || {
+        let st = d.ok(&["status", &name]);
+        let c = st.split_whitespace().nth(6).unwrap().to_string();
+        let (a, b) = c.split_once('/').unwrap();
+        (a.parse::<u64>().unwrap(), b.parse::<u64>().unwrap())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while hydrated().0 < hydrated().1 {
+        assert!(std::time::Instant::now() < deadline, "hydration did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(mnt.join("new")).unwrap(), "written while hydrating\n");
+    sh("umount", &[mnt.to_str().unwrap()]);
+    d.ok(&["remove", &name]);
+    d.stop();
+    drop(server);
+    // The destination alone is the filesystem now.
+    sh("e2fsck", &["-fn", dst.to_str().unwrap()]);
+}
