@@ -13,34 +13,14 @@
 
 mod common;
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use ulvm_blockdev::{BlockDevice, FileDevice, Sectors};
 use ulvm_dm::target::Step;
-use ulvm_testkit::oracle::oracle_dir;
+use ulvm_testkit::oracle::{oracle_dir, ScratchDir};
 use ulvm_testkit::stamped;
 
-struct Dir(PathBuf);
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tmpdir(name: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("ulvm-oracle-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    Dir(d)
-}
-
-fn image(dir: &Dir, name: &str, mib: u64) -> PathBuf {
-    let p = dir.0.join(name);
-    FileDevice::create(&p, Sectors(mib * 2048)).unwrap();
-    p
-}
-
 /// Runs `script` in the VM with `disks` as vda, vdb, ...; returns stdout.
-fn run_vm(oracle: &Path, dir: &Dir, disks: &[&Path], script: &str) -> String {
+fn run_vm(oracle: &Path, dir: &ScratchDir, disks: &[&Path], script: &str) -> String {
     ulvm_testkit::oracle::run_vm(oracle, &dir.0, disks, script)
 }
 
@@ -84,13 +64,13 @@ wait_merged() {
 #[test]
 fn test_kernel_activates_cows_that_ulvm_wrote() {
     let Some(oracle) = oracle_dir() else { return };
-    let dir = tmpdir("u2k");
-    let o1 = image(&dir, "o1.img", 64);
-    let c1 = image(&dir, "c1.img", 16);
-    let view = image(&dir, "view.img", 64);
-    let c2 = image(&dir, "c2.img", 1);
-    let o3 = image(&dir, "o3.img", 8);
-    let c3 = image(&dir, "c3.img", 8);
+    let dir = ScratchDir::new("u2k");
+    let o1 = dir.image("o1.img", 64);
+    let c1 = dir.image("c1.img", 16);
+    let view = dir.image("view.img", 64);
+    let c2 = dir.image("c2.img", 1);
+    let o3 = dir.image("o3.img", 8);
+    let c3 = dir.image("c3.img", 8);
     stamp_file(&o1, 1);
     stamp_file(&o3, 3);
 
@@ -161,16 +141,16 @@ dmsetup remove m
 #[test]
 fn test_ulvm_reads_and_merges_cows_that_the_kernel_wrote() {
     let Some(oracle) = oracle_dir() else { return };
-    let dir = tmpdir("k2u");
-    let a = image(&dir, "a.img", 32);
-    let b = image(&dir, "b.img", 16);
-    let c = image(&dir, "c.img", 8);
+    let dir = ScratchDir::new("k2u");
+    let a = dir.image("a.img", 32);
+    let b = dir.image("b.img", 16);
+    let c = dir.image("c.img", 8);
     let d = FileDevice::create(dir.0.join("d.img"), Sectors(128)).map(|_| dir.0.join("d.img")).unwrap();
-    let e = image(&dir, "e.img", 8);
-    let f = image(&dir, "f.img", 8);
-    let g = image(&dir, "g.img", 8);
-    let h = image(&dir, "h.img", 8);
-    let view = image(&dir, "view.img", 32);
+    let e = dir.image("e.img", 8);
+    let f = dir.image("f.img", 8);
+    let g = dir.image("g.img", 8);
+    let h = dir.image("h.img", 8);
+    let view = dir.image("view.img", 32);
     stamp_file(&a, 10);
     stamp_file(&e, 11);
 

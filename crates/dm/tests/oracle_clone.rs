@@ -10,32 +10,11 @@
 //!
 //! Skips when the oracle is not set up, unless `ULVM_REQUIRE_ORACLE=1`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use ulvm_blockdev::{BlockDevice, DeviceRef, FileDevice, Sectors};
 use ulvm_dm::clone::metadata::Metadata;
-use ulvm_testkit::oracle::{oracle_dir, run_vm};
+use ulvm_testkit::oracle::{oracle_dir, run_vm, ScratchDir};
 use ulvm_testkit::stamped;
-
-struct Dir(PathBuf);
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tmpdir(name: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("ulvm-oracle-clone-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    Dir(d)
-}
-
-fn image(dir: &Dir, name: &str, mib: u64) -> PathBuf {
-    let p = dir.0.join(name);
-    FileDevice::create(&p, Sectors(mib * 2048)).unwrap();
-    p
-}
 
 fn line<'a>(out: &'a str, key: &str) -> &'a str {
     out.lines()
@@ -49,8 +28,8 @@ const REGION: u64 = 64; // 32 KiB: 2048 regions
 #[test]
 fn test_ulvm_reads_the_regions_the_kernel_recorded() {
     let Some(oracle) = oracle_dir() else { return };
-    let d = tmpdir("k2u");
-    let (src, dst, meta) = (image(&d, "src.img", 64), image(&d, "dst.img", 64), image(&d, "meta.img", 4));
+    let d = ScratchDir::new("clone-k2u");
+    let (src, dst, meta) = (d.image("src.img", 64), d.image("dst.img", 64), d.image("meta.img", 4));
     let s = FileDevice::open(&src, false).unwrap();
     s.write(Sectors(0), &stamped(64 << 20, 5, 0)).unwrap();
     s.flush().unwrap();
@@ -115,8 +94,8 @@ fn test_ulvm_reads_the_regions_the_kernel_recorded() {
 #[test]
 fn test_kernel_takes_over_a_clone_ulvm_half_hydrated() {
     let Some(oracle) = oracle_dir() else { return };
-    let d = tmpdir("u2k");
-    let (src, dst, meta) = (image(&d, "src.img", 64), image(&d, "dst.img", 64), image(&d, "meta.img", 4));
+    let d = ScratchDir::new("clone-u2k");
+    let (src, dst, meta) = (d.image("src.img", 64), d.image("dst.img", 64), d.image("meta.img", 4));
     let s = FileDevice::open(&src, false).unwrap();
     s.write(Sectors(0), &stamped(64 << 20, 7, 0)).unwrap();
     s.flush().unwrap();

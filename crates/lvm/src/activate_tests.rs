@@ -53,15 +53,25 @@ fn dev(name: &str, table: &str) -> DmDevice {
     DmDevice { name: name.into(), uuid: format!("LVM-{name}"), table: table.into(), read_only: false }
 }
 
-#[test]
-fn test_adding_and_removing_a_snapshot_keeps_the_origin_suspended_while_tables_change() {
-    let plain = vec![dev("vg0-base", "0 8 linear /pv 2048\n")];
-    let with_snap = vec![
+/// vg0/base alone.
+fn plain() -> Vec<DmDevice> {
+    vec![dev("vg0-base", "0 8 linear /pv 2048\n")]
+}
+
+/// vg0/base with the snapshot vg0/snap: the kernel document's four devices.
+fn with_snapshot() -> Vec<DmDevice> {
+    vec![
         dev("vg0-base-real", "0 8 linear /pv 2048\n"),
         dev("vg0-snap-cow", "0 8 linear /pv 4096\n"),
         dev("vg0-snap", "0 8 snapshot vg0-base-real vg0-snap-cow P 8\n"),
         dev("vg0-base", "0 8 snapshot-origin vg0-base-real\n"),
-    ];
+    ]
+}
+
+#[test]
+fn test_adding_and_removing_a_snapshot_keeps_the_origin_suspended_while_tables_change() {
+    let plain = plain();
+    let with_snap = with_snapshot();
     let mut h = FakeHost::default();
     h.create(&plain[0]).unwrap();
     h.log.clear();
@@ -96,18 +106,13 @@ fn test_adding_and_removing_a_snapshot_keeps_the_origin_suspended_while_tables_c
 
 #[test]
 fn test_open_snapshot_is_not_removed() {
-    let with_snap = vec![
-        dev("vg0-base-real", "0 8 linear /pv 2048\n"),
-        dev("vg0-snap-cow", "0 8 linear /pv 4096\n"),
-        dev("vg0-snap", "0 8 snapshot vg0-base-real vg0-snap-cow P 8\n"),
-        dev("vg0-base", "0 8 snapshot-origin vg0-base-real\n"),
-    ];
+    let with_snap = with_snapshot();
     let mut h = FakeHost::default();
     for d in &with_snap {
         h.create(d).unwrap();
     }
     h.devs.get_mut("vg0-snap").unwrap().2 = 1;
-    let plain = vec![dev("vg0-base", "0 8 linear /pv 2048\n")];
+    let plain = plain();
     let e = sync_family(&mut h, &with_snap, &plain).unwrap_err();
     assert!(e.contains("open"), "{e}");
     assert_eq!(h.devs.len(), 4);
@@ -115,12 +120,7 @@ fn test_open_snapshot_is_not_removed() {
 
 #[test]
 fn test_merge_start_and_finish_follow_the_kernel_document_order() {
-    let with_snap = vec![
-        dev("vg0-base-real", "0 8 linear /pv 2048\n"),
-        dev("vg0-snap-cow", "0 8 linear /pv 4096\n"),
-        dev("vg0-snap", "0 8 snapshot vg0-base-real vg0-snap-cow P 8\n"),
-        dev("vg0-base", "0 8 snapshot-origin vg0-base-real\n"),
-    ];
+    let with_snap = with_snapshot();
     let merging = vec![
         dev("vg0-base-real", "0 8 linear /pv 2048\n"),
         dev("vg0-snap-cow", "0 8 linear /pv 4096\n"),
@@ -145,7 +145,7 @@ fn test_merge_start_and_finish_follow_the_kernel_document_order() {
         ]
     );
     // Done: the origin goes back to its own extents, the rest goes away.
-    let plain = vec![dev("vg0-base", "0 8 linear /pv 2048\n")];
+    let plain = plain();
     h.log.clear();
     sync_family(&mut h, &merging, &plain).unwrap();
     assert_eq!(

@@ -41,3 +41,28 @@ pub fn run_vm(oracle: &Path, work: &Path, disks: &[&Path], script: &str) -> Stri
     );
     stdout
 }
+
+/// A scratch directory for one oracle test, removed when dropped.
+pub struct ScratchDir(pub PathBuf);
+
+impl ScratchDir {
+    pub fn new(name: &str) -> ScratchDir {
+        let d = std::env::temp_dir().join(format!("ulvm-oracle-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        ScratchDir(d)
+    }
+
+    /// A sparse file of `mib` MiB: one of the VM's disks.
+    pub fn image(&self, name: &str, mib: u64) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::File::create(&p).unwrap().set_len(mib << 20).unwrap();
+        p
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
