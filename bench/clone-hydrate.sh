@@ -3,7 +3,7 @@
 # and user reads during hydration against reads while idle.
 #
 #   bench/clone-hydrate.sh [--size 1G] [--repeat 3] [--dir /var/tmp]
-#                          [--region 1024] [--threshold 1] [--batch 8]
+#                          [--region 128] [--threshold 64] [--batch 16]
 #
 # 1. Hydration of SIZE from a local file and from an NBD export of the
 #    same file (nbdkit, unix socket) onto a fresh destination file, until
@@ -14,12 +14,12 @@
 # 3. fio (nbd engine) 4 KiB random reads at QD1 on the clone: with
 #    hydration disabled, then while hydration runs.
 # Each figure is the median of --repeat runs. The table defaults (region
-# 64 KiB, threshold 2, batch 16: 1 MiB copies, two in flight) are the
-# ones `lvcreate --type clone` uses.
+# 64 KiB, threshold 64 regions, batch 16: 1 MiB copies, four in flight)
+# are the ones `lvcreate --type clone` uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SIZE=1G REPEAT=3 BASE=/var/tmp REGION=128 THRESHOLD=2 BATCH=16
+SIZE=1G REPEAT=3 BASE=/var/tmp REGION=128 THRESHOLD=64 BATCH=16
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) SIZE=$2; shift 2 ;;

@@ -44,6 +44,43 @@ pub trait BlockDevice: Send + Sync + fmt::Debug {
     /// Reads `buf.len()` bytes starting at sector `at`.
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()>;
 
+    /// Reads `len` sectors at `at` and hands them to `sink` in order, as
+    /// `sink(where, data)` pieces of the device's choosing: a device with
+    /// buffers of its own (an NBD client's replies) lends them instead of
+    /// copying into the caller's. A copy between devices reads this way.
+    /// After an error part of the range may have been handed over, and a
+    /// device that retries may hand a piece over again (the same bytes).
+    /// The default reads through a buffer of up to [`READ_PIECE_MAX`].
+    fn read_pieces(&self, at: Sectors, len: Sectors, sink: &mut dyn FnMut(Sectors, &[u8]) -> Result<()>) -> Result<()> {
+        if at.checked_add(len).is_none_or(|end| end > self.size()) {
+            return Err(Error::new(ErrorKind::OutOfBounds, format!("read at {at}+{len} past the end")));
+        }
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUF.with(|cell| {
+            // A sink that reads this way itself gets a buffer of its own.
+            let mut own = Vec::new();
+            let mut borrowed = cell.try_borrow_mut();
+            let buf = match borrowed.as_deref_mut() {
+                Ok(b) => b,
+                Err(_) => &mut own,
+            };
+            let mut done = 0;
+            while done < len.0 {
+                let n = (len.0 - done).min(READ_PIECE_MAX as u64 / SECTOR_SIZE);
+                let bytes = (n * SECTOR_SIZE) as usize;
+                if buf.len() < bytes {
+                    buf.resize(bytes, 0);
+                }
+                self.read(at + Sectors(done), &mut buf[..bytes])?;
+                sink(at + Sectors(done), &buf[..bytes])?;
+                done += n;
+            }
+            Ok(())
+        })
+    }
+
     /// Writes `buf` starting at sector `at`. Not durable until
     /// [`flush`](BlockDevice::flush) returns.
     fn write(&self, at: Sectors, buf: &[u8]) -> Result<()>;
@@ -69,8 +106,6 @@ pub trait BlockDevice: Send + Sync + fmt::Debug {
         Ok(vec![Extent::data(len)])
     }
 
-    /// Writes `buf` and makes it (and everything completed before it)
-    /// durable before returning: the kernel's `REQ_PREFLUSH | REQ_FUA`.
     /// The file this device reads and writes directly, for copies the
     /// kernel can make on its own (`copy_file_range`); `None` unless the
     /// device is a plain file or block device with nothing in between.
@@ -78,11 +113,40 @@ pub trait BlockDevice: Send + Sync + fmt::Debug {
         None
     }
 
+    /// A hint from a writer streaming through the device (a clone's
+    /// hydration, a bulk copy): see [`Writeback`]. It changes neither the
+    /// data nor its durability, which [`flush`](BlockDevice::flush) alone
+    /// guarantees. The default does nothing.
+    fn writeback(&self, _at: Sectors, _len: Sectors, _how: Writeback) -> Result<()> {
+        Ok(())
+    }
+
+    /// Writes `buf` and makes it (and everything completed before it)
+    /// durable before returning: the kernel's `REQ_PREFLUSH | REQ_FUA`.
     fn write_durable(&self, at: Sectors, buf: &[u8]) -> Result<()> {
         self.flush()?;
         self.write(at, buf)?;
         self.flush()
     }
+}
+
+/// The largest piece the default [`BlockDevice::read_pieces`] reads at once.
+pub const READ_PIECE_MAX: usize = 8 << 20;
+
+/// What a streaming writer tells the device about a range it wrote.
+///
+/// Streaming a large copy through the page cache and flushing at the end
+/// leaves gigabytes dirty at once, and the flush then writes them all
+/// back while nothing else moves. Starting write-back as each piece lands
+/// and letting the cache go a window behind keeps the disk busy during the
+/// copy and the final flush short (as `nbdcopy` does for files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writeback {
+    /// The range was just written: start writing it back, don't wait.
+    Start,
+    /// The range was written a while ago and won't be read soon: wait for
+    /// its write-back and drop it from the cache.
+    Finish,
 }
 
 /// A run of sectors with one allocation state.
@@ -204,4 +268,36 @@ pub fn copy_in_kernel(
         left -= n as usize;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_default_read_pieces_hands_over_the_range_in_order() {
+        let sectors = (READ_PIECE_MAX as u64 / 512) * 2 + 8;
+        let data: Vec<u8> = (0..sectors * 512).map(|i| (i % 253) as u8).collect();
+        let a = MemDevice::from_bytes("a", data.clone());
+        let b = MemDevice::from_bytes("b", data.clone());
+        let (mut pieces, mut all) = (Vec::new(), Vec::new());
+        a.read_pieces(Sectors(0), Sectors(sectors), &mut |at, d| {
+            // A sink that reads the same way gets a buffer of its own.
+            let mut inner = Vec::new();
+            b.read_pieces(at, Sectors(1), &mut |_, x| {
+                inner.extend_from_slice(x);
+                Ok(())
+            })?;
+            assert_eq!(inner, d[..512]);
+            pieces.push((at.0, d.len()));
+            all.extend_from_slice(d);
+            Ok(())
+        })
+        .unwrap();
+        let max = READ_PIECE_MAX as u64 / 512;
+        assert_eq!(pieces, vec![(0, READ_PIECE_MAX), (max, READ_PIECE_MAX), (2 * max, 8 * 512)]);
+        assert!(all == data);
+        let e = a.read_pieces(Sectors(sectors - 1), Sectors(2), &mut |_, _| Ok(())).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::OutOfBounds);
+    }
 }

@@ -20,7 +20,7 @@ pub mod targets;
 
 pub use device::{Background, DeviceInfo, MappedDevice};
 pub use registry::{
-    is_remote, DmError, DmResult, Registry, RegistryConfig, RemoteOpener, TargetLine, DEFAULT_MERGE_BATCH, DM_MAJOR,
-    FILE_MAJOR, NBD_MAJOR,
+    is_remote, DmError, DmResult, Registry, RegistryConfig, RemoteOpener, TargetLine, DEFAULT_HYDRATION_SLICE,
+    DEFAULT_MERGE_BATCH, DM_MAJOR, FILE_MAJOR, NBD_MAJOR,
 };
 pub use table::{DevNum, DevRef, Table, TableLine, TargetArgs};

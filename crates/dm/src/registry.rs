@@ -79,9 +79,16 @@ pub struct RegistryConfig {
     /// default, is the kernel's behaviour; the daemon sets it when LVM
     /// snapshot autoextend is on, so writes wait for the extension.
     pub snapshot_space_wait: std::time::Duration,
+    /// How long one background step of a clone keeps copying. Zero makes
+    /// each step one copy per worker (tests that step by hand and want to
+    /// see hydration half done).
+    pub hydration_slice: std::time::Duration,
     /// Opens `nbd://` and `nbd+unix://` devices in tables (none: refused).
     pub remote: Option<RemoteOpener>,
 }
+
+/// Default [`RegistryConfig::hydration_slice`].
+pub const DEFAULT_HYDRATION_SLICE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Default [`RegistryConfig::merge_batch`]: large enough that the two
 /// flushes of a merge commit cost little next to the copy.
@@ -93,6 +100,7 @@ impl Default for RegistryConfig {
             background: Background::Threads,
             merge_batch: DEFAULT_MERGE_BATCH,
             snapshot_space_wait: std::time::Duration::ZERO,
+            hydration_slice: DEFAULT_HYDRATION_SLICE,
             remote: None,
         }
     }
@@ -289,7 +297,10 @@ impl Registry {
                 }
                 TargetArgs::Clone(c) => {
                     let (m, d, s) = (resolve(&c.metadata)?, resolve(&c.dest)?, resolve(&c.source)?);
-                    Box::new(CloneTarget::new(c, m, d, s, line.len, dev.events.clone()).map_err(fail)?)
+                    Box::new(
+                        CloneTarget::new(c, m, d, s, line.len, dev.events.clone(), self.config.hydration_slice)
+                            .map_err(fail)?,
+                    )
                 }
             };
             entries.push(TableEntry { start: line.start, len: line.len, target });

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use std::sync::Arc;
-use ulvm_blockdev::{BlockDevice, MemDevice, Sectors};
+use ulvm_blockdev::{BlockDevice, MemDevice, Sectors, Writeback};
 use ulvm_dm::target::Step;
 use ulvm_testkit::stamped;
 
@@ -163,6 +163,106 @@ fn test_table_syntax_errors() {
     }
     let l: ulvm_dm::TableLine = "0 1024 clone m d s 8 1 NO_HYDRATION 2 hydration_batch_size 0".parse().unwrap();
     assert_eq!(l.to_string(), "0 1024 clone m d s 8 1 NO_HYDRATION 2 hydration_batch_size 0");
+}
+
+/// A device that counts what background hydration does to it: reads in
+/// flight (each slowed down, so copies overlap), the longest read, and the
+/// write-back hints it gets.
+#[derive(Debug)]
+struct Probe {
+    inner: Arc<MemDevice>,
+    inflight: std::sync::atomic::AtomicU64,
+    max_inflight: std::sync::atomic::AtomicU64,
+    max_read: std::sync::atomic::AtomicU64,
+    hints: std::sync::Mutex<Vec<(u64, u64, Writeback)>>,
+}
+
+impl Probe {
+    fn new(inner: Arc<MemDevice>) -> Arc<Probe> {
+        Arc::new(Probe {
+            inner,
+            inflight: Default::default(),
+            max_inflight: Default::default(),
+            max_read: Default::default(),
+            hints: Default::default(),
+        })
+    }
+}
+
+impl BlockDevice for Probe {
+    fn size(&self) -> Sectors {
+        self.inner.size()
+    }
+    fn read(&self, at: Sectors, buf: &mut [u8]) -> ulvm_blockdev::Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = buf.len() as u64 / 512;
+        let now = self.inflight.fetch_add(n, SeqCst) + n;
+        self.max_inflight.fetch_max(now, SeqCst);
+        self.max_read.fetch_max(n, SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let r = self.inner.read(at, buf);
+        self.inflight.fetch_sub(n, SeqCst);
+        r
+    }
+    fn write(&self, at: Sectors, buf: &[u8]) -> ulvm_blockdev::Result<()> {
+        self.inner.write(at, buf)
+    }
+    fn flush(&self) -> ulvm_blockdev::Result<()> {
+        self.inner.flush()
+    }
+    fn discard(&self, at: Sectors, len: Sectors) -> ulvm_blockdev::Result<()> {
+        self.inner.discard(at, len)
+    }
+    fn write_zeroes(&self, at: Sectors, len: Sectors) -> ulvm_blockdev::Result<()> {
+        self.inner.write_zeroes(at, len)
+    }
+    fn writeback(&self, at: Sectors, len: Sectors, how: Writeback) -> ulvm_blockdev::Result<()> {
+        self.hints.lock().unwrap().push((at.0, len.0, how));
+        Ok(())
+    }
+}
+
+/// `hydration_threshold` bounds the regions being copied at once and
+/// `hydration_batch_size` the regions per copy, as in the kernel; copies
+/// run side by side up to that bound; every copy's write-back is started
+/// at once and finished a bounded window later.
+#[test]
+fn test_threshold_bounds_regions_in_flight_and_writeback_trails_the_copies() {
+    const N: u64 = 65_536; // 32 MiB: 1024 regions of 64 sectors
+    let reg = registry();
+    let src_bytes = stamped((N * 512) as usize, 11, 0);
+    let src = Probe::new(Arc::new(MemDevice::from_bytes("src", src_bytes.clone())));
+    let dst = Probe::new(mem("dst", N));
+    reg.add_device("src", src.clone());
+    reg.add_device("dst", dst.clone());
+    reg.add_device("meta", as_dev(&mem("meta", 8192)));
+    create(&reg, "cl", &format!("0 {N} clone meta dst src 64 0 4 hydration_threshold 12 hydration_batch_size 4"));
+    step_until_done(&reg, "cl");
+    assert!(status(&reg, "cl").contains(" 1024/1024 0 0 4 hydration_threshold 12 "), "{}", status(&reg, "cl"));
+    assert!(dst.inner.snapshot_bytes() == src_bytes, "the destination is the source");
+
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(src.max_read.load(SeqCst), 4 * 64, "copies are batches of 4 regions");
+    let peak = src.max_inflight.load(SeqCst);
+    assert!(peak <= 12 * 64, "at most 12 regions in flight, saw {} sectors", peak);
+    assert!(peak > 4 * 64, "copies overlap (three workers), saw {} sectors at most", peak);
+
+    // Every background copy started its write-back; the oldest ones were
+    // waited for once more than the window had been written after them.
+    let hints = dst.hints.lock().unwrap().clone();
+    let started: Vec<(u64, u64)> = hints.iter().filter(|h| h.2 == Writeback::Start).map(|&(a, n, _)| (a, n)).collect();
+    let finished: Vec<(u64, u64)> =
+        hints.iter().filter(|h| h.2 == Writeback::Finish).map(|&(a, n, _)| (a, n)).collect();
+    assert_eq!(started.iter().map(|h| h.1).sum::<u64>(), N, "write-back started for every copied sector");
+    let window = (16 << 20) / 512;
+    let done: u64 = finished.iter().map(|h| h.1).sum();
+    assert!(done >= N - window && done < N, "finished {done} of {N} sectors, the last window left to the flush");
+    for (i, f) in hints.iter().enumerate().filter(|(_, h)| h.2 == Writeback::Finish) {
+        assert!(
+            hints[..i].iter().any(|h| h.2 == Writeback::Start && (h.0, h.1) == (f.0, f.1)),
+            "finished {f:?} before starting it"
+        );
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -262,7 +262,9 @@ fn test_clone_crash_never_marks_stale_regions_hydrated() {
     let pattern = |r: u64| stamped(4096, 0xabc, r);
     let build = |meta: ulvm_blockdev::DeviceRef, dest: ulvm_blockdev::DeviceRef| {
         let line: ulvm_dm::TableLine =
-            format!("0 {SECTORS} clone 9:0 9:1 9:2 {REGION} 0 2 hydration_batch_size 3").parse().unwrap();
+            format!("0 {SECTORS} clone 9:0 9:1 9:2 {REGION} 0 4 hydration_threshold 3 hydration_batch_size 3")
+                .parse()
+                .unwrap();
         let TargetArgs::Clone(args) = line.target else { unreachable!() };
         let src: ulvm_blockdev::DeviceRef = Arc::new(MemDevice::from_bytes("src", src_bytes.clone()));
         CloneTarget::new(
@@ -272,6 +274,7 @@ fn test_clone_crash_never_marks_stale_regions_hydrated() {
             Underlying::detached(DevNum { major: 9, minor: 2 }, src),
             Sectors(SECTORS),
             Arc::new(EventSink::default()),
+            std::time::Duration::ZERO,
         )
         .unwrap()
     };

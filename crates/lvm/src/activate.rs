@@ -126,7 +126,7 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, FormatError> {
         let meta_dev = dev(meta, None, extent_table(vg, meta)?, false);
         let dest = dev(origin, Some("dest"), own, false);
         let top = format!(
-            "0 {size} clone {} {} {} {} 0 4 hydration_threshold 2 hydration_batch_size 16\n",
+            "0 {size} clone {} {} {} {} 0 4 hydration_threshold 64 hydration_batch_size 16\n",
             meta_dev.name, dest.name, c.source, c.region_size
         );
         let top = dev(origin, None, top, !origin.is_writable());

@@ -423,21 +423,42 @@ impl BlockDevice for NbdClient {
     /// Large reads go out as pieces of `READ_PIECE`, all in flight at once.
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         check_io(self, "read", at, buf.len() as u64)?;
-        let mut pending = Vec::new();
-        for (i, piece) in buf.chunks(READ_PIECE).enumerate() {
-            let off = at.bytes().0 + (i * READ_PIECE) as u64;
-            pending.push(self.submit(CMD_READ, 0, off, piece.len() as u32, &[]));
-        }
-        for (piece, rx) in buf.chunks_mut(READ_PIECE).zip(pending) {
+        self.read_pieces(at, Sectors(buf.len() as u64 / 512), &mut |w, d| {
+            let start = ((w.0 - at.0) * 512) as usize;
+            buf[start..start + d.len()].copy_from_slice(d);
+            Ok(())
+        })
+    }
+    /// All pieces go out at once; each reply's buffer is handed to `sink`
+    /// as it stands, in order, and then reused.
+    fn read_pieces(&self, at: Sectors, len: Sectors, sink: &mut dyn FnMut(Sectors, &[u8]) -> Result<()>) -> Result<()> {
+        check_range(self, "read", at, len)?;
+        let piece = READ_PIECE as u64 / 512;
+        let pending: Vec<_> = (0..len.0.div_ceil(piece))
+            .map(|i| {
+                let n = piece.min(len.0 - i * piece);
+                self.submit(CMD_READ, 0, (at.0 + i * piece) * 512, (n * 512) as u32, &[])
+            })
+            .collect();
+        let mut result = Ok(());
+        for (i, rx) in pending.into_iter().enumerate() {
             let r = match rx {
                 Ok(rx) => rx.recv().unwrap_or(Err(ESHUTDOWN)),
                 Err(e) => Err(e),
             };
-            let d = self.check(r, "read")?;
-            piece.copy_from_slice(&d);
-            self.waiters.recycle(d);
+            // After an error the remaining replies are still collected
+            // (their buffers go back to the pool), but not handed over.
+            if result.is_ok() {
+                result = self.check(r, "read").and_then(|d| {
+                    let r = sink(at + Sectors(i as u64 * piece), &d);
+                    self.waiters.recycle(d);
+                    r
+                });
+            } else if let Ok(d) = r {
+                self.waiters.recycle(d);
+            }
         }
-        Ok(())
+        result
     }
     fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
         check_io(self, "write", at, buf.len() as u64)?;

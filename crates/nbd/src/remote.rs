@@ -207,6 +207,11 @@ impl BlockDevice for RemoteDevice {
         let cell = std::cell::RefCell::new(buf);
         self.retry(|c| c.read(at, &mut cell.borrow_mut()))
     }
+    fn read_pieces(&self, at: Sectors, len: Sectors, sink: &mut dyn FnMut(Sectors, &[u8]) -> Result<()>) -> Result<()> {
+        // A retry after a dropped connection hands the range over again.
+        let cell = std::cell::RefCell::new(sink);
+        self.retry(|c| c.read_pieces(at, len, &mut *cell.borrow_mut()))
+    }
     fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
         self.retry(|c| c.write(at, buf))
     }

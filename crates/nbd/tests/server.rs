@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::Arc;
-use ulvm_blockdev::{BlockDevice, DeviceRef, FileDevice, MemDevice, Sectors};
+use ulvm_blockdev::{BlockDevice, DeviceRef, ErrorKind, FileDevice, MemDevice, Sectors};
 use ulvm_nbd::proto::*;
 use ulvm_nbd::{Export, Exports, NbdClient, NbdServer};
 
@@ -292,6 +292,24 @@ fn test_remote_device_reconnects_after_the_server_restarts() {
     let mut server = NbdServer::unix(&sock, 0o600, exports()).unwrap();
     let got = reader.join().unwrap().unwrap();
     assert_eq!(got, data[65536..131072]);
+    // A streamed read lends the reply buffers: 256 KiB pieces, in order.
+    let mut pieces = Vec::new();
+    let mut all = Vec::new();
+    remote
+        .read_pieces(Sectors(0), Sectors(2048), &mut |at, d| {
+            pieces.push((at.0, d.len()));
+            all.extend_from_slice(d);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(pieces, vec![(0, 262144), (512, 262144), (1024, 262144), (1536, 262144)]);
+    assert!(all == data);
+    // A sink's error ends the read with that error.
+    let e = remote
+        .read_pieces(Sectors(0), Sectors(2048), &mut |_, _| Err(ulvm_blockdev::Error::new(ErrorKind::NoSpace, "full")))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoSpace);
+    assert!(remote.read_pieces(Sectors(2000), Sectors(100), &mut |_, _| Ok(())).is_err(), "past the end");
     // An export that is gone for longer than the patience is an error.
     let uri = ulvm_nbd::NbdUri::parse(&format!("nbd+unix:///src?socket={}", sock.display())).unwrap();
     let short = ulvm_nbd::RemoteDevice::open(uri, std::time::Duration::from_millis(200)).unwrap();

@@ -20,8 +20,8 @@ use ulvm_lvm::names::{check_lv_name, dm_name};
 use ulvm_lvm::pv as lvmpv;
 use ulvm_lvm::units::size_long;
 
-/// Default region size: 64 KiB (with threshold 2 and batch 16, 1 MiB
-/// copies, two in flight; see docs/clone.md).
+/// Default region size: 64 KiB (with the table's threshold 64 and batch
+/// 16: 1 MiB copies, four in flight; see docs/clone.md).
 const DEFAULT_REGION: u64 = 128;
 
 /// The table's name for the source and its size in sectors.

@@ -4,9 +4,9 @@
 //! region skips the copy); writes to a region being hydrated wait for it;
 //! discards mark fully covered regions hydrated without copying; flushes
 //! commit the metadata after flushing the destination. Background
-//! hydration copies runs of up to `hydration_batch_size` regions, up to
-//! `hydration_threshold` at a time, and only while no user I/O is in
-//! flight.
+//! hydration copies runs of up to `hydration_batch_size` regions, with at
+//! most `hydration_threshold` regions being hydrated at a time, and only
+//! while no user I/O is in flight.
 //!
 //! Beyond the kernel: the `hydrate_on_read` feature (a read of an
 //! unhydrated region lands it on the destination too), and a progress
@@ -15,16 +15,20 @@
 use super::metadata::Metadata;
 use crate::table::CloneArgs;
 use crate::target::{io_error, EventSink, Step, Target, Underlying};
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use ulvm_blockdev::{Error, ErrorKind, Result, Sectors};
+use ulvm_blockdev::{Error, ErrorKind, Result, Sectors, Writeback};
 
 /// Metadata is committed at least this often when it changed.
 const COMMIT_PERIOD: Duration = Duration::from_secs(1);
-/// The largest single copy: longer runs go in pieces.
-const COPY_PIECE: usize = 8 << 20;
+/// The most copy workers one background step runs.
+const MAX_WORKERS: u32 = 8;
+/// Sectors of background copies whose write-back has been started but not
+/// waited for: older ones are waited for and dropped from the cache, so the
+/// destination never holds more than this much dirty hydrated data.
+const WRITEBACK_WINDOW: u64 = (16 << 20) / 512;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -41,10 +45,9 @@ struct State {
     enabled: bool,
     threshold: u32,
     batch: u32,
-    /// Regions being copied (or written whole) right now.
+    /// Regions being copied (or written whole) right now (the status's
+    /// "hydrating" count, as the kernel's `hydrations_in_flight`).
     hydrating: HashSet<u64>,
-    /// Hydration jobs in flight (status "hydrating").
-    jobs: u32,
     /// Where background hydration looks next.
     cursor: u64,
     last_commit: Instant,
@@ -64,7 +67,15 @@ pub struct CloneTarget {
     discard_passdown: bool,
     hydrate_on_read: bool,
     events: Arc<EventSink>,
+    /// How long one background step keeps copying (a suspend cuts it
+    /// short); zero: one run per worker.
+    slice: Duration,
     user_io: AtomicU64,
+    /// Set from presuspend to resume: background copies stop early.
+    stopping: AtomicBool,
+    /// Background copies whose write-back has started, oldest first, and
+    /// their total length: see [`WRITEBACK_WINDOW`].
+    written: Mutex<(VecDeque<(u64, u64)>, u64)>,
     state: Mutex<State>,
     cond: Condvar,
 }
@@ -100,6 +111,7 @@ impl CloneTarget {
         source: Underlying,
         len: Sectors,
         events: Arc<EventSink>,
+        slice: Duration,
     ) -> std::result::Result<CloneTarget, String> {
         if source.dev.size() < len {
             return Err(format!(
@@ -136,7 +148,10 @@ impl CloneTarget {
             discard_passdown: !args.no_discard_passdown,
             hydrate_on_read: args.hydrate_on_read,
             events,
+            slice,
             user_io: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+            written: Mutex::new((VecDeque::new(), 0)),
             state: Mutex::new(State {
                 md,
                 mode: Mode::Rw,
@@ -144,7 +159,6 @@ impl CloneTarget {
                 threshold: args.hydration_threshold,
                 batch: args.hydration_batch_size.max(1),
                 hydrating: HashSet::new(),
-                jobs: 0,
                 cursor: 0,
                 last_commit: now,
                 done_raised: false,
@@ -196,14 +210,13 @@ impl CloneTarget {
             }
             if !st.hydrating.contains(&r) {
                 st.hydrating.insert(r);
-                st.jobs += 1;
                 return Ok(Claim::Mine);
             }
             st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
         }
     }
 
-    /// Ends claims on `regions` (one job), marking them hydrated if `done`.
+    /// Ends claims on `regions`, marking them hydrated if `done`.
     fn release(&self, regions: &[u64], done: bool) {
         let mut st = self.lock();
         for &r in regions {
@@ -212,35 +225,19 @@ impl CloneTarget {
             }
             st.hydrating.remove(&r);
         }
-        st.jobs = st.jobs.saturating_sub(1);
         drop(st);
         self.cond.notify_all();
     }
 
-    /// Copies sectors `[start, end)` from the source to the destination,
-    /// through a buffer each thread keeps.
+    /// Copies sectors `[start, end)` from the source to the destination:
+    /// inside the kernel between plain files, otherwise piece by piece as
+    /// the source hands them over.
     fn copy(&self, start: u64, end: u64) -> Result<()> {
         let (src, dst) = (&*self.source.dev, &*self.dest.dev);
         if ulvm_blockdev::copy_in_kernel(src, Sectors(start), dst, Sectors(start), Sectors(end - start))? {
             return Ok(());
         }
-        thread_local! {
-            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        BUF.with(|b| {
-            let mut buf = b.borrow_mut();
-            let mut at = start;
-            while at < end {
-                let n = ((end - at) as usize * 512).min(COPY_PIECE);
-                if buf.len() < n {
-                    buf.resize(n, 0);
-                }
-                self.source.dev.read(Sectors(at), &mut buf[..n])?;
-                self.dest.dev.write(Sectors(at), &buf[..n])?;
-                at += n as u64 / 512;
-            }
-            Ok(())
-        })
+        src.read_pieces(Sectors(start), Sectors(end - start), &mut |at, data| dst.write(at, data))
     }
 
     /// A commit that does the slow part, flushing what the destination
@@ -314,39 +311,102 @@ impl CloneTarget {
         (st.md.hydrated(), st.md.nr_regions(), rate)
     }
 
-    /// Picks up to `threshold` runs of unhydrated regions to copy, claiming them.
-    fn pick(&self, st: &mut State) -> Vec<Vec<u64>> {
-        let mut jobs = Vec::new();
+    /// Picks the next run of unhydrated regions to copy and claims it: up
+    /// to `hydration_batch_size` contiguous regions from the rotating
+    /// cursor, within what `hydration_threshold` leaves (it bounds the
+    /// regions being hydrated at once, as in the kernel).
+    fn pick_run(&self, st: &mut State) -> Option<Vec<u64>> {
+        let budget = (st.threshold as u64).saturating_sub(st.hydrating.len() as u64);
+        let max = budget.min(st.batch as u64);
+        if max == 0 {
+            return None;
+        }
         let n = self.nr_regions();
         let mut from = st.cursor;
-        while (jobs.len() as u32) < st.threshold {
-            let Some(first) = st.md.next_unhydrated(from) else { break };
-            if st.hydrating.contains(&first) {
-                // Being hydrated by a write: look past it (once round at most).
-                from = first + 1;
-                if from >= n || jobs.iter().flatten().any(|&r| r == first) {
+        let mut wrapped = false;
+        let first = loop {
+            let next = st.md.next_unhydrated(from)?;
+            if next < from {
+                if wrapped {
+                    return None;
+                }
+                wrapped = true;
+            }
+            if !st.hydrating.contains(&next) {
+                break next;
+            }
+            // Being hydrated by a write or another worker: look past it.
+            if next + 1 >= n {
+                if wrapped {
+                    return None;
+                }
+                wrapped = true;
+            }
+            from = (next + 1) % n;
+        };
+        let mut run = vec![first];
+        let mut r = first + 1;
+        while (run.len() as u64) < max && r < n && !st.md.is_hydrated(r) && !st.hydrating.contains(&r) {
+            run.push(r);
+            r += 1;
+        }
+        st.hydrating.extend(run.iter().copied());
+        st.cursor = r % n;
+        Some(run)
+    }
+
+    /// One background copy worker: copies runs until the step's slice is
+    /// over (after one run at least), there is nothing left to pick,
+    /// hydration is stopped, or user I/O arrives. Returns how many runs it
+    /// copied.
+    fn hydrate_until(&self, until: Instant) -> Result<u32> {
+        let mut copied = 0;
+        while !self.stopping.load(Ordering::SeqCst) {
+            let run = {
+                let mut st = self.lock();
+                if st.mode != Mode::Rw || !st.enabled || self.user_io.load(Ordering::SeqCst) > 0 {
                     break;
                 }
-                continue;
-            }
-            let mut run = vec![first];
-            let mut r = first + 1;
-            while (run.len() as u32) < st.batch && r < n && !st.md.is_hydrated(r) && !st.hydrating.contains(&r) {
-                run.push(r);
-                r += 1;
-            }
-            for &x in &run {
-                st.hydrating.insert(x);
-            }
-            st.jobs += 1;
-            from = r % n;
-            jobs.push(run);
-            if from == first {
+                match self.pick_run(&mut st) {
+                    Some(run) => run,
+                    None => break,
+                }
+            };
+            let (s, _) = self.span(run[0]);
+            let (_, e) = self.span(*run.last().expect("non-empty run"));
+            let r = self.copy(s, e);
+            self.release(&run, r.is_ok());
+            r?;
+            self.wrote_behind(s, e);
+            copied += 1;
+            if Instant::now() >= until {
                 break;
             }
         }
-        st.cursor = from;
-        jobs
+        Ok(copied)
+    }
+
+    /// Starts the write-back of a background copy, and finishes that of
+    /// the oldest ones beyond [`WRITEBACK_WINDOW`]. Hints only: the data's
+    /// durability still comes from the flush in each commit.
+    fn wrote_behind(&self, s: u64, e: u64) {
+        let dest = &*self.dest.dev;
+        let _ = dest.writeback(Sectors(s), Sectors(e - s), Writeback::Start);
+        let old: Vec<(u64, u64)> = {
+            let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
+            w.0.push_back((s, e));
+            w.1 += e - s;
+            let mut old = Vec::new();
+            while w.1 > WRITEBACK_WINDOW {
+                let Some((s, e)) = w.0.pop_front() else { break };
+                w.1 -= e - s;
+                old.push((s, e));
+            }
+            old
+        };
+        for (s, e) in old {
+            let _ = dest.writeback(Sectors(s), Sectors(e - s), Writeback::Finish);
+        }
     }
 }
 
@@ -510,7 +570,7 @@ impl Target for CloneTarget {
             self.region_size,
             st.md.hydrated(),
             st.md.nr_regions(),
-            st.jobs,
+            st.hydrating.len(),
             features.len()
         );
         for f in features {
@@ -572,6 +632,14 @@ impl Target for CloneTarget {
         Ok(())
     }
 
+    fn presuspend(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    fn resume(&self) {
+        self.stopping.store(false, Ordering::SeqCst);
+    }
+
     fn postsuspend(&self) {
         let mut st = self.lock();
         let _ = self.commit(&mut st);
@@ -611,37 +679,30 @@ impl Target for CloneTarget {
             std::thread::sleep(Duration::from_micros(500));
             return Some(Step::Progress);
         }
-        let jobs = self.pick(&mut st);
+        let workers = st.threshold.div_ceil(st.batch).clamp(1, MAX_WORKERS);
         drop(st);
-        if jobs.is_empty() {
-            if commit_due {
-                let _ = self.commit_unlocked();
-            }
-            // Everything left is being hydrated by writes: wait for them.
-            let st = self.lock();
-            let _ = self.cond.wait_timeout(st, Duration::from_millis(10));
-            return Some(Step::Progress);
-        }
-        let copy = |run: &Vec<u64>| {
-            let (s, _) = self.span(run[0]);
-            let (_, e) = self.span(*run.last().expect("non-empty run"));
-            let r = self.copy(s, e);
-            self.release(run, r.is_ok());
-            r
-        };
-        let failed = std::thread::scope(|sc| {
+        let until = Instant::now() + self.slice;
+        let (copied, failed) = std::thread::scope(|sc| {
             let commit = commit_due.then(|| sc.spawn(|| self.commit_unlocked()));
-            let hs: Vec<_> = jobs[1..].iter().map(|j| sc.spawn(move || copy(j).is_err())).collect();
-            let mut failed = copy(&jobs[0]).is_err();
-            failed |= hs.into_iter().any(|h| h.join().unwrap_or(true));
+            let hs: Vec<_> = (1..workers).map(|_| sc.spawn(|| self.hydrate_until(until))).collect();
+            let mut results = vec![self.hydrate_until(until)];
+            results.extend(
+                hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(io_error("clone: copy worker panicked")))),
+            );
             if let Some(c) = commit {
                 let _ = c.join();
             }
-            failed
+            let copied: u32 = results.iter().map(|r| *r.as_ref().unwrap_or(&0)).sum();
+            (copied, results.iter().any(|r| r.is_err()))
         });
         if failed {
             tracing::warn!(clone = ?self, "hydration copy failed; retrying later");
             std::thread::sleep(Duration::from_millis(100));
+        } else if copied == 0 {
+            // Everything left is being hydrated by writes (or the step was
+            // cut short): wait for them.
+            let st = self.lock();
+            let _ = self.cond.wait_timeout(st, Duration::from_millis(10));
         }
         Some(Step::Progress)
     }

@@ -11,7 +11,12 @@ pub fn registry() -> Registry {
 }
 
 pub fn registry_with_batch(merge_batch: usize) -> Registry {
-    Registry::new(RegistryConfig { background: Background::Manual, merge_batch, ..RegistryConfig::default() })
+    Registry::new(RegistryConfig {
+        background: Background::Manual,
+        merge_batch,
+        hydration_slice: std::time::Duration::ZERO,
+        ..RegistryConfig::default()
+    })
 }
 
 pub fn mem(name: &str, sectors: u64) -> Arc<MemDevice> {
