@@ -4,6 +4,7 @@
 #
 #   bench/clone-hydrate.sh [--size 1G] [--repeat 3] [--dir /var/tmp]
 #                          [--region 128] [--threshold 64] [--batch 16]
+#                          [--only file|nbd|reads]
 #
 # 1. Hydration of SIZE from a local file and from an NBD export of the
 #    same file (nbdkit, unix socket) onto a fresh destination file, until
@@ -19,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SIZE=1G REPEAT=3 BASE=/var/tmp REGION=128 THRESHOLD=64 BATCH=16
+SIZE=1G REPEAT=3 BASE=/var/tmp REGION=128 THRESHOLD=64 BATCH=16 ONLY=
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) SIZE=$2; shift 2 ;;
@@ -28,7 +29,8 @@ while [ $# -gt 0 ]; do
     --region) REGION=$2; shift 2 ;;
     --threshold) THRESHOLD=$2; shift 2 ;;
     --batch) BATCH=$2; shift 2 ;;
-    *) echo "usage: $0 [--size 1G] [--repeat N] [--dir DIR] [--region SECTORS] [--threshold N] [--batch N]" >&2; exit 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    *) echo "usage: $0 [--size 1G] [--repeat N] [--dir DIR] [--region SECTORS] [--threshold N] [--batch N] [--only file|nbd|reads]" >&2; exit 2 ;;
   esac
 done
 for t in nbdkit nbdcopy fio python3; do
@@ -96,33 +98,45 @@ fio_reads() { # -> IOPS of 4k random reads at QD1 for 5 s on the clone
 }
 
 declare -A R
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 for _ in $(seq "$REPEAT"); do
-  R[ulvm_file]+="$(ulvm_hydrate "$W/src.img") "
-  R[nbdcopy_file]+="$(nbdcopy_run "$W/src.img") "
-  R[ulvm_nbd]+="$(ulvm_hydrate "$NBDSRC") "
-  R[nbdcopy_nbd]+="$(nbdcopy_run "$NBDSRC") "
-  fresh; start_daemon
-  DM create cl --table "$(table "$NBDSRC" no_hydration)"
-  R[read_idle]+="$(fio_reads) "
-  DM message cl 0 enable_hydration
-  R[read_busy]+="$(fio_reads) "
-  R[progress]="$(DM message cl 0 progress)"
-  stop_daemon
+  if want file; then
+    R[ulvm_file]+="$(ulvm_hydrate "$W/src.img") "
+    R[nbdcopy_file]+="$(nbdcopy_run "$W/src.img") "
+  fi
+  if want nbd; then
+    R[ulvm_nbd]+="$(ulvm_hydrate "$NBDSRC") "
+    R[nbdcopy_nbd]+="$(nbdcopy_run "$NBDSRC") "
+  fi
+  if want reads; then
+    fresh; start_daemon
+    DM create cl --table "$(table "$NBDSRC" no_hydration)"
+    R[read_idle]+="$(fio_reads) "
+    DM message cl 0 enable_hydration
+    R[read_busy]+="$(fio_reads) "
+    R[progress]="$(DM message cl 0 progress)"
+    stop_daemon
+  fi
 done
 for k in "${!R[@]}"; do [ "$k" = progress ] || R[$k]=$(echo "${R[$k]}" | median); done
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 
 echo "# clone hydration: $SIZE, region $REGION sectors, threshold $THRESHOLD, batch $BATCH, median of $REPEAT, $(nproc) cores, $(date -u +%F)"
-echo
-echo "| source | ulvm clone MiB/s | nbdcopy --flush MiB/s | ulvm / nbdcopy |"
-echo "|---|---|---|---|"
-echo "| local file | ${R[ulvm_file]} | ${R[nbdcopy_file]} | $(ratio "${R[ulvm_file]}" "${R[nbdcopy_file]}") |"
-echo "| NBD (nbdkit, unix socket) | ${R[ulvm_nbd]} | ${R[nbdcopy_nbd]} | $(ratio "${R[ulvm_nbd]}" "${R[nbdcopy_nbd]}") |"
-echo
-echo "| 4k random reads QD1 on the clone | IOPS |"
-echo "|---|---|"
-echo "| hydration disabled | ${R[read_idle]} |"
-echo "| while hydrating | ${R[read_busy]} |"
-echo "| ratio | $(ratio "${R[read_busy]}" "${R[read_idle]}") |"
-echo
-echo "last progress message after 5 s of hydration: ${R[progress]}"
+if want file || want nbd; then
+  echo
+  echo "| source | ulvm clone MiB/s | nbdcopy --flush MiB/s | ulvm / nbdcopy |"
+  echo "|---|---|---|---|"
+  want file && echo "| local file | ${R[ulvm_file]} | ${R[nbdcopy_file]} | $(ratio "${R[ulvm_file]}" "${R[nbdcopy_file]}") |"
+  want nbd && echo "| NBD (nbdkit, unix socket) | ${R[ulvm_nbd]} | ${R[nbdcopy_nbd]} | $(ratio "${R[ulvm_nbd]}" "${R[nbdcopy_nbd]}") |"
+fi
+if want reads; then
+  echo
+  echo "| 4k random reads QD1 on the clone | IOPS |"
+  echo "|---|---|"
+  echo "| hydration disabled | ${R[read_idle]} |"
+  echo "| while hydrating | ${R[read_busy]} |"
+  echo "| ratio | $(ratio "${R[read_busy]}" "${R[read_idle]}") |"
+  echo
+  echo "last progress message after 5 s of hydration: ${R[progress]}"
+fi
+exit 0
