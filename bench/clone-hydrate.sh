@@ -4,7 +4,7 @@
 #
 #   bench/clone-hydrate.sh [--size 1G] [--repeat 3] [--dir /var/tmp]
 #                          [--region 128] [--threshold 64] [--batch 16]
-#                          [--only file|nbd|reads]
+#                          [--only file|nbd|lvm|reads]
 #
 # 1. Hydration of SIZE from a local file and from an NBD export of the
 #    same file (nbdkit, unix socket) onto a fresh destination file, until
@@ -12,6 +12,9 @@
 #    flushes the destination, every second, and at the end).
 # 2. nbdcopy --flush of the same source (file, then the same NBD export)
 #    to a fresh destination file.
+# 2b. `lvcreate --type clone --source FILE` into a VG on a file PV (its
+#    own defaults; the destination is then a dm device over the PV), timed
+#    to the completion event like 1.
 # 3. fio (nbd engine) 4 KiB random reads at QD1 on the clone: with
 #    hydration disabled, then while hydration runs.
 # Each figure is the median of --repeat runs. The table defaults (region
@@ -30,7 +33,7 @@ while [ $# -gt 0 ]; do
     --threshold) THRESHOLD=$2; shift 2 ;;
     --batch) BATCH=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
-    *) echo "usage: $0 [--size 1G] [--repeat N] [--dir DIR] [--region SECTORS] [--threshold N] [--batch N] [--only file|nbd|reads]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--size 1G] [--repeat N] [--dir DIR] [--region SECTORS] [--threshold N] [--batch N] [--only file|nbd|lvm|reads]" >&2; exit 2 ;;
   esac
 done
 for t in nbdkit nbdcopy fio python3; do
@@ -85,6 +88,18 @@ ulvm_hydrate() { # SOURCE -> MiB/s
   rate "$t0" "$(now)"
   stop_daemon
 }
+lvm_hydrate() { # -> MiB/s of lvcreate --type clone from the local file
+  start_daemon
+  rm -rf "$W/sys" "$W/pv.img"; truncate -s $((BYTES + BYTES / 4)) "$W/pv.img"
+  "$ULVM" pvcreate -q --run-dir "$W/run" --system-dir "$W/sys" "$W/pv.img" >/dev/null
+  "$ULVM" vgcreate -q --run-dir "$W/run" --system-dir "$W/sys" vg "$W/pv.img" >/dev/null
+  sync
+  local t0; t0=$(now)
+  "$ULVM" lvcreate -q --run-dir "$W/run" --system-dir "$W/sys" --type clone --source "$W/src.img" -n cl vg >/dev/null
+  DM wait vg-cl 0 >/dev/null
+  rate "$t0" "$(now)"
+  stop_daemon
+}
 nbdcopy_run() { # SOURCE -> MiB/s
   fresh
   local t0; t0=$(now)
@@ -108,6 +123,9 @@ for _ in $(seq "$REPEAT"); do
     R[ulvm_nbd]+="$(ulvm_hydrate "$NBDSRC") "
     R[nbdcopy_nbd]+="$(nbdcopy_run "$NBDSRC") "
   fi
+  if want lvm; then
+    R[ulvm_lvm]+="$(lvm_hydrate) "
+  fi
   if want reads; then
     fresh; start_daemon
     DM create cl --table "$(table "$NBDSRC" no_hydration)"
@@ -128,6 +146,12 @@ if want file || want nbd; then
   echo "|---|---|---|---|"
   want file && echo "| local file | ${R[ulvm_file]} | ${R[nbdcopy_file]} | $(ratio "${R[ulvm_file]}" "${R[nbdcopy_file]}") |"
   want nbd && echo "| NBD (nbdkit, unix socket) | ${R[ulvm_nbd]} | ${R[nbdcopy_nbd]} | $(ratio "${R[ulvm_nbd]}" "${R[nbdcopy_nbd]}") |"
+fi
+if want lvm; then
+  echo
+  echo "| lvcreate --type clone from the local file (dm destination over a file PV) | MiB/s |"
+  echo "|---|---|"
+  echo "| ulvm | ${R[ulvm_lvm]} |"
 fi
 if want reads; then
   echo

@@ -436,4 +436,12 @@ impl BlockDevice for MappedDevice {
             t.split(at, len, |e, rel, r| e.target.write_zeroes(rel, Sectors(r.end - r.start)))
         })
     }
+    /// Passed to each target (a `linear` one hands it on to its device),
+    /// so a clone whose destination is an LV still writes back as it goes.
+    fn writeback(&self, at: Sectors, len: Sectors, how: ulvm_blockdev::Writeback) -> Result<()> {
+        self.with_io(|t| {
+            check_range(self, "write-back", at, len)?;
+            t.split(at, len, |e, rel, r| e.target.writeback(rel, Sectors(r.end - r.start), how))
+        })
+    }
 }

@@ -95,6 +95,12 @@ pub trait Target: Send + Sync {
     fn discard(&self, at: Sectors, len: Sectors) -> Result<()>;
     fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()>;
 
+    /// A write-back hint ([`ulvm_blockdev::BlockDevice::writeback`]);
+    /// ignored by default.
+    fn writeback(&self, _at: Sectors, _len: Sectors, _how: ulvm_blockdev::Writeback) -> Result<()> {
+        Ok(())
+    }
+
     /// Allocation of `len` sectors at `at` (NBD block status); "data" by default.
     fn allocation(&self, _at: Sectors, len: Sectors) -> Result<Vec<ulvm_blockdev::Extent>> {
         Ok(vec![ulvm_blockdev::Extent::data(len)])

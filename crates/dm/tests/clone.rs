@@ -265,6 +265,28 @@ fn test_threshold_bounds_regions_in_flight_and_writeback_trails_the_copies() {
     }
 }
 
+/// A clone whose destination is itself a dm device (an LVM clone's
+/// `-dest` layer) passes the write-back hints through the linear mapping.
+#[test]
+fn test_writeback_hints_pass_through_a_linear_destination() {
+    const N: u64 = 65_536;
+    let reg = registry();
+    let src = Arc::new(MemDevice::from_bytes("src", stamped((N * 512) as usize, 12, 0)));
+    let pv = Probe::new(mem("pv", N + 1000));
+    reg.add_device("src", as_dev(&src));
+    reg.add_device("pv", pv.clone());
+    reg.add_device("meta", as_dev(&mem("meta", 8192)));
+    create(&reg, "dest", &format!("0 {N} linear pv 1000"));
+    create(&reg, "cl", &format!("0 {N} clone meta dest src 64 0 4 hydration_threshold 64 hydration_batch_size 16"));
+    step_until_done(&reg, "cl");
+    let hints = pv.hints.lock().unwrap().clone();
+    let started: u64 = hints.iter().filter(|h| h.2 == Writeback::Start).map(|h| h.1).sum();
+    assert_eq!(started, N, "every copied sector's write-back started on the PV");
+    assert!(hints.iter().all(|h| h.0 >= 1000 && h.0 + h.1 <= N + 1000), "hints are at the PV's offsets: {hints:?}");
+    assert!(hints.iter().any(|h| h.2 == Writeback::Finish));
+    assert!(pv.inner.snapshot_bytes()[1000 * 512..] == src.snapshot_bytes()[..]);
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Read(u64, u64),

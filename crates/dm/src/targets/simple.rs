@@ -31,6 +31,9 @@ impl Target for Linear {
     fn allocation(&self, at: Sectors, len: Sectors) -> Result<Vec<Extent>> {
         self.dev.dev.allocation(self.offset + at, len)
     }
+    fn writeback(&self, at: Sectors, len: Sectors, how: ulvm_blockdev::Writeback) -> Result<()> {
+        self.dev.dev.writeback(self.offset + at, len, how)
+    }
     fn table_params(&self) -> String {
         format!("{} {}", self.dev.num, self.offset)
     }
