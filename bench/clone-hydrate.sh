@@ -22,6 +22,7 @@
 # are the ones `lvcreate --type clone` uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 SIZE=1G REPEAT=3 BASE=/var/tmp REGION=128 THRESHOLD=64 BATCH=16 ONLY=
 while [ $# -gt 0 ]; do
@@ -36,19 +37,9 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--size 1G] [--repeat N] [--dir DIR] [--region SECTORS] [--threshold N] [--batch N] [--only file|nbd|lvm|reads]" >&2; exit 2 ;;
   esac
 done
-for t in nbdkit nbdcopy fio python3; do
-  command -v "$t" >/dev/null || { echo "$0: $t is not installed" >&2; exit 1; }
-done
-cargo build --release -q -p ulvm
-ULVM=$PWD/target/release/ulvm
-W=$(mktemp -d "$BASE/ulvm-clone-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
+need nbdkit nbdcopy fio python3
+build_ulvm
+workdir "$BASE" ulvm-clone-bench
 
 BYTES=$(numfmt --from=iec "$SIZE")
 SECTORS=$((BYTES / 512))
@@ -56,7 +47,7 @@ REGIONS=$(((SECTORS + REGION - 1) / REGION))
 MIB=$((BYTES >> 20))
 dd if=/dev/urandom of="$W/src.img" bs=1M count="$MIB" status=none
 nbdkit --foreground --readonly --unix "$W/src.sock" --threads 16 file "$W/src.img" & PIDS+=($!)
-for _ in $(seq 100); do [ -S "$W/src.sock" ] && break; sleep 0.05; done
+wait_sock "$W/src.sock"
 NBDSRC="nbd+unix:///?socket=$W/src.sock"
 
 now() { date +%s.%N; }
@@ -109,7 +100,7 @@ nbdcopy_run() { # SOURCE -> MiB/s
 fio_reads() { # -> IOPS of 4k random reads at QD1 for 5 s on the clone
   fio --output-format=json --name=r --ioengine=nbd --uri="nbd+unix:///cl?socket=$W/run/nbd.sock" \
       --size="$BYTES" --rw=randread --bs=4k --iodepth=1 --time_based --runtime=5 \
-    | python3 -c 'import json,sys; t=sys.stdin.read(); print("%.0f" % json.loads(t[t.index("{"):])["jobs"][0]["read"]["iops"])'
+    | fio_stats | cut -d' ' -f1
 }
 
 declare -A R

@@ -18,6 +18,7 @@
 # Needs: fio (with the nbd engine), qemu-utils, nbdkit, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 SIZE=1G RUNTIME=5 BASE=/var/tmp REPEAT=1 ONLY=
 while [ $# -gt 0 ]; do
@@ -32,27 +33,14 @@ while [ $# -gt 0 ]; do
 done
 # "IOPS MiB/s" lines -> the line with the median IOPS.
 median() { python3 -c 'import sys; r=sorted((l.split() for l in sys.stdin if l.strip()), key=lambda x: float(x[0])); print(" ".join(r[len(r)//2]))'; }
-for t in fio qemu-nbd qemu-img nbdkit python3; do
-  command -v "$t" >/dev/null || { echo "$0: $t is not installed" >&2; exit 1; }
-done
-
-cargo build --release -q -p ulvm
-ULVM=$PWD/target/release/ulvm
-W=$(mktemp -d "$BASE/ulvm-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
+need fio qemu-nbd qemu-img nbdkit python3
+build_ulvm
+workdir "$BASE" ulvm-bench
 
 BYTES=$(numfmt --from=iec "$SIZE")
 SECTORS=$((BYTES / 512))
 echo "# fio over NBD: $SIZE per job, ${RUNTIME}s per timed job, median of $REPEAT, $(nproc) cores, $(date -u +%F)"
 dd if=/dev/urandom of="$W/disk.img" bs=1M count=$((BYTES >> 20)) status=none
-
-wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; exit 1; }
 
 # --- servers over the same file
 "$ULVM" daemon --run-dir "$W/run" --log warn 2>"$W/ulvm.log" & PIDS+=($!)
@@ -73,8 +61,7 @@ declare -A URI=(
 fio_run() {
   # Write back what the previous job dirtied, so no job pays for another's.
   sync
-  fio --output-format=json --name=j --ioengine=nbd --size="$BYTES" "$@" \
-    | python3 -c 'import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):])["jobs"][0]; r=j["read"]; w=j["write"]; print("%.0f %.1f" % (r["iops"]+w["iops"], (r["bw_bytes"]+w["bw_bytes"])/2**20))'
+  fio --output-format=json --name=j --ioengine=nbd --size="$BYTES" "$@" | fio_stats
 }
 
 declare -A RES

@@ -11,6 +11,7 @@
 # `nbdkit` (nbdkit --filter=cow, 64 KiB blocks). Prints each round and the
 # medians. Comparing a binary with itself gives the method's noise floor.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 [ $# -ge 2 ] || { echo "usage: $0 A B [--qd N] [--rounds N] [--size MIB] [--dir DIR]" >&2; exit 2; }
 A=$1 B=$2; shift 2
 QD=1 ROUNDS=6 SIZE=1024 BASE=/var/tmp
@@ -23,40 +24,33 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 A B [--qd N] [--rounds N] [--size MIB] [--dir DIR]" >&2; exit 2 ;;
   esac
 done
-for t in fio nbdkit python3; do
-  command -v "$t" >/dev/null || { echo "$0: $t is not installed" >&2; exit 1; }
-done
-W=$(mktemp -d "$BASE/ulvm-ab.XXXXXX")
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
+need fio nbdkit python3
+workdir "$BASE" ulvm-ab
 dd if=/dev/urandom of="$W/disk.img" bs=1M count="$SIZE" status=none
 dd if=/dev/zero of="$W/cow.img" bs=1M count=$((SIZE * 9 / 8)) oflag=direct status=none
 SECTORS=$((SIZE * 2048)) CHUNKS=$((SIZE * 16))
 
-wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; exit 1; }
 first_writes() { # URI -> IOPS
   sync
   fio --output-format=json --name=j --ioengine=nbd --uri="$1" --size="${SIZE}M" --rw=write:60k --bs=4k \
-      --iodepth="$QD" --number_ios="$CHUNKS" \
-    | python3 -c 'import json,sys; t=sys.stdin.read(); print("%.0f" % json.loads(t[t.index("{"):])["jobs"][0]["write"]["iops"])'
+      --iodepth="$QD" --number_ios="$CHUNKS" | fio_stats | cut -d' ' -f1
 }
 run() { # SERVER -> IOPS
   if [ "$1" = nbdkit ]; then
     rm -f "$W/cow.sock"
-    nbdkit --foreground --unix "$W/cow.sock" --threads 16 --filter=cow file "$W/disk.img" cow-block-size=65536 & PID=$!
+    nbdkit --foreground --unix "$W/cow.sock" --threads 16 --filter=cow file "$W/disk.img" cow-block-size=65536 & PIDS=($!)
     wait_sock "$W/cow.sock"
     first_writes "nbd+unix:///?socket=$W/cow.sock"
   else
     rm -rf "$W/run"
-    "$1" daemon --run-dir "$W/run" --log warn 2>>"$W/daemon.log" & PID=$!
+    "$1" daemon --run-dir "$W/run" --log warn 2>>"$W/daemon.log" & PIDS=($!)
     wait_sock "$W/run/nbd.sock"
     dd if=/dev/zero of="$W/cow.img" bs=1M count=$((SIZE * 9 / 8)) oflag=direct conv=notrunc status=none
     "$1" dmsetup --run-dir "$W/run" create base --table "0 $SECTORS snapshot-origin $W/disk.img"
     "$1" dmsetup --run-dir "$W/run" create snap --table "0 $SECTORS snapshot $W/disk.img $W/cow.img N 128"
     first_writes "nbd+unix:///base?socket=$W/run/nbd.sock"
   fi
-  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true; PIDS=()
   sync
 }
 RA=() RB=()
