@@ -15,7 +15,11 @@ const CHUNK: usize = 8192;
 fn show(reg: &Registry, what: &str) -> Result<()> {
     println!("$ dmsetup {what}");
     for (name, _) in reg.list() {
-        let lines = if what == "table" { reg.table(&name, false)? } else { reg.status(&name)? };
+        let lines: Vec<String> = if what == "table" {
+            reg.table(&name, false)?.iter().map(ToString::to_string).collect()
+        } else {
+            reg.status(&name)?.iter().map(ToString::to_string).collect()
+        };
         for l in lines {
             println!("{name}: {l}");
         }

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use ulvm_daemon::control::ControlClient;
 use ulvm_daemon::proto::{DeviceLines, Info, ListEntry, Reply, Request, Response};
+use ulvm_dm::TargetStatus;
 
 const USAGE: &str = "Usage: dmsetup [--run-dir DIR] COMMAND [OPTIONS] ...
 Commands:
@@ -290,13 +291,11 @@ fn clone_progress(c: &mut Conn, name: &str, interval: Option<f64>) -> Result<i32
             bail!("unexpected reply")
         };
         let line = devices.first().and_then(|d| d.lines.first()).ok_or_else(|| anyhow!("{name}: no status"))?;
-        if line.target_type != "clone" {
+        let st = TargetStatus::parse(&line.target_type, &line.params).map_err(|e| anyhow!("{name}: {e}"))?;
+        let Some(clone) = st.clone_status() else {
             bail!("{name} is not a clone (its target is {})", line.target_type);
-        }
-        let counts = line.params.split_whitespace().nth(3).and_then(|s| s.split_once('/'));
-        let (h, t) = counts
-            .and_then(|(h, t)| Some((h.parse().ok()?, t.parse().ok()?)))
-            .ok_or_else(|| anyhow!("{name}: unexpected clone status '{}'", line.params))?;
+        };
+        let (h, t) = clone.progress().ok_or_else(|| anyhow!("{name}: the clone reports '{clone}'"))?;
         let Reply::Message { text } = c.call(
             "message",
             Some(name),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tracing::{info, warn};
-use ulvm_dm::Registry;
+use ulvm_dm::{Registry, TargetStatus};
 use ulvm_lvm::names::split_dm_name;
 use ulvm_lvm::system::SystemDir;
 
@@ -25,13 +25,6 @@ const PERIOD: Duration = Duration::from_millis(200);
 pub struct Monitor {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-}
-
-/// A snapshot's usage in percent, from its status line (`A/T M`).
-fn usage(status: &str) -> Option<f64> {
-    let (a, t) = status.split_whitespace().next()?.split_once('/')?;
-    let (a, t): (f64, f64) = (a.parse().ok()?, t.parse().ok()?);
-    (t > 0.0).then(|| a * 100.0 / t)
 }
 
 impl Monitor {
@@ -94,10 +87,8 @@ fn watch(reg: &Registry, sd: &SystemDir, run_dir: &PathBuf, exe: &PathBuf, stop:
             }
             let Ok(lines) = reg.status(&name) else { continue };
             let Some(l) = lines.first() else { continue };
-            if l.target_type != "snapshot" {
-                continue;
-            }
-            let Some(pct) = usage(&l.params) else { continue };
+            let TargetStatus::Snapshot(snap) = &l.status else { continue };
+            let Some(pct) = snap.usage_percent() else { continue };
             if pct < cfg.snapshot_autoextend_threshold as f64 {
                 continue;
             }
@@ -123,15 +114,5 @@ fn watch(reg: &Registry, sd: &SystemDir, run_dir: &PathBuf, exe: &PathBuf, stop:
     }
     for (_, mut c) in running {
         let _ = c.wait();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn test_usage_of_status_lines() {
-        assert_eq!(super::usage("8240/16384 48"), Some(8240.0 * 100.0 / 16384.0));
-        assert_eq!(super::usage("Invalid"), None);
-        assert_eq!(super::usage(""), None);
     }
 }

@@ -6,11 +6,23 @@ use std::sync::Arc;
 use std::time::Duration;
 use ulvm_dm::registry::TargetLine;
 use ulvm_dm::table::TARGET_TYPES;
-use ulvm_dm::{DmError, Registry, Table};
+use ulvm_dm::{DmError, Registry, StatusLine, Table};
 
 fn lines(v: Vec<TargetLine>) -> Vec<Line> {
     v.into_iter()
         .map(|l| Line { start: l.start, length: l.len, target_type: l.target_type, params: l.params })
+        .collect()
+}
+
+/// Status lines go over the socket as text, in the kernel's syntax.
+fn status_lines(v: Vec<StatusLine>) -> Vec<Line> {
+    v.into_iter()
+        .map(|l| Line {
+            start: l.start.0,
+            length: l.len.0,
+            target_type: l.status.target_type().to_string(),
+            params: l.status.to_string(),
+        })
         .collect()
 }
 
@@ -133,7 +145,7 @@ fn execute(reg: &Registry, req: Request) -> Result<Reply, DmError> {
         Request::Status { name } => {
             let mut devices = Vec::new();
             for n in names(reg, name)? {
-                devices.push(DeviceLines { lines: lines(reg.status(&n)?), name: n });
+                devices.push(DeviceLines { lines: status_lines(reg.status(&n)?), name: n });
             }
             Ok(Reply::Lines { devices })
         }

@@ -1,9 +1,11 @@
 //! The userspace device-mapper core of ulvm.
 //!
-//! * [`table`]: typed table lines in the kernel's syntax.
+//! * [`table`], [`status`]: typed table and status lines in the kernel's
+//!   syntax (the `ulvm-dm-table` crate, shared with the LVM layer).
 //! * [`target`]: the target interface; [`targets`]: `linear`, `striped`,
 //!   `zero`, `error`; [`snapshot`]: `snapshot-origin`, `snapshot`,
 //!   `snapshot-merge` and the kernel-compatible exception stores.
+//! * [`clone`]: `clone` (dm-clone) and its persistent-data metadata.
 //! * [`device`]: a mapped device and its suspend/resume life cycle;
 //!   [`registry`]: every device, by name and number, as the kernel keeps them.
 //!
@@ -14,7 +16,6 @@ pub mod clone;
 pub mod device;
 pub mod registry;
 pub mod snapshot;
-pub mod table;
 pub mod target;
 pub mod targets;
 
@@ -23,4 +24,5 @@ pub use registry::{
     is_remote, DmError, DmResult, Registry, RegistryConfig, RemoteOpener, TargetLine, DEFAULT_HYDRATION_SLICE,
     DEFAULT_MERGE_BATCH, DM_MAJOR, FILE_MAJOR, NBD_MAJOR,
 };
-pub use table::{DevNum, DevRef, Table, TableLine, TargetArgs};
+pub use ulvm_dm_table::{status, table};
+pub use ulvm_dm_table::{DevNum, DevRef, StatusLine, Table, TableLine, TargetArgs, TargetStatus};

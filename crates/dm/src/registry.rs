@@ -9,6 +9,7 @@
 use crate::clone::CloneTarget;
 use crate::device::{Background, DeviceInfo, LiveTable, MappedDevice, TableEntry};
 use crate::snapshot::{build_merge, build_origin, build_snapshot, CowRegistry, OriginRegistry, SnapCtx, SnapTuning};
+use crate::status::StatusLine;
 use crate::table::{DevNum, DevRef, Table, TableError, TargetArgs};
 use crate::target::{OpenHold, Target, Underlying};
 use crate::targets::{ErrorTarget, Linear, Striped, ZeroTarget};
@@ -133,7 +134,7 @@ pub struct Registry {
     config: RegistryConfig,
 }
 
-/// One line of `dmsetup table` / `dmsetup status` for a device.
+/// One line of `dmsetup table` for a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetLine {
     pub start: u64,
@@ -473,9 +474,10 @@ impl Registry {
     }
 
     /// Status lines of the live table.
-    pub fn status(&self, name: &str) -> DmResult<Vec<TargetLine>> {
+    pub fn status(&self, name: &str) -> DmResult<Vec<StatusLine>> {
         let dev = self.device(name)?;
-        Ok(lines(dev.live_table().as_deref(), |e| e.target.status()))
+        let Some(t) = dev.live_table() else { return Ok(Vec::new()) };
+        Ok(t.entries.iter().map(|e| StatusLine { start: e.start, len: e.len, status: e.target.status() }).collect())
     }
 
     pub fn info(&self, name: &str) -> DmResult<DeviceInfo> {

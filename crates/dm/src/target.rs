@@ -3,6 +3,7 @@
 //! A target sees sector offsets relative to its own start; the mapped
 //! device splits requests at target boundaries before calling it.
 
+use crate::status::TargetStatus;
 use crate::table::DevNum;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -115,10 +116,8 @@ pub trait Target: Send + Sync {
     /// Parameters as `dmsetup table` prints them (devices as numbers).
     fn table_params(&self) -> String;
 
-    /// `dmsetup status` text (may be empty).
-    fn status(&self) -> String {
-        String::new()
-    }
+    /// What `dmsetup status` reports.
+    fn status(&self) -> TargetStatus;
 
     /// `dmsetup message`; the kernel refuses messages for targets without
     /// a handler.

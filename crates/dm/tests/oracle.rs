@@ -35,7 +35,7 @@ fn file_bytes(p: &Path) -> Vec<u8> {
 }
 
 fn status_params(reg: &ulvm_dm::Registry, name: &str) -> String {
-    reg.status(name).unwrap()[0].params.clone()
+    reg.status(name).unwrap()[0].status.to_string()
 }
 
 /// Fills a file with per-4-KiB stamps.

@@ -17,6 +17,7 @@ use crate::disk::Vg;
 use crate::model::{LogicalVolume, SegmentKind, SnapshotRef};
 use crate::names::{dm_name, dm_uuid};
 use crate::{err, FormatError};
+use ulvm_dm_table::TargetStatus;
 
 /// One dm device to create: name, uuid, table text (one line per target).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +48,8 @@ pub trait DmHost {
     fn resume(&mut self, name: &str) -> Result<(), String>;
     fn remove(&mut self, name: &str) -> Result<(), String>;
     fn rename(&mut self, name: &str, new_name: &str) -> Result<(), String>;
-    /// The status parameters of the device's first target.
-    fn status(&mut self, name: &str) -> Result<String, String>;
+    /// The status of the device's first target.
+    fn status(&mut self, name: &str) -> Result<TargetStatus, String>;
     /// The table parameters of the device's first target, with its type.
     fn table(&mut self, name: &str) -> Result<(String, String), String>;
 }

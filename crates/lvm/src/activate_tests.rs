@@ -41,8 +41,8 @@ impl DmHost for FakeHost {
         self.devs.insert(new_name.to_string(), d);
         Ok(())
     }
-    fn status(&mut self, _name: &str) -> Result<String, String> {
-        Ok(String::new())
+    fn status(&mut self, _name: &str) -> Result<TargetStatus, String> {
+        Ok(TargetStatus::Linear)
     }
     fn table(&mut self, _name: &str) -> Result<(String, String), String> {
         Ok(Default::default())

@@ -143,13 +143,7 @@ pub fn progress(ctx: &mut Ctx, vg: &str, lv: &str) -> Result<Option<(u64, u64)>>
     if h.state(&top).map_err(|e| anyhow!("{e}"))?.is_none() {
         return Ok(None);
     }
-    let (kind, _) = h.table(&top).map_err(|e| anyhow!("{e}"))?;
-    if kind != "clone" {
-        return Ok(None);
-    }
-    let st = h.status(&top).map_err(|e| anyhow!("{e}"))?;
-    let counts = st.split_whitespace().nth(3).and_then(|s| s.split_once('/'));
-    Ok(counts.and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))))
+    Ok(h.status(&top).map_err(|e| anyhow!("{e}"))?.clone_status().and_then(|c| c.progress()))
 }
 
 /// Turns a fully hydrated clone into a plain LV: the metadata LV goes,

@@ -4,6 +4,7 @@ use anyhow::{anyhow, Result};
 use std::path::{Path, PathBuf};
 use ulvm_daemon::control::ControlClient;
 use ulvm_daemon::proto::{Reply, Request, Response};
+use ulvm_dm::TargetStatus;
 use ulvm_lvm::activate::{DevState, DmDevice, DmHost};
 
 pub struct Host {
@@ -75,10 +76,14 @@ impl DmHost for Host {
         self.call(Request::Rename { name: name.into(), new_name: new_name.into() }).map(|_| ())
     }
 
-    fn status(&mut self, name: &str) -> Result<String, String> {
+    fn status(&mut self, name: &str) -> Result<TargetStatus, String> {
         match self.call(Request::Status { name: Some(name.into()) })? {
             Reply::Lines { devices } => {
-                Ok(devices.first().and_then(|d| d.lines.first()).map(|l| l.params.clone()).unwrap_or_default())
+                let line = devices
+                    .first()
+                    .and_then(|d| d.lines.first())
+                    .ok_or_else(|| format!("device {name} has no live table"))?;
+                TargetStatus::parse(&line.target_type, &line.params).map_err(|e| format!("{name}: {e}"))
             }
             other => Err(format!("unexpected reply {other:?}")),
         }

@@ -486,11 +486,7 @@ pub fn lvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             return Ok(0);
         }
         let st = ctx.host()?.status(&dm_name(&vg_name, &name, None)).map_err(|e| anyhow!("{e}"))?;
-        let used = st
-            .split_whitespace()
-            .next()
-            .and_then(|u| u.split_once('/'))
-            .and_then(|(a, t)| Some(a.parse::<f64>().ok()? * 100.0 / t.parse::<f64>().ok()?));
+        let used = st.snapshot().and_then(|s| s.usage_percent());
         match used {
             Some(p) if p >= cfg.snapshot_autoextend_threshold as f64 => {}
             Some(_) => return Ok(0),

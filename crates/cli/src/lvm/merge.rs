@@ -13,6 +13,7 @@ use super::{split_lv, usage, Ctx};
 use anyhow::{anyhow, bail, Result};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
+use ulvm_dm::status::{SnapshotStatus, TargetStatus};
 use ulvm_lvm::activate::{self, DmHost};
 use ulvm_lvm::disk::Vg;
 use ulvm_lvm::model::SegmentKind;
@@ -34,24 +35,15 @@ fn progress(ctx: &mut Ctx, vg: &str, origin: &str) -> Result<Progress> {
     if h.state(&top).map_err(|e| anyhow!("{e}"))?.is_none() {
         return Ok(Progress::Inactive);
     }
-    let (kind, _) = h.table(&top).map_err(|e| anyhow!("{e}"))?;
-    if kind != "snapshot-merge" {
-        return Ok(Progress::Inactive);
-    }
-    let st = h.status(&top).map_err(|e| anyhow!("{e}"))?;
-    let mut it = st.split_whitespace();
-    let usage = it.next().and_then(|u| u.split_once('/'));
-    let meta = it.next().and_then(|m| m.parse::<u64>().ok());
-    match (usage, meta) {
-        (Some((a, t)), Some(m)) => {
-            let (a, t): (u64, u64) = (a.parse()?, t.parse()?);
-            if a == m {
-                Ok(Progress::Done)
-            } else {
-                Ok(Progress::Running(100.0 - a as f64 * 100.0 / t as f64))
-            }
+    match h.status(&top).map_err(|e| anyhow!("{e}"))? {
+        TargetStatus::SnapshotMerge(SnapshotStatus::Active { allocated, metadata, .. }) if allocated == metadata => {
+            Ok(Progress::Done)
         }
-        _ => bail!("Merge of {vg}/{origin} failed: status {st}"),
+        TargetStatus::SnapshotMerge(s @ SnapshotStatus::Active { .. }) => {
+            Ok(Progress::Running(100.0 - s.usage_percent().unwrap_or(0.0)))
+        }
+        TargetStatus::SnapshotMerge(s) => bail!("Merge of {vg}/{origin} failed: status {s}"),
+        _ => Ok(Progress::Inactive),
     }
 }
 

@@ -3,6 +3,7 @@
 use super::args::Args;
 use super::{usage, Ctx};
 use anyhow::{anyhow, bail, Result};
+use ulvm_dm::TargetStatus;
 use ulvm_lvm::activate::{DevState, DmHost};
 use ulvm_lvm::alloc;
 use ulvm_lvm::disk::{PvDisk, Vg};
@@ -22,11 +23,9 @@ struct Live {
     invalid: bool,
 }
 
-/// `allocated/total metadata` of a snapshot status line, as a percentage.
-fn usage_pct(status: &str) -> Option<f64> {
-    let (a, t) = status.split_whitespace().next()?.split_once('/')?;
-    let (a, t): (f64, f64) = (a.parse().ok()?, t.parse().ok()?);
-    (t > 0.0).then(|| a * 100.0 / t)
+/// A snapshot's (or a merge's) usage in percent, from a device's status.
+fn usage_pct(status: Result<TargetStatus, String>) -> Option<f64> {
+    status.ok()?.snapshot()?.usage_percent()
 }
 
 fn live(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) -> Live {
@@ -37,26 +36,23 @@ fn live(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) -> Live {
     if let Some(s) = vg.vg.snapshot_of_cow(&lv.name) {
         // A merge in progress reports through the origin's snapshot-merge
         // status; a merge still waiting for activation, like any snapshot.
-        let merge_pct =
-            if s.merging { usage_pct(&h.status(&dm_name(vname, &s.origin, None)).unwrap_or_default()) } else { None };
+        let merge_pct = if s.merging { usage_pct(h.status(&dm_name(vname, &s.origin, None))) } else { None };
         if merge_pct.is_some() {
             l.pct = merge_pct;
         } else if l.dev.is_some() {
-            let st = h.status(&dm_name(vname, &lv.name, None)).unwrap_or_default();
-            if st.starts_with("Invalid") || st.starts_with("Overflow") {
+            let st = h.status(&dm_name(vname, &lv.name, None));
+            if st.as_ref().ok().and_then(|s| s.snapshot()).is_some_and(|s| s.is_invalid()) {
                 l.invalid = true;
                 l.pct = Some(100.0);
             } else {
-                l.pct = usage_pct(&st);
+                l.pct = usage_pct(st);
             }
         }
     } else if lv.clone_ref().is_some() && l.dev.is_some() {
-        let st = h.status(&dm_name(vname, &lv.name, None)).unwrap_or_default();
-        let counts = st.split_whitespace().nth(3).and_then(|s| s.split_once('/'));
-        l.copy = counts.and_then(|(a, b)| Some(a.parse::<f64>().ok()? * 100.0 / b.parse::<f64>().ok()?));
+        let st = h.status(&dm_name(vname, &lv.name, None)).ok();
+        l.copy = st.as_ref().and_then(|s| s.clone_status()).and_then(|c| c.hydrated_percent());
     } else if merging(&lv.name).is_some() && l.dev.is_some() {
-        let st = h.status(&dm_name(vname, &lv.name, None)).unwrap_or_default();
-        l.pct = usage_pct(&st);
+        l.pct = usage_pct(h.status(&dm_name(vname, &lv.name, None)));
     }
     l
 }
@@ -691,8 +687,7 @@ fn print_lvdisplay(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) {
                 // runs (snapshot-origin has no usage), that reads as 100%.
                 let p = if s.merging {
                     ctx.host_if_running()
-                        .and_then(|h| h.status(&dm_name(&v.name, &s.origin, None)).ok())
-                        .and_then(|st| usage_pct(&st))
+                        .and_then(|h| usage_pct(h.status(&dm_name(&v.name, &s.origin, None))))
                         .or(Some(100.0))
                 } else {
                     l.pct
@@ -781,8 +776,9 @@ mod tests {
         assert_eq!(pct(Some(0.001)).text, "0.01");
         assert_eq!(pct(Some(99.999)).text, "99.99");
         assert_eq!(pct(None).text, "");
-        assert_eq!(usage_pct("8240/16384 48"), Some(8240.0 * 100.0 / 16384.0));
-        assert_eq!(usage_pct("Invalid"), None);
+        let snap = |params: &str| TargetStatus::parse("snapshot", params).map_err(|e| e.to_string());
+        assert_eq!(usage_pct(snap("8240/16384 48")), Some(8240.0 * 100.0 / 16384.0));
+        assert_eq!(usage_pct(snap("Invalid")), None);
         assert_eq!(format_time(1795239914), "2026-11-21 05:45:14 +0000");
     }
 }

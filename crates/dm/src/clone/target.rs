@@ -13,6 +13,7 @@
 //! message with a rate.
 
 use super::metadata::Metadata;
+use crate::status::{CloneFeatures, CloneMode, CloneStatus, TargetStatus};
 use crate::table::CloneArgs;
 use crate::target::{io_error, EventSink, Step, Target, Underlying};
 use std::collections::{HashSet, VecDeque};
@@ -544,46 +545,33 @@ impl Target for CloneTarget {
         format!("{} {} {} {}", self.metadata.num, self.dest.num, self.source.num, self.rest.join(" "))
     }
 
-    fn status(&self) -> String {
+    fn status(&self) -> TargetStatus {
         let mut st = self.lock();
         if st.mode == Mode::Fail {
-            return "Fail".into();
+            return TargetStatus::Clone(CloneStatus::Fail);
         }
         let _ = self.commit(&mut st);
         if st.mode == Mode::Fail {
-            return "Fail".into();
+            return TargetStatus::Clone(CloneStatus::Fail);
         }
-        let (used, total) = st.md.usage();
-        let mut features = Vec::new();
-        if !st.enabled {
-            features.push("no_hydration");
-        }
-        if !self.discard_passdown {
-            features.push("no_discard_passdown");
-        }
-        if self.hydrate_on_read {
-            features.push("hydrate_on_read");
-        }
-        let mut s = format!(
-            "{} {used}/{total} {} {}/{} {} {} ",
-            super::format::BLOCK_SECTORS,
-            self.region_size,
-            st.md.hydrated(),
-            st.md.nr_regions(),
-            st.hydrating.len(),
-            features.len()
-        );
-        for f in features {
-            s.push_str(f);
-            s.push(' ');
-        }
-        s.push_str(&format!(
-            "4 hydration_threshold {} hydration_batch_size {} {}",
-            st.threshold,
-            st.batch,
-            if st.mode == Mode::Rw { "rw" } else { "ro" }
-        ));
-        s
+        let (metadata_used, metadata_total) = st.md.usage();
+        TargetStatus::Clone(CloneStatus::Active {
+            metadata_block_size: Sectors(super::format::BLOCK_SECTORS),
+            metadata_used,
+            metadata_total,
+            region_size: Sectors(self.region_size),
+            hydrated: st.md.hydrated(),
+            regions: st.md.nr_regions(),
+            hydrating: st.hydrating.len() as u64,
+            features: CloneFeatures {
+                no_hydration: !st.enabled,
+                no_discard_passdown: !self.discard_passdown,
+                hydrate_on_read: self.hydrate_on_read,
+            },
+            hydration_threshold: st.threshold,
+            hydration_batch_size: st.batch,
+            mode: if st.mode == Mode::Rw { CloneMode::ReadWrite } else { CloneMode::ReadOnly },
+        })
     }
 
     fn message(&self, args: &[&str]) -> std::result::Result<String, String> {

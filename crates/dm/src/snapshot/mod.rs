@@ -25,6 +25,7 @@ pub use targets::{
     build_merge, build_origin, build_snapshot, CowRegistry, MergeTarget, OriginTarget, SnapCtx, SnapshotTarget,
 };
 
+use crate::status::SnapshotStatus;
 use crate::table::{SnapshotArgs, SnapshotFeatures, StoreType};
 use crate::target::{EventSink, Underlying};
 use format::DiskException;
@@ -646,19 +647,19 @@ impl Snapshot {
 
     /// The INFO status line: `Invalid`, `Merge failed`, `Overflow` or
     /// `<allocated>/<total> <metadata>`.
-    pub fn status(&self) -> String {
+    pub fn status(&self) -> SnapshotStatus {
         let st = self.lock();
         if !st.valid {
-            return "Invalid".into();
+            return SnapshotStatus::Invalid;
         }
         if st.merge_failed {
-            return "Merge failed".into();
+            return SnapshotStatus::MergeFailed;
         }
         if st.overflow {
-            return "Overflow".into();
+            return SnapshotStatus::Overflow;
         }
-        let (alloc, total, meta) = st.store.usage(self.cow.dev.size(), st.merging);
-        format!("{alloc}/{total} {meta}")
+        let (allocated, total, metadata) = st.store.usage(self.cow.dev.size(), st.merging);
+        SnapshotStatus::Active { allocated, total, metadata }
     }
 
     /// Table parameters with the chunk size in effect (the header's).

@@ -379,7 +379,7 @@ impl Store {
     /// `(sectors_allocated, total_sectors, metadata_sectors)` for status.
     /// While `merging`, an emptied area counts as already left behind: the
     /// kernel steps back to the previous area as soon as one is merged.
-    pub fn usage(&self, cow_size: Sectors, merging: bool) -> (u64, u64, u64) {
+    pub fn usage(&self, cow_size: Sectors, merging: bool) -> (Sectors, Sectors, Sectors) {
         let cs = self.chunk_size().sectors().0;
         match self {
             Store::Persistent(p) => {
@@ -388,9 +388,9 @@ impl Store {
                 } else {
                     p.current_area
                 };
-                (p.next_free * cs, cow_size.0, (area + 2) * cs)
+                (Sectors(p.next_free * cs), cow_size, Sectors((area + 2) * cs))
             }
-            Store::Transient(t) => (t.next_free * cs, cow_size.0, 0),
+            Store::Transient(t) => (Sectors(t.next_free * cs), cow_size, Sectors(0)),
         }
     }
 

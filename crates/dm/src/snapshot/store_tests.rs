@@ -23,7 +23,7 @@ fn test_new_store_is_formatted_area_first_then_header() {
     let first_write = ops.iter().position(|o| matches!(o, ulvm_testkit::Op::Write { at, .. } if at.0 == 8));
     let header_write = ops.iter().position(|o| matches!(o, ulvm_testkit::Op::Write { at, .. } if at.0 == 0));
     assert!(first_write < header_write, "area 0 must be zeroed before the header is written: {ops:?}");
-    assert_eq!(loaded.store.usage(Sectors(64), false), (16, 64, 16));
+    assert_eq!(loaded.store.usage(Sectors(64), false), (Sectors(16), Sectors(64), Sectors(16)));
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn test_full_area_continues_and_next_free_skips_metadata() {
     assert_eq!(l.exceptions.len(), 33);
     let Store::Persistent(p) = &l.store else { panic!() };
     assert_eq!((p.current_area, p.area.len(), p.next_free), (1, 1, 36));
-    assert_eq!(l.store.usage(Sectors(80), false), (36, 80, 3));
+    assert_eq!(l.store.usage(Sectors(80), false), (Sectors(36), Sectors(80), Sectors(3)));
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn test_merge_plan_takes_from_the_end_and_sets_next_free_like_kernel() {
     let plan = p.plan_merge(100, |_| panic!()).unwrap().unwrap();
     p.apply_merge(plan);
     assert!(p.plan_merge(4, |_| panic!()).unwrap().is_none());
-    assert_eq!(Store::Persistent(p).usage(Sectors(1000), true), (16, 1000, 16));
+    assert_eq!(Store::Persistent(p).usage(Sectors(1000), true), (Sectors(16), Sectors(1000), Sectors(16)));
 }
 
 #[test]

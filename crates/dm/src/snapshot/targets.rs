@@ -4,6 +4,7 @@
 //! `snapshot`).
 
 use super::{chunk_pieces, coalesce, OriginRegistry, OriginState, Piece, Place, SnapTuning, Snapshot};
+use crate::status::{SnapshotStatus, TargetStatus};
 use crate::table::{DevNum, SnapshotArgs};
 use crate::target::{EventSink, Step, Target, Underlying};
 use std::collections::HashMap;
@@ -119,8 +120,8 @@ impl SnapCommon {
         last.clone()
     }
 
-    fn status(&self) -> String {
-        self.slot.get().map(|s| s.status()).unwrap_or_else(|| "Invalid".into())
+    fn status(&self) -> SnapshotStatus {
+        self.slot.get().map(|s| s.status()).unwrap_or(SnapshotStatus::Invalid)
     }
 
     fn preresume(&self) -> std::result::Result<(), String> {
@@ -227,8 +228,8 @@ impl Target for SnapshotTarget {
     fn table_params(&self) -> String {
         self.common.table_params()
     }
-    fn status(&self) -> String {
-        self.common.status()
+    fn status(&self) -> TargetStatus {
+        TargetStatus::Snapshot(self.common.status())
     }
     fn preresume(&self) -> std::result::Result<(), String> {
         self.common.preresume()
@@ -280,6 +281,9 @@ impl Target for OriginTarget {
     }
     fn table_params(&self) -> String {
         self.origin.dev.num.to_string()
+    }
+    fn status(&self) -> TargetStatus {
+        TargetStatus::SnapshotOrigin
     }
 }
 
@@ -395,8 +399,8 @@ impl Target for MergeTarget {
     fn table_params(&self) -> String {
         self.common.table_params()
     }
-    fn status(&self) -> String {
-        self.common.status()
+    fn status(&self) -> TargetStatus {
+        TargetStatus::SnapshotMerge(self.common.status())
     }
     fn preresume(&self) -> std::result::Result<(), String> {
         self.common.preresume()

@@ -1,5 +1,6 @@
 //! `linear`, `zero` and `error`.
 
+use crate::status::TargetStatus;
 use crate::target::{io_error, Target, Underlying};
 use ulvm_blockdev::{Extent, Result, Sectors};
 
@@ -37,6 +38,9 @@ impl Target for Linear {
     fn table_params(&self) -> String {
         format!("{} {}", self.dev.num, self.offset)
     }
+    fn status(&self) -> TargetStatus {
+        TargetStatus::Linear
+    }
 }
 
 /// `zero`: reads return zeroes, writes are dropped.
@@ -68,6 +72,9 @@ impl Target for ZeroTarget {
     fn table_params(&self) -> String {
         String::new()
     }
+    fn status(&self) -> TargetStatus {
+        TargetStatus::Zero
+    }
 }
 
 /// `error`: every I/O fails.
@@ -94,5 +101,8 @@ impl Target for ErrorTarget {
     }
     fn table_params(&self) -> String {
         String::new()
+    }
+    fn status(&self) -> TargetStatus {
+        TargetStatus::Error
     }
 }

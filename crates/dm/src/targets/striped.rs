@@ -1,6 +1,7 @@
 //! `striped <#stripes> <chunk size> (<dev> <offset>)...`: chunk `c` of the
 //! target lives on stripe `c % n`, at chunk `c / n` of that stripe's area.
 
+use crate::status::{StripedStatus, TargetStatus};
 use crate::target::{Target, Underlying};
 use std::sync::atomic::{AtomicU64, Ordering};
 use ulvm_blockdev::{Result, Sectors};
@@ -70,15 +71,11 @@ impl Target for Striped {
     }
     /// As the kernel: the stripe count, each device, then `1` and one
     /// health letter per stripe.
-    fn status(&self) -> String {
-        let mut s = format!("{} ", self.stripes.len());
-        for (u, _) in &self.stripes {
-            s.push_str(&format!("{} ", u.num));
-        }
-        s.push('1');
-        s.push(' ');
-        s.extend(self.errors.iter().map(|e| if e.load(Ordering::Relaxed) > 0 { 'D' } else { 'A' }));
-        s
+    fn status(&self) -> TargetStatus {
+        TargetStatus::Striped(StripedStatus {
+            devices: self.stripes.iter().map(|(u, _)| u.num).collect(),
+            alive: self.errors.iter().map(|e| e.load(Ordering::Relaxed) == 0).collect(),
+        })
     }
     fn table_params(&self) -> String {
         let mut s = format!("{} {}", self.stripes.len(), self.chunk_size);

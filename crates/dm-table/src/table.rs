@@ -72,12 +72,12 @@ impl FromStr for DevRef {
 #[error("{0}")]
 pub struct TableError(pub String);
 
-fn err<T>(msg: impl Into<String>) -> Result<T, TableError> {
+pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T, TableError> {
     Err(TableError(msg.into()))
 }
 
 /// Decimal, no sign, no base prefix: what the kernel's `%llu` parsers take.
-fn parse_dec<T: FromStr>(s: &str) -> Result<T, TableError> {
+pub(crate) fn parse_dec<T: FromStr>(s: &str) -> Result<T, TableError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return err(format!("invalid number '{s}'"));
     }
