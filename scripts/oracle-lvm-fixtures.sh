@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --host-only]
 #
-# Phase 1 (oracle): runs a guest script in the ../shared/oracle VM (real
+# Phase 1 (oracle): runs two guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
 # (vda, vdb, vdc) and records every command as
-#   crates/lvm/tests/fixtures/oracle/NNN-name.{cmd,out,err,rc}
+#   crates/lvm/tests/fixtures/oracle{,2}/NNN-name.{cmd,out,err,rc}
 # plus vgcfgbackup files (*.vgbackup) and, extracted on the host from the disk
 # images afterwards, the current metadata text of each PV (mda-*.txt) and an
 # xz of each disk's first MiB (label + metadata ring).
@@ -253,12 +253,90 @@ cap lvs-empty lvs
 exit 0
 GUEST
 
+# ------------------------------------------------- second guest script (oracle2)
+# Cases found against real LVM after the first scenario was captured: PV
+# attributes with allocation off, a snapshot with nothing copied yet, and a
+# VG whose metadata carries a lock type (a shared VG) on a host without
+# lvmlockd (the oracle's lvm.conf has use_lvmlockd = 0).
+cat > "$W/guest2.sh" <<'GUEST2'
+#!/bin/bash
+D=$ORACLE_OUT
+N=0
+export LVM_SUPPRESS_FD_WARNINGS=1
+quote() {
+  local a out=() sq="'\\''"
+  for a in "$@"; do
+    case $a in ''|*[!A-Za-z0-9_@%+=:,./-]*) out+=("'${a//\'/$sq}'") ;; *) out+=("$a") ;; esac
+  done
+  local IFS=' '; printf '%s\n' "${out[*]}"
+}
+cap() {
+  local name=$1; shift
+  N=$((N+1)); local id; id=$(printf '%03d-%s' "$N" "$name")
+  quote "$@" > "$D/$id.cmd"
+  "$@" > "$D/$id.out" 2> "$D/$id.err"
+  echo $? > "$D/$id.rc"
+  echo "[$id] rc=$(cat "$D/$id.rc")" >&2
+}
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc
+cap vgcreate vgcreate vgs /dev/vda /dev/vdb
+cap lvcreate-lv lvcreate -L 32M -n lv vgs
+# --- a snapshot with only its header and first metadata area written
+cap lvcreate-snap-c8k lvcreate -L20M -c 8k -s -n snap vgs/lv
+cap lvdisplay-snap-fresh lvdisplay vgs/snap
+cap lvs-snap-fresh lvs -a -o lv_name,lv_attr,origin,data_percent,snap_percent
+cap lvs-json-snap-fresh lvs --reportformat json -o lv_name,data_percent,snap_percent vgs/snap
+cap dmsetup-status-snap-fresh dmsetup status vgs-snap
+cap lvremove-snap lvremove -f vgs/snap
+# --- allocation off on a PV that holds extents, and on one that holds none
+cap pvchange-xn-used pvchange -xn /dev/vda
+cap pvs-xn-used pvs
+cap pvs-xn-used-alloc pvs -o+pv_pe_alloc_count,pv_allocatable
+cap pvchange-xn-unused pvchange -xn /dev/vdb
+cap pvs-xn-both pvs
+cap pvs-xn-json pvs --reportformat json
+cap pvdisplay-xn pvdisplay /dev/vda
+cap vgs-xn vgs
+cap pvchange-xy pvchange -xy /dev/vda /dev/vdb
+cap pvs-xy pvs
+# --- a shared VG (lock_type sanlock) seen by a host without lvmlockd
+cap vgchange-an vgchange -an vgs
+cap vgcfgbackup vgcfgbackup -f /tmp/vgs.vgbackup vgs
+sed -i 's/^\tformat = "lvm2".*/&\n\tlock_type = "sanlock"\n\tlock_args = "1.0.0:lvmlock"/' /tmp/vgs.vgbackup
+cp /tmp/vgs.vgbackup "$D/shared.vgbackup"
+cap vgcfgrestore-shared vgcfgrestore -f /tmp/vgs.vgbackup vgs
+cap shared-vgs vgs
+cap shared-vgs-named vgs vgs
+cap shared-lvs lvs
+cap shared-lvs-named lvs vgs/lv
+cap shared-pvs pvs
+cap shared-vgdisplay vgdisplay vgs
+cap shared-lvdisplay lvdisplay vgs/lv
+cap shared-vgchange-ay vgchange -ay vgs
+cap shared-lvchange-ay lvchange -ay vgs/lv
+cap shared-lvcreate lvcreate -L 4M -n x vgs
+cap shared-lvextend lvextend -L +4M vgs/lv
+cap shared-lvrename lvrename vgs lv lv2
+cap shared-lvremove lvremove -f vgs/lv
+cap shared-vgck vgck vgs
+cap shared-vgextend vgextend vgs /dev/vdc
+cap shared-vgrename vgrename vgs vgx
+cap shared-pvchange pvchange -xn /dev/vda
+cap shared-pvremove pvremove /dev/vda
+cap shared-vgremove vgremove -f vgs
+cap shared-vgs-after vgs -o vg_name,vg_attr,lv_count
+for d in vda vdb; do head -c 1048576 /dev/$d > "$D/raw-shared-$d.img"; done
+exit 0
+GUEST2
+
+# run_oracle [GUEST_SCRIPT OUT_DIR]: the first scenario by default.
 run_oracle() {
-  local out="$FIX/oracle"
+  local guest="${1:-$W/guest.sh}" out="$FIX/${2:-oracle}"
   [ -e /var/tmp/oracle/initramfs.cpio ] || { echo "oracle not set up: run $ORACLE/setup.sh" >&2; exit 1; }
+  rm -rf "$W/out" "$W"/vd?.img
   for d in a b c; do truncate -s 64M "$W/vd$d.img"; done
   ORACLE_QUIET=0 "$ORACLE/run-in-vm.sh" -t 600 -o "$W/out" \
-    -d "$W/vda.img" -d "$W/vdb.img" -d "$W/vdc.img" "$W/guest.sh" 2> "$W/guest.log" \
+    -d "$W/vda.img" -d "$W/vdb.img" -d "$W/vdc.img" "$guest" 2> "$W/guest.log" \
     || { cat "$W/guest.log" >&2; echo "guest failed" >&2; exit 1; }
   tail -1 "$W/guest.log" >&2
   rm -rf "$out"; mkdir -p "$out"
@@ -397,9 +475,10 @@ run_host() {
 }
 
 case "$MODE" in
-  all) run_oracle; run_host ;;
-  --oracle-only) run_oracle ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2 ;;
+  --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2

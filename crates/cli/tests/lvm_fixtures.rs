@@ -14,13 +14,14 @@ use ulvm_blockdev::{BlockDevice, Sectors};
 use ulvm_nbd::NbdClient;
 use ulvm_testkit::stamped;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../lvm/tests/fixtures/oracle")
+fn fixtures(session: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../lvm/tests/fixtures").join(session)
 }
 
-/// The recorded command, stdout, stderr and exit status of fixture `NNN`.
-fn fixture(n: &str) -> (Vec<String>, String, String, i32) {
-    let dir = fixtures();
+/// The recorded command, stdout, stderr and exit status of fixture `NNN`
+/// of a session (`oracle`, `oracle2`).
+fn fixture(session: &str, n: &str) -> (Vec<String>, String, String, i32) {
+    let dir = fixtures(session);
     let cmd = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -29,7 +30,7 @@ fn fixture(n: &str) -> (Vec<String>, String, String, i32) {
             p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{n}-"))
                 && p.extension().is_some_and(|x| x == "cmd")
         })
-        .unwrap_or_else(|| panic!("no fixture {n}"));
+        .unwrap_or_else(|| panic!("no fixture {session}/{n}"));
     let line = std::fs::read_to_string(&cmd).unwrap();
     let argv = line.split_whitespace().map(|w| w.trim_matches('\'').to_string()).collect();
     let read = |ext: &str| std::fs::read_to_string(cmd.with_extension(ext)).unwrap();
@@ -82,6 +83,72 @@ struct Run {
     rc: i32,
 }
 
+/// One oracle session replayed through ulvm: its commands, with the guest's
+/// paths mapped to ours, and the outputs that differ from LVM's.
+struct Replay<'a> {
+    session: &'static str,
+    paths: Vec<(&'a str, &'a str)>,
+    sys: PathBuf,
+    run: PathBuf,
+    mismatches: Vec<String>,
+    checked: usize,
+}
+
+impl Replay<'_> {
+    fn ulvm(&self, argv: &[String]) -> Run {
+        let argv: Vec<String> =
+            argv.iter().map(|w| self.paths.iter().fold(w.clone(), |w, (from, to)| w.replace(from, to))).collect();
+        let o = Command::new(ULVM)
+            .args(&argv)
+            .env("ULVM_SYSTEM_DIR", &self.sys)
+            .env("ULVM_RUN_DIR", &self.run)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            out: String::from_utf8(o.stdout).unwrap(),
+            err: String::from_utf8(o.stderr).unwrap(),
+            rc: o.status.code().unwrap_or(-1),
+        }
+    }
+
+    fn check(&mut self, n: &str) {
+        let (argv, want, want_err, want_rc) = fixture(self.session, n);
+        let got = self.ulvm(&argv);
+        self.checked += 1;
+        let (mut w, mut g) = (normalize(&want, &self.paths), normalize(&got.out, &[]));
+        // How many progress lines a merge prints depends on timing.
+        let progress = |l: &String| l.contains(": Merged: ") && !l.ends_with(" 100.00%");
+        w.retain(|l| !progress(l));
+        g.retain(|l| !progress(l));
+        let (we, ge) = (normalize(&want_err, &self.paths), normalize(&got.err, &[]));
+        // LVM sometimes adds a second, redundant error line ("... not
+        // initialized."); ulvm prints one: its lines must start LVM's.
+        let err_ok = if we.is_empty() { ge.is_empty() } else { !ge.is_empty() && we.starts_with(&ge) };
+        if w != g || !err_ok || want_rc != got.rc {
+            self.mismatches.push(format!(
+                "{n} `{}` (rc LVM {want_rc}, ulvm {}):\n--- LVM\n{}\n{}\n--- ulvm\n{}\n{}",
+                argv.join(" "),
+                got.rc,
+                w.join("\n"),
+                we.join("\n"),
+                g.join("\n"),
+                ge.join("\n")
+            ));
+        }
+    }
+
+    fn assert_matched(self) {
+        assert!(
+            self.mismatches.is_empty(),
+            "{} of {} outputs differ from LVM's:\n\n{}",
+            self.mismatches.len(),
+            self.checked,
+            self.mismatches.join("\n\n")
+        );
+    }
+}
+
 #[test]
 fn test_the_oracle_session_replayed_matches_real_lvm() {
     let t = TestDir::new("lvm-fixtures");
@@ -93,57 +160,15 @@ fn test_the_oracle_session_replayed_matches_real_lvm() {
     let (ap, bp, cp) =
         (a.to_str().unwrap().to_string(), b.to_str().unwrap().to_string(), c.to_str().unwrap().to_string());
     // Kernel numbers of the virtio disks, and ours for the files.
-    let paths = [
+    let paths = vec![
         ("/dev/vda", ap.as_str()),
         ("/dev/vdb", bp.as_str()),
         ("/dev/vdc", cp.as_str()),
         ("254:0", "240:0"),
         ("254:16", "240:1"),
     ];
-    let sys = t.path("sys");
-    let ulvm = |argv: &[String]| {
-        let argv: Vec<String> =
-            argv.iter().map(|w| paths.iter().fold(w.clone(), |w, (from, to)| w.replace(from, to))).collect();
-        let o = Command::new(ULVM)
-            .args(&argv)
-            .env("ULVM_SYSTEM_DIR", &sys)
-            .env("ULVM_RUN_DIR", &run)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        Run {
-            out: String::from_utf8(o.stdout).unwrap(),
-            err: String::from_utf8(o.stderr).unwrap(),
-            rc: o.status.code().unwrap_or(-1),
-        }
-    };
-    let mut mismatches = Vec::new();
-    let mut checked = 0;
-    let mut check = |n: &str| {
-        let (argv, want, want_err, want_rc) = fixture(n);
-        let got = ulvm(&argv);
-        checked += 1;
-        let (mut w, mut g) = (normalize(&want, &paths), normalize(&got.out, &[]));
-        // How many progress lines a merge prints depends on timing.
-        let progress = |l: &String| l.contains(": Merged: ") && !l.ends_with(" 100.00%");
-        w.retain(|l| !progress(l));
-        g.retain(|l| !progress(l));
-        let (we, ge) = (normalize(&want_err, &paths), normalize(&got.err, &[]));
-        // LVM sometimes adds a second, redundant error line ("... not
-        // initialized."); ulvm prints one: its lines must start LVM's.
-        let err_ok = if we.is_empty() { ge.is_empty() } else { !ge.is_empty() && we.starts_with(&ge) };
-        if w != g || !err_ok || want_rc != got.rc {
-            mismatches.push(format!(
-                "{n} `{}` (rc LVM {want_rc}, ulvm {}):\n--- LVM\n{}\n{}\n--- ulvm\n{}\n{}",
-                argv.join(" "),
-                got.rc,
-                w.join("\n"),
-                we.join("\n"),
-                g.join("\n"),
-                ge.join("\n")
-            ));
-        }
-    };
+    let mut r =
+        Replay { session: "oracle", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
     let write = |d: &Daemon, at_mib: u64, mib: usize, seed: u64| {
         let base = NbdClient::connect_unix(&d.nbd_socket(), "vg0-base").unwrap();
         base.write(Sectors(at_mib * 2048), &stamped(mib << 20, seed, 0)).unwrap();
@@ -151,60 +176,63 @@ fn test_the_oracle_session_replayed_matches_real_lvm() {
     };
     // The scenario: PVs, VG, LVs, 4 MiB written, a snapshot, 1 MiB more.
     for n in ["001", "002", "003", "004", "005"] {
-        check(n);
+        r.check(n);
     }
     write(&d, 0, 4, 1);
-    check("006");
+    r.check("006");
     write(&d, 0, 1, 2);
     // Reports and displays of that state.
     for n in [
         "007", "009", "010", "011", "012", "013", "014", "015", "016", "017", "018", "020", "021", "022", "023", "024",
         "025", "026", "027", "033", "034", "035", "037", "038", "040", "041", "043", "044", "045", "046", "048",
     ] {
-        check(n);
+        r.check(n);
     }
     // Inactive, and back.
     for n in ["053", "054", "055", "056", "057", "059", "060", "061", "062", "064", "065"] {
-        check(n);
+        r.check(n);
     }
     for n in ["066", "067", "068", "069"] {
-        check(n);
+        r.check(n);
     }
     // 12 MiB more into the origin: the 8 MiB snapshot overflows.
     write(&d, 8, 12, 3);
     for n in ["071", "073", "074", "076", "077", "078", "079", "080", "081", "082", "083", "084", "085", "086"] {
-        check(n);
+        r.check(n);
     }
     let snap = NbdClient::connect_unix(&d.nbd_socket(), "vg0-snap").unwrap();
     let mut buf = vec![0u8; 1 << 20];
     assert!(snap.read(Sectors(0), &mut buf).is_err(), "an invalid snapshot must fail reads");
     drop(snap);
     for n in ["087", "088", "089"] {
-        check(n);
+        r.check(n);
     }
     // 256 KiB after snap2; the origin held open: the merge is deferred.
     let base = NbdClient::connect_unix(&d.nbd_socket(), "vg0-base").unwrap();
     base.write(Sectors(0), &stamped(256 << 10, 4, 0)).unwrap();
     base.flush().unwrap();
     for n in ["090", "091", "092", "094", "095", "096", "098", "099"] {
-        check(n);
+        r.check(n);
     }
     drop(base);
     for n in ["100", "101", "102"] {
-        check(n);
+        r.check(n);
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while ulvm(&["lvs".into(), "-a".into(), "--noheadings".into(), "-o".into(), "lv_name".into()]).out.contains("snap2")
+    while r
+        .ulvm(&["lvs".into(), "-a".into(), "--noheadings".into(), "-o".into(), "lv_name".into()])
+        .out
+        .contains("snap2")
     {
         assert!(std::time::Instant::now() < deadline, "the deferred merge did not finish");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     for n in ["103", "104", "105"] {
-        check(n);
+        r.check(n);
     }
     write(&d, 0, 1, 5);
     for n in ["106", "107"] {
-        check(n);
+        r.check(n);
     }
     // Errors, resizes, renames, more PVs, removal.
     for n in [
@@ -213,13 +241,70 @@ fn test_the_oracle_session_replayed_matches_real_lvm() {
         "140", "141", "142", "143", "144", "145", "146", "147", "148", "149", "150", "151", "152", "153", "154", "155",
         "156", "157", "158", "159", "160", "161",
     ] {
-        check(n);
+        r.check(n);
     }
     d.stop();
-    assert!(
-        mismatches.is_empty(),
-        "{} of {checked} outputs differ from LVM's:\n\n{}",
-        mismatches.len(),
-        mismatches.join("\n\n")
+    r.assert_matched();
+}
+
+/// The second oracle session (`scripts/oracle-lvm-fixtures.sh`, guest2):
+/// a fresh snapshot's percentages, PV attributes with allocation off, and a
+/// shared VG (lock type sanlock) used by a host without lvmlockd.
+#[test]
+fn test_the_second_oracle_session_replayed_matches_real_lvm() {
+    let t = TestDir::new("lvm-fixtures2");
+    let a = t.image("vda", 64);
+    let b = t.image("vdb", 64);
+    let c = t.image("vdc", 64);
+    let run = t.path("run");
+    let d = Daemon::start(&run, &[]);
+    let backup = t.path("vgs.vgbackup");
+    let (ap, bp, cp, bk) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+        c.to_str().unwrap().to_string(),
+        backup.to_str().unwrap().to_string(),
     );
+    let paths = vec![
+        ("/dev/vda", ap.as_str()),
+        ("/dev/vdb", bp.as_str()),
+        ("/dev/vdc", cp.as_str()),
+        ("/tmp/vgs.vgbackup", bk.as_str()),
+    ];
+    let mut r =
+        Replay { session: "oracle2", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    // PVs, a VG, an LV and a snapshot with nothing copied yet; PV allocation
+    // off and on again; the VG deactivated and backed up.
+    for n in 1..=21 {
+        r.check(&format!("{n:03}"));
+    }
+    // The guest's sed: the backup gets a lock type, as a shared VG has.
+    let text = std::fs::read_to_string(&backup).unwrap();
+    let shared: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("\tformat = \"lvm2\"") {
+                format!("{l}\n\tlock_type = \"sanlock\"\n\tlock_args = \"1.0.0:lvmlock\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert_ne!(shared, text, "the backup has a format line");
+    std::fs::write(&backup, shared).unwrap();
+    let before: Vec<Vec<u8>> = [&a, &b, &c].iter().map(|p| std::fs::read(p).unwrap()).collect();
+    r.check("022");
+    // Every command that names the shared VG is refused and writes nothing;
+    // listings skip it.
+    let after_restore: Vec<Vec<u8>> = [&a, &b, &c].iter().map(|p| std::fs::read(p).unwrap()).collect();
+    assert_ne!(before, after_restore, "vgcfgrestore wrote the shared VG");
+    for n in 23..=42 {
+        r.check(&format!("{n:03}"));
+    }
+    let after: Vec<Vec<u8>> = [&a, &b, &c].iter().map(|p| std::fs::read(p).unwrap()).collect();
+    if after != after_restore {
+        r.mismatches.push("a command changed the disks of the shared VG".into());
+    }
+    d.stop();
+    r.assert_matched();
 }

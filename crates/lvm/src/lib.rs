@@ -15,6 +15,7 @@ pub mod label;
 pub mod mda;
 pub mod model;
 pub mod names;
+pub mod percent;
 pub mod pv;
 pub mod report;
 pub mod size;

@@ -441,6 +441,15 @@ pub struct SnapshotRef {
 }
 
 impl VolumeGroup {
+    /// The VG's `lock_type` (`sanlock`, `dlm`): a shared VG, which needs
+    /// lvmlockd. `none` and a missing key mean a local VG.
+    pub fn lock_type(&self) -> Option<&str> {
+        self.extra.iter().find_map(|i| match i {
+            Item::Assign(k, Value::Str(v)) if k == "lock_type" && v != "none" => Some(v.as_str()),
+            _ => None,
+        })
+    }
+
     pub fn lv(&self, name: &str) -> Option<&LogicalVolume> {
         self.lvs.iter().find(|l| l.name == name)
     }

@@ -486,7 +486,7 @@ pub fn lvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             return Ok(0);
         }
         let st = ctx.host()?.status(&dm_name(&vg_name, &name, None)).map_err(|e| anyhow!("{e}"))?;
-        let used = st.snapshot().and_then(|s| s.usage_percent());
+        let used = st.snapshot().and_then(ulvm_lvm::percent::snapshot);
         match used {
             Some(p) if p >= cfg.snapshot_autoextend_threshold as f64 => {}
             Some(_) => return Ok(0),

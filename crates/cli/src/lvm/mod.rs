@@ -297,11 +297,13 @@ impl Ctx {
         Ok((s, vgs))
     }
 
-    /// One VG by name (`Volume group "X" not found` otherwise).
+    /// One VG by name (`Volume group "X" not found` otherwise; a shared
+    /// VG is refused, see [`shared_refusal`]).
     pub fn vg(&self, name: &str, read_only: bool) -> Result<Vg> {
         let (_, mut vgs) = self.scan(read_only)?;
         match vgs.remove(name) {
             Some(v) => {
+                check_local(&v)?;
                 for k in &v.missing {
                     let id = v.vg.pv(k).map(|p| p.id.to_string()).unwrap_or_default();
                     eprintln!("  WARNING: Couldn't find device with uuid {id}.");
@@ -361,6 +363,32 @@ impl Ctx {
         }
         matches!(line.trim(), "y" | "Y" | "yes")
     }
+}
+
+/// LVM without lvmlockd (`use_lvmlockd = 0`, as ulvm runs): a VG whose
+/// metadata has a lock type is shared between hosts, and nothing may read
+/// it as if it were local. Commands that list VGs skip it; commands that
+/// name it are refused with this line and exit 5, with nothing written.
+pub fn shared_refusal(vg: &Vg) -> Option<String> {
+    vg.vg.lock_type().map(|lt| format!("Cannot access VG {} with lock type {lt} that requires lvmlockd.", vg.vg.name))
+}
+
+/// [`shared_refusal`] as an error.
+pub fn check_local(vg: &Vg) -> Result<()> {
+    match shared_refusal(vg) {
+        Some(msg) => bail!(msg),
+        None => Ok(()),
+    }
+}
+
+/// The names of the local VGs, for commands that act on every VG.
+pub fn local_names(vgs: &BTreeMap<String, Vg>) -> Vec<String> {
+    vgs.values().filter(|v| shared_refusal(v).is_none()).map(|v| v.vg.name.clone()).collect()
+}
+
+/// The VG (local or shared) a PV device belongs to.
+pub fn vg_of_device<'a>(vgs: &'a BTreeMap<String, Vg>, p: &Path) -> Option<&'a Vg> {
+    vgs.values().find(|v| v.disks.values().any(|d| d.path == p))
 }
 
 /// Canonical paths of device arguments (`No device found for X.` otherwise).

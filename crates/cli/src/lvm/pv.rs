@@ -1,7 +1,7 @@
 //! pvcreate, pvremove, pvchange.
 
 use super::args::Args;
-use super::{device_args, usage, Ctx};
+use super::{device_args, shared_refusal, usage, vg_of_device, Ctx};
 use anyhow::{anyhow, bail, Result};
 use ulvm_lvm::disk;
 use ulvm_lvm::pv as lvmpv;
@@ -99,7 +99,17 @@ pub fn pvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let paths = if a.has("all") { Vec::new() } else { device_args(&a.pos)? };
     let (_, vgs) = ctx.scan(true)?;
     let mut changed = 0;
+    let mut status = 0;
+    for p in &paths {
+        if let Some(v) = vg_of_device(&vgs, p).filter(|v| shared_refusal(v).is_some()) {
+            eprintln!("  Cannot use PV {} in shared VG {}.", p.display(), v.vg.name);
+            status = 5;
+        }
+    }
     for name in vgs.keys() {
+        if shared_refusal(&vgs[name]).is_some() {
+            continue;
+        }
         let _l = ctx.lock_vg(name)?;
         let mut vg = ctx.vg(name, false)?;
         let mut touched = Vec::new();
@@ -137,7 +147,7 @@ pub fn pvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "  {changed} physical volume{} changed / 0 physical volumes not changed",
         if changed == 1 { "" } else { "s" }
     );
-    Ok(0)
+    Ok(status)
 }
 
 pub fn pvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {

@@ -1,7 +1,7 @@
 //! pvs, vgs, lvs and the *display commands.
 
 use super::args::Args;
-use super::{usage, Ctx};
+use super::{check_local, local_names, shared_refusal, usage, vg_of_device, Ctx};
 use anyhow::{anyhow, bail, Result};
 use ulvm_dm::TargetStatus;
 use ulvm_lvm::activate::{DevState, DmHost};
@@ -23,9 +23,10 @@ struct Live {
     invalid: bool,
 }
 
-/// A snapshot's (or a merge's) usage in percent, from a device's status.
+/// A snapshot's (or a merge's) usage in percent as LVM shows it, from a
+/// device's status.
 fn usage_pct(status: Result<TargetStatus, String>) -> Option<f64> {
-    status.ok()?.snapshot()?.usage_percent()
+    ulvm_lvm::percent::snapshot(status.ok()?.snapshot()?)
 }
 
 fn live(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) -> Live {
@@ -50,7 +51,7 @@ fn live(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) -> Live {
         }
     } else if lv.clone_ref().is_some() && l.dev.is_some() {
         let st = h.status(&dm_name(vname, &lv.name, None)).ok();
-        l.copy = st.as_ref().and_then(|s| s.clone_status()).and_then(|c| c.hydrated_percent());
+        l.copy = st.as_ref().and_then(|s| s.clone_status()).and_then(ulvm_lvm::percent::clone);
     } else if merging(&lv.name).is_some() && l.dev.is_some() {
         l.pct = usage_pct(h.status(&dm_name(vname, &lv.name, None)));
     }
@@ -197,6 +198,7 @@ const PV_FIELDS: &[FieldDef] = &[
     f("pv_pe_count", "PE", R, 0),
     f("pv_pe_alloc_count", "Alloc", R, 0),
     f("pv_mda_count", "#PMda", R, 0),
+    f("pv_allocatable", "Allocatable", L, 0),
 ];
 const PV_DEFAULT: &str = "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free";
 
@@ -251,13 +253,16 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     };
     let (scan, vgs) = ctx.scan(true)?;
     let selected: Vec<&Vg> = if a.pos.is_empty() || kind == "pvs" {
-        vgs.values().collect()
+        vgs.values().filter(|v| shared_refusal(v).is_none()).collect()
     } else {
         let mut out = Vec::new();
         for p in &a.pos {
             let vgname = p.split('/').next().unwrap_or(p);
             match vgs.get(vgname) {
-                Some(v) => out.push(v),
+                Some(v) => {
+                    check_local(v)?;
+                    out.push(v)
+                }
                 None => bail!("Volume group \"{vgname}\" not found"),
             }
         }
@@ -308,7 +313,11 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                 if !wanted.is_empty() && !wanted.contains(&d.path) {
                     continue;
                 }
-                let vg = vgs.values().find(|v| v.disks.values().any(|x| x.path == d.path));
+                let vg = vg_of_device(&vgs, &d.path);
+                // The PVs of a shared VG are not shown at all.
+                if vg.is_some_and(|v| shared_refusal(v).is_some()) {
+                    continue;
+                }
                 rows.push(cols.iter().map(|c| pv_cell(c.id, d, vg, &u)).collect());
             }
         }
@@ -457,9 +466,14 @@ fn pv_cell(id: &str, d: &PvDisk, vg: Option<&Vg>, u: &Units) -> Cell {
         "pv_name" => Cell::str(d.path.display().to_string()),
         "vg_name" => Cell::str(vg.map(|v| v.vg.name.clone()).unwrap_or_default()),
         "pv_fmt" => Cell::str("lvm2"),
+        // LVM: `a` allocatable, `u` in a VG but not allocatable, `-` orphan.
         "pv_attr" => Cell::str(match entry {
-            Some((_, p)) => format!("{}--", if p.status.iter().any(|s| s == "ALLOCATABLE") { 'a' } else { '-' }),
+            Some((_, p)) => format!("{}--", if p.status.iter().any(|s| s == "ALLOCATABLE") { 'a' } else { 'u' }),
             None => "---".into(),
+        }),
+        "pv_allocatable" => Cell::str(match entry {
+            Some((_, p)) if p.status.iter().any(|s| s == "ALLOCATABLE") => "allocatable",
+            _ => "",
         }),
         "pv_size" => size_cell(u, size),
         "pv_free" => size_cell(u, free),
@@ -481,7 +495,10 @@ pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         if !wanted.is_empty() && !wanted.contains(&d.path) {
             continue;
         }
-        let vg = vgs.values().find(|v| v.disks.values().any(|x| x.path == d.path));
+        let vg = vg_of_device(&vgs, &d.path);
+        if vg.is_some_and(|v| shared_refusal(v).is_some()) {
+            continue;
+        }
         let entry = vg.and_then(|v| v.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p)));
         println!("  --- {}Physical volume ---", if entry.is_some() { "" } else { "NEW " });
         println!("  PV Name               {}", d.path.display());
@@ -542,9 +559,10 @@ pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 
 pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (_, vgs) = ctx.scan(true)?;
-    let names: Vec<String> = if a.pos.is_empty() { vgs.keys().cloned().collect() } else { a.pos.clone() };
+    let names: Vec<String> = if a.pos.is_empty() { local_names(&vgs) } else { a.pos.clone() };
     for name in names {
         let Some(vg) = vgs.get(&name) else { bail!("Volume group \"{name}\" not found") };
+        check_local(vg)?;
         let v = &vg.vg;
         let es = v.extent_size;
         let total: u64 = v.pvs.iter().map(|p| p.pe_count).sum();
@@ -745,6 +763,12 @@ pub fn lvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (_, vgs) = ctx.scan(true)?;
     let mut any = false;
     for vg in vgs.values() {
+        if shared_refusal(vg).is_some() {
+            if a.pos.iter().any(|p| p.strip_prefix("/dev/").unwrap_or(p).split('/').next() == Some(&vg.vg.name)) {
+                check_local(vg)?;
+            }
+            continue;
+        }
         for lv in vg.vg.user_lvs() {
             let selected = a.pos.is_empty()
                 || a.pos.iter().any(|p| {

@@ -1,7 +1,7 @@
 //! vgcreate, vgremove, vgextend, vgreduce, vgrename, vgchange, vgck, vgcfgbackup.
 
 use super::args::Args;
-use super::{device_args, usage, Ctx};
+use super::{check_local, device_args, local_names, shared_refusal, usage, Ctx};
 use anyhow::{anyhow, bail, Result};
 use std::path::PathBuf;
 use ulvm_lvm::activate::{self, DmHost};
@@ -285,7 +285,7 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "n" => false,
         _ => return usage(format!("Invalid argument for --activate: {act}")),
     };
-    let names: Vec<String> = if a.pos.is_empty() { ctx.scan(true)?.1.into_keys().collect() } else { a.pos.clone() };
+    let names: Vec<String> = if a.pos.is_empty() { local_names(&ctx.scan(true)?.1) } else { a.pos.clone() };
     let mut status = 0;
     for name in names {
         let _l = ctx.lock_vg(&name)?;
@@ -321,7 +321,7 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 
 pub fn vgck(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (scan, vgs) = ctx.scan(true)?;
-    let names: Vec<String> = if a.pos.is_empty() { vgs.keys().cloned().collect() } else { a.pos.clone() };
+    let names: Vec<String> = if a.pos.is_empty() { local_names(&vgs) } else { a.pos.clone() };
     let mut status = 0;
     for (p, why) in &scan.problems {
         eprintln!("  {}: {why}", p.display());
@@ -333,6 +333,11 @@ pub fn vgck(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             status = 5;
             continue;
         };
+        if let Some(msg) = shared_refusal(vg) {
+            eprintln!("  {msg}");
+            status = 5;
+            continue;
+        }
         for k in &vg.missing {
             eprintln!("  WARNING: VG {name} is missing PV {k} ({}).", vg.pv_path(k));
             status = 5;
@@ -378,9 +383,10 @@ pub fn vgck(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 
 pub fn vgcfgbackup(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (_, vgs) = ctx.scan(true)?;
-    let names: Vec<String> = if a.pos.is_empty() { vgs.keys().cloned().collect() } else { a.pos.clone() };
+    let names: Vec<String> = if a.pos.is_empty() { local_names(&vgs) } else { a.pos.clone() };
     for name in names {
         let Some(vg) = vgs.get(&name) else { bail!("Volume group \"{name}\" not found") };
+        check_local(vg)?;
         match a.get("file") {
             Some(f) => {
                 let f = if names_many(&a.pos, &vgs) { f.replace("%s", &name) } else { f.to_string() };
