@@ -5,7 +5,6 @@ use crate::proto::*;
 use std::sync::Arc;
 use std::time::Duration;
 use ulvm_dm::registry::TargetLine;
-use ulvm_dm::table::TARGET_TYPES;
 use ulvm_dm::{DmError, Registry, StatusLine, Table};
 
 fn lines(v: Vec<TargetLine>) -> Vec<Line> {
@@ -191,7 +190,10 @@ fn execute(reg: &Registry, req: Request) -> Result<Reply, DmError> {
             Ok(Reply::Event { event_nr: now })
         }
         Request::Targets => Ok(Reply::Targets {
-            targets: TARGET_TYPES.iter().map(|(n, v)| TargetVersion { name: n.to_string(), version: *v }).collect(),
+            targets: ulvm_dm::kind::KINDS
+                .iter()
+                .map(|k| TargetVersion { name: k.name.to_string(), version: k.version })
+                .collect(),
         }),
         Request::Version => Ok(Reply::Version { version: env!("CARGO_PKG_VERSION").into(), driver: "4.47.0".into() }),
     }

@@ -15,5 +15,5 @@ pub mod table;
 pub use status::{CloneFeatures, CloneMode, CloneStatus, SnapshotStatus, StatusLine, StripedStatus, TargetStatus};
 pub use table::{
     CloneArgs, DevNum, DevRef, SnapshotArgs, SnapshotFeatures, StoreType, Stripe, Table, TableError, TableLine,
-    TargetArgs, TARGET_TYPES,
+    TargetArgs,
 };

@@ -167,6 +167,41 @@ pub struct CloneArgs {
     pub rest: Vec<String>,
 }
 
+impl CloneArgs {
+    /// A clone with no feature arguments and the two core arguments, its
+    /// `rest` as the kernel echoes it.
+    pub fn new(
+        metadata: DevRef,
+        dest: DevRef,
+        source: DevRef,
+        region_size: u64,
+        hydration_threshold: u32,
+        hydration_batch_size: u32,
+    ) -> CloneArgs {
+        let rest = [
+            region_size.to_string(),
+            "0".into(),
+            "4".into(),
+            "hydration_threshold".into(),
+            hydration_threshold.to_string(),
+            "hydration_batch_size".into(),
+            hydration_batch_size.to_string(),
+        ];
+        CloneArgs {
+            metadata,
+            dest,
+            source,
+            region_size,
+            no_hydration: false,
+            no_discard_passdown: false,
+            hydrate_on_read: false,
+            hydration_threshold,
+            hydration_batch_size,
+            rest: rest.into(),
+        }
+    }
+}
+
 /// A target with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TargetArgs {
@@ -179,19 +214,6 @@ pub enum TargetArgs {
     SnapshotMerge(SnapshotArgs),
     Clone(CloneArgs),
 }
-
-/// The target types this core implements, in the order `dmsetup targets`
-/// lists them, with the kernel's versions.
-pub const TARGET_TYPES: &[(&str, [u32; 3])] = &[
-    ("clone", [1, 0, 0]),
-    ("snapshot-merge", [1, 5, 0]),
-    ("snapshot-origin", [1, 9, 0]),
-    ("snapshot", [1, 16, 0]),
-    ("striped", [1, 6, 0]),
-    ("zero", [1, 2, 0]),
-    ("linear", [1, 4, 0]),
-    ("error", [1, 6, 0]),
-];
 
 impl TargetArgs {
     pub fn target_type(&self) -> &'static str {

@@ -134,3 +134,16 @@ proptest! {
         let _ = s.parse::<TableLine>();
     }
 }
+
+#[test]
+fn test_clone_args_built_in_code_print_as_parsed() {
+    let dev = |s: &str| DevRef::Path(s.into());
+    let a = CloneArgs::new(dev("vg-c_clonemeta"), dev("vg-c-dest"), dev("nbd+unix:///x?socket=/s"), 64, 64, 16);
+    let l = TableLine { start: Sectors(0), len: Sectors(4096), target: TargetArgs::Clone(a) };
+    let printed = l.to_string();
+    assert_eq!(
+        printed,
+        "0 4096 clone vg-c_clonemeta vg-c-dest nbd+unix:///x?socket=/s 64 0 4 hydration_threshold 64 hydration_batch_size 16"
+    );
+    assert_eq!(printed.parse::<TableLine>().unwrap(), l);
+}

@@ -350,7 +350,7 @@ fn stop_worker(worker: Option<Worker>) {
 }
 
 fn has_background(t: &LiveTable) -> bool {
-    t.entries.iter().any(|e| matches!(e.target.type_name(), "snapshot-merge" | "clone"))
+    t.entries.iter().any(|e| e.target.kind().caps.background)
 }
 
 fn step_table(t: &LiveTable) -> Option<Step> {

@@ -6,6 +6,8 @@
 //!   `zero`, `error`; [`snapshot`]: `snapshot-origin`, `snapshot`,
 //!   `snapshot-merge` and the kernel-compatible exception stores.
 //! * [`clone`]: `clone` (dm-clone) and its persistent-data metadata.
+//! * [`kind`]: one registration per target type (name, version,
+//!   constructor, capabilities).
 //! * [`device`]: a mapped device and its suspend/resume life cycle;
 //!   [`registry`]: every device, by name and number, as the kernel keeps them.
 //!
@@ -14,6 +16,7 @@
 
 pub mod clone;
 pub mod device;
+pub mod kind;
 pub mod registry;
 pub mod snapshot;
 pub mod target;

@@ -6,13 +6,12 @@
 //! cycle: create, load, suspend, resume, remove, rename, and the queries
 //! `table`, `status`, `info`, `ls`, `message` and `wait`.
 
-use crate::clone::CloneTarget;
 use crate::device::{Background, DeviceInfo, LiveTable, MappedDevice, TableEntry};
-use crate::snapshot::{build_merge, build_origin, build_snapshot, CowRegistry, OriginRegistry, SnapCtx, SnapTuning};
+use crate::kind::BuildCtx;
+use crate::snapshot::{CowRegistry, OriginRegistry};
 use crate::status::StatusLine;
-use crate::table::{DevNum, DevRef, Table, TableError, TargetArgs};
-use crate::target::{OpenHold, Target, Underlying};
-use crate::targets::{ErrorTarget, Linear, Striped, ZeroTarget};
+use crate::table::{DevNum, DevRef, Table, TableError};
+use crate::target::{OpenHold, Underlying};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -249,61 +248,18 @@ impl Registry {
                 }
                 Ok(u)
             };
-            let target: Box<dyn Target> = match &line.target {
-                TargetArgs::Linear { dev: d, offset } => {
-                    let u = resolve(d)?;
-                    if offset.0.checked_add(line.len.0).is_none_or(|end| end > u.dev.size().0) {
-                        return Err(fail(format!("device {} is too small for this target", u.num)));
-                    }
-                    Box::new(Linear { dev: u, offset: *offset })
-                }
-                TargetArgs::Striped { chunk_size, stripes } => {
-                    let per = line.len.0 / stripes.len() as u64;
-                    let mut s = Vec::new();
-                    for st in stripes {
-                        let u = resolve(&st.dev)?;
-                        if st.offset.0 + per > u.dev.size().0 {
-                            return Err(fail(format!("device {} is too small for its stripe", u.num)));
-                        }
-                        s.push((u, st.offset));
-                    }
-                    Box::new(Striped::new(*chunk_size, s))
-                }
-                TargetArgs::Zero => Box::new(ZeroTarget),
-                TargetArgs::Error => Box::new(ErrorTarget),
-                TargetArgs::SnapshotOrigin { origin } => {
-                    let u = resolve(origin)?;
-                    if line.len > u.dev.size() {
-                        return Err(fail(format!("origin device {} is smaller than the target", u.num)));
-                    }
-                    Box::new(build_origin(u, &self.origins))
-                }
-                TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => {
-                    let origin = resolve(&a.origin)?;
-                    let cow = resolve(&a.cow)?;
-                    let ctx = SnapCtx {
-                        origins: &self.origins,
-                        cows: &self.cows,
-                        events: dev.events.clone(),
-                        tuning: SnapTuning {
-                            merge_batch: self.config.merge_batch,
-                            space_wait: self.config.snapshot_space_wait,
-                        },
-                    };
-                    if matches!(line.target, TargetArgs::Snapshot(_)) {
-                        Box::new(build_snapshot(origin, cow, a, line.len, &ctx).map_err(fail)?)
-                    } else {
-                        Box::new(build_merge(origin, cow, a, line.len, &ctx).map_err(fail)?)
-                    }
-                }
-                TargetArgs::Clone(c) => {
-                    let (m, d, s) = (resolve(&c.metadata)?, resolve(&c.dest)?, resolve(&c.source)?);
-                    Box::new(
-                        CloneTarget::new(c, m, d, s, line.len, dev.events.clone(), self.config.hydration_slice)
-                            .map_err(fail)?,
-                    )
-                }
+            let kind = crate::kind::find(line.target.target_type())
+                .ok_or_else(|| fail(format!("unknown target type '{}'", line.target.target_type())))?;
+            let cx = BuildCtx {
+                line,
+                events: dev.events.clone(),
+                origins: &self.origins,
+                cows: &self.cows,
+                config: &self.config,
+                resolve: &resolve,
+                fail: &fail,
             };
+            let target = (kind.build)(&cx)?;
             entries.push(TableEntry { start: line.start, len: line.len, target });
         }
         Ok(LiveTable { entries, read_only })
@@ -407,8 +363,7 @@ impl Registry {
             }
             let Some(t) = d.live_table() else { continue };
             let is_origin = t.entries.iter().any(|e| {
-                matches!(e.target.type_name(), "snapshot-origin" | "snapshot-merge")
-                    && e.target.snapshot_origin().is_some_and(|n| origins.contains(&n))
+                e.target.kind().caps.origin && e.target.snapshot_origin().is_some_and(|n| origins.contains(&n))
             });
             if is_origin {
                 d.suspend();
@@ -539,7 +494,7 @@ impl Registry {
 
 /// Origins of the `snapshot` targets of a table.
 fn snapshot_origins(t: &LiveTable) -> Vec<DevNum> {
-    t.entries.iter().filter(|e| e.target.type_name() == "snapshot").filter_map(|e| e.target.snapshot_origin()).collect()
+    t.entries.iter().filter(|e| e.target.kind().caps.snapshot).filter_map(|e| e.target.snapshot_origin()).collect()
 }
 
 fn lines(t: Option<&LiveTable>, f: impl Fn(&TableEntry) -> String) -> Vec<TargetLine> {

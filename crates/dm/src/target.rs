@@ -3,6 +3,7 @@
 //! A target sees sector offsets relative to its own start; the mapped
 //! device splits requests at target boundaries before calling it.
 
+use crate::kind::TargetKind;
 use crate::status::TargetStatus;
 use crate::table::DevNum;
 use std::fmt;
@@ -88,7 +89,12 @@ pub enum Step {
 
 /// One table line, ready for I/O.
 pub trait Target: Send + Sync {
-    fn type_name(&self) -> &'static str;
+    /// The target's type: its name, version and capabilities.
+    fn kind(&self) -> &'static TargetKind;
+
+    fn type_name(&self) -> &'static str {
+        self.kind().name
+    }
 
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()>;
     fn write(&self, at: Sectors, buf: &[u8]) -> Result<()>;

@@ -17,14 +17,18 @@ use crate::disk::Vg;
 use crate::model::{LogicalVolume, SegmentKind, SnapshotRef};
 use crate::names::{dm_name, dm_uuid};
 use crate::{err, FormatError};
-use ulvm_dm_table::TargetStatus;
+use ulvm_blockdev::Sectors;
+use ulvm_dm_table::{
+    CloneArgs, DevRef, SnapshotArgs, SnapshotFeatures, StoreType, Stripe, Table, TableLine, TargetArgs, TargetStatus,
+};
 
-/// One dm device to create: name, uuid, table text (one line per target).
+/// One dm device to create: name, uuid and table (devices named by path
+/// or dm name, as `dmsetup create` takes them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DmDevice {
     pub name: String,
     pub uuid: String,
-    pub table: String,
+    pub table: Table,
     pub read_only: bool,
 }
 
@@ -43,7 +47,7 @@ pub trait DmHost {
     fn state(&mut self, name: &str) -> Result<Option<DevState>, String>;
     fn create(&mut self, dev: &DmDevice) -> Result<(), String>;
     /// Loads `table` as the inactive table of `name`.
-    fn load(&mut self, name: &str, table: &str, read_only: bool) -> Result<(), String>;
+    fn load(&mut self, name: &str, table: &Table, read_only: bool) -> Result<(), String>;
     fn suspend(&mut self, name: &str) -> Result<(), String>;
     fn resume(&mut self, name: &str) -> Result<(), String>;
     fn remove(&mut self, name: &str) -> Result<(), String>;
@@ -55,12 +59,10 @@ pub trait DmHost {
 }
 
 /// The table of an LV's own extents: `linear` or `striped` lines over the PVs.
-pub fn extent_table(vg: &Vg, lv: &LogicalVolume) -> Result<String, FormatError> {
+pub fn extent_table(vg: &Vg, lv: &LogicalVolume) -> Result<Table, FormatError> {
     let es = vg.vg.extent_size;
-    let mut out = String::new();
+    let mut lines = Vec::new();
     for seg in &lv.segments {
-        let start = seg.start_extent * es;
-        let len = seg.extent_count * es;
         let SegmentKind::Striped { stripe_size, stripes } = &seg.kind else {
             return err(format!("LV {} has a segment of a type ulvm cannot activate", lv.name));
         };
@@ -70,17 +72,44 @@ pub fn extent_table(vg: &Vg, lv: &LogicalVolume) -> Result<String, FormatError> 
             let Some(d) = vg.disk(key) else {
                 return err(format!("LV {}: PV {key} ({}) is missing", lv.name, vg.pv_path(key)));
             };
-            areas.push(format!("{} {}", d.path.display(), pv.pe_start + pe * es));
+            areas.push(Stripe {
+                dev: DevRef::Path(d.path.display().to_string()),
+                offset: Sectors(pv.pe_start + pe * es),
+            });
         }
-        if stripes.len() == 1 {
-            out.push_str(&format!("{start} {len} linear {}\n", areas[0]));
+        let target = if areas.len() == 1 {
+            let Stripe { dev, offset } = areas.remove(0);
+            TargetArgs::Linear { dev, offset }
         } else {
-            let ss = stripe_size.unwrap_or(128);
-            out.push_str(&format!("{start} {len} striped {} {ss} {}\n", stripes.len(), areas.join(" ")));
-        }
+            TargetArgs::Striped { chunk_size: Sectors(stripe_size.unwrap_or(128)), stripes: areas }
+        };
+        lines.push(TableLine { start: Sectors(seg.start_extent * es), len: Sectors(seg.extent_count * es), target });
     }
-    Ok(out)
+    Ok(Table(lines))
 }
+
+/// A one-line table of `len` sectors.
+fn one_line(len: u64, target: TargetArgs) -> Table {
+    Table(vec![TableLine { start: Sectors(0), len: Sectors(len), target }])
+}
+
+/// A snapshot of `real` in `cow`, persistent, as LVM loads it.
+fn snapshot_args(real: &str, cow: &str, chunk_size: u64) -> Result<SnapshotArgs, FormatError> {
+    let chunk_size =
+        u32::try_from(chunk_size).map_err(|_| FormatError(format!("chunk size {chunk_size} too large")))?;
+    Ok(SnapshotArgs {
+        origin: DevRef::Path(real.to_string()),
+        cow: DevRef::Path(cow.to_string()),
+        store: StoreType::Persistent { overflow: false },
+        chunk_size,
+        features: SnapshotFeatures::default(),
+    })
+}
+
+/// The hydration tuning of an LVM clone's table: copies of up to 16
+/// regions at once, as long as fewer than 64 regions are in flight.
+pub const CLONE_HYDRATION_THRESHOLD: u32 = 64;
+pub const CLONE_HYDRATION_BATCH_SIZE: u32 = 16;
 
 fn lv_sectors(vg: &Vg, lv: &LogicalVolume) -> u64 {
     lv.extents() * vg.vg.extent_size
@@ -110,7 +139,7 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, FormatError> {
         .lv(origin_name)
         .ok_or_else(|| FormatError(format!("Failed to find logical volume \"{}/{origin_name}\"", v.name)))?;
     let snaps: Vec<SnapshotRef> = v.snapshots_of(origin_name);
-    let dev = |lv: &LogicalVolume, layer: Option<&str>, table: String, ro: bool| DmDevice {
+    let dev = |lv: &LogicalVolume, layer: Option<&str>, table: Table, ro: bool| DmDevice {
         name: dm_name(&v.name, &lv.name, layer),
         uuid: dm_uuid(&v.id, &lv.id, layer),
         table,
@@ -126,11 +155,16 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, FormatError> {
         let size = lv_sectors(vg, origin);
         let meta_dev = dev(meta, None, extent_table(vg, meta)?, false);
         let dest = dev(origin, Some("dest"), own, false);
-        let top = format!(
-            "0 {size} clone {} {} {} {} 0 4 hydration_threshold 64 hydration_batch_size 16\n",
-            meta_dev.name, dest.name, c.source, c.region_size
+        let source: DevRef = c.source.parse().map_err(|e| FormatError(format!("clone {}: {e}", origin.name)))?;
+        let args = CloneArgs::new(
+            DevRef::Path(meta_dev.name.clone()),
+            DevRef::Path(dest.name.clone()),
+            source,
+            c.region_size,
+            CLONE_HYDRATION_THRESHOLD,
+            CLONE_HYDRATION_BATCH_SIZE,
         );
-        let top = dev(origin, None, top, !origin.is_writable());
+        let top = dev(origin, None, one_line(size, TargetArgs::Clone(args)), !origin.is_writable());
         return Ok(vec![meta_dev, dest, top]);
     }
     if snaps.is_empty() {
@@ -144,17 +178,18 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, FormatError> {
         let cow = v.lv(&s.cow).ok_or_else(|| FormatError(format!("snapshot COW {} is missing", s.cow)))?;
         let cow_name = dm_name(&v.name, &cow.name, Some("cow"));
         out.push(dev(cow, Some("cow"), extent_table(vg, cow)?, false));
+        let args = snapshot_args(&real, &cow_name, s.chunk_size)?;
         let table = if s.merging {
-            merging = Some((cow_name.clone(), s.chunk_size));
-            format!("0 {size} error\n")
+            merging = Some(args);
+            one_line(size, TargetArgs::Error)
         } else {
-            format!("0 {size} snapshot {real} {cow_name} P {}\n", s.chunk_size)
+            one_line(size, TargetArgs::Snapshot(args))
         };
         out.push(dev(cow, None, table, !cow.is_writable()));
     }
     let top = match merging {
-        Some((cow_name, chunk)) => format!("0 {size} snapshot-merge {real} {cow_name} P {chunk}\n"),
-        None => format!("0 {size} snapshot-origin {real}\n"),
+        Some(args) => one_line(size, TargetArgs::SnapshotMerge(args)),
+        None => one_line(size, TargetArgs::SnapshotOrigin { origin: DevRef::Path(real) }),
     };
     out.push(dev(origin, None, top, !origin.is_writable()));
     Ok(out)
@@ -276,7 +311,7 @@ pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice
     }
     // Lower devices first; a snapshot that becomes `error` (a merge starts)
     // last, after the origin has taken its exceptions over.
-    let is_error = |d: &DmDevice| d.table.split_whitespace().nth(2) == Some("error");
+    let is_error = |d: &DmDevice| matches!(d.table.0.first().map(|l| &l.target), Some(TargetArgs::Error));
     for d in changed.iter().filter(|d| !is_error(d)).chain(changed.iter().filter(|d| is_error(d))) {
         host.resume(&d.name)?;
     }

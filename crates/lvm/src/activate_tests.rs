@@ -14,10 +14,10 @@ impl DmHost for FakeHost {
     }
     fn create(&mut self, d: &DmDevice) -> Result<(), String> {
         self.log.push(format!("create {}", d.name));
-        self.devs.insert(d.name.clone(), (d.table.clone(), false, 0));
+        self.devs.insert(d.name.clone(), (d.table.to_string(), false, 0));
         Ok(())
     }
-    fn load(&mut self, name: &str, table: &str, _ro: bool) -> Result<(), String> {
+    fn load(&mut self, name: &str, table: &Table, _ro: bool) -> Result<(), String> {
         self.log.push(format!("load {name}"));
         self.devs.get_mut(name).ok_or("no device")?.0 = table.to_string();
         Ok(())
@@ -50,7 +50,7 @@ impl DmHost for FakeHost {
 }
 
 fn dev(name: &str, table: &str) -> DmDevice {
-    DmDevice { name: name.into(), uuid: format!("LVM-{name}"), table: table.into(), read_only: false }
+    DmDevice { name: name.into(), uuid: format!("LVM-{name}"), table: table.parse().unwrap(), read_only: false }
 }
 
 /// vg0/base alone.

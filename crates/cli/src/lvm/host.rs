@@ -4,7 +4,7 @@ use anyhow::{anyhow, Result};
 use std::path::{Path, PathBuf};
 use ulvm_daemon::control::ControlClient;
 use ulvm_daemon::proto::{Reply, Request, Response};
-use ulvm_dm::TargetStatus;
+use ulvm_dm::{Table, TargetStatus};
 use ulvm_lvm::activate::{DevState, DmDevice, DmHost};
 
 pub struct Host {
@@ -50,14 +50,14 @@ impl DmHost for Host {
         self.call(Request::Create {
             name: d.name.clone(),
             uuid: Some(d.uuid.clone()),
-            table: Some(d.table.clone()),
+            table: Some(d.table.to_string()),
             read_only: d.read_only,
         })
         .map(|_| ())
     }
 
-    fn load(&mut self, name: &str, table: &str, read_only: bool) -> Result<(), String> {
-        self.call(Request::Load { name: name.into(), table: table.into(), read_only }).map(|_| ())
+    fn load(&mut self, name: &str, table: &Table, read_only: bool) -> Result<(), String> {
+        self.call(Request::Load { name: name.into(), table: table.to_string(), read_only }).map(|_| ())
     }
 
     fn suspend(&mut self, name: &str) -> Result<(), String> {

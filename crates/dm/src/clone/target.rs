@@ -13,8 +13,10 @@
 //! message with a rate.
 
 use super::metadata::Metadata;
+use crate::kind::{BuildCtx, Caps, TargetKind};
+use crate::registry::DmResult;
 use crate::status::{CloneFeatures, CloneMode, CloneStatus, TargetStatus};
-use crate::table::CloneArgs;
+use crate::table::{CloneArgs, TargetArgs};
 use crate::target::{io_error, EventSink, Step, Target, Underlying};
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -100,6 +102,21 @@ impl Drop for UserIo<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+pub static KIND: TargetKind = TargetKind {
+    name: "clone",
+    version: [1, 0, 0],
+    caps: Caps { background: true, origin: false, snapshot: false },
+    build: build_clone,
+};
+
+fn build_clone(cx: &BuildCtx<'_>) -> DmResult<Box<dyn Target>> {
+    let TargetArgs::Clone(c) = &cx.line.target else { return Err(cx.wrong_args(&KIND)) };
+    let (m, d, s) = (cx.resolve(&c.metadata)?, cx.resolve(&c.dest)?, cx.resolve(&c.source)?);
+    let t = CloneTarget::new(c, m, d, s, cx.line.len, cx.events.clone(), cx.config.hydration_slice)
+        .map_err(|e| cx.fail(e))?;
+    Ok(Box::new(t))
 }
 
 impl CloneTarget {
@@ -412,8 +429,8 @@ impl CloneTarget {
 }
 
 impl Target for CloneTarget {
-    fn type_name(&self) -> &'static str {
-        "clone"
+    fn kind(&self) -> &'static TargetKind {
+        &KIND
     }
 
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {

@@ -21,9 +21,7 @@ pub mod store;
 mod targets;
 
 pub use origin::{OriginRegistry, OriginState};
-pub use targets::{
-    build_merge, build_origin, build_snapshot, CowRegistry, MergeTarget, OriginTarget, SnapCtx, SnapshotTarget,
-};
+pub use targets::{CowRegistry, MergeTarget, OriginTarget, SnapshotTarget, MERGE_KIND, ORIGIN_KIND, SNAPSHOT_KIND};
 
 use crate::status::SnapshotStatus;
 use crate::table::{SnapshotArgs, SnapshotFeatures, StoreType};

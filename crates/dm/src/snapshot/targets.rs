@@ -4,8 +4,10 @@
 //! `snapshot`).
 
 use super::{chunk_pieces, coalesce, OriginRegistry, OriginState, Piece, Place, SnapTuning, Snapshot};
+use crate::kind::{BuildCtx, Caps, TargetKind};
+use crate::registry::DmResult;
 use crate::status::{SnapshotStatus, TargetStatus};
-use crate::table::{DevNum, SnapshotArgs};
+use crate::table::{DevNum, SnapshotArgs, TargetArgs};
 use crate::target::{EventSink, Step, Target, Underlying};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,8 +45,56 @@ impl CowRegistry {
     }
 }
 
+pub static SNAPSHOT_KIND: TargetKind = TargetKind {
+    name: "snapshot",
+    version: [1, 16, 0],
+    caps: Caps { background: false, origin: false, snapshot: true },
+    build: |cx| build_snapshot_family(cx, false),
+};
+pub static MERGE_KIND: TargetKind = TargetKind {
+    name: "snapshot-merge",
+    version: [1, 5, 0],
+    caps: Caps { background: true, origin: true, snapshot: false },
+    build: |cx| build_snapshot_family(cx, true),
+};
+pub static ORIGIN_KIND: TargetKind = TargetKind {
+    name: "snapshot-origin",
+    version: [1, 9, 0],
+    caps: Caps { background: false, origin: true, snapshot: false },
+    build: build_origin_target,
+};
+
+fn build_snapshot_family(cx: &BuildCtx<'_>, merge: bool) -> DmResult<Box<dyn Target>> {
+    let (TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a)) = &cx.line.target else {
+        return Err(cx.wrong_args(if merge { &MERGE_KIND } else { &SNAPSHOT_KIND }));
+    };
+    let origin = cx.resolve(&a.origin)?;
+    let cow = cx.resolve(&a.cow)?;
+    let ctx = SnapCtx {
+        origins: cx.origins,
+        cows: cx.cows,
+        events: cx.events.clone(),
+        tuning: SnapTuning { merge_batch: cx.config.merge_batch, space_wait: cx.config.snapshot_space_wait },
+    };
+    let len = cx.line.len;
+    Ok(if merge {
+        Box::new(MergeTarget { common: new_common(origin, cow, a, len, &ctx, true).map_err(|e| cx.fail(e))? })
+    } else {
+        Box::new(SnapshotTarget { common: new_common(origin, cow, a, len, &ctx, false).map_err(|e| cx.fail(e))? })
+    })
+}
+
+fn build_origin_target(cx: &BuildCtx<'_>) -> DmResult<Box<dyn Target>> {
+    let TargetArgs::SnapshotOrigin { origin } = &cx.line.target else { return Err(cx.wrong_args(&ORIGIN_KIND)) };
+    let u = cx.resolve(origin)?;
+    if cx.line.len > u.dev.size() {
+        return Err(cx.fail(format!("origin device {} is smaller than the target", u.num)));
+    }
+    Ok(Box::new(OriginTarget { origin: cx.origins.get_or_create(&u) }))
+}
+
 /// What building a snapshot-family target needs from the registry.
-pub struct SnapCtx<'a> {
+struct SnapCtx<'a> {
     pub origins: &'a OriginRegistry,
     pub cows: &'a Arc<CowRegistry>,
     pub events: Arc<EventSink>,
@@ -180,16 +230,6 @@ pub struct SnapshotTarget {
     common: SnapCommon,
 }
 
-pub fn build_snapshot(
-    origin: Underlying,
-    cow: Underlying,
-    args: &SnapshotArgs,
-    len: Sectors,
-    ctx: &SnapCtx,
-) -> std::result::Result<SnapshotTarget, String> {
-    Ok(SnapshotTarget { common: new_common(origin, cow, args, len, ctx, false)? })
-}
-
 /// Writes zeroes through `write` in pieces of at most 1 MiB.
 fn zeroes_by_writing(at: Sectors, len: Sectors, write: impl Fn(Sectors, &[u8]) -> Result<()>) -> Result<()> {
     let zero = vec![0u8; (2048.min(len.0) * 512) as usize];
@@ -203,8 +243,8 @@ fn zeroes_by_writing(at: Sectors, len: Sectors, write: impl Fn(Sectors, &[u8]) -
 }
 
 impl Target for SnapshotTarget {
-    fn type_name(&self) -> &'static str {
-        "snapshot"
+    fn kind(&self) -> &'static TargetKind {
+        &SNAPSHOT_KIND
     }
     fn snapshot_origin(&self) -> Option<DevNum> {
         Some(self.common.origin.dev.num)
@@ -247,13 +287,9 @@ pub struct OriginTarget {
     origin: Arc<OriginState>,
 }
 
-pub fn build_origin(origin: Underlying, origins: &OriginRegistry) -> OriginTarget {
-    OriginTarget { origin: origins.get_or_create(&origin) }
-}
-
 impl Target for OriginTarget {
-    fn type_name(&self) -> &'static str {
-        "snapshot-origin"
+    fn kind(&self) -> &'static TargetKind {
+        &ORIGIN_KIND
     }
     fn snapshot_origin(&self) -> Option<DevNum> {
         Some(self.origin.dev.num)
@@ -293,16 +329,6 @@ pub struct MergeTarget {
     common: SnapCommon,
 }
 
-pub fn build_merge(
-    origin: Underlying,
-    cow: Underlying,
-    args: &SnapshotArgs,
-    len: Sectors,
-    ctx: &SnapCtx,
-) -> std::result::Result<MergeTarget, String> {
-    Ok(MergeTarget { common: new_common(origin, cow, args, len, ctx, true)? })
-}
-
 impl MergeTarget {
     fn plan(st: &super::SnapState, at: Sectors, len: Sectors) -> Vec<Piece> {
         let cs = st.chunk_size;
@@ -320,8 +346,8 @@ impl MergeTarget {
 }
 
 impl Target for MergeTarget {
-    fn type_name(&self) -> &'static str {
-        "snapshot-merge"
+    fn kind(&self) -> &'static TargetKind {
+        &MERGE_KIND
     }
     fn snapshot_origin(&self) -> Option<DevNum> {
         Some(self.common.origin.dev.num)

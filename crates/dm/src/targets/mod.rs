@@ -3,5 +3,5 @@
 mod simple;
 mod striped;
 
-pub use simple::{ErrorTarget, Linear, ZeroTarget};
-pub use striped::Striped;
+pub use simple::{ErrorTarget, Linear, ZeroTarget, ERROR_KIND, LINEAR_KIND, ZERO_KIND};
+pub use striped::{Striped, STRIPED_KIND};

@@ -1,8 +1,27 @@
 //! `linear`, `zero` and `error`.
 
+use crate::kind::{BuildCtx, Caps, TargetKind};
+use crate::registry::DmResult;
 use crate::status::TargetStatus;
+use crate::table::TargetArgs;
 use crate::target::{io_error, Target, Underlying};
 use ulvm_blockdev::{Extent, Result, Sectors};
+
+pub static LINEAR_KIND: TargetKind =
+    TargetKind { name: "linear", version: [1, 4, 0], caps: Caps::NONE, build: build_linear };
+pub static ZERO_KIND: TargetKind =
+    TargetKind { name: "zero", version: [1, 2, 0], caps: Caps::NONE, build: |_| Ok(Box::new(ZeroTarget)) };
+pub static ERROR_KIND: TargetKind =
+    TargetKind { name: "error", version: [1, 6, 0], caps: Caps::NONE, build: |_| Ok(Box::new(ErrorTarget)) };
+
+fn build_linear(cx: &BuildCtx<'_>) -> DmResult<Box<dyn Target>> {
+    let TargetArgs::Linear { dev, offset } = &cx.line.target else { return Err(cx.wrong_args(&LINEAR_KIND)) };
+    let u = cx.resolve(dev)?;
+    if offset.0.checked_add(cx.line.len.0).is_none_or(|end| end > u.dev.size().0) {
+        return Err(cx.fail(format!("device {} is too small for this target", u.num)));
+    }
+    Ok(Box::new(Linear { dev: u, offset: *offset }))
+}
 
 /// `linear <dev> <offset>`: sector `s` of the target is `offset + s` of `dev`.
 pub struct Linear {
@@ -11,8 +30,8 @@ pub struct Linear {
 }
 
 impl Target for Linear {
-    fn type_name(&self) -> &'static str {
-        "linear"
+    fn kind(&self) -> &'static TargetKind {
+        &LINEAR_KIND
     }
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         self.dev.dev.read(self.offset + at, buf)
@@ -47,8 +66,8 @@ impl Target for Linear {
 pub struct ZeroTarget;
 
 impl Target for ZeroTarget {
-    fn type_name(&self) -> &'static str {
-        "zero"
+    fn kind(&self) -> &'static TargetKind {
+        &ZERO_KIND
     }
     fn read(&self, _at: Sectors, buf: &mut [u8]) -> Result<()> {
         buf.fill(0);
@@ -81,8 +100,8 @@ impl Target for ZeroTarget {
 pub struct ErrorTarget;
 
 impl Target for ErrorTarget {
-    fn type_name(&self) -> &'static str {
-        "error"
+    fn kind(&self) -> &'static TargetKind {
+        &ERROR_KIND
     }
     fn read(&self, at: Sectors, _buf: &mut [u8]) -> Result<()> {
         Err(io_error(format!("error target: read at sector {at}")))

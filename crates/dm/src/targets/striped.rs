@@ -1,10 +1,32 @@
 //! `striped <#stripes> <chunk size> (<dev> <offset>)...`: chunk `c` of the
 //! target lives on stripe `c % n`, at chunk `c / n` of that stripe's area.
 
+use crate::kind::{BuildCtx, Caps, TargetKind};
+use crate::registry::DmResult;
 use crate::status::{StripedStatus, TargetStatus};
+use crate::table::TargetArgs;
 use crate::target::{Target, Underlying};
 use std::sync::atomic::{AtomicU64, Ordering};
 use ulvm_blockdev::{Result, Sectors};
+
+pub static STRIPED_KIND: TargetKind =
+    TargetKind { name: "striped", version: [1, 6, 0], caps: Caps::NONE, build: build_striped };
+
+fn build_striped(cx: &BuildCtx<'_>) -> DmResult<Box<dyn Target>> {
+    let TargetArgs::Striped { chunk_size, stripes } = &cx.line.target else {
+        return Err(cx.wrong_args(&STRIPED_KIND));
+    };
+    let per = cx.line.len.0 / stripes.len() as u64;
+    let mut s = Vec::new();
+    for st in stripes {
+        let u = cx.resolve(&st.dev)?;
+        if st.offset.0 + per > u.dev.size().0 {
+            return Err(cx.fail(format!("device {} is too small for its stripe", u.num)));
+        }
+        s.push((u, st.offset));
+    }
+    Ok(Box::new(Striped::new(*chunk_size, s)))
+}
 
 pub struct Striped {
     pub chunk_size: Sectors,
@@ -49,8 +71,8 @@ impl Striped {
 }
 
 impl Target for Striped {
-    fn type_name(&self) -> &'static str {
-        "striped"
+    fn kind(&self) -> &'static TargetKind {
+        &STRIPED_KIND
     }
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         let len = Sectors(buf.len() as u64 / 512);
