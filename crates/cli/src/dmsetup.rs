@@ -5,7 +5,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::io::Read;
 use std::path::PathBuf;
 use ulvm_daemon::control::ControlClient;
-use ulvm_daemon::proto::{DeviceLines, Info, ListEntry, Reply, Request, Response};
+use ulvm_daemon::proto::{DeviceLines, ErrorKind, ErrorReply, Info, ListEntry, Reply, Request, Response};
 use ulvm_dm::TargetStatus;
 
 const USAGE: &str = "Usage: dmsetup [--run-dir DIR] COMMAND [OPTIONS] ...
@@ -111,10 +111,10 @@ impl Conn {
             self.client.call(&req).with_context(|| format!("talking to the daemon at {}", self.socket.display()))?;
         match resp {
             Response::Ok(r) => Ok(r),
-            Response::Error(e) if e.starts_with("Device ") && e.ends_with(" not found") => bail!("{e}"),
-            Response::Error(e) => match name {
-                Some(n) => bail!("device-mapper: {op} ioctl on {n} failed: {e}"),
-                None => bail!("device-mapper: {op} failed: {e}"),
+            Response::Error(ErrorReply { kind: ErrorKind::NotFound, message }) => bail!("{message}"),
+            Response::Error(ErrorReply { message, .. }) => match name {
+                Some(n) => bail!("device-mapper: {op} ioctl on {n} failed: {message}"),
+                None => bail!("device-mapper: {op} failed: {message}"),
             },
         }
     }

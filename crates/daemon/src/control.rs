@@ -1,7 +1,7 @@
 //! The control socket: a thread per client, one JSON request per line.
 
 use crate::handler::{handle, Ctx};
-use crate::proto::{Request, Response};
+use crate::proto::{ErrorKind, ErrorReply, Request, Response};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tracing::{debug, info, warn};
+use ulvm_dm::DmError;
 
 pub struct ControlServer {
     stop: Arc<AtomicBool>,
@@ -62,6 +63,18 @@ impl Drop for ControlServer {
     }
 }
 
+/// A registry refusal as the protocol carries it.
+fn error_reply(e: &DmError) -> ErrorReply {
+    let kind = match e {
+        DmError::NotFound(_) => ErrorKind::NotFound,
+        DmError::Exists(_) => ErrorKind::Exists,
+        DmError::Busy(..) => ErrorKind::Busy,
+        DmError::Table(_) | DmError::Invalid(_) => ErrorKind::Invalid,
+        DmError::Device(_) => ErrorKind::Io,
+    };
+    ErrorReply::new(kind, e.to_string())
+}
+
 fn client(s: UnixStream, ctx: &Ctx) {
     let _ = s.set_nonblocking(false);
     let Ok(mut w) = s.try_clone() else { return };
@@ -71,16 +84,18 @@ fn client(s: UnixStream, ctx: &Ctx) {
             continue;
         }
         let resp = match serde_json::from_str::<Request>(&line) {
-            Err(e) => Response::Error(format!("malformed request: {e}")),
+            Err(e) => Response::Error(ErrorReply::new(ErrorKind::Malformed, format!("malformed request: {e}"))),
             Ok(req) => {
                 debug!(?req, "control");
                 match handle(ctx, req) {
                     Ok(r) => Response::Ok(r),
-                    Err(e) => Response::Error(e.to_string()),
+                    Err(e) => Response::Error(error_reply(&e)),
                 }
             }
         };
-        let mut out = serde_json::to_string(&resp).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+        let mut out = serde_json::to_string(&resp).unwrap_or_else(|e| {
+            format!("{{\"error\":{{\"kind\":\"invalid\",\"message\":\"cannot encode the reply: {e}\"}}}}")
+        });
         out.push('\n');
         if w.write_all(out.as_bytes()).is_err() {
             return;

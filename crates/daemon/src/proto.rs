@@ -142,12 +142,44 @@ pub enum Reply {
     Version { version: String, driver: String },
 }
 
-/// The response line: `{"ok": ...}` or `{"error": "..."}`.
+/// What kind of refusal an error is: clients branch on this, never on
+/// the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// No such device.
+    NotFound,
+    /// The name or uuid is taken.
+    Exists,
+    /// The device is open.
+    Busy,
+    /// Refused: a bad table, name, message or state.
+    Invalid,
+    /// I/O failed underneath.
+    Io,
+    /// The request line was not a request.
+    Malformed,
+}
+
+/// A refusal: its kind and dmsetup's wording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ErrorReply {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> ErrorReply {
+        ErrorReply { kind, message: message.into() }
+    }
+}
+
+/// The response line: `{"ok": ...}` or `{"error": {"kind": ..., "message": ...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Response {
     Ok(Reply),
-    Error(String),
+    Error(ErrorReply),
 }
 
 #[cfg(test)]
@@ -161,8 +193,9 @@ mod tests {
             r,
             Request::Create { name: "snap".into(), uuid: None, table: Some("0 8 zero".into()), read_only: false }
         );
-        let s = serde_json::to_string(&Response::Error("Device x not found".into())).unwrap();
-        assert_eq!(s, r#"{"error":"Device x not found"}"#);
+        let s = serde_json::to_string(&Response::Error(ErrorReply::new(ErrorKind::NotFound, "Device x not found")))
+            .unwrap();
+        assert_eq!(s, r#"{"error":{"kind":"not_found","message":"Device x not found"}}"#);
         let s = serde_json::to_string(&Response::Ok(Reply::Event { event_nr: 3 })).unwrap();
         assert_eq!(s, r#"{"ok":{"kind":"event","event_nr":3}}"#);
     }

@@ -16,7 +16,7 @@
 use crate::disk::Vg;
 use crate::model::{LogicalVolume, SegmentKind, SnapshotRef};
 use crate::names::{dm_name, dm_uuid};
-use crate::{err, FormatError};
+use crate::{err, FormatError, HostError, LvmError};
 use ulvm_blockdev::Sectors;
 use ulvm_dm_table::{
     CloneArgs, DevRef, SnapshotArgs, SnapshotFeatures, StoreType, Stripe, Table, TableLine, TargetArgs, TargetStatus,
@@ -41,21 +41,21 @@ pub struct DevState {
     pub minor: u32,
 }
 
-/// The operations activation needs from a device host. Errors are the
-/// host's one-line messages.
+/// The operations activation needs from a device host. Errors carry the
+/// host's kind (a missing device is `NotFound`) and one-line message.
 pub trait DmHost {
-    fn state(&mut self, name: &str) -> Result<Option<DevState>, String>;
-    fn create(&mut self, dev: &DmDevice) -> Result<(), String>;
+    fn state(&mut self, name: &str) -> Result<Option<DevState>, HostError>;
+    fn create(&mut self, dev: &DmDevice) -> Result<(), HostError>;
     /// Loads `table` as the inactive table of `name`.
-    fn load(&mut self, name: &str, table: &Table, read_only: bool) -> Result<(), String>;
-    fn suspend(&mut self, name: &str) -> Result<(), String>;
-    fn resume(&mut self, name: &str) -> Result<(), String>;
-    fn remove(&mut self, name: &str) -> Result<(), String>;
-    fn rename(&mut self, name: &str, new_name: &str) -> Result<(), String>;
+    fn load(&mut self, name: &str, table: &Table, read_only: bool) -> Result<(), HostError>;
+    fn suspend(&mut self, name: &str) -> Result<(), HostError>;
+    fn resume(&mut self, name: &str) -> Result<(), HostError>;
+    fn remove(&mut self, name: &str) -> Result<(), HostError>;
+    fn rename(&mut self, name: &str, new_name: &str) -> Result<(), HostError>;
     /// The status of the device's first target.
-    fn status(&mut self, name: &str) -> Result<TargetStatus, String>;
+    fn status(&mut self, name: &str) -> Result<TargetStatus, HostError>;
     /// The table parameters of the device's first target, with its type.
-    fn table(&mut self, name: &str) -> Result<(String, String), String>;
+    fn table(&mut self, name: &str) -> Result<(String, String), HostError>;
 }
 
 /// The table of an LV's own extents: `linear` or `striped` lines over the PVs.
@@ -133,11 +133,11 @@ pub fn family_origin(vg: &Vg, lv: &str) -> String {
 }
 
 /// The devices of one origin (or plain LV) and its snapshots, lowest first.
-pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, FormatError> {
+pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, LvmError> {
     let v = &vg.vg;
     let origin = v
         .lv(origin_name)
-        .ok_or_else(|| FormatError(format!("Failed to find logical volume \"{}/{origin_name}\"", v.name)))?;
+        .ok_or_else(|| LvmError::NotFound(format!("Failed to find logical volume \"{}/{origin_name}\"", v.name)))?;
     let snaps: Vec<SnapshotRef> = v.snapshots_of(origin_name);
     let dev = |lv: &LogicalVolume, layer: Option<&str>, table: Table, ro: bool| DmDevice {
         name: dm_name(&v.name, &lv.name, layer),
@@ -196,14 +196,14 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, FormatError> {
 }
 
 /// Whether an LV is active (its top device exists).
-pub fn is_active(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<Option<DevState>, String> {
+pub fn is_active(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<Option<DevState>, HostError> {
     host.state(&dm_name(&vg.vg.name, lv, None))
 }
 
 /// Activates the family of `lv`; devices already there are left alone.
-pub fn activate(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<(), String> {
+pub fn activate(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<(), LvmError> {
     let origin = family_origin(vg, lv);
-    let devs = plan(vg, &origin).map_err(|e| e.0)?;
+    let devs = plan(vg, &origin)?;
     let mut made: Vec<String> = Vec::new();
     for d in &devs {
         if host.state(&d.name)?.is_some() {
@@ -213,7 +213,7 @@ pub fn activate(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<(), String> 
             for m in made.iter().rev() {
                 let _ = host.remove(m);
             }
-            return Err(e);
+            return Err(e.into());
         }
         made.push(d.name.clone());
     }
@@ -221,14 +221,18 @@ pub fn activate(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<(), String> 
 }
 
 /// Deactivates the family of `lv`: refused while any of its devices is open.
-pub fn deactivate(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<(), String> {
+pub fn deactivate(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<(), LvmError> {
     let origin = family_origin(vg, lv);
-    let devs = plan(vg, &origin).map_err(|e| e.0)?;
+    let devs = plan(vg, &origin)?;
     // Top devices first; -real/-cow are held open by the others.
     for d in devs.iter().rev() {
         if let Some(st) = host.state(&d.name)? {
             if st.open_count > 0 && !is_layer(&d.name) {
-                return Err(format!("Logical volume {}/{} in use.", vg.vg.name, display_lv(&d.name, vg)));
+                return Err(LvmError::InUse(format!(
+                    "Logical volume {}/{} in use.",
+                    vg.vg.name,
+                    display_lv(&d.name, vg)
+                )));
             }
         }
     }
@@ -254,14 +258,14 @@ fn display_lv(dm: &str, vg: &Vg) -> String {
 /// happen while the changed devices are suspended, top first, so no write
 /// reaches the origin between a snapshot's creation and the origin's new
 /// table.
-pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice]) -> Result<(), String> {
+pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice]) -> Result<(), LvmError> {
     let find = |list: &[DmDevice], name: &str| list.iter().find(|d| d.name == name).cloned();
     let layered = is_layer;
     let gone: Vec<&DmDevice> = before.iter().filter(|d| find(after, &d.name).is_none()).collect();
     // Top-level devices that go (snapshots) first; a user holding one open stops everything.
     for d in gone.iter().filter(|d| !layered(&d.name)) {
         if host.state(&d.name)?.is_some_and(|st| st.open_count > 0) {
-            return Err(format!("Can't remove open logical volume \"{}\".", d.name));
+            return Err(LvmError::InUse(format!("Can't remove open logical volume \"{}\".", d.name)));
         }
     }
     for d in gone.iter().rev().filter(|d| !layered(&d.name)) {
@@ -286,7 +290,7 @@ pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice
     for d in changed.iter().rev() {
         if let Err(e) = host.suspend(&d.name) {
             undo(host, &suspended);
-            return Err(e);
+            return Err(e.into());
         }
         suspended.push(d.name.clone());
     }
@@ -298,7 +302,7 @@ pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice
                     let _ = host.remove(n);
                 }
                 undo(host, &suspended);
-                return Err(e);
+                return Err(e.into());
             }
             created.push(d.name.clone());
         }
@@ -306,7 +310,7 @@ pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice
     for d in &changed {
         if let Err(e) = host.load(&d.name, &d.table, d.read_only) {
             undo(host, &suspended);
-            return Err(e);
+            return Err(e.into());
         }
     }
     // Lower devices first; a snapshot that becomes `error` (a merge starts)

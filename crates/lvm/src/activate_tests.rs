@@ -1,6 +1,10 @@
 use super::*;
 use std::collections::BTreeMap;
 
+fn gone() -> HostError {
+    HostError::new(crate::HostErrorKind::NotFound, "no device")
+}
+
 /// A device host that records what it is asked and keeps tables by name.
 #[derive(Default)]
 struct FakeHost {
@@ -9,42 +13,42 @@ struct FakeHost {
 }
 
 impl DmHost for FakeHost {
-    fn state(&mut self, name: &str) -> Result<Option<DevState>, String> {
+    fn state(&mut self, name: &str) -> Result<Option<DevState>, HostError> {
         Ok(self.devs.get(name).map(|(_, s, o)| DevState { open_count: *o, suspended: *s, major: 253, minor: 0 }))
     }
-    fn create(&mut self, d: &DmDevice) -> Result<(), String> {
+    fn create(&mut self, d: &DmDevice) -> Result<(), HostError> {
         self.log.push(format!("create {}", d.name));
         self.devs.insert(d.name.clone(), (d.table.to_string(), false, 0));
         Ok(())
     }
-    fn load(&mut self, name: &str, table: &Table, _ro: bool) -> Result<(), String> {
+    fn load(&mut self, name: &str, table: &Table, _ro: bool) -> Result<(), HostError> {
         self.log.push(format!("load {name}"));
-        self.devs.get_mut(name).ok_or("no device")?.0 = table.to_string();
+        self.devs.get_mut(name).ok_or_else(gone)?.0 = table.to_string();
         Ok(())
     }
-    fn suspend(&mut self, name: &str) -> Result<(), String> {
+    fn suspend(&mut self, name: &str) -> Result<(), HostError> {
         self.log.push(format!("suspend {name}"));
-        self.devs.get_mut(name).ok_or("no device")?.1 = true;
+        self.devs.get_mut(name).ok_or_else(gone)?.1 = true;
         Ok(())
     }
-    fn resume(&mut self, name: &str) -> Result<(), String> {
+    fn resume(&mut self, name: &str) -> Result<(), HostError> {
         self.log.push(format!("resume {name}"));
-        self.devs.get_mut(name).ok_or("no device")?.1 = false;
+        self.devs.get_mut(name).ok_or_else(gone)?.1 = false;
         Ok(())
     }
-    fn remove(&mut self, name: &str) -> Result<(), String> {
+    fn remove(&mut self, name: &str) -> Result<(), HostError> {
         self.log.push(format!("remove {name}"));
-        self.devs.remove(name).map(|_| ()).ok_or_else(|| "no device".into())
+        self.devs.remove(name).map(|_| ()).ok_or_else(gone)
     }
-    fn rename(&mut self, name: &str, new_name: &str) -> Result<(), String> {
-        let d = self.devs.remove(name).ok_or("no device")?;
+    fn rename(&mut self, name: &str, new_name: &str) -> Result<(), HostError> {
+        let d = self.devs.remove(name).ok_or_else(gone)?;
         self.devs.insert(new_name.to_string(), d);
         Ok(())
     }
-    fn status(&mut self, _name: &str) -> Result<TargetStatus, String> {
+    fn status(&mut self, _name: &str) -> Result<TargetStatus, HostError> {
         Ok(TargetStatus::Linear)
     }
-    fn table(&mut self, _name: &str) -> Result<(String, String), String> {
+    fn table(&mut self, _name: &str) -> Result<(String, String), HostError> {
         Ok(Default::default())
     }
 }
@@ -113,7 +117,7 @@ fn test_open_snapshot_is_not_removed() {
     }
     h.devs.get_mut("vg0-snap").unwrap().2 = 1;
     let plain = plain();
-    let e = sync_family(&mut h, &with_snap, &plain).unwrap_err();
+    let e = sync_family(&mut h, &with_snap, &plain).unwrap_err().to_string();
     assert!(e.contains("open"), "{e}");
     assert_eq!(h.devs.len(), 4);
 }

@@ -11,6 +11,7 @@ pub mod activate;
 pub mod alloc;
 pub mod crc;
 pub mod disk;
+pub mod error;
 pub mod label;
 pub mod mda;
 pub mod model;
@@ -27,6 +28,8 @@ pub mod units;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct FormatError(pub String);
+
+pub use error::{HostError, HostErrorKind, LvmError};
 
 fn err<T>(msg: impl Into<String>) -> Result<T, FormatError> {
     Err(FormatError(msg.into()))

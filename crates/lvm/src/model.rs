@@ -494,6 +494,15 @@ impl VolumeGroup {
         self.lvs.iter().filter(|l| !matches!(l.segments.first().map(|s| &s.kind), Some(SegmentKind::Snapshot { .. })))
     }
 
+    /// Takes `name` out of the VG, with the `snapshotN` LV that makes it a
+    /// snapshot if it is a COW: what undoing an `lvcreate` leaves.
+    pub fn remove_lv(&mut self, name: &str) {
+        self.lvs.retain(|l| {
+            l.name != name
+                && !matches!(l.segments.first().map(|s| &s.kind), Some(SegmentKind::Snapshot { cow, .. }) if cow == name)
+        });
+    }
+
     /// The first free `snapshotN` name.
     pub fn next_snapshot_name(&self) -> String {
         (0..).map(|n| format!("snapshot{n}")).find(|n| self.lv(n).is_none()).expect("unbounded")

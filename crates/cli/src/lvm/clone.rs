@@ -19,6 +19,7 @@ use ulvm_lvm::model::{CloneRef, LogicalVolume};
 use ulvm_lvm::names::{check_lv_name, dm_name};
 use ulvm_lvm::pv as lvmpv;
 use ulvm_lvm::units::size_long;
+use ulvm_lvm::LvmError;
 
 /// Default region size: 64 KiB (with the table's threshold 64 and batch
 /// 16: 1 MiB copies, four in flight; see docs/clone.md).
@@ -121,14 +122,14 @@ pub fn lvcreate_clone(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     alloc::append_segments(&mut meta, alloc::segments_from(&meta_areas, 0, 128));
     zero_start(&vg, &meta)?;
     vg.vg.lvs.push(meta);
-    let before = vg.clone();
     ctx.commit(&mut vg)?;
     if let Err(e) = activate::activate(ctx.host()?, &vg, &name) {
         let mut undo = vg.clone();
-        undo.vg.lvs.retain(|l| l.name != name && l.name != meta_name);
-        ctx.commit(&mut undo)?;
-        let _ = before;
-        bail!("Failed to activate new LV {vg_name}/{name}: {e}");
+        undo.vg.remove_lv(&name);
+        undo.vg.remove_lv(&meta_name);
+        let rollback = disk::commit(&ctx.sd, &mut undo, &ctx.cmdline).map_err(LvmError::from);
+        let cause = LvmError::Refused(format!("Failed to activate new LV {vg_name}/{name}: {e}"));
+        return Err(LvmError::with_rollback(cause, rollback).into());
     }
     super::merge::spawn_poller(ctx, &vg_name, &name, 1.0);
     println!("  Logical volume \"{name}\" created.");

@@ -12,6 +12,7 @@ use ulvm_lvm::names::{check_lv_name, dm_name};
 use ulvm_lvm::pv as lvmpv;
 use ulvm_lvm::size::{parse_size, Sign};
 use ulvm_lvm::units::size_long;
+use ulvm_lvm::LvmError;
 
 /// Runs a filesystem tool quietly; whether it succeeded.
 fn tool_ok(cmd: &str, args: &[&str]) -> bool {
@@ -289,7 +290,6 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         zero_start(&vg, &lv)?;
     }
     vg.vg.lvs.push(lv);
-    let saved = vg.clone();
     if origin.is_some() {
         // As LVM: the COW LV is committed on its own first, then turned
         // into a snapshot (two metadata versions, two archive copies).
@@ -334,9 +334,10 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     if let Err(e) = result {
         // Leave the VG as it was: the new LV goes again.
         let mut undo = vg.clone();
-        undo.vg.lvs = saved.vg.lvs.iter().filter(|l| l.name != name && !matches!(l.segments.first().map(|s| &s.kind), Some(SegmentKind::Snapshot { cow, .. }) if cow == &name)).cloned().collect();
-        ctx.commit(&mut undo)?;
-        bail!("Failed to activate new LV {vg_name}/{name}: {e}");
+        undo.vg.remove_lv(&name);
+        let rollback = disk::commit(&ctx.sd, &mut undo, &ctx.cmdline).map_err(LvmError::from);
+        let cause = LvmError::Refused(format!("Failed to activate new LV {vg_name}/{name}: {e}"));
+        return Err(LvmError::with_rollback(cause, rollback).into());
     }
     println!("  Logical volume \"{name}\" created.");
     Ok(0)

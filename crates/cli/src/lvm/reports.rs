@@ -11,6 +11,7 @@ use ulvm_lvm::model::{LogicalVolume, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::report::{render, Align, Cell, Column, Layout, SortSpec};
 use ulvm_lvm::units::{size_long, Units};
+use ulvm_lvm::HostError;
 
 /// What the device host says about an LV.
 #[derive(Debug, Clone, Default)]
@@ -25,7 +26,7 @@ struct Live {
 
 /// A snapshot's (or a merge's) usage in percent as LVM shows it, from a
 /// device's status.
-fn usage_pct(status: Result<TargetStatus, String>) -> Option<f64> {
+fn usage_pct(status: Result<TargetStatus, HostError>) -> Option<f64> {
     ulvm_lvm::percent::snapshot(status.ok()?.snapshot()?)
 }
 
@@ -800,7 +801,10 @@ mod tests {
         assert_eq!(pct(Some(0.001)).text, "0.01");
         assert_eq!(pct(Some(99.999)).text, "99.99");
         assert_eq!(pct(None).text, "");
-        let snap = |params: &str| TargetStatus::parse("snapshot", params).map_err(|e| e.to_string());
+        let snap = |params: &str| {
+            TargetStatus::parse("snapshot", params)
+                .map_err(|e| HostError::new(ulvm_lvm::HostErrorKind::Invalid, e.to_string()))
+        };
         assert_eq!(usage_pct(snap("8240/16384 48")), Some(8240.0 * 100.0 / 16384.0));
         assert_eq!(usage_pct(snap("Invalid")), None);
         assert_eq!(format_time(1795239914), "2026-11-21 05:45:14 +0000");
