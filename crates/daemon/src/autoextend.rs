@@ -2,22 +2,27 @@
 //! usage of every LVM snapshot (a `snapshot` device whose UUID starts with
 //! `LVM-`) and, once it reaches `activation/snapshot_autoextend_threshold`
 //! percent of the system directory's lvm.conf, runs
-//! `ulvm lvextend --use-policies VG/LV`, which grows the COW LV by
+//! `lvextend --use-policies VG/LV` in-process through the LVM library (as
+//! dmeventd runs it through liblvm2cmd), which grows the COW LV by
 //! `snapshot_autoextend_percent` from free VG space and reloads its table.
 //! While that runs, writes that find the COW full wait (the registry's
 //! `snapshot_space_wait`) instead of invalidating the snapshot.
 
+use crate::handler::Ctx;
+use crate::lvm_host::RegistryHost;
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tracing::{info, warn};
-use ulvm_dm::{Registry, TargetStatus};
+use ulvm_dm::TargetStatus;
+use ulvm_lvm::activate::DmHost;
 use ulvm_lvm::names::split_dm_name;
+use ulvm_lvm::ops::resize::{resize, Command, Resize, Resized, Target};
+use ulvm_lvm::ops::{Answer, Report, Session};
 use ulvm_lvm::system::SystemDir;
+use ulvm_lvm::LvmError;
 
 /// How often usage is looked at.
 const PERIOD: Duration = Duration::from_millis(200);
@@ -28,13 +33,13 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Starts watching; `exe` is the ulvm binary that runs the extension.
-    pub fn start(reg: Arc<Registry>, sd: SystemDir, run_dir: PathBuf, exe: PathBuf) -> Monitor {
+    /// Starts watching; extensions run in-process over `host_ctx`'s registry.
+    pub fn start(host_ctx: Arc<Ctx>, sd: SystemDir) -> Monitor {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::Builder::new()
             .name("autoextend".into())
-            .spawn(move || watch(&reg, &sd, &run_dir, &exe, &s))
+            .spawn(move || watch(&host_ctx, &sd, &s))
             .expect("spawning the autoextend monitor");
         Monitor { stop, thread: Some(thread) }
     }
@@ -53,26 +58,56 @@ impl Drop for Monitor {
     }
 }
 
-fn watch(reg: &Registry, sd: &SystemDir, run_dir: &PathBuf, exe: &PathBuf, stop: &AtomicBool) {
-    let mut running: HashMap<String, Child> = HashMap::new();
+/// LVM's messages from an extension go to the log.
+struct Log;
+
+impl Report for Log {
+    fn print(&mut self, line: &str) {
+        info!("autoextend: {line}");
+    }
+    fn warn(&mut self, line: &str) {
+        warn!("autoextend: {line}");
+    }
+}
+
+/// `lvextend --use-policies VG/LV`, in-process.
+fn extend(host_ctx: Arc<Ctx>, sd: &SystemDir, vg: &str, lv: &str) -> Result<Resized, LvmError> {
+    let connect: ulvm_lvm::ops::Connect =
+        Box::new(move || Ok(Box::new(RegistryHost::new(host_ctx.clone())) as Box<dyn DmHost + Send>));
+    let mut s = Session::new(
+        sd.clone(),
+        None,
+        format!("lvextend --use-policies {vg}/{lv}"),
+        connect,
+        Box::new(Log),
+        Box::new(Answer(false)),
+    );
+    let r = Resize {
+        vg: vg.to_string(),
+        lv: lv.to_string(),
+        command: Command::Extend,
+        target: Target::Policy,
+        stripes: None,
+        pvs: Vec::new(),
+        force: false,
+        resize_fs: false,
+    };
+    resize(&mut s, &r)
+}
+
+fn watch(host_ctx: &Arc<Ctx>, sd: &SystemDir, stop: &AtomicBool) {
+    let reg = &host_ctx.reg;
+    let mut running: HashMap<String, JoinHandle<Result<Resized, LvmError>>> = HashMap::new();
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(PERIOD);
-        running.retain(|name, child| match child.try_wait() {
-            Ok(None) => true,
-            Ok(Some(st)) => {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
-                if st.success() {
-                    info!(device = %name, "autoextend: done");
-                } else {
-                    warn!(device = %name, "autoextend failed: {}", err.trim());
-                }
-                false
+        let done: Vec<String> = running.iter().filter(|(_, t)| t.is_finished()).map(|(n, _)| n.clone()).collect();
+        for name in done {
+            match running.remove(&name).map(JoinHandle::join) {
+                Some(Ok(Ok(_))) => info!(device = %name, "autoextend: done"),
+                Some(Ok(Err(e))) => warn!(device = %name, "autoextend failed: {e}"),
+                _ => warn!(device = %name, "autoextend failed: the extension panicked"),
             }
-            Err(_) => false,
-        });
+        }
         let Ok(cfg) = sd.config() else { continue };
         if cfg.snapshot_autoextend_threshold >= 100 {
             continue;
@@ -94,25 +129,11 @@ fn watch(reg: &Registry, sd: &SystemDir, run_dir: &PathBuf, exe: &PathBuf, stop:
             }
             let Some((vg, lv, None)) = split_dm_name(&name) else { continue };
             info!(device = %name, "autoextend: {vg}/{lv} is {pct:.2}% full, extending by {}%", cfg.snapshot_autoextend_percent);
-            let child = Command::new(exe)
-                .args(["lvextend", "--use-policies", &format!("{vg}/{lv}")])
-                .arg("--system-dir")
-                .arg(sd.root())
-                .arg("--run-dir")
-                .arg(run_dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn();
-            match child {
-                Ok(c) => {
-                    running.insert(name, c);
-                }
-                Err(e) => warn!(device = %name, "autoextend: cannot run {}: {e}", exe.display()),
-            }
+            let (ctx, sd) = (host_ctx.clone(), sd.clone());
+            running.insert(name, std::thread::spawn(move || extend(ctx, &sd, &vg, &lv)));
         }
     }
-    for (_, mut c) in running {
-        let _ = c.wait();
+    for (_, t) in running {
+        let _ = t.join();
     }
 }

@@ -1,7 +1,9 @@
 //! Turns control requests into registry calls.
 
+use crate::jobs::{JobRunner, PollRequest};
 use crate::loops::LoopManager;
 use crate::proto::*;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use ulvm_dm::registry::TargetLine;
@@ -44,10 +46,18 @@ pub struct Ctx {
     pub reg: Arc<Registry>,
     /// Loop devices over the FUSE files, with `--attach-loop`.
     pub loops: Option<Arc<LoopManager>>,
+    /// Background LVM jobs (`poll` requests); none in the jobs' own host.
+    pub jobs: Option<Arc<JobRunner>>,
 }
 
 /// Executes one request; loop devices follow the devices.
 pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
+    if let Request::Poll { system_dir, devices, vg, lv } = req {
+        let Some(jobs) = &ctx.jobs else { return Err(DmError::Invalid("this host runs no LVM jobs".into())) };
+        let devices = devices.map(|d| d.into_iter().map(PathBuf::from).collect());
+        jobs.start(PollRequest { system_dir: PathBuf::from(system_dir), devices, vg, lv });
+        return Ok(Reply::Done);
+    }
     let Some(loops) = &ctx.loops else { return execute(&ctx.reg, req) };
     match &req {
         Request::Remove { name, .. } => {
@@ -195,6 +205,7 @@ fn execute(reg: &Registry, req: Request) -> Result<Reply, DmError> {
                 .map(|k| TargetVersion { name: k.name.to_string(), version: k.version })
                 .collect(),
         }),
+        Request::Poll { .. } => Err(DmError::Invalid("poll goes to the job runner".into())),
         Request::Version => Ok(Reply::Version { version: env!("CARGO_PKG_VERSION").into(), driver: "4.47.0".into() }),
     }
 }

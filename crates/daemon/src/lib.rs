@@ -10,7 +10,9 @@ pub mod control;
 pub mod exports;
 pub mod fuse;
 pub mod handler;
+pub mod jobs;
 pub mod loops;
+pub mod lvm_host;
 pub mod paths;
 pub mod proto;
 pub mod signals;
@@ -65,6 +67,7 @@ pub struct Daemon {
     fuse: Option<fuse::FuseExport>,
     loops: Option<Arc<loops::LoopManager>>,
     monitor: Option<autoextend::Monitor>,
+    jobs: Arc<jobs::JobRunner>,
     lock: Option<File>,
 }
 
@@ -112,7 +115,9 @@ impl Daemon {
             }
             _ => None,
         };
-        let ctx = Arc::new(handler::Ctx { reg: registry.clone(), loops: loops.clone() });
+        let host_ctx = Arc::new(handler::Ctx { reg: registry.clone(), loops: loops.clone(), jobs: None });
+        let jobs = Arc::new(jobs::JobRunner::new(host_ctx.clone()));
+        let ctx = Arc::new(handler::Ctx { reg: registry.clone(), loops: loops.clone(), jobs: Some(jobs.clone()) });
         let control = control::ControlServer::start(&paths::control_socket(&cfg.run_dir), cfg.socket_mode, ctx)
             .map_err(io("starting the control socket"))?;
         let exports = Arc::new(exports::RegistryExports(registry.clone()));
@@ -121,15 +126,22 @@ impl Daemon {
         if let Some(addr) = &cfg.nbd_listen {
             nbd.push(NbdServer::tcp(addr, exports).map_err(io(format!("listening on {addr}")))?);
         }
-        let monitor = match (sd, std::env::current_exe()) {
-            (Some(sd), Ok(exe)) => {
-                info!(system_dir = %sd.root().display(), autoextend, "daemon: watching LVM snapshots");
-                Some(autoextend::Monitor::start(registry.clone(), sd, cfg.run_dir.clone(), exe))
-            }
-            _ => None,
-        };
+        let monitor = sd.map(|sd| {
+            info!(system_dir = %sd.root().display(), autoextend, "daemon: watching LVM snapshots");
+            autoextend::Monitor::start(host_ctx.clone(), sd)
+        });
         info!(run_dir = %cfg.run_dir.display(), "daemon: ready");
-        Ok(Daemon { registry, run_dir: cfg.run_dir.clone(), control, nbd, fuse, loops, monitor, lock: Some(lock) })
+        Ok(Daemon {
+            registry,
+            run_dir: cfg.run_dir.clone(),
+            control,
+            nbd,
+            fuse,
+            loops,
+            monitor,
+            jobs,
+            lock: Some(lock),
+        })
     }
 
     pub fn run_dir(&self) -> &Path {
@@ -145,6 +157,7 @@ impl Daemon {
             m.stop();
         }
         self.control.shutdown();
+        self.jobs.stop_all();
         for s in &mut self.nbd {
             s.shutdown();
         }

@@ -81,6 +81,17 @@ pub enum Request {
     },
     Targets,
     Version,
+    /// Poll an LV's background job (a merge, a hydration) and finish it in
+    /// the metadata of `system_dir` when the device is done: what
+    /// `lvconvert --startpoll` asks of LVM's lvmpolld.
+    Poll {
+        system_dir: String,
+        /// The command's `--devices`; none: the devices file.
+        #[serde(default)]
+        devices: Option<Vec<String>>,
+        vg: String,
+        lv: String,
+    },
 }
 
 /// One table or status line of a device.

@@ -42,6 +42,9 @@ impl HostError {
 /// An LVM operation's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum LvmError {
+    /// A bad argument (LVM exits 3 for these).
+    #[error("{0}")]
+    Usage(String),
     /// A VG, LV or PV that is not there.
     #[error("{0}")]
     NotFound(String),

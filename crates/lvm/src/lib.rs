@@ -16,6 +16,7 @@ pub mod label;
 pub mod mda;
 pub mod model;
 pub mod names;
+pub mod ops;
 pub mod percent;
 pub mod pv;
 pub mod report;

@@ -8,15 +8,16 @@
 //! frees the metadata LV.
 
 use super::args::Args;
-use super::lv::{allocate, next_lv_name, now, pow2_size, pv_keys, wanted_extents, zero_start};
+use super::lv::{pow2_size, wanted_extents};
 use super::{usage, Ctx};
 use anyhow::{anyhow, bail, Result};
-use std::time::Duration;
-use ulvm_lvm::activate::{self, DmHost};
+use ulvm_lvm::activate;
 use ulvm_lvm::alloc;
-use ulvm_lvm::disk::{self, Vg};
+use ulvm_lvm::disk;
 use ulvm_lvm::model::{CloneRef, LogicalVolume};
 use ulvm_lvm::names::{check_lv_name, dm_name};
+use ulvm_lvm::ops::common::{allocate, next_lv_name, pv_keys, zero_start};
+use ulvm_lvm::ops::now;
 use ulvm_lvm::pv as lvmpv;
 use ulvm_lvm::units::size_long;
 use ulvm_lvm::LvmError;
@@ -72,7 +73,7 @@ pub fn lvcreate_clone(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     }
     let es = vg.vg.extent_size;
     let extents = if a.has("size") || a.has("extents") {
-        wanted_extents(a, &vg, 0)?.0
+        wanted_extents(ctx, a, &vg, 0)?.0
     } else {
         let n = src_sectors / es;
         if n * es != src_sectors {
@@ -94,7 +95,7 @@ pub fn lvcreate_clone(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let regions = (extents * es).div_ceil(region);
     let meta_blocks = ulvm_dm::clone::metadata::Metadata::blocks_needed(regions, 16_320);
     let meta_extents = (meta_blocks * 8).div_ceil(es).max(1);
-    let pvs = pv_keys(&vg, &a.pos[1..])?;
+    let pvs = pv_keys(&vg, &super::device_args(&a.pos[1..])?)?;
     let dest_areas = allocate(&vg, &name, extents, 1, pvs.as_deref(), None)?;
     let host_name = disk::hostname();
     let lv = |n: &str, visible: bool| LogicalVolume {
@@ -131,76 +132,7 @@ pub fn lvcreate_clone(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         let cause = LvmError::Refused(format!("Failed to activate new LV {vg_name}/{name}: {e}"));
         return Err(LvmError::with_rollback(cause, rollback).into());
     }
-    super::merge::spawn_poller(ctx, &vg_name, &name, 1.0);
+    super::merge::spawn_poller(ctx, &vg_name, &name);
     println!("  Logical volume \"{name}\" created.");
     Ok(0)
-}
-
-/// Hydrated and total regions of an active clone LV (`None` if inactive
-/// or not a clone table).
-pub fn progress(ctx: &mut Ctx, vg: &str, lv: &str) -> Result<Option<(u64, u64)>> {
-    let Some(h) = ctx.host_if_running() else { return Ok(None) };
-    let top = dm_name(vg, lv, None);
-    if h.state(&top).map_err(|e| anyhow!("{e}"))?.is_none() {
-        return Ok(None);
-    }
-    Ok(h.status(&top).map_err(|e| anyhow!("{e}"))?.clone_status().and_then(|c| c.progress()))
-}
-
-/// Turns a fully hydrated clone into a plain LV: the metadata LV goes,
-/// the table becomes the LV's own extents. `Ok(false)` if not done yet.
-fn finish(ctx: &mut Ctx, vg_name: &str, name: &str) -> Result<bool> {
-    let _l = ctx.lock_vg(vg_name)?;
-    let mut vg: Vg = ctx.vg(vg_name, false)?;
-    let Some(c) = vg.vg.lv(name).and_then(|l| l.clone_ref()) else { return Ok(true) };
-    match progress(ctx, vg_name, name)? {
-        Some((h, t)) if h == t => {}
-        _ => return Ok(false),
-    }
-    let before = activate::plan(&vg, name).map_err(|e| anyhow!("{e}"))?;
-    let lv = vg.vg.lv_mut(name).expect("the clone LV");
-    lv.clear_clone();
-    lv.flags.retain(|f| f != "ACTIVATION_SKIP");
-    vg.vg.lvs.retain(|l| l.name != c.metadata_lv);
-    let after = activate::plan(&vg, name).map_err(|e| anyhow!("{e}"))?;
-    activate::sync_family(ctx.host()?, &before, &after).map_err(|e| anyhow!("{e}"))?;
-    ctx.commit(&mut vg)?;
-    Ok(true)
-}
-
-/// Polls a clone until it is hydrated, then finishes it. `verbose` prints
-/// `VG/LV: Copied: NN.NN%` every `interval`.
-pub fn poll(ctx: &mut Ctx, vg: &str, name: &str, interval: f64, verbose: bool) -> Result<i32> {
-    loop {
-        match progress(ctx, vg, name)? {
-            None => {
-                if verbose {
-                    bail!("{vg}/{name} is not an active clone.");
-                }
-                return Ok(0);
-            }
-            Some((h, t)) => {
-                if verbose {
-                    println!("  {vg}/{name}: Copied: {:.2}%", h as f64 * 100.0 / t.max(1) as f64);
-                }
-                if h == t && finish(ctx, vg, name)? {
-                    if verbose {
-                        println!("  Logical volume {vg}/{name} is fully copied; its clone metadata is freed.");
-                    }
-                    return Ok(0);
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_secs_f64(interval));
-    }
-}
-
-/// Starts a poller for every active clone of `vg` (after activation).
-pub fn start_pollers(ctx: &mut Ctx, vg: &Vg) {
-    let clones: Vec<String> = vg.vg.lvs.iter().filter(|l| l.clone_ref().is_some()).map(|l| l.name.clone()).collect();
-    for c in clones {
-        if progress(ctx, &vg.vg.name, &c).ok().flatten().is_some() {
-            super::merge::spawn_poller(ctx, &vg.vg.name, &c, 1.0);
-        }
-    }
 }

@@ -23,6 +23,19 @@ impl Host {
         Ok(Host { client, socket })
     }
 
+    /// Asks the daemon to poll an LV's background job (`lvconvert
+    /// --startpoll`, as LVM asks lvmpolld) and to finish it in the
+    /// metadata of `sd` when it is done.
+    pub fn poll(&mut self, sd: &Path, devices: Option<&[PathBuf]>, vg: &str, lv: &str) -> Result<(), HostError> {
+        self.call(Request::Poll {
+            system_dir: sd.display().to_string(),
+            devices: devices.map(|d| d.iter().map(|p| p.display().to_string()).collect()),
+            vg: vg.into(),
+            lv: lv.into(),
+        })
+        .map(|_| ())
+    }
+
     fn call(&mut self, req: Request) -> Result<Reply, HostError> {
         match self.client.call(&req) {
             Ok(Response::Ok(r)) => Ok(r),

@@ -3,145 +3,38 @@
 use super::args::Args;
 use super::{split_lv, usage, Ctx};
 use anyhow::{anyhow, bail, Result};
-use ulvm_blockdev::Sectors;
-use ulvm_lvm::activate::{self, DmHost};
-use ulvm_lvm::alloc::{self, Area, Request};
+use ulvm_lvm::activate;
+use ulvm_lvm::alloc;
 use ulvm_lvm::disk::{self, Vg};
 use ulvm_lvm::model::{LogicalVolume, Segment, SegmentKind};
 use ulvm_lvm::names::{check_lv_name, dm_name};
+use ulvm_lvm::ops::common::{allocate, next_lv_name, pv_keys, zero_start, PercentOf, SizeSpec};
+use ulvm_lvm::ops::{now, resize};
 use ulvm_lvm::pv as lvmpv;
 use ulvm_lvm::size::{parse_size, Sign};
 use ulvm_lvm::units::size_long;
 use ulvm_lvm::LvmError;
 
-/// Runs a filesystem tool quietly; whether it succeeded.
-fn tool_ok(cmd: &str, args: &[&str]) -> bool {
-    std::process::Command::new(cmd).args(args).output().is_ok_and(|o| o.status.success())
-}
-
-/// Runs a filesystem tool; its error output becomes the error.
-fn run_tool(cmd: &str, args: &[&str]) -> Result<()> {
-    let o = std::process::Command::new(cmd).args(args).output().map_err(|e| anyhow!("{cmd}: {e}"))?;
-    if !o.status.success() {
-        bail!("{cmd} {} failed: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim());
-    }
-    Ok(())
-}
-
-pub(super) fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 /// `-L`/`-l` as a number of extents for a VG; `current` for relative sizes.
-pub(super) fn wanted_extents(a: &Args, vg: &Vg, current: u64) -> Result<(u64, bool)> {
-    let es = vg.vg.extent_size;
-    if let Some(l) = a.get("extents") {
-        let (sign, body) = match l.as_bytes().first() {
-            Some(b'+') => (Sign::Plus, &l[1..]),
-            Some(b'-') => (Sign::Minus, &l[1..]),
-            _ => (Sign::None, l),
-        };
-        let n = if let Some((num, what)) = body.split_once('%') {
-            let pct: u64 = num.parse().map_err(|_| anyhow!("Invalid argument for --extents: {l}"))?;
-            let base = match what {
-                "FREE" => alloc::vg_free(&vg.vg),
-                "VG" => vg.vg.pvs.iter().map(|p| p.pe_count).sum(),
-                "PVS" => {
-                    // Of the PVs named on the command line, or all of them.
-                    let named = pv_keys(vg, &a.pos[1.min(a.pos.len())..])?;
-                    vg.vg
-                        .pvs
-                        .iter()
-                        .filter(|p| named.as_ref().is_none_or(|n| n.contains(&p.key)))
-                        .map(|p| p.pe_count)
-                        .sum()
-                }
-                "ORIGIN" => current,
-                _ => return usage(format!("Invalid argument for --extents: {l}")),
-            };
-            (base * pct).div_ceil(100)
-        } else {
-            body.parse().map_err(|_| super::Usage(format!("Invalid argument for --extents: {l}")))?
-        };
-        return Ok((apply(sign, current, n)?, false));
-    }
-    if let Some(l) = a.get("size") {
-        let sz = parse_size(l, 'm').map_err(|e| super::Usage(e.0))?;
-        let n = sz.sectors.div_ceil(es);
-        let rounded = n * es != sz.sectors;
-        if rounded && sz.sign == Sign::None {
-            println!("  Rounding up size to full physical extent {}.", size_long(n * es));
+pub(super) fn wanted_extents(ctx: &mut Ctx, a: &Args, vg: &Vg, current: u64) -> Result<(u64, bool)> {
+    let spec = if let Some(l) = a.get("extents") {
+        SizeSpec::extents(l)?
+    } else if let Some(l) = a.get("size") {
+        SizeSpec::size(l)?
+    } else {
+        return usage(format!(
+            "No command with matching syntax recognised.  Run '{}' for more information.",
+            "lvcreate --help"
+        ));
+    };
+    // %PVS: of the PVs named on the command line, or all of them.
+    let named = match spec {
+        SizeSpec::Percent { of: PercentOf::Pvs, .. } => {
+            pv_keys(vg, &super::device_args(&a.pos[1.min(a.pos.len())..])?)?
         }
-        return Ok((apply(sz.sign, current, n)?, rounded));
-    }
-    usage(format!("No command with matching syntax recognised.  Run '{}' for more information.", "lvcreate --help"))
-}
-
-fn apply(sign: Sign, current: u64, n: u64) -> Result<u64> {
-    Ok(match sign {
-        Sign::None => n,
-        Sign::Plus => current + n,
-        Sign::Minus => {
-            current.checked_sub(n).filter(|&v| v > 0).ok_or_else(|| anyhow!("New size would be zero or negative."))?
-        }
-    })
-}
-
-pub(super) fn pv_keys(vg: &Vg, paths: &[String]) -> Result<Option<Vec<String>>> {
-    if paths.is_empty() {
-        return Ok(None);
-    }
-    let mut keys = Vec::new();
-    for p in super::device_args(paths)? {
-        match vg.key_of(&p) {
-            Some(k) => keys.push(k),
-            None => bail!("Physical Volume \"{}\" not found in Volume Group \"{}\".", p.display(), vg.vg.name),
-        }
-    }
-    Ok(Some(keys))
-}
-
-pub(super) fn allocate(
-    vg: &Vg,
-    lv: &str,
-    extents: u64,
-    stripes: usize,
-    pvs: Option<&[String]>,
-    extend: Option<&LogicalVolume>,
-) -> Result<Vec<Area>> {
-    let free = alloc::vg_free(&vg.vg);
-    if free < extents {
-        bail!("Volume group \"{}\" has insufficient free space ({free} extents): {extents} required.", vg.vg.name);
-    }
-    let usable = pvs.map(|p| p.len()).unwrap_or(vg.vg.pvs.len());
-    if stripes > usable {
-        bail!("Number of stripes ({stripes}) must not exceed number of physical volumes ({usable})");
-    }
-    alloc::allocate(&vg.vg, &Request { extents, stripes, pvs, extend }).map_err(|e| match e {
-        alloc::AllocError::Short { more } => {
-            anyhow!("Insufficient suitable allocatable extents for logical volume {lv}: {more} more required")
-        }
-        e => anyhow!("{e}"),
-    })
-}
-
-/// Zeroes the first 4 KiB of a new LV (LVM's default `-Z y`); for a COW
-/// this is what makes the kernel format a new snapshot store.
-pub(super) fn zero_start(vg: &Vg, lv: &LogicalVolume) -> Result<()> {
-    let Some(seg) = lv.segments.first() else { return Ok(()) };
-    let SegmentKind::Striped { stripes, .. } = &seg.kind else { return Ok(()) };
-    let (key, pe) = &stripes[0];
-    let pv = vg.vg.pv(key).ok_or_else(|| anyhow!("unknown PV {key}"))?;
-    let d = vg.disk(key).ok_or_else(|| anyhow!("PV {key} is missing"))?;
-    let at = pv.pe_start + pe * vg.vg.extent_size;
-    let n = 8.min(vg.vg.extent_size);
-    d.dev.write(Sectors(at), &vec![0u8; n as usize * 512])?;
-    d.dev.flush()?;
-    Ok(())
-}
-
-pub(super) fn next_lv_name(vg: &Vg) -> String {
-    (0..).map(|n| format!("lvol{n}")).find(|n| vg.vg.lv(n).is_none()).expect("unbounded")
+        _ => None,
+    };
+    Ok(spec.resolve(&mut ctx.s, vg, current, named.as_deref())?)
 }
 
 pub(super) fn pow2_size(a: &Args, opt: &str, default_sectors: u64, min: u64, max: u64) -> Result<u64> {
@@ -237,7 +130,7 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
         None => None,
     };
-    let (mut extents, _) = wanted_extents(a, &vg, origin.as_ref().map(|o| o.extents()).unwrap_or(0))?;
+    let (mut extents, _) = wanted_extents(ctx, a, &vg, origin.as_ref().map(|o| o.extents()).unwrap_or(0))?;
     if extents % stripes as u64 != 0 {
         let up = extents.div_ceil(stripes as u64) * stripes as u64;
         println!(
@@ -247,7 +140,7 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         );
         extents = up;
     }
-    let pvs = pv_keys(&vg, &a.pos[1..])?;
+    let pvs = pv_keys(&vg, &super::device_args(&a.pos[1..])?)?;
     let areas = allocate(&vg, &name, extents, stripes, pvs.as_deref(), None)?;
     let before = match &origin_name {
         Some(o) => activate::plan(&vg, o).map_err(|e| anyhow!("{e}"))?,
@@ -466,141 +359,34 @@ fn remove_one(ctx: &mut Ctx, vg_name: &str, name: &str) -> Result<()> {
 
 pub fn lvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let Some(first) = a.pos.first() else { return usage("Please specify a logical volume path.") };
-    let (vg_name, name) = split_lv(first)?;
-    let _l = ctx.lock_vg(&vg_name)?;
-    let mut vg = ctx.vg(&vg_name, false)?;
-    let lv = vg
-        .vg
-        .lv(&name)
-        .filter(|_| vg.vg.user_lvs().any(|l| l.name == name))
-        .ok_or_else(|| anyhow!("Failed to find logical volume \"{vg_name}/{name}\""))?
-        .clone();
-    let cur = lv.extents();
-    let want = if a.has("use-policies") {
-        // dmeventd's way: grow a snapshot past the configured threshold by
-        // the configured percentage; below it, nothing to do.
-        let Some(s) = vg.vg.snapshot_of_cow(&name) else {
-            bail!("--use-policies works on snapshots; {vg_name}/{name} is not one.");
-        };
-        let cfg = ctx.sd.config().map_err(|e| anyhow!("{e}"))?;
-        if cfg.snapshot_autoextend_threshold >= 100 || cfg.snapshot_autoextend_percent == 0 {
-            return Ok(0);
-        }
-        let st = ctx.host()?.status(&dm_name(&vg_name, &name, None)).map_err(|e| anyhow!("{e}"))?;
-        let used = st.snapshot().and_then(ulvm_lvm::percent::snapshot);
-        match used {
-            Some(p) if p >= cfg.snapshot_autoextend_threshold as f64 => {}
-            Some(_) => return Ok(0),
-            None => {
-                bail!("Snapshot {vg_name}/{name} ({} of {vg_name}/{}) has no usage to act on: {st}", name, s.origin)
-            }
-        }
-        cur + (cur * cfg.snapshot_autoextend_percent).div_ceil(100).max(1)
+    let (vg, lv) = split_lv(first)?;
+    let target = if a.has("use-policies") {
+        resize::Target::Policy
+    } else if let Some(l) = a.get("extents") {
+        resize::Target::Size(SizeSpec::extents(l)?)
+    } else if let Some(l) = a.get("size") {
+        resize::Target::Size(SizeSpec::size(l)?)
     } else {
-        wanted_extents(a, &vg, cur)?.0
+        return usage(format!(
+            "No command with matching syntax recognised.  Run '{}' for more information.",
+            "lvcreate --help"
+        ));
     };
-    let es = vg.vg.extent_size;
-    let cmd = ctx.cmd.clone();
-    if want == cur {
-        bail!("New size ({want} extents) matches existing size ({cur} extents).");
-    }
-    if cmd == "lvextend" && want < cur {
-        bail!("New size given ({want} extents) not larger than existing size ({cur} extents)");
-    }
-    if cmd == "lvreduce" && want > cur {
-        bail!("New size given ({want} extents) not less than existing size ({cur} extents)");
-    }
-    // -r: the ext2/3/4 filesystem on /dev/VG/LV follows (as LVM's fsadm):
-    // shrunk before the LV shrinks, grown after it grows.
-    let fs_dev = format!("/dev/{vg_name}/{name}");
-    if a.has("resizefs") {
-        if !std::path::Path::new(&fs_dev).exists() {
-            bail!("-r needs {fs_dev}: activate the LV with the daemon running --fuse-dir and --attach-loop.");
-        }
-        if !tool_ok("dumpe2fs", &["-h", &fs_dev]) {
-            bail!("-r resizes ext2/3/4 filesystems only; {fs_dev} holds none.");
-        }
-    }
-    if !vg.vg.snapshots_of(&name).is_empty() {
-        bail!("Resizing an origin with snapshots is not supported by ulvm yet ({vg_name}/{name}).");
-    }
-    let origin = activate::family_origin(&vg, &name);
-    let before = activate::plan(&vg, &origin).map_err(|e| anyhow!("{e}"))?;
-    let active = match ctx.host_if_running() {
-        Some(h) => activate::is_active(h, &vg, &origin).map_err(|e| anyhow!("{e}"))?,
-        None => None,
+    let r = resize::Resize {
+        vg,
+        lv,
+        command: match ctx.cmd.as_str() {
+            "lvextend" => resize::Command::Extend,
+            "lvreduce" => resize::Command::Reduce,
+            _ => resize::Command::Resize,
+        },
+        target,
+        stripes: a.get("stripes").and_then(|v| v.parse().ok()),
+        pvs: super::device_args(&a.pos[1..])?,
+        force: ctx.force > 0,
+        resize_fs: a.has("resizefs"),
     };
-    if want < cur {
-        eprintln!(
-            "  WARNING: Reducing {}logical volume to {}.",
-            if active.is_some() { "active " } else { "" },
-            size_long(want * es)
-        );
-        eprintln!("  THIS MAY DESTROY YOUR DATA (filesystem etc.)");
-        if ctx.force == 0 && !ctx.confirm(&format!("Do you really want to reduce {vg_name}/{name}?")) {
-            bail!("Logical volume {vg_name}/{name} NOT reduced.");
-        }
-    }
-    if a.has("resizefs") && want < cur {
-        let kib = want * es / 2;
-        if !tool_ok("e2fsck", &["-f", "-p", &fs_dev]) {
-            bail!("e2fsck of {fs_dev} failed; not reducing (is it mounted?).");
-        }
-        run_tool("resize2fs", &[&fs_dev, &format!("{kib}K")])?;
-    }
-    let mut new_lv = lv.clone();
-    if want > cur {
-        let stripes = match lv.segments.last().map(|s| &s.kind) {
-            Some(SegmentKind::Striped { stripes, .. }) => stripes.len(),
-            _ => 1,
-        };
-        let stripes = a.get("stripes").and_then(|v| v.parse().ok()).unwrap_or(stripes);
-        let stripe_size = match lv.segments.last().map(|s| &s.kind) {
-            Some(SegmentKind::Striped { stripe_size: Some(ss), .. }) => *ss,
-            _ => 128,
-        };
-        let add = (want - cur).div_ceil(stripes as u64) * stripes as u64;
-        let pvs = pv_keys(&vg, &a.pos[1..])?;
-        let areas = allocate(&vg, &name, add, stripes, pvs.as_deref(), Some(&lv))?;
-        alloc::append_segments(&mut new_lv, alloc::segments_from(&areas, cur, stripe_size));
-    } else {
-        let mut left = want;
-        let mut segs = Vec::new();
-        for mut s in lv.segments.clone() {
-            if left == 0 {
-                break;
-            }
-            if s.extent_count > left {
-                let n = match &s.kind {
-                    SegmentKind::Striped { stripes, .. } => stripes.len() as u64,
-                    _ => 1,
-                };
-                if left % n != 0 {
-                    bail!("Cannot reduce a {n}-stripe segment to {left} extents (not a multiple of {n}).");
-                }
-                s.extent_count = left;
-            }
-            left -= s.extent_count;
-            segs.push(s);
-        }
-        new_lv.segments = segs;
-    }
-    let new_size = new_lv.extents();
-    *vg.vg.lv_mut(&name).expect("LV exists") = new_lv;
-    if active.is_some() {
-        let after = activate::plan(&vg, &origin).map_err(|e| anyhow!("{e}"))?;
-        activate::sync_family(ctx.host()?, &before, &after).map_err(|e| anyhow!("{e}"))?;
-    }
-    ctx.commit(&mut vg)?;
-    println!(
-        "  Size of logical volume {vg_name}/{name} changed from {} ({cur} extents) to {} ({new_size} extents).",
-        size_long(cur * es),
-        size_long(new_size * es)
-    );
-    println!("  Logical volume {vg_name}/{name} successfully resized.");
-    if a.has("resizefs") && new_size > cur {
-        run_tool("resize2fs", &[&fs_dev])?;
-    }
+    resize::resize(&mut ctx.s, &r)?;
     Ok(0)
 }
 
@@ -730,7 +516,6 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             }
             if on {
                 super::merge::start_pollers(ctx, &vg);
-                super::clone::start_pollers(ctx, &vg);
             }
         }
     }

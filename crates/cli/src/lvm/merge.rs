@@ -13,89 +13,35 @@ use super::{split_lv, usage, Ctx};
 use anyhow::{anyhow, bail, Result};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
-use ulvm_dm::status::{SnapshotStatus, TargetStatus};
-use ulvm_lvm::activate::{self, DmHost};
+use ulvm_lvm::activate;
 use ulvm_lvm::disk::Vg;
 use ulvm_lvm::model::SegmentKind;
 use ulvm_lvm::names::dm_name;
-
-/// Where a merge stands.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Progress {
-    /// Percent merged.
-    Running(f64),
-    Done,
-    /// The origin is not active (the merge waits for its activation).
-    Inactive,
-}
-
-fn progress(ctx: &mut Ctx, vg: &str, origin: &str) -> Result<Progress> {
-    let Some(h) = ctx.host_if_running() else { return Ok(Progress::Inactive) };
-    let top = dm_name(vg, origin, None);
-    if h.state(&top).map_err(|e| anyhow!("{e}"))?.is_none() {
-        return Ok(Progress::Inactive);
-    }
-    match h.status(&top).map_err(|e| anyhow!("{e}"))? {
-        TargetStatus::SnapshotMerge(SnapshotStatus::Active { allocated, metadata, .. }) if allocated == metadata => {
-            Ok(Progress::Done)
-        }
-        TargetStatus::SnapshotMerge(s @ SnapshotStatus::Active { .. }) => {
-            Ok(Progress::Running(100.0 - s.usage_percent().unwrap_or(0.0)))
-        }
-        TargetStatus::SnapshotMerge(s) => bail!("Merge of {vg}/{origin} failed: status {s}"),
-        _ => Ok(Progress::Inactive),
-    }
-}
-
-/// Ends a finished merge: the COW and its snapshot leave the metadata and
-/// the origin gets its own table back. Returns the COW's name, or `None`
-/// when there was nothing to finish.
-fn finish(ctx: &mut Ctx, vg_name: &str, origin: &str) -> Result<Option<String>> {
-    let _l = ctx.lock_vg(vg_name)?;
-    let mut vg = ctx.vg(vg_name, false)?;
-    let Some(s) = vg.vg.snapshots_of(origin).into_iter().find(|s| s.merging) else { return Ok(None) };
-    if progress(ctx, vg_name, origin)? != Progress::Done {
-        return Ok(None);
-    }
-    let before = activate::plan(&vg, origin).map_err(|e| anyhow!("{e}"))?;
-    vg.vg.lvs.retain(|l| l.name != s.cow && l.name != s.seg_lv);
-    let after = activate::plan(&vg, origin).map_err(|e| anyhow!("{e}"))?;
-    activate::sync_family(ctx.host()?, &before, &after).map_err(|e| anyhow!("{e}"))?;
-    ctx.commit(&mut vg)?;
-    Ok(Some(s.cow))
-}
+use ulvm_lvm::ops::jobs::{self, Next, Outcome, SnapshotMerge, State};
 
 /// Starts a background poller for every merging origin of `vg` that is active.
+/// Starts a background poller for every job of `vg` (merges, clones)
+/// whose device is active.
 pub fn start_pollers(ctx: &mut Ctx, vg: &Vg) {
-    let origins: Vec<String> = vg.vg.snapshots().into_iter().filter(|s| s.merging).map(|s| s.origin).collect();
-    for o in origins {
-        if progress(ctx, &vg.vg.name, &o).ok().is_some_and(|p| p != Progress::Inactive) {
-            spawn_poller(ctx, &vg.vg.name, &o, 1.0);
+    for mut job in jobs::jobs_of(vg) {
+        if job.step(&mut ctx.s).ok().is_some_and(|st| st != State::Inactive) {
+            spawn_poller(ctx, job.vg(), job.lv());
         }
     }
 }
 
-pub fn spawn_poller(ctx: &Ctx, vg: &str, origin: &str, interval: f64) {
-    use std::os::unix::process::CommandExt;
-    let Ok(exe) = std::env::current_exe() else { return };
-    let mut c = std::process::Command::new(exe);
-    c.args(["lvconvert", "--startpoll", "-i", &interval.to_string(), &format!("{vg}/{origin}")])
-        .arg("--system-dir")
-        .arg(ctx.sd.root())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    if let Some(r) = ctx.run_dir() {
-        c.arg("--run-dir").arg(r);
+/// Asks the daemon to poll the job of `vg/lv` in the background and to
+/// finish it: the daemon runs the library's poller in-process (LVM asks
+/// lvmpolld the same way). Without a daemon there is nothing to poll.
+pub fn spawn_poller(ctx: &Ctx, vg: &str, lv: &str) {
+    let Ok(mut h) = super::host::Host::connect(ctx.run_dir()) else { return };
+    let sd = std::fs::canonicalize(ctx.sd.root()).unwrap_or_else(|_| ctx.sd.root().to_path_buf());
+    let devices = ctx
+        .explicit_devices()
+        .map(|d| d.iter().map(|p| std::fs::canonicalize(p).unwrap_or(p.clone())).collect::<Vec<_>>());
+    if let Err(e) = h.poll(&sd, devices.as_deref(), vg, lv) {
+        eprintln!("  WARNING: {vg}/{lv}: the daemon does not poll its job: {e}");
     }
-    // SAFETY: setsid has no preconditions; the poller outlives this command.
-    unsafe {
-        c.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let _ = c.spawn();
 }
 
 pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
@@ -110,11 +56,10 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         None => 15.0,
     };
     if a.has("startpoll") {
-        let is_clone = ctx.vg(&vg_name, true)?.vg.lv(&name).is_some_and(|l| l.clone_ref().is_some());
-        if is_clone {
-            return super::clone::poll(ctx, &vg_name, &name, interval, false);
-        }
-        return poll(ctx, &vg_name, &name, interval, false, a.has("interval"));
+        let vg = ctx.vg(&vg_name, true)?;
+        let Some(mut job) = jobs::job_of(&vg, &name) else { return Ok(0) };
+        jobs::poll(&mut ctx.s, job.as_mut(), Duration::from_secs_f64(interval), &mut |_| Next::Continue)?;
+        return Ok(0);
     }
     if !a.has("merge") {
         return usage("Only lvconvert --merge (of a snapshot) is supported by ulvm.");
@@ -168,53 +113,46 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     println!("  Merging of volume {vg_name}/{name} started.");
     drop(_l);
     if a.has("background") {
-        spawn_poller(ctx, &vg_name, &origin, interval.min(1.0));
+        spawn_poller(ctx, &vg_name, &origin);
         return Ok(0);
     }
     poll(ctx, &vg_name, &origin, interval, true, a.has("interval"))
 }
 
-/// Polls until the merge into `origin` is done, then finishes it.
+/// Polls until the merge into `origin` is done, then finishes it, with
+/// LVM's progress lines (or a bar on a terminal without `-i`).
 fn poll(ctx: &mut Ctx, vg: &str, origin: &str, interval: f64, verbose: bool, interval_given: bool) -> Result<i32> {
     let bar = verbose && !interval_given && std::io::stdout().is_terminal();
     let step = if bar { Duration::from_millis(200) } else { Duration::from_secs_f64(interval) };
-    loop {
-        let p = progress(ctx, vg, origin)?;
-        match p {
-            Progress::Inactive => {
-                if verbose {
-                    bail!("{vg}/{origin} is no longer active; the merge continues on its next activation.");
-                }
-                return Ok(0);
-            }
-            Progress::Running(pct) => {
-                if bar {
-                    let filled = (pct / 5.0) as usize;
-                    print!(
-                        "\r  {vg}/{origin}: Merged: [{}{}] {pct:6.2}%",
-                        "#".repeat(filled),
-                        "-".repeat(20 - filled.min(20))
-                    );
-                    let _ = std::io::stdout().flush();
-                } else if verbose {
-                    println!("  {vg}/{origin}: Merged: {pct:.2}%");
-                }
-                std::thread::sleep(step);
-            }
-            Progress::Done => {
-                if let Some(cow) = finish(ctx, vg, origin)? {
-                    if bar {
-                        println!("\r  {vg}/{origin}: Merged: [{}] 100.00%", "#".repeat(20));
-                    } else if verbose {
-                        println!("  {vg}/{origin}: Merged: 100.00%");
-                    }
-                    if verbose {
-                        println!("  Merge of snapshot into logical volume {vg}/{origin} has finished.");
-                        println!("  Logical volume \"{cow}\" successfully removed.");
-                    }
-                }
-                return Ok(0);
-            }
+    let cow = ctx.vg(vg, true)?.vg.snapshots_of(origin).into_iter().find(|s| s.merging).map(|s| s.cow);
+    let mut job = SnapshotMerge { vg: vg.to_string(), origin: origin.to_string() };
+    let outcome = jobs::poll(&mut ctx.s, &mut job, step, &mut |p| {
+        let pct = p.percent();
+        if bar {
+            let filled = (pct / 5.0) as usize;
+            print!("\r  {vg}/{origin}: Merged: [{}{}] {pct:6.2}%", "#".repeat(filled), "-".repeat(20 - filled.min(20)));
+            let _ = std::io::stdout().flush();
+        } else if verbose {
+            println!("  {vg}/{origin}: Merged: {pct:.2}%");
         }
+        Next::Continue
+    })?;
+    let gone = match outcome {
+        Outcome::Inactive if verbose => {
+            bail!("{vg}/{origin} is no longer active; the merge continues on its next activation.")
+        }
+        Outcome::Inactive | Outcome::Stopped => return Ok(0),
+        Outcome::Finished(gone) => Some(gone),
+        Outcome::FinishedElsewhere => cow,
+    };
+    if let (true, Some(cow)) = (verbose, gone) {
+        if bar {
+            println!("\r  {vg}/{origin}: Merged: [{}] 100.00%", "#".repeat(20));
+        } else {
+            println!("  {vg}/{origin}: Merged: 100.00%");
+        }
+        println!("  Merge of snapshot into logical volume {vg}/{origin} has finished.");
+        println!("  Logical volume \"{cow}\" successfully removed.");
     }
+    Ok(0)
 }

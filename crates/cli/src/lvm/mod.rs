@@ -15,11 +15,10 @@ mod vg;
 use anyhow::{anyhow, bail, Result};
 use args::{Args, Opt};
 use host::Host;
-use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use ulvm_lvm::disk::{self, Scan, Vg};
-use ulvm_lvm::system::{DevicesFile, Lock, SystemDir};
+use ulvm_lvm::ops::{Confirm, Report, Session};
+use ulvm_lvm::system::SystemDir;
 use ulvm_lvm::units::Units;
 
 /// The commands this module runs.
@@ -77,7 +76,8 @@ pub fn run(cmd: &str, argv: &[String]) -> i32 {
     match r {
         Ok(code) => code,
         Err(e) => {
-            let usage = e.downcast_ref::<Usage>().is_some();
+            let usage = e.downcast_ref::<Usage>().is_some()
+                || matches!(e.downcast_ref::<ulvm_lvm::LvmError>(), Some(ulvm_lvm::LvmError::Usage(_)));
             let msg = format!("{e:#}");
             for line in msg.lines() {
                 eprintln!("  {line}");
@@ -203,19 +203,62 @@ fn specs(cmd: &str) -> &'static [Opt] {
     }
 }
 
-/// What every command works with.
+/// What every command works with: the library's session, plus what only
+/// the command line has (its name, units, -y, -f).
 pub struct Ctx {
     pub cmd: String,
-    /// The command line as LVM records it in metadata descriptions.
-    pub cmdline: String,
-    pub sd: SystemDir,
-    /// `--devices`: only these devices, and the devices file is left alone.
-    explicit: Option<Vec<PathBuf>>,
+    pub s: Session,
     run_dir: Option<PathBuf>,
-    pub yes: bool,
     pub force: usize,
     pub units: Units,
-    host: Option<Host>,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.s
+    }
+}
+
+impl std::ops::DerefMut for Ctx {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.s
+    }
+}
+
+/// LVM's messages on the terminal: two spaces in front, results on
+/// stdout, warnings on stderr.
+struct Terminal;
+
+impl Report for Terminal {
+    fn print(&mut self, line: &str) {
+        println!("  {line}");
+    }
+    fn warn(&mut self, line: &str) {
+        eprintln!("  {line}");
+    }
+}
+
+/// LVM's `[y/n]` prompt; `-y` answers yes, and no terminal or EOF answers no.
+struct Prompt {
+    yes: bool,
+}
+
+impl Confirm for Prompt {
+    fn confirm(&mut self, question: &str) -> bool {
+        if self.yes {
+            return true;
+        }
+        // As LVM: the prompt on stderr, and `[n]` when there is no answer.
+        eprint!("{question} [y/n]: ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
+            eprintln!("[n]");
+            return false;
+        }
+        matches!(line.trim(), "y" | "Y" | "yes")
+    }
 }
 
 impl Ctx {
@@ -239,157 +282,40 @@ impl Ctx {
         if a.has("nosuffix") {
             units = units.without_suffix();
         }
+        let run_dir: Option<PathBuf> = a.get("run-dir").map(PathBuf::from);
+        let cmdline = std::iter::once(cmd.to_string()).chain(argv.iter().cloned()).collect::<Vec<_>>().join(" ");
+        let connect_dir = run_dir.clone();
+        let connect: ulvm_lvm::ops::Connect = Box::new(move || {
+            Host::connect(connect_dir.as_deref())
+                .map(|h| Box::new(h) as Box<dyn ulvm_lvm::activate::DmHost + Send>)
+                .map_err(|e| ulvm_lvm::HostError::new(ulvm_lvm::HostErrorKind::Unreachable, e.to_string()))
+        });
+        let yes = a.has("yes");
         Ok(Ctx {
             cmd: cmd.to_string(),
-            cmdline: std::iter::once(cmd.to_string()).chain(argv.iter().cloned()).collect::<Vec<_>>().join(" "),
-            sd,
-            explicit,
-            run_dir: a.get("run-dir").map(PathBuf::from),
-            yes: a.has("yes"),
+            s: Session::new(sd, explicit, cmdline, connect, Box::new(Terminal), Box::new(Prompt { yes })),
+            run_dir,
             force: a.count("force"),
             units,
-            host: None,
         })
-    }
-
-    /// The devices this command may look at.
-    pub fn device_list(&self) -> Result<Vec<PathBuf>> {
-        match &self.explicit {
-            Some(list) => Ok(list.clone()),
-            None => {
-                let df = DevicesFile::load(&self.sd.devices_file()).map_err(|e| anyhow!("{e}"))?;
-                Ok(df.entries.into_iter().map(|e| e.path).collect())
-            }
-        }
     }
 
     /// Records devices (and their PV UUIDs) in the devices file.
     pub fn remember_devices(&self, entries: &[(PathBuf, Option<String>)]) -> Result<()> {
-        if self.explicit.is_some() {
-            return Ok(());
-        }
-        let path = self.sd.devices_file();
-        let mut df = DevicesFile::load(&path).map_err(|e| anyhow!("{e}"))?;
-        for (p, id) in entries {
-            df.set(p, id.clone());
-        }
-        df.save(&path, &self.cmd)?;
-        Ok(())
+        Ok(self.s.remember_devices(entries, &self.cmd)?)
     }
 
     pub fn forget_device(&self, p: &Path) -> Result<()> {
-        if self.explicit.is_some() {
-            return Ok(());
-        }
-        let path = self.sd.devices_file();
-        let mut df = DevicesFile::load(&path).map_err(|e| anyhow!("{e}"))?;
-        df.remove(p);
-        df.save(&path, &self.cmd)?;
-        Ok(())
-    }
-
-    pub fn scan(&self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>)> {
-        let s = disk::scan(&self.device_list()?, read_only);
-        for (p, why) in &s.problems {
-            eprintln!("  WARNING: {}: {why}", p.display());
-        }
-        let vgs = disk::assemble(&s);
-        Ok((s, vgs))
-    }
-
-    /// One VG by name (`Volume group "X" not found` otherwise; a shared
-    /// VG is refused, see [`shared_refusal`]).
-    pub fn vg(&self, name: &str, read_only: bool) -> Result<Vg> {
-        let (_, mut vgs) = self.scan(read_only)?;
-        match vgs.remove(name) {
-            Some(v) => {
-                check_local(&v)?;
-                for k in &v.missing {
-                    let id = v.vg.pv(k).map(|p| p.id.to_string()).unwrap_or_default();
-                    eprintln!("  WARNING: Couldn't find device with uuid {id}.");
-                }
-                Ok(v)
-            }
-            None => bail!("Volume group \"{name}\" not found"),
-        }
-    }
-
-    pub fn lock_global(&self) -> Result<Lock> {
-        Ok(self.sd.lock("P_global", true)?)
-    }
-
-    pub fn lock_vg(&self, name: &str) -> Result<Lock> {
-        Ok(self.sd.lock(&format!("V_{name}"), true)?)
-    }
-
-    pub fn commit(&self, vg: &mut Vg) -> Result<()> {
-        disk::commit(&self.sd, vg, &self.cmdline)?;
-        Ok(())
+        Ok(self.s.forget_device(p, &self.cmd)?)
     }
 
     /// `--run-dir`, if given.
     pub fn run_dir(&self) -> Option<&Path> {
         self.run_dir.as_deref()
     }
-
-    /// The daemon, connected on first use.
-    pub fn host(&mut self) -> Result<&mut Host> {
-        if self.host.is_none() {
-            self.host = Some(Host::connect(self.run_dir.as_deref())?);
-        }
-        Ok(self.host.as_mut().expect("just set"))
-    }
-
-    /// The daemon if it is running (reports show everything inactive without one).
-    pub fn host_if_running(&mut self) -> Option<&mut Host> {
-        if self.host.is_none() {
-            self.host = Host::connect(self.run_dir.as_deref()).ok();
-        }
-        self.host.as_mut()
-    }
-
-    /// LVM's `[y/n]` prompt; `-y` answers yes, and no terminal or EOF answers no.
-    pub fn confirm(&self, question: &str) -> bool {
-        if self.yes {
-            return true;
-        }
-        // As LVM: the prompt on stderr, and `[n]` when there is no answer.
-        eprint!("{question} [y/n]: ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
-            eprintln!("[n]");
-            return false;
-        }
-        matches!(line.trim(), "y" | "Y" | "yes")
-    }
 }
 
-/// LVM without lvmlockd (`use_lvmlockd = 0`, as ulvm runs): a VG whose
-/// metadata has a lock type is shared between hosts, and nothing may read
-/// it as if it were local. Commands that list VGs skip it; commands that
-/// name it are refused with this line and exit 5, with nothing written.
-pub fn shared_refusal(vg: &Vg) -> Option<String> {
-    vg.vg.lock_type().map(|lt| format!("Cannot access VG {} with lock type {lt} that requires lvmlockd.", vg.vg.name))
-}
-
-/// [`shared_refusal`] as an error.
-pub fn check_local(vg: &Vg) -> Result<()> {
-    match shared_refusal(vg) {
-        Some(msg) => bail!(msg),
-        None => Ok(()),
-    }
-}
-
-/// The names of the local VGs, for commands that act on every VG.
-pub fn local_names(vgs: &BTreeMap<String, Vg>) -> Vec<String> {
-    vgs.values().filter(|v| shared_refusal(v).is_none()).map(|v| v.vg.name.clone()).collect()
-}
-
-/// The VG (local or shared) a PV device belongs to.
-pub fn vg_of_device<'a>(vgs: &'a BTreeMap<String, Vg>, p: &Path) -> Option<&'a Vg> {
-    vgs.values().find(|v| v.disks.values().any(|d| d.path == p))
-}
+pub use ulvm_lvm::ops::{check_local, local_names, shared_refusal, vg_of_device};
 
 /// Canonical paths of device arguments (`No device found for X.` otherwise).
 pub fn device_args(args: &[String]) -> Result<Vec<PathBuf>> {

@@ -4,7 +4,7 @@ use super::args::Args;
 use super::{check_local, local_names, shared_refusal, usage, vg_of_device, Ctx};
 use anyhow::{anyhow, bail, Result};
 use ulvm_dm::TargetStatus;
-use ulvm_lvm::activate::{DevState, DmHost};
+use ulvm_lvm::activate::DevState;
 use ulvm_lvm::alloc;
 use ulvm_lvm::disk::{PvDisk, Vg};
 use ulvm_lvm::model::{LogicalVolume, Segment, SegmentKind};

@@ -4,7 +4,7 @@ use super::args::Args;
 use super::{check_local, device_args, local_names, shared_refusal, usage, Ctx};
 use anyhow::{anyhow, bail, Result};
 use std::path::PathBuf;
-use ulvm_lvm::activate::{self, DmHost};
+use ulvm_lvm::activate;
 use ulvm_lvm::disk::{self, PvDisk, Vg};
 use ulvm_lvm::model::{PhysicalVolume, VolumeGroup};
 use ulvm_lvm::names::{check_name, dm_name};
@@ -13,7 +13,7 @@ use ulvm_lvm::size::{parse_size, Sign};
 
 /// Opens each device as a PV, making a PV of those that are not one yet
 /// (as vgcreate and vgextend do). Refuses PVs that are in a VG.
-fn pvs_for_vg(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<PvDisk>> {
+fn pvs_for_vg(ctx: &mut Ctx, paths: &[PathBuf]) -> Result<Vec<PvDisk>> {
     let (_, vgs) = ctx.scan(true)?;
     for p in paths {
         if let Some(v) = vgs.values().find(|v| v.disks.values().any(|d| &d.path == p)) {
@@ -312,7 +312,6 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
         if on {
             super::merge::start_pollers(ctx, &vg);
-            super::clone::start_pollers(ctx, &vg);
         }
         println!("  {active} logical volume(s) in volume group \"{name}\" now active");
     }

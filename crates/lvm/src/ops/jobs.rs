@@ -1,0 +1,282 @@
+//! Background jobs: LVM work that the device host carries out on its own
+//! (a snapshot merging into its origin, a clone hydrating) and that ends
+//! with a metadata change once the host is done. LVM2 calls the part that
+//! watches and finishes them polling (`lib/lvmpolld`, `struct
+//! poll_functions`); here each kind of job is a [`Job`], and [`poll`]
+//! steps any of them.
+//!
+//! A job is a state machine read off the host: [`Job::step`] asks the
+//! device's status and says how far it is (`Running { done, total }`),
+//! that it is `Done` (then [`Job::finish`] changes the metadata and the
+//! tables), or that its device is not active (it waits for the next
+//! activation, which starts it again: that is how a job resumes after a
+//! daemon restart). Jobs keep their own state on disk (the COW, the
+//! clone's metadata), so polling can stop and start at any time.
+//!
+//! Adding a kind of job (pvmove, mirror or raid resync) is one more
+//! `Job` implementation and one more arm in [`jobs_of`].
+
+use super::Session;
+use crate::activate;
+use crate::disk::Vg;
+use crate::names::dm_name;
+use crate::LvmError;
+use std::time::{Duration, Instant};
+use ulvm_dm_table::{SnapshotStatus, TargetStatus};
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// `done` of `total` units (sectors merged, regions hydrated).
+    Running { done: u64, total: u64 },
+    /// The host has finished; the metadata still has to follow.
+    Done,
+    /// The job's device is not active: it continues on activation.
+    Inactive,
+}
+
+/// One kind of background work on one LV.
+pub trait Job: Send {
+    fn vg(&self) -> &str;
+    /// The LV the job runs on (a merge's origin, a clone LV).
+    fn lv(&self) -> &str;
+    /// What the job is, for logs: `snapshot merge`, `clone hydration`.
+    fn what(&self) -> &'static str;
+    /// LVM's word for the progress line: `Merged`, `Copied`.
+    fn verb(&self) -> &'static str;
+    /// How big one unit of progress is, in bytes (for rates).
+    fn unit_bytes(&self) -> u64;
+    /// Reads the job's state off the device host.
+    fn step(&mut self, s: &mut Session) -> Result<State, LvmError>;
+    /// Once [`State::Done`]: the metadata and tables follow. Returns the
+    /// LV that went away, or `None` if there was nothing to finish (a
+    /// poller elsewhere finished it first).
+    fn finish(&mut self, s: &mut Session) -> Result<Option<String>, LvmError>;
+    /// Whether the metadata still has this job (false once finished).
+    fn pending(&self, vg: &Vg) -> bool;
+}
+
+/// A snapshot merging into `origin`.
+pub struct SnapshotMerge {
+    pub vg: String,
+    pub origin: String,
+}
+
+impl Job for SnapshotMerge {
+    fn vg(&self) -> &str {
+        &self.vg
+    }
+    fn lv(&self) -> &str {
+        &self.origin
+    }
+    fn what(&self) -> &'static str {
+        "snapshot merge"
+    }
+    fn verb(&self) -> &'static str {
+        "Merged"
+    }
+    fn unit_bytes(&self) -> u64 {
+        512
+    }
+
+    fn step(&mut self, s: &mut Session) -> Result<State, LvmError> {
+        let Some(h) = s.host_if_running() else { return Ok(State::Inactive) };
+        let top = dm_name(&self.vg, &self.origin, None);
+        if h.state(&top)?.is_none() {
+            return Ok(State::Inactive);
+        }
+        match h.status(&top)? {
+            TargetStatus::SnapshotMerge(SnapshotStatus::Active { allocated, metadata, .. })
+                if allocated == metadata =>
+            {
+                Ok(State::Done)
+            }
+            TargetStatus::SnapshotMerge(SnapshotStatus::Active { allocated, total, .. }) => {
+                Ok(State::Running { done: total.0.saturating_sub(allocated.0), total: total.0 })
+            }
+            TargetStatus::SnapshotMerge(st) => {
+                Err(LvmError::Refused(format!("Merge of {}/{} failed: status {st}", self.vg, self.origin)))
+            }
+            _ => Ok(State::Inactive),
+        }
+    }
+
+    /// The COW and its snapshot leave the metadata and the origin gets its
+    /// own table back.
+    fn finish(&mut self, s: &mut Session) -> Result<Option<String>, LvmError> {
+        let _l = s.lock_vg(&self.vg)?;
+        let mut vg = s.vg(&self.vg, false)?;
+        let Some(snap) = vg.vg.snapshots_of(&self.origin).into_iter().find(|x| x.merging) else { return Ok(None) };
+        if self.step(s)? != State::Done {
+            return Ok(None);
+        }
+        let before = activate::plan(&vg, &self.origin)?;
+        vg.vg.lvs.retain(|l| l.name != snap.cow && l.name != snap.seg_lv);
+        let after = activate::plan(&vg, &self.origin)?;
+        activate::sync_family(s.host()?, &before, &after)?;
+        s.commit(&mut vg)?;
+        Ok(Some(snap.cow))
+    }
+
+    fn pending(&self, vg: &Vg) -> bool {
+        vg.vg.snapshots_of(&self.origin).iter().any(|x| x.merging)
+    }
+}
+
+/// A clone LV filling itself from its source.
+pub struct CloneHydration {
+    pub vg: String,
+    pub lv: String,
+    /// Bytes per region, for rates.
+    pub region_bytes: u64,
+}
+
+impl Job for CloneHydration {
+    fn vg(&self) -> &str {
+        &self.vg
+    }
+    fn lv(&self) -> &str {
+        &self.lv
+    }
+    fn what(&self) -> &'static str {
+        "clone hydration"
+    }
+    fn verb(&self) -> &'static str {
+        "Copied"
+    }
+    fn unit_bytes(&self) -> u64 {
+        self.region_bytes
+    }
+
+    fn step(&mut self, s: &mut Session) -> Result<State, LvmError> {
+        let Some(h) = s.host_if_running() else { return Ok(State::Inactive) };
+        let top = dm_name(&self.vg, &self.lv, None);
+        if h.state(&top)?.is_none() {
+            return Ok(State::Inactive);
+        }
+        Ok(match h.status(&top)?.clone_status().and_then(|c| c.progress()) {
+            Some((h, t)) if h == t => State::Done,
+            Some((done, total)) => State::Running { done, total },
+            None => State::Inactive,
+        })
+    }
+
+    /// The clone becomes a plain LV: the metadata LV goes, the table
+    /// becomes the LV's own extents.
+    fn finish(&mut self, s: &mut Session) -> Result<Option<String>, LvmError> {
+        let _l = s.lock_vg(&self.vg)?;
+        let mut vg = s.vg(&self.vg, false)?;
+        let Some(c) = vg.vg.lv(&self.lv).and_then(|l| l.clone_ref()) else { return Ok(None) };
+        if self.step(s)? != State::Done {
+            return Ok(None);
+        }
+        let before = activate::plan(&vg, &self.lv)?;
+        let lv = vg.vg.lv_mut(&self.lv).expect("the clone LV");
+        lv.clear_clone();
+        lv.flags.retain(|f| f != "ACTIVATION_SKIP");
+        vg.vg.lvs.retain(|l| l.name != c.metadata_lv);
+        let after = activate::plan(&vg, &self.lv)?;
+        activate::sync_family(s.host()?, &before, &after)?;
+        s.commit(&mut vg)?;
+        Ok(Some(c.metadata_lv))
+    }
+
+    fn pending(&self, vg: &Vg) -> bool {
+        vg.vg.lv(&self.lv).is_some_and(|l| l.clone_ref().is_some())
+    }
+}
+
+/// The job that `lv` of `vg` has in the metadata, if any: a merge into it
+/// (as an origin), or its hydration (as a clone).
+pub fn job_of(vg: &Vg, lv: &str) -> Option<Box<dyn Job>> {
+    let v = &vg.vg;
+    if v.snapshots_of(lv).iter().any(|s| s.merging) {
+        return Some(Box::new(SnapshotMerge { vg: v.name.clone(), origin: lv.to_string() }));
+    }
+    let c = v.lv(lv)?.clone_ref()?;
+    Some(Box::new(CloneHydration { vg: v.name.clone(), lv: lv.to_string(), region_bytes: c.region_size * 512 }))
+}
+
+/// Every job a VG's metadata has.
+pub fn jobs_of(vg: &Vg) -> Vec<Box<dyn Job>> {
+    let mut lvs: Vec<String> = vg.vg.snapshots().into_iter().filter(|s| s.merging).map(|s| s.origin).collect();
+    lvs.dedup();
+    lvs.extend(vg.vg.lvs.iter().filter(|l| l.clone_ref().is_some()).map(|l| l.name.clone()));
+    lvs.iter().filter_map(|l| job_of(vg, l)).collect()
+}
+
+/// One progress report of [`poll`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+    /// Units per second since polling began.
+    pub rate: f64,
+}
+
+impl Progress {
+    pub fn percent(&self) -> f64 {
+        if self.total == 0 {
+            100.0
+        } else {
+            self.done as f64 * 100.0 / self.total as f64
+        }
+    }
+}
+
+/// How polling ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// This poller finished the job; the LV that went away.
+    Finished(String),
+    /// Someone else finished it (another poller, or the daemon).
+    FinishedElsewhere,
+    /// The job's device is not active; it continues on activation.
+    Inactive,
+    /// The caller asked to stop.
+    Stopped,
+}
+
+/// What the caller wants after a progress report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Continue,
+    Stop,
+}
+
+/// Steps `job` every `interval` until it is done, then finishes it.
+/// `report` sees every `Running` state and may stop polling.
+pub fn poll(
+    s: &mut Session,
+    job: &mut dyn Job,
+    interval: Duration,
+    report: &mut dyn FnMut(&Progress) -> Next,
+) -> Result<Outcome, LvmError> {
+    let start = Instant::now();
+    let mut first: Option<u64> = None;
+    loop {
+        match job.step(s)? {
+            State::Running { done, total } => {
+                let base = *first.get_or_insert(done);
+                let secs = start.elapsed().as_secs_f64();
+                let rate = if secs > 0.0 { done.saturating_sub(base) as f64 / secs } else { 0.0 };
+                if report(&Progress { done, total, rate }) == Next::Stop {
+                    return Ok(Outcome::Stopped);
+                }
+                std::thread::sleep(interval);
+            }
+            State::Done => {
+                return Ok(match job.finish(s)? {
+                    Some(gone) => Outcome::Finished(gone),
+                    None => Outcome::FinishedElsewhere,
+                });
+            }
+            State::Inactive => {
+                // A job whose device went away because another poller
+                // finished it is done, not waiting.
+                let vg = s.vg(job.vg(), true)?;
+                return Ok(if job.pending(&vg) { Outcome::Inactive } else { Outcome::FinishedElsewhere });
+            }
+        }
+    }
+}

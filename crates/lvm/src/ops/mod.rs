@@ -1,0 +1,244 @@
+//! LVM operations as a library, over a [`Session`]: what the LVM commands
+//! do, without argv, a terminal or a process of their own. The command
+//! line (`ulvm lvcreate ...`) turns options into calls here and prints;
+//! the daemon calls the same functions in-process (background jobs,
+//! snapshot autoextend), as LVM2's dmeventd runs its commands through
+//! liblvm2cmd.
+//!
+//! A session holds what every operation works with: the system
+//! directory (lvm.conf, devices file, backups, locks), the device set, a
+//! device host ([`DmHost`], connected on first use), a sink for LVM's
+//! messages ([`Report`]) and a way to ask before destroying data
+//! ([`Confirm`]). Messages go through the sink with LVM's exact wording;
+//! the caller decides where they land.
+
+pub mod common;
+pub mod jobs;
+pub mod resize;
+
+use crate::activate::DmHost;
+use crate::disk::{self, Scan, Vg};
+use crate::system::{DevicesFile, Lock, SystemDir};
+use crate::{HostError, LvmError};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where LVM's messages go: `print` is stdout (results, progress),
+/// `warn` is stderr (warnings, prompts' context). Lines come without the
+/// two-space indent LVM puts in front; the sink adds it.
+pub trait Report {
+    fn print(&mut self, line: &str);
+    fn warn(&mut self, line: &str);
+}
+
+/// Asks a yes/no question before something destructive (LVM's `[y/n]`).
+pub trait Confirm {
+    fn confirm(&mut self, question: &str) -> bool;
+}
+
+/// A sink that keeps every line, for tests and for the daemon (which
+/// logs them).
+#[derive(Debug, Default, Clone)]
+pub struct Collect {
+    pub out: Vec<String>,
+    pub err: Vec<String>,
+}
+
+impl Report for Collect {
+    fn print(&mut self, line: &str) {
+        self.out.push(line.to_string());
+    }
+    fn warn(&mut self, line: &str) {
+        self.err.push(line.to_string());
+    }
+}
+
+/// Answers every question the same way (the daemon says no: nothing it
+/// runs may destroy data on its own).
+pub struct Answer(pub bool);
+
+impl Confirm for Answer {
+    fn confirm(&mut self, _question: &str) -> bool {
+        self.0
+    }
+}
+
+/// Opens the device host; `None` when there is none to reach (no daemon).
+pub type Connect = Box<dyn FnMut() -> Result<Box<dyn DmHost + Send>, HostError> + Send>;
+
+/// What every operation works with.
+pub struct Session {
+    pub sd: SystemDir,
+    /// `--devices`: only these devices, and the devices file is left alone.
+    explicit: Option<Vec<PathBuf>>,
+    /// The command line as LVM records it in metadata descriptions.
+    pub cmdline: String,
+    host: Option<Box<dyn DmHost + Send>>,
+    connect: Connect,
+    /// Whether connecting failed once (then it is not tried again).
+    unreachable: Option<HostError>,
+    pub report: Box<dyn Report + Send>,
+    pub confirm: Box<dyn Confirm + Send>,
+}
+
+impl Session {
+    pub fn new(
+        sd: SystemDir,
+        explicit: Option<Vec<PathBuf>>,
+        cmdline: impl Into<String>,
+        connect: Connect,
+        report: Box<dyn Report + Send>,
+        confirm: Box<dyn Confirm + Send>,
+    ) -> Session {
+        Session { sd, explicit, cmdline: cmdline.into(), host: None, connect, unreachable: None, report, confirm }
+    }
+
+    pub fn print(&mut self, line: impl AsRef<str>) {
+        self.report.print(line.as_ref());
+    }
+
+    pub fn warn(&mut self, line: impl AsRef<str>) {
+        self.report.warn(line.as_ref());
+    }
+
+    /// `--devices`, if the session was given them.
+    pub fn explicit_devices(&self) -> Option<&[PathBuf]> {
+        self.explicit.as_deref()
+    }
+
+    /// The devices this session may look at.
+    pub fn device_list(&self) -> Result<Vec<PathBuf>, LvmError> {
+        match &self.explicit {
+            Some(list) => Ok(list.clone()),
+            None => {
+                let df = DevicesFile::load(&self.sd.devices_file())?;
+                Ok(df.entries.into_iter().map(|e| e.path).collect())
+            }
+        }
+    }
+
+    /// Records devices (and their PV UUIDs) in the devices file.
+    pub fn remember_devices(&self, entries: &[(PathBuf, Option<String>)], command: &str) -> Result<(), LvmError> {
+        if self.explicit.is_some() {
+            return Ok(());
+        }
+        let path = self.sd.devices_file();
+        let mut df = DevicesFile::load(&path)?;
+        for (p, id) in entries {
+            df.set(p, id.clone());
+        }
+        df.save(&path, command).map_err(disk::DiskError::from)?;
+        Ok(())
+    }
+
+    pub fn forget_device(&self, p: &Path, command: &str) -> Result<(), LvmError> {
+        if self.explicit.is_some() {
+            return Ok(());
+        }
+        let path = self.sd.devices_file();
+        let mut df = DevicesFile::load(&path)?;
+        df.remove(p);
+        df.save(&path, command).map_err(disk::DiskError::from)?;
+        Ok(())
+    }
+
+    /// Every PV and VG on the session's devices; unreadable devices are
+    /// warned about.
+    pub fn scan(&mut self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>), LvmError> {
+        let s = disk::scan(&self.device_list()?, read_only);
+        for (p, why) in &s.problems {
+            self.report.warn(&format!("WARNING: {}: {why}", p.display()));
+        }
+        let vgs = disk::assemble(&s);
+        Ok((s, vgs))
+    }
+
+    /// One VG by name (`Volume group "X" not found` otherwise; a shared VG
+    /// is refused, see [`shared_refusal`]).
+    pub fn vg(&mut self, name: &str, read_only: bool) -> Result<Vg, LvmError> {
+        let (_, mut vgs) = self.scan(read_only)?;
+        match vgs.remove(name) {
+            Some(v) => {
+                check_local(&v)?;
+                for k in &v.missing {
+                    let id = v.vg.pv(k).map(|p| p.id.to_string()).unwrap_or_default();
+                    self.report.warn(&format!("WARNING: Couldn't find device with uuid {id}."));
+                }
+                Ok(v)
+            }
+            None => Err(LvmError::NotFound(format!("Volume group \"{name}\" not found"))),
+        }
+    }
+
+    pub fn lock_global(&self) -> Result<Lock, LvmError> {
+        Ok(self.sd.lock("P_global", true).map_err(disk::DiskError::from)?)
+    }
+
+    pub fn lock_vg(&self, name: &str) -> Result<Lock, LvmError> {
+        Ok(self.sd.lock(&format!("V_{name}"), true).map_err(disk::DiskError::from)?)
+    }
+
+    /// Writes a new version of the VG to its PVs, with backup and archive.
+    pub fn commit(&self, vg: &mut Vg) -> Result<(), LvmError> {
+        Ok(disk::commit(&self.sd, vg, &self.cmdline)?)
+    }
+
+    /// The device host, connected on first use.
+    pub fn host(&mut self) -> Result<&mut (dyn DmHost + Send), LvmError> {
+        if self.host.is_none() {
+            if let Some(e) = &self.unreachable {
+                return Err(e.clone().into());
+            }
+            match (self.connect)() {
+                Ok(h) => self.host = Some(h),
+                Err(e) => {
+                    self.unreachable = Some(e.clone());
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(self.host.as_deref_mut().expect("just connected"))
+    }
+
+    /// The device host if one is reachable (reports show everything
+    /// inactive without one). A failed connection is not retried.
+    pub fn host_if_running(&mut self) -> Option<&mut (dyn DmHost + Send)> {
+        self.host().ok()
+    }
+
+    /// LVM's `[y/n]` question.
+    pub fn confirm(&mut self, question: &str) -> bool {
+        self.confirm.confirm(question)
+    }
+}
+
+/// LVM without lvmlockd (`use_lvmlockd = 0`, as ulvm runs): a VG whose
+/// metadata has a lock type is shared between hosts, and nothing may read
+/// it as if it were local. Commands that list VGs skip it; commands that
+/// name it are refused with this line and exit 5, with nothing written.
+pub fn shared_refusal(vg: &Vg) -> Option<String> {
+    vg.vg.lock_type().map(|lt| format!("Cannot access VG {} with lock type {lt} that requires lvmlockd.", vg.vg.name))
+}
+
+/// [`shared_refusal`] as an error.
+pub fn check_local(vg: &Vg) -> Result<(), LvmError> {
+    match shared_refusal(vg) {
+        Some(msg) => Err(LvmError::Refused(msg)),
+        None => Ok(()),
+    }
+}
+
+/// The names of the local VGs, for commands that act on every VG.
+pub fn local_names(vgs: &BTreeMap<String, Vg>) -> Vec<String> {
+    vgs.values().filter(|v| shared_refusal(v).is_none()).map(|v| v.vg.name.clone()).collect()
+}
+
+/// The VG (local or shared) a PV device belongs to.
+pub fn vg_of_device<'a>(vgs: &'a BTreeMap<String, Vg>, p: &Path) -> Option<&'a Vg> {
+    vgs.values().find(|v| v.disks.values().any(|d| d.path == p))
+}
+
+/// Seconds since the epoch, for creation times.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

@@ -1,0 +1,231 @@
+//! `lvextend`, `lvreduce`, `lvresize`: an LV grows from free extents or
+//! shrinks from its end, an active LV's tables follow while it is
+//! suspended, and with `-r` the ext2/3/4 file system on it follows (as
+//! LVM's fsadm: shrunk before the LV shrinks, grown after it grows).
+//!
+//! [`Target::Policy`] is dmeventd's way of growing a snapshot: past
+//! `snapshot_autoextend_threshold` percent full, by
+//! `snapshot_autoextend_percent`; the daemon calls it in-process.
+
+use super::common::{allocate, pv_keys, SizeSpec};
+use super::Session;
+use crate::activate;
+use crate::alloc;
+use crate::model::SegmentKind;
+use crate::names::dm_name;
+use crate::units::size_long;
+use crate::LvmError;
+use std::path::PathBuf;
+
+/// Which command asks: each refuses sizes in the other direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Extend,
+    Reduce,
+    Resize,
+}
+
+/// The size wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Size(SizeSpec),
+    /// `--use-policies`: lvm.conf's snapshot autoextend settings.
+    Policy,
+}
+
+/// One resize, as the command line gives it.
+#[derive(Debug, Clone)]
+pub struct Resize {
+    pub vg: String,
+    pub lv: String,
+    pub command: Command,
+    pub target: Target,
+    /// `-i`: stripes for the new extents (else the last segment's).
+    pub stripes: Option<usize>,
+    /// PVs to allocate from (and to count for `%PVS`).
+    pub pvs: Vec<PathBuf>,
+    /// `-f`: no question before shrinking.
+    pub force: bool,
+    /// `-r`: resize the file system too.
+    pub resize_fs: bool,
+}
+
+/// What a resize did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resized {
+    /// From and to, in extents.
+    Changed { from: u64, to: u64 },
+    /// `--use-policies` found nothing to do (below the threshold, or
+    /// autoextend is off).
+    Unchanged,
+}
+
+/// Runs a file system tool quietly; whether it succeeded.
+fn tool_ok(cmd: &str, args: &[&str]) -> bool {
+    std::process::Command::new(cmd).args(args).output().is_ok_and(|o| o.status.success())
+}
+
+/// Runs a file system tool; its error output becomes the error.
+fn run_tool(cmd: &str, args: &[&str]) -> Result<(), LvmError> {
+    let o =
+        std::process::Command::new(cmd).args(args).output().map_err(|e| LvmError::Refused(format!("{cmd}: {e}")))?;
+    if !o.status.success() {
+        return Err(LvmError::Refused(format!(
+            "{cmd} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Resizes one LV; see the module documentation.
+pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
+    let (vg_name, name) = (r.vg.as_str(), r.lv.as_str());
+    let _l = s.lock_vg(vg_name)?;
+    let mut vg = s.vg(vg_name, false)?;
+    let lv = vg
+        .vg
+        .lv(name)
+        .filter(|_| vg.vg.user_lvs().any(|l| l.name == name))
+        .ok_or_else(|| LvmError::NotFound(format!("Failed to find logical volume \"{vg_name}/{name}\"")))?
+        .clone();
+    let cur = lv.extents();
+    let pvs = pv_keys(&vg, &r.pvs)?;
+    let want = match r.target {
+        Target::Policy => {
+            let Some(snap) = vg.vg.snapshot_of_cow(name) else {
+                return Err(LvmError::Refused(format!(
+                    "--use-policies works on snapshots; {vg_name}/{name} is not one."
+                )));
+            };
+            let cfg = s.sd.config()?;
+            if cfg.snapshot_autoextend_threshold >= 100 || cfg.snapshot_autoextend_percent == 0 {
+                return Ok(Resized::Unchanged);
+            }
+            let st = s.host()?.status(&dm_name(vg_name, name, None))?;
+            match st.snapshot().and_then(crate::percent::snapshot) {
+                Some(p) if p >= cfg.snapshot_autoextend_threshold as f64 => {}
+                Some(_) => return Ok(Resized::Unchanged),
+                None => {
+                    return Err(LvmError::Refused(format!(
+                        "Snapshot {vg_name}/{name} ({name} of {vg_name}/{}) has no usage to act on: {st}",
+                        snap.origin
+                    )))
+                }
+            }
+            cur + (cur * cfg.snapshot_autoextend_percent).div_ceil(100).max(1)
+        }
+        Target::Size(spec) => spec.resolve(s, &vg, cur, pvs.as_deref())?.0,
+    };
+    let es = vg.vg.extent_size;
+    if want == cur {
+        return Err(LvmError::Refused(format!("New size ({want} extents) matches existing size ({cur} extents).")));
+    }
+    if r.command == Command::Extend && want < cur {
+        return Err(LvmError::Refused(format!(
+            "New size given ({want} extents) not larger than existing size ({cur} extents)"
+        )));
+    }
+    if r.command == Command::Reduce && want > cur {
+        return Err(LvmError::Refused(format!(
+            "New size given ({want} extents) not less than existing size ({cur} extents)"
+        )));
+    }
+    let fs_dev = format!("/dev/{vg_name}/{name}");
+    if r.resize_fs {
+        if !std::path::Path::new(&fs_dev).exists() {
+            return Err(LvmError::Refused(format!(
+                "-r needs {fs_dev}: activate the LV with the daemon running --fuse-dir and --attach-loop."
+            )));
+        }
+        if !tool_ok("dumpe2fs", &["-h", &fs_dev]) {
+            return Err(LvmError::Refused(format!("-r resizes ext2/3/4 filesystems only; {fs_dev} holds none.")));
+        }
+    }
+    if !vg.vg.snapshots_of(name).is_empty() {
+        return Err(LvmError::Refused(format!(
+            "Resizing an origin with snapshots is not supported by ulvm yet ({vg_name}/{name})."
+        )));
+    }
+    let origin = activate::family_origin(&vg, name);
+    let before = activate::plan(&vg, &origin)?;
+    let active = match s.host_if_running() {
+        Some(h) => activate::is_active(h, &vg, &origin)?,
+        None => None,
+    };
+    if want < cur {
+        s.warn(format!(
+            "WARNING: Reducing {}logical volume to {}.",
+            if active.is_some() { "active " } else { "" },
+            size_long(want * es)
+        ));
+        s.warn("THIS MAY DESTROY YOUR DATA (filesystem etc.)");
+        if !r.force && !s.confirm(&format!("Do you really want to reduce {vg_name}/{name}?")) {
+            return Err(LvmError::Refused(format!("Logical volume {vg_name}/{name} NOT reduced.")));
+        }
+    }
+    if r.resize_fs && want < cur {
+        let kib = want * es / 2;
+        if !tool_ok("e2fsck", &["-f", "-p", &fs_dev]) {
+            return Err(LvmError::Refused(format!("e2fsck of {fs_dev} failed; not reducing (is it mounted?).")));
+        }
+        run_tool("resize2fs", &[&fs_dev, &format!("{kib}K")])?;
+    }
+    let mut new_lv = lv.clone();
+    if want > cur {
+        let last = lv.segments.last().map(|s| &s.kind);
+        let stripes = match last {
+            Some(SegmentKind::Striped { stripes, .. }) => stripes.len(),
+            _ => 1,
+        };
+        let stripes = r.stripes.unwrap_or(stripes);
+        let stripe_size = match last {
+            Some(SegmentKind::Striped { stripe_size: Some(ss), .. }) => *ss,
+            _ => 128,
+        };
+        let add = (want - cur).div_ceil(stripes as u64) * stripes as u64;
+        let areas = allocate(&vg, name, add, stripes, pvs.as_deref(), Some(&lv))?;
+        alloc::append_segments(&mut new_lv, alloc::segments_from(&areas, cur, stripe_size));
+    } else {
+        let mut left = want;
+        let mut segs = Vec::new();
+        for mut seg in lv.segments.clone() {
+            if left == 0 {
+                break;
+            }
+            if seg.extent_count > left {
+                let n = match &seg.kind {
+                    SegmentKind::Striped { stripes, .. } => stripes.len() as u64,
+                    _ => 1,
+                };
+                if left % n != 0 {
+                    return Err(LvmError::Refused(format!(
+                        "Cannot reduce a {n}-stripe segment to {left} extents (not a multiple of {n})."
+                    )));
+                }
+                seg.extent_count = left;
+            }
+            left -= seg.extent_count;
+            segs.push(seg);
+        }
+        new_lv.segments = segs;
+    }
+    let new_size = new_lv.extents();
+    *vg.vg.lv_mut(name).expect("LV exists") = new_lv;
+    if active.is_some() {
+        let after = activate::plan(&vg, &origin)?;
+        activate::sync_family(s.host()?, &before, &after)?;
+    }
+    s.commit(&mut vg)?;
+    s.print(format!(
+        "Size of logical volume {vg_name}/{name} changed from {} ({cur} extents) to {} ({new_size} extents).",
+        size_long(cur * es),
+        size_long(new_size * es)
+    ));
+    s.print(format!("Logical volume {vg_name}/{name} successfully resized."));
+    if r.resize_fs && new_size > cur {
+        run_tool("resize2fs", &[&fs_dev])?;
+    }
+    Ok(Resized::Changed { from: cur, to: new_size })
+}
