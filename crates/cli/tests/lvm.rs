@@ -7,51 +7,13 @@
 
 mod common;
 
-use common::{Daemon, TestDir, ULVM};
+use common::{wait_for, Daemon, Lvm, TestDir, ULVM};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use ulvm_blockdev::{BlockDevice, Sectors};
 use ulvm_nbd::NbdClient;
 use ulvm_testkit::stamped;
-
-struct Lvm<'a> {
-    sys: std::path::PathBuf,
-    run: &'a Path,
-}
-
-impl Lvm<'_> {
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new(ULVM)
-            .args(args)
-            .env("ULVM_SYSTEM_DIR", &self.sys)
-            .env("ULVM_RUN_DIR", self.run)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.cmd(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed ({:?}): {}{}",
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    /// Must fail with exit status `code` and exactly one error line; that line.
-    fn fails(&self, code: i32, args: &[&str]) -> String {
-        let o = self.cmd(args);
-        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&o.stdout));
-        let err = String::from_utf8(o.stderr).unwrap();
-        assert_eq!(err.lines().count(), 1, "{args:?}: one error line expected, got: {err}");
-        err.trim().to_string()
-    }
-}
 
 #[test]
 fn test_lvm_walkthrough_on_file_pvs() {
@@ -220,14 +182,6 @@ fn test_concurrent_lvcreates_on_one_vg_serialize() {
     assert_eq!(starts, vec![0, 4, 8, 12, 16, 20], "overlapping allocations: {out}");
     assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]), "  7\n");
     lvm.ok(&["vgck", "vg0"]);
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !f() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -186,6 +186,7 @@ impl Nbdkit {
             .args(["--filter=delay", "file"])
             .arg(file)
             .arg(format!("rdelay={delay}"))
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -203,5 +204,53 @@ impl Drop for Nbdkit {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// The LVM commands with a system directory and a daemon's run directory.
+pub struct Lvm<'a> {
+    pub sys: std::path::PathBuf,
+    pub run: &'a Path,
+}
+
+impl Lvm<'_> {
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        Command::new(ULVM)
+            .args(args)
+            .env("ULVM_SYSTEM_DIR", &self.sys)
+            .env("ULVM_RUN_DIR", self.run)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert!(
+            o.status.success(),
+            "{args:?} failed ({:?}): {}{}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Must fail with exit status `code` and exactly one error line; that line.
+    pub fn fails(&self, code: i32, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&o.stdout));
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{args:?}: one error line expected, got: {err}");
+        err.trim().to_string()
+    }
+}
+
+/// Waits up to 30 s for `f` to hold.
+pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
