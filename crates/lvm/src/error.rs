@@ -73,6 +73,12 @@ pub enum LvmError {
     Rollback { cause: Box<LvmError>, rollback: Box<LvmError> },
 }
 
+impl From<crate::pv::PvError> for LvmError {
+    fn from(e: crate::pv::PvError) -> LvmError {
+        LvmError::Disk(DiskError::Pv(e))
+    }
+}
+
 impl LvmError {
     /// `cause`, or both errors when the rollback that followed it failed.
     pub fn with_rollback(cause: LvmError, rollback: Result<(), LvmError>) -> LvmError {

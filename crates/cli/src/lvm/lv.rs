@@ -4,16 +4,13 @@ use super::args::Args;
 use super::{split_lv, usage, Ctx};
 use anyhow::{anyhow, bail, Result};
 use ulvm_lvm::activate;
-use ulvm_lvm::alloc;
-use ulvm_lvm::disk::{self, Vg};
-use ulvm_lvm::model::{LogicalVolume, Segment, SegmentKind};
+use ulvm_lvm::disk::Vg;
+use ulvm_lvm::model::SegmentKind;
 use ulvm_lvm::names::{check_lv_name, dm_name};
-use ulvm_lvm::ops::common::{allocate, next_lv_name, pv_keys, zero_start, PercentOf, SizeSpec};
-use ulvm_lvm::ops::{now, resize};
-use ulvm_lvm::pv as lvmpv;
+use ulvm_lvm::ops::common::{pv_keys, PercentOf, SizeSpec};
+use ulvm_lvm::ops::{create, resize};
 use ulvm_lvm::size::{parse_size, Sign};
 use ulvm_lvm::units::size_long;
-use ulvm_lvm::LvmError;
 
 /// `-L`/`-l` as a number of extents for a VG; `current` for relative sizes.
 pub(super) fn wanted_extents(ctx: &mut Ctx, a: &Args, vg: &Vg, current: u64) -> Result<(u64, bool)> {
@@ -103,136 +100,38 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         println!("  Using default stripesize {}.", size_long(stripe_size));
     }
     let chunk = pow2_size(a, "chunksize", 8, 8, 1024)?;
-    let _l = ctx.lock_vg(&vg_name)?;
-    let mut vg = ctx.vg(&vg_name, false)?;
     let name = match a.get("name") {
         Some(n) => match n.split_once('/') {
-            Some((v, l)) if v == vg_name => l.to_string(),
+            Some((v, l)) if v == vg_name => Some(l.to_string()),
             Some((v, _)) => return usage(format!("Inconsistent volume group names given: \"{v}\" and \"{vg_name}\"")),
-            None => n.to_string(),
+            None => Some(n.to_string()),
         },
-        None => next_lv_name(&vg),
-    };
-    check_lv_name(&name).map_err(|e| anyhow!("{e}"))?;
-    if vg.vg.lv(&name).is_some() {
-        bail!("Logical Volume \"{name}\" already exists in volume group \"{vg_name}\"");
-    }
-    let origin = match &origin_name {
-        Some(o) => {
-            let lv = vg.vg.lv(o).ok_or_else(|| anyhow!("Failed to find logical volume \"{vg_name}/{o}\""))?.clone();
-            if vg.vg.snapshot_of_cow(o).is_some() {
-                bail!("Snapshots of snapshots are not supported.");
-            }
-            if vg.vg.snapshots_of(o).iter().any(|s| s.merging) {
-                bail!("Cannot create snapshot of origin {vg_name}/{o} while a snapshot is merging into it.");
-            }
-            Some(lv)
-        }
         None => None,
     };
-    let (mut extents, _) = wanted_extents(ctx, a, &vg, origin.as_ref().map(|o| o.extents()).unwrap_or(0))?;
-    if extents % stripes as u64 != 0 {
-        let up = extents.div_ceil(stripes as u64) * stripes as u64;
-        println!(
-            "  Rounding size {} ({extents} extents) up to stripe boundary size {} ({up} extents).",
-            size_long(extents * vg.vg.extent_size),
-            size_long(up * vg.vg.extent_size)
-        );
-        extents = up;
-    }
-    let pvs = pv_keys(&vg, &super::device_args(&a.pos[1..])?)?;
-    let areas = allocate(&vg, &name, extents, stripes, pvs.as_deref(), None)?;
-    let before = match &origin_name {
-        Some(o) => activate::plan(&vg, o).map_err(|e| anyhow!("{e}"))?,
-        None => Vec::new(),
-    };
-    // Whether there is something to activate, and the daemon to do it.
-    let origin_active = match &origin_name {
-        Some(o) => ctx
-            .host_if_running()
-            .map(|h| activate::is_active(h, &vg, o))
-            .transpose()
-            .map_err(|e| anyhow!("{e}"))?
-            .flatten()
-            .is_some(),
-        None => false,
-    };
-    if activate && origin_name.is_none() {
-        ctx.host()?;
-    }
-    let host_name = disk::hostname();
-    let mut status = vec!["READ".to_string()];
-    if writable {
-        status.push("WRITE".into());
-    }
-    if origin.is_none() {
-        status.push("VISIBLE".into());
-    }
-    let mut lv = LogicalVolume {
-        name: name.clone(),
-        id: lvmpv::new_uuid()?,
-        status,
-        flags: vec![],
-        creation_time: Some(now()),
-        creation_host: Some(host_name.clone()),
-        segments: vec![],
-        extra: vec![],
-    };
-    alloc::append_segments(&mut lv, alloc::segments_from(&areas, 0, stripe_size));
-    if a.get("zero") != Some("n") || origin.is_some() {
-        zero_start(&vg, &lv)?;
-    }
-    vg.vg.lvs.push(lv);
-    if origin.is_some() {
-        // As LVM: the COW LV is committed on its own first, then turned
-        // into a snapshot (two metadata versions, two archive copies).
-        ctx.commit(&mut vg)?;
-    }
-    if let Some(o) = &origin {
-        let seg_lv = vg.vg.next_snapshot_name();
-        vg.vg.lvs.push(LogicalVolume {
-            name: seg_lv,
-            id: lvmpv::new_uuid()?,
-            status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
-            flags: vec![],
-            creation_time: Some(now()),
-            creation_host: Some(host_name),
-            segments: vec![Segment {
-                start_extent: 0,
-                extent_count: o.extents(),
-                kind: SegmentKind::Snapshot {
-                    chunk_size: chunk,
-                    origin: o.name.clone(),
-                    cow: name.clone(),
-                    merging: false,
-                },
-                extra: vec![],
-            }],
-            extra: vec![],
-        });
-    }
-    ctx.commit(&mut vg)?;
-    let result = if let Some(o) = &origin_name {
-        if origin_active {
-            let after = activate::plan(&vg, o).map_err(|e| anyhow!("{e}"))?;
-            activate::sync_family(ctx.host()?, &before, &after)
-        } else {
-            Ok(())
-        }
-    } else if activate {
-        activate::activate(ctx.host()?, &vg, &name)
+    let size = if let Some(l) = a.get("extents") {
+        SizeSpec::extents(l)?
+    } else if let Some(l) = a.get("size") {
+        SizeSpec::size(l)?
     } else {
-        Ok(())
+        return usage(format!(
+            "No command with matching syntax recognised.  Run '{}' for more information.",
+            "lvcreate --help"
+        ));
     };
-    if let Err(e) = result {
-        // Leave the VG as it was: the new LV goes again.
-        let mut undo = vg.clone();
-        undo.vg.remove_lv(&name);
-        let rollback = disk::commit(&ctx.sd, &mut undo, &ctx.cmdline).map_err(LvmError::from);
-        let cause = LvmError::Refused(format!("Failed to activate new LV {vg_name}/{name}: {e}"));
-        return Err(LvmError::with_rollback(cause, rollback).into());
-    }
-    println!("  Logical volume \"{name}\" created.");
+    let c = create::LvCreate {
+        vg: vg_name,
+        name,
+        size,
+        snapshot_of: origin_name,
+        stripes,
+        stripe_size,
+        chunk_size: chunk,
+        activate,
+        writable,
+        zero: a.get("zero") != Some("n"),
+        pvs: super::device_args(&a.pos[1..])?,
+    };
+    create::lvcreate(&mut ctx.s, &c)?;
     Ok(0)
 }
 

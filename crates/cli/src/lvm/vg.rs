@@ -3,70 +3,13 @@
 use super::args::Args;
 use super::{check_local, device_args, local_names, shared_refusal, usage, Ctx};
 use anyhow::{anyhow, bail, Result};
-use std::path::PathBuf;
 use ulvm_lvm::activate;
-use ulvm_lvm::disk::{self, PvDisk, Vg};
+use ulvm_lvm::disk::{self, Vg};
 use ulvm_lvm::model::{PhysicalVolume, VolumeGroup};
 use ulvm_lvm::names::{check_name, dm_name};
+use ulvm_lvm::ops::vg as ops_vg;
 use ulvm_lvm::pv as lvmpv;
 use ulvm_lvm::size::{parse_size, Sign};
-
-/// Opens each device as a PV, making a PV of those that are not one yet
-/// (as vgcreate and vgextend do). Refuses PVs that are in a VG.
-fn pvs_for_vg(ctx: &mut Ctx, paths: &[PathBuf]) -> Result<Vec<PvDisk>> {
-    let (_, vgs) = ctx.scan(true)?;
-    for p in paths {
-        if let Some(v) = vgs.values().find(|v| v.disks.values().any(|d| &d.path == p)) {
-            bail!("Physical volume '{}' is already in volume group '{}'", p.display(), v.vg.name);
-        }
-        if let Ok(Some(d)) = disk::read_pv(p, true) {
-            if let Some((v, _)) = d.vg {
-                bail!("Physical volume '{}' is already in volume group '{}'", p.display(), v.name);
-            }
-        }
-        let dev = disk::open_device(p, false).map_err(|e| anyhow!("Cannot use {}: {e}", p.display()))?;
-        if dev.size().0 < 2 * 2048 * 2 {
-            bail!("Cannot use {}: device is too small (pv_min_size is 2.00 MiB).", p.display());
-        }
-    }
-    let mut out = Vec::new();
-    let mut new = Vec::new();
-    for p in paths {
-        let d = match disk::read_pv(p, false)? {
-            Some(d) => d,
-            None => {
-                let dev = disk::open_device(p, false)?;
-                lvmpv::format_pv(dev.as_ref(), lvmpv::new_uuid()?)?;
-                println!("  Physical volume \"{}\" successfully created.", p.display());
-                disk::read_pv(p, false)?
-                    .ok_or_else(|| anyhow!("{}: PV label not found after writing it", p.display()))?
-            }
-        };
-        new.push((p.clone(), Some(String::from_utf8_lossy(&d.label.uuid).into_owned())));
-        out.push(d);
-    }
-    ctx.remember_devices(&new)?;
-    Ok(out)
-}
-
-fn pv_entry(key: String, d: &PvDisk, extent_size: u64) -> Result<PhysicalVolume> {
-    let pe_start = d.label.data_areas.first().map(|a| a.offset / 512).unwrap_or(2048);
-    let dev = d.dev_sectors();
-    if dev < pe_start + extent_size {
-        bail!("{}: too small for one extent of {}", d.path.display(), ulvm_lvm::units::size_long(extent_size));
-    }
-    Ok(PhysicalVolume {
-        key,
-        id: d.uuid(),
-        device: Some(d.path.display().to_string()),
-        status: vec!["ALLOCATABLE".into()],
-        flags: vec![],
-        dev_size: Some(dev),
-        pe_start,
-        pe_count: (dev - pe_start) / extent_size,
-        extra: vec![],
-    })
-}
 
 pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let Some((name, devs)) = a.pos.split_first() else {
@@ -84,52 +27,19 @@ pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             }
             sz.sectors
         }
-        None => 8192,
+        None => ops_vg::DEFAULT_EXTENT_SIZE,
     };
-    let paths = device_args(devs)?;
-    let _g = ctx.lock_global()?;
-    let _l = ctx.lock_vg(name)?;
-    let (_, vgs) = ctx.scan(true)?;
-    if vgs.contains_key(name) {
-        bail!("A volume group called {name} already exists.");
-    }
-    let disks = pvs_for_vg(ctx, &paths)?;
-    let mut pvs = Vec::new();
-    for (i, d) in disks.iter().enumerate() {
-        pvs.push(pv_entry(format!("pv{i}"), d, extent_size)?);
-    }
-    let mut vg = Vg {
-        vg: VolumeGroup {
-            name: name.clone(),
-            id: lvmpv::new_uuid()?,
-            seqno: 0,
-            status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
-            flags: vec![],
-            extent_size,
-            max_lv: a
-                .get("maxlogicalvolumes")
-                .map(|v| v.parse())
-                .transpose()
-                .map_err(|_| anyhow!("Invalid argument for --maxlogicalvolumes"))?
-                .unwrap_or(0),
-            max_pv: a
-                .get("maxphysicalvolumes")
-                .map(|v| v.parse())
-                .transpose()
-                .map_err(|_| anyhow!("Invalid argument for --maxphysicalvolumes"))?
-                .unwrap_or(0),
-            metadata_copies: 0,
-            pvs,
-            lvs: vec![],
-            extra: vec![],
-        },
-        text: String::new(),
-        disks: disks.into_iter().enumerate().map(|(i, d)| (format!("pv{i}"), d)).collect(),
-        missing: vec![],
-        stale: vec![],
+    let max = |opt: &str| -> Result<u64> {
+        Ok(a.get(opt).map(|v| v.parse()).transpose().map_err(|_| anyhow!("Invalid argument for --{opt}"))?.unwrap_or(0))
     };
-    ctx.commit(&mut vg)?;
-    println!("  Volume group \"{name}\" successfully created");
+    let c = ops_vg::VgCreate {
+        name: name.clone(),
+        pvs: device_args(devs)?,
+        extent_size,
+        max_lv: max("maxlogicalvolumes")?,
+        max_pv: max("maxphysicalvolumes")?,
+    };
+    ops_vg::vgcreate(&mut ctx.s, &c)?;
     Ok(0)
 }
 
@@ -186,10 +96,10 @@ pub fn vgextend(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let _g = ctx.lock_global()?;
     let _l = ctx.lock_vg(name)?;
     let mut vg = ctx.vg(name, false)?;
-    let disks = pvs_for_vg(ctx, &paths)?;
+    let disks = ops_vg::pvs_for_vg(&mut ctx.s, &paths, "vgextend")?;
     for d in disks {
         let key = vg.vg.next_pv_key();
-        let entry = pv_entry(key.clone(), &d, vg.vg.extent_size)?;
+        let entry = ops_vg::pv_entry(key.clone(), &d, vg.vg.extent_size)?;
         vg.vg.pvs.push(entry);
         vg.disks.insert(key, d);
     }

@@ -13,8 +13,10 @@
 //! the caller decides where they land.
 
 pub mod common;
+pub mod create;
 pub mod jobs;
 pub mod resize;
+pub mod vg;
 
 use crate::activate::DmHost;
 use crate::disk::{self, Scan, Vg};

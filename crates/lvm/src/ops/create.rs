@@ -1,0 +1,196 @@
+//! `lvcreate` of linear, striped and snapshot LVs: the new LV is
+//! allocated, zeroed at its start, committed (a snapshot's COW first on
+//! its own, then as a snapshot, two metadata versions as LVM writes), and
+//! activated; if activation fails the VG goes back to what it was.
+
+use super::common::{allocate, next_lv_name, pv_keys, zero_start, SizeSpec};
+use super::{now, Session};
+use crate::activate;
+use crate::alloc;
+use crate::disk;
+use crate::model::{LogicalVolume, Segment, SegmentKind};
+use crate::names::check_lv_name;
+use crate::pv as lvmpv;
+use crate::units::size_long;
+use crate::LvmError;
+use std::path::PathBuf;
+
+/// LVM's default stripe size: 64 KiB.
+pub const DEFAULT_STRIPE_SIZE: u64 = 128;
+/// LVM's default snapshot chunk size: 4 KiB.
+pub const DEFAULT_CHUNK_SIZE: u64 = 8;
+
+/// One `lvcreate`, as the command line gives it.
+#[derive(Debug, Clone)]
+pub struct LvCreate {
+    pub vg: String,
+    /// `-n`; `lvolN` when absent.
+    pub name: Option<String>,
+    pub size: SizeSpec,
+    /// `-s VG/ORIGIN`: a snapshot of this LV.
+    pub snapshot_of: Option<String>,
+    pub stripes: usize,
+    /// Sectors.
+    pub stripe_size: u64,
+    /// Sectors.
+    pub chunk_size: u64,
+    /// `-a n` makes an inactive LV.
+    pub activate: bool,
+    /// `-p r` makes a read-only LV.
+    pub writable: bool,
+    /// `-Z n` leaves the start alone (a COW is always zeroed).
+    pub zero: bool,
+    /// PVs to allocate from (and to count for `%PVS`).
+    pub pvs: Vec<PathBuf>,
+}
+
+impl LvCreate {
+    /// A linear LV of `size` in `vg`, active, writable, zeroed.
+    pub fn new(vg: &str, size: SizeSpec) -> LvCreate {
+        LvCreate {
+            vg: vg.to_string(),
+            name: None,
+            size,
+            snapshot_of: None,
+            stripes: 1,
+            stripe_size: DEFAULT_STRIPE_SIZE,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            activate: true,
+            writable: true,
+            zero: true,
+            pvs: Vec::new(),
+        }
+    }
+}
+
+/// Creates the LV; its name.
+pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
+    let vg_name = c.vg.as_str();
+    let _l = s.lock_vg(vg_name)?;
+    let mut vg = s.vg(vg_name, false)?;
+    let name = c.name.clone().unwrap_or_else(|| next_lv_name(&vg));
+    check_lv_name(&name)?;
+    if vg.vg.lv(&name).is_some() {
+        return Err(LvmError::Exists(format!(
+            "Logical Volume \"{name}\" already exists in volume group \"{vg_name}\""
+        )));
+    }
+    let origin = match &c.snapshot_of {
+        Some(o) => {
+            let lv = vg
+                .vg
+                .lv(o)
+                .ok_or_else(|| LvmError::NotFound(format!("Failed to find logical volume \"{vg_name}/{o}\"")))?
+                .clone();
+            if vg.vg.snapshot_of_cow(o).is_some() {
+                return Err(LvmError::Refused("Snapshots of snapshots are not supported.".into()));
+            }
+            if vg.vg.snapshots_of(o).iter().any(|s| s.merging) {
+                return Err(LvmError::Refused(format!(
+                    "Cannot create snapshot of origin {vg_name}/{o} while a snapshot is merging into it."
+                )));
+            }
+            Some(lv)
+        }
+        None => None,
+    };
+    let pvs = pv_keys(&vg, &c.pvs)?;
+    let (mut extents, _) = c.size.resolve(s, &vg, origin.as_ref().map(|o| o.extents()).unwrap_or(0), pvs.as_deref())?;
+    let stripes = c.stripes as u64;
+    if extents % stripes != 0 {
+        let up = extents.div_ceil(stripes) * stripes;
+        s.print(format!(
+            "Rounding size {} ({extents} extents) up to stripe boundary size {} ({up} extents).",
+            size_long(extents * vg.vg.extent_size),
+            size_long(up * vg.vg.extent_size)
+        ));
+        extents = up;
+    }
+    let areas = allocate(&vg, &name, extents, c.stripes, pvs.as_deref(), None)?;
+    let before = match &c.snapshot_of {
+        Some(o) => activate::plan(&vg, o)?,
+        None => Vec::new(),
+    };
+    // Whether there is something to activate, and a host to do it.
+    let origin_active = match &c.snapshot_of {
+        Some(o) => match s.host_if_running() {
+            Some(h) => activate::is_active(h, &vg, o)?.is_some(),
+            None => false,
+        },
+        None => false,
+    };
+    if c.activate && c.snapshot_of.is_none() {
+        s.host()?;
+    }
+    let host_name = disk::hostname();
+    let mut status = vec!["READ".to_string()];
+    if c.writable {
+        status.push("WRITE".into());
+    }
+    if origin.is_none() {
+        status.push("VISIBLE".into());
+    }
+    let mut lv = LogicalVolume {
+        name: name.clone(),
+        id: lvmpv::new_uuid()?,
+        status,
+        flags: vec![],
+        creation_time: Some(now()),
+        creation_host: Some(host_name.clone()),
+        segments: vec![],
+        extra: vec![],
+    };
+    alloc::append_segments(&mut lv, alloc::segments_from(&areas, 0, c.stripe_size));
+    if c.zero || origin.is_some() {
+        zero_start(&vg, &lv)?;
+    }
+    vg.vg.lvs.push(lv);
+    if origin.is_some() {
+        // As LVM: the COW LV is committed on its own first, then turned
+        // into a snapshot (two metadata versions, two archive copies).
+        s.commit(&mut vg)?;
+    }
+    if let Some(o) = &origin {
+        let seg_lv = vg.vg.next_snapshot_name();
+        vg.vg.lvs.push(LogicalVolume {
+            name: seg_lv,
+            id: lvmpv::new_uuid()?,
+            status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
+            flags: vec![],
+            creation_time: Some(now()),
+            creation_host: Some(host_name),
+            segments: vec![Segment {
+                start_extent: 0,
+                extent_count: o.extents(),
+                kind: SegmentKind::Snapshot {
+                    chunk_size: c.chunk_size,
+                    origin: o.name.clone(),
+                    cow: name.clone(),
+                    merging: false,
+                },
+                extra: vec![],
+            }],
+            extra: vec![],
+        });
+    }
+    s.commit(&mut vg)?;
+    let result = match &c.snapshot_of {
+        Some(o) if origin_active => {
+            let after = activate::plan(&vg, o)?;
+            activate::sync_family(s.host()?, &before, &after)
+        }
+        Some(_) => Ok(()),
+        None if c.activate => activate::activate(s.host()?, &vg, &name),
+        None => Ok(()),
+    };
+    if let Err(e) = result {
+        // Leave the VG as it was: the new LV goes again.
+        let mut undo = vg.clone();
+        undo.vg.remove_lv(&name);
+        let rollback = s.commit(&mut undo);
+        let cause = LvmError::Refused(format!("Failed to activate new LV {vg_name}/{name}: {e}"));
+        return Err(LvmError::with_rollback(cause, rollback));
+    }
+    s.print(format!("Logical volume \"{name}\" created."));
+    Ok(name)
+}

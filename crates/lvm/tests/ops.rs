@@ -1,0 +1,427 @@
+//! The LVM operations in-process, over file PVs and a fake device host:
+//! each success path with its messages and the device changes it asks
+//! for, each refusal with its message and nothing written, a rollback,
+//! snapshot autoextend by policy, and a merge job polled to its end.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use ulvm_blockdev::Sectors;
+use ulvm_dm_table::{SnapshotStatus, Table, TargetArgs, TargetStatus};
+use ulvm_lvm::activate::{DevState, DmDevice, DmHost};
+use ulvm_lvm::model::SegmentKind;
+use ulvm_lvm::ops::common::SizeSpec;
+use ulvm_lvm::ops::create::{lvcreate, LvCreate};
+use ulvm_lvm::ops::jobs::{self, Next, Outcome, SnapshotMerge};
+use ulvm_lvm::ops::resize::{self, Resize, Resized, Target};
+use ulvm_lvm::ops::vg::{vgcreate, VgCreate};
+use ulvm_lvm::ops::{Answer, Collect, Report, Session};
+use ulvm_lvm::size::Sign;
+use ulvm_lvm::system::{Config, DevicesFile, SystemDir};
+use ulvm_lvm::{HostError, HostErrorKind, LvmError};
+use ulvm_testkit::oracle::ScratchDir;
+
+/// One device of the fake host.
+#[derive(Debug, Clone)]
+struct Dev {
+    table: Table,
+    suspended: bool,
+}
+
+/// What the fake host holds and what it was asked, shared with the test.
+#[derive(Default)]
+struct World {
+    devs: BTreeMap<String, Dev>,
+    log: Vec<String>,
+    /// Statuses to report, by device name (else derived from the table).
+    status: BTreeMap<String, TargetStatus>,
+    /// Device names whose creation fails.
+    fail_create: Vec<String>,
+}
+
+/// A device host in memory.
+#[derive(Clone, Default)]
+struct FakeHost(Arc<Mutex<World>>);
+
+impl FakeHost {
+    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.0.lock().unwrap()
+    }
+}
+
+fn gone(name: &str) -> HostError {
+    HostError::new(HostErrorKind::NotFound, format!("Device {name} not found"))
+}
+
+impl DmHost for FakeHost {
+    fn state(&mut self, name: &str) -> Result<Option<DevState>, HostError> {
+        Ok(self.world().devs.get(name).map(|d| DevState {
+            open_count: 0,
+            suspended: d.suspended,
+            major: 253,
+            minor: 0,
+        }))
+    }
+    fn create(&mut self, d: &DmDevice) -> Result<(), HostError> {
+        let mut w = self.world();
+        if w.fail_create.contains(&d.name) {
+            return Err(HostError::new(HostErrorKind::Invalid, format!("{}: target 0: refused", d.name)));
+        }
+        w.log.push(format!("create {}: {}", d.name, d.table.to_string().trim()));
+        w.devs.insert(d.name.clone(), Dev { table: d.table.clone(), suspended: false });
+        Ok(())
+    }
+    fn load(&mut self, name: &str, table: &Table, _ro: bool) -> Result<(), HostError> {
+        let mut w = self.world();
+        w.log.push(format!("load {name}: {}", table.to_string().trim()));
+        w.devs.get_mut(name).ok_or_else(|| gone(name))?.table = table.clone();
+        Ok(())
+    }
+    fn suspend(&mut self, name: &str) -> Result<(), HostError> {
+        let mut w = self.world();
+        w.log.push(format!("suspend {name}"));
+        w.devs.get_mut(name).ok_or_else(|| gone(name))?.suspended = true;
+        Ok(())
+    }
+    fn resume(&mut self, name: &str) -> Result<(), HostError> {
+        let mut w = self.world();
+        w.log.push(format!("resume {name}"));
+        w.devs.get_mut(name).ok_or_else(|| gone(name))?.suspended = false;
+        Ok(())
+    }
+    fn remove(&mut self, name: &str) -> Result<(), HostError> {
+        let mut w = self.world();
+        w.log.push(format!("remove {name}"));
+        w.devs.remove(name).map(|_| ()).ok_or_else(|| gone(name))
+    }
+    fn rename(&mut self, name: &str, new_name: &str) -> Result<(), HostError> {
+        let mut w = self.world();
+        let d = w.devs.remove(name).ok_or_else(|| gone(name))?;
+        w.devs.insert(new_name.into(), d);
+        Ok(())
+    }
+    fn status(&mut self, name: &str) -> Result<TargetStatus, HostError> {
+        let w = self.world();
+        if let Some(s) = w.status.get(name) {
+            return Ok(s.clone());
+        }
+        let d = w.devs.get(name).ok_or_else(|| gone(name))?;
+        Ok(match &d.table.0[0].target {
+            TargetArgs::Linear { .. } => TargetStatus::Linear,
+            TargetArgs::SnapshotOrigin { .. } => TargetStatus::SnapshotOrigin,
+            TargetArgs::Error => TargetStatus::Error,
+            other => return Err(HostError::new(HostErrorKind::Invalid, format!("no status set for {other}"))),
+        })
+    }
+    fn table(&mut self, name: &str) -> Result<(String, String), HostError> {
+        let w = self.world();
+        let d = w.devs.get(name).ok_or_else(|| gone(name))?;
+        Ok((d.table.0[0].target.target_type().into(), d.table.0[0].target.params()))
+    }
+}
+
+/// Messages, shared with the test.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Collect>>);
+
+impl Report for Lines {
+    fn print(&mut self, line: &str) {
+        self.0.lock().unwrap().print(line);
+    }
+    fn warn(&mut self, line: &str) {
+        self.0.lock().unwrap().warn(line);
+    }
+}
+
+impl Lines {
+    fn take(&self) -> (Vec<String>, Vec<String>) {
+        let mut c = self.0.lock().unwrap();
+        (std::mem::take(&mut c.out), std::mem::take(&mut c.err))
+    }
+}
+
+/// Two 64 MiB PVs in a devices file, a fake host and a session over them.
+struct Setup {
+    _dir: ScratchDir,
+    pvs: Vec<PathBuf>,
+    sd: SystemDir,
+    host: FakeHost,
+    lines: Lines,
+}
+
+impl Setup {
+    fn new(name: &str) -> Setup {
+        let dir = ScratchDir::new(name);
+        let pvs = vec![dir.image("a.img", 64), dir.image("b.img", 64)];
+        let sd = SystemDir::new(dir.0.join("sys"));
+        std::fs::create_dir_all(sd.root()).unwrap();
+        let mut df = DevicesFile::default();
+        for p in &pvs {
+            df.set(p, None);
+        }
+        df.save(&sd.devices_file(), "test").unwrap();
+        Setup { _dir: dir, pvs, sd, host: FakeHost::default(), lines: Lines::default() }
+    }
+
+    fn session(&self, confirm: bool) -> Session {
+        let host = self.host.clone();
+        Session::new(
+            self.sd.clone(),
+            None,
+            "test",
+            Box::new(move || Ok(Box::new(host.clone()) as Box<dyn DmHost + Send>)),
+            Box::new(self.lines.clone()),
+            Box::new(Answer(confirm)),
+        )
+    }
+
+    /// Every PV's bytes: what "nothing written" compares.
+    fn disks(&self) -> Vec<Vec<u8>> {
+        self.pvs.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    }
+
+    /// vg0 over both PVs, with base (8 MiB, active).
+    fn with_base(name: &str) -> Setup {
+        let t = Setup::new(name);
+        let mut s = t.session(false);
+        vgcreate(&mut s, &VgCreate::new("vg0", t.pvs.clone())).unwrap();
+        let mut c = LvCreate::new("vg0", mib(8));
+        c.name = Some("base".into());
+        lvcreate(&mut s, &c).unwrap();
+        t.lines.take();
+        t.host.world().log.clear();
+        t
+    }
+}
+
+fn mib(n: u64) -> SizeSpec {
+    SizeSpec::Size { sign: Sign::None, sectors: n * 2048 }
+}
+
+#[test]
+fn test_vgcreate_and_lvcreate_write_the_vg_and_activate_the_lv() {
+    let t = Setup::new("ops-create");
+    let mut s = t.session(false);
+    vgcreate(&mut s, &VgCreate::new("vg0", t.pvs.clone())).unwrap();
+    let name = lvcreate(&mut s, &LvCreate::new("vg0", mib(6))).unwrap();
+    assert_eq!(name, "lvol0");
+    // vgcreate labels devices that are not PVs yet, as LVM does.
+    let created = |p: &PathBuf| format!("Physical volume \"{}\" successfully created.", p.display());
+    assert_eq!(
+        t.lines.take().0,
+        [
+            created(&t.pvs[0]),
+            created(&t.pvs[1]),
+            "Volume group \"vg0\" successfully created".into(),
+            "Rounding up size to full physical extent 8.00 MiB.".into(),
+            "Logical volume \"lvol0\" created.".into()
+        ]
+    );
+    // The LV's extents start right after the PV's 1 MiB metadata area.
+    let pv = t.pvs[0].display().to_string();
+    assert_eq!(t.host.world().log, [format!("create vg0-lvol0: 0 16384 linear {pv} 2048")]);
+    let vg = s.vg("vg0", true).unwrap();
+    assert_eq!(vg.vg.lv("lvol0").unwrap().extents(), 2);
+    assert_eq!(vg.vg.seqno, 2);
+}
+
+#[test]
+fn test_lvcreate_refusals_write_nothing() {
+    let t = Setup::with_base("ops-refuse");
+    let before = t.disks();
+    let mut s = t.session(false);
+    let named = |n: &str, size: SizeSpec| LvCreate { name: Some(n.into()), ..LvCreate::new("vg0", size) };
+    let cases: Vec<(LvCreate, &str)> = vec![
+        (named("base", mib(4)), "Logical Volume \"base\" already exists in volume group \"vg0\""),
+        (named("big", mib(1024)), "Volume group \"vg0\" has insufficient free space (28 extents): 256 required."),
+        (
+            named("snapshot9", mib(4)),
+            "Names starting \"snapshot\" or \"pvmove\" are reserved. Please choose a different LV name (\"snapshot9\").",
+        ),
+        (
+            LvCreate { stripes: 3, ..named("s3", mib(12)) },
+            "Number of stripes (3) must not exceed number of physical volumes (2)",
+        ),
+        (LvCreate { vg: "nosuch".into(), ..named("x", mib(4)) }, "Volume group \"nosuch\" not found"),
+        (
+            LvCreate { snapshot_of: Some("nope".into()), ..named("s", mib(4)) },
+            "Failed to find logical volume \"vg0/nope\"",
+        ),
+    ];
+    for (c, want) in cases {
+        let e = lvcreate(&mut s, &c).unwrap_err();
+        assert_eq!(e.to_string(), want);
+    }
+    assert!(t.disks() == before, "a refused lvcreate wrote to a PV");
+    assert!(t.host.world().log.is_empty());
+}
+
+#[test]
+fn test_lvcreate_whose_activation_fails_leaves_the_vg_as_it_was() {
+    let t = Setup::with_base("ops-rollback");
+    t.host.world().fail_create.push("vg0-bad".into());
+    let mut s = t.session(false);
+    let seqno = s.vg("vg0", true).unwrap().vg.seqno;
+    let c = LvCreate { name: Some("bad".into()), ..LvCreate::new("vg0", mib(4)) };
+    let e = lvcreate(&mut s, &c).unwrap_err();
+    assert_eq!(e.to_string(), "Failed to activate new LV vg0/bad: vg0-bad: target 0: refused");
+    let vg = s.vg("vg0", true).unwrap();
+    assert!(vg.vg.lv("bad").is_none(), "the LV stayed after a failed activation");
+    assert_eq!(vg.vg.seqno, seqno + 2, "one commit for the LV, one for its removal");
+}
+
+#[test]
+fn test_snapshot_lvcreate_switches_the_origin_to_snapshot_origin() {
+    let t = Setup::with_base("ops-snap");
+    let mut s = t.session(false);
+    let c = LvCreate { name: Some("snap".into()), snapshot_of: Some("base".into()), ..LvCreate::new("vg0", mib(4)) };
+    lvcreate(&mut s, &c).unwrap();
+    let log = t.host.world().log.clone();
+    let ops: Vec<&str> = log.iter().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(
+        ops,
+        [
+            "suspend vg0-base",
+            "create vg0-base-real",
+            "create vg0-snap-cow",
+            "create vg0-snap",
+            "load vg0-base",
+            "resume vg0-base"
+        ]
+    );
+    assert!(log[3].ends_with("snapshot vg0-base-real vg0-snap-cow P 8"), "{}", log[3]);
+    assert!(log[4].ends_with("snapshot-origin vg0-base-real"), "{}", log[4]);
+}
+
+#[test]
+fn test_lvextend_reloads_the_active_lv_and_lvreduce_asks_first() {
+    let t = Setup::with_base("ops-resize");
+    let mut s = t.session(false);
+    let grow = Resize {
+        vg: "vg0".into(),
+        lv: "base".into(),
+        command: resize::Command::Extend,
+        target: Target::Size(SizeSpec::Size { sign: Sign::Plus, sectors: 8192 }),
+        stripes: None,
+        pvs: vec![],
+        force: false,
+        resize_fs: false,
+    };
+    assert_eq!(resize::resize(&mut s, &grow).unwrap(), Resized::Changed { from: 2, to: 3 });
+    let ops: Vec<String> = t.host.world().log.iter().map(|l| l.split(':').next().unwrap().to_string()).collect();
+    assert_eq!(ops, ["suspend vg0-base", "load vg0-base", "resume vg0-base"]);
+    assert_eq!(
+        t.lines.take().0,
+        [
+            "Size of logical volume vg0/base changed from 8.00 MiB (2 extents) to 12.00 MiB (3 extents).",
+            "Logical volume vg0/base successfully resized."
+        ]
+    );
+    // Shrinking asks; the answer is no: nothing changes.
+    let before = t.disks();
+    let shrink = Resize {
+        command: resize::Command::Reduce,
+        target: Target::Size(SizeSpec::Extents { sign: Sign::None, n: 1 }),
+        ..grow.clone()
+    };
+    let e = resize::resize(&mut s, &shrink).unwrap_err();
+    assert_eq!(e.to_string(), "Logical volume vg0/base NOT reduced.");
+    assert_eq!(
+        t.lines.take().1,
+        ["WARNING: Reducing active logical volume to 4.00 MiB.", "THIS MAY DESTROY YOUR DATA (filesystem etc.)"]
+    );
+    assert!(t.disks() == before);
+    // lvextend to a smaller size is refused before anything.
+    let e = resize::resize(&mut s, &Resize { target: shrink.target, ..grow }).unwrap_err();
+    assert_eq!(e.to_string(), "New size given (1 extents) not larger than existing size (3 extents)");
+}
+
+#[test]
+fn test_extend_by_policy_grows_a_snapshot_past_the_threshold_only() {
+    let t = Setup::with_base("ops-policy");
+    let cfg = Config { snapshot_autoextend_threshold: 70, snapshot_autoextend_percent: 50, ..Config::default() };
+    std::fs::write(t.sd.config_file(), cfg.to_text()).unwrap();
+    let mut s = t.session(false);
+    let c = LvCreate { name: Some("snap".into()), snapshot_of: Some("base".into()), ..LvCreate::new("vg0", mib(8)) };
+    lvcreate(&mut s, &c).unwrap();
+    let policy = Resize {
+        vg: "vg0".into(),
+        lv: "snap".into(),
+        command: resize::Command::Extend,
+        target: Target::Policy,
+        stripes: None,
+        pvs: vec![],
+        force: false,
+        resize_fs: false,
+    };
+    let usage = |allocated: u64| {
+        TargetStatus::Snapshot(SnapshotStatus::Active {
+            allocated: Sectors(allocated),
+            total: Sectors(16384),
+            metadata: Sectors(16),
+        })
+    };
+    t.host.world().status.insert("vg0-snap".into(), usage(8192));
+    assert_eq!(resize::resize(&mut s, &policy).unwrap(), Resized::Unchanged);
+    t.host.world().status.insert("vg0-snap".into(), usage(12288));
+    assert_eq!(resize::resize(&mut s, &policy).unwrap(), Resized::Changed { from: 2, to: 3 });
+    let vg = s.vg("vg0", true).unwrap();
+    assert_eq!(vg.vg.lv("snap").unwrap().extents(), 3);
+}
+
+#[test]
+fn test_a_merge_job_polls_until_done_then_finishes_in_the_metadata() {
+    let t = Setup::with_base("ops-merge");
+    let mut s = t.session(false);
+    let c = LvCreate { name: Some("snap".into()), snapshot_of: Some("base".into()), ..LvCreate::new("vg0", mib(4)) };
+    lvcreate(&mut s, &c).unwrap();
+    // The merge is recorded (as lvconvert --merge does) and the origin's
+    // table is snapshot-merge; the fake host reports it half done, then done.
+    let mut vg = s.vg("vg0", false).unwrap();
+    let seg = vg.vg.snapshot_of_cow("snap").unwrap().seg_lv;
+    if let Some(SegmentKind::Snapshot { merging, .. }) =
+        vg.vg.lv_mut(&seg).unwrap().segments.first_mut().map(|s| &mut s.kind)
+    {
+        *merging = true;
+    }
+    s.commit(&mut vg).unwrap();
+    let merge = |allocated: u64| {
+        TargetStatus::SnapshotMerge(SnapshotStatus::Active {
+            allocated: Sectors(allocated),
+            total: Sectors(8192),
+            metadata: Sectors(16),
+        })
+    };
+    t.host.world().status.insert("vg0-base".into(), merge(4112));
+    let mut job = SnapshotMerge { vg: "vg0".into(), origin: "base".into() };
+    let host = t.host.clone();
+    let mut seen = Vec::new();
+    let outcome = jobs::poll(&mut s, &mut job, std::time::Duration::ZERO, &mut |p| {
+        seen.push(p.percent());
+        host.world().status.insert("vg0-base".into(), merge(16));
+        Next::Continue
+    })
+    .unwrap();
+    assert_eq!(outcome, Outcome::Finished("snap".into()));
+    assert_eq!(seen, [100.0 - 4112.0 * 100.0 / 8192.0]);
+    let vg = s.vg("vg0", true).unwrap();
+    assert!(vg.vg.lv("snap").is_none() && vg.vg.snapshots().is_empty(), "the snapshot stayed");
+    assert_eq!(t.host.world().devs.keys().collect::<Vec<_>>(), ["vg0-base"]);
+    // Polling again finds nothing to do.
+    let again = jobs::poll(&mut s, &mut job, std::time::Duration::ZERO, &mut |_| Next::Continue).unwrap();
+    assert_eq!(again, Outcome::FinishedElsewhere);
+}
+
+#[test]
+fn test_a_shared_vg_is_refused_and_not_written() {
+    let t = Setup::with_base("ops-shared");
+    let mut s = t.session(false);
+    let mut vg = s.vg("vg0", false).unwrap();
+    vg.vg.extra.push(ulvm_lvm::text::Item::Assign("lock_type".into(), ulvm_lvm::text::Value::Str("sanlock".into())));
+    s.commit(&mut vg).unwrap();
+    let before = t.disks();
+    let e = lvcreate(&mut s, &LvCreate::new("vg0", mib(4))).unwrap_err();
+    assert!(matches!(e, LvmError::Refused(_)));
+    assert_eq!(e.to_string(), "Cannot access VG vg0 with lock type sanlock that requires lvmlockd.");
+    assert!(t.disks() == before);
+}
