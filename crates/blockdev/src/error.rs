@@ -5,8 +5,8 @@ use std::io;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What went wrong, independent of where. Exports map a kind to one errno
-/// (see [`Error::errno`]).
+/// What went wrong, independent of where. Each export maps a kind to the
+/// errno its protocol reports (NBD in `ulvm_nbd`, FUSE in the daemon).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// The underlying device failed.
@@ -58,19 +58,6 @@ impl Error {
 
     pub fn kind(&self) -> ErrorKind {
         self.kind
-    }
-
-    /// The errno an export reports for this error.
-    pub fn errno(&self) -> i32 {
-        match self.kind {
-            ErrorKind::Io | ErrorKind::Failed => libc::EIO,
-            ErrorKind::OutOfBounds => libc::ENOSPC,
-            ErrorKind::Unaligned | ErrorKind::Invalid => libc::EINVAL,
-            ErrorKind::ReadOnly => libc::EPERM,
-            ErrorKind::NoSpace => libc::ENOSPC,
-            ErrorKind::NoDevice => libc::ENXIO,
-            ErrorKind::Unsupported => libc::EOPNOTSUPP,
-        }
     }
 
     /// The same error with more context in front of the message.

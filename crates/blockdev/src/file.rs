@@ -284,6 +284,7 @@ mod tests {
         let dev = FileDevice::create(&p, Sectors(2048)).unwrap();
         // SAFETY: statfs fills the struct we pass.
         let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: the fd is open for the call and `fs` is a valid statfs.
         assert_eq!(unsafe { libc::fstatfs(dev.file.as_raw_fd(), &mut fs) }, 0);
         if fs.f_type == libc::TMPFS_MAGIC {
             eprintln!("skipped: {} is on tmpfs, which has no write-back", p.display());

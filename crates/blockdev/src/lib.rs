@@ -9,6 +9,7 @@
 pub mod bytes;
 mod error;
 mod file;
+pub mod le;
 mod mem;
 mod units;
 

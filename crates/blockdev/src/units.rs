@@ -79,9 +79,6 @@ impl Bytes {
     pub fn sectors_floor(self) -> Sectors {
         Sectors(self.0 / SECTOR_SIZE)
     }
-    pub fn is_sector_aligned(self) -> bool {
-        self.0.is_multiple_of(SECTOR_SIZE)
-    }
 }
 
 /// A chunk size in sectors: a non-zero power of two.

@@ -6,8 +6,9 @@ use crate::proto::*;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use ulvm_blockdev::Sectors;
 use ulvm_dm::registry::TargetLine;
-use ulvm_dm::{DmError, Registry, StatusLine, Table};
+use ulvm_dm::{DmError, Registry, StatusLine, Table, TableLine, TargetArgs};
 
 fn lines(v: Vec<TargetLine>) -> Vec<Line> {
     v.into_iter()
@@ -126,9 +127,10 @@ fn execute(reg: &Registry, req: Request) -> Result<Reply, DmError> {
         Request::Remove { name, force } => {
             if force && reg.info(&name)?.open_count > 0 {
                 // dmsetup --force: make every I/O fail first, then try.
-                let size = reg.device(&name)?.live_table().map(|t| t.size().0).unwrap_or(0);
-                if size > 0 {
-                    reg.load(&name, &parse_table(&format!("0 {size} error"))?, false)?;
+                let size = reg.device(&name)?.live_table().map(|t| t.size()).unwrap_or_default();
+                if size.0 > 0 {
+                    let error = TableLine { start: Sectors(0), len: size, target: TargetArgs::Error };
+                    reg.load(&name, &Table(vec![error]), false)?;
                     reg.resume(&name)?;
                 }
             }

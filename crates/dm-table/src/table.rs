@@ -241,35 +241,6 @@ impl TargetArgs {
         }
     }
 
-    /// The same arguments with every device replaced by `f(device)`.
-    pub fn map_devices<E>(&self, mut f: impl FnMut(&DevRef) -> Result<DevRef, E>) -> Result<TargetArgs, E> {
-        Ok(match self {
-            TargetArgs::Linear { dev, offset } => TargetArgs::Linear { dev: f(dev)?, offset: *offset },
-            TargetArgs::Striped { chunk_size, stripes } => TargetArgs::Striped {
-                chunk_size: *chunk_size,
-                stripes: stripes
-                    .iter()
-                    .map(|s| Ok(Stripe { dev: f(&s.dev)?, offset: s.offset }))
-                    .collect::<Result<_, E>>()?,
-            },
-            TargetArgs::Zero => TargetArgs::Zero,
-            TargetArgs::Error => TargetArgs::Error,
-            TargetArgs::SnapshotOrigin { origin } => TargetArgs::SnapshotOrigin { origin: f(origin)? },
-            TargetArgs::Snapshot(a) => {
-                TargetArgs::Snapshot(SnapshotArgs { origin: f(&a.origin)?, cow: f(&a.cow)?, ..a.clone() })
-            }
-            TargetArgs::SnapshotMerge(a) => {
-                TargetArgs::SnapshotMerge(SnapshotArgs { origin: f(&a.origin)?, cow: f(&a.cow)?, ..a.clone() })
-            }
-            TargetArgs::Clone(c) => TargetArgs::Clone(CloneArgs {
-                metadata: f(&c.metadata)?,
-                dest: f(&c.dest)?,
-                source: f(&c.source)?,
-                ..c.clone()
-            }),
-        })
-    }
-
     /// Parses the arguments of a target of type `ty` that is `len` sectors long.
     pub fn parse(ty: &str, args: &[&str], len: Sectors) -> Result<TargetArgs, TableError> {
         match ty {

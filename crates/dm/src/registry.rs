@@ -462,11 +462,6 @@ impl Registry {
         Ok(out)
     }
 
-    /// The name of a dm device by number.
-    pub fn name_of(&self, num: DevNum) -> Option<String> {
-        self.lock().devices.values().find(|d| d.num() == num).map(|d| d.name())
-    }
-
     /// `dmsetup message NAME SECTOR MSG...`
     pub fn message(&self, name: &str, sector: u64, args: &[&str]) -> DmResult<String> {
         let dev = self.device(name)?;

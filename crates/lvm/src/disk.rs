@@ -172,7 +172,8 @@ pub fn assemble(scan: &Scan) -> BTreeMap<String, Vg> {
     out
 }
 
-fn now() -> i64 {
+/// Seconds since the epoch, for creation times and metadata descriptions.
+pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 

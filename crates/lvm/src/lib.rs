@@ -1,11 +1,21 @@
-//! The LVM2 on-disk format (formats.md §3), as pure bytes: the label
-//! sector and PV header ([`label`]), the metadata area header and its ring
-//! of text copies ([`mda`]), LVM's CRC ([`crc`]), and the config-tree text
-//! of metadata, backups and lvm.conf ([`text`]).
+//! LVM2 for ulvm, as a library: everything the LVM commands do, without
+//! argv or a terminal.
 //!
-//! Nothing here does I/O, so every structure is golden-tested against
-//! bytes real LVM 2.03 wrote and can be fuzzed. The metadata text grammar,
-//! the model and the commands build on this (issue 4, in progress).
+//! * The on-disk format as pure bytes: the label sector and PV header
+//!   ([`label`]), the metadata area header and its ring of text copies
+//!   ([`mda`]), LVM's CRC ([`crc`]), and the config-tree text of metadata,
+//!   backups and lvm.conf ([`text`]). Golden-tested against bytes real LVM
+//!   2.03 wrote, and fuzzed.
+//! * The typed VG model ([`model`]), names ([`names`]), sizes and units
+//!   ([`size`], [`units`]), allocation ([`alloc`]).
+//! * I/O: PVs and VGs on devices, assembly from the newest metadata and
+//!   commits across PVs ([`disk`], [`pv`]); the system directory with the
+//!   devices file, lvm.conf, backups, archives and locks ([`system`]).
+//! * Activation plans as typed dm tables, carried out through a
+//!   [`activate::DmHost`]; LVM's percentages from typed dm statuses
+//!   ([`percent`]); report layout ([`report`]).
+//! * The operations over a [`ops::Session`] ([`ops`]), background jobs
+//!   ([`ops::jobs`]) and errors with a kind ([`LvmError`], [`HostError`]).
 
 pub mod activate;
 pub mod alloc;
@@ -31,15 +41,8 @@ pub mod units;
 pub struct FormatError(pub String);
 
 pub use error::{HostError, HostErrorKind, LvmError};
+use ulvm_blockdev::le::{le32, le64};
 
 fn err<T>(msg: impl Into<String>) -> Result<T, FormatError> {
     Err(FormatError(msg.into()))
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().expect("4 bytes"))
-}
-
-fn le64(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
 }

@@ -37,6 +37,11 @@ pub struct SystemDir {
     root: PathBuf,
 }
 
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 impl SystemDir {
     /// The system directory for an optional explicit choice.
     pub fn locate(explicit: Option<&Path>) -> SystemDir {
@@ -44,8 +49,7 @@ impl SystemDir {
             p.to_path_buf()
         } else if let Some(p) = std::env::var_os("ULVM_SYSTEM_DIR").filter(|v| !v.is_empty()) {
             PathBuf::from(p)
-        } else if unsafe { libc::geteuid() } == 0 {
-            // SAFETY (above): geteuid has no preconditions and cannot fail.
+        } else if is_root() {
             PathBuf::from("/etc/ulvm")
         } else if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
             PathBuf::from(x).join("ulvm")

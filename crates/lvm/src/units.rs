@@ -6,7 +6,7 @@
 //! two decimals is marked `<` in the default human units, as LVM 2.03 does
 //! (`<2.00g` for 2047 MiB; `--units H` prints `125.83M` for 125.829 MB).
 
-use crate::{err, FormatError};
+use crate::FormatError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -134,11 +134,6 @@ pub fn size_long(sectors: u64) -> String {
         _ => "KiB",
     };
     format!("{num} {long}")
-}
-
-/// Checks that `s` is a valid `--units` argument (for option parsing).
-pub fn check_units(s: &str) -> Result<(), FormatError> {
-    Units::parse(s).map(|_| ()).or_else(|e| err(e.0))
 }
 
 #[cfg(test)]

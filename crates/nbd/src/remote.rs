@@ -46,11 +46,6 @@ fn unescape(s: &str) -> std::result::Result<String, String> {
 }
 
 impl NbdUri {
-    /// Whether `s` looks like an NBD URI (and not a path).
-    pub fn is_uri(s: &str) -> bool {
-        s.starts_with("nbd://") || s.starts_with("nbd+unix://")
-    }
-
     pub fn parse(s: &str) -> std::result::Result<NbdUri, String> {
         let bad = |why: &str| Err(format!("invalid NBD URI '{s}': {why}"));
         if let Some(rest) = s.strip_prefix("nbd+unix://") {

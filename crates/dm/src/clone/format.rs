@@ -8,6 +8,7 @@
 //! check checksum, block number and limits and refuse anything else.
 
 use std::fmt;
+use ulvm_blockdev::le::{le32, le64, put32, put64};
 
 pub const BLOCK: usize = 4096;
 /// Metadata block size in sectors, as the status line reports it.
@@ -45,22 +46,6 @@ impl std::error::Error for FormatError {}
 
 fn bad<T>(msg: impl Into<String>) -> Result<T, FormatError> {
     Err(FormatError(msg.into()))
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().expect("4 bytes"))
-}
-
-fn le64(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
-}
-
-fn put32(b: &mut [u8], off: usize, v: u32) {
-    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-fn put64(b: &mut [u8], off: usize, v: u64) {
-    b[off..off + 8].copy_from_slice(&v.to_le_bytes());
 }
 
 /// The persistent-data checksum of a block: CRC-32C of bytes 4.. (seed

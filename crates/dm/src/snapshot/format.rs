@@ -13,6 +13,7 @@
 //!
 //! The first record with `new_chunk == 0` ends the whole exception list.
 
+use ulvm_blockdev::le::{le32, le64};
 use ulvm_blockdev::ChunkSize;
 
 /// `"SnAp"` read as a little-endian u32.
@@ -39,14 +40,6 @@ pub enum HeaderState {
     Existing(Header),
     /// Something else: not a COW device; refuse it.
     Foreign { magic: u32 },
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().expect("4 bytes"))
-}
-
-fn le64(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
 }
 
 impl Header {

@@ -240,7 +240,4 @@ pub fn vg_of_device<'a>(vgs: &'a BTreeMap<String, Vg>, p: &Path) -> Option<&'a V
     vgs.values().find(|v| v.disks.values().any(|d| d.path == p))
 }
 
-/// Seconds since the epoch, for creation times.
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
+pub use crate::disk::now;
