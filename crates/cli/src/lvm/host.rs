@@ -1,6 +1,7 @@
 //! The daemon as the LVM layer's device host.
 
 use anyhow::{anyhow, Result};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use ulvm_daemon::control::ControlClient;
 use ulvm_daemon::proto::{Reply, Request, Response};
@@ -20,6 +21,21 @@ impl Host {
             anyhow!("Cannot reach the ulvm daemon at {}: {e} (is 'ulvm daemon' running?)", socket.display())
         })?;
         Ok(Host { client, socket })
+    }
+
+    /// Every device's state, by dm name, in one request.
+    pub fn states(&mut self) -> Result<HashMap<String, DevState>, String> {
+        match self.call(Request::Info { name: None })? {
+            Reply::Info { devices } => Ok(devices
+                .into_iter()
+                .map(|i| {
+                    let st =
+                        DevState { open_count: i.open_count, suspended: i.suspended, major: i.major, minor: i.minor };
+                    (i.name, st)
+                })
+                .collect()),
+            other => Err(format!("unexpected reply {other:?}")),
+        }
     }
 
     fn call(&mut self, req: Request) -> Result<Reply, String> {

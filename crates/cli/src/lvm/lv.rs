@@ -140,7 +140,7 @@ pub(super) fn zero_start(vg: &Vg, lv: &LogicalVolume) -> Result<()> {
 }
 
 pub(super) fn next_lv_name(vg: &Vg) -> String {
-    (0..).map(|n| format!("lvol{n}")).find(|n| vg.vg.lv(n).is_none()).expect("unbounded")
+    vg.vg.next_free_name("lvol")
 }
 
 pub(super) fn pow2_size(a: &Args, opt: &str, default_sectors: u64, min: u64, max: u64) -> Result<u64> {

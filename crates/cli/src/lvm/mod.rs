@@ -216,6 +216,8 @@ pub struct Ctx {
     pub force: usize,
     pub units: Units,
     host: Option<Host>,
+    /// `host_if_running` found no daemon.
+    host_absent: bool,
 }
 
 impl Ctx {
@@ -249,6 +251,7 @@ impl Ctx {
             force: a.count("force"),
             units,
             host: None,
+            host_absent: false,
         })
     }
 
@@ -340,10 +343,12 @@ impl Ctx {
         Ok(self.host.as_mut().expect("just set"))
     }
 
-    /// The daemon if it is running (reports show everything inactive without one).
+    /// The daemon if it is running (reports show everything inactive
+    /// without one). A failed connection is not retried within a command.
     pub fn host_if_running(&mut self) -> Option<&mut Host> {
-        if self.host.is_none() {
+        if self.host.is_none() && !self.host_absent {
             self.host = Host::connect(self.run_dir.as_deref()).ok();
+            self.host_absent = self.host.is_none();
         }
         self.host.as_mut()
     }

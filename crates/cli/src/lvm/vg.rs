@@ -20,8 +20,8 @@ fn pvs_for_vg(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<PvDisk>> {
             bail!("Physical volume '{}' is already in volume group '{}'", p.display(), v.vg.name);
         }
         if let Ok(Some(d)) = disk::read_pv(p, true) {
-            if let Some((v, _)) = d.vg {
-                bail!("Physical volume '{}' is already in volume group '{}'", p.display(), v.name);
+            if let Some(m) = d.vg {
+                bail!("Physical volume '{}' is already in volume group '{}'", p.display(), m.0.name);
             }
         }
         let dev = disk::open_device(p, false).map_err(|e| anyhow!("Cannot use {}: {e}", p.display()))?;
