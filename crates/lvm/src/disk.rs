@@ -85,30 +85,33 @@ pub fn read_pv(path: &Path, read_only: bool) -> Result<Option<PvDisk>, DiskError
 
 /// Reads the PV on an open device (`path` names it in messages and metadata).
 pub fn read_pv_on(path: &Path, dev: Arc<dyn BlockDevice>) -> Result<Option<PvDisk>, DiskError> {
-    read_pv_sharing(path, dev, &mut Vec::new())
+    read_pv_sharing(path, dev, &mut Seen::default())
 }
 
-/// [`read_pv_on`], taking the parsed metadata from `seen` (checksums and
-/// copies already checked) when another PV carried the same bytes, and
-/// adding it there otherwise. Bytes equal to a checked copy, under the
+/// What a scan has read so far: the metadata copies it checked and parsed,
+/// with their checksums, and a buffer for reading the next copy.
+#[derive(Default)]
+struct Seen {
+    copies: Vec<(u32, Metadata)>,
+    buf: Vec<u8>,
+}
+
+/// [`read_pv_on`], taking the parsed metadata from `seen` when another PV
+/// carried the same bytes, and adding it there otherwise. Bytes equal to a checked copy, under the
 /// same checksum, need no check of their own.
-fn read_pv_sharing(
-    path: &Path,
-    dev: Arc<dyn BlockDevice>,
-    seen: &mut Vec<(u32, Metadata)>,
-) -> Result<Option<PvDisk>, DiskError> {
+fn read_pv_sharing(path: &Path, dev: Arc<dyn BlockDevice>, seen: &mut Seen) -> Result<Option<PvDisk>, DiskError> {
     let Some(label) = pv::read_label(dev.as_ref())? else { return Ok(None) };
-    let vg = match pv::read_raw_metadata(dev.as_ref(), &label)? {
-        Some(raw) => {
-            let same = |(crc, m): &&(u32, Metadata)| {
-                *crc == raw.locn.checksum && raw.bytes.split_last() == Some((&0, m.1.as_bytes()))
-            };
-            Some(match seen.iter().find(same) {
+    let vg = match pv::read_raw_metadata_into(dev.as_ref(), &label, &mut seen.buf)? {
+        Some(locn) => {
+            let bytes = &seen.buf;
+            let same =
+                |(crc, m): &&(u32, Metadata)| *crc == locn.checksum && bytes.split_last() == Some((&0, m.1.as_bytes()));
+            Some(match seen.copies.iter().find(same) {
                 Some((_, m)) => m.clone(),
                 None => {
-                    let text = check_text(raw.bytes, &raw.locn)?;
+                    let text = check_text(std::mem::take(&mut seen.buf), &locn)?;
                     let m = Arc::new((VolumeGroup::from_tree(&Tree::parse(&text)?)?, text));
-                    seen.push((raw.locn.checksum, m.clone()));
+                    seen.copies.push((locn.checksum, m.clone()));
                     m
                 }
             })
@@ -121,7 +124,7 @@ fn read_pv_sharing(
 /// Reads every device in `paths`.
 pub fn scan(paths: &[PathBuf], read_only: bool) -> Scan {
     let mut s = Scan::default();
-    let mut seen = Vec::new();
+    let mut seen = Seen::default();
     for p in paths {
         match open_device(p, read_only).and_then(|dev| read_pv_sharing(p, dev, &mut seen)) {
             Ok(Some(pv)) => s.pvs.push(pv),

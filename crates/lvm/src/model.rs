@@ -37,12 +37,18 @@ impl FromStr for Uuid {
     type Err = FormatError;
     /// Accepts the dashed form and the 32 raw characters.
     fn from_str(s: &str) -> Result<Uuid, FormatError> {
-        let raw: Vec<u8> = s.bytes().filter(|&c| c != b'-').collect();
-        if raw.len() != 32 || !raw.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'!' || *c == b'#') {
+        let mut u = [0u8; 32];
+        let mut n = 0;
+        for c in s.bytes().filter(|&c| c != b'-') {
+            if n == 32 || !(c.is_ascii_alphanumeric() || c == b'!' || c == b'#') {
+                return err(format!("invalid UUID '{s}'"));
+            }
+            u[n] = c;
+            n += 1;
+        }
+        if n != 32 {
             return err(format!("invalid UUID '{s}'"));
         }
-        let mut u = [0u8; 32];
-        u.copy_from_slice(&raw);
         Ok(Uuid(u))
     }
 }

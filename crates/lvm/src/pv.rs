@@ -70,20 +70,21 @@ pub fn read_label(dev: &dyn BlockDevice) -> Result<Option<PvLabel>, PvError> {
     Ok(None)
 }
 
-/// `len` bytes at byte `at` of the metadata area `mda`, read in whole
-/// sectors.
-fn read_in_area(dev: &dyn BlockDevice, mda: DiskLocn, at: u64, len: u64) -> Result<Vec<u8>, PvError> {
+/// Appends `len` bytes at byte `at` of the metadata area `mda` to `out`,
+/// read in whole sectors.
+fn read_in_area(dev: &dyn BlockDevice, mda: DiskLocn, at: u64, len: u64, out: &mut Vec<u8>) -> Result<(), PvError> {
     if len == 0 {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let first = at / 512 * 512;
     let end = (at + len).div_ceil(512) * 512;
-    let mut buf = vec![0u8; (end - first) as usize];
-    dev.read(Sectors((mda.offset + first) / 512), &mut buf)?;
+    let start = out.len();
+    out.resize(start + (end - first) as usize, 0);
+    dev.read(Sectors((mda.offset + first) / 512), &mut out[start..])?;
     let skip = (at - first) as usize;
-    buf.truncate(skip + len as usize);
-    buf.drain(..skip);
-    Ok(buf)
+    out.truncate(start + skip + len as usize);
+    out.drain(start..start + skip);
+    Ok(())
 }
 
 /// The committed metadata text in the PV's first metadata area (`None`
@@ -108,13 +109,27 @@ pub struct RawText {
 /// no VG), unchecked. Reads the header and the text's sectors, not the
 /// whole area (which is often megabytes, mostly older copies).
 pub fn read_raw_metadata(dev: &dyn BlockDevice, label: &PvLabel) -> Result<Option<RawText>, PvError> {
+    let mut bytes = Vec::new();
+    Ok(read_raw_metadata_into(dev, label, &mut bytes)?.map(|locn| RawText { locn, bytes }))
+}
+
+/// [`read_raw_metadata`] into `buf` (its old contents are replaced): a
+/// scan of many PVs reuses one buffer for the copies it only compares.
+pub fn read_raw_metadata_into(
+    dev: &dyn BlockDevice,
+    label: &PvLabel,
+    buf: &mut Vec<u8>,
+) -> Result<Option<RawLocn>, PvError> {
+    buf.clear();
     let Some(&mda) = label.metadata_areas.first() else { return Ok(None) };
-    let header = MdaHeader::decode(&read_in_area(dev, mda, 0, MDA_HEADER_SIZE.min(mda.size))?, mda.offset)?;
+    read_in_area(dev, mda, 0, MDA_HEADER_SIZE.min(mda.size), buf)?;
+    let header = MdaHeader::decode(buf, mda.offset)?;
+    buf.clear();
     let Some(locn) = header.committed else { return Ok(None) };
     let [(a_at, a_len), (w_at, w_len)] = text_ranges(mda.size, &locn)?;
-    let mut bytes = read_in_area(dev, mda, a_at, a_len)?;
-    bytes.extend_from_slice(&read_in_area(dev, mda, w_at, w_len)?);
-    Ok(Some(RawText { locn, bytes }))
+    read_in_area(dev, mda, a_at, a_len, buf)?;
+    read_in_area(dev, mda, w_at, w_len, buf)?;
+    Ok(Some(locn))
 }
 
 /// Where the next text copy goes in the ring, after the committed one.

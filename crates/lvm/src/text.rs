@@ -78,6 +78,16 @@ impl<'a> Lexer<'a> {
         match self.peek() {
             Some(b'"') => {
                 self.pos += 1;
+                // Most strings have no escapes: one copy of the run.
+                let rest = &self.s[self.pos..];
+                if let Some(n) = rest.iter().position(|&c| c == b'"' || c == b'\\').filter(|&n| rest[n] == b'"') {
+                    let run = &rest[..n];
+                    self.line += run.iter().filter(|&&c| c == b'\n').count();
+                    self.pos += n + 1;
+                    return std::str::from_utf8(run)
+                        .map(|s| Value::Str(s.to_owned()))
+                        .or_else(|_| self.fail("string is not UTF-8"));
+                }
                 let mut out = Vec::new();
                 loop {
                     // The run up to the next quote or backslash, in one copy.
@@ -133,7 +143,7 @@ impl<'a> Lexer<'a> {
         if depth > 16 {
             return self.fail("sections nested too deeply");
         }
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(8);
         loop {
             match self.peek() {
                 None if depth == 0 => return Ok(items),
