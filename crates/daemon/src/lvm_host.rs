@@ -5,6 +5,7 @@
 
 use crate::handler::{self, Ctx};
 use crate::proto::{Reply, Request};
+use std::collections::HashMap;
 use std::sync::Arc;
 use ulvm_dm::{DmError, Table, TargetStatus};
 use ulvm_lvm::activate::{DevState, DmDevice, DmHost};
@@ -38,6 +39,20 @@ fn unexpected(r: Reply) -> HostError {
 }
 
 impl DmHost for RegistryHost {
+    fn states(&mut self) -> Result<HashMap<String, DevState>, HostError> {
+        match self.call(Request::Info { name: None })? {
+            Reply::Info { devices } => Ok(devices
+                .into_iter()
+                .map(|i| {
+                    let st =
+                        DevState { open_count: i.open_count, suspended: i.suspended, major: i.major, minor: i.minor };
+                    (i.name, st)
+                })
+                .collect()),
+            other => Err(unexpected(other)),
+        }
+    }
+
     fn state(&mut self, name: &str) -> Result<Option<DevState>, HostError> {
         match self.call(Request::Info { name: Some(name.to_string()) }) {
             Ok(Reply::Info { devices }) => Ok(devices.first().map(|i| DevState {

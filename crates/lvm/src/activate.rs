@@ -17,6 +17,7 @@ use crate::disk::Vg;
 use crate::model::{LogicalVolume, SegmentKind, SnapshotRef};
 use crate::names::{dm_name, dm_uuid};
 use crate::{err, FormatError, HostError, LvmError};
+use std::collections::HashMap;
 use ulvm_blockdev::Sectors;
 use ulvm_dm_table::{
     CloneArgs, DevRef, SnapshotArgs, SnapshotFeatures, StoreType, Stripe, Table, TableLine, TargetArgs, TargetStatus,
@@ -45,6 +46,9 @@ pub struct DevState {
 /// host's kind (a missing device is `NotFound`) and one-line message.
 pub trait DmHost {
     fn state(&mut self, name: &str) -> Result<Option<DevState>, HostError>;
+    /// Every device's state, by dm name, in one request (what reports of
+    /// big VGs ask instead of one `state` per LV).
+    fn states(&mut self) -> Result<HashMap<String, DevState>, HostError>;
     fn create(&mut self, dev: &DmDevice) -> Result<(), HostError>;
     /// Loads `table` as the inactive table of `name`.
     fn load(&mut self, name: &str, table: &Table, read_only: bool) -> Result<(), HostError>;

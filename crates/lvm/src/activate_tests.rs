@@ -13,6 +13,10 @@ struct FakeHost {
 }
 
 impl DmHost for FakeHost {
+    fn states(&mut self) -> Result<std::collections::HashMap<String, DevState>, HostError> {
+        let names: Vec<String> = self.devs.keys().cloned().collect();
+        names.into_iter().map(|n| Ok((n.clone(), self.state(&n)?.expect("listed")))).collect()
+    }
     fn state(&mut self, name: &str) -> Result<Option<DevState>, HostError> {
         Ok(self.devs.get(name).map(|(_, s, o)| DevState { open_count: *o, suspended: *s, major: 253, minor: 0 }))
     }

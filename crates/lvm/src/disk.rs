@@ -8,6 +8,7 @@
 //! seqno, as LVM does, so the VG reads as either version, never neither.
 
 use crate::label::PvLabel;
+use crate::mda::check_text;
 use crate::model::{Uuid, VolumeGroup};
 use crate::pv::{self, PvError};
 use crate::system::{write_atomic, SysError, SystemDir};
@@ -37,8 +38,13 @@ pub struct PvDisk {
     pub dev: Arc<dyn BlockDevice>,
     pub label: PvLabel,
     /// The VG metadata on this PV, if it is in one, with its text.
-    pub vg: Option<(VolumeGroup, String)>,
+    pub vg: Option<Metadata>,
 }
+
+/// A VG's metadata as a PV carries it: the model and the text it was read
+/// from (or written as). PVs with the same copy share one, so a VG on many
+/// PVs is parsed once.
+pub type Metadata = Arc<(VolumeGroup, String)>;
 
 impl std::fmt::Debug for PvDisk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,9 +85,37 @@ pub fn read_pv(path: &Path, read_only: bool) -> Result<Option<PvDisk>, DiskError
 
 /// Reads the PV on an open device (`path` names it in messages and metadata).
 pub fn read_pv_on(path: &Path, dev: Arc<dyn BlockDevice>) -> Result<Option<PvDisk>, DiskError> {
+    read_pv_sharing(path, dev, &mut Seen::default())
+}
+
+/// What a scan has read so far: the metadata copies it checked and parsed,
+/// with their checksums, and a buffer for reading the next copy.
+#[derive(Default)]
+struct Seen {
+    copies: Vec<(u32, Metadata)>,
+    buf: Vec<u8>,
+}
+
+/// [`read_pv_on`], taking the parsed metadata from `seen` when another PV
+/// carried the same bytes, and adding it there otherwise. Bytes equal to a checked copy, under the
+/// same checksum, need no check of their own.
+fn read_pv_sharing(path: &Path, dev: Arc<dyn BlockDevice>, seen: &mut Seen) -> Result<Option<PvDisk>, DiskError> {
     let Some(label) = pv::read_label(dev.as_ref())? else { return Ok(None) };
-    let vg = match pv::read_metadata(dev.as_ref(), &label)? {
-        Some(text) => Some((VolumeGroup::from_tree(&Tree::parse(&text)?)?, text)),
+    let vg = match pv::read_raw_metadata_into(dev.as_ref(), &label, &mut seen.buf)? {
+        Some(locn) => {
+            let bytes = &seen.buf;
+            let same =
+                |(crc, m): &&(u32, Metadata)| *crc == locn.checksum && bytes.split_last() == Some((&0, m.1.as_bytes()));
+            Some(match seen.copies.iter().find(same) {
+                Some((_, m)) => m.clone(),
+                None => {
+                    let text = check_text(std::mem::take(&mut seen.buf), &locn)?;
+                    let m = Arc::new((VolumeGroup::from_tree(&Tree::parse(&text)?)?, text));
+                    seen.copies.push((locn.checksum, m.clone()));
+                    m
+                }
+            })
+        }
         None => None,
     };
     Ok(Some(PvDisk { path: path.to_path_buf(), dev, label, vg }))
@@ -90,8 +124,9 @@ pub fn read_pv_on(path: &Path, dev: Arc<dyn BlockDevice>) -> Result<Option<PvDis
 /// Reads every device in `paths`.
 pub fn scan(paths: &[PathBuf], read_only: bool) -> Scan {
     let mut s = Scan::default();
+    let mut seen = Seen::default();
     for p in paths {
-        match read_pv(p, read_only) {
+        match open_device(p, read_only).and_then(|dev| read_pv_sharing(p, dev, &mut seen)) {
             Ok(Some(pv)) => s.pvs.push(pv),
             Ok(None) => s.others.push(p.clone()),
             Err(e) => s.problems.push((p.clone(), e.to_string())),
@@ -142,24 +177,25 @@ impl Vg {
 /// The VGs on a scan's PVs, by name. For each VG the copy with the highest
 /// seqno wins; PVs are matched to the metadata by UUID.
 pub fn assemble(scan: &Scan) -> BTreeMap<String, Vg> {
-    let mut newest: BTreeMap<Uuid, (VolumeGroup, String)> = BTreeMap::new();
+    let mut newest: BTreeMap<Uuid, &Metadata> = BTreeMap::new();
     for pv in &scan.pvs {
-        if let Some((vg, text)) = &pv.vg {
-            let keep = newest.get(&vg.id).is_none_or(|(cur, _)| vg.seqno > cur.seqno);
+        if let Some(m) = &pv.vg {
+            let keep = newest.get(&m.0.id).is_none_or(|cur| m.0.seqno > cur.0.seqno);
             if keep {
-                newest.insert(vg.id, (vg.clone(), text.clone()));
+                newest.insert(m.0.id, m);
             }
         }
     }
     let mut out = BTreeMap::new();
-    for (_, (vg, text)) in newest {
+    for (_, m) in newest {
+        let (vg, text) = (m.0.clone(), m.1.clone());
         let mut disks = BTreeMap::new();
         let mut missing = Vec::new();
         let mut stale = Vec::new();
         for p in &vg.pvs {
             match scan.pvs.iter().find(|d| d.uuid() == p.id) {
                 Some(d) => {
-                    if d.vg.as_ref().is_none_or(|(v, _)| v.id != vg.id || v.seqno != vg.seqno) {
+                    if d.vg.as_ref().is_none_or(|m| m.0.id != vg.id || m.0.seqno != vg.seqno) {
                         stale.push(d.path.clone());
                     }
                     disks.insert(p.key.clone(), d.clone());
@@ -207,7 +243,13 @@ pub fn commit(sd: &SystemDir, vg: &mut Vg, command: &str) -> Result<(), DiskErro
         .into());
     }
     if !vg.text.is_empty() {
-        archive(sd, &vg.vg.name, &vg.text, vg.vg.seqno, command)?;
+        // The version being replaced, as read: a PV still holds it parsed.
+        let read = vg.disks.values().filter_map(|d| d.vg.as_ref()).find(|m| m.1 == vg.text).cloned();
+        let old = match read {
+            Some(m) => m,
+            None => Arc::new((VolumeGroup::from_tree(&Tree::parse(&vg.text)?)?, vg.text.clone())),
+        };
+        archive(sd, &vg.vg.name, &old.0, vg.vg.seqno, command)?;
     }
     vg.vg.seqno += 1;
     for p in &mut vg.vg.pvs {
@@ -216,15 +258,33 @@ pub fn commit(sd: &SystemDir, vg: &mut Vg, command: &str) -> Result<(), DiskErro
         }
     }
     let text = vg.vg.to_tree(&format!("Write from {command}."), &hostname(), now()).print();
-    for (key, d) in &mut vg.disks {
-        if !vg.vg.pvs.iter().any(|p| &p.key == key) {
-            continue;
+    let meta: Metadata = Arc::new((vg.vg.clone(), text.clone()));
+    let pvs = &vg.vg.pvs;
+    let targets: Vec<&mut PvDisk> =
+        vg.disks.iter_mut().filter(|(key, _)| pvs.iter().any(|p| &p.key == *key)).map(|(_, d)| d).collect();
+    // Each PV is committed on its own (readers take the highest seqno, so
+    // any PV may be ahead of another), so they are committed at once: a
+    // commit is two flushes per PV, and those wait on the disk, not the CPU.
+    let results: Vec<Result<(), PvError>> = std::thread::scope(|s| {
+        let text = text.as_str();
+        let running: Vec<_> =
+            targets.iter().map(|d| s.spawn(move || pv::commit_metadata(d.dev.as_ref(), &d.label, text))).collect();
+        running.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    let mut first_error = None;
+    for (d, r) in targets.into_iter().zip(results) {
+        match r {
+            Ok(()) => {
+                if !d.label.in_use() {
+                    pv::set_in_use(d.dev.as_ref(), &mut d.label, true)?;
+                }
+                d.vg = Some(meta.clone());
+            }
+            Err(e) => first_error = first_error.or(Some(e)),
         }
-        pv::commit_metadata(d.dev.as_ref(), &d.label, &text)?;
-        if !d.label.in_use() {
-            pv::set_in_use(d.dev.as_ref(), &mut d.label, true)?;
-        }
-        d.vg = Some((vg.vg.clone(), text.clone()));
+    }
+    if let Some(e) = first_error {
+        return Err(e.into());
     }
     vg.text = text;
     vg.stale.clear();
@@ -239,10 +299,9 @@ pub fn write_backup(sd: &SystemDir, vg: &VolumeGroup, command: &str) -> Result<(
     Ok(())
 }
 
-/// Keeps the version being replaced in `DIR/archive/VG_SEQNO-N.vg`.
-fn archive(sd: &SystemDir, name: &str, old_text: &str, seqno: u64, command: &str) -> Result<(), DiskError> {
-    let old = VolumeGroup::from_tree(&Tree::parse(old_text)?)?;
-    let text = backup_text(&old, &format!("Created *before* executing '{command}'"));
+/// Keeps the version being replaced (`old`) in `DIR/archive/VG_SEQNO-N.vg`.
+fn archive(sd: &SystemDir, name: &str, old: &VolumeGroup, seqno: u64, command: &str) -> Result<(), DiskError> {
+    let text = backup_text(old, &format!("Created *before* executing '{command}'"));
     let dir = sd.archive_dir();
     let mut n = 0;
     let path = loop {

@@ -101,23 +101,43 @@ impl MdaHeader {
 /// header included), following a wrap past the end back to byte 512, and
 /// checked against its checksum. The returned text excludes the NUL.
 pub fn read_text(area: &[u8], r: &RawLocn) -> Result<String, FormatError> {
-    let size = area.len() as u64;
+    let [(a_at, a_len), (w_at, w_len)] = text_ranges(area.len() as u64, r)?;
+    let a = &area[a_at as usize..(a_at + a_len) as usize];
+    let w = &area[w_at as usize..(w_at + w_len) as usize];
+    text_from_parts(a, w, r)
+}
+
+/// The byte ranges `(offset, length)` within a metadata area of `size`
+/// bytes that the text at `r` occupies: up to the end of the area, then
+/// (wrapped) from byte 512. A reader needs only these bytes, not the area.
+pub fn text_ranges(size: u64, r: &RawLocn) -> Result<[(u64, u64); 2], FormatError> {
     if r.offset < MDA_HEADER_SIZE || r.offset >= size || r.size == 0 || r.size > size - MDA_HEADER_SIZE {
         return err(format!("metadata text location {}+{} is out of range", r.offset, r.size));
     }
     let first = r.size.min(size - r.offset);
-    let wrap = r.size - first;
-    let a = &area[r.offset as usize..(r.offset + first) as usize];
-    let w = &area[MDA_HEADER_SIZE as usize..(MDA_HEADER_SIZE + wrap) as usize];
-    let crc = crc_update(crc_update(INITIAL_CRC, a), w);
+    Ok([(r.offset, first), (MDA_HEADER_SIZE, r.size - first)])
+}
+
+/// The text from its two parts (see [`text_ranges`]), checked against
+/// its checksum; without the NUL.
+pub fn text_from_parts(a: &[u8], w: &[u8], r: &RawLocn) -> Result<String, FormatError> {
+    let mut text = Vec::with_capacity(a.len() + w.len());
+    text.extend_from_slice(a);
+    text.extend_from_slice(w);
+    check_text(text, r)
+}
+
+/// The text of `bytes` (the whole copy, its NUL included) at `r`, checked
+/// against its checksum; without the NUL.
+pub fn check_text(mut bytes: Vec<u8>, r: &RawLocn) -> Result<String, FormatError> {
+    let crc = crc_update(INITIAL_CRC, &bytes);
     if crc != r.checksum {
         return err(format!("metadata text checksum {crc:#010x} does not match {:#010x}", r.checksum));
     }
-    let mut text = [a, w].concat();
-    if text.pop() != Some(0) {
+    if bytes.pop() != Some(0) {
         return err("metadata text is not NUL-terminated");
     }
-    String::from_utf8(text).map_err(|_| FormatError("metadata text is not UTF-8".into()))
+    String::from_utf8(bytes).map_err(|_| FormatError("metadata text is not UTF-8".into()))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 
 use crate::text::{Item, Items, Tree, Value};
 use crate::{err, FormatError};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -36,12 +37,18 @@ impl FromStr for Uuid {
     type Err = FormatError;
     /// Accepts the dashed form and the 32 raw characters.
     fn from_str(s: &str) -> Result<Uuid, FormatError> {
-        let raw: Vec<u8> = s.bytes().filter(|&c| c != b'-').collect();
-        if raw.len() != 32 || !raw.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'!' || *c == b'#') {
+        let mut u = [0u8; 32];
+        let mut n = 0;
+        for c in s.bytes().filter(|&c| c != b'-') {
+            if n == 32 || !(c.is_ascii_alphanumeric() || c == b'!' || c == b'#') {
+                return err(format!("invalid UUID '{s}'"));
+            }
+            u[n] = c;
+            n += 1;
+        }
+        if n != 32 {
             return err(format!("invalid UUID '{s}'"));
         }
-        let mut u = [0u8; 32];
-        u.copy_from_slice(&raw);
         Ok(Uuid(u))
     }
 }
@@ -129,7 +136,7 @@ fn a(k: &str, v: Value) -> Item {
     Item::Assign(k.to_string(), v)
 }
 
-fn need_int(items: &[Item], key: &str, what: &str) -> Result<u64, FormatError> {
+fn need_int(items: &[Item], key: &str, what: &dyn fmt::Display) -> Result<u64, FormatError> {
     match items.int(key) {
         Some(i) if i >= 0 => Ok(i as u64),
         Some(i) => err(format!("{what}: {key} = {i} is negative")),
@@ -137,11 +144,11 @@ fn need_int(items: &[Item], key: &str, what: &str) -> Result<u64, FormatError> {
     }
 }
 
-fn need_str<'a>(items: &'a [Item], key: &str, what: &str) -> Result<&'a str, FormatError> {
+fn need_str<'a>(items: &'a [Item], key: &str, what: &dyn fmt::Display) -> Result<&'a str, FormatError> {
     items.str(key).ok_or_else(|| FormatError(format!("{what}: missing {key}")))
 }
 
-fn strings(items: &[Item], key: &str, what: &str) -> Result<Vec<String>, FormatError> {
+fn strings(items: &[Item], key: &str, what: &dyn fmt::Display) -> Result<Vec<String>, FormatError> {
     match items.value(key) {
         None => Ok(Vec::new()),
         Some(Value::List(l)) => l
@@ -155,7 +162,7 @@ fn strings(items: &[Item], key: &str, what: &str) -> Result<Vec<String>, FormatE
     }
 }
 
-fn status(items: &[Item], known: &[&str], what: &str) -> Result<Vec<String>, FormatError> {
+fn status(items: &[Item], known: &[&str], what: &dyn fmt::Display) -> Result<Vec<String>, FormatError> {
     let s = strings(items, "status", what)?;
     if items.value("status").is_none() {
         return err(format!("{what}: missing status"));
@@ -166,19 +173,42 @@ fn status(items: &[Item], known: &[&str], what: &str) -> Result<Vec<String>, For
     Ok(s)
 }
 
-fn uuid(items: &[Item], what: &str) -> Result<Uuid, FormatError> {
+fn uuid(items: &[Item], what: &dyn fmt::Display) -> Result<Uuid, FormatError> {
     need_str(items, "id", what)?.parse().map_err(|e: FormatError| FormatError(format!("{what}: {}", e.0)))
 }
 
 /// Items whose keys are not in `known`, in order.
 fn extra(items: &[Item], known: &[&str]) -> Vec<Item> {
+    extra_by(items, |k| known.contains(&k))
+}
+
+/// Items whose keys `known` does not accept, in order.
+fn extra_by(items: &[Item], known: impl Fn(&str) -> bool) -> Vec<Item> {
     items
         .iter()
         .filter(|i| match i {
-            Item::Assign(k, _) | Item::Section(k, _) => !known.contains(&k.as_str()),
+            Item::Assign(k, _) | Item::Section(k, _) => !known(k),
         })
         .cloned()
         .collect()
+}
+
+/// The number `s` is when `format!("{n}")` writes it so (no sign, no
+/// leading zero): `lvol1` and `segment1` are names a number makes,
+/// `lvol01` is not.
+fn canonical_number(s: &str) -> Option<u64> {
+    let canonical = !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    canonical.then(|| s.parse().ok()).flatten()
+}
+
+/// A message prefix (`VG vg0: LV lv1 segment1`) made only when a message
+/// is: metadata of thousands of LVs is imported without one string each.
+struct Lazy<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result>(F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
 }
 
 impl VolumeGroup {
@@ -195,7 +225,7 @@ impl VolumeGroup {
         let mut pvs = Vec::new();
         for item in pvs_sec {
             let Item::Section(key, p) = item else { continue };
-            let w = format!("{what}: PV {key}");
+            let w = Lazy(|f| write!(f, "{what}: PV {key}"));
             pvs.push(PhysicalVolume {
                 key: key.clone(),
                 id: uuid(p, &w)?,
@@ -298,18 +328,23 @@ impl VolumeGroup {
 }
 
 impl LogicalVolume {
-    fn from_items(name: &str, l: &[Item], vg: &str) -> Result<LogicalVolume, FormatError> {
-        let what = format!("{vg}: LV {name}");
+    fn from_items(name: &str, l: &[Item], vg: &dyn fmt::Display) -> Result<LogicalVolume, FormatError> {
+        let what = Lazy(|f| write!(f, "{vg}: LV {name}"));
         let count = need_int(l, "segment_count", &what)?;
+        let segment = |k: &str| k.strip_prefix("segment").and_then(canonical_number);
         let mut segments = Vec::new();
         for i in 1..=count {
-            let key = format!("segment{i}");
-            let s = l.section(&key).ok_or_else(|| FormatError(format!("{what}: missing {key}")))?;
-            segments.push(Segment::from_items(s, &format!("{what} {key}"))?);
+            let s = l
+                .iter()
+                .find_map(|item| match item {
+                    Item::Section(k, items) if segment(k) == Some(i) => Some(items.as_slice()),
+                    _ => None,
+                })
+                .ok_or_else(|| FormatError(format!("{what}: missing segment{i}")))?;
+            segments.push(Segment::from_items(s, &Lazy(|f| write!(f, "{what} segment{i}")))?);
         }
-        let mut known = vec!["id", "status", "flags", "creation_time", "creation_host", "segment_count"];
-        let seg_keys: Vec<String> = (1..=count).map(|i| format!("segment{i}")).collect();
-        known.extend(seg_keys.iter().map(String::as_str));
+        const KNOWN: &[&str] = &["id", "status", "flags", "creation_time", "creation_host", "segment_count"];
+        let known = |k: &str| KNOWN.contains(&k) || segment(k).is_some_and(|i| (1..=count).contains(&i));
         Ok(LogicalVolume {
             name: name.to_string(),
             id: uuid(l, &what)?,
@@ -318,7 +353,7 @@ impl LogicalVolume {
             creation_time: l.int("creation_time"),
             creation_host: l.str("creation_host").map(str::to_string),
             segments,
-            extra: extra(l, &known),
+            extra: extra_by(l, known),
         })
     }
 
@@ -350,7 +385,7 @@ impl LogicalVolume {
 }
 
 impl Segment {
-    fn from_items(s: &[Item], what: &str) -> Result<Segment, FormatError> {
+    fn from_items(s: &[Item], what: &dyn fmt::Display) -> Result<Segment, FormatError> {
         let start_extent = need_int(s, "start_extent", what)?;
         let extent_count = need_int(s, "extent_count", what)?;
         let typ = need_str(s, "type", what)?;
@@ -440,6 +475,51 @@ pub struct SnapshotRef {
     pub merging: bool,
 }
 
+/// A VG's snapshots looked up by COW LV and by origin LV in constant
+/// time: built once by commands that ask about every LV (reports,
+/// displays), where [`VolumeGroup::snapshot_of_cow`] per LV would scan
+/// every LV for each one. It describes the VG as it was when built.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotIndex {
+    all: Vec<SnapshotRef>,
+    by_cow: HashMap<String, usize>,
+    /// Indexes into `all`, in metadata order.
+    by_origin: HashMap<String, Vec<usize>>,
+}
+
+impl SnapshotIndex {
+    pub fn new(vg: &VolumeGroup) -> SnapshotIndex {
+        let all = vg.snapshots();
+        let mut by_cow = HashMap::with_capacity(all.len());
+        let mut by_origin: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, s) in all.iter().enumerate() {
+            by_cow.entry(s.cow.clone()).or_insert(i);
+            by_origin.entry(s.origin.clone()).or_default().push(i);
+        }
+        SnapshotIndex { all, by_cow, by_origin }
+    }
+
+    /// Every snapshot, in metadata order.
+    pub fn all(&self) -> &[SnapshotRef] {
+        &self.all
+    }
+
+    /// The snapshot whose COW is `cow`.
+    pub fn of_cow(&self, cow: &str) -> Option<&SnapshotRef> {
+        self.by_cow.get(cow).map(|&i| &self.all[i])
+    }
+
+    /// The snapshots of `origin`, in metadata order.
+    pub fn of_origin<'a>(&'a self, origin: &str) -> impl Iterator<Item = &'a SnapshotRef> + 'a {
+        self.by_origin.get(origin).into_iter().flatten().map(|&i| &self.all[i])
+    }
+
+    /// Whether `origin` has snapshots.
+    pub fn has_snapshots(&self, origin: &str) -> bool {
+        self.by_origin.contains_key(origin)
+    }
+}
+
 impl VolumeGroup {
     /// The VG's `lock_type` (`sanlock`, `dlm`): a shared VG, which needs
     /// lvmlockd. `none` and a missing key mean a local VG.
@@ -479,14 +559,20 @@ impl VolumeGroup {
             .collect()
     }
 
-    /// The snapshot whose COW is `cow`.
+    /// The snapshot whose COW is `cow` (one scan of the LVs; a command
+    /// that asks for every LV builds a [`SnapshotIndex`] instead).
     pub fn snapshot_of_cow(&self, cow: &str) -> Option<SnapshotRef> {
         self.snapshots().into_iter().find(|s| s.cow == cow)
     }
 
-    /// The snapshots of `origin`.
+    /// The snapshots of `origin` (one scan of the LVs, as [`Self::snapshot_of_cow`]).
     pub fn snapshots_of(&self, origin: &str) -> Vec<SnapshotRef> {
         self.snapshots().into_iter().filter(|s| s.origin == origin).collect()
+    }
+
+    /// The snapshots indexed by COW and by origin.
+    pub fn snapshot_index(&self) -> SnapshotIndex {
+        SnapshotIndex::new(self)
     }
 
     /// The LVs a user sees and names: everything but the `snapshotN` LVs.
@@ -505,7 +591,16 @@ impl VolumeGroup {
 
     /// The first free `snapshotN` name.
     pub fn next_snapshot_name(&self) -> String {
-        (0..).map(|n| format!("snapshot{n}")).find(|n| self.lv(n).is_none()).expect("unbounded")
+        self.next_free_name("snapshot")
+    }
+
+    /// The first `PREFIXn` (n = 0, 1, ...) no LV is named: one pass over
+    /// the LVs, not one per candidate.
+    pub fn next_free_name(&self, prefix: &str) -> String {
+        let taken: HashSet<u64> =
+            self.lvs.iter().filter_map(|l| canonical_number(l.name.strip_prefix(prefix)?)).collect();
+        let n = (0..).find(|n| !taken.contains(n)).expect("unbounded");
+        format!("{prefix}{n}")
     }
 
     /// The first free `pvN` key.

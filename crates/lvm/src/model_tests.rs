@@ -96,3 +96,41 @@ fn test_uuid_forms() {
     assert_eq!("r9Tf16-yjyS-F2Jk-MTfm-hcdu-WqZl-0iVA5Z".parse::<Uuid>().unwrap(), u);
     assert!("r9Tf16-yjyS".parse::<Uuid>().is_err());
 }
+
+#[test]
+fn test_snapshot_index_answers_as_the_scans_do() {
+    let v = vg();
+    let idx = v.snapshot_index();
+    assert_eq!(idx.all(), v.snapshots().as_slice());
+    assert_eq!(idx.of_cow("snap").cloned(), v.snapshot_of_cow("snap"));
+    assert_eq!(idx.of_cow("base"), None);
+    assert_eq!(idx.of_origin("base").cloned().collect::<Vec<_>>(), v.snapshots_of("base"));
+    assert!(idx.has_snapshots("base") && !idx.has_snapshots("snap"));
+}
+
+#[test]
+fn test_next_free_name_skips_taken_numbers_only() {
+    let mut v = vg();
+    assert_eq!(v.next_snapshot_name(), "snapshot1");
+    let lv = v.lvs[0].clone();
+    for name in ["lvol0", "lvol2", "lvol01", "lvol+1"] {
+        v.lvs.push(LogicalVolume { name: name.into(), ..lv.clone() });
+    }
+    // `lvol01` and `lvol+1` are not the name `lvol1`.
+    assert_eq!(v.next_free_name("lvol"), "lvol1");
+}
+
+#[test]
+fn test_unknown_segment_like_keys_are_kept() {
+    // `segment01` and `segment2` (of a one-segment LV) are not segments.
+    let text = SNAPSHOT_VG.replacen("segment_count = 1\n", "segment_count = 1\nsegment01 = 7\nsegment2 = 8\n", 1);
+    let v = VolumeGroup::from_tree(&Tree::parse(&text).unwrap()).unwrap();
+    let keys: Vec<_> = v.lvs[0]
+        .extra
+        .iter()
+        .map(|i| match i {
+            Item::Assign(k, _) | Item::Section(k, _) => k.as_str(),
+        })
+        .collect();
+    assert_eq!(keys, ["segment01", "segment2"]);
+}

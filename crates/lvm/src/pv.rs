@@ -3,7 +3,7 @@
 //! committing VG metadata into its metadata-area ring (§3.6).
 
 use crate::label::{DiskLocn, LabelScan, PvHeaderExt, PvLabel, DEFAULT_LABEL_SECTOR, LABEL_SCAN_SECTORS, PV_EXT_USED};
-use crate::mda::{read_text, MdaHeader, RawLocn, MDA_HEADER_SIZE};
+use crate::mda::{check_text, text_ranges, MdaHeader, RawLocn, MDA_HEADER_SIZE};
 use crate::model::Uuid;
 use crate::{crc::lvm_crc, FormatError};
 use ulvm_blockdev::{BlockDevice, Sectors};
@@ -70,22 +70,66 @@ pub fn read_label(dev: &dyn BlockDevice) -> Result<Option<PvLabel>, PvError> {
     Ok(None)
 }
 
-fn read_area(dev: &dyn BlockDevice, mda: DiskLocn) -> Result<Vec<u8>, PvError> {
-    let mut area = vec![0u8; mda.size as usize];
-    dev.read(Sectors(mda.offset / 512), &mut area)?;
-    Ok(area)
+/// Appends `len` bytes at byte `at` of the metadata area `mda` to `out`,
+/// read in whole sectors.
+fn read_in_area(dev: &dyn BlockDevice, mda: DiskLocn, at: u64, len: u64, out: &mut Vec<u8>) -> Result<(), PvError> {
+    if len == 0 {
+        return Ok(());
+    }
+    let first = at / 512 * 512;
+    let end = (at + len).div_ceil(512) * 512;
+    let start = out.len();
+    out.resize(start + (end - first) as usize, 0);
+    dev.read(Sectors((mda.offset + first) / 512), &mut out[start..])?;
+    let skip = (at - first) as usize;
+    out.truncate(start + skip + len as usize);
+    out.drain(start..start + skip);
+    Ok(())
 }
 
 /// The committed metadata text in the PV's first metadata area (`None`
-/// for a PV in no VG).
+/// for a PV in no VG), checked.
 pub fn read_metadata(dev: &dyn BlockDevice, label: &PvLabel) -> Result<Option<String>, PvError> {
-    let Some(&mda) = label.metadata_areas.first() else { return Ok(None) };
-    let area = read_area(dev, mda)?;
-    let header = MdaHeader::decode(&area, mda.offset)?;
-    match header.committed {
-        Some(r) => Ok(Some(read_text(&area, &r)?)),
+    match read_raw_metadata(dev, label)? {
+        Some(raw) => Ok(Some(check_text(raw.bytes, &raw.locn)?)),
         None => Ok(None),
     }
+}
+
+/// A committed copy of the metadata text as read, not yet checked
+/// ([`check_text`]).
+#[derive(Debug, Clone)]
+pub struct RawText {
+    pub locn: RawLocn,
+    /// The whole copy, its NUL included, unwrapped.
+    pub bytes: Vec<u8>,
+}
+
+/// The committed copy in the PV's first metadata area (`None` for a PV in
+/// no VG), unchecked. Reads the header and the text's sectors, not the
+/// whole area (which is often megabytes, mostly older copies).
+pub fn read_raw_metadata(dev: &dyn BlockDevice, label: &PvLabel) -> Result<Option<RawText>, PvError> {
+    let mut bytes = Vec::new();
+    Ok(read_raw_metadata_into(dev, label, &mut bytes)?.map(|locn| RawText { locn, bytes }))
+}
+
+/// [`read_raw_metadata`] into `buf` (its old contents are replaced): a
+/// scan of many PVs reuses one buffer for the copies it only compares.
+pub fn read_raw_metadata_into(
+    dev: &dyn BlockDevice,
+    label: &PvLabel,
+    buf: &mut Vec<u8>,
+) -> Result<Option<RawLocn>, PvError> {
+    buf.clear();
+    let Some(&mda) = label.metadata_areas.first() else { return Ok(None) };
+    read_in_area(dev, mda, 0, MDA_HEADER_SIZE.min(mda.size), buf)?;
+    let header = MdaHeader::decode(buf, mda.offset)?;
+    buf.clear();
+    let Some(locn) = header.committed else { return Ok(None) };
+    let [(a_at, a_len), (w_at, w_len)] = text_ranges(mda.size, &locn)?;
+    read_in_area(dev, mda, a_at, a_len, buf)?;
+    read_in_area(dev, mda, w_at, w_len, buf)?;
+    Ok(Some(locn))
 }
 
 /// Where the next text copy goes in the ring, after the committed one.
@@ -112,22 +156,28 @@ pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &str) -> Re
     let mut hb = vec![0u8; 512];
     dev.read(Sectors(mda.offset / 512), &mut hb)?;
     let header = MdaHeader::decode(&hb, mda.offset)?;
-    let mut bytes = text.as_bytes().to_vec();
+    let len = text.len() + 1;
+    let mut bytes = Vec::with_capacity(len.div_ceil(512) * 512);
+    bytes.extend_from_slice(text.as_bytes());
     bytes.push(0);
-    let offset = next_offset(&header, bytes.len() as u64)?;
-    let first = (bytes.len() as u64).min(header.size - offset) as usize;
-    let write_padded = |at: u64, data: &[u8]| -> Result<(), PvError> {
-        let mut buf = data.to_vec();
-        buf.resize(data.len().div_ceil(512) * 512, 0);
-        dev.write(Sectors((mda.offset + at) / 512), &buf)?;
-        Ok(())
-    };
-    write_padded(offset, &bytes[..first])?;
-    if first < bytes.len() {
+    let offset = next_offset(&header, len as u64)?;
+    let locn = RawLocn { offset, size: len as u64, checksum: lvm_crc(&bytes), flags: 0 };
+    let first = (len as u64).min(header.size - offset) as usize;
+    if first == len {
+        // No wrap: the text, padded to whole sectors in place, in one write.
+        bytes.resize(len.div_ceil(512) * 512, 0);
+        dev.write(Sectors((mda.offset + offset) / 512), &bytes)?;
+    } else {
+        let write_padded = |at: u64, data: &[u8]| -> Result<(), PvError> {
+            let mut buf = data.to_vec();
+            buf.resize(data.len().div_ceil(512) * 512, 0);
+            dev.write(Sectors((mda.offset + at) / 512), &buf)?;
+            Ok(())
+        };
+        write_padded(offset, &bytes[..first])?;
         write_padded(MDA_HEADER_SIZE, &bytes[first..])?;
     }
-    dev.flush()?;
-    let locn = RawLocn { offset, size: bytes.len() as u64, checksum: lvm_crc(&bytes), flags: 0 };
+    // The header write's preflush makes the text durable before it.
     let new = MdaHeader { committed: Some(locn), precommitted: None, ..header };
     dev.write_durable(Sectors(mda.offset / 512), &new.encode())?;
     Ok(())

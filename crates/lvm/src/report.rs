@@ -35,12 +35,28 @@ pub struct Cell {
 pub enum SortKey {
     Num(f64),
     Str(String),
+    /// The cell's own text (most string cells: no second copy of it).
+    Text,
+}
+
+/// A sort key with `SortKey::Text` resolved; numbers sort before strings.
+#[derive(PartialEq, PartialOrd)]
+enum KeyRef<'a> {
+    Num(f64),
+    Str(&'a str),
 }
 
 impl Cell {
     pub fn str(s: impl Into<String>) -> Cell {
-        let s = s.into();
-        Cell { key: SortKey::Str(s.clone()), text: s }
+        Cell { text: s.into(), key: SortKey::Text }
+    }
+
+    fn sort_key(&self) -> KeyRef<'_> {
+        match &self.key {
+            SortKey::Num(v) => KeyRef::Num(*v),
+            SortKey::Str(s) => KeyRef::Str(s),
+            SortKey::Text => KeyRef::Str(&self.text),
+        }
     }
 
     pub fn num(text: impl Into<String>, value: f64) -> Cell {
@@ -63,7 +79,7 @@ pub type SortSpec = Vec<(usize, bool)>;
 
 fn compare(a: &[Cell], b: &[Cell], sort: &SortSpec) -> Ordering {
     for &(i, desc) in sort {
-        let o = a[i].key.partial_cmp(&b[i].key).unwrap_or(Ordering::Equal);
+        let o = a[i].sort_key().partial_cmp(&b[i].sort_key()).unwrap_or(Ordering::Equal);
         let o = if desc { o.reverse() } else { o };
         if o != Ordering::Equal {
             return o;
@@ -126,21 +142,38 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
             cells.max(head).max(c.min_width)
         })
         .collect();
-    let pad = |s: &str, w: usize, align: Align| {
+    // Straight into `out`: a report of thousands of rows makes no string
+    // per cell.
+    let push_cell = |out: &mut String, s: &str, w: usize, align: Align| {
         let n = w.saturating_sub(s.chars().count());
-        match align {
-            Align::Left => format!("{s}{}", " ".repeat(n)),
-            Align::Right => format!("{}{s}", " ".repeat(n)),
+        let spaces = |out: &mut String| (0..n).for_each(|_| out.push(' '));
+        if align == Align::Right {
+            spaces(out);
+        }
+        out.push_str(s);
+        if align == Align::Left {
+            spaces(out);
         }
     };
     if layout.headings {
-        let cells: Vec<String> = columns.iter().zip(&widths).map(|(c, &w)| pad(&c.heading, w, Align::Left)).collect();
-        out.push_str(&format!("  {}\n", cells.join(" ")));
+        out.push_str("  ");
+        for (i, (c, &w)) in columns.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            push_cell(&mut out, &c.heading, w, Align::Left);
+        }
+        out.push('\n');
     }
     for row in &rows {
-        let cells: Vec<String> =
-            columns.iter().zip(&widths).zip(row).map(|((c, &w), v)| pad(&v.text, w, c.align)).collect();
-        out.push_str(&format!("  {}\n", cells.join(" ")));
+        out.push_str("  ");
+        for (i, ((c, &w), v)) in columns.iter().zip(&widths).zip(row).enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            push_cell(&mut out, &v.text, w, c.align);
+        }
+        out.push('\n');
     }
     out
 }

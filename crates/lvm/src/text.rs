@@ -70,32 +70,42 @@ impl<'a> Lexer<'a> {
         if start == self.pos {
             return self.fail("expected a name");
         }
-        Ok(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
+        // Only ASCII was taken, so this is always UTF-8.
+        std::str::from_utf8(&self.s[start..self.pos]).map(str::to_owned).or_else(|_| self.fail("expected a name"))
     }
 
     fn value(&mut self, depth: usize) -> Result<Value, FormatError> {
         match self.peek() {
             Some(b'"') => {
                 self.pos += 1;
+                // Most strings have no escapes: one copy of the run.
+                let rest = &self.s[self.pos..];
+                if let Some(n) = rest.iter().position(|&c| c == b'"' || c == b'\\').filter(|&n| rest[n] == b'"') {
+                    let run = &rest[..n];
+                    self.line += run.iter().filter(|&&c| c == b'\n').count();
+                    self.pos += n + 1;
+                    return std::str::from_utf8(run)
+                        .map(|s| Value::Str(s.to_owned()))
+                        .or_else(|_| self.fail("string is not UTF-8"));
+                }
                 let mut out = Vec::new();
                 loop {
+                    // The run up to the next quote or backslash, in one copy.
+                    let rest = &self.s[self.pos..];
+                    let run = rest.iter().position(|&c| c == b'"' || c == b'\\').unwrap_or(rest.len());
+                    self.line += rest[..run].iter().filter(|&&c| c == b'\n').count();
+                    out.extend_from_slice(&rest[..run]);
+                    self.pos += run;
                     match self.s.get(self.pos) {
                         None => return self.fail("unterminated string"),
                         Some(b'"') => {
                             self.pos += 1;
                             break;
                         }
-                        Some(b'\\') => {
+                        _ => {
                             let Some(&c) = self.s.get(self.pos + 1) else { return self.fail("unterminated string") };
                             out.push(c);
                             self.pos += 2;
-                        }
-                        Some(&c) => {
-                            if c == b'\n' {
-                                self.line += 1;
-                            }
-                            out.push(c);
-                            self.pos += 1;
                         }
                     }
                 }
@@ -133,7 +143,7 @@ impl<'a> Lexer<'a> {
         if depth > 16 {
             return self.fail("sections nested too deeply");
         }
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(8);
         loop {
             match self.peek() {
                 None if depth == 0 => return Ok(items),
@@ -198,12 +208,15 @@ fn print_value(out: &mut String, v: &Value) {
         }
         Value::Str(s) => {
             out.push('"');
-            for c in s.chars() {
-                if c == '"' || c == '\\' {
-                    out.push('\\');
-                }
-                out.push(c);
+            // Runs without a quote or backslash go in whole.
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find(['"', '\\']) {
+                out.push_str(&rest[..i]);
+                out.push('\\');
+                out.push_str(&rest[i..i + 1]);
+                rest = &rest[i + 1..];
             }
+            out.push_str(rest);
             out.push('"');
         }
         Value::List(items) => {
@@ -220,19 +233,26 @@ fn print_value(out: &mut String, v: &Value) {
 }
 
 /// Prints `items`; `depth` is the indentation level, `None` for none.
+/// Pushes pieces rather than formatting: metadata of thousands of LVs is
+/// printed on every commit, and again for the backup and the archive.
 fn print_items(out: &mut String, items: &[Item], depth: Option<usize>) {
-    let indent = "\t".repeat(depth.unwrap_or(0));
+    let indent = |out: &mut String| (0..depth.unwrap_or(0)).for_each(|_| out.push('\t'));
     for item in items {
         match item {
             Item::Assign(k, v) => {
-                let _ = write!(out, "{indent}{k} = ");
+                indent(out);
+                out.push_str(k);
+                out.push_str(" = ");
                 print_value(out, v);
                 out.push('\n');
             }
             Item::Section(n, inner) => {
-                let _ = writeln!(out, "{indent}{n} {{");
+                indent(out);
+                out.push_str(n);
+                out.push_str(" {\n");
                 print_items(out, inner, depth.map(|d| d + 1));
-                let _ = writeln!(out, "{indent}}}");
+                indent(out);
+                out.push_str("}\n");
             }
         }
     }

@@ -54,6 +54,10 @@ fn gone(name: &str) -> HostError {
 }
 
 impl DmHost for FakeHost {
+    fn states(&mut self) -> Result<std::collections::HashMap<String, DevState>, HostError> {
+        let names: Vec<String> = self.world().devs.keys().cloned().collect();
+        names.into_iter().map(|n| Ok((n.clone(), self.state(&n)?.expect("listed")))).collect()
+    }
     fn state(&mut self, name: &str) -> Result<Option<DevState>, HostError> {
         Ok(self.world().devs.get(name).map(|d| DevState {
             open_count: 0,

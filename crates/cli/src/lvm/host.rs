@@ -1,6 +1,7 @@
 //! The daemon as the LVM layer's device host.
 
 use anyhow::{anyhow, Result};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use ulvm_daemon::control::ControlClient;
 use ulvm_daemon::proto::{ErrorKind, ErrorReply, Reply, Request, Response};
@@ -62,6 +63,20 @@ fn unexpected(r: Reply) -> HostError {
 }
 
 impl DmHost for Host {
+    fn states(&mut self) -> Result<HashMap<String, DevState>, HostError> {
+        match self.call(Request::Info { name: None })? {
+            Reply::Info { devices } => Ok(devices
+                .into_iter()
+                .map(|i| {
+                    let st =
+                        DevState { open_count: i.open_count, suspended: i.suspended, major: i.major, minor: i.minor };
+                    (i.name, st)
+                })
+                .collect()),
+            other => Err(unexpected(other)),
+        }
+    }
+
     fn state(&mut self, name: &str) -> Result<Option<DevState>, HostError> {
         match self.call(Request::Info { name: Some(name.to_string()) }) {
             Ok(Reply::Info { devices }) => Ok(devices.first().map(|i| DevState {

@@ -32,7 +32,7 @@ pub fn pvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             .values()
             .find(|v| v.disks.values().any(|d| &d.path == p))
             .map(|v| v.vg.name.clone())
-            .or_else(|| disk::read_pv(p, true).ok().flatten().and_then(|d| d.vg.map(|(v, _)| v.name)));
+            .or_else(|| disk::read_pv(p, true).ok().flatten().and_then(|d| d.vg.map(|m| m.0.name.clone())));
         if let Some(vg) = in_vg {
             bail!("Can't initialize physical volume \"{}\" of volume group \"{vg}\" without -ff", p.display());
         }

@@ -1,13 +1,23 @@
 //! pvs, vgs, lvs and the *display commands.
 
+//!
+//! A report asks the same questions about every LV, so each VG is looked
+//! at once ([`View`]: snapshots by COW and origin, LVs by name, free
+//! extents) and the daemon once for all its devices ([`Devices`]); only
+//! active snapshots, merges and clones need a status query of their own.
+//! The work is linear in the number of LVs.
+
 use super::args::Args;
 use super::{check_local, local_names, shared_refusal, usage, vg_of_device, Ctx};
 use anyhow::{anyhow, bail, Result};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
 use ulvm_dm::TargetStatus;
 use ulvm_lvm::activate::DevState;
 use ulvm_lvm::alloc;
 use ulvm_lvm::disk::{PvDisk, Vg};
-use ulvm_lvm::model::{LogicalVolume, Segment, SegmentKind};
+use ulvm_lvm::model::{LogicalVolume, Segment, SegmentKind, SnapshotIndex, SnapshotRef};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::report::{render, Align, Cell, Column, Layout, SortSpec};
 use ulvm_lvm::units::{size_long, Units};
@@ -30,19 +40,91 @@ fn usage_pct(status: Result<TargetStatus, HostError>) -> Option<f64> {
     ulvm_lvm::percent::snapshot(status.ok()?.snapshot()?)
 }
 
-fn live(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) -> Live {
-    let Some(h) = ctx.host_if_running() else { return Live::default() };
-    let vname = &vg.vg.name;
-    let mut l = Live { dev: h.state(&dm_name(vname, &lv.name, None)).ok().flatten(), ..Default::default() };
-    let merging = |o: &str| vg.vg.snapshots_of(o).into_iter().find(|s| s.merging);
-    if let Some(s) = vg.vg.snapshot_of_cow(&lv.name) {
+/// A VG as the reports look at it: what they ask for every LV, worked out
+/// once.
+struct View<'a> {
+    vg: &'a Vg,
+    snaps: SnapshotIndex,
+    lvs: HashMap<&'a str, &'a LogicalVolume>,
+    /// Free extents per PV key, worked out when first asked for.
+    free: OnceCell<BTreeMap<String, u64>>,
+}
+
+impl<'a> View<'a> {
+    fn new(vg: &'a Vg) -> View<'a> {
+        View {
+            vg,
+            snaps: vg.vg.snapshot_index(),
+            lvs: vg.vg.lvs.iter().map(|l| (l.name.as_str(), l)).collect(),
+            free: OnceCell::new(),
+        }
+    }
+
+    fn lv(&self, name: &str) -> Option<&'a LogicalVolume> {
+        self.lvs.get(name).copied()
+    }
+
+    fn snapshot_of_cow(&self, cow: &str) -> Option<&SnapshotRef> {
+        self.snaps.of_cow(cow)
+    }
+
+    fn free(&self) -> &BTreeMap<String, u64> {
+        self.free.get_or_init(|| alloc::free_extents(&self.vg.vg))
+    }
+
+    /// Free extents of the PV `key`.
+    fn pv_free(&self, key: &str) -> u64 {
+        self.free().get(key).copied().unwrap_or(0)
+    }
+
+    /// Whether LVM lists the LV without `-a`: a merging snapshot's COW is hidden.
+    fn visible(&self, lv: &LogicalVolume) -> bool {
+        match self.snapshot_of_cow(&lv.name) {
+            Some(s) => !s.merging,
+            None => lv.is_visible(),
+        }
+    }
+}
+
+/// The daemon's devices, asked for once per command (none without a daemon).
+#[derive(Default)]
+struct Devices {
+    states: HashMap<String, DevState>,
+}
+
+impl Devices {
+    fn get(ctx: &mut Ctx) -> Devices {
+        let states = ctx.host_if_running().and_then(|h| h.states().ok()).unwrap_or_default();
+        Devices { states }
+    }
+
+    fn state(&self, dm: &str) -> Option<DevState> {
+        self.states.get(dm).cloned()
+    }
+}
+
+fn live(ctx: &mut Ctx, devs: &Devices, view: &View, lv: &LogicalVolume) -> Live {
+    if devs.states.is_empty() {
+        return Live::default();
+    }
+    let vname = &view.vg.vg.name;
+    let mut l = Live { dev: devs.state(&dm_name(vname, &lv.name, None)), ..Default::default() };
+    // Only devices that exist have a status: no query for the others.
+    let mut status = |dm: String| -> Result<TargetStatus, HostError> {
+        match ctx.host_if_running() {
+            Some(h) if devs.states.contains_key(&dm) => h.status(&dm),
+            _ => Err(HostError::new(ulvm_lvm::HostErrorKind::NotFound, format!("Device {dm} not found"))),
+        }
+    };
+    let merging = |o: &str| view.snaps.of_origin(o).any(|s| s.merging);
+    if let Some(s) = view.snapshot_of_cow(&lv.name) {
         // A merge in progress reports through the origin's snapshot-merge
         // status; a merge still waiting for activation, like any snapshot.
-        let merge_pct = if s.merging { usage_pct(h.status(&dm_name(vname, &s.origin, None))) } else { None };
+        let merge_pct = if s.merging { usage_pct(status(dm_name(vname, &s.origin, None))) } else { None };
         if merge_pct.is_some() {
             l.pct = merge_pct;
         } else if l.dev.is_some() {
-            let st = h.status(&dm_name(vname, &lv.name, None));
+            let st = status(dm_name(vname, &lv.name, None));
             if st.as_ref().ok().and_then(|s| s.snapshot()).is_some_and(|s| s.is_invalid()) {
                 l.invalid = true;
                 l.pct = Some(100.0);
@@ -51,10 +133,10 @@ fn live(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) -> Live {
             }
         }
     } else if lv.clone_ref().is_some() && l.dev.is_some() {
-        let st = h.status(&dm_name(vname, &lv.name, None)).ok();
+        let st = status(dm_name(vname, &lv.name, None)).ok();
         l.copy = st.as_ref().and_then(|s| s.clone_status()).and_then(ulvm_lvm::percent::clone);
-    } else if merging(&lv.name).is_some() && l.dev.is_some() {
-        l.pct = usage_pct(h.status(&dm_name(vname, &lv.name, None)));
+    } else if merging(&lv.name) && l.dev.is_some() {
+        l.pct = usage_pct(status(dm_name(vname, &lv.name, None)));
     }
     l
 }
@@ -76,10 +158,10 @@ fn pct(v: Option<f64>) -> Cell {
     }
 }
 
-fn lv_attr(vg: &Vg, lv: &LogicalVolume, l: &Live) -> String {
-    let snap = vg.vg.snapshot_of_cow(&lv.name);
-    let snaps = vg.vg.snapshots_of(&lv.name);
-    let c0 = match (&snap, snaps.is_empty()) {
+fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
+    let snap = view.snapshot_of_cow(&lv.name);
+    let is_origin = view.snaps.has_snapshots(&lv.name);
+    let c0 = match (&snap, is_origin) {
         (Some(s), _) => {
             if s.merging {
                 'S'
@@ -87,8 +169,8 @@ fn lv_attr(vg: &Vg, lv: &LogicalVolume, l: &Live) -> String {
                 's'
             }
         }
-        (None, false) => {
-            if snaps.iter().any(|s| s.merging) {
+        (None, true) => {
+            if view.snaps.of_origin(&lv.name).any(|s| s.merging) {
                 'O'
             } else {
                 'o'
@@ -104,16 +186,9 @@ fn lv_attr(vg: &Vg, lv: &LogicalVolume, l: &Live) -> String {
         Some(_) => 'a',
     };
     let c5 = if l.dev.as_ref().is_some_and(|d| d.open_count > 0) { 'o' } else { '-' };
-    let c6 = if snap.is_some() || !snaps.is_empty() { 's' } else { '-' };
+    let c6 = if snap.is_some() || is_origin { 's' } else { '-' };
     let c9 = if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") { 'k' } else { '-' };
     format!("{c0}{c1}i-{c4}{c5}{c6}--{c9}")
-}
-
-fn visible(vg: &Vg, lv: &LogicalVolume) -> bool {
-    match vg.vg.snapshot_of_cow(&lv.name) {
-        Some(s) => !s.merging,
-        None => lv.is_visible(),
-    }
 }
 
 struct FieldDef {
@@ -274,7 +349,9 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     match kind.as_str() {
         "lvs" => {
             let per_seg = cols.iter().any(|c| c.seg);
+            let devs = Devices::get(ctx);
             for vg in &selected {
+                let view = View::new(vg);
                 let wanted_lv: Vec<&str> = a
                     .pos
                     .iter()
@@ -288,28 +365,30 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                     }
                 }
                 for lv in vg.vg.user_lvs() {
-                    if !visible(vg, lv) && !a.has("all") {
+                    if !view.visible(lv) && !a.has("all") {
                         continue;
                     }
                     if !wanted_lv.is_empty() && !wanted_lv.contains(&lv.name.as_str()) {
                         continue;
                     }
-                    let l = live(ctx, vg, lv);
+                    let l = live(ctx, &devs, &view, lv);
                     let segs: Vec<Option<&Segment>> =
                         if per_seg { lv.segments.iter().map(Some).collect() } else { vec![None] };
                     for seg in segs {
-                        rows.push(cols.iter().map(|c| lv_cell(c.id, vg, lv, seg, &l, &u)).collect());
+                        rows.push(cols.iter().map(|c| lv_cell(c.id, &view, lv, seg, &l, &u)).collect());
                     }
                 }
             }
         }
         "vgs" => {
             for vg in &selected {
-                rows.push(cols.iter().map(|c| vg_cell(c.id, vg, &u)).collect());
+                let view = View::new(vg);
+                rows.push(cols.iter().map(|c| vg_cell(c.id, &view, &u)).collect());
             }
         }
         _ => {
             let wanted: Vec<std::path::PathBuf> = a.pos.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
+            let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
             for d in &scan.pvs {
                 if !wanted.is_empty() && !wanted.contains(&d.path) {
                     continue;
@@ -319,7 +398,8 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                 if vg.is_some_and(|v| shared_refusal(v).is_some()) {
                     continue;
                 }
-                rows.push(cols.iter().map(|c| pv_cell(c.id, d, vg, &u)).collect());
+                let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
+                rows.push(cols.iter().map(|c| pv_cell(c.id, d, view, &u)).collect());
             }
         }
     }
@@ -351,21 +431,22 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     Ok(0)
 }
 
-fn lv_cell(id: &str, vg: &Vg, lv: &LogicalVolume, seg: Option<&Segment>, l: &Live, u: &Units) -> Cell {
+fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: &Live, u: &Units) -> Cell {
+    let vg = view.vg;
     let es = vg.vg.extent_size;
-    let snap = vg.vg.snapshot_of_cow(&lv.name);
+    let snap = view.snapshot_of_cow(&lv.name);
     let seg = seg.or(lv.segments.first());
     match id {
         "lv_name" => {
-            let text = if visible(vg, lv) { lv.name.clone() } else { format!("[{}]", lv.name) };
+            let text = if view.visible(lv) { lv.name.clone() } else { format!("[{}]", lv.name) };
             Cell { text, key: ulvm_lvm::report::SortKey::Str(lv.name.clone()) }
         }
         "vg_name" => Cell::str(vg.vg.name.clone()),
-        "lv_attr" => Cell::str(lv_attr(vg, lv, l)),
+        "lv_attr" => Cell::str(lv_attr(view, lv, l)),
         "lv_size" => size_cell(u, lv.extents() * es),
         "origin" => Cell::str(snap.as_ref().map(|s| s.origin.clone()).unwrap_or_default()),
         "origin_size" => match &snap {
-            Some(s) => size_cell(u, vg.vg.lv(&s.origin).map(|o| o.extents() * es).unwrap_or(0)),
+            Some(s) => size_cell(u, view.lv(&s.origin).map(|o| o.extents() * es).unwrap_or(0)),
             None => Cell::str(""),
         },
         "data_percent" | "snap_percent" => pct(l.pct),
@@ -416,24 +497,25 @@ fn lv_cell(id: &str, vg: &Vg, lv: &LogicalVolume, seg: Option<&Segment>, l: &Liv
     }
 }
 
-fn vg_cell(id: &str, vg: &Vg, u: &Units) -> Cell {
+fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
+    let vg = view.vg;
     let v = &vg.vg;
     let total: u64 = v.pvs.iter().map(|p| p.pe_count).sum();
-    let free = alloc::free_extents(v).values().sum::<u64>();
+    let free = || view.free().values().sum::<u64>();
     match id {
         "vg_name" => Cell::str(v.name.clone()),
         "pv_count" => int_cell(v.pvs.len() as i64),
         // LVM counts the LVs a user sees: a merging snapshot is hidden.
-        "lv_count" => int_cell(v.user_lvs().filter(|l| visible(vg, l)).count() as i64),
-        "snap_count" => int_cell(v.snapshots().len() as i64),
+        "lv_count" => int_cell(v.user_lvs().filter(|l| view.visible(l)).count() as i64),
+        "snap_count" => int_cell(view.snaps.all().len() as i64),
         "vg_attr" => Cell::str(vg_attr(vg)),
         "vg_size" => size_cell(u, total * v.extent_size),
-        "vg_free" => size_cell(u, free * v.extent_size),
+        "vg_free" => size_cell(u, free() * v.extent_size),
         "vg_uuid" => Cell::str(v.id.to_string()),
         "vg_fmt" => Cell::str("lvm2"),
         "vg_extent_size" => size_cell(u, v.extent_size),
         "vg_extent_count" => int_cell(total as i64),
-        "vg_free_count" => int_cell(free as i64),
+        "vg_free_count" => int_cell(free() as i64),
         "vg_seqno" => int_cell(v.seqno as i64),
         "max_lv" => int_cell(v.max_lv as i64),
         "max_pv" => int_cell(v.max_pv as i64),
@@ -452,13 +534,14 @@ fn vg_attr(vg: &Vg) -> String {
     )
 }
 
-fn pv_cell(id: &str, d: &PvDisk, vg: Option<&Vg>, u: &Units) -> Cell {
-    let entry = vg.and_then(|v| v.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p)));
+fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, u: &Units) -> Cell {
+    let vg = view.map(|v| v.vg);
+    let entry = view.and_then(|v| v.vg.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p)));
     let pe_start = d.label.data_areas.first().map(|a| a.offset / 512).unwrap_or(2048);
     let (size, free, count, alloc_n) = match entry {
         Some((v, p)) => {
-            let free = alloc::free_extents(&v.vg).get(&p.key).copied().unwrap_or(0);
-            let es = v.vg.extent_size;
+            let free = v.pv_free(&p.key);
+            let es = v.vg.vg.extent_size;
             (p.pe_count * es, free * es, p.pe_count, p.pe_count - free)
         }
         None => (d.dev_sectors(), d.dev_sectors(), 0, 0),
@@ -489,8 +572,25 @@ fn pv_cell(id: &str, d: &PvDisk, vg: Option<&Vg>, u: &Units) -> Cell {
     }
 }
 
+/// `println!` into `out`: the displays print thousands of lines, which go
+/// out in a few writes instead of one each. As with `println!`, a failed
+/// write of stdout is not an error of the command (exit status as LVM's).
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Standard output, buffered (flushed when dropped, so before an error
+/// message).
+fn stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock())
+}
+
 pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (scan, vgs) = ctx.scan(true)?;
+    let out = &mut stdout();
+    let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
     let wanted: Vec<std::path::PathBuf> = a.pos.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
     for d in &scan.pvs {
         if !wanted.is_empty() && !wanted.contains(&d.path) {
@@ -501,57 +601,59 @@ pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             continue;
         }
         let entry = vg.and_then(|v| v.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p)));
-        println!("  --- {}Physical volume ---", if entry.is_some() { "" } else { "NEW " });
-        println!("  PV Name               {}", d.path.display());
-        println!("  VG Name               {}", vg.map(|v| v.vg.name.as_str()).unwrap_or(""));
+        let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
+        outln!(out, "  --- {}Physical volume ---", if entry.is_some() { "" } else { "NEW " });
+        outln!(out, "  PV Name               {}", d.path.display());
+        outln!(out, "  VG Name               {}", vg.map(|v| v.vg.name.as_str()).unwrap_or(""));
         match entry {
             Some((v, p)) => {
                 let es = v.vg.extent_size;
                 let data = p.pe_count * es;
-                let free = alloc::free_extents(&v.vg).get(&p.key).copied().unwrap_or(0);
+                let free = view.map(|w| w.pv_free(&p.key)).unwrap_or(0);
                 let dev = d.dev_sectors();
-                println!("  PV Size               {} / not usable {}", size_long(dev), size_long(dev - data));
+                outln!(out, "  PV Size               {} / not usable {}", size_long(dev), size_long(dev - data));
                 let allocatable = p.status.iter().any(|s| s == "ALLOCATABLE");
                 if allocatable {
-                    println!("  Allocatable           yes {}", if free == 0 { "(but full)" } else { "" });
+                    outln!(out, "  Allocatable           yes {}", if free == 0 { "(but full)" } else { "" });
                 } else {
-                    println!("  Allocatable           NO");
+                    outln!(out, "  Allocatable           NO");
                 }
-                println!("  PE Size               {}", size_long(es));
-                println!("  Total PE              {}", p.pe_count);
-                println!("  Free PE               {free}");
-                println!("  Allocated PE          {}", p.pe_count - free);
-                println!("  PV UUID               {}", d.uuid());
-                println!("   ");
+                outln!(out, "  PE Size               {}", size_long(es));
+                outln!(out, "  Total PE              {}", p.pe_count);
+                outln!(out, "  Free PE               {free}");
+                outln!(out, "  Allocated PE          {}", p.pe_count - free);
+                outln!(out, "  PV UUID               {}", d.uuid());
+                outln!(out, "   ");
                 if a.has("maps") {
-                    println!("  --- Physical Segments ---");
+                    outln!(out, "  --- Physical Segments ---");
+                    let lvs: HashMap<&str, &LogicalVolume> = v.vg.lvs.iter().map(|l| (l.name.as_str(), l)).collect();
                     for s in &alloc::pv_segments(&v.vg)[&p.key] {
-                        println!("  Physical extent {} to {}:", s.pe, s.pe + s.len - 1);
+                        outln!(out, "  Physical extent {} to {}:", s.pe, s.pe + s.len - 1);
                         match &s.used_by {
                             Some((lv, le)) => {
-                                println!("    Logical volume\t/dev/{}/{lv}", v.vg.name);
-                                let seg_len =
-                                    v.vg.lv(lv)
-                                        .and_then(|l| l.segments.iter().find(|g| g.start_extent == *le))
-                                        .map(|g| g.extent_count)
-                                        .unwrap_or(s.len);
-                                println!("    Logical extents\t{le} to {}", le + seg_len - 1);
+                                outln!(out, "    Logical volume\t/dev/{}/{lv}", v.vg.name);
+                                let seg_len = lvs
+                                    .get(lv.as_str())
+                                    .and_then(|l| l.segments.iter().find(|g| g.start_extent == *le))
+                                    .map(|g| g.extent_count)
+                                    .unwrap_or(s.len);
+                                outln!(out, "    Logical extents\t{le} to {}", le + seg_len - 1);
                             }
-                            None => println!("    FREE"),
+                            None => outln!(out, "    FREE"),
                         }
                     }
-                    println!("   ");
+                    outln!(out, "   ");
                 }
             }
             None => {
-                println!("  PV Size               {}", size_long(d.dev_sectors()));
-                println!("  Allocatable           NO");
-                println!("  PE Size               0   ");
-                println!("  Total PE              0");
-                println!("  Free PE               0");
-                println!("  Allocated PE          0");
-                println!("  PV UUID               {}", d.uuid());
-                println!("   ");
+                outln!(out, "  PV Size               {}", size_long(d.dev_sectors()));
+                outln!(out, "  Allocatable           NO");
+                outln!(out, "  PE Size               0   ");
+                outln!(out, "  Total PE              0");
+                outln!(out, "  Free PE               0");
+                outln!(out, "  Allocated PE          0");
+                outln!(out, "  PV UUID               {}", d.uuid());
+                outln!(out, "   ");
             }
         }
     }
@@ -561,55 +663,63 @@ pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (_, vgs) = ctx.scan(true)?;
     let names: Vec<String> = if a.pos.is_empty() { local_names(&vgs) } else { a.pos.clone() };
+    let devs = Devices::get(ctx);
+    let out = &mut stdout();
     for name in names {
         let Some(vg) = vgs.get(&name) else { bail!("Volume group \"{name}\" not found") };
         check_local(vg)?;
+        let view = View::new(vg);
         let v = &vg.vg;
         let es = v.extent_size;
         let total: u64 = v.pvs.iter().map(|p| p.pe_count).sum();
-        let free: u64 = alloc::free_extents(v).values().sum();
+        let free: u64 = view.free().values().sum();
         let mut open = 0;
         for l in v.user_lvs() {
-            if live(ctx, vg, l).dev.is_some_and(|d| d.open_count > 0) {
+            if live(ctx, &devs, &view, l).dev.is_some_and(|d| d.open_count > 0) {
                 open += 1;
             }
         }
-        println!("  --- Volume group ---");
-        println!("  VG Name               {name}");
-        println!("  System ID             ");
-        println!("  Format                lvm2");
-        println!("  Metadata Areas        {}", vg.disks.values().map(|d| d.label.metadata_areas.len()).sum::<usize>());
-        println!("  Metadata Sequence No  {}", v.seqno);
-        println!("  VG Access             read/write");
-        println!("  VG Status             resizable");
-        println!("  MAX LV                {}", v.max_lv);
-        println!("  Cur LV                {}", v.user_lvs().filter(|l| visible(vg, l)).count());
-        println!("  Open LV               {open}");
-        println!("  Max PV                {}", v.max_pv);
-        println!("  Cur PV                {}", v.pvs.len());
-        println!("  Act PV                {}", vg.disks.len());
-        println!("  VG Size               {}", size_long(total * es));
-        println!("  PE Size               {}", size_long(es));
-        println!("  Total PE              {total}");
-        println!("  Alloc PE / Size       {} / {}", total - free, size_long((total - free) * es));
-        println!("  Free  PE / Size       {free} / {}", size_long(free * es));
-        println!("  VG UUID               {}", v.id);
-        println!("   ");
+        outln!(out, "  --- Volume group ---");
+        outln!(out, "  VG Name               {name}");
+        outln!(out, "  System ID             ");
+        outln!(out, "  Format                lvm2");
+        outln!(
+            out,
+            "  Metadata Areas        {}",
+            vg.disks.values().map(|d| d.label.metadata_areas.len()).sum::<usize>()
+        );
+        outln!(out, "  Metadata Sequence No  {}", v.seqno);
+        outln!(out, "  VG Access             read/write");
+        outln!(out, "  VG Status             resizable");
+        outln!(out, "  MAX LV                {}", v.max_lv);
+        outln!(out, "  Cur LV                {}", v.user_lvs().filter(|l| view.visible(l)).count());
+        outln!(out, "  Open LV               {open}");
+        outln!(out, "  Max PV                {}", v.max_pv);
+        outln!(out, "  Cur PV                {}", v.pvs.len());
+        outln!(out, "  Act PV                {}", vg.disks.len());
+        outln!(out, "  VG Size               {}", size_long(total * es));
+        outln!(out, "  PE Size               {}", size_long(es));
+        outln!(out, "  Total PE              {total}");
+        outln!(out, "  Alloc PE / Size       {} / {}", total - free, size_long((total - free) * es));
+        outln!(out, "  Free  PE / Size       {free} / {}", size_long(free * es));
+        outln!(out, "  VG UUID               {}", v.id);
+        outln!(out, "   ");
         if a.has("verbose") {
             for l in v.user_lvs() {
-                print_lvdisplay(ctx, vg, l);
+                print_lvdisplay(ctx, &devs, &view, l, out);
             }
-            println!("  --- Physical volumes ---");
+            outln!(out, "  --- Physical volumes ---");
             for p in &v.pvs {
-                let pfree = alloc::free_extents(v).get(&p.key).copied().unwrap_or(0);
-                println!("  PV Name               {}     ", vg.pv_path(&p.key));
-                println!("  PV UUID               {}", p.id);
-                println!(
+                let pfree = view.pv_free(&p.key);
+                outln!(out, "  PV Name               {}     ", vg.pv_path(&p.key));
+                outln!(out, "  PV UUID               {}", p.id);
+                outln!(
+                    out,
                     "  PV Status             {}allocatable",
                     if p.status.iter().any(|s| s == "ALLOCATABLE") { "" } else { "NOT " }
                 );
-                println!("  Total PE / Free PE    {} / {pfree}", p.pe_count);
-                println!("   ");
+                outln!(out, "  Total PE / Free PE    {} / {pfree}", p.pe_count);
+                outln!(out, "   ");
             }
         }
     }
@@ -617,70 +727,72 @@ pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 }
 
 /// `lvdisplay -m`: where each segment's extents lie.
-fn print_segments(vg: &Vg, lv: &LogicalVolume) {
-    println!("  --- Segments ---");
+fn print_segments(vg: &Vg, lv: &LogicalVolume, out: &mut impl std::io::Write) {
+    outln!(out, "  --- Segments ---");
     for seg in &lv.segments {
-        println!("  Logical extents {} to {}:", seg.start_extent, seg.start_extent + seg.extent_count - 1);
+        outln!(out, "  Logical extents {} to {}:", seg.start_extent, seg.start_extent + seg.extent_count - 1);
         match &seg.kind {
             SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => {
                 let (k, pe) = &stripes[0];
-                println!("    Type\t\tlinear");
-                println!("    Physical volume\t{}", vg.pv_path(k));
-                println!("    Physical extents\t{pe} to {}", pe + seg.extent_count - 1);
+                outln!(out, "    Type\t\tlinear");
+                outln!(out, "    Physical volume\t{}", vg.pv_path(k));
+                outln!(out, "    Physical extents\t{pe} to {}", pe + seg.extent_count - 1);
             }
             SegmentKind::Striped { stripes, stripe_size } => {
                 let per = seg.extent_count / stripes.len() as u64;
-                println!("    Type\t\tstriped");
-                println!("    Stripes\t\t{}", stripes.len());
-                println!("    Stripe size\t\t{}", size_long(stripe_size.unwrap_or(128)));
+                outln!(out, "    Type\t\tstriped");
+                outln!(out, "    Stripes\t\t{}", stripes.len());
+                outln!(out, "    Stripe size\t\t{}", size_long(stripe_size.unwrap_or(128)));
                 for (i, (k, pe)) in stripes.iter().enumerate() {
-                    println!("    Stripe {i}:");
-                    println!("      Physical volume\t{}", vg.pv_path(k));
-                    println!("      Physical extents\t{pe} to {}", pe + per - 1);
+                    outln!(out, "    Stripe {i}:");
+                    outln!(out, "      Physical volume\t{}", vg.pv_path(k));
+                    outln!(out, "      Physical extents\t{pe} to {}", pe + per - 1);
                 }
             }
-            SegmentKind::Snapshot { .. } => println!("    Type\t\tsnapshot"),
-            SegmentKind::Other { segment_type } => println!("    Type\t\t{segment_type}"),
+            SegmentKind::Snapshot { .. } => outln!(out, "    Type\t\tsnapshot"),
+            SegmentKind::Other { segment_type } => outln!(out, "    Type\t\t{segment_type}"),
         }
-        println!("   ");
+        outln!(out, "   ");
     }
-    println!("   ");
+    outln!(out, "   ");
 }
 
-fn print_lvdisplay(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) {
-    let v = &vg.vg;
-    let l = live(ctx, vg, lv);
-    let snap = v.snapshot_of_cow(&lv.name);
-    let snaps = v.snapshots_of(&lv.name);
-    println!("  --- Logical volume ---");
-    if visible(vg, lv) {
-        println!("  LV Path                /dev/{}/{}", v.name, lv.name);
-        println!("  LV Name                {}", lv.name);
+fn print_lvdisplay(ctx: &mut Ctx, devs: &Devices, view: &View, lv: &LogicalVolume, out: &mut impl std::io::Write) {
+    let v = &view.vg.vg;
+    let l = live(ctx, devs, view, lv);
+    let snap = view.snapshot_of_cow(&lv.name);
+    let snaps: Vec<&SnapshotRef> = view.snaps.of_origin(&lv.name).collect();
+    outln!(out, "  --- Logical volume ---");
+    if view.visible(lv) {
+        outln!(out, "  LV Path                /dev/{}/{}", v.name, lv.name);
+        outln!(out, "  LV Name                {}", lv.name);
     } else {
-        println!("  Internal LV Name       {}", lv.name);
+        outln!(out, "  Internal LV Name       {}", lv.name);
     }
-    println!("  VG Name                {}", v.name);
-    println!("  LV UUID                {}", lv.id);
-    println!("  LV Write Access        {}", if lv.is_writable() { "read/write" } else { "read only" });
+    outln!(out, "  VG Name                {}", v.name);
+    outln!(out, "  LV UUID                {}", lv.id);
+    outln!(out, "  LV Write Access        {}", if lv.is_writable() { "read/write" } else { "read only" });
     if let (Some(h), Some(t)) = (&lv.creation_host, lv.creation_time) {
-        println!("  LV Creation host, time {h}, {}", format_time(t));
+        outln!(out, "  LV Creation host, time {h}, {}", format_time(t));
     }
     if !snaps.is_empty() {
-        println!("  LV snapshot status     source of");
+        outln!(out, "  LV snapshot status     source of");
         for s in &snaps {
-            let cow = v.lv(&s.cow).cloned();
-            let active = cow.map(|c| live(ctx, vg, &c)).is_some_and(|cl| cl.dev.is_some() && !cl.invalid);
-            println!("                         {} [{}]", s.cow, if active { "active" } else { "INACTIVE" });
+            let active =
+                view.lv(&s.cow).map(|c| live(ctx, devs, view, c)).is_some_and(|cl| cl.dev.is_some() && !cl.invalid);
+            outln!(out, "                         {} [{}]", s.cow, if active { "active" } else { "INACTIVE" });
         }
     } else if let Some(s) = &snap {
         let active = l.dev.is_some() && !l.invalid;
-        println!(
+        outln!(
+            out,
             "  LV snapshot status     {} destination for {}",
             if active { "active" } else { "INACTIVE" },
             s.origin
         );
     }
-    println!(
+    outln!(
+        out,
         "  LV Status              {}",
         if l.dev.as_ref().is_some_and(|d| d.suspended) {
             "suspended"
@@ -691,16 +803,16 @@ fn print_lvdisplay(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) {
         }
     );
     if let Some(d) = &l.dev {
-        println!("  # open                 {}", d.open_count);
+        outln!(out, "  # open                 {}", d.open_count);
     }
     let es = v.extent_size;
     match &snap {
         Some(s) => {
-            let o = v.lv(&s.origin).map(|o| o.extents()).unwrap_or(0);
-            println!("  LV Size                {}", size_long(o * es));
-            println!("  Current LE             {o}");
-            println!("  COW-table size         {}", size_long(lv.extents() * es));
-            println!("  COW-table LE           {}", lv.extents());
+            let o = view.lv(&s.origin).map(|o| o.extents()).unwrap_or(0);
+            outln!(out, "  LV Size                {}", size_long(o * es));
+            outln!(out, "  Current LE             {o}");
+            outln!(out, "  COW-table size         {}", size_long(lv.extents() * es));
+            outln!(out, "  COW-table LE           {}", lv.extents());
             if l.dev.is_some() && !l.invalid {
                 // LVM asks a merging snapshot's origin: until the merge
                 // runs (snapshot-origin has no usage), that reads as 100%.
@@ -712,19 +824,19 @@ fn print_lvdisplay(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) {
                     l.pct
                 };
                 if let Some(p) = p {
-                    println!("  Allocated to snapshot  {p:.2}%");
+                    outln!(out, "  Allocated to snapshot  {p:.2}%");
                 }
             }
-            println!("  Snapshot chunk size    {}", size_long(s.chunk_size));
+            outln!(out, "  Snapshot chunk size    {}", size_long(s.chunk_size));
         }
         None => {
-            println!("  LV Size                {}", size_long(lv.extents() * es));
-            println!("  Current LE             {}", lv.extents());
+            outln!(out, "  LV Size                {}", size_long(lv.extents() * es));
+            outln!(out, "  Current LE             {}", lv.extents());
         }
     }
-    println!("  Segments               {}", lv.segments.len());
-    println!("  Allocation             inherit");
-    println!("  Read ahead sectors     auto");
+    outln!(out, "  Segments               {}", lv.segments.len());
+    outln!(out, "  Allocation             inherit");
+    outln!(out, "  Read ahead sectors     auto");
     if let Some(d) = &l.dev {
         // LVM's automatic read-ahead: 256 sectors, or two full stripes.
         let ra = match lv.segments.first().map(|s| &s.kind) {
@@ -733,10 +845,10 @@ fn print_lvdisplay(ctx: &mut Ctx, vg: &Vg, lv: &LogicalVolume) {
             }
             _ => 256,
         };
-        println!("  - currently set to     {ra}");
-        println!("  Block device           {}:{}", d.major, d.minor);
+        outln!(out, "  - currently set to     {ra}");
+        outln!(out, "  Block device           {}:{}", d.major, d.minor);
     }
-    println!("   ");
+    outln!(out, "   ");
 }
 
 fn format_time(t: i64) -> String {
@@ -762,6 +874,8 @@ fn civil(days: i64) -> (i64, u32, u32) {
 
 pub fn lvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (_, vgs) = ctx.scan(true)?;
+    let devs = Devices::get(ctx);
+    let out = &mut stdout();
     let mut any = false;
     for vg in vgs.values() {
         if shared_refusal(vg).is_some() {
@@ -770,16 +884,17 @@ pub fn lvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             }
             continue;
         }
+        let view = View::new(vg);
         for lv in vg.vg.user_lvs() {
             let selected = a.pos.is_empty()
                 || a.pos.iter().any(|p| {
                     let p = p.strip_prefix("/dev/").unwrap_or(p);
                     p == vg.vg.name || p == format!("{}/{}", vg.vg.name, lv.name)
                 });
-            if selected && (visible(vg, lv) || !a.pos.is_empty() || a.has("all")) {
-                print_lvdisplay(ctx, vg, lv);
+            if selected && (view.visible(lv) || !a.pos.is_empty() || a.has("all")) {
+                print_lvdisplay(ctx, &devs, &view, lv, out);
                 if a.has("maps") {
-                    print_segments(vg, lv);
+                    print_segments(vg, lv, out);
                 }
                 any = true;
             }

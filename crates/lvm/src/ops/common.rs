@@ -183,5 +183,5 @@ pub fn zero_start(vg: &Vg, lv: &LogicalVolume) -> Result<(), LvmError> {
 
 /// The first free `lvolN` name.
 pub fn next_lv_name(vg: &Vg) -> String {
-    (0..).map(|n| format!("lvol{n}")).find(|n| vg.vg.lv(n).is_none()).expect("unbounded")
+    vg.vg.next_free_name("lvol")
 }

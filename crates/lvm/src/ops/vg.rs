@@ -41,7 +41,7 @@ pub fn pvs_for_vg(s: &mut Session, paths: &[PathBuf], command: &str) -> Result<V
     for p in paths {
         let in_vg = super::vg_of_device(&vgs, p)
             .map(|v| v.vg.name.clone())
-            .or_else(|| disk::read_pv(p, true).ok().flatten().and_then(|d| d.vg.map(|(v, _)| v.name)));
+            .or_else(|| disk::read_pv(p, true).ok().flatten().and_then(|d| d.vg.map(|m| m.0.name.clone())));
         if let Some(v) = in_vg {
             return Err(LvmError::Refused(format!(
                 "Physical volume '{}' is already in volume group '{v}'",
