@@ -613,6 +613,31 @@ impl LogicalVolume {
     pub fn is_writable(&self) -> bool {
         self.status.iter().any(|f| f == "WRITE")
     }
+
+    /// Sets or clears `WRITE`, where LVM keeps it (after `READ`).
+    pub fn set_writable(&mut self, on: bool) {
+        if on == self.is_writable() {
+            return;
+        }
+        if on {
+            let at = self.status.iter().position(|f| f == "READ").map_or(0, |i| i + 1);
+            self.status.insert(at, "WRITE".into());
+        } else {
+            self.status.retain(|f| f != "WRITE");
+        }
+    }
+
+    /// Sets or clears `VISIBLE` (last, where LVM keeps it).
+    pub fn set_visible(&mut self, on: bool) {
+        if on == self.is_visible() {
+            return;
+        }
+        if on {
+            self.status.push("VISIBLE".into());
+        } else {
+            self.status.retain(|f| f != "VISIBLE");
+        }
+    }
 }
 
 /// A clone LV (ulvm's `lvcreate --type clone`): the LV's own extents are

@@ -429,3 +429,52 @@ fn test_a_shared_vg_is_refused_and_not_written() {
     assert_eq!(e.to_string(), "Cannot access VG vg0 with lock type sanlock that requires lvmlockd.");
     assert!(t.disks() == before);
 }
+
+#[test]
+fn test_lvremove_asks_before_removing_an_active_lv_and_force_does_not() {
+    let t = Setup::with_base("ops-remove");
+    let mut s = t.session(false);
+    let before = t.disks();
+    let e = ulvm_lvm::ops::remove::lvremove(&mut s, "vg0", Some("base"), false).unwrap_err();
+    assert_eq!(e.to_string(), "Logical volume vg0/base not removed.");
+    assert!(t.disks() == before && t.host.world().log.is_empty(), "a refused lvremove changed something");
+    let e = ulvm_lvm::ops::remove::lvremove(&mut s, "vg0", Some("nope"), true).unwrap_err();
+    assert_eq!(e.to_string(), "Failed to find logical volume \"vg0/nope\"");
+    ulvm_lvm::ops::remove::lvremove(&mut s, "vg0", Some("base"), true).unwrap();
+    assert_eq!(t.host.world().log, ["remove vg0-base"]);
+    assert_eq!(t.lines.take().0, ["Logical volume \"base\" successfully removed."]);
+    assert!(s.vg("vg0", true).unwrap().vg.lvs.is_empty());
+}
+
+#[test]
+fn test_lvrename_renames_devices_and_snapshot_references() {
+    let t = Setup::with_base("ops-rename");
+    let mut s = t.session(false);
+    let c = LvCreate { name: Some("snap".into()), snapshot_of: Some("base".into()), ..LvCreate::new("vg0", mib(4)) };
+    lvcreate(&mut s, &c).unwrap();
+    let e = ulvm_lvm::ops::change::lvrename(&mut s, "vg0", "base", "snap").unwrap_err();
+    assert_eq!(e.to_string(), "Logical Volume \"snap\" already exists in volume group \"vg0\"");
+    ulvm_lvm::ops::change::lvrename(&mut s, "vg0", "base", "data").unwrap();
+    let names: Vec<String> = t.host.world().devs.keys().cloned().collect();
+    assert_eq!(names, ["vg0-data", "vg0-data-real", "vg0-snap", "vg0-snap-cow"]);
+    let vg = s.vg("vg0", true).unwrap();
+    assert_eq!(vg.vg.snapshot_of_cow("snap").unwrap().origin, "data");
+}
+
+#[test]
+fn test_lvchange_permission_reloads_read_only_and_reports_no_change() {
+    let t = Setup::with_base("ops-change");
+    let mut s = t.session(false);
+    let ro = ulvm_lvm::ops::change::LvChange {
+        vg: "vg0".into(),
+        lv: Some("base".into()),
+        writable: Some(false),
+        activate: None,
+    };
+    ulvm_lvm::ops::change::lvchange(&mut s, &ro).unwrap();
+    ulvm_lvm::ops::change::lvchange(&mut s, &ro).unwrap();
+    assert_eq!(t.lines.take().0, ["Logical volume vg0/base changed.", "Logical volume vg0/base is already read only."]);
+    let ops: Vec<String> = t.host.world().log.iter().map(|l| l.split(':').next().unwrap().to_string()).collect();
+    assert_eq!(ops, ["suspend vg0-base", "load vg0-base", "resume vg0-base"]);
+    assert!(!s.vg("vg0", true).unwrap().vg.lv("base").unwrap().is_writable());
+}

@@ -12,9 +12,11 @@
 //! ([`Confirm`]). Messages go through the sink with LVM's exact wording;
 //! the caller decides where they land.
 
+pub mod change;
 pub mod common;
 pub mod create;
 pub mod jobs;
+pub mod remove;
 pub mod resize;
 pub mod vg;
 

@@ -1,0 +1,125 @@
+//! `lvrename` and `lvchange` (`-p r|rw`, `-a y|n`).
+
+use super::Session;
+use crate::activate;
+use crate::disk::Vg;
+use crate::model::SegmentKind;
+use crate::names::{check_lv_name, dm_name};
+use crate::LvmError;
+
+/// Renames an LV; its active devices keep their tables (which refer to
+/// device numbers) and get the new names.
+pub fn lvrename(s: &mut Session, vg_name: &str, old: &str, new: &str) -> Result<(), LvmError> {
+    check_lv_name(new)?;
+    let _l = s.lock_vg(vg_name)?;
+    let mut vg = s.vg(vg_name, false)?;
+    if vg.vg.lv(old).is_none() {
+        return Err(LvmError::NotFound(format!(
+            "Existing logical volume \"{old}\" not found in volume group \"{vg_name}\""
+        )));
+    }
+    if vg.vg.lv(new).is_some() {
+        return Err(LvmError::Exists(format!("Logical Volume \"{new}\" already exists in volume group \"{vg_name}\"")));
+    }
+    if let Some(h) = s.host_if_running() {
+        for layer in [None, Some("real"), Some("cow")] {
+            let from = dm_name(vg_name, old, layer);
+            if h.state(&from)?.is_some() {
+                h.rename(&from, &dm_name(vg_name, new, layer))?;
+            }
+        }
+    }
+    for l in &mut vg.vg.lvs {
+        if l.name == old {
+            l.name = new.to_string();
+        }
+        for seg in &mut l.segments {
+            if let SegmentKind::Snapshot { origin, cow, .. } = &mut seg.kind {
+                if origin == old {
+                    *origin = new.to_string();
+                }
+                if cow == old {
+                    *cow = new.to_string();
+                }
+            }
+        }
+    }
+    s.commit(&mut vg)?;
+    s.print(format!("Renamed \"{old}\" to \"{new}\" in volume group \"{vg_name}\""));
+    Ok(())
+}
+
+/// One `lvchange` on `lv` of `vg` (every LV of the VG when `None`).
+#[derive(Debug, Clone)]
+pub struct LvChange {
+    pub vg: String,
+    pub lv: Option<String>,
+    /// `-p rw` (true) or `-p r`.
+    pub writable: Option<bool>,
+    /// `-a y` (true) or `-a n`.
+    pub activate: Option<bool>,
+}
+
+/// Carries out `c`; the VG as it is afterwards (for the jobs an
+/// activation resumes).
+pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
+    let vg_name = c.vg.as_str();
+    let _l = s.lock_vg(vg_name)?;
+    let mut vg = s.vg(vg_name, false)?;
+    let names: Vec<String> = match &c.lv {
+        Some(n) => {
+            if !vg.vg.user_lvs().any(|l| &l.name == n) {
+                return Err(LvmError::NotFound(format!("Failed to find logical volume \"{vg_name}/{n}\"")));
+            }
+            vec![n.clone()]
+        }
+        None => vg.vg.user_lvs().map(|l| l.name.clone()).collect(),
+    };
+    if let Some(writable) = c.writable {
+        for n in &names {
+            let origin = activate::family_origin(&vg, n);
+            let before = activate::plan(&vg, &origin)?;
+            let lv = vg.vg.lv_mut(n).expect("checked");
+            if lv.is_writable() == writable {
+                s.print(format!(
+                    "Logical volume {vg_name}/{n} is already {}.",
+                    if writable { "read/write" } else { "read only" }
+                ));
+                continue;
+            }
+            lv.set_writable(writable);
+            let active = match s.host_if_running() {
+                Some(h) => activate::is_active(h, &vg, &origin)?.is_some(),
+                None => false,
+            };
+            if active {
+                let after = activate::plan(&vg, &origin)?;
+                activate::sync_family(s.host()?, &before, &after)?;
+            }
+            s.commit(&mut vg)?;
+            s.print(format!("Logical volume {vg_name}/{n} changed."));
+        }
+    }
+    if let Some(on) = c.activate {
+        for n in &names {
+            if let Some(snap) = vg.vg.snapshot_of_cow(n) {
+                let q = format!(
+                    "Change of snapshot {vg_name}/{n} will also change its origin {vg_name}/{}. Proceed?",
+                    snap.origin
+                );
+                if !s.confirm(&q) {
+                    return Err(LvmError::Refused(format!("Logical volume {vg_name}/{n} not changed.")));
+                }
+            }
+        }
+        let host = s.host()?;
+        for n in &names {
+            if on {
+                activate::activate(host, &vg, n)?;
+            } else {
+                activate::deactivate(host, &vg, n)?;
+            }
+        }
+    }
+    Ok(vg)
+}
