@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use ulvm_blockdev::Sectors;
 use ulvm_dm_table::{SnapshotStatus, Table, TargetArgs, TargetStatus};
 use ulvm_lvm::activate::{DevState, DmDevice, DmHost};
-use ulvm_lvm::model::SegmentKind;
 use ulvm_lvm::ops::common::SizeSpec;
 use ulvm_lvm::ops::create::{lvcreate, LvCreate};
 use ulvm_lvm::ops::jobs::{self, Next, Outcome, SnapshotMerge};
@@ -379,16 +378,15 @@ fn test_a_merge_job_polls_until_done_then_finishes_in_the_metadata() {
     let mut s = t.session(false);
     let c = LvCreate { name: Some("snap".into()), snapshot_of: Some("base".into()), ..LvCreate::new("vg0", mib(4)) };
     lvcreate(&mut s, &c).unwrap();
-    // The merge is recorded (as lvconvert --merge does) and the origin's
-    // table is snapshot-merge; the fake host reports it half done, then done.
-    let mut vg = s.vg("vg0", false).unwrap();
-    let seg = vg.vg.snapshot_of_cow("snap").unwrap().seg_lv;
-    if let Some(SegmentKind::Snapshot { merging, .. }) =
-        vg.vg.lv_mut(&seg).unwrap().segments.first_mut().map(|s| &mut s.kind)
-    {
-        *merging = true;
-    }
-    s.commit(&mut vg).unwrap();
+    // The merge is recorded and, the origin being active and closed, its
+    // table becomes snapshot-merge; the fake host reports it half done, then done.
+    let started = ulvm_lvm::ops::merge::lvconvert_merge(&mut s, "vg0", "snap").unwrap();
+    assert_eq!(started, ulvm_lvm::ops::merge::MergeStart::Now { origin: "base".into() });
+    assert!(t.host.world().devs["vg0-base"]
+        .table
+        .to_string()
+        .contains(" snapshot-merge vg0-base-real vg0-snap-cow P 8"));
+    assert!(s.vg("vg0", true).unwrap().vg.snapshot_of_cow("snap").unwrap().merging);
     let merge = |allocated: u64| {
         TargetStatus::SnapshotMerge(SnapshotStatus::Active {
             allocated: Sectors(allocated),

@@ -10,14 +10,12 @@
 
 use super::args::Args;
 use super::{split_lv, usage, Ctx};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
-use ulvm_lvm::activate;
 use ulvm_lvm::disk::Vg;
-use ulvm_lvm::model::SegmentKind;
-use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::jobs::{self, Next, Outcome, SnapshotMerge, State};
+use ulvm_lvm::ops::merge;
 
 /// Starts a background poller for every merging origin of `vg` that is active.
 /// Starts a background poller for every job of `vg` (merges, clones)
@@ -64,54 +62,10 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     if !a.has("merge") {
         return usage("Only lvconvert --merge (of a snapshot) is supported by ulvm.");
     }
-    let _l = ctx.lock_vg(&vg_name)?;
-    let mut vg = ctx.vg(&vg_name, false)?;
-    let Some(s) = vg.vg.snapshot_of_cow(&name) else {
-        if vg.vg.lv(&name).is_none() {
-            bail!("Failed to find logical volume \"{vg_name}/{name}\"");
-        }
-        bail!("Command on LV {vg_name}/{name} does not accept LV type linear (only snapshots can be merged).");
+    let origin = match merge::lvconvert_merge(&mut ctx.s, &vg_name, &name)? {
+        merge::MergeStart::Deferred { .. } => return Ok(0),
+        merge::MergeStart::Now { origin } => origin,
     };
-    let origin = s.origin.clone();
-    if s.merging {
-        bail!("Command on LV {vg_name}/{name} is invalid on LV with properties: lv_is_merging_cow .");
-    }
-    if vg.vg.snapshots_of(&origin).iter().any(|o| o.merging) {
-        bail!("Cannot merge snapshot {vg_name}/{name} into the origin {vg_name}/{origin} with merging snapshot.");
-    }
-    let top = dm_name(&vg_name, &origin, None);
-    let snap_top = dm_name(&vg_name, &name, None);
-    let (origin_state, snap_state) = match ctx.host_if_running() {
-        Some(h) => (h.state(&top).map_err(|e| anyhow!("{e}"))?, h.state(&snap_top).map_err(|e| anyhow!("{e}"))?),
-        None => (None, None),
-    };
-    if snap_state.as_ref().is_some_and(|st| st.open_count > 0) {
-        bail!("Can't merge snapshot {vg_name}/{name} while it is open.");
-    }
-    let before = activate::plan(&vg, &origin).map_err(|e| anyhow!("{e}"))?;
-    let seg_lv = s.seg_lv.clone();
-    let lv = vg.vg.lv_mut(&seg_lv).expect("snapshot segment LV");
-    lv.status.retain(|f| f != "VISIBLE");
-    if let Some(SegmentKind::Snapshot { merging, .. }) = lv.segments.first_mut().map(|s| &mut s.kind) {
-        *merging = true;
-    }
-    ctx.commit(&mut vg)?;
-    match origin_state {
-        None => {
-            println!("  Merging of snapshot {vg_name}/{name} will occur on next activation of {vg_name}/{origin}.");
-            return Ok(0);
-        }
-        Some(st) if st.open_count > 0 => {
-            println!("  Delaying merge since origin is open.");
-            println!("  Merging of snapshot {vg_name}/{name} will occur on next activation of {vg_name}/{origin}.");
-            return Ok(0);
-        }
-        Some(_) => {}
-    }
-    let after = activate::plan(&vg, &origin).map_err(|e| anyhow!("{e}"))?;
-    activate::sync_family(ctx.host()?, &before, &after).map_err(|e| anyhow!("Failed to start the merge: {e}"))?;
-    println!("  Merging of volume {vg_name}/{name} started.");
-    drop(_l);
     if a.has("background") {
         spawn_poller(ctx, &vg_name, &origin);
         return Ok(0);

@@ -16,6 +16,7 @@ pub mod change;
 pub mod common;
 pub mod create;
 pub mod jobs;
+pub mod merge;
 pub mod remove;
 pub mod resize;
 pub mod vg;
