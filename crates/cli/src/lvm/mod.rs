@@ -300,15 +300,6 @@ impl Ctx {
         })
     }
 
-    /// Records devices (and their PV UUIDs) in the devices file.
-    pub fn remember_devices(&self, entries: &[(PathBuf, Option<String>)]) -> Result<()> {
-        Ok(self.s.remember_devices(entries, &self.cmd)?)
-    }
-
-    pub fn forget_device(&self, p: &Path) -> Result<()> {
-        Ok(self.s.forget_device(p, &self.cmd)?)
-    }
-
     /// `--run-dir`, if given.
     pub fn run_dir(&self) -> Option<&Path> {
         self.run_dir.as_deref()

@@ -17,6 +17,7 @@ pub mod common;
 pub mod create;
 pub mod jobs;
 pub mod merge;
+pub mod pv;
 pub mod remove;
 pub mod resize;
 pub mod vg;
