@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Result};
 use ulvm_lvm::activate;
 use ulvm_lvm::disk::{self, Vg};
 use ulvm_lvm::model::{PhysicalVolume, VolumeGroup};
-use ulvm_lvm::names::{check_name, dm_name};
+use ulvm_lvm::names::check_name;
 use ulvm_lvm::ops::vg as ops_vg;
 use ulvm_lvm::pv as lvmpv;
 use ulvm_lvm::size::{parse_size, Sign};
@@ -54,33 +54,10 @@ pub fn vgremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     if a.pos.is_empty() {
         return usage("Please enter one or more volume group paths");
     }
+    let force = ctx.force > 0;
     let _g = ctx.lock_global()?;
     for name in &a.pos {
-        let _l = ctx.lock_vg(name)?;
-        let mut vg = ctx.vg(name, false)?;
-        let lvs: Vec<String> = vg.vg.user_lvs().map(|l| l.name.clone()).collect();
-        if !lvs.is_empty() && ctx.force == 0 {
-            let q = format!(
-                "Do you really want to remove volume group \"{name}\" containing {} logical volumes?",
-                lvs.len()
-            );
-            if !ctx.confirm(&q) {
-                bail!("Volume group \"{name}\" not removed");
-            }
-        }
-        let active = active_lvs(ctx, &vg);
-        for lv in &active {
-            let h = ctx.host()?;
-            activate::deactivate(h, &vg, lv).map_err(|e| anyhow!("{e}"))?;
-        }
-        for lv in &lvs {
-            println!("  Logical volume \"{lv}\" successfully removed.");
-        }
-        for d in vg.disks.values_mut() {
-            disk::make_orphan(d)?;
-        }
-        let _ = std::fs::remove_file(ctx.sd.backup_dir().join(name));
-        println!("  Volume group \"{name}\" successfully removed");
+        ops_vg::vgremove(&mut ctx.s, name, force)?;
     }
     Ok(0)
 }
@@ -92,19 +69,7 @@ pub fn vgextend(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     if devs.is_empty() {
         return usage("Please enter physical volume(s)");
     }
-    let paths = device_args(devs)?;
-    let _g = ctx.lock_global()?;
-    let _l = ctx.lock_vg(name)?;
-    let mut vg = ctx.vg(name, false)?;
-    let disks = ops_vg::pvs_for_vg(&mut ctx.s, &paths, "vgextend")?;
-    for d in disks {
-        let key = vg.vg.next_pv_key();
-        let entry = ops_vg::pv_entry(key.clone(), &d, vg.vg.extent_size)?;
-        vg.vg.pvs.push(entry);
-        vg.disks.insert(key, d);
-    }
-    ctx.commit(&mut vg)?;
-    println!("  Volume group \"{name}\" successfully extended");
+    ops_vg::vgextend(&mut ctx.s, name, &device_args(devs)?)?;
     Ok(0)
 }
 
@@ -112,44 +77,14 @@ pub fn vgreduce(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let Some((name, devs)) = a.pos.split_first() else {
         return usage("Please give volume group name and physical volume paths");
     };
-    let _g = ctx.lock_global()?;
-    let _l = ctx.lock_vg(name)?;
-    let mut vg = ctx.vg(name, false)?;
-    let segs = ulvm_lvm::alloc::pv_segments(&vg.vg);
-    let used = |k: &str| segs.get(k).is_some_and(|s| s.iter().any(|x| x.used_by.is_some()));
-    let keys: Vec<String> = if a.has("all") {
-        vg.vg.pvs.iter().filter(|p| !used(&p.key)).map(|p| p.key.clone()).collect()
+    let paths = if a.has("all") {
+        None
+    } else if devs.is_empty() {
+        return usage("Please enter physical volume paths or option -a");
     } else {
-        if devs.is_empty() {
-            return usage("Please enter physical volume paths or option -a");
-        }
-        let mut keys = Vec::new();
-        for p in device_args(devs)? {
-            let Some(k) = vg.key_of(&p) else {
-                bail!("Physical volume \"{}\" not in volume group \"{name}\"", p.display())
-            };
-            if used(&k) {
-                bail!("Physical volume \"{}\" still in use", p.display());
-            }
-            keys.push(k);
-        }
-        keys
+        Some(device_args(devs)?)
     };
-    if keys.len() >= vg.vg.pvs.len() {
-        bail!("Can't remove final physical volume from volume group \"{name}\"");
-    }
-    let mut removed = Vec::new();
-    for k in &keys {
-        vg.vg.pvs.retain(|p| &p.key != k);
-        if let Some(d) = vg.disks.remove(k) {
-            removed.push(d);
-        }
-    }
-    ctx.commit(&mut vg)?;
-    for mut d in removed {
-        disk::make_orphan(&mut d)?;
-        println!("  Removed \"{}\" from volume group \"{name}\"", d.path.display());
-    }
+    ops_vg::vgreduce(&mut ctx.s, name, paths.as_deref())?;
     Ok(0)
 }
 
@@ -157,32 +92,7 @@ pub fn vgrename(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let [old, new] = a.pos.as_slice() else {
         return usage("Old and new volume group names need specifying");
     };
-    check_name(new, "volume group").map_err(|e| anyhow!("{e}"))?;
-    let _g = ctx.lock_global()?;
-    let _l = ctx.lock_vg(old)?;
-    let _n = ctx.lock_vg(new)?;
-    let (_, vgs) = ctx.scan(true)?;
-    if vgs.contains_key(new) {
-        bail!("New volume group \"{new}\" already exists");
-    }
-    let mut vg = ctx.vg(old, false)?;
-    // Active LVs keep running under their new names (tables refer to
-    // device numbers, and the dm UUIDs hold the VG's UUID, not its name).
-    let layers: Vec<String> = vg.vg.lvs.iter().map(|l| l.name.clone()).collect();
-    if let Some(h) = ctx.host_if_running() {
-        for lv in &layers {
-            for layer in [None, Some("real"), Some("cow")] {
-                let from = dm_name(old, lv, layer);
-                if h.state(&from).map_err(|e| anyhow!("{e}"))?.is_some() {
-                    h.rename(&from, &dm_name(new, lv, layer)).map_err(|e| anyhow!("{e}"))?;
-                }
-            }
-        }
-    }
-    vg.vg.name = new.clone();
-    ctx.commit(&mut vg)?;
-    let _ = std::fs::remove_file(ctx.sd.backup_dir().join(old));
-    println!("  Volume group \"{old}\" successfully renamed to \"{new}\"");
+    ops_vg::vgrename(&mut ctx.s, old, new)?;
     Ok(0)
 }
 
@@ -198,32 +108,11 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let names: Vec<String> = if a.pos.is_empty() { local_names(&ctx.scan(true)?.1) } else { a.pos.clone() };
     let mut status = 0;
     for name in names {
-        let _l = ctx.lock_vg(&name)?;
-        let vg = ctx.vg(&name, true)?;
-        // Origins and plain LVs; snapshots come with their origin.
-        let tops: Vec<String> =
-            vg.vg.user_lvs().filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none()).map(|l| l.name.clone()).collect();
-        let host = ctx.host()?;
-        let mut errors = Vec::new();
-        for lv in &tops {
-            let r = if on { activate::activate(host, &vg, lv) } else { activate::deactivate(host, &vg, lv) };
-            if let Err(e) = r {
-                errors.push(e);
-            }
-        }
-        let active = vg
-            .vg
-            .user_lvs()
-            .filter(|l| host.state(&ulvm_lvm::names::dm_name(&name, &l.name, None)).ok().flatten().is_some())
-            .count();
-        for e in &errors {
-            eprintln!("  {e}");
-            status = 5;
-        }
+        let (vg, st) = ops_vg::vgchange_activate(&mut ctx.s, &name, on)?;
         if on {
             super::merge::start_pollers(ctx, &vg);
         }
-        println!("  {active} logical volume(s) in volume group \"{name}\" now active");
+        status = status.max(st);
     }
     Ok(status)
 }

@@ -4,7 +4,7 @@
 use super::Session;
 use crate::disk::{self, PvDisk, Vg};
 use crate::model::{PhysicalVolume, VolumeGroup};
-use crate::names::check_name;
+use crate::names::{check_name, dm_name};
 use crate::pv as lvmpv;
 use crate::units::size_long;
 use crate::LvmError;
@@ -140,4 +140,157 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
     s.commit(&mut vg)?;
     s.print(format!("Volume group \"{name}\" successfully created"));
     Ok(())
+}
+
+/// Names of the active LVs of a VG (those with a top-level device).
+fn active_lvs(s: &mut Session, vg: &Vg) -> Vec<String> {
+    let names: Vec<String> = vg.vg.user_lvs().map(|l| l.name.clone()).collect();
+    let Some(h) = s.host_if_running() else { return Vec::new() };
+    names.into_iter().filter(|n| crate::activate::is_active(h, vg, n).ok().flatten().is_some()).collect()
+}
+
+/// `vgremove`: its LVs are deactivated and its PVs become orphans (after a
+/// question if it has LVs, unless `force`).
+pub fn vgremove(s: &mut Session, name: &str, force: bool) -> Result<(), LvmError> {
+    let _l = s.lock_vg(name)?;
+    let mut vg = s.vg(name, false)?;
+    let lvs: Vec<String> = vg.vg.user_lvs().map(|l| l.name.clone()).collect();
+    if !lvs.is_empty() && !force {
+        let q =
+            format!("Do you really want to remove volume group \"{name}\" containing {} logical volumes?", lvs.len());
+        if !s.confirm(&q) {
+            return Err(LvmError::Refused(format!("Volume group \"{name}\" not removed")));
+        }
+    }
+    for lv in active_lvs(s, &vg) {
+        crate::activate::deactivate(s.host()?, &vg, &lv)?;
+    }
+    for lv in &lvs {
+        s.print(format!("Logical volume \"{lv}\" successfully removed."));
+    }
+    for d in vg.disks.values_mut() {
+        disk::make_orphan(d)?;
+    }
+    let _ = std::fs::remove_file(s.sd.backup_dir().join(name));
+    s.print(format!("Volume group \"{name}\" successfully removed"));
+    Ok(())
+}
+
+/// `vgextend`: devices (made PVs if they are not) join the VG.
+pub fn vgextend(s: &mut Session, name: &str, paths: &[PathBuf]) -> Result<(), LvmError> {
+    let _g = s.lock_global()?;
+    let _l = s.lock_vg(name)?;
+    let mut vg = s.vg(name, false)?;
+    let disks = pvs_for_vg(s, paths, "vgextend")?;
+    for d in disks {
+        let key = vg.vg.next_pv_key();
+        let entry = pv_entry(key.clone(), &d, vg.vg.extent_size)?;
+        vg.vg.pvs.push(entry);
+        vg.disks.insert(key, d);
+    }
+    s.commit(&mut vg)?;
+    s.print(format!("Volume group \"{name}\" successfully extended"));
+    Ok(())
+}
+
+/// `vgreduce`: unused PVs leave the VG (`paths`, or every unused one when
+/// `None`, as `-a`).
+pub fn vgreduce(s: &mut Session, name: &str, paths: Option<&[PathBuf]>) -> Result<(), LvmError> {
+    let _g = s.lock_global()?;
+    let _l = s.lock_vg(name)?;
+    let mut vg = s.vg(name, false)?;
+    let segs = crate::alloc::pv_segments(&vg.vg);
+    let used = |k: &str| segs.get(k).is_some_and(|x| x.iter().any(|x| x.used_by.is_some()));
+    let keys: Vec<String> = match paths {
+        None => vg.vg.pvs.iter().filter(|p| !used(&p.key)).map(|p| p.key.clone()).collect(),
+        Some(paths) => {
+            let mut keys = Vec::new();
+            for p in paths {
+                let Some(k) = vg.key_of(p) else {
+                    return Err(LvmError::NotFound(format!(
+                        "Physical volume \"{}\" not in volume group \"{name}\"",
+                        p.display()
+                    )));
+                };
+                if used(&k) {
+                    return Err(LvmError::InUse(format!("Physical volume \"{}\" still in use", p.display())));
+                }
+                keys.push(k);
+            }
+            keys
+        }
+    };
+    if keys.len() >= vg.vg.pvs.len() {
+        return Err(LvmError::Refused(format!("Can't remove final physical volume from volume group \"{name}\"")));
+    }
+    let mut removed = Vec::new();
+    for k in &keys {
+        vg.vg.pvs.retain(|p| &p.key != k);
+        if let Some(d) = vg.disks.remove(k) {
+            removed.push(d);
+        }
+    }
+    s.commit(&mut vg)?;
+    for mut d in removed {
+        disk::make_orphan(&mut d)?;
+        s.print(format!("Removed \"{}\" from volume group \"{name}\"", d.path.display()));
+    }
+    Ok(())
+}
+
+/// `vgrename`: active LVs keep running under their new names (tables refer
+/// to device numbers, and the dm UUIDs hold the VG's UUID, not its name).
+pub fn vgrename(s: &mut Session, old: &str, new: &str) -> Result<(), LvmError> {
+    check_name(new, "volume group")?;
+    let _g = s.lock_global()?;
+    let _l = s.lock_vg(old)?;
+    let _n = s.lock_vg(new)?;
+    let (_, vgs) = s.scan(true)?;
+    if vgs.contains_key(new) {
+        return Err(LvmError::Exists(format!("New volume group \"{new}\" already exists")));
+    }
+    let mut vg = s.vg(old, false)?;
+    let lvs: Vec<String> = vg.vg.lvs.iter().map(|l| l.name.clone()).collect();
+    if let Some(h) = s.host_if_running() {
+        for lv in &lvs {
+            for layer in [None, Some("real"), Some("cow")] {
+                let from = dm_name(old, lv, layer);
+                if h.state(&from)?.is_some() {
+                    h.rename(&from, &dm_name(new, lv, layer))?;
+                }
+            }
+        }
+    }
+    vg.vg.name = new.to_string();
+    s.commit(&mut vg)?;
+    let _ = std::fs::remove_file(s.sd.backup_dir().join(old));
+    s.print(format!("Volume group \"{old}\" successfully renamed to \"{new}\""));
+    Ok(())
+}
+
+/// `vgchange -a y|n` of one VG: every origin and plain LV (snapshots come
+/// with their origin). Failures of single LVs are warned about and make
+/// the exit status 5, as LVM's; the VG is returned for the jobs an
+/// activation resumes.
+pub fn vgchange_activate(s: &mut Session, name: &str, on: bool) -> Result<(Vg, i32), LvmError> {
+    let _l = s.lock_vg(name)?;
+    let vg = s.vg(name, true)?;
+    let tops: Vec<String> =
+        vg.vg.user_lvs().filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none()).map(|l| l.name.clone()).collect();
+    let host = s.host()?;
+    let mut errors = Vec::new();
+    for lv in &tops {
+        let r = if on { crate::activate::activate(host, &vg, lv) } else { crate::activate::deactivate(host, &vg, lv) };
+        if let Err(e) = r {
+            errors.push(e);
+        }
+    }
+    let active =
+        vg.vg.user_lvs().filter(|l| host.state(&dm_name(name, &l.name, None)).ok().flatten().is_some()).count();
+    let status = if errors.is_empty() { 0 } else { 5 };
+    for e in &errors {
+        s.warn(e.to_string());
+    }
+    s.print(format!("{active} logical volume(s) in volume group \"{name}\" now active"));
+    Ok((vg, status))
 }
