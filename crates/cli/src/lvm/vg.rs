@@ -5,10 +5,10 @@ use super::{check_local, device_args, local_names, shared_refusal, usage, Ctx};
 use anyhow::{anyhow, bail, Result};
 use ulvm_lvm::activate;
 use ulvm_lvm::disk::{self, Vg};
-use ulvm_lvm::model::{PhysicalVolume, VolumeGroup};
+use ulvm_lvm::model::VolumeGroup;
 use ulvm_lvm::names::check_name;
+use ulvm_lvm::ops::split;
 use ulvm_lvm::ops::vg as ops_vg;
-use ulvm_lvm::pv as lvmpv;
 use ulvm_lvm::size::{parse_size, Sign};
 
 pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
@@ -202,73 +202,11 @@ fn names_many(pos: &[String], vgs: &std::collections::BTreeMap<String, Vg>) -> b
     pos.len() > 1 || (pos.is_empty() && vgs.len() > 1)
 }
 
-/// The LV names of `vg` that use any of the PV keys in `keys`, and whether
-/// each lies wholly on them.
-fn lvs_on(vg: &VolumeGroup, keys: &[String]) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    for lv in &vg.lvs {
-        let mut on = 0;
-        let mut off = 0;
-        for seg in &lv.segments {
-            if let ulvm_lvm::model::SegmentKind::Striped { stripes, .. } = &seg.kind {
-                for (k, _) in stripes {
-                    if keys.contains(k) {
-                        on += 1;
-                    } else {
-                        off += 1;
-                    }
-                }
-            }
-        }
-        if on > 0 {
-            out.push((lv.name.clone(), off == 0));
-        }
-    }
-    out
-}
-
 pub fn vgmerge(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let [dest, src] = a.pos.as_slice() else {
         return usage("Please enter 2 or more volume groups");
     };
-    let _g = ctx.lock_global()?;
-    let _d = ctx.lock_vg(dest)?;
-    let _s = ctx.lock_vg(src)?;
-    let mut to = ctx.vg(dest, false)?;
-    let from = ctx.vg(src, false)?;
-    if !active_lvs(ctx, &from).is_empty() {
-        bail!("Logical volumes in \"{src}\" must be inactive");
-    }
-    if to.vg.extent_size != from.vg.extent_size {
-        bail!("Extent sizes differ: {} ({dest}) and {} ({src})", to.vg.extent_size, from.vg.extent_size);
-    }
-    if let Some(l) = from.vg.lvs.iter().find(|l| to.vg.lv(&l.name).is_some()) {
-        bail!("Duplicate logical volume name \"{}\" in \"{dest}\" and \"{src}\"", l.name);
-    }
-    // PV keys of the source become free keys of the destination.
-    let mut rename = std::collections::BTreeMap::new();
-    for p in &from.vg.pvs {
-        let key = to.vg.next_pv_key();
-        rename.insert(p.key.clone(), key.clone());
-        to.vg.pvs.push(PhysicalVolume { key: key.clone(), ..p.clone() });
-        if let Some(d) = from.disks.get(&p.key) {
-            to.disks.insert(key, d.clone());
-        }
-    }
-    for l in &from.vg.lvs {
-        let mut l = l.clone();
-        for s in &mut l.segments {
-            if let ulvm_lvm::model::SegmentKind::Striped { stripes, .. } = &mut s.kind {
-                for (k, _) in stripes.iter_mut() {
-                    *k = rename[k].clone();
-                }
-            }
-        }
-        to.vg.lvs.push(l);
-    }
-    ctx.commit(&mut to)?;
-    let _ = std::fs::remove_file(ctx.sd.backup_dir().join(src));
-    println!("  Volume group \"{src}\" successfully merged into \"{dest}\"");
+    split::vgmerge(&mut ctx.s, dest, src)?;
     Ok(0)
 }
 
@@ -280,68 +218,7 @@ pub fn vgsplit(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         return usage("Existing VG, new VG and either physical volumes or logical volume required.");
     }
     check_name(dest, "volume group").map_err(|e| anyhow!("{e}"))?;
-    let paths = device_args(devs)?;
-    let _g = ctx.lock_global()?;
-    let _s = ctx.lock_vg(src)?;
-    let _d = ctx.lock_vg(dest)?;
-    let (_, vgs) = ctx.scan(true)?;
-    if vgs.contains_key(dest) {
-        bail!(
-            "Volume group \"{dest}\" exists; vgsplit into an existing VG is not supported by ulvm (use vgmerge after)."
-        );
-    }
-    let mut from = ctx.vg(src, false)?;
-    let mut keys = Vec::new();
-    for p in &paths {
-        match from.key_of(p) {
-            Some(k) => keys.push(k),
-            None => bail!("Physical volume {} not in volume group {src}", p.display()),
-        }
-    }
-    if keys.len() == from.vg.pvs.len() {
-        bail!("Cannot split: Nowhere to store metadata for new Volume Group");
-    }
-    let moving = lvs_on(&from.vg, &keys);
-    if let Some((l, _)) = moving.iter().find(|(_, whole)| !whole) {
-        bail!("Logical volume {src}/{l} must be either wholly in or wholly out of {dest}.");
-    }
-    let mut names: Vec<String> = moving.into_iter().map(|(n, _)| n).collect();
-    // A snapshot goes with its origin and the other way round.
-    for s in from.vg.snapshots() {
-        let (o, c) = (names.contains(&s.origin), names.contains(&s.cow));
-        if o != c {
-            bail!("Snapshot {src}/{} and its origin {src}/{} must go to the same volume group.", s.cow, s.origin);
-        }
-        if o {
-            names.push(s.seg_lv.clone());
-        }
-    }
-    let active = active_lvs(ctx, &from);
-    if let Some(l) = names.iter().find(|n| active.contains(n)) {
-        bail!("Logical volume {src}/{l} must be inactive");
-    }
-    let mut to = Vg {
-        vg: VolumeGroup {
-            name: dest.clone(),
-            id: lvmpv::new_uuid()?,
-            seqno: 0,
-            lvs: from.vg.lvs.iter().filter(|l| names.contains(&l.name)).cloned().collect(),
-            pvs: from.vg.pvs.iter().filter(|p| keys.contains(&p.key)).cloned().collect(),
-            ..from.vg.clone()
-        },
-        text: String::new(),
-        disks: from.disks.iter().filter(|(k, _)| keys.contains(k)).map(|(k, d)| (k.clone(), d.clone())).collect(),
-        missing: vec![],
-        stale: vec![],
-    };
-    from.vg.lvs.retain(|l| !names.contains(&l.name));
-    from.vg.pvs.retain(|p| !keys.contains(&p.key));
-    for k in &keys {
-        from.disks.remove(k);
-    }
-    ctx.commit(&mut to)?;
-    ctx.commit(&mut from)?;
-    println!("  New volume group \"{dest}\" successfully split from \"{src}\"");
+    split::vgsplit(&mut ctx.s, src, dest, &device_args(devs)?)?;
     Ok(0)
 }
 

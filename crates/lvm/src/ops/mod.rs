@@ -20,6 +20,7 @@ pub mod merge;
 pub mod pv;
 pub mod remove;
 pub mod resize;
+pub mod split;
 pub mod vg;
 
 use crate::activate::DmHost;

@@ -143,7 +143,7 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
 }
 
 /// Names of the active LVs of a VG (those with a top-level device).
-fn active_lvs(s: &mut Session, vg: &Vg) -> Vec<String> {
+pub(crate) fn active_lvs(s: &mut Session, vg: &Vg) -> Vec<String> {
     let names: Vec<String> = vg.vg.user_lvs().map(|l| l.name.clone()).collect();
     let Some(h) = s.host_if_running() else { return Vec::new() };
     names.into_iter().filter(|n| crate::activate::is_active(h, vg, n).ok().flatten().is_some()).collect()
