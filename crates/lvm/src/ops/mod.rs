@@ -12,6 +12,7 @@
 //! ([`Confirm`]). Messages go through the sink with LVM's exact wording;
 //! the caller decides where they land.
 
+pub mod backup;
 pub mod change;
 pub mod common;
 pub mod create;
