@@ -3,32 +3,23 @@
 use super::args::Args;
 use super::{split_lv, usage, Ctx};
 use anyhow::Result;
-use ulvm_lvm::disk::Vg;
-use ulvm_lvm::ops::common::{pv_keys, PercentOf, SizeSpec};
+use ulvm_lvm::ops::common::SizeSpec;
 use ulvm_lvm::ops::{change, create, remove, resize};
 use ulvm_lvm::size::{parse_size, Sign};
 use ulvm_lvm::units::size_long;
 
-/// `-L`/`-l` as a number of extents for a VG; `current` for relative sizes.
-pub(super) fn wanted_extents(ctx: &mut Ctx, a: &Args, vg: &Vg, current: u64) -> Result<(u64, bool)> {
-    let spec = if let Some(l) = a.get("extents") {
-        SizeSpec::extents(l)?
-    } else if let Some(l) = a.get("size") {
-        SizeSpec::size(l)?
-    } else {
-        return usage(format!(
-            "No command with matching syntax recognised.  Run '{}' for more information.",
-            "lvcreate --help"
-        ));
-    };
-    // %PVS: of the PVs named on the command line, or all of them.
-    let named = match spec {
-        SizeSpec::Percent { of: PercentOf::Pvs, .. } => {
-            pv_keys(vg, &super::device_args(&a.pos[1.min(a.pos.len())..])?)?
-        }
-        _ => None,
-    };
-    Ok(spec.resolve(&mut ctx.s, vg, current, named.as_deref())?)
+/// `-l` or `-L` as a size spec (none given: `None`).
+pub(super) fn size_arg(a: &Args) -> Result<Option<SizeSpec>> {
+    Ok(match (a.get("extents"), a.get("size")) {
+        (Some(l), _) => Some(SizeSpec::extents(l)?),
+        (None, Some(l)) => Some(SizeSpec::size(l)?),
+        (None, None) => None,
+    })
+}
+
+/// What LVM says when a command needs a size and got none.
+fn no_size<T>() -> Result<T> {
+    usage("No command with matching syntax recognised.  Run 'lvcreate --help' for more information.")
 }
 
 pub(super) fn pow2_size(a: &Args, opt: &str, default_sectors: u64, min: u64, max: u64) -> Result<u64> {
@@ -105,16 +96,7 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         },
         None => None,
     };
-    let size = if let Some(l) = a.get("extents") {
-        SizeSpec::extents(l)?
-    } else if let Some(l) = a.get("size") {
-        SizeSpec::size(l)?
-    } else {
-        return usage(format!(
-            "No command with matching syntax recognised.  Run '{}' for more information.",
-            "lvcreate --help"
-        ));
-    };
+    let Some(size) = size_arg(a)? else { return no_size() };
     let c = create::LvCreate {
         vg: vg_name,
         name,
@@ -162,15 +144,10 @@ pub fn lvresize(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (vg, lv) = split_lv(first)?;
     let target = if a.has("use-policies") {
         resize::Target::Policy
-    } else if let Some(l) = a.get("extents") {
-        resize::Target::Size(SizeSpec::extents(l)?)
-    } else if let Some(l) = a.get("size") {
-        resize::Target::Size(SizeSpec::size(l)?)
+    } else if let Some(size) = size_arg(a)? {
+        resize::Target::Size(size)
     } else {
-        return usage(format!(
-            "No command with matching syntax recognised.  Run '{}' for more information.",
-            "lvcreate --help"
-        ));
+        return no_size();
     };
     let r = resize::Resize {
         vg,

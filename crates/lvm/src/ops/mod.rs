@@ -14,6 +14,7 @@
 
 pub mod backup;
 pub mod change;
+pub mod clone;
 pub mod common;
 pub mod create;
 pub mod jobs;
