@@ -22,6 +22,7 @@ pub mod alloc;
 pub mod crc;
 pub mod disk;
 pub mod error;
+pub mod facts;
 pub mod label;
 pub mod mda;
 pub mod model;

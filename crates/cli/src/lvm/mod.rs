@@ -5,6 +5,7 @@
 
 mod args;
 mod clone;
+mod display;
 mod host;
 mod lv;
 mod merge;
@@ -105,9 +106,9 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "pvremove" => pv::pvremove(&mut ctx, &a),
         "pvchange" => pv::pvchange(&mut ctx, &a),
         "pvs" | "vgs" | "lvs" => reports::report(&mut ctx, &a),
-        "pvdisplay" => reports::pvdisplay(&mut ctx, &a),
-        "vgdisplay" => reports::vgdisplay(&mut ctx, &a),
-        "lvdisplay" => reports::lvdisplay(&mut ctx, &a),
+        "pvdisplay" => display::pvdisplay(&mut ctx, &a),
+        "vgdisplay" => display::vgdisplay(&mut ctx, &a),
+        "lvdisplay" => display::lvdisplay(&mut ctx, &a),
         "vgcreate" => vg::vgcreate(&mut ctx, &a),
         "vgremove" => vg::vgremove(&mut ctx, &a),
         "vgextend" => vg::vgextend(&mut ctx, &a),

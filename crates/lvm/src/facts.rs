@@ -1,0 +1,187 @@
+//! The facts LVM's reports are made of, worked out once per VG and per
+//! command: which snapshots belong to which origin ([`View`]), what the
+//! device host says about every device ([`Devices`], one query), an LV's
+//! live state and percentages ([`live`]), and the attribute strings
+//! (`lv_attr`, `vg_attr`). The command line lays them out in columns.
+//!
+//! A report asks the same questions about every LV, so the work is
+//! linear in the number of LVs: only active snapshots, merges and clones
+//! need a status query of their own.
+
+use crate::activate::DevState;
+use crate::alloc;
+use crate::disk::Vg;
+use crate::model::{LogicalVolume, SnapshotIndex, SnapshotRef};
+use crate::names::dm_name;
+use crate::ops::Session;
+use crate::{HostError, HostErrorKind};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
+use ulvm_dm_table::TargetStatus;
+
+/// What the device host says about an LV.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub dev: Option<DevState>,
+    /// A clone's hydrated share, in percent.
+    pub copy: Option<f64>,
+    /// Snapshot (or merge) usage in percent.
+    pub pct: Option<f64>,
+    pub invalid: bool,
+}
+
+/// A snapshot's (or a merge's) usage in percent as LVM shows it, from a
+/// device's status.
+pub fn usage_pct(status: Result<TargetStatus, HostError>) -> Option<f64> {
+    crate::percent::snapshot(status.ok()?.snapshot()?)
+}
+
+/// A VG as the reports look at it: what they ask for every LV, worked out
+/// once.
+pub struct View<'a> {
+    pub vg: &'a Vg,
+    pub snaps: SnapshotIndex,
+    lvs: HashMap<&'a str, &'a LogicalVolume>,
+    /// Free extents per PV key, worked out when first asked for.
+    free: OnceCell<BTreeMap<String, u64>>,
+}
+
+impl<'a> View<'a> {
+    pub fn new(vg: &'a Vg) -> View<'a> {
+        View {
+            vg,
+            snaps: vg.vg.snapshot_index(),
+            lvs: vg.vg.lvs.iter().map(|l| (l.name.as_str(), l)).collect(),
+            free: OnceCell::new(),
+        }
+    }
+
+    pub fn lv(&self, name: &str) -> Option<&'a LogicalVolume> {
+        self.lvs.get(name).copied()
+    }
+
+    pub fn snapshot_of_cow(&self, cow: &str) -> Option<&SnapshotRef> {
+        self.snaps.of_cow(cow)
+    }
+
+    pub fn free(&self) -> &BTreeMap<String, u64> {
+        self.free.get_or_init(|| alloc::free_extents(&self.vg.vg))
+    }
+
+    /// Free extents of the PV `key`.
+    pub fn pv_free(&self, key: &str) -> u64 {
+        self.free().get(key).copied().unwrap_or(0)
+    }
+
+    /// Whether LVM lists the LV without `-a`: a merging snapshot's COW is hidden.
+    pub fn visible(&self, lv: &LogicalVolume) -> bool {
+        match self.snapshot_of_cow(&lv.name) {
+            Some(s) => !s.merging,
+            None => lv.is_visible(),
+        }
+    }
+}
+
+/// The daemon's devices, asked for once per command (none without a daemon).
+#[derive(Default)]
+pub struct Devices {
+    pub states: HashMap<String, DevState>,
+}
+
+impl Devices {
+    pub fn get(s: &mut Session) -> Devices {
+        let states = s.host_if_running().and_then(|h| h.states().ok()).unwrap_or_default();
+        Devices { states }
+    }
+
+    pub fn state(&self, dm: &str) -> Option<DevState> {
+        self.states.get(dm).cloned()
+    }
+}
+
+/// What the device host says about `lv`: its device, and a snapshot's,
+/// merge's or clone's percentage (LVM's rules, [`crate::percent`]).
+pub fn live(s: &mut Session, devs: &Devices, view: &View, lv: &LogicalVolume) -> Live {
+    if devs.states.is_empty() {
+        return Live::default();
+    }
+    let vname = &view.vg.vg.name;
+    let mut l = Live { dev: devs.state(&dm_name(vname, &lv.name, None)), ..Default::default() };
+    // Only devices that exist have a status: no query for the others.
+    let mut status = |dm: String| -> Result<TargetStatus, HostError> {
+        match s.host_if_running() {
+            Some(h) if devs.states.contains_key(&dm) => h.status(&dm),
+            _ => Err(HostError::new(HostErrorKind::NotFound, format!("Device {dm} not found"))),
+        }
+    };
+    let merging = |o: &str| view.snaps.of_origin(o).any(|s| s.merging);
+    if let Some(s) = view.snapshot_of_cow(&lv.name) {
+        // A merge in progress reports through the origin's snapshot-merge
+        // status; a merge still waiting for activation, like any snapshot.
+        let merge_pct = if s.merging { usage_pct(status(dm_name(vname, &s.origin, None))) } else { None };
+        if merge_pct.is_some() {
+            l.pct = merge_pct;
+        } else if l.dev.is_some() {
+            let st = status(dm_name(vname, &lv.name, None));
+            if st.as_ref().ok().and_then(|s| s.snapshot()).is_some_and(|s| s.is_invalid()) {
+                l.invalid = true;
+                l.pct = Some(100.0);
+            } else {
+                l.pct = usage_pct(st);
+            }
+        }
+    } else if lv.clone_ref().is_some() && l.dev.is_some() {
+        let st = status(dm_name(vname, &lv.name, None)).ok();
+        l.copy = st.as_ref().and_then(|s| s.clone_status()).and_then(crate::percent::clone);
+    } else if merging(&lv.name) && l.dev.is_some() {
+        l.pct = usage_pct(status(dm_name(vname, &lv.name, None)));
+    }
+    l
+}
+
+/// LVM's `lv_attr` (`owi-aos---`): type, permission, allocation, state,
+/// open, target type, and skip-activation letters.
+pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
+    let snap = view.snapshot_of_cow(&lv.name);
+    let is_origin = view.snaps.has_snapshots(&lv.name);
+    let c0 = match (&snap, is_origin) {
+        (Some(s), _) => {
+            if s.merging {
+                'S'
+            } else {
+                's'
+            }
+        }
+        (None, true) => {
+            if view.snaps.of_origin(&lv.name).any(|s| s.merging) {
+                'O'
+            } else {
+                'o'
+            }
+        }
+        _ => '-',
+    };
+    let c1 = if lv.is_writable() { 'w' } else { 'r' };
+    let c4 = match &l.dev {
+        None => '-',
+        Some(_) if l.invalid => 'I',
+        Some(d) if d.suspended => 's',
+        Some(_) => 'a',
+    };
+    let c5 = if l.dev.as_ref().is_some_and(|d| d.open_count > 0) { 'o' } else { '-' };
+    let c6 = if snap.is_some() || is_origin { 's' } else { '-' };
+    let c9 = if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") { 'k' } else { '-' };
+    format!("{c0}{c1}i-{c4}{c5}{c6}--{c9}")
+}
+
+/// LVM's `vg_attr` (`wz--n-`).
+pub fn vg_attr(vg: &Vg) -> String {
+    let st = |f: &str| vg.vg.status.iter().any(|s| s == f);
+    format!(
+        "{}{}{}{}n-",
+        if st("WRITE") { 'w' } else { 'r' },
+        if st("RESIZEABLE") { 'z' } else { '-' },
+        if st("EXPORTED") { 'x' } else { '-' },
+        if vg.missing.is_empty() { '-' } else { 'p' },
+    )
+}
