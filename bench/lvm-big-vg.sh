@@ -17,8 +17,8 @@
 # Timed, for each tool in turn (the order alternates every round), --repeat
 # rounds: lvs, vgs, pvs, lvdisplay, vgck, and `lvcreate -an -Zn -l1 -n bench
 # vg0` (one metadata commit to every PV; the `lvremove -f vg0/bench` that
-# follows is not timed). ulvm's commit also writes its backup and archive
-# files, which real LVM is told not to. Real LVM has no device-mapper on a
+# follows is not timed). Both tools are told not to write backup or archive
+# files (lvm.conf `backup { backup=0 archive=0 }`). Real LVM has no device-mapper on a
 # host without the dm module and warns about it on stderr, which is thrown
 # away; it still reads every PV. Its lvcreate and lvremove get
 # `--driverloaded n`, without which it refuses to make a striped LV there.
@@ -74,6 +74,8 @@ setup() {
   printf '%s\n' "devices { use_devicesfile=0 obtain_device_list_from_udev=0 filter=[${filt}\"r|.*|\"] }" \
     'backup { backup=0 archive=0 }' 'activation { monitoring=0 udev_sync=0 udev_rules=0 }' \
     'global { use_lvmetad=0 }' >"$LVM_SYSTEM_DIR/lvm.conf"
+  # The same backup settings for ulvm: no backup or archive files.
+  printf '%s\n' 'backup { backup=0 archive=0 }' >"$ULVM_SYSTEM_DIR/lvm.conf"
   lvm pvcreate -q --metadatasize 4m "${LOOPS[@]}" >/dev/null 2>&1
   lvm vgcreate -q -s 1m vg0 "${LOOPS[@]}" >/dev/null 2>&1
   lvm vgcfgbackup -q -f "$W/vg0.empty" vg0 >/dev/null 2>&1

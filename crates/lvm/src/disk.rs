@@ -242,7 +242,10 @@ pub fn commit(sd: &SystemDir, vg: &mut Vg, command: &str) -> Result<(), DiskErro
         ))
         .into());
     }
-    if !vg.text.is_empty() {
+    // A broken lvm.conf is refused where commands start; here it means
+    // LVM's defaults (backup and archive on).
+    let cfg = sd.config().unwrap_or_default();
+    if !vg.text.is_empty() && cfg.archive {
         // The version being replaced, as read: a PV still holds it parsed.
         let read = vg.disks.values().filter_map(|d| d.vg.as_ref()).find(|m| m.1 == vg.text).cloned();
         let old = match read {
@@ -288,7 +291,9 @@ pub fn commit(sd: &SystemDir, vg: &mut Vg, command: &str) -> Result<(), DiskErro
     }
     vg.text = text;
     vg.stale.clear();
-    write_backup(sd, &vg.vg, command)?;
+    if cfg.backup {
+        write_backup(sd, &vg.vg, command)?;
+    }
     Ok(())
 }
 

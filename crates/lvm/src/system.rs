@@ -150,11 +150,21 @@ pub struct Config {
     pub snapshot_autoextend_percent: u64,
     /// `global/units`: the default `--units` of reports.
     pub units: String,
+    /// `backup/backup`: write `backup/VG` after every metadata change.
+    pub backup: bool,
+    /// `backup/archive`: keep the replaced version in `archive/`.
+    pub archive: bool,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { snapshot_autoextend_threshold: 100, snapshot_autoextend_percent: 20, units: "h".into() }
+        Config {
+            snapshot_autoextend_threshold: 100,
+            snapshot_autoextend_percent: 20,
+            units: "h".into(),
+            backup: true,
+            archive: true,
+        }
     }
 }
 
@@ -169,6 +179,14 @@ impl Config {
             }
             if let Some(v) = act.int("snapshot_autoextend_percent") {
                 c.snapshot_autoextend_percent = v.max(0) as u64;
+            }
+        }
+        if let Some(b) = top.section("backup") {
+            if let Some(v) = b.int("backup") {
+                c.backup = v != 0;
+            }
+            if let Some(v) = b.int("archive") {
+                c.archive = v != 0;
             }
         }
         if let Some(g) = top.section("global") {
@@ -197,6 +215,13 @@ impl Config {
                 ],
             ),
             Item::Section("global".into(), vec![Item::Assign("units".into(), Value::Str(self.units.clone()))]),
+            Item::Section(
+                "backup".into(),
+                vec![
+                    Item::Assign("backup".into(), Value::Int(self.backup as i64)),
+                    Item::Assign("archive".into(), Value::Int(self.archive as i64)),
+                ],
+            ),
         ]);
         tree.print()
     }
@@ -339,6 +364,10 @@ mod tests {
         assert_eq!(Config::parse(&c.to_text()).unwrap(), c);
         assert_eq!(Config::parse("").unwrap(), Config::default());
         assert!(Config::parse("global { units = \"q\" }").is_err());
+        let off = Config::parse("backup {\n backup = 0\n archive = 0\n}\n").unwrap();
+        assert!(!off.backup && !off.archive);
+        assert!(Config::default().backup && Config::default().archive);
+        assert_eq!(Config::parse(&off.to_text()).unwrap(), off);
     }
 
     #[test]

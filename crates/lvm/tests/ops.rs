@@ -476,3 +476,22 @@ fn test_lvchange_permission_reloads_read_only_and_reports_no_change() {
     assert_eq!(ops, ["suspend vg0-base", "load vg0-base", "resume vg0-base"]);
     assert!(!s.vg("vg0", true).unwrap().vg.lv("base").unwrap().is_writable());
 }
+
+#[test]
+fn test_backup_and_archive_follow_lvm_conf() {
+    let files = |t: &Setup| {
+        let count = |d: std::path::PathBuf| std::fs::read_dir(d).map(|r| r.count()).unwrap_or(0);
+        (count(t.sd.backup_dir()), count(t.sd.archive_dir()))
+    };
+    // LVM's defaults: a backup of the current version, the old ones archived.
+    let on = Setup::with_base("ops-backup-on");
+    assert_eq!(files(&on), (1, 1));
+    // backup/backup = 0 and backup/archive = 0: neither.
+    let off = Setup::new("ops-backup-off");
+    let cfg = Config { backup: false, archive: false, ..Config::default() };
+    std::fs::write(off.sd.config_file(), cfg.to_text()).unwrap();
+    let mut s = off.session(false);
+    vgcreate(&mut s, &VgCreate::new("vg0", off.pvs.clone())).unwrap();
+    lvcreate(&mut s, &LvCreate::new("vg0", mib(4))).unwrap();
+    assert_eq!(files(&off), (0, 0));
+}
