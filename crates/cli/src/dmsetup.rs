@@ -316,9 +316,7 @@ fn clone_progress(c: &mut Conn, name: &str, interval: Option<f64>) -> Result<i32
     let (mut h, t, mut text) = (h, t, text);
     loop {
         if bar {
-            let w = 30usize;
-            let filled = (h * w as u64).checked_div(t).unwrap_or(w as u64) as usize;
-            print!("\r  [{}{}] {text}  ", "#".repeat(filled), "-".repeat(w - filled));
+            print!("\r  {} {text}  ", crate::progress::bar(h, t, 30));
             let _ = std::io::stdout().flush();
         } else {
             println!("  {text}");

@@ -6,6 +6,7 @@ mod demo;
 mod dmsetup;
 mod inspect;
 mod lvm;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

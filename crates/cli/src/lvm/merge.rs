@@ -83,8 +83,7 @@ fn poll(ctx: &mut Ctx, vg: &str, origin: &str, interval: f64, verbose: bool, int
     let outcome = jobs::poll(&mut ctx.s, &mut job, step, &mut |p| {
         let pct = p.percent();
         if bar {
-            let filled = (pct / 5.0) as usize;
-            print!("\r  {vg}/{origin}: Merged: [{}{}] {pct:6.2}%", "#".repeat(filled), "-".repeat(20 - filled.min(20)));
+            print!("\r  {vg}/{origin}: Merged: {} {pct:6.2}%", crate::progress::bar(p.done, p.total, 20));
             let _ = std::io::stdout().flush();
         } else if verbose {
             println!("  {vg}/{origin}: Merged: {pct:.2}%");
@@ -101,7 +100,7 @@ fn poll(ctx: &mut Ctx, vg: &str, origin: &str, interval: f64, verbose: bool, int
     };
     if let (true, Some(cow)) = (verbose, gone) {
         if bar {
-            println!("\r  {vg}/{origin}: Merged: [{}] 100.00%", "#".repeat(20));
+            println!("\r  {vg}/{origin}: Merged: {} 100.00%", crate::progress::bar(1, 1, 20));
         } else {
             println!("  {vg}/{origin}: Merged: 100.00%");
         }
