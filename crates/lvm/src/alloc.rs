@@ -1,5 +1,5 @@
 //! Extents: which physical extents each LV uses, what is free, and the
-//! `normal` allocation policy (formats.md §3; LVM's `alloc = normal`).
+//! `normal` allocation policy (LVM's `alloc = normal`).
 //!
 //! Normal allocation: an LV that grows first continues where its last
 //! segment ends if that extent is free; otherwise free areas are taken in

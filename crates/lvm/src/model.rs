@@ -1,5 +1,5 @@
 //! Volume-group metadata as types, imported from and exported to the
-//! config-tree text (formats.md §3.7): the VG, its PVs, its LVs and their
+//! config-tree text (docs/formats/lvm2.md): the VG, its PVs, its LVs and their
 //! segments, including LVM's snapshot representation (the COW LV plus a
 //! `snapshotN` LV with one `snapshot` segment).
 //!

@@ -1,6 +1,6 @@
 use super::*;
 
-/// formats.md §3.7's full example: an origin, a snapshot's COW LV and the
+/// The metadata text's full example: an origin, a snapshot's COW LV and the
 /// `snapshot0` LV that ties them.
 const SNAPSHOT_VG: &str = "vg0 {\nid = \"3JplqO-5fzy-rRF4-2OC2-r40f-wBOl-31EeBd\"\nseqno = 3\nformat = \"lvm2\"\n\
 status = [\"RESIZEABLE\", \"READ\", \"WRITE\"]\nflags = []\nextent_size = 8192\nmax_lv = 0\nmax_pv = 0\nmetadata_copies = 0\n\n\

@@ -1,4 +1,4 @@
-//! Names LVM gives things (formats.md §3.8–3.10): valid VG and LV names,
+//! Names LVM gives things (docs/formats/lvm2.md): valid VG and LV names,
 //! device-mapper names (`VG-LV[-layer]`, hyphens inside names doubled) and
 //! dm UUIDs (`LVM-<vg uuid><lv uuid>[-layer]`).
 

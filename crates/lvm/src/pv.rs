@@ -1,6 +1,6 @@
 //! Physical volumes on a block device: formatting a PV as `pvcreate` does
-//! (default layout, formats.md §3.1), finding and reading one, and
-//! committing VG metadata into its metadata-area ring (§3.6).
+//! (default layout, docs/formats/lvm2.md), finding and reading one, and
+//! committing VG metadata into its metadata-area ring.
 
 use crate::label::{DiskLocn, LabelScan, PvHeaderExt, PvLabel, DEFAULT_LABEL_SECTOR, LABEL_SCAN_SECTORS, PV_EXT_USED};
 use crate::mda::{check_text, text_ranges, MdaHeader, RawLocn, MDA_HEADER_SIZE};

@@ -1,5 +1,5 @@
 //! LVM's config-tree text: the grammar of the metadata in an mda, of
-//! backup and archive files, and of lvm.conf (formats.md §3.7).
+//! backup and archive files, and of lvm.conf (docs/formats/lvm2.md).
 //!
 //! `key = value` assignments and `name { ... }` sections; values are
 //! integers, `"strings"` (with `\"` and `\\` escapes) or `[ ... ]` lists of

@@ -1,4 +1,4 @@
-//! dm-clone's metadata device as bytes (formats.md §2.5): 4 KiB
+//! dm-clone's metadata device as bytes: 4 KiB
 //! persistent-data blocks, each with its checksum and its own block
 //! number: the superblock, the metadata space map (one index block, its
 //! bitmap blocks, a reference-count btree), btree nodes, and the array

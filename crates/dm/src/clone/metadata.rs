@@ -1,5 +1,5 @@
 //! The clone's metadata device: which regions are hydrated, kept in the
-//! kernel's format (formats.md §2.5) so the kernel can take over a clone
+//! kernel's format (docs/clone.md) so the kernel can take over a clone
 //! ulvm started, and the other way round.
 //!
 //! Commits shadow the whole tree: every block that changes (array blocks,

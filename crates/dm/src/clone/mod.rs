@@ -1,4 +1,4 @@
-//! dm-clone (formats.md §2): a destination device filled region by region
+//! dm-clone (docs/clone.md): a destination device filled region by region
 //! from a read-only source while in use, with the kernel's metadata format.
 
 pub mod format;

@@ -1,4 +1,4 @@
-//! The `clone` target (formats.md §2.4): reads of hydrated regions go to
+//! The `clone` target (docs/clone.md): reads of hydrated regions go to
 //! the destination and of the others to the source; a write to an
 //! unhydrated region first copies the region (a write covering the whole
 //! region skips the copy); writes to a region being hydrated wait for it;

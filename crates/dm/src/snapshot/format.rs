@@ -1,4 +1,4 @@
-//! The kernel's persistent exception store, as bytes (formats.md §1.3).
+//! The kernel's persistent exception store, as bytes (docs/snapshot-format.md).
 //!
 //! Pure encoding and decoding: nothing here touches a device, so it can be
 //! golden-tested and fuzzed. The on-disk layout is

@@ -1,5 +1,5 @@
 //! The snapshot stack: `snapshot-origin`, `snapshot` and `snapshot-merge`
-//! (formats.md §1).
+//! (docs/snapshot-format.md).
 //!
 //! A [`Snapshot`] is the shared state of one COW device: its exception
 //! store, the table of completed and pending exceptions, and the chunks
