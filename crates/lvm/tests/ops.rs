@@ -198,7 +198,7 @@ impl Setup {
 }
 
 fn mib(n: u64) -> SizeSpec {
-    SizeSpec::Size { sign: Sign::None, sectors: n * 2048 }
+    SizeSpec::Size { sign: Sign::None, size: Sectors(n * 2048) }
 }
 
 #[test]
@@ -304,7 +304,7 @@ fn test_lvextend_reloads_the_active_lv_and_lvreduce_asks_first() {
         vg: "vg0".into(),
         lv: "base".into(),
         command: resize::Command::Extend,
-        target: Target::Size(SizeSpec::Size { sign: Sign::Plus, sectors: 8192 }),
+        target: Target::Size(SizeSpec::Size { sign: Sign::Plus, size: Sectors(8192) }),
         stripes: None,
         pvs: vec![],
         force: false,

@@ -53,7 +53,7 @@ pub fn lvcreate_clone(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         name: a.get("name").map(String::from),
         source_arg: source.to_string(),
         source: src,
-        source_sectors: src_sectors,
+        source_size: ulvm_blockdev::Sectors(src_sectors),
         size,
         region_size: region,
         pvs: super::device_args(&a.pos[1..])?,

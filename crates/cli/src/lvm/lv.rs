@@ -3,6 +3,7 @@
 use super::args::Args;
 use super::{split_lv, usage, Ctx};
 use anyhow::Result;
+use ulvm_blockdev::Sectors;
 use ulvm_lvm::ops::common::SizeSpec;
 use ulvm_lvm::ops::{change, create, remove, resize};
 use ulvm_lvm::size::{parse_size, Sign};
@@ -22,9 +23,11 @@ fn no_size<T>() -> Result<T> {
     usage("No command with matching syntax recognised.  Run 'lvcreate --help' for more information.")
 }
 
-pub(super) fn pow2_size(a: &Args, opt: &str, default_sectors: u64, min: u64, max: u64) -> Result<u64> {
+/// A power-of-two size option (`--stripesize`, `--chunksize`,
+/// `--regionsize`; KiB unless it has a unit), from `min` to `max` sectors.
+pub(super) fn pow2_size(a: &Args, opt: &str, default: Sectors, min: u64, max: u64) -> Result<Sectors> {
     match a.get(opt) {
-        None => Ok(default_sectors),
+        None => Ok(default),
         Some(v) => {
             let s = parse_size(v, 'k').map_err(|e| super::Usage(e.0))?;
             if s.sign != Sign::None || !s.sectors.is_power_of_two() || s.sectors < min || s.sectors > max {
@@ -34,7 +37,7 @@ pub(super) fn pow2_size(a: &Args, opt: &str, default_sectors: u64, min: u64, max
                     size_long(max)
                 ));
             }
-            Ok(s.sectors)
+            Ok(Sectors(s.sectors))
         }
     }
 }
@@ -83,11 +86,11 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             .filter(|&n| (1..=128).contains(&n))
             .ok_or_else(|| super::Usage(format!("Invalid argument for --stripes: {v}")))?,
     };
-    let stripe_size = pow2_size(a, "stripesize", 128, 8, 2 * 1024 * 1024)?;
+    let stripe_size = pow2_size(a, "stripesize", create::DEFAULT_STRIPE_SIZE, 8, 2 * 1024 * 1024)?;
     if stripes > 1 && !a.has("stripesize") {
-        println!("  Using default stripesize {}.", size_long(stripe_size));
+        println!("  Using default stripesize {}.", size_long(stripe_size.0));
     }
-    let chunk = pow2_size(a, "chunksize", 8, 8, 1024)?;
+    let chunk = pow2_size(a, "chunksize", create::DEFAULT_CHUNK_SIZE, 8, 1024)?;
     let name = match a.get("name") {
         Some(n) => match n.split_once('/') {
             Some((v, l)) if v == vg_name => Some(l.to_string()),

@@ -23,7 +23,7 @@ pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             if sz.sign != Sign::None || !sz.sectors.is_power_of_two() || sz.sectors < 8 {
                 return usage(format!("Invalid argument for --physicalextentsize: {s} (a power of 2, at least 4 KiB)"));
             }
-            sz.sectors
+            ulvm_blockdev::Sectors(sz.sectors)
         }
         None => ops_vg::DEFAULT_EXTENT_SIZE,
     };

@@ -17,10 +17,11 @@ use crate::pv as lvmpv;
 use crate::units::size_long;
 use crate::LvmError;
 use std::path::PathBuf;
+use ulvm_blockdev::Sectors;
 
 /// Default region size: 64 KiB (with the table's threshold 64 and batch
 /// 16: 1 MiB copies, four in flight; see docs/clone.md).
-pub const DEFAULT_REGION_SIZE: u64 = 128;
+pub const DEFAULT_REGION_SIZE: Sectors = Sectors(128);
 
 /// Sectors per block of dm-clone metadata.
 const METADATA_BLOCK_SECTORS: u64 = 8;
@@ -34,12 +35,11 @@ pub struct CloneCreate {
     pub source_arg: String,
     /// The source as the clone's table names it.
     pub source: String,
-    /// The source's size in sectors.
-    pub source_sectors: u64,
+    /// The source's size.
+    pub source_size: Sectors,
     /// `-L`/`-l`; the source's whole extents when absent.
     pub size: Option<SizeSpec>,
-    /// Sectors.
-    pub region_size: u64,
+    pub region_size: Sectors,
     pub pvs: Vec<PathBuf>,
 }
 
@@ -65,7 +65,7 @@ pub fn lvcreate_clone(
         }
     }
     let es = vg.vg.extent_size;
-    let src_sectors = c.source_sectors;
+    let src_sectors = c.source_size.0;
     let pvs = pv_keys(&vg, &c.pvs)?;
     let extents = match c.size {
         Some(spec) => spec.resolve(s, &vg, 0, pvs.as_deref())?.0,
@@ -89,7 +89,7 @@ pub fn lvcreate_clone(
             size_long(extents * es)
         )));
     }
-    let regions = (extents * es).div_ceil(c.region_size);
+    let regions = (extents * es).div_ceil(c.region_size.0);
     let meta_extents = (metadata_blocks(regions) * METADATA_BLOCK_SECTORS).div_ceil(es).max(1);
     let dest_areas = allocate(&vg, &name, extents, 1, pvs.as_deref(), None)?;
     let host_name = disk::hostname();
@@ -112,7 +112,11 @@ pub fn lvcreate_clone(
     };
     let mut dest = new_lv(&name, true)?;
     alloc::append_segments(&mut dest, alloc::segments_from(&dest_areas, 0, 128));
-    dest.set_clone(&CloneRef { source: c.source.clone(), metadata_lv: meta_name.clone(), region_size: c.region_size });
+    dest.set_clone(&CloneRef {
+        source: c.source.clone(),
+        metadata_lv: meta_name.clone(),
+        region_size: c.region_size.0,
+    });
     vg.vg.lvs.push(dest);
     let meta_areas = allocate(&vg, &meta_name, meta_extents, 1, pvs.as_deref(), None)?;
     let mut meta = new_lv(&meta_name, false)?;

@@ -32,8 +32,8 @@ pub enum SizeSpec {
     Extents { sign: Sign, n: u64 },
     /// `-l [+-]N%WHAT`.
     Percent { sign: Sign, pct: u64, of: PercentOf },
-    /// `-L [+-]SIZE`, in sectors (rounded up to whole extents).
-    Size { sign: Sign, sectors: u64 },
+    /// `-L [+-]SIZE` (rounded up to whole extents).
+    Size { sign: Sign, size: Sectors },
 }
 
 impl SizeSpec {
@@ -64,7 +64,7 @@ impl SizeSpec {
     /// Parses `-L`'s value (MiB unless it has a unit).
     pub fn size(arg: &str) -> Result<SizeSpec, LvmError> {
         let s = parse_size(arg, 'm').map_err(|e| LvmError::Usage(e.0))?;
-        Ok(SizeSpec::Size { sign: s.sign, sectors: s.sectors })
+        Ok(SizeSpec::Size { sign: s.sign, size: Sectors(s.sectors) })
     }
 
     /// The extents this spec means for an LV of `current` extents in
@@ -92,7 +92,7 @@ impl SizeSpec {
                 };
                 Ok((apply(sign, current, (base * pct).div_ceil(100))?, false))
             }
-            SizeSpec::Size { sign, sectors } => {
+            SizeSpec::Size { sign, size: Sectors(sectors) } => {
                 let n = sectors.div_ceil(es);
                 let rounded = n * es != sectors;
                 if rounded && sign == Sign::None {

@@ -14,11 +14,12 @@ use crate::pv as lvmpv;
 use crate::units::size_long;
 use crate::LvmError;
 use std::path::PathBuf;
+use ulvm_blockdev::Sectors;
 
 /// LVM's default stripe size: 64 KiB.
-pub const DEFAULT_STRIPE_SIZE: u64 = 128;
+pub const DEFAULT_STRIPE_SIZE: Sectors = Sectors(128);
 /// LVM's default snapshot chunk size: 4 KiB.
-pub const DEFAULT_CHUNK_SIZE: u64 = 8;
+pub const DEFAULT_CHUNK_SIZE: Sectors = Sectors(8);
 
 /// One `lvcreate`, as the command line gives it.
 #[derive(Debug, Clone)]
@@ -30,10 +31,8 @@ pub struct LvCreate {
     /// `-s VG/ORIGIN`: a snapshot of this LV.
     pub snapshot_of: Option<String>,
     pub stripes: usize,
-    /// Sectors.
-    pub stripe_size: u64,
-    /// Sectors.
-    pub chunk_size: u64,
+    pub stripe_size: Sectors,
+    pub chunk_size: Sectors,
     /// `-a n` makes an inactive LV.
     pub activate: bool,
     /// `-p r` makes a read-only LV.
@@ -140,7 +139,7 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
         segments: vec![],
         extra: vec![],
     };
-    alloc::append_segments(&mut lv, alloc::segments_from(&areas, 0, c.stripe_size));
+    alloc::append_segments(&mut lv, alloc::segments_from(&areas, 0, c.stripe_size.0));
     if c.zero || origin.is_some() {
         zero_start(&vg, &lv)?;
     }
@@ -163,7 +162,7 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
                 start_extent: 0,
                 extent_count: o.extents(),
                 kind: SegmentKind::Snapshot {
-                    chunk_size: c.chunk_size,
+                    chunk_size: c.chunk_size.0,
                     origin: o.name.clone(),
                     cow: name.clone(),
                     merging: false,

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use ulvm_blockdev::Sectors;
 
 /// LVM's default extent size: 4 MiB.
-pub const DEFAULT_EXTENT_SIZE: u64 = 8192;
+pub const DEFAULT_EXTENT_SIZE: Sectors = Sectors(8192);
 /// LVM's `pv_min_size`: 2 MiB.
 pub const PV_MIN_SIZE: Sectors = Sectors(2 * 2048);
 
@@ -21,8 +21,8 @@ pub const PV_MIN_SIZE: Sectors = Sectors(2 * 2048);
 pub struct VgCreate {
     pub name: String,
     pub pvs: Vec<PathBuf>,
-    /// Sectors: a power of two, at least 8.
-    pub extent_size: u64,
+    /// A power of two, at least 8 sectors.
+    pub extent_size: Sectors,
     pub max_lv: u64,
     pub max_pv: u64,
 }
@@ -115,7 +115,7 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
     let disks = pvs_for_vg(s, &c.pvs, "vgcreate")?;
     let mut pvs = Vec::new();
     for (i, d) in disks.iter().enumerate() {
-        pvs.push(pv_entry(format!("pv{i}"), d, c.extent_size)?);
+        pvs.push(pv_entry(format!("pv{i}"), d, c.extent_size.0)?);
     }
     let mut vg = Vg {
         vg: VolumeGroup {
@@ -124,7 +124,7 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
             seqno: 0,
             status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
             flags: vec![],
-            extent_size: c.extent_size,
+            extent_size: c.extent_size.0,
             max_lv: c.max_lv,
             max_pv: c.max_pv,
             metadata_copies: 0,
