@@ -64,7 +64,7 @@ impl Drop for ControlServer {
 }
 
 /// A registry refusal as the protocol carries it.
-fn error_reply(e: &DmError) -> ErrorReply {
+pub fn error_reply(e: &DmError) -> ErrorReply {
     let kind = match e {
         DmError::NotFound(_) => ErrorKind::NotFound,
         DmError::Exists(_) => ErrorKind::Exists,

@@ -1,66 +1,109 @@
-//! The daemon as the LVM layer's device host, in-process: the same
-//! requests the control socket takes ([`handler::handle`]), so loop
-//! devices follow, without a socket or JSON in between. The daemon's
-//! background jobs and snapshot autoextend run LVM operations over it.
+//! The LVM layer's device host over the control protocol: one
+//! [`DmHost`] ([`ProtocolHost`]) that turns each operation into a
+//! [`Request`], whoever answers it. The command line answers through the
+//! control socket; the daemon's own jobs and snapshot autoextend answer
+//! in-process ([`InProcess`]: the same request handler the socket uses, so
+//! loop devices follow, without a socket or JSON in between).
 
+use crate::control::error_reply;
 use crate::handler::{self, Ctx};
-use crate::proto::{Reply, Request};
+use crate::proto::{ErrorKind, ErrorReply, Reply, Request};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use ulvm_dm::{DmError, Table, TargetStatus};
+use ulvm_dm::{Table, TargetStatus};
 use ulvm_lvm::activate::{DevState, DmDevice, DmHost};
 use ulvm_lvm::{HostError, HostErrorKind};
 
-pub struct RegistryHost {
-    ctx: Arc<Ctx>,
+/// Something that answers control requests.
+pub trait Requests: Send {
+    fn request(&mut self, req: Request) -> Result<Reply, HostError>;
 }
 
-impl RegistryHost {
+/// A protocol refusal as the LVM layer sees it.
+pub fn host_error(e: ErrorReply) -> HostError {
+    let kind = match e.kind {
+        ErrorKind::NotFound => HostErrorKind::NotFound,
+        ErrorKind::Exists => HostErrorKind::Exists,
+        ErrorKind::Busy => HostErrorKind::Busy,
+        ErrorKind::Invalid | ErrorKind::Malformed => HostErrorKind::Invalid,
+        ErrorKind::Io => HostErrorKind::Io,
+    };
+    HostError::new(kind, e.message)
+}
+
+/// Requests answered by the daemon's handler, in-process.
+pub struct InProcess(pub Arc<Ctx>);
+
+impl Requests for InProcess {
+    fn request(&mut self, req: Request) -> Result<Reply, HostError> {
+        handler::handle(&self.0, req).map_err(|e| host_error(error_reply(&e)))
+    }
+}
+
+/// A [`DmHost`] over control requests.
+pub struct ProtocolHost<R>(pub R);
+
+/// The daemon's registry as a device host.
+pub type RegistryHost = ProtocolHost<InProcess>;
+
+impl ProtocolHost<InProcess> {
     pub fn new(ctx: Arc<Ctx>) -> RegistryHost {
-        RegistryHost { ctx }
+        ProtocolHost(InProcess(ctx))
+    }
+}
+
+impl<R: Requests> ProtocolHost<R> {
+    /// Asks the daemon to poll an LV's background job (`lvconvert
+    /// --startpoll`, as LVM asks lvmpolld) and to finish it in the
+    /// metadata of `sd` when it is done.
+    pub fn poll(&mut self, sd: &Path, devices: Option<&[PathBuf]>, vg: &str, lv: &str) -> Result<(), HostError> {
+        self.0
+            .request(Request::Poll {
+                system_dir: sd.display().to_string(),
+                devices: devices.map(|d| d.iter().map(|p| p.display().to_string()).collect()),
+                vg: vg.into(),
+                lv: lv.into(),
+            })
+            .map(|_| ())
     }
 
-    fn call(&self, req: Request) -> Result<Reply, HostError> {
-        handler::handle(&self.ctx, req).map_err(|e| {
-            let kind = match e {
-                DmError::NotFound(_) => HostErrorKind::NotFound,
-                DmError::Exists(_) => HostErrorKind::Exists,
-                DmError::Busy(..) => HostErrorKind::Busy,
-                DmError::Table(_) | DmError::Invalid(_) => HostErrorKind::Invalid,
-                DmError::Device(_) => HostErrorKind::Io,
-            };
-            HostError::new(kind, e.to_string())
-        })
+    fn done(&mut self, req: Request) -> Result<(), HostError> {
+        self.0.request(req).map(|_| ())
+    }
+
+    /// The first line of `name`'s table or status reply.
+    fn first_line(&mut self, req: Request, name: &str) -> Result<crate::proto::Line, HostError> {
+        match self.0.request(req)? {
+            Reply::Lines { devices } => devices
+                .into_iter()
+                .next()
+                .and_then(|d| d.lines.into_iter().next())
+                .ok_or_else(|| HostError::new(HostErrorKind::Invalid, format!("device {name} has no live table"))),
+            other => Err(unexpected(other)),
+        }
     }
 }
 
 fn unexpected(r: Reply) -> HostError {
-    HostError::new(HostErrorKind::Invalid, format!("unexpected reply {r:?}"))
+    HostError::new(HostErrorKind::Unreachable, format!("unexpected reply {r:?}"))
 }
 
-impl DmHost for RegistryHost {
+fn dev_state(i: &crate::proto::Info) -> DevState {
+    DevState { open_count: i.open_count, suspended: i.suspended, major: i.major, minor: i.minor }
+}
+
+impl<R: Requests> DmHost for ProtocolHost<R> {
     fn states(&mut self) -> Result<HashMap<String, DevState>, HostError> {
-        match self.call(Request::Info { name: None })? {
-            Reply::Info { devices } => Ok(devices
-                .into_iter()
-                .map(|i| {
-                    let st =
-                        DevState { open_count: i.open_count, suspended: i.suspended, major: i.major, minor: i.minor };
-                    (i.name, st)
-                })
-                .collect()),
+        match self.0.request(Request::Info { name: None })? {
+            Reply::Info { devices } => Ok(devices.iter().map(|i| (i.name.clone(), dev_state(i))).collect()),
             other => Err(unexpected(other)),
         }
     }
 
     fn state(&mut self, name: &str) -> Result<Option<DevState>, HostError> {
-        match self.call(Request::Info { name: Some(name.to_string()) }) {
-            Ok(Reply::Info { devices }) => Ok(devices.first().map(|i| DevState {
-                open_count: i.open_count,
-                suspended: i.suspended,
-                major: i.major,
-                minor: i.minor,
-            })),
+        match self.0.request(Request::Info { name: Some(name.to_string()) }) {
+            Ok(Reply::Info { devices }) => Ok(devices.first().map(dev_state)),
             Ok(other) => Err(unexpected(other)),
             Err(e) if e.kind == HostErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -68,53 +111,38 @@ impl DmHost for RegistryHost {
     }
 
     fn create(&mut self, d: &DmDevice) -> Result<(), HostError> {
-        self.call(Request::Create {
+        self.done(Request::Create {
             name: d.name.clone(),
             uuid: Some(d.uuid.clone()),
             table: Some(d.table.to_string()),
             read_only: d.read_only,
         })
-        .map(|_| ())
     }
 
     fn load(&mut self, name: &str, table: &Table, read_only: bool) -> Result<(), HostError> {
-        self.call(Request::Load { name: name.into(), table: table.to_string(), read_only }).map(|_| ())
+        self.done(Request::Load { name: name.into(), table: table.to_string(), read_only })
     }
 
     fn suspend(&mut self, name: &str) -> Result<(), HostError> {
-        self.call(Request::Suspend { name: name.into() }).map(|_| ())
+        self.done(Request::Suspend { name: name.into() })
     }
 
     fn resume(&mut self, name: &str) -> Result<(), HostError> {
-        self.call(Request::Resume { name: name.into() }).map(|_| ())
+        self.done(Request::Resume { name: name.into() })
     }
 
     fn remove(&mut self, name: &str) -> Result<(), HostError> {
-        self.call(Request::Remove { name: name.into(), force: false }).map(|_| ())
+        self.done(Request::Remove { name: name.into(), force: false })
     }
 
     fn rename(&mut self, name: &str, new_name: &str) -> Result<(), HostError> {
-        self.call(Request::Rename { name: name.into(), new_name: new_name.into() }).map(|_| ())
+        self.done(Request::Rename { name: name.into(), new_name: new_name.into() })
     }
 
-    /// Typed, straight from the registry: no text in between.
+    /// The status travels as the kernel's text and is parsed here, once.
     fn status(&mut self, name: &str) -> Result<TargetStatus, HostError> {
-        let lines = self.ctx.reg.status(name).map_err(|e| HostError::new(HostErrorKind::NotFound, e.to_string()))?;
-        lines
-            .into_iter()
-            .next()
-            .map(|l| l.status)
-            .ok_or_else(|| HostError::new(HostErrorKind::Invalid, format!("device {name} has no live table")))
-    }
-
-    fn table(&mut self, name: &str) -> Result<(String, String), HostError> {
-        match self.call(Request::Table { name: Some(name.into()), inactive: false })? {
-            Reply::Lines { devices } => Ok(devices
-                .first()
-                .and_then(|d| d.lines.first())
-                .map(|l| (l.target_type.clone(), l.params.clone()))
-                .unwrap_or_default()),
-            other => Err(unexpected(other)),
-        }
+        let line = self.first_line(Request::Status { name: Some(name.into()) }, name)?;
+        TargetStatus::parse(&line.target_type, &line.params)
+            .map_err(|e| HostError::new(HostErrorKind::Unreachable, format!("{name}: {e}")))
     }
 }

@@ -58,8 +58,6 @@ pub trait DmHost {
     fn rename(&mut self, name: &str, new_name: &str) -> Result<(), HostError>;
     /// The status of the device's first target.
     fn status(&mut self, name: &str) -> Result<TargetStatus, HostError>;
-    /// The table parameters of the device's first target, with its type.
-    fn table(&mut self, name: &str) -> Result<(String, String), HostError>;
 }
 
 /// The table of an LV's own extents: `linear` or `striped` lines over the PVs.

@@ -52,9 +52,6 @@ impl DmHost for FakeHost {
     fn status(&mut self, _name: &str) -> Result<TargetStatus, HostError> {
         Ok(TargetStatus::Linear)
     }
-    fn table(&mut self, _name: &str) -> Result<(String, String), HostError> {
-        Ok(Default::default())
-    }
 }
 
 fn dev(name: &str, table: &str) -> DmDevice {

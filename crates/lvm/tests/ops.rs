@@ -116,11 +116,6 @@ impl DmHost for FakeHost {
             other => return Err(HostError::new(HostErrorKind::Invalid, format!("no status set for {other}"))),
         })
     }
-    fn table(&mut self, name: &str) -> Result<(String, String), HostError> {
-        let w = self.world();
-        let d = w.devs.get(name).ok_or_else(|| gone(name))?;
-        Ok((d.table.0[0].target.target_type().into(), d.table.0[0].target.params()))
-    }
 }
 
 /// Messages, shared with the test.

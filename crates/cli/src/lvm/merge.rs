@@ -32,7 +32,7 @@ pub fn start_pollers(ctx: &mut Ctx, vg: &Vg) {
 /// finish it: the daemon runs the library's poller in-process (LVM asks
 /// lvmpolld the same way). Without a daemon there is nothing to poll.
 pub fn spawn_poller(ctx: &Ctx, vg: &str, lv: &str) {
-    let Ok(mut h) = super::host::Host::connect(ctx.run_dir()) else { return };
+    let Ok(mut h) = super::host::connect(ctx.run_dir()) else { return };
     let sd = std::fs::canonicalize(ctx.sd.root()).unwrap_or_else(|_| ctx.sd.root().to_path_buf());
     let devices = ctx
         .explicit_devices()

@@ -15,7 +15,6 @@ mod vg;
 
 use anyhow::{anyhow, bail, Result};
 use args::{Args, Opt};
-use host::Host;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use ulvm_lvm::ops::{Confirm, Report, Session};
@@ -287,7 +286,7 @@ impl Ctx {
         let cmdline = std::iter::once(cmd.to_string()).chain(argv.iter().cloned()).collect::<Vec<_>>().join(" ");
         let connect_dir = run_dir.clone();
         let connect: ulvm_lvm::ops::Connect = Box::new(move || {
-            Host::connect(connect_dir.as_deref())
+            host::connect(connect_dir.as_deref())
                 .map(|h| Box::new(h) as Box<dyn ulvm_lvm::activate::DmHost + Send>)
                 .map_err(|e| ulvm_lvm::HostError::new(ulvm_lvm::HostErrorKind::Unreachable, e.to_string()))
         });
