@@ -29,8 +29,8 @@ W="$(mktemp -d /var/tmp/ulvm-lvm-fixtures.XXXXXX)"
 cleanup() { rm -rf "$W"; }
 trap cleanup EXIT
 
-# ---------------------------------------------------------------- guest script
-cat > "$W/guest.sh" <<'GUEST'
+# ------------------------------------------------- what both guest scripts share
+cat > "$W/prelude.sh" <<'PRELUDE'
 #!/bin/bash
 # Runs inside the oracle VM. stdin is /dev/null (matters for prompts).
 D=$ORACLE_OUT
@@ -54,6 +54,10 @@ cap() {
   echo $? > "$D/$id.rc"
   echo "[$id] rc=$(cat "$D/$id.rc")" >&2
 }
+PRELUDE
+
+# ---------------------------------------------------------------- guest script
+{ cat "$W/prelude.sh"; cat <<'GUEST'
 # capsh NAME 'shell snippet': same, for pipelines / redirections (cmd file holds "sh -c ...").
 capsh() { cap "$1" bash -c "$2"; }
 backup() { vgcfgbackup -f "$D/$1.vgbackup" vg0 >/dev/null 2>&1 || echo "vgcfgbackup $1 failed" >&2; }
@@ -252,32 +256,14 @@ cap vgs-empty vgs
 cap lvs-empty lvs
 exit 0
 GUEST
+} > "$W/guest.sh"
 
 # ------------------------------------------------- second guest script (oracle2)
 # Cases found against real LVM after the first scenario was captured: PV
 # attributes with allocation off, a snapshot with nothing copied yet, and a
 # VG whose metadata carries a lock type (a shared VG) on a host without
 # lvmlockd (the oracle's lvm.conf has use_lvmlockd = 0).
-cat > "$W/guest2.sh" <<'GUEST2'
-#!/bin/bash
-D=$ORACLE_OUT
-N=0
-export LVM_SUPPRESS_FD_WARNINGS=1
-quote() {
-  local a out=() sq="'\\''"
-  for a in "$@"; do
-    case $a in ''|*[!A-Za-z0-9_@%+=:,./-]*) out+=("'${a//\'/$sq}'") ;; *) out+=("$a") ;; esac
-  done
-  local IFS=' '; printf '%s\n' "${out[*]}"
-}
-cap() {
-  local name=$1; shift
-  N=$((N+1)); local id; id=$(printf '%03d-%s' "$N" "$name")
-  quote "$@" > "$D/$id.cmd"
-  "$@" > "$D/$id.out" 2> "$D/$id.err"
-  echo $? > "$D/$id.rc"
-  echo "[$id] rc=$(cat "$D/$id.rc")" >&2
-}
+{ cat "$W/prelude.sh"; cat <<'GUEST2'
 cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc
 cap vgcreate vgcreate vgs /dev/vda /dev/vdb
 cap lvcreate-lv lvcreate -L 32M -n lv vgs
@@ -328,6 +314,7 @@ cap shared-vgs-after vgs -o vg_name,vg_attr,lv_count
 for d in vda vdb; do head -c 1048576 /dev/$d > "$D/raw-shared-$d.img"; done
 exit 0
 GUEST2
+} > "$W/guest2.sh"
 
 # run_oracle [GUEST_SCRIPT OUT_DIR]: the first scenario by default.
 run_oracle() {
