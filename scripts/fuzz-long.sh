@@ -43,7 +43,7 @@ for t in "${targets[@]}"; do
   secs=$(( $(date +%s) - start ))
   # libFuzzer's last words: "Done N runs in S second(s)" and stat::number_of_executed_units.
   runs=$(awk '/stat::number_of_executed_units:/{n=$2} /^Done [0-9]+ runs/{n=$2} END{print n+0}' "$log/$t.log")
-  crashes=$(find "fuzz/artifacts/$t" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' -o -name 'leak-*' \) -newer "$log" 2>/dev/null | wc -l)
+  crashes=$( (find "fuzz/artifacts/$t" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' -o -name 'leak-*' \) -newer "$log" 2>/dev/null || true) | wc -l)
   line="$t: $runs executions in ${secs}s, exit $rc, $crashes new crash/oom/timeout/leak inputs"
   summary+=("$line")
   echo "   $line" >&2
