@@ -9,6 +9,7 @@
 
 use crate::table::DevNum;
 use crate::target::{EventSink, Step, Target};
+use crate::throttle::Throttle;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
@@ -106,6 +107,8 @@ pub struct MappedDevice {
     cond: Condvar,
     pub(crate) events: Arc<EventSink>,
     pub(crate) opens: Arc<AtomicU32>,
+    /// User I/O as background jobs see it: every request counts.
+    pub(crate) throttle: Arc<Throttle>,
     background: Background,
 }
 
@@ -135,6 +138,7 @@ impl MappedDevice {
             cond: Condvar::new(),
             events: Arc::new(EventSink::default()),
             opens: Arc::new(AtomicU32::new(0)),
+            throttle: Arc::new(Throttle::default()),
             background,
         }
     }
@@ -160,6 +164,11 @@ impl MappedDevice {
     }
     pub fn events(&self) -> &Arc<EventSink> {
         &self.events
+    }
+    /// The user-I/O signal the background work of this device's targets
+    /// yields to.
+    pub fn throttle(&self) -> &Arc<Throttle> {
+        &self.throttle
     }
 
     /// Counts an open (an export, a holder) until the handle is dropped.
@@ -328,7 +337,9 @@ impl MappedDevice {
 
     fn with_io<T>(&self, f: impl FnOnce(&LiveTable) -> Result<T>) -> Result<T> {
         let t = self.enter()?;
+        let user = self.throttle.user();
         let r = f(&t);
+        drop(user);
         self.leave();
         r
     }

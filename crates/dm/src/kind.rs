@@ -63,11 +63,14 @@ pub fn find(name: &str) -> Option<&'static TargetKind> {
     KINDS.iter().copied().find(|k| k.name == name)
 }
 
-/// What a constructor gets: its line, the device's event sink, the
-/// registry's shared state, and a way to open the devices the line names.
+/// What a constructor gets: its line, the device's event sink and
+/// throttle, the registry's shared state, and a way to open the devices
+/// the line names.
 pub struct BuildCtx<'a> {
     pub line: &'a TableLine,
     pub events: Arc<EventSink>,
+    /// The device's user-I/O signal, for targets with background work.
+    pub throttle: Arc<crate::throttle::Throttle>,
     pub origins: &'a OriginRegistry,
     pub cows: &'a Arc<CowRegistry>,
     pub config: &'a RegistryConfig,

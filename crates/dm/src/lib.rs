@@ -6,6 +6,7 @@
 //!   `zero`, `error`; [`snapshot`]: `snapshot-origin`, `snapshot`,
 //!   `snapshot-merge` and the kernel-compatible exception stores.
 //! * [`clone`]: `clone` (dm-clone) and its persistent-data metadata.
+//! * [`throttle`]: how background jobs yield to a device's users.
 //! * [`kind`]: one registration per target type (name, version,
 //!   constructor, capabilities).
 //! * [`device`]: a mapped device and its suspend/resume life cycle;
@@ -21,6 +22,7 @@ pub mod registry;
 pub mod snapshot;
 pub mod target;
 pub mod targets;
+pub mod throttle;
 
 pub use device::{Background, DeviceInfo, MappedDevice};
 pub use registry::{

@@ -253,6 +253,7 @@ impl Registry {
             let cx = BuildCtx {
                 line,
                 events: dev.events.clone(),
+                throttle: dev.throttle.clone(),
                 origins: &self.origins,
                 cows: &self.cows,
                 config: &self.config,

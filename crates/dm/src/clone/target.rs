@@ -5,8 +5,9 @@
 //! discards mark fully covered regions hydrated without copying; flushes
 //! commit the metadata after flushing the destination. Background
 //! hydration copies runs of up to `hydration_batch_size` regions, with at
-//! most `hydration_threshold` regions being hydrated at a time, and only
-//! while no user I/O is in flight.
+//! most `hydration_threshold` regions being hydrated at a time. While the
+//! device's users are active it yields to them through the device's
+//! [`Throttle`]: one copy of a few regions at a time, with rests between.
 //!
 //! Beyond the kernel: the `hydrate_on_read` feature (a read of an
 //! unhydrated region lands it on the destination too), and a progress
@@ -18,8 +19,9 @@ use crate::registry::DmResult;
 use crate::status::{CloneFeatures, CloneMode, CloneStatus, TargetStatus};
 use crate::table::{CloneArgs, TargetArgs};
 use crate::target::{io_error, EventSink, Step, Target, Underlying};
+use crate::throttle::{Pace, Throttle};
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use ulvm_blockdev::{Error, ErrorKind, Result, Sectors, Writeback};
@@ -73,7 +75,9 @@ pub struct CloneTarget {
     /// How long one background step keeps copying (a suspend cuts it
     /// short); zero: one run per worker.
     slice: Duration,
-    user_io: AtomicU64,
+    /// The device's user-I/O signal (a target built outside a device
+    /// never sees users and runs at full speed).
+    throttle: Arc<Throttle>,
     /// Set from presuspend to resume: background copies stop early.
     stopping: AtomicBool,
     /// Background copies whose write-back has started, oldest first, and
@@ -95,15 +99,6 @@ enum Claim {
     Mine,
 }
 
-/// Counts a user request in flight (background hydration yields to them).
-struct UserIo<'a>(&'a AtomicU64);
-
-impl Drop for UserIo<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 pub static KIND: TargetKind = TargetKind {
     name: "clone",
     version: [1, 0, 0],
@@ -115,7 +110,8 @@ fn build_clone(cx: &BuildCtx<'_>) -> DmResult<Box<dyn Target>> {
     let TargetArgs::Clone(c) = &cx.line.target else { return Err(cx.wrong_args(&KIND)) };
     let (m, d, s) = (cx.resolve(&c.metadata)?, cx.resolve(&c.dest)?, cx.resolve(&c.source)?);
     let t = CloneTarget::new(c, m, d, s, cx.line.len, cx.events.clone(), cx.config.hydration_slice)
-        .map_err(|e| cx.fail(e))?;
+        .map_err(|e| cx.fail(e))?
+        .with_throttle(cx.throttle.clone());
     Ok(Box::new(t))
 }
 
@@ -167,7 +163,7 @@ impl CloneTarget {
             hydrate_on_read: args.hydrate_on_read,
             events,
             slice,
-            user_io: AtomicU64::new(0),
+            throttle: Arc::new(Throttle::default()),
             stopping: AtomicBool::new(false),
             written: Mutex::new((VecDeque::new(), 0)),
             state: Mutex::new(State {
@@ -191,9 +187,11 @@ impl CloneTarget {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn user(&self) -> UserIo<'_> {
-        self.user_io.fetch_add(1, Ordering::SeqCst);
-        UserIo(&self.user_io)
+    /// Yields background hydration to the users `throttle` counts (the
+    /// device's).
+    pub fn with_throttle(mut self, throttle: Arc<Throttle>) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     fn nr_regions(&self) -> u64 {
@@ -332,10 +330,11 @@ impl CloneTarget {
     /// Picks the next run of unhydrated regions to copy and claims it: up
     /// to `hydration_batch_size` contiguous regions from the rotating
     /// cursor, within what `hydration_threshold` leaves (it bounds the
-    /// regions being hydrated at once, as in the kernel).
-    fn pick_run(&self, st: &mut State) -> Option<Vec<u64>> {
+    /// regions being hydrated at once, as in the kernel), and no longer
+    /// than `limit` regions.
+    fn pick_run(&self, st: &mut State, limit: u64) -> Option<Vec<u64>> {
         let budget = (st.threshold as u64).saturating_sub(st.hydrating.len() as u64);
-        let max = budget.min(st.batch as u64);
+        let max = budget.min(st.batch as u64).min(limit);
         if max == 0 {
             return None;
         }
@@ -375,28 +374,41 @@ impl CloneTarget {
 
     /// One background copy worker: copies runs until the step's slice is
     /// over (after one run at least), there is nothing left to pick,
-    /// hydration is stopped, or user I/O arrives. Returns how many runs it
-    /// copied.
-    fn hydrate_until(&self, until: Instant) -> Result<u32> {
+    /// hydration is stopped, or the pace the step started with changes.
+    /// At [`Pace::Share`] (the only worker then) runs are cut to the
+    /// throttle's piece and each is followed by its rest. Returns how many
+    /// runs it copied.
+    fn hydrate_until(&self, until: Instant, pace: Pace) -> Result<u32> {
+        let limit = match pace {
+            Pace::Full => u64::MAX,
+            Pace::Share { piece_bytes } => (piece_bytes / (self.region_size * 512)).max(1),
+        };
         let mut copied = 0;
         while !self.stopping.load(Ordering::SeqCst) {
+            if copied > 0 && self.throttle.pace() != pace {
+                break;
+            }
             let run = {
                 let mut st = self.lock();
-                if st.mode != Mode::Rw || !st.enabled || self.user_io.load(Ordering::SeqCst) > 0 {
+                if st.mode != Mode::Rw || !st.enabled {
                     break;
                 }
-                match self.pick_run(&mut st) {
+                match self.pick_run(&mut st, limit) {
                     Some(run) => run,
                     None => break,
                 }
             };
             let (s, _) = self.span(run[0]);
             let (_, e) = self.span(*run.last().expect("non-empty run"));
+            let t0 = Instant::now();
             let r = self.copy(s, e);
             self.release(&run, r.is_ok());
             r?;
             self.wrote_behind(s, e);
             copied += 1;
+            if pace != Pace::Full {
+                self.throttle.rest_after(t0.elapsed());
+            }
             if Instant::now() >= until {
                 break;
             }
@@ -434,7 +446,6 @@ impl Target for CloneTarget {
     }
 
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
-        let _u = self.user();
         let len = buf.len() as u64 / 512;
         {
             let st = self.lock();
@@ -458,7 +469,6 @@ impl Target for CloneTarget {
     }
 
     fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
-        let _u = self.user();
         let len = buf.len() as u64 / 512;
         let mut whole = Vec::new();
         let mut result = Ok(());
@@ -508,7 +518,6 @@ impl Target for CloneTarget {
     }
 
     fn discard(&self, at: Sectors, len: Sectors) -> Result<()> {
-        let _u = self.user();
         let end = at.0 + len.0;
         let rs = at.0.div_ceil(self.region_size);
         // The last region may be short: a discard to the end covers it.
@@ -676,21 +685,18 @@ impl Target for CloneTarget {
             let _ = self.cond.wait_timeout(st, Duration::from_millis(100));
             return Some(Step::Progress);
         }
-        if self.user_io.load(Ordering::SeqCst) > 0 {
-            drop(st);
-            if commit_due {
-                let _ = self.commit_unlocked();
-            }
-            std::thread::sleep(Duration::from_micros(500));
-            return Some(Step::Progress);
-        }
-        let workers = st.threshold.div_ceil(st.batch).clamp(1, MAX_WORKERS);
+        // Users active: one worker, small runs, rests (the throttle's share).
+        let pace = self.throttle.pace();
+        let workers = match pace {
+            Pace::Full => st.threshold.div_ceil(st.batch).clamp(1, MAX_WORKERS),
+            Pace::Share { .. } => 1,
+        };
         drop(st);
         let until = Instant::now() + self.slice;
         let (copied, failed) = std::thread::scope(|sc| {
             let commit = commit_due.then(|| sc.spawn(|| self.commit_unlocked()));
-            let hs: Vec<_> = (1..workers).map(|_| sc.spawn(|| self.hydrate_until(until))).collect();
-            let mut results = vec![self.hydrate_until(until)];
+            let hs: Vec<_> = (1..workers).map(|_| sc.spawn(|| self.hydrate_until(until, pace))).collect();
+            let mut results = vec![self.hydrate_until(until, pace)];
             results.extend(
                 hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(io_error("clone: copy worker panicked")))),
             );

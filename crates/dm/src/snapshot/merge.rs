@@ -10,6 +10,11 @@
 //! records that are simply merged again: the copy is idempotent because
 //! the COW data of unmerged chunks is not changed by anything else.
 //!
+//! While the origin's users are active the copy yields to them through
+//! the device's [`Throttle`]: the batch is copied in smaller pieces with
+//! rests between. Only the pace changes: the batch, the copies, the
+//! flushes and the commit are the same and come in the same order.
+//!
 //! Only the merge mutates a merging snapshot's store, so planning works on
 //! a copy of it without the lock.
 
@@ -17,7 +22,9 @@ use super::format::DiskException;
 use super::store::Store;
 use super::{OriginState, SnapState, Snapshot};
 use crate::target::Step;
+use crate::throttle::{Pace, Throttle};
 use std::sync::MutexGuard;
+use std::time::Instant;
 use ulvm_blockdev::{ChunkSize, Chunks, Result, Sectors};
 
 /// Upper bound of one copy I/O.
@@ -26,7 +33,7 @@ const MERGE_IO_BYTES: usize = 4 << 20;
 impl Snapshot {
     /// One merge step. Writes to chunks in the batch wait until it is
     /// committed; everything else keeps flowing.
-    pub fn merge_step(&self, origin: &OriginState) -> Step {
+    pub fn merge_step(&self, origin: &OriginState, throttle: &Throttle) -> Step {
         let st = self.lock();
         if !st.valid || st.merge_failed {
             return Step::Failed;
@@ -58,7 +65,7 @@ impl Snapshot {
         }
         drop(st);
 
-        let commit = self.merge_copy(origin, cs, &plan.records).and_then(|_| {
+        let commit = self.merge_copy(origin, cs, &plan.records, throttle).and_then(|_| {
             plan.writes.iter().try_for_each(|w| w.apply(&*self.cow.dev))?;
             self.cow.dev.flush()
         });
@@ -92,9 +99,16 @@ impl Snapshot {
     }
 
     /// Copies the batch COW -> origin: other snapshots copy out first, runs
-    /// of consecutive chunks move in large I/Os, and the origin is flushed
-    /// before the caller commits metadata.
-    fn merge_copy(&self, origin: &OriginState, cs: ChunkSize, batch: &[DiskException]) -> Result<()> {
+    /// of consecutive chunks move in large I/Os (pieces of the throttle's
+    /// size, each followed by its rest, while users are active), and the
+    /// origin is flushed before the caller commits metadata.
+    fn merge_copy(
+        &self,
+        origin: &OriginState,
+        cs: ChunkSize,
+        batch: &[DiskException],
+        throttle: &Throttle,
+    ) -> Result<()> {
         let mut sorted = batch.to_vec();
         sorted.sort_by_key(|e| e.old_chunk);
         let origin_size = origin.dev.dev.size();
@@ -112,12 +126,23 @@ impl Snapshot {
                 n += 1;
             }
             let dst = cs.start_of(Chunks(first.old_chunk));
+            let src = cs.start_of(Chunks(first.new_chunk));
             let len = Sectors((n as u64 * cs.sectors().0).min(origin_size.0.saturating_sub(dst.0)));
-            if len.0 > 0 {
-                origin.prepare_write(dst, len)?;
-                buf.resize(len.byte_len(), 0);
-                self.cow.dev.read(cs.start_of(Chunks(first.new_chunk)), &mut buf)?;
-                origin.dev.dev.write(dst, &buf)?;
+            let mut done = Sectors(0);
+            while done < len {
+                let piece = match throttle.pace() {
+                    Pace::Full => len - done,
+                    Pace::Share { piece_bytes } => {
+                        Sectors((piece_bytes / cs.bytes() as u64).max(1) * cs.sectors().0).min(len - done)
+                    }
+                };
+                let t0 = Instant::now();
+                origin.prepare_write(dst + done, piece)?;
+                buf.resize(piece.byte_len(), 0);
+                self.cow.dev.read(src + done, &mut buf)?;
+                origin.dev.dev.write(dst + done, &buf)?;
+                done += piece;
+                throttle.rest_after(t0.elapsed());
             }
             i += n;
         }

@@ -9,6 +9,7 @@ use crate::registry::DmResult;
 use crate::status::{SnapshotStatus, TargetStatus};
 use crate::table::{DevNum, SnapshotArgs, TargetArgs};
 use crate::target::{EventSink, Step, Target, Underlying};
+use crate::throttle::Throttle;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -78,7 +79,10 @@ fn build_snapshot_family(cx: &BuildCtx<'_>, merge: bool) -> DmResult<Box<dyn Tar
     };
     let len = cx.line.len;
     Ok(if merge {
-        Box::new(MergeTarget { common: new_common(origin, cow, a, len, &ctx, true).map_err(|e| cx.fail(e))? })
+        Box::new(MergeTarget {
+            common: new_common(origin, cow, a, len, &ctx, true).map_err(|e| cx.fail(e))?,
+            throttle: cx.throttle.clone(),
+        })
     } else {
         Box::new(SnapshotTarget { common: new_common(origin, cow, a, len, &ctx, false).map_err(|e| cx.fail(e))? })
     })
@@ -327,6 +331,8 @@ impl Target for OriginTarget {
 /// the COW is merged back into it.
 pub struct MergeTarget {
     common: SnapCommon,
+    /// The origin device's user-I/O signal, which the merge yields to.
+    throttle: Arc<Throttle>,
 }
 
 impl MergeTarget {
@@ -439,6 +445,6 @@ impl Target for MergeTarget {
     }
     fn background_step(&self) -> Option<Step> {
         let snap = self.common.slot.get()?;
-        Some(snap.merge_step(&self.common.origin))
+        Some(snap.merge_step(&self.common.origin, &self.throttle))
     }
 }
