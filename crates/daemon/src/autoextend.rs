@@ -9,7 +9,7 @@
 //! `snapshot_space_wait`) instead of invalidating the snapshot.
 
 use crate::handler::Ctx;
-use crate::lvm_host::RegistryHost;
+use crate::lvm_host::daemon_session;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,10 +17,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tracing::{info, warn};
 use ulvm_dm::TargetStatus;
-use ulvm_lvm::activate::DmHost;
 use ulvm_lvm::names::split_dm_name;
 use ulvm_lvm::ops::resize::{resize, Command, Resize, Resized, Target};
-use ulvm_lvm::ops::{Answer, Report, Session};
 use ulvm_lvm::system::SystemDir;
 use ulvm_lvm::LvmError;
 
@@ -58,30 +56,9 @@ impl Drop for Monitor {
     }
 }
 
-/// LVM's messages from an extension go to the log.
-struct Log;
-
-impl Report for Log {
-    fn print(&mut self, line: &str) {
-        info!("autoextend: {line}");
-    }
-    fn warn(&mut self, line: &str) {
-        warn!("autoextend: {line}");
-    }
-}
-
 /// `lvextend --use-policies VG/LV`, in-process.
 fn extend(host_ctx: Arc<Ctx>, sd: &SystemDir, vg: &str, lv: &str) -> Result<Resized, LvmError> {
-    let connect: ulvm_lvm::ops::Connect =
-        Box::new(move || Ok(Box::new(RegistryHost::new(host_ctx.clone())) as Box<dyn DmHost + Send>));
-    let mut s = Session::new(
-        sd.clone(),
-        None,
-        format!("lvextend --use-policies {vg}/{lv}"),
-        connect,
-        Box::new(Log),
-        Box::new(Answer(false)),
-    );
+    let mut s = daemon_session(host_ctx, sd.clone(), None, format!("lvextend --use-policies {vg}/{lv}"), "autoextend");
     let r = Resize {
         vg: vg.to_string(),
         lv: lv.to_string(),

@@ -11,7 +11,7 @@
 //! daemon stops. One job per LV and system directory runs at a time.
 
 use crate::handler::Ctx;
-use crate::lvm_host::RegistryHost;
+use crate::lvm_host::daemon_session;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,9 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
-use ulvm_lvm::activate::DmHost;
 use ulvm_lvm::ops::jobs::{self, Next, Outcome};
-use ulvm_lvm::ops::{Answer, Report, Session};
 use ulvm_lvm::system::SystemDir;
 
 /// How often a job's device is asked how far it is.
@@ -37,18 +35,6 @@ pub struct PollRequest {
     pub devices: Option<Vec<PathBuf>>,
     pub vg: String,
     pub lv: String,
-}
-
-/// LVM's messages from a job go to the log.
-struct Log;
-
-impl Report for Log {
-    fn print(&mut self, line: &str) {
-        info!("job: {line}");
-    }
-    fn warn(&mut self, line: &str) {
-        warn!("job: {line}");
-    }
 }
 
 pub struct JobRunner {
@@ -96,15 +82,12 @@ impl JobRunner {
 
 /// Polls one job to its end.
 fn run(ctx: Arc<Ctx>, req: &PollRequest, stop: &AtomicBool) {
-    let connect: ulvm_lvm::ops::Connect =
-        Box::new(move || Ok(Box::new(RegistryHost::new(ctx.clone())) as Box<dyn DmHost + Send>));
-    let mut s = Session::new(
+    let mut s = daemon_session(
+        ctx,
         SystemDir::new(req.system_dir.clone()),
         req.devices.clone(),
         format!("lvconvert --startpoll {}/{}", req.vg, req.lv),
-        connect,
-        Box::new(Log),
-        Box::new(Answer(false)),
+        "job",
     );
     let (vg, lv) = (req.vg.as_str(), req.lv.as_str());
     let job = s.vg(vg, true).map(|v| jobs::job_of(&v, lv));
@@ -116,14 +99,15 @@ fn run(ctx: Arc<Ctx>, req: &PollRequest, stop: &AtomicBool) {
             return;
         }
     };
-    let what = job.what();
+    let (what, unit) = (job.what(), job.unit_bytes());
     info!("job: {what} of {vg}/{lv} polled");
     let started = Instant::now();
     let mut logged = Instant::now();
     let r = jobs::poll(&mut s, job.as_mut(), POLL_INTERVAL, &mut |p| {
         if logged.elapsed() >= LOG_EVERY {
             logged = Instant::now();
-            info!("job: {what} of {vg}/{lv}: {}/{} ({:.2}%), {:.1} per second", p.done, p.total, p.percent(), p.rate);
+            let mib = p.rate * unit as f64 / f64::from(1 << 20);
+            info!("job: {what} of {vg}/{lv}: {}/{} ({:.2}%), {mib:.1} MiB/s", p.done, p.total, p.percent());
         }
         if stop.load(Ordering::SeqCst) {
             Next::Stop

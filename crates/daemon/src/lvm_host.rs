@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use ulvm_dm::{Table, TargetStatus};
 use ulvm_lvm::activate::{DevState, DmDevice, DmHost};
+use ulvm_lvm::ops::{Answer, Connect, Report, Session};
+use ulvm_lvm::system::SystemDir;
 use ulvm_lvm::{HostError, HostErrorKind};
 
 /// Something that answers control requests.
@@ -145,4 +147,31 @@ impl<R: Requests> DmHost for ProtocolHost<R> {
         TargetStatus::parse(&line.target_type, &line.params)
             .map_err(|e| HostError::new(HostErrorKind::Unreachable, format!("{name}: {e}")))
     }
+}
+
+/// LVM's messages from the daemon's own operations go to its log, with
+/// what produced them in front (`job`, `autoextend`).
+struct Log(&'static str);
+
+impl Report for Log {
+    fn print(&mut self, line: &str) {
+        tracing::info!("{}: {line}", self.0);
+    }
+    fn warn(&mut self, line: &str) {
+        tracing::warn!("{}: {line}", self.0);
+    }
+}
+
+/// A session for an LVM operation the daemon runs itself: its registry as
+/// the device host, its log (tagged `source`) as the report, and no to
+/// every question (nothing the daemon runs on its own may destroy data).
+pub fn daemon_session(
+    ctx: Arc<Ctx>,
+    sd: SystemDir,
+    devices: Option<Vec<PathBuf>>,
+    cmdline: String,
+    source: &'static str,
+) -> Session {
+    let connect: Connect = Box::new(move || Ok(Box::new(RegistryHost::new(ctx.clone())) as Box<dyn DmHost + Send>));
+    Session::new(sd, devices, cmdline, connect, Box::new(Log(source)), Box::new(Answer(false)))
 }

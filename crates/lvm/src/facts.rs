@@ -10,13 +10,14 @@
 
 use crate::activate::DevState;
 use crate::alloc;
-use crate::disk::Vg;
+use crate::disk::{PvDisk, Vg};
 use crate::model::{LogicalVolume, SnapshotIndex, SnapshotRef};
 use crate::names::dm_name;
-use crate::ops::Session;
+use crate::ops::{shared_refusal, vg_of_device, Session};
 use crate::{HostError, HostErrorKind};
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use ulvm_dm_table::TargetStatus;
 
 /// What the device host says about an LV.
@@ -184,4 +185,17 @@ pub fn vg_attr(vg: &Vg) -> String {
         if st("EXPORTED") { 'x' } else { '-' },
         if vg.missing.is_empty() { '-' } else { 'p' },
     )
+}
+
+/// The PVs `pvs` and `pvdisplay` show, with their VG: those on the devices
+/// named (every one when none is), but none of a shared VG's.
+pub fn shown_pvs<'a>(
+    pvs: &'a [PvDisk],
+    vgs: &'a BTreeMap<String, Vg>,
+    wanted: &'a [PathBuf],
+) -> impl Iterator<Item = (&'a PvDisk, Option<&'a Vg>)> + 'a {
+    pvs.iter()
+        .filter(move |d| wanted.is_empty() || wanted.contains(&d.path))
+        .map(move |d| (d, vg_of_device(vgs, &d.path)))
+        .filter(|(_, vg)| !vg.is_some_and(|v| shared_refusal(v).is_some()))
 }

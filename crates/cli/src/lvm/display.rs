@@ -2,15 +2,16 @@
 //! `ulvm_lvm::facts` works out once per VG.
 
 use super::args::Args;
-use super::{check_local, local_names, shared_refusal, vg_of_device, Ctx};
+use super::Ctx;
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use ulvm_lvm::alloc;
 use ulvm_lvm::disk::Vg;
-use ulvm_lvm::facts::{live, usage_pct, Devices, View};
+use ulvm_lvm::facts::{live, shown_pvs, usage_pct, Devices, View};
 use ulvm_lvm::model::{LogicalVolume, SegmentKind, SnapshotRef};
 use ulvm_lvm::names::dm_name;
+use ulvm_lvm::ops::{check_local, local_names, shared_refusal};
 use ulvm_lvm::units::size_long;
 
 /// `println!` into `out`: the displays print thousands of lines, which go
@@ -33,14 +34,7 @@ pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let out = &mut stdout();
     let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
     let wanted: Vec<std::path::PathBuf> = a.pos.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
-    for d in &scan.pvs {
-        if !wanted.is_empty() && !wanted.contains(&d.path) {
-            continue;
-        }
-        let vg = vg_of_device(&vgs, &d.path);
-        if vg.is_some_and(|v| shared_refusal(v).is_some()) {
-            continue;
-        }
+    for (d, vg) in shown_pvs(&scan.pvs, &vgs, &wanted) {
         let entry = vg.and_then(|v| v.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p)));
         let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
         outln!(out, "  --- {}Physical volume ---", if entry.is_some() { "" } else { "NEW " });

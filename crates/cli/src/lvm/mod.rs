@@ -306,8 +306,6 @@ impl Ctx {
     }
 }
 
-pub use ulvm_lvm::ops::{check_local, local_names, shared_refusal, vg_of_device};
-
 /// Canonical paths of device arguments (`No device found for X.` otherwise).
 pub fn device_args(args: &[String]) -> Result<Vec<PathBuf>> {
     args.iter().map(|a| std::fs::canonicalize(a).map_err(|_| anyhow!("No device found for {a}."))).collect()

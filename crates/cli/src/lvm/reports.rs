@@ -2,13 +2,14 @@
 //! `ulvm_lvm::facts` works out once per VG.
 
 use super::args::Args;
-use super::{check_local, shared_refusal, usage, vg_of_device, Ctx};
+use super::{usage, Ctx};
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
 use ulvm_lvm::disk::{PvDisk, Vg};
-use ulvm_lvm::facts::{live, lv_attr, vg_attr, Devices, Live, View};
+use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
 use ulvm_lvm::model::{LogicalVolume, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
+use ulvm_lvm::ops::{check_local, shared_refusal};
 use ulvm_lvm::report::{render, Align, Cell, Column, Layout, SortSpec};
 use ulvm_lvm::units::Units;
 
@@ -227,15 +228,7 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         _ => {
             let wanted: Vec<std::path::PathBuf> = a.pos.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
             let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
-            for d in &scan.pvs {
-                if !wanted.is_empty() && !wanted.contains(&d.path) {
-                    continue;
-                }
-                let vg = vg_of_device(&vgs, &d.path);
-                // The PVs of a shared VG are not shown at all.
-                if vg.is_some_and(|v| shared_refusal(v).is_some()) {
-                    continue;
-                }
+            for (d, vg) in shown_pvs(&scan.pvs, &vgs, &wanted) {
                 let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
                 rows.push(cols.iter().map(|c| pv_cell(c.id, d, view, &u)).collect());
             }

@@ -1,10 +1,11 @@
 //! vgcreate, vgremove, vgextend, vgreduce, vgrename, vgchange, vgck, vgcfgbackup.
 
 use super::args::Args;
-use super::{device_args, local_names, usage, Ctx};
+use super::{device_args, usage, Ctx};
 use anyhow::{anyhow, Result};
 use ulvm_lvm::disk;
 use ulvm_lvm::names::check_name;
+use ulvm_lvm::ops::local_names;
 use ulvm_lvm::ops::vg as ops_vg;
 use ulvm_lvm::ops::{backup, split};
 use ulvm_lvm::size::{parse_size, Sign};

@@ -6,7 +6,7 @@
 //! and says how many metadata blocks a number of regions needs: both are
 //! device-mapper knowledge this crate does not have.
 
-use super::common::{allocate, next_lv_name, pv_keys, zero_start, SizeSpec};
+use super::common::{allocate, next_lv_name, pv_keys, undo_create, zero_start, SizeSpec};
 use super::{now, Session};
 use crate::activate;
 use crate::alloc;
@@ -125,12 +125,7 @@ pub fn lvcreate_clone(
     vg.vg.lvs.push(meta);
     s.commit(&mut vg)?;
     if let Err(e) = activate::activate(s.host()?, &vg, &name) {
-        let mut undo = vg.clone();
-        undo.vg.remove_lv(&name);
-        undo.vg.remove_lv(&meta_name);
-        let rollback = s.commit(&mut undo);
-        let cause = LvmError::Refused(format!("Failed to activate new LV {vg_name}/{name}: {e}"));
-        return Err(LvmError::with_rollback(cause, rollback));
+        return Err(undo_create(s, &vg, &[&name, &meta_name], e));
     }
     s.print(format!("Logical volume \"{name}\" created."));
     Ok(name)

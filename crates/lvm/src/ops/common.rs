@@ -185,3 +185,15 @@ pub fn zero_start(vg: &Vg, lv: &LogicalVolume) -> Result<(), LvmError> {
 pub fn next_lv_name(vg: &Vg) -> String {
     vg.vg.next_free_name("lvol")
 }
+
+/// A new LV whose activation failed: `names` leave the metadata again, and
+/// the error says why, with the undo's own error if that failed too.
+pub fn undo_create(s: &mut Session, vg: &Vg, names: &[&str], why: impl std::fmt::Display) -> LvmError {
+    let mut undo = vg.clone();
+    for n in names {
+        undo.vg.remove_lv(n);
+    }
+    let rollback = s.commit(&mut undo);
+    let cause = LvmError::Refused(format!("Failed to activate new LV {}/{}: {why}", vg.vg.name, names[0]));
+    LvmError::with_rollback(cause, rollback)
+}

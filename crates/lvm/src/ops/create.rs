@@ -3,7 +3,7 @@
 //! its own, then as a snapshot, two metadata versions as LVM writes), and
 //! activated; if activation fails the VG goes back to what it was.
 
-use super::common::{allocate, next_lv_name, pv_keys, zero_start, SizeSpec};
+use super::common::{allocate, next_lv_name, pv_keys, undo_create, zero_start, SizeSpec};
 use super::{now, Session};
 use crate::activate;
 use crate::alloc;
@@ -184,11 +184,7 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
     };
     if let Err(e) = result {
         // Leave the VG as it was: the new LV goes again.
-        let mut undo = vg.clone();
-        undo.vg.remove_lv(&name);
-        let rollback = s.commit(&mut undo);
-        let cause = LvmError::Refused(format!("Failed to activate new LV {vg_name}/{name}: {e}"));
-        return Err(LvmError::with_rollback(cause, rollback));
+        return Err(undo_create(s, &vg, &[&name], e));
     }
     s.print(format!("Logical volume \"{name}\" created."));
     Ok(name)
