@@ -490,3 +490,48 @@ fn test_backup_and_archive_follow_lvm_conf() {
     lvcreate(&mut s, &LvCreate::new("vg0", mib(4))).unwrap();
     assert_eq!(files(&off), (0, 0));
 }
+
+#[test]
+fn test_pv_and_vg_operations_and_their_refusals() {
+    use ulvm_lvm::ops::{backup, pv, vg};
+    let t = Setup::with_base("ops-pvvg");
+    let mut s = t.session(false);
+    let before = t.disks();
+    // Refusals write nothing.
+    let e = pv::pvremove(&mut s, &t.pvs[..1]).unwrap_err();
+    assert!(e
+        .to_string()
+        .starts_with(&format!("PV {} is used by VG vg0 so please use vgreduce first.", t.pvs[0].display())));
+    let e = vg::vgextend(&mut s, "vg0", &t.pvs[..1]).unwrap_err();
+    assert_eq!(e.to_string(), format!("Physical volume '{}' is already in volume group 'vg0'", t.pvs[0].display()));
+    let e = vg::vgreduce(&mut s, "vg0", Some(&t.pvs[..1])).unwrap_err();
+    assert_eq!(e.to_string(), format!("Physical volume \"{}\" still in use", t.pvs[0].display()));
+    let e = vg::vgremove(&mut s, "vg0", false).unwrap_err();
+    assert_eq!(e.to_string(), "Volume group \"vg0\" not removed");
+    assert!(t.disks() == before, "a refused PV or VG operation wrote to a PV");
+    assert_eq!(backup::vgck(&mut s, &[]).unwrap(), 0);
+    // Success paths: a new PV joins and leaves, the VG is renamed and removed.
+    let c = t._dir.image("c.img", 64);
+    let mut df = DevicesFile::load(&t.sd.devices_file()).unwrap();
+    df.set(&c, None);
+    df.save(&t.sd.devices_file(), "test").unwrap();
+    vg::vgextend(&mut s, "vg0", std::slice::from_ref(&c)).unwrap();
+    vg::vgreduce(&mut s, "vg0", Some(std::slice::from_ref(&c))).unwrap();
+    pv::pvremove(&mut s, std::slice::from_ref(&c)).unwrap();
+    vg::vgrename(&mut s, "vg0", "vg1").unwrap();
+    vg::vgremove(&mut s, "vg1", true).unwrap();
+    let (out, _) = t.lines.take();
+    assert_eq!(
+        out,
+        [
+            format!("Physical volume \"{}\" successfully created.", c.display()),
+            "Volume group \"vg0\" successfully extended".to_string(),
+            format!("Removed \"{}\" from volume group \"vg0\"", c.display()),
+            format!("Labels on physical volume \"{}\" successfully wiped.", c.display()),
+            "Volume group \"vg0\" successfully renamed to \"vg1\"".to_string(),
+            "Logical volume \"base\" successfully removed.".to_string(),
+            "Volume group \"vg1\" successfully removed".to_string(),
+        ]
+    );
+    assert!(s.scan(true).unwrap().1.is_empty(), "the VG is still there");
+}
