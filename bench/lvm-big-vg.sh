@@ -2,7 +2,7 @@
 # ulvm's LVM commands against real LVM 2.03 on one big VG, side by side.
 #
 #   bench/lvm-big-vg.sh [--lvs "100 1000 3000"] [--repeat 10] [--pvs 10]
-#                       [--dir /var/tmp] [--only lvs,vgs,...]
+#                       [--dir /var/tmp] [--only lvs,vgs,...] [--keep DIR]
 #
 # For each LV count N: PVS sparse PV files, each on a loop device, made PVs
 # and a VG (1 MiB extents, 4 MiB metadata areas: 3000 LVs of text do not fit
@@ -31,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-COUNTS="100 1000 3000" REPEAT=10 NPV=10 BASE=/var/tmp ONLY=
+COUNTS="100 1000 3000" REPEAT=10 NPV=10 BASE=/var/tmp ONLY= KEEP=
 while [ $# -gt 0 ]; do
   case "$1" in
     --lvs) COUNTS=$2; shift 2 ;;
@@ -39,7 +39,8 @@ while [ $# -gt 0 ]; do
     --pvs) NPV=$2; shift 2 ;;
     --dir) BASE=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
-    *) echo "usage: $0 [--lvs \"100 1000 3000\"] [--repeat N] [--pvs N] [--dir DIR] [--only lvs,vgs,pvs,lvdisplay,vgck,lvcreate]" >&2; exit 2 ;;
+    --keep) KEEP=$2; shift 2 ;;
+    *) echo "usage: $0 [--lvs \"100 1000 3000\"] [--repeat N] [--pvs N] [--dir DIR] [--only lvs,vgs,pvs,lvdisplay,vgck,lvcreate] [--keep DIR]" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "$0: needs root (loop devices)" >&2; exit 1; }
@@ -194,3 +195,13 @@ for n in $COUNTS; do
   check_rows
   measure "$n"
 done
+# --keep: the last count's PV files and ulvm system directory, for
+# profiling (`ulvm lvs --devices DIR/pv/pv0.img,...` with
+# ULVM_SYSTEM_DIR=DIR/etc-ulvm).
+if [ -n "$KEEP" ]; then
+  cleanup_loops
+  mkdir -p "$KEEP"
+  rm -rf "$KEEP/pv" "$KEEP/etc-ulvm"
+  mv "$W/pv" "$KEEP/pv"
+  mv "$ULVM_SYSTEM_DIR" "$KEEP/etc-ulvm"
+fi

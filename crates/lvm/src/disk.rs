@@ -43,8 +43,13 @@ pub struct PvDisk {
 
 /// A VG's metadata as a PV carries it: the model and the text it was read
 /// from (or written as). PVs with the same copy share one, so a VG on many
-/// PVs is parsed once.
-pub type Metadata = Arc<(VolumeGroup, String)>;
+/// PVs is parsed once, and a [`Vg`] put together from them shares it too
+/// until a command changes it ([`Vg::vg_mut`]).
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    pub vg: Arc<VolumeGroup>,
+    pub text: Arc<str>,
+}
 
 impl std::fmt::Debug for PvDisk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -104,13 +109,15 @@ fn read_pv_sharing(path: &Path, dev: Arc<dyn BlockDevice>, seen: &mut Seen) -> R
     let vg = match pv::read_raw_metadata_into(dev.as_ref(), &label, &mut seen.buf)? {
         Some(locn) => {
             let bytes = &seen.buf;
-            let same =
-                |(crc, m): &&(u32, Metadata)| *crc == locn.checksum && bytes.split_last() == Some((&0, m.1.as_bytes()));
+            let same = |(crc, m): &&(u32, Metadata)| {
+                *crc == locn.checksum && bytes.split_last() == Some((&0, m.text.as_bytes()))
+            };
             Some(match seen.copies.iter().find(same) {
                 Some((_, m)) => m.clone(),
                 None => {
                     let text = check_text(std::mem::take(&mut seen.buf), &locn)?;
-                    let m = Arc::new((VolumeGroup::from_tree(&Tree::parse(&text)?)?, text));
+                    let vg = Arc::new(VolumeGroup::from_tree(&Tree::parse(&text)?)?);
+                    let m = Metadata { vg, text: text.into() };
                     seen.copies.push((locn.checksum, m.clone()));
                     m
                 }
@@ -138,9 +145,11 @@ pub fn scan(paths: &[PathBuf], read_only: bool) -> Scan {
 /// A VG put together from its PVs.
 #[derive(Debug, Clone)]
 pub struct Vg {
-    pub vg: VolumeGroup,
+    /// The VG as read, shared with the PVs that carry it until changed
+    /// through [`Vg::vg_mut`].
+    pub vg: Arc<VolumeGroup>,
     /// The metadata text the VG was read from (for the archive).
-    pub text: String,
+    pub text: Arc<str>,
     /// The PVs found, by their key in the metadata (`pv0`, ...).
     pub disks: BTreeMap<String, PvDisk>,
     /// PV keys the metadata names but no device carries.
@@ -150,6 +159,11 @@ pub struct Vg {
 }
 
 impl Vg {
+    /// The VG to change: a copy of its own the first time.
+    pub fn vg_mut(&mut self) -> &mut VolumeGroup {
+        Arc::make_mut(&mut self.vg)
+    }
+
     pub fn disk(&self, key: &str) -> Option<&PvDisk> {
         self.disks.get(key)
     }
@@ -180,22 +194,22 @@ pub fn assemble(scan: &Scan) -> BTreeMap<String, Vg> {
     let mut newest: BTreeMap<Uuid, &Metadata> = BTreeMap::new();
     for pv in &scan.pvs {
         if let Some(m) = &pv.vg {
-            let keep = newest.get(&m.0.id).is_none_or(|cur| m.0.seqno > cur.0.seqno);
+            let keep = newest.get(&m.vg.id).is_none_or(|cur| m.vg.seqno > cur.vg.seqno);
             if keep {
-                newest.insert(m.0.id, m);
+                newest.insert(m.vg.id, m);
             }
         }
     }
     let mut out = BTreeMap::new();
     for (_, m) in newest {
-        let (vg, text) = (m.0.clone(), m.1.clone());
+        let Metadata { vg, text } = m.clone();
         let mut disks = BTreeMap::new();
         let mut missing = Vec::new();
         let mut stale = Vec::new();
         for p in &vg.pvs {
             match scan.pvs.iter().find(|d| d.uuid() == p.id) {
                 Some(d) => {
-                    if d.vg.as_ref().is_none_or(|m| m.0.id != vg.id || m.0.seqno != vg.seqno) {
+                    if d.vg.as_ref().is_none_or(|m| m.vg.id != vg.id || m.vg.seqno != vg.seqno) {
                         stale.push(d.path.clone());
                     }
                     disks.insert(p.key.clone(), d.clone());
@@ -221,7 +235,8 @@ pub fn hostname() -> String {
 /// The backup-file form of a VG: header first, then the VG, indented.
 pub fn backup_text(vg: &VolumeGroup, description: &str) -> String {
     let t = now();
-    let raw = vg.to_tree(description, &hostname(), t);
+    let host = hostname();
+    let raw = vg.to_tree(description, &host, t);
     // to_tree puts the VG first and the header after; a backup file puts
     // the header first.
     let mut items = raw.0;
@@ -247,21 +262,24 @@ pub fn commit(sd: &SystemDir, vg: &mut Vg, command: &str) -> Result<(), DiskErro
     let cfg = sd.config().unwrap_or_default();
     if !vg.text.is_empty() && cfg.archive {
         // The version being replaced, as read: a PV still holds it parsed.
-        let read = vg.disks.values().filter_map(|d| d.vg.as_ref()).find(|m| m.1 == vg.text).cloned();
+        let read = vg.disks.values().filter_map(|d| d.vg.as_ref()).find(|m| m.text == vg.text).map(|m| m.vg.clone());
         let old = match read {
-            Some(m) => m,
-            None => Arc::new((VolumeGroup::from_tree(&Tree::parse(&vg.text)?)?, vg.text.clone())),
+            Some(old) => old,
+            None => Arc::new(VolumeGroup::from_tree(&Tree::parse(&vg.text)?)?),
         };
-        archive(sd, &vg.vg.name, &old.0, vg.vg.seqno, command)?;
+        archive(sd, &vg.vg.name, &old, vg.vg.seqno, command)?;
     }
-    vg.vg.seqno += 1;
-    for p in &mut vg.vg.pvs {
-        if let Some(d) = vg.disks.get(&p.key) {
-            p.device = Some(d.path.display().to_string());
+    let paths: Vec<(String, String)> =
+        vg.disks.iter().map(|(k, d)| (k.clone(), d.path.display().to_string())).collect();
+    let new = vg.vg_mut();
+    new.seqno += 1;
+    for p in &mut new.pvs {
+        if let Some((_, path)) = paths.iter().find(|(k, _)| *k == p.key) {
+            p.device = Some(path.clone());
         }
     }
-    let text = vg.vg.to_tree(&format!("Write from {command}."), &hostname(), now()).print();
-    let meta: Metadata = Arc::new((vg.vg.clone(), text.clone()));
+    let text: Arc<str> = vg.vg.to_tree(&format!("Write from {command}."), &hostname(), now()).print().into();
+    let meta = Metadata { vg: vg.vg.clone(), text: text.clone() };
     let pvs = &vg.vg.pvs;
     let targets: Vec<&mut PvDisk> =
         vg.disks.iter_mut().filter(|(key, _)| pvs.iter().any(|p| &p.key == *key)).map(|(_, d)| d).collect();
@@ -269,7 +287,7 @@ pub fn commit(sd: &SystemDir, vg: &mut Vg, command: &str) -> Result<(), DiskErro
     // any PV may be ahead of another), so they are committed at once: a
     // commit is two flushes per PV, and those wait on the disk, not the CPU.
     let results: Vec<Result<(), PvError>> = std::thread::scope(|s| {
-        let text = text.as_str();
+        let text = &*text;
         let running: Vec<_> =
             targets.iter().map(|d| s.spawn(move || pv::commit_metadata(d.dev.as_ref(), &d.label, text))).collect();
         running.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()

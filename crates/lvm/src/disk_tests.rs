@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::{PhysicalVolume, VolumeGroup};
+use std::sync::Arc;
 use ulvm_blockdev::Sectors;
 
 fn tmpdir(tag: &str) -> PathBuf {
@@ -47,8 +48,8 @@ fn new_vg(disks: &[PvDisk]) -> Vg {
         extra: vec![],
     };
     Vg {
-        vg,
-        text: String::new(),
+        vg: Arc::new(vg),
+        text: "".into(),
         disks: disks.iter().enumerate().map(|(i, d)| (format!("pv{i}"), d.clone())).collect(),
         missing: vec![],
         stale: vec![],
@@ -75,7 +76,7 @@ fn test_commit_reaches_every_pv_with_backup_and_archive() {
     assert_eq!(back.vg.pvs[0].device.as_deref(), Some(paths[0].to_str().unwrap()));
     // The backup parses to the same VG; the archive holds the previous seqno.
     let b = std::fs::read_to_string(sd.backup_dir().join("vg0")).unwrap();
-    assert_eq!(VolumeGroup::from_tree(&Tree::parse(&b).unwrap()).unwrap(), back.vg);
+    assert_eq!(VolumeGroup::from_tree(&Tree::parse(&b).unwrap()).unwrap(), *back.vg);
     let arch = archives(&sd, "vg0");
     assert_eq!(arch.len(), 1);
     let a = std::fs::read_to_string(&arch[0]).unwrap();
@@ -92,7 +93,7 @@ fn test_newest_seqno_wins_when_pvs_disagree() {
     let mut vg = new_vg(&scan(&paths, false).pvs);
     commit(&sd, &mut vg, "one").unwrap();
     // A crash after the first PV took seqno 2: write it to pv0 only.
-    vg.vg.seqno = 2;
+    vg.vg_mut().seqno = 2;
     let text = vg.vg.to_tree("", "h", 0).print();
     let d0 = &vg.disks["pv0"];
     pv::commit_metadata(d0.dev.as_ref(), &d0.label, &text).unwrap();

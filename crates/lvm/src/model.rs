@@ -10,6 +10,7 @@
 
 use crate::text::{Item, Items, Tree, Value};
 use crate::{err, FormatError};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
@@ -72,7 +73,7 @@ pub struct VolumeGroup {
     pub metadata_copies: u64,
     pub pvs: Vec<PhysicalVolume>,
     pub lvs: Vec<LogicalVolume>,
-    pub extra: Vec<Item>,
+    pub extra: Vec<Item<'static>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +90,7 @@ pub struct PhysicalVolume {
     /// Sectors.
     pub pe_start: u64,
     pub pe_count: u64,
-    pub extra: Vec<Item>,
+    pub extra: Vec<Item<'static>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +102,7 @@ pub struct LogicalVolume {
     pub creation_time: Option<i64>,
     pub creation_host: Option<String>,
     pub segments: Vec<Segment>,
-    pub extra: Vec<Item>,
+    pub extra: Vec<Item<'static>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +111,7 @@ pub struct Segment {
     pub start_extent: u64,
     pub extent_count: u64,
     pub kind: SegmentKind,
-    pub extra: Vec<Item>,
+    pub extra: Vec<Item<'static>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,16 +125,16 @@ pub enum SegmentKind {
 }
 
 /// Text-tree builders for export.
-fn s(v: &str) -> Value {
-    Value::Str(v.to_string())
+fn s(v: &str) -> Value<'_> {
+    Value::Str(Cow::Borrowed(v))
 }
 
-fn list(v: &[String]) -> Value {
+fn list(v: &[String]) -> Value<'_> {
     Value::List(v.iter().map(|x| s(x)).collect())
 }
 
-fn a(k: &str, v: Value) -> Item {
-    Item::Assign(k.to_string(), v)
+fn a<'a>(k: &'static str, v: Value<'a>) -> Item<'a> {
+    Item::Assign(Cow::Borrowed(k), v)
 }
 
 fn need_int(items: &[Item], key: &str, what: &dyn fmt::Display) -> Result<u64, FormatError> {
@@ -154,7 +155,7 @@ fn strings(items: &[Item], key: &str, what: &dyn fmt::Display) -> Result<Vec<Str
         Some(Value::List(l)) => l
             .iter()
             .map(|v| match v {
-                Value::Str(s) => Ok(s.clone()),
+                Value::Str(s) => Ok(s.to_string()),
                 _ => err(format!("{what}: {key} must hold strings")),
             })
             .collect(),
@@ -178,19 +179,13 @@ fn uuid(items: &[Item], what: &dyn fmt::Display) -> Result<Uuid, FormatError> {
 }
 
 /// Items whose keys are not in `known`, in order.
-fn extra(items: &[Item], known: &[&str]) -> Vec<Item> {
+fn extra(items: &[Item], known: &[&str]) -> Vec<Item<'static>> {
     extra_by(items, |k| known.contains(&k))
 }
 
 /// Items whose keys `known` does not accept, in order.
-fn extra_by(items: &[Item], known: impl Fn(&str) -> bool) -> Vec<Item> {
-    items
-        .iter()
-        .filter(|i| match i {
-            Item::Assign(k, _) | Item::Section(k, _) => !known(k),
-        })
-        .cloned()
-        .collect()
+fn extra_by(items: &[Item], known: impl Fn(&str) -> bool) -> Vec<Item<'static>> {
+    items.iter().filter(|i| !known(i.key())).map(|i| i.clone().into_owned()).collect()
 }
 
 /// The number `s` is when `format!("{n}")` writes it so (no sign, no
@@ -227,7 +222,7 @@ impl VolumeGroup {
             let Item::Section(key, p) = item else { continue };
             let w = Lazy(|f| write!(f, "{what}: PV {key}"));
             pvs.push(PhysicalVolume {
-                key: key.clone(),
+                key: key.to_string(),
                 id: uuid(p, &w)?,
                 device: p.str("device").map(str::to_string),
                 status: status(p, PV_STATUS, &w)?,
@@ -276,9 +271,9 @@ impl VolumeGroup {
 
     /// The raw on-disk text tree: the VG section first, then the header
     /// keys, as LVM writes it into a metadata area.
-    pub fn to_tree(&self, description: &str, creation_host: &str, creation_time: i64) -> Tree {
+    pub fn to_tree<'a>(&'a self, description: &'a str, creation_host: &'a str, creation_time: i64) -> Tree<'a> {
         let mut vg = vec![
-            a("id", s(&self.id.to_string())),
+            a("id", Value::Str(self.id.to_string().into())),
             a("seqno", Value::Int(self.seqno as i64)),
             a("format", s("lvm2")),
             a("status", list(&self.status)),
@@ -293,7 +288,7 @@ impl VolumeGroup {
             .pvs
             .iter()
             .map(|p| {
-                let mut items = vec![a("id", s(&p.id.to_string()))];
+                let mut items = vec![a("id", Value::Str(p.id.to_string().into()))];
                 if let Some(d) = &p.device {
                     items.push(a("device", s(d)));
                 }
@@ -305,7 +300,7 @@ impl VolumeGroup {
                 items.push(a("pe_start", Value::Int(p.pe_start as i64)));
                 items.push(a("pe_count", Value::Int(p.pe_count as i64)));
                 items.extend(p.extra.iter().cloned());
-                Item::Section(p.key.clone(), items)
+                Item::Section(Cow::Borrowed(&p.key), items)
             })
             .collect();
         vg.push(Item::Section("physical_volumes".into(), pvs));
@@ -317,7 +312,7 @@ impl VolumeGroup {
             vg.push(Item::Section("logical_volumes".into(), lvs));
         }
         Tree(vec![
-            Item::Section(self.name.clone(), vg),
+            Item::Section(Cow::Borrowed(&self.name), vg),
             a("contents", s("Text Format Volume Group")),
             a("version", Value::Int(1)),
             a("description", s(description)),
@@ -357,9 +352,12 @@ impl LogicalVolume {
         })
     }
 
-    fn to_item(&self) -> Item {
-        let mut items =
-            vec![a("id", s(&self.id.to_string())), a("status", list(&self.status)), a("flags", list(&self.flags))];
+    fn to_item(&self) -> Item<'_> {
+        let mut items = vec![
+            a("id", Value::Str(self.id.to_string().into())),
+            a("status", list(&self.status)),
+            a("flags", list(&self.flags)),
+        ];
         if let Some(t) = self.creation_time {
             items.push(a("creation_time", Value::Int(t)));
         }
@@ -369,9 +367,9 @@ impl LogicalVolume {
         items.push(a("segment_count", Value::Int(self.segments.len() as i64)));
         items.extend(self.extra.iter().cloned());
         for (i, seg) in self.segments.iter().enumerate() {
-            items.push(Item::Section(format!("segment{}", i + 1), seg.to_items()));
+            items.push(Item::Section(format!("segment{}", i + 1).into(), seg.to_items()));
         }
-        Item::Section(self.name.clone(), items)
+        Item::Section(Cow::Borrowed(&self.name), items)
     }
 
     pub fn is_visible(&self) -> bool {
@@ -399,7 +397,7 @@ impl Segment {
                 let stripes = l
                     .chunks(2)
                     .map(|p| match p {
-                        [Value::Str(pv), Value::Int(pe)] if *pe >= 0 => Ok((pv.clone(), *pe as u64)),
+                        [Value::Str(pv), Value::Int(pe)] if *pe >= 0 => Ok((pv.to_string(), *pe as u64)),
                         _ => err(format!("{what}: stripes must be \"pvN\", extent pairs")),
                     })
                     .collect::<Result<_, _>>()?;
@@ -432,7 +430,7 @@ impl Segment {
         Ok(Segment { start_extent, extent_count, kind, extra: extra(s, known) })
     }
 
-    fn to_items(&self) -> Vec<Item> {
+    fn to_items(&self) -> Vec<Item<'_>> {
         let int = |v: u64| Value::Int(v as i64);
         let mut items = vec![a("start_extent", int(self.start_extent)), a("extent_count", int(self.extent_count))];
         match &self.kind {
@@ -442,16 +440,16 @@ impl Segment {
                 if let Some(ss) = stripe_size {
                     items.push(a("stripe_size", int(*ss)));
                 }
-                let l = stripes.iter().flat_map(|(pv, pe)| [Value::Str(pv.clone()), int(*pe)]).collect();
+                let l = stripes.iter().flat_map(|(pv, pe)| [s(pv), int(*pe)]).collect();
                 items.push(a("stripes", Value::List(l)));
             }
             SegmentKind::Snapshot { chunk_size, origin, cow, merging } => {
                 items.push(a("type", Value::Str("snapshot".into())));
                 items.push(a("chunk_size", int(*chunk_size)));
-                items.push(a("origin", Value::Str(origin.clone())));
-                items.push(a(if *merging { "merging_store" } else { "cow_store" }, Value::Str(cow.clone())));
+                items.push(a("origin", s(origin)));
+                items.push(a(if *merging { "merging_store" } else { "cow_store" }, s(cow)));
             }
-            SegmentKind::Other { segment_type } => items.push(a("type", Value::Str(segment_type.clone()))),
+            SegmentKind::Other { segment_type } => items.push(a("type", s(segment_type))),
         }
         items.extend(self.extra.iter().cloned());
         items
@@ -525,7 +523,7 @@ impl VolumeGroup {
     /// lvmlockd. `none` and a missing key mean a local VG.
     pub fn lock_type(&self) -> Option<&str> {
         self.extra.iter().find_map(|i| match i {
-            Item::Assign(k, Value::Str(v)) if k == "lock_type" && v != "none" => Some(v.as_str()),
+            Item::Assign(k, Value::Str(v)) if k == "lock_type" && v != "none" => Some(&**v),
             _ => None,
         })
     }
@@ -670,15 +668,15 @@ impl LogicalVolume {
     /// Makes this LV a clone of `c`.
     pub fn set_clone(&mut self, c: &CloneRef) {
         self.clear_clone();
-        self.extra.push(a(CLONE_SOURCE_KEY, s(&c.source)));
-        self.extra.push(a(CLONE_METADATA_KEY, s(&c.metadata_lv)));
+        self.extra.push(a(CLONE_SOURCE_KEY, Value::Str(c.source.clone().into())));
+        self.extra.push(a(CLONE_METADATA_KEY, Value::Str(c.metadata_lv.clone().into())));
         self.extra.push(a(CLONE_REGION_KEY, Value::Int(c.region_size as i64)));
     }
 
     /// Makes this LV a plain LV again.
     pub fn clear_clone(&mut self) {
         self.extra.retain(|i| {
-            !matches!(i, Item::Assign(k, _) if [CLONE_SOURCE_KEY, CLONE_METADATA_KEY, CLONE_REGION_KEY].contains(&k.as_str()))
+            !matches!(i, Item::Assign(k, _) if [CLONE_SOURCE_KEY, CLONE_METADATA_KEY, CLONE_REGION_KEY].contains(&&**k))
         });
     }
 }

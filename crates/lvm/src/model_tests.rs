@@ -125,12 +125,6 @@ fn test_unknown_segment_like_keys_are_kept() {
     // `segment01` and `segment2` (of a one-segment LV) are not segments.
     let text = SNAPSHOT_VG.replacen("segment_count = 1\n", "segment_count = 1\nsegment01 = 7\nsegment2 = 8\n", 1);
     let v = VolumeGroup::from_tree(&Tree::parse(&text).unwrap()).unwrap();
-    let keys: Vec<_> = v.lvs[0]
-        .extra
-        .iter()
-        .map(|i| match i {
-            Item::Assign(k, _) | Item::Section(k, _) => k.as_str(),
-        })
-        .collect();
+    let keys: Vec<_> = v.lvs[0].extra.iter().map(Item::key).collect();
     assert_eq!(keys, ["segment01", "segment2"]);
 }

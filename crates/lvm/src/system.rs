@@ -192,7 +192,7 @@ impl Config {
         if let Some(g) = top.section("global") {
             if let Some(Value::Str(u)) = g.value("units") {
                 crate::units::Units::parse(u)?;
-                c.units = u.clone();
+                c.units = u.to_string();
             }
         }
         Ok(c)
@@ -214,7 +214,7 @@ impl Config {
                     ),
                 ],
             ),
-            Item::Section("global".into(), vec![Item::Assign("units".into(), Value::Str(self.units.clone()))]),
+            Item::Section("global".into(), vec![Item::Assign("units".into(), Value::Str(self.units.as_str().into()))]),
             Item::Section(
                 "backup".into(),
                 vec![

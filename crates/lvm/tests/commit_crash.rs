@@ -73,7 +73,7 @@ fn test_every_crash_point_of_a_commit_reads_as_old_or_new() {
         disks.insert(format!("pv{i}"), PvDisk { path: PathBuf::from(format!("/pv{i}")), dev, label, vg: None });
     }
     let mut vg = Vg {
-        vg: VolumeGroup {
+        vg: Arc::new(VolumeGroup {
             name: "vg0".into(),
             id: pv::new_uuid().unwrap(),
             seqno: 0,
@@ -86,8 +86,8 @@ fn test_every_crash_point_of_a_commit_reads_as_old_or_new() {
             pvs,
             lvs: vec![lv("one", 0)],
             extra: vec![],
-        },
-        text: String::new(),
+        }),
+        text: "".into(),
         disks,
         missing: vec![],
         stale: vec![],
@@ -97,7 +97,7 @@ fn test_every_crash_point_of_a_commit_reads_as_old_or_new() {
     // Version 2, with every write and flush logged.
     let before: Vec<Vec<u8>> = devs.iter().map(|d| d.contents()).collect();
     let start = log.len();
-    vg.vg.lvs.push(lv("two", 1));
+    vg.vg_mut().lvs.push(lv("two", 1));
     disk::commit(&sd, &mut vg, "second").unwrap();
     let new = vg.vg.clone();
     let ops = log.ops()[start..].to_vec();

@@ -414,7 +414,9 @@ fn test_a_shared_vg_is_refused_and_not_written() {
     let t = Setup::with_base("ops-shared");
     let mut s = t.session(false);
     let mut vg = s.vg("vg0", false).unwrap();
-    vg.vg.extra.push(ulvm_lvm::text::Item::Assign("lock_type".into(), ulvm_lvm::text::Value::Str("sanlock".into())));
+    vg.vg_mut()
+        .extra
+        .push(ulvm_lvm::text::Item::Assign("lock_type".into(), ulvm_lvm::text::Value::Str("sanlock".into())));
     s.commit(&mut vg).unwrap();
     let before = t.disks();
     let e = lvcreate(&mut s, &LvCreate::new("vg0", mib(4))).unwrap_err();

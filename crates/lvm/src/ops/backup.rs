@@ -10,6 +10,7 @@ use crate::text::Tree;
 use crate::LvmError;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// `vgck [VG...]`: problems found go to the session's warnings; the exit
 /// status is LVM's (5 when any was found).
@@ -136,7 +137,7 @@ pub fn vgcfgrestore(s: &mut Session, name: &str, file: &Path, force: bool) -> Re
     }
     let seqno = restored.seqno.max(current.map(|c| c.vg.seqno).unwrap_or(0));
     let mut vg = Vg {
-        vg: VolumeGroup { seqno, ..restored },
+        vg: Arc::new(VolumeGroup { seqno, ..restored }),
         text: current.map(|c| c.text.clone()).unwrap_or_default(),
         disks,
         missing: vec![],

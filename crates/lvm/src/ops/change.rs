@@ -29,7 +29,7 @@ pub fn lvrename(s: &mut Session, vg_name: &str, old: &str, new: &str) -> Result<
             }
         }
     }
-    for l in &mut vg.vg.lvs {
+    for l in &mut vg.vg_mut().lvs {
         if l.name == old {
             l.name = new.to_string();
         }
@@ -79,7 +79,7 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
         for n in &names {
             let origin = activate::family_origin(&vg, n);
             let before = activate::plan(&vg, &origin)?;
-            let lv = vg.vg.lv_mut(n).expect("checked");
+            let lv = vg.vg_mut().lv_mut(n).expect("checked");
             if lv.is_writable() == writable {
                 s.print(format!(
                     "Logical volume {vg_name}/{n} is already {}.",

@@ -117,12 +117,12 @@ pub fn lvcreate_clone(
         metadata_lv: meta_name.clone(),
         region_size: c.region_size.0,
     });
-    vg.vg.lvs.push(dest);
+    vg.vg_mut().lvs.push(dest);
     let meta_areas = allocate(&vg, &meta_name, meta_extents, 1, pvs.as_deref(), None)?;
     let mut meta = new_lv(&meta_name, false)?;
     alloc::append_segments(&mut meta, alloc::segments_from(&meta_areas, 0, 128));
     zero_start(&vg, &meta)?;
-    vg.vg.lvs.push(meta);
+    vg.vg_mut().lvs.push(meta);
     s.commit(&mut vg)?;
     if let Err(e) = activate::activate(s.host()?, &vg, &name) {
         return Err(undo_create(s, &vg, &[&name, &meta_name], e));

@@ -191,7 +191,7 @@ pub fn next_lv_name(vg: &Vg) -> String {
 pub fn undo_create(s: &mut Session, vg: &Vg, names: &[&str], why: impl std::fmt::Display) -> LvmError {
     let mut undo = vg.clone();
     for n in names {
-        undo.vg.remove_lv(n);
+        undo.vg_mut().remove_lv(n);
     }
     let rollback = s.commit(&mut undo);
     let cause = LvmError::Refused(format!("Failed to activate new LV {}/{}: {why}", vg.vg.name, names[0]));

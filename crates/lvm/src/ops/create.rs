@@ -143,7 +143,7 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
     if c.zero || origin.is_some() {
         zero_start(&vg, &lv)?;
     }
-    vg.vg.lvs.push(lv);
+    vg.vg_mut().lvs.push(lv);
     if origin.is_some() {
         // As LVM: the COW LV is committed on its own first, then turned
         // into a snapshot (two metadata versions, two archive copies).
@@ -151,7 +151,7 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
     }
     if let Some(o) = &origin {
         let seg_lv = vg.vg.next_snapshot_name();
-        vg.vg.lvs.push(LogicalVolume {
+        vg.vg_mut().lvs.push(LogicalVolume {
             name: seg_lv,
             id: lvmpv::new_uuid()?,
             status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],

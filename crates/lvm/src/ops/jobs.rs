@@ -111,7 +111,7 @@ impl Job for SnapshotMerge {
             return Ok(None);
         }
         let before = activate::plan(&vg, &self.origin)?;
-        vg.vg.lvs.retain(|l| l.name != snap.cow && l.name != snap.seg_lv);
+        vg.vg_mut().lvs.retain(|l| l.name != snap.cow && l.name != snap.seg_lv);
         let after = activate::plan(&vg, &self.origin)?;
         activate::sync_family(s.host()?, &before, &after)?;
         s.commit(&mut vg)?;
@@ -171,10 +171,10 @@ impl Job for CloneHydration {
             return Ok(None);
         }
         let before = activate::plan(&vg, &self.lv)?;
-        let lv = vg.vg.lv_mut(&self.lv).expect("the clone LV");
+        let lv = vg.vg_mut().lv_mut(&self.lv).expect("the clone LV");
         lv.clear_clone();
         lv.flags.retain(|f| f != "ACTIVATION_SKIP");
-        vg.vg.lvs.retain(|l| l.name != c.metadata_lv);
+        vg.vg_mut().lvs.retain(|l| l.name != c.metadata_lv);
         let after = activate::plan(&vg, &self.lv)?;
         activate::sync_family(s.host()?, &before, &after)?;
         s.commit(&mut vg)?;

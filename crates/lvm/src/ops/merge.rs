@@ -52,7 +52,7 @@ pub fn lvconvert_merge(s: &mut Session, vg_name: &str, name: &str) -> Result<Mer
         return Err(LvmError::InUse(format!("Can't merge snapshot {vg_name}/{name} while it is open.")));
     }
     let before = activate::plan(&vg, &origin)?;
-    let seg = vg.vg.lv_mut(&snap.seg_lv).expect("snapshot segment LV");
+    let seg = vg.vg_mut().lv_mut(&snap.seg_lv).expect("snapshot segment LV");
     seg.set_visible(false);
     if let Some(SegmentKind::Snapshot { merging, .. }) = seg.segments.first_mut().map(|x| &mut x.kind) {
         *merging = true;

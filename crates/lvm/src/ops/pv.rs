@@ -21,7 +21,7 @@ pub fn pvcreate(s: &mut Session, paths: &[PathBuf], uuid: Option<Uuid>) -> Resul
     for p in paths {
         let in_vg = vg_of_device(&vgs, p)
             .map(|v| v.vg.name.clone())
-            .or_else(|| disk::read_pv(p, true).ok().flatten().and_then(|d| d.vg.map(|m| m.0.name.clone())));
+            .or_else(|| disk::read_pv(p, true).ok().flatten().and_then(|d| d.vg.map(|m| m.vg.name.clone())));
         if let Some(vg) = in_vg {
             return refused(format!(
                 "Can't initialize physical volume \"{}\" of volume group \"{vg}\" without -ff",
@@ -101,7 +101,7 @@ pub fn pvchange_allocatable(s: &mut Session, paths: Option<&[PathBuf]>, allocata
             .collect();
         for k in keys {
             let path = vg.pv_path(&k);
-            let pv = vg.vg.pvs.iter_mut().find(|p| p.key == k).expect("key from the VG");
+            let pv = vg.vg_mut().pvs.iter_mut().find(|p| p.key == k).expect("key from the VG");
             let has = pv.status.iter().any(|f| f == "ALLOCATABLE");
             if has == allocatable {
                 s.print(format!(
@@ -176,7 +176,7 @@ pub fn pvresize(s: &mut Session, paths: &[PathBuf], set: Option<&str>) -> Result
                 .map(|x| x.pe + x.len)
                 .max()
                 .unwrap_or(0);
-            let entry = vg.vg.pvs.iter_mut().find(|x| x.key == key).expect("key");
+            let entry = vg.vg_mut().pvs.iter_mut().find(|x| x.key == key).expect("key");
             let count = sectors.saturating_sub(entry.pe_start) / es;
             if count < used_end {
                 return refused(format!(

@@ -94,7 +94,7 @@ fn remove_one(s: &mut Session, vg_name: &str, name: &str, force: bool) -> Result
         }
     }
     let mut after_vg = vg.clone();
-    after_vg.vg.lvs.retain(|l| !gone.contains(&l.name));
+    after_vg.vg_mut().lvs.retain(|l| !gone.contains(&l.name));
     if family_active {
         let host = s.host()?;
         if snap.is_some() {
@@ -104,7 +104,7 @@ fn remove_one(s: &mut Session, vg_name: &str, name: &str, force: bool) -> Result
             activate::deactivate(host, &vg, &origin)?;
         }
     }
-    vg.vg.lvs = after_vg.vg.lvs;
+    vg.vg = after_vg.vg;
     s.commit(&mut vg)?;
     let mut shown: Vec<String> =
         if is_origin { family_snaps.iter().map(|sn| sn.cow.clone()).collect() } else { vec![] };

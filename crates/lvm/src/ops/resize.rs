@@ -212,7 +212,7 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         new_lv.segments = segs;
     }
     let new_size = new_lv.extents();
-    *vg.vg.lv_mut(name).expect("LV exists") = new_lv;
+    *vg.vg_mut().lv_mut(name).expect("LV exists") = new_lv;
     if active.is_some() {
         let after = activate::plan(&vg, &origin)?;
         activate::sync_family(s.host()?, &before, &after)?;

@@ -8,6 +8,7 @@ use crate::names::check_name;
 use crate::pv as lvmpv;
 use crate::LvmError;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The LV names of `vg` that use any of the PV keys in `keys`, and whether
 /// each lies wholly on them.
@@ -61,7 +62,7 @@ pub fn vgmerge(s: &mut Session, dest: &str, src: &str) -> Result<(), LvmError> {
     for p in &from.vg.pvs {
         let key = to.vg.next_pv_key();
         rename.insert(p.key.clone(), key.clone());
-        to.vg.pvs.push(PhysicalVolume { key: key.clone(), ..p.clone() });
+        to.vg_mut().pvs.push(PhysicalVolume { key: key.clone(), ..p.clone() });
         if let Some(d) = from.disks.get(&p.key) {
             to.disks.insert(key, d.clone());
         }
@@ -75,7 +76,7 @@ pub fn vgmerge(s: &mut Session, dest: &str, src: &str) -> Result<(), LvmError> {
                 }
             }
         }
-        to.vg.lvs.push(l);
+        to.vg_mut().lvs.push(l);
     }
     s.commit(&mut to)?;
     let _ = std::fs::remove_file(s.sd.backup_dir().join(src));
@@ -134,21 +135,21 @@ pub fn vgsplit(s: &mut Session, src: &str, dest: &str, paths: &[PathBuf]) -> Res
         return Err(LvmError::Refused(format!("Logical volume {src}/{l} must be inactive")));
     }
     let mut to = Vg {
-        vg: VolumeGroup {
+        vg: Arc::new(VolumeGroup {
             name: dest.to_string(),
             id: lvmpv::new_uuid()?,
             seqno: 0,
             lvs: from.vg.lvs.iter().filter(|l| names.contains(&l.name)).cloned().collect(),
             pvs: from.vg.pvs.iter().filter(|p| keys.contains(&p.key)).cloned().collect(),
-            ..from.vg.clone()
-        },
-        text: String::new(),
+            ..(*from.vg).clone()
+        }),
+        text: "".into(),
         disks: from.disks.iter().filter(|(k, _)| keys.contains(k)).map(|(k, d)| (k.clone(), d.clone())).collect(),
         missing: vec![],
         stale: vec![],
     };
-    from.vg.lvs.retain(|l| !names.contains(&l.name));
-    from.vg.pvs.retain(|p| !keys.contains(&p.key));
+    from.vg_mut().lvs.retain(|l| !names.contains(&l.name));
+    from.vg_mut().pvs.retain(|p| !keys.contains(&p.key));
     for k in &keys {
         from.disks.remove(k);
     }

@@ -9,6 +9,7 @@ use crate::pv as lvmpv;
 use crate::units::size_long;
 use crate::LvmError;
 use std::path::PathBuf;
+use std::sync::Arc;
 use ulvm_blockdev::Sectors;
 
 /// LVM's default extent size: 4 MiB.
@@ -41,7 +42,7 @@ pub fn pvs_for_vg(s: &mut Session, paths: &[PathBuf], command: &str) -> Result<V
     for p in paths {
         let in_vg = super::vg_of_device(&vgs, p)
             .map(|v| v.vg.name.clone())
-            .or_else(|| disk::read_pv(p, true).ok().flatten().and_then(|d| d.vg.map(|m| m.0.name.clone())));
+            .or_else(|| disk::read_pv(p, true).ok().flatten().and_then(|d| d.vg.map(|m| m.vg.name.clone())));
         if let Some(v) = in_vg {
             return Err(LvmError::Refused(format!(
                 "Physical volume '{}' is already in volume group '{v}'",
@@ -118,7 +119,7 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
         pvs.push(pv_entry(format!("pv{i}"), d, c.extent_size.0)?);
     }
     let mut vg = Vg {
-        vg: VolumeGroup {
+        vg: Arc::new(VolumeGroup {
             name: name.to_string(),
             id: lvmpv::new_uuid()?,
             seqno: 0,
@@ -131,8 +132,8 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
             pvs,
             lvs: vec![],
             extra: vec![],
-        },
-        text: String::new(),
+        }),
+        text: "".into(),
         disks: disks.into_iter().enumerate().map(|(i, d)| (format!("pv{i}"), d)).collect(),
         missing: vec![],
         stale: vec![],
@@ -185,7 +186,7 @@ pub fn vgextend(s: &mut Session, name: &str, paths: &[PathBuf]) -> Result<(), Lv
     for d in disks {
         let key = vg.vg.next_pv_key();
         let entry = pv_entry(key.clone(), &d, vg.vg.extent_size)?;
-        vg.vg.pvs.push(entry);
+        vg.vg_mut().pvs.push(entry);
         vg.disks.insert(key, d);
     }
     s.commit(&mut vg)?;
@@ -225,7 +226,7 @@ pub fn vgreduce(s: &mut Session, name: &str, paths: Option<&[PathBuf]>) -> Resul
     }
     let mut removed = Vec::new();
     for k in &keys {
-        vg.vg.pvs.retain(|p| &p.key != k);
+        vg.vg_mut().pvs.retain(|p| &p.key != k);
         if let Some(d) = vg.disks.remove(k) {
             removed.push(d);
         }
@@ -261,7 +262,7 @@ pub fn vgrename(s: &mut Session, old: &str, new: &str) -> Result<(), LvmError> {
             }
         }
     }
-    vg.vg.name = new.to_string();
+    vg.vg_mut().name = new.to_string();
     s.commit(&mut vg)?;
     let _ = std::fs::remove_file(s.sd.backup_dir().join(old));
     s.print(format!("Volume group \"{old}\" successfully renamed to \"{new}\""));
