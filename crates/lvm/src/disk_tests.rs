@@ -94,7 +94,7 @@ fn test_newest_seqno_wins_when_pvs_disagree() {
     commit(&sd, &mut vg, "one").unwrap();
     // A crash after the first PV took seqno 2: write it to pv0 only.
     vg.vg_mut().seqno = 2;
-    let text = vg.vg.to_tree("", "h", 0).print();
+    let text = vg.vg.to_text("", "h", 0);
     let d0 = &vg.disks["pv0"];
     pv::commit_metadata(d0.dev.as_ref(), &d0.label, &text).unwrap();
     let got = assemble(&scan(&paths, true));

@@ -8,7 +8,7 @@
 //! model does not know are kept in `extra` and written back, so rewriting
 //! metadata never loses what another LVM version put there.
 
-use crate::text::{Item, Items, Tree, Value};
+use crate::text::{Item, Items, Printer, Tree, Value};
 use crate::{err, FormatError};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -127,10 +127,6 @@ pub enum SegmentKind {
 /// Text-tree builders for export.
 fn s(v: &str) -> Value<'_> {
     Value::Str(Cow::Borrowed(v))
-}
-
-fn list(v: &[String]) -> Value<'_> {
-    Value::List(v.iter().map(|x| s(x)).collect())
 }
 
 fn a<'a>(k: &'static str, v: Value<'a>) -> Item<'a> {
@@ -269,57 +265,80 @@ impl VolumeGroup {
         })
     }
 
-    /// The raw on-disk text tree: the VG section first, then the header
-    /// keys, as LVM writes it into a metadata area.
-    pub fn to_tree<'a>(&'a self, description: &'a str, creation_host: &'a str, creation_time: i64) -> Tree<'a> {
-        let mut vg = vec![
-            a("id", Value::Str(self.id.to_string().into())),
-            a("seqno", Value::Int(self.seqno as i64)),
-            a("format", s("lvm2")),
-            a("status", list(&self.status)),
-            a("flags", list(&self.flags)),
-            a("extent_size", Value::Int(self.extent_size as i64)),
-            a("max_lv", Value::Int(self.max_lv as i64)),
-            a("max_pv", Value::Int(self.max_pv as i64)),
-            a("metadata_copies", Value::Int(self.metadata_copies as i64)),
-        ];
-        vg.extend(self.extra.iter().cloned());
-        let pvs = self
-            .pvs
-            .iter()
-            .map(|p| {
-                let mut items = vec![a("id", Value::Str(p.id.to_string().into()))];
-                if let Some(d) = &p.device {
-                    items.push(a("device", s(d)));
-                }
-                items.push(a("status", list(&p.status)));
-                items.push(a("flags", list(&p.flags)));
-                if let Some(d) = p.dev_size {
-                    items.push(a("dev_size", Value::Int(d as i64)));
-                }
-                items.push(a("pe_start", Value::Int(p.pe_start as i64)));
-                items.push(a("pe_count", Value::Int(p.pe_count as i64)));
-                items.extend(p.extra.iter().cloned());
-                Item::Section(Cow::Borrowed(&p.key), items)
-            })
-            .collect();
-        vg.push(Item::Section("physical_volumes".into(), pvs));
+    /// The raw on-disk text: the VG section first, then the header keys,
+    /// as LVM writes it into a metadata area.
+    pub fn to_text(&self, description: &str, creation_host: &str, creation_time: i64) -> String {
+        let mut p = Printer::raw();
+        self.write_section(&mut p);
+        write_header(&mut p, description, creation_host, creation_time);
+        p.finish()
+    }
+
+    /// The backup-file form (`vgcfgbackup`, the archive): the header keys
+    /// first, then the VG section, indented, after `preamble` (comments).
+    pub fn to_backup_text(
+        &self,
+        preamble: String,
+        description: &str,
+        creation_host: &str,
+        creation_time: i64,
+    ) -> String {
+        let mut p = Printer::indented_after(preamble);
+        write_header(&mut p, description, creation_host, creation_time);
+        self.write_section(&mut p);
+        p.finish()
+    }
+
+    /// The VG's section: `name { ... }`.
+    pub fn write_section(&self, p: &mut Printer) {
+        p.open(&self.name);
+        p.str("id", &self.id.to_string());
+        p.int("seqno", self.seqno as i64);
+        p.str("format", "lvm2");
+        p.strs("status", &self.status);
+        p.strs("flags", &self.flags);
+        p.int("extent_size", self.extent_size as i64);
+        p.int("max_lv", self.max_lv as i64);
+        p.int("max_pv", self.max_pv as i64);
+        p.int("metadata_copies", self.metadata_copies as i64);
+        p.items(&self.extra);
+        p.open("physical_volumes");
+        for pv in &self.pvs {
+            p.open(&pv.key);
+            p.str("id", &pv.id.to_string());
+            if let Some(d) = &pv.device {
+                p.str("device", d);
+            }
+            p.strs("status", &pv.status);
+            p.strs("flags", &pv.flags);
+            if let Some(d) = pv.dev_size {
+                p.int("dev_size", d as i64);
+            }
+            p.int("pe_start", pv.pe_start as i64);
+            p.int("pe_count", pv.pe_count as i64);
+            p.items(&pv.extra);
+            p.close();
+        }
+        p.close();
         if !self.lvs.is_empty() {
             // LVM writes visible LVs first, then the rest.
-            let (visible, hidden): (Vec<&LogicalVolume>, Vec<&LogicalVolume>) =
-                self.lvs.iter().partition(|l| l.status.iter().any(|f| f == "VISIBLE"));
-            let lvs = visible.into_iter().chain(hidden).map(|l| l.to_item()).collect();
-            vg.push(Item::Section("logical_volumes".into(), lvs));
+            p.open("logical_volumes");
+            for l in self.lvs.iter().filter(|l| l.is_visible()).chain(self.lvs.iter().filter(|l| !l.is_visible())) {
+                l.write_section(p);
+            }
+            p.close();
         }
-        Tree(vec![
-            Item::Section(Cow::Borrowed(&self.name), vg),
-            a("contents", s("Text Format Volume Group")),
-            a("version", Value::Int(1)),
-            a("description", s(description)),
-            a("creation_host", s(creation_host)),
-            a("creation_time", Value::Int(creation_time)),
-        ])
+        p.close();
     }
+}
+
+/// The keys that describe a metadata text: what it is and who wrote it.
+fn write_header(p: &mut Printer, description: &str, creation_host: &str, creation_time: i64) {
+    p.str("contents", "Text Format Volume Group");
+    p.int("version", 1);
+    p.str("description", description);
+    p.str("creation_host", creation_host);
+    p.int("creation_time", creation_time);
 }
 
 impl LogicalVolume {
@@ -352,24 +371,25 @@ impl LogicalVolume {
         })
     }
 
-    fn to_item(&self) -> Item<'_> {
-        let mut items = vec![
-            a("id", Value::Str(self.id.to_string().into())),
-            a("status", list(&self.status)),
-            a("flags", list(&self.flags)),
-        ];
+    fn write_section(&self, p: &mut Printer) {
+        p.open(&self.name);
+        p.str("id", &self.id.to_string());
+        p.strs("status", &self.status);
+        p.strs("flags", &self.flags);
         if let Some(t) = self.creation_time {
-            items.push(a("creation_time", Value::Int(t)));
+            p.int("creation_time", t);
         }
         if let Some(h) = &self.creation_host {
-            items.push(a("creation_host", s(h)));
+            p.str("creation_host", h);
         }
-        items.push(a("segment_count", Value::Int(self.segments.len() as i64)));
-        items.extend(self.extra.iter().cloned());
+        p.int("segment_count", self.segments.len() as i64);
+        p.items(&self.extra);
         for (i, seg) in self.segments.iter().enumerate() {
-            items.push(Item::Section(format!("segment{}", i + 1).into(), seg.to_items()));
+            p.open(&format!("segment{}", i + 1));
+            seg.write_items(p);
+            p.close();
         }
-        Item::Section(Cow::Borrowed(&self.name), items)
+        p.close();
     }
 
     pub fn is_visible(&self) -> bool {
@@ -430,29 +450,28 @@ impl Segment {
         Ok(Segment { start_extent, extent_count, kind, extra: extra(s, known) })
     }
 
-    fn to_items(&self) -> Vec<Item<'_>> {
-        let int = |v: u64| Value::Int(v as i64);
-        let mut items = vec![a("start_extent", int(self.start_extent)), a("extent_count", int(self.extent_count))];
+    fn write_items(&self, p: &mut Printer) {
+        p.int("start_extent", self.start_extent as i64);
+        p.int("extent_count", self.extent_count as i64);
         match &self.kind {
             SegmentKind::Striped { stripe_size, stripes } => {
-                items.push(a("type", Value::Str("striped".into())));
-                items.push(a("stripe_count", int(stripes.len() as u64)));
+                p.str("type", "striped");
+                p.int("stripe_count", stripes.len() as i64);
                 if let Some(ss) = stripe_size {
-                    items.push(a("stripe_size", int(*ss)));
+                    p.int("stripe_size", *ss as i64);
                 }
-                let l = stripes.iter().flat_map(|(pv, pe)| [s(pv), int(*pe)]).collect();
-                items.push(a("stripes", Value::List(l)));
+                let l: Vec<Value> = stripes.iter().flat_map(|(pv, pe)| [s(pv), Value::Int(*pe as i64)]).collect();
+                p.value("stripes", &Value::List(l));
             }
             SegmentKind::Snapshot { chunk_size, origin, cow, merging } => {
-                items.push(a("type", Value::Str("snapshot".into())));
-                items.push(a("chunk_size", int(*chunk_size)));
-                items.push(a("origin", s(origin)));
-                items.push(a(if *merging { "merging_store" } else { "cow_store" }, s(cow)));
+                p.str("type", "snapshot");
+                p.int("chunk_size", *chunk_size as i64);
+                p.str("origin", origin);
+                p.str(if *merging { "merging_store" } else { "cow_store" }, cow);
             }
-            SegmentKind::Other { segment_type } => items.push(a("type", s(segment_type))),
+            SegmentKind::Other { segment_type } => p.str("type", segment_type),
         }
-        items.extend(self.extra.iter().cloned());
-        items
+        p.items(&self.extra);
     }
 }
 

@@ -42,8 +42,7 @@ fn test_snapshot_vg_imports_with_its_fiction() {
 #[test]
 fn test_export_then_import_gives_the_same_vg() {
     let v = vg();
-    let t = v.to_tree("Write from ulvm.", "host1", 1700000200);
-    let text = t.print();
+    let text = v.to_text("Write from ulvm.", "host1", 1700000200);
     assert!(text.starts_with("vg0 {\nid = \"3JplqO-5fzy-rRF4-2OC2-r40f-wBOl-31EeBd\"\nseqno = 3\n"), "{text}");
     assert!(text.contains("\ncontents = \"Text Format Volume Group\"\nversion = 1\n"));
     let back = VolumeGroup::from_tree(&Tree::parse(&text).unwrap()).unwrap();
@@ -56,6 +55,23 @@ fn test_export_then_import_gives_the_same_vg() {
 }
 
 #[test]
+fn test_model_printer_writes_what_the_tree_printer_writes() {
+    // The model prints itself without a tree; the text must be the one a
+    // tree of the same items prints, in both forms.
+    let text = SNAPSHOT_VG.replace("max_pv = 0\n", "max_pv = 0\nsystem_id = \"a \\\"quoted\\\" host\"\n");
+    let v = VolumeGroup::from_tree(&Tree::parse(&text).unwrap()).unwrap();
+    let raw = v.to_text("Write from ulvm.", "host1", 1700000200);
+    let tree = Tree::parse(&raw).unwrap();
+    assert_eq!(tree.print(), raw);
+    let backup = v.to_backup_text("# preamble\n\n".into(), "Write from ulvm.", "host1", 1700000200);
+    let mut items = tree.0.clone();
+    let vg_item = items.remove(0);
+    items.push(vg_item);
+    assert_eq!(backup, format!("# preamble\n\n{}", Tree(items).print_indented()));
+    assert!(backup.contains("\n\tlogical_volumes {\n\t\tbase {\n"), "{backup}");
+}
+
+#[test]
 fn test_merging_snapshot_and_unknown_keys_survive() {
     let text = SNAPSHOT_VG
         .replace("cow_store = \"snap\"", "merging_store = \"snap\"")
@@ -63,7 +79,7 @@ fn test_merging_snapshot_and_unknown_keys_survive() {
         .replace("pe_count = 2559\n", "pe_count = 2559\ntags = [\"fast\"]\n");
     let v = VolumeGroup::from_tree(&Tree::parse(&text).unwrap()).unwrap();
     assert!(matches!(&v.lvs[2].segments[0].kind, SegmentKind::Snapshot { merging: true, .. }));
-    let out = v.to_tree("d", "h", 0).print();
+    let out = v.to_text("d", "h", 0);
     assert!(out.contains("merging_store = \"snap\"") && !out.contains("cow_store"));
     assert!(out.contains("system_id = \"host1\"") && out.contains("tags = [\"fast\"]"), "{out}");
 }

@@ -217,16 +217,16 @@ impl<'a> Tree<'a> {
 
     /// The raw on-disk form: no indentation, one item per line.
     pub fn print(&self) -> String {
-        let mut out = String::new();
-        print_items(&mut out, &self.0, None);
-        out
+        let mut p = Printer::raw();
+        p.items(&self.0);
+        p.finish()
     }
 
     /// The backup-file form: sections indented with one tab per level.
     pub fn print_indented(&self) -> String {
-        let mut out = String::new();
-        print_items(&mut out, &self.0, Some(0));
-        out
+        let mut p = Printer::indented();
+        p.items(&self.0);
+        p.finish()
     }
 
     /// The first top-level section and its name (the VG in metadata text).
@@ -238,58 +238,139 @@ impl<'a> Tree<'a> {
     }
 }
 
-fn print_value(out: &mut String, v: &Value) {
-    match v {
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Value::Str(s) => {
-            out.push('"');
-            // Runs without a quote or backslash go in whole.
-            let mut rest = &**s;
-            while let Some(i) = rest.find(['"', '\\']) {
-                out.push_str(&rest[..i]);
-                out.push('\\');
-                out.push_str(&rest[i..i + 1]);
-                rest = &rest[i + 1..];
-            }
-            out.push_str(rest);
-            out.push('"');
-        }
-        Value::List(items) => {
-            out.push('[');
-            for (i, x) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                print_value(out, x);
-            }
-            out.push(']');
-        }
-    }
+/// Writes config-tree text item by item, in the raw form or the indented
+/// backup form, straight from whatever holds the values: metadata of
+/// thousands of LVs is printed on every commit (and again for the backup
+/// and the archive), so nothing is built in between and pieces are pushed
+/// rather than formatted.
+pub struct Printer {
+    out: String,
+    depth: usize,
+    indent: bool,
 }
 
-/// Prints `items`; `depth` is the indentation level, `None` for none.
-/// Pushes pieces rather than formatting: metadata of thousands of LVs is
-/// printed on every commit, and again for the backup and the archive.
-fn print_items(out: &mut String, items: &[Item], depth: Option<usize>) {
-    let indent = |out: &mut String| (0..depth.unwrap_or(0)).for_each(|_| out.push('\t'));
-    for item in items {
-        match item {
-            Item::Assign(k, v) => {
-                indent(out);
-                out.push_str(k);
-                out.push_str(" = ");
-                print_value(out, v);
-                out.push('\n');
+impl Printer {
+    /// The raw on-disk form: no indentation.
+    pub fn raw() -> Printer {
+        Printer { out: String::new(), depth: 0, indent: false }
+    }
+
+    /// The backup-file form: one tab per section level.
+    pub fn indented() -> Printer {
+        Printer { out: String::new(), depth: 0, indent: true }
+    }
+
+    /// A printer that appends to `out` (a header already written).
+    pub fn indented_after(out: String) -> Printer {
+        Printer { out, depth: 0, indent: true }
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.indent {
+            (0..self.depth).for_each(|_| self.out.push('\t'));
+        }
+        self.out.push_str(key);
+        self.out.push_str(" = ");
+    }
+
+    /// `key = N`.
+    pub fn int(&mut self, key: &str, v: i64) {
+        self.key(key);
+        let _ = write!(self.out, "{v}");
+        self.out.push('\n');
+    }
+
+    /// `key = "text"`.
+    pub fn str(&mut self, key: &str, v: &str) {
+        self.key(key);
+        self.quoted(v);
+        self.out.push('\n');
+    }
+
+    /// `key = ["a", "b"]`.
+    pub fn strs<S: AsRef<str>>(&mut self, key: &str, v: &[S]) {
+        self.key(key);
+        self.out.push('[');
+        for (i, x) in v.iter().enumerate() {
+            if i > 0 {
+                self.out.push_str(", ");
             }
-            Item::Section(n, inner) => {
-                indent(out);
-                out.push_str(n);
-                out.push_str(" {\n");
-                print_items(out, inner, depth.map(|d| d + 1));
-                indent(out);
-                out.push_str("}\n");
+            self.quoted(x.as_ref());
+        }
+        self.out.push_str("]\n");
+    }
+
+    /// `key = value`.
+    pub fn value(&mut self, key: &str, v: &Value) {
+        self.key(key);
+        self.scalar_or_list(v);
+        self.out.push('\n');
+    }
+
+    /// `name {`: the items that follow go in the section until [`Printer::close`].
+    pub fn open(&mut self, name: &str) {
+        if self.indent {
+            (0..self.depth).for_each(|_| self.out.push('\t'));
+        }
+        self.out.push_str(name);
+        self.out.push_str(" {\n");
+        self.depth += 1;
+    }
+
+    pub fn close(&mut self) {
+        self.depth -= 1;
+        if self.indent {
+            (0..self.depth).for_each(|_| self.out.push('\t'));
+        }
+        self.out.push_str("}\n");
+    }
+
+    pub fn items(&mut self, items: &[Item]) {
+        for item in items {
+            match item {
+                Item::Assign(k, v) => self.value(k, v),
+                Item::Section(n, inner) => {
+                    self.open(n);
+                    self.items(inner);
+                    self.close();
+                }
+            }
+        }
+    }
+
+    fn quoted(&mut self, s: &str) {
+        self.out.push('"');
+        // Runs without a quote or backslash go in whole.
+        let mut rest = s;
+        while let Some(i) = rest.find(['"', '\\']) {
+            self.out.push_str(&rest[..i]);
+            self.out.push('\\');
+            self.out.push_str(&rest[i..i + 1]);
+            rest = &rest[i + 1..];
+        }
+        self.out.push_str(rest);
+        self.out.push('"');
+    }
+
+    fn scalar_or_list(&mut self, v: &Value) {
+        match v {
+            Value::Int(i) => {
+                let _ = write!(self.out, "{i}");
+            }
+            Value::Str(s) => self.quoted(s),
+            Value::List(items) => {
+                self.out.push('[');
+                for (i, x) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push_str(", ");
+                    }
+                    self.scalar_or_list(x);
+                }
+                self.out.push(']');
             }
         }
     }

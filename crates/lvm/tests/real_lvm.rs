@@ -144,7 +144,7 @@ fn test_real_lvm_accepts_what_ulvm_writes_and_ulvm_reads_its_changes() {
             lvs: vec![],
             extra: vec![],
         };
-        let text = model.to_tree("Created by ulvm", "ulvm-test", 1795000000).print();
+        let text = model.to_text("Created by ulvm", "ulvm-test", 1795000000);
         pv::commit_metadata(&dev, &label, &text).unwrap();
     }
     let dev = run("losetup", &["--find", "--show", img.to_str().unwrap()]).unwrap();
@@ -171,6 +171,6 @@ fn test_real_lvm_accepts_what_ulvm_writes_and_ulvm_reads_its_changes() {
     let _ = run("vgremove", &["-f", "--config", &only, &vg]);
     assert_eq!(back.seqno, 3, "two changes by LVM");
     assert_eq!(back.pvs[0].status, Vec::<String>::new(), "pvchange -x n cleared ALLOCATABLE");
-    let retold = back.to_tree("d", "h", 0).print();
+    let retold = back.to_text("d", "h", 0);
     assert!(retold.contains("tags = [\"ulvm_tag\"]"), "an unmodelled key survives: {retold}");
 }
