@@ -3,198 +3,20 @@
 //! for, each refusal with its message and nothing written, a rollback,
 //! snapshot autoextend by policy, and a merge job polled to its end.
 
-use std::collections::BTreeMap;
+mod common;
+
+use common::{mib, Setup};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use ulvm_blockdev::Sectors;
-use ulvm_dm_table::{SnapshotStatus, Table, TargetArgs, TargetStatus};
-use ulvm_lvm::activate::{DevState, DmDevice, DmHost};
+use ulvm_dm_table::{SnapshotStatus, TargetStatus};
 use ulvm_lvm::ops::common::SizeSpec;
 use ulvm_lvm::ops::create::{lvcreate, LvCreate};
 use ulvm_lvm::ops::jobs::{self, Next, Outcome, SnapshotMerge};
 use ulvm_lvm::ops::resize::{self, Resize, Resized, Target};
 use ulvm_lvm::ops::vg::{vgcreate, VgCreate};
-use ulvm_lvm::ops::{Answer, Collect, Report, Session};
 use ulvm_lvm::size::Sign;
-use ulvm_lvm::system::{Config, DevicesFile, SystemDir};
-use ulvm_lvm::{HostError, HostErrorKind, LvmError};
-use ulvm_testkit::oracle::ScratchDir;
-
-/// One device of the fake host.
-#[derive(Debug, Clone)]
-struct Dev {
-    table: Table,
-    suspended: bool,
-}
-
-/// What the fake host holds and what it was asked, shared with the test.
-#[derive(Default)]
-struct World {
-    devs: BTreeMap<String, Dev>,
-    log: Vec<String>,
-    /// Statuses to report, by device name (else derived from the table).
-    status: BTreeMap<String, TargetStatus>,
-    /// Device names whose creation fails.
-    fail_create: Vec<String>,
-}
-
-/// A device host in memory.
-#[derive(Clone, Default)]
-struct FakeHost(Arc<Mutex<World>>);
-
-impl FakeHost {
-    fn world(&self) -> std::sync::MutexGuard<'_, World> {
-        self.0.lock().unwrap()
-    }
-}
-
-fn gone(name: &str) -> HostError {
-    HostError::new(HostErrorKind::NotFound, format!("Device {name} not found"))
-}
-
-impl DmHost for FakeHost {
-    fn states(&mut self) -> Result<std::collections::HashMap<String, DevState>, HostError> {
-        let names: Vec<String> = self.world().devs.keys().cloned().collect();
-        names.into_iter().map(|n| Ok((n.clone(), self.state(&n)?.expect("listed")))).collect()
-    }
-    fn state(&mut self, name: &str) -> Result<Option<DevState>, HostError> {
-        Ok(self.world().devs.get(name).map(|d| DevState {
-            open_count: 0,
-            suspended: d.suspended,
-            major: 253,
-            minor: 0,
-        }))
-    }
-    fn create(&mut self, d: &DmDevice) -> Result<(), HostError> {
-        let mut w = self.world();
-        if w.fail_create.contains(&d.name) {
-            return Err(HostError::new(HostErrorKind::Invalid, format!("{}: target 0: refused", d.name)));
-        }
-        w.log.push(format!("create {}: {}", d.name, d.table.to_string().trim()));
-        w.devs.insert(d.name.clone(), Dev { table: d.table.clone(), suspended: false });
-        Ok(())
-    }
-    fn load(&mut self, name: &str, table: &Table, _ro: bool) -> Result<(), HostError> {
-        let mut w = self.world();
-        w.log.push(format!("load {name}: {}", table.to_string().trim()));
-        w.devs.get_mut(name).ok_or_else(|| gone(name))?.table = table.clone();
-        Ok(())
-    }
-    fn suspend(&mut self, name: &str) -> Result<(), HostError> {
-        let mut w = self.world();
-        w.log.push(format!("suspend {name}"));
-        w.devs.get_mut(name).ok_or_else(|| gone(name))?.suspended = true;
-        Ok(())
-    }
-    fn resume(&mut self, name: &str) -> Result<(), HostError> {
-        let mut w = self.world();
-        w.log.push(format!("resume {name}"));
-        w.devs.get_mut(name).ok_or_else(|| gone(name))?.suspended = false;
-        Ok(())
-    }
-    fn remove(&mut self, name: &str) -> Result<(), HostError> {
-        let mut w = self.world();
-        w.log.push(format!("remove {name}"));
-        w.devs.remove(name).map(|_| ()).ok_or_else(|| gone(name))
-    }
-    fn rename(&mut self, name: &str, new_name: &str) -> Result<(), HostError> {
-        let mut w = self.world();
-        let d = w.devs.remove(name).ok_or_else(|| gone(name))?;
-        w.devs.insert(new_name.into(), d);
-        Ok(())
-    }
-    fn status(&mut self, name: &str) -> Result<TargetStatus, HostError> {
-        let w = self.world();
-        if let Some(s) = w.status.get(name) {
-            return Ok(s.clone());
-        }
-        let d = w.devs.get(name).ok_or_else(|| gone(name))?;
-        Ok(match &d.table.0[0].target {
-            TargetArgs::Linear { .. } => TargetStatus::Linear,
-            TargetArgs::SnapshotOrigin { .. } => TargetStatus::SnapshotOrigin,
-            TargetArgs::Error => TargetStatus::Error,
-            other => return Err(HostError::new(HostErrorKind::Invalid, format!("no status set for {other}"))),
-        })
-    }
-}
-
-/// Messages, shared with the test.
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Collect>>);
-
-impl Report for Lines {
-    fn print(&mut self, line: &str) {
-        self.0.lock().unwrap().print(line);
-    }
-    fn warn(&mut self, line: &str) {
-        self.0.lock().unwrap().warn(line);
-    }
-}
-
-impl Lines {
-    fn take(&self) -> (Vec<String>, Vec<String>) {
-        let mut c = self.0.lock().unwrap();
-        (std::mem::take(&mut c.out), std::mem::take(&mut c.err))
-    }
-}
-
-/// Two 64 MiB PVs in a devices file, a fake host and a session over them.
-struct Setup {
-    _dir: ScratchDir,
-    pvs: Vec<PathBuf>,
-    sd: SystemDir,
-    host: FakeHost,
-    lines: Lines,
-}
-
-impl Setup {
-    fn new(name: &str) -> Setup {
-        let dir = ScratchDir::new(name);
-        let pvs = vec![dir.image("a.img", 64), dir.image("b.img", 64)];
-        let sd = SystemDir::new(dir.0.join("sys"));
-        std::fs::create_dir_all(sd.root()).unwrap();
-        let mut df = DevicesFile::default();
-        for p in &pvs {
-            df.set(p, None);
-        }
-        df.save(&sd.devices_file(), "test").unwrap();
-        Setup { _dir: dir, pvs, sd, host: FakeHost::default(), lines: Lines::default() }
-    }
-
-    fn session(&self, confirm: bool) -> Session {
-        let host = self.host.clone();
-        Session::new(
-            self.sd.clone(),
-            None,
-            "test",
-            Box::new(move || Ok(Box::new(host.clone()) as Box<dyn DmHost + Send>)),
-            Box::new(self.lines.clone()),
-            Box::new(Answer(confirm)),
-        )
-    }
-
-    /// Every PV's bytes: what "nothing written" compares.
-    fn disks(&self) -> Vec<Vec<u8>> {
-        self.pvs.iter().map(|p| std::fs::read(p).unwrap()).collect()
-    }
-
-    /// vg0 over both PVs, with base (8 MiB, active).
-    fn with_base(name: &str) -> Setup {
-        let t = Setup::new(name);
-        let mut s = t.session(false);
-        vgcreate(&mut s, &VgCreate::new("vg0", t.pvs.clone())).unwrap();
-        let mut c = LvCreate::new("vg0", mib(8));
-        c.name = Some("base".into());
-        lvcreate(&mut s, &c).unwrap();
-        t.lines.take();
-        t.host.world().log.clear();
-        t
-    }
-}
-
-fn mib(n: u64) -> SizeSpec {
-    SizeSpec::Size { sign: Sign::None, size: Sectors(n * 2048) }
-}
+use ulvm_lvm::system::Config;
+use ulvm_lvm::LvmError;
 
 #[test]
 fn test_vgcreate_and_lvcreate_write_the_vg_and_activate_the_lv() {
@@ -496,7 +318,7 @@ fn test_backup_and_archive_follow_lvm_conf() {
 #[test]
 fn test_pv_and_vg_operations_and_their_refusals() {
     use ulvm_lvm::ops::{backup, pv, vg};
-    let t = Setup::with_base("ops-pvvg");
+    let mut t = Setup::with_base("ops-pvvg");
     let mut s = t.session(false);
     let before = t.disks();
     // Refusals write nothing.
@@ -513,10 +335,7 @@ fn test_pv_and_vg_operations_and_their_refusals() {
     assert!(t.disks() == before, "a refused PV or VG operation wrote to a PV");
     assert_eq!(backup::vgck(&mut s, &[]).unwrap(), 0);
     // Success paths: a new PV joins and leaves, the VG is renamed and removed.
-    let c = t._dir.image("c.img", 64);
-    let mut df = DevicesFile::load(&t.sd.devices_file()).unwrap();
-    df.set(&c, None);
-    df.save(&t.sd.devices_file(), "test").unwrap();
+    let c = t.add_device("c.img");
     vg::vgextend(&mut s, "vg0", std::slice::from_ref(&c)).unwrap();
     vg::vgreduce(&mut s, "vg0", Some(std::slice::from_ref(&c))).unwrap();
     pv::pvremove(&mut s, std::slice::from_ref(&c)).unwrap();
