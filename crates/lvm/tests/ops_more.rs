@@ -274,12 +274,12 @@ fn test_vgcfgbackup_writes_a_file_that_parses_back_to_the_vg() {
     let vg = s.vg("vg0", true).unwrap().vg;
 
     vgcfgbackup(&mut s, &["vg0".into()], Some(file.to_str().unwrap())).unwrap();
-    assert_eq!(parse_backup(&file), vg);
+    assert_eq!(parse_backup(&file), *vg);
     // Without -f: the backup directory's file, written again.
     let default = t.sd.backup_dir().join("vg0");
     std::fs::remove_file(&default).unwrap();
     vgcfgbackup(&mut s, &["vg0".into()], None).unwrap();
-    assert_eq!(parse_backup(&default), vg);
+    assert_eq!(parse_backup(&default), *vg);
     assert_eq!(
         t.lines.take().0,
         ["Volume group \"vg0\" successfully backed up.", "Volume group \"vg0\" successfully backed up."]
@@ -306,7 +306,7 @@ fn test_vgcfgrestore_puts_back_an_older_backup() {
     let vg = s.vg("vg0", true).unwrap();
     // A seqno above every copy on disk, or the newer version would win.
     assert_eq!(vg.vg.seqno, current + 1);
-    assert_eq!(VolumeGroup { seqno: 0, ..vg.vg }, VolumeGroup { seqno: 0, ..parse_backup(&file) });
+    assert_eq!(VolumeGroup { seqno: 0, ..(*vg.vg).clone() }, VolumeGroup { seqno: 0, ..parse_backup(&file) });
     assert!(vg.missing.is_empty() && vg.stale.is_empty());
 }
 
@@ -324,7 +324,7 @@ fn test_vgcfgrestore_brings_back_a_removed_vg() {
 
     assert_eq!(t.lines.take().0, ["Restored volume group vg0."]);
     let vg = s.vg("vg0", true).unwrap();
-    assert_eq!(VolumeGroup { seqno: 0, ..vg.vg }, VolumeGroup { seqno: 0, ..parse_backup(&file) });
+    assert_eq!(VolumeGroup { seqno: 0, ..(*vg.vg).clone() }, VolumeGroup { seqno: 0, ..parse_backup(&file) });
     assert_eq!(vg.disks.len(), 2);
 }
 
@@ -411,7 +411,7 @@ fn test_vgck_passes_a_clean_vg_and_reports_extents_used_twice_or_past_the_pv() {
     past.name = "past".into();
     past.id = ulvm_lvm::pv::new_uuid().unwrap();
     past.segments[0].kind = SegmentKind::Striped { stripe_size: None, stripes: vec![("pv1".into(), 14)] };
-    vg.vg.lvs.extend([twin, past]);
+    vg.vg_mut().lvs.extend([twin, past]);
     s.commit(&mut vg).unwrap();
 
     assert_eq!(vgck(&mut s, &[]).unwrap(), 5);
