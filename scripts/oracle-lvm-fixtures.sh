@@ -312,6 +312,29 @@ cap shared-pvremove pvremove /dev/vda
 cap shared-vgremove vgremove -f vgs
 cap shared-vgs-after vgs -o vg_name,vg_attr,lv_count
 for d in vda vdb; do head -c 1048576 /dev/$d > "$D/raw-shared-$d.img"; done
+# --- refusals the in-process tests of vgmerge, vgsplit and vgrename found
+# (the shared VG's PVs wiped first: this host cannot remove a shared VG)
+dd if=/dev/zero of=/dev/vda bs=1M count=1 status=none
+dd if=/dev/zero of=/dev/vdb bs=1M count=1 status=none
+cap pvcreate-again pvcreate /dev/vda /dev/vdb
+cap vgcreate-va vgcreate va /dev/vda
+cap vgcreate-vb-maxpv1 vgcreate -p 1 vb /dev/vdb
+cap vgmerge-self vgmerge va va
+cap vgsplit-self vgsplit va va /dev/vda
+cap vgrename-self vgrename va va
+cap vgmerge-past-maxpv vgmerge vb va
+cap vgs-after-refusals vgs -o vg_name,pv_count,max_pv,seqno
+# --- a backup restored from before a vgextend: the PV added after it
+cap lvcreate-va lvcreate -an -Zn -L 4M -n w va
+cap vgcfgbackup-va vgcfgbackup -f /tmp/va.vgbackup va
+cap vgextend-va vgextend va /dev/vdc
+cap vgcfgrestore-older vgcfgrestore -f /tmp/va.vgbackup va
+cap vgck-outdated vgck va
+cap pvs-outdated pvs
+cap lvcreate-after-restore lvcreate -an -Zn -L 4M -n w2 va
+cap pvs-after-write pvs
+cap vgextend-after-write vgextend va /dev/vdc
+cap vgs-after-extend vgs -o vg_name,pv_count,seqno va
 exit 0
 GUEST2
 } > "$W/guest2.sh"

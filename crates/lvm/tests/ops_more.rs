@@ -21,7 +21,7 @@ use ulvm_lvm::ops::common::SizeSpec;
 use ulvm_lvm::ops::create::{lvcreate, LvCreate};
 use ulvm_lvm::ops::pv::{pvchange_allocatable, pvresize};
 use ulvm_lvm::ops::split::{vgmerge, vgsplit};
-use ulvm_lvm::ops::vg::{vgcreate, vgextend, vgremove, VgCreate};
+use ulvm_lvm::ops::vg::{vgcreate, vgextend, vgremove, vgrename, VgCreate};
 use ulvm_lvm::ops::Session;
 use ulvm_lvm::text::Tree;
 use ulvm_lvm::LvmError;
@@ -129,8 +129,6 @@ fn test_vgmerge_refusals_write_nothing() {
 }
 
 #[test]
-#[ignore = "bug: vgmerge VG VG takes the lock V_VG twice (two flocks on two open files of one process) and blocks on \
-            itself forever; LVM refuses at once with Duplicate volume group name"]
 fn test_vgmerge_of_a_vg_into_itself_is_refused() {
     let t = Setup::new("more-vgmerge-self");
     let mut s = t.session(false);
@@ -142,8 +140,6 @@ fn test_vgmerge_of_a_vg_into_itself_is_refused() {
 }
 
 #[test]
-#[ignore = "bug: vgmerge does not check the destination's max_pv; LVM refuses a merge that would exceed it \
-            (vgs_are_compatible)"]
 fn test_vgmerge_past_the_destinations_max_pv_is_refused() {
     let mut t = Setup::new("more-vgmerge-maxpv");
     let c = t.add_device("c.img");
@@ -154,6 +150,17 @@ fn test_vgmerge_past_the_destinations_max_pv_is_refused() {
     let e = vgmerge(&mut s, "vg0", "vg1").unwrap_err();
     // Two spaces before "for": LVM's format string has them.
     assert_eq!(e.to_string(), "Maximum number of physical volumes (2) exceeded  for \"vg0\" and \"vg1\"");
+    assert!(t.disks() == before);
+}
+
+#[test]
+fn test_vgrename_to_its_own_name_is_refused() {
+    let t = Setup::new("more-vgrename-self");
+    let mut s = t.session(false);
+    vgcreate(&mut s, &VgCreate::new("vg0", t.pvs.clone())).unwrap();
+    let before = t.disks();
+    let e = within("vgrename vg0 vg0", move || vgrename(&mut s, "vg0", "vg0")).unwrap_err();
+    assert_eq!(e.to_string(), "Old and new volume group names must differ");
     assert!(t.disks() == before);
 }
 
@@ -245,8 +252,6 @@ fn test_vgsplit_refusals_write_nothing() {
 }
 
 #[test]
-#[ignore = "bug: vgsplit VG VG takes the lock V_VG twice (two flocks on two open files of one process) and blocks on \
-            itself forever; LVM refuses at once with Duplicate volume group name"]
 fn test_vgsplit_of_a_vg_into_itself_is_refused() {
     let t = Setup::new("more-vgsplit-self");
     let mut s = t.session(false);

@@ -186,6 +186,9 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
         // Leave the VG as it was: the new LV goes again.
         return Err(undo_create(s, &vg, &[&name], e));
     }
+    if !c.zero && origin.is_none() {
+        s.warn(format!("WARNING: Logical volume {}/{name} not zeroed.", vg.vg.name));
+    }
     s.print(format!("Logical volume \"{name}\" created."));
     Ok(name)
 }

@@ -37,6 +37,10 @@ fn lvs_on(vg: &VolumeGroup, keys: &[String]) -> Vec<(String, bool)> {
 
 /// `vgmerge DEST SRC`: SRC's PVs and LVs join DEST (its LVs inactive).
 pub fn vgmerge(s: &mut Session, dest: &str, src: &str) -> Result<(), LvmError> {
+    // Before any lock: the second lock of one name would wait for the first.
+    if dest == src {
+        return Err(LvmError::Refused(format!("Duplicate volume group name \"{src}\"")));
+    }
     let _g = s.lock_global()?;
     let _d = s.lock_vg(dest)?;
     let _s = s.lock_vg(src)?;
@@ -49,6 +53,20 @@ pub fn vgmerge(s: &mut Session, dest: &str, src: &str) -> Result<(), LvmError> {
         return Err(LvmError::Refused(format!(
             "Extent sizes differ: {} ({dest}) and {} ({src})",
             to.vg.extent_size, from.vg.extent_size
+        )));
+    }
+    // A limit of 0 is no limit; LVM counts the visible LVs only.
+    let (pvs, max_pv) = (to.vg.pvs.len() + from.vg.pvs.len(), to.vg.max_pv);
+    if max_pv != 0 && max_pv < pvs as u64 {
+        return Err(LvmError::Refused(format!(
+            "Maximum number of physical volumes ({max_pv}) exceeded  for \"{dest}\" and \"{src}\""
+        )));
+    }
+    let visible = |v: &VolumeGroup| v.lvs.iter().filter(|l| l.is_visible()).count();
+    let (lvs, max_lv) = (visible(&to.vg) + visible(&from.vg), to.vg.max_lv);
+    if max_lv != 0 && max_lv < lvs as u64 {
+        return Err(LvmError::Refused(format!(
+            "Maximum number of logical volumes ({max_lv}) exceeded  for \"{dest}\" and \"{src}\""
         )));
     }
     if let Some(l) = from.vg.lvs.iter().find(|l| to.vg.lv(&l.name).is_some()) {
@@ -88,6 +106,10 @@ pub fn vgmerge(s: &mut Session, dest: &str, src: &str) -> Result<(), LvmError> {
 /// SRC for a new VG DEST.
 pub fn vgsplit(s: &mut Session, src: &str, dest: &str, paths: &[PathBuf]) -> Result<(), LvmError> {
     check_name(dest, "volume group")?;
+    // Before any lock: the second lock of one name would wait for the first.
+    if dest == src {
+        return Err(LvmError::Refused(format!("Duplicate volume group name \"{src}\"")));
+    }
     let _g = s.lock_global()?;
     let _s = s.lock_vg(src)?;
     let _d = s.lock_vg(dest)?;

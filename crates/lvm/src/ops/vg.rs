@@ -243,6 +243,10 @@ pub fn vgreduce(s: &mut Session, name: &str, paths: Option<&[PathBuf]>) -> Resul
 /// to device numbers, and the dm UUIDs hold the VG's UUID, not its name).
 pub fn vgrename(s: &mut Session, old: &str, new: &str) -> Result<(), LvmError> {
     check_name(new, "volume group")?;
+    // Before any lock: the second lock of one name would wait for the first.
+    if old == new {
+        return Err(LvmError::Refused("Old and new volume group names must differ".into()));
+    }
     let _g = s.lock_global()?;
     let _l = s.lock_vg(old)?;
     let _n = s.lock_vg(new)?;
