@@ -334,11 +334,10 @@ fn test_vgcfgrestore_brings_back_a_removed_vg() {
 }
 
 #[test]
-#[ignore = "bug: a PV added by vgextend after the backup keeps its older copy of the VG's metadata after vgcfgrestore; \
-            vgck says nothing of it, and vgextend and pvcreate refuse it as in the VG, while LVM warns that the PV \
-            is outdated (WARNING: outdated PV ... has been removed in current VG) and wipes its metadata on the \
-            VG's next write"]
-fn test_vgcfgrestore_of_a_backup_older_than_vgextend_leaves_the_later_pv_usable() {
+#[ignore = "issue 15: after vgcfgrestore of a backup older than a vgextend, the PV added later keeps a newer copy; \
+            real LVM 2.03 (oracle2 fixtures 054-060) warns `outdated PV ... has been removed in current VG` on \
+            every command until `vgck --updatemetadata` wipes that copy, which then lets the PV join again"]
+fn test_vgck_updatemetadata_frees_a_pv_left_outdated_by_vgcfgrestore() {
     let mut t = Setup::with_base("more-restore-outdated");
     let c = t.add_device("c.img");
     let mut s = t.session(false);
@@ -354,7 +353,7 @@ fn test_vgcfgrestore_of_a_backup_older_than_vgextend_leaves_the_later_pv_usable(
     let warnings = t.lines.take().1;
     let c_name = c.display().to_string();
     assert!(warnings.iter().any(|w| w.contains("outdated") && w.contains(&c_name)), "{warnings:?}");
-    // And the PV can join the VG again.
+    // After `vgck --updatemetadata` (not in ulvm yet) the PV can join the VG again.
     vgextend(&mut s, "vg0", std::slice::from_ref(&c)).unwrap();
     assert!(s.vg("vg0", true).unwrap().key_of(&c).is_some());
 }
