@@ -46,6 +46,10 @@ macro_rules! unit {
             pub fn checked_sub(self, rhs: $name) -> Option<$name> {
                 self.0.checked_sub(rhs.0).map($name)
             }
+            /// `self - rhs`, or zero when `rhs` is larger.
+            pub fn saturating_sub(self, rhs: $name) -> $name {
+                $name(self.0.saturating_sub(rhs.0))
+            }
         }
     };
 }
@@ -65,7 +69,7 @@ unit!(
 );
 
 impl Sectors {
-    pub fn bytes(self) -> Bytes {
+    pub const fn bytes(self) -> Bytes {
         Bytes(self.0 * SECTOR_SIZE)
     }
     /// The size in bytes as a buffer length.
@@ -86,11 +90,11 @@ pub fn byte_range(r: Range<Sectors>) -> Range<usize> {
 
 impl Bytes {
     /// Whole sectors, rounding down.
-    pub fn sectors_floor(self) -> Sectors {
+    pub const fn sectors_floor(self) -> Sectors {
         Sectors(self.0 / SECTOR_SIZE)
     }
     /// The sectors that hold all of these bytes, rounding up.
-    pub fn sectors_ceil(self) -> Sectors {
+    pub const fn sectors_ceil(self) -> Sectors {
         Sectors(self.0.div_ceil(SECTOR_SIZE))
     }
     /// The sectors these bytes are, if they are a whole number of them.
@@ -172,6 +176,12 @@ mod tests {
         assert_eq!(Sectors(u64::MAX).checked_add(Sectors(1)), None);
         assert_eq!(Sectors(1).bytes(), Bytes(512));
         assert_eq!(Bytes(1023).sectors_floor(), Sectors(1));
+    }
+
+    #[test]
+    fn test_sectors_saturating_sub_stops_at_zero() {
+        assert_eq!(Sectors(5).saturating_sub(Sectors(3)), Sectors(2));
+        assert_eq!(Sectors(3).saturating_sub(Sectors(5)), Sectors(0));
     }
 
     #[test]
