@@ -2,15 +2,15 @@
 //! send any offset and length (NBD, FUSE): unaligned edges are read,
 //! modified and written.
 
-use crate::{BlockDevice, Error, Sectors};
+use crate::{BlockDevice, Bytes, Error, Sectors};
 
 /// Reads `len` bytes at byte `offset`.
 pub fn read_bytes(dev: &dyn BlockDevice, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
-    let start = offset / 512;
-    let end = (offset + len as u64).div_ceil(512);
-    let mut buf = vec![0u8; ((end - start) * 512) as usize];
-    dev.read(Sectors(start), &mut buf)?;
-    let skip = (offset - start * 512) as usize;
+    let (offset, end) = (Bytes(offset), Bytes(offset + len as u64));
+    let start = offset.sectors_floor();
+    let mut buf = vec![0u8; (end.sectors_ceil() - start).byte_len()];
+    dev.read(start, &mut buf)?;
+    let skip = (offset - start.bytes()).0 as usize;
     if skip == 0 && buf.len() == len {
         return Ok(buf);
     }
@@ -19,15 +19,15 @@ pub fn read_bytes(dev: &dyn BlockDevice, offset: u64, len: usize) -> Result<Vec<
 
 /// Writes `data` at byte `offset`.
 pub fn write_bytes(dev: &dyn BlockDevice, offset: u64, data: &[u8]) -> Result<(), Error> {
-    if offset.is_multiple_of(512) && data.len().is_multiple_of(512) {
-        return dev.write(Sectors(offset / 512), data);
+    let (offset, end) = (Bytes(offset), Bytes(offset + data.len() as u64));
+    if let (Some(at), Some(_)) = (offset.sectors_exact(), end.sectors_exact()) {
+        return dev.write(at, data);
     }
-    let first = offset / 512;
-    let last = (offset + data.len() as u64).div_ceil(512);
-    let mut buf = read_bytes(dev, first * 512, ((last - first) * 512) as usize)?;
-    let skip = (offset % 512) as usize;
+    let (first, last) = (offset.sectors_floor(), end.sectors_ceil());
+    let mut buf = read_bytes(dev, first.bytes().0, (last - first).byte_len())?;
+    let skip = (offset - first.bytes()).0 as usize;
     buf[skip..skip + data.len()].copy_from_slice(data);
-    dev.write(Sectors(first), &buf)
+    dev.write(first, &buf)
 }
 
 /// Zeroes `len` bytes at `offset`: whole sectors through `zero`, the
@@ -38,17 +38,17 @@ pub fn zero_bytes(
     len: u64,
     zero: impl Fn(Sectors, Sectors) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let first = offset.div_ceil(512);
-    let last = (offset + len) / 512;
+    let (start, end) = (Bytes(offset), Bytes(offset + len));
+    let (first, last) = (start.sectors_ceil(), end.sectors_floor());
     if first >= last {
         return write_bytes(dev, offset, &vec![0u8; len as usize]);
     }
-    if offset < first * 512 {
-        write_bytes(dev, offset, &vec![0u8; (first * 512 - offset) as usize])?;
+    if start < first.bytes() {
+        write_bytes(dev, offset, &vec![0u8; (first.bytes() - start).0 as usize])?;
     }
-    zero(Sectors(first), Sectors(last - first))?;
-    if offset + len > last * 512 {
-        write_bytes(dev, last * 512, &vec![0u8; (offset + len - last * 512) as usize])?;
+    zero(first, last - first)?;
+    if end > last.bytes() {
+        write_bytes(dev, last.bytes().0, &vec![0u8; (end - last.bytes()).0 as usize])?;
     }
     Ok(())
 }

@@ -4,7 +4,10 @@
 //! `FALLOC_FL_ZERO_RANGE`. Block devices get `BLKDISCARD` / `BLKZEROOUT`.
 //! Flush is `fdatasync`.
 
-use crate::{check_io, check_range, push_extent, BlockDevice, Error, ErrorKind, Extent, Result, Sectors, Writeback};
+use crate::{
+    check_io, check_range, push_extent, BlockDevice, Bytes, Error, ErrorKind, Extent, Result, Sectors, Writeback,
+    SECTOR_SIZE,
+};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
@@ -51,7 +54,7 @@ impl FileDevice {
                 format!("{} is neither a regular file nor a block device", path.display()),
             ));
         };
-        Ok(FileDevice { path, file, size: Sectors(bytes / 512), read_only, rdev })
+        Ok(FileDevice { path, file, size: Bytes(bytes).sectors_floor(), read_only, rdev })
     }
 
     /// Creates (or truncates) a sparse regular file of `size`.
@@ -208,14 +211,14 @@ impl BlockDevice for FileDevice {
         while pos < end {
             let data = self.seek(libc::SEEK_DATA, pos).map_err(fail)?.unwrap_or(end).min(end);
             if data > pos {
-                push_extent(&mut out, Extent::hole(Sectors((data - pos) / 512)));
+                push_extent(&mut out, Extent::hole(Bytes(data - pos).sectors_floor()));
                 pos = data;
                 continue;
             }
             let hole = self.seek(libc::SEEK_HOLE, pos).map_err(fail)?.unwrap_or(end).min(end);
             // Holes are page-granular; round data extents out to sectors.
-            let hole = hole.max(pos + 512).div_ceil(512) * 512;
-            push_extent(&mut out, Extent::data(Sectors((hole.min(end) - pos) / 512)));
+            let hole = Bytes(hole.max(pos + SECTOR_SIZE)).sectors_ceil().bytes().0;
+            push_extent(&mut out, Extent::data(Bytes(hole.min(end) - pos).sectors_floor()));
             pos = hole.min(end);
         }
         Ok(out)

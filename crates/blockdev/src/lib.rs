@@ -16,7 +16,7 @@ mod units;
 pub use error::{Error, ErrorKind, Result};
 pub use file::FileDevice;
 pub use mem::MemDevice;
-pub use units::{Bytes, ChunkSize, Chunks, Sectors, SECTOR_SIZE};
+pub use units::{byte_range, Bytes, ChunkSize, Chunks, Sectors, SECTOR_SIZE};
 
 use std::fmt;
 use std::sync::Arc;
@@ -189,7 +189,7 @@ pub fn check_io(dev: &dyn BlockDevice, op: &'static str, at: Sectors, len: u64) 
     if !len.is_multiple_of(SECTOR_SIZE) {
         return Err(Error::new(
             ErrorKind::Unaligned,
-            format!("{op} of {len} bytes at sector {at} of {dev:?}: length is not a multiple of 512"),
+            format!("{op} of {len} bytes at sector {at} of {dev:?}: length is not a multiple of {SECTOR_SIZE}"),
         ));
     }
     check_range(dev, op, at, Sectors(len / SECTOR_SIZE))

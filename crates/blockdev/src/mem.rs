@@ -1,6 +1,6 @@
 //! A device in memory, for tests and examples.
 
-use crate::{check_io, check_range, BlockDevice, Result, Sectors};
+use crate::{check_io, check_range, BlockDevice, Result, Sectors, SECTOR_SIZE};
 use std::fmt;
 use std::sync::RwLock;
 
@@ -16,9 +16,9 @@ impl MemDevice {
         MemDevice { name: name.into(), data: RwLock::new(vec![0; size.byte_len()]), read_only: false }
     }
 
-    /// A device holding `bytes` (whose length must be a multiple of 512).
+    /// A device holding `bytes` (whose length must be a whole number of sectors).
     pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Self {
-        assert_eq!(bytes.len() % 512, 0, "memory device size must be whole sectors");
+        assert!(bytes.len().is_multiple_of(SECTOR_SIZE as usize), "memory device size must be whole sectors");
         MemDevice { name: name.into(), data: RwLock::new(bytes), read_only: false }
     }
 
@@ -41,7 +41,7 @@ impl fmt::Debug for MemDevice {
 
 impl BlockDevice for MemDevice {
     fn size(&self) -> Sectors {
-        Sectors(self.data.read().unwrap_or_else(|e| e.into_inner()).len() as u64 / 512)
+        Sectors::of_buf(&self.data.read().unwrap_or_else(|e| e.into_inner()))
     }
     fn read_only(&self) -> bool {
         self.read_only

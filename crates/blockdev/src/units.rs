@@ -2,7 +2,7 @@
 //! conversion.
 
 use std::fmt;
-use std::ops::{Add, AddAssign, Sub};
+use std::ops::{Add, AddAssign, Range, Sub};
 
 /// Bytes in a sector; device-mapper addresses everything in these.
 pub const SECTOR_SIZE: u64 = 512;
@@ -46,6 +46,10 @@ macro_rules! unit {
             pub fn checked_sub(self, rhs: $name) -> Option<$name> {
                 self.0.checked_sub(rhs.0).map($name)
             }
+            /// `self - rhs`, or zero when `rhs` is larger.
+            pub fn saturating_sub(self, rhs: $name) -> $name {
+                $name(self.0.saturating_sub(rhs.0))
+            }
         }
     };
 }
@@ -65,19 +69,37 @@ unit!(
 );
 
 impl Sectors {
-    pub fn bytes(self) -> Bytes {
+    pub const fn bytes(self) -> Bytes {
         Bytes(self.0 * SECTOR_SIZE)
     }
     /// The size in bytes as a buffer length.
     pub fn byte_len(self) -> usize {
         (self.0 * SECTOR_SIZE) as usize
     }
+    /// The whole sectors `buf` holds (a tail shorter than a sector is not
+    /// counted; I/O buffers have none, [`check_io`](crate::check_io)).
+    pub fn of_buf(buf: &[u8]) -> Sectors {
+        Sectors(buf.len() as u64 / SECTOR_SIZE)
+    }
+}
+
+/// The bytes of a buffer that its sectors `r` occupy, for slicing it.
+pub fn byte_range(r: Range<Sectors>) -> Range<usize> {
+    r.start.byte_len()..r.end.byte_len()
 }
 
 impl Bytes {
     /// Whole sectors, rounding down.
-    pub fn sectors_floor(self) -> Sectors {
+    pub const fn sectors_floor(self) -> Sectors {
         Sectors(self.0 / SECTOR_SIZE)
+    }
+    /// The sectors that hold all of these bytes, rounding up.
+    pub const fn sectors_ceil(self) -> Sectors {
+        Sectors(self.0.div_ceil(SECTOR_SIZE))
+    }
+    /// The sectors these bytes are, if they are a whole number of them.
+    pub fn sectors_exact(self) -> Option<Sectors> {
+        self.0.is_multiple_of(SECTOR_SIZE).then_some(Sectors(self.0 / SECTOR_SIZE))
     }
 }
 
@@ -154,5 +176,40 @@ mod tests {
         assert_eq!(Sectors(u64::MAX).checked_add(Sectors(1)), None);
         assert_eq!(Sectors(1).bytes(), Bytes(512));
         assert_eq!(Bytes(1023).sectors_floor(), Sectors(1));
+    }
+
+    #[test]
+    fn test_sectors_saturating_sub_stops_at_zero() {
+        assert_eq!(Sectors(5).saturating_sub(Sectors(3)), Sectors(2));
+        assert_eq!(Sectors(3).saturating_sub(Sectors(5)), Sectors(0));
+    }
+
+    #[test]
+    fn test_bytes_sectors_ceil_rounds_partial_sectors_up() {
+        assert_eq!(Bytes(0).sectors_ceil(), Sectors(0));
+        assert_eq!(Bytes(1).sectors_ceil(), Sectors(1));
+        assert_eq!(Bytes(512).sectors_ceil(), Sectors(1));
+        assert_eq!(Bytes(513).sectors_ceil(), Sectors(2));
+    }
+
+    #[test]
+    fn test_bytes_sectors_exact_only_for_whole_sectors() {
+        assert_eq!(Bytes(0).sectors_exact(), Some(Sectors(0)));
+        assert_eq!(Bytes(1024).sectors_exact(), Some(Sectors(2)));
+        assert_eq!(Bytes(1023).sectors_exact(), None);
+        assert_eq!(Bytes(1025).sectors_exact(), None);
+    }
+
+    #[test]
+    fn test_sectors_of_buf_counts_whole_sectors() {
+        assert_eq!(Sectors::of_buf(&[0u8; 0]), Sectors(0));
+        assert_eq!(Sectors::of_buf(&[0u8; 1536]), Sectors(3));
+        assert_eq!(Sectors::of_buf(&[0u8; 1535]), Sectors(2));
+    }
+
+    #[test]
+    fn test_byte_range_of_sectors_slices_their_bytes() {
+        assert_eq!(byte_range(Sectors(0)..Sectors(0)), 0..0);
+        assert_eq!(byte_range(Sectors(2)..Sectors(5)), 1024..2560);
     }
 }

@@ -7,7 +7,7 @@ use ulvm_dm::snapshot::format::{decode_area, Geometry, Header, HeaderState};
 
 pub fn run(path: &Path, all: bool) -> Result<()> {
     let dev = FileDevice::open(path, true)?;
-    let mut hdr = vec![0u8; 512];
+    let mut hdr = vec![0u8; Sectors(1).byte_len()];
     dev.read(Sectors(0), &mut hdr).context("reading the header")?;
     let h = match Header::decode(&hdr) {
         HeaderState::New => bail!("{}: no snapshot header (all zero): a new, unformatted COW", path.display()),

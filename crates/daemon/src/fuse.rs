@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tracing::info;
 use ulvm_blockdev::bytes::{read_bytes, write_bytes, zero_bytes};
-use ulvm_blockdev::{BlockDevice, Error, ErrorKind};
+use ulvm_blockdev::{BlockDevice, Bytes, Error, ErrorKind};
 use ulvm_dm::{MappedDevice, Registry};
 
 const ROOT: u64 = 1;
@@ -119,7 +119,8 @@ impl DevicesFs {
         FileAttr {
             ino,
             size,
-            blocks: size / 512,
+            // st_blocks counts 512-byte units: sectors.
+            blocks: Bytes(size).sectors_floor().0,
             atime: now,
             mtime: now,
             ctime: now,

@@ -14,7 +14,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
-use ulvm_blockdev::{check_io, check_range, push_extent, BlockDevice, Error, ErrorKind, Extent, Result, Sectors};
+use ulvm_blockdev::{
+    byte_range, check_io, check_range, push_extent, BlockDevice, Error, ErrorKind, Extent, Result, Sectors,
+};
 
 /// One target of a table, placed at its start sector.
 pub struct TableEntry {
@@ -39,15 +41,15 @@ impl LiveTable {
         &self,
         at: Sectors,
         len: Sectors,
-        mut f: impl FnMut(&TableEntry, Sectors, std::ops::Range<u64>) -> Result<()>,
+        mut f: impl FnMut(&TableEntry, Sectors, std::ops::Range<Sectors>) -> Result<()>,
     ) -> Result<()> {
-        let mut done = 0;
-        while done < len.0 {
-            let s = at + Sectors(done);
+        let mut done = Sectors(0);
+        while done < len {
+            let s = at + done;
             let i = self.entries.partition_point(|e| e.start + e.len <= s);
             let e = &self.entries[i];
             let rel = s - e.start;
-            let n = (e.len - rel).0.min(len.0 - done);
+            let n = (e.len - rel).min(len - done);
             f(e, rel, done..done + n)?;
             done += n;
         }
@@ -403,18 +405,14 @@ impl BlockDevice for MappedDevice {
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         self.with_io(|t| {
             check_io(self, "read", at, buf.len() as u64)?;
-            t.split(at, Sectors(buf.len() as u64 / 512), |e, rel, r| {
-                e.target.read(rel, &mut buf[(r.start * 512) as usize..(r.end * 512) as usize])
-            })
+            t.split(at, Sectors::of_buf(buf), |e, rel, r| e.target.read(rel, &mut buf[byte_range(r)]))
         })
     }
     fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
         self.with_io(|t| {
             self.check_writable(t)?;
             check_io(self, "write", at, buf.len() as u64)?;
-            t.split(at, Sectors(buf.len() as u64 / 512), |e, rel, r| {
-                e.target.write(rel, &buf[(r.start * 512) as usize..(r.end * 512) as usize])
-            })
+            t.split(at, Sectors::of_buf(buf), |e, rel, r| e.target.write(rel, &buf[byte_range(r)]))
         })
     }
     fn flush(&self) -> Result<()> {
@@ -424,7 +422,7 @@ impl BlockDevice for MappedDevice {
         self.with_io(|t| {
             self.check_writable(t)?;
             check_range(self, "discard", at, len)?;
-            t.split(at, len, |e, rel, r| e.target.discard(rel, Sectors(r.end - r.start)))
+            t.split(at, len, |e, rel, r| e.target.discard(rel, r.end - r.start))
         })
     }
     fn allocation(&self, at: Sectors, len: Sectors) -> Result<Vec<Extent>> {
@@ -432,7 +430,7 @@ impl BlockDevice for MappedDevice {
             check_range(self, "read", at, len)?;
             let mut out = Vec::new();
             t.split(at, len, |e, rel, r| {
-                for x in e.target.allocation(rel, Sectors(r.end - r.start))? {
+                for x in e.target.allocation(rel, r.end - r.start)? {
                     push_extent(&mut out, x);
                 }
                 Ok(())
@@ -444,7 +442,7 @@ impl BlockDevice for MappedDevice {
         self.with_io(|t| {
             self.check_writable(t)?;
             check_range(self, "write-zeroes", at, len)?;
-            t.split(at, len, |e, rel, r| e.target.write_zeroes(rel, Sectors(r.end - r.start)))
+            t.split(at, len, |e, rel, r| e.target.write_zeroes(rel, r.end - r.start))
         })
     }
     /// Passed to each target (a `linear` one hands it on to its device),
@@ -452,7 +450,7 @@ impl BlockDevice for MappedDevice {
     fn writeback(&self, at: Sectors, len: Sectors, how: ulvm_blockdev::Writeback) -> Result<()> {
         self.with_io(|t| {
             check_range(self, "write-back", at, len)?;
-            t.split(at, len, |e, rel, r| e.target.writeback(rel, Sectors(r.end - r.start), how))
+            t.split(at, len, |e, rel, r| e.target.writeback(rel, r.end - r.start, how))
         })
     }
 }

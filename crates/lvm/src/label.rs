@@ -7,7 +7,9 @@ use crate::{err, le32, le64, FormatError};
 
 pub const LABEL_ID: &[u8; 8] = b"LABELONE";
 pub const LABEL_TYPE: &[u8; 8] = b"LVM2 001";
-pub const SECTOR: usize = 512;
+/// Bytes in the label sector, as LVM's `LABEL_SIZE`: one 512-byte sector
+/// whatever the device's sector size.
+pub const LABEL_SIZE: usize = 512;
 /// LVM looks for a label in sectors 0..4 and writes it to sector 1.
 pub const LABEL_SCAN_SECTORS: u64 = 4;
 pub const DEFAULT_LABEL_SECTOR: u64 = 1;
@@ -82,10 +84,10 @@ impl PvLabel {
     /// without `LABELONE` + `LVM2 001` is `None`; a label that is damaged
     /// (bad CRC, wrong sector, bad offsets) is an error.
     pub fn decode(b: &[u8], sector: u64) -> Result<LabelScan, FormatError> {
-        if b.len() < SECTOR {
-            return err("label sector is shorter than 512 bytes");
+        if b.len() < LABEL_SIZE {
+            return err(format!("label sector is shorter than {LABEL_SIZE} bytes"));
         }
-        let b = &b[..SECTOR];
+        let b = &b[..LABEL_SIZE];
         if &b[0..8] != LABEL_ID || &b[24..32] != LABEL_TYPE {
             return Ok(LabelScan::None);
         }
@@ -93,7 +95,7 @@ impl PvLabel {
             return err(format!("label claims sector {} but was found in sector {sector}", le64(b, 8)));
         }
         let crc = le32(b, 16);
-        let want = lvm_crc(&b[20..SECTOR]);
+        let want = lvm_crc(&b[20..LABEL_SIZE]);
         if crc != want {
             return err(format!("label checksum {crc:#010x} does not match {want:#010x}"));
         }
@@ -109,7 +111,7 @@ impl PvLabel {
         let device_size = le64(b, p + 32);
         let (data_areas, off) = read_list(b, p + 40, "data area")?;
         let (metadata_areas, off) = read_list(b, off, "metadata area")?;
-        let ext = if off + 8 <= SECTOR && le32(b, off) != 0 {
+        let ext = if off + 8 <= LABEL_SIZE && le32(b, off) != 0 {
             let version = le32(b, off);
             let flags = le32(b, off + 4);
             let (bootloader_areas, _) = read_list(b, off + 8, "bootloader area")?;
@@ -121,8 +123,8 @@ impl PvLabel {
     }
 
     /// The 512-byte label sector LVM would write for this label.
-    pub fn encode(&self) -> Result<[u8; SECTOR], FormatError> {
-        let mut b = [0u8; SECTOR];
+    pub fn encode(&self) -> Result<[u8; LABEL_SIZE], FormatError> {
+        let mut b = [0u8; LABEL_SIZE];
         b[0..8].copy_from_slice(LABEL_ID);
         b[8..16].copy_from_slice(&self.sector.to_le_bytes());
         b[20..24].copy_from_slice(&PV_HEADER_OFFSET.to_le_bytes());
@@ -132,7 +134,7 @@ impl PvLabel {
         b[p + 32..p + 40].copy_from_slice(&self.device_size.to_le_bytes());
         let ext_len = self.ext.as_ref().map_or(0, |e| 8 + 16 * (e.bootloader_areas.len() + 1));
         let need = p + 40 + 16 * (self.data_areas.len() + self.metadata_areas.len() + 2) + ext_len;
-        if need > SECTOR {
+        if need > LABEL_SIZE {
             return err("too many areas for one label sector");
         }
         let mut off = p + 40;
@@ -144,7 +146,7 @@ impl PvLabel {
             off += 8;
             write_list(&mut b, &mut off, &e.bootloader_areas);
         }
-        let crc = lvm_crc(&b[20..SECTOR]);
+        let crc = lvm_crc(&b[20..LABEL_SIZE]);
         b[16..20].copy_from_slice(&crc.to_le_bytes());
         Ok(b)
     }

@@ -6,7 +6,15 @@ use crate::crc::{crc_update, lvm_crc, INITIAL_CRC};
 use crate::{err, le32, le64, FormatError};
 
 pub const MDA_MAGIC: &[u8; 16] = b" LVM2 x[5A%r0N*>";
+/// Bytes in the `mda_header` at the start of a metadata area (LVM's
+/// `MDA_HEADER_SIZE`); text copies start after it.
 pub const MDA_HEADER_SIZE: u64 = 512;
+/// [`MDA_HEADER_SIZE`] as a buffer length.
+pub const MDA_HEADER_LEN: usize = MDA_HEADER_SIZE as usize;
+/// Text copies start at multiples of this many bytes of the area (LVM's
+/// `MDA_ORIGINAL_ALIGNMENT`), and a copy that would start within it of the
+/// end starts after the header instead.
+pub const MDA_ORIGINAL_ALIGNMENT: u64 = 512;
 /// `RAW_LOCN_IGNORED`: metadata on this PV is ignored.
 pub const RAW_LOCN_IGNORED: u32 = 1;
 
@@ -34,14 +42,14 @@ pub struct MdaHeader {
 impl MdaHeader {
     /// Decodes the header read from byte `at` of the device.
     pub fn decode(b: &[u8], at: u64) -> Result<MdaHeader, FormatError> {
-        if b.len() < 512 {
-            return err("metadata area header is shorter than 512 bytes");
+        if b.len() < MDA_HEADER_LEN {
+            return err(format!("metadata area header is shorter than {MDA_HEADER_SIZE} bytes"));
         }
-        let b = &b[..512];
+        let b = &b[..MDA_HEADER_LEN];
         if &b[4..20] != MDA_MAGIC {
             return err(format!("no metadata area header at byte {at} (bad magic)"));
         }
-        let (crc, want) = (le32(b, 0), lvm_crc(&b[4..512]));
+        let (crc, want) = (le32(b, 0), lvm_crc(&b[4..]));
         if crc != want {
             return err(format!("metadata area header at byte {at}: checksum {crc:#010x} does not match {want:#010x}"));
         }
@@ -77,8 +85,8 @@ impl MdaHeader {
         Ok(MdaHeader { start, size, committed, precommitted })
     }
 
-    pub fn encode(&self) -> [u8; 512] {
-        let mut b = [0u8; 512];
+    pub fn encode(&self) -> [u8; MDA_HEADER_LEN] {
+        let mut b = [0u8; MDA_HEADER_LEN];
         b[4..20].copy_from_slice(MDA_MAGIC);
         b[20..24].copy_from_slice(&1u32.to_le_bytes());
         b[24..32].copy_from_slice(&self.start.to_le_bytes());
@@ -91,15 +99,16 @@ impl MdaHeader {
                 b[off + 20..off + 24].copy_from_slice(&r.flags.to_le_bytes());
             }
         }
-        let crc = lvm_crc(&b[4..512]);
+        let crc = lvm_crc(&b[4..]);
         b[0..4].copy_from_slice(&crc.to_le_bytes());
         b
     }
 }
 
 /// The text a raw location points at, from `area` (the whole metadata area,
-/// header included), following a wrap past the end back to byte 512, and
-/// checked against its checksum. The returned text excludes the NUL.
+/// header included), following a wrap past the end back to byte
+/// [`MDA_HEADER_SIZE`] (just after the header), and checked against its
+/// checksum. The returned text excludes the NUL.
 pub fn read_text(area: &[u8], r: &RawLocn) -> Result<String, FormatError> {
     let [(a_at, a_len), (w_at, w_len)] = text_ranges(area.len() as u64, r)?;
     let a = &area[a_at as usize..(a_at + a_len) as usize];
@@ -109,7 +118,8 @@ pub fn read_text(area: &[u8], r: &RawLocn) -> Result<String, FormatError> {
 
 /// The byte ranges `(offset, length)` within a metadata area of `size`
 /// bytes that the text at `r` occupies: up to the end of the area, then
-/// (wrapped) from byte 512. A reader needs only these bytes, not the area.
+/// (wrapped) from byte [`MDA_HEADER_SIZE`]. A reader needs only these bytes,
+/// not the area.
 pub fn text_ranges(size: u64, r: &RawLocn) -> Result<[(u64, u64); 2], FormatError> {
     if r.offset < MDA_HEADER_SIZE || r.offset >= size || r.size == 0 || r.size > size - MDA_HEADER_SIZE {
         return err(format!("metadata text location {}+{} is out of range", r.offset, r.size));

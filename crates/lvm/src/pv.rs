@@ -2,16 +2,30 @@
 //! (default layout, docs/formats/lvm2.md), finding and reading one, and
 //! committing VG metadata into its metadata-area ring.
 
-use crate::label::{DiskLocn, LabelScan, PvHeaderExt, PvLabel, DEFAULT_LABEL_SECTOR, LABEL_SCAN_SECTORS, PV_EXT_USED};
-use crate::mda::{check_text, text_ranges, MdaHeader, RawLocn, MDA_HEADER_SIZE};
+use crate::label::{
+    DiskLocn, LabelScan, PvHeaderExt, PvLabel, DEFAULT_LABEL_SECTOR, LABEL_SCAN_SECTORS, LABEL_SIZE, PV_EXT_USED,
+};
+use crate::mda::{
+    check_text, text_ranges, MdaHeader, RawLocn, MDA_HEADER_LEN, MDA_HEADER_SIZE, MDA_ORIGINAL_ALIGNMENT,
+};
 use crate::model::Uuid;
 use crate::{crc::lvm_crc, FormatError};
-use ulvm_blockdev::{BlockDevice, Sectors};
+use ulvm_blockdev::{byte_range, BlockDevice, Bytes, Sectors};
 
 /// Where the first metadata area starts: 4 KiB.
 pub const MDA0_START: u64 = 4096;
 /// Default data alignment: the first extent starts at 1 MiB.
 pub const PE_START: u64 = 1 << 20;
+
+/// The sector that holds byte `offset` of the device.
+fn sector_of(offset: u64) -> Sectors {
+    Bytes(offset).sectors_floor()
+}
+
+/// `len` bytes padded to whole sectors.
+fn padded_len(len: usize) -> usize {
+    Bytes(len as u64).sectors_ceil().byte_len()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PvError {
@@ -48,10 +62,10 @@ pub fn format_pv(dev: &dyn BlockDevice, uuid: Uuid) -> Result<PvLabel, PvError> 
     // As pvcreate: the first 2 KiB and the mda's first 4 KiB are zeroed.
     dev.write(Sectors(0), &[0u8; 2048])?;
     let mut mda = vec![0u8; 4096];
-    mda[..512].copy_from_slice(
+    mda[..MDA_HEADER_LEN].copy_from_slice(
         &MdaHeader { start: MDA0_START, size: PE_START - MDA0_START, committed: None, precommitted: None }.encode(),
     );
-    dev.write(Sectors(MDA0_START / 512), &mda)?;
+    dev.write(sector_of(MDA0_START), &mda)?;
     dev.write(Sectors(DEFAULT_LABEL_SECTOR), &label.encode()?)?;
     dev.flush()?;
     Ok(label)
@@ -59,10 +73,10 @@ pub fn format_pv(dev: &dyn BlockDevice, uuid: Uuid) -> Result<PvLabel, PvError> 
 
 /// The PV label of `dev`, if it has one (sectors 0..4 are searched).
 pub fn read_label(dev: &dyn BlockDevice) -> Result<Option<PvLabel>, PvError> {
-    let mut buf = vec![0u8; (LABEL_SCAN_SECTORS * 512) as usize];
+    let mut buf = vec![0u8; Sectors(LABEL_SCAN_SECTORS).byte_len()];
     dev.read(Sectors(0), &mut buf)?;
     for s in 0..LABEL_SCAN_SECTORS {
-        let b = &buf[(s * 512) as usize..((s + 1) * 512) as usize];
+        let b = &buf[byte_range(Sectors(s)..Sectors(s + 1))];
         if let LabelScan::Label(l) = PvLabel::decode(b, s)? {
             return Ok(Some(l));
         }
@@ -76,11 +90,11 @@ fn read_in_area(dev: &dyn BlockDevice, mda: DiskLocn, at: u64, len: u64, out: &m
     if len == 0 {
         return Ok(());
     }
-    let first = at / 512 * 512;
-    let end = (at + len).div_ceil(512) * 512;
+    let first = Bytes(at).sectors_floor().bytes().0;
+    let end = Bytes(at + len).sectors_ceil().bytes().0;
     let start = out.len();
     out.resize(start + (end - first) as usize, 0);
-    dev.read(Sectors((mda.offset + first) / 512), &mut out[start..])?;
+    dev.read(sector_of(mda.offset + first), &mut out[start..])?;
     let skip = (at - first) as usize;
     out.truncate(start + skip + len as usize);
     out.drain(start..start + skip);
@@ -141,8 +155,8 @@ fn next_offset(header: &MdaHeader, len: u64) -> Result<u64, FormatError> {
     let Some(c) = header.committed else { return Ok(MDA_HEADER_SIZE) };
     let end = c.offset + c.size;
     let end = if end > header.size { end - header.size + MDA_HEADER_SIZE } else { end };
-    let next = end.div_ceil(512) * 512;
-    Ok(if next + 512 > header.size { MDA_HEADER_SIZE } else { next })
+    let next = end.next_multiple_of(MDA_ORIGINAL_ALIGNMENT);
+    Ok(if next + MDA_ORIGINAL_ALIGNMENT > header.size { MDA_HEADER_SIZE } else { next })
 }
 
 /// Commits `text` (without its NUL) as the PV's metadata: the text goes
@@ -153,11 +167,11 @@ pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &str) -> Re
     let Some(&mda) = label.metadata_areas.first() else {
         return Err(FormatError("PV has no metadata area".into()).into());
     };
-    let mut hb = vec![0u8; 512];
-    dev.read(Sectors(mda.offset / 512), &mut hb)?;
+    let mut hb = vec![0u8; MDA_HEADER_LEN];
+    dev.read(sector_of(mda.offset), &mut hb)?;
     let header = MdaHeader::decode(&hb, mda.offset)?;
     let len = text.len() + 1;
-    let mut bytes = Vec::with_capacity(len.div_ceil(512) * 512);
+    let mut bytes = Vec::with_capacity(padded_len(len));
     bytes.extend_from_slice(text.as_bytes());
     bytes.push(0);
     let offset = next_offset(&header, len as u64)?;
@@ -165,13 +179,13 @@ pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &str) -> Re
     let first = (len as u64).min(header.size - offset) as usize;
     if first == len {
         // No wrap: the text, padded to whole sectors in place, in one write.
-        bytes.resize(len.div_ceil(512) * 512, 0);
-        dev.write(Sectors((mda.offset + offset) / 512), &bytes)?;
+        bytes.resize(padded_len(len), 0);
+        dev.write(sector_of(mda.offset + offset), &bytes)?;
     } else {
         let write_padded = |at: u64, data: &[u8]| -> Result<(), PvError> {
             let mut buf = data.to_vec();
-            buf.resize(data.len().div_ceil(512) * 512, 0);
-            dev.write(Sectors((mda.offset + at) / 512), &buf)?;
+            buf.resize(padded_len(data.len()), 0);
+            dev.write(sector_of(mda.offset + at), &buf)?;
             Ok(())
         };
         write_padded(offset, &bytes[..first])?;
@@ -179,7 +193,7 @@ pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &str) -> Re
     }
     // The header write's preflush makes the text durable before it.
     let new = MdaHeader { committed: Some(locn), precommitted: None, ..header };
-    dev.write_durable(Sectors(mda.offset / 512), &new.encode())?;
+    dev.write_durable(sector_of(mda.offset), &new.encode())?;
     Ok(())
 }
 
@@ -188,7 +202,7 @@ pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &str) -> Re
 pub fn clear_metadata(dev: &dyn BlockDevice, label: &PvLabel) -> Result<(), PvError> {
     for mda in &label.metadata_areas {
         let h = MdaHeader { start: mda.offset, size: mda.size, committed: None, precommitted: None };
-        dev.write_durable(Sectors(mda.offset / 512), &h.encode())?;
+        dev.write_durable(sector_of(mda.offset), &h.encode())?;
     }
     Ok(())
 }
@@ -196,7 +210,7 @@ pub fn clear_metadata(dev: &dyn BlockDevice, label: &PvLabel) -> Result<(), PvEr
 /// Wipes the label (what `pvremove` does): the device is no PV any more.
 pub fn wipe_label(dev: &dyn BlockDevice, label: &PvLabel) -> Result<(), PvError> {
     clear_metadata(dev, label)?;
-    dev.write_durable(Sectors(label.sector), &[0u8; 512])?;
+    dev.write_durable(Sectors(label.sector), &[0u8; LABEL_SIZE])?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! reports); `b` is bytes and `s` is 512-byte sectors.
 
 use crate::{err, FormatError};
+use ulvm_blockdev::SECTOR_SIZE;
 
 /// Whether a size is absolute or relative (`lvextend -L +5G`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +39,7 @@ pub fn parse_size(s: &str, default_unit: char) -> Result<SizeArg, FormatError> {
     }
     let bytes_per_unit: u128 = match unit.to_ascii_lowercase() {
         'b' => 1,
-        's' => 512,
+        's' => SECTOR_SIZE.into(),
         'k' => 1 << 10,
         'm' => 1 << 20,
         'g' => 1 << 30,
@@ -55,7 +56,7 @@ pub fn parse_size(s: &str, default_unit: char) -> Result<SizeArg, FormatError> {
     let digits: u128 = format!("{int}{frac}").parse().map_err(|_| bad())?;
     let scale = 10u128.pow(frac.len() as u32);
     let bytes = digits.checked_mul(bytes_per_unit).ok_or_else(bad)?.div_ceil(scale);
-    let sectors = u64::try_from(bytes.div_ceil(512)).map_err(|_| bad())?;
+    let sectors = u64::try_from(bytes.div_ceil(SECTOR_SIZE.into())).map_err(|_| bad())?;
     if sectors == 0 && sign == Sign::None {
         return err(format!("Size must be larger than zero: {s}"));
     }

@@ -7,6 +7,7 @@
 //! (`<2.00g` for 2047 MiB; `--units H` prints `125.83M` for 125.829 MB).
 
 use crate::FormatError;
+use ulvm_blockdev::SECTOR_SIZE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -52,7 +53,9 @@ impl Units {
             'h' if digits == 0 => Kind::Human { base: 1024 },
             'H' if digits == 0 => Kind::Human { base: 1000 },
             'b' | 'B' => Kind::Fixed { factor: count, suffix: 'B', precision: 0 },
-            's' | 'S' => Kind::Fixed { factor: count.checked_mul(512).ok_or_else(bad)?, suffix: 'S', precision: 0 },
+            's' | 'S' => {
+                Kind::Fixed { factor: count.checked_mul(SECTOR_SIZE).ok_or_else(bad)?, suffix: 'S', precision: 0 }
+            }
             _ => {
                 let lower = c.to_ascii_lowercase();
                 let Some(pos) = PREFIXES.iter().position(|&p| p == lower) else { return Err(bad()) };
@@ -75,7 +78,7 @@ impl Units {
 
     /// `sectors` (512 bytes each) in these units.
     pub fn size(&self, sectors: u64) -> String {
-        let bytes = sectors as u128 * 512;
+        let bytes = sectors as u128 * SECTOR_SIZE as u128;
         let (factor, suffix, precision) = match self.kind {
             Kind::Human { base } => {
                 if bytes == 0 {

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use ulvm_blockdev::{check_io, check_range, BlockDevice, Error, ErrorKind, Extent, Result, Sectors};
+use ulvm_blockdev::{check_io, check_range, BlockDevice, Bytes, Error, ErrorKind, Extent, Result, Sectors};
 
 type Reply = std::result::Result<Vec<u8>, u32>;
 
@@ -415,7 +415,7 @@ fn place(w: &mut Waiter, off: u64, data: &[u8]) {
 
 impl BlockDevice for NbdClient {
     fn size(&self) -> Sectors {
-        Sectors(self.info.size / 512)
+        Bytes(self.info.size).sectors_floor()
     }
     fn read_only(&self) -> bool {
         self.info.flags & FLAG_READ_ONLY != 0
@@ -423,8 +423,8 @@ impl BlockDevice for NbdClient {
     /// Large reads go out as pieces of `READ_PIECE`, all in flight at once.
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         check_io(self, "read", at, buf.len() as u64)?;
-        self.read_pieces(at, Sectors(buf.len() as u64 / 512), &mut |w, d| {
-            let start = ((w.0 - at.0) * 512) as usize;
+        self.read_pieces(at, Sectors::of_buf(buf), &mut |w, d| {
+            let start = (w - at).byte_len();
             buf[start..start + d.len()].copy_from_slice(d);
             Ok(())
         })
@@ -433,11 +433,11 @@ impl BlockDevice for NbdClient {
     /// as it stands, in order, and then reused.
     fn read_pieces(&self, at: Sectors, len: Sectors, sink: &mut dyn FnMut(Sectors, &[u8]) -> Result<()>) -> Result<()> {
         check_range(self, "read", at, len)?;
-        let piece = READ_PIECE as u64 / 512;
+        let piece = Bytes(READ_PIECE as u64).sectors_floor().0;
         let pending: Vec<_> = (0..len.0.div_ceil(piece))
             .map(|i| {
                 let n = piece.min(len.0 - i * piece);
-                self.submit(CMD_READ, 0, (at.0 + i * piece) * 512, (n * 512) as u32, &[])
+                self.submit(CMD_READ, 0, (at + Sectors(i * piece)).bytes().0, Sectors(n).bytes().0 as u32, &[])
             })
             .collect();
         let mut result = Ok(());
@@ -498,7 +498,7 @@ impl BlockDevice for NbdClient {
                 let l = (l as u64).min(end - pos);
                 ulvm_blockdev::push_extent(
                     &mut out,
-                    Extent { len: Sectors(l / 512), hole: f & STATE_HOLE != 0, zero: f & STATE_ZERO != 0 },
+                    Extent { len: Bytes(l).sectors_floor(), hole: f & STATE_HOLE != 0, zero: f & STATE_ZERO != 0 },
                 );
                 pos += l;
             }

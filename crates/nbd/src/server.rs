@@ -11,7 +11,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
 use tracing::{debug, info, warn};
 use ulvm_blockdev::bytes::{read_bytes, write_bytes, zero_bytes};
-use ulvm_blockdev::{BlockDevice, DeviceRef, Error, ErrorKind, Sectors};
+use ulvm_blockdev::{BlockDevice, Bytes, DeviceRef, Error, ErrorKind};
 
 /// One export, opened for one connection.
 pub struct Export {
@@ -375,8 +375,8 @@ fn handle(s: &Session, req: Request, payload: &[u8], data: &mut Vec<u8>) -> Repl
                     return Err((EOVERFLOW, "read larger than the maximum payload".into()));
                 }
                 let len = req.length as usize;
-                if req.offset.is_multiple_of(512) && len.is_multiple_of(512) {
-                    dev.read(Sectors(req.offset / 512), sized(data, len)).map_err(io)?;
+                if let (Some(at), Some(_)) = (Bytes(req.offset).sectors_exact(), Bytes(len as u64).sectors_exact()) {
+                    dev.read(at, sized(data, len)).map_err(io)?;
                 } else {
                     let d = read_bytes(dev, req.offset, len).map_err(io)?;
                     sized(data, len).copy_from_slice(&d);
@@ -390,10 +390,10 @@ fn handle(s: &Session, req: Request, payload: &[u8], data: &mut Vec<u8>) -> Repl
             CMD_FLUSH => dev.flush().map(|_| None).map_err(io),
             CMD_TRIM => {
                 // Trim is advisory: only whole sectors are passed down.
-                let first = req.offset.div_ceil(512);
-                let last = (req.offset + req.length as u64) / 512;
+                let first = Bytes(req.offset).sectors_ceil();
+                let last = Bytes(req.offset + req.length as u64).sectors_floor();
                 if last > first {
-                    dev.discard(Sectors(first), Sectors(last - first)).map_err(io)?;
+                    dev.discard(first, last - first).map_err(io)?;
                 }
                 Ok(None)
             }
@@ -466,11 +466,11 @@ enum Data {
 /// `base:allocation` descriptors for a request, clipped to its length.
 fn block_status(dev: &dyn BlockDevice, req: Request) -> Result<Vec<u8>, Error> {
     let end = req.offset + req.length as u64;
-    let first = req.offset / 512;
-    let last = end.div_ceil(512);
-    let extents = dev.allocation(Sectors(first), Sectors(last - first))?;
+    let first = Bytes(req.offset).sectors_floor();
+    let last = Bytes(end).sectors_ceil();
+    let extents = dev.allocation(first, last - first)?;
     let mut out = Vec::new();
-    let mut pos = first * 512;
+    let mut pos = first.bytes().0;
     for e in extents {
         let e_end = pos + e.len.bytes().0;
         let (from, to) = (pos.max(req.offset), e_end.min(end));

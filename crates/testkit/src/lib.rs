@@ -136,7 +136,7 @@ pub fn replay(initial: &[Vec<u8>], ops: &[Op], prefix: usize, mode: CrashMode) -
                 if lost(*dev) {
                     continue;
                 }
-                let n = if torn { data.len().min(512) } else { data.len() };
+                let n = if torn { data.len().min(Sectors(1).byte_len()) } else { data.len() };
                 let off = at.byte_len();
                 imgs[*dev][off..off + n].copy_from_slice(&data[..n]);
             }

@@ -357,7 +357,7 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
 fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, u: &Units) -> Cell {
     let vg = view.map(|v| v.vg);
     let entry = view.and_then(|v| v.vg.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p)));
-    let pe_start = d.label.data_areas.first().map(|a| a.offset / 512).unwrap_or(2048);
+    let pe_start = d.pe_start();
     let (size, free, count, alloc_n) = match entry {
         Some((v, p)) => {
             let free = v.pv_free(&p.key);

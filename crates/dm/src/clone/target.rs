@@ -24,7 +24,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use ulvm_blockdev::{Error, ErrorKind, Result, Sectors, Writeback};
+use ulvm_blockdev::{byte_range, Bytes, Error, ErrorKind, Result, Sectors, Writeback};
 
 /// Metadata is committed at least this often when it changed.
 const COMMIT_PERIOD: Duration = Duration::from_secs(1);
@@ -33,7 +33,7 @@ const MAX_WORKERS: u32 = 8;
 /// Sectors of background copies whose write-back has been started but not
 /// waited for: older ones are waited for and dropped from the cache, so the
 /// destination never holds more than this much dirty hydrated data.
-const WRITEBACK_WINDOW: u64 = (16 << 20) / 512;
+const WRITEBACK_WINDOW: u64 = Bytes(16 << 20).sectors_floor().0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -140,7 +140,7 @@ impl CloneTarget {
             ));
         }
         for (what, d) in [("source", &source), ("destination", &dest)] {
-            let lbs = (d.dev.logical_block_size() / 512).max(1) as u64;
+            let lbs = Bytes(d.dev.logical_block_size().into()).sectors_floor().0.max(1);
             if !args.region_size.is_multiple_of(lbs) {
                 return Err(format!("clone: Region size is not a multiple of the {what}'s logical block size"));
             }
@@ -205,8 +205,8 @@ impl CloneTarget {
     }
 
     /// Regions touched by `[at, at+len)`.
-    fn regions(&self, at: Sectors, len: u64) -> std::ops::Range<u64> {
-        at.0 / self.region_size..(at.0 + len).div_ceil(self.region_size)
+    fn regions(&self, at: Sectors, len: Sectors) -> std::ops::Range<u64> {
+        at.0 / self.region_size..(at + len).0.div_ceil(self.region_size)
     }
 
     fn check_mode(&self, st: &State) -> Result<()> {
@@ -381,7 +381,7 @@ impl CloneTarget {
     fn hydrate_until(&self, until: Instant, pace: Pace) -> Result<u32> {
         let limit = match pace {
             Pace::Full => u64::MAX,
-            Pace::Share { piece_bytes } => (piece_bytes / (self.region_size * 512)).max(1),
+            Pace::Share { piece_bytes } => (piece_bytes / Sectors(self.region_size).bytes().0).max(1),
         };
         let mut copied = 0;
         while !self.stopping.load(Ordering::SeqCst) {
@@ -446,15 +446,15 @@ impl Target for CloneTarget {
     }
 
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
-        let len = buf.len() as u64 / 512;
+        let len = Sectors::of_buf(buf);
         {
             let st = self.lock();
             self.check_mode(&st)?;
         }
         for r in self.regions(at, len) {
             let (s, e) = self.span(r);
-            let (s, e) = (s.max(at.0), e.min(at.0 + len));
-            let piece = &mut buf[((s - at.0) * 512) as usize..((e - at.0) * 512) as usize];
+            let (s, e) = (s.max(at.0), e.min((at + len).0));
+            let piece = &mut buf[byte_range(Sectors(s) - at..Sectors(e) - at)];
             let hydrated = self.lock().md.is_hydrated(r);
             if hydrated {
                 self.dest.dev.read(Sectors(s), piece)?;
@@ -469,12 +469,12 @@ impl Target for CloneTarget {
     }
 
     fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
-        let len = buf.len() as u64 / 512;
+        let len = Sectors::of_buf(buf);
         let mut whole = Vec::new();
         let mut result = Ok(());
         for r in self.regions(at, len) {
             let (s, e) = self.span(r);
-            let covered = at.0 <= s && e <= at.0 + len;
+            let covered = at.0 <= s && e <= (at + len).0;
             let step = if covered {
                 // A whole-region write needs no copy: claim the region, and
                 // mark it hydrated once the write is done.
@@ -557,11 +557,11 @@ impl Target for CloneTarget {
     fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()> {
         // Through the write path, so regions hydrate as for any write.
         let piece = (1u64 << 11).max(self.region_size);
-        let zeros = vec![0u8; (piece.min(len.0) * 512) as usize];
+        let zeros = vec![0u8; Sectors(piece.min(len.0)).byte_len()];
         let mut done = 0;
         while done < len.0 {
             let n = (len.0 - done).min(piece);
-            self.write(at + Sectors(done), &zeros[..(n * 512) as usize])?;
+            self.write(at + Sectors(done), &zeros[..Sectors(n).byte_len()])?;
             done += n;
         }
         Ok(())
@@ -624,7 +624,7 @@ impl Target for CloneTarget {
             "progress" if args.len() == 1 => {
                 drop(st);
                 let (h, t, rate) = self.progress();
-                let mib = rate * self.region_size as f64 * 512.0 / (1u64 << 20) as f64;
+                let mib = rate * Sectors(self.region_size).bytes().0 as f64 / (1u64 << 20) as f64;
                 return Ok(format!("{h}/{t} regions hydrated, {rate:.1} regions/s ({mib:.1} MiB/s)"));
             }
             _ => return Err(format!("clone: Unsupported message '{}'", args.join(" "))),

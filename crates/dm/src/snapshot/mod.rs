@@ -30,7 +30,7 @@ use format::DiskException;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use store::{MetaWrite, Store};
-use ulvm_blockdev::{ChunkSize, Chunks, Error, ErrorKind, Result, Sectors};
+use ulvm_blockdev::{byte_range, ChunkSize, Chunks, Error, ErrorKind, Result, Sectors};
 
 /// An exception being made: allocated, data being copied or committed.
 #[derive(Debug, Clone, Copy)]
@@ -117,9 +117,9 @@ pub(crate) enum Place {
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Piece {
-    /// Offset into the request, in sectors.
-    pub off: u64,
-    pub len: u64,
+    /// Offset into the request.
+    pub off: Sectors,
+    pub len: Sectors,
     pub chunk: u64,
     pub place: Place,
 }
@@ -130,7 +130,7 @@ pub(crate) fn coalesce(pieces: &[Piece]) -> Vec<Piece> {
     for p in pieces {
         if let Some(last) = out.last_mut() {
             let contiguous = match (last.place, p.place) {
-                (Place::Origin(a), Place::Origin(b)) | (Place::Cow(a), Place::Cow(b)) => a.0 + last.len == b.0,
+                (Place::Origin(a), Place::Origin(b)) | (Place::Cow(a), Place::Cow(b)) => a + last.len == b,
                 _ => false,
             };
             if contiguous && last.off + last.len == p.off {
@@ -144,23 +144,18 @@ pub(crate) fn coalesce(pieces: &[Piece]) -> Vec<Piece> {
 }
 
 /// Splits `[at, at+len)` at chunk boundaries: `(offset in request, length, chunk)`.
-pub(crate) fn chunk_pieces(cs: ChunkSize, at: Sectors, len: Sectors) -> impl Iterator<Item = (u64, u64, u64)> {
-    let mut done = 0u64;
+pub(crate) fn chunk_pieces(cs: ChunkSize, at: Sectors, len: Sectors) -> impl Iterator<Item = (Sectors, Sectors, u64)> {
+    let mut done = Sectors(0);
     std::iter::from_fn(move || {
-        if done >= len.0 {
+        if done >= len {
             return None;
         }
-        let s = at + Sectors(done);
-        let off_in = cs.offset_in_chunk(s).0;
-        let n = (cs.sectors().0 - off_in).min(len.0 - done);
+        let s = at + done;
+        let n = (cs.sectors() - cs.offset_in_chunk(s)).min(len - done);
         let item = (done, n, cs.chunk_of(s).0);
         done += n;
         Some(item)
     })
-}
-
-fn bytes(range_sectors: (u64, u64)) -> std::ops::Range<usize> {
-    (range_sectors.0 * 512) as usize..((range_sectors.0 + range_sectors.1) * 512) as usize
 }
 
 /// Registry-wide settings of snapshots.
@@ -311,8 +306,8 @@ impl Snapshot {
         self.lock().merging = true;
     }
 
-    fn cow_sector(&self, cs: ChunkSize, new_chunk: u64, off_in_chunk: u64) -> Sectors {
-        cs.start_of(Chunks(new_chunk)) + Sectors(off_in_chunk)
+    fn cow_sector(&self, cs: ChunkSize, new_chunk: u64, off_in_chunk: Sectors) -> Sectors {
+        cs.start_of(Chunks(new_chunk)) + off_in_chunk
     }
 
     fn failed(&self, what: &str) -> Error {
@@ -478,17 +473,17 @@ impl Snapshot {
 
     /// Reads from the snapshot: COW where a chunk was copied, else origin.
     pub(crate) fn snap_read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
-        let len = Sectors(buf.len() as u64 / 512);
+        let len = Sectors::of_buf(buf);
         let mut st = self.lock();
         self.check_usable(&st)?;
         let cs = st.chunk_size;
         let mut pieces = Vec::new();
         for (off, n, c) in chunk_pieces(cs, at, len) {
             let place = match st.readable_exception(c) {
-                Some(new) => Place::Cow(self.cow_sector(cs, new, cs.offset_in_chunk(at + Sectors(off)).0)),
+                Some(new) => Place::Cow(self.cow_sector(cs, new, cs.offset_in_chunk(at + off))),
                 None => {
                     st.track(c);
-                    Place::Origin(at + Sectors(off))
+                    Place::Origin(at + off)
                 }
             };
             pieces.push(Piece { off, len: n, chunk: c, place });
@@ -496,7 +491,7 @@ impl Snapshot {
         drop(st);
         let mut result = Ok(());
         for p in coalesce(&pieces) {
-            let dst = &mut buf[bytes((p.off, p.len))];
+            let dst = &mut buf[byte_range(p.off..p.off + p.len)];
             let r = match p.place {
                 Place::Origin(s) => self.origin.dev.read(s, dst),
                 Place::Cow(s) => self.cow.dev.read(s, dst),
@@ -521,7 +516,7 @@ impl Snapshot {
 
     /// Writes to the snapshot: chunks without an exception get one first.
     pub(crate) fn snap_write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
-        let len = Sectors(buf.len() as u64 / 512);
+        let len = Sectors::of_buf(buf);
         let mut st = self.lock();
         let (cs, plan) = loop {
             self.check_usable(&st)?;
@@ -566,14 +561,14 @@ impl Snapshot {
         let mut new = Vec::new();
         let mut io = Ok(());
         for &(off, n, c, new_chunk, seq) in &plan {
-            let data = &buf[bytes((off, n))];
-            let in_chunk = cs.offset_in_chunk(at + Sectors(off)).0;
+            let data = &buf[byte_range(off..off + n)];
+            let in_chunk = cs.offset_in_chunk(at + off);
             let r = match seq {
                 None => self.cow.dev.write(self.cow_sector(cs, new_chunk, in_chunk), data),
                 Some(seq) => {
                     new.push((seq, DiskException { old_chunk: c, new_chunk }));
-                    if n == cs.sectors().0 {
-                        self.cow.dev.write(self.cow_sector(cs, new_chunk, 0), data)
+                    if n == cs.sectors() {
+                        self.cow.dev.write(self.cow_sector(cs, new_chunk, Sectors(0)), data)
                     } else {
                         self.copy_chunk_with(cs, c, new_chunk, in_chunk, data)
                     }
@@ -591,13 +586,13 @@ impl Snapshot {
 
     /// Copies origin chunk `old` to COW chunk `new` with `data` laid over
     /// it at `in_chunk` sectors, in one COW write.
-    fn copy_chunk_with(&self, cs: ChunkSize, old: u64, new: u64, in_chunk: u64, data: &[u8]) -> Result<()> {
+    fn copy_chunk_with(&self, cs: ChunkSize, old: u64, new: u64, in_chunk: Sectors, data: &[u8]) -> Result<()> {
         let mut chunk = vec![0u8; cs.bytes()];
         let start = cs.start_of(Chunks(old));
-        let avail = self.origin.dev.size().0.saturating_sub(start.0).min(cs.sectors().0);
-        self.origin.dev.read(start, &mut chunk[..(avail * 512) as usize])?;
-        chunk[bytes((in_chunk, data.len() as u64 / 512))].copy_from_slice(data);
-        self.cow.dev.write(self.cow_sector(cs, new, 0), &chunk)
+        let avail = self.origin.dev.size().saturating_sub(start).min(cs.sectors());
+        self.origin.dev.read(start, &mut chunk[..avail.byte_len()])?;
+        chunk[byte_range(in_chunk..in_chunk + Sectors::of_buf(data))].copy_from_slice(data);
+        self.cow.dev.write(self.cow_sector(cs, new, Sectors(0)), &chunk)
     }
 
     /// Discard on the snapshot (`discard_zeroes_cow`): a whole chunk with an
@@ -618,8 +613,8 @@ impl Snapshot {
             }
             for (off, n, c) in chunk_pieces(cs, at, len) {
                 if let Some(new) = st.readable_exception(c) {
-                    let in_chunk = cs.offset_in_chunk(at + Sectors(off)).0;
-                    ops.push((self.cow_sector(cs, new, in_chunk), n, n == cs.sectors().0));
+                    let in_chunk = cs.offset_in_chunk(at + off);
+                    ops.push((self.cow_sector(cs, new, in_chunk), n, n == cs.sectors()));
                 }
             }
             break;
@@ -627,9 +622,9 @@ impl Snapshot {
         drop(st);
         for (s, n, whole) in ops {
             if whole {
-                self.cow.dev.write_zeroes(s, Sectors(n))?;
+                self.cow.dev.write_zeroes(s, n)?;
             } else {
-                self.cow.dev.discard(s, Sectors(n))?;
+                self.cow.dev.discard(s, n)?;
             }
         }
         if self.features.discard_passdown_origin {

@@ -149,7 +149,7 @@ impl OriginState {
             buf.resize(n, 0);
         }
         let old = &mut buf[..n];
-        let readable = (hi.min(origin_size).0.saturating_sub(lo.0) * 512) as usize;
+        let readable = hi.min(origin_size).saturating_sub(lo).byte_len();
         // Past the origin's end a chunk is copied as zeroes.
         old[readable..].fill(0);
         let read = self.dev.dev.read(lo, &mut old[..readable]);

@@ -11,7 +11,7 @@ use super::format::{
 };
 use crate::table::StoreType;
 use std::collections::HashSet;
-use ulvm_blockdev::{BlockDevice, ChunkSize, Error, ErrorKind, Result, Sectors};
+use ulvm_blockdev::{BlockDevice, Bytes, ChunkSize, Error, ErrorKind, Result, Sectors, SECTOR_SIZE};
 
 /// A metadata write the store asks for, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,8 +86,8 @@ pub struct Loaded {
 
 /// The chunk size used when the table says 0 and the store is new.
 pub fn default_chunk_size(cow: &dyn BlockDevice) -> ChunkSize {
-    let lbs = (cow.logical_block_size() / 512).max(1);
-    ChunkSize::new(lbs.max(32)).expect("power of two")
+    let lbs = Bytes(cow.logical_block_size().into()).sectors_floor();
+    ChunkSize::new(lbs.0.max(32) as u32).expect("power of two")
 }
 
 fn invalid(cow: &dyn BlockDevice, what: impl std::fmt::Display) -> Error {
@@ -98,8 +98,8 @@ fn check_chunk_size(cow: &dyn BlockDevice, origin_lbs: u32, cs: u32) -> Result<C
     let Some(c) = ChunkSize::new(cs).filter(|c| c.get() <= (i32::MAX as u32 >> 9)) else {
         return Err(invalid(cow, format_args!("chunk size {cs} is not a power of 2 or is too large")));
     };
-    let lbs = cow.logical_block_size().max(origin_lbs) / 512;
-    if c.get() % lbs.max(1) != 0 {
+    let lbs = Bytes(cow.logical_block_size().max(origin_lbs).into()).sectors_floor();
+    if !c.sectors().0.is_multiple_of(lbs.0.max(1)) {
         return Err(invalid(cow, format_args!("chunk size {cs} is not a multiple of the device blocksize")));
     }
     Ok(c)
@@ -123,7 +123,7 @@ impl Persistent {
         if cow.size() < Sectors(1) {
             return Err(invalid(cow, "device is empty"));
         }
-        let mut hdr = vec![0u8; 512];
+        let mut hdr = vec![0u8; Sectors(1).byte_len()];
         cow.read(Sectors(0), &mut hdr).map_err(|e| e.context("reading snapshot header"))?;
         match Header::decode(&hdr) {
             HeaderState::Foreign { magic } => {
@@ -239,9 +239,9 @@ impl Persistent {
 
     /// The write of the current area's sectors that hold records `first..`.
     fn encode_new(&self, first: usize) -> MetaWrite {
-        let per_sector = 512 / RECORD_SIZE;
+        let per_sector = SECTOR_SIZE as usize / RECORD_SIZE;
         let (s0, s1) = (first / per_sector, self.area.len().div_ceil(per_sector));
-        let mut data = vec![0u8; (s1 - s0) * 512];
+        let mut data = vec![0u8; Sectors((s1 - s0) as u64).byte_len()];
         encode_area(&self.area[s0 * per_sector..], &mut data);
         MetaWrite::Durable { at: self.area_sector(self.current_area) + Sectors(s0 as u64), data }
     }

@@ -13,7 +13,7 @@ use crate::throttle::Throttle;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use ulvm_blockdev::{Chunks, Error, ErrorKind, Result, Sectors};
+use ulvm_blockdev::{byte_range, Chunks, Error, ErrorKind, Result, Sectors};
 
 /// The live snapshot a table owns; empty once handed over.
 pub(crate) struct Slot {
@@ -234,13 +234,16 @@ pub struct SnapshotTarget {
     common: SnapCommon,
 }
 
+/// The most [`zeroes_by_writing`] writes at once: 1 MiB.
+const ZERO_PIECE: Sectors = Sectors(2048);
+
 /// Writes zeroes through `write` in pieces of at most 1 MiB.
 fn zeroes_by_writing(at: Sectors, len: Sectors, write: impl Fn(Sectors, &[u8]) -> Result<()>) -> Result<()> {
-    let zero = vec![0u8; (2048.min(len.0) * 512) as usize];
-    let mut done = 0;
-    while done < len.0 {
-        let n = 2048.min(len.0 - done);
-        write(at + Sectors(done), &zero[..(n * 512) as usize])?;
+    let zero = vec![0u8; ZERO_PIECE.min(len).byte_len()];
+    let mut done = Sectors(0);
+    while done < len {
+        let n = ZERO_PIECE.min(len - done);
+        write(at + done, &zero[..n.byte_len()])?;
         done += n;
     }
     Ok(())
@@ -302,7 +305,7 @@ impl Target for OriginTarget {
         self.origin.dev.dev.read(at, buf)
     }
     fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
-        self.origin.prepare_write(at, Sectors(buf.len() as u64 / 512))?;
+        self.origin.prepare_write(at, Sectors::of_buf(buf))?;
         self.origin.dev.dev.write(at, buf)
     }
     fn flush(&self) -> Result<()> {
@@ -340,7 +343,7 @@ impl MergeTarget {
         let cs = st.chunk_size;
         chunk_pieces(cs, at, len)
             .map(|(off, n, c)| {
-                let s = at + Sectors(off);
+                let s = at + off;
                 let place = match st.complete.get(&c) {
                     Some(&new) => Place::Cow(cs.start_of(Chunks(new)) + cs.offset_in_chunk(s)),
                     None => Place::Origin(s),
@@ -361,10 +364,10 @@ impl Target for MergeTarget {
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         let snap = self.common.snap()?;
         let st = snap.lock();
-        let pieces = Self::plan(&st, at, Sectors(buf.len() as u64 / 512));
+        let pieces = Self::plan(&st, at, Sectors::of_buf(buf));
         drop(st);
         for p in coalesce(&pieces) {
-            let dst = &mut buf[(p.off * 512) as usize..((p.off + p.len) * 512) as usize];
+            let dst = &mut buf[byte_range(p.off..p.off + p.len)];
             match p.place {
                 Place::Origin(s) => self.common.origin.dev.dev.read(s, dst)?,
                 Place::Cow(s) => snap.cow.dev.read(s, dst)?,
@@ -374,7 +377,7 @@ impl Target for MergeTarget {
     }
     fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
         let snap = self.common.snap()?;
-        let len = Sectors(buf.len() as u64 / 512);
+        let len = Sectors::of_buf(buf);
         let mut st = snap.lock();
         let pieces = loop {
             let cs = st.chunk_size;
@@ -393,13 +396,11 @@ impl Target for MergeTarget {
         drop(st);
         let mut result = Ok(());
         for p in coalesce(&pieces) {
-            let src = &buf[(p.off * 512) as usize..((p.off + p.len) * 512) as usize];
+            let src = &buf[byte_range(p.off..p.off + p.len)];
             let r = match p.place {
-                Place::Origin(s) => self
-                    .common
-                    .origin
-                    .prepare_write(s, Sectors(p.len))
-                    .and_then(|_| self.common.origin.dev.dev.write(s, src)),
+                Place::Origin(s) => {
+                    self.common.origin.prepare_write(s, p.len).and_then(|_| self.common.origin.dev.dev.write(s, src))
+                }
                 Place::Cow(s) => snap.cow.dev.write(s, src),
             };
             if r.is_err() && result.is_ok() {

@@ -4,12 +4,12 @@ use super::*;
 fn test_chunk_pieces_split_at_chunk_boundaries() {
     let cs = ChunkSize::new(8).unwrap();
     let v: Vec<_> = chunk_pieces(cs, Sectors(6), Sectors(12)).collect();
-    assert_eq!(v, vec![(0, 2, 0), (2, 8, 1), (10, 2, 2)]);
+    assert_eq!(v, vec![(Sectors(0), Sectors(2), 0), (Sectors(2), Sectors(8), 1), (Sectors(10), Sectors(2), 2)]);
 }
 
 #[test]
 fn test_coalesce_joins_only_contiguous_same_device() {
-    let p = |off, len, place| Piece { off, len, chunk: 0, place };
+    let p = |off, len, place| Piece { off: Sectors(off), len: Sectors(len), chunk: 0, place };
     let pieces = [
         p(0, 8, Place::Cow(Sectors(16))),
         p(8, 8, Place::Cow(Sectors(24))),
@@ -18,5 +18,5 @@ fn test_coalesce_joins_only_contiguous_same_device() {
     ];
     let out = coalesce(&pieces);
     assert_eq!(out.len(), 3);
-    assert_eq!((out[0].len, out[0].place), (16, Place::Cow(Sectors(16))));
+    assert_eq!((out[0].len, out[0].place), (Sectors(16), Place::Cow(Sectors(16))));
 }

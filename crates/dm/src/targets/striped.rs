@@ -7,7 +7,7 @@ use crate::status::{StripedStatus, TargetStatus};
 use crate::table::TargetArgs;
 use crate::target::{Target, Underlying};
 use std::sync::atomic::{AtomicU64, Ordering};
-use ulvm_blockdev::{Result, Sectors};
+use ulvm_blockdev::{byte_range, Result, Sectors};
 
 pub static STRIPED_KIND: TargetKind =
     TargetKind { name: "striped", version: [1, 6, 0], caps: Caps::NONE, build: build_striped };
@@ -47,7 +47,7 @@ impl Striped {
         &self,
         at: Sectors,
         len: Sectors,
-        mut f: impl FnMut(&(Underlying, Sectors), Sectors, std::ops::Range<u64>) -> Result<()>,
+        mut f: impl FnMut(&(Underlying, Sectors), Sectors, std::ops::Range<Sectors>) -> Result<()>,
     ) -> Result<()> {
         let n = self.stripes.len() as u64;
         let cs = self.chunk_size.0;
@@ -60,7 +60,7 @@ impl Striped {
             let i = (chunk % n) as usize;
             let stripe = &self.stripes[i];
             let dev_sector = stripe.1 + Sectors((chunk / n) * cs + off);
-            if let Err(e) = f(stripe, dev_sector, done..done + piece) {
+            if let Err(e) = f(stripe, dev_sector, Sectors(done)..Sectors(done + piece)) {
                 self.errors[i].fetch_add(1, Ordering::Relaxed);
                 return Err(e);
             }
@@ -75,21 +75,19 @@ impl Target for Striped {
         &STRIPED_KIND
     }
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
-        let len = Sectors(buf.len() as u64 / 512);
-        self.for_each(at, len, |st, s, r| st.0.dev.read(s, &mut buf[(r.start * 512) as usize..(r.end * 512) as usize]))
+        self.for_each(at, Sectors::of_buf(buf), |st, s, r| st.0.dev.read(s, &mut buf[byte_range(r)]))
     }
     fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
-        let len = Sectors(buf.len() as u64 / 512);
-        self.for_each(at, len, |st, s, r| st.0.dev.write(s, &buf[(r.start * 512) as usize..(r.end * 512) as usize]))
+        self.for_each(at, Sectors::of_buf(buf), |st, s, r| st.0.dev.write(s, &buf[byte_range(r)]))
     }
     fn flush(&self) -> Result<()> {
         self.stripes.iter().try_for_each(|s| s.0.dev.flush())
     }
     fn discard(&self, at: Sectors, len: Sectors) -> Result<()> {
-        self.for_each(at, len, |st, s, r| st.0.dev.discard(s, Sectors(r.end - r.start)))
+        self.for_each(at, len, |st, s, r| st.0.dev.discard(s, r.end - r.start))
     }
     fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()> {
-        self.for_each(at, len, |st, s, r| st.0.dev.write_zeroes(s, Sectors(r.end - r.start)))
+        self.for_each(at, len, |st, s, r| st.0.dev.write_zeroes(s, r.end - r.start))
     }
     /// As the kernel: the stripe count, each device, then `1` and one
     /// health letter per stripe.

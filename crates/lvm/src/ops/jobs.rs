@@ -22,6 +22,7 @@ use crate::disk::Vg;
 use crate::names::dm_name;
 use crate::LvmError;
 use std::time::{Duration, Instant};
+use ulvm_blockdev::{Sectors, SECTOR_SIZE};
 use ulvm_dm_table::{SnapshotStatus, TargetStatus};
 
 /// Where a job stands.
@@ -75,8 +76,9 @@ impl Job for SnapshotMerge {
     fn verb(&self) -> &'static str {
         "Merged"
     }
+    /// Merge progress counts sectors.
     fn unit_bytes(&self) -> u64 {
-        512
+        SECTOR_SIZE
     }
 
     fn step(&mut self, s: &mut Session) -> Result<State, LvmError> {
@@ -194,7 +196,11 @@ pub fn job_of(vg: &Vg, lv: &str) -> Option<Box<dyn Job>> {
         return Some(Box::new(SnapshotMerge { vg: v.name.clone(), origin: lv.to_string() }));
     }
     let c = v.lv(lv)?.clone_ref()?;
-    Some(Box::new(CloneHydration { vg: v.name.clone(), lv: lv.to_string(), region_bytes: c.region_size * 512 }))
+    Some(Box::new(CloneHydration {
+        vg: v.name.clone(),
+        lv: lv.to_string(),
+        region_bytes: Sectors(c.region_size).bytes().0,
+    }))
 }
 
 /// Every job a VG's metadata has.

@@ -8,6 +8,7 @@ use crate::pv as lvmpv;
 use crate::size::parse_size;
 use crate::LvmError;
 use std::path::PathBuf;
+use ulvm_blockdev::Sectors;
 
 fn refused<T>(msg: String) -> Result<T, LvmError> {
     Err(LvmError::Refused(msg))
@@ -187,11 +188,11 @@ pub fn pvresize(s: &mut Session, paths: &[PathBuf], set: Option<&str>) -> Result
             entry.pe_count = count;
             entry.dev_size = Some(sectors);
             let disk = vg.disks.get_mut(&key).expect("disk");
-            disk.label.device_size = sectors * 512;
+            disk.label.device_size = Sectors(sectors).bytes().0;
             lvmpv::set_in_use(disk.dev.as_ref(), &mut disk.label, true)?;
             s.commit(&mut vg)?;
         } else {
-            d.label.device_size = sectors * 512;
+            d.label.device_size = Sectors(sectors).bytes().0;
             let used = d.label.in_use();
             lvmpv::set_in_use(d.dev.as_ref(), &mut d.label, used)?;
         }

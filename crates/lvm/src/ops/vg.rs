@@ -81,7 +81,7 @@ pub fn pvs_for_vg(s: &mut Session, paths: &[PathBuf], command: &str) -> Result<V
 
 /// A PV's entry in a VG with extents of `extent_size` sectors.
 pub fn pv_entry(key: String, d: &PvDisk, extent_size: u64) -> Result<PhysicalVolume, LvmError> {
-    let pe_start = d.label.data_areas.first().map(|a| a.offset / 512).unwrap_or(2048);
+    let pe_start = d.pe_start();
     let dev = d.dev_sectors();
     if dev < pe_start + extent_size {
         return Err(LvmError::Refused(format!(
