@@ -286,8 +286,9 @@ pub fn commit(sd: &SystemDir, vg: &mut Vg, command: &str) -> Result<(), DiskErro
     // Each PV is committed on its own (readers take the highest seqno, so
     // any PV may be ahead of another), so they are committed at once: a
     // commit is two flushes per PV, and those wait on the disk, not the CPU.
+    let bytes = pv::MetadataText::new(&text);
     let results: Vec<Result<(), PvError>> = std::thread::scope(|s| {
-        let text = &*text;
+        let text = &bytes;
         let running: Vec<_> =
             targets.iter().map(|d| s.spawn(move || pv::commit_metadata(d.dev.as_ref(), &d.label, text))).collect();
         running.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()

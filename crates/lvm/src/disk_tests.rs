@@ -96,7 +96,7 @@ fn test_newest_seqno_wins_when_pvs_disagree() {
     vg.vg_mut().seqno = 2;
     let text = vg.vg.to_text("", "h", 0);
     let d0 = &vg.disks["pv0"];
-    pv::commit_metadata(d0.dev.as_ref(), &d0.label, &text).unwrap();
+    pv::commit_metadata(d0.dev.as_ref(), &d0.label, &pv::MetadataText::new(&text)).unwrap();
     let got = assemble(&scan(&paths, true));
     assert_eq!(got["vg0"].vg.seqno, 2);
     assert_eq!(got["vg0"].stale, vec![paths[1].clone()]);

@@ -159,28 +159,24 @@ fn next_offset(header: &MdaHeader, len: u64) -> Result<u64, FormatError> {
     Ok(if next + MDA_ORIGINAL_ALIGNMENT > header.size { MDA_HEADER_SIZE } else { next })
 }
 
-/// Commits `text` (without its NUL) as the PV's metadata: the text goes
+/// Commits `text` as the PV's metadata: the text goes
 /// into the ring after the current copy (wrapping at the end), is made
 /// durable, and then one header write points slot 0 at it. A crash before
 /// that write leaves the old metadata in force.
-pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &str) -> Result<(), PvError> {
+pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &MetadataText) -> Result<(), PvError> {
     let Some(&mda) = label.metadata_areas.first() else {
         return Err(FormatError("PV has no metadata area".into()).into());
     };
     let mut hb = vec![0u8; MDA_HEADER_LEN];
     dev.read(sector_of(mda.offset), &mut hb)?;
     let header = MdaHeader::decode(&hb, mda.offset)?;
-    let len = text.len() + 1;
-    let mut bytes = Vec::with_capacity(padded_len(len));
-    bytes.extend_from_slice(text.as_bytes());
-    bytes.push(0);
+    let len = text.len;
     let offset = next_offset(&header, len as u64)?;
-    let locn = RawLocn { offset, size: len as u64, checksum: lvm_crc(&bytes), flags: 0 };
+    let locn = RawLocn { offset, size: len as u64, checksum: text.checksum, flags: 0 };
     let first = (len as u64).min(header.size - offset) as usize;
     if first == len {
-        // No wrap: the text, padded to whole sectors in place, in one write.
-        bytes.resize(padded_len(len), 0);
-        dev.write(sector_of(mda.offset + offset), &bytes)?;
+        // No wrap: the padded text in one write.
+        dev.write(sector_of(mda.offset + offset), &text.padded)?;
     } else {
         let write_padded = |at: u64, data: &[u8]| -> Result<(), PvError> {
             let mut buf = data.to_vec();
@@ -188,13 +184,35 @@ pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &str) -> Re
             dev.write(sector_of(mda.offset + at), &buf)?;
             Ok(())
         };
-        write_padded(offset, &bytes[..first])?;
-        write_padded(MDA_HEADER_SIZE, &bytes[first..])?;
+        write_padded(offset, &text.padded[..first])?;
+        write_padded(MDA_HEADER_SIZE, &text.padded[first..len])?;
     }
     // The header write's preflush makes the text durable before it.
     let new = MdaHeader { committed: Some(locn), precommitted: None, ..header };
     dev.write_durable(sector_of(mda.offset), &new.encode())?;
     Ok(())
+}
+
+/// A metadata text as it goes into a metadata area: its bytes and the NUL
+/// after them, padded with zeros to whole sectors, and the checksum of the
+/// bytes and the NUL. Made once per commit and written to every PV.
+pub struct MetadataText {
+    padded: Vec<u8>,
+    /// The text and its NUL.
+    len: usize,
+    checksum: u32,
+}
+
+impl MetadataText {
+    pub fn new(text: &str) -> MetadataText {
+        let len = text.len() + 1;
+        let mut padded = Vec::with_capacity(padded_len(len));
+        padded.extend_from_slice(text.as_bytes());
+        padded.push(0);
+        let checksum = lvm_crc(&padded);
+        padded.resize(padded_len(len), 0);
+        MetadataText { padded, len, checksum }
+    }
 }
 
 /// Empties every metadata area of the PV (no committed copy): what a PV
@@ -239,10 +257,13 @@ mod tests {
         // Enough versions of ~100 KiB to wrap the 1 MiB ring several times.
         for v in 0..30 {
             let text = format!("vg0 {{\nseqno = {v}\n}}\n# {}\n", "x".repeat(100_000 + v * 997));
-            commit_metadata(&dev, &label, &text).unwrap();
+            commit_metadata(&dev, &label, &MetadataText::new(&text)).unwrap();
             assert_eq!(read_metadata(&dev, &label).unwrap().as_deref(), Some(text.as_str()), "version {v}");
         }
         let too_big = "y".repeat(600_000);
-        assert!(commit_metadata(&dev, &label, &too_big).unwrap_err().to_string().contains("does not fit"));
+        assert!(commit_metadata(&dev, &label, &MetadataText::new(&too_big))
+            .unwrap_err()
+            .to_string()
+            .contains("does not fit"));
     }
 }

@@ -145,7 +145,7 @@ fn test_real_lvm_accepts_what_ulvm_writes_and_ulvm_reads_its_changes() {
             extra: vec![],
         };
         let text = model.to_text("Created by ulvm", "ulvm-test", 1795000000);
-        pv::commit_metadata(&dev, &label, &text).unwrap();
+        pv::commit_metadata(&dev, &label, &pv::MetadataText::new(&text)).unwrap();
     }
     let dev = run("losetup", &["--find", "--show", img.to_str().unwrap()]).unwrap();
     let _guard = Loop(dev.clone(), img.clone());
