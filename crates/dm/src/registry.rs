@@ -10,7 +10,7 @@ use crate::device::{Background, DeviceInfo, LiveTable, MappedDevice, TableEntry}
 use crate::kind::BuildCtx;
 use crate::snapshot::{CowRegistry, OriginRegistry};
 use crate::status::StatusLine;
-use crate::table::{DevNum, DevRef, Table, TableError};
+use crate::table::{DevNum, DevRef, Table, TableError, TargetArgs};
 use crate::target::{OpenHold, Underlying};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -451,10 +451,14 @@ impl Registry {
         let mut out = Vec::new();
         if let Some(t) = dev.live_table() {
             for e in &t.entries {
-                for w in e.target.table_params().split_ascii_whitespace() {
-                    if let Ok(n) = w.parse::<DevNum>() {
-                        if !out.contains(&n) {
-                            out.push(n);
+                // The table's own parser names the devices: a number in a
+                // target's other arguments is not one.
+                let params = e.target.table_params();
+                let words: Vec<&str> = params.split_ascii_whitespace().collect();
+                for d in TargetArgs::parse(e.target.type_name(), &words, e.len)?.devices() {
+                    if let DevRef::Number(n) = d {
+                        if !out.contains(n) {
+                            out.push(*n);
                         }
                     }
                 }

@@ -74,6 +74,10 @@ fn test_stacked_devices_count_opens_and_refuse_busy_removal() {
     assert_eq!(reg.info("lower").unwrap().open_count, 3);
     assert_eq!(table_of(&reg, "upper"), "0 64 linear 253:0 64");
     assert_eq!(reg.deps("upper").unwrap(), vec![DevNum::new(253, 0)]);
+    // Each device once, in table order; the stripe size is no device.
+    create(&reg, "striped", "0 64 striped 2 8 253:2 0 lower 16");
+    assert_eq!(reg.deps("striped").unwrap(), vec![DevNum::new(253, 2), DevNum::new(253, 0)]);
+    reg.remove("striped").unwrap();
     upper.write(Sectors(0), &[9u8; 512]).unwrap();
     assert_eq!(read(&*d, 64 * 512, 512), vec![9u8; 512]);
     assert!(matches!(reg.remove("lower"), Err(DmError::Busy(_, 3))));
