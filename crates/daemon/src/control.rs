@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tracing::{debug, info, warn};
+use ulvm_dm::target::TargetError;
 use ulvm_dm::DmError;
 
 pub struct ControlServer {
@@ -70,7 +71,8 @@ pub fn error_reply(e: &DmError) -> ErrorReply {
         DmError::Exists(_) => ErrorKind::Exists,
         DmError::Busy(..) => ErrorKind::Busy,
         DmError::Table(_) | DmError::Invalid(_) => ErrorKind::Invalid,
-        DmError::Device(_) => ErrorKind::Io,
+        DmError::Device(_) | DmError::Target { source: TargetError::Io { .. }, .. } => ErrorKind::Io,
+        DmError::Target { .. } => ErrorKind::Invalid,
     };
     ErrorReply::new(kind, e.to_string())
 }

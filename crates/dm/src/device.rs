@@ -8,7 +8,7 @@
 //! inactive table if there is one.
 
 use crate::table::DevNum;
-use crate::target::{EventSink, Step, Target};
+use crate::target::{EventSink, Step, Target, TargetError};
 use crate::throttle::Throttle;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -232,7 +232,7 @@ impl MappedDevice {
     /// Swaps in the inactive table (if any) and lets I/O flow again. If the
     /// new table refuses to go live the device stays suspended with its
     /// old table and the inactive table is kept.
-    pub fn resume(self: &Arc<Self>) -> std::result::Result<(), String> {
+    pub fn resume(self: &Arc<Self>) -> std::result::Result<(), TargetError> {
         let mut st = self.lock();
         if !st.suspended && st.inactive.is_none() {
             return Ok(());

@@ -11,7 +11,7 @@ use crate::kind::BuildCtx;
 use crate::snapshot::{CowRegistry, OriginRegistry};
 use crate::status::StatusLine;
 use crate::table::{DevNum, DevRef, Table, TableError, TargetArgs};
-use crate::target::{OpenHold, Underlying};
+use crate::target::{OpenHold, TargetError, Underlying};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,6 +40,14 @@ pub enum DmError {
     Invalid(String),
     #[error("{0}")]
     Device(#[from] ulvm_blockdev::Error),
+    /// A target refused a message or its table could not go live;
+    /// `prefix` is the device's name and `: `, or empty.
+    #[error("{prefix}{source}")]
+    Target {
+        prefix: String,
+        #[source]
+        source: TargetError,
+    },
 }
 
 pub type DmResult<T> = std::result::Result<T, DmError>;
@@ -290,7 +298,9 @@ impl Registry {
             let r = self.build(&dev, t, read_only).and_then(|lt| {
                 let origins = snapshot_origins(&lt);
                 dev.set_inactive(Some(lt));
-                self.quiesce_origins(&origins, dev.num(), || dev.resume().map_err(DmError::Invalid))
+                self.quiesce_origins(&origins, dev.num(), || {
+                    dev.resume().map_err(|source| DmError::Target { prefix: String::new(), source })
+                })
             });
             if let Err(e) = r {
                 self.lock().devices.remove(name);
@@ -326,7 +336,9 @@ impl Registry {
     pub fn resume(&self, name: &str) -> DmResult<()> {
         let dev = self.device(name)?;
         let origins = dev.inactive_table().map(|t| snapshot_origins(&t)).unwrap_or_default();
-        self.quiesce_origins(&origins, dev.num(), || dev.resume().map_err(|e| DmError::Invalid(format!("{name}: {e}"))))
+        self.quiesce_origins(&origins, dev.num(), || {
+            dev.resume().map_err(|source| DmError::Target { prefix: format!("{name}: "), source })
+        })
     }
 
     /// `dmsetup remove`: refused while the device is open. Removing a
@@ -476,7 +488,7 @@ impl Registry {
             .iter()
             .find(|e| e.start.0 <= sector && sector < e.start.0 + e.len.0)
             .ok_or_else(|| DmError::Invalid(format!("{name}: Target message sector outside device")))?;
-        e.target.message(args).map_err(|m| DmError::Invalid(format!("{name}: {m}")))
+        e.target.message(args).map_err(|source| DmError::Target { prefix: format!("{name}: "), source })
     }
 
     /// `dmsetup wait NAME [EVENT_NR]`: blocks until the event number is

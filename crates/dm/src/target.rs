@@ -11,6 +11,28 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use ulvm_blockdev::{DeviceRef, Error, ErrorKind, Result, Sectors};
 
+/// Why a target refused a message or a table could not go live.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// A message the target has no handler for (the kernel's EINVAL).
+    #[error("{0}")]
+    Unsupported(String),
+    /// A message whose arguments the target cannot take.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The table cannot go live yet (a snapshot handover before its
+    /// source is suspended); the device stays suspended.
+    #[error("{0}")]
+    NotReady(String),
+    /// Reading or writing one of the target's devices failed.
+    #[error("{what}: {source}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: Error,
+    },
+}
+
 /// An underlying device a table names, with the number the kernel would
 /// print for it. Holding one counts as an open of that device.
 #[derive(Clone)]
@@ -127,12 +149,12 @@ pub trait Target: Send + Sync {
 
     /// `dmsetup message`; the kernel refuses messages for targets without
     /// a handler.
-    fn message(&self, _args: &[&str]) -> std::result::Result<String, String> {
-        Err(format!("{}: target does not support messages", self.type_name()))
+    fn message(&self, _args: &[&str]) -> std::result::Result<String, TargetError> {
+        Err(TargetError::Unsupported(format!("{}: target does not support messages", self.type_name())))
     }
 
     /// Called before this table goes live; an error keeps the device suspended.
-    fn preresume(&self) -> std::result::Result<(), String> {
+    fn preresume(&self) -> std::result::Result<(), TargetError> {
         Ok(())
     }
     /// Called once this table is live.

@@ -5,6 +5,7 @@ use common::*;
 use std::sync::Arc;
 use std::time::Duration;
 use ulvm_blockdev::{BlockDevice, ErrorKind, Sectors};
+use ulvm_dm::target::TargetError;
 use ulvm_dm::{DevNum, DmError};
 
 #[test]
@@ -131,7 +132,10 @@ fn test_error_zero_targets_and_multi_target_tables() {
     dev.write(Sectors(16), &[1u8; 512]).unwrap();
     let lines: Vec<_> = reg.table("m", false).unwrap().iter().map(|l| l.to_string()).collect();
     assert_eq!(lines, ["0 16 linear 240:0 0", "16 16 zero ", "32 16 error "]);
-    assert!(reg.message("m", 0, &["anything"]).is_err());
+    // A target without messages refuses them as the kernel does, typed.
+    let e = reg.message("m", 0, &["anything"]).unwrap_err();
+    assert!(matches!(&e, DmError::Target { source: TargetError::Unsupported(_), .. }), "{e:?}");
+    assert_eq!(e.to_string(), "m: linear: target does not support messages");
     assert!(reg.message("m", 100, &["x"]).unwrap_err().to_string().contains("outside"));
 }
 

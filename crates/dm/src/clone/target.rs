@@ -18,7 +18,7 @@ use crate::kind::{BuildCtx, Caps, TargetKind};
 use crate::registry::DmResult;
 use crate::status::{CloneFeatures, CloneMode, CloneStatus, TargetStatus};
 use crate::table::{CloneArgs, TargetArgs};
-use crate::target::{io_error, EventSink, Step, Target, Underlying};
+use crate::target::{io_error, EventSink, Step, Target, TargetError, Underlying};
 use crate::throttle::{Pace, Throttle};
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -600,13 +600,13 @@ impl Target for CloneTarget {
         })
     }
 
-    fn message(&self, args: &[&str]) -> std::result::Result<String, String> {
+    fn message(&self, args: &[&str]) -> std::result::Result<String, TargetError> {
         let mut st = self.lock();
         let cmd = args.first().map(|a| a.to_ascii_lowercase()).unwrap_or_default();
-        let num = |what: &str| -> std::result::Result<u32, String> {
+        let num = |what: &str| -> std::result::Result<u32, TargetError> {
             match args {
-                [_, v] => v.parse().map_err(|_| format!("clone: Invalid {what}: {v}")),
-                _ => Err(format!("clone: {what} needs one argument")),
+                [_, v] => v.parse().map_err(|_| TargetError::InvalidArgument(format!("clone: Invalid {what}: {v}"))),
+                _ => Err(TargetError::InvalidArgument(format!("clone: {what} needs one argument"))),
             }
         };
         match cmd.as_str() {
@@ -627,7 +627,7 @@ impl Target for CloneTarget {
                 let mib = rate * Sectors(self.region_size).bytes().0 as f64 / (1u64 << 20) as f64;
                 return Ok(format!("{h}/{t} regions hydrated, {rate:.1} regions/s ({mib:.1} MiB/s)"));
             }
-            _ => return Err(format!("clone: Unsupported message '{}'", args.join(" "))),
+            _ => return Err(TargetError::Unsupported(format!("clone: Unsupported message '{}'", args.join(" ")))),
         }
         drop(st);
         self.cond.notify_all();
@@ -637,11 +637,11 @@ impl Target for CloneTarget {
     /// A table loaded while an older table of the same clone was live read
     /// the metadata before that one's last commit (at its suspend): read
     /// it again now, unless this table already did work.
-    fn preresume(&self) -> std::result::Result<(), String> {
+    fn preresume(&self) -> std::result::Result<(), TargetError> {
         let mut st = self.lock();
         if st.mode == Mode::Rw && !st.md.changed() && st.hydrating.is_empty() {
             st.md = Metadata::open(self.metadata.dev.clone(), self.region_size, self.len.0)
-                .map_err(|e| format!("clone: Failed to read metadata: {e}"))?;
+                .map_err(|source| TargetError::Io { what: "clone: Failed to read metadata", source })?;
         }
         Ok(())
     }

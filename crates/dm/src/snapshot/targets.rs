@@ -8,7 +8,7 @@ use crate::kind::{BuildCtx, Caps, TargetKind};
 use crate::registry::DmResult;
 use crate::status::{SnapshotStatus, TargetStatus};
 use crate::table::{DevNum, SnapshotArgs, TargetArgs};
-use crate::target::{EventSink, Step, Target, Underlying};
+use crate::target::{EventSink, Step, Target, TargetError, Underlying};
 use crate::throttle::Throttle;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -178,13 +178,15 @@ impl SnapCommon {
         self.slot.get().map(|s| s.status()).unwrap_or(SnapshotStatus::Invalid)
     }
 
-    fn preresume(&self) -> std::result::Result<(), String> {
+    fn preresume(&self) -> std::result::Result<(), TargetError> {
         let from = self.handover_from.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(src) = from.and_then(|w| w.upgrade()) {
             if src.get().is_some() {
                 if !src.suspended.load(Ordering::SeqCst) {
                     *self.handover_from.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(&src));
-                    return Err("Unable to perform snapshot handover until source is suspended.".into());
+                    return Err(TargetError::NotReady(
+                        "Unable to perform snapshot handover until source is suspended.".into(),
+                    ));
                 }
                 let snap = src.snap.lock().unwrap_or_else(|e| e.into_inner()).take();
                 *self.slot.snap.lock().unwrap_or_else(|e| e.into_inner()) = snap;
@@ -193,18 +195,18 @@ impl SnapCommon {
         if self.slot.get().is_none() {
             // The source went away before we resumed: read the store from disk.
             let Some((o, c, a)) = self.reopen.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
-                return Err("snapshot has no exception store".into());
+                return Err(TargetError::NotReady("snapshot has no exception store".into()));
             };
             let snap = Snapshot::open(o, c, &a, self.len, self.events.clone(), self.tuning)
-                .map_err(|e| format!("Couldn't create exception store: {e}"))?;
+                .map_err(|source| TargetError::Io { what: "Couldn't create exception store", source })?;
             *self.slot.snap.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snap));
         }
-        let snap = self.snap().map_err(|e| e.to_string())?;
+        let snap = self.snap().map_err(|e| TargetError::NotReady(e.to_string()))?;
         snap.set_events(self.events.clone());
         if self.merge {
             if let Some(other) = self.origin.merging() {
                 if !Arc::ptr_eq(&other, &snap) {
-                    return Err("A snapshot is already merging.".into());
+                    return Err(TargetError::InvalidArgument("A snapshot is already merging.".into()));
                 }
             }
             snap.set_merging();
@@ -278,7 +280,7 @@ impl Target for SnapshotTarget {
     fn status(&self) -> TargetStatus {
         TargetStatus::Snapshot(self.common.status())
     }
-    fn preresume(&self) -> std::result::Result<(), String> {
+    fn preresume(&self) -> std::result::Result<(), TargetError> {
         self.common.preresume()
     }
     fn resume(&self) {
@@ -435,7 +437,7 @@ impl Target for MergeTarget {
     fn status(&self) -> TargetStatus {
         TargetStatus::SnapshotMerge(self.common.status())
     }
-    fn preresume(&self) -> std::result::Result<(), String> {
+    fn preresume(&self) -> std::result::Result<(), TargetError> {
         self.common.preresume()
     }
     fn resume(&self) {
