@@ -7,7 +7,7 @@ use std::fmt;
 pub const SECTOR_SIZE: u64 = 512;
 
 /// Defines a unit newtype over `u64`: `Display` as the bare number, `+`,
-/// `-`, `+=`, `Sum`, ordering and checked arithmetic. Exported so the
+/// `-`, `+=`, `-=`, `Sum`, ordering and checked arithmetic. Exported so the
 /// layers above define their own units (the LVM layer's extents) the same
 /// way; the expansion names only `std` items.
 #[macro_export]
@@ -40,6 +40,12 @@ macro_rules! unit {
             type Output = $name;
             fn sub(self, rhs: $name) -> $name {
                 $name(self.0 - rhs.0)
+            }
+        }
+
+        impl ::std::ops::SubAssign for $name {
+            fn sub_assign(&mut self, rhs: $name) {
+                self.0 -= rhs.0;
             }
         }
 

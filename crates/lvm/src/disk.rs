@@ -17,7 +17,7 @@ use crate::FormatError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use ulvm_blockdev::{BlockDevice, FileDevice};
+use ulvm_blockdev::{BlockDevice, Bytes, FileDevice, Sectors};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiskError {
@@ -63,8 +63,8 @@ impl PvDisk {
     }
 
     /// Device size in sectors, as the label records it.
-    pub fn dev_sectors(&self) -> u64 {
-        self.label.device_size / 512
+    pub fn dev_sectors(&self) -> Sectors {
+        Bytes(self.label.device_size).sectors_floor()
     }
 }
 

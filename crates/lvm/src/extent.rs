@@ -46,8 +46,12 @@ pub struct ExtentSize(Sectors);
 
 impl ExtentSize {
     /// `None` for a size of zero sectors.
-    pub fn new(sectors: Sectors) -> Option<ExtentSize> {
-        (sectors.0 != 0).then_some(ExtentSize(sectors))
+    pub const fn new(sectors: Sectors) -> Option<ExtentSize> {
+        if sectors.0 == 0 {
+            None
+        } else {
+            Some(ExtentSize(sectors))
+        }
     }
 
     /// Sectors per extent.

@@ -194,7 +194,7 @@ pub fn job_of(vg: &Vg, lv: &str) -> Option<Box<dyn Job>> {
         return Some(Box::new(SnapshotMerge { vg: v.name.clone(), origin: lv.to_string() }));
     }
     let c = v.lv(lv)?.clone_ref()?;
-    Some(Box::new(CloneHydration { vg: v.name.clone(), lv: lv.to_string(), region_bytes: c.region_size * 512 }))
+    Some(Box::new(CloneHydration { vg: v.name.clone(), lv: lv.to_string(), region_bytes: c.region_size.bytes().0 }))
 }
 
 /// Every job a VG's metadata has.
