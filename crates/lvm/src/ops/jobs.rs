@@ -22,6 +22,7 @@ use crate::disk::Vg;
 use crate::names::dm_name;
 use crate::LvmError;
 use std::time::{Duration, Instant};
+use ulvm_blockdev::{Bytes, Sectors};
 use ulvm_dm_table::{SnapshotStatus, TargetStatus};
 
 /// Where a job stands.
@@ -44,8 +45,8 @@ pub trait Job: Send {
     fn what(&self) -> &'static str;
     /// LVM's word for the progress line: `Merged`, `Copied`.
     fn verb(&self) -> &'static str;
-    /// How big one unit of progress is, in bytes (for rates).
-    fn unit_bytes(&self) -> u64;
+    /// How big one unit of progress is (for rates).
+    fn unit_bytes(&self) -> Bytes;
     /// Reads the job's state off the device host.
     fn step(&mut self, s: &mut Session) -> Result<State, LvmError>;
     /// Once [`State::Done`]: the metadata and tables follow. Returns the
@@ -75,8 +76,8 @@ impl Job for SnapshotMerge {
     fn verb(&self) -> &'static str {
         "Merged"
     }
-    fn unit_bytes(&self) -> u64 {
-        512
+    fn unit_bytes(&self) -> Bytes {
+        Sectors(1).bytes()
     }
 
     fn step(&mut self, s: &mut Session) -> Result<State, LvmError> {
@@ -128,7 +129,7 @@ pub struct CloneHydration {
     pub vg: String,
     pub lv: String,
     /// Bytes per region, for rates.
-    pub region_bytes: u64,
+    pub region_bytes: Bytes,
 }
 
 impl Job for CloneHydration {
@@ -144,7 +145,7 @@ impl Job for CloneHydration {
     fn verb(&self) -> &'static str {
         "Copied"
     }
-    fn unit_bytes(&self) -> u64 {
+    fn unit_bytes(&self) -> Bytes {
         self.region_bytes
     }
 
@@ -194,7 +195,7 @@ pub fn job_of(vg: &Vg, lv: &str) -> Option<Box<dyn Job>> {
         return Some(Box::new(SnapshotMerge { vg: v.name.clone(), origin: lv.to_string() }));
     }
     let c = v.lv(lv)?.clone_ref()?;
-    Some(Box::new(CloneHydration { vg: v.name.clone(), lv: lv.to_string(), region_bytes: c.region_size.bytes().0 }))
+    Some(Box::new(CloneHydration { vg: v.name.clone(), lv: lv.to_string(), region_bytes: c.region_size.bytes() }))
 }
 
 /// Every job a VG's metadata has.
