@@ -2,40 +2,57 @@
 //! conversion.
 
 use std::fmt;
-use std::ops::{Add, AddAssign, Range, Sub};
+use std::ops::Range;
 
 /// Bytes in a sector; device-mapper addresses everything in these.
 pub const SECTOR_SIZE: u64 = 512;
 
+/// Defines a unit newtype over `u64`: `Display` as the bare number, `+`,
+/// `-`, `+=`, `-=`, `Sum`, ordering and checked arithmetic. Exported so the
+/// layers above define their own units (the LVM layer's extents) the same
+/// way; the expansion names only `std` items.
+#[macro_export]
 macro_rules! unit {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
         pub struct $name(pub u64);
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&self.0, f)
             }
         }
 
-        impl Add for $name {
+        impl ::std::ops::Add for $name {
             type Output = $name;
             fn add(self, rhs: $name) -> $name {
                 $name(self.0 + rhs.0)
             }
         }
 
-        impl AddAssign for $name {
+        impl ::std::ops::AddAssign for $name {
             fn add_assign(&mut self, rhs: $name) {
                 self.0 += rhs.0;
             }
         }
 
-        impl Sub for $name {
+        impl ::std::ops::Sub for $name {
             type Output = $name;
             fn sub(self, rhs: $name) -> $name {
                 $name(self.0 - rhs.0)
+            }
+        }
+
+        impl ::std::ops::SubAssign for $name {
+            fn sub_assign(&mut self, rhs: $name) {
+                self.0 -= rhs.0;
+            }
+        }
+
+        impl ::std::iter::Sum for $name {
+            fn sum<I: Iterator<Item = $name>>(iter: I) -> $name {
+                $name(iter.map(|v| v.0).sum())
             }
         }
 

@@ -106,7 +106,7 @@ fn run(ctx: Arc<Ctx>, req: &PollRequest, stop: &AtomicBool) {
     let r = jobs::poll(&mut s, job.as_mut(), POLL_INTERVAL, &mut |p| {
         if logged.elapsed() >= LOG_EVERY {
             logged = Instant::now();
-            let mib = p.rate * unit as f64 / f64::from(1 << 20);
+            let mib = p.rate * unit.0 as f64 / f64::from(1 << 20);
             info!("job: {what} of {vg}/{lv}: {}/{} ({:.2}%), {mib:.1} MiB/s", p.done, p.total, p.percent());
         }
         if stop.load(Ordering::SeqCst) {

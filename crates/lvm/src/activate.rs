@@ -76,29 +76,29 @@ pub fn extent_table(vg: &Vg, lv: &LogicalVolume) -> Result<Table, FormatError> {
             };
             areas.push(Stripe {
                 dev: DevRef::Path(d.path.display().to_string()),
-                offset: Sectors(pv.pe_start + pe * es),
+                offset: pv.pe_start + es.to_sectors(*pe),
             });
         }
         let target = if areas.len() == 1 {
             let Stripe { dev, offset } = areas.remove(0);
             TargetArgs::Linear { dev, offset }
         } else {
-            TargetArgs::Striped { chunk_size: Sectors(stripe_size.unwrap_or(128)), stripes: areas }
+            TargetArgs::Striped { chunk_size: stripe_size.unwrap_or(Sectors(128)), stripes: areas }
         };
-        lines.push(TableLine { start: Sectors(seg.start_extent * es), len: Sectors(seg.extent_count * es), target });
+        lines.push(TableLine { start: es.to_sectors(seg.start_extent), len: es.to_sectors(seg.extent_count), target });
     }
     Ok(Table(lines))
 }
 
 /// A one-line table of `len` sectors.
-fn one_line(len: u64, target: TargetArgs) -> Table {
-    Table(vec![TableLine { start: Sectors(0), len: Sectors(len), target }])
+fn one_line(len: Sectors, target: TargetArgs) -> Table {
+    Table(vec![TableLine { start: Sectors(0), len, target }])
 }
 
 /// A snapshot of `real` in `cow`, persistent, as LVM loads it.
-fn snapshot_args(real: &str, cow: &str, chunk_size: u64) -> Result<SnapshotArgs, FormatError> {
+fn snapshot_args(real: &str, cow: &str, chunk_size: Sectors) -> Result<SnapshotArgs, FormatError> {
     let chunk_size =
-        u32::try_from(chunk_size).map_err(|_| FormatError(format!("chunk size {chunk_size} too large")))?;
+        u32::try_from(chunk_size.0).map_err(|_| FormatError(format!("chunk size {chunk_size} too large")))?;
     Ok(SnapshotArgs {
         origin: DevRef::Path(real.to_string()),
         cow: DevRef::Path(cow.to_string()),
@@ -113,8 +113,8 @@ fn snapshot_args(real: &str, cow: &str, chunk_size: u64) -> Result<SnapshotArgs,
 pub const CLONE_HYDRATION_THRESHOLD: u32 = 64;
 pub const CLONE_HYDRATION_BATCH_SIZE: u32 = 16;
 
-fn lv_sectors(vg: &Vg, lv: &LogicalVolume) -> u64 {
-    lv.extents() * vg.vg.extent_size
+fn lv_sectors(vg: &Vg, lv: &LogicalVolume) -> Sectors {
+    vg.vg.extent_size.to_sectors(lv.extents())
 }
 
 /// Devices other devices of a family stack on (held open by them): the
@@ -162,7 +162,7 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, LvmError> {
             DevRef::Path(meta_dev.name.clone()),
             DevRef::Path(dest.name.clone()),
             source,
-            c.region_size,
+            c.region_size.0,
             CLONE_HYDRATION_THRESHOLD,
             CLONE_HYDRATION_BATCH_SIZE,
         );

@@ -8,16 +8,18 @@
 //! different PV, and every stripe of a segment has the same length; PVs
 //! with the largest free areas are chosen first.
 
+use crate::extent::Extents;
 use crate::model::{LogicalVolume, Segment, SegmentKind, VolumeGroup};
 use std::collections::BTreeMap;
+use ulvm_blockdev::Sectors;
 
 /// A run of physical extents on one PV and what uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PvSeg {
-    pub pe: u64,
-    pub len: u64,
+    pub pe: Extents,
+    pub len: Extents,
     /// The LV and its first logical extent here, `None` if free.
-    pub used_by: Option<(String, u64)>,
+    pub used_by: Option<(String, Extents)>,
 }
 
 /// Every PV's extents from 0 to `pe_count`, used and free, in order.
@@ -43,7 +45,7 @@ pub fn pv_segments(vg: &VolumeGroup) -> BTreeMap<String, Vec<PvSeg>> {
         let mut segs = used.remove(&p.key).unwrap_or_default();
         segs.sort_by_key(|s| s.pe);
         let mut all = Vec::new();
-        let mut at = 0;
+        let mut at = Extents(0);
         for s in segs {
             if s.pe > at {
                 all.push(PvSeg { pe: at, len: s.pe - at, used_by: None });
@@ -60,7 +62,7 @@ pub fn pv_segments(vg: &VolumeGroup) -> BTreeMap<String, Vec<PvSeg>> {
 }
 
 /// Free extents per PV key.
-pub fn free_extents(vg: &VolumeGroup) -> BTreeMap<String, u64> {
+pub fn free_extents(vg: &VolumeGroup) -> BTreeMap<String, Extents> {
     pv_segments(vg)
         .into_iter()
         .map(|(k, segs)| (k, segs.iter().filter(|s| s.used_by.is_none()).map(|s| s.len).sum()))
@@ -68,7 +70,7 @@ pub fn free_extents(vg: &VolumeGroup) -> BTreeMap<String, u64> {
 }
 
 /// Free extents in the whole VG (allocatable PVs only).
-pub fn vg_free(vg: &VolumeGroup) -> u64 {
+pub fn vg_free(vg: &VolumeGroup) -> Extents {
     let free = free_extents(vg);
     vg.pvs.iter().filter(|p| p.status.iter().any(|s| s == "ALLOCATABLE")).map(|p| free[&p.key]).sum()
 }
@@ -77,16 +79,16 @@ pub fn vg_free(vg: &VolumeGroup) -> u64 {
 /// extents each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Area {
-    pub stripes: Vec<(String, u64)>,
+    pub stripes: Vec<(String, Extents)>,
     /// Extents per stripe.
-    pub len: u64,
+    pub len: Extents,
 }
 
 /// A request for extents.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
     /// Logical extents to add (a multiple of `stripes`).
-    pub extents: u64,
+    pub extents: Extents,
     pub stripes: usize,
     /// PVs the command may use, in the order given (`None`: all, VG order).
     pub pvs: Option<&'a [String]>,
@@ -98,10 +100,10 @@ pub struct Request<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AllocError {
     #[error("{extents} extents do not divide into {stripes} stripes")]
-    Uneven { extents: u64, stripes: usize },
+    Uneven { extents: Extents, stripes: usize },
     /// `more` extents could not be placed (under the policy's rules).
     #[error("Insufficient suitable allocatable extents: {more} more required")]
-    Short { more: u64 },
+    Short { more: Extents },
 }
 
 /// Plans an allocation, without changing the VG.
@@ -112,12 +114,12 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, AllocError
     };
     let allocatable = |k: &String| vg.pvs.iter().any(|p| &p.key == k && p.status.iter().any(|s| s == "ALLOCATABLE"));
     // Free runs per PV, lowest first.
-    let mut free: BTreeMap<String, Vec<(u64, u64)>> = pv_segments(vg)
+    let mut free: BTreeMap<String, Vec<(Extents, Extents)>> = pv_segments(vg)
         .into_iter()
         .filter(|(k, _)| order.contains(k) && allocatable(k))
         .map(|(k, segs)| (k, segs.iter().filter(|s| s.used_by.is_none()).map(|s| (s.pe, s.len)).collect()))
         .collect();
-    let total: u64 = free.values().flatten().map(|r| r.1).sum();
+    let total: Extents = free.values().flatten().map(|r| r.1).sum();
     let stripes = req.stripes.max(1);
     if !req.extents.is_multiple_of(stripes as u64) {
         return Err(AllocError::Uneven { extents: req.extents, stripes });
@@ -149,10 +151,10 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, AllocError
         for k in &order {
             let Some(runs) = free.get_mut(k) else { continue };
             for r in runs.iter_mut() {
-                if left == 0 {
+                if left == Extents(0) {
                     break;
                 }
-                if r.1 == 0 {
+                if r.1 == Extents(0) {
                     continue;
                 }
                 let take = r.1.min(left);
@@ -167,13 +169,13 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, AllocError
     // Striped: each segment takes one run from each of `stripes` PVs.
     let mut per_stripe_left = need / stripes as u64;
     let mut out = Vec::new();
-    while per_stripe_left > 0 {
+    while per_stripe_left > Extents(0) {
         // The largest free run of each PV, largest PVs first (PV order on ties).
-        let mut best: Vec<(String, u64, u64)> = order
+        let mut best: Vec<(String, Extents, Extents)> = order
             .iter()
             .filter_map(|k| {
                 let runs = free.get(k)?;
-                let r = runs.iter().filter(|r| r.1 > 0).max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))?;
+                let r = runs.iter().filter(|r| r.1 > Extents(0)).max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))?;
                 Some((k.clone(), r.0, r.1))
             })
             .collect();
@@ -182,7 +184,7 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, AllocError
             return Err(AllocError::Short { more: per_stripe_left * stripes as u64 });
         }
         best.truncate(stripes);
-        let len = best.iter().map(|b| b.2).min().unwrap_or(0).min(per_stripe_left);
+        let len = best.iter().map(|b| b.2).min().unwrap_or_default().min(per_stripe_left);
         let mut area = Area { stripes: Vec::new(), len };
         for (k, pe, _) in &best {
             area.stripes.push((k.clone(), *pe));
@@ -200,8 +202,8 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, AllocError
 }
 
 /// The segments of `areas`, the first starting at logical extent
-/// `first_le`; striped areas get `stripe_size` (sectors).
-pub fn segments_from(areas: &[Area], first_le: u64, stripe_size: u64) -> Vec<Segment> {
+/// `first_le`; striped areas get `stripe_size`.
+pub fn segments_from(areas: &[Area], first_le: Extents, stripe_size: Sectors) -> Vec<Segment> {
     let mut le = first_le;
     areas
         .iter()
@@ -241,6 +243,7 @@ pub fn append_segments(lv: &mut LogicalVolume, new: Vec<Segment>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extent::ExtentSize;
     use crate::model::{PhysicalVolume, Uuid};
 
     fn vg(pe_counts: &[u64]) -> VolumeGroup {
@@ -250,7 +253,7 @@ mod tests {
             seqno: 1,
             status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
             flags: vec![],
-            extent_size: 8192,
+            extent_size: ExtentSize::new(Sectors(8192)).unwrap(),
             max_lv: 0,
             max_pv: 0,
             metadata_copies: 0,
@@ -264,8 +267,8 @@ mod tests {
                     status: vec!["ALLOCATABLE".into()],
                     flags: vec![],
                     dev_size: None,
-                    pe_start: 2048,
-                    pe_count: n,
+                    pe_start: Sectors(2048),
+                    pe_count: Extents(n),
                     extra: vec![],
                 })
                 .collect(),
@@ -275,7 +278,7 @@ mod tests {
     }
 
     fn add_lv(vg: &mut VolumeGroup, name: &str, areas: &[Area]) {
-        let segments = segments_from(areas, 0, 128);
+        let segments = segments_from(areas, Extents(0), Sectors(128));
         vg.lvs.push(LogicalVolume {
             name: name.into(),
             id: Uuid(*b"cccccccccccccccccccccccccccccccc"),
@@ -291,51 +294,60 @@ mod tests {
     #[test]
     fn test_linear_fills_pvs_in_order_and_extension_continues_contiguously() {
         let mut v = vg(&[15, 15]);
-        let a = allocate(&v, &Request { extents: 8, stripes: 1, pvs: None, extend: None }).unwrap();
-        assert_eq!(a, vec![Area { stripes: vec![("pv0".into(), 0)], len: 8 }]);
+        let a = allocate(&v, &Request { extents: Extents(8), stripes: 1, pvs: None, extend: None }).unwrap();
+        assert_eq!(a, vec![Area { stripes: vec![("pv0".into(), Extents(0))], len: Extents(8) }]);
         add_lv(&mut v, "base", &a);
-        let b = allocate(&v, &Request { extents: 10, stripes: 1, pvs: None, extend: None }).unwrap();
+        let b = allocate(&v, &Request { extents: Extents(10), stripes: 1, pvs: None, extend: None }).unwrap();
         assert_eq!(
             b,
-            vec![Area { stripes: vec![("pv0".into(), 8)], len: 7 }, Area { stripes: vec![("pv1".into(), 0)], len: 3 }]
+            vec![
+                Area { stripes: vec![("pv0".into(), Extents(8))], len: Extents(7) },
+                Area { stripes: vec![("pv1".into(), Extents(0))], len: Extents(3) }
+            ]
         );
-        assert_eq!(vg_free(&v), 22);
-        let err = allocate(&v, &Request { extents: 23, stripes: 1, pvs: None, extend: None }).unwrap_err();
-        assert_eq!(err, AllocError::Short { more: 1 });
+        assert_eq!(vg_free(&v), Extents(22));
+        let err = allocate(&v, &Request { extents: Extents(23), stripes: 1, pvs: None, extend: None }).unwrap_err();
+        assert_eq!(err, AllocError::Short { more: Extents(1) });
         // A PV list restricts and orders.
         let only1 = ["pv1".to_string()];
-        let c = allocate(&v, &Request { extents: 2, stripes: 1, pvs: Some(&only1), extend: None }).unwrap();
-        assert_eq!(c, vec![Area { stripes: vec![("pv1".into(), 0)], len: 2 }]);
+        let c = allocate(&v, &Request { extents: Extents(2), stripes: 1, pvs: Some(&only1), extend: None }).unwrap();
+        assert_eq!(c, vec![Area { stripes: vec![("pv1".into(), Extents(0))], len: Extents(2) }]);
     }
 
     #[test]
     fn test_extension_prefers_the_extent_after_the_last_segment() {
         let mut v = vg(&[15]);
-        add_lv(&mut v, "a", &[Area { stripes: vec![("pv0".into(), 0)], len: 2 }]);
-        add_lv(&mut v, "b", &[Area { stripes: vec![("pv0".into(), 4)], len: 2 }]);
+        add_lv(&mut v, "a", &[Area { stripes: vec![("pv0".into(), Extents(0))], len: Extents(2) }]);
+        add_lv(&mut v, "b", &[Area { stripes: vec![("pv0".into(), Extents(4))], len: Extents(2) }]);
         let a = v.lvs[0].clone();
-        let got = allocate(&v, &Request { extents: 3, stripes: 1, pvs: None, extend: Some(&a) }).unwrap();
+        let got = allocate(&v, &Request { extents: Extents(3), stripes: 1, pvs: None, extend: Some(&a) }).unwrap();
         assert_eq!(
             got,
-            vec![Area { stripes: vec![("pv0".into(), 2)], len: 2 }, Area { stripes: vec![("pv0".into(), 6)], len: 1 }]
+            vec![
+                Area { stripes: vec![("pv0".into(), Extents(2))], len: Extents(2) },
+                Area { stripes: vec![("pv0".into(), Extents(6))], len: Extents(1) }
+            ]
         );
     }
 
     #[test]
     fn test_stripes_go_on_distinct_pvs() {
         let v = vg(&[15, 15, 4]);
-        let a = allocate(&v, &Request { extents: 4, stripes: 2, pvs: None, extend: None }).unwrap();
-        assert_eq!(a, vec![Area { stripes: vec![("pv0".into(), 0), ("pv1".into(), 0)], len: 2 }]);
-        let e = allocate(&v, &Request { extents: 6, stripes: 4, pvs: None, extend: None });
+        let a = allocate(&v, &Request { extents: Extents(4), stripes: 2, pvs: None, extend: None }).unwrap();
+        assert_eq!(
+            a,
+            vec![Area { stripes: vec![("pv0".into(), Extents(0)), ("pv1".into(), Extents(0))], len: Extents(2) }]
+        );
+        let e = allocate(&v, &Request { extents: Extents(6), stripes: 4, pvs: None, extend: None });
         assert!(e.is_err());
-        let e = allocate(&v, &Request { extents: 3, stripes: 2, pvs: None, extend: None });
+        let e = allocate(&v, &Request { extents: Extents(3), stripes: 2, pvs: None, extend: None });
         assert!(e.is_err());
         // 3 stripes of 5: the third PV has only 4, and no PV may hold two stripes.
         assert_eq!(
-            allocate(&v, &Request { extents: 15, stripes: 3, pvs: None, extend: None }),
-            Err(AllocError::Short { more: 3 })
+            allocate(&v, &Request { extents: Extents(15), stripes: 3, pvs: None, extend: None }),
+            Err(AllocError::Short { more: Extents(3) })
         );
-        let a = allocate(&v, &Request { extents: 12, stripes: 3, pvs: None, extend: None }).unwrap();
+        let a = allocate(&v, &Request { extents: Extents(12), stripes: 3, pvs: None, extend: None }).unwrap();
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].stripes.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["pv0", "pv1", "pv2"]);
     }

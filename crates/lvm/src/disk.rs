@@ -17,7 +17,7 @@ use crate::FormatError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use ulvm_blockdev::{BlockDevice, Bytes, FileDevice};
+use ulvm_blockdev::{BlockDevice, Bytes, FileDevice, Sectors};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiskError {
@@ -63,14 +63,14 @@ impl PvDisk {
     }
 
     /// Device size in sectors, as the label records it.
-    pub fn dev_sectors(&self) -> u64 {
-        Bytes(self.label.device_size).sectors_floor().0
+    pub fn dev_sectors(&self) -> Sectors {
+        Bytes(self.label.device_size).sectors_floor()
     }
 
-    /// Where the PV's data starts, in sectors: its first data area, or
-    /// LVM's default ([`pv::PE_START`]) when the label lists none.
-    pub fn pe_start(&self) -> u64 {
-        Bytes(self.label.data_areas.first().map_or(pv::PE_START, |a| a.offset)).sectors_floor().0
+    /// Where the PV's data starts: its first data area, or LVM's default
+    /// ([`pv::PE_START`]) when the label lists none.
+    pub fn pe_start(&self) -> Sectors {
+        Bytes(self.label.data_areas.first().map_or(pv::PE_START, |a| a.offset)).sectors_floor()
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::extent::{ExtentSize, Extents};
 use crate::model::{PhysicalVolume, VolumeGroup};
 use std::sync::Arc;
 use ulvm_blockdev::Sectors;
@@ -25,7 +26,7 @@ fn new_vg(disks: &[PvDisk]) -> Vg {
         seqno: 0,
         status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
         flags: vec![],
-        extent_size: 8192,
+        extent_size: ExtentSize::new(Sectors(8192)).unwrap(),
         max_lv: 0,
         max_pv: 0,
         metadata_copies: 0,
@@ -39,8 +40,8 @@ fn new_vg(disks: &[PvDisk]) -> Vg {
                 status: vec!["ALLOCATABLE".into()],
                 flags: vec![],
                 dev_size: Some(d.dev_sectors()),
-                pe_start: 2048,
-                pe_count: (d.dev_sectors() - 2048) / 8192,
+                pe_start: Sectors(2048),
+                pe_count: Extents((d.dev_sectors() - Sectors(2048)).0 / 8192),
                 extra: vec![],
             })
             .collect(),

@@ -11,6 +11,7 @@
 use crate::activate::DevState;
 use crate::alloc;
 use crate::disk::{PvDisk, Vg};
+use crate::extent::Extents;
 use crate::model::{LogicalVolume, SnapshotIndex, SnapshotRef};
 use crate::names::dm_name;
 use crate::ops::{shared_refusal, vg_of_device, Session};
@@ -44,7 +45,7 @@ pub struct View<'a> {
     pub snaps: SnapshotIndex,
     lvs: HashMap<&'a str, &'a LogicalVolume>,
     /// Free extents per PV key, worked out when first asked for.
-    free: OnceCell<BTreeMap<String, u64>>,
+    free: OnceCell<BTreeMap<String, Extents>>,
 }
 
 impl<'a> View<'a> {
@@ -65,13 +66,13 @@ impl<'a> View<'a> {
         self.snaps.of_cow(cow)
     }
 
-    pub fn free(&self) -> &BTreeMap<String, u64> {
+    pub fn free(&self) -> &BTreeMap<String, Extents> {
         self.free.get_or_init(|| alloc::free_extents(&self.vg.vg))
     }
 
     /// Free extents of the PV `key`.
-    pub fn pv_free(&self, key: &str) -> u64 {
-        self.free().get(key).copied().unwrap_or(0)
+    pub fn pv_free(&self, key: &str) -> Extents {
+        self.free().get(key).copied().unwrap_or_default()
     }
 
     /// Whether LVM lists the LV without `-a`: a merging snapshot's COW is hidden.

@@ -7,7 +7,8 @@
 //!   backups and lvm.conf ([`text`]). Golden-tested against bytes real LVM
 //!   2.03 wrote, and fuzzed.
 //! * The typed VG model ([`model`]), names ([`names`]), sizes and units
-//!   ([`size`], [`units`]), allocation ([`alloc`]).
+//!   ([`size`], [`units`]), extents and extent sizes as types ([`extent`]),
+//!   allocation ([`alloc`]).
 //! * I/O: PVs and VGs on devices, assembly from the newest metadata and
 //!   commits across PVs ([`disk`], [`pv`]); the system directory with the
 //!   devices file, lvm.conf, backups, archives and locks ([`system`]).
@@ -22,6 +23,7 @@ pub mod alloc;
 pub mod crc;
 pub mod disk;
 pub mod error;
+pub mod extent;
 pub mod facts;
 pub mod label;
 pub mod mda;
@@ -42,6 +44,7 @@ pub mod units;
 pub struct FormatError(pub String);
 
 pub use error::{HostError, HostErrorKind, LvmError};
+pub use extent::{ExtentSize, Extents};
 use ulvm_blockdev::le::{le32, le64};
 
 fn err<T>(msg: impl Into<String>) -> Result<T, FormatError> {

@@ -8,12 +8,14 @@
 //! model does not know are kept in `extra` and written back, so rewriting
 //! metadata never loses what another LVM version put there.
 
+use crate::extent::{ExtentSize, Extents};
 use crate::text::{Item, Items, Printer, Tree, Value};
 use crate::{err, FormatError};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
+use ulvm_blockdev::Sectors;
 
 /// An LVM UUID: 32 characters, printed in groups of 6-4-4-4-4-4-6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,8 +68,7 @@ pub struct VolumeGroup {
     pub seqno: u64,
     pub status: Vec<String>,
     pub flags: Vec<String>,
-    /// Sectors.
-    pub extent_size: u64,
+    pub extent_size: ExtentSize,
     pub max_lv: u64,
     pub max_pv: u64,
     pub metadata_copies: u64,
@@ -85,11 +86,10 @@ pub struct PhysicalVolume {
     pub device: Option<String>,
     pub status: Vec<String>,
     pub flags: Vec<String>,
-    /// Sectors.
-    pub dev_size: Option<u64>,
-    /// Sectors.
-    pub pe_start: u64,
-    pub pe_count: u64,
+    pub dev_size: Option<Sectors>,
+    /// Where extent 0 starts on the device.
+    pub pe_start: Sectors,
+    pub pe_count: Extents,
     pub extra: Vec<Item<'static>>,
 }
 
@@ -107,9 +107,9 @@ pub struct LogicalVolume {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
-    /// Extents.
-    pub start_extent: u64,
-    pub extent_count: u64,
+    /// The segment's first logical extent.
+    pub start_extent: Extents,
+    pub extent_count: Extents,
     pub kind: SegmentKind,
     pub extra: Vec<Item<'static>>,
 }
@@ -117,9 +117,9 @@ pub struct Segment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SegmentKind {
     /// `striped` (a linear LV is one stripe): `(pv key, first extent)` per stripe.
-    Striped { stripe_size: Option<u64>, stripes: Vec<(String, u64)> },
+    Striped { stripe_size: Option<Sectors>, stripes: Vec<(String, Extents)> },
     /// `snapshot`: `cow_store` (or `merging_store` while merging).
-    Snapshot { chunk_size: u64, origin: String, cow: String, merging: bool },
+    Snapshot { chunk_size: Sectors, origin: String, cow: String, merging: bool },
     /// Anything else, kept as it was (its keys are in `extra`).
     Other { segment_type: String },
 }
@@ -223,9 +223,9 @@ impl VolumeGroup {
                 device: p.str("device").map(str::to_string),
                 status: status(p, PV_STATUS, &w)?,
                 flags: strings(p, "flags", &w)?,
-                dev_size: p.int("dev_size").map(|v| v.max(0) as u64),
-                pe_start: need_int(p, "pe_start", &w)?,
-                pe_count: need_int(p, "pe_count", &w)?,
+                dev_size: p.int("dev_size").map(|v| Sectors(v.max(0) as u64)),
+                pe_start: Sectors(need_int(p, "pe_start", &w)?),
+                pe_count: Extents(need_int(p, "pe_count", &w)?),
                 extra: extra(p, &["id", "device", "status", "flags", "dev_size", "pe_start", "pe_count"]),
             });
         }
@@ -240,7 +240,8 @@ impl VolumeGroup {
             seqno: need_int(vg, "seqno", &what)?,
             status: status(vg, VG_STATUS, &what)?,
             flags: strings(vg, "flags", &what)?,
-            extent_size: need_int(vg, "extent_size", &what)?,
+            extent_size: ExtentSize::new(Sectors(need_int(vg, "extent_size", &what)?))
+                .ok_or_else(|| FormatError(format!("{what}: extent_size = 0 is not positive")))?,
             max_lv: need_int(vg, "max_lv", &what)?,
             max_pv: need_int(vg, "max_pv", &what)?,
             metadata_copies: vg.int("metadata_copies").unwrap_or(0).max(0) as u64,
@@ -297,7 +298,7 @@ impl VolumeGroup {
         p.str("format", "lvm2");
         p.strs("status", &self.status);
         p.strs("flags", &self.flags);
-        p.int("extent_size", self.extent_size as i64);
+        p.int("extent_size", self.extent_size.sectors().0 as i64);
         p.int("max_lv", self.max_lv as i64);
         p.int("max_pv", self.max_pv as i64);
         p.int("metadata_copies", self.metadata_copies as i64);
@@ -312,10 +313,10 @@ impl VolumeGroup {
             p.strs("status", &pv.status);
             p.strs("flags", &pv.flags);
             if let Some(d) = pv.dev_size {
-                p.int("dev_size", d as i64);
+                p.int("dev_size", d.0 as i64);
             }
-            p.int("pe_start", pv.pe_start as i64);
-            p.int("pe_count", pv.pe_count as i64);
+            p.int("pe_start", pv.pe_start.0 as i64);
+            p.int("pe_count", pv.pe_count.0 as i64);
             p.items(&pv.extra);
             p.close();
         }
@@ -397,15 +398,15 @@ impl LogicalVolume {
     }
 
     /// Extents of the LV (sum of its segments).
-    pub fn extents(&self) -> u64 {
+    pub fn extents(&self) -> Extents {
         self.segments.iter().map(|s| s.extent_count).sum()
     }
 }
 
 impl Segment {
     fn from_items(s: &[Item], what: &dyn fmt::Display) -> Result<Segment, FormatError> {
-        let start_extent = need_int(s, "start_extent", what)?;
-        let extent_count = need_int(s, "extent_count", what)?;
+        let start_extent = Extents(need_int(s, "start_extent", what)?);
+        let extent_count = Extents(need_int(s, "extent_count", what)?);
         let typ = need_str(s, "type", what)?;
         let (kind, known): (SegmentKind, &[&str]) = match typ {
             "striped" => {
@@ -417,11 +418,11 @@ impl Segment {
                 let stripes = l
                     .chunks(2)
                     .map(|p| match p {
-                        [Value::Str(pv), Value::Int(pe)] if *pe >= 0 => Ok((pv.to_string(), *pe as u64)),
+                        [Value::Str(pv), Value::Int(pe)] if *pe >= 0 => Ok((pv.to_string(), Extents(*pe as u64))),
                         _ => err(format!("{what}: stripes must be \"pvN\", extent pairs")),
                     })
                     .collect::<Result<_, _>>()?;
-                let stripe_size = s.int("stripe_size").map(|v| v.max(0) as u64);
+                let stripe_size = s.int("stripe_size").map(|v| Sectors(v.max(0) as u64));
                 (
                     SegmentKind::Striped { stripe_size, stripes },
                     &["start_extent", "extent_count", "type", "stripe_count", "stripe_size", "stripes"],
@@ -435,7 +436,7 @@ impl Segment {
                 };
                 (
                     SegmentKind::Snapshot {
-                        chunk_size: need_int(s, "chunk_size", what)?,
+                        chunk_size: Sectors(need_int(s, "chunk_size", what)?),
                         origin: need_str(s, "origin", what)?.to_string(),
                         cow: cow.to_string(),
                         merging,
@@ -451,21 +452,21 @@ impl Segment {
     }
 
     fn write_items(&self, p: &mut Printer) {
-        p.int("start_extent", self.start_extent as i64);
-        p.int("extent_count", self.extent_count as i64);
+        p.int("start_extent", self.start_extent.0 as i64);
+        p.int("extent_count", self.extent_count.0 as i64);
         match &self.kind {
             SegmentKind::Striped { stripe_size, stripes } => {
                 p.str("type", "striped");
                 p.int("stripe_count", stripes.len() as i64);
                 if let Some(ss) = stripe_size {
-                    p.int("stripe_size", *ss as i64);
+                    p.int("stripe_size", ss.0 as i64);
                 }
-                let l: Vec<Value> = stripes.iter().flat_map(|(pv, pe)| [s(pv), Value::Int(*pe as i64)]).collect();
+                let l: Vec<Value> = stripes.iter().flat_map(|(pv, pe)| [s(pv), Value::Int(pe.0 as i64)]).collect();
                 p.value("stripes", &Value::List(l));
             }
             SegmentKind::Snapshot { chunk_size, origin, cow, merging } => {
                 p.str("type", "snapshot");
-                p.int("chunk_size", *chunk_size as i64);
+                p.int("chunk_size", chunk_size.0 as i64);
                 p.str("origin", origin);
                 p.str(if *merging { "merging_store" } else { "cow_store" }, cow);
             }
@@ -487,8 +488,7 @@ pub struct SnapshotRef {
     pub seg_lv: String,
     pub cow: String,
     pub origin: String,
-    /// Sectors.
-    pub chunk_size: u64,
+    pub chunk_size: Sectors,
     pub merging: bool,
 }
 
@@ -665,8 +665,7 @@ impl LogicalVolume {
 pub struct CloneRef {
     pub source: String,
     pub metadata_lv: String,
-    /// Sectors.
-    pub region_size: u64,
+    pub region_size: Sectors,
 }
 
 pub const CLONE_SOURCE_KEY: &str = "ulvm_clone_source";
@@ -680,7 +679,7 @@ impl LogicalVolume {
         Some(CloneRef {
             source: items.str(CLONE_SOURCE_KEY)?.to_string(),
             metadata_lv: items.str(CLONE_METADATA_KEY)?.to_string(),
-            region_size: items.int(CLONE_REGION_KEY)?.max(8) as u64,
+            region_size: Sectors(items.int(CLONE_REGION_KEY)?.max(8) as u64),
         })
     }
 
@@ -689,7 +688,7 @@ impl LogicalVolume {
         self.clear_clone();
         self.extra.push(a(CLONE_SOURCE_KEY, Value::Str(c.source.clone().into())));
         self.extra.push(a(CLONE_METADATA_KEY, Value::Str(c.metadata_lv.clone().into())));
-        self.extra.push(a(CLONE_REGION_KEY, Value::Int(c.region_size as i64)));
+        self.extra.push(a(CLONE_REGION_KEY, Value::Int(c.region_size.0 as i64)));
     }
 
     /// Makes this LV a plain LV again.

@@ -25,18 +25,21 @@ fn vg() -> VolumeGroup {
 #[test]
 fn test_snapshot_vg_imports_with_its_fiction() {
     let v = vg();
-    assert_eq!((v.name.as_str(), v.seqno, v.extent_size), ("vg0", 3, 8192));
+    assert_eq!((v.name.as_str(), v.seqno, v.extent_size.sectors()), ("vg0", 3, Sectors(8192)));
     assert_eq!(v.id.to_string(), "3JplqO-5fzy-rRF4-2OC2-r40f-wBOl-31EeBd");
-    assert_eq!(v.pvs[0].pe_count, 2559);
+    assert_eq!(v.pvs[0].pe_count, Extents(2559));
     let names: Vec<_> = v.lvs.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["base", "snap", "snapshot0"]);
     assert!(!v.lvs[1].is_visible(), "the COW LV is not VISIBLE");
-    assert_eq!(v.lvs[1].extents(), 25);
+    assert_eq!(v.lvs[1].extents(), Extents(25));
     assert_eq!(
         v.lvs[2].segments[0].kind,
-        SegmentKind::Snapshot { chunk_size: 8, origin: "base".into(), cow: "snap".into(), merging: false }
+        SegmentKind::Snapshot { chunk_size: Sectors(8), origin: "base".into(), cow: "snap".into(), merging: false }
     );
-    assert_eq!(v.lvs[0].segments[0].kind, SegmentKind::Striped { stripe_size: None, stripes: vec![("pv0".into(), 0)] });
+    assert_eq!(
+        v.lvs[0].segments[0].kind,
+        SegmentKind::Striped { stripe_size: None, stripes: vec![("pv0".into(), Extents(0))] }
+    );
 }
 
 #[test]
@@ -97,6 +100,8 @@ fn test_bad_metadata_is_refused_with_a_reason() {
         ),
         ("version = 1", "version = 2", "not LVM2 text metadata"),
         ("cow_store = \"snap\"", "", "without cow_store"),
+        ("extent_size = 8192", "extent_size = 0", "VG vg0: extent_size = 0 is not positive"),
+        ("extent_size = 8192", "extent_size = -8", "VG vg0: extent_size = -8 is negative"),
     ] {
         let text = SNAPSHOT_VG.replacen(from, to, 1);
         assert_ne!(text, SNAPSHOT_VG, "the case must change something: {from}");

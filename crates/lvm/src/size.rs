@@ -5,7 +5,7 @@
 //! reports); `b` is bytes and `s` is 512-byte sectors.
 
 use crate::{err, FormatError};
-use ulvm_blockdev::SECTOR_SIZE;
+use ulvm_blockdev::{Sectors, SECTOR_SIZE};
 
 /// Whether a size is absolute or relative (`lvextend -L +5G`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,11 +15,11 @@ pub enum Sign {
     Minus,
 }
 
-/// A parsed size in 512-byte sectors (rounded up), with its sign.
+/// A parsed size in sectors (rounded up), with its sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SizeArg {
     pub sign: Sign,
-    pub sectors: u64,
+    pub sectors: Sectors,
 }
 
 /// Parses `s` with `default_unit` (LVM uses `m` for `-L`).
@@ -39,7 +39,7 @@ pub fn parse_size(s: &str, default_unit: char) -> Result<SizeArg, FormatError> {
     }
     let bytes_per_unit: u128 = match unit.to_ascii_lowercase() {
         'b' => 1,
-        's' => SECTOR_SIZE.into(),
+        's' => SECTOR_SIZE as u128,
         'k' => 1 << 10,
         'm' => 1 << 20,
         'g' => 1 << 30,
@@ -56,11 +56,11 @@ pub fn parse_size(s: &str, default_unit: char) -> Result<SizeArg, FormatError> {
     let digits: u128 = format!("{int}{frac}").parse().map_err(|_| bad())?;
     let scale = 10u128.pow(frac.len() as u32);
     let bytes = digits.checked_mul(bytes_per_unit).ok_or_else(bad)?.div_ceil(scale);
-    let sectors = u64::try_from(bytes.div_ceil(SECTOR_SIZE.into())).map_err(|_| bad())?;
+    let sectors = u64::try_from(bytes.div_ceil(SECTOR_SIZE as u128)).map_err(|_| bad())?;
     if sectors == 0 && sign == Sign::None {
         return err(format!("Size must be larger than zero: {s}"));
     }
-    Ok(SizeArg { sign, sectors })
+    Ok(SizeArg { sign, sectors: Sectors(sectors) })
 }
 
 #[cfg(test)]
@@ -70,16 +70,16 @@ mod tests {
     #[test]
     fn test_sizes_parse_like_lvm() {
         let p = |s: &str| parse_size(s, 'm').unwrap();
-        assert_eq!(p("100"), SizeArg { sign: Sign::None, sectors: 100 * 2048 });
+        assert_eq!(p("100"), SizeArg { sign: Sign::None, sectors: Sectors(100 * 2048) });
         assert_eq!(p("8G"), p("8g"));
-        assert_eq!(p("8G").sectors, 8 << 21);
-        assert_eq!(p("+5G"), SizeArg { sign: Sign::Plus, sectors: 5 << 21 });
-        assert_eq!(p("-512M"), SizeArg { sign: Sign::Minus, sectors: 512 * 2048 });
-        assert_eq!(p("1.5g").sectors, 3 << 20);
-        assert_eq!(p("4096s").sectors, 4096);
-        assert_eq!(p("1000b").sectors, 2, "bytes round up to whole sectors");
-        assert_eq!(p("0.5k").sectors, 1);
-        assert_eq!(p("1t").sectors, 1 << 31);
+        assert_eq!(p("8G").sectors, Sectors(8 << 21));
+        assert_eq!(p("+5G"), SizeArg { sign: Sign::Plus, sectors: Sectors(5 << 21) });
+        assert_eq!(p("-512M"), SizeArg { sign: Sign::Minus, sectors: Sectors(512 * 2048) });
+        assert_eq!(p("1.5g").sectors, Sectors(3 << 20));
+        assert_eq!(p("4096s").sectors, Sectors(4096));
+        assert_eq!(p("1000b").sectors, Sectors(2), "bytes round up to whole sectors");
+        assert_eq!(p("0.5k").sectors, Sectors(1));
+        assert_eq!(p("1t").sectors, Sectors(1 << 31));
     }
 
     #[test]

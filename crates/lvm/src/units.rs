@@ -7,7 +7,7 @@
 //! (`<2.00g` for 2047 MiB; `--units H` prints `125.83M` for 125.829 MB).
 
 use crate::FormatError;
-use ulvm_blockdev::SECTOR_SIZE;
+use ulvm_blockdev::{Sectors, SECTOR_SIZE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -76,9 +76,9 @@ impl Units {
         Units { suffix: false, ..self }
     }
 
-    /// `sectors` (512 bytes each) in these units.
-    pub fn size(&self, sectors: u64) -> String {
-        let bytes = sectors as u128 * SECTOR_SIZE as u128;
+    /// `sectors` in these units.
+    pub fn size(&self, sectors: Sectors) -> String {
+        let bytes = sectors.0 as u128 * SECTOR_SIZE as u128;
         let (factor, suffix, precision) = match self.kind {
             Kind::Human { base } => {
                 if bytes == 0 {
@@ -122,9 +122,9 @@ impl Units {
 
 /// A size as LVM's messages and `*display` print it: `32.00 MiB`,
 /// `<2.00 GiB`, `4.00 KiB`.
-pub fn size_long(sectors: u64) -> String {
+pub fn size_long(sectors: Sectors) -> String {
     let short = Units::human().size(sectors);
-    if sectors == 0 {
+    if sectors == Sectors(0) {
         return "0   ".to_string();
     }
     let (num, unit) = short.split_at(short.len() - 1);
@@ -149,31 +149,31 @@ mod tests {
     fn test_human_sizes_match_lvm() {
         let h = Units::human();
         // Observed with LVM 2.03.16 pvs on 10G, 1025M, 2047M and 100M devices.
-        assert_eq!(h.size(10240 * MIB), "10.00g");
-        assert_eq!(h.size(1025 * MIB), "1.00g");
-        assert_eq!(h.size(2047 * MIB), "<2.00g");
-        assert_eq!(h.size(100 * MIB), "100.00m");
-        assert_eq!(h.size(8), "4.00k");
-        assert_eq!(h.size(0), "0 ");
-        assert_eq!(h.size(32 * MIB), "32.00m");
-        assert_eq!(size_long(32 * MIB), "32.00 MiB");
-        assert_eq!(size_long(2047 * MIB), "<2.00 GiB");
+        assert_eq!(h.size(Sectors(10240 * MIB)), "10.00g");
+        assert_eq!(h.size(Sectors(1025 * MIB)), "1.00g");
+        assert_eq!(h.size(Sectors(2047 * MIB)), "<2.00g");
+        assert_eq!(h.size(Sectors(100 * MIB)), "100.00m");
+        assert_eq!(h.size(Sectors(8)), "4.00k");
+        assert_eq!(h.size(Sectors(0)), "0 ");
+        assert_eq!(h.size(Sectors(32 * MIB)), "32.00m");
+        assert_eq!(size_long(Sectors(32 * MIB)), "32.00 MiB");
+        assert_eq!(size_long(Sectors(2047 * MIB)), "<2.00 GiB");
     }
 
     #[test]
     fn test_fixed_units_and_nosuffix() {
         let m = Units::parse("m").unwrap();
-        assert_eq!(m.size(10240 * MIB), "10240.00m");
-        assert_eq!(m.size(0), "0m");
-        assert_eq!(Units::parse("k").unwrap().size(1025 * MIB), "1049600.00k");
+        assert_eq!(m.size(Sectors(10240 * MIB)), "10240.00m");
+        assert_eq!(m.size(Sectors(0)), "0m");
+        assert_eq!(Units::parse("k").unwrap().size(Sectors(1025 * MIB)), "1049600.00k");
         let b = Units::parse("b").unwrap().without_suffix();
-        assert_eq!(b.size(32 * MIB), "33554432");
-        assert_eq!(Units::parse("b").unwrap().size(1), "512B");
-        assert_eq!(Units::parse("s").unwrap().size(65536), "65536S");
-        assert_eq!(Units::parse("G").unwrap().size(2 * 1_000_000_000 / 512), "2.00G");
+        assert_eq!(b.size(Sectors(32 * MIB)), "33554432");
+        assert_eq!(Units::parse("b").unwrap().size(Sectors(1)), "512B");
+        assert_eq!(Units::parse("s").unwrap().size(Sectors(65536)), "65536S");
+        assert_eq!(Units::parse("G").unwrap().size(Sectors(2 * 1_000_000_000 / 512)), "2.00G");
         // LVM 2.03 `vgs --units H` on a 120 MiB VG: no '<' outside `h`.
-        assert_eq!(Units::parse("H").unwrap().size(120 * MIB), "125.83M");
-        assert_eq!(Units::parse("4m").unwrap().size(8 * MIB), "2.00U");
+        assert_eq!(Units::parse("H").unwrap().size(Sectors(120 * MIB)), "125.83M");
+        assert_eq!(Units::parse("4m").unwrap().size(Sectors(8 * MIB)), "2.00U");
         assert!(Units::parse("x").is_err());
         assert!(Units::parse("mm").is_err());
         assert!(Units::parse("").is_err());

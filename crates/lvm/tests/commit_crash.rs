@@ -5,16 +5,17 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use ulvm_blockdev::{BlockDevice, MemDevice};
+use ulvm_blockdev::{BlockDevice, MemDevice, Sectors};
 use ulvm_lvm::disk::{self, PvDisk, Scan, Vg};
 use ulvm_lvm::model::{LogicalVolume, PhysicalVolume, Segment, SegmentKind, Uuid, VolumeGroup};
 use ulvm_lvm::pv;
 use ulvm_lvm::system::SystemDir;
+use ulvm_lvm::{ExtentSize, Extents};
 use ulvm_testkit::{replay, CrashMode, Log, LogDevice};
 
 const MIB: usize = 1 << 20;
 
-fn lv(name: &str, pe: u64) -> LogicalVolume {
+fn lv(name: &str, pe: Extents) -> LogicalVolume {
     LogicalVolume {
         name: name.into(),
         id: pv::new_uuid().unwrap(),
@@ -23,8 +24,8 @@ fn lv(name: &str, pe: u64) -> LogicalVolume {
         creation_time: Some(1),
         creation_host: Some("h".into()),
         segments: vec![Segment {
-            start_extent: 0,
-            extent_count: 1,
+            start_extent: Extents(0),
+            extent_count: Extents(1),
             kind: SegmentKind::Striped { stripe_size: None, stripes: vec![("pv0".into(), pe)] },
             extra: vec![],
         }],
@@ -64,9 +65,9 @@ fn test_every_crash_point_of_a_commit_reads_as_old_or_new() {
             device: None,
             status: vec!["ALLOCATABLE".into()],
             flags: vec![],
-            dev_size: Some(8 * 2048),
-            pe_start: 2048,
-            pe_count: 7,
+            dev_size: Some(Sectors(8 * 2048)),
+            pe_start: Sectors(2048),
+            pe_count: Extents(7),
             extra: vec![],
         });
         let dev: Arc<dyn BlockDevice> = d.clone();
@@ -79,12 +80,12 @@ fn test_every_crash_point_of_a_commit_reads_as_old_or_new() {
             seqno: 0,
             status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
             flags: vec![],
-            extent_size: 2048,
+            extent_size: ExtentSize::new(Sectors(2048)).unwrap(),
             max_lv: 0,
             max_pv: 0,
             metadata_copies: 0,
             pvs,
-            lvs: vec![lv("one", 0)],
+            lvs: vec![lv("one", Extents(0))],
             extra: vec![],
         }),
         text: "".into(),
@@ -97,7 +98,7 @@ fn test_every_crash_point_of_a_commit_reads_as_old_or_new() {
     // Version 2, with every write and flush logged.
     let before: Vec<Vec<u8>> = devs.iter().map(|d| d.contents()).collect();
     let start = log.len();
-    vg.vg_mut().lvs.push(lv("two", 1));
+    vg.vg_mut().lvs.push(lv("two", Extents(1)));
     disk::commit(&sd, &mut vg, "second").unwrap();
     let new = vg.vg.clone();
     let ops = log.ops()[start..].to_vec();

@@ -16,7 +16,7 @@ use ulvm_lvm::ops::resize::{self, Resize, Resized, Target};
 use ulvm_lvm::ops::vg::{vgcreate, VgCreate};
 use ulvm_lvm::size::Sign;
 use ulvm_lvm::system::Config;
-use ulvm_lvm::LvmError;
+use ulvm_lvm::{Extents, LvmError};
 
 #[test]
 fn test_vgcreate_and_lvcreate_write_the_vg_and_activate_the_lv() {
@@ -41,7 +41,7 @@ fn test_vgcreate_and_lvcreate_write_the_vg_and_activate_the_lv() {
     let pv = t.pvs[0].display().to_string();
     assert_eq!(t.host.world().log, [format!("create vg0-lvol0: 0 16384 linear {pv} 2048")]);
     let vg = s.vg("vg0", true).unwrap();
-    assert_eq!(vg.vg.lv("lvol0").unwrap().extents(), 2);
+    assert_eq!(vg.vg.lv("lvol0").unwrap().extents(), Extents(2));
     assert_eq!(vg.vg.seqno, 2);
 }
 
@@ -127,7 +127,7 @@ fn test_lvextend_reloads_the_active_lv_and_lvreduce_asks_first() {
         force: false,
         resize_fs: false,
     };
-    assert_eq!(resize::resize(&mut s, &grow).unwrap(), Resized::Changed { from: 2, to: 3 });
+    assert_eq!(resize::resize(&mut s, &grow).unwrap(), Resized::Changed { from: Extents(2), to: Extents(3) });
     let ops: Vec<String> = t.host.world().log.iter().map(|l| l.split(':').next().unwrap().to_string()).collect();
     assert_eq!(ops, ["suspend vg0-base", "load vg0-base", "resume vg0-base"]);
     assert_eq!(
@@ -141,7 +141,7 @@ fn test_lvextend_reloads_the_active_lv_and_lvreduce_asks_first() {
     let before = t.disks();
     let shrink = Resize {
         command: resize::Command::Reduce,
-        target: Target::Size(SizeSpec::Extents { sign: Sign::None, n: 1 }),
+        target: Target::Size(SizeSpec::Extents { sign: Sign::None, n: Extents(1) }),
         ..grow.clone()
     };
     let e = resize::resize(&mut s, &shrink).unwrap_err();
@@ -184,9 +184,9 @@ fn test_extend_by_policy_grows_a_snapshot_past_the_threshold_only() {
     t.host.world().status.insert("vg0-snap".into(), usage(8192));
     assert_eq!(resize::resize(&mut s, &policy).unwrap(), Resized::Unchanged);
     t.host.world().status.insert("vg0-snap".into(), usage(12288));
-    assert_eq!(resize::resize(&mut s, &policy).unwrap(), Resized::Changed { from: 2, to: 3 });
+    assert_eq!(resize::resize(&mut s, &policy).unwrap(), Resized::Changed { from: Extents(2), to: Extents(3) });
     let vg = s.vg("vg0", true).unwrap();
-    assert_eq!(vg.vg.lv("snap").unwrap().extents(), 3);
+    assert_eq!(vg.vg.lv("snap").unwrap().extents(), Extents(3));
 }
 
 #[test]

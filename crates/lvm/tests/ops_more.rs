@@ -24,7 +24,7 @@ use ulvm_lvm::ops::split::{vgmerge, vgsplit};
 use ulvm_lvm::ops::vg::{vgcreate, vgextend, vgremove, vgrename, VgCreate};
 use ulvm_lvm::ops::Session;
 use ulvm_lvm::text::Tree;
-use ulvm_lvm::LvmError;
+use ulvm_lvm::{ExtentSize, Extents, LvmError};
 
 /// An inactive linear LV (`lvcreate -a n`), on `pvs` if any are named.
 fn inactive(vg: &str, name: &str, size: SizeSpec, pvs: &[PathBuf]) -> LvCreate {
@@ -41,7 +41,7 @@ fn seqno(s: &mut Session, vg: &str) -> u64 {
 }
 
 /// Every `(PV key, first extent)` an LV's segments use.
-fn areas(vg: &Vg, lv: &str) -> Vec<(String, u64)> {
+fn areas(vg: &Vg, lv: &str) -> Vec<(String, Extents)> {
     let mut out = Vec::new();
     for seg in &vg.vg.lv(lv).unwrap().segments {
         if let SegmentKind::Striped { stripes, .. } = &seg.kind {
@@ -83,8 +83,8 @@ fn test_vgmerge_moves_the_pvs_and_lvs_and_the_source_vg_is_gone() {
     assert_eq!(vg.vg.seqno, before + 1);
     // vg1's only PV takes the next free key, and data's extents follow it.
     assert_eq!(vg.key_of(&c).as_deref(), Some("pv2"));
-    assert_eq!(vg.vg.pv("pv2").unwrap().pe_count, 15);
-    assert_eq!(areas(vg, "data"), [("pv2".to_string(), 0)]);
+    assert_eq!(vg.vg.pv("pv2").unwrap().pe_count, Extents(15));
+    assert_eq!(areas(vg, "data"), [("pv2".to_string(), Extents(0))]);
     assert!(vg.missing.is_empty() && vg.stale.is_empty());
     assert!(!t.sd.backup_dir().join("vg1").exists(), "vg1's backup file stayed");
     assert!(t.host.world().log.is_empty(), "vgmerge touched a device");
@@ -102,7 +102,7 @@ fn test_vgmerge_refusals_write_nothing() {
     let d = t.add_device("d.img");
     let mut s = t.session(false);
     // vg1: 8 MiB extents; vg2: an inactive LV named like vg0's base.
-    let big = VgCreate { extent_size: Sectors(16384), ..VgCreate::new("vg1", vec![c]) };
+    let big = VgCreate { extent_size: ExtentSize::new(Sectors(16384)).unwrap(), ..VgCreate::new("vg1", vec![c]) };
     vgcreate(&mut s, &big).unwrap();
     vgcreate(&mut s, &VgCreate::new("vg2", vec![d])).unwrap();
     lvcreate(&mut s, &inactive("vg2", "base", mib(4), &[])).unwrap();
@@ -188,7 +188,7 @@ fn test_vgsplit_moves_a_pv_and_the_lv_on_it_to_a_new_vg() {
     assert_eq!(vg1.vg.extent_size, old.vg.extent_size);
     assert_eq!(vg1.vg.lvs.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["data"]);
     assert_eq!(vg1.key_of(&b).as_deref(), Some("pv1"));
-    assert_eq!(areas(vg1, "data"), [("pv1".to_string(), 0)]);
+    assert_eq!(areas(vg1, "data"), [("pv1".to_string(), Extents(0))]);
     assert_eq!(vg1.vg.lv("data").unwrap(), old.vg.lv("data").unwrap(), "data changed on the way");
     // base stays active, untouched.
     assert!(t.host.world().log.is_empty());
@@ -414,7 +414,7 @@ fn test_vgck_passes_a_clean_vg_and_reports_extents_used_twice_or_past_the_pv() {
     let mut past = twin.clone();
     past.name = "past".into();
     past.id = ulvm_lvm::pv::new_uuid().unwrap();
-    past.segments[0].kind = SegmentKind::Striped { stripe_size: None, stripes: vec![("pv1".into(), 14)] };
+    past.segments[0].kind = SegmentKind::Striped { stripe_size: None, stripes: vec![("pv1".into(), Extents(14))] };
     vg.vg_mut().lvs.extend([twin, past]);
     s.commit(&mut vg).unwrap();
 
@@ -470,12 +470,12 @@ fn test_pvchange_x_flips_allocatable_and_lvcreate_follows_it() {
     assert_eq!(e.to_string(), "Volume group \"vg0\" has insufficient free space (15 extents): 16 required.");
     assert!(t.disks() == before, "a refused lvcreate wrote to a PV");
     lvcreate(&mut s, &inactive("vg0", "anywhere", mib(4), &[])).unwrap();
-    assert_eq!(areas(&s.vg("vg0", true).unwrap(), "anywhere"), [("pv1".to_string(), 0)]);
+    assert_eq!(areas(&s.vg("vg0", true).unwrap(), "anywhere"), [("pv1".to_string(), Extents(0))]);
 
     pvchange_allocatable(&mut s, Some(std::slice::from_ref(&a)), true).unwrap();
     assert!(allocatable(&mut s, "pv0"));
     lvcreate(&mut s, &inactive("vg0", "on_a", mib(4), std::slice::from_ref(&a))).unwrap();
-    assert_eq!(areas(&s.vg("vg0", true).unwrap(), "on_a"), [("pv0".to_string(), 2)]);
+    assert_eq!(areas(&s.vg("vg0", true).unwrap(), "on_a"), [("pv0".to_string(), Extents(2))]);
 }
 
 #[test]
@@ -513,9 +513,9 @@ fn test_pvresize_follows_a_grown_device() {
     assert_eq!(vg.vg.seqno, before + 1);
     let pv0 = vg.vg.pv("pv0").unwrap();
     // 128 MiB less the 1 MiB before the first extent, in 4 MiB extents.
-    assert_eq!((pv0.pe_count, pv0.dev_size), (31, Some(128 * 2048)));
+    assert_eq!((pv0.pe_count, pv0.dev_size), (Extents(31), Some(Sectors(128 * 2048))));
     assert_eq!(disk::read_pv(&a, true).unwrap().unwrap().label.device_size, 128 << 20);
-    assert_eq!(vg.vg.pv("pv1").unwrap().pe_count, 15);
+    assert_eq!(vg.vg.pv("pv1").unwrap().pe_count, Extents(15));
 }
 
 #[test]
@@ -536,7 +536,7 @@ fn test_pvresize_refusals_write_nothing() {
     assert_eq!(e.to_string(), format!("Failed to find physical volume \"{}\".", plain.display()));
     assert!(matches!(e, LvmError::NotFound(_)));
     assert!(t.disks() == before, "a refused pvresize wrote to a PV");
-    assert_eq!(s.vg("vg0", true).unwrap().vg.pv("pv0").unwrap().pe_count, 15);
+    assert_eq!(s.vg("vg0", true).unwrap().vg.pv("pv0").unwrap().pe_count, Extents(15));
 }
 
 // ---- lvcreate --type clone ----
@@ -596,13 +596,13 @@ fn test_lvcreate_clone_writes_the_lv_and_its_metadata_lv_and_stacks_the_clone() 
     let cl = vg.vg.lv("cl").unwrap();
     assert_eq!(
         cl.clone_ref(),
-        Some(CloneRef { source: "/src.img".into(), metadata_lv: "cl_clonemeta".into(), region_size: 128 })
+        Some(CloneRef { source: "/src.img".into(), metadata_lv: "cl_clonemeta".into(), region_size: Sectors(128) })
     );
     assert!(cl.is_visible() && cl.flags.contains(&"ACTIVATION_SKIP".to_string()));
-    assert_eq!(cl.extents(), 2);
+    assert_eq!(cl.extents(), Extents(2));
     let meta = vg.vg.lv("cl_clonemeta").unwrap();
     assert!(!meta.is_visible());
-    assert_eq!(areas(&vg, "cl_clonemeta"), [("pv0".to_string(), 4)]);
+    assert_eq!(areas(&vg, "cl_clonemeta"), [("pv0".to_string(), Extents(4))]);
     let bytes = std::fs::read(&t.pvs[0]).unwrap();
     let start = meta_at;
     assert!(bytes[start..start + 4096].iter().all(|&b| b == 0), "the metadata LV's start was not zeroed");

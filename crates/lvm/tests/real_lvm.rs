@@ -103,9 +103,10 @@ fn test_pvcreate_and_vgcreate_output_decodes_and_reencodes() {
 /// reads LVM's new metadata back, keys it does not model included.
 #[test]
 fn test_real_lvm_accepts_what_ulvm_writes_and_ulvm_reads_its_changes() {
-    use ulvm_blockdev::{BlockDevice, FileDevice};
+    use ulvm_blockdev::{BlockDevice, Bytes, FileDevice, Sectors};
     use ulvm_lvm::model::{PhysicalVolume, Uuid};
     use ulvm_lvm::pv;
+    use ulvm_lvm::ExtentSize;
     if run("id", &["-u"]).as_deref() != Ok("0") && skip("needs root for loop devices") {
         return;
     }
@@ -119,14 +120,16 @@ fn test_real_lvm_accepts_what_ulvm_writes_and_ulvm_reads_its_changes() {
         let dev = FileDevice::open(&img, false).unwrap();
         let mut label = pv::format_pv(&dev, pv::new_uuid().unwrap()).unwrap();
         pv::set_in_use(&dev, &mut label, true).unwrap();
-        let pe_count = (dev.size().bytes().0 - pv::PE_START) / (4 << 20);
+        let extent_size = ExtentSize::new(Sectors(8192)).unwrap();
+        let pe_start = Bytes(pv::PE_START).sectors_floor();
+        let pe_count = extent_size.extents_floor(dev.size() - pe_start);
         let model = VolumeGroup {
             name: vg.clone(),
             id: pv::new_uuid().unwrap(),
             seqno: 1,
             status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
             flags: vec![],
-            extent_size: 8192,
+            extent_size,
             max_lv: 0,
             max_pv: 0,
             metadata_copies: 0,
@@ -136,8 +139,8 @@ fn test_real_lvm_accepts_what_ulvm_writes_and_ulvm_reads_its_changes() {
                 device: None,
                 status: vec!["ALLOCATABLE".into()],
                 flags: vec![],
-                dev_size: Some(dev.size().0),
-                pe_start: pv::PE_START / 512,
+                dev_size: Some(dev.size()),
+                pe_start,
                 pe_count,
                 extra: vec![],
             }],

@@ -13,15 +13,16 @@ use super::args::Args;
 use super::lv::{pow2_size, size_arg};
 use super::{usage, Ctx};
 use anyhow::{anyhow, bail, Result};
+use ulvm_blockdev::{BlockDevice, Sectors};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::clone;
 
-/// The table's name for the source and its size in sectors.
-fn resolve_source(ctx: &mut Ctx, source: &str) -> Result<(String, u64)> {
+/// The table's name for the source and its size.
+fn resolve_source(ctx: &mut Ctx, source: &str) -> Result<(String, Sectors)> {
     if ulvm_dm::is_remote(source) {
         let uri = ulvm_nbd::NbdUri::parse(source).map_err(|e| anyhow!("{e}"))?;
         let c = uri.connect().map_err(|e| anyhow!("Cannot reach the clone source {source}: {e}"))?;
-        let size = ulvm_blockdev::BlockDevice::size(&c).0;
+        let size = BlockDevice::size(&c);
         return Ok((source.to_string(), size));
     }
     if let Some((vg, lv)) = source.split_once('/').filter(|_| !source.starts_with('/')) {
@@ -31,11 +32,11 @@ fn resolve_source(ctx: &mut Ctx, source: &str) -> Result<(String, u64)> {
         if ctx.host()?.state(&name).map_err(|e| anyhow!("{e}"))?.is_none() {
             bail!("The clone source {vg}/{lv} must be active.");
         }
-        return Ok((format!("/dev/mapper/{name}"), l.extents() * v.vg.extent_size));
+        return Ok((format!("/dev/mapper/{name}"), v.vg.extent_size.to_sectors(l.extents())));
     }
     let path = std::fs::canonicalize(source).map_err(|_| anyhow!("No device found for {source}."))?;
     let d = ulvm_blockdev::FileDevice::open(&path, true).map_err(|e| anyhow!("Cannot use {source}: {e}"))?;
-    Ok((path.display().to_string(), ulvm_blockdev::BlockDevice::size(&d).0))
+    Ok((path.display().to_string(), BlockDevice::size(&d)))
 }
 
 pub fn lvcreate_clone(ctx: &mut Ctx, a: &Args) -> Result<i32> {
@@ -45,15 +46,15 @@ pub fn lvcreate_clone(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let Some(vg_name) = a.pos.first().map(|v| v.trim_start_matches("/dev/").trim_end_matches('/').to_string()) else {
         return usage("Please specify a volume group.");
     };
-    let region = pow2_size(a, "regionsize", clone::DEFAULT_REGION_SIZE, 8, 2_097_152)?;
-    let (src, src_sectors) = resolve_source(ctx, source)?;
+    let region = pow2_size(a, "regionsize", clone::DEFAULT_REGION_SIZE, Sectors(8), Sectors(2_097_152))?;
+    let (src, source_size) = resolve_source(ctx, source)?;
     let size = size_arg(a)?;
     let c = clone::CloneCreate {
         vg: vg_name.clone(),
         name: a.get("name").map(String::from),
         source_arg: source.to_string(),
         source: src,
-        source_size: ulvm_blockdev::Sectors(src_sectors),
+        source_size,
         size,
         region_size: region,
         pvs: super::device_args(&a.pos[1..])?,

@@ -6,6 +6,7 @@ use super::Ctx;
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
+use ulvm_blockdev::Sectors;
 use ulvm_lvm::alloc;
 use ulvm_lvm::disk::Vg;
 use ulvm_lvm::facts::{live, shown_pvs, usage_pct, Devices, View};
@@ -13,6 +14,7 @@ use ulvm_lvm::model::{LogicalVolume, SegmentKind, SnapshotRef};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, local_names, shared_refusal};
 use ulvm_lvm::units::size_long;
+use ulvm_lvm::Extents;
 
 /// `println!` into `out`: the displays print thousands of lines, which go
 /// out in a few writes instead of one each. As with `println!`, a failed
@@ -43,17 +45,17 @@ pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         match entry {
             Some((v, p)) => {
                 let es = v.vg.extent_size;
-                let data = p.pe_count * es;
-                let free = view.map(|w| w.pv_free(&p.key)).unwrap_or(0);
+                let data = es.to_sectors(p.pe_count);
+                let free = view.map(|w| w.pv_free(&p.key)).unwrap_or_default();
                 let dev = d.dev_sectors();
                 outln!(out, "  PV Size               {} / not usable {}", size_long(dev), size_long(dev - data));
                 let allocatable = p.status.iter().any(|s| s == "ALLOCATABLE");
                 if allocatable {
-                    outln!(out, "  Allocatable           yes {}", if free == 0 { "(but full)" } else { "" });
+                    outln!(out, "  Allocatable           yes {}", if free == Extents(0) { "(but full)" } else { "" });
                 } else {
                     outln!(out, "  Allocatable           NO");
                 }
-                outln!(out, "  PE Size               {}", size_long(es));
+                outln!(out, "  PE Size               {}", size_long(es.sectors()));
                 outln!(out, "  Total PE              {}", p.pe_count);
                 outln!(out, "  Free PE               {free}");
                 outln!(out, "  Allocated PE          {}", p.pe_count - free);
@@ -63,7 +65,7 @@ pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                     outln!(out, "  --- Physical Segments ---");
                     let lvs: HashMap<&str, &LogicalVolume> = v.vg.lvs.iter().map(|l| (l.name.as_str(), l)).collect();
                     for s in &alloc::pv_segments(&v.vg)[&p.key] {
-                        outln!(out, "  Physical extent {} to {}:", s.pe, s.pe + s.len - 1);
+                        outln!(out, "  Physical extent {} to {}:", s.pe, s.pe + s.len - Extents(1));
                         match &s.used_by {
                             Some((lv, le)) => {
                                 outln!(out, "    Logical volume\t/dev/{}/{lv}", v.vg.name);
@@ -72,7 +74,7 @@ pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                                     .and_then(|l| l.segments.iter().find(|g| g.start_extent == *le))
                                     .map(|g| g.extent_count)
                                     .unwrap_or(s.len);
-                                outln!(out, "    Logical extents\t{le} to {}", le + seg_len - 1);
+                                outln!(out, "    Logical extents\t{le} to {}", *le + seg_len - Extents(1));
                             }
                             None => outln!(out, "    FREE"),
                         }
@@ -106,8 +108,8 @@ pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         let view = View::new(vg);
         let v = &vg.vg;
         let es = v.extent_size;
-        let total: u64 = v.pvs.iter().map(|p| p.pe_count).sum();
-        let free: u64 = view.free().values().sum();
+        let total: Extents = v.pvs.iter().map(|p| p.pe_count).sum();
+        let free: Extents = view.free().values().copied().sum();
         let mut open = 0;
         for l in v.user_lvs() {
             if live(&mut ctx.s, &devs, &view, l).dev.is_some_and(|d| d.open_count > 0) {
@@ -132,11 +134,11 @@ pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         outln!(out, "  Max PV                {}", v.max_pv);
         outln!(out, "  Cur PV                {}", v.pvs.len());
         outln!(out, "  Act PV                {}", vg.disks.len());
-        outln!(out, "  VG Size               {}", size_long(total * es));
-        outln!(out, "  PE Size               {}", size_long(es));
+        outln!(out, "  VG Size               {}", size_long(es.to_sectors(total)));
+        outln!(out, "  PE Size               {}", size_long(es.sectors()));
         outln!(out, "  Total PE              {total}");
-        outln!(out, "  Alloc PE / Size       {} / {}", total - free, size_long((total - free) * es));
-        outln!(out, "  Free  PE / Size       {free} / {}", size_long(free * es));
+        outln!(out, "  Alloc PE / Size       {} / {}", total - free, size_long(es.to_sectors(total - free)));
+        outln!(out, "  Free  PE / Size       {free} / {}", size_long(es.to_sectors(free)));
         outln!(out, "  VG UUID               {}", v.id);
         outln!(out, "   ");
         if a.has("verbose") {
@@ -165,23 +167,23 @@ pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 fn print_segments(vg: &Vg, lv: &LogicalVolume, out: &mut impl std::io::Write) {
     outln!(out, "  --- Segments ---");
     for seg in &lv.segments {
-        outln!(out, "  Logical extents {} to {}:", seg.start_extent, seg.start_extent + seg.extent_count - 1);
+        outln!(out, "  Logical extents {} to {}:", seg.start_extent, seg.start_extent + seg.extent_count - Extents(1));
         match &seg.kind {
             SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => {
                 let (k, pe) = &stripes[0];
                 outln!(out, "    Type\t\tlinear");
                 outln!(out, "    Physical volume\t{}", vg.pv_path(k));
-                outln!(out, "    Physical extents\t{pe} to {}", pe + seg.extent_count - 1);
+                outln!(out, "    Physical extents\t{pe} to {}", *pe + seg.extent_count - Extents(1));
             }
             SegmentKind::Striped { stripes, stripe_size } => {
                 let per = seg.extent_count / stripes.len() as u64;
                 outln!(out, "    Type\t\tstriped");
                 outln!(out, "    Stripes\t\t{}", stripes.len());
-                outln!(out, "    Stripe size\t\t{}", size_long(stripe_size.unwrap_or(128)));
+                outln!(out, "    Stripe size\t\t{}", size_long(stripe_size.unwrap_or(Sectors(128))));
                 for (i, (k, pe)) in stripes.iter().enumerate() {
                     outln!(out, "    Stripe {i}:");
                     outln!(out, "      Physical volume\t{}", vg.pv_path(k));
-                    outln!(out, "      Physical extents\t{pe} to {}", pe + per - 1);
+                    outln!(out, "      Physical extents\t{pe} to {}", *pe + per - Extents(1));
                 }
             }
             SegmentKind::Snapshot { .. } => outln!(out, "    Type\t\tsnapshot"),
@@ -245,10 +247,10 @@ fn print_lvdisplay(ctx: &mut Ctx, devs: &Devices, view: &View, lv: &LogicalVolum
     let es = v.extent_size;
     match &snap {
         Some(s) => {
-            let o = view.lv(&s.origin).map(|o| o.extents()).unwrap_or(0);
-            outln!(out, "  LV Size                {}", size_long(o * es));
+            let o = view.lv(&s.origin).map(|o| o.extents()).unwrap_or_default();
+            outln!(out, "  LV Size                {}", size_long(es.to_sectors(o)));
             outln!(out, "  Current LE             {o}");
-            outln!(out, "  COW-table size         {}", size_long(lv.extents() * es));
+            outln!(out, "  COW-table size         {}", size_long(es.to_sectors(lv.extents())));
             outln!(out, "  COW-table LE           {}", lv.extents());
             if l.dev.is_some() && !l.invalid {
                 // LVM asks a merging snapshot's origin: until the merge
@@ -267,7 +269,7 @@ fn print_lvdisplay(ctx: &mut Ctx, devs: &Devices, view: &View, lv: &LogicalVolum
             outln!(out, "  Snapshot chunk size    {}", size_long(s.chunk_size));
         }
         None => {
-            outln!(out, "  LV Size                {}", size_long(lv.extents() * es));
+            outln!(out, "  LV Size                {}", size_long(es.to_sectors(lv.extents())));
             outln!(out, "  Current LE             {}", lv.extents());
         }
     }
@@ -278,7 +280,7 @@ fn print_lvdisplay(ctx: &mut Ctx, devs: &Devices, view: &View, lv: &LogicalVolum
         // LVM's automatic read-ahead: 256 sectors, or two full stripes.
         let ra = match lv.segments.first().map(|s| &s.kind) {
             Some(SegmentKind::Striped { stripes, stripe_size: Some(ss) }) if stripes.len() > 1 => {
-                (stripes.len() as u64 * ss * 2).max(256)
+                (stripes.len() as u64 * ss.0 * 2).max(256)
             }
             _ => 256,
         };

@@ -24,20 +24,20 @@ fn no_size<T>() -> Result<T> {
 }
 
 /// A power-of-two size option (`--stripesize`, `--chunksize`,
-/// `--regionsize`; KiB unless it has a unit), from `min` to `max` sectors.
-pub(super) fn pow2_size(a: &Args, opt: &str, default: Sectors, min: u64, max: u64) -> Result<Sectors> {
+/// `--regionsize`; KiB unless it has a unit), from `min` to `max`.
+pub(super) fn pow2_size(a: &Args, opt: &str, default: Sectors, min: Sectors, max: Sectors) -> Result<Sectors> {
     match a.get(opt) {
         None => Ok(default),
         Some(v) => {
             let s = parse_size(v, 'k').map_err(|e| super::Usage(e.0))?;
-            if s.sign != Sign::None || !s.sectors.is_power_of_two() || s.sectors < min || s.sectors > max {
+            if s.sign != Sign::None || !s.sectors.0.is_power_of_two() || s.sectors < min || s.sectors > max {
                 return usage(format!(
                     "Invalid argument for --{opt}: {v} (a power of 2 from {} to {})",
                     size_long(min),
                     size_long(max)
                 ));
             }
-            Ok(Sectors(s.sectors))
+            Ok(s.sectors)
         }
     }
 }
@@ -86,11 +86,11 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             .filter(|&n| (1..=128).contains(&n))
             .ok_or_else(|| super::Usage(format!("Invalid argument for --stripes: {v}")))?,
     };
-    let stripe_size = pow2_size(a, "stripesize", create::DEFAULT_STRIPE_SIZE, 8, 2 * 1024 * 1024)?;
+    let stripe_size = pow2_size(a, "stripesize", create::DEFAULT_STRIPE_SIZE, Sectors(8), Sectors(2 * 1024 * 1024))?;
     if stripes > 1 && !a.has("stripesize") {
-        println!("  Using default stripesize {}.", size_long(stripe_size.0));
+        println!("  Using default stripesize {}.", size_long(stripe_size));
     }
-    let chunk = pow2_size(a, "chunksize", create::DEFAULT_CHUNK_SIZE, 8, 1024)?;
+    let chunk = pow2_size(a, "chunksize", create::DEFAULT_CHUNK_SIZE, Sectors(8), Sectors(1024))?;
     let name = match a.get("name") {
         Some(n) => match n.split_once('/') {
             Some((v, l)) if v == vg_name => Some(l.to_string()),

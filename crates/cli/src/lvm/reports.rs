@@ -5,6 +5,7 @@ use super::args::Args;
 use super::{usage, Ctx};
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
+use ulvm_blockdev::Sectors;
 use ulvm_lvm::disk::{PvDisk, Vg};
 use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
 use ulvm_lvm::model::{LogicalVolume, Segment, SegmentKind};
@@ -12,6 +13,7 @@ use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
 use ulvm_lvm::report::{render, Align, Cell, Column, Layout, SortSpec};
 use ulvm_lvm::units::Units;
+use ulvm_lvm::Extents;
 
 /// LVM's percentages: two decimals, never 0.00 for something nor 100.00 for less than all.
 fn pct(v: Option<f64>) -> Cell {
@@ -145,8 +147,8 @@ fn columns(defs: &'static [FieldDef], default: &str, prefix: &str, o: &[&str]) -
     names.iter().map(|n| find_field(defs, n, prefix).ok_or_else(|| anyhow!("Unrecognised field: {n}"))).collect()
 }
 
-fn size_cell(u: &Units, sectors: u64) -> Cell {
-    Cell::num(u.size(sectors), sectors as f64)
+fn size_cell(u: &Units, sectors: Sectors) -> Cell {
+    Cell::num(u.size(sectors), sectors.0 as f64)
 }
 
 fn int_cell(v: i64) -> Cell {
@@ -274,10 +276,10 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         }
         "vg_name" => Cell::str(vg.vg.name.clone()),
         "lv_attr" => Cell::str(lv_attr(view, lv, l)),
-        "lv_size" => size_cell(u, lv.extents() * es),
+        "lv_size" => size_cell(u, es.to_sectors(lv.extents())),
         "origin" => Cell::str(snap.as_ref().map(|s| s.origin.clone()).unwrap_or_default()),
         "origin_size" => match &snap {
-            Some(s) => size_cell(u, view.lv(&s.origin).map(|o| o.extents() * es).unwrap_or(0)),
+            Some(s) => size_cell(u, view.lv(&s.origin).map(|o| es.to_sectors(o.extents())).unwrap_or_default()),
             None => Cell::str(""),
         },
         "data_percent" | "snap_percent" => pct(l.pct),
@@ -288,17 +290,17 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "seg_count" => int_cell(lv.segments.len() as i64),
         "lv_kernel_major" => int_cell(l.dev.as_ref().map(|d| d.major as i64).unwrap_or(-1)),
         "lv_kernel_minor" => int_cell(l.dev.as_ref().map(|d| d.minor as i64).unwrap_or(-1)),
-        "chunk_size" => size_cell(u, snap.as_ref().map(|s| s.chunk_size).unwrap_or(0)),
+        "chunk_size" => size_cell(u, snap.as_ref().map(|s| s.chunk_size).unwrap_or_default()),
         "devices" | "seg_pe_ranges" => {
             let Some(SegmentKind::Striped { stripes, .. }) = seg.map(|s| &s.kind) else { return Cell::str("") };
-            let per = seg.map(|s| s.extent_count).unwrap_or(0) / stripes.len().max(1) as u64;
+            let per = seg.map(|s| s.extent_count).unwrap_or_default() / stripes.len().max(1) as u64;
             let parts: Vec<String> = stripes
                 .iter()
                 .map(|(k, pe)| {
                     if id == "devices" {
                         format!("{}({pe})", vg.pv_path(k))
                     } else {
-                        format!("{}:{pe}-{}", vg.pv_path(k), pe + per - 1)
+                        format!("{}:{pe}-{}", vg.pv_path(k), *pe + per - Extents(1))
                     }
                 })
                 .collect();
@@ -319,11 +321,11 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             u,
             match seg.map(|s| &s.kind) {
                 Some(SegmentKind::Striped { stripe_size: Some(s), .. }) => *s,
-                _ => 0,
+                _ => Sectors(0),
             },
         ),
-        "seg_start" => size_cell(u, seg.map(|s| s.start_extent * es).unwrap_or(0)),
-        "seg_size" => size_cell(u, seg.map(|s| s.extent_count * es).unwrap_or(0)),
+        "seg_start" => size_cell(u, seg.map(|s| es.to_sectors(s.start_extent)).unwrap_or_default()),
+        "seg_size" => size_cell(u, seg.map(|s| es.to_sectors(s.extent_count)).unwrap_or_default()),
         _ => Cell::str(""),
     }
 }
@@ -331,8 +333,8 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
 fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
     let vg = view.vg;
     let v = &vg.vg;
-    let total: u64 = v.pvs.iter().map(|p| p.pe_count).sum();
-    let free = || view.free().values().sum::<u64>();
+    let total: Extents = v.pvs.iter().map(|p| p.pe_count).sum();
+    let free = || view.free().values().copied().sum::<Extents>();
     match id {
         "vg_name" => Cell::str(v.name.clone()),
         "pv_count" => int_cell(v.pvs.len() as i64),
@@ -340,13 +342,13 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
         "lv_count" => int_cell(v.user_lvs().filter(|l| view.visible(l)).count() as i64),
         "snap_count" => int_cell(view.snaps.all().len() as i64),
         "vg_attr" => Cell::str(vg_attr(vg)),
-        "vg_size" => size_cell(u, total * v.extent_size),
-        "vg_free" => size_cell(u, free() * v.extent_size),
+        "vg_size" => size_cell(u, v.extent_size.to_sectors(total)),
+        "vg_free" => size_cell(u, v.extent_size.to_sectors(free())),
         "vg_uuid" => Cell::str(v.id.to_string()),
         "vg_fmt" => Cell::str("lvm2"),
-        "vg_extent_size" => size_cell(u, v.extent_size),
-        "vg_extent_count" => int_cell(total as i64),
-        "vg_free_count" => int_cell(free() as i64),
+        "vg_extent_size" => size_cell(u, v.extent_size.sectors()),
+        "vg_extent_count" => int_cell(total.0 as i64),
+        "vg_free_count" => int_cell(free().0 as i64),
         "vg_seqno" => int_cell(v.seqno as i64),
         "max_lv" => int_cell(v.max_lv as i64),
         "max_pv" => int_cell(v.max_pv as i64),
@@ -362,9 +364,9 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, u: &Units) -> Cell {
         Some((v, p)) => {
             let free = v.pv_free(&p.key);
             let es = v.vg.vg.extent_size;
-            (p.pe_count * es, free * es, p.pe_count, p.pe_count - free)
+            (es.to_sectors(p.pe_count), es.to_sectors(free), p.pe_count, p.pe_count - free)
         }
-        None => (d.dev_sectors(), d.dev_sectors(), 0, 0),
+        None => (d.dev_sectors(), d.dev_sectors(), Extents(0), Extents(0)),
     };
     match id {
         "pv_name" => Cell::str(d.path.display().to_string()),
@@ -385,8 +387,8 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, u: &Units) -> Cell {
         "pv_uuid" => Cell::str(d.uuid().to_string()),
         "dev_size" => size_cell(u, d.dev_sectors()),
         "pe_start" => size_cell(u, pe_start),
-        "pv_pe_count" => int_cell(count as i64),
-        "pv_pe_alloc_count" => int_cell(alloc_n as i64),
+        "pv_pe_count" => int_cell(count.0 as i64),
+        "pv_pe_alloc_count" => int_cell(alloc_n.0 as i64),
         "pv_mda_count" => int_cell(d.label.metadata_areas.len() as i64),
         _ => Cell::str(""),
     }

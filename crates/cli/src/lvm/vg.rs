@@ -9,6 +9,7 @@ use ulvm_lvm::ops::local_names;
 use ulvm_lvm::ops::vg as ops_vg;
 use ulvm_lvm::ops::{backup, split};
 use ulvm_lvm::size::{parse_size, Sign};
+use ulvm_lvm::ExtentSize;
 
 pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let Some((name, devs)) = a.pos.split_first() else {
@@ -21,10 +22,14 @@ pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let extent_size = match a.get("physicalextentsize") {
         Some(s) => {
             let sz = parse_size(s, 'm').map_err(|e| anyhow!("{e}"))?;
-            if sz.sign != Sign::None || !sz.sectors.is_power_of_two() || sz.sectors < 8 {
-                return usage(format!("Invalid argument for --physicalextentsize: {s} (a power of 2, at least 4 KiB)"));
+            match ExtentSize::new(sz.sectors) {
+                Some(es) if sz.sign == Sign::None && sz.sectors.0.is_power_of_two() && sz.sectors.0 >= 8 => es,
+                _ => {
+                    return usage(format!(
+                        "Invalid argument for --physicalextentsize: {s} (a power of 2, at least 4 KiB)"
+                    ))
+                }
             }
-            ulvm_blockdev::Sectors(sz.sectors)
         }
         None => ops_vg::DEFAULT_EXTENT_SIZE,
     };

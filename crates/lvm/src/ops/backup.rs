@@ -4,6 +4,7 @@
 use super::vg::active_lvs;
 use super::{check_local, local_names, shared_refusal, Session};
 use crate::disk::{self, Vg};
+use crate::extent::Extents;
 use crate::model::{SegmentKind, VolumeGroup};
 use crate::system::write_atomic;
 use crate::text::Tree;
@@ -42,7 +43,7 @@ pub fn vgck(s: &mut Session, names: &[String]) -> Result<i32, LvmError> {
             status = 5;
         }
         // Extents used twice or beyond a PV are damage.
-        let mut seen = BTreeMap::<String, Vec<(u64, u64)>>::new();
+        let mut seen = BTreeMap::<String, Vec<(Extents, Extents)>>::new();
         for lv in &vg.vg.lvs {
             for seg in &lv.segments {
                 let SegmentKind::Striped { stripes, .. } = &seg.kind else { continue };
@@ -53,18 +54,18 @@ pub fn vgck(s: &mut Session, names: &[String]) -> Result<i32, LvmError> {
                         status = 5;
                         continue;
                     };
-                    if pe + per > pv.pe_count {
+                    if *pe + per > pv.pe_count {
                         s.warn(format!(
                             "LV {name}/{}: extents {pe}..{} beyond PV {k} ({} extents)",
                             lv.name,
-                            pe + per,
+                            *pe + per,
                             pv.pe_count
                         ));
                         status = 5;
                     }
                     let runs = seen.entry(k.clone()).or_default();
-                    if runs.iter().any(|&(st, l)| *pe < st + l && st < pe + per) {
-                        s.warn(format!("LV {name}/{}: extents {pe}..{} of {k} are used twice", lv.name, pe + per));
+                    if runs.iter().any(|&(st, l)| *pe < st + l && st < *pe + per) {
+                        s.warn(format!("LV {name}/{}: extents {pe}..{} of {k} are used twice", lv.name, *pe + per));
                         status = 5;
                     }
                     runs.push((*pe, per));

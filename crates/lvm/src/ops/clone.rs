@@ -11,6 +11,7 @@ use super::{now, Session};
 use crate::activate;
 use crate::alloc;
 use crate::disk;
+use crate::extent::Extents;
 use crate::model::{CloneRef, LogicalVolume};
 use crate::names::check_lv_name;
 use crate::pv as lvmpv;
@@ -65,32 +66,34 @@ pub fn lvcreate_clone(
         }
     }
     let es = vg.vg.extent_size;
-    let src_sectors = c.source_size.0;
+    let src = c.source_size;
     let pvs = pv_keys(&vg, &c.pvs)?;
     let extents = match c.size {
-        Some(spec) => spec.resolve(s, &vg, 0, pvs.as_deref())?.0,
+        Some(spec) => spec.resolve(s, &vg, Extents(0), pvs.as_deref())?.0,
         None => {
-            let n = src_sectors / es;
-            if n * es != src_sectors {
+            let n = es.extents_floor(src);
+            let whole = es.to_sectors(n);
+            if whole != src {
                 s.print(format!(
                     "Rounding down size to the source's whole extents {}: its last {} are not cloned.",
-                    size_long(n * es),
-                    size_long(src_sectors - n * es)
+                    size_long(whole),
+                    size_long(src - whole)
                 ));
             }
             n
         }
     };
-    if extents == 0 || extents * es > src_sectors {
+    let size = es.to_sectors(extents);
+    if extents == Extents(0) || size > src {
         return Err(LvmError::Refused(format!(
             "The clone source {} ({}) is smaller than the LV ({}).",
             c.source_arg,
-            size_long(src_sectors),
-            size_long(extents * es)
+            size_long(src),
+            size_long(size)
         )));
     }
-    let regions = (extents * es).div_ceil(c.region_size.0);
-    let meta_extents = (metadata_blocks(regions) * METADATA_BLOCK_SECTORS).div_ceil(es).max(1);
+    let regions = size.0.div_ceil(c.region_size.0);
+    let meta_extents = es.extents_ceil(Sectors(metadata_blocks(regions) * METADATA_BLOCK_SECTORS)).max(Extents(1));
     let dest_areas = allocate(&vg, &name, extents, 1, pvs.as_deref(), None)?;
     let host_name = disk::hostname();
     let new_lv = |n: &str, visible: bool| -> Result<LogicalVolume, LvmError> {
@@ -111,16 +114,12 @@ pub fn lvcreate_clone(
         Ok(lv)
     };
     let mut dest = new_lv(&name, true)?;
-    alloc::append_segments(&mut dest, alloc::segments_from(&dest_areas, 0, 128));
-    dest.set_clone(&CloneRef {
-        source: c.source.clone(),
-        metadata_lv: meta_name.clone(),
-        region_size: c.region_size.0,
-    });
+    alloc::append_segments(&mut dest, alloc::segments_from(&dest_areas, Extents(0), Sectors(128)));
+    dest.set_clone(&CloneRef { source: c.source.clone(), metadata_lv: meta_name.clone(), region_size: c.region_size });
     vg.vg_mut().lvs.push(dest);
     let meta_areas = allocate(&vg, &meta_name, meta_extents, 1, pvs.as_deref(), None)?;
     let mut meta = new_lv(&meta_name, false)?;
-    alloc::append_segments(&mut meta, alloc::segments_from(&meta_areas, 0, 128));
+    alloc::append_segments(&mut meta, alloc::segments_from(&meta_areas, Extents(0), Sectors(128)));
     zero_start(&vg, &meta)?;
     vg.vg_mut().lvs.push(meta);
     s.commit(&mut vg)?;

@@ -5,6 +5,7 @@
 use super::Session;
 use crate::alloc::{self, Area, Request};
 use crate::disk::Vg;
+use crate::extent::Extents;
 use crate::model::{LogicalVolume, SegmentKind};
 use crate::size::{parse_size, Sign};
 use crate::units::size_long;
@@ -29,7 +30,7 @@ pub enum PercentOf {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SizeSpec {
     /// `-l [+-]N`.
-    Extents { sign: Sign, n: u64 },
+    Extents { sign: Sign, n: Extents },
     /// `-l [+-]N%WHAT`.
     Percent { sign: Sign, pct: u64, of: PercentOf },
     /// `-L [+-]SIZE` (rounded up to whole extents).
@@ -57,14 +58,14 @@ impl SizeSpec {
                 };
                 Ok(SizeSpec::Percent { sign, pct, of })
             }
-            None => Ok(SizeSpec::Extents { sign, n: body.parse().map_err(|_| bad())? }),
+            None => Ok(SizeSpec::Extents { sign, n: Extents(body.parse().map_err(|_| bad())?) }),
         }
     }
 
     /// Parses `-L`'s value (MiB unless it has a unit).
     pub fn size(arg: &str) -> Result<SizeSpec, LvmError> {
         let s = parse_size(arg, 'm').map_err(|e| LvmError::Usage(e.0))?;
-        Ok(SizeSpec::Size { sign: s.sign, size: Sectors(s.sectors) })
+        Ok(SizeSpec::Size { sign: s.sign, size: s.sectors })
     }
 
     /// The extents this spec means for an LV of `current` extents in
@@ -75,9 +76,9 @@ impl SizeSpec {
         &self,
         s: &mut Session,
         vg: &Vg,
-        current: u64,
+        current: Extents,
         pvs: Option<&[String]>,
-    ) -> Result<(u64, bool), LvmError> {
+    ) -> Result<(Extents, bool), LvmError> {
         let es = vg.vg.extent_size;
         match *self {
             SizeSpec::Extents { sign, n } => Ok((apply(sign, current, n)?, false)),
@@ -90,13 +91,13 @@ impl SizeSpec {
                     }
                     PercentOf::Origin => current,
                 };
-                Ok((apply(sign, current, (base * pct).div_ceil(100))?, false))
+                Ok((apply(sign, current, Extents((base * pct).0.div_ceil(100)))?, false))
             }
-            SizeSpec::Size { sign, size: Sectors(sectors) } => {
-                let n = sectors.div_ceil(es);
-                let rounded = n * es != sectors;
+            SizeSpec::Size { sign, size } => {
+                let n = es.extents_ceil(size);
+                let rounded = es.to_sectors(n) != size;
                 if rounded && sign == Sign::None {
-                    s.print(format!("Rounding up size to full physical extent {}.", size_long(n * es)));
+                    s.print(format!("Rounding up size to full physical extent {}.", size_long(es.to_sectors(n))));
                 }
                 Ok((apply(sign, current, n)?, rounded))
             }
@@ -104,13 +105,13 @@ impl SizeSpec {
     }
 }
 
-fn apply(sign: Sign, current: u64, n: u64) -> Result<u64, LvmError> {
+fn apply(sign: Sign, current: Extents, n: Extents) -> Result<Extents, LvmError> {
     Ok(match sign {
         Sign::None => n,
         Sign::Plus => current + n,
         Sign::Minus => current
             .checked_sub(n)
-            .filter(|&v| v > 0)
+            .filter(|&v| v > Extents(0))
             .ok_or_else(|| LvmError::Refused("New size would be zero or negative.".into()))?,
     })
 }
@@ -140,7 +141,7 @@ pub fn pv_keys(vg: &Vg, paths: &[PathBuf]) -> Result<Option<Vec<String>>, LvmErr
 pub fn allocate(
     vg: &Vg,
     lv: &str,
-    extents: u64,
+    extents: Extents,
     stripes: usize,
     pvs: Option<&[String]>,
     extend: Option<&LogicalVolume>,
@@ -174,8 +175,8 @@ pub fn zero_start(vg: &Vg, lv: &LogicalVolume) -> Result<(), LvmError> {
     let (key, pe) = &stripes[0];
     let pv = vg.vg.pv(key).ok_or_else(|| LvmError::NotFound(format!("unknown PV {key}")))?;
     let d = vg.disk(key).ok_or_else(|| LvmError::NotFound(format!("PV {key} is missing")))?;
-    let at = Sectors(pv.pe_start + pe * vg.vg.extent_size);
-    let n = Sectors(8.min(vg.vg.extent_size));
+    let at = pv.pe_start + vg.vg.extent_size.to_sectors(*pe);
+    let n = Sectors(8).min(vg.vg.extent_size.sectors());
     d.dev.write(at, &vec![0u8; n.byte_len()])?;
     d.dev.flush()?;
     Ok(())

@@ -8,6 +8,7 @@ use super::{now, Session};
 use crate::activate;
 use crate::alloc;
 use crate::disk;
+use crate::extent::Extents;
 use crate::model::{LogicalVolume, Segment, SegmentKind};
 use crate::names::check_lv_name;
 use crate::pv as lvmpv;
@@ -94,14 +95,16 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
         None => None,
     };
     let pvs = pv_keys(&vg, &c.pvs)?;
-    let (mut extents, _) = c.size.resolve(s, &vg, origin.as_ref().map(|o| o.extents()).unwrap_or(0), pvs.as_deref())?;
+    let current = origin.as_ref().map(|o| o.extents()).unwrap_or_default();
+    let (mut extents, _) = c.size.resolve(s, &vg, current, pvs.as_deref())?;
     let stripes = c.stripes as u64;
-    if extents % stripes != 0 {
-        let up = extents.div_ceil(stripes) * stripes;
+    if !extents.is_multiple_of(stripes) {
+        let up = Extents(extents.0.div_ceil(stripes)) * stripes;
+        let es = vg.vg.extent_size;
         s.print(format!(
             "Rounding size {} ({extents} extents) up to stripe boundary size {} ({up} extents).",
-            size_long(extents * vg.vg.extent_size),
-            size_long(up * vg.vg.extent_size)
+            size_long(es.to_sectors(extents)),
+            size_long(es.to_sectors(up))
         ));
         extents = up;
     }
@@ -139,7 +142,7 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
         segments: vec![],
         extra: vec![],
     };
-    alloc::append_segments(&mut lv, alloc::segments_from(&areas, 0, c.stripe_size.0));
+    alloc::append_segments(&mut lv, alloc::segments_from(&areas, Extents(0), c.stripe_size));
     if c.zero || origin.is_some() {
         zero_start(&vg, &lv)?;
     }
@@ -159,10 +162,10 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
             creation_time: Some(now()),
             creation_host: Some(host_name),
             segments: vec![Segment {
-                start_extent: 0,
+                start_extent: Extents(0),
                 extent_count: o.extents(),
                 kind: SegmentKind::Snapshot {
-                    chunk_size: c.chunk_size.0,
+                    chunk_size: c.chunk_size,
                     origin: o.name.clone(),
                     cow: name.clone(),
                     merging: false,

@@ -22,7 +22,7 @@ use crate::disk::Vg;
 use crate::names::dm_name;
 use crate::LvmError;
 use std::time::{Duration, Instant};
-use ulvm_blockdev::{Sectors, SECTOR_SIZE};
+use ulvm_blockdev::{Bytes, Sectors};
 use ulvm_dm_table::{SnapshotStatus, TargetStatus};
 
 /// Where a job stands.
@@ -45,8 +45,8 @@ pub trait Job: Send {
     fn what(&self) -> &'static str;
     /// LVM's word for the progress line: `Merged`, `Copied`.
     fn verb(&self) -> &'static str;
-    /// How big one unit of progress is, in bytes (for rates).
-    fn unit_bytes(&self) -> u64;
+    /// How big one unit of progress is (for rates).
+    fn unit_bytes(&self) -> Bytes;
     /// Reads the job's state off the device host.
     fn step(&mut self, s: &mut Session) -> Result<State, LvmError>;
     /// Once [`State::Done`]: the metadata and tables follow. Returns the
@@ -77,8 +77,8 @@ impl Job for SnapshotMerge {
         "Merged"
     }
     /// Merge progress counts sectors.
-    fn unit_bytes(&self) -> u64 {
-        SECTOR_SIZE
+    fn unit_bytes(&self) -> Bytes {
+        Sectors(1).bytes()
     }
 
     fn step(&mut self, s: &mut Session) -> Result<State, LvmError> {
@@ -130,7 +130,7 @@ pub struct CloneHydration {
     pub vg: String,
     pub lv: String,
     /// Bytes per region, for rates.
-    pub region_bytes: u64,
+    pub region_bytes: Bytes,
 }
 
 impl Job for CloneHydration {
@@ -146,7 +146,7 @@ impl Job for CloneHydration {
     fn verb(&self) -> &'static str {
         "Copied"
     }
-    fn unit_bytes(&self) -> u64 {
+    fn unit_bytes(&self) -> Bytes {
         self.region_bytes
     }
 
@@ -196,11 +196,7 @@ pub fn job_of(vg: &Vg, lv: &str) -> Option<Box<dyn Job>> {
         return Some(Box::new(SnapshotMerge { vg: v.name.clone(), origin: lv.to_string() }));
     }
     let c = v.lv(lv)?.clone_ref()?;
-    Some(Box::new(CloneHydration {
-        vg: v.name.clone(),
-        lv: lv.to_string(),
-        region_bytes: Sectors(c.region_size).bytes().0,
-    }))
+    Some(Box::new(CloneHydration { vg: v.name.clone(), lv: lv.to_string(), region_bytes: c.region_size.bytes() }))
 }
 
 /// Every job a VG's metadata has.

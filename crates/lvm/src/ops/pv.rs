@@ -8,7 +8,6 @@ use crate::pv as lvmpv;
 use crate::size::parse_size;
 use crate::LvmError;
 use std::path::PathBuf;
-use ulvm_blockdev::Sectors;
 
 fn refused<T>(msg: String) -> Result<T, LvmError> {
     Err(LvmError::Refused(msg))
@@ -31,7 +30,7 @@ pub fn pvcreate(s: &mut Session, paths: &[PathBuf], uuid: Option<Uuid>) -> Resul
         }
         let dev =
             disk::open_device(p, false).map_err(|e| LvmError::Refused(format!("Cannot use {}: {e}", p.display())))?;
-        if dev.size().0 < PV_MIN_SIZE.0 * 2 {
+        if dev.size() < PV_MIN_SIZE + PV_MIN_SIZE {
             return refused(format!("Cannot use {}: device is too small (pv_min_size is 2.00 MiB).", p.display()));
         }
     }
@@ -153,7 +152,7 @@ pub fn pvresize(s: &mut Session, paths: &[PathBuf], set: Option<&str>) -> Result
     let mut done = 0;
     for p in paths {
         let dev = disk::open_device(p, false)?;
-        let dev_sectors = dev.size().0;
+        let dev_sectors = dev.size();
         let sectors = set.unwrap_or(dev_sectors);
         if sectors > dev_sectors {
             return refused(format!(
@@ -176,9 +175,9 @@ pub fn pvresize(s: &mut Session, paths: &[PathBuf], set: Option<&str>) -> Result
                 .filter(|x| x.used_by.is_some())
                 .map(|x| x.pe + x.len)
                 .max()
-                .unwrap_or(0);
+                .unwrap_or_default();
             let entry = vg.vg_mut().pvs.iter_mut().find(|x| x.key == key).expect("key");
-            let count = sectors.saturating_sub(entry.pe_start) / es;
+            let count = es.extents_floor(sectors.checked_sub(entry.pe_start).unwrap_or_default());
             if count < used_end {
                 return refused(format!(
                     "{}: cannot resize to {count} extents as later ones are allocated.",
@@ -188,11 +187,11 @@ pub fn pvresize(s: &mut Session, paths: &[PathBuf], set: Option<&str>) -> Result
             entry.pe_count = count;
             entry.dev_size = Some(sectors);
             let disk = vg.disks.get_mut(&key).expect("disk");
-            disk.label.device_size = Sectors(sectors).bytes().0;
+            disk.label.device_size = sectors.bytes().0;
             lvmpv::set_in_use(disk.dev.as_ref(), &mut disk.label, true)?;
             s.commit(&mut vg)?;
         } else {
-            d.label.device_size = Sectors(sectors).bytes().0;
+            d.label.device_size = sectors.bytes().0;
             let used = d.label.in_use();
             lvmpv::set_in_use(d.dev.as_ref(), &mut d.label, used)?;
         }

@@ -11,11 +11,13 @@ use super::common::{allocate, pv_keys, SizeSpec};
 use super::Session;
 use crate::activate;
 use crate::alloc;
+use crate::extent::Extents;
 use crate::model::SegmentKind;
 use crate::names::dm_name;
 use crate::units::size_long;
 use crate::LvmError;
 use std::path::PathBuf;
+use ulvm_blockdev::Sectors;
 
 /// Which command asks: each refuses sizes in the other direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +56,7 @@ pub struct Resize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resized {
     /// From and to, in extents.
-    Changed { from: u64, to: u64 },
+    Changed { from: Extents, to: Extents },
     /// `--use-policies` found nothing to do (below the threshold, or
     /// autoextend is off).
     Unchanged,
@@ -114,7 +116,7 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
                     )))
                 }
             }
-            cur + (cur * cfg.snapshot_autoextend_percent).div_ceil(100).max(1)
+            cur + Extents((cur * cfg.snapshot_autoextend_percent).0.div_ceil(100).max(1))
         }
         Target::Size(spec) => spec.resolve(s, &vg, cur, pvs.as_deref())?.0,
     };
@@ -158,7 +160,7 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         s.warn(format!(
             "WARNING: Reducing {}logical volume to {}.",
             if active.is_some() { "active " } else { "" },
-            size_long(want * es)
+            size_long(es.to_sectors(want))
         ));
         s.warn("THIS MAY DESTROY YOUR DATA (filesystem etc.)");
         if !r.force && !s.confirm(&format!("Do you really want to reduce {vg_name}/{name}?")) {
@@ -166,7 +168,7 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         }
     }
     if r.resize_fs && want < cur {
-        let kib = want * es / 2;
+        let kib = es.to_sectors(want).bytes().0 / 1024;
         if !tool_ok("e2fsck", &["-f", "-p", &fs_dev]) {
             return Err(LvmError::Refused(format!("e2fsck of {fs_dev} failed; not reducing (is it mounted?).")));
         }
@@ -182,16 +184,16 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         let stripes = r.stripes.unwrap_or(stripes);
         let stripe_size = match last {
             Some(SegmentKind::Striped { stripe_size: Some(ss), .. }) => *ss,
-            _ => 128,
+            _ => Sectors(128),
         };
-        let add = (want - cur).div_ceil(stripes as u64) * stripes as u64;
+        let add = Extents((want - cur).0.div_ceil(stripes as u64)) * stripes as u64;
         let areas = allocate(&vg, name, add, stripes, pvs.as_deref(), Some(&lv))?;
         alloc::append_segments(&mut new_lv, alloc::segments_from(&areas, cur, stripe_size));
     } else {
         let mut left = want;
         let mut segs = Vec::new();
         for mut seg in lv.segments.clone() {
-            if left == 0 {
+            if left == Extents(0) {
                 break;
             }
             if seg.extent_count > left {
@@ -199,7 +201,7 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
                     SegmentKind::Striped { stripes, .. } => stripes.len() as u64,
                     _ => 1,
                 };
-                if left % n != 0 {
+                if !left.is_multiple_of(n) {
                     return Err(LvmError::Refused(format!(
                         "Cannot reduce a {n}-stripe segment to {left} extents (not a multiple of {n})."
                     )));
@@ -220,8 +222,8 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
     s.commit(&mut vg)?;
     s.print(format!(
         "Size of logical volume {vg_name}/{name} changed from {} ({cur} extents) to {} ({new_size} extents).",
-        size_long(cur * es),
-        size_long(new_size * es)
+        size_long(es.to_sectors(cur)),
+        size_long(es.to_sectors(new_size))
     ));
     s.print(format!("Logical volume {vg_name}/{name} successfully resized."));
     if r.resize_fs && new_size > cur {

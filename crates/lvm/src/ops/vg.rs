@@ -3,6 +3,7 @@
 
 use super::Session;
 use crate::disk::{self, PvDisk, Vg};
+use crate::extent::ExtentSize;
 use crate::model::{PhysicalVolume, VolumeGroup};
 use crate::names::{check_name, dm_name};
 use crate::pv as lvmpv;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use ulvm_blockdev::Sectors;
 
 /// LVM's default extent size: 4 MiB.
-pub const DEFAULT_EXTENT_SIZE: Sectors = Sectors(8192);
+pub const DEFAULT_EXTENT_SIZE: ExtentSize = ExtentSize::new(Sectors(8192)).expect("non-zero");
 /// LVM's `pv_min_size`: 2 MiB.
 pub const PV_MIN_SIZE: Sectors = Sectors(2 * 2048);
 
@@ -23,7 +24,7 @@ pub struct VgCreate {
     pub name: String,
     pub pvs: Vec<PathBuf>,
     /// A power of two, at least 8 sectors.
-    pub extent_size: Sectors,
+    pub extent_size: ExtentSize,
     pub max_lv: u64,
     pub max_pv: u64,
 }
@@ -51,11 +52,11 @@ pub fn pvs_for_vg(s: &mut Session, paths: &[PathBuf], command: &str) -> Result<V
         }
         let dev =
             disk::open_device(p, false).map_err(|e| LvmError::Refused(format!("Cannot use {}: {e}", p.display())))?;
-        if dev.size().0 < PV_MIN_SIZE.0 * 2 {
+        if dev.size() < PV_MIN_SIZE + PV_MIN_SIZE {
             return Err(LvmError::Refused(format!(
                 "Cannot use {}: device is too small (pv_min_size is {}).",
                 p.display(),
-                size_long(PV_MIN_SIZE.0)
+                size_long(PV_MIN_SIZE)
             )));
         }
     }
@@ -79,15 +80,15 @@ pub fn pvs_for_vg(s: &mut Session, paths: &[PathBuf], command: &str) -> Result<V
     Ok(out)
 }
 
-/// A PV's entry in a VG with extents of `extent_size` sectors.
-pub fn pv_entry(key: String, d: &PvDisk, extent_size: u64) -> Result<PhysicalVolume, LvmError> {
+/// A PV's entry in a VG with extents of `extent_size`.
+pub fn pv_entry(key: String, d: &PvDisk, extent_size: ExtentSize) -> Result<PhysicalVolume, LvmError> {
     let pe_start = d.pe_start();
     let dev = d.dev_sectors();
-    if dev < pe_start + extent_size {
+    if dev < pe_start + extent_size.sectors() {
         return Err(LvmError::Refused(format!(
             "{}: too small for one extent of {}",
             d.path.display(),
-            size_long(extent_size)
+            size_long(extent_size.sectors())
         )));
     }
     Ok(PhysicalVolume {
@@ -98,7 +99,7 @@ pub fn pv_entry(key: String, d: &PvDisk, extent_size: u64) -> Result<PhysicalVol
         flags: vec![],
         dev_size: Some(dev),
         pe_start,
-        pe_count: (dev - pe_start) / extent_size,
+        pe_count: extent_size.extents_floor(dev - pe_start),
         extra: vec![],
     })
 }
@@ -116,7 +117,7 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
     let disks = pvs_for_vg(s, &c.pvs, "vgcreate")?;
     let mut pvs = Vec::new();
     for (i, d) in disks.iter().enumerate() {
-        pvs.push(pv_entry(format!("pv{i}"), d, c.extent_size.0)?);
+        pvs.push(pv_entry(format!("pv{i}"), d, c.extent_size)?);
     }
     let mut vg = Vg {
         vg: Arc::new(VolumeGroup {
@@ -125,7 +126,7 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
             seqno: 0,
             status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
             flags: vec![],
-            extent_size: c.extent_size.0,
+            extent_size: c.extent_size,
             max_lv: c.max_lv,
             max_pv: c.max_pv,
             metadata_copies: 0,
