@@ -625,6 +625,11 @@ fn test_lvcreate_clone_refusals_write_nothing() {
             CloneCreate { size: Some(mib(12)), ..clone_of_10m() },
             "The clone source /src.img (10.00 MiB) is smaller than the LV (12.00 MiB).".into(),
         ),
+        // Smaller than one extent (4 MiB): refused before any rounding line.
+        (
+            CloneCreate { source_size: Sectors(2048), ..clone_of_10m() },
+            "The clone source /src.img (1.00 MiB) is smaller than one extent (4.00 MiB).".into(),
+        ),
         (
             CloneCreate { source_size: Sectors(1024 * 2048), ..clone_of_10m() },
             "Volume group \"vg0\" has insufficient free space (28 extents): 256 required.".into(),

@@ -72,6 +72,14 @@ pub fn lvcreate_clone(
         Some(spec) => spec.resolve(s, &vg, Extents(0), pvs.as_deref())?.0,
         None => {
             let n = es.extents_floor(src);
+            if n == Extents(0) {
+                return Err(LvmError::Refused(format!(
+                    "The clone source {} ({}) is smaller than one extent ({}).",
+                    c.source_arg,
+                    size_long(src),
+                    size_long(es.sectors())
+                )));
+            }
             let whole = es.to_sectors(n);
             if whole != src {
                 s.print(format!(
