@@ -9,6 +9,8 @@
 //! its own. Adding a target type adds a variant here, and the compiler
 //! points at every `match` that has to learn it.
 
+#![warn(missing_docs)]
+
 pub mod status;
 pub mod table;
 

@@ -25,13 +25,21 @@ use ulvm_blockdev::Sectors;
 /// The status of one target, by target type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetStatus {
+    /// `linear`, which reports nothing.
     Linear,
+    /// `striped`: each stripe's device and health.
     Striped(StripedStatus),
+    /// `zero`, which reports nothing.
     Zero,
+    /// `error`, which reports nothing.
     Error,
+    /// `snapshot-origin`, which reports nothing.
     SnapshotOrigin,
+    /// `snapshot`: how full the COW is, or why the snapshot is unusable.
     Snapshot(SnapshotStatus),
+    /// `snapshot-merge`: as `snapshot`, the usage shrinking as chunks merge.
     SnapshotMerge(SnapshotStatus),
+    /// `clone`: hydration progress, metadata usage and settings.
     Clone(CloneStatus),
 }
 
@@ -58,6 +66,7 @@ impl TargetStatus {
         }
     }
 
+    /// The target type the status belongs to, as `dmsetup status` names it.
     pub fn target_type(&self) -> &'static str {
         match self {
             TargetStatus::Linear => "linear",
@@ -103,8 +112,11 @@ impl fmt::Display for TargetStatus {
 /// `<start> <length> <target type> <status>`: one line of `dmsetup status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusLine {
+    /// The first sector of the mapped device the target covers.
     pub start: Sectors,
+    /// How many sectors the target covers.
     pub len: Sectors,
+    /// The target type and what it reports.
     pub status: TargetStatus,
 }
 
@@ -135,7 +147,10 @@ impl FromStr for StatusLine {
 /// seen an I/O error (`D`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StripedStatus {
+    /// Each stripe's device, in table order.
     pub devices: Vec<DevNum>,
+    /// Per stripe, in the same order: `A` (true) if it has seen no I/O
+    /// error, `D` (false) if it has.
     pub alive: Vec<bool>,
 }
 
@@ -181,14 +196,19 @@ pub enum SnapshotStatus {
     /// Sectors of the COW in use (data and metadata), its size, and the
     /// metadata's share; during a merge, what is left to merge.
     Active {
+        /// COW sectors in use, metadata included.
         allocated: Sectors,
+        /// The COW device's size.
         total: Sectors,
+        /// COW sectors holding the header and exception tables.
         metadata: Sectors,
     },
     /// The COW filled up or failed: the snapshot is dropped.
     Invalid,
     /// A `PO` snapshot whose COW filled up: writes fail, it stays readable.
     Overflow,
+    /// `Merge failed`: a `snapshot-merge` target hit an error and stopped
+    /// merging.
     MergeFailed,
     /// The store cannot report its usage.
     Unknown,
@@ -250,6 +270,7 @@ impl FromStr for SnapshotStatus {
 pub struct CloneFeatures {
     /// Background hydration is disabled.
     pub no_hydration: bool,
+    /// Discards are not passed down to the destination device.
     pub no_discard_passdown: bool,
     /// ulvm only (the kernel has no such flag).
     pub hydrate_on_read: bool,
@@ -258,6 +279,7 @@ pub struct CloneFeatures {
 /// The metadata mode a clone reports last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloneMode {
+    /// `rw`: metadata is updated as regions hydrate.
     ReadWrite,
     /// Metadata errors made the clone stop recording hydration.
     ReadOnly,
@@ -266,17 +288,29 @@ pub enum CloneMode {
 /// `clone`: the kernel's status fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloneStatus {
+    /// The full status of a clone whose metadata is readable.
     Active {
+        /// The size of one metadata block (8 sectors in the kernel).
         metadata_block_size: Sectors,
+        /// Metadata blocks in use.
         metadata_used: u64,
+        /// Metadata blocks the metadata device holds.
         metadata_total: u64,
+        /// The unit of hydration: what one bit of the metadata covers.
         region_size: Sectors,
+        /// Regions already copied to the destination.
         hydrated: u64,
+        /// All regions of the device.
         regions: u64,
+        /// Regions being copied right now.
         hydrating: u64,
+        /// The feature flags now in effect.
         features: CloneFeatures,
+        /// Core argument: at most this many regions hydrate at once.
         hydration_threshold: u32,
+        /// Core argument: contiguous regions copied together in one batch.
         hydration_batch_size: u32,
+        /// The metadata mode, `rw` or `ro`.
         mode: CloneMode,
     },
     /// The metadata device failed.

@@ -12,11 +12,15 @@ use ulvm_blockdev::Sectors;
 /// A kernel-style device number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DevNum {
+    /// Which driver the device belongs to (7 for loop devices, 253 for
+    /// ulvm's mapped devices).
     pub major: u32,
+    /// Which of that driver's devices it is.
     pub minor: u32,
 }
 
 impl DevNum {
+    /// `major:minor`.
     pub const fn new(major: u32, minor: u32) -> Self {
         DevNum { major, minor }
     }
@@ -41,7 +45,10 @@ impl FromStr for DevNum {
 /// dm device name that the registry resolves.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DevRef {
+    /// A word of digits around one colon, `MAJOR:MINOR`.
     Number(DevNum),
+    /// Any other word: a dm device name (with or without `/dev/mapper/`),
+    /// a file or device path, or an NBD URI (`nbd://`, `nbd+unix://`).
     Path(String),
 }
 
@@ -88,7 +95,11 @@ pub(crate) fn parse_dec<T: FromStr>(s: &str) -> Result<T, TableError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StoreType {
     /// `P`, or `PO` when userspace understands the `Overflow` status.
-    Persistent { overflow: bool },
+    Persistent {
+        /// `O`: a full COW makes the snapshot report `Overflow` and fail
+        /// writes, instead of invalidating it.
+        overflow: bool,
+    },
     /// `N`: kept in memory only.
     Transient,
 }
@@ -122,25 +133,37 @@ impl FromStr for StoreType {
 /// Optional feature arguments of `snapshot` and `snapshot-merge`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SnapshotFeatures {
+    /// `discard_zeroes_cow`: the snapshot takes discards; one that covers a
+    /// whole chunk with an exception zeroes that chunk in the COW, and one
+    /// for a chunk without an exception does nothing (no copy-out).
     pub discard_zeroes_cow: bool,
+    /// `discard_passdown_origin`: a discard of the snapshot is also sent
+    /// straight to the origin device, bypassing `snapshot-origin` so that
+    /// it copies nothing out; needs `discard_zeroes_cow`.
     pub discard_passdown_origin: bool,
 }
 
 /// Arguments of `snapshot` and `snapshot-merge`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SnapshotArgs {
+    /// The device the snapshot is a point-in-time copy of (LVM's `-real`).
     pub origin: DevRef,
+    /// The exception store: where chunks that differ from the origin go.
     pub cow: DevRef,
+    /// The third argument: `P`, `PO` or `N`.
     pub store: StoreType,
     /// In sectors; 0 means "from the on-disk header, or the default".
     pub chunk_size: u32,
+    /// The optional feature arguments after the chunk size.
     pub features: SnapshotFeatures,
 }
 
 /// One stripe of a `striped` target.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Stripe {
+    /// The device this stripe's chunks go to.
     pub dev: DevRef,
+    /// Where on that device the stripe starts.
     pub offset: Sectors,
 }
 
@@ -148,8 +171,11 @@ pub struct Stripe {
 /// [<#feature args> [<feature arg>]* [<#core args> [<key> <value>]*]]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CloneArgs {
+    /// The device that records which regions are hydrated.
     pub metadata: DevRef,
+    /// The destination: the device being filled, which ends up a full copy.
     pub dest: DevRef,
+    /// The read-only source that unhydrated regions are read from.
     pub source: DevRef,
     /// Sectors.
     pub region_size: u64,
@@ -160,7 +186,11 @@ pub struct CloneArgs {
     /// `hydrate_on_read` (ulvm only; the kernel refuses it): a read of an
     /// unhydrated region also lands it on the destination.
     pub hydrate_on_read: bool,
+    /// Core argument `hydration_threshold`: at most this many regions are
+    /// being copied by background hydration at once (1 if not given).
     pub hydration_threshold: u32,
+    /// Core argument `hydration_batch_size`: background hydration copies
+    /// runs of up to this many contiguous regions in one go (1 if not given).
     pub hydration_batch_size: u32,
     /// The arguments from the region size on, as given: the kernel echoes
     /// them verbatim in the table.
@@ -205,17 +235,48 @@ impl CloneArgs {
 /// A target with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TargetArgs {
-    Linear { dev: DevRef, offset: Sectors },
-    Striped { chunk_size: Sectors, stripes: Vec<Stripe> },
+    /// `linear <dev> <offset>`: the target's sectors map one to one onto
+    /// `dev` from `offset` on.
+    Linear {
+        /// The device mapped onto.
+        dev: DevRef,
+        /// The sector of `dev` that the target's first sector maps to.
+        offset: Sectors,
+    },
+    /// `striped <#stripes> <chunk size> [<dev> <offset>]...`: chunks go to
+    /// the stripes in turn.
+    Striped {
+        /// Sectors written to one stripe before moving to the next.
+        chunk_size: Sectors,
+        /// The stripes, in the order chunks go round them.
+        stripes: Vec<Stripe>,
+    },
+    /// `zero`: reads return zeroes, writes are discarded.
     Zero,
+    /// `error`: every I/O fails.
     Error,
-    SnapshotOrigin { origin: DevRef },
+    /// `snapshot-origin <origin>`: passes I/O through to `origin`; a write
+    /// to a chunk first copies the chunk out to every snapshot that has no
+    /// exception for it yet.
+    SnapshotOrigin {
+        /// The device holding the live data (LVM's `-real`).
+        origin: DevRef,
+    },
+    /// `snapshot`: the origin as it was when the snapshot was taken, plus
+    /// the writes made to the snapshot since.
     Snapshot(SnapshotArgs),
+    /// `snapshot-merge`: takes the origin's place and copies a snapshot's
+    /// exceptions back onto the origin in the background; it reads as the
+    /// merged result from the start.
     SnapshotMerge(SnapshotArgs),
+    /// `clone`: presents the source's data at once while copying it region
+    /// by region onto the destination (hydration); writes go to the
+    /// destination.
     Clone(CloneArgs),
 }
 
 impl TargetArgs {
+    /// The target type as a table line names it (`linear`, `snapshot`, ...).
     pub fn target_type(&self) -> &'static str {
         match self {
             TargetArgs::Linear { .. } => "linear",
@@ -441,8 +502,11 @@ impl fmt::Display for TargetArgs {
 /// `<start> <length> <target type> <arguments...>`
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TableLine {
+    /// The first sector of the mapped device this target covers.
     pub start: Sectors,
+    /// How many sectors the target covers.
     pub len: Sectors,
+    /// The target type and its arguments.
     pub target: TargetArgs,
 }
 
@@ -474,6 +538,7 @@ impl FromStr for TableLine {
 pub struct Table(pub Vec<TableLine>);
 
 impl Table {
+    /// The mapped device's size: where the last line ends.
     pub fn size(&self) -> Sectors {
         self.0.last().map(|l| l.start + l.len).unwrap_or_default()
     }

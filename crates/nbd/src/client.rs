@@ -34,9 +34,13 @@ struct Waiter {
 /// What negotiation found out about the export.
 #[derive(Debug, Clone, Copy)]
 pub struct ExportInfo {
+    /// The export's size in bytes.
     pub size: u64,
+    /// The transmission flags the server sent (`FLAG_*`).
     pub flags: u16,
+    /// The server agreed to structured replies.
     pub structured: bool,
+    /// The server selected `base:allocation`, so block status can be asked.
     pub meta: bool,
 }
 
@@ -65,6 +69,7 @@ impl Waiters {
     }
 }
 
+/// One connection to one export, usable from many threads at once.
 pub struct NbdClient {
     name: String,
     info: ExportInfo,
@@ -113,10 +118,12 @@ fn read_option_reply(r: &mut impl Read, opt: u32) -> io::Result<(u32, Vec<u8>)> 
 }
 
 impl NbdClient {
+    /// Connects to `export` on the server listening at unix socket `path`.
     pub fn connect_unix(path: &Path, export: &str) -> io::Result<NbdClient> {
         Self::connect(Stream::Unix(UnixStream::connect(path)?), export)
     }
 
+    /// Connects to `export` on the server at `addr` (`host:port`).
     pub fn connect_tcp(addr: &str, export: &str) -> io::Result<NbdClient> {
         let s = TcpStream::connect(addr)?;
         s.set_nodelay(true)?;
@@ -205,6 +212,7 @@ impl NbdClient {
         })
     }
 
+    /// What negotiation found out about the export.
     pub fn info(&self) -> ExportInfo {
         self.info
     }

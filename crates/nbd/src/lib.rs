@@ -11,6 +11,8 @@
 //! The server serves anything behind the [`server::Exports`] trait; it knows
 //! nothing of device-mapper.
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod listener;
 pub mod proto;

@@ -14,14 +14,18 @@ use ulvm_blockdev::{BlockDevice, Error, ErrorKind, Extent, Result, Sectors};
 /// Where an export is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
+    /// The path of a unix socket (`nbd+unix://...?socket=PATH`).
     Unix(PathBuf),
     /// `host:port`.
     Tcp(String),
 }
 
+/// A parsed NBD URI: which server, and which of its exports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NbdUri {
+    /// Where the server listens.
     pub endpoint: Endpoint,
+    /// The export name, %-escapes decoded; empty for the default export.
     pub export: String,
 }
 
@@ -46,6 +50,8 @@ fn unescape(s: &str) -> std::result::Result<String, String> {
 }
 
 impl NbdUri {
+    /// Parses `nbd://host[:port]/export` (port 10809 if not given; an IPv6
+    /// host in brackets) or `nbd+unix:///export?socket=PATH`.
     pub fn parse(s: &str) -> std::result::Result<NbdUri, String> {
         let bad = |why: &str| Err(format!("invalid NBD URI '{s}': {why}"));
         if let Some(rest) = s.strip_prefix("nbd+unix://") {
@@ -81,6 +87,7 @@ impl NbdUri {
         bad("not nbd:// or nbd+unix://")
     }
 
+    /// Opens a new connection to the export.
     pub fn connect(&self) -> io::Result<NbdClient> {
         match &self.endpoint {
             Endpoint::Unix(p) => NbdClient::connect_unix(p, &self.export),
@@ -133,6 +140,7 @@ impl RemoteDevice {
         })
     }
 
+    /// The export this device connects to.
     pub fn uri(&self) -> &NbdUri {
         &self.uri
     }

@@ -15,8 +15,12 @@ use ulvm_blockdev::{BlockDevice, Bytes, DeviceRef, Error, ErrorKind};
 
 /// One export, opened for one connection.
 pub struct Export {
+    /// The device served.
     pub dev: DeviceRef,
+    /// Advertised with `FLAG_READ_ONLY`; writes, trims and write-zeroes
+    /// fail with `EPERM`.
     pub read_only: bool,
+    /// Sent as `NBD_INFO_DESCRIPTION` when a client asks; empty for none.
     pub description: String,
     /// Held while the connection lives (counts as an open of the device).
     pub hold: Option<Box<dyn Send + Sync>>,

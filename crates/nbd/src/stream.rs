@@ -5,13 +5,17 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 
+/// A connected unix or TCP socket.
 #[derive(Debug)]
 pub enum Stream {
+    /// A unix domain socket.
     Unix(UnixStream),
+    /// A TCP connection.
     Tcp(TcpStream),
 }
 
 impl Stream {
+    /// A second handle to the same socket, for the other half or thread.
     pub fn try_clone(&self) -> io::Result<Stream> {
         Ok(match self {
             Stream::Unix(s) => Stream::Unix(s.try_clone()?),
@@ -38,6 +42,7 @@ impl Stream {
         };
     }
 
+    /// Makes reads fail with a timeout after `t` (`None`: block forever).
     pub fn set_read_timeout(&self, t: Option<std::time::Duration>) {
         let _ = match self {
             Stream::Unix(s) => s.set_read_timeout(t),

@@ -7,6 +7,8 @@
 //! * [`stamp`]: recognisable block contents (`seed ^ block`) instead of
 //!   reference images.
 
+#![warn(missing_docs)]
+
 pub mod oracle;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,9 +18,29 @@ use ulvm_blockdev::{BlockDevice, DeviceRef, Error, ErrorKind, MemDevice, Result,
 /// One logged operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    Write { dev: usize, at: Sectors, data: Vec<u8> },
-    Zero { dev: usize, at: Sectors, len: Sectors },
-    Flush { dev: usize },
+    /// A write of `data` from sector `at`.
+    Write {
+        /// The writing [`LogDevice`]'s id.
+        dev: usize,
+        /// The first sector written.
+        at: Sectors,
+        /// The bytes written.
+        data: Vec<u8>,
+    },
+    /// A write-zeroes or discard: `len` sectors from `at` now read as zeroes.
+    Zero {
+        /// The [`LogDevice`]'s id.
+        dev: usize,
+        /// The first sector zeroed.
+        at: Sectors,
+        /// How many sectors were zeroed.
+        len: Sectors,
+    },
+    /// A flush: the device's earlier writes are durable.
+    Flush {
+        /// The flushing [`LogDevice`]'s id.
+        dev: usize,
+    },
 }
 
 /// A log shared by several [`LogDevice`]s, in global order.
@@ -26,12 +48,15 @@ pub enum Op {
 pub struct Log(Arc<Mutex<Vec<Op>>>);
 
 impl Log {
+    /// Operations logged so far, over all devices.
     pub fn len(&self) -> usize {
         self.0.lock().unwrap().len()
     }
+    /// Nothing has been logged yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// A copy of the log, in the order the operations happened.
     pub fn ops(&self) -> Vec<Op> {
         self.0.lock().unwrap().clone()
     }
@@ -54,6 +79,7 @@ impl LogDevice {
     pub fn new(id: usize, initial: Vec<u8>, log: Log) -> Self {
         LogDevice { id, inner: MemDevice::from_bytes(format!("log{id}"), initial), log, reads: AtomicU64::new(0) }
     }
+    /// A copy of the device's current contents.
     pub fn contents(&self) -> Vec<u8> {
         self.inner.snapshot_bytes()
     }
@@ -164,6 +190,7 @@ pub struct FaultDevice {
 }
 
 impl FaultDevice {
+    /// Passes all I/O through to `inner` until told to fail.
     pub fn new(inner: DeviceRef) -> Self {
         FaultDevice {
             inner,
@@ -172,9 +199,14 @@ impl FaultDevice {
             writes_left: AtomicU64::new(u64::MAX),
         }
     }
+    /// Makes every read fail with an I/O error (`on`), or succeed again.
     pub fn fail_reads(&self, on: bool) {
         self.fail_reads.store(on, Ordering::SeqCst);
     }
+    /// Makes every write, discard and write-zeroes fail with an I/O error
+    /// (`on`), or succeed again (unless [`fail_writes_after`] ran out).
+    ///
+    /// [`fail_writes_after`]: FaultDevice::fail_writes_after
     pub fn fail_writes(&self, on: bool) {
         self.fail_writes.store(on, Ordering::SeqCst);
     }
@@ -266,14 +298,20 @@ mod tests {
 #[derive(Debug)]
 pub struct CountingDevice {
     inner: DeviceRef,
+    /// Read requests.
     pub read_ops: AtomicU64,
+    /// Bytes read.
     pub read_bytes: AtomicU64,
+    /// Write and write-zeroes requests (discards are not counted).
     pub write_ops: AtomicU64,
+    /// Bytes of write payload (write-zeroes adds none).
     pub write_bytes: AtomicU64,
+    /// Flush requests.
     pub flushes: AtomicU64,
 }
 
 impl CountingDevice {
+    /// Counts, from zero, the I/O passed through to `inner`.
     pub fn new(inner: DeviceRef) -> Self {
         CountingDevice {
             inner,

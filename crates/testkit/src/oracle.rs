@@ -46,6 +46,7 @@ pub fn run_vm(oracle: &Path, work: &Path, disks: &[&Path], script: &str) -> Stri
 pub struct ScratchDir(pub PathBuf);
 
 impl ScratchDir {
+    /// Creates `ulvm-oracle-<name>-<pid>` in the temporary directory, empty.
     pub fn new(name: &str) -> ScratchDir {
         let d = std::env::temp_dir().join(format!("ulvm-oracle-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
