@@ -203,7 +203,8 @@ pub enum SnapshotStatus {
         /// COW sectors holding the header and exception tables.
         metadata: Sectors,
     },
-    /// The COW filled up or failed: the snapshot is dropped.
+    /// The COW filled up or failed: the snapshot is invalidated (it stays
+    /// loaded, and its I/O fails).
     Invalid,
     /// A `PO` snapshot whose COW filled up: writes fail, it stays readable.
     Overflow,

@@ -4,7 +4,7 @@
 //!   dm-log-writes) into a log shared by several devices, so a test can
 //!   replay any prefix as a crash ([`replay`]).
 //! * [`FaultDevice`]: fails I/O on demand.
-//! * [`stamp`]: recognisable block contents (`seed ^ block`) instead of
+//! * [`stamp`]: recognisable block contents (from `seed` and `block`) instead of
 //!   reference images.
 
 #![warn(missing_docs)]
@@ -87,7 +87,8 @@ impl LogDevice {
     pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::SeqCst)
     }
-    /// Logged operations of this device: `(writes, flushes)`.
+    /// Logged operations of this device: `(writes, flushes)`, where writes
+    /// count write-zeroes and discards too (both are logged as [`Op::Zero`]).
     pub fn counts(&self) -> (usize, usize) {
         let ops = self.log.ops();
         let w =
@@ -254,7 +255,8 @@ impl BlockDevice for FaultDevice {
 }
 
 /// Fills `buf` with a pattern unique to `(seed, block)`: every 8 bytes hold
-/// `seed ^ block ^ index`, so a misplaced or stale block is told apart.
+/// `seed ^ block.rotate_left(17) ^ index`, so a misplaced or stale block is
+/// told apart.
 pub fn stamp(buf: &mut [u8], seed: u64, block: u64) {
     for (i, w) in buf.chunks_mut(8).enumerate() {
         let v = (seed ^ block.rotate_left(17) ^ (i as u64)).to_le_bytes();
