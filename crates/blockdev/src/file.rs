@@ -148,7 +148,7 @@ impl BlockDevice for FileDevice {
         let (off, n) = (at.bytes().0 as i64, len.bytes().0 as i64);
         let flags = match how {
             Writeback::Start => libc::SYNC_FILE_RANGE_WRITE,
-            Writeback::Finish => {
+            Writeback::Finish | Writeback::Settle => {
                 libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER
             }
         };
@@ -304,6 +304,8 @@ mod tests {
         dev.writeback(Sectors(0), Sectors(2048), Writeback::Start).unwrap();
         dev.writeback(Sectors(0), Sectors(1024), Writeback::Finish).unwrap();
         assert_eq!(resident_pages(&dev.file, data.len()), 128, "the finished half left the cache");
+        dev.writeback(Sectors(1024), Sectors(1024), Writeback::Settle).unwrap();
+        assert_eq!(resident_pages(&dev.file, data.len()), 128, "the settled half stays cached");
         let mut back = vec![0u8; data.len()];
         dev.read(Sectors(0), &mut back).unwrap();
         assert!(back == data);

@@ -148,6 +148,9 @@ pub enum Writeback {
     /// The range was written a while ago and won't be read soon: wait for
     /// its write-back and drop it from the cache.
     Finish,
+    /// The range was just written and may be read soon: write it back and
+    /// wait for that, keeping it cached.
+    Settle,
 }
 
 /// A run of sectors with one allocation state.

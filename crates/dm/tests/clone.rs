@@ -265,6 +265,35 @@ fn test_threshold_bounds_regions_in_flight_and_writeback_trails_the_copies() {
     }
 }
 
+/// While users are active, hydration copies one piece at a time (256 KiB
+/// at most) and settles each copy's write-back before its rest: written
+/// back and waited for, and kept cached for the users' reads, never
+/// dropped.
+#[test]
+fn test_hydration_while_users_are_active_settles_each_small_copy() {
+    const N: u64 = 8192; // 4 MiB: 64 regions of 64 sectors
+    let reg = registry();
+    let src_bytes = stamped((N * 512) as usize, 13, 0);
+    let src = Probe::new(Arc::new(MemDevice::from_bytes("src", src_bytes.clone())));
+    let dst = Probe::new(mem("dst", N));
+    reg.add_device("src", src.clone());
+    reg.add_device("dst", dst.clone());
+    reg.add_device("meta", as_dev(&mem("meta", 8192)));
+    let cl =
+        create(&reg, "cl", &format!("0 {N} clone meta dst src 64 0 4 hydration_threshold 64 hydration_batch_size 16"));
+    let user = cl.throttle().user();
+    step_until_done(&reg, "cl");
+    drop(user);
+    assert!(dst.inner.snapshot_bytes() == src_bytes, "the destination is the source");
+
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(src.max_read.load(SeqCst), 512, "pieces of 256 KiB, not the batch of 16 regions");
+    assert_eq!(src.max_inflight.load(SeqCst), 512, "one copy in flight");
+    let hints = dst.hints.lock().unwrap().clone();
+    assert!(hints.iter().all(|h| h.2 == Writeback::Settle), "only settled copies: {hints:?}");
+    assert_eq!(hints.iter().map(|h| h.1).sum::<u64>(), N, "every copied sector settled");
+}
+
 /// A clone whose destination is itself a dm device (an LVM clone's
 /// `-dest` layer) passes the write-back hints through the linear mapping.
 #[test]

@@ -404,7 +404,7 @@ impl CloneTarget {
             let r = self.copy(s, e);
             self.release(&run, r.is_ok());
             r?;
-            self.wrote_behind(s, e);
+            self.wrote_behind(s, e, pace);
             copied += 1;
             if pace != Pace::Full {
                 self.throttle.rest_after(t0.elapsed());
@@ -417,10 +417,17 @@ impl CloneTarget {
     }
 
     /// Starts the write-back of a background copy, and finishes that of
-    /// the oldest ones beyond [`WRITEBACK_WINDOW`]. Hints only: the data's
-    /// durability still comes from the flush in each commit.
-    fn wrote_behind(&self, s: u64, e: u64) {
+    /// the oldest ones beyond [`WRITEBACK_WINDOW`]. While users are active
+    /// ([`Pace::Share`]) the copy's write-back is waited for at once, so
+    /// that the rest after it covers the disk time too, and the copy stays
+    /// cached for the users' reads. Hints only: the data's durability still
+    /// comes from the flush in each commit.
+    fn wrote_behind(&self, s: u64, e: u64, pace: Pace) {
         let dest = &*self.dest.dev;
+        if pace != Pace::Full {
+            let _ = dest.writeback(Sectors(s), Sectors(e - s), Writeback::Settle);
+            return;
+        }
         let _ = dest.writeback(Sectors(s), Sectors(e - s), Writeback::Start);
         let old: Vec<(u64, u64)> = {
             let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
