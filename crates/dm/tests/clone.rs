@@ -222,6 +222,20 @@ impl BlockDevice for Probe {
     }
 }
 
+/// A registry with a stamped source `src` and a destination `dst` of `n`
+/// sectors, both probed, and a metadata device `meta`; and the source's
+/// bytes.
+fn probed_sources(n: u64, seed: u64) -> (ulvm_dm::Registry, Arc<Probe>, Arc<Probe>, Vec<u8>) {
+    let reg = registry();
+    let src_bytes = stamped((n * 512) as usize, seed, 0);
+    let src = Probe::new(Arc::new(MemDevice::from_bytes("src", src_bytes.clone())));
+    let dst = Probe::new(mem("dst", n));
+    reg.add_device("src", src.clone());
+    reg.add_device("dst", dst.clone());
+    reg.add_device("meta", as_dev(&mem("meta", 8192)));
+    (reg, src, dst, src_bytes)
+}
+
 /// `hydration_threshold` bounds the regions being copied at once and
 /// `hydration_batch_size` the regions per copy, as in the kernel; copies
 /// run side by side up to that bound; every copy's write-back is started
@@ -229,13 +243,7 @@ impl BlockDevice for Probe {
 #[test]
 fn test_threshold_bounds_regions_in_flight_and_writeback_trails_the_copies() {
     const N: u64 = 65_536; // 32 MiB: 1024 regions of 64 sectors
-    let reg = registry();
-    let src_bytes = stamped((N * 512) as usize, 11, 0);
-    let src = Probe::new(Arc::new(MemDevice::from_bytes("src", src_bytes.clone())));
-    let dst = Probe::new(mem("dst", N));
-    reg.add_device("src", src.clone());
-    reg.add_device("dst", dst.clone());
-    reg.add_device("meta", as_dev(&mem("meta", 8192)));
+    let (reg, src, dst, src_bytes) = probed_sources(N, 11);
     create(&reg, "cl", &format!("0 {N} clone meta dst src 64 0 4 hydration_threshold 12 hydration_batch_size 4"));
     step_until_done(&reg, "cl");
     assert!(status(&reg, "cl").contains(" 1024/1024 0 0 4 hydration_threshold 12 "), "{}", status(&reg, "cl"));
@@ -272,13 +280,7 @@ fn test_threshold_bounds_regions_in_flight_and_writeback_trails_the_copies() {
 #[test]
 fn test_hydration_while_users_are_active_settles_each_small_copy() {
     const N: u64 = 8192; // 4 MiB: 64 regions of 64 sectors
-    let reg = registry();
-    let src_bytes = stamped((N * 512) as usize, 13, 0);
-    let src = Probe::new(Arc::new(MemDevice::from_bytes("src", src_bytes.clone())));
-    let dst = Probe::new(mem("dst", N));
-    reg.add_device("src", src.clone());
-    reg.add_device("dst", dst.clone());
-    reg.add_device("meta", as_dev(&mem("meta", 8192)));
+    let (reg, src, dst, src_bytes) = probed_sources(N, 13);
     let cl =
         create(&reg, "cl", &format!("0 {N} clone meta dst src 64 0 4 hydration_threshold 64 hydration_batch_size 16"));
     let user = cl.throttle().user();
