@@ -335,6 +335,12 @@ cap lvcreate-after-restore lvcreate -an -Zn -L 4M -n w2 va
 cap pvs-after-write pvs
 cap vgextend-after-write vgextend va /dev/vdc
 cap vgs-after-extend vgs -o vg_name,pv_count,seqno va
+# --- pvchange -x on a PV in no VG, alone and next to a PV of a VG
+dd if=/dev/zero of=/dev/vdc bs=1M count=1 status=none
+cap pvcreate-vdc pvcreate /dev/vdc
+cap pvchange-xn-orphan pvchange -xn /dev/vdc
+cap pvchange-xn-mixed pvchange -xn /dev/vda /dev/vdc
+cap pvs-after-mixed pvs -o pv_name,vg_name,pv_attr
 exit 0
 GUEST2
 } > "$W/guest2.sh"

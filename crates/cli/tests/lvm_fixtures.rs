@@ -347,6 +347,12 @@ fn test_the_second_oracle_session_replayed_matches_real_lvm() {
         r.check_stdout(&format!("{n:03}"));
     }
     r.check("059");
+    // The guest's dd: vdc wiped and made a PV again; pvchange -x on it
+    // alone and next to a PV of a VG.
+    std::fs::OpenOptions::new().write(true).open(&c).unwrap().write_all_at(&vec![0u8; 1 << 20], 0).unwrap();
+    for n in 61..=64 {
+        r.check(&format!("{n:03}"));
+    }
     d.stop();
     r.assert_matched();
 }

@@ -484,12 +484,35 @@ fn test_pvchange_x_of_a_device_in_no_vg_is_refused() {
     let c = t.add_device("c.img");
     let mut s = t.session(false);
     let before = t.disks();
-    let e = pvchange_allocatable(&mut s, Some(std::slice::from_ref(&c)), false).unwrap_err();
+    t.lines.take();
+    // As LVM 2.03 (oracle2 fixture 062): not changed, exit status 5.
+    assert_eq!(pvchange_allocatable(&mut s, Some(std::slice::from_ref(&c)), false).unwrap(), 5);
+    let c_name = c.display();
     assert_eq!(
-        e.to_string(),
-        format!("Physical volume {} is not in a volume group (pvchange -x needs one).", c.display())
+        t.lines.take(),
+        (
+            vec!["0 physical volumes changed / 1 physical volume not changed".to_string()],
+            vec![
+                format!("Allocatability not supported by orphan lvm2 format PV {c_name}"),
+                format!("Physical volume {c_name} not changed"),
+            ]
+        )
     );
     assert!(t.disks() == before);
+
+    // Next to a PV of a VG (fixture 063): that one is changed all the same.
+    let a = t.pvs[0].clone();
+    assert_eq!(pvchange_allocatable(&mut s, Some(&[a.clone(), c.clone()]), false).unwrap(), 5);
+    let (out, err) = t.lines.take();
+    assert_eq!(
+        out,
+        [
+            format!("Physical volume \"{}\" changed", a.display()),
+            "1 physical volume changed / 1 physical volume not changed".to_string()
+        ]
+    );
+    assert_eq!(err.len(), 2);
+    assert!(!s.vg("vg0", true).unwrap().vg.pv("pv0").unwrap().status.iter().any(|f| f == "ALLOCATABLE"));
 }
 
 #[test]

@@ -125,18 +125,19 @@ pub fn pvchange_allocatable(s: &mut Session, paths: Option<&[PathBuf]>, allocata
             }
         }
     }
+    // PVs in no VG come after the VGs' PVs, as in LVM's walk; an lvm2
+    // PV has no allocatable flag of its own outside a VG.
+    let mut not_changed = 0;
     for p in paths.unwrap_or(&[]) {
         if vg_of_device(&vgs, p).is_none() {
-            return refused(format!(
-                "Physical volume {} is not in a volume group (pvchange -x needs one).",
-                p.display()
-            ));
+            s.warn(format!("Allocatability not supported by orphan lvm2 format PV {}", p.display()));
+            s.warn(format!("Physical volume {} not changed", p.display()));
+            not_changed += 1;
+            status = 5;
         }
     }
-    s.print(format!(
-        "{changed} physical volume{} changed / 0 physical volumes not changed",
-        if changed == 1 { "" } else { "s" }
-    ));
+    let volumes = |n: usize| if n == 1 { "physical volume" } else { "physical volumes" };
+    s.print(format!("{changed} {} changed / {not_changed} {} not changed", volumes(changed), volumes(not_changed)));
     Ok(status)
 }
 
