@@ -80,6 +80,12 @@ fn test_lvm_walkthrough_with_ext4_snapshot_and_merge() {
     let dev = format!("/dev/{vg}/data");
     wait_exists(Path::new(&dev));
     sh("mkfs.ext4", &["-q", "-F", &dev]);
+    // resize2fs refuses an unmounted ext4 that was mounted after its last
+    // check (mkfs counts as one), which it tells at one-second resolution:
+    // let a second pass before the mount, as it does on a real host, so
+    // that `lvextend -r` must check the file system first, as LVM's fsadm
+    // does.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     {
         let m = mount(&dev, &t.path("mnt"), "rw");
         std::fs::write(m.0.join("before.txt"), "written before the snapshot\n").unwrap();

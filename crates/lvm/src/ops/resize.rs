@@ -67,6 +67,17 @@ fn tool_ok(cmd: &str, args: &[&str]) -> bool {
     std::process::Command::new(cmd).args(args).output().is_ok_and(|o| o.status.success())
 }
 
+/// Whether the block device at `path` holds a mounted file system (its
+/// device number appears in this process's mount table).
+fn is_mounted(path: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(rdev) = std::fs::metadata(path).map(|m| m.rdev()) else { return false };
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    let dev = format!("{major}:{minor}");
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .is_ok_and(|t| t.lines().any(|l| l.split_whitespace().nth(2) == Some(dev.as_str())))
+}
+
 /// Runs a file system tool; its error output becomes the error.
 fn run_tool(cmd: &str, args: &[&str]) -> Result<(), LvmError> {
     let o =
@@ -227,6 +238,11 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
     ));
     s.print(format!("Logical volume {vg_name}/{name} successfully resized."));
     if r.resize_fs && new_size > cur {
+        // As fsadm: an unmounted ext file system is checked first, which
+        // resize2fs demands when it was mounted since its last check.
+        if !is_mounted(&fs_dev) {
+            run_tool("e2fsck", &["-f", "-p", &fs_dev])?;
+        }
         run_tool("resize2fs", &[&fs_dev])?;
     }
     Ok(Resized::Changed { from: cur, to: new_size })
