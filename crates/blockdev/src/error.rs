@@ -3,6 +3,7 @@
 
 use std::io;
 
+/// A result whose error is a block-device [`Error`] unless named.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, independent of where. Each export maps a kind to the
@@ -30,6 +31,8 @@ pub enum ErrorKind {
     Invalid,
 }
 
+/// A failed block-device operation: its stable [`ErrorKind`], a message
+/// with context (device, operation, offset), and the OS error under it.
 #[derive(Debug, thiserror::Error)]
 #[error("{msg}")]
 pub struct Error {
@@ -40,6 +43,7 @@ pub struct Error {
 }
 
 impl Error {
+    /// An error of `kind` with no OS error under it.
     pub fn new(kind: ErrorKind, msg: impl Into<String>) -> Self {
         Error { kind, msg: msg.into(), source: None }
     }
@@ -56,6 +60,7 @@ impl Error {
         Error { kind, msg: msg.into(), source: Some(source) }
     }
 
+    /// What went wrong, for callers that branch on it.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }

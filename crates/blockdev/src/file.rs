@@ -72,6 +72,7 @@ impl FileDevice {
         Self::open(path, false)
     }
 
+    /// The file or block device this device was opened from.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -6,6 +6,8 @@
 //! only through [`BlockDevice`], so a dm device is itself a block device and
 //! tables stack the way device-mapper tables do.
 
+#![warn(missing_docs)]
+
 pub mod bytes;
 mod error;
 mod file;
@@ -156,6 +158,7 @@ pub enum Writeback {
 /// A run of sectors with one allocation state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Extent {
+    /// How many sectors the run covers.
     pub len: Sectors,
     /// Not allocated (reads come from nowhere).
     pub hole: bool,
@@ -164,9 +167,11 @@ pub struct Extent {
 }
 
 impl Extent {
+    /// `len` allocated sectors holding data.
     pub fn data(len: Sectors) -> Self {
         Extent { len, hole: false, zero: false }
     }
+    /// `len` sectors with nothing allocated, which read as zeroes.
     pub fn hole(len: Sectors) -> Self {
         Extent { len, hole: true, zero: true }
     }

@@ -12,6 +12,7 @@ pub struct MemDevice {
 }
 
 impl MemDevice {
+    /// A zeroed device of `size`, named `name` in messages.
     pub fn new(name: impl Into<String>, size: Sectors) -> Self {
         MemDevice { name: name.into(), data: RwLock::new(vec![0; size.byte_len()]), read_only: false }
     }
@@ -22,6 +23,7 @@ impl MemDevice {
         MemDevice { name: name.into(), data: RwLock::new(bytes), read_only: false }
     }
 
+    /// The same device, refusing writes.
     pub fn read_only(mut self) -> Self {
         self.read_only = true;
         self

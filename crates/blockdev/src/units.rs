@@ -57,9 +57,11 @@ macro_rules! unit {
         }
 
         impl $name {
+            /// `self + rhs`, or `None` on overflow.
             pub fn checked_add(self, rhs: $name) -> Option<$name> {
                 self.0.checked_add(rhs.0).map($name)
             }
+            /// `self - rhs`, or `None` when `rhs` is larger.
             pub fn checked_sub(self, rhs: $name) -> Option<$name> {
                 self.0.checked_sub(rhs.0).map($name)
             }
@@ -86,6 +88,7 @@ unit!(
 );
 
 impl Sectors {
+    /// The same length in bytes.
     pub const fn bytes(self) -> Bytes {
         Bytes(self.0 * SECTOR_SIZE)
     }
@@ -129,12 +132,15 @@ impl ChunkSize {
     pub fn new(sectors: u32) -> Option<ChunkSize> {
         (sectors != 0 && sectors.is_power_of_two()).then_some(ChunkSize(sectors))
     }
+    /// The chunk size as a length.
     pub fn sectors(self) -> Sectors {
         Sectors(self.0 as u64)
     }
+    /// The chunk size in sectors, as tables and on-disk headers write it.
     pub fn get(self) -> u32 {
         self.0
     }
+    /// The chunk size in bytes, as a buffer length.
     pub fn bytes(self) -> usize {
         self.0 as usize * SECTOR_SIZE as usize
     }
