@@ -26,15 +26,18 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(Tree::parse(&t.print()).unwrap(), t);
             assert_eq!(Tree::parse(&t.print_indented()).unwrap(), t);
             if let Ok(vg) = VolumeGroup::from_tree(&t) {
-                let back = VolumeGroup::from_tree(&vg.to_tree("", "h", 0)).expect("exported metadata imports");
-                assert_eq!(back, vg);
+                for text in [vg.to_text("", "h", 0), vg.to_backup_text(String::new(), "", "h", 0)] {
+                    let tree = Tree::parse(&text).expect("exported metadata parses");
+                    let back = VolumeGroup::from_tree(&tree).expect("exported metadata imports");
+                    assert_eq!(back, vg);
+                }
             }
         }
         if let Ok(d) = DevicesFile::parse(s) {
             let _ = d.to_text("fuzz");
         }
         let _ = Config::parse(s);
-        let _ = ulvm_lvm::units::Units::parse(s).map(|u| u.size(12345));
+        let _ = ulvm_lvm::units::Units::parse(s).map(|u| u.size(ulvm_blockdev::Sectors(12345)));
         let _ = ulvm_lvm::size::parse_size(s, 'm');
     }
 });
