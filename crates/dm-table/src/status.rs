@@ -174,7 +174,8 @@ impl FromStr for StripedStatus {
         let w: Vec<&str> = s.split_ascii_whitespace().collect();
         let bad = || TableError(format!("striped: invalid status '{s}'"));
         let n: usize = parse_dec(w.first().ok_or_else(bad)?)?;
-        if w.len() != n + 3 || w[n + 1] != "1" || w[n + 2].len() != n {
+        // The count comes from the input: compare without overflowing.
+        if w.len().checked_sub(3) != Some(n) || w[n + 1] != "1" || w[n + 2].len() != n {
             return Err(bad());
         }
         let devices = w[1..=n].iter().map(|d| d.parse()).collect::<Result<_, _>>()?;

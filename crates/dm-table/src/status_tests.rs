@@ -58,6 +58,8 @@ fn test_malformed_statuses_are_refused() {
         ("striped", "2 254:0 1 AA"),
         ("striped", "1 254:0 1 X"),
         ("striped", "1 254:0 2 A"),
+        // A count that overflows when the other words are added to it (found by the fuzzer).
+        ("striped", "18446744073709551615 254:0 1 A"),
         ("snapshot", "12/34"),
         ("snapshot", "a/b 3"),
         ("snapshot", "valid"),

@@ -412,7 +412,8 @@ fn parse_striped(args: &[&str], len: Sectors) -> Result<TargetArgs, TableError> 
     if !(len.0 / n).is_multiple_of(chunk) {
         return err("striped: Target length not divisible by chunk size");
     }
-    if args.len() as u64 != 2 + 2 * n {
+    // The count comes from the input: compare without overflowing.
+    if n.checked_mul(2).and_then(|a| a.checked_add(2)) != Some(args.len() as u64) {
         return err("striped: Not enough destinations specified");
     }
     let stripes = args[2..]

@@ -50,6 +50,8 @@ fn test_bad_table_lines_are_refused_with_reason() {
         ("0 9 striped 2 8 a 0 b 0", "number of stripes"),
         ("0 8 striped 2 8 a 0 b 0", "chunk size"),
         ("0 32 striped 2 8 a 0", "destinations"),
+        // 2^63 stripes of one chunk each: twice the count overflows.
+        ("0 9223372036854775808 striped 9223372036854775808 1 a 0", "destinations"),
         ("0 8 frobnicate", "unknown target type"),
         ("0 0 zero", "zero-length"),
         ("0 8 zero x", "No arguments"),
