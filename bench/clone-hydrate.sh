@@ -52,17 +52,9 @@ NBDSRC="nbd+unix:///?socket=$W/src.sock"
 
 now() { date +%s.%N; }
 rate() { python3 -c "print('%.0f' % ($MIB / ($2 - $1)))"; }
-median() { python3 -c 'import sys; v=sorted(float(x) for x in sys.stdin.read().split()); print("%.0f" % v[len(v)//2])'; }
 
 fresh() { rm -f "$W/dst.img" "$W/meta.img"; truncate -s "$SIZE" "$W/dst.img"; truncate -s 16M "$W/meta.img"; sync; }
 
-start_daemon() {
-  rm -rf "$W/run"
-  "$ULVM" daemon --run-dir "$W/run" --log warn 2>>"$W/daemon.log" & DAEMON=$!
-  for _ in $(seq 100); do [ -S "$W/run/control.sock" ] && [ -S "$W/run/nbd.sock" ] && break; sleep 0.05; done
-}
-stop_daemon() { kill "$DAEMON"; wait "$DAEMON" 2>/dev/null || true; }
-DM() { "$ULVM" dmsetup --run-dir "$W/run" "$@"; }
 table() { # SOURCE [FEATURES...] -> a clone table line
   local src=$1; shift
   echo "0 $SECTORS clone $W/meta.img $W/dst.img $src $REGION $# $* 4 hydration_threshold $THRESHOLD hydration_batch_size $BATCH"

@@ -59,13 +59,6 @@ wait_sock "$W/src.sock"
 NBDSRC="nbd+unix:///?socket=$W/src.sock"
 
 now() { date +%s.%N; }
-start_daemon() {
-  rm -rf "$W/run"
-  "$ULVM" daemon --run-dir "$W/run" --log warn 2>>"$W/daemon.log" & DAEMON=$!
-  for _ in $(seq 100); do [ -S "$W/run/control.sock" ] && [ -S "$W/run/nbd.sock" ] && break; sleep 0.05; done
-}
-stop_daemon() { kill "$DAEMON"; wait "$DAEMON" 2>/dev/null || true; }
-DM() { "$ULVM" dmsetup --run-dir "$W/run" "$@"; }
 
 fio_run() { # DEVICE randread|randwrite -> IOPS over RUNTIME seconds, 4k QD1
   fio --output-format=json --name=j --ioengine=nbd --uri="nbd+unix:///$1?socket=$W/run/nbd.sock" \
@@ -159,7 +152,6 @@ for round in $(seq "$REPEAT"); do
   want merge && merge_round "$round"
 done
 
-median() { python3 -c 'import sys; v=sorted(float(x) for x in sys.stdin.read().split()); print("%.0f" % v[len(v)//2])'; }
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 for k in "${!R[@]}"; do R[$k]=$(echo "${R[$k]}" | median); done
 

@@ -35,6 +35,20 @@ wait_sock() {
   exit 1
 }
 
+# start_daemon: a ulvm daemon on "$W/run" (log in "$W/daemon.log"), up once
+# its control and NBD sockets are; stop_daemon stops it; DM runs dmsetup
+# against it.
+start_daemon() {
+  rm -rf "$W/run"
+  "$ULVM" daemon --run-dir "$W/run" --log warn 2>>"$W/daemon.log" & DAEMON=$!
+  wait_sock "$W/run/control.sock"; wait_sock "$W/run/nbd.sock"
+}
+stop_daemon() { kill "$DAEMON"; wait "$DAEMON" 2>/dev/null || true; }
+DM() { "$ULVM" dmsetup --run-dir "$W/run" "$@"; }
+
+# median: the median of the numbers on stdin, rounded to a whole number.
+median() { python3 -c 'import sys; v=sorted(float(x) for x in sys.stdin.read().split()); print("%.0f" % v[len(v)//2])'; }
+
 # fio_stats: fio's JSON output (the nbd engine prints a line before it) on
 # stdin -> "IOPS MiB/s" of the first job, reads and writes together.
 fio_stats() {

@@ -262,7 +262,9 @@ pub fn commit(sd: &SystemDir, vg: &mut Vg, command: &str) -> Result<(), DiskErro
     let cfg = sd.config().unwrap_or_default();
     if !vg.text.is_empty() && cfg.archive {
         // The version being replaced, as read: a PV still holds it parsed.
-        let read = vg.disks.values().filter_map(|d| d.vg.as_ref()).find(|m| m.text == vg.text).map(|m| m.vg.clone());
+        // The same copy (one Arc) in the common case; equal bytes otherwise.
+        let same = |m: &&Metadata| Arc::ptr_eq(&m.text, &vg.text) || m.text == vg.text;
+        let read = vg.disks.values().filter_map(|d| d.vg.as_ref()).find(same).map(|m| m.vg.clone());
         let old = match read {
             Some(old) => old,
             None => Arc::new(VolumeGroup::from_tree(&Tree::parse(&vg.text)?)?),

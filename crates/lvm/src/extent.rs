@@ -69,11 +69,6 @@ impl ExtentSize {
         Sectors(e.0 * self.0 .0)
     }
 
-    /// [`to_sectors`](Self::to_sectors), `None` where it overflows.
-    pub fn checked_to_sectors(self, e: Extents) -> Option<Sectors> {
-        e.0.checked_mul(self.0 .0).map(Sectors)
-    }
-
     /// Whole extents in `s`, rounding down (what fits).
     pub fn extents_floor(self, s: Sectors) -> Extents {
         Extents(s.0 / self.0 .0)
@@ -124,8 +119,6 @@ mod tests {
         assert!(Extents(6).is_multiple_of(3));
         assert_eq!([Extents(1), Extents(2)].into_iter().sum::<Extents>(), Extents(3));
         assert_eq!(Extents(u64::MAX).checked_add(Extents(1)), None);
-        let es = ExtentSize::new(Sectors(2)).unwrap();
-        assert_eq!(es.checked_to_sectors(Extents(u64::MAX)), None);
     }
 
     proptest! {

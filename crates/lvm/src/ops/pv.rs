@@ -101,8 +101,7 @@ pub fn pvchange_allocatable(s: &mut Session, paths: Option<&[PathBuf]>, allocata
             .collect();
         for k in keys {
             let path = vg.pv_path(&k);
-            let pv = vg.vg_mut().pvs.iter_mut().find(|p| p.key == k).expect("key from the VG");
-            let has = pv.status.iter().any(|f| f == "ALLOCATABLE");
+            let has = vg.vg.pv(&k).expect("key from the VG").status.iter().any(|f| f == "ALLOCATABLE");
             if has == allocatable {
                 s.print(format!(
                     "Physical volume \"{path}\" is already {}allocatable.",
@@ -110,6 +109,7 @@ pub fn pvchange_allocatable(s: &mut Session, paths: Option<&[PathBuf]>, allocata
                 ));
                 continue;
             }
+            let pv = vg.vg_mut().pvs.iter_mut().find(|p| p.key == k).expect("key from the VG");
             if allocatable {
                 pv.status.insert(0, "ALLOCATABLE".into());
             } else {
