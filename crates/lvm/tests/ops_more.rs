@@ -19,9 +19,9 @@ use ulvm_lvm::ops::change::{lvchange, LvChange};
 use ulvm_lvm::ops::clone::{lvcreate_clone, CloneCreate, DEFAULT_REGION_SIZE};
 use ulvm_lvm::ops::common::SizeSpec;
 use ulvm_lvm::ops::create::{lvcreate, LvCreate};
-use ulvm_lvm::ops::pv::{pvchange_allocatable, pvresize};
+use ulvm_lvm::ops::pv::{pvchange_allocatable, pvcreate, pvresize};
 use ulvm_lvm::ops::split::{vgmerge, vgsplit};
-use ulvm_lvm::ops::vg::{vgcreate, vgextend, vgremove, vgrename, VgCreate};
+use ulvm_lvm::ops::vg::{vgchange_activate, vgcreate, vgextend, vgremove, vgrename, VgCreate};
 use ulvm_lvm::ops::Session;
 use ulvm_lvm::text::Tree;
 use ulvm_lvm::{ExtentSize, Extents, LvmError};
@@ -688,4 +688,68 @@ fn test_lvcreate_clone_whose_activation_fails_leaves_no_lv_and_no_device() {
     assert!(vg.vg.lv("cl").is_none() && vg.vg.lv("cl_clonemeta").is_none(), "the clone's LVs stayed");
     assert_eq!(vg.vg.seqno, before + 2, "one commit for the LVs, one for their removal");
     assert_eq!(t.host.world().devs.keys().collect::<Vec<_>>(), ["vg0-base"], "a clone device stayed");
+}
+
+// ---- pvcreate, vgchange -a ----
+
+#[test]
+fn test_pvcreate_labels_a_device_and_refuses_one_in_a_vg_or_too_small() {
+    let t = Setup::new("more-pvcreate");
+    let mut s = t.session(false);
+    let a = t.pvs[0].clone();
+
+    pvcreate(&mut s, std::slice::from_ref(&a), None).unwrap();
+
+    assert_eq!(t.lines.take().0, [format!("Physical volume \"{}\" successfully created.", a.display())]);
+    let pv = disk::read_pv(&a, true).unwrap().expect("a PV label");
+    assert!(pv.vg.is_none(), "a new PV is in no VG");
+
+    vgcreate(&mut s, &VgCreate::new("vg0", vec![a.clone()])).unwrap();
+    t.lines.take();
+    let before = t.disks();
+    let e = pvcreate(&mut s, std::slice::from_ref(&a), None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("Can't initialize physical volume \"{}\" of volume group \"vg0\" without -ff", a.display())
+    );
+    let small = t.dir.0.join("small.img");
+    std::fs::write(&small, vec![0u8; 1 << 20]).unwrap();
+    let e = pvcreate(&mut s, &[t.pvs[1].clone(), small.clone()], None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("Cannot use {}: device is too small (pv_min_size is 2.00 MiB).", small.display())
+    );
+    assert!(t.disks() == before, "a refused pvcreate wrote to a device");
+    assert!(disk::read_pv(&t.pvs[1], true).unwrap().is_none(), "no device of a refused pvcreate is labelled");
+    assert!(std::fs::read(&small).unwrap().iter().all(|&b| b == 0));
+    assert!(t.lines.take().0.is_empty());
+}
+
+#[test]
+fn test_vgchange_activates_and_deactivates_every_lv_and_reports_failures() {
+    let t = Setup::with_base("more-vgchange");
+    let mut s = t.session(false);
+
+    let (_, status) = vgchange_activate(&mut s, "vg0", false).unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(t.lines.take().0, ["0 logical volume(s) in volume group \"vg0\" now active"]);
+    assert!(!t.host.world().devs.contains_key("vg0-base"));
+
+    let (_, status) = vgchange_activate(&mut s, "vg0", true).unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(t.lines.take().0, ["1 logical volume(s) in volume group \"vg0\" now active"]);
+    assert!(t.host.world().devs.contains_key("vg0-base"));
+
+    // A device the host refuses: the others are still handled, exit status 5.
+    vgchange_activate(&mut s, "vg0", false).unwrap();
+    t.lines.take();
+    t.host.world().fail_create.push("vg0-base".into());
+    let (_, status) = vgchange_activate(&mut s, "vg0", true).unwrap();
+    assert_eq!(status, 5);
+    let (out, err) = t.lines.take();
+    assert_eq!(out, ["0 logical volume(s) in volume group \"vg0\" now active"]);
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(err[0].contains("vg0-base"), "{err:?}");
+
+    assert_eq!(vgchange_activate(&mut s, "nosuch", true).unwrap_err().to_string(), "Volume group \"nosuch\" not found");
 }
