@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::{have, is_root, mount, require, sh, wait_exists, Daemon, Lvm, TestDir};
-use std::path::{Path, PathBuf};
+use common::{have, is_root, mount, require, sh, wait_exists, Daemon, FsHost as Host};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -22,49 +22,6 @@ fn usable() -> bool {
         && require(have("fusermount3", "--version"), "fusermount3 (fuse3) is not installed")
         && require(have("mkfs.ext4", "-V"), "e2fsprogs is not installed")
         && require(have("fsfreeze", "--version"), "fsfreeze (util-linux) is not installed")
-}
-
-/// A daemon with FUSE files and loop devices, and a VG on one PV.
-struct Host {
-    /// Stopped before the directory goes (fields drop in this order).
-    d: Option<Daemon>,
-    t: TestDir,
-    vg: String,
-}
-
-impl Host {
-    fn new(name: &str) -> Host {
-        let t = TestDir::new(name);
-        let pv = t.image("pv.img", 512);
-        let d = Daemon::start(&t.path("run"), &Host::daemon_args(&t));
-        let vg = format!("ulvmlk{}", std::process::id());
-        let h = Host { d: Some(d), t, vg };
-        h.lvm().ok(&["pvcreate", pv.to_str().unwrap()]);
-        h.lvm().ok(&["vgcreate", &h.vg, pv.to_str().unwrap()]);
-        h
-    }
-
-    fn daemon_args(t: &TestDir) -> Vec<&'static str> {
-        let leak = |p: PathBuf| -> &'static str { Box::leak(p.display().to_string().into_boxed_str()) };
-        vec!["--fuse-dir", leak(t.path("devs")), "--attach-loop", "--system-dir", leak(t.path("sys"))]
-    }
-
-    fn lvm(&self) -> Lvm<'_> {
-        Lvm { sys: self.t.path("sys"), run: &self.d.as_ref().expect("daemon").run_dir }
-    }
-
-    fn daemon(&self) -> &Daemon {
-        self.d.as_ref().expect("daemon")
-    }
-
-    /// `/dev/VG/LV` of a new LV with a fresh ext4.
-    fn ext4_lv(&self, lv: &str, size: &str) -> String {
-        self.lvm().ok(&["lvcreate", "-L", size, "-n", lv, &self.vg]);
-        let dev = format!("/dev/{}/{lv}", self.vg);
-        wait_exists(Path::new(&dev));
-        sh("mkfs.ext4", &["-q", "-F", &dev]);
-        dev
-    }
 }
 
 /// A process-like writer keeping a file system busy: numbered files, each

@@ -61,7 +61,10 @@ impl LockFs {
     /// `snapshot`.
     pub fn for_table(table: &Table) -> LockFs {
         let snapshotty = table.0.iter().any(|l| {
-            matches!(l.target, TargetArgs::SnapshotOrigin { .. } | TargetArgs::SnapshotMerge(_) | TargetArgs::Snapshot(_))
+            matches!(
+                l.target,
+                TargetArgs::SnapshotOrigin { .. } | TargetArgs::SnapshotMerge(_) | TargetArgs::Snapshot(_)
+            )
         });
         if snapshotty {
             LockFs::Lock

@@ -296,3 +296,46 @@ pub fn wait_exists(p: &Path) {
 pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+/// A daemon with FUSE files and loop devices (root), and a VG on one PV.
+pub struct FsHost {
+    /// Stopped before the directory goes (fields drop in this order).
+    pub d: Option<Daemon>,
+    pub t: TestDir,
+    pub vg: String,
+}
+
+impl FsHost {
+    pub fn new(name: &str) -> FsHost {
+        let t = TestDir::new(name);
+        let pv = t.image("pv.img", 512);
+        let d = Daemon::start(&t.path("run"), &FsHost::daemon_args(&t));
+        let vg = format!("ulvmlk{}", std::process::id());
+        let h = FsHost { d: Some(d), t, vg };
+        h.lvm().ok(&["pvcreate", pv.to_str().unwrap()]);
+        h.lvm().ok(&["vgcreate", &h.vg, pv.to_str().unwrap()]);
+        h
+    }
+
+    pub fn daemon_args(t: &TestDir) -> Vec<&'static str> {
+        let leak = |p: PathBuf| -> &'static str { Box::leak(p.display().to_string().into_boxed_str()) };
+        vec!["--fuse-dir", leak(t.path("devs")), "--attach-loop", "--system-dir", leak(t.path("sys"))]
+    }
+
+    pub fn lvm(&self) -> Lvm<'_> {
+        Lvm { sys: self.t.path("sys"), run: &self.d.as_ref().expect("daemon").run_dir }
+    }
+
+    pub fn daemon(&self) -> &Daemon {
+        self.d.as_ref().expect("daemon")
+    }
+
+    /// `/dev/VG/LV` of a new LV with a fresh ext4.
+    pub fn ext4_lv(&self, lv: &str, size: &str) -> String {
+        self.lvm().ok(&["lvcreate", "-L", size, "-n", lv, &self.vg]);
+        let dev = format!("/dev/{}/{lv}", self.vg);
+        wait_exists(Path::new(&dev));
+        sh("mkfs.ext4", &["-q", "-F", &dev]);
+        dev
+    }
+}

@@ -90,7 +90,9 @@ impl DmHost for FakeHost {
         if w.fail_suspend.iter().any(|n| n == name) {
             return Err(HostError::new(
                 HostErrorKind::Io,
-                format!("{name}: cannot freeze the file system on /dev/loop9 (mounted on /mnt): Device or resource busy"),
+                format!(
+                    "{name}: cannot freeze the file system on /dev/loop9 (mounted on /mnt): Device or resource busy"
+                ),
             ));
         }
         w.log.push(format!("suspend {name}"));
