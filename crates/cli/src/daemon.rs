@@ -79,8 +79,30 @@ pub fn run(a: DaemonArgs) -> Result<()> {
         system_dir: Some(ulvm_lvm::system::SystemDir::locate(a.system_dir.as_deref()).root().to_path_buf()),
     };
     let daemon = Daemon::start(&cfg)?;
+    sd_notify("READY=1");
     let sig = signals::wait_for_termination();
     info!(signal = sig, "daemon: shutting down");
+    sd_notify("STOPPING=1");
     daemon.shutdown();
     Ok(())
+}
+
+/// systemd's readiness protocol (`Type=notify`, sd_notify(3)): `state` as
+/// one datagram to `$NOTIFY_SOCKET`, a path or (`@NAME`) an abstract
+/// socket name. Nothing without the variable; a failure is only logged.
+fn sd_notify(state: &str) {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET").filter(|v| !v.is_empty()) else { return };
+    let sent = UnixDatagram::unbound().and_then(|sock| {
+        let addr = match target.as_bytes().strip_prefix(b"@") {
+            Some(name) => SocketAddr::from_abstract_name(name)?,
+            None => SocketAddr::from_pathname(&target)?,
+        };
+        sock.send_to_addr(state.as_bytes(), &addr)
+    });
+    if let Err(e) = sent {
+        tracing::warn!("daemon: telling systemd {state} through {}: {e}", target.to_string_lossy());
+    }
 }
