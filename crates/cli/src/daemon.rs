@@ -1,7 +1,7 @@
 //! `ulvm daemon`: flags to a `DaemonConfig`, logging, and the wait for a
 //! termination signal.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use tracing::info;
@@ -39,6 +39,20 @@ pub struct DaemonArgs {
     /// $RUST_LOG also works.
     #[arg(long)]
     log: Option<String>,
+    /// Where the log goes: stderr (under systemd, the journal) or syslog
+    /// (the daemon facility, through --syslog-socket) for a daemon started
+    /// without systemd.
+    #[arg(long, value_enum, default_value = "stderr")]
+    log_target: LogTarget,
+    /// The syslog socket for --log-target syslog.
+    #[arg(long, default_value = "/dev/log")]
+    syslog_socket: PathBuf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogTarget {
+    Stderr,
+    Syslog,
 }
 
 /// `N[kKmMgG]` bytes.
@@ -63,12 +77,18 @@ fn parse_mode(s: &str) -> Result<u32, String> {
 pub fn run(a: DaemonArgs) -> Result<()> {
     signals::block_termination_signals();
     let filter = a.log.clone().or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| "info".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+    let log = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_target(false);
+    match a.log_target {
+        LogTarget::Stderr => {
+            log.with_writer(std::io::stderr).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init()
+        }
+        // syslog stamps and ranks each message itself.
+        LogTarget::Syslog => {
+            let syslog = crate::syslog::Syslog::connect(a.syslog_socket.clone())
+                .with_context(|| format!("--log-target syslog: {}", a.syslog_socket.display()))?;
+            log.with_writer(syslog).with_ansi(false).without_time().with_level(false).init()
+        }
+    }
     let cfg = DaemonConfig {
         run_dir: ulvm_daemon::paths::run_dir(a.run_dir.as_deref()),
         nbd_listen: a.nbd_listen,

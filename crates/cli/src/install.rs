@@ -80,7 +80,9 @@ pub fn run(a: &InstallArgs) -> Result<()> {
         let Ok(m) = p.symlink_metadata() else { continue };
         let ours = match s {
             Step::Binary(_) | Step::Unit(..) => m.is_file() || m.is_symlink(),
-            Step::Link(_) => m.is_symlink() && std::fs::read_link(p).is_ok_and(|t| t.file_name() == Some("ulvm".as_ref())),
+            Step::Link(_) => {
+                m.is_symlink() && std::fs::read_link(p).is_ok_and(|t| t.file_name() == Some("ulvm".as_ref()))
+            }
         };
         if !ours && (m.is_dir() || !a.force) {
             bail!("install: {} is in the way (not ulvm's; --force replaces a file)", p.display());

@@ -8,6 +8,7 @@ mod inspect;
 mod install;
 mod lvm;
 mod progress;
+mod syslog;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;

@@ -218,9 +218,62 @@ fn test_daemon_with_notify_socket_sends_ready_then_stopping() {
     let n = sock.recv(&mut buf).expect("no STOPPING=1 from the daemon");
     assert_eq!(&buf[..n], b"STOPPING=1");
     assert!(child.wait().unwrap().success());
+
+    // systemd may name an abstract socket: `@NAME`.
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("ulvm-notify-test-{}", std::process::id());
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let sock = UnixDatagram::bind_addr(&addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let d_run = t.path("run2");
+    let mut child = Command::new(ULVM)
+        .args(["daemon", "--run-dir", d_run.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", format!("@{name}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let n = sock.recv(&mut buf).expect("no READY=1 on the abstract socket");
+    assert_eq!(&buf[..n], b"READY=1");
+    // SAFETY: as above.
+    unsafe { libc_kill(child.id() as i32, 15) };
+    assert!(child.wait().unwrap().success());
 }
 
 extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[test]
+fn test_daemon_log_target_syslog_sends_rfc3164_lines() {
+    let t = TestDir::new("install-syslog");
+    let log = t.path("log");
+    let server = UnixDatagram::bind(&log).unwrap();
+    server.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let run_dir = t.path("run");
+    let d = Daemon::start(&run_dir, &["--log-target", "syslog", "--syslog-socket", log.to_str().unwrap()]);
+    let mut lines = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !lines.iter().any(|l: &String| l.contains("daemon: ready")) {
+        let n = server.recv(&mut buf).expect("no 'daemon: ready' on the syslog socket");
+        lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let ready = lines.last().unwrap();
+    // <30>: facility daemon (3) * 8 + info (6); then the time, the tag and pid.
+    assert!(ready.starts_with("<30>"), "{ready}");
+    assert!(ready.contains(&format!(" ulvm[{}]: daemon: ready", d.pid())), "{ready}");
+    assert!(d.log().is_empty(), "with syslog, nothing on stderr: {}", d.log());
+    drop(d);
+
+    // No syslog socket: one error line, and no daemon.
+    let o = Command::new(ULVM)
+        .args(["daemon", "--run-dir", t.path("run2").to_str().unwrap(), "--log-target", "syslog"])
+        .args(["--syslog-socket", t.path("nolog").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("ulvm: --log-target syslog: "), "{err}");
 }

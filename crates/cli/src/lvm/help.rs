@@ -424,7 +424,10 @@ fn command_list() -> String {
     for cmd in COMMANDS {
         out.push_str(&format!("  {cmd:<15} {}\n", description(cmd).unwrap_or("")));
     }
-    out.push_str(&format!("  {:<15} {}\n  {:<15} {}\n", "help", "Show a command's usage", "version", "Show the version"));
+    out.push_str(&format!(
+        "  {:<15} {}\n  {:<15} {}\n",
+        "help", "Show a command's usage", "version", "Show the version"
+    ));
     out
 }
 
@@ -468,7 +471,10 @@ pub fn ulvm_help_list() -> String {
     for cmd in COMMANDS {
         out.push_str(&format!("  {cmd:<13} {}\n", description(cmd).unwrap_or("(no description)")));
     }
-    out.push_str(&format!("  {:<13} {}\n", "lvm", "LVM's multi-command entry: lvm CMD ..., lvm help [CMD], lvm version"));
+    out.push_str(&format!(
+        "  {:<13} {}\n",
+        "lvm", "LVM's multi-command entry: lvm CMD ..., lvm help [CMD], lvm version"
+    ));
     out.push_str("\n`ulvm install --prefix DIR` puts ulvm, these commands and dmsetup as links in DIR/sbin.");
     out
 }
