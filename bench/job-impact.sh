@@ -4,6 +4,7 @@
 #
 #   bench/job-impact.sh [--size 4G] [--repeat 3] [--dir /var/tmp]
 #                       [--runtime 3] [--writes] [--only file|nbd|merge]
+#                       [--cold]
 #
 # For each job kind:
 #   file   clone hydration from a local file (region 64 KiB, threshold 64,
@@ -23,6 +24,10 @@
 #       user I/O (the clone's hydrated regions, the merge's allocated
 #       sectors, from the status line before and after);
 #   (d) the job's speed over the window of (b).
+# With --cold (root) the page cache is dropped before every window, so that
+# every window starts with the same cache (none): without it the idle reads
+# of (a) come from a source or origin file that the setup left cached, while
+# the job's windows read what it wrote back and dropped.
 # Rounds alternate the order of (c) and (b) so that a job that speeds up
 # or slows down as it goes weighs on both alike. Figures are medians of
 # --repeat rounds; the ratios are b/a (b/a' for the clones) and d/c.
@@ -30,7 +35,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-SIZE=4G REPEAT=3 BASE=/var/tmp RUNTIME=3 WRITES= ONLY=
+SIZE=4G REPEAT=3 BASE=/var/tmp RUNTIME=3 WRITES= ONLY= COLD=
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) SIZE=$2; shift 2 ;;
@@ -39,9 +44,11 @@ while [ $# -gt 0 ]; do
     --runtime) RUNTIME=$2; shift 2 ;;
     --writes) WRITES=1; shift ;;
     --only) ONLY=$2; shift 2 ;;
-    *) echo "usage: $0 [--size 4G] [--repeat N] [--dir DIR] [--runtime SECONDS] [--writes] [--only file|nbd|merge]" >&2; exit 2 ;;
+    --cold) COLD=1; shift ;;
+    *) echo "usage: $0 [--size 4G] [--repeat N] [--dir DIR] [--runtime SECONDS] [--writes] [--only file|nbd|merge] [--cold]" >&2; exit 2 ;;
   esac
 done
+[ -z "$COLD" ] || [ "$(id -u)" = 0 ] || { echo "$0: --cold needs root (it drops the page cache)" >&2; exit 1; }
 need nbdkit nbdcopy fio python3
 build_ulvm
 workdir "$BASE" ulvm-job-bench
@@ -60,6 +67,9 @@ NBDSRC="nbd+unix:///?socket=$W/src.sock"
 
 now() { date +%s.%N; }
 
+# --cold: write back and drop the page cache before a window.
+cold() { [ -z "$COLD" ] || { sync; echo 3 >/proc/sys/vm/drop_caches; }; }
+
 fio_run() { # DEVICE randread|randwrite -> IOPS over RUNTIME seconds, 4k QD1
   fio --output-format=json --name=j --ioengine=nbd --uri="nbd+unix:///$1?socket=$W/run/nbd.sock" \
       --size="$BYTES" --rw="$2" --bs=4k --iodepth=1 --time_based --runtime="$RUNTIME" \
@@ -76,6 +86,7 @@ merge_finished() { DM status base | awk '{split($4, a, "/"); exit !(a[1] == $5)}
 # sleeps that long without RW) and prints "MiB/s-of-the-job [IOPS]".
 window() {
   local kind=$1 dev=$2 rw=${3:-} d0 d1 t0 t1 iops=
+  cold
   d0=$(${kind}_done); t0=$(now)
   if [ -n "$rw" ]; then iops=$(fio_run "$dev" "$rw"); else sleep "$RUNTIME"; fi
   t1=$(now); d1=$(${kind}_done)
@@ -100,8 +111,8 @@ measure() {
   if [ $((round % 2)) = 1 ]; then add "$name.solo" "$(window "$kind" "$dev")"; fi
 }
 idle() { # NAME DEVICE: (a)
-  local rw; add "$1.idle_randread" "$(fio_run "$2" randread)"
-  [ -z "$WRITES" ] || add "$1.idle_randwrite" "$(fio_run "$2" randwrite)"
+  local rw; cold; add "$1.idle_randread" "$(fio_run "$2" randread)"
+  [ -z "$WRITES" ] || { cold; add "$1.idle_randwrite" "$(fio_run "$2" randwrite)"; }
 }
 
 clone_round() { # NAME SOURCE ROUND
@@ -114,8 +125,8 @@ clone_round() { # NAME SOURCE ROUND
   # (a') idle again with the job paused halfway: the same reads, now partly
   # served by the hydrated destination instead of the source.
   DM message cl 0 disable_hydration; sleep 0.2
-  add "$1.paused_randread" "$(fio_run cl randread)"
-  [ -z "$WRITES" ] || add "$1.paused_randwrite" "$(fio_run cl randwrite)"
+  cold; add "$1.paused_randread" "$(fio_run cl randread)"
+  [ -z "$WRITES" ] || { cold; add "$1.paused_randwrite" "$(fio_run cl randwrite)"; }
   stop_daemon
 }
 
@@ -155,7 +166,7 @@ done
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 for k in "${!R[@]}"; do R[$k]=$(echo "${R[$k]}" | median); done
 
-echo "# background jobs and user I/O: $SIZE, ${RUNTIME} s windows, median of $REPEAT, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
+echo "# background jobs and user I/O: $SIZE, ${RUNTIME} s windows,${COLD:+ page cache dropped before each window,} median of $REPEAT, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
 echo
 echo "| job | user I/O | idle IOPS (a) | paused halfway (a') | IOPS during job (b) | b/a | b/a' | job solo MiB/s (c) | job with user I/O MiB/s (d) | d/c |"
 echo "|---|---|---|---|---|---|---|---|---|---|"

@@ -3,6 +3,7 @@
 #
 #   bench/lvm-big-vg.sh [--lvs "100 1000 3000"] [--repeat 10] [--pvs 10]
 #                       [--dir /var/tmp] [--only lvs,vgs,...] [--keep DIR]
+#                       [--flush-bound]
 #
 # For each LV count N: PVS sparse PV files, each on a loop device, made PVs
 # and a VG (1 MiB extents, 4 MiB metadata areas: 3000 LVs of text do not fit
@@ -24,6 +25,12 @@
 # away; it still reads every PV. Its lvcreate and lvremove get
 # `--driverloaded n`, without which it refuses to make a striped LV there.
 #
+# --flush-bound also times ulvm with its flushes made no-ops (libeatmydata
+# preloaded: fsync, fdatasync and O_SYNC do nothing), as a third tool in the
+# same rounds. That is not a mode to run: it measures how much of ulvm's
+# wall time its durability costs, which real LVM on these loop devices does
+# not pay (its writes stay dirty in the PV files' page cache).
+#
 # Printed per N and command: medians of wall time, CPU time (user + system)
 # and max RSS for each tool, and LVM/ulvm for wall time. Needs root, lvm2,
 # losetup, python3 and GNU time (/usr/bin/time, Debian package `time`, for
@@ -32,7 +39,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-COUNTS="100 1000 3000" REPEAT=10 NPV=10 BASE=/var/tmp ONLY= KEEP=
+COUNTS="100 1000 3000" REPEAT=10 NPV=10 BASE=/var/tmp ONLY= KEEP= NOFLUSH=
 while [ $# -gt 0 ]; do
   case "$1" in
     --lvs) COUNTS=$2; shift 2 ;;
@@ -41,7 +48,10 @@ while [ $# -gt 0 ]; do
     --dir) BASE=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --keep) KEEP=$2; shift 2 ;;
-    *) echo "usage: $0 [--lvs \"100 1000 3000\"] [--repeat N] [--pvs N] [--dir DIR] [--only lvs,vgs,pvs,lvdisplay,vgck,lvcreate] [--keep DIR]" >&2; exit 2 ;;
+    --flush-bound) NOFLUSH=$(ls /usr/lib/*/libeatmydata.so.1 2>/dev/null | head -1)
+      [ -n "$NOFLUSH" ] || { echo "$0: --flush-bound needs libeatmydata (Debian package eatmydata)" >&2; exit 1; }
+      shift ;;
+    *) echo "usage: $0 [--lvs \"100 1000 3000\"] [--repeat N] [--pvs N] [--dir DIR] [--only lvs,vgs,pvs,lvdisplay,vgck,lvcreate] [--keep DIR] [--flush-bound]" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "$0: needs root (loop devices)" >&2; exit 1; }
@@ -140,7 +150,7 @@ check_rows() {
 # The timing loop: per round, every command by both tools, the tool order
 # swapped every round; a command's untimed follow-up runs right after it.
 measure() {
-  W=$W python3 - "$1" "$REPEAT" "$ULVM" "$DEVS" "${ONLY:-lvs,vgs,pvs,lvdisplay,vgck,lvcreate}" <<'EOF'
+  W=$W NOFLUSH=$NOFLUSH python3 - "$1" "$REPEAT" "$ULVM" "$DEVS" "${ONLY:-lvs,vgs,pvs,lvdisplay,vgck,lvcreate}" <<'EOF'
 import os, statistics, subprocess, sys, time
 n, repeat, ulvm, devs, only = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5].split(",")
 cmds = {
@@ -151,7 +161,11 @@ cmds = {
     "vgck": (["vgck", "vg0"], None),
     "lvcreate": (["lvcreate", "-an", "-Zn", "-l1", "-n", "bench", "vg0"], ["lvremove", "-f", "vg0/bench"]),
 }
+noflush = os.environ.get("NOFLUSH")
+tools_all = ("lvm", "ulvm", "ulvm-noflush") if noflush else ("lvm", "ulvm")
 def argv(tool, args):
+    if tool == "ulvm-noflush":
+        return [ulvm] + args + ["--devices", devs]
     if tool == "ulvm":
         return [ulvm] + args + ["--devices", devs]
     # Without device-mapper in the kernel LVM refuses to create a striped
@@ -161,25 +175,26 @@ def argv(tool, args):
 # GNU time for CPU and RSS: a child forked from this Python would report
 # Python's RSS as its maximum; GNU time's own is about 2 MiB.
 stats = os.path.join(os.environ["W"], "time.out")
-def run(cmd):
+def run(tool, cmd):
     """Wall seconds, CPU seconds, max RSS KiB of one run."""
+    env = dict(os.environ, LD_PRELOAD=noflush) if tool == "ulvm-noflush" else None
     t0 = time.perf_counter()
-    rc = subprocess.call(["/usr/bin/time", "-o", stats, "-f", "%U %S %M"] + cmd,
+    rc = subprocess.call(["/usr/bin/time", "-o", stats, "-f", "%U %S %M"] + cmd, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     if rc != 0:
         sys.exit(f"{' '.join(cmd)}: exit status {rc}")
     u, s, m = open(stats).read().split()[-3:]
     return wall, float(u) + float(s), int(m)
-res = {(c, t): [] for c in only for t in ("lvm", "ulvm")}
+res = {(c, t): [] for c in only for t in tools_all}
 for r in range(repeat):
-    tools = ("lvm", "ulvm") if r % 2 == 0 else ("ulvm", "lvm")
+    tools = tools_all if r % 2 == 0 else tools_all[::-1]
     for c in only:
         args, after = cmds[c]
         for t in tools:
-            res[(c, t)].append(run(argv(t, args)))
+            res[(c, t)].append(run(t, argv(t, args)))
             if after:
-                run(argv(t, after))
+                run(t, argv(t, after))
             # Untimed: LVM's writes through the loop devices stay dirty in
             # the PV files' page cache (about 18 MiB after an lvcreate and
             # lvremove at 3000 LVs), and the next commit's flush of those
@@ -189,13 +204,22 @@ med = lambda v, i: statistics.median(x[i] for x in v)
 for c in only:
     lw, lc, lr = (med(res[(c, "lvm")], i) for i in range(3))
     uw, uc, ur = (med(res[(c, "ulvm")], i) for i in range(3))
-    print(f"| {n:>5} | {c:<9} | {lw*1000:8.1f} | {lc*1000:8.1f} | {lr/1024:7.1f} | {uw*1000:9.1f} | {uc*1000:8.1f} | {ur/1024:8.1f} | {lw/uw:6.1f}x |", flush=True)
+    row = f"| {n:>5} | {c:<9} | {lw*1000:8.1f} | {lc*1000:8.1f} | {lr/1024:7.1f} | {uw*1000:9.1f} | {uc*1000:8.1f} | {ur/1024:8.1f} | {lw/uw:6.1f}x |"
+    if noflush:
+        fw = med(res[(c, "ulvm-noflush")], 0)
+        row += f" {fw*1000:10.1f} | {lw/fw:6.1f}x |"
+    print(row, flush=True)
 EOF
 }
 
 echo "medians of $REPEAT rounds; $NPV PVs; ms, MiB; ratio = LVM wall / ulvm wall"
-echo "|   LVs | command   | LVM wall |  LVM CPU | LVM RSS | ulvm wall | ulvm CPU | ulvm RSS |   ratio |"
-echo "|------:|-----------|---------:|---------:|--------:|----------:|---------:|---------:|--------:|"
+if [ -n "$NOFLUSH" ]; then
+  echo "|   LVs | command   | LVM wall |  LVM CPU | LVM RSS | ulvm wall | ulvm CPU | ulvm RSS |   ratio | no-flush wall |  ratio |"
+  echo "|------:|-----------|---------:|---------:|--------:|----------:|---------:|---------:|--------:|-----------:|-------:|"
+else
+  echo "|   LVs | command   | LVM wall |  LVM CPU | LVM RSS | ulvm wall | ulvm CPU | ulvm RSS |   ratio |"
+  echo "|------:|-----------|---------:|---------:|--------:|----------:|---------:|---------:|--------:|"
+fi
 for n in $COUNTS; do
   setup "$n"
   check_rows

@@ -35,6 +35,13 @@ pub struct DaemonArgs {
     /// /etc/ulvm as root, else ~/.config/ulvm).
     #[arg(long)]
     system_dir: Option<PathBuf>,
+    /// Run `HOOK freeze NAME` before every suspend that locks the file
+    /// system (dmsetup suspend without --nolockfs; LVM on snapshot origins
+    /// and snapshots) and `HOOK thaw NAME` after the resume; a failing
+    /// freeze fails the suspend. For file systems the host cannot freeze
+    /// itself, such as a VM's on a volume used over NBD.
+    #[arg(long)]
+    freeze_hook: Option<PathBuf>,
     /// Log filter (tracing syntax), e.g. "info" or "ulvm_nbd=debug";
     /// $RUST_LOG also works.
     #[arg(long)]
@@ -97,6 +104,7 @@ pub fn run(a: DaemonArgs) -> Result<()> {
         fuse_dir: a.fuse_dir,
         attach_loop: a.attach_loop,
         system_dir: Some(ulvm_lvm::system::SystemDir::locate(a.system_dir.as_deref()).root().to_path_buf()),
+        freeze_hook: a.freeze_hook,
     };
     let daemon = Daemon::start(&cfg)?;
     sd_notify("READY=1");

@@ -13,7 +13,7 @@ Commands:
   create NAME [--table LINE | TABLE_FILE] [-r|--readonly] [-u|--uuid UUID] [--notable]
   load|reload NAME [--table LINE | TABLE_FILE] [-r|--readonly]
   clear NAME
-  suspend NAME...
+  suspend [--nolockfs] NAME...
   resume NAME...
   remove [-f|--force] NAME...
   remove_all [-f|--force]
@@ -44,6 +44,8 @@ struct Opts {
     fields: Option<String>,
     noheadings: bool,
     force: bool,
+    /// `suspend --nolockfs`: do not freeze the mounted file system.
+    nolockfs: bool,
     setuuid: Option<String>,
     /// ulvm: `status --progress`: clone hydration progress after the line.
     progress: bool,
@@ -72,6 +74,7 @@ fn parse(argv: &[String]) -> Result<Opts> {
             "-o" | "--options" => o.fields = Some(value(&mut it, a)?),
             "--noheadings" => o.noheadings = true,
             "-f" | "--force" => o.force = true,
+            "--nolockfs" => o.nolockfs = true,
             "--setuuid" => o.setuuid = Some(value(&mut it, a)?),
             "--progress" => o.progress = true,
             "-i" | "--interval" => {
@@ -171,7 +174,7 @@ pub fn run(argv: &[String]) -> Result<i32> {
             need(&o, 1, "a device name")?;
             for name in &o.args[1..] {
                 let req = if cmd == "suspend" {
-                    Request::Suspend { name: name.clone() }
+                    Request::Suspend { name: name.clone(), nolockfs: o.nolockfs }
                 } else {
                     Request::Resume { name: name.clone() }
                 };

@@ -7,42 +7,9 @@
 
 mod common;
 
-use common::{have, require, Daemon, TestDir, ULVM};
+use common::{have, mount, require, sh, wait_exists, Daemon, TestDir, ULVM};
 use std::path::Path;
 use std::process::Command;
-
-fn sh(cmd: &str, args: &[&str]) -> String {
-    let o = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd} {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-struct Mount(std::path::PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).output();
-    }
-}
-
-fn mount(dev: &str, at: &Path, opts: &str) -> Mount {
-    std::fs::create_dir_all(at).unwrap();
-    sh("mount", &["-o", opts, dev, at.to_str().unwrap()]);
-    Mount(at.to_path_buf())
-}
-
-fn wait_exists(p: &Path) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !p.exists() {
-        assert!(std::time::Instant::now() < deadline, "{} did not appear", p.display());
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn test_lvm_walkthrough_with_ext4_snapshot_and_merge() {

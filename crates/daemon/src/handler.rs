@@ -1,5 +1,6 @@
 //! Turns control requests into registry calls.
 
+use crate::freeze::Freezes;
 use crate::jobs::{JobRunner, PollRequest};
 use crate::loops::LoopManager;
 use crate::proto::*;
@@ -49,6 +50,12 @@ pub struct Ctx {
     pub loops: Option<Arc<LoopManager>>,
     /// Background LVM jobs (`poll` requests); none in the jobs' own host.
     pub jobs: Option<Arc<JobRunner>>,
+    /// What `lock_fs` suspends froze, shared by every context of a daemon.
+    pub freezes: Arc<Freezes>,
+    /// Whether suspends through this context may freeze file systems: not
+    /// for snapshot autoextend, whose writers may be waiting for it (a
+    /// freeze that writes to the full snapshot would wait for them).
+    pub lock_fs: bool,
 }
 
 /// Executes one request; loop devices follow the devices.
@@ -58,6 +65,22 @@ pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
         let devices = devices.map(|d| d.into_iter().map(PathBuf::from).collect());
         jobs.start(PollRequest { system_dir: PathBuf::from(system_dir), devices, vg, lv });
         return Ok(Reply::Done);
+    }
+    match &req {
+        Request::Suspend { name, nolockfs } => return suspend(ctx, name, *nolockfs || !ctx.lock_fs),
+        Request::Resume { name } => {
+            let r = execute(&ctx.reg, req.clone());
+            if r.is_ok() {
+                ctx.freezes.thaw(name);
+            }
+            if let Some(loops) = &ctx.loops {
+                loops.reconcile();
+            }
+            return r;
+        }
+        Request::Remove { name, .. } => ctx.freezes.thaw(name),
+        Request::RemoveAll { .. } => ctx.freezes.thaw_all(),
+        _ => {}
     }
     let Some(loops) = &ctx.loops else { return execute(&ctx.reg, req) };
     match &req {
@@ -90,7 +113,7 @@ pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
             other => Ok(other),
         },
         _ => {
-            let changes = matches!(req, Request::Create { .. } | Request::Resume { .. } | Request::Rename { .. });
+            let changes = matches!(req, Request::Create { .. } | Request::Rename { .. });
             let r = execute(&ctx.reg, req);
             if changes {
                 loops.reconcile();
@@ -98,6 +121,24 @@ pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
             r
         }
     }
+}
+
+/// A suspend: with `lock_fs`, what is mounted on the device's loop device
+/// is frozen first (and the freeze hook run), as device-mapper's
+/// `lock_fs` does, and thawed if the suspend fails. A device that is
+/// already suspended is not frozen again.
+fn suspend(ctx: &Ctx, name: &str, nolockfs: bool) -> Result<Reply, DmError> {
+    if !nolockfs && !ctx.reg.info(name)?.suspended {
+        let dev = ctx.loops.as_ref().and_then(|l| l.loop_of(name));
+        ctx.freezes.freeze(name, dev.as_deref()).map_err(|e| {
+            DmError::Device(ulvm_blockdev::Error::new(ulvm_blockdev::ErrorKind::Io, format!("{name}: {e}")))
+        })?;
+    }
+    let r = execute(&ctx.reg, Request::Suspend { name: name.to_string(), nolockfs });
+    if r.is_err() {
+        ctx.freezes.thaw(name);
+    }
+    r
 }
 
 /// After a loop device is detached, the kernel lets go of its FUSE file
@@ -122,7 +163,7 @@ fn execute(reg: &Registry, req: Request) -> Result<Reply, DmError> {
             Ok(Reply::Done)
         }
         Request::Clear { name } => reg.clear(&name).map(|_| Reply::Done),
-        Request::Suspend { name } => reg.suspend(&name).map(|_| Reply::Done),
+        Request::Suspend { name, .. } => reg.suspend(&name).map(|_| Reply::Done),
         Request::Resume { name } => reg.resume(&name).map(|_| Reply::Done),
         Request::Remove { name, force } => {
             if force && reg.info(&name)?.open_count > 0 {

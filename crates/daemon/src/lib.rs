@@ -8,6 +8,7 @@
 pub mod autoextend;
 pub mod control;
 pub mod exports;
+pub mod freeze;
 pub mod fuse;
 pub mod handler;
 pub mod jobs;
@@ -43,6 +44,10 @@ pub struct DaemonConfig {
     /// The LVM system directory whose lvm.conf sets snapshot autoextend
     /// (`None`: no autoextend monitor).
     pub system_dir: Option<PathBuf>,
+    /// Run as `HOOK freeze NAME` before a `lock_fs` suspend and `HOOK thaw
+    /// NAME` after the resume (a guest's file system on a volume used over
+    /// NBD, which the host cannot freeze itself).
+    pub freeze_hook: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +73,7 @@ pub struct Daemon {
     loops: Option<Arc<loops::LoopManager>>,
     monitor: Option<autoextend::Monitor>,
     jobs: Arc<jobs::JobRunner>,
+    freezes: Arc<freeze::Freezes>,
     lock: Option<File>,
 }
 
@@ -81,6 +87,9 @@ impl Daemon {
     pub fn start(cfg: &DaemonConfig) -> Result<Daemon, DaemonError> {
         std::fs::create_dir_all(&cfg.run_dir).map_err(io(format!("creating {}", cfg.run_dir.display())))?;
         let lock = take_lock(&cfg.run_dir)?;
+        // What a daemon that died left frozen is thawed first.
+        let freezes = Arc::new(freeze::Freezes::new(Some(&cfg.run_dir), cfg.freeze_hook.clone()));
+        freezes.thaw_leftovers();
         // With autoextend configured, writes to a full snapshot wait for it.
         let sd = cfg.system_dir.as_ref().map(|d| ulvm_lvm::system::SystemDir::new(d.clone()));
         let autoextend =
@@ -115,9 +124,18 @@ impl Daemon {
             }
             _ => None,
         };
-        let host_ctx = Arc::new(handler::Ctx { reg: registry.clone(), loops: loops.clone(), jobs: None });
+        let ctx_with = |jobs: Option<Arc<jobs::JobRunner>>, lock_fs: bool| {
+            Arc::new(handler::Ctx {
+                reg: registry.clone(),
+                loops: loops.clone(),
+                jobs,
+                freezes: freezes.clone(),
+                lock_fs,
+            })
+        };
+        let host_ctx = ctx_with(None, true);
         let jobs = Arc::new(jobs::JobRunner::new(host_ctx.clone()));
-        let ctx = Arc::new(handler::Ctx { reg: registry.clone(), loops: loops.clone(), jobs: Some(jobs.clone()) });
+        let ctx = ctx_with(Some(jobs.clone()), true);
         let control = control::ControlServer::start(&paths::control_socket(&cfg.run_dir), cfg.socket_mode, ctx)
             .map_err(io("starting the control socket"))?;
         let exports = Arc::new(exports::RegistryExports(registry.clone()));
@@ -128,7 +146,7 @@ impl Daemon {
         }
         let monitor = sd.map(|sd| {
             info!(system_dir = %sd.root().display(), autoextend, "daemon: watching LVM snapshots");
-            autoextend::Monitor::start(host_ctx.clone(), sd)
+            autoextend::Monitor::start(ctx_with(None, false), sd)
         });
         info!(run_dir = %cfg.run_dir.display(), "daemon: ready");
         Ok(Daemon {
@@ -140,6 +158,7 @@ impl Daemon {
             loops,
             monitor,
             jobs,
+            freezes,
             lock: Some(lock),
         })
     }
@@ -161,6 +180,8 @@ impl Daemon {
         for s in &mut self.nbd {
             s.shutdown();
         }
+        // Nothing stays frozen: thawed before the devices go.
+        self.freezes.thaw_all();
         if let Some(l) = &self.loops {
             l.detach_all();
         }

@@ -132,6 +132,11 @@ impl LoopManager {
         count.saturating_sub(1) + u32::from(claimed)
     }
 
+    /// The loop device `name` is attached to, if any.
+    pub fn loop_of(&self, name: &str) -> Option<PathBuf> {
+        self.lock().attached.get(name).map(|(lo, _)| PathBuf::from(lo))
+    }
+
     pub fn done_removing(&self, name: &str) {
         self.lock().removing.remove(name);
     }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use ulvm_dm::{Table, TargetStatus};
-use ulvm_lvm::activate::{DevState, DmDevice, DmHost};
+use ulvm_lvm::activate::{DevState, DmDevice, DmHost, LockFs};
 use ulvm_lvm::ops::{Answer, Connect, Report, Session};
 use ulvm_lvm::system::SystemDir;
 use ulvm_lvm::{HostError, HostErrorKind};
@@ -125,8 +125,8 @@ impl<R: Requests> DmHost for ProtocolHost<R> {
         self.done(Request::Load { name: name.into(), table: table.to_string(), read_only })
     }
 
-    fn suspend(&mut self, name: &str) -> Result<(), HostError> {
-        self.done(Request::Suspend { name: name.into() })
+    fn suspend(&mut self, name: &str, lock_fs: LockFs) -> Result<(), HostError> {
+        self.done(Request::Suspend { name: name.into(), nolockfs: lock_fs == LockFs::Skip })
     }
 
     fn resume(&mut self, name: &str) -> Result<(), HostError> {

@@ -26,8 +26,13 @@ pub enum Request {
     Clear {
         name: String,
     },
+    /// Without `nolockfs`, the file system mounted on the device's
+    /// kernel block device is frozen first and thawed after the resume
+    /// (device-mapper's `lock_fs`, its default).
     Suspend {
         name: String,
+        #[serde(default)]
+        nolockfs: bool,
     },
     Resume {
         name: String,

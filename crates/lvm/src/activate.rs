@@ -42,6 +42,35 @@ pub struct DevState {
     pub minor: u32,
 }
 
+/// Whether a suspend freezes the file system mounted on the device first
+/// (device-mapper's `lock_fs`; `dmsetup suspend --nolockfs` skips it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockFs {
+    /// Freeze what is mounted on the device before draining its I/O, thaw
+    /// it after the resume: what a snapshot needs to see a clean file
+    /// system.
+    Lock,
+    /// Drain I/O only.
+    Skip,
+}
+
+impl LockFs {
+    /// LVM's rule: a suspend locks the file system when the LV is a
+    /// snapshot origin or a snapshot in the metadata being committed, that
+    /// is, when its new table is `snapshot-origin`, `snapshot-merge` or
+    /// `snapshot`.
+    pub fn for_table(table: &Table) -> LockFs {
+        let snapshotty = table.0.iter().any(|l| {
+            matches!(l.target, TargetArgs::SnapshotOrigin { .. } | TargetArgs::SnapshotMerge(_) | TargetArgs::Snapshot(_))
+        });
+        if snapshotty {
+            LockFs::Lock
+        } else {
+            LockFs::Skip
+        }
+    }
+}
+
 /// The operations activation needs from a device host. Errors carry the
 /// host's kind (a missing device is `NotFound`) and one-line message.
 pub trait DmHost {
@@ -52,7 +81,9 @@ pub trait DmHost {
     fn create(&mut self, dev: &DmDevice) -> Result<(), HostError>;
     /// Loads `table` as the inactive table of `name`.
     fn load(&mut self, name: &str, table: &Table, read_only: bool) -> Result<(), HostError>;
-    fn suspend(&mut self, name: &str) -> Result<(), HostError>;
+    /// Suspends `name`; with [`LockFs::Lock`] the host first freezes the
+    /// file system mounted on it, and thaws it when the device resumes.
+    fn suspend(&mut self, name: &str, lock_fs: LockFs) -> Result<(), HostError>;
     fn resume(&mut self, name: &str) -> Result<(), HostError>;
     fn remove(&mut self, name: &str) -> Result<(), HostError>;
     fn rename(&mut self, name: &str, new_name: &str) -> Result<(), HostError>;
@@ -290,7 +321,7 @@ pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice
         }
     };
     for d in changed.iter().rev() {
-        if let Err(e) = host.suspend(&d.name) {
+        if let Err(e) = host.suspend(&d.name, LockFs::for_table(&d.table)) {
             undo(host, &suspended);
             return Err(e.into());
         }

@@ -30,7 +30,7 @@ impl DmHost for FakeHost {
         self.devs.get_mut(name).ok_or_else(gone)?.0 = table.to_string();
         Ok(())
     }
-    fn suspend(&mut self, name: &str) -> Result<(), HostError> {
+    fn suspend(&mut self, name: &str, _lock_fs: LockFs) -> Result<(), HostError> {
         self.log.push(format!("suspend {name}"));
         self.devs.get_mut(name).ok_or_else(gone)?.1 = true;
         Ok(())

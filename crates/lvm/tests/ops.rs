@@ -356,3 +356,51 @@ fn test_pv_and_vg_operations_and_their_refusals() {
     );
     assert!(s.scan(true).unwrap().1.is_empty(), "the VG is still there");
 }
+
+#[test]
+fn test_lock_fs_follows_lvm_origins_and_snapshots_only() {
+    let t = Setup::with_base("ops-lockfs");
+    let mut s = t.session(false);
+    // A plain LV's resize drains I/O without freezing.
+    let grow = Resize {
+        vg: "vg0".into(),
+        lv: "base".into(),
+        command: resize::Command::Extend,
+        target: Target::Size(SizeSpec::Size { sign: Sign::Plus, size: Sectors(8192) }),
+        stripes: None,
+        pvs: vec![],
+        force: false,
+        resize_fs: false,
+    };
+    resize::resize(&mut s, &grow).unwrap();
+    assert!(t.host.world().locked_fs.is_empty(), "a plain LV's resize froze its file system");
+    // Taking a snapshot freezes what is mounted on the origin.
+    let c = LvCreate { name: Some("snap".into()), snapshot_of: Some("base".into()), ..LvCreate::new("vg0", mib(4)) };
+    lvcreate(&mut s, &c).unwrap();
+    assert_eq!(t.host.world().locked_fs, ["vg0-base"]);
+    // Removing the last snapshot makes the origin plain again: no freeze.
+    ulvm_lvm::ops::remove::lvremove(&mut s, "vg0", Some("snap"), true).unwrap();
+    assert_eq!(t.host.world().locked_fs, ["vg0-base"]);
+}
+
+#[test]
+fn test_a_snapshot_whose_origin_cannot_be_frozen_is_not_made() {
+    let t = Setup::with_base("ops-lockfs-fail");
+    let mut s = t.session(false);
+    let seqno = s.vg("vg0", true).unwrap().vg.seqno;
+    t.host.world().fail_suspend.push("vg0-base".into());
+    let c = LvCreate { name: Some("snap".into()), snapshot_of: Some("base".into()), ..LvCreate::new("vg0", mib(4)) };
+    let e = lvcreate(&mut s, &c).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Failed to activate new LV vg0/snap: \
+         vg0-base: cannot freeze the file system on /dev/loop9 (mounted on /mnt): Device or resource busy"
+    );
+    let vg = s.vg("vg0", true).unwrap();
+    assert!(vg.vg.lv("snap").is_none(), "the snapshot stayed after its origin could not be frozen");
+    assert!(vg.vg.seqno > seqno);
+    let w = t.host.world();
+    assert_eq!(w.devs.keys().collect::<Vec<_>>(), ["vg0-base"], "devices left: {:?}", w.log);
+    assert!(!w.devs["vg0-base"].suspended);
+    assert!(w.devs["vg0-base"].table.to_string().contains("linear"), "{}", w.devs["vg0-base"].table);
+}

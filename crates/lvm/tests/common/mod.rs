@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use ulvm_blockdev::Sectors;
 use ulvm_dm_table::{Table, TargetArgs, TargetStatus};
-use ulvm_lvm::activate::{DevState, DmDevice, DmHost};
+use ulvm_lvm::activate::{DevState, DmDevice, DmHost, LockFs};
 use ulvm_lvm::ops::common::SizeSpec;
 use ulvm_lvm::ops::create::{lvcreate, LvCreate};
 use ulvm_lvm::ops::vg::{vgcreate, VgCreate};
@@ -37,6 +37,10 @@ pub struct World {
     pub status: BTreeMap<String, TargetStatus>,
     /// Device names whose creation fails.
     pub fail_create: Vec<String>,
+    /// Device names whose suspend fails (as a freeze that fails does).
+    pub fail_suspend: Vec<String>,
+    /// The devices suspended with `LockFs::Lock`, in order.
+    pub locked_fs: Vec<String>,
 }
 
 /// A device host in memory.
@@ -81,9 +85,18 @@ impl DmHost for FakeHost {
         w.devs.get_mut(name).ok_or_else(|| gone(name))?.table = table.clone();
         Ok(())
     }
-    fn suspend(&mut self, name: &str) -> Result<(), HostError> {
+    fn suspend(&mut self, name: &str, lock_fs: LockFs) -> Result<(), HostError> {
         let mut w = self.world();
+        if w.fail_suspend.iter().any(|n| n == name) {
+            return Err(HostError::new(
+                HostErrorKind::Io,
+                format!("{name}: cannot freeze the file system on /dev/loop9 (mounted on /mnt): Device or resource busy"),
+            ));
+        }
         w.log.push(format!("suspend {name}"));
+        if lock_fs == LockFs::Lock {
+            w.locked_fs.push(name.to_string());
+        }
         w.devs.get_mut(name).ok_or_else(|| gone(name))?.suspended = true;
         Ok(())
     }
