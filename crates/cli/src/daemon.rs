@@ -1,7 +1,7 @@
 //! `ulvm daemon`: flags to a `DaemonConfig`, logging, and the wait for a
 //! termination signal.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use tracing::info;
@@ -46,6 +46,20 @@ pub struct DaemonArgs {
     /// $RUST_LOG also works.
     #[arg(long)]
     log: Option<String>,
+    /// Where the log goes: stderr (under systemd, the journal) or syslog
+    /// (the daemon facility, through --syslog-socket) for a daemon started
+    /// without systemd.
+    #[arg(long, value_enum, default_value = "stderr")]
+    log_target: LogTarget,
+    /// The syslog socket for --log-target syslog.
+    #[arg(long, default_value = "/dev/log")]
+    syslog_socket: PathBuf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogTarget {
+    Stderr,
+    Syslog,
 }
 
 /// `N[kKmMgG]` bytes.
@@ -70,12 +84,18 @@ fn parse_mode(s: &str) -> Result<u32, String> {
 pub fn run(a: DaemonArgs) -> Result<()> {
     signals::block_termination_signals();
     let filter = a.log.clone().or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| "info".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+    let log = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_target(false);
+    match a.log_target {
+        LogTarget::Stderr => {
+            log.with_writer(std::io::stderr).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init()
+        }
+        // syslog stamps and ranks each message itself.
+        LogTarget::Syslog => {
+            let syslog = crate::syslog::Syslog::connect(a.syslog_socket.clone())
+                .with_context(|| format!("--log-target syslog: {}", a.syslog_socket.display()))?;
+            log.with_writer(syslog).with_ansi(false).without_time().with_level(false).init()
+        }
+    }
     let cfg = DaemonConfig {
         run_dir: ulvm_daemon::paths::run_dir(a.run_dir.as_deref()),
         nbd_listen: a.nbd_listen,
@@ -87,8 +107,30 @@ pub fn run(a: DaemonArgs) -> Result<()> {
         freeze_hook: a.freeze_hook,
     };
     let daemon = Daemon::start(&cfg)?;
+    sd_notify("READY=1");
     let sig = signals::wait_for_termination();
     info!(signal = sig, "daemon: shutting down");
+    sd_notify("STOPPING=1");
     daemon.shutdown();
     Ok(())
+}
+
+/// systemd's readiness protocol (`Type=notify`, sd_notify(3)): `state` as
+/// one datagram to `$NOTIFY_SOCKET`, a path or (`@NAME`) an abstract
+/// socket name. Nothing without the variable; a failure is only logged.
+fn sd_notify(state: &str) {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET").filter(|v| !v.is_empty()) else { return };
+    let sent = UnixDatagram::unbound().and_then(|sock| {
+        let addr = match target.as_bytes().strip_prefix(b"@") {
+            Some(name) => SocketAddr::from_abstract_name(name)?,
+            None => SocketAddr::from_pathname(&target)?,
+        };
+        sock.send_to_addr(state.as_bytes(), &addr)
+    });
+    if let Err(e) = sent {
+        tracing::warn!("daemon: telling systemd {state} through {}: {e}", target.to_string_lossy());
+    }
 }

@@ -5,10 +5,12 @@ mod daemon;
 mod demo;
 mod dmsetup;
 mod inspect;
+mod install;
 mod lvm;
 mod progress;
+mod syslog;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -41,6 +43,9 @@ enum Cmd {
         #[arg(long, default_value_t = 64)]
         origin_mib: u64,
     },
+    /// Install the binary, the LVM and dmsetup command links beside it, and
+    /// the systemd units into a prefix.
+    Install(install::InstallArgs),
     /// Print the header and exceptions of a persistent COW device (read-only).
     InspectCow {
         cow: PathBuf,
@@ -57,23 +62,28 @@ fn main() {
         exit_with("dmsetup", dmsetup::run(&argv[1..]));
     }
     // LVM commands: `lvcreate ...` through a symlink, `ulvm lvcreate ...`,
-    // or `ulvm lvm lvcreate ...` as with LVM's own `lvm` binary.
+    // or `lvm lvcreate ...` / `ulvm lvm lvcreate ...` as with LVM's own
+    // `lvm` binary.
+    if invoked == "lvm" {
+        std::process::exit(lvm::help::lvm_main(&argv[1..]));
+    }
     if lvm::COMMANDS.contains(&invoked.as_str()) {
         std::process::exit(lvm::run(&invoked, &argv[1..]));
     }
-    let (cmd_at, first) = match argv.get(1).map(String::as_str) {
-        Some("lvm") => (2, argv.get(2).map(String::as_str)),
-        other => (1, other),
-    };
-    if let Some(cmd) = first.filter(|c| lvm::COMMANDS.contains(c)) {
-        std::process::exit(lvm::run(cmd, &argv[cmd_at + 1..]));
+    match argv.get(1).map(String::as_str) {
+        Some("lvm") => std::process::exit(lvm::help::lvm_main(&argv[2..])),
+        Some(cmd) if lvm::COMMANDS.contains(&cmd) => std::process::exit(lvm::run(cmd, &argv[2..])),
+        _ => {}
     }
-    let cli = Cli::parse();
+    // `ulvm --help` lists the LVM commands too, from `lvm::COMMANDS`.
+    let matches = Cli::command().after_help(lvm::help::ulvm_help_list()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let r = match cli.cmd {
         Cmd::Daemon(args) => daemon::run(args).map(|_| 0),
         Cmd::Dmsetup { args } => exit_with("dmsetup", dmsetup::run(&args)),
         Cmd::Demo { dir, origin_mib } => demo::run(&dir, origin_mib).map(|_| 0),
         Cmd::InspectCow { cow, all } => inspect::run(&cow, all).map(|_| 0),
+        Cmd::Install(args) => install::run(&args).map(|_| 0),
     };
     exit_with("ulvm", r);
 }

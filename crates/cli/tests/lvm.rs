@@ -290,6 +290,7 @@ fn test_snapshot_autoextend_grows_the_cow_and_writes_wait_instead_of_failing() {
     assert!(got == before, "the snapshot lost its point-in-time data");
     drop((base, snap));
     assert!(d.log().contains("autoextend: vg0/snap is"), "the daemon logs the extension: {}", d.log());
+    wait_for("the extension's end in the daemon's log", || d.log().contains("autoextend: done, from 1 to "));
     lvm.ok(&["vgchange", "-an", "vg0"]);
     d.stop();
 }
@@ -420,6 +421,10 @@ fn test_lvcreate_type_clone_hydrates_and_becomes_a_plain_lv() {
     assert!(all == want, "the LV holds the source plus the write");
     drop(c);
     lvm.ok(&["vgck", "vg0"]);
+    // The daemon polled the job and logged its start and end (under systemd,
+    // to the journal).
+    wait_for("the job's end in the daemon's log", || d.log().contains("of vg0/cl finished after"));
+    assert!(d.log().contains("of vg0/cl polled"), "{}", d.log());
     lvm.ok(&["vgchange", "-an", "vg0"]);
     d.stop();
 }

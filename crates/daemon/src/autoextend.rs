@@ -80,7 +80,10 @@ fn watch(host_ctx: &Arc<Ctx>, sd: &SystemDir, stop: &AtomicBool) {
         let done: Vec<String> = running.iter().filter(|(_, t)| t.is_finished()).map(|(n, _)| n.clone()).collect();
         for name in done {
             match running.remove(&name).map(JoinHandle::join) {
-                Some(Ok(Ok(_))) => info!(device = %name, "autoextend: done"),
+                Some(Ok(Ok(Resized::Changed { from, to }))) => {
+                    info!(device = %name, "autoextend: done, from {from} to {to} extents")
+                }
+                Some(Ok(Ok(Resized::Unchanged))) => info!(device = %name, "autoextend: done, nothing to extend"),
                 Some(Ok(Err(e))) => warn!(device = %name, "autoextend failed: {e}"),
                 _ => warn!(device = %name, "autoextend failed: the extension panicked"),
             }

@@ -113,7 +113,8 @@ pub fn parse(cmd: &str, specs: &[Opt], argv: &[String]) -> Result<Args> {
         let chars: Vec<char> = arg[1..].chars().collect();
         let mut i = 0;
         while i < chars.len() {
-            let c = chars[i];
+            // `-?` is `-h`, as LVM takes it.
+            let c = if chars[i] == '?' { 'h' } else { chars[i] };
             let Some(o) = all.iter().find(|o| o.short == Some(c)) else {
                 bail!("{cmd}: invalid option -- '{c}'");
             };

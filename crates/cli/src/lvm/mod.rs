@@ -6,6 +6,7 @@
 mod args;
 mod clone;
 mod display;
+pub mod help;
 mod host;
 mod lv;
 mod merge;
@@ -95,9 +96,7 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
     let specs = specs(cmd);
     let a = args::parse(cmd, specs, argv).map_err(|e| Usage(e.to_string()))?;
     if a.has("help") {
-        println!("  {cmd}: see the LVM2 manual page {cmd}(8); ulvm accepts the options it documents that");
-        println!("  ulvm supports: {}", specs.iter().map(|o| format!("--{}", o.long)).collect::<Vec<_>>().join(" "));
-        return Ok(0);
+        return help::print_usage(cmd);
     }
     let mut ctx = Ctx::new(cmd, argv, &a)?;
     match cmd {

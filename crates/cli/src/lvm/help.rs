@@ -1,0 +1,526 @@
+//! Usage text of the LVM commands (`lvcreate --help`, `-h`, `-?`, `lvm help
+//! lvcreate`), laid out as LVM 2.03 lays out its own: the command and what
+//! it does, then each form of the command (what it does, the line with its
+//! required arguments, its optional options in brackets), then the options
+//! every command takes. The text lists what ulvm accepts, not all of LVM;
+//! a test checks that every option of a command's parser table appears in
+//! its usage. Also the `lvm` entry point (`lvm CMD ...`, `lvm help`, `lvm
+//! version`) and the command list of `ulvm --help`.
+
+use super::args::{Opt, COMMON};
+use super::COMMANDS;
+
+/// The forms of the report commands (`pvs`, `vgs`, `lvs`).
+macro_rules! report_forms {
+    ($cmd:literal, $what:literal) => {
+        concat!(
+            "  ",
+            $cmd,
+            "
+    [ -a|--all ]
+    [ -o|--options String ]
+    [ -O|--sort String ]
+    [    --aligned ]
+    [    --noheadings ]
+    [    --reportformat basic|json ]
+    [    --separator String ]
+    [ COMMON_OPTIONS ]
+    [ ",
+            $what,
+            " ... ]
+"
+        )
+    };
+}
+
+/// The forms of `lvextend`, `lvreduce` and `lvresize`.
+macro_rules! resize_forms {
+    ($cmd:literal, $sign:literal, $what:literal) => {
+        concat!(
+            "  ",
+            $what,
+            " to a size, or by one; -r resizes its file system with it.
+  ",
+            $cmd,
+            " -L|--size [",
+            $sign,
+            "]Size[m|UNIT] LV
+    [ -l|--extents [",
+            $sign,
+            "]Number[PERCENT] ]
+    [ -r|--resizefs ]
+    [ -n|--nofsck ]
+    [ -i|--stripes Number ]
+    [ -I|--stripesize Size[k|UNIT] ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+
+  ",
+            $what,
+            " to a number of extents, or by one (or N%FREE, N%VG, N%PVS, N%ORIGIN).
+  ",
+            $cmd,
+            " -l|--extents [",
+            $sign,
+            "]Number[PERCENT] LV
+    [ -r|--resizefs ]
+    [ -n|--nofsck ]
+    [ -i|--stripes Number ]
+    [ -I|--stripesize Size[k|UNIT] ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+
+  Grow a snapshot as lvm.conf's snapshot_autoextend_threshold and
+  snapshot_autoextend_percent say (what the daemon runs on its own).
+  ",
+            $cmd,
+            " --use-policies LV
+    [ COMMON_OPTIONS ]
+"
+        )
+    };
+}
+
+/// Each command: what it does in one line, and its forms. In the forms a
+/// line opening with four spaces is an option line, printed after a tab
+/// as LVM prints them.
+const HELP: &[(&str, &str, &str)] = &[
+    (
+        "pvcreate",
+        "Make devices into physical volumes",
+        "  Label each device as a PV (a file path works as a device).
+  pvcreate PV ...
+    [ -u|--uuid String ]
+    [    --restorefile String ]
+    [ -Z|--zero y|n ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "pvremove",
+        "Wipe the LVM label off physical volumes",
+        "  pvremove PV ...
+    [ COMMON_OPTIONS ]
+",
+    ),
+    ("pvs", "Report physical volumes", report_forms!("pvs", "PV")),
+    (
+        "pvchange",
+        "Change what physical volumes allow",
+        "  Allow or forbid allocation on the PVs named.
+  pvchange -x|--allocatable y|n PV ...
+    [ COMMON_OPTIONS ]
+
+  Allow or forbid allocation on every PV.
+  pvchange -x|--allocatable y|n -a|--all
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "pvdisplay",
+        "Show physical volumes' attributes, one block each",
+        "  pvdisplay
+    [ -m|--maps ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+",
+    ),
+    (
+        "pvresize",
+        "Grow or shrink physical volumes to their device's size",
+        "  pvresize PV ...
+    [    --setphysicalvolumesize Size[m|UNIT] ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgcreate",
+        "Make a volume group of physical volumes",
+        "  Devices that are not PVs yet are labelled first.
+  vgcreate VG_new PV ...
+    [ -s|--physicalextentsize Size[m|UNIT] ]
+    [ -l|--maxlogicalvolumes Number ]
+    [ -p|--maxphysicalvolumes Number ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgremove",
+        "Remove volume groups (and their LVs, with -f)",
+        "  vgremove VG ...
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgextend",
+        "Add physical volumes to a volume group",
+        "  vgextend VG PV ...
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgreduce",
+        "Take physical volumes out of a volume group",
+        "  Take out the PVs named.
+  vgreduce VG PV ...
+    [ COMMON_OPTIONS ]
+
+  Take out every PV that holds no extents.
+  vgreduce -a|--all VG
+    [ COMMON_OPTIONS ]
+
+  Drop missing PVs from the metadata.
+  vgreduce --removemissing VG
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgrename",
+        "Give a volume group a new name",
+        "  vgrename VG VG_new
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgchange",
+        "Change volume groups: activate or deactivate their LVs",
+        "  Activate (y, ay) or deactivate (n) every LV of the VGs, or of all VGs.
+  vgchange -a|--activate y|ay|n
+    [ COMMON_OPTIONS ]
+    [ VG ... ]
+",
+    ),
+    ("vgs", "Report volume groups", report_forms!("vgs", "VG")),
+    (
+        "vgdisplay",
+        "Show volume groups' attributes, one block each",
+        "  With -v, also the VG's LVs and PVs.
+  vgdisplay
+    [ COMMON_OPTIONS ]
+    [ VG ... ]
+",
+    ),
+    (
+        "vgck",
+        "Check volume group metadata",
+        "  vgck
+    [ COMMON_OPTIONS ]
+    [ VG ... ]
+",
+    ),
+    (
+        "vgcfgbackup",
+        "Write volume groups' metadata to backup files",
+        "  vgcfgbackup
+    [ -f|--file String ]
+    [ COMMON_OPTIONS ]
+    [ VG ... ]
+",
+    ),
+    (
+        "lvcreate",
+        "Make a logical volume",
+        "  Make a linear LV (-l takes extents, or N%FREE, N%VG, N%PVS).
+  lvcreate -L|--size Size[m|UNIT] VG
+    [ --type linear ] (implied)
+    [ -l|--extents Number[PERCENT] ]
+    [ -n|--name String ]
+    [ -a|--activate y|n ]
+    [ -p|--permission rw|r ]
+    [ -Z|--zero y|n ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+
+  Make a striped LV.
+  lvcreate -i|--stripes Number -L|--size Size[m|UNIT] VG
+    [ --type striped ] (implied)
+    [ -l|--extents Number[PERCENT] ]
+    [ -I|--stripesize Size[k|UNIT] ]
+    [ -n|--name String ]
+    [ -a|--activate y|n ]
+    [ -p|--permission rw|r ]
+    [ -Z|--zero y|n ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+
+  Make a COW snapshot of an origin LV (-l also takes N%ORIGIN).
+  lvcreate -s|--snapshot -L|--size Size[m|UNIT] LV
+    [ --type snapshot ] (implied)
+    [ -l|--extents Number[PERCENT] ]
+    [ -c|--chunksize Size[k|UNIT] ]
+    [ -n|--name String ]
+    [ -p|--permission rw|r ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+
+  Make a clone LV, usable at once, filled in the background from a file,
+  a device, an active LV (VG/LV) or an NBD URI; its size is the source's.
+  lvcreate --type clone --source String VG
+    [ -L|--size Size[m|UNIT] ]
+    [ -l|--extents Number[PERCENT] ]
+    [ -n|--name String ]
+    [ -R|--regionsize Size[k|UNIT] ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+",
+    ),
+    (
+        "lvremove",
+        "Remove logical volumes (every LV of a VG named alone)",
+        "  lvremove VG|LV ...
+    [ COMMON_OPTIONS ]
+",
+    ),
+    ("lvextend", "Grow a logical volume", resize_forms!("lvextend", "+", "Grow the LV")),
+    ("lvreduce", "Shrink a logical volume", resize_forms!("lvreduce", "-", "Shrink the LV")),
+    ("lvresize", "Grow or shrink a logical volume", resize_forms!("lvresize", "+|-", "Resize the LV")),
+    (
+        "lvrename",
+        "Give a logical volume a new name",
+        "  lvrename VG LV LV_new
+    [ COMMON_OPTIONS ]
+
+  lvrename LV LV_new
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "lvchange",
+        "Change logical volumes: activation, permission",
+        "  Activate (y, ay) or deactivate (n) the LVs (every LV of a VG named alone).
+  lvchange -a|--activate y|ay|n VG|LV ...
+    [ -p|--permission rw|r ]
+    [ COMMON_OPTIONS ]
+
+  Make the LVs writable (rw) or read-only (r).
+  lvchange -p|--permission rw|r VG|LV ...
+    [ -a|--activate y|ay|n ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    ("lvs", "Report logical volumes", report_forms!("lvs", "VG|LV")),
+    (
+        "lvdisplay",
+        "Show logical volumes' attributes, one block each",
+        "  lvdisplay
+    [ -m|--maps ]
+    [ -a|--all ]
+    [ COMMON_OPTIONS ]
+    [ VG|LV ... ]
+",
+    ),
+    (
+        "lvconvert",
+        "Change a logical volume's layout: merge a snapshot",
+        "  Merge a snapshot back into its origin, then remove it; deferred to
+  the origin's next activation while the origin is open.
+  lvconvert --merge LV
+    [ -b|--background ]
+    [ -i|--interval Number ]
+    [ COMMON_OPTIONS ]
+
+  Poll the LV's merge or clone hydration to its end and finish it.
+  lvconvert --startpoll LV
+    [ -i|--interval Number ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgmerge",
+        "Merge a volume group into another",
+        "  The second VG's PVs and LVs join the first; the second must be inactive.
+  vgmerge VG VG
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgsplit",
+        "Move physical volumes (and the LVs on them) to a new or existing volume group",
+        "  vgsplit VG VG_new PV ...
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgcfgrestore",
+        "Write volume group metadata back from a backup or an archive",
+        "  Restore the VG from its backup file.
+  vgcfgrestore VG
+    [ COMMON_OPTIONS ]
+
+  Restore the VG from this file.
+  vgcfgrestore -f|--file String VG
+    [ COMMON_OPTIONS ]
+
+  List the VG's archives and backup.
+  vgcfgrestore -l|--list VG
+    [ COMMON_OPTIONS ]
+",
+    ),
+];
+
+/// Options of [`COMMON`] that are taken so LVM's command lines run, and do nothing.
+const IGNORED: &[&str] = &["quiet", "debug", "test", "config", "devicesfile"];
+
+/// What an option of [`COMMON`] takes, as LVM names its arguments.
+fn common_arg(long: &str) -> Option<&'static str> {
+    Some(match long {
+        "devices" => "PV[,PV...]",
+        "devicesfile" => "String",
+        "system-dir" => "Dir",
+        "run-dir" => "Dir",
+        "config" => "String",
+        "units" => "h|H|b|B|s|S|k|K|m|M|g|G|t|T|p|P|e|E",
+        _ => return None,
+    })
+}
+
+/// An option as a usage line shows it: `-L|--size` or `   --type`.
+fn option_name(o: &Opt) -> String {
+    match o.short {
+        Some(c) => format!("-{c}|--{}", o.long),
+        None => format!("   --{}", o.long),
+    }
+}
+
+/// What a command does in one line, if it is one of [`COMMANDS`].
+pub fn description(cmd: &str) -> Option<&'static str> {
+    HELP.iter().find(|(c, ..)| *c == cmd).map(|(_, d, _)| *d)
+}
+
+/// The whole usage text of `cmd`, or `None` for a command without one.
+pub fn usage_text(cmd: &str) -> Option<String> {
+    let (_, what, forms) = HELP.iter().find(|(c, ..)| *c == cmd)?;
+    let mut out = format!("  {cmd} - {what}\n\n");
+    for line in forms.lines() {
+        match line.strip_prefix("    ") {
+            Some(opt) => out.push_str(&format!("\t{opt}\n")),
+            None => out.push_str(&format!("{line}\n")),
+        }
+    }
+    out.push_str("\n  Common options for lvm:\n");
+    for o in COMMON {
+        let arg = if o.takes_value { format!(" {}", common_arg(o.long).unwrap_or("String")) } else { String::new() };
+        let note = if IGNORED.contains(&o.long) { " (accepted, ignored by ulvm)" } else { "" };
+        out.push_str(&format!("\t[ {}{arg} ]{note}\n", option_name(o)));
+    }
+    out.push_str(
+        "\n  The options are LVM's (the LVM2 manual pages say what each does), but for two of\n  \
+         ulvm's own: --system-dir, the LVM system directory (else $ULVM_SYSTEM_DIR; /etc/ulvm as\n  \
+         root), and --run-dir, the daemon's run directory (else $ULVM_RUN_DIR; /run/ulvm as root).\n",
+    );
+    Some(out)
+}
+
+/// `CMD --help`: the usage on stdout, exit status 0.
+pub fn print_usage(cmd: &str) -> anyhow::Result<i32> {
+    let Some(text) = usage_text(cmd) else { anyhow::bail!("{cmd}: no usage text (a bug: every command needs one)") };
+    print!("{text}");
+    Ok(0)
+}
+
+/// The command list, as `lvm help` prints it.
+fn command_list() -> String {
+    let mut out = String::from("  Available lvm commands:\n  Use 'lvm help <command>' for more information\n\n");
+    for cmd in COMMANDS {
+        out.push_str(&format!("  {cmd:<15} {}\n", description(cmd).unwrap_or("")));
+    }
+    out.push_str(&format!(
+        "  {:<15} {}\n  {:<15} {}\n",
+        "help", "Show a command's usage", "version", "Show the version"
+    ));
+    out
+}
+
+/// `lvm ARGS` (a link named `lvm`, or `ulvm lvm ARGS`): `lvm CMD ...` runs
+/// the LVM command; `lvm help [CMD]`, `lvm version`; with nothing, the
+/// command list. Returns the exit status.
+pub fn lvm_main(argv: &[String]) -> i32 {
+    let Some(first) = argv.first().map(String::as_str) else {
+        print!("{}", command_list());
+        return 0;
+    };
+    match first {
+        "help" | "--help" | "-h" | "-?" => match argv.get(1) {
+            None => {
+                print!("{}", command_list());
+                0
+            }
+            Some(cmd) if COMMANDS.contains(&cmd.as_str()) => super::run(cmd, &["--help".to_string()]),
+            Some(_) => {
+                eprintln!("  No such command.  Try 'lvm help'.");
+                3
+            }
+        },
+        "version" | "--version" => {
+            println!("  LVM version:     ulvm {} (LVM2 2.03 commands and on-disk format)", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        cmd if COMMANDS.contains(&cmd) => super::run(cmd, &argv[1..]),
+        cmd => {
+            eprintln!("  No such command '{cmd}'.  Try 'lvm help'.");
+            3
+        }
+    }
+}
+
+/// The LVM commands for `ulvm --help`, from [`COMMANDS`].
+pub fn ulvm_help_list() -> String {
+    let mut out = String::from(
+        "LVM commands (`ulvm CMD`, `ulvm lvm CMD`, or CMD through a symlink; `CMD --help` shows its usage):\n",
+    );
+    for cmd in COMMANDS {
+        out.push_str(&format!("  {cmd:<13} {}\n", description(cmd).unwrap_or("(no description)")));
+    }
+    out.push_str(&format!(
+        "  {:<13} {}\n",
+        "lvm", "LVM's multi-command entry: lvm CMD ..., lvm help [CMD], lvm version"
+    ));
+    out.push_str("\n`ulvm install --prefix DIR` puts ulvm, these commands and dmsetup as links in DIR/sbin.");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `text` shows option `o` as a usage does: `-s|--long` (with
+    /// its short name, if it has one) followed by a space or the bracket.
+    fn shows(text: &str, o: &Opt) -> bool {
+        let name = match o.short {
+            Some(c) => format!("-{c}|--{}", o.long),
+            None => format!("--{}", o.long),
+        };
+        text.match_indices(&name).any(|(i, _)| {
+            let before = text[..i].chars().last();
+            let after = text[i + name.len()..].chars().next();
+            matches!(before, Some(' ' | '[' | '\t')) && matches!(after, Some(' ' | ']' | '\n'))
+        })
+    }
+
+    #[test]
+    fn test_usage_every_command_lists_every_option_its_parser_takes() {
+        for cmd in COMMANDS {
+            let text = usage_text(cmd).unwrap_or_else(|| panic!("{cmd} has no usage text in lvm/help.rs"));
+            assert!(text.starts_with(&format!("  {cmd} - ")), "{cmd}");
+            assert!(text.contains(&format!("\n  {cmd}")), "{cmd}: no usage line");
+            for o in super::super::specs(cmd).iter().chain(COMMON) {
+                assert!(shows(&text, o), "{cmd}: --{} is accepted but not in its usage:\n{text}", o.long);
+            }
+        }
+    }
+
+    #[test]
+    fn test_usage_text_without_a_command_is_none() {
+        for (cmd, ..) in HELP {
+            assert!(COMMANDS.contains(cmd), "usage text for {cmd}, which is not a command");
+        }
+        assert!(usage_text("lvfrobnicate").is_none());
+    }
+
+    #[test]
+    fn test_common_options_with_a_value_name_it() {
+        for o in COMMON.iter().filter(|o| o.takes_value) {
+            assert!(common_arg(o.long).is_some(), "--{}: no argument name in common_arg", o.long);
+        }
+    }
+}
