@@ -151,6 +151,14 @@ fn test_without_a_daemon_only_inactive_lvs_are_made() {
     assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]), seq);
     assert_eq!(lvm.ok(&["lvcreate", "-an", "-L", "4M", "-n", "a", "vg0"]), "  Logical volume \"a\" created.\n");
     assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,lv_size"]), "  a -wi------- 4.00m\n");
+    // The daemon's absence is said once.
+    let e = lvm.fails(5, &["vgchange", "-an", "vg0"]);
+    assert_eq!(e.matches("Cannot reach the ulvm daemon").count(), 1, "{e}");
+    // A dry run (LVM's test mode) is refused, not carried out.
+    let seq = lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]);
+    let e = lvm.fails(3, &["lvcreate", "-t", "-an", "-L", "4M", "-n", "b", "vg0"]);
+    assert_eq!(e, "Test mode (-t|--test) is not supported by ulvm; nothing was changed.");
+    assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]), seq);
 }
 
 #[test]

@@ -60,13 +60,13 @@ pub enum LvmError {
     /// Anything else LVM refuses (a bad state, a bad combination).
     #[error("{0}")]
     Refused(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Format(#[from] FormatError),
-    #[error("{0}")]
+    #[error(transparent)]
     Disk(#[from] DiskError),
-    #[error("{0}")]
+    #[error(transparent)]
     Host(#[from] HostError),
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] ulvm_blockdev::Error),
     /// A change failed and so did undoing it: both are reported.
     #[error("{cause}\nUndoing it failed too: {rollback}")]

@@ -359,7 +359,7 @@ const HELP: &[(&str, &str, &str)] = &[
 ];
 
 /// Options of [`COMMON`] that are taken so LVM's command lines run, and do nothing.
-const IGNORED: &[&str] = &["quiet", "debug", "test", "config", "devicesfile"];
+const IGNORED: &[&str] = &["quiet", "debug", "config", "devicesfile"];
 
 /// What an option of [`COMMON`] takes, as LVM names its arguments.
 fn common_arg(long: &str) -> Option<&'static str> {
@@ -400,7 +400,11 @@ pub fn usage_text(cmd: &str) -> Option<String> {
     out.push_str("\n  Common options for lvm:\n");
     for o in COMMON {
         let arg = if o.takes_value { format!(" {}", common_arg(o.long).unwrap_or("String")) } else { String::new() };
-        let note = if IGNORED.contains(&o.long) { " (accepted, ignored by ulvm)" } else { "" };
+        let note = match o.long {
+            l if IGNORED.contains(&l) => " (accepted, ignored by ulvm)",
+            "test" => " (refused by ulvm: it has no test mode yet)",
+            _ => "",
+        };
         out.push_str(&format!("\t[ {}{arg} ]{note}\n", option_name(o)));
     }
     out.push_str(

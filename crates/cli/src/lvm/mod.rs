@@ -98,6 +98,11 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
     if a.has("help") {
         return help::print_usage(cmd);
     }
+    // LVM's test mode changes nothing; ulvm has none yet, and must not
+    // carry out a command its user meant as a dry run.
+    if a.has("test") {
+        return usage("Test mode (-t|--test) is not supported by ulvm; nothing was changed.");
+    }
     let mut ctx = Ctx::new(cmd, argv, &a)?;
     match cmd {
         "pvcreate" => pv::pvcreate(&mut ctx, &a),
