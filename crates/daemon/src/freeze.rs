@@ -436,8 +436,9 @@ mod tests {
     }
 
     fn tempdir() -> PathBuf {
-        let d =
-            std::env::temp_dir().join(format!("ulvm-freeze-{}-{:?}", std::process::id(), std::thread::current().id()));
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d = std::env::temp_dir().join(format!("ulvm-freeze-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
