@@ -657,6 +657,62 @@ impl LogicalVolume {
     }
 }
 
+/// LVM's `NOAUTOACTIVATE` flag (a VG's or LV's `flags`, which LVM 2.03
+/// keeps sorted): `--setautoactivation n`.
+pub const NOAUTOACTIVATE: &str = "NOAUTOACTIVATE";
+/// LVM's `ACTIVATION_SKIP` flag (an LV's `flags`): `--setactivationskip y`.
+pub const ACTIVATION_SKIP: &str = "ACTIVATION_SKIP";
+
+/// Sets or clears `flag` in a `flags` list, keeping it sorted as LVM
+/// prints it. Returns whether the list changed.
+fn set_flag(flags: &mut Vec<String>, flag: &str, on: bool) -> bool {
+    let has = flags.iter().any(|f| f == flag);
+    if has == on {
+        return false;
+    }
+    if on {
+        let at = flags.iter().position(|f| f.as_str() > flag).unwrap_or(flags.len());
+        flags.insert(at, flag.to_string());
+    } else {
+        flags.retain(|f| f != flag);
+    }
+    true
+}
+
+impl VolumeGroup {
+    /// Whether `vgchange -aay` may activate the VG's LVs (no `NOAUTOACTIVATE`).
+    pub fn autoactivation(&self) -> bool {
+        !self.flags.iter().any(|f| f == NOAUTOACTIVATE)
+    }
+
+    /// `vgchange --setautoactivation y|n`; whether the flags changed.
+    pub fn set_autoactivation(&mut self, on: bool) -> bool {
+        set_flag(&mut self.flags, NOAUTOACTIVATE, !on)
+    }
+}
+
+impl LogicalVolume {
+    /// Whether `-aay` may activate the LV (no `NOAUTOACTIVATE`).
+    pub fn autoactivation(&self) -> bool {
+        !self.flags.iter().any(|f| f == NOAUTOACTIVATE)
+    }
+
+    /// `--setautoactivation y|n`; whether the flags changed.
+    pub fn set_autoactivation(&mut self, on: bool) -> bool {
+        set_flag(&mut self.flags, NOAUTOACTIVATE, !on)
+    }
+
+    /// Whether activation skips the LV unless asked to ignore that (`-K`).
+    pub fn activation_skip(&self) -> bool {
+        self.flags.iter().any(|f| f == ACTIVATION_SKIP)
+    }
+
+    /// `--setactivationskip y|n`; whether the flags changed.
+    pub fn set_activation_skip(&mut self, on: bool) -> bool {
+        set_flag(&mut self.flags, ACTIVATION_SKIP, on)
+    }
+}
+
 /// A clone LV (ulvm's `lvcreate --type clone`): the LV's own extents are
 /// the destination, a hidden LV holds the dm-clone metadata, and the
 /// source is kept in LV keys LVM ignores (`ulvm_clone_source`,

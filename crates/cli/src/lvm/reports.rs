@@ -79,6 +79,7 @@ const LV_FIELDS: &[FieldDef] = &[
     s("stripe_size", "Stripe", R, 0),
     s("seg_start", "Start", R, 0),
     s("seg_size", "SSize", R, 0),
+    f("lv_autoactivation", "AutoAct", L, 0),
 ];
 const LV_DEFAULT: &str = "lv_name,vg_name,lv_attr,lv_size,pool_lv,origin,data_percent,metadata_percent,move_pv,mirror_log,copy_percent,convert_lv";
 
@@ -98,6 +99,7 @@ const VG_FIELDS: &[FieldDef] = &[
     f("vg_seqno", "Seq", R, 0),
     f("max_lv", "MaxLV", R, 0),
     f("max_pv", "MaxPV", R, 0),
+    f("vg_autoactivation", "AutoAct", L, 0),
 ];
 const VG_DEFAULT: &str = "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free";
 
@@ -326,6 +328,7 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         ),
         "seg_start" => size_cell(u, seg.map(|s| es.to_sectors(s.start_extent)).unwrap_or_default()),
         "seg_size" => size_cell(u, seg.map(|s| es.to_sectors(s.extent_count)).unwrap_or_default()),
+        "lv_autoactivation" => Cell::str(if lv.autoactivation() { "enabled" } else { "" }),
         _ => Cell::str(""),
     }
 }
@@ -352,6 +355,7 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
         "vg_seqno" => int_cell(v.seqno as i64),
         "max_lv" => int_cell(v.max_lv as i64),
         "max_pv" => int_cell(v.max_pv as i64),
+        "vg_autoactivation" => Cell::str(if v.autoactivation() { "enabled" } else { "" }),
         _ => Cell::str(""),
     }
 }
