@@ -497,9 +497,10 @@ cap lvscan-after-pvscan-aay-dev lvscan
 cap vgchange-an-all-4 vgchange -an
 fresh
 cap pvscan-cache-aay-incomplete pvscan "${EA1[@]}" --cache -aay /dev/vda
+cap lvscan-after-pvscan-aay-incomplete lvscan
+# vdb completes vg0 only with vda still online from the command before
 cap pvscan-cache-aay-complete pvscan "${EA1[@]}" --cache -aay /dev/vdb
 cap lvscan-after-pvscan-aay-complete lvscan
-cap lvscan-after-pvscan-aay-incomplete lvscan
 # --- bad values
 cap err-vgchange-setautoact-x vgchange --setautoactivation x vg0
 cap err-lvchange-setautoact-x lvchange --setautoactivation x vg0/base

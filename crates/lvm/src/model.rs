@@ -322,9 +322,23 @@ impl VolumeGroup {
         }
         p.close();
         if !self.lvs.is_empty() {
-            // LVM writes visible LVs first, then the rest.
+            // LVM writes visible LVs first, then the rest, as it sees
+            // them: a snapshot's COW is visible (the snapshot is), the
+            // `snapshotN` LV that joins them is not.
+            let cows: HashSet<&str> = self
+                .lvs
+                .iter()
+                .filter_map(|l| match l.segments.first().map(|s| &s.kind) {
+                    Some(SegmentKind::Snapshot { cow, .. }) => Some(cow.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let first = |l: &&LogicalVolume| {
+                !matches!(l.segments.first().map(|s| &s.kind), Some(SegmentKind::Snapshot { .. }))
+                    && (l.is_visible() || cows.contains(l.name.as_str()))
+            };
             p.open("logical_volumes");
-            for l in self.lvs.iter().filter(|l| l.is_visible()).chain(self.lvs.iter().filter(|l| !l.is_visible())) {
+            for l in self.lvs.iter().filter(first).chain(self.lvs.iter().filter(|l| !first(l))) {
                 l.write_section(p);
             }
             p.close();
