@@ -33,9 +33,36 @@ fn fixture(session: &str, n: &str) -> (Vec<String>, String, String, i32) {
         })
         .unwrap_or_else(|| panic!("no fixture {session}/{n}"));
     let line = std::fs::read_to_string(&cmd).unwrap();
-    let argv = line.split_whitespace().map(|w| w.trim_matches('\'').to_string()).collect();
+    let argv = shell_words(line.trim_end());
     let read = |ext: &str| std::fs::read_to_string(cmd.with_extension(ext)).unwrap();
     (argv, read("out"), read("err"), read("rc").trim().parse().unwrap())
+}
+
+/// The words of a `.cmd` line: separated by spaces, a word single-quoted
+/// when it holds other characters (`'\''` for a quote), as the guest's
+/// `quote` writes them.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    w.push(q);
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
 }
 
 fn is_uuid(w: &str) -> bool {
