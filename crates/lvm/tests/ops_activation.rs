@@ -81,7 +81,10 @@ fn test_vgchange_aay_skips_lvs_without_autoactivation_and_with_activation_skip()
     assert_eq!(r.activated, [("vg0".to_string(), "base".to_string())]);
     assert_eq!(
         r.skipped,
-        [("vg0".to_string(), "other".to_string(), Skip::AutoactivationOff), ("vg0".into(), "skip".into(), Skip::ActivationSkip)]
+        [
+            ("vg0".to_string(), "other".to_string(), Skip::AutoactivationOff),
+            ("vg0".into(), "skip".into(), Skip::ActivationSkip)
+        ]
     );
     assert_eq!(r.status, 0);
     // -ay takes `other`; -K takes `skip` too.
@@ -101,11 +104,8 @@ fn test_vgchange_aay_skips_lvs_without_autoactivation_and_with_activation_skip()
 fn test_lvchange_aay_and_ay_leave_out_lvs_silently() {
     let (t, mut s) = setup("act-lvchange");
     deactivate_all(&t, &mut s);
-    let aay = |lv: &str| LvChange {
-        activate: Some(true),
-        activation: Activation::AUTO,
-        ..LvChange::new("vg0", Some(lv))
-    };
+    let aay =
+        |lv: &str| LvChange { activate: Some(true), activation: Activation::AUTO, ..LvChange::new("vg0", Some(lv)) };
     lvchange(&mut s, &aay("other")).unwrap();
     lvchange(&mut s, &LvChange { activate: Some(true), ..LvChange::new("vg0", Some("skip")) }).unwrap();
     assert_eq!(t.lines.take(), (vec![], vec![]));
@@ -231,7 +231,7 @@ fn test_scans_list_pvs_vgs_and_lvs_in_lvm_layout_and_order() {
     let c = t.add_device("c.img");
     let d = t.add_device("d.img");
     let mut s = t.session(false);
-    ulvm_lvm::ops::pv::pvcreate(&mut s, &[d.clone()], None).unwrap();
+    ulvm_lvm::ops::pv::pvcreate(&mut s, std::slice::from_ref(&d), None).unwrap();
     vgcreate(&mut s, &VgCreate::new("vg0", t.pvs[..2].to_vec())).unwrap();
     vgcreate(&mut s, &VgCreate { autoactivation: false, ..VgCreate::new("vgone", vec![c.clone()]) }).unwrap();
     lv(&mut s, "base", |_| {});
@@ -262,7 +262,10 @@ fn test_scans_list_pvs_vgs_and_lvs_in_lvm_layout_and_order() {
     vgscan(&mut s).unwrap();
     assert_eq!(
         t.lines.take().0,
-        ["Found volume group \"vgone\" using metadata type lvm2", "Found volume group \"vg0\" using metadata type lvm2"]
+        [
+            "Found volume group \"vgone\" using metadata type lvm2",
+            "Found volume group \"vg0\" using metadata type lvm2"
+        ]
     );
     lvscan(&mut s, false).unwrap();
     assert_eq!(

@@ -156,11 +156,8 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("maxphysicalvolumes", Some('p')),
         value("setautoactivation", None),
     ];
-    const VGCHANGE: &[Opt] = &[
-        value("activate", Some('a')),
-        value("setautoactivation", None),
-        flag("ignoreactivationskip", Some('K')),
-    ];
+    const VGCHANGE: &[Opt] =
+        &[value("activate", Some('a')), value("setautoactivation", None), flag("ignoreactivationskip", Some('K'))];
     const PVSCAN: &[Opt] = &[
         flag("cache", None),
         value("activate", Some('a')),
@@ -333,7 +330,9 @@ impl Ctx {
                 if !config.is_empty() {
                     let text = config.join("\n");
                     let mut check = ulvm_lvm::system::Config::default();
-                    check.apply(&text).map_err(|e| Usage(format!("Failed to set overridden configuration entries: {e}")))?;
+                    check
+                        .apply(&text)
+                        .map_err(|e| Usage(format!("Failed to set overridden configuration entries: {e}")))?;
                     s.set_config_override(Some(text));
                 }
                 s

@@ -13,6 +13,7 @@ use crate::names::dm_name;
 use crate::units::size_long;
 use crate::LvmError;
 use std::collections::BTreeMap;
+use ulvm_blockdev::Sectors;
 
 /// The name LVM's cache gives the PVs in no VG; pvscan's VG column is
 /// at least this wide.
@@ -46,6 +47,10 @@ pub struct PvScan {
     pub exported: bool,
 }
 
+/// One PV of pvscan: its name, its VG with the PV's size and free space
+/// there (`None` for a PV in no VG), and its size.
+type Row = (String, Option<(String, Sectors, Sectors)>, Sectors);
+
 /// `pvscan`: every PV with its VG and sizes, then the totals.
 pub fn pvscan(s: &mut Session, o: &PvScan) -> Result<(), LvmError> {
     if o.no_vg && o.exported {
@@ -60,9 +65,7 @@ pub fn pvscan(s: &mut Session, o: &PvScan) -> Result<(), LvmError> {
     let (scan, vgs) = s.scan(true)?;
     let pv_width = scan.pvs.iter().map(|d| d.path.display().to_string().len()).max().unwrap_or(0) + 2;
     let vg_width = vgs.keys().map(|n| n.len()).chain([ORPHANS.len()]).max().unwrap_or(0) + 2;
-    // (name, VG with size and free, or the orphan's size)
-    let mut rows: Vec<(String, Option<(String, ulvm_blockdev::Sectors, ulvm_blockdev::Sectors)>, ulvm_blockdev::Sectors)> =
-        Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     if !o.no_vg && !o.exported {
         for name in order(&scan, &vgs) {
             let vg = &vgs[&name];
@@ -87,14 +90,14 @@ pub fn pvscan(s: &mut Session, o: &PvScan) -> Result<(), LvmError> {
         s.print("No matching physical volumes found");
         return Ok(());
     }
-    let mut total = ulvm_blockdev::Sectors(0);
-    let mut orphan_total = ulvm_blockdev::Sectors(0);
+    let mut total = Sectors(0);
+    let mut orphan_total = Sectors(0);
     let mut orphans = 0;
     for (name, in_vg, size) in &rows {
-        total = total + *size;
+        total += *size;
         if in_vg.is_none() {
             orphans += 1;
-            orphan_total = orphan_total + *size;
+            orphan_total += *size;
         }
         if o.short {
             s.print(name);
@@ -215,8 +218,7 @@ pub fn pvscan_cache(s: &mut Session, c: &PvScanCache, pid: u32) -> Result<PvScan
                     continue;
                 }
                 let name = &vg.vg.name;
-                let need = vg.vg.pvs.len()
-                    - vg.disks.values().filter(|x| online.contains(&x.path.as_path())).count();
+                let need = vg.vg.pvs.len() - vg.disks.values().filter(|x| online.contains(&x.path.as_path())).count();
                 if need == 0 {
                     s.print(format!("pvscan[{pid}] PV {dev} online, VG {name} is complete."));
                     complete.push(name.clone());

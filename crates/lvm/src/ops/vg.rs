@@ -33,7 +33,14 @@ pub struct VgCreate {
 
 impl VgCreate {
     pub fn new(name: &str, pvs: Vec<PathBuf>) -> VgCreate {
-        VgCreate { name: name.to_string(), pvs, extent_size: DEFAULT_EXTENT_SIZE, max_lv: 0, max_pv: 0, autoactivation: true }
+        VgCreate {
+            name: name.to_string(),
+            pvs,
+            extent_size: DEFAULT_EXTENT_SIZE,
+            max_lv: 0,
+            max_pv: 0,
+            autoactivation: true,
+        }
     }
 }
 
