@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --host-only]
 #
-# Phase 1 (oracle): runs two guest scripts in the ../shared/oracle VM (real
+# Phase 1 (oracle): runs three guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
 # (vda, vdb, vdc) and records every command as
-#   crates/lvm/tests/fixtures/oracle{,2}/NNN-name.{cmd,out,err,rc}
+#   crates/lvm/tests/fixtures/oracle{,2,3}/NNN-name.{cmd,out,err,rc}
 # plus vgcfgbackup files (*.vgbackup) and, extracted on the host from the disk
 # images afterwards, the current metadata text of each PV (mda-*.txt) and an
 # xz of each disk's first MiB (label + metadata ring).
@@ -345,6 +345,181 @@ exit 0
 GUEST2
 } > "$W/guest2.sh"
 
+# ------------------------------------------------- third guest script (oracle3)
+# pvscan, vgscan, lvscan; autoactivation settings (--setautoactivation),
+# vgchange/lvchange -aay with lvm.conf's auto_activation_volume_list and
+# volume_list (given with --config), the activation-skip flag (-k, -K), and
+# their refusals.
+{ cat "$W/prelude.sh"; cat <<'GUEST3'
+backup() { vgcfgbackup -f "$D/$1.vgbackup" "$2" >/dev/null 2>&1 || echo "vgcfgbackup $1 failed" >&2; }
+# ulvm keeps no pvscan online state (/run/lvm/pvs_online, vgs_online): every
+# pvscan --cache here starts from none, as the first one after a boot does.
+# The oracle's lvm.conf has event_activation = 0 (pvscan --cache DEV and -aay
+# then do nothing); LVM's default, and ulvm's, is 1: EA1 gives it back.
+EA1=(--config global/event_activation=1)
+fresh() { rm -rf /run/lvm/pvs_online /run/lvm/vgs_online /run/lvm/pvs_lookup; }
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc
+cap pvscan-orphans pvscan
+cap vgscan-none vgscan
+cap lvscan-none lvscan
+cap vgcreate vgcreate vg0 /dev/vda /dev/vdb
+cap lvcreate-base lvcreate -L 32M -n base vg0
+cap lvcreate-other lvcreate -L 8M -n other vg0
+cap lvcreate-snap lvcreate -s -L 8M -n snap vg0/base
+cap lvcreate-inact lvcreate -an -Zn -L 4M -n inact vg0
+# --- scans
+cap pvscan pvscan
+cap pvscan-s pvscan -s
+cap pvscan-n pvscan -n
+cap pvscan-e pvscan -e
+fresh
+cap pvscan-cache pvscan --cache
+fresh
+cap pvscan-cache-dev pvscan --cache /dev/vda
+fresh
+cap pvscan-cache-dev-ea1 pvscan "${EA1[@]}" --cache /dev/vda
+cap vgscan vgscan
+cap vgscan-mknodes vgscan --mknodes
+cap lvscan lvscan
+cap lvscan-a lvscan -a
+cap err-vgscan-arg vgscan vg0
+cap err-lvscan-arg lvscan vg0
+cap err-pvscan-cache-nodev pvscan --cache /dev/nosuch
+cap err-pvscan-aay-nocache pvscan -aay
+# --- plain autoactivation
+cap vgchange-an vgchange -an vg0
+cap lvscan-inactive lvscan
+cap vgchange-aay vgchange -aay vg0
+cap lvs-after-aay lvs -o lv_name,lv_attr
+cap lvs-autoact lvs -o lv_name,autoactivation
+cap vgs-autoact vgs -o vg_name,autoactivation
+# --- an LV with autoactivation off
+cap lvchange-setautoact-n lvchange --setautoactivation n vg0/other
+cap lvchange-setautoact-n-again lvchange --setautoactivation n vg0/other
+cap lvs-autoact-lv-n lvs -o lv_name,autoactivation
+backup 01-lv-noautoactivate vg0
+cap vgchange-an-2 vgchange -an vg0
+cap vgchange-aay-lv-n vgchange -aay vg0
+cap lvs-after-aay-lv-n lvs -o lv_name,lv_attr
+cap lvchange-aay-other lvchange -aay vg0/other
+cap lvs-after-lvchange-aay-other lvs -o lv_name,lv_attr
+cap lvchange-ay-other lvchange -ay vg0/other
+cap lvs-after-lvchange-ay-other lvs -o lv_name,lv_attr
+# --- a VG with autoactivation off
+cap vgchange-an-3 vgchange -an vg0
+cap vgchange-setautoact-n vgchange --setautoactivation n vg0
+cap vgchange-setautoact-n-again vgchange --setautoactivation n vg0
+cap vgs-autoact-vg-n vgs -o vg_name,autoactivation
+cap lvs-autoact-vg-n lvs -o lv_name,autoactivation
+backup 02-vg-noautoactivate vg0
+cap vgchange-aay-vg-n vgchange -aay vg0
+cap vgchange-aay-all-vg-n vgchange -aay
+cap lvs-after-aay-vg-n lvs -o lv_name,lv_attr
+fresh
+cap pvscan-cache-aay-vg-n pvscan "${EA1[@]}" --cache -aay
+cap lvs-after-pvscan-aay-vg-n lvs -o lv_name,lv_attr
+cap vgchange-ay-vg-n vgchange -ay vg0
+cap lvs-after-ay-vg-n lvs -o lv_name,lv_attr
+cap vgchange-setautoact-y vgchange --setautoactivation y vg0
+cap lvchange-setautoact-y lvchange --setautoactivation y vg0/other
+cap vgs-autoact-y vgs -o vg_name,autoactivation
+# --- auto_activation_volume_list and volume_list
+cap vgchange-an-4 vgchange -an vg0
+cap vgchange-aay-list-lv vgchange -aay --config 'activation/auto_activation_volume_list=["vg0/base"]' vg0
+cap lvs-after-aay-list-lv lvs -o lv_name,lv_attr
+cap vgchange-an-5 vgchange -an vg0
+cap vgchange-aay-list-vg vgchange -aay --config 'activation { auto_activation_volume_list = [ "vg0" ] }' vg0
+cap lvs-after-aay-list-vg lvs -o lv_name,lv_attr
+cap vgchange-an-6 vgchange -an vg0
+cap vgchange-aay-list-tag vgchange -aay --config 'activation/auto_activation_volume_list=["@foo"]' vg0
+cap vgchange-aay-list-empty vgchange -aay --config 'activation/auto_activation_volume_list=[]' vg0
+cap vgchange-aay-list-other vgchange -aay --config 'activation/auto_activation_volume_list=["vgx","vg0/inact"]' vg0
+cap lvs-after-aay-list-other lvs -o lv_name,lv_attr
+cap vgchange-ay-list-ignored vgchange -ay --config 'activation/auto_activation_volume_list=["vgx"]' vg0
+cap lvs-after-ay-list-ignored lvs -o lv_name,lv_attr
+cap vgchange-an-7 vgchange -an vg0
+cap vgchange-ay-volume-list vgchange -ay --config 'activation/volume_list=["vg0/other"]' vg0
+cap lvs-after-ay-volume-list lvs -o lv_name,lv_attr
+cap lvchange-ay-volume-list lvchange -ay --config 'activation/volume_list=["vg0/other"]' vg0/base
+cap lvs-after-lvchange-volume-list lvs -o lv_name,lv_attr
+cap vgchange-aay-both-lists vgchange -aay --config 'activation { volume_list = [ "vg0/other", "vg0/base" ] auto_activation_volume_list = [ "vg0/base" ] }' vg0
+cap lvs-after-both-lists lvs -o lv_name,lv_attr
+cap lvchange-an-base lvchange -an vg0/base
+cp /etc/lvm/lvm.conf /tmp/lvm.conf.orig
+printf 'activation {\n\tauto_activation_volume_list = [ "vg0/other" ]\n}\n' >> /etc/lvm/lvm.conf
+cap vgchange-aay-lvmconf vgchange -aay vg0
+cap lvs-after-aay-lvmconf lvs -o lv_name,lv_attr
+cp /tmp/lvm.conf.orig /etc/lvm/lvm.conf
+# --- the activation-skip flag
+cap vgchange-ay-8 vgchange -ay vg0
+cap lvcreate-ky lvcreate -ky -L 4M -n skip vg0
+cap lvs-ky lvs -o lv_name,lv_attr
+cap lvcreate-ky-K lvcreate -ky -K -L 4M -n skip2 vg0
+cap lvs-ky-K lvs -o lv_name,lv_attr
+backup 03-activation-skip vg0
+cap lvchange-ay-skip lvchange -ay vg0/skip
+cap lvs-after-lvchange-ay-skip lvs -o lv_name,lv_attr
+cap lvchange-ay-K-skip lvchange -ay -K vg0/skip
+cap lvs-after-lvchange-ay-K-skip lvs -o lv_name,lv_attr
+cap vgchange-an-9 vgchange -an vg0
+cap vgchange-ay-skip vgchange -ay vg0
+cap lvs-after-vgchange-ay-skip lvs -o lv_name,lv_attr
+cap vgchange-aay-skip vgchange -aay vg0
+cap vgchange-ay-K vgchange -ay -K vg0
+cap lvs-after-vgchange-ay-K lvs -o lv_name,lv_attr
+cap lvchange-kn lvchange -kn vg0/skip2
+cap lvchange-kn-again lvchange -kn vg0/skip2
+cap lvchange-ky lvchange -ky vg0/other
+cap lvs-after-k lvs -o lv_name,lv_attr
+cap lvchange-an-other lvchange -an vg0/other
+cap lvchange-ay-other-skip lvchange -ay vg0/other
+cap lvscan-skip lvscan
+# --- creation with autoactivation off
+cap lvcreate-setautoact-n lvcreate --setautoactivation n -L 4M -n noauto vg0
+cap lvs-after-lvcreate-setautoact-n lvs -o lv_name,lv_attr,autoactivation
+cap vgcreate-setautoact-n vgcreate --setautoactivation n vg1 /dev/vdc
+cap vgs-after-vgcreate-setautoact-n vgs -o vg_name,autoactivation
+backup 04-vg1 vg1
+cap pvscan-two-vgs pvscan
+cap vgscan-two-vgs vgscan
+cap lvcreate-vg1 lvcreate -L 4M -n l vg1
+cap vgchange-an-all vgchange -an
+cap vgchange-aay-all vgchange -aay
+cap lvscan-two-vgs lvscan
+cap vgchange-an-all-2 vgchange -an
+fresh
+cap pvscan-cache-aay pvscan "${EA1[@]}" --cache -aay
+cap lvscan-after-pvscan-aay lvscan
+cap vgchange-an-all-3 vgchange -an
+fresh
+cap pvscan-cache-aay-dev pvscan "${EA1[@]}" --cache --activate ay /dev/vda /dev/vdb
+cap lvscan-after-pvscan-aay-dev lvscan
+cap vgchange-an-all-4 vgchange -an
+fresh
+cap pvscan-cache-aay-incomplete pvscan "${EA1[@]}" --cache -aay /dev/vda
+cap lvscan-after-pvscan-aay-incomplete lvscan
+# vdb completes vg0 only with vda still online from the command before
+cap pvscan-cache-aay-complete pvscan "${EA1[@]}" --cache -aay /dev/vdb
+cap lvscan-after-pvscan-aay-complete lvscan
+# --- bad values
+cap err-vgchange-setautoact-x vgchange --setautoactivation x vg0
+cap err-lvchange-setautoact-x lvchange --setautoactivation x vg0/base
+cap err-lvcreate-setautoact-x lvcreate --setautoactivation x -L 4M -n bad vg0
+cap err-vgcreate-setautoact-x vgcreate --setautoactivation x vg2 /dev/vdc
+cap err-lvcreate-k-x lvcreate -k x -L 4M -n bad vg0
+cap err-lvchange-k-x lvchange -k x vg0/base
+cap err-vgchange-a-x vgchange -a x vg0
+cap err-lvchange-a-x lvchange -a x vg0/base
+cap err-vgchange-K-only vgchange -K vg0
+cap err-lvchange-setautoact-nolv lvchange --setautoactivation n vg0/nosuch
+cap err-vgchange-setautoact-novg vgchange --setautoactivation n nosuchvg
+cap err-vgchange-aay-novg vgchange -aay nosuchvg
+cap vgs-end vgs -o vg_name,vg_seqno,autoactivation
+cap lvs-end lvs -o lv_name,lv_attr,autoactivation
+exit 0
+GUEST3
+} > "$W/guest3.sh"
+
 # run_oracle [GUEST_SCRIPT OUT_DIR]: the first scenario by default.
 run_oracle() {
   local guest="${1:-$W/guest.sh}" out="$FIX/${2:-oracle}"
@@ -361,6 +536,7 @@ run_oracle() {
   # dumped in the guest: keep the current metadata text and an xz of it.
   local r base
   for r in "$out"/raw-*.img; do
+    [ -e "$r" ] || continue
     base=$(basename "$r" .img); base=${base#raw-}
     python3 - "$r" > "$out/mda-$base.txt" <<'PY'
 import struct, sys
@@ -491,10 +667,11 @@ run_host() {
 }
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2 ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
+  --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --oracle2-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2

@@ -322,9 +322,23 @@ impl VolumeGroup {
         }
         p.close();
         if !self.lvs.is_empty() {
-            // LVM writes visible LVs first, then the rest.
+            // LVM writes visible LVs first, then the rest, as it sees
+            // them: a snapshot's COW is visible (the snapshot is), the
+            // `snapshotN` LV that joins them is not.
+            let cows: HashSet<&str> = self
+                .lvs
+                .iter()
+                .filter_map(|l| match l.segments.first().map(|s| &s.kind) {
+                    Some(SegmentKind::Snapshot { cow, .. }) => Some(cow.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let first = |l: &&LogicalVolume| {
+                !matches!(l.segments.first().map(|s| &s.kind), Some(SegmentKind::Snapshot { .. }))
+                    && (l.is_visible() || cows.contains(l.name.as_str()))
+            };
             p.open("logical_volumes");
-            for l in self.lvs.iter().filter(|l| l.is_visible()).chain(self.lvs.iter().filter(|l| !l.is_visible())) {
+            for l in self.lvs.iter().filter(first).chain(self.lvs.iter().filter(|l| !first(l))) {
                 l.write_section(p);
             }
             p.close();
@@ -654,6 +668,62 @@ impl LogicalVolume {
         } else {
             self.status.retain(|f| f != "VISIBLE");
         }
+    }
+}
+
+/// LVM's `NOAUTOACTIVATE` flag (a VG's or LV's `flags`, which LVM 2.03
+/// keeps sorted): `--setautoactivation n`.
+pub const NOAUTOACTIVATE: &str = "NOAUTOACTIVATE";
+/// LVM's `ACTIVATION_SKIP` flag (an LV's `flags`): `--setactivationskip y`.
+pub const ACTIVATION_SKIP: &str = "ACTIVATION_SKIP";
+
+/// Sets or clears `flag` in a `flags` list, keeping it sorted as LVM
+/// prints it. Returns whether the list changed.
+fn set_flag(flags: &mut Vec<String>, flag: &str, on: bool) -> bool {
+    let has = flags.iter().any(|f| f == flag);
+    if has == on {
+        return false;
+    }
+    if on {
+        let at = flags.iter().position(|f| f.as_str() > flag).unwrap_or(flags.len());
+        flags.insert(at, flag.to_string());
+    } else {
+        flags.retain(|f| f != flag);
+    }
+    true
+}
+
+impl VolumeGroup {
+    /// Whether `vgchange -aay` may activate the VG's LVs (no `NOAUTOACTIVATE`).
+    pub fn autoactivation(&self) -> bool {
+        !self.flags.iter().any(|f| f == NOAUTOACTIVATE)
+    }
+
+    /// `vgchange --setautoactivation y|n`; whether the flags changed.
+    pub fn set_autoactivation(&mut self, on: bool) -> bool {
+        set_flag(&mut self.flags, NOAUTOACTIVATE, !on)
+    }
+}
+
+impl LogicalVolume {
+    /// Whether `-aay` may activate the LV (no `NOAUTOACTIVATE`).
+    pub fn autoactivation(&self) -> bool {
+        !self.flags.iter().any(|f| f == NOAUTOACTIVATE)
+    }
+
+    /// `--setautoactivation y|n`; whether the flags changed.
+    pub fn set_autoactivation(&mut self, on: bool) -> bool {
+        set_flag(&mut self.flags, NOAUTOACTIVATE, !on)
+    }
+
+    /// Whether activation skips the LV unless asked to ignore that (`-K`).
+    pub fn activation_skip(&self) -> bool {
+        self.flags.iter().any(|f| f == ACTIVATION_SKIP)
+    }
+
+    /// `--setactivationskip y|n`; whether the flags changed.
+    pub fn set_activation_skip(&mut self, on: bool) -> bool {
+        set_flag(&mut self.flags, ACTIVATION_SKIP, on)
     }
 }
 

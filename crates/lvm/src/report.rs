@@ -77,7 +77,8 @@ pub struct Layout {
 /// `-O` keys: a column index and whether the order is descending.
 pub type SortSpec = Vec<(usize, bool)>;
 
-fn compare(a: &[Cell], b: &[Cell], sort: &SortSpec) -> Ordering {
+/// How two rows compare under `sort` (what [`render`] sorts by).
+pub fn compare(a: &[Cell], b: &[Cell], sort: &SortSpec) -> Ordering {
     for &(i, desc) in sort {
         let o = a[i].sort_key().partial_cmp(&b[i].sort_key()).unwrap_or(Ordering::Equal);
         let o = if desc { o.reverse() } else { o };

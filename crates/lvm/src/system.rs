@@ -154,6 +154,15 @@ pub struct Config {
     pub backup: bool,
     /// `backup/archive`: keep the replaced version in `archive/`.
     pub archive: bool,
+    /// `activation/volume_list`: when set, only the LVs it names may be
+    /// activated (entries `vg`, `vg/lv`, `@tag`).
+    pub volume_list: Option<Vec<String>>,
+    /// `activation/auto_activation_volume_list`: when set, only the LVs it
+    /// names are autoactivated (`-aay`).
+    pub auto_activation_volume_list: Option<Vec<String>>,
+    /// `global/event_activation`: whether `pvscan --cache` with devices or
+    /// `-aay` acts (LVM's default, 1).
+    pub event_activation: bool,
 }
 
 impl Default for Config {
@@ -164,16 +173,57 @@ impl Default for Config {
             units: "h".into(),
             backup: true,
             archive: true,
+            volume_list: None,
+            auto_activation_volume_list: None,
+            event_activation: true,
         }
     }
 }
 
 impl Config {
     pub fn parse(text: &str) -> Result<Config, FormatError> {
-        let tree = Tree::parse(text)?;
         let mut c = Config::default();
-        let top = tree.0.as_slice();
+        c.apply(text)?;
+        Ok(c)
+    }
+
+    /// Applies the settings of a config text on top of these: lvm.conf,
+    /// then a command's `--config`, which may also name settings by path
+    /// (`activation/volume_list=["vg0"]`).
+    pub fn apply(&mut self, text: &str) -> Result<(), FormatError> {
+        let text = expand_paths(text);
+        let tree = Tree::parse(&text)?;
+        let c = self;
+        for item in &tree.0 {
+            c.apply_items(std::slice::from_ref(item))?;
+        }
+        Ok(())
+    }
+
+    fn apply_items(&mut self, top: &[Item]) -> Result<(), FormatError> {
+        let c = self;
         if let Some(act) = top.section("activation") {
+            let list = |key: &str| -> Result<Option<Vec<String>>, FormatError> {
+                match act.value(key) {
+                    None => Ok(None),
+                    Some(Value::List(l)) => l
+                        .iter()
+                        .map(|v| match v {
+                            Value::Str(s) => Ok(s.to_string()),
+                            _ => Err(FormatError(format!("activation/{key}: a list of strings is expected"))),
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(Some),
+                    Some(Value::Str(s)) => Ok(Some(vec![s.to_string()])),
+                    Some(_) => Err(FormatError(format!("activation/{key}: a list of strings is expected"))),
+                }
+            };
+            if let Some(l) = list("volume_list")? {
+                c.volume_list = Some(l);
+            }
+            if let Some(l) = list("auto_activation_volume_list")? {
+                c.auto_activation_volume_list = Some(l);
+            }
             if let Some(v) = act.int("snapshot_autoextend_threshold") {
                 c.snapshot_autoextend_threshold = v.clamp(50, 100) as u64;
             }
@@ -190,12 +240,15 @@ impl Config {
             }
         }
         if let Some(g) = top.section("global") {
+            if let Some(v) = g.int("event_activation") {
+                c.event_activation = v != 0;
+            }
             if let Some(Value::Str(u)) = g.value("units") {
                 crate::units::Units::parse(u)?;
                 c.units = u.to_string();
             }
         }
-        Ok(c)
+        Ok(())
     }
 
     /// A config text with these settings (for tests and `ulvm lvmconfig`).
@@ -225,6 +278,94 @@ impl Config {
         ]);
         tree.print()
     }
+}
+
+/// Rewrites settings named by path (`a/b = v`, as `--config` takes them)
+/// into sections (`a { b = v }`); text without such names is unchanged.
+fn expand_paths(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let name_char = |c: u8| c.is_ascii_alphanumeric() || b"_.+-/".contains(&c);
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' {
+            let end = string_end(b, i);
+            out.push_str(&text[i..end]);
+            i = end;
+        } else if c == b'#' {
+            let end = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |n| i + n);
+            out.push_str(&text[i..end]);
+            i = end;
+        } else if name_char(c) && !(c == b'-' || c.is_ascii_digit()) {
+            let start = i;
+            while i < b.len() && name_char(b[i]) {
+                i += 1;
+            }
+            let name = &text[start..i];
+            let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
+            if parts.len() < 2 {
+                out.push_str(name);
+                continue;
+            }
+            // The value after `=`: a list, a string or a word.
+            let mut j = i;
+            while j < b.len() && b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if b.get(j) != Some(&b'=') {
+                out.push_str(name);
+                continue;
+            }
+            j += 1;
+            while j < b.len() && b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            let end = match b.get(j) {
+                Some(b'[') => {
+                    let mut k = j + 1;
+                    while k < b.len() && b[k] != b']' {
+                        k = if b[k] == b'"' { string_end(b, k) } else { k + 1 };
+                    }
+                    (k + 1).min(b.len())
+                }
+                Some(b'"') => string_end(b, j),
+                _ => {
+                    let mut k = j;
+                    while k < b.len() && !b[k].is_ascii_whitespace() {
+                        k += 1;
+                    }
+                    k
+                }
+            };
+            let (sections, key) = parts.split_at(parts.len() - 1);
+            for s in sections {
+                out.push_str(s);
+                out.push_str(" { ");
+            }
+            out.push_str(key[0]);
+            out.push_str(" = ");
+            out.push_str(&text[j..end]);
+            for _ in sections {
+                out.push_str(" }");
+            }
+            i = end;
+        } else {
+            let ch = text[i..].chars().next().expect("a char boundary");
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+/// Where the string starting with the quote at `at` ends (after its quote).
+fn string_end(b: &[u8], at: usize) -> usize {
+    let mut k = at + 1;
+    while k < b.len() && b[k] != b'"' {
+        k += if b[k] == b'\\' { 2 } else { 1 };
+    }
+    (k + 1).min(b.len())
 }
 
 /// One line of the devices file.

@@ -283,10 +283,8 @@ fn test_lvchange_permission_reloads_read_only_and_reports_no_change() {
     let t = Setup::with_base("ops-change");
     let mut s = t.session(false);
     let ro = ulvm_lvm::ops::change::LvChange {
-        vg: "vg0".into(),
-        lv: Some("base".into()),
         writable: Some(false),
-        activate: None,
+        ..ulvm_lvm::ops::change::LvChange::new("vg0", Some("base"))
     };
     ulvm_lvm::ops::change::lvchange(&mut s, &ro).unwrap();
     ulvm_lvm::ops::change::lvchange(&mut s, &ro).unwrap();

@@ -33,7 +33,7 @@ fn inactive(vg: &str, name: &str, size: SizeSpec, pvs: &[PathBuf]) -> LvCreate {
 
 /// `lvchange -a n VG/LV`.
 fn deactivate(s: &mut Session, vg: &str, lv: &str) {
-    lvchange(s, &LvChange { vg: vg.into(), lv: Some(lv.into()), writable: None, activate: Some(false) }).unwrap();
+    lvchange(s, &LvChange { activate: Some(false), ..LvChange::new(vg, Some(lv)) }).unwrap();
 }
 
 fn seqno(s: &mut Session, vg: &str) -> u64 {
@@ -90,8 +90,7 @@ fn test_vgmerge_moves_the_pvs_and_lvs_and_the_source_vg_is_gone() {
     assert!(t.host.world().log.is_empty(), "vgmerge touched a device");
     assert_eq!(vgck(&mut s, &[]).unwrap(), 0);
     // data activates from its new VG, on c.
-    lvchange(&mut s, &LvChange { vg: "vg0".into(), lv: Some("data".into()), writable: None, activate: Some(true) })
-        .unwrap();
+    lvchange(&mut s, &LvChange { activate: Some(true), ..LvChange::new("vg0", Some("data")) }).unwrap();
     assert_eq!(t.host.world().log, [format!("create vg0-data: 0 16384 linear {} 2048", c.display())]);
 }
 

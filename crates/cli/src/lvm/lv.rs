@@ -4,6 +4,7 @@ use super::args::Args;
 use super::{split_lv, usage, Ctx};
 use anyhow::Result;
 use ulvm_blockdev::Sectors;
+use ulvm_lvm::ops::activation::{Activation, Mode};
 use ulvm_lvm::ops::common::SizeSpec;
 use ulvm_lvm::ops::{change, create, remove, resize};
 use ulvm_lvm::size::{parse_size, Sign};
@@ -68,6 +69,8 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     } else {
         (first.trim_start_matches("/dev/").trim_end_matches('/').to_string(), None)
     };
+    super::yes_no(a, "setautoactivation")?;
+    super::yes_no(a, "setactivationskip")?;
     let activate = match a.get("activate") {
         None | Some("y") | Some("ay") => true,
         Some("n") => false,
@@ -112,6 +115,9 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         writable,
         zero: a.get("zero") != Some("n"),
         pvs: super::device_args(&a.pos[1..])?,
+        autoactivation: super::yes_no(a, "setautoactivation")?.unwrap_or(true),
+        activation_skip: super::yes_no(a, "setactivationskip")?.unwrap_or(false),
+        ignore_activation_skip: a.has("ignoreactivationskip"),
     };
     create::lvcreate(&mut ctx.s, &c)?;
     Ok(0)
@@ -189,23 +195,37 @@ pub fn lvrename(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 }
 
 pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
-    if !a.has("activate") && !a.has("permission") {
-        return usage("Need one or more command options (-a|--activate, -p|--permission).");
-    }
+    let autoactivation = super::yes_no(a, "setautoactivation")?;
+    let activation_skip = super::yes_no(a, "setactivationskip")?;
     let writable = match a.get("permission") {
         None => None,
         Some("rw") => Some(true),
         Some("r") => Some(false),
         Some(p) => return usage(format!("Invalid argument for --permission: {p}")),
     };
-    let activate = match a.get("activate") {
-        None => None,
-        Some("y" | "ay") => Some(true),
-        Some("n") => Some(false),
+    let ignore_skip = a.has("ignoreactivationskip");
+    let (activate, mode) = match a.get("activate") {
+        None => (None, Mode::Yes),
+        Some("y") => (Some(true), Mode::Yes),
+        Some("ay") => (Some(true), Mode::Auto),
+        Some("n") => (Some(false), Mode::Yes),
         Some(act) => return usage(format!("Invalid argument for --activate: {act}")),
     };
+    if activate.is_none() && writable.is_none() && autoactivation.is_none() && activation_skip.is_none() {
+        return usage(
+            "Need one or more command options (-a|--activate, -p|--permission, --setautoactivation, -k|--setactivationskip).",
+        );
+    }
     for (vg, lv) in targets(a)? {
-        let vg = change::lvchange(&mut ctx.s, &change::LvChange { vg, lv, writable, activate })?;
+        let c = change::LvChange {
+            writable,
+            activate,
+            activation: Activation { mode, ignore_skip },
+            autoactivation,
+            activation_skip,
+            ..change::LvChange::new(&vg, lv.as_deref())
+        };
+        let vg = change::lvchange(&mut ctx.s, &c)?;
         if activate == Some(true) {
             super::merge::start_pollers(ctx, &vg);
         }

@@ -12,6 +12,7 @@ mod lv;
 mod merge;
 mod pv;
 mod reports;
+mod scan;
 mod vg;
 
 use anyhow::{anyhow, bail, Result};
@@ -53,6 +54,9 @@ pub const COMMANDS: &[&str] = &[
     "vgsplit",
     "vgcfgrestore",
     "pvresize",
+    "pvscan",
+    "vgscan",
+    "lvscan",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -124,6 +128,9 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "vgmerge" => vg::vgmerge(&mut ctx, &a),
         "vgsplit" => vg::vgsplit(&mut ctx, &a),
         "pvresize" => pv::pvresize(&mut ctx, &a),
+        "pvscan" => scan::pvscan(&mut ctx, &a),
+        "vgscan" => scan::vgscan(&mut ctx, &a),
+        "lvscan" => scan::lvscan(&mut ctx, &a),
         "lvcreate" => lv::lvcreate(&mut ctx, &a),
         "lvremove" => lv::lvremove(&mut ctx, &a),
         "lvextend" | "lvreduce" | "lvresize" => lv::lvresize(&mut ctx, &a),
@@ -151,8 +158,20 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("physicalextentsize", Some('s')),
         value("maxlogicalvolumes", Some('l')),
         value("maxphysicalvolumes", Some('p')),
+        value("setautoactivation", None),
     ];
-    const VGCHANGE: &[Opt] = &[value("activate", Some('a'))];
+    const VGCHANGE: &[Opt] =
+        &[value("activate", Some('a')), value("setautoactivation", None), flag("ignoreactivationskip", Some('K'))];
+    const PVSCAN: &[Opt] = &[
+        flag("cache", None),
+        value("activate", Some('a')),
+        flag("short", Some('s')),
+        flag("uuid", Some('u')),
+        flag("novolumegroup", Some('n')),
+        flag("exported", Some('e')),
+    ];
+    const VGSCAN: &[Opt] = &[flag("mknodes", None)];
+    const LVSCAN: &[Opt] = &[flag("all", Some('a'))];
     const VGREDUCE: &[Opt] = &[flag("all", Some('a')), flag("removemissing", None)];
     const VGCFGBACKUP: &[Opt] = &[value("file", Some('f'))];
     const VGCFGRESTORE: &[Opt] = &[value("file", Some('f')), flag("list", Some('l'))];
@@ -171,6 +190,9 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("type", None),
         value("source", None),
         value("regionsize", Some('R')),
+        value("setautoactivation", None),
+        value("setactivationskip", Some('k')),
+        flag("ignoreactivationskip", Some('K')),
     ];
     const LVRESIZE: &[Opt] = &[
         value("size", Some('L')),
@@ -181,7 +203,13 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("nofsck", Some('n')),
         flag("use-policies", None),
     ];
-    const LVCHANGE: &[Opt] = &[value("activate", Some('a')), value("permission", Some('p'))];
+    const LVCHANGE: &[Opt] = &[
+        value("activate", Some('a')),
+        value("permission", Some('p')),
+        value("setautoactivation", None),
+        value("setactivationskip", Some('k')),
+        flag("ignoreactivationskip", Some('K')),
+    ];
     const LVCONVERT: &[Opt] =
         &[flag("merge", None), flag("background", Some('b')), value("interval", Some('i')), flag("startpoll", None)];
     const PVDISPLAY: &[Opt] = &[flag("maps", Some('m'))];
@@ -203,6 +231,9 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "lvconvert" => LVCONVERT,
         "pvdisplay" => PVDISPLAY,
         "lvdisplay" => LVDISPLAY,
+        "pvscan" => PVSCAN,
+        "vgscan" => VGSCAN,
+        "lvscan" => LVSCAN,
         _ => NONE,
     }
 }
@@ -297,7 +328,19 @@ impl Ctx {
         let yes = a.has("yes");
         Ok(Ctx {
             cmd: cmd.to_string(),
-            s: Session::new(sd, explicit, cmdline, connect, Box::new(Terminal), Box::new(Prompt { yes })),
+            s: {
+                let mut s = Session::new(sd, explicit, cmdline, connect, Box::new(Terminal), Box::new(Prompt { yes }));
+                let config = a.all("config");
+                if !config.is_empty() {
+                    let text = config.join("\n");
+                    let mut check = ulvm_lvm::system::Config::default();
+                    check
+                        .apply(&text)
+                        .map_err(|e| Usage(format!("Failed to set overridden configuration entries: {e}")))?;
+                    s.set_config_override(Some(text));
+                }
+                s
+            },
             run_dir,
             force: a.count("force"),
             units,
@@ -307,6 +350,16 @@ impl Ctx {
     /// `--run-dir`, if given.
     pub fn run_dir(&self) -> Option<&Path> {
         self.run_dir.as_deref()
+    }
+}
+
+/// LVM's yes/no argument of option `--opt`.
+pub fn yes_no(a: &Args, opt: &str) -> Result<Option<bool>> {
+    match a.get(opt) {
+        None => Ok(None),
+        Some("y" | "yes") => Ok(Some(true)),
+        Some("n" | "no") => Ok(Some(false)),
+        Some(v) => usage(format!("Invalid argument for --{opt}: {v}")),
     }
 }
 

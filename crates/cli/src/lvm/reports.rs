@@ -11,7 +11,7 @@ use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
 use ulvm_lvm::model::{LogicalVolume, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
-use ulvm_lvm::report::{render, Align, Cell, Column, Layout, SortSpec};
+use ulvm_lvm::report::{compare, render, Align, Cell, Column, Layout, SortSpec};
 use ulvm_lvm::units::Units;
 use ulvm_lvm::Extents;
 
@@ -79,6 +79,7 @@ const LV_FIELDS: &[FieldDef] = &[
     s("stripe_size", "Stripe", R, 0),
     s("seg_start", "Start", R, 0),
     s("seg_size", "SSize", R, 0),
+    f("lv_autoactivation", "AutoAct", L, 0),
 ];
 const LV_DEFAULT: &str = "lv_name,vg_name,lv_attr,lv_size,pool_lv,origin,data_percent,metadata_percent,move_pv,mirror_log,copy_percent,convert_lv";
 
@@ -98,6 +99,7 @@ const VG_FIELDS: &[FieldDef] = &[
     f("vg_seqno", "Seq", R, 0),
     f("max_lv", "MaxLV", R, 0),
     f("max_pv", "MaxPV", R, 0),
+    f("vg_autoactivation", "AutoAct", L, 0),
 ];
 const VG_DEFAULT: &str = "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free";
 
@@ -185,6 +187,27 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
         out
     };
+    let mut all_cols = cols.clone();
+    let mut sort: SortSpec = Vec::new();
+    let sort_arg = a.get("sort").map(String::from).unwrap_or_else(|| match kind.as_str() {
+        "lvs" => "vg_name,lv_name".into(),
+        "vgs" => "vg_name".into(),
+        _ => "pv_name".into(),
+    });
+    for key in sort_arg.split(',').filter(|s| !s.is_empty()) {
+        let (desc, name) = match key.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, key.strip_prefix('+').unwrap_or(key)),
+        };
+        let def = find_field(defs, name, prefix).ok_or_else(|| super::Usage(format!("Unrecognised field: {name}")))?;
+        match all_cols.iter().position(|c| c.id == def.id) {
+            Some(i) => sort.push((i, desc)),
+            None => {
+                all_cols.push(def);
+                sort.push((all_cols.len() - 1, desc));
+            }
+        }
+    }
     let u = ctx.units;
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     match kind.as_str() {
@@ -216,7 +239,7 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                     let segs: Vec<Option<&Segment>> =
                         if per_seg { lv.segments.iter().map(Some).collect() } else { vec![None] };
                     for seg in segs {
-                        rows.push(cols.iter().map(|c| lv_cell(c.id, &view, lv, seg, &l, &u)).collect());
+                        rows.push(all_cols.iter().map(|c| lv_cell(c.id, &view, lv, seg, &l, &u)).collect());
                     }
                 }
             }
@@ -224,7 +247,7 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "vgs" => {
             for vg in &selected {
                 let view = View::new(vg);
-                rows.push(cols.iter().map(|c| vg_cell(c.id, &view, &u)).collect());
+                rows.push(all_cols.iter().map(|c| vg_cell(c.id, &view, &u)).collect());
             }
         }
         _ => {
@@ -232,25 +255,16 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
             for (d, vg) in shown_pvs(&scan.pvs, &vgs, &wanted) {
                 let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
-                rows.push(cols.iter().map(|c| pv_cell(c.id, d, view, &u)).collect());
+                rows.push(all_cols.iter().map(|c| pv_cell(c.id, d, view, &u)).collect());
             }
         }
     }
-    let mut sort: SortSpec = Vec::new();
-    let sort_arg = a.get("sort").map(String::from).unwrap_or_else(|| match kind.as_str() {
-        "lvs" => "vg_name,lv_name".into(),
-        "vgs" => "vg_name".into(),
-        _ => "pv_name".into(),
-    });
-    for key in sort_arg.split(',').filter(|s| !s.is_empty()) {
-        let (desc, name) = match key.strip_prefix('-') {
-            Some(n) => (true, n),
-            None => (false, key.strip_prefix('+').unwrap_or(key)),
-        };
-        let def = find_field(defs, name, prefix).ok_or_else(|| super::Usage(format!("Unrecognised field: {name}")))?;
-        if let Some(i) = cols.iter().position(|c| c.id == def.id) {
-            sort.push((i, desc));
-        }
+    // LVM sorts by fields it does not show too (lvs: by VG, then LV):
+    // those are computed as hidden cells after the shown ones.
+    rows.sort_by(|a, b| compare(a, b, &sort));
+    let sort: SortSpec = Vec::new();
+    for r in &mut rows {
+        r.truncate(cols.len());
     }
     if rows.is_empty() && json.is_none() {
         return Ok(0);
@@ -326,6 +340,7 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         ),
         "seg_start" => size_cell(u, seg.map(|s| es.to_sectors(s.start_extent)).unwrap_or_default()),
         "seg_size" => size_cell(u, seg.map(|s| es.to_sectors(s.extent_count)).unwrap_or_default()),
+        "lv_autoactivation" => Cell::str(if lv.autoactivation() { "enabled" } else { "" }),
         _ => Cell::str(""),
     }
 }
@@ -352,6 +367,7 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
         "vg_seqno" => int_cell(v.seqno as i64),
         "max_lv" => int_cell(v.max_lv as i64),
         "max_pv" => int_cell(v.max_pv as i64),
+        "vg_autoactivation" => Cell::str(if v.autoactivation() { "enabled" } else { "" }),
         _ => Cell::str(""),
     }
 }

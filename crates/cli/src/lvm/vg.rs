@@ -5,7 +5,8 @@ use super::{device_args, usage, Ctx};
 use anyhow::{anyhow, Result};
 use ulvm_lvm::disk;
 use ulvm_lvm::names::check_name;
-use ulvm_lvm::ops::local_names;
+use ulvm_lvm::ops::activation::{self, Activation, Mode};
+use ulvm_lvm::ops::scan;
 use ulvm_lvm::ops::vg as ops_vg;
 use ulvm_lvm::ops::{backup, split};
 use ulvm_lvm::size::{parse_size, Sign};
@@ -42,6 +43,7 @@ pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         extent_size,
         max_lv: max("maxlogicalvolumes")?,
         max_pv: max("maxphysicalvolumes")?,
+        autoactivation: super::yes_no(a, "setautoactivation")?.unwrap_or(true),
     };
     ops_vg::vgcreate(&mut ctx.s, &c)?;
     Ok(0)
@@ -94,22 +96,50 @@ pub fn vgrename(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 }
 
 pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
-    let Some(act) = a.get("activate") else {
-        return usage("One of -a|--activate is needed (other vgchange changes are not supported yet).");
-    };
-    let on = match act {
-        "y" | "ay" => true,
-        "n" => false,
-        _ => return usage(format!("Invalid argument for --activate: {act}")),
-    };
-    let names: Vec<String> = if a.pos.is_empty() { local_names(&ctx.scan(true)?.1) } else { a.pos.clone() };
-    let mut status = 0;
-    for name in names {
-        let (vg, st) = ops_vg::vgchange_activate(&mut ctx.s, &name, on)?;
-        if on {
-            super::merge::start_pollers(ctx, &vg);
+    let autoactivation = super::yes_no(a, "setautoactivation")?;
+    let act = a.get("activate");
+    if act.is_none() && autoactivation.is_none() {
+        if a.has("ignoreactivationskip") {
+            return usage("No command with matching syntax recognised.  Run 'vgchange --help' for more information.");
         }
-        status = status.max(st);
+        return usage(
+            "One of -a|--activate or --setautoactivation is needed (other vgchange changes are not supported yet).",
+        );
+    }
+    let activation = match act {
+        None => None,
+        Some("y") => Some(Some(Activation { mode: Mode::Yes, ignore_skip: a.has("ignoreactivationskip") })),
+        Some("ay") => Some(Some(Activation { mode: Mode::Auto, ignore_skip: a.has("ignoreactivationskip") })),
+        Some("n") => Some(None),
+        Some(act) => return usage(format!("Invalid argument for --activate: {act}")),
+    };
+    if let Some(on) = autoactivation {
+        if a.pos.is_empty() {
+            return usage("Please supply a volume group name (or use -a|--activate for every VG).");
+        }
+        for name in &a.pos {
+            ops_vg::vgchange_autoactivation(&mut ctx.s, name, on)?;
+        }
+    }
+    let Some(activation) = activation else { return Ok(0) };
+    let names: Vec<String> = if a.pos.is_empty() { scan::vg_order(&mut ctx.s)? } else { a.pos.clone() };
+    let mut status = 0;
+    match activation {
+        Some(how) => {
+            for name in names {
+                let r = activation::activate_vgs(&mut ctx.s, std::slice::from_ref(&name), how)?;
+                for (vg, lv) in &r.jobs {
+                    super::merge::spawn_poller(ctx, vg, lv);
+                }
+                status = status.max(r.status);
+            }
+        }
+        None => {
+            for name in names {
+                let (_, st) = ops_vg::vgchange_activate(&mut ctx.s, &name, false)?;
+                status = status.max(st);
+            }
+        }
     }
     Ok(status)
 }

@@ -1,5 +1,7 @@
-//! `lvrename` and `lvchange` (`-p r|rw`, `-a y|n`).
+//! `lvrename` and `lvchange` (`-p r|rw`, `-a y|ay|n [-K]`,
+//! `--setautoactivation y|n`, `-k|--setactivationskip y|n`).
 
+use super::activation::{Activation, Filter};
 use super::Session;
 use crate::activate;
 use crate::disk::Vg;
@@ -56,8 +58,29 @@ pub struct LvChange {
     pub lv: Option<String>,
     /// `-p rw` (true) or `-p r`.
     pub writable: Option<bool>,
-    /// `-a y` (true) or `-a n`.
+    /// `-a y|ay` (true) or `-a n`.
     pub activate: Option<bool>,
+    /// How `-a y` activates: `-ay` or `-aay`, and `-K`.
+    pub activation: Activation,
+    /// `--setautoactivation y|n`.
+    pub autoactivation: Option<bool>,
+    /// `-k|--setactivationskip y|n`.
+    pub activation_skip: Option<bool>,
+}
+
+impl LvChange {
+    /// An `lvchange` of `lv` (every LV of `vg` when `None`) that changes nothing yet.
+    pub fn new(vg: &str, lv: Option<&str>) -> LvChange {
+        LvChange {
+            vg: vg.to_string(),
+            lv: lv.map(String::from),
+            writable: None,
+            activate: None,
+            activation: Activation::YES,
+            autoactivation: None,
+            activation_skip: None,
+        }
+    }
 }
 
 /// Carries out `c`; the VG as it is afterwards (for the jobs an
@@ -100,7 +123,21 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
             s.print(format!("Logical volume {vg_name}/{n} changed."));
         }
     }
+    // LVM writes an autoactivation change only when the flag changes, and
+    // an activation-skip change every time; both say the LV changed.
+    for (set, flag) in [(c.autoactivation, true), (c.activation_skip, false)] {
+        let Some(on) = set else { continue };
+        for n in &names {
+            let lv = vg.vg_mut().lv_mut(n).expect("checked");
+            let changed = if flag { lv.set_autoactivation(on) } else { lv.set_activation_skip(on) };
+            if changed || !flag {
+                s.commit(&mut vg)?;
+            }
+            s.print(format!("Logical volume {vg_name}/{n} changed."));
+        }
+    }
     if let Some(on) = c.activate {
+        let filter = Filter::from_config(&s.config()?);
         for n in &names {
             if let Some(snap) = vg.vg.snapshot_of_cow(n) {
                 let q = format!(
@@ -115,6 +152,12 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
         let host = s.host()?;
         for n in &names {
             if on {
+                // LVs the activation leaves out are left out silently, as LVM's.
+                let origin = activate::family_origin(&vg, n);
+                let lv = vg.vg.lv(&origin).unwrap_or_else(|| vg.vg.lv(n).expect("checked"));
+                if filter.lv(&vg.vg, lv, c.activation).is_err() {
+                    continue;
+                }
                 activate::activate(host, &vg, n)?;
             } else {
                 activate::deactivate(host, &vg, n)?;

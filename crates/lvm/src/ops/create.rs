@@ -42,6 +42,13 @@ pub struct LvCreate {
     pub zero: bool,
     /// PVs to allocate from (and to count for `%PVS`).
     pub pvs: Vec<PathBuf>,
+    /// `--setautoactivation n` makes an LV that `-aay` leaves alone.
+    pub autoactivation: bool,
+    /// `-k|--setactivationskip y`: activation skips the LV (without `-K`,
+    /// so the new LV stays inactive and unzeroed, as LVM's).
+    pub activation_skip: bool,
+    /// `-K|--ignoreactivationskip`: activate it anyway.
+    pub ignore_activation_skip: bool,
 }
 
 impl LvCreate {
@@ -59,12 +66,21 @@ impl LvCreate {
             writable: true,
             zero: true,
             pvs: Vec::new(),
+            autoactivation: true,
+            activation_skip: false,
+            ignore_activation_skip: false,
         }
     }
 }
 
 /// Creates the LV; its name.
 pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
+    let skipped = c.activation_skip && !c.ignore_activation_skip;
+    let c = &LvCreate {
+        activate: c.activate && !skipped,
+        zero: c.zero && !(skipped && c.snapshot_of.is_none()),
+        ..c.clone()
+    };
     let vg_name = c.vg.as_str();
     let _l = s.lock_vg(vg_name)?;
     let mut vg = s.vg(vg_name, false)?;
@@ -132,11 +148,18 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
     if origin.is_none() {
         status.push("VISIBLE".into());
     }
+    let mut flags = Vec::new();
+    if c.activation_skip {
+        flags.push(crate::model::ACTIVATION_SKIP.to_string());
+    }
+    if !c.autoactivation {
+        flags.push(crate::model::NOAUTOACTIVATE.to_string());
+    }
     let mut lv = LogicalVolume {
         name: name.clone(),
         id: lvmpv::new_uuid()?,
         status,
-        flags: vec![],
+        flags,
         creation_time: Some(now()),
         creation_host: Some(host_name.clone()),
         segments: vec![],

@@ -12,6 +12,7 @@
 //! ([`Confirm`]). Messages go through the sink with LVM's exact wording;
 //! the caller decides where they land.
 
+pub mod activation;
 pub mod backup;
 pub mod change;
 pub mod clone;
@@ -22,6 +23,7 @@ pub mod merge;
 pub mod pv;
 pub mod remove;
 pub mod resize;
+pub mod scan;
 pub mod split;
 pub mod vg;
 
@@ -88,6 +90,8 @@ pub struct Session {
     unreachable: Option<HostError>,
     pub report: Box<dyn Report + Send>,
     pub confirm: Box<dyn Confirm + Send>,
+    /// `--config`: settings that override lvm.conf's for this session.
+    config_override: Option<String>,
 }
 
 impl Session {
@@ -99,7 +103,32 @@ impl Session {
         report: Box<dyn Report + Send>,
         confirm: Box<dyn Confirm + Send>,
     ) -> Session {
-        Session { sd, explicit, cmdline: cmdline.into(), host: None, connect, unreachable: None, report, confirm }
+        Session {
+            sd,
+            explicit,
+            cmdline: cmdline.into(),
+            host: None,
+            connect,
+            unreachable: None,
+            report,
+            confirm,
+            config_override: None,
+        }
+    }
+
+    /// `--config TEXT`: settings applied over lvm.conf's (config-tree
+    /// text, or `section/key=value` paths).
+    pub fn set_config_override(&mut self, text: Option<String>) {
+        self.config_override = text;
+    }
+
+    /// lvm.conf with the session's `--config` applied.
+    pub fn config(&self) -> Result<crate::system::Config, LvmError> {
+        let mut c = self.sd.config()?;
+        if let Some(t) = &self.config_override {
+            c.apply(t)?;
+        }
+        Ok(c)
     }
 
     pub fn print(&mut self, line: impl AsRef<str>) {

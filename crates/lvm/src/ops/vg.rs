@@ -27,11 +27,20 @@ pub struct VgCreate {
     pub extent_size: ExtentSize,
     pub max_lv: u64,
     pub max_pv: u64,
+    /// `--setautoactivation n` makes a VG that `-aay` leaves alone.
+    pub autoactivation: bool,
 }
 
 impl VgCreate {
     pub fn new(name: &str, pvs: Vec<PathBuf>) -> VgCreate {
-        VgCreate { name: name.to_string(), pvs, extent_size: DEFAULT_EXTENT_SIZE, max_lv: 0, max_pv: 0 }
+        VgCreate {
+            name: name.to_string(),
+            pvs,
+            extent_size: DEFAULT_EXTENT_SIZE,
+            max_lv: 0,
+            max_pv: 0,
+            autoactivation: true,
+        }
     }
 }
 
@@ -125,7 +134,7 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
             id: lvmpv::new_uuid()?,
             seqno: 0,
             status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
-            flags: vec![],
+            flags: if c.autoactivation { vec![] } else { vec![crate::model::NOAUTOACTIVATE.into()] },
             extent_size: c.extent_size,
             max_lv: c.max_lv,
             max_pv: c.max_pv,
@@ -141,6 +150,22 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
     };
     s.commit(&mut vg)?;
     s.print(format!("Volume group \"{name}\" successfully created"));
+    Ok(())
+}
+
+/// `vgchange --setautoactivation y|n`; refused, with nothing written, when
+/// the VG has it already.
+pub fn vgchange_autoactivation(s: &mut Session, name: &str, on: bool) -> Result<(), LvmError> {
+    let _l = s.lock_vg(name)?;
+    let mut vg = s.vg(name, false)?;
+    if !vg.vg_mut().set_autoactivation(on) {
+        return Err(LvmError::Refused(format!(
+            "Volume group autoactivation is already {}.",
+            if on { "yes" } else { "no" }
+        )));
+    }
+    s.commit(&mut vg)?;
+    s.print(format!("Volume group \"{name}\" successfully changed"));
     Ok(())
 }
 
@@ -275,19 +300,22 @@ pub fn vgrename(s: &mut Session, old: &str, new: &str) -> Result<(), LvmError> {
 }
 
 /// `vgchange -a y|n` of one VG: every origin and plain LV (snapshots come
-/// with their origin). Failures of single LVs are warned about and make
-/// the exit status 5, as LVM's; the VG is returned for the jobs an
-/// activation resumes.
+/// with their origin). `-a y` takes what [`super::activation`] allows
+/// (see [`super::activation::activate_vg`] for `-aay` and `-K`).
+/// Failures of single LVs are warned about and make the exit status 5, as
+/// LVM's; the VG is returned for the jobs an activation resumes.
 pub fn vgchange_activate(s: &mut Session, name: &str, on: bool) -> Result<(Vg, i32), LvmError> {
+    if on {
+        let r = super::activation::activate_vg(s, name, super::activation::Activation::YES)?;
+        return Ok((r.vg, r.status));
+    }
     let _l = s.lock_vg(name)?;
     let vg = s.vg(name, true)?;
-    let tops: Vec<String> =
-        vg.vg.user_lvs().filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none()).map(|l| l.name.clone()).collect();
+    let tops: Vec<String> = super::activation::tops(&vg).iter().map(|l| l.name.clone()).collect();
     let host = s.host()?;
     let mut errors = Vec::new();
     for lv in &tops {
-        let r = if on { crate::activate::activate(host, &vg, lv) } else { crate::activate::deactivate(host, &vg, lv) };
-        if let Err(e) = r {
+        if let Err(e) = crate::activate::deactivate(host, &vg, lv) {
             errors.push(e);
         }
     }

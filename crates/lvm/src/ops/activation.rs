@@ -1,0 +1,219 @@
+//! Which LVs an activation takes, as LVM 2.03 decides it: `-ay` takes
+//! every LV that `activation/volume_list` allows (all when it is unset)
+//! and that has no activation-skip flag (unless `-K`); `-aay`
+//! (autoactivation: `vgchange -aay`, `pvscan --cache -aay`, and the daemon
+//! at boot through [`autoactivate`]) also leaves out VGs and LVs whose
+//! autoactivation is off (`--setautoactivation n`, the `NOAUTOACTIVATE`
+//! flag) and LVs that `activation/auto_activation_volume_list` does not
+//! name. LVs left out are left out silently, as LVM does.
+//!
+//! Volume lists name `VG` (every LV of it), `VG/LV`, or `@TAG`; ulvm has
+//! no tags yet, so a tag entry matches nothing. A clone LV carries
+//! `ACTIVATION_SKIP` for real LVM's sake (it must not activate a
+//! half-copied LV it cannot hydrate); ulvm knows the clone, so the flag
+//! does not stop ulvm from activating it.
+
+use super::Session;
+use crate::disk::Vg;
+use crate::model::{LogicalVolume, VolumeGroup};
+use crate::names::dm_name;
+use crate::system::Config;
+use crate::LvmError;
+
+/// `-a y` or `-a ay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `-ay`: activate.
+    Yes,
+    /// `-aay`: autoactivate.
+    Auto,
+}
+
+/// One activation request: the mode and `-K|--ignoreactivationskip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activation {
+    pub mode: Mode,
+    pub ignore_skip: bool,
+}
+
+impl Activation {
+    /// `-ay`.
+    pub const YES: Activation = Activation { mode: Mode::Yes, ignore_skip: false };
+    /// `-aay`.
+    pub const AUTO: Activation = Activation { mode: Mode::Auto, ignore_skip: false };
+}
+
+/// Why an activation left an LV (or a whole VG) inactive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// `-aay` of a VG with autoactivation off.
+    VgAutoactivationOff,
+    /// `-aay` of an LV with autoactivation off.
+    AutoactivationOff,
+    /// `-aay` of an LV `activation/auto_activation_volume_list` does not name.
+    NotInAutoActivationList,
+    /// An LV `activation/volume_list` does not name.
+    NotInVolumeList,
+    /// The LV has the activation-skip flag and `-K` was not given.
+    ActivationSkip,
+}
+
+/// The volume lists of lvm.conf (and `--config`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub volume_list: Option<Vec<String>>,
+    pub auto_activation_volume_list: Option<Vec<String>>,
+}
+
+impl Filter {
+    pub fn from_config(c: &Config) -> Filter {
+        Filter {
+            volume_list: c.volume_list.clone(),
+            auto_activation_volume_list: c.auto_activation_volume_list.clone(),
+        }
+    }
+
+    /// Whether `a` may take the VG at all.
+    pub fn vg(&self, vg: &VolumeGroup, a: Activation) -> Result<(), Skip> {
+        if a.mode == Mode::Auto && !vg.autoactivation() {
+            return Err(Skip::VgAutoactivationOff);
+        }
+        Ok(())
+    }
+
+    /// Whether `a` takes `lv` of `vg`.
+    pub fn lv(&self, vg: &VolumeGroup, lv: &LogicalVolume, a: Activation) -> Result<(), Skip> {
+        self.vg(vg, a)?;
+        if lv.activation_skip() && !a.ignore_skip && lv.clone_ref().is_none() {
+            return Err(Skip::ActivationSkip);
+        }
+        if let Some(list) = &self.volume_list {
+            if !list_names(list, &vg.name, &lv.name) {
+                return Err(Skip::NotInVolumeList);
+            }
+        }
+        if a.mode == Mode::Auto {
+            if !lv.autoactivation() {
+                return Err(Skip::AutoactivationOff);
+            }
+            if let Some(list) = &self.auto_activation_volume_list {
+                if !list_names(list, &vg.name, &lv.name) {
+                    return Err(Skip::NotInAutoActivationList);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a volume list names `vg/lv`: an entry `vg`, or `vg/lv`
+/// (`@tag` entries match nothing: ulvm has no tags).
+pub fn list_names(list: &[String], vg: &str, lv: &str) -> bool {
+    list.iter().any(|e| {
+        let e = e.trim();
+        if e.starts_with('@') {
+            return false;
+        }
+        match e.split_once('/') {
+            Some((v, l)) => v == vg && l == lv,
+            None => e == vg,
+        }
+    })
+}
+
+/// The LVs of a VG an activation starts from: origins and plain LVs
+/// (a snapshot comes with its origin).
+pub fn tops(vg: &Vg) -> Vec<&LogicalVolume> {
+    vg.vg.user_lvs().filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none()).collect()
+}
+
+/// What one VG's activation did.
+#[derive(Debug)]
+pub struct VgActivation {
+    /// The VG as read (for the jobs an activation resumes).
+    pub vg: Vg,
+    /// LVM's exit status for it: 5 if an LV failed, else 0.
+    pub status: i32,
+    /// The LVs (origins and plain LVs) this activation took.
+    pub activated: Vec<String>,
+    /// The LVs it left out, and why (every LV, for a VG left out).
+    pub skipped: Vec<(String, Skip)>,
+}
+
+/// `vgchange -a y|ay [-K]` of one VG. A VG that autoactivation leaves
+/// out prints nothing; otherwise LVM's `N logical volume(s) in volume
+/// group "VG" now active`. Failures of single LVs are warned about and
+/// make the status 5, as LVM's.
+pub fn activate_vg(s: &mut Session, name: &str, a: Activation) -> Result<VgActivation, LvmError> {
+    let filter = Filter::from_config(&s.config()?);
+    let _l = s.lock_vg(name)?;
+    let vg = s.vg(name, true)?;
+    if let Err(why) = filter.vg(&vg.vg, a) {
+        let skipped = tops(&vg).iter().map(|l| (l.name.clone(), why)).collect();
+        return Ok(VgActivation { vg, status: 0, activated: Vec::new(), skipped });
+    }
+    let mut take = Vec::new();
+    let mut skipped = Vec::new();
+    for lv in tops(&vg) {
+        match filter.lv(&vg.vg, lv, a) {
+            Ok(()) => take.push(lv.name.clone()),
+            Err(why) => skipped.push((lv.name.clone(), why)),
+        }
+    }
+    let host = s.host()?;
+    let mut errors = Vec::new();
+    let mut activated = Vec::new();
+    for lv in &take {
+        match crate::activate::activate(host, &vg, lv) {
+            Ok(()) => activated.push(lv.clone()),
+            Err(e) => errors.push(e),
+        }
+    }
+    let active =
+        vg.vg.user_lvs().filter(|l| host.state(&dm_name(name, &l.name, None)).ok().flatten().is_some()).count();
+    let status = if errors.is_empty() { 0 } else { 5 };
+    for e in &errors {
+        s.warn(e.to_string());
+    }
+    s.print(format!("{active} logical volume(s) in volume group \"{name}\" now active"));
+    Ok(VgActivation { vg, status, activated, skipped })
+}
+
+/// What [`autoactivate`] did, VG by VG, and the background jobs that the
+/// activated LVs have (merges deferred to this activation, clones whose
+/// hydration resumes): the caller polls them (the daemon runs them).
+#[derive(Debug, Default)]
+pub struct AutoActivation {
+    /// `(VG, LV)` of every LV (origin or plain) activated.
+    pub activated: Vec<(String, String)>,
+    /// `(VG, LV, why)` of every LV left inactive.
+    pub skipped: Vec<(String, String, Skip)>,
+    /// `(VG, LV)` of each job to poll: a merging origin or a clone LV.
+    pub jobs: Vec<(String, String)>,
+    /// LVM's exit status: 5 if any LV failed to activate.
+    pub status: i32,
+}
+
+/// `vgchange -aay [VG...]`: autoactivates the named VGs (every VG the
+/// session sees, in LVM's order, when `vgs` is empty), printing what
+/// `vgchange -aay` prints. This is what the daemon calls at boot.
+pub fn autoactivate(s: &mut Session, vgs: &[String]) -> Result<AutoActivation, LvmError> {
+    activate_vgs(s, vgs, Activation::AUTO)
+}
+
+/// [`autoactivate`] for any [`Activation`] (`vgchange -ay [-K]` too).
+pub fn activate_vgs(s: &mut Session, vgs: &[String], a: Activation) -> Result<AutoActivation, LvmError> {
+    let names = if vgs.is_empty() { super::scan::vg_order(s)? } else { vgs.to_vec() };
+    let mut out = AutoActivation::default();
+    for name in names {
+        let r = activate_vg(s, &name, a)?;
+        out.status = out.status.max(r.status);
+        let mut jobs: Vec<(String, String)> =
+            super::jobs::jobs_of(&r.vg).iter().map(|j| (j.vg().to_string(), j.lv().to_string())).collect();
+        jobs.retain(|(_, lv)| r.activated.contains(lv));
+        out.jobs.extend(jobs);
+        out.activated.extend(r.activated.into_iter().map(|l| (name.clone(), l)));
+        out.skipped.extend(r.skipped.into_iter().map(|(l, why)| (name.clone(), l, why)));
+    }
+    Ok(out)
+}
