@@ -42,6 +42,11 @@ pub struct DaemonArgs {
     /// itself, such as a VM's on a volume used over NBD.
     #[arg(long)]
     freeze_hook: Option<PathBuf>,
+    /// Do not activate the VGs of the devices file at start (by default
+    /// the daemon does what `vgchange -aay` does, as a distribution's LVM
+    /// does at boot).
+    #[arg(long)]
+    no_autoactivate: bool,
     /// Log filter (tracing syntax), e.g. "info" or "ulvm_nbd=debug";
     /// $RUST_LOG also works.
     #[arg(long)]
@@ -105,6 +110,7 @@ pub fn run(a: DaemonArgs) -> Result<()> {
         attach_loop: a.attach_loop,
         system_dir: Some(ulvm_lvm::system::SystemDir::locate(a.system_dir.as_deref()).root().to_path_buf()),
         freeze_hook: a.freeze_hook,
+        autoactivate: !a.no_autoactivate,
     };
     let daemon = Daemon::start(&cfg)?;
     sd_notify("READY=1");

@@ -30,10 +30,7 @@ pub struct InstallArgs {
 
 /// The systemd units as in `packaging/systemd`, naming the binary
 /// [`UNIT_BINARY`].
-pub const UNITS: &[(&str, &str)] = &[
-    ("ulvm.service", include_str!("../../../packaging/systemd/ulvm.service")),
-    ("ulvm-activation.service", include_str!("../../../packaging/systemd/ulvm-activation.service")),
-];
+pub const UNITS: &[(&str, &str)] = &[("ulvm.service", include_str!("../../../packaging/systemd/ulvm.service"))];
 
 /// The binary's path in the units as shipped; replaced by the installed one.
 pub const UNIT_BINARY: &str = "/usr/sbin/ulvm";

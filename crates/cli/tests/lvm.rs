@@ -474,3 +474,89 @@ fn test_clone_lv_of_a_slow_remote_source_survives_a_daemon_restart() {
     d.stop();
     drop(server);
 }
+
+/// The daemon activates at start what `vgchange -aay` activates at boot:
+/// after a clean restart and after a kill -9 alike, with autoactivation
+/// switched off on an LV and on a VG, an LV with the activation skip flag,
+/// a volume list in lvm.conf, and `--no-autoactivate`; a merge deferred
+/// while the origin was open runs and finishes after the restart.
+#[test]
+fn test_the_daemon_autoactivates_vgs_at_start() {
+    let t = TestDir::new("lvm-autoactivate");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 16));
+    let run = t.path("run");
+    let sys = t.path("sys");
+    let sys_arg = ["--system-dir", sys.to_str().unwrap()];
+    let d = Daemon::start(&run, &sys_arg);
+    let lvm = Lvm { sys: sys.clone(), run: &run };
+    lvm.ok(&["vgcreate", "vg0", a.to_str().unwrap()]);
+    lvm.ok(&["vgcreate", "--setautoactivation", "n", "vg1", b.to_str().unwrap()]);
+    lvm.ok(&["lvcreate", "-L", "16M", "-n", "base", "vg0"]);
+    lvm.ok(&["lvcreate", "-L", "4M", "-n", "manual", "--setautoactivation", "n", "vg0"]);
+    lvm.ok(&["lvcreate", "-an", "-L", "4M", "-n", "skipped", "-k", "y", "vg0"]);
+    lvm.ok(&["lvcreate", "-L", "4M", "-n", "other", "vg1"]);
+    // A merge deferred because the origin is open.
+    let (pre, post) = (stamped(4 << 20, 1, 0), stamped(4 << 20, 2, 0));
+    let nbd = |d: &Daemon| NbdClient::connect_unix(&d.nbd_socket(), "vg0-base").unwrap();
+    let c = nbd(&d);
+    c.write(Sectors(0), &pre).unwrap();
+    c.flush().unwrap();
+    lvm.ok(&["lvcreate", "-s", "-L", "8M", "-n", "snap", "vg0/base"]);
+    c.write(Sectors(0), &post).unwrap();
+    c.flush().unwrap();
+    assert!(lvm.ok(&["lvconvert", "--merge", "vg0/snap"]).contains("Delaying merge since origin is open."));
+    drop(c);
+    // The daemon answers once its autoactivation is done.
+    let started = |d: Daemon| {
+        assert!(d.log().contains("autoactivation: done"), "{}", d.log());
+        d
+    };
+    let active = |d: &Daemon| {
+        let mut v: Vec<String> = d.ok(&["ls"]).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect();
+        v.retain(|n| n != "No devices found");
+        v.sort();
+        v.join(" ")
+    };
+
+    // A clean restart: the merge resumes with the activation and finishes.
+    d.stop();
+    let d = started(Daemon::start(&run, &sys_arg));
+    assert!(d.log().contains("autoactivation: resuming the LV's background job"), "{}", d.log());
+    wait_for("the deferred merge to finish", || {
+        !lvm.ok(&["lvs", "--noheadings", "-o", "lv_name"]).contains("snap") && active(&d) == "vg0-base"
+    });
+    let mut v = vec![0u8; 4 << 20];
+    nbd(&d).read(Sectors(0), &mut v).unwrap();
+    assert!(v == pre, "the deferred merge did not bring back the snapshot's data");
+    assert_eq!(active(&d), "vg0-base");
+    assert_eq!(
+        lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr"]),
+        "  base    -wi-a-----\n  manual  -wi-------\n  skipped -wi------k\n  other   -wi-------\n"
+    );
+
+    // A crash: the same on the next start.
+    d.crash();
+    let d = started(Daemon::start(&run, &sys_arg));
+    assert_eq!(active(&d), "vg0-base");
+    // What -aay leaves alone, -ay takes (except the activation skip flag).
+    assert_eq!(lvm.ok(&["vgchange", "-ay", "vg0"]), "  2 logical volume(s) in volume group \"vg0\" now active\n");
+    assert_eq!(active(&d), "vg0-base vg0-manual");
+
+    // lvm.conf's auto_activation_volume_list: only what it names.
+    lvm.ok(&["vgchange", "-an", "vg0"]);
+    lvm.ok(&["lvcreate", "-an", "-L", "4M", "-n", "listed", "vg0"]);
+    std::fs::write(sys.join("lvm.conf"), "activation {\n\tauto_activation_volume_list = [ \"vg0/listed\" ]\n}\n")
+        .unwrap();
+    d.stop();
+    let d = started(Daemon::start(&run, &sys_arg));
+    assert_eq!(active(&d), "vg0-listed");
+
+    // --no-autoactivate: nothing.
+    d.stop();
+    let mut args = sys_arg.to_vec();
+    args.push("--no-autoactivate");
+    let d = Daemon::start(&run, &args);
+    assert_eq!(active(&d), "");
+    assert!(!d.log().contains("autoactivation"), "{}", d.log());
+    d.stop();
+}

@@ -6,6 +6,7 @@
 //! and, when asked, on TCP.
 
 pub mod autoextend;
+pub mod boot;
 pub mod control;
 pub mod exports;
 pub mod freeze;
@@ -48,6 +49,9 @@ pub struct DaemonConfig {
     /// NAME` after the resume (a guest's file system on a volume used over
     /// NBD, which the host cannot freeze itself).
     pub freeze_hook: Option<PathBuf>,
+    /// At start, activate the VGs of `system_dir`'s devices file as
+    /// `vgchange -aay` does (boot-time activation).
+    pub autoactivate: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +140,11 @@ impl Daemon {
         let host_ctx = ctx_with(None, true);
         let jobs = Arc::new(jobs::JobRunner::new(host_ctx.clone()));
         let ctx = ctx_with(Some(jobs.clone()), true);
+        // Boot-time activation, before the sockets answer: a client never
+        // sees it half done.
+        if let (true, Some(sd)) = (cfg.autoactivate, &sd) {
+            boot::autoactivate_all(host_ctx.clone(), sd, &jobs);
+        }
         let control = control::ControlServer::start(&paths::control_socket(&cfg.run_dir), cfg.socket_mode, ctx)
             .map_err(io("starting the control socket"))?;
         let exports = Arc::new(exports::RegistryExports(registry.clone()));

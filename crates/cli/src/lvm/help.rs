@@ -141,6 +141,7 @@ const HELP: &[(&str, &str, &str)] = &[
     [ -s|--physicalextentsize Size[m|UNIT] ]
     [ -l|--maxlogicalvolumes Number ]
     [ -p|--maxphysicalvolumes Number ]
+    [    --setautoactivation y|n ]
     [ COMMON_OPTIONS ]
 ",
     ),
@@ -185,7 +186,17 @@ const HELP: &[(&str, &str, &str)] = &[
         "vgchange",
         "Change volume groups: activate or deactivate their LVs",
         "  Activate (y, ay) or deactivate (n) every LV of the VGs, or of all VGs.
+  ay activates only what autoactivation and lvm.conf's
+  auto_activation_volume_list allow; y and ay skip LVs with the
+  activation skip flag unless -K is given.
   vgchange -a|--activate y|ay|n
+    [ -K|--ignoreactivationskip ]
+    [ COMMON_OPTIONS ]
+    [ VG ... ]
+
+  Allow (y) or forbid (n) the VGs' autoactivation (vgchange -aay, and the
+  daemon's at its start).
+  vgchange --setautoactivation y|n
     [ COMMON_OPTIONS ]
     [ VG ... ]
 ",
@@ -228,6 +239,9 @@ const HELP: &[(&str, &str, &str)] = &[
     [ -a|--activate y|n ]
     [ -p|--permission rw|r ]
     [ -Z|--zero y|n ]
+    [ -k|--setactivationskip y|n ]
+    [ -K|--ignoreactivationskip ]
+    [    --setautoactivation y|n ]
     [ COMMON_OPTIONS ]
     [ PV ... ]
 
@@ -240,6 +254,9 @@ const HELP: &[(&str, &str, &str)] = &[
     [ -a|--activate y|n ]
     [ -p|--permission rw|r ]
     [ -Z|--zero y|n ]
+    [ -k|--setactivationskip y|n ]
+    [ -K|--ignoreactivationskip ]
+    [    --setautoactivation y|n ]
     [ COMMON_OPTIONS ]
     [ PV ... ]
 
@@ -289,6 +306,7 @@ const HELP: &[(&str, &str, &str)] = &[
         "Change logical volumes: activation, permission",
         "  Activate (y, ay) or deactivate (n) the LVs (every LV of a VG named alone).
   lvchange -a|--activate y|ay|n VG|LV ...
+    [ -K|--ignoreactivationskip ]
     [ -p|--permission rw|r ]
     [ COMMON_OPTIONS ]
 
@@ -296,9 +314,48 @@ const HELP: &[(&str, &str, &str)] = &[
   lvchange -p|--permission rw|r VG|LV ...
     [ -a|--activate y|ay|n ]
     [ COMMON_OPTIONS ]
+
+  Set or clear the activation skip flag (skipped by -ay unless -K) and the
+  LVs' autoactivation.
+  lvchange -k|--setactivationskip y|n VG|LV ...
+    [    --setautoactivation y|n ]
+    [ COMMON_OPTIONS ]
 ",
     ),
     ("lvs", "Report logical volumes", report_forms!("lvs", "VG|LV")),
+    (
+        "pvscan",
+        "List all physical volumes",
+        "  pvscan
+    [ -e|--exported ]
+    [ -n|--novolumegroup ]
+    [ -s|--short ]
+    [ -u|--uuid ]
+    [ COMMON_OPTIONS ]
+
+  Record the PVs found and autoactivate the VGs they complete (-aay).
+  pvscan --cache
+    [ -a|--activate ay ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+",
+    ),
+    (
+        "vgscan",
+        "Search for all volume groups",
+        "  vgscan
+    [    --mknodes ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "lvscan",
+        "List all logical volumes in all volume groups",
+        "  lvscan
+    [ -a|--all ]
+    [ COMMON_OPTIONS ]
+",
+    ),
     (
         "lvdisplay",
         "Show logical volumes' attributes, one block each",
@@ -359,7 +416,7 @@ const HELP: &[(&str, &str, &str)] = &[
 ];
 
 /// Options of [`COMMON`] that are taken so LVM's command lines run, and do nothing.
-const IGNORED: &[&str] = &["quiet", "debug", "config", "devicesfile"];
+const IGNORED: &[&str] = &["quiet", "debug", "devicesfile"];
 
 /// What an option of [`COMMON`] takes, as LVM names its arguments.
 fn common_arg(long: &str) -> Option<&'static str> {
