@@ -113,11 +113,9 @@ fn test_snapshot_lvcreate_switches_the_origin_to_snapshot_origin() {
     assert!(log[4].ends_with("snapshot-origin vg0-base-real"), "{}", log[4]);
 }
 
-#[test]
-fn test_lvextend_reloads_the_active_lv_and_lvreduce_asks_first() {
-    let t = Setup::with_base("ops-resize");
-    let mut s = t.session(false);
-    let grow = Resize {
+/// `lvextend -L +4M vg0/base`.
+fn grow_base_by_4m() -> Resize {
+    Resize {
         vg: "vg0".into(),
         lv: "base".into(),
         command: resize::Command::Extend,
@@ -126,7 +124,14 @@ fn test_lvextend_reloads_the_active_lv_and_lvreduce_asks_first() {
         pvs: vec![],
         force: false,
         resize_fs: false,
-    };
+    }
+}
+
+#[test]
+fn test_lvextend_reloads_the_active_lv_and_lvreduce_asks_first() {
+    let t = Setup::with_base("ops-resize");
+    let mut s = t.session(false);
+    let grow = grow_base_by_4m();
     assert_eq!(resize::resize(&mut s, &grow).unwrap(), Resized::Changed { from: Extents(2), to: Extents(3) });
     let ops: Vec<String> = t.host.world().log.iter().map(|l| l.split(':').next().unwrap().to_string()).collect();
     assert_eq!(ops, ["suspend vg0-base", "load vg0-base", "resume vg0-base"]);
@@ -360,16 +365,7 @@ fn test_lock_fs_follows_lvm_origins_and_snapshots_only() {
     let t = Setup::with_base("ops-lockfs");
     let mut s = t.session(false);
     // A plain LV's resize drains I/O without freezing.
-    let grow = Resize {
-        vg: "vg0".into(),
-        lv: "base".into(),
-        command: resize::Command::Extend,
-        target: Target::Size(SizeSpec::Size { sign: Sign::Plus, size: Sectors(8192) }),
-        stripes: None,
-        pvs: vec![],
-        force: false,
-        resize_fs: false,
-    };
+    let grow = grow_base_by_4m();
     resize::resize(&mut s, &grow).unwrap();
     assert!(t.host.world().locked_fs.is_empty(), "a plain LV's resize froze its file system");
     // Taking a snapshot freezes what is mounted on the origin.

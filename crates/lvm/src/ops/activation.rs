@@ -169,14 +169,30 @@ pub fn activate_vg(s: &mut Session, name: &str, a: Activation) -> Result<VgActiv
             Err(e) => errors.push(e),
         }
     }
-    let active =
-        vg.vg.user_lvs().filter(|l| host.state(&dm_name(name, &l.name, None)).ok().flatten().is_some()).count();
-    let status = if errors.is_empty() { 0 } else { 5 };
+    let status = summarize(s, &vg, errors);
+    Ok(VgActivation { vg, status, activated, skipped })
+}
+
+/// What `vgchange -a` says after activating or deactivating a VG's LVs:
+/// each failure as a warning, then how many LVs are active; the exit
+/// status (5 if anything failed, as LVM's).
+pub(crate) fn summarize(s: &mut Session, vg: &Vg, errors: Vec<LvmError>) -> i32 {
+    let name = vg.vg.name.clone();
+    let active = match s.host() {
+        Ok(host) => {
+            vg.vg.user_lvs().filter(|l| host.state(&dm_name(&name, &l.name, None)).ok().flatten().is_some()).count()
+        }
+        Err(_) => 0,
+    };
     for e in &errors {
         s.warn(e.to_string());
     }
     s.print(format!("{active} logical volume(s) in volume group \"{name}\" now active"));
-    Ok(VgActivation { vg, status, activated, skipped })
+    if errors.is_empty() {
+        0
+    } else {
+        5
+    }
 }
 
 /// What [`autoactivate`] did, VG by VG, and the background jobs that the

@@ -319,12 +319,6 @@ pub fn vgchange_activate(s: &mut Session, name: &str, on: bool) -> Result<(Vg, i
             errors.push(e);
         }
     }
-    let active =
-        vg.vg.user_lvs().filter(|l| host.state(&dm_name(name, &l.name, None)).ok().flatten().is_some()).count();
-    let status = if errors.is_empty() { 0 } else { 5 };
-    for e in &errors {
-        s.warn(e.to_string());
-    }
-    s.print(format!("{active} logical volume(s) in volume group \"{name}\" now active"));
+    let status = super::activation::summarize(s, &vg, errors);
     Ok((vg, status))
 }
