@@ -43,8 +43,6 @@ use ulvm_dm_table::{
 
 /// Clean bits found by resync are written at least this often.
 const LOG_PERIOD: Duration = Duration::from_secs(1);
-/// Writes at least this large go to the legs in parallel.
-const PARALLEL_BYTES: usize = 64 << 10;
 
 pub static KIND: TargetKind = TargetKind {
     name: "mirror",
@@ -299,12 +297,19 @@ impl MirrorTarget {
         Ok(cleaned)
     }
 
-    /// Flushes every leg; a failure marks the leg. True if all succeeded.
+    /// Flushes every leg, in parallel; a failure marks the leg. True if all
+    /// succeeded.
     fn flush_legs(&self, kind: LegError) -> bool {
+        let results: Vec<Result<()>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = self.legs[1..].iter().map(|l| sc.spawn(move || l.dev.dev.flush())).collect();
+            let mut rs = vec![self.legs[0].dev.dev.flush()];
+            rs.extend(hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(io_error("mirror: leg flush panicked")))));
+            rs
+        });
         let mut ok = true;
-        for (i, l) in self.legs.iter().enumerate() {
-            if let Err(e) = l.dev.dev.flush() {
-                tracing::warn!(mirror = ?self, "flush of leg {} failed: {e}", l.dev.num);
+        for (i, r) in results.iter().enumerate() {
+            if let Err(e) = r {
+                tracing::warn!(mirror = ?self, "flush of leg {} failed: {e}", self.legs[i].dev.num);
                 self.fail_leg(i, kind);
                 ok = false;
             }
@@ -365,23 +370,18 @@ impl MirrorTarget {
         self.cond.notify_all();
     }
 
-    /// Writes `buf` at target sector `at` to every leg, in parallel when it
-    /// is large. Returns the legs that failed.
+    /// Writes `buf` at target sector `at` to every leg, one after the
+    /// other (a write to a file or memory device is a copy into its cache:
+    /// a thread per leg costs more than it saves; the legs' flushes, which
+    /// wait for the disks, run in parallel). Returns the legs that failed.
     fn write_all_legs(&self, at: Sectors, buf: &[u8]) -> Vec<usize> {
-        let results: Vec<Result<()>> = if buf.len() >= PARALLEL_BYTES {
-            std::thread::scope(|sc| {
-                let hs: Vec<_> =
-                    self.legs[1..].iter().map(|l| sc.spawn(move || l.dev.dev.write(l.offset + at, buf))).collect();
-                let mut rs = vec![self.legs[0].dev.dev.write(self.legs[0].offset + at, buf)];
-                rs.extend(
-                    hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(io_error("mirror: leg writer panicked")))),
-                );
-                rs
-            })
-        } else {
-            self.legs.iter().map(|l| l.dev.dev.write(l.offset + at, buf)).collect()
-        };
-        results.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(i, _)| i).collect()
+        let mut failed = Vec::new();
+        for (i, l) in self.legs.iter().enumerate() {
+            if l.dev.dev.write(l.offset + at, buf).is_err() {
+                failed.push(i);
+            }
+        }
+        failed
     }
 
     /// A write of regions' pieces that all take `route`. Sets `leg_failed`
