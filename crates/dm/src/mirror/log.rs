@@ -280,11 +280,6 @@ impl DirtyLog {
         Some(f)
     }
 
-    /// Changes not yet handed out by [`DirtyLog::take_flush`]: (cleaned, dirtied).
-    pub fn touched(&self) -> (bool, bool) {
-        (self.touched_cleaned && self.image.is_some(), self.touched_dirtied && self.image.is_some())
-    }
-
     /// The `disk` image with the current header and clean bits (empty for `core`).
     pub fn encode(&mut self) -> Vec<u8> {
         let Some(image) = self.image.as_mut() else { return Vec::new() };

@@ -513,12 +513,15 @@ impl Target for MirrorTarget {
         let len = Sectors::of_buf(buf);
         let rs = self.regions(at, len);
         let routes = self.begin_write(rs.clone());
-        if self.lock().log.touched().1 {
-            if let Err(e) = self.flush_log() {
-                if self.features.handle_errors {
-                    self.end_write(rs, false);
-                    return Err(e);
-                }
+        // Every write to an in-sync region goes through the log lock: the
+        // region's dirty mark may be in a log write another writer has in
+        // flight, and it must be durable before this data reaches a leg.
+        if self.log_dev.is_some() && routes.contains(&Route::AllLegs) {
+            let r = self.flush_log();
+            let failed = r.is_err() || self.lock().log_health != LogHealth::Alive;
+            if failed && self.features.handle_errors {
+                self.end_write(rs, false);
+                return Err(r.err().unwrap_or_else(|| Error::new(ErrorKind::Io, "mirror: the log device failed")));
             }
         }
         let mut failed_sync = false;
