@@ -8,7 +8,11 @@
 //!   read plus N COW writes per chunk);
 //! * snapshot reads (half the chunks in the COW) against plain file reads;
 //! * merge against a plain sequential copy of the same data on the same
-//!   files (read + write + fdatasync).
+//!   files (read + write + fdatasync);
+//! * mirror writes with two legs (core log, and disk log) against a linear
+//!   LV on one file.
+//!
+//! `-- --only NAME` runs one section (`origin`, `reads`, `merge`, `mirror`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +28,7 @@ const IO: usize = 1 << 20;
 struct Opts {
     mib: u64,
     dir: PathBuf,
+    only: Option<String>,
 }
 
 fn opts() -> Opts {
@@ -32,6 +37,7 @@ fn opts() -> Opts {
     Opts {
         mib: get("--mib").and_then(|v| v.parse().ok()).unwrap_or(128),
         dir: get("--dir").map(PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("ulvm-bench")),
+        only: get("--only"),
     }
 }
 
@@ -238,6 +244,38 @@ fn bench_merge(o: &Opts) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Sequential 1 MiB writes and a final flush to a linear LV, and to
+/// two-legged mirrors in sync (every write goes to both legs), each on
+/// fresh files filled first, in one run; the best of three rounds.
+fn bench_mirror_writes(o: &Opts) {
+    let sectors = o.mib * 2048;
+    println!("\n## mirror writes: {} MiB in 1 MiB requests + flush, region 2 MiB, legs in sync, best of 3", o.mib);
+    println!("{:>24} {:>10} {:>12}", "target", "MiB/s", "vs linear");
+    let mut linear = None;
+    for (name, line) in [
+        ("linear", format!("0 {sectors} linear l0 0")),
+        ("mirror core, 2 legs", format!("0 {sectors} mirror core 2 4096 nosync 2 l0 0 l1 0")),
+        ("mirror disk, 2 legs", format!("0 {sectors} mirror disk 3 lg 4096 nosync 2 l0 0 l1 0")),
+    ] {
+        let dir = o.dir.join("mirror");
+        std::fs::create_dir_all(&dir).unwrap();
+        let reg = registry();
+        for leg in ["l0", "l1"] {
+            let f = file(&dir, leg, sectors);
+            fill(&*f, sectors, 0x11);
+            reg.add_device(leg, f);
+        }
+        reg.add_device("lg", file(&dir, "lg", 2048));
+        reg.create("m", None, Some(&table(&line)), false).unwrap();
+        let t = (0..3).map(|_| write_all(&*reg.device("m").unwrap(), sectors)).min().expect("three rounds");
+        let mib_s = mbps(sectors * 512, t);
+        let base = *linear.get_or_insert(mib_s);
+        println!("{:>24} {:>10.1} {:>12.2}", name, mib_s, mib_s / base);
+        drop(reg);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--exact") {
         return; // `cargo test --benches` probes; nothing to list.
@@ -245,8 +283,18 @@ fn main() {
     let o = opts();
     std::fs::create_dir_all(&o.dir).unwrap();
     println!("# ulvm data-path benchmark in {} ({} MiB per run)", o.dir.display(), o.mib);
-    bench_origin_writes(&o);
-    bench_snapshot_reads(&o);
-    bench_merge(&o);
+    let run = |name: &str| o.only.as_deref().is_none_or(|only| only == name);
+    if run("origin") {
+        bench_origin_writes(&o);
+    }
+    if run("reads") {
+        bench_snapshot_reads(&o);
+    }
+    if run("merge") {
+        bench_merge(&o);
+    }
+    if run("mirror") {
+        bench_mirror_writes(&o);
+    }
     let _ = std::fs::remove_dir_all(&o.dir);
 }

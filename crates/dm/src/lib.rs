@@ -6,6 +6,7 @@
 //!   `zero`, `error`; [`snapshot`]: `snapshot-origin`, `snapshot`,
 //!   `snapshot-merge` and the kernel-compatible exception stores.
 //! * [`clone`]: `clone` (dm-clone) and its persistent-data metadata.
+//! * [`mirror`]: `mirror` (dm-raid1) and its dirty-region log.
 //! * [`throttle`]: how background jobs yield to a device's users.
 //! * [`kind`]: one registration per target type (name, version,
 //!   constructor, capabilities).
@@ -18,6 +19,7 @@
 pub mod clone;
 pub mod device;
 pub mod kind;
+pub mod mirror;
 pub mod registry;
 pub mod snapshot;
 pub mod target;
