@@ -71,6 +71,16 @@ impl Writer {
     }
 }
 
+/// `fsfreeze -u` when dropped: a failing check leaves nothing frozen (a
+/// frozen file system cannot be unmounted).
+struct Unfreeze(std::path::PathBuf);
+
+impl Drop for Unfreeze {
+    fn drop(&mut self) {
+        let _ = Command::new("fsfreeze").arg("-u").arg(&self.0).output();
+    }
+}
+
 /// Starts writing a new file into `dir` on a thread; the receiver gets the
 /// write's result when it returned. A frozen file system holds it.
 fn write_in_background(dir: &Path, name: &str) -> mpsc::Receiver<std::io::Result<()>> {
@@ -159,6 +169,7 @@ fn test_dmsetup_suspend_locks_the_file_system_unless_told_not_to() {
     // Someone else froze it: the suspend fails, in one line, and the
     // device is left running.
     sh("fsfreeze", &["-f", m.0.to_str().unwrap()]);
+    let frozen = Unfreeze(m.0.clone());
     let e = h.daemon().fails(&["suspend", &name]);
     let lo = std::fs::read_link(format!("/dev/mapper/{name}")).unwrap();
     assert!(
@@ -174,7 +185,7 @@ fn test_dmsetup_suspend_locks_the_file_system_unless_told_not_to() {
     assert!(e.contains("cannot freeze the file system"), "{e}");
     assert!(!h.lvm().ok(&["lvs", "--noheadings", "-o", "lv_name", &h.vg]).contains("snap"));
     assert!(h.daemon().ok(&["info", &name]).contains("State:             ACTIVE"));
-    sh("fsfreeze", &["-u", m.0.to_str().unwrap()]);
+    drop(frozen);
     std::fs::write(m.0.join("thawed"), b"thawed\n").unwrap();
     drop(m);
     h.lvm().ok(&["vgchange", "-an", &h.vg]);
