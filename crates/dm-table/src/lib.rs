@@ -11,9 +11,13 @@
 
 #![warn(missing_docs)]
 
+pub mod mirror;
 pub mod status;
 pub mod table;
 
+pub use mirror::{
+    LegHealth, LogHealth, LogSync, MirrorArgs, MirrorFeatures, MirrorLog, MirrorLogStatus, MirrorStatus, MAX_MIRRORS,
+};
 pub use status::{CloneFeatures, CloneMode, CloneStatus, SnapshotStatus, StatusLine, StripedStatus, TargetStatus};
 pub use table::{
     CloneArgs, DevNum, DevRef, SnapshotArgs, SnapshotFeatures, StoreType, Stripe, Table, TableError, TableLine,

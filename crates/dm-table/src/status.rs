@@ -13,9 +13,11 @@
 //!                  <region size> <hydrated>/<regions> <hydrating>
 //!                  <#features> <feature>... <#core args> <core args>...
 //!                  <rw|ro>   | Fail | Error
+//! mirror           <#mirrors> <dev>... <in sync>/<regions> 1 <A|F|D|S|R|U per leg>
+//!                  <1 core | 3 disk <log dev> <A|D|F>>
 //! ```
 //!
-//! `mirror` and `raid` come as new variants of [`TargetStatus`].
+//! `raid` comes as a new variant of [`TargetStatus`].
 
 use crate::table::{err, parse_dec, DevNum, TableError};
 use std::fmt;
@@ -41,6 +43,8 @@ pub enum TargetStatus {
     SnapshotMerge(SnapshotStatus),
     /// `clone`: hydration progress, metadata usage and settings.
     Clone(CloneStatus),
+    /// `mirror`: legs, resync progress and health.
+    Mirror(crate::mirror::MirrorStatus),
 }
 
 impl TargetStatus {
@@ -62,6 +66,7 @@ impl TargetStatus {
             "snapshot" => Ok(TargetStatus::Snapshot(params.parse()?)),
             "snapshot-merge" => Ok(TargetStatus::SnapshotMerge(params.parse()?)),
             "clone" => Ok(TargetStatus::Clone(params.parse()?)),
+            "mirror" => Ok(TargetStatus::Mirror(params.parse()?)),
             other => err(format!("unknown target type '{other}'")),
         }
     }
@@ -77,6 +82,7 @@ impl TargetStatus {
             TargetStatus::Snapshot(_) => "snapshot",
             TargetStatus::SnapshotMerge(_) => "snapshot-merge",
             TargetStatus::Clone(_) => "clone",
+            TargetStatus::Mirror(_) => "mirror",
         }
     }
 
@@ -84,6 +90,14 @@ impl TargetStatus {
     pub fn snapshot(&self) -> Option<&SnapshotStatus> {
         match self {
             TargetStatus::Snapshot(s) | TargetStatus::SnapshotMerge(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The status of a `mirror` target.
+    pub fn mirror(&self) -> Option<&crate::mirror::MirrorStatus> {
+        match self {
+            TargetStatus::Mirror(m) => Some(m),
             _ => None,
         }
     }
@@ -105,6 +119,7 @@ impl fmt::Display for TargetStatus {
             TargetStatus::Striped(s) => s.fmt(f),
             TargetStatus::Snapshot(s) | TargetStatus::SnapshotMerge(s) => s.fmt(f),
             TargetStatus::Clone(c) => c.fmt(f),
+            TargetStatus::Mirror(m) => m.fmt(f),
         }
     }
 }

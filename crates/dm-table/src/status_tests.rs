@@ -67,7 +67,12 @@ fn test_malformed_statuses_are_refused() {
         ("clone", "8 6/1024 64 4/2048 0 0 4 hydration_threshold 1 hydration_batch_size 1 maybe"),
         ("clone", "8 6/1024 64 4/2048 0 3 no_hydration"),
         ("clone", ""),
-        ("mirror", "2 254:0 254:16 1/1 1 AA 1 core"),
+        ("mirror", "2 254:0 254:16 1/1 1 A 1 core"),
+        ("mirror", "2 254:0 254:16 1/1 1 AX 1 core"),
+        ("mirror", "2 254:0 254:16 1/1 2 AA 1 core"),
+        ("mirror", "2 254:0 254:16 1/1 1 AA 2 core"),
+        ("mirror", "2 254:0 254:16 1/1 1 AA 3 disk 253:1 X"),
+        ("mirror", "18446744073709551615 254:0 1/1 1 A 1 core"),
     ] {
         assert!(TargetStatus::parse(ty, params).is_err(), "{ty} '{params}'");
     }

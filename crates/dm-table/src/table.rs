@@ -273,6 +273,10 @@ pub enum TargetArgs {
     /// by region onto the destination (hydration); writes go to the
     /// destination.
     Clone(CloneArgs),
+    /// `mirror`: every write goes to all legs of an in-sync region; regions
+    /// out of sync are copied from leg 0 to the others in the background
+    /// (resync), tracked by a dirty-region log.
+    Mirror(crate::mirror::MirrorArgs),
 }
 
 impl TargetArgs {
@@ -287,6 +291,7 @@ impl TargetArgs {
             TargetArgs::Snapshot(_) => "snapshot",
             TargetArgs::SnapshotMerge(_) => "snapshot-merge",
             TargetArgs::Clone(_) => "clone",
+            TargetArgs::Mirror(_) => "mirror",
         }
     }
 
@@ -299,6 +304,7 @@ impl TargetArgs {
             TargetArgs::SnapshotOrigin { origin } => vec![origin],
             TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => vec![&a.origin, &a.cow],
             TargetArgs::Clone(c) => vec![&c.metadata, &c.dest, &c.source],
+            TargetArgs::Mirror(m) => m.devices(),
         }
     }
 
@@ -328,6 +334,7 @@ impl TargetArgs {
                 Ok(TargetArgs::SnapshotMerge(a))
             }
             "clone" => parse_clone(args, len),
+            "mirror" => Ok(TargetArgs::Mirror(crate::mirror::MirrorArgs::parse(args, len)?)),
             other => err(format!("unknown target type '{other}'")),
         }
     }
@@ -485,6 +492,7 @@ impl TargetArgs {
             TargetArgs::SnapshotOrigin { origin } => origin.to_string(),
             TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => a.to_string(),
             TargetArgs::Clone(c) => format!("{} {} {} {}", c.metadata, c.dest, c.source, c.rest.join(" ")),
+            TargetArgs::Mirror(m) => m.to_string(),
         }
     }
 }
