@@ -773,7 +773,10 @@ impl LogicalVolume {
 
     /// The LVs this LV's segments use as areas (a pvmove's, a mirror's
     /// images): area names that are not PV keys of `vg`.
-    pub fn lv_areas<'a>(&'a self, vg: &'a VolumeGroup) -> impl Iterator<Item = (&'a Segment, usize, &'a str, Extents)> + 'a {
+    pub fn lv_areas<'a>(
+        &'a self,
+        vg: &'a VolumeGroup,
+    ) -> impl Iterator<Item = (&'a Segment, usize, &'a str, Extents)> + 'a {
         self.segments.iter().flat_map(move |seg| {
             let areas: &[(String, Extents)] = match &seg.kind {
                 SegmentKind::Striped { stripes, .. } => stripes,

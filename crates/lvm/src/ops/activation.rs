@@ -169,8 +169,11 @@ pub fn activate_vg(s: &mut Session, name: &str, a: Activation) -> Result<VgActiv
             Err(e) => errors.push(e),
         }
     }
-    let active =
-        vg.vg.user_lvs().filter(|l| host.state(&dm_name(name, &l.name, None)).ok().flatten().is_some()).count();
+    let active = vg
+        .vg
+        .user_lvs()
+        .filter(|l| !l.is_pvmove() && host.state(&dm_name(name, &l.name, None)).ok().flatten().is_some())
+        .count();
     let status = if errors.is_empty() { 0 } else { 5 };
     for e in &errors {
         s.warn(e.to_string());
