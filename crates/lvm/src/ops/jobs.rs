@@ -13,8 +13,9 @@
 //! daemon restart). Jobs keep their own state on disk (the COW, the
 //! clone's metadata), so polling can stop and start at any time.
 //!
-//! Adding a kind of job (pvmove, mirror or raid resync) is one more
-//! `Job` implementation and one more arm in [`jobs_of`].
+//! Adding a kind of job (mirror or raid resync) is one more `Job`
+//! implementation and one more arm in [`jobs_of`]; [`PvMove`] is the
+//! latest.
 
 use super::{pvmove, Session};
 use crate::activate;
