@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --host-only]
 #
 # Phase 1 (oracle): runs three guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
@@ -520,6 +520,90 @@ exit 0
 GUEST3
 } > "$W/guest3.sh"
 
+# ------------------------------------------------- fourth guest script (oracle4)
+# pvmove: setup, refusals, a named move, a PE range, a move frozen mid-way
+# (metadata and reports while it runs, a checkpoint, --abort), a whole PV
+# moved, then vgreduce and pvremove of the emptied PV.
+{ cat "$W/prelude.sh"; cat <<'GUEST4'
+capsh() { cap "$1" bash -c "$2"; }
+backup() { vgcfgbackup -f "$D/$1.vgbackup" vg0 >/dev/null 2>&1 || echo "vgcfgbackup $1 failed" >&2; }
+THR=/sys/module/dm_mirror/parameters/raid1_resync_throttle
+throttle() { if [ -w $THR ]; then echo "$1" > $THR; else echo "no $THR" >&2; fi; }
+rawmda() { for d in vda vdb vdc; do head -c 1048576 /dev/$d > "$D/raw-$1-$d.img"; done; }
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc
+cap vgcreate vgcreate vg0 /dev/vda /dev/vdb /dev/vdc
+cap lvcreate-lv1 lvcreate -L 8M -n lv1 vg0 /dev/vda
+cap lvcreate-lv2 lvcreate -L 12M -n lv2 vg0 /dev/vda
+cap lvcreate-lv3 lvcreate -L 8M -n lv3 vg0 /dev/vda
+cap lvcreate-lv4 lvcreate -L 4M -n lv4 vg0 /dev/vda
+cap lvcreate-big lvcreate -L 40M -n big vg0 /dev/vdb
+capsh write-lv2 'yes lv2 | head -c 12582912 > /dev/vg0/lv2 && sync'
+cap pvdisplay-m pvdisplay -m /dev/vda
+cap pvs pvs
+cap lvs-devices lvs -a -o +devices
+# --- refusals (nothing written: the seqno stays)
+cap err-pvmove-empty pvmove /dev/vdc
+cap err-pvmove-nodev pvmove /dev/nosuch
+cap err-pvmove-same pvmove /dev/vda /dev/vda
+cap err-pvmove-insufficient pvmove /dev/vda /dev/vdb
+cap err-pvmove-range-bad pvmove /dev/vda:5-2
+cap err-pvmove-range-parse pvmove /dev/vda:x
+cap err-pvmove-nolv pvmove -n nosuch /dev/vda
+cap err-pvmove-dest-range pvmove /dev/vda /dev/vdc:0-1
+cap err-pvmove-abort-none pvmove --abort
+cap pvmove-none pvmove
+cap vgs-after-errs vgs -o vg_name,vg_seqno
+# --- one LV, in the foreground
+cap pvmove-n-lv3 pvmove -i 1 -n lv3 /dev/vda /dev/vdc
+cap lvs-after-n lvs -a -o +devices
+# --- a PE range (lv1 is PEs 0-1 of vda)
+cap pvmove-range pvmove -i 0 /dev/vda:0-1 /dev/vdb
+cap lvs-after-range lvs -a -o +devices
+backup 00-before-move
+# --- a move held mid-way: lv2 (3 extents) and lv4 (1) to vdc
+throttle 1
+cap pvmove-b pvmove -b -i 1 /dev/vda /dev/vdc
+dmsetup suspend vg0-pvmove0
+backup 01-pvmove-running
+rawmda 01-pvmove-running
+cap lvs-during lvs -a -o +devices,move_pv,copy_percent
+cap lvs-during-attr lvs -a -o lv_name,lv_attr,move_pv
+cap pvs-during pvs
+cap pvdisplay-m-during pvdisplay -m /dev/vda
+cap dmsetup-table-during dmsetup table
+cap err-pvmove-other-src pvmove /dev/vdb /dev/vdc
+dmsetup resume vg0-pvmove0
+for i in $(seq 600); do
+  vgcfgbackup -f /tmp/cp.vgbackup vg0 >/dev/null 2>&1
+  grep -q 'extents_moved = 3' /tmp/cp.vgbackup && break
+  sleep 0.1
+done
+cp /tmp/cp.vgbackup "$D/02-pvmove-checkpoint.vgbackup"
+rawmda 02-pvmove-checkpoint
+cap dmsetup-table-checkpoint dmsetup table
+cap lvs-checkpoint lvs -a -o lv_name,lv_attr,move_pv,devices
+cap pvmove-abort pvmove --abort /dev/vda
+backup 03-after-abort
+cap lvs-after-abort lvs -a -o +devices
+throttle 100
+# --- the rest of vda, with vda made unallocatable first
+cap pvchange-xn pvchange -xn /dev/vda
+cap pvs-xn pvs
+cap pvmove-fg pvmove -i 1 /dev/vda
+backup 04-after-move
+cap lvs-after-move lvs -a -o +devices
+cap pvs-after-move pvs
+cap pvdisplay-m-after pvdisplay -m /dev/vda
+capsh read-lv2 'cmp <(yes lv2 | head -c 12582912) /dev/vg0/lv2 && echo same'
+cap err-pvmove-nodata pvmove /dev/vda
+cap vgreduce vgreduce vg0 /dev/vda
+cap err-pvmove-notinvg pvmove /dev/vda
+cap pvremove pvremove /dev/vda
+cap vgs-end vgs -o vg_name,vg_seqno,pv_count
+exit 0
+GUEST4
+} > "$W/guest4.sh"
+
 # run_oracle [GUEST_SCRIPT OUT_DIR]: the first scenario by default.
 run_oracle() {
   local guest="${1:-$W/guest.sh}" out="$FIX/${2:-oracle}"
@@ -667,11 +751,12 @@ run_host() {
 }
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3 ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4 ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
+  --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2

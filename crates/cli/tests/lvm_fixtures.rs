@@ -152,7 +152,7 @@ impl Replay<'_> {
         self.checked += 1;
         let (mut w, mut g) = (normalize(&want, &self.paths), normalize(&got.out, &[]));
         // How many progress lines a merge prints depends on timing.
-        let progress = |l: &String| l.contains(": Merged: ") && !l.ends_with(" 100.00%");
+        let progress = |l: &String| (l.contains(": Merged: ") || l.contains(": Moved: ")) && !l.ends_with(" 100.00%");
         w.retain(|l| !progress(l));
         g.retain(|l| !progress(l));
         let (we, ge) = (normalize(&want_err, &self.paths), normalize(&got.err, &[]));
@@ -443,5 +443,33 @@ fn test_the_third_oracle_session_replayed_matches_real_lvm() {
         r.check(&format!("{n:03}"));
     }
     d.stop();
+    r.assert_matched();
+}
+
+/// The fourth session (oracle4): pvmove. Replayed here: the setup, the
+/// reports before any move, and every refusal (with the VG's seqno after
+/// them: nothing written). Not replayed yet, because the daemon has no
+/// `mirror` target until the dm side lands (`crates/dm`, branch
+/// `mirror`), so a move cannot activate: 023-049 (the moves themselves,
+/// the reports during and after, --abort, vgreduce/pvremove of the
+/// emptied PV). 008 writes data through the guest's shell.
+#[test]
+fn test_the_fourth_oracle_session_replayed_matches_real_lvm_up_to_the_moves() {
+    let t = TestDir::new("lvm-fixtures4");
+    let a = t.image("vda", 64);
+    let b = t.image("vdb", 64);
+    let c = t.image("vdc", 64);
+    let run = t.path("run");
+    let d = Daemon::start(&run, &[]);
+    let (ap, bp, cp) =
+        (a.to_str().unwrap().to_string(), b.to_str().unwrap().to_string(), c.to_str().unwrap().to_string());
+    let paths = vec![("/dev/vda", ap.as_str()), ("/dev/vdb", bp.as_str()), ("/dev/vdc", cp.as_str())];
+    let sys = t.path("sys");
+    let mut r = Replay { session: "oracle4", paths, sys, run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    for n in (1..=22).filter(|&n| n != 8) {
+        r.check(&format!("{n:03}"));
+    }
+    d.stop();
+    assert_eq!(r.checked, 21);
     r.assert_matched();
 }

@@ -147,6 +147,27 @@ impl<R: Requests> DmHost for ProtocolHost<R> {
         TargetStatus::parse(&line.target_type, &line.params)
             .map_err(|e| HostError::new(HostErrorKind::Unreachable, format!("{name}: {e}")))
     }
+
+    fn status_lines(&mut self, name: &str) -> Result<Vec<ulvm_dm::StatusLine>, HostError> {
+        match self.0.request(Request::Status { name: Some(name.into()) })? {
+            Reply::Lines { devices } => devices
+                .into_iter()
+                .next()
+                .map(|d| d.lines)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| {
+                    Ok(ulvm_dm::StatusLine {
+                        start: ulvm_blockdev::Sectors(l.start),
+                        len: ulvm_blockdev::Sectors(l.length),
+                        status: TargetStatus::parse(&l.target_type, &l.params)
+                            .map_err(|e| HostError::new(HostErrorKind::Unreachable, format!("{name}: {e}")))?,
+                    })
+                })
+                .collect(),
+            other => Err(unexpected(other)),
+        }
+    }
 }
 
 /// LVM's messages from the daemon's own operations go to its log, with

@@ -14,13 +14,15 @@
 //! ```
 
 use crate::disk::Vg;
-use crate::model::{LogicalVolume, SegmentKind, SnapshotRef};
+use crate::extent::Extents;
+use crate::model::{LogicalVolume, Mirror, SegmentKind, SnapshotRef};
 use crate::names::{dm_name, dm_uuid};
 use crate::{err, FormatError, HostError, LvmError};
 use std::collections::HashMap;
 use ulvm_blockdev::Sectors;
 use ulvm_dm_table::{
-    CloneArgs, DevRef, SnapshotArgs, SnapshotFeatures, StoreType, Stripe, Table, TableLine, TargetArgs, TargetStatus,
+    CloneArgs, DevRef, LogSync, MirrorArgs, MirrorFeatures, MirrorLog, SnapshotArgs, SnapshotFeatures, StatusLine,
+    StoreType, Stripe, Table, TableLine, TargetArgs, TargetStatus,
 };
 
 /// One dm device to create: name, uuid and table (devices named by path
@@ -92,6 +94,9 @@ pub trait DmHost {
     fn rename(&mut self, name: &str, new_name: &str) -> Result<(), HostError>;
     /// The status of the device's first target.
     fn status(&mut self, name: &str) -> Result<TargetStatus, HostError>;
+    /// The status of each of the device's targets, in table order (a
+    /// pvmove's device has one per segment).
+    fn status_lines(&mut self, name: &str) -> Result<Vec<StatusLine>, HostError>;
 }
 
 /// The table of an LV's own extents: `linear` or `striped` lines over the PVs.
@@ -104,14 +109,7 @@ pub fn extent_table(vg: &Vg, lv: &LogicalVolume) -> Result<Table, FormatError> {
         };
         let mut areas = Vec::new();
         for (key, pe) in stripes {
-            let pv = vg.vg.pv(key).ok_or_else(|| FormatError(format!("LV {}: unknown PV {key}", lv.name)))?;
-            let Some(d) = vg.disk(key) else {
-                return err(format!("LV {}: PV {key} ({}) is missing", lv.name, vg.pv_path(key)));
-            };
-            areas.push(Stripe {
-                dev: DevRef::Path(d.path.display().to_string()),
-                offset: pv.pe_start + es.to_sectors(*pe),
-            });
+            areas.push(area(vg, &lv.name, key, *pe)?);
         }
         let target = if areas.len() == 1 {
             let Stripe { dev, offset } = areas.remove(0);
@@ -122,6 +120,124 @@ pub fn extent_table(vg: &Vg, lv: &LogicalVolume) -> Result<Table, FormatError> {
         lines.push(TableLine { start: es.to_sectors(seg.start_extent), len: es.to_sectors(seg.extent_count), target });
     }
     Ok(Table(lines))
+}
+
+/// Where an area of an LV's segment is: extent `pe` of PV `key`, or,
+/// when `key` names an LV (a pvmove's `pvmove0`), its logical extent
+/// `pe` on that LV's device.
+fn area(vg: &Vg, lv: &str, key: &str, pe: Extents) -> Result<Stripe, FormatError> {
+    let es = vg.vg.extent_size;
+    let Some(pv) = vg.vg.pv(key) else {
+        if vg.vg.lv(key).is_none() {
+            return err(format!("LV {lv}: unknown PV or LV {key}"));
+        }
+        return Ok(Stripe { dev: DevRef::Path(dm_name(&vg.vg.name, key, None)), offset: es.to_sectors(pe) });
+    };
+    let Some(d) = vg.disk(key) else {
+        return err(format!("LV {lv}: PV {key} ({}) is missing", vg.pv_path(key)));
+    };
+    Ok(Stripe { dev: DevRef::Path(d.path.display().to_string()), offset: pv.pe_start + es.to_sectors(pe) })
+}
+
+/// LVM's default mirror region size (`activation/raid_region_size`,
+/// 2 MiB), which pvmove uses.
+pub const DEFAULT_REGION_SIZE: Sectors = Sectors(4096);
+
+/// The region size a mirror of `len` sectors gets: `region`, halved
+/// until it fits in the segment (LVM's `adjusted_mirror_region_size`).
+pub fn adjusted_region_size(region: Sectors, len: Sectors) -> Sectors {
+    let mut r = region.0.max(2);
+    while r > len.0 && r > 2 {
+        r /= 2;
+    }
+    Sectors(r)
+}
+
+/// What a pvmove's segment maps to now, in LE order: done segments
+/// (`extents_moved == extent_count`) to the destination, the first
+/// unfinished one a mirror from the source to the destination, the later
+/// ones to the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoveState {
+    Completed,
+    Running,
+    Disabled,
+}
+
+/// The state of each of a pvmove LV's segments, as LVM decides it.
+pub fn move_states(lv: &LogicalVolume) -> Vec<MoveState> {
+    let mut running = false;
+    lv.segments
+        .iter()
+        .map(|seg| match &seg.kind {
+            SegmentKind::Mirror(m) if m.extents_moved == Some(seg.extent_count) => MoveState::Completed,
+            _ if running => MoveState::Disabled,
+            _ => {
+                running = true;
+                MoveState::Running
+            }
+        })
+        .collect()
+}
+
+/// The table of a pvmove's LV (`pvmove0`): one line per segment, as in
+/// [`move_states`], the running one `mirror core 1 REGION 2 SRC DST`.
+pub fn pvmove_table(vg: &Vg, lv: &LogicalVolume) -> Result<Table, FormatError> {
+    let es = vg.vg.extent_size;
+    let mut lines = Vec::new();
+    for (seg, state) in lv.segments.iter().zip(move_states(lv)) {
+        let SegmentKind::Mirror(Mirror { areas, region_size, .. }) = &seg.kind else {
+            return err(format!("pvmove LV {} has a segment that is not a mirror", lv.name));
+        };
+        let [(src, src_pe), (dst, dst_pe)] = areas.as_slice() else {
+            return err(format!("pvmove LV {}: a segment with {} areas", lv.name, areas.len()));
+        };
+        let len = es.to_sectors(seg.extent_count);
+        let target = match state {
+            MoveState::Completed => {
+                let Stripe { dev, offset } = area(vg, &lv.name, dst, *dst_pe)?;
+                TargetArgs::Linear { dev, offset }
+            }
+            MoveState::Disabled => {
+                let Stripe { dev, offset } = area(vg, &lv.name, src, *src_pe)?;
+                TargetArgs::Linear { dev, offset }
+            }
+            MoveState::Running => TargetArgs::Mirror(MirrorArgs {
+                log: MirrorLog::Core {
+                    region_size: adjusted_region_size(region_size.unwrap_or(DEFAULT_REGION_SIZE), len),
+                    sync: LogSync::Default,
+                },
+                legs: vec![area(vg, &lv.name, src, *src_pe)?, area(vg, &lv.name, dst, *dst_pe)?],
+                features: MirrorFeatures::default(),
+            }),
+        };
+        lines.push(TableLine { start: es.to_sectors(seg.start_extent), len, target });
+    }
+    Ok(Table(lines))
+}
+
+/// The pvmove LVs (`pvmove0`) the segments of `lvs` map through.
+fn pvmoves_under<'a>(vg: &'a Vg, lvs: &[&'a LogicalVolume]) -> Vec<&'a LogicalVolume> {
+    let mut out: Vec<&LogicalVolume> = Vec::new();
+    for lv in lvs {
+        for (_, _, name, _) in lv.lv_areas(&vg.vg) {
+            if let Some(m) = vg.vg.lv(name).filter(|m| m.is_pvmove()) {
+                if !out.iter().any(|o| o.name == m.name) {
+                    out.push(m);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a dm name is a pvmove's device (`VG-pvmoveN`): LVM reserves
+/// the `pvmove` prefix for them.
+pub fn is_pvmove_dm(name: &str) -> bool {
+    crate::names::split_dm_name(name).is_some_and(|(_, lv, layer)| {
+        layer.is_none()
+            && lv.strip_prefix("pvmove").is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+    })
 }
 
 /// A one-line table of `len` sectors.
@@ -154,7 +270,11 @@ fn lv_sectors(vg: &Vg, lv: &LogicalVolume) -> Sectors {
 /// Devices other devices of a family stack on (held open by them): the
 /// origin's `-real`, a snapshot's `-cow`, a clone's `-dest` and metadata.
 fn is_layer(name: &str) -> bool {
-    name.ends_with("-real") || name.ends_with("-cow") || name.ends_with("-dest") || name.ends_with("_clonemeta")
+    name.ends_with("-real")
+        || name.ends_with("-cow")
+        || name.ends_with("-dest")
+        || name.ends_with("_clonemeta")
+        || is_pvmove_dm(name)
 }
 
 /// The name of the LV a user named to the origin/snapshot family it is in.
@@ -175,6 +295,30 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, LvmError> {
         .lv(origin_name)
         .ok_or_else(|| LvmError::NotFound(format!("Failed to find logical volume \"{}/{origin_name}\"", v.name)))?;
     let snaps: Vec<SnapshotRef> = v.snapshots_of(origin_name);
+    let dev = |lv: &LogicalVolume, layer: Option<&str>, table: Table, ro: bool| DmDevice {
+        name: dm_name(&v.name, &lv.name, layer),
+        uuid: dm_uuid(&v.id, &lv.id, layer),
+        table,
+        read_only: ro,
+    };
+    if origin.is_pvmove() {
+        return Ok(vec![dev(origin, None, pvmove_table(vg, origin)?, false)]);
+    }
+    // A pvmove under any LV of the family comes first: activating an LV
+    // that is being moved activates its pvmove.
+    let mut members = vec![origin];
+    members.extend(snaps.iter().filter_map(|s| v.lv(&s.cow)));
+    let mut out: Vec<DmDevice> = Vec::new();
+    for m in pvmoves_under(vg, &members) {
+        out.push(dev(m, None, pvmove_table(vg, m)?, false));
+    }
+    out.extend(plan_own(vg, origin, &snaps)?);
+    Ok(out)
+}
+
+/// [`plan`] without the pvmoves underneath.
+fn plan_own(vg: &Vg, origin: &LogicalVolume, snaps: &[SnapshotRef]) -> Result<Vec<DmDevice>, LvmError> {
+    let v = &vg.vg;
     let dev = |lv: &LogicalVolume, layer: Option<&str>, table: Table, ro: bool| DmDevice {
         name: dm_name(&v.name, &lv.name, layer),
         uuid: dm_uuid(&v.id, &lv.id, layer),
@@ -210,7 +354,7 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, LvmError> {
     let size = lv_sectors(vg, origin);
     let mut out = vec![dev(origin, Some("real"), own, !origin.is_writable())];
     let mut merging = None;
-    for s in &snaps {
+    for s in snaps {
         let cow = v.lv(&s.cow).ok_or_else(|| FormatError(format!("snapshot COW {} is missing", s.cow)))?;
         let cow_name = dm_name(&v.name, &cow.name, Some("cow"));
         out.push(dev(cow, Some("cow"), extent_table(vg, cow)?, false));
@@ -228,6 +372,22 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, LvmError> {
         None => one_line(size, TargetArgs::SnapshotOrigin { origin: DevRef::Path(real) }),
     };
     out.push(dev(origin, None, top, !origin.is_writable()));
+    Ok(out)
+}
+
+/// The devices of several families, each once, lowest first: what one
+/// change to many LVs (a pvmove's start or end) syncs in one go.
+pub fn plan_many(vg: &Vg, lvs: &[String]) -> Result<Vec<DmDevice>, LvmError> {
+    let mut out: Vec<DmDevice> = Vec::new();
+    for lv in lvs {
+        for d in plan(vg, lv)? {
+            if !out.iter().any(|o| o.name == d.name) {
+                out.push(d);
+            }
+        }
+    }
+    // Pvmove devices first: every family's tables may map through them.
+    out.sort_by_key(|d| !is_pvmove_dm(&d.name));
     Ok(out)
 }
 
@@ -272,12 +432,31 @@ pub fn deactivate(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<(), LvmErr
             }
         }
     }
+    let family: Vec<String> = devs.iter().filter_map(|d| crate::names::split_dm_name(&d.name)).map(|x| x.1).collect();
     for d in devs.iter().rev() {
+        if is_pvmove_dm(&d.name) && pvmove_still_used(host, vg, &d.name, &family)? {
+            continue;
+        }
         if host.state(&d.name)?.is_some() {
             host.remove(&d.name)?;
         }
     }
     Ok(())
+}
+
+/// Whether an active LV outside `family` maps through the pvmove device `dm`.
+fn pvmove_still_used(host: &mut dyn DmHost, vg: &Vg, dm: &str, family: &[String]) -> Result<bool, HostError> {
+    let Some((_, pvmove, _)) = crate::names::split_dm_name(dm) else { return Ok(false) };
+    for lv in vg.vg.lvs.iter().filter(|l| !family.contains(&l.name)) {
+        if lv.lv_areas(&vg.vg).any(|(_, _, n, _)| n == pvmove) {
+            for d in plan(vg, &lv.name).unwrap_or_default() {
+                if !is_pvmove_dm(&d.name) && host.state(&d.name)?.is_some() {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Ok(false)
 }
 
 fn display_lv(dm: &str, vg: &Vg) -> String {

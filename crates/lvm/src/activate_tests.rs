@@ -52,6 +52,9 @@ impl DmHost for FakeHost {
     fn status(&mut self, _name: &str) -> Result<TargetStatus, HostError> {
         Ok(TargetStatus::Linear)
     }
+    fn status_lines(&mut self, _name: &str) -> Result<Vec<ulvm_dm_table::StatusLine>, HostError> {
+        Ok(vec![])
+    }
 }
 
 fn dev(name: &str, table: &str) -> DmDevice {

@@ -27,9 +27,16 @@ pub fn pv_segments(vg: &VolumeGroup) -> BTreeMap<String, Vec<PvSeg>> {
     let mut used: BTreeMap<String, Vec<PvSeg>> = vg.pvs.iter().map(|p| (p.key.clone(), Vec::new())).collect();
     for lv in &vg.lvs {
         for seg in &lv.segments {
-            if let SegmentKind::Striped { stripes, .. } = &seg.kind {
-                let per = seg.extent_count / stripes.len().max(1) as u64;
-                for (pv, pe) in stripes {
+            // A striped segment's areas split its extents; each of a
+            // mirror's (a pvmove's) covers all of them. Areas on LVs
+            // (`pvmove0`, images) are not on any PV and fall out below.
+            let (areas, per) = match &seg.kind {
+                SegmentKind::Striped { stripes, .. } => (stripes, seg.extent_count / stripes.len().max(1) as u64),
+                SegmentKind::Mirror(m) => (&m.areas, seg.extent_count),
+                _ => continue,
+            };
+            {
+                for (pv, pe) in areas {
                     // Each area of a striped segment reports the segment's first LE.
                     used.entry(pv.clone()).or_default().push(PvSeg {
                         pe: *pe,

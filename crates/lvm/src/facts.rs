@@ -135,10 +135,55 @@ pub fn live(s: &mut Session, devs: &Devices, view: &View, lv: &LogicalVolume) ->
     } else if lv.clone_ref().is_some() && l.dev.is_some() {
         let st = status(dm_name(vname, &lv.name, None)).ok();
         l.copy = st.as_ref().and_then(|s| s.clone_status()).and_then(crate::percent::clone);
+    } else if lv.is_pvmove() && l.dev.is_some() {
+        let dm = dm_name(vname, &lv.name, None);
+        let lines = s.host_if_running().and_then(|h| h.status_lines(&dm).ok());
+        l.copy = lines.map(|lines| pvmove_percent(lv, &lines));
     } else if merging(&lv.name) && l.dev.is_some() {
         l.pct = usage_pct(status(dm_name(vname, &lv.name, None)));
     }
     l
+}
+
+/// A pvmove's overall progress as LVM shows it (`Cpy%Sync`, the
+/// `Moved:` lines): moved segments, plus the running segment's in-sync
+/// share in whole extents, over the LV's extents.
+pub fn pvmove_percent(lv: &LogicalVolume, lines: &[ulvm_dm_table::StatusLine]) -> f64 {
+    let total = lv.extents().0;
+    let mut done = 0;
+    for (i, (seg, st)) in lv.segments.iter().zip(crate::activate::move_states(lv)).enumerate() {
+        match st {
+            crate::activate::MoveState::Completed => done += seg.extent_count.0,
+            crate::activate::MoveState::Running => {
+                if let Some(TargetStatus::Mirror(m)) = lines.get(i).map(|l| &l.status) {
+                    done += seg.extent_count.0 * m.in_sync / m.regions.max(1);
+                }
+            }
+            crate::activate::MoveState::Disabled => {}
+        }
+    }
+    if total == 0 {
+        100.0
+    } else {
+        done as f64 * 100.0 / total as f64
+    }
+}
+
+/// LVM's allocation-policy letter (`lv_attr`'s third), upper-case while
+/// a pvmove holds the LV.
+fn alloc_letter(lv: &LogicalVolume) -> char {
+    let c = match lv.allocation_policy() {
+        Some("contiguous") => 'c',
+        Some("cling") | Some("cling_by_tags") => 'l',
+        Some("normal") => 'n',
+        Some("anywhere") => 'a',
+        _ => 'i',
+    };
+    if lv.is_locked() {
+        c.to_ascii_uppercase()
+    } else {
+        c
+    }
 }
 
 /// LVM's `lv_attr` (`owi-aos---`): type, permission, allocation, state,
@@ -163,7 +208,14 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
         }
         _ => '-',
     };
-    let c1 = if lv.is_writable() { 'w' } else { 'r' };
+    let c0 = if lv.is_pvmove() { 'p' } else { c0 };
+    let c1 = if lv.is_pvmove() {
+        '-'
+    } else if lv.is_writable() {
+        'w'
+    } else {
+        'r'
+    };
     let c4 = match &l.dev {
         None => '-',
         Some(_) if l.invalid => 'I',
@@ -171,9 +223,16 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
         Some(_) => 'a',
     };
     let c5 = if l.dev.as_ref().is_some_and(|d| d.open_count > 0) { 'o' } else { '-' };
-    let c6 = if snap.is_some() || is_origin { 's' } else { '-' };
+    let c6 = if lv.is_pvmove() {
+        'm'
+    } else if snap.is_some() || is_origin {
+        's'
+    } else {
+        '-'
+    };
     let c9 = if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") { 'k' } else { '-' };
-    format!("{c0}{c1}i-{c4}{c5}{c6}--{c9}")
+    let c2 = alloc_letter(lv);
+    format!("{c0}{c1}{c2}-{c4}{c5}{c6}--{c9}")
 }
 
 /// LVM's `vg_attr` (`wz--n-`).

@@ -118,10 +118,58 @@ pub struct Segment {
 pub enum SegmentKind {
     /// `striped` (a linear LV is one stripe): `(pv key, first extent)` per stripe.
     Striped { stripe_size: Option<Sectors>, stripes: Vec<(String, Extents)> },
+    /// `mirror`: a legacy mirror LV's segment (its areas are the
+    /// `_mimage_N` LVs) or a pvmove's (areas on PVs: area 0 the source,
+    /// area 1 the destination).
+    Mirror(Mirror),
     /// `snapshot`: `cow_store` (or `merging_store` while merging).
     Snapshot { chunk_size: Sectors, origin: String, cow: String, merging: bool },
     /// Anything else, kept as it was (its keys are in `extra`).
     Other { segment_type: String },
+}
+
+/// A `mirror` segment's keys, in the order LVM exports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// How many of `areas` there are (LVM requires them to agree).
+    pub mirror_count: u64,
+    /// Present on a pvmove's segments only (its presence is LVM's
+    /// `PVMOVE` segment flag): how many of the segment's extents are on
+    /// the destination already, either 0 or the whole segment.
+    pub extents_moved: Option<Extents>,
+    /// The log LV (`_mlog`) of a disk-logged mirror; none for a core log.
+    pub mirror_log: Option<String>,
+    /// Sectors per region; LVM writes it when it is not zero.
+    pub region_size: Option<Sectors>,
+    /// `(PV key or LV name, first extent)` per image. A name that is a
+    /// PV key of the VG is a PV area, anything else an LV area.
+    pub areas: Vec<(String, Extents)>,
+}
+
+impl Mirror {
+    /// Whether this is a pvmove's segment (LVM's `PVMOVE` segment flag).
+    pub fn is_pvmove(&self) -> bool {
+        self.extents_moved.is_some()
+    }
+}
+
+/// `"name", extent` pairs, as `stripes` and `mirrors` hold them.
+fn area_pairs(s: &[Item], key: &str, n: u64, what: &dyn fmt::Display) -> Result<Vec<(String, Extents)>, FormatError> {
+    let Some(Value::List(l)) = s.value(key) else { return err(format!("{what}: missing {key}")) };
+    if l.len() as u64 != 2 * n {
+        let one = key.trim_end_matches('s');
+        return err(format!("{what}: {} {one} entries for {one}_count {n}", l.len() / 2));
+    }
+    l.chunks(2)
+        .map(|p| match p {
+            [Value::Str(pv), Value::Int(pe)] if *pe >= 0 => Ok((pv.to_string(), Extents(*pe as u64))),
+            _ => err(format!("{what}: {key} must be \"name\", extent pairs")),
+        })
+        .collect()
+}
+
+fn area_list(areas: &[(String, Extents)]) -> Value<'_> {
+    Value::List(areas.iter().flat_map(|(n, e)| [s(n), Value::Int(e.0 as i64)]).collect())
 }
 
 /// Text-tree builders for export.
@@ -397,8 +445,10 @@ impl LogicalVolume {
         if let Some(h) = &self.creation_host {
             p.str("creation_host", h);
         }
-        p.int("segment_count", self.segments.len() as i64);
+        // LVM writes every LV key (`allocation_policy`, `read_ahead`, ...)
+        // before `segment_count`.
         p.items(&self.extra);
+        p.int("segment_count", self.segments.len() as i64);
         for (i, seg) in self.segments.iter().enumerate() {
             p.open(&format!("segment{}", i + 1));
             seg.write_items(p);
@@ -425,21 +475,40 @@ impl Segment {
         let (kind, known): (SegmentKind, &[&str]) = match typ {
             "striped" => {
                 let n = need_int(s, "stripe_count", what)?;
-                let Some(Value::List(l)) = s.value("stripes") else { return err(format!("{what}: missing stripes")) };
-                if l.len() as u64 != 2 * n {
-                    return err(format!("{what}: {} stripe entries for stripe_count {n}", l.len() / 2));
-                }
-                let stripes = l
-                    .chunks(2)
-                    .map(|p| match p {
-                        [Value::Str(pv), Value::Int(pe)] if *pe >= 0 => Ok((pv.to_string(), Extents(*pe as u64))),
-                        _ => err(format!("{what}: stripes must be \"pvN\", extent pairs")),
-                    })
-                    .collect::<Result<_, _>>()?;
+                let stripes = area_pairs(s, "stripes", n, what)?;
                 let stripe_size = s.int("stripe_size").map(|v| Sectors(v.max(0) as u64));
                 (
                     SegmentKind::Striped { stripe_size, stripes },
                     &["start_extent", "extent_count", "type", "stripe_count", "stripe_size", "stripes"],
+                )
+            }
+            "mirror" => {
+                let n = need_int(s, "mirror_count", what)?;
+                let areas = area_pairs(s, "mirrors", n, what)?;
+                let mirror_log = s.str("mirror_log").map(str::to_string);
+                let region_size = match (s.int("region_size"), &mirror_log) {
+                    (Some(r), _) if r >= 0 => Some(Sectors(r as u64)),
+                    (Some(r), _) => return err(format!("{what}: region_size = {r} is negative")),
+                    (None, Some(_)) => return err(format!("{what}: missing region_size")),
+                    (None, None) => None,
+                };
+                let extents_moved = match s.int("extents_moved") {
+                    Some(m) if m >= 0 => Some(Extents(m as u64)),
+                    Some(m) => return err(format!("{what}: extents_moved = {m} is negative")),
+                    None => None,
+                };
+                (
+                    SegmentKind::Mirror(Mirror { mirror_count: n, extents_moved, mirror_log, region_size, areas }),
+                    &[
+                        "start_extent",
+                        "extent_count",
+                        "type",
+                        "mirror_count",
+                        "extents_moved",
+                        "mirror_log",
+                        "region_size",
+                        "mirrors",
+                    ],
                 )
             }
             "snapshot" => {
@@ -475,8 +544,21 @@ impl Segment {
                 if let Some(ss) = stripe_size {
                     p.int("stripe_size", ss.0 as i64);
                 }
-                let l: Vec<Value> = stripes.iter().flat_map(|(pv, pe)| [s(pv), Value::Int(pe.0 as i64)]).collect();
-                p.value("stripes", &Value::List(l));
+                p.value("stripes", &area_list(stripes));
+            }
+            SegmentKind::Mirror(m) => {
+                p.str("type", "mirror");
+                p.int("mirror_count", m.mirror_count as i64);
+                if let Some(e) = m.extents_moved {
+                    p.int("extents_moved", e.0 as i64);
+                }
+                if let Some(l) = &m.mirror_log {
+                    p.str("mirror_log", l);
+                }
+                if let Some(r) = m.region_size.filter(|r| r.0 != 0) {
+                    p.int("region_size", r.0 as i64);
+                }
+                p.value("mirrors", &area_list(&m.areas));
             }
             SegmentKind::Snapshot { chunk_size, origin, cow, merging } => {
                 p.str("type", "snapshot");
@@ -640,7 +722,75 @@ impl VolumeGroup {
     }
 }
 
+/// LVM's `PVMOVE` LV status flag: the LV is a pvmove's (`pvmoveN`).
+pub const PVMOVE: &str = "PVMOVE";
+/// LVM's `LOCKED` LV status flag: a pvmove has the LV (or is one).
+pub const LOCKED: &str = "LOCKED";
+/// The LV key of an allocation policy other than `inherit`.
+pub const ALLOCATION_POLICY_KEY: &str = "allocation_policy";
+
 impl LogicalVolume {
+    /// Whether `flag` is in `status`.
+    pub fn has_status(&self, flag: &str) -> bool {
+        self.status.iter().any(|f| f == flag)
+    }
+
+    /// Sets or clears a status flag, keeping LVM's order of them (the
+    /// order of its flag table: READ, WRITE, ..., VISIBLE, PVMOVE, LOCKED).
+    pub fn set_status(&mut self, flag: &str, on: bool) {
+        if on == self.has_status(flag) {
+            return;
+        }
+        if !on {
+            self.status.retain(|f| f != flag);
+            return;
+        }
+        let rank = |f: &str| LV_STATUS.iter().position(|k| *k == f).unwrap_or(LV_STATUS.len());
+        let at = self.status.iter().position(|f| rank(f) > rank(flag)).unwrap_or(self.status.len());
+        self.status.insert(at, flag.to_string());
+    }
+
+    /// A pvmove's LV (`pvmove0`).
+    pub fn is_pvmove(&self) -> bool {
+        self.has_status(PVMOVE)
+    }
+
+    /// Held by a pvmove (or a pvmove's own LV).
+    pub fn is_locked(&self) -> bool {
+        self.has_status(LOCKED)
+    }
+
+    /// The LV's `allocation_policy` (`None`: `inherit`, the VG's).
+    pub fn allocation_policy(&self) -> Option<&str> {
+        self.extra.as_slice().str(ALLOCATION_POLICY_KEY)
+    }
+
+    /// Sets the LV's `allocation_policy`.
+    pub fn set_allocation_policy(&mut self, policy: &str) {
+        self.extra.retain(|i| !matches!(i, Item::Assign(k, _) if k == ALLOCATION_POLICY_KEY));
+        self.extra.insert(0, a(ALLOCATION_POLICY_KEY, Value::Str(policy.to_string().into())));
+    }
+
+    /// The LVs this LV's segments use as areas (a pvmove's, a mirror's
+    /// images): area names that are not PV keys of `vg`.
+    pub fn lv_areas<'a>(
+        &'a self,
+        vg: &'a VolumeGroup,
+    ) -> impl Iterator<Item = (&'a Segment, usize, &'a str, Extents)> + 'a {
+        self.segments.iter().flat_map(move |seg| {
+            let areas: &[(String, Extents)] = match &seg.kind {
+                SegmentKind::Striped { stripes, .. } => stripes,
+                SegmentKind::Mirror(m) => &m.areas,
+                _ => &[],
+            };
+            areas
+                .iter()
+                .enumerate()
+                .filter(move |(_, (n, _))| vg.pv(n).is_none())
+                .map(move |(i, (n, e))| (seg, i, n.as_str(), *e))
+        })
+    }
+
     pub fn is_writable(&self) -> bool {
         self.status.iter().any(|f| f == "WRITE")
     }

@@ -169,6 +169,12 @@ fn print_segments(vg: &Vg, lv: &LogicalVolume, out: &mut impl std::io::Write) {
     for seg in &lv.segments {
         outln!(out, "  Logical extents {} to {}:", seg.start_extent, seg.start_extent + seg.extent_count - Extents(1));
         match &seg.kind {
+            SegmentKind::Striped { stripes, .. } if stripes.len() == 1 && vg.vg.pv(&stripes[0].0).is_none() => {
+                let (k, le) = &stripes[0];
+                outln!(out, "    Type\t\tlinear");
+                outln!(out, "    Logical volume\t{k}");
+                outln!(out, "    Logical extents\t{le} to {}", *le + seg.extent_count - Extents(1));
+            }
             SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => {
                 let (k, pe) = &stripes[0];
                 outln!(out, "    Type\t\tlinear");
@@ -184,6 +190,15 @@ fn print_segments(vg: &Vg, lv: &LogicalVolume, out: &mut impl std::io::Write) {
                     outln!(out, "    Stripe {i}:");
                     outln!(out, "      Physical volume\t{}", vg.pv_path(k));
                     outln!(out, "      Physical extents\t{pe} to {}", *pe + per - Extents(1));
+                }
+            }
+            SegmentKind::Mirror(m) => {
+                outln!(out, "    Type\t\tmirror");
+                outln!(out, "    Mirrors\t\t{}", m.mirror_count);
+                for (i, (k, pe)) in m.areas.iter().enumerate() {
+                    outln!(out, "    Mirror {i}:");
+                    outln!(out, "      Physical volume\t{}", vg.pv_path(k));
+                    outln!(out, "      Physical extents\t{pe} to {}", *pe + seg.extent_count - Extents(1));
                 }
             }
             SegmentKind::Snapshot { .. } => outln!(out, "    Type\t\tsnapshot"),

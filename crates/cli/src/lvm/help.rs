@@ -383,6 +383,25 @@ const HELP: &[(&str, &str, &str)] = &[
 ",
     ),
     (
+        "pvmove",
+        "Move extents from one physical volume to another",
+        "  Move the extents of a PV (or of its PE ranges, or of one LV on it)
+  to other PVs of its VG while the LVs stay in use.
+  pvmove PV[:PE_RANGE...] [ PV[:PE_RANGE...] ... ]
+    [ -n|--name LV ]
+    [    --alloc contiguous|cling|normal|anywhere|inherit ]
+    [ -b|--background ]
+    [ -i|--interval Number ]
+    [ COMMON_OPTIONS ]
+
+  Continue every move in flight, or abort them (of one PV).
+  pvmove [ --abort ] [ PV ]
+    [ -b|--background ]
+    [ -i|--interval Number ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
         "vgmerge",
         "Merge a volume group into another",
         "  The second VG's PVs and LVs join the first; the second must be inactive.

@@ -11,6 +11,7 @@ mod host;
 mod lv;
 mod merge;
 mod pv;
+mod pvmove;
 mod reports;
 mod scan;
 mod vg;
@@ -57,6 +58,7 @@ pub const COMMANDS: &[&str] = &[
     "pvscan",
     "vgscan",
     "lvscan",
+    "pvmove",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -137,6 +139,7 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "lvrename" => lv::lvrename(&mut ctx, &a),
         "lvchange" => lv::lvchange(&mut ctx, &a),
         "lvconvert" => merge::lvconvert(&mut ctx, &a),
+        "pvmove" => pvmove::pvmove(&mut ctx, &a),
         _ => bail!("{cmd}: not an LVM command ulvm knows"),
     }
 }
@@ -213,6 +216,16 @@ fn specs(cmd: &str) -> &'static [Opt] {
     const LVCONVERT: &[Opt] =
         &[flag("merge", None), flag("background", Some('b')), value("interval", Some('i')), flag("startpoll", None)];
     const PVDISPLAY: &[Opt] = &[flag("maps", Some('m'))];
+    const PVMOVE: &[Opt] = &[
+        value("name", Some('n')),
+        value("alloc", None),
+        flag("atomic", None),
+        flag("background", Some('b')),
+        value("interval", Some('i')),
+        flag("abort", None),
+        value("autobackup", Some('A')),
+        flag("noudevsync", None),
+    ];
     const LVDISPLAY: &[Opt] = &[flag("maps", Some('m')), flag("all", Some('a'))];
     const NONE: &[Opt] = &[];
     match cmd {
@@ -229,6 +242,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "lvextend" | "lvreduce" | "lvresize" => LVRESIZE,
         "lvchange" => LVCHANGE,
         "lvconvert" => LVCONVERT,
+        "pvmove" => PVMOVE,
         "pvdisplay" => PVDISPLAY,
         "lvdisplay" => LVDISPLAY,
         "pvscan" => PVSCAN,

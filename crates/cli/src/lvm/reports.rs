@@ -298,6 +298,11 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         },
         "data_percent" | "snap_percent" => pct(l.pct),
         "copy_percent" => pct(l.copy),
+        "move_pv" => Cell::str(if lv.is_pvmove() {
+            ulvm_lvm::ops::pvmove::source_key(lv).map(|k| vg.pv_path(k)).unwrap_or_default()
+        } else {
+            String::new()
+        }),
         "lv_uuid" => Cell::str(lv.id.to_string()),
         "lv_path" => Cell::str(format!("/dev/{}/{}", vg.vg.name, lv.name)),
         "lv_dm_path" => Cell::str(format!("/dev/mapper/{}", dm_name(&vg.vg.name, &lv.name, None))),
@@ -306,15 +311,21 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "lv_kernel_minor" => int_cell(l.dev.as_ref().map(|d| d.minor as i64).unwrap_or(-1)),
         "chunk_size" => size_cell(u, snap.as_ref().map(|s| s.chunk_size).unwrap_or_default()),
         "devices" | "seg_pe_ranges" => {
-            let Some(SegmentKind::Striped { stripes, .. }) = seg.map(|s| &s.kind) else { return Cell::str("") };
-            let per = seg.map(|s| s.extent_count).unwrap_or_default() / stripes.len().max(1) as u64;
+            let count = seg.map(|s| s.extent_count).unwrap_or_default();
+            let (stripes, per) = match seg.map(|s| &s.kind) {
+                Some(SegmentKind::Striped { stripes, .. }) => (stripes, count / stripes.len().max(1) as u64),
+                Some(SegmentKind::Mirror(m)) => (&m.areas, count),
+                _ => return Cell::str(""),
+            };
+            // An area on an LV (a pvmove's `pvmove0`) shows the LV's name.
+            let name = |k: &str| if vg.vg.pv(k).is_some() { vg.pv_path(k) } else { k.to_string() };
             let parts: Vec<String> = stripes
                 .iter()
                 .map(|(k, pe)| {
                     if id == "devices" {
-                        format!("{}({pe})", vg.pv_path(k))
+                        format!("{}({pe})", name(k))
                     } else {
-                        format!("{}:{pe}-{}", vg.pv_path(k), *pe + per - Extents(1))
+                        format!("{}:{pe}-{}", name(k), *pe + per - Extents(1))
                     }
                 })
                 .collect();
@@ -324,6 +335,7 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             Some(SegmentKind::Striped { stripes, .. }) if stripes.len() == 1 => "linear".to_string(),
             Some(SegmentKind::Striped { .. }) => "striped".into(),
             Some(SegmentKind::Snapshot { .. }) => "snapshot".into(),
+            Some(SegmentKind::Mirror(_)) => "mirror".into(),
             Some(SegmentKind::Other { segment_type }) => segment_type.clone(),
             None => String::new(),
         }),

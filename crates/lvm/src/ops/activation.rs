@@ -180,7 +180,11 @@ pub(crate) fn summarize(s: &mut Session, vg: &Vg, errors: Vec<LvmError>) -> i32 
     let name = vg.vg.name.clone();
     let active = match s.host() {
         Ok(host) => {
-            vg.vg.user_lvs().filter(|l| host.state(&dm_name(&name, &l.name, None)).ok().flatten().is_some()).count()
+            // pvmove0 is not counted, as in LVM.
+            vg.vg
+                .user_lvs()
+                .filter(|l| !l.is_pvmove() && host.state(&dm_name(&name, &l.name, None)).ok().flatten().is_some())
+                .count()
         }
         Err(_) => 0,
     };

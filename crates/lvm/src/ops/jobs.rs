@@ -13,10 +13,11 @@
 //! daemon restart). Jobs keep their own state on disk (the COW, the
 //! clone's metadata), so polling can stop and start at any time.
 //!
-//! Adding a kind of job (pvmove, mirror or raid resync) is one more
-//! `Job` implementation and one more arm in [`jobs_of`].
+//! Adding a kind of job (mirror or raid resync) is one more `Job`
+//! implementation and one more arm in [`jobs_of`]; [`PvMove`] is the
+//! latest.
 
-use super::Session;
+use super::{pvmove, Session};
 use crate::activate;
 use crate::disk::Vg;
 use crate::names::dm_name;
@@ -188,10 +189,152 @@ impl Job for CloneHydration {
     }
 }
 
+/// A pvmove: its `pvmoveN` LV copies one segment at a time. Each step
+/// reads the running segment's mirror status; a segment in sync is
+/// committed (`extents_moved = extent_count`) and the next one starts
+/// mirroring; once the last one is in sync the move finishes
+/// ([`pvmove::finish`]).
+pub struct PvMove {
+    pub vg: String,
+    /// The `pvmoveN` LV.
+    pub lv: String,
+    /// The source PV's path, for progress lines (`/dev/sdb: Moved: 12.00%`).
+    pub source: String,
+    pub extent_bytes: Bytes,
+}
+
+impl PvMove {
+    /// The running segment's state: `(segment index, in-sync regions,
+    /// regions)`, or `None` when every segment is done.
+    fn running(&self, s: &mut Session, vg: &Vg) -> Result<Option<(usize, u64, u64)>, LvmError> {
+        let Some(lv) = vg.vg.lv(&self.lv) else { return Ok(None) };
+        let states = activate::move_states(lv);
+        let Some(i) = states.iter().position(|st| *st == activate::MoveState::Running) else { return Ok(None) };
+        if !matches!(lv.segments[i].kind, crate::model::SegmentKind::Mirror(_)) {
+            // An orphan left between the two commits of a finish.
+            return Ok(None);
+        }
+        let dm = dm_name(&self.vg, &self.lv, None);
+        let h = s.host()?;
+        let lines = h.status_lines(&dm)?;
+        match lines.get(i).map(|l| &l.status) {
+            Some(TargetStatus::Mirror(m)) => Ok(Some((i, m.in_sync, m.regions))),
+            _ => Err(LvmError::Refused(format!(
+                "Number of segments in active LV {}/{} does not match metadata.",
+                self.vg, self.lv
+            ))),
+        }
+    }
+
+    /// Commits a segment in sync and reloads the pvmove's table: that
+    /// segment maps the destination now, the next one mirrors.
+    fn advance(&mut self, s: &mut Session, seg: usize) -> Result<(), LvmError> {
+        let _l = s.lock_vg(&self.vg)?;
+        let mut vg = s.vg(&self.vg, false)?;
+        let before = activate::plan(&vg, &self.lv)?;
+        let Some(lv) = vg.vg_mut().lv_mut(&self.lv) else { return Ok(()) };
+        let Some(segment) = lv.segments.get_mut(seg) else { return Ok(()) };
+        if let crate::model::SegmentKind::Mirror(m) = &mut segment.kind {
+            if m.extents_moved == Some(segment.extent_count) {
+                return Ok(());
+            }
+            m.extents_moved = Some(segment.extent_count);
+        }
+        let after = activate::plan(&vg, &self.lv)?;
+        s.commit(&mut vg)?;
+        activate::sync_family(s.host()?, &before, &after)
+    }
+}
+
+impl Job for PvMove {
+    fn vg(&self) -> &str {
+        &self.vg
+    }
+    fn lv(&self) -> &str {
+        &self.lv
+    }
+    fn what(&self) -> &'static str {
+        "pvmove"
+    }
+    fn verb(&self) -> &'static str {
+        "Moved"
+    }
+    /// Progress counts extents (LVM's `extents_copied`).
+    fn unit_bytes(&self) -> Bytes {
+        self.extent_bytes
+    }
+
+    fn step(&mut self, s: &mut Session) -> Result<State, LvmError> {
+        let Some(h) = s.host_if_running() else { return Ok(State::Inactive) };
+        if h.state(&dm_name(&self.vg, &self.lv, None))?.is_none() {
+            return Ok(State::Inactive);
+        }
+        loop {
+            let vg = s.vg(&self.vg, true)?;
+            let Some(lv) = vg.vg.lv(&self.lv) else { return Ok(State::Inactive) };
+            let total = lv.extents().0;
+            let Some((i, in_sync, regions)) = self.running(s, &vg)? else { return Ok(State::Done) };
+            let last = i + 1 == lv.segments.len();
+            if in_sync == regions && !last {
+                self.advance(s, i)?;
+                continue;
+            }
+            if in_sync == regions {
+                return Ok(State::Done);
+            }
+            // LVM's `copy_percent`: whole segments moved, plus the running
+            // one's share in whole extents.
+            let moved: u64 = lv.segments[..i].iter().map(|x| x.extent_count.0).sum();
+            let running = lv.segments[i].extent_count.0 * in_sync / regions.max(1);
+            return Ok(State::Running { done: moved + running, total });
+        }
+    }
+
+    fn finish(&mut self, s: &mut Session) -> Result<Option<String>, LvmError> {
+        {
+            let _l = s.lock_vg(&self.vg)?;
+            let mut vg = s.vg(&self.vg, false)?;
+            if vg.vg.lv(&self.lv).is_none() {
+                return Ok(None);
+            }
+            // The last segment is in sync: it counts as moved.
+            if let Some((i, a, b)) = self.running(s, &vg)? {
+                if a != b {
+                    return Ok(None);
+                }
+                let len = lv_seg_len(&vg, &self.lv, i);
+                if let Some(crate::model::SegmentKind::Mirror(m)) =
+                    vg.vg_mut().lv_mut(&self.lv).and_then(|l| l.segments.get_mut(i)).map(|x| &mut x.kind)
+                {
+                    m.extents_moved = Some(len);
+                }
+                s.commit(&mut vg)?;
+            }
+        }
+        Ok(pvmove::finish(s, &self.vg, &self.lv)?.then(|| self.lv.clone()))
+    }
+
+    fn pending(&self, vg: &Vg) -> bool {
+        vg.vg.lv(&self.lv).is_some_and(|l| l.is_pvmove())
+    }
+}
+
+fn lv_seg_len(vg: &Vg, lv: &str, i: usize) -> crate::extent::Extents {
+    vg.vg.lv(lv).and_then(|l| l.segments.get(i)).map(|s| s.extent_count).unwrap_or_default()
+}
+
 /// The job that `lv` of `vg` has in the metadata, if any: a merge into it
-/// (as an origin), or its hydration (as a clone).
+/// (as an origin), its hydration (as a clone), or a pvmove (`pvmoveN`).
 pub fn job_of(vg: &Vg, lv: &str) -> Option<Box<dyn Job>> {
     let v = &vg.vg;
+    if let Some(m) = v.lv(lv).filter(|l| l.is_pvmove()) {
+        return Some(Box::new(PvMove {
+            vg: v.name.clone(),
+            lv: lv.to_string(),
+            source: pvmove::source_key(m).map(|k| vg.pv_path(k)).unwrap_or_default(),
+            extent_bytes: v.extent_size.sectors().bytes(),
+        }));
+    }
     if v.snapshots_of(lv).iter().any(|s| s.merging) {
         return Some(Box::new(SnapshotMerge { vg: v.name.clone(), origin: lv.to_string() }));
     }
@@ -204,6 +347,7 @@ pub fn jobs_of(vg: &Vg) -> Vec<Box<dyn Job>> {
     let mut lvs: Vec<String> = vg.vg.snapshots().into_iter().filter(|s| s.merging).map(|s| s.origin).collect();
     lvs.dedup();
     lvs.extend(vg.vg.lvs.iter().filter(|l| l.clone_ref().is_some()).map(|l| l.name.clone()));
+    lvs.extend(vg.vg.lvs.iter().filter(|l| l.is_pvmove()).map(|l| l.name.clone()));
     lvs.iter().filter_map(|l| job_of(vg, l)).collect()
 }
 

@@ -21,6 +21,7 @@ pub mod create;
 pub mod jobs;
 pub mod merge;
 pub mod pv;
+pub mod pvmove;
 pub mod remove;
 pub mod resize;
 pub mod scan;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use ulvm_blockdev::Sectors;
-use ulvm_dm_table::{Table, TargetArgs, TargetStatus};
+use ulvm_dm_table::{StatusLine, Table, TargetArgs, TargetStatus};
 use ulvm_lvm::activate::{DevState, DmDevice, DmHost, LockFs};
 use ulvm_lvm::ops::common::SizeSpec;
 use ulvm_lvm::ops::create::{lvcreate, LvCreate};
@@ -35,6 +35,9 @@ pub struct World {
     pub log: Vec<String>,
     /// Statuses to report, by device name (else derived from the table).
     pub status: BTreeMap<String, TargetStatus>,
+    /// Statuses of single targets, by device name and line index (a
+    /// pvmove's running mirror); else derived from the table.
+    pub line_status: BTreeMap<(String, usize), TargetStatus>,
     /// Device names whose creation fails.
     pub fail_create: Vec<String>,
     /// Device names whose suspend fails (as a freeze that fails does).
@@ -119,7 +122,31 @@ impl DmHost for FakeHost {
         w.devs.insert(new_name.into(), d);
         Ok(())
     }
+    fn status_lines(&mut self, name: &str) -> Result<Vec<StatusLine>, HostError> {
+        let lines = self.world().devs.get(name).ok_or_else(|| gone(name))?.table.0.clone();
+        let w = self.world();
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let status = match (w.line_status.get(&(name.to_string(), i)), &l.target) {
+                    (Some(s), _) => s.clone(),
+                    (None, TargetArgs::Linear { .. }) => TargetStatus::Linear,
+                    (None, TargetArgs::Error) => TargetStatus::Error,
+                    (None, other) => {
+                        return Err(HostError::new(HostErrorKind::Invalid, format!("no status set for {other}")))
+                    }
+                };
+                Ok(StatusLine { start: l.start, len: l.len, status })
+            })
+            .collect()
+    }
     fn status(&mut self, name: &str) -> Result<TargetStatus, HostError> {
+        if self.world().devs.get(name).is_some_and(|d| d.table.0.len() > 1) {
+            if let Some(l) = self.status_lines(name)?.into_iter().next() {
+                return Ok(l.status);
+            }
+        }
         let w = self.world();
         if let Some(s) = w.status.get(name) {
             return Ok(s.clone());
