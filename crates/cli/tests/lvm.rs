@@ -560,3 +560,106 @@ fn test_the_daemon_autoactivates_vgs_at_start() {
     assert!(!d.log().contains("autoactivation"), "{}", d.log());
     d.stop();
 }
+
+/// pvmove under a random-write load with the daemon killed (SIGKILL) in
+/// the middle of the move: the restarted daemon autoactivates the VG, the
+/// move resumes from its last checkpoint and finishes, and every write the
+/// old daemon acknowledged is in the LV, now wholly on the other PV.
+#[test]
+fn test_pvmove_survives_a_daemon_crash_under_write_load() {
+    let t = TestDir::new("lvm-pvmove-crash");
+    let (a, b) = (t.image("a.img", 320), t.image("b.img", 320));
+    let run = t.path("run");
+    let sys = t.path("sys");
+    let sys_arg = ["--system-dir", sys.to_str().unwrap()];
+    let d = Daemon::start(&run, &sys_arg);
+    let lvm = Lvm { sys: sys.clone(), run: &run };
+    lvm.ok(&["vgcreate", "vg0", a.to_str().unwrap(), b.to_str().unwrap()]);
+    // Two LVs on a: two pvmove0 segments, so a checkpoint falls mid-move.
+    lvm.ok(&["lvcreate", "-L", "128M", "-n", "one", "vg0", a.to_str().unwrap()]);
+    lvm.ok(&["lvcreate", "-L", "128M", "-n", "two", "vg0", a.to_str().unwrap()]);
+    const LEN: usize = 128 << 20;
+    let mut models = Vec::new();
+    for (i, lv) in ["one", "two"].iter().enumerate() {
+        let c = NbdClient::connect_unix(&d.nbd_socket(), &format!("vg0-{lv}")).unwrap();
+        let data = stamped(LEN, 40 + i as u64, 0);
+        for (k, piece) in data.chunks(8 << 20).enumerate() {
+            c.write_at((k * (8 << 20)) as u64, piece, false).unwrap();
+        }
+        c.flush().unwrap();
+        models.push(data);
+    }
+    // Writers: 4 KiB random writes to both LVs until their connection
+    // breaks; a write counts once acknowledged.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = ["one", "two"]
+        .iter()
+        .enumerate()
+        .map(|(i, lv)| {
+            let (sock, name, stop, mut model) = (d.nbd_socket(), format!("vg0-{lv}"), stop.clone(), models[i].clone());
+            std::thread::spawn(move || {
+                let c = NbdClient::connect_unix(&sock, &name).unwrap();
+                let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ i as u64;
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let off = (rng % (LEN as u64 / 4096)) * 4096;
+                    let data = vec![(n as u8) | 1; 4096];
+                    if c.write_at(off, &data, false).is_err() {
+                        // Not acknowledged: it may have landed or not.
+                        return (model, n, Some((off as usize, data)));
+                    }
+                    model[off as usize..off as usize + 4096].copy_from_slice(&data);
+                    n += 1;
+                }
+                (model, n, None)
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    lvm.ok(&["pvmove", "-b", a.to_str().unwrap()]);
+    // Kill the daemon once the first segment is checkpointed and before the
+    // move ends.
+    // The checkpoint: pvmove0's first segment is linear on b, its second
+    // one is the mirror.
+    wait_for("the first pvmove segment's checkpoint", || {
+        let t = lvm.ok(&["dmsetup", "table", "vg0-pvmove0"]);
+        let kinds: Vec<&str> = t.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+        kinds == ["linear", "mirror"]
+    });
+    let mid = lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]);
+    d.crash();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let results: Vec<(Vec<u8>, u64, Option<(usize, Vec<u8>)>)> =
+        writers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert!(mid.contains("pvmove0"), "the move ended before the crash: {mid}");
+    assert!(results.iter().all(|(_, n, _)| *n > 0), "no writes during the move");
+
+    let d = Daemon::start(&run, &sys_arg);
+    wait_for("the resumed move to finish", || {
+        !lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]).contains("pvmove0")
+    });
+    let pvs = lvm.ok(&["pvs", "--noheadings", "-o", "pv_name,pv_used"]);
+    assert!(pvs.contains(&format!("{}      0 ", a.display())), "{pvs}");
+    for (i, lv) in ["one", "two"].iter().enumerate() {
+        let c = NbdClient::connect_unix(&d.nbd_socket(), &format!("vg0-{lv}")).unwrap();
+        let (model, _, unacked) = &results[i];
+        let mut got = Vec::with_capacity(LEN);
+        for k in 0..LEN / (8 << 20) {
+            got.extend(c.read_at((k * (8 << 20)) as u64, 8 << 20).unwrap());
+        }
+        // The write in flight at the crash is either there or not.
+        if let Some((off, data)) = unacked {
+            if got[*off..off + 4096] == data[..] {
+                got[*off..off + 4096].copy_from_slice(&model[*off..off + 4096]);
+            }
+        }
+        if let Some(at) = (0..LEN / 4096).find(|b| got[b * 4096..b * 4096 + 4096] != model[b * 4096..b * 4096 + 4096]) {
+            panic!("vg0/{lv}: the 4 KiB block at byte {} differs after the move", at * 4096);
+        }
+    }
+    lvm.ok(&["vgchange", "-an", "vg0"]);
+    d.stop();
+}
