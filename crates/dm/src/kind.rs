@@ -48,11 +48,11 @@ pub struct TargetKind {
 /// Every target type, in the order `dmsetup targets` lists them (the
 /// kernel lists the most recently registered first).
 pub static KINDS: &[&TargetKind] = &[
-    &crate::mirror::KIND,
     &crate::clone::target::KIND,
     &crate::snapshot::MERGE_KIND,
     &crate::snapshot::ORIGIN_KIND,
     &crate::snapshot::SNAPSHOT_KIND,
+    &crate::mirror::KIND,
     &crate::targets::STRIPED_KIND,
     &crate::targets::ZERO_KIND,
     &crate::targets::LINEAR_KIND,
