@@ -632,8 +632,10 @@ fn test_pvmove_survives_a_daemon_crash_under_write_load() {
     let mid = lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]);
     d.crash();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let results: Vec<(Vec<u8>, u64, Option<(usize, Vec<u8>)>)> =
-        writers.into_iter().map(|w| w.join().unwrap()).collect();
+    // Per writer: what it had acknowledged, how many writes, and the one in
+    // flight at the crash.
+    type Written = (Vec<u8>, u64, Option<(usize, Vec<u8>)>);
+    let results: Vec<Written> = writers.into_iter().map(|w| w.join().unwrap()).collect();
     assert!(mid.contains("pvmove0"), "the move ended before the crash: {mid}");
     assert!(results.iter().all(|(_, n, _)| *n > 0), "no writes during the move");
 

@@ -392,6 +392,9 @@ const HELP: &[(&str, &str, &str)] = &[
     [    --alloc contiguous|cling|normal|anywhere|inherit ]
     [ -b|--background ]
     [ -i|--interval Number ]
+    [    --atomic ] (refused by ulvm: not supported yet)
+    [ -A|--autobackup y|n ]
+    [    --noudevsync ]
     [ COMMON_OPTIONS ]
 
   Continue every move in flight, or abort them (of one PV).
