@@ -42,6 +42,11 @@ pub struct DaemonArgs {
     /// itself, such as a VM's on a volume used over NBD.
     #[arg(long)]
     freeze_hook: Option<PathBuf>,
+    /// The share of the time mirror resync (pvmove's copy) may spend
+    /// copying, 1 to 100 percent (the kernel's dm_mirror module parameter
+    /// raid1_resync_throttle).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100))]
+    mirror_resync_throttle: u32,
     /// Do not activate the VGs of the devices file at start (by default
     /// the daemon does what `vgchange -aay` does, as a distribution's LVM
     /// does at boot).
@@ -111,6 +116,7 @@ pub fn run(a: DaemonArgs) -> Result<()> {
         system_dir: Some(ulvm_lvm::system::SystemDir::locate(a.system_dir.as_deref()).root().to_path_buf()),
         freeze_hook: a.freeze_hook,
         autoactivate: !a.no_autoactivate,
+        mirror_resync_percent: a.mirror_resync_throttle,
     };
     let daemon = Daemon::start(&cfg)?;
     sd_notify("READY=1");

@@ -52,6 +52,9 @@ pub struct DaemonConfig {
     /// At start, activate the VGs of `system_dir`'s devices file as
     /// `vgchange -aay` does (boot-time activation).
     pub autoactivate: bool,
+    /// The share of the time mirror resync (pvmove's copy) may use, in
+    /// percent, as the kernel's `dm_mirror.raid1_resync_throttle`.
+    pub mirror_resync_percent: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +112,7 @@ impl Daemon {
             merge_batch: cfg.merge_batch,
             remote: Some(remote),
             snapshot_space_wait: if autoextend { AUTOEXTEND_WAIT } else { std::time::Duration::ZERO },
+            mirror_resync_percent: cfg.mirror_resync_percent,
             ..RegistryConfig::default()
         }));
         let fuse = match &cfg.fuse_dir {

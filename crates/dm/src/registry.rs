@@ -93,6 +93,10 @@ pub struct RegistryConfig {
     pub hydration_slice: std::time::Duration,
     /// Opens `nbd://` and `nbd+unix://` devices in tables (none: refused).
     pub remote: Option<RemoteOpener>,
+    /// The share of the time a mirror's resync may spend copying, in
+    /// percent (the kernel's `dm_mirror.raid1_resync_throttle`, default
+    /// 100).
+    pub mirror_resync_percent: u32,
 }
 
 /// Default [`RegistryConfig::hydration_slice`].
@@ -110,6 +114,7 @@ impl Default for RegistryConfig {
             snapshot_space_wait: std::time::Duration::ZERO,
             hydration_slice: DEFAULT_HYDRATION_SLICE,
             remote: None,
+            mirror_resync_percent: 100,
         }
     }
 }

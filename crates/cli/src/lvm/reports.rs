@@ -317,15 +317,20 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
                 Some(SegmentKind::Mirror(m)) => (&m.areas, count),
                 _ => return Cell::str(""),
             };
-            // An area on an LV (a pvmove's `pvmove0`) shows the LV's name.
-            let name = |k: &str| if vg.vg.pv(k).is_some() { vg.pv_path(k) } else { k.to_string() };
             let parts: Vec<String> = stripes
                 .iter()
                 .map(|(k, pe)| {
+                    // An area on an LV (a pvmove's `pvmove0`) shows the LV's
+                    // name, and, as LVM 2.03 prints it, extent 0 and the
+                    // whole LV's length rather than the area's.
+                    let (name, pe, per) = match vg.vg.pv(k) {
+                        Some(_) => (vg.pv_path(k), *pe, per),
+                        None => (k.to_string(), Extents(0), vg.vg.lv(k).map(|l| l.extents()).unwrap_or(per)),
+                    };
                     if id == "devices" {
-                        format!("{}({pe})", name(k))
+                        format!("{name}({pe})")
                     } else {
-                        format!("{}:{pe}-{}", name(k), *pe + per - Extents(1))
+                        format!("{name}:{pe}-{}", pe + per - Extents(1))
                     }
                 })
                 .collect();

@@ -57,7 +57,8 @@ fn build_mirror(cx: &BuildCtx<'_>) -> DmResult<Box<dyn Target>> {
     let legs = a.legs.iter().map(|l| Ok((cx.resolve(&l.dev)?, l.offset))).collect::<DmResult<Vec<_>>>()?;
     let t = MirrorTarget::new(a, log, legs, cx.line.len, cx.events.clone())
         .map_err(|e| cx.fail(e))?
-        .with_throttle(cx.throttle.clone());
+        .with_throttle(cx.throttle.clone())
+        .with_resync_percent(cx.config.mirror_resync_percent);
     Ok(Box::new(t))
 }
 
@@ -123,6 +124,10 @@ pub struct MirrorTarget {
     features: MirrorFeatures,
     events: Arc<EventSink>,
     throttle: Arc<Throttle>,
+    /// The share of its time resync may copy (the kernel's
+    /// `dm_mirror.raid1_resync_throttle`): after each region it rests so
+    /// that copying is at most this percentage of the wall time.
+    resync_percent: u32,
     /// Set from presuspend to resume: resync stops.
     stopping: AtomicBool,
     /// Serialises log writes, so that images reach the disk in the order
@@ -193,6 +198,7 @@ impl MirrorTarget {
             features: args.features,
             events,
             throttle: Arc::new(Throttle::default()),
+            resync_percent: 100,
             stopping: AtomicBool::new(false),
             log_io: Mutex::new(()),
             state: Mutex::new(State {
@@ -211,6 +217,12 @@ impl MirrorTarget {
     /// Yields resync to the users `throttle` counts (the device's).
     pub fn with_throttle(mut self, throttle: Arc<Throttle>) -> Self {
         self.throttle = throttle;
+        self
+    }
+
+    /// Limits resync to `percent` (1 to 100) of the wall time.
+    pub fn with_resync_percent(mut self, percent: u32) -> Self {
+        self.resync_percent = percent.clamp(1, 100);
         self
     }
 
@@ -719,8 +731,13 @@ impl Target for MirrorTarget {
         if log_due {
             let _ = self.flush_log();
         }
+        let took = t0.elapsed();
         if pace != Pace::Full {
-            self.throttle.rest_after(t0.elapsed());
+            self.throttle.rest_after(took);
+        }
+        if self.resync_percent < 100 {
+            let p = self.resync_percent;
+            std::thread::sleep(took * (100 - p) / p);
         }
         Some(Step::Progress)
     }

@@ -291,36 +291,25 @@ impl Job for PvMove {
     }
 
     fn finish(&mut self, s: &mut Session) -> Result<Option<String>, LvmError> {
-        {
-            let _l = s.lock_vg(&self.vg)?;
-            let mut vg = s.vg(&self.vg, false)?;
+        // The last segment is in sync: it counts as moved in the finish's
+        // first commit, as LVM's (no checkpoint of its own).
+        let copied = {
+            let vg = s.vg(&self.vg, true)?;
             if vg.vg.lv(&self.lv).is_none() {
                 return Ok(None);
             }
-            // The last segment is in sync: it counts as moved.
-            if let Some((i, a, b)) = self.running(s, &vg)? {
-                if a != b {
-                    return Ok(None);
-                }
-                let len = lv_seg_len(&vg, &self.lv, i);
-                if let Some(crate::model::SegmentKind::Mirror(m)) =
-                    vg.vg_mut().lv_mut(&self.lv).and_then(|l| l.segments.get_mut(i)).map(|x| &mut x.kind)
-                {
-                    m.extents_moved = Some(len);
-                }
-                s.commit(&mut vg)?;
+            match self.running(s, &vg)? {
+                Some((_, a, b)) if a != b => return Ok(None),
+                Some((i, _, _)) => Some(i),
+                None => None,
             }
-        }
-        Ok(pvmove::finish(s, &self.vg, &self.lv)?.then(|| self.lv.clone()))
+        };
+        Ok(pvmove::finish(s, &self.vg, &self.lv, copied)?.then(|| self.lv.clone()))
     }
 
     fn pending(&self, vg: &Vg) -> bool {
         vg.vg.lv(&self.lv).is_some_and(|l| l.is_pvmove())
     }
-}
-
-fn lv_seg_len(vg: &Vg, lv: &str, i: usize) -> crate::extent::Extents {
-    vg.vg.lv(lv).and_then(|l| l.segments.get(i)).map(|s| s.extent_count).unwrap_or_default()
 }
 
 /// The job that `lv` of `vg` has in the metadata, if any: a merge into it

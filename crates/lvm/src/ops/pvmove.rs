@@ -558,12 +558,23 @@ pub fn parent_families(vg: &Vg, pvmove: &str) -> Vec<String> {
 
 /// Ends a move (finished, or `--abort`): commit 1 points the parents at
 /// the PVs ([`detach`]) and reloads them; commit 2 drops the pvmove LV
-/// and its device. `false` if there was no such move.
-pub fn finish(s: &mut Session, vg_name: &str, pvmove: &str) -> Result<bool, LvmError> {
+/// and its device. `copied`: a segment the device reported in sync whose
+/// `extents_moved` was not committed (the last one, which LVM does not
+/// checkpoint: commit 1 carries it), taken as moved. `false` if there was
+/// no such move.
+pub fn finish(s: &mut Session, vg_name: &str, pvmove: &str, copied: Option<usize>) -> Result<bool, LvmError> {
     let _l = s.lock_vg(vg_name)?;
     let mut vg = s.vg(vg_name, false)?;
     if !vg.vg.lv(pvmove).is_some_and(|l| l.is_pvmove()) {
         return Ok(false);
+    }
+    if let Some(i) = copied {
+        if let Some(seg) = vg.vg_mut().lv_mut(pvmove).and_then(|l| l.segments.get_mut(i)) {
+            let len = seg.extent_count;
+            if let SegmentKind::Mirror(m) = &mut seg.kind {
+                m.extents_moved = Some(len);
+            }
+        }
     }
     let families = parent_families(&vg, pvmove);
     let active = s.host_if_running().is_some();
@@ -611,7 +622,7 @@ pub fn abort(s: &mut Session, source: Option<&Path>) -> Result<Vec<InFlight>, Lv
     }
     let mut done = Vec::new();
     for f in todo {
-        if finish(s, &f.vg, &f.lv)? {
+        if finish(s, &f.vg, &f.lv, None)? {
             done.push(f);
         }
     }
