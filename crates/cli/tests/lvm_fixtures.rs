@@ -462,8 +462,8 @@ fn test_the_third_oracle_session_replayed_matches_real_lvm() {
 /// mid-way, its checkpoint and `--abort`, a whole PV moved, `vgreduce`
 /// and `pvremove`. The oracle held its move by slowing the kernel's resync
 /// to 1 % (`dm_mirror.raid1_resync_throttle`) and suspending `pvmove0`
-/// right after `pvmove -b`; the daemon is restarted with the same setting
-/// (`--mirror-resync-throttle 1`, its autoactivation brings the LVs back)
+/// right after `pvmove -b`; the daemon is restarted with a like setting
+/// (`--mirror-resync-throttle 10`, its autoactivation brings the LVs back)
 /// and the same suspend follows, then both go back to full speed, as the
 /// oracle's did after the abort.
 #[test]
@@ -493,9 +493,11 @@ fn test_the_fourth_oracle_session_replayed_matches_real_lvm() {
     for n in (1..=26).filter(|&n| n != 8) {
         r.check(&format!("{n:03}"));
     }
-    // The held move: resync at 1 %, pvmove0 suspended once it is set up.
+    // The held move: resync at 10 % (the oracle's 1 % would make the wait
+    // for the checkpoint below long on a loaded machine), pvmove0
+    // suspended once it is set up.
     d.stop();
-    let d = Daemon::start(&run, &["--system-dir", &sys_arg, "--mirror-resync-throttle", "1"]);
+    let d = Daemon::start(&run, &["--system-dir", &sys_arg, "--mirror-resync-throttle", "10"]);
     r.check("027");
     d.ok(&["suspend", "vg0-pvmove0"]);
     // How much the move copied before the suspend caught it depends on
@@ -514,11 +516,14 @@ fn test_the_fourth_oracle_session_replayed_matches_real_lvm() {
         r.check(&format!("{n:03}"));
     }
     d.ok(&["resume", "vg0-pvmove0"]);
-    // The first segment's checkpoint: extents_moved = 3 in the metadata.
+    // The first segment's checkpoint: extents_moved = 3 in the metadata,
+    // and pvmove0 reloaded and running again (its first target linear).
     let backup = t.path("cp.vgbackup");
     wait_for("the held move's first checkpoint", || {
         r.ulvm(&["vgcfgbackup".into(), "-f".into(), backup.display().to_string(), "vg0".into()]);
         std::fs::read_to_string(&backup).is_ok_and(|b| b.contains("extents_moved = 3"))
+            && d.ok(&["info", "vg0-pvmove0"]).contains("State:             ACTIVE")
+            && d.ok(&["table", "vg0-pvmove0"]).lines().next().is_some_and(|l| l.contains(" linear "))
     });
     for n in 34..=37 {
         r.check(&format!("{n:03}"));
