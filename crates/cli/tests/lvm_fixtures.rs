@@ -65,6 +65,14 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
+/// The oracle's three 64 MiB disks (vda, vdb, vdc) as files of `t`, and
+/// their paths as text (what the fixtures' `/dev/vdX` become).
+fn oracle_disks(t: &TestDir) -> ([PathBuf; 3], [String; 3]) {
+    let files = ["vda", "vdb", "vdc"].map(|n| t.image(n, 64));
+    let names = files.clone().map(|f| f.to_str().unwrap().to_string());
+    (files, names)
+}
+
 fn is_uuid(w: &str) -> bool {
     let parts: Vec<&str> = w.split('-').collect();
     parts.len() == 7
@@ -213,13 +221,9 @@ impl Replay<'_> {
 #[test]
 fn test_the_oracle_session_replayed_matches_real_lvm() {
     let t = TestDir::new("lvm-fixtures");
-    let a = t.image("vda", 64);
-    let b = t.image("vdb", 64);
-    let c = t.image("vdc", 64);
+    let (_, [ap, bp, cp]) = oracle_disks(&t);
     let run = t.path("run");
     let d = Daemon::start(&run, &[]);
-    let (ap, bp, cp) =
-        (a.to_str().unwrap().to_string(), b.to_str().unwrap().to_string(), c.to_str().unwrap().to_string());
     // Kernel numbers of the virtio disks, and ours for the files.
     let paths = vec![
         ("/dev/vda", ap.as_str()),
@@ -314,20 +318,12 @@ fn test_the_oracle_session_replayed_matches_real_lvm() {
 #[test]
 fn test_the_second_oracle_session_replayed_matches_real_lvm() {
     let t = TestDir::new("lvm-fixtures2");
-    let a = t.image("vda", 64);
-    let b = t.image("vdb", 64);
-    let c = t.image("vdc", 64);
+    let ([a, b, c], [ap, bp, cp]) = oracle_disks(&t);
     let run = t.path("run");
     let d = Daemon::start(&run, &[]);
     let backup = t.path("vgs.vgbackup");
     let va_backup = t.path("va.vgbackup");
-    let (ap, bp, cp, bk, vk) = (
-        a.to_str().unwrap().to_string(),
-        b.to_str().unwrap().to_string(),
-        c.to_str().unwrap().to_string(),
-        backup.to_str().unwrap().to_string(),
-        va_backup.to_str().unwrap().to_string(),
-    );
+    let (bk, vk) = (backup.to_str().unwrap().to_string(), va_backup.to_str().unwrap().to_string());
     let paths = vec![
         ("/dev/vda", ap.as_str()),
         ("/dev/vdb", bp.as_str()),
@@ -407,13 +403,9 @@ fn test_the_second_oracle_session_replayed_matches_real_lvm() {
 #[test]
 fn test_the_third_oracle_session_replayed_matches_real_lvm() {
     let t = TestDir::new("lvm-fixtures3");
-    let a = t.image("vda", 64);
-    let b = t.image("vdb", 64);
-    let c = t.image("vdc", 64);
+    let (_, [ap, bp, cp]) = oracle_disks(&t);
     let run = t.path("run");
     let d = Daemon::start(&run, &[]);
-    let (ap, bp, cp) =
-        (a.to_str().unwrap().to_string(), b.to_str().unwrap().to_string(), c.to_str().unwrap().to_string());
     let paths = vec![("/dev/vda", ap.as_str()), ("/dev/vdb", bp.as_str()), ("/dev/vdc", cp.as_str())];
     let sys = t.path("sys");
     // The oracle's lvm.conf has event_activation = 0: pvscan --cache with
@@ -469,15 +461,11 @@ fn test_the_third_oracle_session_replayed_matches_real_lvm() {
 #[test]
 fn test_the_fourth_oracle_session_replayed_matches_real_lvm() {
     let t = TestDir::new("lvm-fixtures4");
-    let a = t.image("vda", 64);
-    let b = t.image("vdb", 64);
-    let c = t.image("vdc", 64);
+    let (_, [ap, bp, cp]) = oracle_disks(&t);
     let run = t.path("run");
     let sys = t.path("sys");
     let sys_arg = sys.to_str().unwrap().to_string();
     let d = Daemon::start(&run, &["--system-dir", &sys_arg]);
-    let (ap, bp, cp) =
-        (a.to_str().unwrap().to_string(), b.to_str().unwrap().to_string(), c.to_str().unwrap().to_string());
     // The virtio disks' numbers, and the files' in the order the restarted
     // daemon opens them (its autoactivation: big and lv1 on vdb first).
     let paths = vec![
