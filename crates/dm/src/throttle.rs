@@ -77,7 +77,13 @@ impl Policy {
     /// `took` scaled so that work is `share_percent` of work plus rest,
     /// capped at `max_rest`.
     pub fn rest(&self, took: Duration) -> Duration {
-        let share = self.share_percent.clamp(1, 100);
+        self.rest_at(took, self.share_percent)
+    }
+
+    /// [`Policy::rest`] for a job that takes at most `share_percent` of
+    /// the wall time while users are active, whatever the device's policy.
+    pub fn rest_at(&self, took: Duration, share_percent: u32) -> Duration {
+        let share = share_percent.clamp(1, 100);
         let rest = took.saturating_mul(100 - share) / share;
         rest.min(self.max_rest)
     }
@@ -139,8 +145,14 @@ impl Throttle {
     /// After a piece of work that took `took`: rests as [`Policy::rest`]
     /// says if users are active now, else returns at once.
     pub fn rest_after(&self, took: Duration) {
+        self.rest_after_at(took, self.policy.share_percent)
+    }
+
+    /// [`Throttle::rest_after`] at a job's own share of the wall time
+    /// ([`Policy::rest_at`]).
+    pub fn rest_after_at(&self, took: Duration, share_percent: u32) {
         if let Pace::Share { .. } = self.pace() {
-            let rest = self.policy.rest(took);
+            let rest = self.policy.rest_at(took, share_percent);
             if !rest.is_zero() {
                 std::thread::sleep(rest);
             }
@@ -182,6 +194,15 @@ mod tests {
         assert_eq!(p.rest(Duration::from_millis(3)), Duration::from_millis(3));
         assert_eq!(p.rest(Duration::from_secs(1)), p.max_rest);
         assert_eq!(policy(100).rest(Duration::from_millis(3)), Duration::ZERO);
+    }
+
+    #[test]
+    fn test_rest_at_a_jobs_own_share() {
+        let p = policy(50);
+        assert_eq!(p.rest_at(Duration::from_millis(2), 10), Duration::from_millis(18));
+        assert_eq!(p.rest_at(Duration::from_millis(2), 20), Duration::from_millis(8));
+        assert_eq!(p.rest_at(Duration::from_millis(5), 10), p.max_rest);
+        assert_eq!(p.rest_at(Duration::from_millis(2), 0), p.max_rest.min(Duration::from_millis(198)));
     }
 
     #[test]

@@ -36,10 +36,19 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use ulvm_blockdev::{byte_range, Bytes, Error, ErrorKind, Result, Sectors};
+use ulvm_blockdev::{byte_range, Bytes, Error, ErrorKind, Result, Sectors, Writeback};
 use ulvm_dm_table::{
     LegHealth, LogHealth, LogSync, MirrorArgs, MirrorFeatures, MirrorLog, MirrorLogStatus, MirrorStatus,
 };
+
+/// The share of the wall time a resync takes while the mirror's users
+/// are active ([`Pace::Share`]), after each region (the rest is capped at
+/// the throttle's `max_rest`). Lower than the other jobs' share: a resync
+/// (and so a pvmove) has no deadline, and the users' writes to the regions
+/// it already copied cost two legs. md does the same to its resync,
+/// dropping it to `speed_limit_min` while the array has other I/O.
+/// Measured in docs/performance.md (`bench/pvmove.sh`).
+const RESYNC_SHARE_PERCENT: u32 = 10;
 
 /// Clean bits found by resync are written at least this often.
 const LOG_PERIOD: Duration = Duration::from_secs(1);
@@ -425,8 +434,11 @@ impl MirrorTarget {
     }
 
     /// Copies region `r` from the default leg to the others. Returns
-    /// whether it was copied without error.
-    fn recover(&self, r: u64) -> bool {
+    /// whether it was copied without error. While users are active
+    /// (`pace` is [`Pace::Share`]) the copy's write-back is waited for, so
+    /// that the rest after it covers the disk time too and the copies do
+    /// not pile up dirty pages for the users' writes to wait behind.
+    fn recover(&self, r: u64, pace: Pace) -> bool {
         let (s, e) = self.span(r);
         let len = Sectors(e - s);
         let from = &self.legs[self.lock().default_leg];
@@ -460,10 +472,18 @@ impl MirrorTarget {
                     to.dev.dev.write(to.offset + Sectors(s), data.as_deref().expect("read above"))
                 }
             };
-            if let Err(e) = res {
-                tracing::error!(mirror = ?self, "write error during recovery of region {r}: {e}");
-                self.fail_leg(i, LegError::Sync);
-                ok = false;
+            match res {
+                Ok(()) if pace != Pace::Full => {
+                    // A hint: the region's durability comes from the flush
+                    // before its log write, as at the full pace.
+                    let _ = to.dev.dev.writeback(to.offset + Sectors(s), len, Writeback::Settle);
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::error!(mirror = ?self, "write error during recovery of region {r}: {e}");
+                    self.fail_leg(i, LegError::Sync);
+                    ok = false;
+                }
             }
         }
         ok
@@ -719,7 +739,7 @@ impl Target for MirrorTarget {
         }
         let pace = self.throttle.pace();
         let t0 = Instant::now();
-        let ok = self.recover(r);
+        let ok = self.recover(r, pace);
         {
             let mut st = self.lock();
             st.log.set_region_sync(r, ok);
@@ -733,7 +753,9 @@ impl Target for MirrorTarget {
         }
         let took = t0.elapsed();
         if pace != Pace::Full {
-            self.throttle.rest_after(took);
+            // After the region, not inside it: a user write to the region
+            // waits for its copy, and should not wait for the rests too.
+            self.throttle.rest_after_at(took, RESYNC_SHARE_PERCENT);
         }
         if self.resync_percent < 100 {
             let p = self.resync_percent;
