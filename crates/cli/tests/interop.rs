@@ -122,3 +122,25 @@ fn test_nbdcopy_copies_between_exports_and_files() {
     run("qemu-io", &["-f", "raw", "-r", "-c", "read -P 0x77 0 32M", &d.uri("snap")]);
     run("qemu-io", &["-f", "raw", "-r", "-c", "read -P 0x42 1M 3M", &d.uri("base")]);
 }
+
+/// The kernel drops a device's open count when its last opener closes it:
+/// a script's next command right after a client exits finds the device
+/// closed (`lvconvert --merge` refuses an open snapshot). qemu-io sends
+/// its DISC and exits without waiting for the server; the export must let
+/// go of the device as soon as that DISC is read, not after the
+/// connection's workers (and their big write buffers) are torn down.
+#[test]
+fn test_an_nbd_client_that_exits_leaves_the_device_closed_at_once() {
+    if skip_without(&[("qemu-io", "--version")]) {
+        return;
+    }
+    let dir = TestDir::new("nbd-close");
+    let img = dir.image("lin.img", 256);
+    let d = Daemon::start(&dir.path("run"), &[]);
+    d.ok(&["create", "lin", "--table", &format!("0 524288 linear {} 0", img.display())]);
+    for round in 0..4 {
+        run("qemu-io", &["-f", "raw", "-c", &format!("write -P {round} 0 256M"), &d.uri("lin")]);
+        let info = d.ok(&["info", "lin"]);
+        assert!(info.contains("Open count:        0"), "round {round}: still open after the client exited:\n{info}");
+    }
+}

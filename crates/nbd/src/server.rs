@@ -8,6 +8,7 @@
 use crate::proto::*;
 use crate::stream::Stream;
 use std::io::{self, BufReader, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tracing::{debug, info, warn};
 use ulvm_blockdev::bytes::{read_bytes, write_bytes, zero_bytes};
@@ -280,14 +281,23 @@ fn next_request(rd: &mut BufReader<Stream>, payload: &mut Vec<u8>) -> io::Result
 /// writes its reply under the writer lock. No hand-off between threads, so
 /// a lone request is served by the thread that read it; up to
 /// [`WORKERS_PER_CONNECTION`] run at once and replies go out as they finish.
-fn transmission(rd: BufReader<Stream>, wr: Stream, session: Session) -> io::Result<()> {
-    struct Conn {
-        rd: Mutex<(BufReader<Stream>, bool)>,
-        wr: Mutex<Stream>,
-        session: Session,
-        error: Mutex<Option<io::Error>>,
-    }
-    let conn = Arc::new(Conn { rd: Mutex::new((rd, false)), wr: Mutex::new(wr), session, error: Mutex::new(None) });
+///
+/// The export's open ([`Export::hold`]) ends as soon as the client is
+/// done: its DISC or the end of its socket has been read and no request is
+/// in flight, as the kernel drops a device's open count when its last
+/// opener closes it. Tearing the workers down (and freeing their buffers,
+/// up to [`WORKERS_PER_CONNECTION`] write payloads) comes after, so a
+/// script's next command, run once the client has exited, finds the
+/// device closed.
+fn transmission(rd: BufReader<Stream>, wr: Stream, mut session: Session) -> io::Result<()> {
+    let hold = session.export.hold.take();
+    let conn = Arc::new(Conn {
+        rd: Mutex::new(rd),
+        wr: Mutex::new(wr),
+        session,
+        error: Mutex::new(None),
+        open: OpenUntilDone { hold: Mutex::new(hold), inflight: AtomicUsize::new(0), ended: AtomicBool::new(false) },
+    });
     let mut workers = Vec::new();
     for _ in 0..WORKERS_PER_CONNECTION {
         let conn = conn.clone();
@@ -296,18 +306,21 @@ fn transmission(rd: BufReader<Stream>, wr: Stream, session: Session) -> io::Resu
             loop {
                 let req = {
                     let mut r = conn.rd.lock().unwrap_or_else(|e| e.into_inner());
-                    if r.1 {
+                    if conn.open.ended.load(Ordering::SeqCst) {
                         return;
                     }
-                    match next_request(&mut r.0, &mut payload) {
-                        Ok(Some(req)) => req,
+                    match next_request(&mut r, &mut payload) {
+                        Ok(Some(req)) => {
+                            conn.open.inflight.fetch_add(1, Ordering::SeqCst);
+                            req
+                        }
                         Ok(None) => {
-                            r.1 = true;
+                            conn.open.end();
                             return;
                         }
                         Err(e) => {
-                            r.1 = true;
                             *conn.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                            conn.open.end();
                             return;
                         }
                     }
@@ -319,6 +332,8 @@ fn transmission(rd: BufReader<Stream>, wr: Stream, session: Session) -> io::Resu
                 if sent.is_err() {
                     w.shutdown();
                 }
+                drop(w);
+                conn.open.request_done();
             }
         }));
     }
@@ -329,8 +344,8 @@ fn transmission(rd: BufReader<Stream>, wr: Stream, session: Session) -> io::Resu
     if let Some(e) = &error {
         warn!(export = %conn.session.name, "nbd: closing connection: {e}");
     }
-    // Let go of the export before the client sees the connection close:
-    // a client that waits for that knows the device is no longer open.
+    // The open has ended already (every worker ended it or saw it ended).
+    // Let go of the device before the client sees the connection close.
     let wr = conn.wr.lock().unwrap_or_else(|e| e.into_inner()).try_clone();
     drop(conn);
     if let Ok(w) = wr {
@@ -339,6 +354,46 @@ fn transmission(rd: BufReader<Stream>, wr: Stream, session: Session) -> io::Resu
     match error {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+struct Conn {
+    rd: Mutex<BufReader<Stream>>,
+    wr: Mutex<Stream>,
+    session: Session,
+    error: Mutex<Option<io::Error>>,
+    open: OpenUntilDone,
+}
+
+/// A connection's open of its export, held until the client has ended
+/// the connection and its last request has been answered.
+struct OpenUntilDone {
+    hold: Mutex<Option<Box<dyn Send + Sync>>>,
+    inflight: AtomicUsize,
+    /// The client sent DISC, closed its socket, or broke the protocol: no
+    /// request is read after this.
+    ended: AtomicBool,
+}
+
+impl OpenUntilDone {
+    /// No more requests come (called under the reader lock).
+    fn end(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+        if self.inflight.load(Ordering::SeqCst) == 0 {
+            self.release();
+        }
+    }
+
+    /// A request's reply went out (or could not).
+    fn request_done(&self) {
+        if self.inflight.fetch_sub(1, Ordering::SeqCst) == 1 && self.ended.load(Ordering::SeqCst) {
+            self.release();
+        }
+    }
+
+    fn release(&self) {
+        let hold = self.hold.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(hold);
     }
 }
 
