@@ -15,10 +15,10 @@
 #           metadata says so: two checkpoints' commits included);
 # the direction alternates every round (a to b, then b to a), and so does
 # which of the two goes first. Then the users: fio's nbd engine, 4 KiB
-# random writes at QD1 on the LV for RUNTIME seconds with no move (idle),
-# and for RUNTIME seconds right after `pvmove -b` starts (during), with how
-# far the move got in that window. Printed: medians, MiB/s, the pvmove /
-# copy ratio, and the IOPS during / idle ratio. Needs root, fio, python3.
+# random writes at QD1 on the LV, RUNTIME seconds with no move (idle), then
+# on in the same fio run from `pvmove -b` until the move is done (during).
+# Printed: medians, MiB/s, the pvmove / copy ratio, and the IOPS during /
+# idle ratio. Needs root, fio, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -91,23 +91,47 @@ for round in $(seq "$REPEAT"); do
   tmp=$src; src=$dst; dst=$tmp
 done
 
-fio_run() {
-  fio --output-format=json --name=j --ioengine=nbd --uri="nbd+unix:///vg0-lv?socket=$W/run/nbd.sock" \
-      --size="$BYTES" --rw=randwrite --bs=4k --iodepth=1 --time_based --runtime="$RUNTIME" \
-    | fio_stats | cut -d' ' -f1
+# The users: one fio run per round (4 KiB random writes at QD1, its IOPS
+# logged every 100 ms), the page cache dropped first. After RUNTIME seconds
+# `pvmove -b` starts; once pvmove0 is gone fio is stopped. Idle IOPS are
+# the samples before the move started, during IOPS those from its start to
+# its end: both from the same fio process, so the only difference is the
+# move.
+users_round() {
+  local log="$W/iops.$1"
+  rm -f "$log"_iops*.log
+  cold
+  fio --name=j --ioengine=nbd --uri="nbd+unix:///vg0-lv?socket=$W/run/nbd.sock" \
+      --size="$BYTES" --rw=randwrite --bs=4k --iodepth=1 --time_based --runtime=600 \
+      --write_iops_log="$log" --log_avg_msec=100 --log_unix_epoch=1 >/dev/null 2>&1 &
+  local fio=$!
+  sleep "$RUNTIME"
+  local ts; ts=$(now)
+  U pvmove -b "$src" >/dev/null
+  while U lvs -a --noheadings -o lv_name vg0 | grep -q pvmove0; do sleep 0.05; done
+  local te; te=$(now)
+  kill -INT "$fio"; wait "$fio" || true
+  # Samples are "msec since the epoch, iops, ..." (fio writes them at its
+  # end); the first one counts from fio's start-up, so it is left out.
+  python3 - "$log"_iops.1.log "$ts" "$te" <<'PY'
+import sys
+path, ts, te = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+idle, during = [], []
+for line in list(open(path))[1:]:
+    ms, iops = int(line.split(",")[0]), int(line.split(",")[1])
+    t = ms / 1000.0
+    if t <= ts:
+        idle.append(iops)
+    elif t <= te:
+        during.append(iops)
+mean = lambda v: sum(v) / len(v) if v else 0.0
+print("%.0f %.0f %.2f" % (mean(idle), mean(during), te - ts))
+PY
 }
 for round in $(seq "$REPEAT"); do
-  cold
-  add idle "$(fio_run)"
-  cold
-  U pvmove -b "$src" >/dev/null
-  t0=$(now)
-  add during "$(fio_run)"
-  t1=$(now)
-  # How far the move got in the window, then let it finish.
-  pct=$(U lvs -a --noheadings -o copy_percent vg0/pvmove0 2>/dev/null | tr -d ' ' || true)
-  echo "round $round: during the move, ${pct:-100}% moved after $(secs "$t0" "$t1") s" >&2
-  while U lvs -a --noheadings -o lv_name vg0 | grep -q pvmove0; do sleep 0.2; done
+  read -r idle during took < <(users_round "$round")
+  add idle "$idle"; add during "$during"
+  echo "round $round: users: idle $idle IOPS, during the move $during IOPS; the move took $took s" >&2
   tmp=$src; src=$dst; dst=$tmp
 done
 stop_daemon
