@@ -47,3 +47,12 @@ mod tests {
         assert_eq!(snapshot(&SnapshotStatus::Invalid), None);
     }
 }
+
+/// A legacy mirror's in-sync share (`Cpy%Sync`): regions in sync over
+/// regions, as LVM reads the mirror target's status.
+pub fn mirror(m: &ulvm_dm_table::MirrorStatus) -> f64 {
+    if m.regions == 0 {
+        return 100.0;
+    }
+    m.in_sync as f64 * 100.0 / m.regions as f64
+}

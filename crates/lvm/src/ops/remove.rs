@@ -23,7 +23,12 @@ pub fn lvremove(s: &mut Session, vg_name: &str, lv: Option<&str>, force: bool) -
             }
             vec![n.to_string()]
         }
-        None => vg.vg.user_lvs().filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none()).map(|l| l.name.clone()).collect(),
+        None => vg
+            .vg
+            .user_lvs()
+            .filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none() && vg.vg.mirror_parent(&l.name).is_none())
+            .map(|l| l.name.clone())
+            .collect(),
     };
     for n in names {
         remove_one(s, vg_name, &n, force)?;
@@ -80,7 +85,12 @@ fn remove_one(s: &mut Session, vg_name: &str, name: &str, force: bool) -> Result
             "Can't remove internal logical volume {vg_name}/{name}: remove the clone that uses it."
         ));
     }
+    if vg.vg.mirror_parent(name).is_some() {
+        return refuse(format!("Can't remove logical volume {vg_name}/{name} used by a mirror."));
+    }
     let mut gone: Vec<String> = vec![name.to_string()];
+    // A mirror's images and log go with it.
+    gone.extend(vg.vg.mirror_sub_lvs(name));
     if let Some(c) = vg.vg.lv(name).and_then(|l| l.clone_ref()) {
         gone.push(c.metadata_lv);
     }
