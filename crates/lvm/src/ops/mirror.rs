@@ -546,7 +546,8 @@ fn add_images(
     let name = lv.name.clone();
     let taken = |vg: &Vg, k: usize| vg.vg.lv(&format!("{name}{MIMAGE_INFIX}{k}")).is_some();
     let mut new_images = Vec::new();
-    let mut k = 0;
+    // A linear LV's own extents become image 0.
+    let mut k = usize::from(was_linear);
     for areas in &placed {
         while taken(vg, k) || new_images.iter().any(|l: &LogicalVolume| l.name == format!("{name}{MIMAGE_INFIX}{k}"))
         {
