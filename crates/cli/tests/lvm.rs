@@ -665,3 +665,164 @@ fn test_pvmove_survives_a_daemon_crash_under_write_load() {
     lvm.ok(&["vgchange", "-an", "vg0"]);
     d.stop();
 }
+
+/// Reads `len` bytes of an export from its start.
+fn read_export(d: &Daemon, name: &str, len: usize) -> Vec<u8> {
+    let c = NbdClient::connect_unix(&d.nbd_socket(), name).unwrap();
+    let mut b = vec![0u8; len];
+    c.read(Sectors(0), &mut b).unwrap();
+    b
+}
+
+fn in_sync(lvm: &Lvm, lv: &str) -> bool {
+    lvm.ok(&["lvs", "--noheadings", "-o", "copy_percent", lv]).trim() == "100.00"
+}
+
+/// A legacy mirror through the daemon: made, written through NBD, both
+/// legs (and both PVs, at the extents the metadata names) holding the
+/// data, `lvs -a` as LVM shows it, a leg split off as a linear LV with
+/// the data, a linear LV mirrored again and back to linear, and a mirror
+/// removed with its images and log.
+#[test]
+fn test_mirror_lv_legs_hold_the_data_split_and_back_to_linear() {
+    let t = TestDir::new("lvm-mirror");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    assert_eq!(
+        lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]),
+        "  Logical volume \"m\" created.\n"
+    );
+    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
+    let data = stamped(8 << 20, 11, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
+    c.write(Sectors(0), &data).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    assert!(read_export(&d, "vg0-m_mimage_0", 8 << 20) == data, "leg 0 lacks the data");
+    assert!(read_export(&d, "vg0-m_mimage_1", 8 << 20) == data, "leg 1 lacks the data");
+    // Extent 0 of a.img and of b.img (1 MiB in): both legs on disk.
+    for img in &imgs[..2] {
+        let mut on_disk = vec![0u8; 8 << 20];
+        std::fs::File::open(img).unwrap().read_exact_at(&mut on_disk, 1 << 20).unwrap();
+        assert!(on_disk == data, "{} does not hold the data", img.display());
+    }
+    assert_eq!(
+        lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,devices,mirror_log,region_size"]),
+        [
+            "  m            mwi-a-m--- m_mimage_0(0),m_mimage_1(0)             [m_mlog] 2.00m".to_string(),
+            format!("  [m_mimage_0] iwi-aom--- {ap}(0)             0 "),
+            format!("  [m_mimage_1] iwi-aom--- {bp}(0)             0 "),
+            format!("  [m_mlog]     lwi-aom--- {cp}(0)             0 \n"),
+        ]
+        .join("\n")
+    );
+    assert!(lvm.ok(&["lvdisplay", "vg0/m"]).contains("  Mirrored volumes       2\n"));
+
+    // Split: leg 1 becomes "copy", linear on b, with the data.
+    assert_eq!(
+        lvm.ok(&["lvconvert", "--splitmirrors", "1", "--name", "copy", "vg0/m"]),
+        "  Logical volume vg0/m converted.\n"
+    );
+    assert!(read_export(&d, "vg0-copy", 8 << 20) == data, "the split leg lacks the data");
+    assert!(read_export(&d, "vg0-m", 8 << 20) == data, "the mirror lost its data when split");
+    assert_eq!(
+        lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,devices"]),
+        format!("  copy -wi-a----- {bp}(0)\n  m    -wi-a----- {ap}(0)\n")
+    );
+    assert!(!lvm.ok(&["dmsetup", "table"]).contains("_mimage_"), "images left behind");
+
+    // Mirrored again (the new leg copied from the old), then -m 0 keeps
+    // the original extents.
+    let out = lvm.ok(&["lvconvert", "--type", "mirror", "-m", "1", "-i", "1", "vg0/m"]);
+    assert!(out.starts_with("  Logical volume vg0/m being converted.\n"), "{out}");
+    assert!(out.ends_with("  vg0/m: Converted: 100.00%\n"), "{out}");
+    assert!(read_export(&d, "vg0-m_mimage_1", 8 << 20) == data, "the new leg was not copied");
+    assert_eq!(lvm.ok(&["lvconvert", "-m", "0", "vg0/m"]), "  Logical volume vg0/m converted.\n");
+    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,devices", "vg0/m"]), format!("  m -wi-a----- {ap}(0)\n"));
+    assert!(read_export(&d, "vg0-m", 8 << 20) == data);
+
+    // Removing a mirror removes its images and log, devices and all.
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "4M", "-n", "gone", "vg0"]);
+    assert_eq!(
+        lvm.fails(5, &["lvremove", "-f", "vg0/gone_mimage_0"]),
+        "Can't remove logical volume vg0/gone_mimage_0 used by a mirror."
+    );
+    assert_eq!(lvm.ok(&["lvremove", "-f", "vg0/gone"]), "  Logical volume \"gone\" successfully removed.\n");
+    assert!(!lvm.ok(&["dmsetup", "table"]).contains("gone"), "devices of the removed mirror left behind");
+    assert!(!lvm.ok(&["lvs", "-a"]).contains("gone"), "sub-LVs of the removed mirror left behind");
+    d.stop();
+}
+
+/// A leg fails under write load (its image device gets an `error` table,
+/// as one would fail it with dmsetup on the kernel): writes go on, the
+/// mirror shows the leg `D`; `lvconvert --repair` puts a new image on the
+/// free PV and copies it; both legs then hold every acknowledged write.
+#[test]
+fn test_mirror_leg_failure_under_write_load_is_repaired_without_losing_data() {
+    let t = TestDir::new("lvm-mirror-repair");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "--mirrorlog", "core", "-L", "16M", "-n", "m", "vg0", &ap, &bp]);
+    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
+    const BLOCK: usize = 64 << 10;
+    const BLOCKS: u64 = (16 << 20) / BLOCK as u64;
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<u64, u64>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let writes = || written.load(std::sync::atomic::Ordering::SeqCst);
+    let writer = {
+        let (acked, stop, sock, written) = (acked.clone(), stop.clone(), d.nbd_socket(), written.clone());
+        std::thread::spawn(move || {
+            let c = NbdClient::connect_unix(&sock, "vg0-m").unwrap();
+            let mut seed = 1u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let block = (seed * 7) % BLOCKS;
+                c.write(Sectors(block * (BLOCK as u64 / 512)), &stamped(BLOCK, seed, block)).expect("a write failed");
+                acked.lock().unwrap().insert(block, seed);
+                written.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                seed += 1;
+            }
+            c.flush().unwrap();
+        })
+    };
+    wait_for("some writes", || writes() > 20);
+    // Leg 1 fails.
+    d.ok(&["suspend", "vg0-m_mimage_1"]);
+    d.ok(&["load", "vg0-m_mimage_1", "--table", "0 32768 error"]);
+    d.ok(&["resume", "vg0-m_mimage_1"]);
+    wait_for("the failed leg marked D", || d.ok(&["status", "vg0-m"]).contains(" 1 AD 1 core"));
+    let before = writes();
+    wait_for("writes going on with one leg", || {
+        assert!(!writer.is_finished(), "the writer stopped; daemon log:\n{}", d.log());
+        writes() > before + 20
+    });
+    let out = lvm.ok(&["lvconvert", "--repair", "vg0/m"]);
+    assert!(out.contains(&format!("m_mimage_1 of vg0/m replaced by a new image on {cp}")), "{out}");
+    let before = writes();
+    wait_for("writes going on after the repair", || {
+        assert!(!writer.is_finished(), "the writer stopped; daemon log:\n{}", d.log());
+        writes() > before + 20
+    });
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+    wait_for("the new leg copied", || in_sync(&lvm, "vg0/m"));
+    assert!(d.ok(&["status", "vg0-m"]).contains(" 1 AA 1 core"));
+    let lvs = lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,devices"]);
+    assert_eq!(
+        lvs.lines().map(str::trim_end).collect::<Vec<_>>(),
+        ["  m            m_mimage_0(0),m_mimage_1(0)", &format!("  [m_mimage_0] {ap}(0)"), &format!("  [m_mimage_1] {cp}(0)")]
+    );
+    let (leg0, leg1) = (read_export(&d, "vg0-m_mimage_0", 16 << 20), read_export(&d, "vg0-m_mimage_1", 16 << 20));
+    assert!(leg0 == leg1, "the legs differ after the repair");
+    for (block, seed) in acked.lock().unwrap().iter() {
+        let at = *block as usize * BLOCK;
+        assert!(leg0[at..at + BLOCK] == stamped(BLOCK, *seed, *block)[..], "block {block} lost its last acknowledged write");
+    }
+    d.stop();
+}

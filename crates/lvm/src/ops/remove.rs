@@ -41,6 +41,9 @@ fn remove_one(s: &mut Session, vg_name: &str, name: &str, force: bool) -> Result
     if vg.vg.lv(name).is_none() {
         return Ok(()); // removed with its origin
     }
+    if vg.vg.mirror_parent(name).is_some() {
+        return Err(LvmError::Refused(format!("Can't remove logical volume {vg_name}/{name} used by a mirror.")));
+    }
     let snap = vg.vg.snapshot_of_cow(name);
     let origin = activate::family_origin(&vg, name);
     let family_snaps = vg.vg.snapshots_of(&origin);
@@ -84,9 +87,6 @@ fn remove_one(s: &mut Session, vg_name: &str, name: &str, force: bool) -> Result
         return refuse(format!(
             "Can't remove internal logical volume {vg_name}/{name}: remove the clone that uses it."
         ));
-    }
-    if vg.vg.mirror_parent(name).is_some() {
-        return refuse(format!("Can't remove logical volume {vg_name}/{name} used by a mirror."));
     }
     let mut gone: Vec<String> = vec![name.to_string()];
     // A mirror's images and log go with it.
