@@ -139,6 +139,37 @@ fn test_real_lvm_reads_and_checks_what_ulvm_made() {
     assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
 }
 
+/// Real `vgck` and `lvs -a` accept a VG with ulvm's legacy mirrors (disk
+/// log, core log, `--nosync`, a non-default region size) and show the
+/// same attributes, logs, region sizes, images and extents as ulvm.
+#[test]
+fn test_real_lvm_reads_and_checks_ulvm_mirrors() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-mirror");
+    let imgs = [t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64)];
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmmir{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    let paths: Vec<&str> = imgs.iter().map(|p| p.to_str().unwrap()).collect();
+    u(&["vgcreate", &vg, paths[0], paths[1], paths[2]]);
+    u(&["lvcreate", "-an", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "mdisk", &vg]);
+    u(&["lvcreate", "-an", "--type", "mirror", "-m", "1", "--mirrorlog", "core", "-L", "4M", "-n", "mcore", &vg]);
+    u(&["lvcreate", "-an", "--type", "mirror", "-m", "1", "--nosync", "-L", "4M", "-n", "mnosync", &vg]);
+    u(&["lvcreate", "-an", "--type", "mirror", "-m", "2", "-R", "512k", "-L", "4M", "-n", "mthree", &vg]);
+    let loops = attach(&[&imgs[0], &imgs[1], &imgs[2]], true);
+    let cfg = only(&loops);
+    let files = [imgs[0].as_path(), imgs[1].as_path(), imgs[2].as_path()];
+    run("vgck", &["--config", &cfg, &vg]).unwrap();
+    let fields = "lv_name,lv_attr,lv_size,devices,seg_pe_ranges,segtype,mirror_log,region_size,copy_percent";
+    let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]).unwrap();
+    let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]);
+    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    assert!(real.contains("[mdisk_mlog]"), "{real}");
+}
+
 #[test]
 fn test_ulvm_reads_and_activates_what_real_lvm_made() {
     if !can_run() {
