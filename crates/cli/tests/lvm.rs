@@ -826,3 +826,33 @@ fn test_mirror_leg_failure_under_write_load_is_repaired_without_losing_data() {
     }
     d.stop();
 }
+
+/// A third image added to a mirror whose disk log says every region is in
+/// sync gets every region copied (the mirror is reloaded with `sync`): the
+/// regression a rewritten log would hit, since the live mirror writes its
+/// own bits back when it is suspended.
+#[test]
+fn test_mirror_gains_an_image_that_gets_the_data() {
+    let t = TestDir::new("lvm-mirror-up");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]);
+    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
+    let data = stamped(8 << 20, 21, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
+    c.write(Sectors(0), &data).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    let out = lvm.ok(&["lvconvert", "-m", "2", "-i", "1", "vg0/m"]);
+    assert!(out.ends_with("  vg0/m: Converted: 100.00%\n"), "{out}");
+    assert_eq!(
+        lvm.ok(&["lvs", "--noheadings", "-o", "devices", "vg0/m"]).trim(),
+        "m_mimage_0(0),m_mimage_1(0),m_mimage_2(0)"
+    );
+    assert!(read_export(&d, "vg0-m_mimage_2", 8 << 20) == data, "the new image was not copied");
+    assert!(read_export(&d, "vg0-m", 8 << 20) == data);
+    d.stop();
+}

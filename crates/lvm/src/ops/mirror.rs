@@ -391,6 +391,9 @@ pub fn lvconvert_mirror(s: &mut Session, c: &MirrorConvert) -> Result<Converted,
     let mut after = vg.clone();
     let mut result = Converted::Done;
     let mut log_in_sync = false;
+    // Images added to a mirror: its log says the old ones are in sync,
+    // so this load copies everything again.
+    let mut resync_all = false;
     if let Some((n, new_name)) = &c.split {
         split(s, &mut after, &lv, *n, new_name, active)?;
     } else if let Some(want) = c.mirrors.map(|m| m + 1) {
@@ -407,6 +410,7 @@ pub fn lvconvert_mirror(s: &mut Session, c: &MirrorConvert) -> Result<Converted,
                 LogType::Disk
             });
             add_images(s, &mut after, &lv, want - have, log, c.region_size, pvs.as_deref())?;
+            resync_all = have > 1;
             result = Converted::Syncing;
         } else if let Some(log) = c.log {
             log_in_sync = change_log(s, &mut after, &lv, log, pvs.as_deref(), active)?;
@@ -432,7 +436,10 @@ pub fn lvconvert_mirror(s: &mut Session, c: &MirrorConvert) -> Result<Converted,
     if log_in_sync {
         // As LVM: a log added to a mirror in sync is loaded `nosync` (its
         // bits were written clean), for this activation only.
-        mark_nosync(&mut after_plan, &dm_name(&c.vg, &lv.name, None));
+        mark_log_sync(&mut after_plan, &dm_name(&c.vg, &lv.name, None), LogSync::NoSync);
+    }
+    if resync_all {
+        mark_log_sync(&mut after_plan, &dm_name(&c.vg, &lv.name, None), LogSync::Sync);
     }
     let mut committed = after;
     s.commit(&mut committed)?;
@@ -453,12 +460,16 @@ pub fn lvconvert_mirror(s: &mut Session, c: &MirrorConvert) -> Result<Converted,
     Ok(result)
 }
 
-fn mark_nosync(plan: &mut [DmDevice], top: &str) {
+/// Gives the mirror `top`'s table in `plan` the log argument `to`, for
+/// this load only: `nosync` for a new log written in sync, `sync` to copy
+/// every region again (new images). The log is not rewritten on disk for
+/// that: the live target writes its own bits when it is suspended.
+fn mark_log_sync(plan: &mut [DmDevice], top: &str, to: LogSync) {
     for d in plan.iter_mut().filter(|d| d.name == top) {
         for l in &mut d.table.0 {
             if let TargetArgs::Mirror(m) = &mut l.target {
                 match &mut m.log {
-                    MirrorLog::Disk { sync, .. } | MirrorLog::Core { sync, .. } => *sync = LogSync::NoSync,
+                    MirrorLog::Disk { sync, .. } | MirrorLog::Core { sync, .. } => *sync = to,
                 }
             }
         }
@@ -513,8 +524,9 @@ fn drop_images(vg: &mut Vg, lv: &LogicalVolume, n: usize, pvs: Option<&[String]>
 }
 
 /// `-m` up: `n` new images on PVs no image uses; a linear LV becomes a
-/// mirror whose first image holds its extents, with a `log` log. The new
-/// images are copied from the first (a disk log is written out of sync).
+/// mirror whose first image holds its extents, with a `log` log (a new
+/// disk log is written out of sync, so the new images are copied from
+/// the first; an existing mirror is reloaded with `sync` by the caller).
 #[allow(clippy::too_many_arguments)]
 fn add_images(
     s: &mut Session,
@@ -573,11 +585,6 @@ fn add_images(
         let areas = place_log(vg, ln, pvs, &image_pvs).ok_or_else(|| insufficient(&name, ln))?;
         vg.vg_mut().lvs.retain(|l| !new_images.iter().any(|i| i.name == l.name));
         log_lv = Some(new_lv(&log_name, false, &areas)?);
-    }
-    if let Some(l) = had_log.as_deref().and_then(|l| vg.vg.lv(l)) {
-        // Old images are in sync in the log; the new ones are not: the
-        // whole log starts again out of sync.
-        init_log(vg, l, false)?;
     }
     if let Some(l) = &log_lv {
         init_log(vg, l, false)?;
@@ -702,8 +709,9 @@ fn split(s: &mut Session, vg: &mut Vg, lv: &LogicalVolume, n: usize, new_name: &
 
 /// `lvconvert --repair VG/LV`: every image whose leg the mirror marks
 /// failed (`D`, `R`, `S`, `F`) is replaced by a new image on PVs no
-/// healthy image uses, and the log starts again out of sync so the new
-/// images are copied from the first healthy one. Whether anything was
+/// healthy image uses, and the mirror is reloaded with the log argument
+/// `sync`, so every region is copied again from the first healthy image
+/// (the log said the replaced images were in sync). Whether anything was
 /// replaced.
 pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str) -> Result<bool, LvmError> {
     let _l = s.lock_vg(vg_name)?;
@@ -762,11 +770,11 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str) -> Result<bool, Lvm
         let mm = v.lv_mut(lv_name).and_then(|l| l.mirror_mut()).expect("a mirror");
         mm.areas.swap(0, first_ok);
     }
-    if let Some(l) = m.mirror_log.as_deref().and_then(|l| vg.vg.lv(l)) {
-        init_log(&vg, l, false)?;
-    }
     s.commit(&mut vg)?;
-    let after = activate::plan(&vg, &family)?;
+    let mut after = activate::plan(&vg, &family)?;
+    // The log says the replaced images were in sync: this load copies
+    // every region again.
+    mark_log_sync(&mut after, &dm_name(vg_name, lv_name, None), LogSync::Sync);
     // The mirror is reloaded even where its table reads the same: a new
     // target reads the rewritten log and copies the new images.
     let top = dm_name(vg_name, lv_name, None);
