@@ -13,6 +13,7 @@ use ulvm_lvm::extent::Extents;
 use ulvm_lvm::model::{SegmentKind, NOTSYNCED};
 use ulvm_lvm::ops::mirror::{self, LogType, MirrorConvert, MirrorCreate};
 use ulvm_lvm::ops::remove::lvremove;
+use ulvm_lvm::ops::resize::{self, Command as ResizeCommand, Resize, Target};
 use ulvm_lvm::ops::vg::{vgcreate, VgCreate};
 use ulvm_lvm::LvmError;
 
@@ -273,4 +274,37 @@ fn test_lvremove_of_a_mirror_removes_its_images_log_and_devices() {
     let vg = s.vg("vg0", true).unwrap();
     assert!(vg.vg.lvs.is_empty(), "{:?}", vg.vg.lvs.iter().map(|l| &l.name).collect::<Vec<_>>());
     assert!(t.host.world().devs.is_empty(), "{:?}", t.host.world().devs.keys());
+}
+
+#[test]
+fn test_lvrename_of_a_mirror_renames_its_sub_lvs_and_resize_is_refused() {
+    let t = setup("mirror-rename");
+    let mut s = t.session(false);
+    mirror::lvcreate_mirror(&mut s, &create("m", 4, 1, LogType::Disk)).unwrap();
+    let before = t.disks();
+    let e = ulvm_lvm::ops::change::lvrename(&mut s, "vg0", "m_mimage_0", "x").unwrap_err();
+    assert_eq!(e.to_string(), "Cannot rename internal LV \"m_mimage_0\".");
+    let grow = |lv: &str| Resize {
+        vg: "vg0".into(),
+        lv: lv.into(),
+        command: ResizeCommand::Extend,
+        target: Target::Size(mib(4)),
+        stripes: None,
+        pvs: vec![],
+        force: true,
+        resize_fs: false,
+    };
+    let e = resize::resize(&mut s, &grow("m_mlog")).unwrap_err();
+    assert_eq!(e.to_string(), "Can't resize internal logical volume vg0/m_mlog.");
+    assert!(matches!(resize::resize(&mut s, &grow("m")), Err(LvmError::Refused(_))));
+    assert!(t.disks() == before, "a refused command wrote");
+    ulvm_lvm::ops::change::lvrename(&mut s, "vg0", "m", "data").unwrap();
+    let vg = s.vg("vg0", true).unwrap();
+    let names: Vec<&str> = vg.vg.lvs.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["data", "data_mimage_0", "data_mimage_1", "data_mlog"]);
+    let m = vg.vg.lv("data").unwrap().mirror().unwrap();
+    assert_eq!(m.mirror_log.as_deref(), Some("data_mlog"));
+    assert_eq!(m.areas[1].0, "data_mimage_1");
+    let devs: Vec<String> = t.host.world().devs.keys().cloned().collect();
+    assert_eq!(devs, ["vg0-data", "vg0-data_mimage_0", "vg0-data_mimage_1", "vg0-data_mlog"]);
 }
