@@ -720,6 +720,12 @@ fn test_mirror_lv_legs_hold_the_data_split_and_back_to_linear() {
         .join("\n")
     );
     assert!(lvm.ok(&["lvdisplay", "vg0/m"]).contains("  Mirrored volumes       2\n"));
+    // The VG off and on again: the images and the log go and come with
+    // the mirror, which LVM counts as one LV.
+    assert_eq!(lvm.ok(&["vgchange", "-an", "vg0"]), "  0 logical volume(s) in volume group \"vg0\" now active\n");
+    assert_eq!(lvm.ok(&["dmsetup", "table"]), "No devices found\n");
+    assert_eq!(lvm.ok(&["vgchange", "-ay", "vg0"]), "  1 logical volume(s) in volume group \"vg0\" now active\n");
+    assert!(read_export(&d, "vg0-m", 8 << 20) == data, "the mirror lost its data across vgchange");
 
     // Split: leg 1 becomes "copy", linear on b, with the data.
     assert_eq!(
