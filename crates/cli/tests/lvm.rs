@@ -747,7 +747,10 @@ fn test_mirror_lv_legs_hold_the_data_split_and_back_to_linear() {
     assert!(out.ends_with("  vg0/m: Converted: 100.00%\n"), "{out}");
     assert!(read_export(&d, "vg0-m_mimage_1", 8 << 20) == data, "the new leg was not copied");
     assert_eq!(lvm.ok(&["lvconvert", "-m", "0", "vg0/m"]), "  Logical volume vg0/m converted.\n");
-    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,devices", "vg0/m"]), format!("  m -wi-a----- {ap}(0)\n"));
+    assert_eq!(
+        lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,devices", "vg0/m"]),
+        format!("  m -wi-a----- {ap}(0)\n")
+    );
     assert!(read_export(&d, "vg0-m", 8 << 20) == data);
 
     // Removing a mirror removes its images and log, devices and all.
@@ -774,7 +777,22 @@ fn test_mirror_leg_failure_under_write_load_is_repaired_without_losing_data() {
     let d = Daemon::start(&t.path("run"), &[]);
     let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
     lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
-    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "--mirrorlog", "core", "-L", "16M", "-n", "m", "vg0", &ap, &bp]);
+    lvm.ok(&[
+        "lvcreate",
+        "--type",
+        "mirror",
+        "-m",
+        "1",
+        "--mirrorlog",
+        "core",
+        "-L",
+        "16M",
+        "-n",
+        "m",
+        "vg0",
+        &ap,
+        &bp,
+    ]);
     wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
     const BLOCK: usize = 64 << 10;
     const BLOCKS: u64 = (16 << 20) / BLOCK as u64;
@@ -822,13 +840,20 @@ fn test_mirror_leg_failure_under_write_load_is_repaired_without_losing_data() {
     let lvs = lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,devices"]);
     assert_eq!(
         lvs.lines().map(str::trim_end).collect::<Vec<_>>(),
-        ["  m            m_mimage_0(0),m_mimage_1(0)", &format!("  [m_mimage_0] {ap}(0)"), &format!("  [m_mimage_1] {cp}(0)")]
+        [
+            "  m            m_mimage_0(0),m_mimage_1(0)",
+            &format!("  [m_mimage_0] {ap}(0)"),
+            &format!("  [m_mimage_1] {cp}(0)")
+        ]
     );
     let (leg0, leg1) = (read_export(&d, "vg0-m_mimage_0", 16 << 20), read_export(&d, "vg0-m_mimage_1", 16 << 20));
     assert!(leg0 == leg1, "the legs differ after the repair");
     for (block, seed) in acked.lock().unwrap().iter() {
         let at = *block as usize * BLOCK;
-        assert!(leg0[at..at + BLOCK] == stamped(BLOCK, *seed, *block)[..], "block {block} lost its last acknowledged write");
+        assert!(
+            leg0[at..at + BLOCK] == stamped(BLOCK, *seed, *block)[..],
+            "block {block} lost its last acknowledged write"
+        );
     }
     d.stop();
 }

@@ -577,7 +577,8 @@ fn test_the_fifth_oracle_session_replayed_matches_real_lvm() {
         ("254:16", "240:2"),
         ("254:32", "240:0"),
     ];
-    let mut r = Replay { session: "oracle5", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r =
+        Replay { session: "oracle5", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
     let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
     let synced = |r: &Replay| {
         let o = r.ulvm(&args("lvs --noheadings -o copy_percent vg0")).out;
@@ -632,9 +633,11 @@ fn test_the_fifth_oracle_session_replayed_matches_real_lvm() {
     let no_seqno = |l: &str| {
         let w: Vec<&str> = l.split(' ').collect();
         match w.as_slice() {
-            [vg, n, rest @ ..] if vg.starts_with("vg") && n.parse::<u64>().is_ok() => {
-                std::iter::once(*vg).chain(std::iter::once("SEQ")).chain(rest.iter().copied()).collect::<Vec<_>>().join(" ")
-            }
+            [vg, n, rest @ ..] if vg.starts_with("vg") && n.parse::<u64>().is_ok() => std::iter::once(*vg)
+                .chain(std::iter::once("SEQ"))
+                .chain(rest.iter().copied())
+                .collect::<Vec<_>>()
+                .join(" "),
             _ => l.to_string(),
         }
     };

@@ -397,8 +397,7 @@ fn own_table(vg: &Vg, lv: &LogicalVolume) -> Result<(Vec<DmDevice>, Table), LvmE
     let v = &vg.vg;
     let mut below = Vec::new();
     for name in m.mirror_log.iter().chain(m.areas.iter().map(|(n, _)| n)) {
-        let sub =
-            v.lv(name).ok_or_else(|| FormatError(format!("mirror {}: its sub-LV {name} is missing", lv.name)))?;
+        let sub = v.lv(name).ok_or_else(|| FormatError(format!("mirror {}: its sub-LV {name} is missing", lv.name)))?;
         let (under, table) = own_table(vg, sub)?;
         below.extend(under);
         below.push(DmDevice {

@@ -109,10 +109,7 @@ fn test_lvcreate_mirror_nosync_core_log_and_region_size() {
     let mut c = create("mnosync", 4, 1, LogType::Disk);
     c.nosync = true;
     mirror::lvcreate_mirror(&mut s, &c).unwrap();
-    assert_eq!(
-        t.lines.take().1,
-        ["WARNING: New mirror won't be synchronised. Don't read what you didn't write!"]
-    );
+    assert_eq!(t.lines.take().1, ["WARNING: New mirror won't be synchronised. Don't read what you didn't write!"]);
     let vg = s.vg("vg0", true).unwrap();
     assert_eq!(vg.vg.lv("mnosync").unwrap().status, ["READ", "WRITE", "VISIBLE", NOTSYNCED]);
     assert!(table(&t, "vg0-mnosync").contains(" mirror disk 3 vg0-mnosync_mlog 4096 nosync 2 "));
@@ -125,7 +122,10 @@ fn test_lvcreate_mirror_nosync_core_log_and_region_size() {
     let vg = s.vg("vg0", true).unwrap();
     assert!(vg.vg.lv("mcore_mlog").is_none());
     assert_eq!(vg.vg.lv("mcore").unwrap().mirror().unwrap().mirror_log, None);
-    assert_eq!(table(&t, "vg0-mcore"), "0 8192 mirror core 1 1024 2 vg0-mcore_mimage_0 0 vg0-mcore_mimage_1 0 1 handle_errors");
+    assert_eq!(
+        table(&t, "vg0-mcore"),
+        "0 8192 mirror core 1 1024 2 vg0-mcore_mimage_0 0 vg0-mcore_mimage_1 0 1 handle_errors"
+    );
 }
 
 #[test]
@@ -245,7 +245,10 @@ fn test_lvconvert_repair_replaces_the_failed_leg_on_a_free_pv_and_reloads_the_mi
     let c_path = t.pvs[2].display().to_string();
     assert_eq!(
         t.lines.take().0,
-        [format!("Faulty leg m_mimage_1 of vg0/m replaced by a new image on {c_path}."), "vg0/m: Mirror repaired.".into()]
+        [
+            format!("Faulty leg m_mimage_1 of vg0/m replaced by a new image on {c_path}."),
+            "vg0/m: Mirror repaired.".into()
+        ]
     );
     assert_eq!(at(&t, "m_mimage_1"), ("pv2".into(), Extents(0)));
     let log = t.host.world().log.clone();

@@ -26,7 +26,9 @@ fn mirrors_arg(a: &Args) -> Result<Option<usize>> {
 /// multiple of the page size, as LVM checks it while parsing.
 fn region_arg(a: &Args) -> Result<Option<Sectors>> {
     let Some(v) = a.get("regionsize") else { return Ok(None) };
-    let bad = |why: &str| usage(format!("{why}\nInvalid argument for --regionsize: {v}\nError during parsing of command line."));
+    let bad = |why: &str| {
+        usage(format!("{why}\nInvalid argument for --regionsize: {v}\nError during parsing of command line."))
+    };
     let s = match parse_size(v, 'm') {
         Ok(s) if s.sign == Sign::None => s.sectors,
         _ => return bad("Region size must be a size."),
@@ -89,7 +91,11 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 
 /// Whether `lvconvert`'s options ask for a mirror conversion.
 pub fn wanted(a: &Args) -> bool {
-    a.has("mirrors") || a.has("mirrorlog") || a.has("splitmirrors") || a.has("repair") || a.get("type") == Some("mirror")
+    a.has("mirrors")
+        || a.has("mirrorlog")
+        || a.has("splitmirrors")
+        || a.has("repair")
+        || a.get("type") == Some("mirror")
 }
 
 /// `lvconvert -m|--mirrorlog|--splitmirrors|--repair`.
@@ -132,9 +138,11 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     };
     if mirror::lvconvert_mirror(&mut ctx.s, &c)? == Converted::Syncing && !a.has("background") {
         let interval = match a.get("interval") {
-            Some(v) => v.parse::<f64>().ok().filter(|i| *i >= 0.0).ok_or_else(|| {
-                super::Usage(format!("Invalid argument for --interval: {v}"))
-            })?,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|i| *i >= 0.0)
+                .ok_or_else(|| super::Usage(format!("Invalid argument for --interval: {v}")))?,
             None => 15.0,
         };
         // The legs are copied by the mirror target; this only watches, as

@@ -299,7 +299,9 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         },
         "data_percent" | "snap_percent" => pct(l.pct),
         "copy_percent" => pct(l.copy),
-        "mirror_log" => Cell::str(lv.mirror().and_then(|m| m.mirror_log.as_ref()).map(|n| format!("[{n}]")).unwrap_or_default()),
+        "mirror_log" => {
+            Cell::str(lv.mirror().and_then(|m| m.mirror_log.as_ref()).map(|n| format!("[{n}]")).unwrap_or_default())
+        }
         "region_size" => size_cell(
             u,
             match seg.map(|s| &s.kind) {

@@ -35,7 +35,9 @@ pub fn lvrename(s: &mut Session, vg_name: &str, old: &str, new: &str) -> Result<
         .filter_map(|n| n.strip_prefix(old).map(|rest| (n.clone(), format!("{new}{rest}"))))
         .collect();
     if let Some((_, taken)) = subs.iter().find(|(_, n)| vg.vg.lv(n).is_some()) {
-        return Err(LvmError::Exists(format!("Logical Volume \"{taken}\" already exists in volume group \"{vg_name}\"")));
+        return Err(LvmError::Exists(format!(
+            "Logical Volume \"{taken}\" already exists in volume group \"{vg_name}\""
+        )));
     }
     let renames: Vec<(String, String)> = std::iter::once((old.to_string(), new.to_string())).chain(subs).collect();
     if let Some(h) = s.host_if_running() {

@@ -242,7 +242,9 @@ pub fn init_log(vg: &Vg, log: &LogicalVolume, in_sync: bool) -> Result<(), LvmEr
 }
 
 fn insufficient(lv: &str, more: Extents) -> LvmError {
-    LvmError::Insufficient(format!("Insufficient suitable allocatable extents for logical volume {lv}: {more} more required"))
+    LvmError::Insufficient(format!(
+        "Insufficient suitable allocatable extents for logical volume {lv}: {more} more required"
+    ))
 }
 
 /// `lvcreate --type mirror`: the mirror, its images and its log; active
@@ -561,8 +563,7 @@ fn add_images(
     // A linear LV's own extents become image 0.
     let mut k = usize::from(was_linear);
     for areas in &placed {
-        while taken(vg, k) || new_images.iter().any(|l: &LogicalVolume| l.name == format!("{name}{MIMAGE_INFIX}{k}"))
-        {
+        while taken(vg, k) || new_images.iter().any(|l: &LogicalVolume| l.name == format!("{name}{MIMAGE_INFIX}{k}")) {
             k += 1;
         }
         new_images.push(new_lv(&format!("{name}{MIMAGE_INFIX}{k}"), false, areas)?);
@@ -659,8 +660,7 @@ fn change_log(
             let ln = log_extents(vg, vg.vg.extent_size.to_sectors(lv.extents()), region);
             let areas = place_log(vg, ln, pvs, &image_pvs).ok_or_else(|| insufficient(&lv.name, ln))?;
             let log_lv = new_lv(&name, false, &areas)?;
-            let synced =
-                lv.has_status(NOTSYNCED) || (active && in_sync(s, &vg.vg.name, &lv.name).unwrap_or(false));
+            let synced = lv.has_status(NOTSYNCED) || (active && in_sync(s, &vg.vg.name, &lv.name).unwrap_or(false));
             init_log(vg, &log_lv, synced)?;
             let v = vg.vg_mut();
             v.lv_mut(&lv.name).and_then(|x| x.mirror_mut()).expect("a mirror").mirror_log = Some(name);
@@ -672,7 +672,14 @@ fn change_log(
 
 /// `--splitmirrors N --name NEW`: the last `n` images leave the mirror
 /// and become the LV `new_name` (one image: a linear LV on its extents).
-fn split(s: &mut Session, vg: &mut Vg, lv: &LogicalVolume, n: usize, new_name: &str, active: bool) -> Result<(), LvmError> {
+fn split(
+    s: &mut Session,
+    vg: &mut Vg,
+    lv: &LogicalVolume,
+    n: usize,
+    new_name: &str,
+    active: bool,
+) -> Result<(), LvmError> {
     let images = images_of(lv);
     let vgn = vg.vg.name.clone();
     if images.is_empty() {
@@ -683,7 +690,9 @@ fn split(s: &mut Session, vg: &mut Vg, lv: &LogicalVolume, n: usize, new_name: &
     }
     check_lv_name(new_name)?;
     if vg.vg.lv(new_name).is_some() {
-        return Err(LvmError::Exists(format!("Logical Volume \"{new_name}\" already exists in volume group \"{vgn}\"")));
+        return Err(LvmError::Exists(format!(
+            "Logical Volume \"{new_name}\" already exists in volume group \"{vgn}\""
+        )));
     }
     if n == 0 || n >= images.len() {
         return Err(LvmError::Refused(format!(
@@ -805,7 +814,14 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str) -> Result<bool, Lvm
         s.print(format!(
             "Faulty leg {} of {vg_name}/{lv_name} replaced by a new image on {}.",
             m.areas[i].0,
-            vg.vg.lv(&m.areas[i].0).map(lv_pvs).unwrap_or_default().iter().map(|k| vg.pv_path(k)).collect::<Vec<_>>().join(",")
+            vg.vg
+                .lv(&m.areas[i].0)
+                .map(lv_pvs)
+                .unwrap_or_default()
+                .iter()
+                .map(|k| vg.pv_path(k))
+                .collect::<Vec<_>>()
+                .join(",")
         ));
     }
     s.print(format!("{vg_name}/{lv_name}: Mirror repaired."));
