@@ -723,6 +723,10 @@ fn test_mirror_lv_legs_hold_the_data_split_and_back_to_linear() {
         ]
     );
     assert!(lvm.ok(&["lvdisplay", "vg0/m"]).contains("  Mirrored volumes       2\n"));
+    // The images and the log show when named or with -a, not with the VG.
+    assert!(!lvm.ok(&["lvdisplay", "vg0"]).contains("Internal LV Name"));
+    assert!(lvm.ok(&["lvdisplay", "vg0/m_mlog"]).contains("  Internal LV Name       m_mlog\n"));
+    assert_eq!(lvm.ok(&["lvdisplay", "-a", "vg0"]).matches("Internal LV Name").count(), 3);
     // The VG off and on again: the images and the log go and come with
     // the mirror, which LVM counts as one LV.
     assert_eq!(lvm.ok(&["vgchange", "-an", "vg0"]), "  0 logical volume(s) in volume group \"vg0\" now active\n");

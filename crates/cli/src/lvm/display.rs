@@ -362,12 +362,14 @@ pub fn lvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
         let view = View::new(vg);
         for lv in vg.vg.user_lvs() {
-            let selected = a.pos.is_empty()
-                || a.pos.iter().any(|p| {
-                    let p = p.strip_prefix("/dev/").unwrap_or(p);
-                    p == vg.vg.name || p == format!("{}/{}", vg.vg.name, lv.name)
-                });
-            if selected && (view.visible(lv) || !a.pos.is_empty() || a.has("all")) {
+            let names_vg = a.pos.iter().any(|p| p.strip_prefix("/dev/").unwrap_or(p) == vg.vg.name);
+            let names_lv =
+                a.pos.iter().any(|p| p.strip_prefix("/dev/").unwrap_or(p) == format!("{}/{}", vg.vg.name, lv.name));
+            let selected = a.pos.is_empty() || names_vg || names_lv;
+            // A VG named shows its visible LVs, as no name does; a hidden
+            // LV (a mirror's image) shows when named, or with -a.
+            let hidden_ok = names_lv || a.has("all") || (names_vg && view.snapshot_of_cow(&lv.name).is_some());
+            if selected && (view.visible(lv) || hidden_ok) {
                 print_lvdisplay(ctx, &devs, &view, lv, out);
                 if a.has("maps") {
                     print_segments(vg, lv, out);
