@@ -237,11 +237,11 @@ fn test_lvconvert_repair_replaces_the_failed_leg_on_a_free_pv_and_reloads_the_mi
     };
     // Nothing failed: nothing to do.
     t.host.world().status.insert("vg0-m".into(), healthy(LegHealth::Alive));
-    assert!(!mirror::repair(&mut s, "vg0", "m").unwrap());
+    assert!(!mirror::repair(&mut s, "vg0", "m", mirror::RepairPolicy::Allocate).unwrap());
     t.host.world().status.insert("vg0-m".into(), healthy(LegHealth::WriteError));
     t.lines.take();
     t.host.world().log.clear();
-    assert!(mirror::repair(&mut s, "vg0", "m").unwrap());
+    assert!(mirror::repair(&mut s, "vg0", "m", mirror::RepairPolicy::Allocate).unwrap());
     let c_path = t.pvs[2].display().to_string();
     assert_eq!(
         t.lines.take().0,
@@ -310,4 +310,31 @@ fn test_lvrename_of_a_mirror_renames_its_sub_lvs_and_resize_is_refused() {
     assert_eq!(m.areas[1].0, "data_mimage_1");
     let devs: Vec<String> = t.host.world().devs.keys().cloned().collect();
     assert_eq!(devs, ["vg0-data", "vg0-data_mimage_0", "vg0-data_mimage_1", "vg0-data_mlog"]);
+}
+
+#[test]
+fn test_repair_with_the_remove_policy_drops_the_failed_image_and_leaves_a_linear_lv() {
+    let t = setup("mirror-repair-remove");
+    let mut s = t.session(false);
+    mirror::lvcreate_mirror(&mut s, &create("m", 4, 1, LogType::Disk)).unwrap();
+    t.lines.take();
+    t.host.world().status.insert(
+        "vg0-m".into(),
+        TargetStatus::Mirror(MirrorStatus {
+            legs: vec![DevNum { major: 253, minor: 1 }, DevNum { major: 253, minor: 2 }],
+            in_sync: 2,
+            regions: 2,
+            health: vec![LegHealth::WriteError, LegHealth::Alive],
+            log: MirrorLogStatus::Disk { dev: DevNum { major: 253, minor: 0 }, health: Default::default() },
+        }),
+    );
+    assert!(mirror::repair(&mut s, "vg0", "m", mirror::RepairPolicy::Remove).unwrap());
+    assert_eq!(t.lines.take().0, ["Faulty leg m_mimage_0 of vg0/m removed.", "vg0/m: Mirror repaired."]);
+    // The healthy image 1 (on vdb) is the LV now; image 0, the log, their devices go.
+    assert_eq!(at(&t, "m"), ("pv1".into(), Extents(0)));
+    let vg = s.vg("vg0", true).unwrap();
+    assert_eq!(vg.vg.lvs.len(), 1);
+    let devs: Vec<String> = t.host.world().devs.keys().cloned().collect();
+    assert_eq!(devs, ["vg0-m"]);
+    assert!(table(&t, "vg0-m").contains(" linear "));
 }

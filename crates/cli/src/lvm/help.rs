@@ -415,8 +415,10 @@ const HELP: &[(&str, &str, &str)] = &[
     [ COMMON_OPTIONS ]
 
   Replace the images of a mirror whose legs failed with new ones on other
-  PVs, and copy them again.
+  PVs, and copy them again (--use-policies: as
+  activation/mirror_image_fault_policy says, remove or allocate).
   lvconvert --repair LV
+    [    --use-policies ]
     [ COMMON_OPTIONS ]
 ",
     ),

@@ -108,7 +108,15 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
     }
     if a.has("repair") {
-        mirror::repair(&mut ctx.s, &vg, &lv)?;
+        // By hand the failed images are replaced (LVM's `--repair -y`);
+        // --use-policies follows activation/mirror_image_fault_policy, as
+        // the daemon's monitor does.
+        let policy = if a.has("use-policies") {
+            ctx.s.config()?.mirror_image_fault_policy
+        } else {
+            mirror::RepairPolicy::Allocate
+        };
+        mirror::repair(&mut ctx.s, &vg, &lv, policy)?;
         return Ok(0);
     }
     let mirrors = mirrors_arg(a)?;

@@ -229,6 +229,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("name", Some('n')),
         value("regionsize", Some('R')),
         flag("repair", None),
+        flag("use-policies", None),
     ];
     const PVDISPLAY: &[Opt] = &[flag("maps", Some('m'))];
     const PVMOVE: &[Opt] = &[

@@ -512,16 +512,7 @@ fn drop_images(vg: &mut Vg, lv: &LogicalVolume, n: usize, pvs: Option<&[String]>
             gone.push(i.clone());
         }
     }
-    let kept: Vec<&String> = images.iter().filter(|i| !gone.contains(i)).collect();
-    if kept.len() == 1 {
-        collapse(vg, lv, kept[0]);
-        return Ok(());
-    }
-    let v = vg.vg_mut();
-    v.lvs.retain(|l| !gone.contains(&l.name));
-    let m = v.lv_mut(&lv.name).and_then(|l| l.mirror_mut()).expect("a mirror");
-    m.areas.retain(|(a, _)| !gone.contains(a));
-    m.mirror_count = m.areas.len() as u64;
+    drop_named(vg, lv, &gone);
     Ok(())
 }
 
@@ -716,13 +707,18 @@ fn split(
     Ok(())
 }
 
-/// `lvconvert --repair VG/LV`: every image whose leg the mirror marks
-/// failed (`D`, `R`, `S`, `F`) is replaced by a new image on PVs no
-/// healthy image uses, and the mirror is reloaded with the log argument
-/// `sync`, so every region is copied again from the first healthy image
-/// (the log said the replaced images were in sync). Whether anything was
-/// replaced.
-pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str) -> Result<bool, LvmError> {
+/// What `lvconvert --repair` does with failed images.
+pub use crate::system::MirrorFaultPolicy as RepairPolicy;
+
+/// `lvconvert --repair VG/LV`: the images whose legs the mirror marks
+/// failed (`D`, `R`, `S`, `F`) are replaced by new images on PVs no image
+/// uses (`Allocate`, what `lvconvert --repair -y` does), or dropped
+/// (`Remove`, LVM's default `mirror_image_fault_policy`; one healthy image
+/// left makes the LV linear on it). A replaced image keeps its name, and
+/// the mirror is reloaded with the log argument `sync`, so every region is
+/// copied from the first healthy image (the log said the replaced images
+/// were in sync). Whether anything was repaired.
+pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str, policy: RepairPolicy) -> Result<bool, LvmError> {
     let _l = s.lock_vg(vg_name)?;
     let mut vg = s.vg(vg_name, false)?;
     let lv = find(&vg, lv_name)?.clone();
@@ -745,24 +741,26 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str) -> Result<bool, Lvm
     }
     let family = activate::family_origin(&vg, lv_name);
     let before = activate::plan(&vg, &family)?;
+    let failed_names: Vec<String> = failed.iter().map(|&i| m.areas[i].0.clone()).collect();
+    if policy == RepairPolicy::Remove {
+        drop_named(&mut vg, &lv, &failed_names);
+        s.commit(&mut vg)?;
+        let after = activate::plan(&vg, &family)?;
+        activate::sync_family(s.host()?, &before, &after)?;
+        for n in &failed_names {
+            s.print(format!("Faulty leg {n} of {vg_name}/{lv_name} removed."));
+        }
+        s.print(format!("{vg_name}/{lv_name}: Mirror repaired."));
+        return Ok(true);
+    }
     let extents = lv.extents();
-    let healthy_pvs: Vec<String> = m
-        .areas
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !failed.contains(i))
-        .flat_map(|(_, (n, _))| vg.vg.lv(n).map(lv_pvs).unwrap_or_default())
-        .collect();
-    let failed_pvs: Vec<String> =
-        failed.iter().flat_map(|&i| vg.vg.lv(&m.areas[i].0).map(lv_pvs).unwrap_or_default()).collect();
-    let mut avoid = healthy_pvs.clone();
-    avoid.extend(failed_pvs.iter().cloned());
-    // The failed images' extents are given up first, so they cannot be reused.
+    // Neither the healthy images' PVs nor the failed ones'.
+    let avoid: Vec<String> =
+        m.areas.iter().flat_map(|(n, _)| vg.vg.lv(n).map(lv_pvs).unwrap_or_default()).collect();
     let placed = place_legs(&vg, failed.len(), extents, None, &avoid)
         .ok_or_else(|| insufficient(lv_name, extents * failed.len() as u64))?;
     let mut new_images = Vec::new();
-    for (&i, areas) in failed.iter().zip(&placed) {
-        let old = &m.areas[i].0;
+    for (old, areas) in failed_names.iter().zip(&placed) {
         let mut img = new_lv(old, false, areas)?;
         img.id = vg.vg.lv(old).map(|l| l.id).unwrap_or(img.id);
         new_images.push(img);
@@ -773,7 +771,7 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str) -> Result<bool, Lvm
             *slot = img;
         }
     }
-    // The healthy first image becomes leg 0, which the copy reads from.
+    // The first healthy image becomes leg 0, which the copy reads from.
     let first_ok = (0..m.areas.len()).find(|i| !failed.contains(i)).expect("one healthy");
     if first_ok != 0 {
         let mm = v.lv_mut(lv_name).and_then(|l| l.mirror_mut()).expect("a mirror");
@@ -781,18 +779,15 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str) -> Result<bool, Lvm
     }
     s.commit(&mut vg)?;
     let mut after = activate::plan(&vg, &family)?;
-    // The log says the replaced images were in sync: this load copies
-    // every region again.
     mark_log_sync(&mut after, &dm_name(vg_name, lv_name, None), LogSync::Sync);
     // The mirror is reloaded even where its table reads the same: a new
-    // target reads the rewritten log and copies the new images.
+    // target copies the new images.
     let top = dm_name(vg_name, lv_name, None);
     let host = s.host()?;
     host.suspend(&top, LockFs::Skip)?;
     let reload = (|| -> Result<(), LvmError> {
         for d in after.iter().filter(|d| d.name != top) {
-            let old = before.iter().find(|b| b.name == d.name);
-            match old {
+            match before.iter().find(|b| b.name == d.name) {
                 Some(o) if o.table == d.table => {}
                 Some(_) => {
                     host.suspend(&d.name, LockFs::Skip)?;
@@ -810,20 +805,26 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str) -> Result<bool, Lvm
     let resumed = host.resume(&top);
     reload?;
     resumed?;
-    for &i in &failed {
-        s.print(format!(
-            "Faulty leg {} of {vg_name}/{lv_name} replaced by a new image on {}.",
-            m.areas[i].0,
-            vg.vg
-                .lv(&m.areas[i].0)
-                .map(lv_pvs)
-                .unwrap_or_default()
-                .iter()
-                .map(|k| vg.pv_path(k))
-                .collect::<Vec<_>>()
-                .join(",")
-        ));
+    for n in &failed_names {
+        let pvs = vg.vg.lv(n).map(lv_pvs).unwrap_or_default();
+        let on: Vec<String> = pvs.iter().map(|k| vg.pv_path(k)).collect();
+        s.print(format!("Faulty leg {n} of {vg_name}/{lv_name} replaced by a new image on {}.", on.join(",")));
     }
     s.print(format!("{vg_name}/{lv_name}: Mirror repaired."));
     Ok(true)
+}
+
+/// Drops the images `gone` from mirror `lv` (and them from the VG); one
+/// image left makes the LV linear on it.
+fn drop_named(vg: &mut Vg, lv: &LogicalVolume, gone: &[String]) {
+    let kept: Vec<String> = images_of(lv).into_iter().filter(|i| !gone.contains(i)).collect();
+    if kept.len() == 1 {
+        collapse(vg, lv, &kept[0]);
+        return;
+    }
+    let v = vg.vg_mut();
+    v.lvs.retain(|l| !gone.contains(&l.name));
+    let m = v.lv_mut(&lv.name).and_then(|l| l.mirror_mut()).expect("a mirror");
+    m.areas.retain(|(a, _)| !gone.contains(a));
+    m.mirror_count = m.areas.len() as u64;
 }
