@@ -894,3 +894,55 @@ fn test_mirror_gains_an_image_that_gets_the_data() {
     assert!(read_export(&d, "vg0-m", 8 << 20) == data);
     d.stop();
 }
+
+/// The daemon watches mirrors as dmeventd does: a leg that fails under
+/// writes is dealt with by `activation/mirror_image_fault_policy`, with
+/// no command run. `remove` (LVM's default) leaves a linear LV on the
+/// healthy image; `allocate` puts a new image on the free PV and copies
+/// it. The data is whole either way.
+#[test]
+fn test_the_daemon_repairs_a_failed_mirror_leg_by_its_fault_policy() {
+    let t = TestDir::new("lvm-mirror-monitor");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let sys = t.path("sys");
+    let d = Daemon::start(&t.path("run"), &["--system-dir", sys.to_str().unwrap()]);
+    let lvm = Lvm { sys: sys.clone(), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    let fail_leg = |dev: &str| {
+        d.ok(&["suspend", dev]);
+        d.ok(&["load", dev, "--table", "0 8192 error"]);
+        d.ok(&["resume", dev]);
+    };
+    let write = |lv: &str, seed: u64| {
+        let data = stamped(4 << 20, seed, 0);
+        let c = NbdClient::connect_unix(&d.nbd_socket(), lv).unwrap();
+        c.write(Sectors(0), &data).unwrap();
+        c.flush().unwrap();
+        data
+    };
+    // remove: the failed image 1 goes, m is linear on a.
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "--mirrorlog", "core", "-L", "4M", "-n", "m", "vg0", &ap, &bp]);
+    wait_for("the mirror in sync", || in_sync(&lvm, "vg0/m"));
+    fail_leg("vg0-m_mimage_1");
+    let data = write("vg0-m", 31);
+    wait_for("the monitor's repair (remove)", || {
+        lvm.ok(&["lvs", "--noheadings", "-o", "lv_attr,devices", "vg0/m"]).split_whitespace().collect::<Vec<_>>()
+            == ["-wi-a-----", &format!("{ap}(0)")]
+    });
+    assert!(d.log().contains("mirror: vg0/m has a failed leg (AD), repairing"), "{}", d.log());
+    assert!(read_export(&d, "vg0-m", 4 << 20) == data, "the data did not survive the repair");
+    // allocate: the failed image 1 is replaced on c and copied.
+    std::fs::write(sys.join("lvm.conf"), "activation {\n\tmirror_image_fault_policy = \"allocate\"\n}\n").unwrap();
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "--mirrorlog", "core", "-L", "4M", "-n", "n", "vg0", &ap, &bp]);
+    wait_for("the mirror in sync", || in_sync(&lvm, "vg0/n"));
+    fail_leg("vg0-n_mimage_1");
+    let data = write("vg0-n", 32);
+    wait_for("the monitor's repair (allocate)", || {
+        lvm.ok(&["lvs", "-a", "--noheadings", "-o", "devices", "vg0/n_mimage_1"]).trim() == format!("{cp}(0)")
+            && in_sync(&lvm, "vg0/n")
+    });
+    assert!(read_export(&d, "vg0-n_mimage_1", 4 << 20) == data, "the new image was not copied");
+    assert!(read_export(&d, "vg0-n", 4 << 20) == data);
+    d.stop();
+}

@@ -755,8 +755,7 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str, policy: RepairPolic
     }
     let extents = lv.extents();
     // Neither the healthy images' PVs nor the failed ones'.
-    let avoid: Vec<String> =
-        m.areas.iter().flat_map(|(n, _)| vg.vg.lv(n).map(lv_pvs).unwrap_or_default()).collect();
+    let avoid: Vec<String> = m.areas.iter().flat_map(|(n, _)| vg.vg.lv(n).map(lv_pvs).unwrap_or_default()).collect();
     let placed = place_legs(&vg, failed.len(), extents, None, &avoid)
         .ok_or_else(|| insufficient(lv_name, extents * failed.len() as u64))?;
     let mut new_images = Vec::new();
