@@ -338,3 +338,21 @@ fn test_repair_with_the_remove_policy_drops_the_failed_image_and_leaves_a_linear
     assert_eq!(devs, ["vg0-m"]);
     assert!(table(&t, "vg0-m").contains(" linear "));
 }
+
+#[test]
+fn test_pvmove_leaves_a_mirrors_images_alone_and_writes_nothing() {
+    let t = setup("mirror-pvmove");
+    let mut s = t.session(false);
+    mirror::lvcreate_mirror(&mut s, &create("m", 4, 1, LogType::Core)).unwrap();
+    t.lines.take();
+    let before = t.disks();
+    let mv = ulvm_lvm::ops::pvmove::PvMove {
+        source: Some(ulvm_lvm::ops::pvmove::PvArg { path: t.pvs[0].clone(), ranges: vec![] }),
+        ..Default::default()
+    };
+    assert!(ulvm_lvm::ops::pvmove::pvmove(&mut s, &mv).is_err());
+    let (out, err) = t.lines.take();
+    assert_eq!(err, ["WARNING: Skipping m_mimage_0 of mirror m: ulvm does not move mirrored LVs yet."]);
+    assert!(out.iter().any(|l| l.starts_with("All data on source PV skipped.")), "{out:?}");
+    assert!(t.disks() == before, "a refused pvmove wrote");
+}
