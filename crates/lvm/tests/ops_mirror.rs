@@ -356,3 +356,30 @@ fn test_pvmove_leaves_a_mirrors_images_alone_and_writes_nothing() {
     assert!(out.iter().any(|l| l.starts_with("All data on source PV skipped.")), "{out:?}");
     assert!(t.disks() == before, "a refused pvmove wrote");
 }
+
+#[test]
+fn test_vgsplit_moves_a_mirror_whole_or_refuses() {
+    let t = setup("mirror-vgsplit");
+    let mut s = t.session(false);
+    // Images on vda and vdb, the log on vdc, inactive.
+    let mut c = create("m", 4, 1, LogType::Disk);
+    c.activate = false;
+    mirror::lvcreate_mirror(&mut s, &c).unwrap();
+    let before = t.disks();
+    let e = ulvm_lvm::ops::split::vgsplit(&mut s, "vg0", "vg1", &[t.pvs[2].clone()]).unwrap_err();
+    assert_eq!(e.to_string(), "Can't split mirror m between two Volume Groups");
+    assert!(t.disks() == before, "a refused vgsplit wrote");
+    // With a core log on vda and vdb, the mirror moves whole with them.
+    let mut c = create("k", 4, 1, LogType::Core);
+    c.activate = false;
+    c.pvs = vec![t.pvs[0].clone(), t.pvs[1].clone()];
+    lvremove(&mut s, "vg0", Some("m"), true).unwrap();
+    mirror::lvcreate_mirror(&mut s, &c).unwrap();
+    ulvm_lvm::ops::split::vgsplit(&mut s, "vg0", "vg1", &[t.pvs[0].clone(), t.pvs[1].clone()]).unwrap();
+    let mut names =
+        |vg: &str| -> Vec<String> { s.vg(vg, true).unwrap().vg.lvs.iter().map(|l| l.name.clone()).collect() };
+    assert!(names("vg0").is_empty());
+    let mut moved = names("vg1");
+    moved.sort();
+    assert_eq!(moved, ["k", "k_mimage_0", "k_mimage_1"]);
+}
