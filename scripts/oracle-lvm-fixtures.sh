@@ -621,6 +621,8 @@ waitsync() {
   done
   echo "waitsync: timeout" >&2
 }
+# The guest's lvm.conf turns archiving off; on, it keeps every version.
+sed -i 's/archive *= *0/archive = 1/' /etc/lvm/lvm.conf
 cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc
 cap vgcreate vgcreate vg0 /dev/vda /dev/vdb /dev/vdc
 cap lvcreate-mdisk lvcreate --type mirror -m 1 -L 8M -n mdisk vg0
@@ -688,6 +690,16 @@ cap err-vg1-mirror lvcreate --type mirror -m 1 -L 4M -n m vg1
 cap lvcreate-vg1-lin lvcreate -L 4M -n lin vg1
 cap err-vg1-convert lvconvert -y --type mirror -m 1 vg1/lin
 cap vgs-end vgs -o vg_name,vg_seqno,pv_count
+# Every version LVM wrote of vg0 (its archive: the seqno before each
+# command, with the command in its description), to see the intermediate
+# commits of the mirror commands.
+mkdir -p "$D/archive"
+for f in /etc/lvm/archive/vg0_*.vg; do
+  [ -e "$f" ] || continue
+  n=$(sed -n 's/^\tseqno = //p' "$f"); d=$(sed -n 's/^description = //p' "$f")
+  printf '%s\t%s\n' "$n" "$d"
+  cp "$f" "$D/archive/seqno-$n.vg"
+done | sort -n > "$D/archive/vg0-seqnos.txt"
 exit 0
 GUEST5
 } > "$W/guest5.sh"

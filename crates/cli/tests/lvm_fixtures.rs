@@ -625,10 +625,13 @@ fn test_the_fifth_oracle_session_replayed_matches_real_lvm() {
     }
     wait_for("every mirror in sync", || synced(&r));
     // The seqno after the refusals (028) and at the end (058) is not
-    // compared: LVM commits intermediate versions while it builds a
-    // mirror (two per `lvcreate --type mirror`, about three per
-    // conversion), ulvm one per change (docs/lvm.md). That nothing was
-    // written by the refusals is checked against ulvm's own seqno.
+    // compared (its archive, `oracle5/archive`, shows why): LVM commits
+    // once while it refuses `--mirrorlog mirrored`, which ulvm does not
+    // (a refused command writes nothing); its conversions commit two to
+    // five intermediate versions, ulvm one; and `lvremove -f vg0` of four
+    // LVs is one commit in LVM, four in ulvm. `lvcreate --type mirror`
+    // commits as LVM's (twice with a disk log). That nothing was written
+    // by the refusals is checked against ulvm's own seqno.
     let seq = r.ulvm(&args("vgs --noheadings -o vg_seqno vg0")).out;
     let no_seqno = |l: &str| {
         let w: Vec<&str> = l.split(' ').collect();

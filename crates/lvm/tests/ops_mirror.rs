@@ -83,6 +83,18 @@ fn test_lvcreate_mirror_writes_lvms_metadata_a_fresh_log_and_the_tables() {
     assert_eq!(at(&t, "mdisk_mimage_1"), ("pv1".into(), Extents(0)));
     assert_eq!(at(&t, "mdisk_mlog"), ("pv2".into(), Extents(0)));
     assert_eq!(vg.vg.lv("mdisk_mlog").unwrap().extents(), Extents(1));
+    // Two commits, as LVM's (oracle5's archive, seqno 2): first the log
+    // as a visible LV of its own, then the log in the mirror.
+    assert_eq!(vg.vg.seqno, 3);
+    let archived: Vec<String> = std::fs::read_dir(t.sd.archive_dir())
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .filter(|text| text.contains("seqno = 2\n"))
+        .collect();
+    assert_eq!(archived.len(), 1);
+    let first = ulvm_lvm::model::VolumeGroup::from_tree(&ulvm_lvm::text::Tree::parse(&archived[0]).unwrap()).unwrap();
+    assert!(first.lv("mdisk_mlog").unwrap().is_visible());
+    assert_eq!(first.lv("mdisk").unwrap().mirror().unwrap().mirror_log, None);
     // The log as LVM writes it: dm-log's header with u64::MAX regions, and
     // every bit clear (out of sync: the legs get copied).
     let c = std::fs::read(&t.pvs[2]).unwrap();
@@ -121,6 +133,8 @@ fn test_lvcreate_mirror_nosync_core_log_and_region_size() {
     mirror::lvcreate_mirror(&mut s, &c).unwrap();
     let vg = s.vg("vg0", true).unwrap();
     assert!(vg.vg.lv("mcore_mlog").is_none());
+    // mnosync took two commits, mcore one (no log to write), as LVM's.
+    assert_eq!(vg.vg.seqno, 4);
     assert_eq!(vg.vg.lv("mcore").unwrap().mirror().unwrap().mirror_log, None);
     assert_eq!(
         table(&t, "vg0-mcore"),

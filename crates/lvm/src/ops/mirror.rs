@@ -310,16 +310,25 @@ pub fn lvcreate_mirror(s: &mut Session, c: &MirrorCreate) -> Result<String, LvmE
     v.lvs.extend(image_lvs);
     let mut names: Vec<&str> = vec![&name];
     names.extend(images.iter().map(String::as_str));
+    if c.nosync {
+        s.warn("WARNING: New mirror won't be synchronised. Don't read what you didn't write!");
+    }
     if c.log == LogType::Disk {
         let n = log_extents(&vg, vg.vg.extent_size.to_sectors(extents), region);
         let areas = place_log(&vg, n, pvs.as_deref(), &image_pvs).ok_or_else(|| insufficient(&name, n))?;
-        let log = new_lv(&log_name, false, &areas)?;
-        init_log(&vg, &log, c.nosync)?;
-        vg.vg_mut().lvs.push(log);
+        // As LVM (oracle5's archive): the mirror is committed first with
+        // its log as a visible LV of its own, the log is written, then
+        // the log joins the mirror, hidden, in a second commit.
+        let log = new_lv(&log_name, true, &areas)?;
+        let v = vg.vg_mut();
+        v.lv_mut(&name).and_then(|l| l.mirror_mut()).expect("the new mirror").mirror_log = None;
+        v.lvs.push(log.clone());
         names.push(&log_name);
-    }
-    if c.nosync {
-        s.warn("WARNING: New mirror won't be synchronised. Don't read what you didn't write!");
+        s.commit(&mut vg)?;
+        init_log(&vg, &log, c.nosync)?;
+        let v = vg.vg_mut();
+        v.lv_mut(&log_name).expect("the log").set_visible(false);
+        v.lv_mut(&name).and_then(|l| l.mirror_mut()).expect("the new mirror").mirror_log = Some(log_name.clone());
     }
     s.commit(&mut vg)?;
     if c.activate {
