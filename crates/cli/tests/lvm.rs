@@ -946,3 +946,29 @@ fn test_the_daemon_repairs_a_failed_mirror_leg_by_its_fault_policy() {
     assert!(read_export(&d, "vg0-n", 4 << 20) == data);
     d.stop();
 }
+
+/// An image added to an inactive mirror with a disk log is copied at the
+/// next activation: its log, which says every region is in sync, is
+/// written out of sync by the conversion.
+#[test]
+fn test_an_inactive_mirror_gains_an_image_copied_at_activation() {
+    let t = TestDir::new("lvm-mirror-up-inactive");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]);
+    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
+    let data = stamped(8 << 20, 41, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
+    c.write(Sectors(0), &data).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    lvm.ok(&["lvchange", "-an", "vg0/m"]);
+    assert_eq!(lvm.ok(&["lvconvert", "-m", "2", "vg0/m"]), "  Logical volume vg0/m converted.\n");
+    lvm.ok(&["lvchange", "-ay", "vg0/m"]);
+    wait_for("the new image copied", || in_sync(&lvm, "vg0/m"));
+    assert!(read_export(&d, "vg0-m_mimage_2", 8 << 20) == data, "the new image was not copied");
+    d.stop();
+}

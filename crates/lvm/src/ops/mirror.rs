@@ -422,6 +422,13 @@ pub fn lvconvert_mirror(s: &mut Session, c: &MirrorConvert) -> Result<Converted,
             });
             add_images(s, &mut after, &lv, want - have, log, c.region_size, pvs.as_deref())?;
             resync_all = have > 1;
+            if resync_all && !active {
+                // No live mirror writes the log back: it is written out
+                // of sync, so the next activation copies every region.
+                if let Some(l) = lv.mirror().and_then(|m| m.mirror_log.as_deref()).and_then(|l| after.vg.lv(l)) {
+                    init_log(&after, l, false)?;
+                }
+            }
             result = Converted::Syncing;
         } else if let Some(log) = c.log {
             log_in_sync = change_log(s, &mut after, &lv, log, pvs.as_deref(), active)?;
