@@ -218,16 +218,33 @@ fn test_lvconvert_linear_to_mirror_then_log_core_and_disk() {
     assert_eq!(at(&t, "lin_mimage_0"), ("pv0".into(), Extents(0)), "the LV's own extents are image 0");
     assert_eq!(at(&t, "lin_mimage_1"), ("pv1".into(), Extents(0)));
     assert_eq!(at(&t, "lin_mlog"), ("pv2".into(), Extents(0)));
-    // --mirrorlog core drops the log LV; disk makes one again.
+    // --mirrorlog core drops the log LV; disk makes one again. The
+    // mirror is in sync, so each new log starts in sync, loaded `nosync`
+    // once, as LVM loads it (oracle5 042), and the disk log is written
+    // clean.
+    t.host.world().status.insert(
+        "vg0-lin".into(),
+        TargetStatus::Mirror(MirrorStatus {
+            legs: vec![DevNum { major: 253, minor: 1 }, DevNum { major: 253, minor: 2 }],
+            in_sync: 2,
+            regions: 2,
+            health: vec![LegHealth::Alive, LegHealth::Alive],
+            log: MirrorLogStatus::Core,
+        }),
+    );
     let mut c = convert("lin");
     c.log = Some(LogType::Core);
     mirror::lvconvert_mirror(&mut s, &c).unwrap();
     assert!(s.vg("vg0", true).unwrap().vg.lv("lin_mlog").is_none());
-    assert!(table(&t, "vg0-lin").contains(" mirror core 1 4096 2 "), "{}", table(&t, "vg0-lin"));
+    assert!(table(&t, "vg0-lin").contains(" mirror core 2 4096 nosync 2 "), "{}", table(&t, "vg0-lin"));
     assert!(!t.host.world().devs.contains_key("vg0-lin_mlog"));
     c.log = Some(LogType::Disk);
     mirror::lvconvert_mirror(&mut s, &c).unwrap();
-    assert!(table(&t, "vg0-lin").contains(" mirror disk 2 vg0-lin_mlog 4096 2 "), "{}", table(&t, "vg0-lin"));
+    assert!(table(&t, "vg0-lin").contains(" mirror disk 3 vg0-lin_mlog 4096 nosync 2 "), "{}", table(&t, "vg0-lin"));
+    let (key, pe) = at(&t, "lin_mlog");
+    let disk = std::fs::read(&t.pvs[key[2..].parse::<usize>().unwrap()]).unwrap();
+    let log_at = (1usize << 20) + pe.0 as usize * (4 << 20);
+    assert!(disk[log_at + 1024..log_at + (4 << 20)].iter().all(|&b| b == 0xFF), "the new log must be written clean");
     let e = mirror::lvconvert_mirror(&mut s, &c).unwrap_err();
     assert_eq!(e.to_string(), "Mirror log is already disk.");
 }

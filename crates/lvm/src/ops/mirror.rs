@@ -634,8 +634,9 @@ fn add_images(
     Ok(())
 }
 
-/// `--mirrorlog core|disk`. Whether a new disk log was written in sync
-/// (the mirror was in sync), which LVM loads once with `nosync`.
+/// `--mirrorlog core|disk`. Whether the new log starts in sync (the
+/// mirror was in sync: a disk log is written clean), which LVM loads once
+/// with `nosync`.
 fn change_log(
     s: &mut Session,
     vg: &mut Vg,
@@ -655,7 +656,9 @@ fn change_log(
             let v = vg.vg_mut();
             v.lvs.retain(|x| x.name != *l && !subs.contains(&x.name));
             v.lv_mut(&lv.name).and_then(|x| x.mirror_mut()).expect("a mirror").mirror_log = None;
-            Ok(false)
+            // A core log of a mirror in sync starts in sync (`nosync`
+            // once), as LVM loads it, instead of copying everything.
+            Ok(active && in_sync(s, &vg.vg.name, &lv.name).unwrap_or(false))
         }
         (LogType::Disk, None) => {
             let name = format!("{}{MLOG_SUFFIX}", lv.name);
