@@ -972,3 +972,43 @@ fn test_an_inactive_mirror_gains_an_image_copied_at_activation() {
     assert!(read_export(&d, "vg0-m_mimage_2", 8 << 20) == data, "the new image was not copied");
     d.stop();
 }
+
+/// `lvextend` of an active mirror under its data: each image grows, the
+/// new regions are copied to every image, the old data stays.
+#[test]
+fn test_lvextend_of_an_active_mirror_grows_every_image() {
+    let t = TestDir::new("lvm-mirror-extend");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]);
+    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
+    let data = stamped(8 << 20, 51, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
+    c.write(Sectors(0), &data).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    assert_eq!(
+        lvm.ok(&["lvextend", "-L", "+8M", "vg0/m"]),
+        "  Size of logical volume vg0/m changed from 8.00 MiB (2 extents) to 16.00 MiB (4 extents).\n  \
+         Logical volume vg0/m successfully resized.\n"
+    );
+    let more = stamped(8 << 20, 52, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
+    c.write(Sectors(8 << 11), &more).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    wait_for("the grown mirror in sync", || in_sync(&lvm, "vg0/m"));
+    let mut want = data.clone();
+    want.extend_from_slice(&more);
+    for dev in ["vg0-m", "vg0-m_mimage_0", "vg0-m_mimage_1"] {
+        assert!(read_export(&d, dev, 16 << 20) == want, "{dev} does not hold the data");
+    }
+    assert_eq!(
+        lvm.fails(5, &["lvreduce", "-f", "-L", "-4M", "vg0/m"]),
+        "ulvm cannot reduce mirrored LV vg0/m yet: lvconvert -m 0, reduce, then mirror it again."
+    );
+    d.stop();
+}

@@ -311,7 +311,7 @@ fn test_lvremove_of_a_mirror_removes_its_images_log_and_devices() {
 }
 
 #[test]
-fn test_lvrename_of_a_mirror_renames_its_sub_lvs_and_resize_is_refused() {
+fn test_lvrename_of_a_mirror_renames_its_sub_lvs_lvextend_grows_its_images_and_reduce_is_refused() {
     let t = setup("mirror-rename");
     let mut s = t.session(false);
     mirror::lvcreate_mirror(&mut s, &create("m", 4, 1, LogType::Disk)).unwrap();
@@ -330,8 +330,26 @@ fn test_lvrename_of_a_mirror_renames_its_sub_lvs_and_resize_is_refused() {
     };
     let e = resize::resize(&mut s, &grow("m_mlog")).unwrap_err();
     assert_eq!(e.to_string(), "Can't resize internal logical volume vg0/m_mlog.");
-    assert!(matches!(resize::resize(&mut s, &grow("m")), Err(LvmError::Refused(_))));
+    let mut shrink = grow("m");
+    shrink.command = ResizeCommand::Reduce;
+    shrink.target =
+        Target::Size(ulvm_lvm::ops::common::SizeSpec::Size { sign: ulvm_lvm::size::Sign::Minus, size: Sectors(8192) });
+    assert!(matches!(resize::resize(&mut s, &shrink), Err(LvmError::Refused(_))));
     assert!(t.disks() == before, "a refused command wrote");
+    // Growing extends each image on its own PV, and the mirror with them.
+    let mut more = grow("m");
+    more.target =
+        Target::Size(ulvm_lvm::ops::common::SizeSpec::Size { sign: ulvm_lvm::size::Sign::Plus, size: Sectors(8192) });
+    resize::resize(&mut s, &more).unwrap();
+    let vg = s.vg("vg0", true).unwrap();
+    assert_eq!(vg.vg.lv("m").unwrap().extents(), Extents(2));
+    for (img, pv) in [("m_mimage_0", "pv0"), ("m_mimage_1", "pv1")] {
+        let l = vg.vg.lv(img).unwrap();
+        assert_eq!(l.extents(), Extents(2), "{img}");
+        assert_eq!(l.segments.len(), 1, "{img} continued in place");
+        assert_eq!(at(&t, img), (pv.to_string(), Extents(0)));
+    }
+    assert!(table(&t, "vg0-m").starts_with("0 16384 mirror disk 2 "), "{}", table(&t, "vg0-m"));
     ulvm_lvm::ops::change::lvrename(&mut s, "vg0", "m", "data").unwrap();
     let vg = s.vg("vg0", true).unwrap();
     let names: Vec<&str> = vg.vg.lvs.iter().map(|l| l.name.as_str()).collect();

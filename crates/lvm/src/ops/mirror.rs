@@ -726,6 +726,55 @@ fn split(
     Ok(())
 }
 
+/// `lvextend` of a mirror: every image grows by `add` extents on its own
+/// PVs or on PVs no other image uses (its last segment continued where
+/// the extent after it is free), and the mirror's segment with them. The
+/// new regions start out of sync (the target counts more regions than
+/// its log holds), so they are copied from image 0.
+pub fn extend_images(vg: &mut Vg, lv_name: &str, add: Extents, pvs: Option<&[String]>) -> Result<(), LvmError> {
+    let lv = find(vg, lv_name)?.clone();
+    let m = lv.mirror().expect("a mirror").clone();
+    let es = vg.vg.extent_size;
+    let region = m.region_size.unwrap_or(DEFAULT_REGION_SIZE);
+    if let Some(l) = m.mirror_log.as_deref().and_then(|l| vg.vg.lv(l)) {
+        if log_extents(vg, es.to_sectors(lv.extents() + add), region) > l.extents() {
+            return Err(LvmError::Refused(format!(
+                "ulvm cannot grow mirror {}/{lv_name}'s log yet: its {} regions would not fit.",
+                vg.vg.name,
+                es.to_sectors(lv.extents() + add).0.div_ceil(region.0)
+            )));
+        }
+    }
+    let free = alloc::vg_free(&vg.vg);
+    let need = add * m.areas.len() as u64;
+    if free < need {
+        return Err(LvmError::Insufficient(format!(
+            "Insufficient free space: {need} extents needed, but only {free} available"
+        )));
+    }
+    for (i, (image, _)) in m.areas.iter().enumerate() {
+        let others: Vec<String> = m
+            .areas
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .flat_map(|(_, (n, _))| vg.vg.lv(n).map(lv_pvs).unwrap_or_default())
+            .collect();
+        let allowed: Vec<String> = candidate_pvs(vg, pvs).into_iter().filter(|k| !others.contains(k)).collect();
+        let img =
+            vg.vg.lv(image).ok_or_else(|| LvmError::NotFound(format!("mirror image {image} is missing")))?.clone();
+        let request = alloc::Request { extents: add, stripes: 1, pvs: Some(&allowed), extend: Some(&img) };
+        let areas = alloc::allocate(&vg.vg, &request).map_err(|_| insufficient(lv_name, need))?;
+        let from = img.extents();
+        let v = vg.vg_mut();
+        let slot = v.lv_mut(image).expect("the image");
+        alloc::append_segments(slot, alloc::segments_from(&areas, from, Sectors(128)));
+    }
+    let top = vg.vg_mut().lv_mut(lv_name).expect("the mirror");
+    top.segments[0].extent_count += add;
+    Ok(())
+}
+
 /// What `lvconvert --repair` does with failed images.
 pub use crate::system::MirrorFaultPolicy as RepairPolicy;
 
@@ -800,9 +849,28 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str, policy: RepairPolic
     mark_log_sync(&mut after, &dm_name(vg_name, lv_name, None), LogSync::Sync);
     // The mirror is reloaded even where its table reads the same: a new
     // target copies the new images.
-    let top = dm_name(vg_name, lv_name, None);
-    let host = s.host()?;
-    host.suspend(&top, LockFs::Skip)?;
+    reload_mirror(s.host()?, &before, &after, &dm_name(vg_name, lv_name, None))?;
+    for n in &failed_names {
+        let pvs = vg.vg.lv(n).map(lv_pvs).unwrap_or_default();
+        let on: Vec<String> = pvs.iter().map(|k| vg.pv_path(k)).collect();
+        s.print(format!("Faulty leg {n} of {vg_name}/{lv_name} replaced by a new image on {}.", on.join(",")));
+    }
+    s.print(format!("{vg_name}/{lv_name}: Mirror repaired."));
+    Ok(true)
+}
+
+/// Brings an active mirror `top` from the `before` plan to `after`: the
+/// mirror is suspended, then each image or log whose table changed is
+/// reloaded and resumed (so it has its new size before the mirror's new
+/// table is checked against it), new ones are created, and the mirror
+/// gets its new table (loaded even when it reads the same) and resumes.
+pub fn reload_mirror(
+    host: &mut dyn activate::DmHost,
+    before: &[DmDevice],
+    after: &[DmDevice],
+    top: &str,
+) -> Result<(), LvmError> {
+    host.suspend(top, LockFs::Skip)?;
     let reload = (|| -> Result<(), LvmError> {
         for d in after.iter().filter(|d| d.name != top) {
             match before.iter().find(|b| b.name == d.name) {
@@ -816,20 +884,14 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str, policy: RepairPolic
             }
         }
         if let Some(d) = after.iter().find(|d| d.name == top) {
-            host.load(&top, &d.table, d.read_only)?;
+            host.load(top, &d.table, d.read_only)?;
         }
         Ok(())
     })();
-    let resumed = host.resume(&top);
+    let resumed = host.resume(top);
     reload?;
     resumed?;
-    for n in &failed_names {
-        let pvs = vg.vg.lv(n).map(lv_pvs).unwrap_or_default();
-        let on: Vec<String> = pvs.iter().map(|k| vg.pv_path(k)).collect();
-        s.print(format!("Faulty leg {n} of {vg_name}/{lv_name} replaced by a new image on {}.", on.join(",")));
-    }
-    s.print(format!("{vg_name}/{lv_name}: Mirror repaired."));
-    Ok(true)
+    Ok(())
 }
 
 /// Drops the images `gone` from mirror `lv` (and them from the VG); one
