@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --host-only]
 #
 # Phase 1 (oracle): runs three guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
@@ -604,6 +604,106 @@ exit 0
 GUEST4
 } > "$W/guest4.sh"
 
+# ------------------------------------------------- fifth guest script (oracle5)
+# Legacy mirrored LVs (--type mirror): each log type, --nosync, -R, the
+# reports and displays, the kernel's tables and statuses, refusals,
+# lvconvert -m 0 / -m 1 / --mirrorlog / --splitmirrors, deactivation,
+# removal, and a one-PV VG.
+{ cat "$W/prelude.sh"; cat <<'GUEST5'
+capsh() { cap "$1" bash -c "$2"; }
+backup() { vgcfgbackup -f "$D/$1.vgbackup" vg0 >/dev/null 2>&1 || echo "vgcfgbackup $1 failed" >&2; }
+rawmda() { for d in vda vdb vdc; do head -c 1048576 /dev/$d > "$D/raw-$1-$d.img"; done; }
+# waitsync: until every mirror of vg0 shows 100.00 (or 60 s).
+waitsync() {
+  for i in $(seq 600); do
+    lvs --noheadings -o copy_percent vg0 2>/dev/null | grep -v 100.00 | grep -q '[0-9]' || return 0
+    sleep 0.1
+  done
+  echo "waitsync: timeout" >&2
+}
+# The guest's lvm.conf turns archiving off; on, it keeps every version.
+sed -i 's/archive *= *0/archive = 1/' /etc/lvm/lvm.conf
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc
+cap vgcreate vgcreate vg0 /dev/vda /dev/vdb /dev/vdc
+cap lvcreate-mdisk lvcreate --type mirror -m 1 -L 8M -n mdisk vg0
+waitsync
+capsh mlog-head 'head -c 1536 /dev/mapper/vg0-mdisk_mlog | xxd -a'
+cap lvs-a lvs -a
+cap lvs-a-mirror lvs -a -o +devices,mirror_log,region_size,copy_percent
+cap lvs-seg lvs -a -o lv_name,lv_attr,seg_pe_ranges,devices
+cap lvdisplay lvdisplay vg0/mdisk
+cap lvdisplay-m lvdisplay -m vg0/mdisk
+cap dmsetup-table dmsetup table
+cap dmsetup-status dmsetup status
+backup 00-mdisk
+capsh write-mdisk 'yes mdisk | head -c 8388608 > /dev/vg0/mdisk && sync'
+capsh cmp-legs 'cmp /dev/mapper/vg0-mdisk_mimage_0 /dev/mapper/vg0-mdisk_mimage_1 && echo same'
+cap lvcreate-mcore lvcreate --type mirror -m 1 --mirrorlog core -L 4M -n mcore vg0
+cap lvcreate-mnosync lvcreate --type mirror -m 1 --nosync -L 4M -n mnosync vg0
+cap lvcreate-mregion lvcreate --type mirror -m 1 -R 512k -L 4M -n mregion vg0
+cap lvcreate-mmlog lvcreate --type mirror -m 1 --mirrorlog mirrored -L 4M -n mmlog vg0
+cap lvcreate-mtwo lvcreate --type mirror -m 1 -L 4M -n mtwo vg0 /dev/vda /dev/vdb
+waitsync
+cap lvs-a-all lvs -a -o +devices,mirror_log,region_size,copy_percent
+cap lvs-attr-all lvs -a -o lv_name,lv_attr,segtype,seg_pe_ranges
+cap dmsetup-table-all dmsetup table
+cap dmsetup-status-all dmsetup status
+backup 01-all
+rawmda 01-all
+# --- refusals (nothing written: the seqno stays)
+cap err-m3 lvcreate --type mirror -m 3 -L 4M -n m3 vg0
+cap err-onepv lvcreate --type mirror -m 1 -L 4M -n m1pv vg0 /dev/vda
+cap err-big lvcreate --type mirror -m 1 -L 60M -n big vg0
+cap err-region lvcreate --type mirror -m 1 -R 3k -L 4M -n mr vg0
+cap err-mirrorlog lvcreate --type mirror -m 1 --mirrorlog nosuch -L 4M -n ml vg0
+cap vgs-after-errs vgs -o vg_name,vg_seqno
+# --- conversions
+cap lvconvert-m0 lvconvert -y -m 0 vg0/mcore
+cap lvs-after-m0 lvs -a -o +devices
+cap lvconvert-m1 lvconvert -y --type mirror -m 1 -i 1 vg0/mcore
+cap lvs-after-m1 lvs -a -o +devices,mirror_log
+cap lvconvert-log-core lvconvert -y --mirrorlog core vg0/mdisk
+cap lvs-after-log-core lvs -a -o +devices,mirror_log
+cap lvconvert-log-disk lvconvert -y --mirrorlog disk vg0/mdisk
+cap lvs-after-log-disk lvs -a -o +devices,mirror_log
+capsh cmp-legs-2 'cmp /dev/mapper/vg0-mdisk_mimage_0 /dev/mapper/vg0-mdisk_mimage_1 && echo same'
+cap lvconvert-split lvconvert -y --splitmirrors 1 --name split vg0/mregion
+cap lvs-after-split lvs -a -o +devices
+cap lvconvert-m0-pv lvconvert -y -m 0 vg0/mtwo /dev/vda
+cap lvs-after-m0-pv lvs -a -o +devices
+cap dmsetup-table-converted dmsetup table
+backup 02-converted
+cap lvchange-an lvchange -an vg0/mdisk
+cap lvs-inactive lvs -a -o +devices vg0
+cap dmsetup-table-inactive dmsetup table
+cap lvchange-ay lvchange -ay vg0/mdisk
+capsh read-mdisk 'cmp <(yes mdisk | head -c 8388608) /dev/vg0/mdisk && echo same'
+cap lvremove-mnosync lvremove -f vg0/mnosync
+cap lvremove-mdisk lvremove -f vg0/mdisk
+cap lvs-after-remove lvs -a
+cap dmsetup-table-after-remove dmsetup table
+# --- a VG of one PV
+cap lvremove-all lvremove -f vg0
+cap vgreduce vgreduce vg0 /dev/vdc
+cap vgcreate-vg1 vgcreate vg1 /dev/vdc
+cap err-vg1-mirror lvcreate --type mirror -m 1 -L 4M -n m vg1
+cap lvcreate-vg1-lin lvcreate -L 4M -n lin vg1
+cap err-vg1-convert lvconvert -y --type mirror -m 1 vg1/lin
+cap vgs-end vgs -o vg_name,vg_seqno,pv_count
+# Every version LVM wrote of vg0 (its archive: the seqno before each
+# command, with the command in its description), to see the intermediate
+# commits of the mirror commands.
+mkdir -p "$D/archive"
+for f in /etc/lvm/archive/vg0_*.vg; do
+  [ -e "$f" ] || continue
+  n=$(sed -n 's/^\tseqno = //p' "$f"); d=$(sed -n 's/^description = //p' "$f")
+  printf '%s\t%s\n' "$n" "$d"
+  cp "$f" "$D/archive/seqno-$n.vg"
+done | sort -n > "$D/archive/vg0-seqnos.txt"
+exit 0
+GUEST5
+} > "$W/guest5.sh"
+
 # run_oracle [GUEST_SCRIPT OUT_DIR]: the first scenario by default.
 run_oracle() {
   local guest="${1:-$W/guest.sh}" out="$FIX/${2:-oracle}"
@@ -751,12 +851,13 @@ run_host() {
 }
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4 ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5 ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
+  --oracle5-only) run_oracle "$W/guest5.sh" oracle5 ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2

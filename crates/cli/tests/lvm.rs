@@ -522,8 +522,10 @@ fn test_the_daemon_autoactivates_vgs_at_start() {
     d.stop();
     let d = started(Daemon::start(&run, &sys_arg));
     assert!(d.log().contains("autoactivation: resuming the LV's background job"), "{}", d.log());
+    // `lvs -a`: without it a merging snapshot is hidden already, and the
+    // merge's end drops the devices before it commits.
     wait_for("the deferred merge to finish", || {
-        !lvm.ok(&["lvs", "--noheadings", "-o", "lv_name"]).contains("snap") && active(&d) == "vg0-base"
+        !lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]).contains("snap") && active(&d) == "vg0-base"
     });
     let mut v = vec![0u8; 4 << 20];
     nbd(&d).read(Sectors(0), &mut v).unwrap();
@@ -663,5 +665,350 @@ fn test_pvmove_survives_a_daemon_crash_under_write_load() {
         }
     }
     lvm.ok(&["vgchange", "-an", "vg0"]);
+    d.stop();
+}
+
+/// Reads `len` bytes of an export from its start.
+fn read_export(d: &Daemon, name: &str, len: usize) -> Vec<u8> {
+    let c = NbdClient::connect_unix(&d.nbd_socket(), name).unwrap();
+    let mut b = vec![0u8; len];
+    c.read(Sectors(0), &mut b).unwrap();
+    b
+}
+
+fn in_sync(lvm: &Lvm, lv: &str) -> bool {
+    lvm.ok(&["lvs", "--noheadings", "-o", "copy_percent", lv]).trim() == "100.00"
+}
+
+/// A legacy mirror through the daemon: made, written through NBD, both
+/// legs (and both PVs, at the extents the metadata names) holding the
+/// data, `lvs -a` as LVM shows it, a leg split off as a linear LV with
+/// the data, a linear LV mirrored again and back to linear, and a mirror
+/// removed with its images and log.
+#[test]
+fn test_mirror_lv_legs_hold_the_data_split_and_back_to_linear() {
+    let t = TestDir::new("lvm-mirror");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    assert_eq!(
+        lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]),
+        "  Logical volume \"m\" created.\n"
+    );
+    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
+    let data = stamped(8 << 20, 11, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
+    c.write(Sectors(0), &data).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    assert!(read_export(&d, "vg0-m_mimage_0", 8 << 20) == data, "leg 0 lacks the data");
+    assert!(read_export(&d, "vg0-m_mimage_1", 8 << 20) == data, "leg 1 lacks the data");
+    // Extent 0 of a.img and of b.img (1 MiB in): both legs on disk.
+    for img in &imgs[..2] {
+        let mut on_disk = vec![0u8; 8 << 20];
+        std::fs::File::open(img).unwrap().read_exact_at(&mut on_disk, 1 << 20).unwrap();
+        assert!(on_disk == data, "{} does not hold the data", img.display());
+    }
+    // Words per line: the column widths follow the paths' lengths.
+    let words = |s: &str| s.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>();
+    assert_eq!(
+        words(&lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,devices,mirror_log,region_size"])),
+        [
+            "m mwi-a-m--- m_mimage_0(0),m_mimage_1(0) [m_mlog] 2.00m".to_string(),
+            format!("[m_mimage_0] iwi-aom--- {ap}(0) 0"),
+            format!("[m_mimage_1] iwi-aom--- {bp}(0) 0"),
+            format!("[m_mlog] lwi-aom--- {cp}(0) 0"),
+        ]
+    );
+    assert!(lvm.ok(&["lvdisplay", "vg0/m"]).contains("  Mirrored volumes       2\n"));
+    // The images and the log show when named or with -a, not with the VG.
+    assert!(!lvm.ok(&["lvdisplay", "vg0"]).contains("Internal LV Name"));
+    assert!(lvm.ok(&["lvdisplay", "vg0/m_mlog"]).contains("  Internal LV Name       m_mlog\n"));
+    assert_eq!(lvm.ok(&["lvdisplay", "-a", "vg0"]).matches("Internal LV Name").count(), 3);
+    // The VG off and on again: the images and the log go and come with
+    // the mirror, which LVM counts as one LV.
+    assert_eq!(lvm.ok(&["vgchange", "-an", "vg0"]), "  0 logical volume(s) in volume group \"vg0\" now active\n");
+    assert_eq!(lvm.ok(&["dmsetup", "table"]), "No devices found\n");
+    assert_eq!(lvm.ok(&["vgchange", "-ay", "vg0"]), "  1 logical volume(s) in volume group \"vg0\" now active\n");
+    assert!(read_export(&d, "vg0-m", 8 << 20) == data, "the mirror lost its data across vgchange");
+
+    // Split: leg 1 becomes "copy", linear on b, with the data.
+    assert_eq!(
+        lvm.ok(&["lvconvert", "--splitmirrors", "1", "--name", "copy", "vg0/m"]),
+        "  Logical volume vg0/m converted.\n"
+    );
+    assert!(read_export(&d, "vg0-copy", 8 << 20) == data, "the split leg lacks the data");
+    assert!(read_export(&d, "vg0-m", 8 << 20) == data, "the mirror lost its data when split");
+    assert_eq!(
+        lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,devices"]),
+        format!("  copy -wi-a----- {bp}(0)\n  m    -wi-a----- {ap}(0)\n")
+    );
+    assert!(!lvm.ok(&["dmsetup", "table"]).contains("_mimage_"), "images left behind");
+
+    // Mirrored again (the new leg copied from the old), then -m 0 keeps
+    // the original extents.
+    let out = lvm.ok(&["lvconvert", "--type", "mirror", "-m", "1", "-i", "1", "vg0/m"]);
+    assert!(out.starts_with("  Logical volume vg0/m being converted.\n"), "{out}");
+    assert!(out.ends_with("  vg0/m: Converted: 100.00%\n"), "{out}");
+    assert!(read_export(&d, "vg0-m_mimage_1", 8 << 20) == data, "the new leg was not copied");
+    assert_eq!(lvm.ok(&["lvconvert", "-m", "0", "vg0/m"]), "  Logical volume vg0/m converted.\n");
+    assert_eq!(
+        lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,devices", "vg0/m"]),
+        format!("  m -wi-a----- {ap}(0)\n")
+    );
+    assert!(read_export(&d, "vg0-m", 8 << 20) == data);
+
+    // Removing a mirror removes its images and log, devices and all.
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "4M", "-n", "gone", "vg0"]);
+    assert_eq!(
+        lvm.fails(5, &["lvremove", "-f", "vg0/gone_mimage_0"]),
+        "Can't remove logical volume vg0/gone_mimage_0 used by a mirror."
+    );
+    assert_eq!(lvm.ok(&["lvremove", "-f", "vg0/gone"]), "  Logical volume \"gone\" successfully removed.\n");
+    assert!(!lvm.ok(&["dmsetup", "table"]).contains("gone"), "devices of the removed mirror left behind");
+    assert!(!lvm.ok(&["lvs", "-a"]).contains("gone"), "sub-LVs of the removed mirror left behind");
+    d.stop();
+}
+
+/// A leg fails under write load (its image device gets an `error` table,
+/// as one would fail it with dmsetup on the kernel): writes go on, the
+/// mirror shows the leg `D`; `lvconvert --repair` puts a new image on the
+/// free PV and copies it; both legs then hold every acknowledged write.
+#[test]
+fn test_mirror_leg_failure_under_write_load_is_repaired_without_losing_data() {
+    let t = TestDir::new("lvm-mirror-repair");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    lvm.ok(&[
+        "lvcreate",
+        "--type",
+        "mirror",
+        "-m",
+        "1",
+        "--mirrorlog",
+        "core",
+        "-L",
+        "16M",
+        "-n",
+        "m",
+        "vg0",
+        &ap,
+        &bp,
+    ]);
+    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
+    const BLOCK: usize = 64 << 10;
+    const BLOCKS: u64 = (16 << 20) / BLOCK as u64;
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<u64, u64>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let writes = || written.load(std::sync::atomic::Ordering::SeqCst);
+    let writer = {
+        let (acked, stop, sock, written) = (acked.clone(), stop.clone(), d.nbd_socket(), written.clone());
+        std::thread::spawn(move || {
+            let c = NbdClient::connect_unix(&sock, "vg0-m").unwrap();
+            let mut seed = 1u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let block = (seed * 7) % BLOCKS;
+                c.write(Sectors(block * (BLOCK as u64 / 512)), &stamped(BLOCK, seed, block)).expect("a write failed");
+                acked.lock().unwrap().insert(block, seed);
+                written.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                seed += 1;
+            }
+            c.flush().unwrap();
+        })
+    };
+    wait_for("some writes", || writes() > 20);
+    // Leg 1 fails.
+    d.ok(&["suspend", "vg0-m_mimage_1"]);
+    d.ok(&["load", "vg0-m_mimage_1", "--table", "0 32768 error"]);
+    d.ok(&["resume", "vg0-m_mimage_1"]);
+    wait_for("the failed leg marked D", || d.ok(&["status", "vg0-m"]).contains(" 1 AD 1 core"));
+    let before = writes();
+    wait_for("writes going on with one leg", || {
+        assert!(!writer.is_finished(), "the writer stopped; daemon log:\n{}", d.log());
+        writes() > before + 20
+    });
+    let out = lvm.ok(&["lvconvert", "--repair", "vg0/m"]);
+    assert!(out.contains(&format!("m_mimage_1 of vg0/m replaced by a new image on {cp}")), "{out}");
+    let before = writes();
+    wait_for("writes going on after the repair", || {
+        assert!(!writer.is_finished(), "the writer stopped; daemon log:\n{}", d.log());
+        writes() > before + 20
+    });
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+    wait_for("the new leg copied", || in_sync(&lvm, "vg0/m"));
+    assert!(d.ok(&["status", "vg0-m"]).contains(" 1 AA 1 core"));
+    let lvs = lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,devices"]);
+    assert_eq!(
+        lvs.lines().map(str::trim_end).collect::<Vec<_>>(),
+        [
+            "  m            m_mimage_0(0),m_mimage_1(0)",
+            &format!("  [m_mimage_0] {ap}(0)"),
+            &format!("  [m_mimage_1] {cp}(0)")
+        ]
+    );
+    let (leg0, leg1) = (read_export(&d, "vg0-m_mimage_0", 16 << 20), read_export(&d, "vg0-m_mimage_1", 16 << 20));
+    assert!(leg0 == leg1, "the legs differ after the repair");
+    for (block, seed) in acked.lock().unwrap().iter() {
+        let at = *block as usize * BLOCK;
+        assert!(
+            leg0[at..at + BLOCK] == stamped(BLOCK, *seed, *block)[..],
+            "block {block} lost its last acknowledged write"
+        );
+    }
+    d.stop();
+}
+
+/// A third image added to a mirror whose disk log says every region is in
+/// sync gets every region copied (the mirror is reloaded with `sync`): the
+/// regression a rewritten log would hit, since the live mirror writes its
+/// own bits back when it is suspended.
+#[test]
+fn test_mirror_gains_an_image_that_gets_the_data() {
+    let t = TestDir::new("lvm-mirror-up");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]);
+    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
+    let data = stamped(8 << 20, 21, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
+    c.write(Sectors(0), &data).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    let out = lvm.ok(&["lvconvert", "-m", "2", "-i", "1", "vg0/m"]);
+    assert!(out.ends_with("  vg0/m: Converted: 100.00%\n"), "{out}");
+    assert_eq!(
+        lvm.ok(&["lvs", "--noheadings", "-o", "devices", "vg0/m"]).trim(),
+        "m_mimage_0(0),m_mimage_1(0),m_mimage_2(0)"
+    );
+    assert!(read_export(&d, "vg0-m_mimage_2", 8 << 20) == data, "the new image was not copied");
+    assert!(read_export(&d, "vg0-m", 8 << 20) == data);
+    d.stop();
+}
+
+/// The daemon watches mirrors as dmeventd does: a leg that fails under
+/// writes is dealt with by `activation/mirror_image_fault_policy`, with
+/// no command run. `remove` (LVM's default) leaves a linear LV on the
+/// healthy image; `allocate` puts a new image on the free PV and copies
+/// it. The data is whole either way.
+#[test]
+fn test_the_daemon_repairs_a_failed_mirror_leg_by_its_fault_policy() {
+    let t = TestDir::new("lvm-mirror-monitor");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let sys = t.path("sys");
+    let d = Daemon::start(&t.path("run"), &["--system-dir", sys.to_str().unwrap()]);
+    let lvm = Lvm { sys: sys.clone(), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    let fail_leg = |dev: &str| {
+        d.ok(&["suspend", dev]);
+        d.ok(&["load", dev, "--table", "0 8192 error"]);
+        d.ok(&["resume", dev]);
+    };
+    let write = |lv: &str, seed: u64| {
+        let data = stamped(4 << 20, seed, 0);
+        let c = NbdClient::connect_unix(&d.nbd_socket(), lv).unwrap();
+        c.write(Sectors(0), &data).unwrap();
+        c.flush().unwrap();
+        data
+    };
+    // remove: the failed image 1 goes, m is linear on a.
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "--mirrorlog", "core", "-L", "4M", "-n", "m", "vg0", &ap, &bp]);
+    wait_for("the mirror in sync", || in_sync(&lvm, "vg0/m"));
+    fail_leg("vg0-m_mimage_1");
+    let data = write("vg0-m", 31);
+    wait_for("the monitor's repair (remove)", || {
+        lvm.ok(&["lvs", "--noheadings", "-o", "lv_attr,devices", "vg0/m"]).split_whitespace().collect::<Vec<_>>()
+            == ["-wi-a-----", &format!("{ap}(0)")]
+    });
+    assert!(d.log().contains("mirror: vg0/m has a failed leg (AD), repairing"), "{}", d.log());
+    assert!(read_export(&d, "vg0-m", 4 << 20) == data, "the data did not survive the repair");
+    // allocate: the failed image 1 is replaced on c and copied.
+    std::fs::write(sys.join("lvm.conf"), "activation {\n\tmirror_image_fault_policy = \"allocate\"\n}\n").unwrap();
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "--mirrorlog", "core", "-L", "4M", "-n", "n", "vg0", &ap, &bp]);
+    wait_for("the mirror in sync", || in_sync(&lvm, "vg0/n"));
+    fail_leg("vg0-n_mimage_1");
+    let data = write("vg0-n", 32);
+    wait_for("the monitor's repair (allocate)", || {
+        lvm.ok(&["lvs", "-a", "--noheadings", "-o", "devices", "vg0/n_mimage_1"]).trim() == format!("{cp}(0)")
+            && in_sync(&lvm, "vg0/n")
+    });
+    assert!(read_export(&d, "vg0-n_mimage_1", 4 << 20) == data, "the new image was not copied");
+    assert!(read_export(&d, "vg0-n", 4 << 20) == data);
+    d.stop();
+}
+
+/// An image added to an inactive mirror with a disk log is copied at the
+/// next activation: its log, which says every region is in sync, is
+/// written out of sync by the conversion.
+#[test]
+fn test_an_inactive_mirror_gains_an_image_copied_at_activation() {
+    let t = TestDir::new("lvm-mirror-up-inactive");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]);
+    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
+    let data = stamped(8 << 20, 41, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
+    c.write(Sectors(0), &data).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    lvm.ok(&["lvchange", "-an", "vg0/m"]);
+    assert_eq!(lvm.ok(&["lvconvert", "-m", "2", "vg0/m"]), "  Logical volume vg0/m converted.\n");
+    lvm.ok(&["lvchange", "-ay", "vg0/m"]);
+    wait_for("the new image copied", || in_sync(&lvm, "vg0/m"));
+    assert!(read_export(&d, "vg0-m_mimage_2", 8 << 20) == data, "the new image was not copied");
+    d.stop();
+}
+
+/// `lvextend` of an active mirror under its data: each image grows, the
+/// new regions are copied to every image, the old data stays.
+#[test]
+fn test_lvextend_of_an_active_mirror_grows_every_image() {
+    let t = TestDir::new("lvm-mirror-extend");
+    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
+    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]);
+    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
+    let data = stamped(8 << 20, 51, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
+    c.write(Sectors(0), &data).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    assert_eq!(
+        lvm.ok(&["lvextend", "-L", "+8M", "vg0/m"]),
+        "  Size of logical volume vg0/m changed from 8.00 MiB (2 extents) to 16.00 MiB (4 extents).\n  \
+         Logical volume vg0/m successfully resized.\n"
+    );
+    let more = stamped(8 << 20, 52, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
+    c.write(Sectors(8 << 11), &more).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    wait_for("the grown mirror in sync", || in_sync(&lvm, "vg0/m"));
+    let mut want = data.clone();
+    want.extend_from_slice(&more);
+    for dev in ["vg0-m", "vg0-m_mimage_0", "vg0-m_mimage_1"] {
+        assert!(read_export(&d, dev, 16 << 20) == want, "{dev} does not hold the data");
+    }
+    assert_eq!(
+        lvm.fails(5, &["lvreduce", "-f", "-L", "-4M", "vg0/m"]),
+        "ulvm cannot reduce mirrored LV vg0/m yet: lvconvert -m 0, reduce, then mirror it again."
+    );
     d.stop();
 }

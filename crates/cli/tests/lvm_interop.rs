@@ -139,6 +139,37 @@ fn test_real_lvm_reads_and_checks_what_ulvm_made() {
     assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
 }
 
+/// Real `vgck` and `lvs -a` accept a VG with ulvm's legacy mirrors (disk
+/// log, core log, `--nosync`, a non-default region size) and show the
+/// same attributes, logs, region sizes, images and extents as ulvm.
+#[test]
+fn test_real_lvm_reads_and_checks_ulvm_mirrors() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-mirror");
+    let imgs = [t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64)];
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmmir{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    let paths: Vec<&str> = imgs.iter().map(|p| p.to_str().unwrap()).collect();
+    u(&["vgcreate", &vg, paths[0], paths[1], paths[2]]);
+    u(&["lvcreate", "-an", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "mdisk", &vg]);
+    u(&["lvcreate", "-an", "--type", "mirror", "-m", "1", "--mirrorlog", "core", "-L", "4M", "-n", "mcore", &vg]);
+    u(&["lvcreate", "-an", "--type", "mirror", "-m", "1", "--nosync", "-L", "4M", "-n", "mnosync", &vg]);
+    u(&["lvcreate", "-an", "--type", "mirror", "-m", "2", "-R", "512k", "-L", "4M", "-n", "mthree", &vg]);
+    let loops = attach(&[&imgs[0], &imgs[1], &imgs[2]], true);
+    let cfg = only(&loops);
+    let files = [imgs[0].as_path(), imgs[1].as_path(), imgs[2].as_path()];
+    run("vgck", &["--config", &cfg, &vg]).unwrap();
+    let fields = "lv_name,lv_attr,lv_size,devices,seg_pe_ranges,segtype,mirror_log,region_size,copy_percent";
+    let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]).unwrap();
+    let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]);
+    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    assert!(real.contains("[mdisk_mlog]"), "{real}");
+}
+
 #[test]
 fn test_ulvm_reads_and_activates_what_real_lvm_made() {
     if !can_run() {
@@ -210,6 +241,83 @@ fn test_ulvm_reads_and_activates_what_real_lvm_made() {
     d.stop();
     // And real LVM still accepts the VG after ulvm used it.
     let loops = attach(&[&a, &b], true);
+    run("vgck", &["--config", &only(&loops), &vg]).unwrap();
+}
+
+/// A mirror exactly as real LVM wrote it (the `logical_volumes` section
+/// of the oracle5 backup taken after `lvcreate --type mirror -m 1 -L 8M
+/// -n mdisk`), restored with real `vgcfgrestore` onto a VG real LVM made:
+/// ulvm reports it as LVM did, activates it (its log, never written, is
+/// started afresh and both images copied), writes through it to both
+/// images' extents, and real `vgck` accepts the VG afterwards.
+#[test]
+fn test_ulvm_activates_a_mirror_real_lvm_made() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-mirror-b");
+    let imgs = [t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64)];
+    let vg = format!("lvmmir{}", std::process::id());
+    let backup = t.path("vg.backup");
+    let oracle = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../lvm/tests/fixtures/oracle5/00-mdisk.vgbackup"),
+    )
+    .unwrap();
+    let from = oracle.find("logical_volumes {").unwrap();
+    let section = &oracle[from..oracle[..oracle.rfind('}').unwrap()].rfind('}').unwrap() + 1];
+    {
+        let loops = attach(&[&imgs[0], &imgs[1], &imgs[2]], false);
+        let cfg = only(&loops);
+        run("vgcreate", &["-y", "--config", &cfg, &vg, &loops.0[0], &loops.0[1], &loops.0[2]]).unwrap();
+        run("vgcfgbackup", &["--config", &cfg, "-f", backup.to_str().unwrap(), &vg]).unwrap();
+        let text = std::fs::read_to_string(&backup).unwrap();
+        let end = text.rfind('}').unwrap();
+        std::fs::write(&backup, format!("{}{section}\n{}", &text[..end], &text[end..])).unwrap();
+        run("vgcfgrestore", &["--config", &cfg, "-f", backup.to_str().unwrap(), &vg]).unwrap();
+        run("vgck", &["--config", &cfg, &vg]).unwrap();
+    }
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    let devs = imgs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",");
+    let u = |args: &[&str]| {
+        let mut v = vec![args[0], "--devices", &devs];
+        v.extend(&args[1..]);
+        ulvm(&sys, &rd, &v)
+    };
+    let words = |out: String| -> Vec<String> {
+        out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+    };
+    let fields = "lv_name,lv_attr,lv_size,devices,mirror_log,region_size";
+    assert_eq!(
+        words(u(&["lvs", "-a", "--noheadings", "-o", fields, &vg])),
+        [
+            "mdisk mwi---m--- 8.00m mdisk_mimage_0(0),mdisk_mimage_1(0) [mdisk_mlog] 2.00m".to_string(),
+            format!("[mdisk_mimage_0] Iwi---m--- 8.00m {}(0) 0", imgs[0].display()),
+            format!("[mdisk_mimage_1] Iwi---m--- 8.00m {}(0) 0", imgs[1].display()),
+            format!("[mdisk_mlog] lwi---m--- 4.00m {}(0) 0", imgs[2].display()),
+        ]
+    );
+    let d = Daemon::start(&rd, &[]);
+    u(&["lvchange", "-ay", &format!("{vg}/mdisk")]);
+    common::wait_for("the mirror in sync", || {
+        u(&["lvs", "--noheadings", "-o", "copy_percent", &format!("{vg}/mdisk")]).trim() == "100.00"
+    });
+    let data = stamped(8 << 20, 5, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), &format!("{vg}-mdisk")).unwrap();
+    c.write(Sectors(0), &data).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    for img in &imgs[..2] {
+        let mut on_disk = vec![0u8; 8 << 20];
+        std::fs::File::open(img).unwrap().read_exact_at(&mut on_disk, 1 << 20).unwrap();
+        assert!(on_disk == data, "{} does not hold the data at the image's extents", img.display());
+    }
+    u(&["vgchange", "-an", &vg]);
+    d.stop();
+    // The log now holds dm-log's header, as the kernel writes it.
+    let mut header = [0u8; 4];
+    std::fs::File::open(&imgs[2]).unwrap().read_exact_at(&mut header, 1 << 20).unwrap();
+    assert_eq!(header, *b"rRiM");
+    let loops = attach(&[&imgs[0], &imgs[1], &imgs[2]], true);
     run("vgck", &["--config", &only(&loops), &vg]).unwrap();
 }
 

@@ -5,6 +5,8 @@
 //! * ulvm makes a VG with a linear LV, a snapshot of it and a striped LV,
 //!   and writes data through its daemon; the kernel's `vgchange -ay` shows
 //!   the same contents on every LV and the same snapshot status line.
+//! * ulvm makes legacy mirrors (synced, `--nosync`, never activated); the
+//!   kernel reads their disk logs as its own and copies only the new one.
 //! * Real LVM makes a VG with a snapshot and writes through the kernel;
 //!   ulvm activates it, reads the same contents, merges the snapshot back;
 //!   the kernel then sees a plain LV with the snapshot's data.
@@ -149,4 +151,73 @@ fn test_ulvm_activates_and_merges_a_vg_the_kernel_made() {
     assert_eq!(line(&out, "vgck:"), "ok");
     assert_eq!(line(&out, "lvs:"), "base -wi-a-----;");
     assert_eq!(line(&out, "head:"), "PATTERN-A");
+}
+
+/// The kernel activates legacy mirrors ulvm made and reads ulvm's disk
+/// logs as its own: a mirror ulvm wrote and synced comes up fully in sync
+/// (the kernel copies nothing), a `--nosync` one too, and one ulvm never
+/// activated (its log as `lvcreate` writes it, every region out of sync)
+/// is copied by the kernel from image 0 to image 1. Real `lvs` shows
+/// LVM's attributes and `vgck` accepts the VG.
+#[test]
+fn test_kernel_activates_mirrors_ulvm_made() {
+    let Some(oracle) = oracle_dir() else { return };
+    let t = TestDir::new("lvm-kernel-mirror");
+    let imgs = [t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64)];
+    let (sys, run) = (t.path("sys"), t.path("run"));
+    let d = Daemon::start(&run, &[]);
+    let u = |args: &[&str]| ulvm(&sys, &run, args);
+    let paths: Vec<&str> = imgs.iter().map(|p| p.to_str().unwrap()).collect();
+    u(&["vgcreate", "vgk", paths[0], paths[1], paths[2]]);
+    u(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vgk"]);
+    u(&["lvcreate", "--type", "mirror", "-m", "1", "--nosync", "-L", "4M", "-n", "ns", "vgk"]);
+    u(&["lvcreate", "-an", "--type", "mirror", "-m", "1", "-L", "4M", "-n", "fresh", "vgk"]);
+    common::wait_for("m in sync", || u(&["lvs", "--noheadings", "-o", "copy_percent", "vgk/m"]).trim() == "100.00");
+    let data = stamped(8 << 20, 7, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vgk-m").unwrap();
+    c.write(Sectors(0), &data).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    u(&["vgchange", "-an", "vgk"]);
+    d.stop();
+    // fresh's image 0 gets data of its own, written straight to its
+    // extent on a.img (extent 3: after m's two and ns's one).
+    let fresh = stamped(4 << 20, 8, 0);
+    let f = std::fs::OpenOptions::new().write(true).open(&imgs[0]).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &fresh, (1 << 20) + 3 * (4 << 20)).unwrap();
+    drop(f);
+    let out = run_vm(
+        &oracle,
+        &t.0,
+        &[&imgs[0], &imgs[1], &imgs[2]],
+        "set -e\nvgchange -ay vgk >/dev/null\n\
+         echo \"m-status: $(dmsetup status vgk-m)\"\n\
+         echo \"ns-status: $(dmsetup status vgk-ns)\"\n\
+         for i in $(seq 300); do dmsetup status vgk-fresh | grep -q ' 2/2 ' && break; sleep 0.1; done\n\
+         echo \"fresh-status: $(dmsetup status vgk-fresh)\"\n\
+         echo \"lvs: $(lvs -a --noheadings -o lv_name,lv_attr vgk | tr -s ' ' | tr '\\n' ';')\"\n\
+         for lv in m m_mimage_0 m_mimage_1 fresh_mimage_1; do echo \"$lv: $(sha256sum < /dev/mapper/vgk-$lv | cut -d' ' -f1)\"; done\n\
+         vgchange -an vgk >/dev/null\nvgck vgk && echo vgck: ok\n",
+    );
+    // `2 <leg> <leg> <in sync>/<regions> 1 <health> <log>`: device
+    // numbers are the kernel's, the rest must read so.
+    let fields = |key: &str| -> Vec<String> {
+        let w: Vec<&str> = line(&out, key).split_whitespace().collect();
+        w[3..].iter().filter(|x| !x.contains(':')).map(|x| x.to_string()).collect()
+    };
+    assert_eq!(fields("m-status:"), ["2", "4/4", "1", "AA", "3", "disk", "A"], "{out}");
+    assert_eq!(fields("ns-status:"), ["2", "2/2", "1", "AA", "3", "disk", "A"], "{out}");
+    assert_eq!(fields("fresh-status:"), ["2", "2/2", "1", "AA", "3", "disk", "A"], "{out}");
+    assert_eq!(
+        line(&out, "lvs:"),
+        "fresh mwi-a-m---; [fresh_mimage_0] iwi-aom---; [fresh_mimage_1] iwi-aom---; [fresh_mlog] lwi-aom---; \
+         m mwi-a-m---; [m_mimage_0] iwi-aom---; [m_mimage_1] iwi-aom---; [m_mlog] lwi-aom---; \
+         ns Mwi-a-m---; [ns_mimage_0] iwi-aom---; [ns_mimage_1] iwi-aom---; [ns_mlog] lwi-aom---;"
+    );
+    let sum = sha256(&data, &t, "m.bin");
+    for lv in ["m:", "m_mimage_0:", "m_mimage_1:"] {
+        assert_eq!(line(&out, lv), sum, "{lv}");
+    }
+    assert_eq!(line(&out, "fresh_mimage_1:"), sha256(&fresh, &t, "fresh.bin"), "the kernel did not copy image 0");
+    assert_eq!(line(&out, "vgck:"), "ok");
 }

@@ -158,7 +158,7 @@ impl Daemon {
             nbd.push(NbdServer::tcp(addr, exports).map_err(io(format!("listening on {addr}")))?);
         }
         let monitor = sd.map(|sd| {
-            info!(system_dir = %sd.root().display(), autoextend, "daemon: watching LVM snapshots");
+            info!(system_dir = %sd.root().display(), autoextend, "daemon: watching LVM snapshots and mirrors");
             autoextend::Monitor::start(ctx_with(None, false), sd)
         });
         info!(run_dir = %cfg.run_dir.display(), "daemon: ready");

@@ -275,6 +275,7 @@ fn is_layer(name: &str) -> bool {
         || name.ends_with("-dest")
         || name.ends_with("_clonemeta")
         || is_pvmove_dm(name)
+        || is_mirror_sub_dm(name)
 }
 
 /// The name of the LV a user named to the origin/snapshot family it is in.
@@ -285,7 +286,7 @@ pub fn family_origin(vg: &Vg, lv: &str) -> String {
     if let Some(c) = vg.vg.clone_of_metadata(lv) {
         return c.name.clone();
     }
-    lv.to_string()
+    vg.vg.mirror_top(lv).to_string()
 }
 
 /// The devices of one origin (or plain LV) and its snapshots, lowest first.
@@ -318,6 +319,20 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, LvmError> {
 
 /// [`plan`] without the pvmoves underneath.
 fn plan_own(vg: &Vg, origin: &LogicalVolume, snaps: &[SnapshotRef]) -> Result<Vec<DmDevice>, LvmError> {
+    let (below, own) = own_table(vg, origin)?;
+    if !below.is_empty() {
+        // A legacy mirror: its log and images first, then the mirror
+        // (under a snapshot's `-real` if it has snapshots).
+        let mut out = below;
+        out.extend(plan_top(vg, origin, snaps, own)?);
+        return Ok(out);
+    }
+    plan_top(vg, origin, snaps, own)
+}
+
+/// The devices of an LV given its own table: the LV's device, or, with
+/// snapshots, `-real`, the snapshots and the origin.
+fn plan_top(vg: &Vg, origin: &LogicalVolume, snaps: &[SnapshotRef], own: Table) -> Result<Vec<DmDevice>, LvmError> {
     let v = &vg.vg;
     let dev = |lv: &LogicalVolume, layer: Option<&str>, table: Table, ro: bool| DmDevice {
         name: dm_name(&v.name, &lv.name, layer),
@@ -325,7 +340,6 @@ fn plan_own(vg: &Vg, origin: &LogicalVolume, snaps: &[SnapshotRef]) -> Result<Ve
         table,
         read_only: ro,
     };
-    let own = extent_table(vg, origin)?;
     if let Some(c) = origin.clone_ref() {
         // The destination is the LV's own extents; the metadata LV's
         // extents hold the dm-clone metadata.
@@ -373,6 +387,71 @@ fn plan_own(vg: &Vg, origin: &LogicalVolume, snaps: &[SnapshotRef]) -> Result<Ve
     };
     out.push(dev(origin, None, top, !origin.is_writable()));
     Ok(out)
+}
+
+/// The devices an LV's own table stacks on (a legacy mirror's log and
+/// images, each with what it stacks on, lowest first, as LVM creates
+/// them: the log, then the images) and the LV's own table.
+fn own_table(vg: &Vg, lv: &LogicalVolume) -> Result<(Vec<DmDevice>, Table), LvmError> {
+    let Some(m) = lv.mirror() else { return Ok((Vec::new(), extent_table(vg, lv)?)) };
+    let v = &vg.vg;
+    let mut below = Vec::new();
+    for name in m.mirror_log.iter().chain(m.areas.iter().map(|(n, _)| n)) {
+        let sub = v.lv(name).ok_or_else(|| FormatError(format!("mirror {}: its sub-LV {name} is missing", lv.name)))?;
+        let (under, table) = own_table(vg, sub)?;
+        below.extend(under);
+        below.push(DmDevice {
+            name: dm_name(&v.name, &sub.name, None),
+            uuid: dm_uuid(&v.id, &sub.id, None),
+            table,
+            read_only: false,
+        });
+    }
+    Ok((below, mirror_table(vg, lv)?))
+}
+
+/// The table of a legacy mirror LV: one `mirror` line per segment, its
+/// legs the images' devices, a `disk` log on the `_mlog` device or a
+/// `core` log, `nosync` for a mirror made with `--nosync`, and
+/// `handle_errors` (LVM adds it when the mirror is monitored; ulvm's
+/// mirror target hands over a failed default leg with it, and
+/// `lvconvert --repair` replaces the leg).
+pub fn mirror_table(vg: &Vg, lv: &LogicalVolume) -> Result<Table, FormatError> {
+    let es = vg.vg.extent_size;
+    let sync = if lv.has_status(crate::model::NOTSYNCED) { LogSync::NoSync } else { LogSync::Default };
+    let mut lines = Vec::new();
+    for seg in &lv.segments {
+        let SegmentKind::Mirror(m) = &seg.kind else {
+            return err(format!("mirror LV {} has a segment that is not a mirror", lv.name));
+        };
+        let region_size = m.region_size.filter(|r| r.0 != 0).unwrap_or(DEFAULT_REGION_SIZE);
+        let log = match &m.mirror_log {
+            Some(l) => MirrorLog::Disk { dev: DevRef::Path(dm_name(&vg.vg.name, l, None)), region_size, sync },
+            None => MirrorLog::Core { region_size, sync },
+        };
+        let mut legs = Vec::new();
+        for (name, le) in &m.areas {
+            legs.push(area(vg, &lv.name, name, *le)?);
+        }
+        lines.push(TableLine {
+            start: es.to_sectors(seg.start_extent),
+            len: es.to_sectors(seg.extent_count),
+            target: TargetArgs::Mirror(MirrorArgs {
+                log,
+                legs,
+                features: MirrorFeatures { handle_errors: true, keep_log: false },
+            }),
+        });
+    }
+    Ok(Table(lines))
+}
+
+/// Whether a dm name is a legacy mirror's sub-LV (`VG-lv_mimage_0`,
+/// `VG-lv_mlog`): held open by the mirror above it.
+fn is_mirror_sub_dm(name: &str) -> bool {
+    crate::names::split_dm_name(name).is_some_and(|(_, lv, layer)| {
+        layer.is_none() && (lv.contains(crate::model::MIMAGE_INFIX) || lv.ends_with(crate::model::MLOG_SUFFIX))
+    })
 }
 
 /// The devices of several families, each once, lowest first: what one

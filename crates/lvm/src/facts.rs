@@ -12,7 +12,7 @@ use crate::activate::DevState;
 use crate::alloc;
 use crate::disk::{PvDisk, Vg};
 use crate::extent::Extents;
-use crate::model::{LogicalVolume, SnapshotIndex, SnapshotRef};
+use crate::model::{LogicalVolume, MirrorRole, SnapshotIndex, SnapshotRef, NOTSYNCED};
 use crate::names::dm_name;
 use crate::ops::{shared_refusal, vg_of_device, Session};
 use crate::{HostError, HostErrorKind};
@@ -30,6 +30,9 @@ pub struct Live {
     /// Snapshot (or merge) usage in percent.
     pub pct: Option<f64>,
     pub invalid: bool,
+    /// A legacy mirror's image: whether its mirror is active and in sync
+    /// (`None` for other LVs).
+    pub image_in_sync: Option<bool>,
 }
 
 /// A snapshot's (or a merge's) usage in percent as LVM shows it, from a
@@ -135,6 +138,17 @@ pub fn live(s: &mut Session, devs: &Devices, view: &View, lv: &LogicalVolume) ->
     } else if lv.clone_ref().is_some() && l.dev.is_some() {
         let st = status(dm_name(vname, &lv.name, None)).ok();
         l.copy = st.as_ref().and_then(|s| s.clone_status()).and_then(crate::percent::clone);
+    } else if lv.mirror().is_some() && l.dev.is_some() {
+        let st = status(dm_name(vname, &lv.name, None)).ok();
+        l.copy = st.as_ref().and_then(|s| match s {
+            TargetStatus::Mirror(m) => Some(crate::percent::mirror(m)),
+            _ => None,
+        });
+    } else if let Some((parent, MirrorRole::Image { .. })) = view.vg.vg.mirror_parent(&lv.name) {
+        let dm = dm_name(vname, &parent.name, None);
+        let synced = devs.states.contains_key(&dm)
+            && matches!(status(dm), Ok(TargetStatus::Mirror(m)) if m.in_sync == m.regions);
+        l.image_in_sync = Some(synced);
     } else if lv.is_pvmove() && l.dev.is_some() {
         let dm = dm_name(vname, &lv.name, None);
         let lines = s.host_if_running().and_then(|h| h.status_lines(&dm).ok());
@@ -208,7 +222,26 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
         }
         _ => '-',
     };
-    let c0 = if lv.is_pvmove() { 'p' } else { c0 };
+    // A legacy mirror and its sub-LVs (LVM derives their roles from the
+    // references, as `mirror_parent` does).
+    let role = view.vg.vg.mirror_parent(&lv.name).map(|(_, r)| r);
+    let mirror = lv.mirror().is_some();
+    let c0 = if lv.is_pvmove() {
+        'p'
+    } else if mirror {
+        if lv.has_status(NOTSYNCED) {
+            'M'
+        } else {
+            'm'
+        }
+    } else {
+        match role {
+            Some(MirrorRole::Image { .. }) if l.image_in_sync == Some(true) => 'i',
+            Some(MirrorRole::Image { .. }) => 'I',
+            Some(MirrorRole::Log) => 'l',
+            None => c0,
+        }
+    };
     let c1 = if lv.is_pvmove() {
         '-'
     } else if lv.is_writable() {
@@ -223,7 +256,7 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
         Some(_) => 'a',
     };
     let c5 = if l.dev.as_ref().is_some_and(|d| d.open_count > 0) { 'o' } else { '-' };
-    let c6 = if lv.is_pvmove() {
+    let c6 = if lv.is_pvmove() || mirror || role.is_some() {
         'm'
     } else if snap.is_some() || is_origin {
         's'

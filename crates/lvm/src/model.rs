@@ -925,3 +925,80 @@ impl VolumeGroup {
         self.lvs.iter().find(|l| l.clone_ref().is_some_and(|c| c.metadata_lv == lv))
     }
 }
+
+/// LVM's `NOTSYNCED` LV status flag: a mirror made with `--nosync`, whose
+/// legs were never copied (`lv_attr` `M`).
+pub const NOTSYNCED: &str = "NOTSYNCED";
+
+/// A legacy mirror's sub-LVs are named by these infixes (`lv_mimage_0`,
+/// `lv_mlog`), as LVM names them.
+pub const MIMAGE_INFIX: &str = "_mimage_";
+pub const MLOG_SUFFIX: &str = "_mlog";
+
+impl LogicalVolume {
+    /// The `mirror` segment of a legacy mirror LV (`--type mirror`), not
+    /// a pvmove's.
+    pub fn mirror(&self) -> Option<&Mirror> {
+        match self.segments.first().map(|s| &s.kind) {
+            Some(SegmentKind::Mirror(m)) if !m.is_pvmove() && !self.is_pvmove() => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The mirror segment, to change it.
+    pub fn mirror_mut(&mut self) -> Option<&mut Mirror> {
+        let pvmove = self.is_pvmove();
+        match self.segments.first_mut().map(|s| &mut s.kind) {
+            Some(SegmentKind::Mirror(m)) if !m.is_pvmove() && !pvmove => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// What a legacy mirror's sub-LV is to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MirrorRole {
+    /// An image (`_mimage_N`): area `index` of the mirror's segment.
+    Image { index: usize },
+    /// The disk log (`_mlog`).
+    Log,
+}
+
+impl VolumeGroup {
+    /// The legacy mirror that uses `lv` as an image or as its log, and how.
+    /// LVM derives MIRROR_IMAGE and MIRROR_LOG from the references, as here.
+    pub fn mirror_parent(&self, lv: &str) -> Option<(&LogicalVolume, MirrorRole)> {
+        self.lvs.iter().find_map(|l| {
+            let m = l.mirror()?;
+            if m.mirror_log.as_deref() == Some(lv) {
+                return Some((l, MirrorRole::Log));
+            }
+            let index = m.areas.iter().position(|(n, _)| n == lv)?;
+            Some((l, MirrorRole::Image { index }))
+        })
+    }
+
+    /// The mirror a sub-LV (of any depth: a mirrored log's image) belongs
+    /// to at the top.
+    pub fn mirror_top<'a>(&'a self, lv: &'a str) -> &'a str {
+        let mut at = lv;
+        while let Some((p, _)) = self.mirror_parent(at) {
+            at = &p.name;
+        }
+        at
+    }
+
+    /// The sub-LVs of mirror `lv` (images, then the log, each with its own
+    /// sub-LVs), deepest last.
+    pub fn mirror_sub_lvs(&self, lv: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let Some(m) = self.lv(lv).and_then(|l| l.mirror()) else { return out };
+        for n in m.areas.iter().map(|(n, _)| n).chain(m.mirror_log.iter()) {
+            if self.lv(n).is_some() {
+                out.push(n.clone());
+                out.extend(self.mirror_sub_lvs(n));
+            }
+        }
+        out
+    }
+}

@@ -24,6 +24,15 @@ pub fn clone(c: &CloneStatus) -> Option<f64> {
     c.hydrated_percent()
 }
 
+/// A legacy mirror's in-sync share (`Cpy%Sync`): regions in sync over
+/// regions, as LVM reads the mirror target's status.
+pub fn mirror(m: &ulvm_dm_table::MirrorStatus) -> f64 {
+    if m.regions == 0 {
+        return 100.0;
+    }
+    m.in_sync as f64 * 100.0 / m.regions as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +54,19 @@ mod tests {
         assert_eq!(snapshot(&active(8240, 16384, 48)), Some(8240.0 * 100.0 / 16384.0));
         assert_eq!(snapshot(&active(16384, 16384, 48)), Some(100.0));
         assert_eq!(snapshot(&SnapshotStatus::Invalid), None);
+    }
+
+    #[test]
+    fn test_mirror_copy_percent_is_regions_in_sync_over_regions() {
+        let st = |in_sync, regions| ulvm_dm_table::MirrorStatus {
+            legs: vec![],
+            in_sync,
+            regions,
+            health: vec![],
+            log: ulvm_dm_table::MirrorLogStatus::Core,
+        };
+        assert_eq!(mirror(&st(1, 4)), 25.0);
+        assert_eq!(mirror(&st(4, 4)), 100.0);
+        assert_eq!(mirror(&st(0, 0)), 100.0);
     }
 }

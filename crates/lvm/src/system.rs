@@ -163,6 +163,21 @@ pub struct Config {
     /// `global/event_activation`: whether `pvscan --cache` with devices or
     /// `-aay` acts (LVM's default, 1).
     pub event_activation: bool,
+    /// `activation/mirror_image_fault_policy`: what the daemon's mirror
+    /// monitor does with a failed image (`lvconvert --repair
+    /// --use-policies`, as dmeventd runs it).
+    pub mirror_image_fault_policy: MirrorFaultPolicy,
+}
+
+/// `activation/mirror_image_fault_policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MirrorFaultPolicy {
+    /// Drop the failed image (LVM's default): a two-image mirror becomes
+    /// linear on the healthy one.
+    #[default]
+    Remove,
+    /// Replace it with a new image from free space on other PVs.
+    Allocate,
 }
 
 impl Default for Config {
@@ -176,6 +191,7 @@ impl Default for Config {
             volume_list: None,
             auto_activation_volume_list: None,
             event_activation: true,
+            mirror_image_fault_policy: MirrorFaultPolicy::Remove,
         }
     }
 }
@@ -230,6 +246,17 @@ impl Config {
             if let Some(v) = act.int("snapshot_autoextend_percent") {
                 c.snapshot_autoextend_percent = v.max(0) as u64;
             }
+            if let Some(Value::Str(p)) = act.value("mirror_image_fault_policy") {
+                c.mirror_image_fault_policy = match &**p {
+                    "remove" => MirrorFaultPolicy::Remove,
+                    "allocate" => MirrorFaultPolicy::Allocate,
+                    other => {
+                        return Err(FormatError(format!(
+                            "activation/mirror_image_fault_policy: \"{other}\" is not remove or allocate"
+                        )))
+                    }
+                };
+            }
         }
         if let Some(b) = top.section("backup") {
             if let Some(v) = b.int("backup") {
@@ -264,6 +291,16 @@ impl Config {
                     Item::Assign(
                         "snapshot_autoextend_percent".into(),
                         Value::Int(self.snapshot_autoextend_percent as i64),
+                    ),
+                    Item::Assign(
+                        "mirror_image_fault_policy".into(),
+                        Value::Str(
+                            match self.mirror_image_fault_policy {
+                                MirrorFaultPolicy::Remove => "remove",
+                                MirrorFaultPolicy::Allocate => "allocate",
+                            }
+                            .into(),
+                        ),
                     ),
                 ],
             ),
@@ -503,6 +540,11 @@ mod tests {
         assert_eq!(c.snapshot_autoextend_percent, 50);
         assert_eq!(c.units, "m");
         assert_eq!(Config::parse(&c.to_text()).unwrap(), c);
+        assert_eq!(c.mirror_image_fault_policy, MirrorFaultPolicy::Remove);
+        let a = Config::parse("activation { mirror_image_fault_policy = \"allocate\" }").unwrap();
+        assert_eq!(a.mirror_image_fault_policy, MirrorFaultPolicy::Allocate);
+        assert_eq!(Config::parse(&a.to_text()).unwrap(), a);
+        assert!(Config::parse("activation { mirror_image_fault_policy = \"warn\" }").is_err());
         assert_eq!(Config::parse("").unwrap(), Config::default());
         assert!(Config::parse("global { units = \"q\" }").is_err());
         let off = Config::parse("backup {\n backup = 0\n archive = 0\n}\n").unwrap();

@@ -192,6 +192,25 @@ fn print_segments(vg: &Vg, lv: &LogicalVolume, out: &mut impl std::io::Write) {
                     outln!(out, "      Physical extents\t{pe} to {}", *pe + per - Extents(1));
                 }
             }
+            SegmentKind::Mirror(m) if !m.is_pvmove() && vg.vg.pv(&m.areas[0].0).is_none() => {
+                // A legacy mirror: its images are LVs.
+                let last = seg.extent_count - Extents(1);
+                outln!(out, "    Type\t\tmirror");
+                outln!(out, "    Monitoring\t\t");
+                outln!(out, "    Mirrors\t\t{}", m.mirror_count);
+                outln!(out, "    Mirror size\t\t{}", seg.extent_count);
+                if let Some(l) = &m.mirror_log {
+                    outln!(out, "    Mirror log volume\t{l}");
+                }
+                outln!(out, "    Mirror region size\t{}", size_long(m.region_size.unwrap_or_default()));
+                for (i, (k, le)) in m.areas.iter().enumerate() {
+                    if i < 2 {
+                        outln!(out, "    {}", if i == 0 { "Mirror original:" } else { "Mirror destinations:" });
+                    }
+                    outln!(out, "      Logical volume\t{k}");
+                    outln!(out, "      Logical extents\t{le} to {}", *le + last);
+                }
+            }
             SegmentKind::Mirror(m) => {
                 outln!(out, "    Type\t\tmirror");
                 outln!(out, "    Mirrors\t\t{}", m.mirror_count);
@@ -286,6 +305,9 @@ fn print_lvdisplay(ctx: &mut Ctx, devs: &Devices, view: &View, lv: &LogicalVolum
         None => {
             outln!(out, "  LV Size                {}", size_long(es.to_sectors(lv.extents())));
             outln!(out, "  Current LE             {}", lv.extents());
+            if let Some(m) = lv.mirror() {
+                outln!(out, "  Mirrored volumes       {}", m.areas.len());
+            }
         }
     }
     outln!(out, "  Segments               {}", lv.segments.len());
@@ -340,12 +362,14 @@ pub fn lvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
         let view = View::new(vg);
         for lv in vg.vg.user_lvs() {
-            let selected = a.pos.is_empty()
-                || a.pos.iter().any(|p| {
-                    let p = p.strip_prefix("/dev/").unwrap_or(p);
-                    p == vg.vg.name || p == format!("{}/{}", vg.vg.name, lv.name)
-                });
-            if selected && (view.visible(lv) || !a.pos.is_empty() || a.has("all")) {
+            let names_vg = a.pos.iter().any(|p| p.strip_prefix("/dev/").unwrap_or(p) == vg.vg.name);
+            let names_lv =
+                a.pos.iter().any(|p| p.strip_prefix("/dev/").unwrap_or(p) == format!("{}/{}", vg.vg.name, lv.name));
+            let selected = a.pos.is_empty() || names_vg || names_lv;
+            // A VG named shows its visible LVs, as no name does; a hidden
+            // LV (a mirror's image) shows when named, or with -a.
+            let hidden_ok = names_lv || a.has("all") || (names_vg && view.snapshot_of_cow(&lv.name).is_some());
+            if selected && (view.visible(lv) || hidden_ok) {
                 print_lvdisplay(ctx, &devs, &view, lv, out);
                 if a.has("maps") {
                     print_segments(vg, lv, out);

@@ -270,6 +270,18 @@ const HELP: &[(&str, &str, &str)] = &[
     [ COMMON_OPTIONS ]
     [ PV ... ]
 
+  Make a legacy mirrored LV: N+1 images on different PVs and a log
+  (disk: a one-extent LV on another PV when there is one; core: in memory).
+  lvcreate --type mirror -m|--mirrors Number -L|--size Size[m|UNIT] VG
+    [ -l|--extents Number[PERCENT] ]
+    [ -n|--name String ]
+    [    --mirrorlog core|disk ]
+    [    --nosync ]
+    [ -R|--regionsize Size[m|UNIT] ]
+    [ -a|--activate y|n ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+
   Make a clone LV, usable at once, filled in the background from a file,
   a device, an active LV (VG/LV) or an NBD URI; its size is the source's.
   lvcreate --type clone --source String VG
@@ -368,7 +380,7 @@ const HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "lvconvert",
-        "Change a logical volume's layout: merge a snapshot",
+        "Change a logical volume's layout: merge a snapshot, mirror an LV",
         "  Merge a snapshot back into its origin, then remove it; deferred to
   the origin's next activation while the origin is open.
   lvconvert --merge LV
@@ -379,6 +391,34 @@ const HELP: &[(&str, &str, &str)] = &[
   Poll the LV's merge or clone hydration to its end and finish it.
   lvconvert --startpoll LV
     [ -i|--interval Number ]
+    [ COMMON_OPTIONS ]
+
+  Change the number of images of a legacy mirror (-m 0: linear again,
+  keeping the first image, or the image not on the PVs named); a linear
+  LV becomes a mirror with --type mirror.
+  lvconvert -m|--mirrors Number LV
+    [    --type mirror ]
+    [    --mirrorlog core|disk ]
+    [ -R|--regionsize Size[m|UNIT] ]
+    [ -b|--background ]
+    [ -i|--interval Number ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+
+  Change a mirror's log.
+  lvconvert --mirrorlog core|disk LV
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+
+  Split the last image off a mirror as a new linear LV.
+  lvconvert --splitmirrors Number -n|--name LV_new LV
+    [ COMMON_OPTIONS ]
+
+  Replace the images of a mirror whose legs failed with new ones on other
+  PVs, and copy them again (--use-policies: as
+  activation/mirror_image_fault_policy says, remove or allocate).
+  lvconvert --repair LV
+    [    --use-policies ]
     [ COMMON_OPTIONS ]
 ",
     ),

@@ -49,8 +49,22 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         if t == "clone" {
             return super::clone::lvcreate_clone(ctx, a);
         }
+        if t == "mirror" {
+            return super::mirror::lvcreate(ctx, a);
+        }
         if !matches!(t, "linear" | "striped" | "snapshot") {
-            return usage(format!("Segment type {t} is not supported by ulvm (linear, striped, snapshot, clone)."));
+            return usage(format!(
+                "Segment type {t} is not supported by ulvm (linear, striped, snapshot, mirror, clone)."
+            ));
+        }
+    }
+    if a.get("mirrors").is_some_and(|m| m != "0") {
+        // LVM 2.03 makes raid1 for -m by default; ulvm has legacy mirrors.
+        return usage("ulvm makes legacy mirrors only: add --type mirror (LVM's default for -m is raid1).");
+    }
+    for o in ["mirrorlog", "nosync"] {
+        if a.has(o) {
+            return usage(format!("--{o} goes with --type mirror."));
         }
     }
     if a.has("source") {

@@ -59,8 +59,11 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         jobs::poll(&mut ctx.s, job.as_mut(), Duration::from_secs_f64(interval), &mut |_| Next::Continue)?;
         return Ok(0);
     }
+    if !a.has("merge") && super::mirror::wanted(a) {
+        return super::mirror::lvconvert(ctx, a);
+    }
     if !a.has("merge") {
-        return usage("Only lvconvert --merge (of a snapshot) is supported by ulvm.");
+        return usage("Only lvconvert --merge (of a snapshot) and mirror conversions are supported by ulvm.");
     }
     let origin = match merge::lvconvert_merge(&mut ctx.s, &vg_name, &name)? {
         merge::MergeStart::Deferred { .. } => return Ok(0),

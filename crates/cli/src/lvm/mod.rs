@@ -10,6 +10,7 @@ pub mod help;
 mod host;
 mod lv;
 mod merge;
+mod mirror;
 mod pv;
 mod pvmove;
 mod reports;
@@ -196,6 +197,9 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("setautoactivation", None),
         value("setactivationskip", Some('k')),
         flag("ignoreactivationskip", Some('K')),
+        value("mirrors", Some('m')),
+        value("mirrorlog", None),
+        flag("nosync", None),
     ];
     const LVRESIZE: &[Opt] = &[
         value("size", Some('L')),
@@ -213,8 +217,20 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("setactivationskip", Some('k')),
         flag("ignoreactivationskip", Some('K')),
     ];
-    const LVCONVERT: &[Opt] =
-        &[flag("merge", None), flag("background", Some('b')), value("interval", Some('i')), flag("startpoll", None)];
+    const LVCONVERT: &[Opt] = &[
+        flag("merge", None),
+        flag("background", Some('b')),
+        value("interval", Some('i')),
+        flag("startpoll", None),
+        value("mirrors", Some('m')),
+        value("type", None),
+        value("mirrorlog", None),
+        value("splitmirrors", None),
+        value("name", Some('n')),
+        value("regionsize", Some('R')),
+        flag("repair", None),
+        flag("use-policies", None),
+    ];
     const PVDISPLAY: &[Opt] = &[flag("maps", Some('m'))];
     const PVMOVE: &[Opt] = &[
         value("name", Some('n')),

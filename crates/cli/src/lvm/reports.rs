@@ -79,6 +79,7 @@ const LV_FIELDS: &[FieldDef] = &[
     s("stripe_size", "Stripe", R, 0),
     s("seg_start", "Start", R, 0),
     s("seg_size", "SSize", R, 0),
+    s("region_size", "Region", R, 0),
     f("lv_autoactivation", "AutoAct", L, 0),
 ];
 const LV_DEFAULT: &str = "lv_name,vg_name,lv_attr,lv_size,pool_lv,origin,data_percent,metadata_percent,move_pv,mirror_log,copy_percent,convert_lv";
@@ -298,6 +299,16 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         },
         "data_percent" | "snap_percent" => pct(l.pct),
         "copy_percent" => pct(l.copy),
+        "mirror_log" => {
+            Cell::str(lv.mirror().and_then(|m| m.mirror_log.as_ref()).map(|n| format!("[{n}]")).unwrap_or_default())
+        }
+        "region_size" => size_cell(
+            u,
+            match seg.map(|s| &s.kind) {
+                Some(SegmentKind::Mirror(m)) if !m.is_pvmove() => m.region_size.unwrap_or_default(),
+                _ => Sectors(0),
+            },
+        ),
         "move_pv" => Cell::str(if lv.is_pvmove() {
             ulvm_lvm::ops::pvmove::source_key(lv).map(|k| vg.pv_path(k)).unwrap_or_default()
         } else {

@@ -122,9 +122,12 @@ pub fn list_names(list: &[String], vg: &str, lv: &str) -> bool {
 }
 
 /// The LVs of a VG an activation starts from: origins and plain LVs
-/// (a snapshot comes with its origin).
+/// (a snapshot comes with its origin, a mirror's images and log with it).
 pub fn tops(vg: &Vg) -> Vec<&LogicalVolume> {
-    vg.vg.user_lvs().filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none()).collect()
+    vg.vg
+        .user_lvs()
+        .filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none() && vg.vg.mirror_parent(&l.name).is_none())
+        .collect()
 }
 
 /// What one VG's activation did.
@@ -180,10 +183,11 @@ pub(crate) fn summarize(s: &mut Session, vg: &Vg, errors: Vec<LvmError>) -> i32 
     let name = vg.vg.name.clone();
     let active = match s.host() {
         Ok(host) => {
-            // pvmove0 is not counted, as in LVM.
+            // pvmove0 and a mirror's images and log are not counted, as in LVM.
             vg.vg
                 .user_lvs()
-                .filter(|l| !l.is_pvmove() && host.state(&dm_name(&name, &l.name, None)).ok().flatten().is_some())
+                .filter(|l| !l.is_pvmove() && vg.vg.mirror_parent(&l.name).is_none())
+                .filter(|l| host.state(&dm_name(&name, &l.name, None)).ok().flatten().is_some())
                 .count()
         }
         Err(_) => 0,

@@ -23,17 +23,47 @@ pub fn lvrename(s: &mut Session, vg_name: &str, old: &str, new: &str) -> Result<
     if vg.vg.lv(new).is_some() {
         return Err(LvmError::Exists(format!("Logical Volume \"{new}\" already exists in volume group \"{vg_name}\"")));
     }
+    if vg.vg.mirror_parent(old).is_some() {
+        return Err(LvmError::Refused(format!("Cannot rename internal LV \"{old}\".")));
+    }
+    // A mirror's images and log are renamed with it, as LVM does
+    // (`old_mimage_0` becomes `new_mimage_0`).
+    let subs: Vec<(String, String)> = vg
+        .vg
+        .mirror_sub_lvs(old)
+        .into_iter()
+        .filter_map(|n| n.strip_prefix(old).map(|rest| (n.clone(), format!("{new}{rest}"))))
+        .collect();
+    if let Some((_, taken)) = subs.iter().find(|(_, n)| vg.vg.lv(n).is_some()) {
+        return Err(LvmError::Exists(format!(
+            "Logical Volume \"{taken}\" already exists in volume group \"{vg_name}\""
+        )));
+    }
+    let renames: Vec<(String, String)> = std::iter::once((old.to_string(), new.to_string())).chain(subs).collect();
     if let Some(h) = s.host_if_running() {
-        for layer in [None, Some("real"), Some("cow")] {
-            let from = dm_name(vg_name, old, layer);
-            if h.state(&from)?.is_some() {
-                h.rename(&from, &dm_name(vg_name, new, layer))?;
+        for (from_lv, to_lv) in &renames {
+            for layer in [None, Some("real"), Some("cow")] {
+                let from = dm_name(vg_name, from_lv, layer);
+                if h.state(&from)?.is_some() {
+                    h.rename(&from, &dm_name(vg_name, to_lv, layer))?;
+                }
             }
         }
     }
+    let renamed = |n: &str| renames.iter().find(|(f, _)| f == n).map(|(_, t)| t.clone());
     for l in &mut vg.vg_mut().lvs {
-        if l.name == old {
-            l.name = new.to_string();
+        if let Some(t) = renamed(&l.name) {
+            l.name = t;
+        }
+        if let Some(m) = l.mirror_mut() {
+            for (a, _) in &mut m.areas {
+                if let Some(t) = renamed(a) {
+                    *a = t;
+                }
+            }
+            if let Some(t) = m.mirror_log.as_deref().and_then(renamed) {
+                m.mirror_log = Some(t);
+            }
         }
         for seg in &mut l.segments {
             if let SegmentKind::Snapshot { origin, cow, .. } = &mut seg.kind {

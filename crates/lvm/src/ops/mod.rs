@@ -20,6 +20,7 @@ pub mod common;
 pub mod create;
 pub mod jobs;
 pub mod merge;
+pub mod mirror;
 pub mod pv;
 pub mod pvmove;
 pub mod remove;

@@ -321,6 +321,17 @@ fn collect_pieces(
             skipped = true;
             continue;
         }
+        if vg.mirror_parent(&lv.name).is_some() {
+            // LVM moves a mirror's images to PVs no other image is on;
+            // ulvm's pvmove has no such rule yet, so it leaves them.
+            s.warn(format!(
+                "WARNING: Skipping {} of mirror {}: ulvm does not move mirrored LVs yet.",
+                lv.name,
+                vg.mirror_top(&lv.name)
+            ));
+            skipped = true;
+            continue;
+        }
         for (si, seg) in lv.segments.iter().enumerate() {
             let SegmentKind::Striped { stripes, .. } = &seg.kind else { continue };
             let per = seg.extent_count / stripes.len().max(1) as u64;

@@ -23,7 +23,12 @@ pub fn lvremove(s: &mut Session, vg_name: &str, lv: Option<&str>, force: bool) -
             }
             vec![n.to_string()]
         }
-        None => vg.vg.user_lvs().filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none()).map(|l| l.name.clone()).collect(),
+        None => vg
+            .vg
+            .user_lvs()
+            .filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none() && vg.vg.mirror_parent(&l.name).is_none())
+            .map(|l| l.name.clone())
+            .collect(),
     };
     for n in names {
         remove_one(s, vg_name, &n, force)?;
@@ -35,6 +40,9 @@ fn remove_one(s: &mut Session, vg_name: &str, name: &str, force: bool) -> Result
     let mut vg = s.vg(vg_name, false)?;
     if vg.vg.lv(name).is_none() {
         return Ok(()); // removed with its origin
+    }
+    if vg.vg.mirror_parent(name).is_some() {
+        return Err(LvmError::Refused(format!("Can't remove logical volume {vg_name}/{name} used by a mirror.")));
     }
     let snap = vg.vg.snapshot_of_cow(name);
     let origin = activate::family_origin(&vg, name);
@@ -81,6 +89,8 @@ fn remove_one(s: &mut Session, vg_name: &str, name: &str, force: bool) -> Result
         ));
     }
     let mut gone: Vec<String> = vec![name.to_string()];
+    // A mirror's images and log go with it.
+    gone.extend(vg.vg.mirror_sub_lvs(name));
     if let Some(c) = vg.vg.lv(name).and_then(|l| l.clone_ref()) {
         gone.push(c.metadata_lv);
     }

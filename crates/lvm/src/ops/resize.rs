@@ -103,6 +103,14 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         .filter(|_| vg.vg.user_lvs().any(|l| l.name == name))
         .ok_or_else(|| LvmError::NotFound(format!("Failed to find logical volume \"{vg_name}/{name}\"")))?
         .clone();
+    if vg.vg.mirror_parent(name).is_some() {
+        return Err(LvmError::Refused(format!("Can't resize internal logical volume {vg_name}/{name}.")));
+    }
+    if lv.mirror().is_some() && (r.command == Command::Reduce || lv.segments.len() != 1) {
+        return Err(LvmError::Refused(format!(
+            "ulvm cannot reduce mirrored LV {vg_name}/{name} yet: lvconvert -m 0, reduce, then mirror it again."
+        )));
+    }
     let cur = lv.extents();
     let pvs = pv_keys(&vg, &r.pvs)?;
     let want = match r.target {
@@ -186,7 +194,15 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         run_tool("resize2fs", &[&fs_dev, &format!("{kib}K")])?;
     }
     let mut new_lv = lv.clone();
-    if want > cur {
+    if lv.mirror().is_some() {
+        if want < cur {
+            return Err(LvmError::Refused(format!(
+                "ulvm cannot reduce mirrored LV {vg_name}/{name} yet: lvconvert -m 0, reduce, then mirror it again."
+            )));
+        }
+        super::mirror::extend_images(&mut vg, name, want - cur, pvs.as_deref())?;
+        new_lv = vg.vg.lv(name).expect("the mirror").clone();
+    } else if want > cur {
         let last = lv.segments.last().map(|s| &s.kind);
         let stripes = match last {
             Some(SegmentKind::Striped { stripes, .. }) => stripes.len(),
@@ -228,7 +244,12 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
     *vg.vg_mut().lv_mut(name).expect("LV exists") = new_lv;
     if active.is_some() {
         let after = activate::plan(&vg, &origin)?;
-        activate::sync_family(s.host()?, &before, &after)?;
+        if lv.mirror().is_some() {
+            // The images grow before the mirror's new table is loaded.
+            super::mirror::reload_mirror(s.host()?, &before, &after, &dm_name(vg_name, name, None))?;
+        } else {
+            activate::sync_family(s.host()?, &before, &after)?;
+        }
     }
     s.commit(&mut vg)?;
     s.print(format!(

@@ -152,6 +152,18 @@ pub fn vgsplit(s: &mut Session, src: &str, dest: &str, paths: &[PathBuf]) -> Res
             names.push(snap.seg_lv.clone());
         }
     }
+    // A mirror goes with all its images and its log (the mirror's own
+    // segment is on LVs, not PVs), or stays.
+    for top in from.vg.lvs.iter().filter(|l| l.mirror().is_some()) {
+        let subs = from.vg.mirror_sub_lvs(&top.name);
+        let going = subs.iter().filter(|n| names.contains(n)).count();
+        if going > 0 && going < subs.len() {
+            return Err(LvmError::Refused(format!("Can't split mirror {} between two Volume Groups", top.name)));
+        }
+        if going > 0 {
+            names.push(top.name.clone());
+        }
+    }
     let active = active_lvs(s, &from);
     if let Some(l) = names.iter().find(|n| active.contains(n)) {
         return Err(LvmError::Refused(format!("Logical volume {src}/{l} must be inactive")));
