@@ -30,6 +30,9 @@ pub struct Live {
     /// Snapshot (or merge) usage in percent.
     pub pct: Option<f64>,
     pub invalid: bool,
+    /// An atomic pvmove's image (`pvmove0_mimage_0`) whose mirror is in
+    /// sync (LVM's `i`; `I` while copying or inactive).
+    pub image_in_sync: bool,
 }
 
 /// A snapshot's (or a merge's) usage in percent as LVM shows it, from a
@@ -135,6 +138,12 @@ pub fn live(s: &mut Session, devs: &Devices, view: &View, lv: &LogicalVolume) ->
     } else if lv.clone_ref().is_some() && l.dev.is_some() {
         let st = status(dm_name(vname, &lv.name, None)).ok();
         l.copy = st.as_ref().and_then(|s| s.clone_status()).and_then(crate::percent::clone);
+    } else if let Some(m) = view.vg.vg.pvmove_of_image(&lv.name) {
+        let dm = dm_name(vname, &m.name, None);
+        if devs.states.contains_key(&dm) {
+            let lines = s.host_if_running().and_then(|h| h.status_lines(&dm).ok());
+            l.image_in_sync = lines.is_some_and(|lines| pvmove_percent(m, &lines) >= 100.0);
+        }
     } else if lv.is_pvmove() && l.dev.is_some() {
         let dm = dm_name(vname, &lv.name, None);
         let lines = s.host_if_running().and_then(|h| h.status_lines(&dm).ok());
@@ -208,7 +217,18 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
         }
         _ => '-',
     };
-    let c0 = if lv.is_pvmove() { 'p' } else { c0 };
+    let image = view.vg.vg.pvmove_of_image(&lv.name).is_some();
+    let c0 = if lv.is_pvmove() {
+        'p'
+    } else if image {
+        if l.image_in_sync {
+            'i'
+        } else {
+            'I'
+        }
+    } else {
+        c0
+    };
     let c1 = if lv.is_pvmove() {
         '-'
     } else if lv.is_writable() {
@@ -223,7 +243,7 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
         Some(_) => 'a',
     };
     let c5 = if l.dev.as_ref().is_some_and(|d| d.open_count > 0) { 'o' } else { '-' };
-    let c6 = if lv.is_pvmove() {
+    let c6 = if lv.is_pvmove() || image {
         'm'
     } else if snap.is_some() || is_origin {
         's'

@@ -183,7 +183,8 @@ pub(crate) fn summarize(s: &mut Session, vg: &Vg, errors: Vec<LvmError>) -> i32 
             // pvmove0 is not counted, as in LVM.
             vg.vg
                 .user_lvs()
-                .filter(|l| !l.is_pvmove() && host.state(&dm_name(&name, &l.name, None)).ok().flatten().is_some())
+                .filter(|l| !l.is_pvmove() && vg.vg.pvmove_of_image(&l.name).is_none())
+                .filter(|l| host.state(&dm_name(&name, &l.name, None)).ok().flatten().is_some())
                 .count()
         }
         Err(_) => 0,

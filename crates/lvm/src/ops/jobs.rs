@@ -320,7 +320,7 @@ pub fn job_of(vg: &Vg, lv: &str) -> Option<Box<dyn Job>> {
         return Some(Box::new(PvMove {
             vg: v.name.clone(),
             lv: lv.to_string(),
-            source: pvmove::source_key(m).map(|k| vg.pv_path(k)).unwrap_or_default(),
+            source: pvmove::source_key(v, m).map(|k| vg.pv_path(k)).unwrap_or_default(),
             extent_bytes: v.extent_size.sectors().bytes(),
         }));
     }
