@@ -186,13 +186,19 @@ pub fn pvmove_table(vg: &Vg, lv: &LogicalVolume) -> Result<Table, FormatError> {
     let es = vg.vg.extent_size;
     let mut lines = Vec::new();
     for (seg, state) in lv.segments.iter().zip(move_states(lv)) {
+        let len = es.to_sectors(seg.extent_count);
+        if matches!(&seg.kind, SegmentKind::Other { segment_type } if segment_type == "error") {
+            // An orphan a finish left between its two commits: the
+            // parents map the PVs already; the next poll drops it.
+            lines.push(TableLine { start: es.to_sectors(seg.start_extent), len, target: TargetArgs::Error });
+            continue;
+        }
         let SegmentKind::Mirror(Mirror { areas, region_size, .. }) = &seg.kind else {
             return err(format!("pvmove LV {} has a segment that is not a mirror", lv.name));
         };
         let [(src, src_pe), (dst, dst_pe)] = areas.as_slice() else {
             return err(format!("pvmove LV {}: a segment with {} areas", lv.name, areas.len()));
         };
-        let len = es.to_sectors(seg.extent_count);
         let target = match state {
             MoveState::Completed => {
                 let Stripe { dev, offset } = area(vg, &lv.name, dst, *dst_pe)?;

@@ -241,6 +241,7 @@ impl PvMove {
             m.extents_moved = Some(segment.extent_count);
         }
         let after = activate::plan(&vg, &self.lv)?;
+        pvmove::flush_pvs(&vg)?;
         s.commit(&mut vg)?;
         activate::sync_family(s.host()?, &before, &after)
     }

@@ -667,6 +667,7 @@ pub fn finish(s: &mut Session, vg_name: &str, pvmove: &str, copied: Option<usize
         let before = activate::plan_many(&vg, &families)?;
         detach(vg.vg_mut(), pvmove);
         let after = activate::plan_many(&vg, &families)?;
+        flush_pvs(&vg)?;
         s.commit(&mut vg)?;
         if active {
             let h = s.host()?;
@@ -684,6 +685,18 @@ pub fn finish(s: &mut Session, vg_name: &str, pvmove: &str, copied: Option<usize
     }
     drop_pvmove(s, &mut vg, pvmove)?;
     Ok(true)
+}
+
+/// Makes what the device host copied durable on every PV before a
+/// commit records it as moved (a checkpoint, a finish): each PV takes a
+/// commit on its own, so without this the new metadata could reach one
+/// PV before the copied data reaches another, and a crash then would
+/// leave an LV mapped to extents that never got their data.
+pub fn flush_pvs(vg: &Vg) -> Result<(), LvmError> {
+    for d in vg.disks.values() {
+        d.dev.flush().map_err(disk::DiskError::from)?;
+    }
+    Ok(())
 }
 
 /// Commit 2 of [`finish`]: the pvmove LV leaves the metadata.
