@@ -473,9 +473,9 @@ fn build(vg: &mut VolumeGroup, pieces: &[Piece], how: &Build) {
                     extra: vec![],
                 })
                 .collect();
-            let mut image = new_lv(image_name(name, k), *id, &["READ", "WRITE"], segments);
-            merge_segments(&mut image);
-            images.push(image);
+            // One segment per piece, as LVM keeps them: its finish needs
+            // the parents' area boundaries in the image it keeps.
+            images.push(new_lv(image_name(name, k), *id, &["READ", "WRITE"], segments));
         }
         let total = pieces.iter().map(|p| p.len).sum();
         vec![mirror_segment(
