@@ -1,8 +1,9 @@
-//! A pvmove survives a crash at any point. The move of one PV that holds
-//! four LVs (four pvmove segments: three linear LVs and one stripe of a
-//! striped LV; a fifth LV stays on another PV) runs over write-logging PVs, with a user's writes (each
-//! followed by a flush) interleaved with the copy, the checkpoint commits
-//! and the finish. Then, for every prefix of the log at a commit
+//! A pvmove (with and without `--atomic`) survives a crash at any point.
+//! The move of one PV that holds four LVs (four pvmove segments: three
+//! linear LVs and one stripe of a striped LV; a fifth LV stays on another
+//! PV) runs over write-logging PVs, with a user's writes (each followed
+//! by a flush) interleaved with the copy, the checkpoint commits and the
+//! finish. Then, for every prefix of the log at a commit
 //! boundary (a metadata write or a flush) and for a sampled set of the
 //! others (every `STRIDE`-th), in two crash modes (every write landed;
 //! only flushed writes landed), the PVs are rebuilt and:
@@ -188,7 +189,18 @@ fn pvs_of(s: &mut Session, lv: &str) -> BTreeSet<String> {
 
 #[test]
 fn test_every_crash_point_of_a_pvmove_under_writes_keeps_the_data_and_resumes() {
-    let dir = std::env::temp_dir().join(format!("ulvm-pvmove-crash-{}", std::process::id()));
+    crash_replay(false);
+}
+
+#[test]
+fn test_every_crash_point_of_an_atomic_pvmove_under_writes_keeps_the_data_and_resumes() {
+    crash_replay(true);
+}
+
+/// The move (`--atomic`: one mirror over two images, no checkpoint), its
+/// log, and every crash point of it.
+fn crash_replay(atomic: bool) {
+    let dir = std::env::temp_dir().join(format!("ulvm-pvmove-crash-{}-{}", atomic as u8, std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let sd = dir.join("sys");
@@ -249,9 +261,10 @@ fn test_every_crash_point_of_a_pvmove_under_writes_keeps_the_data_and_resumes() 
     n += 1;
     let src = PvArg { path: paths[0].clone(), ranges: vec![] };
     let dst = PvArg { path: paths[2].clone(), ranges: vec![] };
-    pvmove::pvmove(&mut s, &PvMove { source: Some(src), dests: vec![dst], ..Default::default() }).unwrap();
+    pvmove::pvmove(&mut s, &PvMove { source: Some(src), dests: vec![dst], atomic, ..Default::default() }).unwrap();
     let vg = s.vg("vg0", true).unwrap();
-    assert_eq!(vg.vg.lv("pvmove0").unwrap().segments.len(), 4, "four segments to move");
+    let segments = if atomic { 1 } else { 4 };
+    assert_eq!(vg.vg.lv("pvmove0").unwrap().segments.len(), segments, "segments to move");
     let mut job = jobs::job_of(&vg, "pvmove0").unwrap();
     loop {
         for _ in 0..2 {
@@ -286,7 +299,7 @@ fn test_every_crash_point_of_a_pvmove_under_writes_keeps_the_data_and_resumes() 
     );
     for mode in [CrashMode::FlushedOnly, CrashMode::AllWritten] {
         for &p in &prefixes {
-            let what = format!("{mode:?} crash after {p} of {} operations", ops.len());
+            let what = format!("atomic {atomic}: {mode:?} crash after {p} of {} operations", ops.len());
             let imgs = replay(&before, &ops, p, mode);
             let devs: Vec<(PathBuf, DeviceRef)> = paths
                 .iter()
