@@ -204,6 +204,11 @@ fn test_pvmove_of_a_clone_lv_while_it_hydrates_keeps_source_and_writes() {
     b.lvm().ok(&["lvcreate", "--type", "clone", "--source", src.to_str().unwrap(), "-n", "cl", "vg0", b.pv(0)]);
     let w = Writer::start(b.d().nbd_socket(), "vg0-cl", data.clone(), 4);
     std::thread::sleep(std::time::Duration::from_millis(50));
+    // The metadata LV alone first (its pvmove0 comes up with the clone's
+    // devices), then the rest.
+    b.lvm().ok(&["pvmove", "-i", "0", "-n", "cl_clonemeta", b.pv(0), b.pv(1)]);
+    let meta = b.lvm().ok(&["lvs", "-a", "--noheadings", "-o", "devices", "vg0/cl_clonemeta"]);
+    assert!(meta.contains(b.pv(1)), "{meta}");
     b.pvmove(b.pv(0), &[b.pv(0)], &[&w]);
     let model = w.finish();
     same("vg0/cl", &read_all(b.d(), "vg0-cl", len), &model);
