@@ -302,3 +302,34 @@ fn test_pvmove_of_an_lv_with_a_mounted_ext4_under_writes() {
     drop(m);
     h.lvm().ok(&["vgchange", "-an", &h.vg]);
 }
+
+/// `lvs -a` in the middle of an atomic move shows what LVM 2.03 shows in
+/// the oracle for the same move held the same way (`dmsetup suspend`):
+/// the images out of sync (`Iwi-aom---`), pvmove0 on both.
+#[test]
+fn test_pvmove_atomic_lists_its_images_as_lvm_does_while_moving() {
+    let b = Bench::new("pvmove-use-atomic-lvs", 2, "1");
+    b.lvm().ok(&["lvcreate", "-L", "40M", "-n", "lv1", "vg0", b.pv(0)]);
+    b.lvm().ok(&["pvmove", "-b", "--atomic", b.pv(0)]);
+    common::wait_for("a region in sync", || {
+        let st = b.lvm().ok(&["dmsetup", "status", "vg0-pvmove0"]);
+        st.split_whitespace().nth(6).is_some_and(|s| !s.starts_with("0/"))
+    });
+    b.lvm().ok(&["dmsetup", "suspend", "vg0-pvmove0"]);
+    let out = b.lvm().ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,move_pv,devices", "vg0"]);
+    let lines: Vec<String> = out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    let (p0, p1) = (b.pv(0), b.pv(1));
+    assert_eq!(
+        lines,
+        [
+            "lv1 -wI-a----- pvmove0(0)".to_string(),
+            format!("[pvmove0] p-C-som--- {p0} pvmove0_mimage_0(0),pvmove0_mimage_1(0)"),
+            format!("[pvmove0_mimage_0] Iwi-aom--- {p0}(0)"),
+            format!("[pvmove0_mimage_1] Iwi-aom--- {p1}(0)"),
+        ]
+    );
+    b.lvm().ok(&["dmsetup", "resume", "vg0-pvmove0"]);
+    common::wait_for("the move to end", || !b.lvm().ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]).contains("pvmove"));
+    let out = b.lvm().ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,devices", "vg0"]);
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["lv1", "-wi-a-----", &format!("{p1}(0)")]);
+}
