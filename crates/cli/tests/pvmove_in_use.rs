@@ -329,7 +329,9 @@ fn test_pvmove_atomic_lists_its_images_as_lvm_does_while_moving() {
         ]
     );
     b.lvm().ok(&["dmsetup", "resume", "vg0-pvmove0"]);
-    common::wait_for("the move to end", || !b.lvm().ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]).contains("pvmove"));
+    common::wait_for("the move to end", || {
+        !b.lvm().ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]).contains("pvmove")
+    });
     let out = b.lvm().ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,devices", "vg0"]);
     assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["lv1", "-wi-a-----", &format!("{p1}(0)")]);
 }

@@ -57,7 +57,9 @@ fn attach(files: &[&Path]) -> Loops {
     Loops(
         files
             .iter()
-            .map(|f| run("losetup", &["--find", "--show", "--read-only", f.to_str().unwrap()]).unwrap().trim().to_string())
+            .map(|f| {
+                run("losetup", &["--find", "--show", "--read-only", f.to_str().unwrap()]).unwrap().trim().to_string()
+            })
             .collect(),
     )
 }
@@ -184,7 +186,8 @@ fn test_real_lvm_checks_and_lists_a_vg_ulvm_left_mid_move() {
         let files = [a.as_path(), b.as_path()];
         run("vgck", &["--config", &cfg, &vg]).unwrap_or_else(|e| panic!("atomic {atomic}: {e}"));
         let fields = "lv_name,lv_attr,lv_size,move_pv,devices,seg_pe_ranges,segtype";
-        let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]).unwrap();
+        let real =
+            run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]).unwrap();
         let (sys, rd) = (t.path("sys"), t.path("run-x"));
         std::fs::create_dir_all(&rd).unwrap();
         let lvm = Lvm { sys, run: &rd };
@@ -294,14 +297,18 @@ fn test_ulvm_finishes_a_move_real_lvm_left_mid_way() {
     u(&["vgcfgbackup", "-f", backup.to_str().unwrap(), "vgr"]);
     let text = std::fs::read_to_string(&backup).unwrap();
     let moved: Vec<&str> = text.lines().filter(|l| l.contains("extents_moved")).map(str::trim).collect();
-    assert!(moved[0].starts_with("extents_moved = 12") && moved[1..].iter().all(|l| l.starts_with("extents_moved = 0")), "{moved:?}");
+    assert!(
+        moved[0].starts_with("extents_moved = 12") && moved[1..].iter().all(|l| l.starts_with("extents_moved = 0")),
+        "{moved:?}"
+    );
     let d = Daemon::start(&run_dir, &[]);
     u(&["vgchange", "-ay", "vga", "vgr"]);
     u(&["pvmove", "-i", "0"]);
     wait_for("both moves to end", || !u(&["lvs", "-a", "--noheadings", "-o", "lv_name"]).contains("pvmove"));
     for vg in ["vgr", "vga"] {
         for (n, mib) in [(1, 12), (2, 8), (3, 24)] {
-            let want: Vec<u8> = format!("PATTERN-{vg}-{n}\n").into_bytes().into_iter().cycle().take(mib * MIB).collect();
+            let want: Vec<u8> =
+                format!("PATTERN-{vg}-{n}\n").into_bytes().into_iter().cycle().take(mib * MIB).collect();
             let c = NbdClient::connect_unix(&d.nbd_socket(), &format!("{vg}-lv{n}")).unwrap();
             let mut got = vec![0u8; mib * MIB];
             c.read(ulvm_blockdev::Sectors(0), &mut got).unwrap();

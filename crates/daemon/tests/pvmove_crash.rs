@@ -48,13 +48,8 @@ const PV_BYTES: usize = 16 * MIB;
 /// LVs: name, extents, stripes (over pv0 and pv1), PVs by index. A
 /// segment over 2 MiB copies in more than one region (2 MiB each), so
 /// user writes fall between the regions of one segment as well.
-const LVS: [(&str, u64, usize, &[usize]); 5] = [
-    ("lv1", 4, 1, &[0]),
-    ("lv2", 3, 1, &[0]),
-    ("lv3", 2, 1, &[1]),
-    ("lv4", 1, 1, &[0]),
-    ("st", 4, 2, &[0, 1]),
-];
+const LVS: [(&str, u64, usize, &[usize]); 5] =
+    [("lv1", 4, 1, &[0]), ("lv2", 3, 1, &[0]), ("lv3", 2, 1, &[1]), ("lv4", 1, 1, &[0]), ("st", 4, 2, &[0, 1])];
 /// Of the prefixes that are not commit boundaries, every STRIDE-th.
 const STRIDE: usize = 7;
 
@@ -97,7 +92,10 @@ impl Host {
         let devs = self.devs.clone();
         s.set_opener(Arc::new(move |p: &Path, _| {
             devs.iter().find(|d| d.0 == p).map(|d| d.1.clone()).ok_or_else(|| {
-                DiskError::Io(ulvm_blockdev::Error::new(ulvm_blockdev::ErrorKind::Io, format!("{}: unknown", p.display())))
+                DiskError::Io(ulvm_blockdev::Error::new(
+                    ulvm_blockdev::ErrorKind::Io,
+                    format!("{}: unknown", p.display()),
+                ))
             })
         }));
         s
@@ -230,8 +228,11 @@ fn crash_replay(atomic: bool) {
     }
     // The same PVs as write-logging devices; the LVs get their data.
     let log = Log::default();
-    let logged: Vec<Arc<LogDevice>> =
-        paths.iter().enumerate().map(|(i, p)| Arc::new(LogDevice::new(i, std::fs::read(p).unwrap(), log.clone()))).collect();
+    let logged: Vec<Arc<LogDevice>> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Arc::new(LogDevice::new(i, std::fs::read(p).unwrap(), log.clone())))
+        .collect();
     let host = Host::new(paths.iter().cloned().zip(logged.iter().map(|d| d.clone() as DeviceRef)).collect());
     let mut s = host.session(&sd);
     activate_vgs(&mut s, &["vg0".into()], Activation::YES).unwrap();
@@ -305,7 +306,9 @@ fn crash_replay(atomic: bool) {
                 .iter()
                 .zip(imgs)
                 .enumerate()
-                .map(|(i, (path, img))| (path.clone(), Arc::new(MemDevice::from_bytes(format!("pv{i}"), img)) as DeviceRef))
+                .map(|(i, (path, img))| {
+                    (path.clone(), Arc::new(MemDevice::from_bytes(format!("pv{i}"), img)) as DeviceRef)
+                })
                 .collect();
             let h = Host::new(devs);
             let mut s = h.session(&sd);

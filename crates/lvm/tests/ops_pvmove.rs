@@ -252,7 +252,10 @@ fn test_pvmove_atomic_sets_up_one_mirror_over_two_images() {
     let SegmentKind::Mirror(seg) = &m.segments[0].kind else { panic!() };
     assert_eq!(m.segments[0].extent_count, Extents(3));
     assert_eq!(seg.extents_moved, Some(Extents(0)));
-    assert_eq!(seg.areas, vec![("pvmove0_mimage_0".to_string(), Extents(0)), ("pvmove0_mimage_1".to_string(), Extents(0))]);
+    assert_eq!(
+        seg.areas,
+        vec![("pvmove0_mimage_0".to_string(), Extents(0)), ("pvmove0_mimage_1".to_string(), Extents(0))]
+    );
     for (k, pv) in [(0, "pv0"), (1, "pv1")] {
         let img = vg.vg.lv(&format!("pvmove0_mimage_{k}")).unwrap();
         assert_eq!(img.status, ["READ", "WRITE"], "images are hidden and not locked, as LVM writes them");
