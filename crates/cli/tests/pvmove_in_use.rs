@@ -335,3 +335,28 @@ fn test_pvmove_atomic_lists_its_images_as_lvm_does_while_moving() {
     let out = b.lvm().ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,devices", "vg0"]);
     assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["lv1", "-wi-a-----", &format!("{p1}(0)")]);
 }
+
+/// `pvmove --abort` of an atomic move half-way under a writer: all of it
+/// stays on the source, with every write.
+#[test]
+fn test_pvmove_atomic_abort_half_way_keeps_everything_on_the_source() {
+    let b = Bench::new("pvmove-use-atomic-abort", 2, "1");
+    b.lvm().ok(&["lvcreate", "-L", "40M", "-n", "lv1", "vg0", b.pv(0)]);
+    let len = 40 * MIB;
+    let old = stamped(len, 66, 0);
+    write_all(b.d(), "vg0-lv1", &old);
+    let w = Writer::start(b.d().nbd_socket(), "vg0-lv1", old, 6);
+    b.lvm().ok(&["pvmove", "-b", "--atomic", b.pv(0)]);
+    common::wait_for("a region in sync", || {
+        let st = b.lvm().ok(&["dmsetup", "status", "vg0-pvmove0"]);
+        st.split_whitespace().nth(6).is_some_and(|s| !s.starts_with("0/"))
+    });
+    let before = w.writes();
+    b.lvm().ok(&["pvmove", "--abort"]);
+    assert!(w.writes() > before, "the writer did not write during the move");
+    let model = w.finish();
+    same("vg0/lv1", &read_all(b.d(), "vg0-lv1", len), &model);
+    let out = b.lvm().ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,devices", "vg0"]);
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["lv1", "-wi-a-----", &format!("{}(0)", b.pv(0))]);
+    b.lvm().ok(&["vgck", "vg0"]);
+}
