@@ -1,7 +1,7 @@
 //! A pvmove (with and without `--atomic`) survives a crash at any point.
-//! The move of one PV that holds four LVs (four pvmove segments: three
-//! linear LVs and one stripe of a striped LV; a fifth LV stays on another
-//! PV) runs over write-logging PVs, with a user's writes (each followed
+//! The move of one PV that holds four LVs and a snapshot's COW (five
+//! pvmove segments: three linear LVs, one stripe of a striped LV, the COW
+//! of a snapshot of the first LV; a fifth LV stays on another PV) runs over write-logging PVs, with a user's writes (each followed
 //! by a flush) interleaved with the copy, the checkpoint commits and the
 //! finish. Then, for every prefix of the log at a commit
 //! boundary (a metadata write or a flush) and for a sampled set of the
@@ -10,7 +10,8 @@
 //! - the VG reads;
 //! - every LV reads the data of the model: a user write whose flush
 //!   returned before the crash is there, one in flight may be, the rest
-//!   is the data from before the move;
+//!   is the data from before the move; the snapshot reads the first LV's
+//!   data from before the move;
 //! - activating the VG and polling its jobs finishes the move (or the
 //!   orphan a finish left), after which nothing is on the source PV and
 //!   every LV reads what it read before the resume.
@@ -241,6 +242,13 @@ fn crash_replay(atomic: bool) {
         d.write(Sectors(0), &initial(i)).unwrap();
         d.flush().unwrap();
     }
+    // A snapshot of lv1 with its COW on the source too: the user's writes
+    // to lv1 copy chunks out into a COW that is being moved.
+    let mut c = LvCreate::new("vg0", SizeSpec::Extents { sign: Sign::None, n: Extents(3) });
+    c.name = Some("snap".into());
+    c.snapshot_of = Some("lv1".into());
+    c.pvs = vec![paths[0].clone()];
+    lvcreate(&mut s, &c).unwrap();
     let before: Vec<Vec<u8>> = logged.iter().map(|d| d.contents()).collect();
     let start = log.len();
 
@@ -264,7 +272,7 @@ fn crash_replay(atomic: bool) {
     let dst = PvArg { path: paths[2].clone(), ranges: vec![] };
     pvmove::pvmove(&mut s, &PvMove { source: Some(src), dests: vec![dst], atomic, ..Default::default() }).unwrap();
     let vg = s.vg("vg0", true).unwrap();
-    let segments = if atomic { 1 } else { 4 };
+    let segments = if atomic { 1 } else { 5 };
     assert_eq!(vg.vg.lv("pvmove0").unwrap().segments.len(), segments, "segments to move");
     let mut job = jobs::job_of(&vg, "pvmove0").unwrap();
     loop {
@@ -321,16 +329,19 @@ fn crash_replay(atomic: bool) {
             for (i, g) in got.iter().enumerate() {
                 check_lv(&what, i, g, &writes, p);
             }
+            assert!(h.read_lv("snap") == initial(0), "{what}: the snapshot of lv1 changed");
             h.run_jobs(&mut s, &r.jobs, &what);
             let vg = s.vg("vg0", true).unwrap();
             assert!(!vg.vg.lvs.iter().any(|l| l.is_pvmove()), "{what}: a move is left");
-            let on_src: Vec<&str> = LVS.iter().map(|l| l.0).filter(|lv| pvs_of(&mut s, lv).contains("pv0")).collect();
+            let names = LVS.iter().map(|l| l.0).chain(["snap"]);
+            let on_src: Vec<&str> = names.filter(|lv| pvs_of(&mut s, lv).contains("pv0")).collect();
             if moving {
                 assert!(on_src.is_empty(), "{what}: the resumed move left {on_src:?} on the source");
             } else {
                 // Before the setup or after the finish: all or nothing.
-                assert!(on_src.is_empty() || on_src.len() == 4, "{what}: a partial move: {on_src:?} on the source");
+                assert!(on_src.is_empty() || on_src.len() == 5, "{what}: a partial move: {on_src:?} on the source");
             }
+            assert!(h.read_lv("snap") == initial(0), "{what}: the snapshot of lv1 changed in the resumed move");
             for (i, g) in got.iter().enumerate() {
                 assert!(h.read_lv(LVS[i].0) == *g, "{what}: {} changed during the resumed move", LVS[i].0);
             }
