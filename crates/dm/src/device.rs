@@ -342,6 +342,10 @@ impl MappedDevice {
         let user = self.throttle.user();
         let r = f(&t);
         drop(user);
+        // The table goes before the device counts the I/O done: a suspend
+        // that drained it may swap the table and remove a device the old
+        // one held (a finished pvmove's), which must not be open then.
+        drop(t);
         self.leave();
         r
     }

@@ -186,13 +186,19 @@ pub fn pvmove_table(vg: &Vg, lv: &LogicalVolume) -> Result<Table, FormatError> {
     let es = vg.vg.extent_size;
     let mut lines = Vec::new();
     for (seg, state) in lv.segments.iter().zip(move_states(lv)) {
+        let len = es.to_sectors(seg.extent_count);
+        if matches!(&seg.kind, SegmentKind::Other { segment_type } if segment_type == "error") {
+            // An orphan a finish left between its two commits: the
+            // parents map the PVs already; the next poll drops it.
+            lines.push(TableLine { start: es.to_sectors(seg.start_extent), len, target: TargetArgs::Error });
+            continue;
+        }
         let SegmentKind::Mirror(Mirror { areas, region_size, .. }) = &seg.kind else {
             return err(format!("pvmove LV {} has a segment that is not a mirror", lv.name));
         };
         let [(src, src_pe), (dst, dst_pe)] = areas.as_slice() else {
             return err(format!("pvmove LV {}: a segment with {} areas", lv.name, areas.len()));
         };
-        let len = es.to_sectors(seg.extent_count);
         let target = match state {
             MoveState::Completed => {
                 let Stripe { dev, offset } = area(vg, &lv.name, dst, *dst_pe)?;
@@ -231,13 +237,42 @@ fn pvmoves_under<'a>(vg: &'a Vg, lvs: &[&'a LogicalVolume]) -> Vec<&'a LogicalVo
     out
 }
 
-/// Whether a dm name is a pvmove's device (`VG-pvmoveN`): LVM reserves
-/// the `pvmove` prefix for them.
+/// The pvmove LV an LV name belongs to: `pvmoveN` itself, or an atomic
+/// move's image `pvmoveN_mimage_K`. LVM reserves the `pvmove` prefix.
+pub fn pvmove_lv_of(lv: &str) -> Option<&str> {
+    let digits = |n: &str| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit());
+    let base = match lv.rsplit_once("_mimage_") {
+        Some((base, k)) if digits(k) => base,
+        _ => lv,
+    };
+    base.strip_prefix("pvmove").is_some_and(digits).then_some(base)
+}
+
+/// Whether a dm name is a pvmove's device (`VG-pvmoveN`, or one of an
+/// atomic move's images `VG-pvmoveN_mimage_K`).
 pub fn is_pvmove_dm(name: &str) -> bool {
-    crate::names::split_dm_name(name).is_some_and(|(_, lv, layer)| {
-        layer.is_none()
-            && lv.strip_prefix("pvmove").is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
-    })
+    crate::names::split_dm_name(name).is_some_and(|(_, lv, layer)| layer.is_none() && pvmove_lv_of(&lv).is_some())
+}
+
+/// The devices of a pvmove LV, lowest first: an atomic move's images
+/// (`pvmove0_mimage_0`, `_1`, which its one mirror stacks on), then its own.
+fn pvmove_devs(vg: &Vg, m: &LogicalVolume) -> Result<Vec<DmDevice>, LvmError> {
+    let v = &vg.vg;
+    let dev = |lv: &LogicalVolume, table: Table| DmDevice {
+        name: dm_name(&v.name, &lv.name, None),
+        uuid: dm_uuid(&v.id, &lv.id, None),
+        table,
+        read_only: false,
+    };
+    let mut out: Vec<DmDevice> = Vec::new();
+    for (_, _, name, _) in m.lv_areas(v) {
+        let Some(image) = v.lv(name) else { continue };
+        if !out.iter().any(|d| d.name == dm_name(&v.name, name, None)) {
+            out.push(dev(image, extent_table(vg, image)?));
+        }
+    }
+    out.push(dev(m, pvmove_table(vg, m)?));
+    Ok(out)
 }
 
 /// A one-line table of `len` sectors.
@@ -280,6 +315,9 @@ fn is_layer(name: &str) -> bool {
 
 /// The name of the LV a user named to the origin/snapshot family it is in.
 pub fn family_origin(vg: &Vg, lv: &str) -> String {
+    if let Some(m) = vg.vg.pvmove_of_image(lv) {
+        return m.name.clone();
+    }
     if let Some(s) = vg.vg.snapshot_of_cow(lv) {
         return s.origin;
     }
@@ -296,22 +334,17 @@ pub fn plan(vg: &Vg, origin_name: &str) -> Result<Vec<DmDevice>, LvmError> {
         .lv(origin_name)
         .ok_or_else(|| LvmError::NotFound(format!("Failed to find logical volume \"{}/{origin_name}\"", v.name)))?;
     let snaps: Vec<SnapshotRef> = v.snapshots_of(origin_name);
-    let dev = |lv: &LogicalVolume, layer: Option<&str>, table: Table, ro: bool| DmDevice {
-        name: dm_name(&v.name, &lv.name, layer),
-        uuid: dm_uuid(&v.id, &lv.id, layer),
-        table,
-        read_only: ro,
-    };
     if origin.is_pvmove() {
-        return Ok(vec![dev(origin, None, pvmove_table(vg, origin)?, false)]);
+        return pvmove_devs(vg, origin);
     }
     // A pvmove under any LV of the family comes first: activating an LV
     // that is being moved activates its pvmove.
     let mut members = vec![origin];
     members.extend(snaps.iter().filter_map(|s| v.lv(&s.cow)));
+    members.extend(origin.clone_ref().and_then(|c| v.lv(&c.metadata_lv)));
     let mut out: Vec<DmDevice> = Vec::new();
     for m in pvmoves_under(vg, &members) {
-        out.push(dev(m, None, pvmove_table(vg, m)?, false));
+        out.extend(pvmove_devs(vg, m)?);
     }
     out.extend(plan_own(vg, origin, &snaps)?);
     Ok(out)
@@ -525,8 +558,9 @@ pub fn deactivate(host: &mut dyn DmHost, vg: &Vg, lv: &str) -> Result<(), LvmErr
 
 /// Whether an active LV outside `family` maps through the pvmove device `dm`.
 fn pvmove_still_used(host: &mut dyn DmHost, vg: &Vg, dm: &str, family: &[String]) -> Result<bool, HostError> {
-    let Some((_, pvmove, _)) = crate::names::split_dm_name(dm) else { return Ok(false) };
-    for lv in vg.vg.lvs.iter().filter(|l| !family.contains(&l.name)) {
+    let Some((_, lv, _)) = crate::names::split_dm_name(dm) else { return Ok(false) };
+    let Some(pvmove) = pvmove_lv_of(&lv) else { return Ok(false) };
+    for lv in vg.vg.lvs.iter().filter(|l| !family.contains(&l.name) && !l.is_pvmove()) {
         if lv.lv_areas(&vg.vg).any(|(_, _, n, _)| n == pvmove) {
             for d in plan(vg, &lv.name).unwrap_or_default() {
                 if !is_pvmove_dm(&d.name) && host.state(&d.name)?.is_some() {

@@ -168,3 +168,14 @@ fn test_merge_start_and_finish_follow_the_kernel_document_order() {
         ]
     );
 }
+
+#[test]
+fn test_pvmove_dm_names_are_the_move_and_its_atomic_images_only() {
+    assert_eq!(pvmove_lv_of("pvmove0"), Some("pvmove0"));
+    assert_eq!(pvmove_lv_of("pvmove12_mimage_1"), Some("pvmove12"));
+    for other in ["pvmove", "pvmovex", "pvmove0_mimage_", "pvmove0_mimage_x", "lv_mimage_0", "mypvmove0"] {
+        assert_eq!(pvmove_lv_of(other), None, "{other}");
+    }
+    assert!(is_pvmove_dm("vg0-pvmove0") && is_pvmove_dm("vg0-pvmove0_mimage_0"));
+    assert!(!is_pvmove_dm("vg0-pvmove0-real") && !is_pvmove_dm("vg0-lv1"));
+}

@@ -134,12 +134,26 @@ fn read_pv_sharing(path: &Path, dev: Arc<dyn BlockDevice>, seen: &mut Seen) -> R
     Ok(Some(PvDisk { path: path.to_path_buf(), dev, label, vg }))
 }
 
+/// Opens the device at a path for a scan: the files by default
+/// ([`open_device`]); a program that keeps its devices itself (a crash
+/// test over write-logging devices) brings its own.
+pub type Opener = std::sync::Arc<dyn Fn(&Path, bool) -> Result<Arc<dyn BlockDevice>, DiskError> + Send + Sync>;
+
 /// Reads every device in `paths`.
 pub fn scan(paths: &[PathBuf], read_only: bool) -> Scan {
+    scan_with(paths, read_only, None)
+}
+
+/// [`scan`], opening the devices with `open` if given.
+pub fn scan_with(paths: &[PathBuf], read_only: bool, open: Option<&Opener>) -> Scan {
     let mut s = Scan::default();
     let mut seen = Seen::default();
     for p in paths {
-        match open_device(p, read_only).and_then(|dev| read_pv_sharing(p, dev, &mut seen)) {
+        let dev = match open {
+            Some(o) => o(p, read_only),
+            None => open_device(p, read_only),
+        };
+        match dev.and_then(|dev| read_pv_sharing(p, dev, &mut seen)) {
             Ok(Some(pv)) => s.pvs.push(pv),
             Ok(None) => s.others.push(p.clone()),
             Err(e) => s.problems.push((p.clone(), e.to_string())),

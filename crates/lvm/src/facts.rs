@@ -30,8 +30,9 @@ pub struct Live {
     /// Snapshot (or merge) usage in percent.
     pub pct: Option<f64>,
     pub invalid: bool,
-    /// A legacy mirror's image: whether its mirror is active and in sync
-    /// (`None` for other LVs).
+    /// A legacy mirror's image, or an atomic pvmove's image
+    /// (`pvmove0_mimage_0`): whether its mirror is active and in sync (LVM's
+    /// `i`; `I` while copying or inactive). `None` for other LVs.
     pub image_in_sync: Option<bool>,
 }
 
@@ -149,6 +150,10 @@ pub fn live(s: &mut Session, devs: &Devices, view: &View, lv: &LogicalVolume) ->
         let synced = devs.states.contains_key(&dm)
             && matches!(status(dm), Ok(TargetStatus::Mirror(m)) if m.in_sync == m.regions);
         l.image_in_sync = Some(synced);
+    } else if let Some(m) = view.vg.vg.pvmove_of_image(&lv.name) {
+        let dm = dm_name(vname, &m.name, None);
+        let lines = devs.states.contains_key(&dm).then(|| s.host_if_running().and_then(|h| h.status_lines(&dm).ok()));
+        l.image_in_sync = Some(lines.flatten().is_some_and(|lines| pvmove_percent(m, &lines) >= 100.0));
     } else if lv.is_pvmove() && l.dev.is_some() {
         let dm = dm_name(vname, &lv.name, None);
         let lines = s.host_if_running().and_then(|h| h.status_lines(&dm).ok());
@@ -223,9 +228,10 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
         _ => '-',
     };
     // A legacy mirror and its sub-LVs (LVM derives their roles from the
-    // references, as `mirror_parent` does).
+    // references, as `mirror_parent` does), and an atomic pvmove's images.
     let role = view.vg.vg.mirror_parent(&lv.name).map(|(_, r)| r);
     let mirror = lv.mirror().is_some();
+    let pvmove_image = view.vg.vg.pvmove_of_image(&lv.name).is_some();
     let c0 = if lv.is_pvmove() {
         'p'
     } else if mirror {
@@ -239,6 +245,8 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
             Some(MirrorRole::Image { .. }) if l.image_in_sync == Some(true) => 'i',
             Some(MirrorRole::Image { .. }) => 'I',
             Some(MirrorRole::Log) => 'l',
+            None if pvmove_image && l.image_in_sync == Some(true) => 'i',
+            None if pvmove_image => 'I',
             None => c0,
         }
     };
@@ -256,7 +264,7 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
         Some(_) => 'a',
     };
     let c5 = if l.dev.as_ref().is_some_and(|d| d.open_count > 0) { 'o' } else { '-' };
-    let c6 = if lv.is_pvmove() || mirror || role.is_some() {
+    let c6 = if lv.is_pvmove() || mirror || role.is_some() || pvmove_image {
         'm'
     } else if snap.is_some() || is_origin {
         's'

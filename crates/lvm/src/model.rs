@@ -693,6 +693,13 @@ impl VolumeGroup {
         self.lvs.iter().filter(|l| !matches!(l.segments.first().map(|s| &s.kind), Some(SegmentKind::Snapshot { .. })))
     }
 
+    /// The pvmove LV (`pvmove0`) whose image `name` is: with `--atomic`
+    /// the move's one mirror segment has two LV areas, `pvmove0_mimage_0`
+    /// (the source pieces) and `pvmove0_mimage_1` (the destination's).
+    pub fn pvmove_of_image(&self, name: &str) -> Option<&LogicalVolume> {
+        self.lvs.iter().find(|m| m.is_pvmove() && m.lv_areas(self).any(|(_, _, n, _)| n == name))
+    }
+
     /// Takes `name` out of the VG, with the `snapshotN` LV that makes it a
     /// snapshot if it is a COW: what undoing an `lvcreate` leaves.
     pub fn remove_lv(&mut self, name: &str) {

@@ -221,3 +221,120 @@ fn test_pvmove_of_a_pv_in_flight_is_detected_not_set_up_twice() {
     assert!(out.iter().any(|l| l.starts_with("Detected pvmove in progress for ")), "{out:?}");
     let _ = Sectors(0);
 }
+
+fn atomic(t: &Setup, src: usize) -> PvMove {
+    PvMove { atomic: true, ..mv(t, src) }
+}
+
+/// The PV areas of an LV's segments, in LE order.
+fn areas(t: &Setup, lv: &str) -> Vec<(String, Extents, Extents)> {
+    let mut s = t.session(false);
+    let vg = s.vg("vg0", true).unwrap();
+    let l = vg.vg.lv(lv).unwrap_or_else(|| panic!("{lv} is gone"));
+    l.segments
+        .iter()
+        .map(|seg| match &seg.kind {
+            SegmentKind::Striped { stripes, .. } => (stripes[0].0.clone(), stripes[0].1, seg.extent_count),
+            k => panic!("{lv}: {k:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn test_pvmove_atomic_sets_up_one_mirror_over_two_images() {
+    let t = setup("pvmove-atomic-setup");
+    let mut s = t.session(false);
+    pvmove::pvmove(&mut s, &atomic(&t, 0)).unwrap();
+    let vg = s.vg("vg0", true).unwrap();
+    let m = vg.vg.lv("pvmove0").unwrap();
+    assert_eq!(m.status, ["READ", "WRITE", "PVMOVE", "LOCKED"]);
+    assert_eq!(m.segments.len(), 1, "one mirror segment over everything");
+    let SegmentKind::Mirror(seg) = &m.segments[0].kind else { panic!() };
+    assert_eq!(m.segments[0].extent_count, Extents(3));
+    assert_eq!(seg.extents_moved, Some(Extents(0)));
+    assert_eq!(
+        seg.areas,
+        vec![("pvmove0_mimage_0".to_string(), Extents(0)), ("pvmove0_mimage_1".to_string(), Extents(0))]
+    );
+    for (k, pv) in [(0, "pv0"), (1, "pv1")] {
+        let img = vg.vg.lv(&format!("pvmove0_mimage_{k}")).unwrap();
+        assert_eq!(img.status, ["READ", "WRITE"], "images are hidden and not locked, as LVM writes them");
+        assert_eq!(vg.vg.pvmove_of_image(&img.name).map(|l| l.name.as_str()), Some("pvmove0"));
+        let want = vec![(pv.to_string(), Extents(0), Extents(2)), (pv.to_string(), Extents(2), Extents(1))];
+        assert_eq!(areas(&t, &img.name), want, "one segment per piece, as LVM writes them");
+    }
+    assert_eq!(pvmove::source_key(&vg.vg, m), Some("pv0"), "Move is the source image's PV");
+    // Tables: the images, then one mirror over them; the parents map pvmove0.
+    let w = t.host.world();
+    let table = &w.devs["vg0-pvmove0"].table;
+    assert_eq!(table.0.len(), 1);
+    let TargetArgs::Mirror(mirror) = &table.0[0].target else { panic!("{table}") };
+    assert_eq!(mirror.legs[0].dev.to_string(), "vg0-pvmove0_mimage_0");
+    assert_eq!(mirror.legs[1].dev.to_string(), "vg0-pvmove0_mimage_1");
+    assert!(w.devs.contains_key("vg0-pvmove0_mimage_0") && w.devs.contains_key("vg0-pvmove0_mimage_1"));
+    assert!(w.devs["vg0-lv2"].table.to_string().contains("linear vg0-pvmove0 16384"), "{}", w.devs["vg0-lv2"].table);
+    let order: Vec<&str> = w.log.iter().map(|l| l.as_str()).collect();
+    let at = |p: &str| order.iter().position(|l| l.starts_with(p)).unwrap_or_else(|| panic!("{p}: {order:?}"));
+    assert!(at("create vg0-pvmove0_mimage_1") < at("create vg0-pvmove0:"), "{order:?}");
+}
+
+#[test]
+fn test_pvmove_atomic_finish_keeps_the_destination_image() {
+    let t = setup("pvmove-atomic-finish");
+    let mut s = t.session(false);
+    pvmove::pvmove(&mut s, &atomic(&t, 0)).unwrap();
+    let mut j = job(&t);
+    t.host.world().line_status.insert(("vg0-pvmove0".into(), 0), mirror(1, 3));
+    assert_eq!(j.step(&mut s).unwrap(), State::Running { done: 1, total: 3 });
+    let seqno = s.vg("vg0", true).unwrap().vg.seqno;
+    t.host.world().line_status.insert(("vg0-pvmove0".into(), 0), mirror(3, 3));
+    let out = jobs::poll(&mut s, j.as_mut(), std::time::Duration::ZERO, &mut |_| Next::Continue).unwrap();
+    assert_eq!(out, Outcome::Finished("pvmove0".into()));
+    let vg = s.vg("vg0", true).unwrap();
+    assert_eq!(vg.vg.seqno, seqno + 2, "no checkpoint: the finish's two commits");
+    for gone in ["pvmove0", "pvmove0_mimage_0", "pvmove0_mimage_1"] {
+        assert!(vg.vg.lv(gone).is_none(), "{gone} left the metadata");
+        assert!(!t.host.world().devs.contains_key(&format!("vg0-{gone}")), "{gone}'s device is gone");
+    }
+    assert_eq!(areas(&t, "lv1"), vec![("pv1".to_string(), Extents(0), Extents(2))]);
+    assert_eq!(areas(&t, "lv2"), vec![("pv1".to_string(), Extents(2), Extents(1))]);
+    assert!(!vg.vg.lv("lv1").unwrap().is_locked());
+}
+
+#[test]
+fn test_pvmove_atomic_abort_keeps_the_source_image_even_when_nearly_done() {
+    let t = setup("pvmove-atomic-abort");
+    let mut s = t.session(false);
+    pvmove::pvmove(&mut s, &atomic(&t, 0)).unwrap();
+    t.host.world().line_status.insert(("vg0-pvmove0".into(), 0), mirror(2, 3));
+    assert_eq!(job(&t).step(&mut s).unwrap(), State::Running { done: 2, total: 3 });
+    assert_eq!(pvmove::abort(&mut s, None).unwrap().len(), 1);
+    assert_eq!(areas(&t, "lv1"), vec![("pv0".to_string(), Extents(0), Extents(2))], "all or nothing");
+    assert_eq!(areas(&t, "lv2"), vec![("pv0".to_string(), Extents(2), Extents(1))]);
+    let vg = s.vg("vg0", true).unwrap();
+    assert_eq!(vg.vg.lvs.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["lv1", "lv2"]);
+}
+
+#[test]
+fn test_pvmove_atomic_resumes_after_reactivation_and_deactivates_with_its_parents() {
+    let t = setup("pvmove-atomic-resume");
+    let mut s = t.session(false);
+    pvmove::pvmove(&mut s, &atomic(&t, 0)).unwrap();
+    {
+        let mut w = t.host.world();
+        w.devs.clear();
+        w.line_status.clear();
+    }
+    let mut j = job(&t);
+    assert_eq!(j.step(&mut s).unwrap(), State::Inactive);
+    let act = ulvm_lvm::ops::activation::Activation::YES;
+    let r = ulvm_lvm::ops::activation::activate_vgs(&mut s, &["vg0".into()], act).unwrap();
+    assert!(r.jobs.contains(&("vg0".into(), "pvmove0".into())), "{:?}", r.jobs);
+    for d in ["vg0-pvmove0_mimage_0", "vg0-pvmove0_mimage_1", "vg0-pvmove0", "vg0-lv1", "vg0-lv2"] {
+        assert!(t.host.world().devs.contains_key(d), "{d} active");
+    }
+    t.host.world().line_status.insert(("vg0-pvmove0".into(), 0), mirror(0, 3));
+    assert_eq!(j.step(&mut s).unwrap(), State::Running { done: 0, total: 3 });
+    ulvm_lvm::ops::vg::vgchange_activate(&mut s, "vg0", false).unwrap();
+    assert!(t.host.world().devs.is_empty(), "{:?}", t.host.world().devs.keys().collect::<Vec<_>>());
+}

@@ -432,7 +432,7 @@ const HELP: &[(&str, &str, &str)] = &[
     [    --alloc contiguous|cling|normal|anywhere|inherit ]
     [ -b|--background ]
     [ -i|--interval Number ]
-    [    --atomic ] (refused by ulvm: not supported yet)
+    [    --atomic ]
     [ -A|--autobackup y|n ]
     [    --noudevsync ]
     [ COMMON_OPTIONS ]

@@ -26,9 +26,6 @@ fn interval(a: &Args) -> Result<f64> {
 
 pub fn pvmove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let secs = interval(a)?;
-    if a.has("atomic") {
-        return usage("--atomic is not supported by ulvm yet; nothing was changed.");
-    }
     if let Some(p) = a.get("alloc") {
         if !["normal", "anywhere", "contiguous", "cling", "inherit"].contains(&p) {
             return usage(format!("Invalid argument for --alloc: {p}"));
@@ -49,6 +46,7 @@ pub fn pvmove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         dests: a.pos[1..].iter().map(|d| PvArg::parse(d)).collect::<Result<_, _>>()?,
         name: a.get("name").map(String::from),
         alloc: a.get("alloc").map(String::from),
+        atomic: a.has("atomic"),
     };
     let f = match pvmove::pvmove(&mut ctx.s, &o)? {
         Started::New(f) | Started::Resumed(f) => f,

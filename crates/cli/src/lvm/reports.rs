@@ -310,7 +310,7 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             },
         ),
         "move_pv" => Cell::str(if lv.is_pvmove() {
-            ulvm_lvm::ops::pvmove::source_key(lv).map(|k| vg.pv_path(k)).unwrap_or_default()
+            ulvm_lvm::ops::pvmove::source_key(&vg.vg, lv).map(|k| vg.pv_path(k)).unwrap_or_default()
         } else {
             String::new()
         }),

@@ -186,7 +186,9 @@ pub(crate) fn summarize(s: &mut Session, vg: &Vg, errors: Vec<LvmError>) -> i32 
             // pvmove0 and a mirror's images and log are not counted, as in LVM.
             vg.vg
                 .user_lvs()
-                .filter(|l| !l.is_pvmove() && vg.vg.mirror_parent(&l.name).is_none())
+                .filter(|l| {
+                    !l.is_pvmove() && vg.vg.mirror_parent(&l.name).is_none() && vg.vg.pvmove_of_image(&l.name).is_none()
+                })
                 .filter(|l| host.state(&dm_name(&name, &l.name, None)).ok().flatten().is_some())
                 .count()
         }

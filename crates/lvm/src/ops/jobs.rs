@@ -241,6 +241,7 @@ impl PvMove {
             m.extents_moved = Some(segment.extent_count);
         }
         let after = activate::plan(&vg, &self.lv)?;
+        pvmove::flush_pvs(&vg)?;
         s.commit(&mut vg)?;
         activate::sync_family(s.host()?, &before, &after)
     }
@@ -320,7 +321,7 @@ pub fn job_of(vg: &Vg, lv: &str) -> Option<Box<dyn Job>> {
         return Some(Box::new(PvMove {
             vg: v.name.clone(),
             lv: lv.to_string(),
-            source: pvmove::source_key(m).map(|k| vg.pv_path(k)).unwrap_or_default(),
+            source: pvmove::source_key(v, m).map(|k| vg.pv_path(k)).unwrap_or_default(),
             extent_bytes: v.extent_size.sectors().bytes(),
         }));
     }

@@ -94,6 +94,8 @@ pub struct Session {
     pub confirm: Box<dyn Confirm + Send>,
     /// `--config`: settings that override lvm.conf's for this session.
     config_override: Option<String>,
+    /// How scans open devices (none: the files).
+    opener: Option<disk::Opener>,
 }
 
 impl Session {
@@ -115,7 +117,14 @@ impl Session {
             report,
             confirm,
             config_override: None,
+            opener: None,
         }
+    }
+
+    /// Scans open devices through `open` instead of the files (a test's
+    /// own devices, shared with the device host).
+    pub fn set_opener(&mut self, open: disk::Opener) {
+        self.opener = Some(open);
     }
 
     /// `--config TEXT`: settings applied over lvm.conf's (config-tree
@@ -185,7 +194,7 @@ impl Session {
     /// Every PV and VG on the session's devices; unreadable devices are
     /// warned about.
     pub fn scan(&mut self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>), LvmError> {
-        let s = disk::scan(&self.device_list()?, read_only);
+        let s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
         for (p, why) in &s.problems {
             self.report.warn(&format!("WARNING: {}: {why}", p.display()));
         }

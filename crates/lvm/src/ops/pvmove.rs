@@ -104,6 +104,10 @@ pub struct PvMove {
     pub name: Option<String>,
     /// `--alloc`: `anywhere` lets the source be a destination too.
     pub alloc: Option<String>,
+    /// `--atomic`: one mirror over everything, between two image LVs
+    /// (`pvmove0_mimage_0` the source pieces, `_1` the destination's), so
+    /// the move is all or nothing.
+    pub atomic: bool,
 }
 
 /// A move in flight: its VG, its `pvmoveN` LV and its source PV's path.
@@ -123,12 +127,24 @@ pub enum Started {
     Resumed(InFlight),
 }
 
-/// The source PV key of a pvmove LV: area 0 of its first segment.
-pub fn source_key(lv: &LogicalVolume) -> Option<&str> {
-    match &lv.segments.first()?.kind {
-        SegmentKind::Mirror(m) => m.areas.first().map(|a| a.0.as_str()),
+/// The source PV key of a pvmove LV: area 0 of its first segment, or
+/// with `--atomic` the PV of the source image's first segment (LVM's
+/// `Move` column).
+pub fn source_key<'a>(vg: &'a VolumeGroup, lv: &'a LogicalVolume) -> Option<&'a str> {
+    let SegmentKind::Mirror(m) = &lv.segments.first()?.kind else { return None };
+    let (name, _) = m.areas.first()?;
+    if vg.pv(name).is_some() {
+        return Some(name);
+    }
+    match &vg.lv(name)?.segments.first()?.kind {
+        SegmentKind::Striped { stripes, .. } => stripes.first().map(|s| s.0.as_str()),
         _ => None,
     }
+}
+
+/// The name of image `k` of an atomic move's LV: `pvmove0_mimage_0`.
+pub fn image_name(pvmove: &str, k: usize) -> String {
+    format!("{pvmove}_mimage_{k}")
 }
 
 /// The moves in flight in `vg`.
@@ -140,7 +156,7 @@ pub fn in_flight(vg: &Vg) -> Vec<InFlight> {
         .map(|l| InFlight {
             vg: vg.vg.name.clone(),
             lv: l.name.clone(),
-            source: source_key(l).map(|k| vg.pv_path(k)).unwrap_or_default(),
+            source: source_key(&vg.vg, l).map(|k| vg.pv_path(k)).unwrap_or_default(),
         })
         .collect()
 }
@@ -197,7 +213,7 @@ pub fn pvmove(s: &mut Session, o: &PvMove) -> Result<Started, LvmError> {
     // allocatable and with free extents, not the source (unless
     // `--alloc anywhere`) nor the source of another move.
     let busy: Vec<String> =
-        vg.vg.lvs.iter().filter(|l| l.is_pvmove()).filter_map(|l| source_key(l).map(str::to_string)).collect();
+        vg.vg.lvs.iter().filter(|l| l.is_pvmove()).filter_map(|l| source_key(&vg.vg, l).map(str::to_string)).collect();
     let mut dest_pvs: Vec<(String, Vec<(Extents, Extents)>)> = Vec::new();
     if o.dests.is_empty() {
         for p in &vg.vg.pvs {
@@ -262,7 +278,9 @@ pub fn pvmove(s: &mut Session, o: &PvMove) -> Result<Started, LvmError> {
     let families = families(&before, &pieces);
     let plan_before = activate::plan_many(&before, &families)?;
     s.host()?;
-    build(vg.vg_mut(), &pieces, &src_key, &pvmove_name, crate::pv::new_uuid()?, &host_name);
+    let ids = [crate::pv::new_uuid()?, crate::pv::new_uuid()?, crate::pv::new_uuid()?];
+    let how = Build { src: &src_key, name: &pvmove_name, ids, host: &host_name, atomic: o.atomic };
+    build(vg.vg_mut(), &pieces, &how);
     let plan_after = activate::plan_many(&vg, &families)?;
     s.commit(&mut vg)?;
     if let Err(e) = activate::sync_family(s.host()?, &plan_before, &plan_after) {
@@ -308,6 +326,11 @@ fn collect_pieces(
     let mut skipped = false;
     for (li, lv) in vg.lvs.iter().enumerate() {
         if wanted.as_ref().is_some_and(|w| *w != lv.name) || lv.is_pvmove() {
+            continue;
+        }
+        if vg.pvmove_of_image(&lv.name).is_some() {
+            // Another move's image: that move owns it.
+            skipped = true;
             continue;
         }
         let on_src = lv.segments.iter().any(
@@ -402,23 +425,78 @@ fn families(vg: &Vg, pieces: &[Piece]) -> Vec<String> {
     out
 }
 
-/// The pvmove LV and the parents' areas repointed at it.
-fn build(vg: &mut VolumeGroup, pieces: &[Piece], src: &str, name: &str, id: crate::model::Uuid, host: &str) {
-    let mut segments = Vec::new();
-    for p in pieces {
-        segments.push(Segment {
-            start_extent: p.le,
-            extent_count: p.len,
-            kind: SegmentKind::Mirror(Mirror {
-                mirror_count: 2,
-                extents_moved: Some(Extents(0)),
-                mirror_log: None,
-                region_size: Some(activate::DEFAULT_REGION_SIZE),
-                areas: vec![(src.to_string(), p.pe), p.dest.clone()],
-            }),
-            extra: vec![],
-        });
+/// How [`build`] names and shapes the pvmove LV.
+struct Build<'a> {
+    /// The source PV's key.
+    src: &'a str,
+    /// `pvmoveN`.
+    name: &'a str,
+    /// UUIDs of the pvmove LV and of its two images (`--atomic`).
+    ids: [crate::model::Uuid; 3],
+    host: &'a str,
+    atomic: bool,
+}
+
+/// A pvmove's mirror segment of `len` extents from `le`, over two areas.
+fn mirror_segment(le: Extents, len: Extents, areas: Vec<(String, Extents)>) -> Segment {
+    Segment {
+        start_extent: le,
+        extent_count: len,
+        kind: SegmentKind::Mirror(Mirror {
+            mirror_count: 2,
+            extents_moved: Some(Extents(0)),
+            mirror_log: None,
+            region_size: Some(activate::DEFAULT_REGION_SIZE),
+            areas,
+        }),
+        extra: vec![],
     }
+}
+
+/// The pvmove LV (with `--atomic`, its two images) and the parents'
+/// areas repointed at it.
+fn build(vg: &mut VolumeGroup, pieces: &[Piece], how: &Build) {
+    let Build { src, name, host, .. } = *how;
+    let new_lv = |name: String, id: crate::model::Uuid, status: &[&str], segments: Vec<Segment>| LogicalVolume {
+        name,
+        id,
+        status: status.iter().map(|s| s.to_string()).collect(),
+        flags: vec![],
+        creation_time: Some(super::now()),
+        creation_host: Some(host.to_string()),
+        segments,
+        extra: vec![],
+    };
+    let mut images = Vec::new();
+    let segments = if how.atomic {
+        // One mirror over everything; each image has the pieces' areas
+        // at their place in the move, on the source or the destination.
+        for (k, id) in how.ids[1..].iter().enumerate() {
+            let segments = pieces
+                .iter()
+                .map(|p| Segment {
+                    start_extent: p.le,
+                    extent_count: p.len,
+                    kind: SegmentKind::Striped {
+                        stripe_size: None,
+                        stripes: vec![if k == 0 { (src.to_string(), p.pe) } else { p.dest.clone() }],
+                    },
+                    extra: vec![],
+                })
+                .collect();
+            // One segment per piece, as LVM keeps them: its finish needs
+            // the parents' area boundaries in the image it keeps.
+            images.push(new_lv(image_name(name, k), *id, &["READ", "WRITE"], segments));
+        }
+        let total = pieces.iter().map(|p| p.len).sum();
+        vec![mirror_segment(
+            Extents(0),
+            total,
+            vec![(image_name(name, 0), Extents(0)), (image_name(name, 1), Extents(0))],
+        )]
+    } else {
+        pieces.iter().map(|p| mirror_segment(p.le, p.len, vec![(src.to_string(), p.pe), p.dest.clone()])).collect()
+    };
     // Each parent segment is cut where its pieces start and end, so that
     // one parent area maps one pvmove segment.
     let mut by_seg: BTreeMap<(usize, usize), Vec<&Piece>> = BTreeMap::new();
@@ -470,33 +548,39 @@ fn build(vg: &mut VolumeGroup, pieces: &[Piece], src: &str, name: &str, id: crat
         lv.segments = out;
         lv.set_status(LOCKED, true);
     }
-    let mut lv = LogicalVolume {
-        name: name.to_string(),
-        id,
-        status: vec!["READ".into(), "WRITE".into(), PVMOVE.into(), LOCKED.into()],
-        flags: vec![],
-        creation_time: Some(super::now()),
-        creation_host: Some(host.to_string()),
-        segments,
-        extra: vec![],
-    };
+    let mut lv = new_lv(name.to_string(), how.ids[0], &["READ", "WRITE", PVMOVE, LOCKED], segments);
     lv.set_allocation_policy("contiguous");
     vg.lvs.push(lv);
+    vg.lvs.extend(images);
 }
 
 /// The parents' areas follow the move's outcome: the destination for a
 /// segment copied (`extents_moved == extent_count`), the source for the
 /// others; the parents lose `LOCKED` and their segments merge again. The
 /// pvmove LV keeps one `error` segment until [`drop_pvmove`] removes it.
+/// An atomic move's images go at once: the parents map their PV areas
+/// (the destination image's if the move is done, the source's if not).
 pub fn detach(vg: &mut VolumeGroup, pvmove: &str) {
     let Some(mv) = vg.lv(pvmove).cloned() else { return };
+    let view = vg.clone();
+    let containing = |lv: &LogicalVolume, le: Extents| {
+        lv.segments.iter().find(|s| s.start_extent <= le && le < s.start_extent + s.extent_count).cloned()
+    };
     let target = |le: Extents| -> Option<(String, Extents)> {
-        let seg = mv.segments.iter().find(|s| s.start_extent <= le && le < s.start_extent + s.extent_count)?;
+        let seg = containing(&mv, le)?;
         let SegmentKind::Mirror(m) = &seg.kind else { return None };
         let done = m.extents_moved == Some(seg.extent_count);
         let (k, pe) = m.areas.get(if done { 1 } else { 0 })?;
-        Some((k.clone(), *pe + (le - seg.start_extent)))
+        let at = *pe + (le - seg.start_extent);
+        if view.pv(k).is_some() {
+            return Some((k.clone(), at));
+        }
+        let iseg = containing(view.lv(k)?, at)?;
+        let SegmentKind::Striped { stripes, .. } = &iseg.kind else { return None };
+        let (pv, pe) = stripes.first()?;
+        Some((pv.clone(), *pe + (at - iseg.start_extent)))
     };
+    let images: Vec<String> = mv.lv_areas(&view).map(|(_, _, n, _)| n.to_string()).collect();
     for lv in vg.lvs.iter_mut().filter(|l| l.name != pvmove) {
         let mut changed = false;
         for seg in &mut lv.segments {
@@ -514,6 +598,7 @@ pub fn detach(vg: &mut VolumeGroup, pvmove: &str) {
             merge_segments(lv);
         }
     }
+    vg.lvs.retain(|l| !images.contains(&l.name));
     if let Some(m) = vg.lv_mut(pvmove) {
         let n = m.extents();
         m.segments = vec![Segment {
@@ -593,6 +678,7 @@ pub fn finish(s: &mut Session, vg_name: &str, pvmove: &str, copied: Option<usize
         let before = activate::plan_many(&vg, &families)?;
         detach(vg.vg_mut(), pvmove);
         let after = activate::plan_many(&vg, &families)?;
+        flush_pvs(&vg)?;
         s.commit(&mut vg)?;
         if active {
             let h = s.host()?;
@@ -610,6 +696,18 @@ pub fn finish(s: &mut Session, vg_name: &str, pvmove: &str, copied: Option<usize
     }
     drop_pvmove(s, &mut vg, pvmove)?;
     Ok(true)
+}
+
+/// Makes what the device host copied durable on every PV before a
+/// commit records it as moved (a checkpoint, a finish): each PV takes a
+/// commit on its own, so without this the new metadata could reach one
+/// PV before the copied data reaches another, and a crash then would
+/// leave an LV mapped to extents that never got their data.
+pub fn flush_pvs(vg: &Vg) -> Result<(), LvmError> {
+    for d in vg.disks.values() {
+        d.dev.flush().map_err(disk::DiskError::from)?;
+    }
+    Ok(())
 }
 
 /// Commit 2 of [`finish`]: the pvmove LV leaves the metadata.
