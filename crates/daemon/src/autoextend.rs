@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tracing::{info, warn};
-use ulvm_dm::TargetStatus;
+use ulvm_dm::{Registry, TargetStatus};
 use ulvm_lvm::activate::is_pvmove_dm;
 use ulvm_lvm::names::split_dm_name;
 use ulvm_lvm::ops::mirror::repair;
@@ -118,13 +118,7 @@ fn watch_mirrors(
         if repairs.contains_key(&name) || is_pvmove_dm(&name) {
             continue;
         }
-        let Ok(info) = reg.info(&name) else { continue };
-        if !info.uuid.starts_with("LVM-") {
-            continue;
-        }
-        let Ok(lines) = reg.status(&name) else { continue };
-        let Some(l) = lines.first() else { continue };
-        let TargetStatus::Mirror(m) = &l.status else { continue };
+        let Some(TargetStatus::Mirror(m)) = lvm_status(reg, &name) else { continue };
         let healthy = m.health.iter().all(|h| h.as_char() == 'A');
         if healthy {
             failed.remove(&name);
@@ -139,6 +133,14 @@ fn watch_mirrors(
         let (ctx, sd) = (host_ctx.clone(), sd.clone());
         repairs.insert(name, std::thread::spawn(move || repair_mirror(ctx, &sd, &vg, &lv)));
     }
+}
+
+/// The first target's status of `name` if LVM made it (its UUID).
+fn lvm_status(reg: &Registry, name: &str) -> Option<TargetStatus> {
+    if !reg.info(name).ok()?.uuid.starts_with("LVM-") {
+        return None;
+    }
+    reg.status(name).ok()?.into_iter().next().map(|l| l.status)
 }
 
 fn watch(host_ctx: &Arc<Ctx>, sd: &SystemDir, stop: &AtomicBool) {
@@ -168,13 +170,7 @@ fn watch(host_ctx: &Arc<Ctx>, sd: &SystemDir, stop: &AtomicBool) {
             if running.contains_key(&name) {
                 continue;
             }
-            let Ok(info) = reg.info(&name) else { continue };
-            if !info.uuid.starts_with("LVM-") {
-                continue;
-            }
-            let Ok(lines) = reg.status(&name) else { continue };
-            let Some(l) = lines.first() else { continue };
-            let TargetStatus::Snapshot(snap) = &l.status else { continue };
+            let Some(TargetStatus::Snapshot(snap)) = lvm_status(reg, &name) else { continue };
             let Some(pct) = snap.usage_percent() else { continue };
             if pct < cfg.snapshot_autoextend_threshold as f64 {
                 continue;

@@ -173,6 +173,24 @@ pub fn run(prog: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Runs real LVM's `lvm` (or another program) quietly about inherited
+/// fds; its stdout, or one error with everything it printed.
+pub fn run_lvm_tool(cmd: &str, args: &[&str]) -> Result<String, String> {
+    let o = Command::new(cmd)
+        .args(args)
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if !o.status.success() {
+        return Err(format!(
+            "{cmd} {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).to_string())
+}
+
 /// `nbdkit` serving `file` read-only on the unix socket `sock`, each read
 /// delayed by `delay` (nbdkit's delay filter, e.g. "40ms"); killed when dropped.
 pub struct Nbdkit(Child);
