@@ -3,10 +3,10 @@
 //! pvmove segments: three linear LVs, one stripe of a striped LV, the COW
 //! of a snapshot of the first LV; a fifth LV stays on another PV) runs over write-logging PVs, with a user's writes (each followed
 //! by a flush) interleaved with the copy, the checkpoint commits and the
-//! finish. Then, for every prefix of the log at a commit
-//! boundary (a metadata write or a flush) and for a sampled set of the
-//! others (every `STRIDE`-th), in two crash modes (every write landed;
-//! only flushed writes landed), the PVs are rebuilt and:
+//! finish. Then, for every prefix of the log with every write landed, and
+//! for every prefix at a commit boundary (a metadata write or a flush:
+//! every distinct state) with only flushed writes landed, the PVs are
+//! rebuilt and:
 //! - the VG reads;
 //! - every LV reads the data of the model: a user write whose flush
 //!   returned before the crash is there, one in flight may be, the rest
@@ -51,8 +51,6 @@ const PV_BYTES: usize = 16 * MIB;
 /// user writes fall between the regions of one segment as well.
 const LVS: [(&str, u64, usize, &[usize]); 5] =
     [("lv1", 4, 1, &[0]), ("lv2", 3, 1, &[0]), ("lv3", 2, 1, &[1]), ("lv4", 1, 1, &[0]), ("st", 4, 2, &[0, 1])];
-/// Of the prefixes that are not commit boundaries, every STRIDE-th.
-const STRIDE: usize = 7;
 
 /// The daemon's registry in-process over a set of devices known by path.
 struct Host {
@@ -291,23 +289,22 @@ fn crash_replay(atomic: bool) {
     drop(s);
     let ops = log.ops()[start..].to_vec();
 
-    // The crash points: every commit boundary, a sample of the rest.
+    // The crash points. With every write landed, each prefix is its own
+    // state: all of them. With only flushed writes landed, the state moves
+    // only at a flush (a device's unflushed writes are lost whatever
+    // follows them): the commit boundaries (flushes, metadata writes) are
+    // every distinct state.
     let is_boundary = |p: usize| {
         p == 0
             || p == ops.len()
             || matches!(&ops[p - 1], Op::Flush { .. })
             || matches!(&ops[p - 1], Op::Write { at, .. } if *at < Sectors(2048))
     };
-    let prefixes: Vec<usize> = (0..=ops.len()).filter(|&p| is_boundary(p) || p % STRIDE == 0).collect();
-    eprintln!(
-        "{} logged operations, {} user writes, {} crash points ({} commit boundaries)",
-        ops.len(),
-        writes.len(),
-        prefixes.len(),
-        (0..=ops.len()).filter(|&p| is_boundary(p)).count()
-    );
-    for mode in [CrashMode::FlushedOnly, CrashMode::AllWritten] {
-        for &p in &prefixes {
+    let boundaries: Vec<usize> = (0..=ops.len()).filter(|&p| is_boundary(p)).collect();
+    let every: Vec<usize> = (0..=ops.len()).collect();
+    eprintln!("{} logged operations, {} user writes, {} commit boundaries", ops.len(), writes.len(), boundaries.len());
+    for (mode, prefixes) in [(CrashMode::FlushedOnly, &boundaries), (CrashMode::AllWritten, &every)] {
+        for &p in prefixes {
             let what = format!("atomic {atomic}: {mode:?} crash after {p} of {} operations", ops.len());
             let imgs = replay(&before, &ops, p, mode);
             let devs: Vec<(PathBuf, DeviceRef)> = paths
