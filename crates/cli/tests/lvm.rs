@@ -833,7 +833,7 @@ fn test_mirror_leg_failure_under_write_load_is_repaired_without_losing_data() {
         assert!(!writer.is_finished(), "the writer stopped; daemon log:\n{}", d.log());
         writes() > before + 20
     });
-    let out = lvm.ok(&["lvconvert", "--repair", "vg0/m"]);
+    let out = lvm.ok(&["lvconvert", "--repair", "-y", "vg0/m"]);
     assert!(out.contains(&format!("m_mimage_1 of vg0/m replaced by a new image on {cp}")), "{out}");
     let before = writes();
     wait_for("writes going on after the repair", || {

@@ -87,7 +87,7 @@ fn repair_mirror(host_ctx: Arc<Ctx>, sd: &SystemDir, vg: &str, lv: &str) -> Resu
     let mut s =
         daemon_session(host_ctx, sd.clone(), None, format!("lvconvert --repair --use-policies {vg}/{lv}"), "mirror");
     let policy = s.config()?.mirror_image_fault_policy;
-    repair(&mut s, vg, lv, policy)
+    repair(&mut s, vg, lv, Some(policy))
 }
 
 /// The mirror side of the monitor: starts a repair for every LVM mirror

@@ -268,11 +268,13 @@ fn test_lvconvert_repair_replaces_the_failed_leg_on_a_free_pv_and_reloads_the_mi
     };
     // Nothing failed: nothing to do.
     t.host.world().status.insert("vg0-m".into(), healthy(LegHealth::Alive));
-    assert!(!mirror::repair(&mut s, "vg0", "m", mirror::RepairPolicy::Allocate).unwrap());
+    assert!(!mirror::repair(&mut s, "vg0", "m", Some(mirror::RepairPolicy::Allocate)).unwrap());
     t.host.world().status.insert("vg0-m".into(), healthy(LegHealth::WriteError));
     t.lines.take();
     t.host.world().log.clear();
-    assert!(mirror::repair(&mut s, "vg0", "m", mirror::RepairPolicy::Allocate).unwrap());
+    // By hand (no policy), answered yes: as `lvconvert --repair -y`.
+    let mut s = t.session(true);
+    assert!(mirror::repair(&mut s, "vg0", "m", None).unwrap());
     let c_path = t.pvs[2].display().to_string();
     assert_eq!(
         t.lines.take().0,
@@ -363,7 +365,19 @@ fn test_lvrename_of_a_mirror_renames_its_sub_lvs_lvextend_grows_its_images_and_r
 
 #[test]
 fn test_repair_with_the_remove_policy_drops_the_failed_image_and_leaves_a_linear_lv() {
-    let t = setup("mirror-repair-remove");
+    repair_drops_the_failed_image("mirror-repair-remove", Some(mirror::RepairPolicy::Remove));
+}
+
+/// `lvconvert --repair` by hand asks, as LVM does; no (or no answer)
+/// drops the failed images instead of replacing them.
+#[test]
+fn test_repair_by_hand_answered_no_drops_the_failed_image() {
+    repair_drops_the_failed_image("mirror-repair-no", None);
+}
+
+fn repair_drops_the_failed_image(name: &str, policy: Option<mirror::RepairPolicy>) {
+    let t = setup(name);
+    // Answers no to every question.
     let mut s = t.session(false);
     mirror::lvcreate_mirror(&mut s, &create("m", 4, 1, LogType::Disk)).unwrap();
     t.lines.take();
@@ -377,7 +391,7 @@ fn test_repair_with_the_remove_policy_drops_the_failed_image_and_leaves_a_linear
             log: MirrorLogStatus::Disk { dev: DevNum { major: 253, minor: 0 }, health: Default::default() },
         }),
     );
-    assert!(mirror::repair(&mut s, "vg0", "m", mirror::RepairPolicy::Remove).unwrap());
+    assert!(mirror::repair(&mut s, "vg0", "m", policy).unwrap());
     assert_eq!(t.lines.take().0, ["Faulty leg m_mimage_0 of vg0/m removed.", "vg0/m: Mirror repaired."]);
     // The healthy image 1 (on vdb) is the LV now; image 0, the log, their devices go.
     assert_eq!(at(&t, "m"), ("pv1".into(), Extents(0)));

@@ -108,13 +108,16 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
     }
     if a.has("repair") {
-        // By hand the failed images are replaced (LVM's `--repair -y`);
-        // --use-policies follows activation/mirror_image_fault_policy, as
-        // the daemon's monitor does.
+        // As LVM: --use-policies follows activation/mirror_image_fault_policy
+        // (as the daemon's monitor does); -f replaces nothing (the failed
+        // images go); otherwise the failed images are replaced if the user
+        // says so (`-y` does).
         let policy = if a.has("use-policies") {
-            ctx.s.config()?.mirror_image_fault_policy
+            Some(ctx.s.config()?.mirror_image_fault_policy)
+        } else if a.has("force") {
+            Some(mirror::RepairPolicy::Remove)
         } else {
-            mirror::RepairPolicy::Allocate
+            None
         };
         mirror::repair(&mut ctx.s, &vg, &lv, policy)?;
         return Ok(0);

@@ -785,8 +785,11 @@ pub use crate::system::MirrorFaultPolicy as RepairPolicy;
 /// left makes the LV linear on it). A replaced image keeps its name, and
 /// the mirror is reloaded with the log argument `sync`, so every region is
 /// copied from the first healthy image (the log said the replaced images
-/// were in sync). Whether anything was repaired.
-pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str, policy: RepairPolicy) -> Result<bool, LvmError> {
+/// were in sync). With no `policy` (`lvconvert --repair` by hand, without
+/// `--use-policies` or `-f`) the session asks, as LVM does, once it knows
+/// that images failed: yes replaces them (`-y` answers yes), no drops them.
+/// Whether anything was repaired.
+pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str, policy: Option<RepairPolicy>) -> Result<bool, LvmError> {
     let _l = s.lock_vg(vg_name)?;
     let mut vg = s.vg(vg_name, false)?;
     let lv = find(&vg, lv_name)?.clone();
@@ -810,6 +813,13 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str, policy: RepairPolic
     let family = activate::family_origin(&vg, lv_name);
     let before = activate::plan(&vg, &family)?;
     let failed_names: Vec<String> = failed.iter().map(|&i| m.areas[i].0.clone()).collect();
+    let policy = policy.unwrap_or_else(|| {
+        if s.confirm("Attempt to replace failed mirror images (requires full device resync)?") {
+            RepairPolicy::Allocate
+        } else {
+            RepairPolicy::Remove
+        }
+    });
     if policy == RepairPolicy::Remove {
         drop_named(&mut vg, &lv, &failed_names);
         s.commit(&mut vg)?;
