@@ -6,9 +6,12 @@
 //! fuser calls the filesystem from one thread; each data request is handed
 //! to a worker pool with its reply, so many requests run at once. Files are
 //! opened with `FOPEN_DIRECT_IO`: the kernel keeps no page cache for them,
-//! so a loop device with direct I/O caches nothing twice.
+//! so a loop device with direct I/O caches nothing twice. The kernel is
+//! asked for asynchronous direct I/O (`FUSE_ASYNC_DIO`) and up to
+//! [`MAX_BACKGROUND`] requests in flight, so a loop device's queue depth
+//! reaches the pool; every thread serving requests is an I/O flusher.
 
-use fuser::consts::FOPEN_DIRECT_IO;
+use fuser::consts::{FOPEN_DIRECT_IO, FUSE_ASYNC_DIO};
 use fuser::{
     FileAttr, FileType, Filesystem, KernelConfig, MountOption, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty,
     ReplyEntry, ReplyOpen, ReplyWrite, Request,
@@ -30,6 +33,23 @@ const WORKERS: usize = 16;
 /// Largest read or write the kernel sends us.
 pub const MAX_IO: u32 = 1 << 20;
 
+/// Requests the kernel keeps in flight to us in the background (its
+/// default is 12): async direct I/O and readahead count against it.
+const MAX_BACKGROUND: u16 = 64;
+
+/// Marks the calling thread as one the kernel's writeback depends on
+/// (`PR_SET_IO_FLUSHER`, Linux 5.6): its allocations do not recurse into
+/// I/O, which would wait for this very thread when a loop device's page
+/// cache is written back through us under memory pressure. Needs
+/// `CAP_SYS_RESOURCE`; without it (an unprivileged daemon) nothing changes.
+fn io_flusher() {
+    const PR_SET_IO_FLUSHER: libc::c_int = 57;
+    // SAFETY: prctl with integer arguments only; no memory is passed.
+    let _ = unsafe {
+        libc::prctl(PR_SET_IO_FLUSHER, 1 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong)
+    };
+}
+
 type Job = Box<dyn FnOnce() + Send>;
 
 struct Pool {
@@ -42,11 +62,14 @@ impl Pool {
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..n {
             let rx = rx.clone();
-            let _ = std::thread::Builder::new().name(format!("fuse-io-{i}")).spawn(move || loop {
-                let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                match job {
-                    Ok(j) => j(),
-                    Err(_) => return,
+            let _ = std::thread::Builder::new().name(format!("fuse-io-{i}")).spawn(move || {
+                io_flusher();
+                loop {
+                    let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    match job {
+                        Ok(j) => j(),
+                        Err(_) => return,
+                    }
                 }
             });
         }
@@ -142,9 +165,17 @@ impl DevicesFs {
 }
 
 impl Filesystem for DevicesFs {
+    /// Runs on fuser's session thread, before any request.
     fn init(&mut self, _req: &Request<'_>, config: &mut KernelConfig) -> Result<(), libc::c_int> {
         let _ = config.set_max_write(MAX_IO);
         let _ = config.set_max_readahead(MAX_IO);
+        // Direct I/O (the loop device's, O_DIRECT users') submitted
+        // asynchronously: without it the kernel sends a file's direct I/O
+        // one request at a time whatever the queue depth above it.
+        let _ = config.add_capabilities(FUSE_ASYNC_DIO);
+        let _ = config.set_max_background(MAX_BACKGROUND);
+        let _ = config.set_congestion_threshold(MAX_BACKGROUND / 4 * 3);
+        io_flusher();
         Ok(())
     }
 
