@@ -676,6 +676,24 @@ fn read_export(d: &Daemon, name: &str, len: usize) -> Vec<u8> {
     b
 }
 
+/// vg0 on three 64 MiB PV files (a, b, c) with a two-image mirror `m` of
+/// 8 MiB (disk log), in sync and holding `stamped(8 MiB, seed)`: where the
+/// mirror conversion tests start.
+fn synced_mirror_with_data(t: &TestDir, seed: u64) -> (Daemon, Vec<u8>) {
+    let pvs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64).to_str().unwrap().to_string());
+    let d = Daemon::start(&t.path("run"), &[]);
+    let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
+    lvm.ok(&["vgcreate", "vg0", &pvs[0], &pvs[1], &pvs[2]]);
+    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]);
+    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
+    let data = stamped(8 << 20, seed, 0);
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
+    c.write(Sectors(0), &data).unwrap();
+    c.flush().unwrap();
+    drop(c);
+    (d, data)
+}
+
 fn in_sync(lvm: &Lvm, lv: &str) -> bool {
     lvm.ok(&["lvs", "--noheadings", "-o", "copy_percent", lv]).trim() == "100.00"
 }
@@ -872,18 +890,8 @@ fn test_mirror_leg_failure_under_write_load_is_repaired_without_losing_data() {
 #[test]
 fn test_mirror_gains_an_image_that_gets_the_data() {
     let t = TestDir::new("lvm-mirror-up");
-    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
-    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
-    let d = Daemon::start(&t.path("run"), &[]);
+    let (d, data) = synced_mirror_with_data(&t, 21);
     let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
-    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
-    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]);
-    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
-    let data = stamped(8 << 20, 21, 0);
-    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
-    c.write(Sectors(0), &data).unwrap();
-    c.flush().unwrap();
-    drop(c);
     let out = lvm.ok(&["lvconvert", "-m", "2", "-i", "1", "vg0/m"]);
     assert!(out.ends_with("  vg0/m: Converted: 100.00%\n"), "{out}");
     assert_eq!(
@@ -953,18 +961,8 @@ fn test_the_daemon_repairs_a_failed_mirror_leg_by_its_fault_policy() {
 #[test]
 fn test_an_inactive_mirror_gains_an_image_copied_at_activation() {
     let t = TestDir::new("lvm-mirror-up-inactive");
-    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
-    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
-    let d = Daemon::start(&t.path("run"), &[]);
+    let (d, data) = synced_mirror_with_data(&t, 41);
     let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
-    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
-    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]);
-    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
-    let data = stamped(8 << 20, 41, 0);
-    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
-    c.write(Sectors(0), &data).unwrap();
-    c.flush().unwrap();
-    drop(c);
     lvm.ok(&["lvchange", "-an", "vg0/m"]);
     assert_eq!(lvm.ok(&["lvconvert", "-m", "2", "vg0/m"]), "  Logical volume vg0/m converted.\n");
     lvm.ok(&["lvchange", "-ay", "vg0/m"]);
@@ -978,18 +976,8 @@ fn test_an_inactive_mirror_gains_an_image_copied_at_activation() {
 #[test]
 fn test_lvextend_of_an_active_mirror_grows_every_image() {
     let t = TestDir::new("lvm-mirror-extend");
-    let imgs = ["a.img", "b.img", "c.img"].map(|f| t.image(f, 64));
-    let [ap, bp, cp] = imgs.clone().map(|p| p.to_str().unwrap().to_string());
-    let d = Daemon::start(&t.path("run"), &[]);
+    let (d, data) = synced_mirror_with_data(&t, 51);
     let lvm = Lvm { sys: t.path("sys"), run: &d.run_dir };
-    lvm.ok(&["vgcreate", "vg0", &ap, &bp, &cp]);
-    lvm.ok(&["lvcreate", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m", "vg0"]);
-    wait_for("the new mirror in sync", || in_sync(&lvm, "vg0/m"));
-    let data = stamped(8 << 20, 51, 0);
-    let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-m").unwrap();
-    c.write(Sectors(0), &data).unwrap();
-    c.flush().unwrap();
-    drop(c);
     assert_eq!(
         lvm.ok(&["lvextend", "-L", "+8M", "vg0/m"]),
         "  Size of logical volume vg0/m changed from 8.00 MiB (2 extents) to 16.00 MiB (4 extents).\n  \
