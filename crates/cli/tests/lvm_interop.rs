@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Daemon, TestDir, ULVM};
+use common::{attach, normalize, only, Daemon, TestDir, ULVM};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::Command;
@@ -28,38 +28,6 @@ fn can_run() -> bool {
     common::require(false, why)
 }
 
-struct Loops(Vec<String>);
-
-impl Drop for Loops {
-    fn drop(&mut self) {
-        for l in &self.0 {
-            let _ = run("losetup", &["-d", l]);
-        }
-    }
-}
-
-fn attach(files: &[&Path], read_only: bool) -> Loops {
-    Loops(
-        files
-            .iter()
-            .map(|f| {
-                let mut args = vec!["--find", "--show"];
-                if read_only {
-                    args.push("--read-only");
-                }
-                args.push(f.to_str().unwrap());
-                run("losetup", &args).unwrap().trim().to_string()
-            })
-            .collect(),
-    )
-}
-
-/// LVM's options for "these devices only, no locking daemon, no dm".
-fn only(loops: &Loops) -> String {
-    let accept: Vec<String> = loops.0.iter().map(|l| format!("\"a|^{l}$|\"")).collect();
-    format!("devices {{ use_devicesfile=0 filter=[{},\"r|.*|\"] }} activation {{ monitoring=0 }}", accept.join(","))
-}
-
 fn ulvm(sys: &Path, run_dir: &Path, args: &[&str]) -> String {
     let o = Command::new(ULVM).args(args).env("ULVM_SYSTEM_DIR", sys).env("ULVM_RUN_DIR", run_dir).output().unwrap();
     assert!(
@@ -69,24 +37,6 @@ fn ulvm(sys: &Path, run_dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout).unwrap()
-}
-
-/// Report lines with device names mapped back to files and the state
-/// columns LVM cannot know without device-mapper (`XX`) blanked.
-fn normalize(out: &str, loops: &Loops, files: &[&Path]) -> Vec<String> {
-    let mut lines: Vec<String> = out
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let mut l = l.trim().to_string();
-            for (lp, f) in loops.0.iter().zip(files) {
-                l = l.replace(lp.as_str(), f.to_str().unwrap());
-            }
-            l.replace("XX", "--")
-        })
-        .collect();
-    lines.sort();
-    lines
 }
 
 #[test]

@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{wait_for, Daemon, Lvm, TestDir};
+use common::{attach, normalize, only, wait_for, Daemon, Lvm, TestDir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use ulvm_blockdev::BlockDevice;
@@ -29,51 +29,6 @@ const MIB: usize = 1 << 20;
 
 fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
     common::run_lvm_tool(cmd, args)
-}
-
-struct Loops(Vec<String>);
-
-impl Drop for Loops {
-    fn drop(&mut self) {
-        for l in &self.0 {
-            let _ = run("losetup", &["-d", l]);
-        }
-    }
-}
-
-fn attach(files: &[&Path]) -> Loops {
-    Loops(
-        files
-            .iter()
-            .map(|f| {
-                run("losetup", &["--find", "--show", "--read-only", f.to_str().unwrap()]).unwrap().trim().to_string()
-            })
-            .collect(),
-    )
-}
-
-/// LVM's options for "these devices only, no locking daemon, no dm".
-fn only(loops: &Loops) -> String {
-    let accept: Vec<String> = loops.0.iter().map(|l| format!("\"a|^{l}$|\"")).collect();
-    format!("devices {{ use_devicesfile=0 filter=[{},\"r|.*|\"] }} activation {{ monitoring=0 }}", accept.join(","))
-}
-
-/// What LVM and ulvm list, with loop devices named as their files and
-/// the state columns LVM cannot know without device-mapper (`XX`) blank.
-fn normalize(out: &str, loops: &Loops, files: &[&Path]) -> Vec<String> {
-    let mut lines: Vec<String> = out
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let mut l = l.trim().to_string();
-            for (lp, f) in loops.0.iter().zip(files) {
-                l = l.replace(lp.as_str(), f.to_str().unwrap());
-            }
-            l.replace("XX", "--")
-        })
-        .collect();
-    lines.sort();
-    lines
 }
 
 fn sha256(data: &[u8]) -> String {
@@ -169,7 +124,7 @@ fn test_real_lvm_checks_and_lists_a_vg_ulvm_left_mid_move() {
         let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
         let vg = format!("ulvmmv{}{}", std::process::id(), atomic as u8);
         leave_mid_move(&t, &vg, &a, &b, atomic);
-        let loops = attach(&[&a, &b]);
+        let loops = attach(&[&a, &b], true);
         let cfg = only(&loops);
         let files = [a.as_path(), b.as_path()];
         run("vgck", &["--config", &cfg, &vg]).unwrap_or_else(|e| panic!("atomic {atomic}: {e}"));

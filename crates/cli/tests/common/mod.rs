@@ -191,6 +191,59 @@ pub fn run_lvm_tool(cmd: &str, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&o.stdout).to_string())
 }
 
+/// Loop devices over files, for real LVM (which reads block devices
+/// only); detached when dropped.
+pub struct Loops(pub Vec<String>);
+
+impl Drop for Loops {
+    fn drop(&mut self) {
+        for l in &self.0 {
+            let _ = run_lvm_tool("losetup", &["-d", l]);
+        }
+    }
+}
+
+/// A loop device per file (read-only ones when `read_only`).
+pub fn attach(files: &[&Path], read_only: bool) -> Loops {
+    Loops(
+        files
+            .iter()
+            .map(|f| {
+                let mut args = vec!["--find", "--show"];
+                if read_only {
+                    args.push("--read-only");
+                }
+                args.push(f.to_str().unwrap());
+                run_lvm_tool("losetup", &args).unwrap().trim().to_string()
+            })
+            .collect(),
+    )
+}
+
+/// LVM's options for "these devices only, no locking daemon, no dm".
+pub fn only(loops: &Loops) -> String {
+    let accept: Vec<String> = loops.0.iter().map(|l| format!("\"a|^{l}$|\"")).collect();
+    format!("devices {{ use_devicesfile=0 filter=[{},\"r|.*|\"] }} activation {{ monitoring=0 }}", accept.join(","))
+}
+
+/// Report lines with device names mapped back to files and the state
+/// columns LVM cannot know without device-mapper (`XX`) blanked, sorted.
+pub fn normalize(out: &str, loops: &Loops, files: &[&Path]) -> Vec<String> {
+    let mut lines: Vec<String> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut l = l.trim().to_string();
+            for (lp, f) in loops.0.iter().zip(files) {
+                l = l.replace(lp.as_str(), f.to_str().unwrap());
+            }
+            l.replace("XX", "--")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
 /// `nbdkit` serving `file` read-only on the unix socket `sock`, each read
 /// delayed by `delay` (nbdkit's delay filter, e.g. "40ms"); killed when dropped.
 pub struct Nbdkit(Child);
