@@ -68,6 +68,14 @@ pub fn pv_segments(vg: &VolumeGroup) -> BTreeMap<String, Vec<PvSeg>> {
     out
 }
 
+/// Free runs `(first PE, length)` per PV key, lowest first.
+pub fn free_runs(vg: &VolumeGroup) -> BTreeMap<String, Vec<(Extents, Extents)>> {
+    pv_segments(vg)
+        .into_iter()
+        .map(|(k, segs)| (k, segs.iter().filter(|s| s.used_by.is_none()).map(|s| (s.pe, s.len)).collect()))
+        .collect()
+}
+
 /// Free extents per PV key.
 pub fn free_extents(vg: &VolumeGroup) -> BTreeMap<String, Extents> {
     pv_segments(vg)
@@ -79,7 +87,7 @@ pub fn free_extents(vg: &VolumeGroup) -> BTreeMap<String, Extents> {
 /// Free extents in the whole VG (allocatable PVs only).
 pub fn vg_free(vg: &VolumeGroup) -> Extents {
     let free = free_extents(vg);
-    vg.pvs.iter().filter(|p| p.status.iter().any(|s| s == "ALLOCATABLE")).map(|p| free[&p.key]).sum()
+    vg.pvs.iter().filter(|p| p.allocatable()).map(|p| free[&p.key]).sum()
 }
 
 /// What an allocation gives: segments of `stripes.len()` areas of `len`
@@ -119,13 +127,9 @@ pub fn allocate(vg: &VolumeGroup, req: &Request) -> Result<Vec<Area>, AllocError
         Some(list) => list.to_vec(),
         None => vg.pvs.iter().map(|p| p.key.clone()).collect(),
     };
-    let allocatable = |k: &String| vg.pvs.iter().any(|p| &p.key == k && p.status.iter().any(|s| s == "ALLOCATABLE"));
-    // Free runs per PV, lowest first.
-    let mut free: BTreeMap<String, Vec<(Extents, Extents)>> = pv_segments(vg)
-        .into_iter()
-        .filter(|(k, _)| order.contains(k) && allocatable(k))
-        .map(|(k, segs)| (k, segs.iter().filter(|s| s.used_by.is_none()).map(|s| (s.pe, s.len)).collect()))
-        .collect();
+    let allocatable = |k: &String| vg.pvs.iter().any(|p| &p.key == k && p.allocatable());
+    let mut free = free_runs(vg);
+    free.retain(|k, _| order.contains(k) && allocatable(k));
     let total: Extents = free.values().flatten().map(|r| r.1).sum();
     let stripes = req.stripes.max(1);
     if !req.extents.is_multiple_of(stripes as u64) {

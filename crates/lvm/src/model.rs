@@ -93,6 +93,13 @@ pub struct PhysicalVolume {
     pub extra: Vec<Item<'static>>,
 }
 
+impl PhysicalVolume {
+    /// New extents may be allocated here (`ALLOCATABLE`; `pvchange -x`).
+    pub fn allocatable(&self) -> bool {
+        self.status.iter().any(|s| s == "ALLOCATABLE")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogicalVolume {
     pub name: String,

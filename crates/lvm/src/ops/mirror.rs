@@ -99,22 +99,11 @@ fn adjusted_region(s: &mut Session, vg: &Vg, extents: Extents, region: Sectors) 
 
 /// PVs the command may allocate from, in order (`None`: all, VG order).
 fn candidate_pvs(vg: &Vg, pvs: Option<&[String]>) -> Vec<String> {
-    let allocatable = |k: &String| vg.vg.pv(k).is_some_and(|p| p.status.iter().any(|s| s == "ALLOCATABLE"));
+    let allocatable = |k: &String| vg.vg.pv(k).is_some_and(|p| p.allocatable());
     match pvs {
         Some(l) => l.iter().filter(|k| allocatable(k)).cloned().collect(),
         None => vg.vg.pvs.iter().map(|p| p.key.clone()).filter(allocatable).collect(),
     }
-}
-
-/// Free runs of PV `key`, lowest first.
-fn free_runs(vg: &Vg, key: &str) -> Vec<(Extents, Extents)> {
-    alloc::pv_segments(&vg.vg)
-        .remove(key)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|s| s.used_by.is_none())
-        .map(|s| (s.pe, s.len))
-        .collect()
 }
 
 /// Places `legs` images of `extents` each, each on PVs that neither the
@@ -130,6 +119,8 @@ fn place_legs(
     let mut used: Vec<String> = avoid.to_vec();
     let mut out = Vec::new();
     let candidates = candidate_pvs(vg, pvs);
+    // The legs take distinct PVs: what is free does not change between them.
+    let mut free = alloc::free_runs(&vg.vg);
     for _ in 0..legs {
         let mut left = extents;
         let mut areas = Vec::new();
@@ -138,7 +129,7 @@ fn place_legs(
             if left == Extents(0) {
                 break;
             }
-            let runs = free_runs(vg, k);
+            let runs = free.remove(k.as_str()).unwrap_or_default();
             if runs.is_empty() {
                 continue;
             }
@@ -164,12 +155,14 @@ fn place_legs(
 /// uses, else of the images' PVs, the last one first.
 fn place_log(vg: &Vg, extents: Extents, pvs: Option<&[String]>, image_pvs: &[String]) -> Option<Vec<Area>> {
     let candidates = candidate_pvs(vg, pvs);
+    let mut free = alloc::free_runs(&vg.vg);
     let order = candidates
         .iter()
         .filter(|k| !image_pvs.contains(k))
         .chain(image_pvs.iter().rev().filter(|k| candidates.contains(k)));
     for k in order {
-        if let Some((pe, _)) = free_runs(vg, k).into_iter().find(|(_, len)| *len >= extents) {
+        if let Some((pe, _)) = free.remove(k.as_str()).unwrap_or_default().into_iter().find(|(_, len)| *len >= extents)
+        {
             return Some(vec![Area { stripes: vec![(k.clone(), pe)], len: extents }]);
         }
     }

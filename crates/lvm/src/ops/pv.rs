@@ -101,7 +101,7 @@ pub fn pvchange_allocatable(s: &mut Session, paths: Option<&[PathBuf]>, allocata
             .collect();
         for k in keys {
             let path = vg.pv_path(&k);
-            let has = vg.vg.pv(&k).expect("key from the VG").status.iter().any(|f| f == "ALLOCATABLE");
+            let has = vg.vg.pv(&k).expect("key from the VG").allocatable();
             if has == allocatable {
                 s.print(format!(
                     "Physical volume \"{path}\" is already {}allocatable.",

@@ -235,7 +235,7 @@ pub fn pvmove(s: &mut Session, o: &PvMove) -> Result<Started, LvmError> {
     let mut free: Vec<(String, Vec<(Extents, Extents)>)> = Vec::new();
     for (k, ranges) in &dest_pvs {
         let pv = vg.vg.pv(k).expect("keyed");
-        if (*k == src_key && !anywhere) || busy.contains(k) || !pv.status.iter().any(|f| f == "ALLOCATABLE") {
+        if (*k == src_key && !anywhere) || busy.contains(k) || !pv.allocatable() {
             continue;
         }
         let mut runs = Vec::new();
