@@ -318,3 +318,134 @@ fn test_remote_device_reconnects_after_the_server_restarts() {
     assert!(short.read(Sectors(0), &mut buf).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Records which threads serve a device's reads and writes, how many run
+/// at once, and optionally makes each one take a while.
+#[derive(Debug)]
+struct Watched {
+    inner: DeviceRef,
+    delay: std::time::Duration,
+    threads: std::sync::Mutex<std::collections::HashSet<std::thread::ThreadId>>,
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl Watched {
+    fn new(inner: DeviceRef, delay: std::time::Duration) -> Watched {
+        Watched { inner, delay, threads: Default::default(), now: Default::default(), most: Default::default() }
+    }
+    fn io<T>(&self, f: impl FnOnce() -> T) -> T {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.threads.lock().unwrap().insert(std::thread::current().id());
+        let n = self.now.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(n, SeqCst);
+        std::thread::sleep(self.delay);
+        let r = f();
+        self.now.fetch_sub(1, SeqCst);
+        r
+    }
+}
+
+impl BlockDevice for Watched {
+    fn size(&self) -> Sectors {
+        self.inner.size()
+    }
+    fn read(&self, at: Sectors, buf: &mut [u8]) -> ulvm_blockdev::Result<()> {
+        self.io(|| self.inner.read(at, buf))
+    }
+    fn write(&self, at: Sectors, buf: &[u8]) -> ulvm_blockdev::Result<()> {
+        self.io(|| self.inner.write(at, buf))
+    }
+    fn flush(&self) -> ulvm_blockdev::Result<()> {
+        self.inner.flush()
+    }
+    fn discard(&self, at: Sectors, len: Sectors) -> ulvm_blockdev::Result<()> {
+        self.inner.discard(at, len)
+    }
+    fn write_zeroes(&self, at: Sectors, len: Sectors) -> ulvm_blockdev::Result<()> {
+        self.inner.write_zeroes(at, len)
+    }
+}
+
+/// A raw connection in transmission on export `v` (simple replies).
+fn raw_transmission(sock: &std::path::Path) -> UnixStream {
+    let mut s = UnixStream::connect(sock).unwrap();
+    raw_hello(&mut s);
+    let mut d = 1u32.to_be_bytes().to_vec();
+    d.extend_from_slice(b"v");
+    d.extend_from_slice(&0u16.to_be_bytes());
+    let mut opt = IHAVEOPT.to_be_bytes().to_vec();
+    opt.extend_from_slice(&OPT_GO.to_be_bytes());
+    opt.extend_from_slice(&(d.len() as u32).to_be_bytes());
+    opt.extend_from_slice(&d);
+    s.write_all(&opt).unwrap();
+    // Option replies up to and including the ACK.
+    loop {
+        let mut h = [0u8; 20];
+        s.read_exact(&mut h).unwrap();
+        let typ = u32::from_be_bytes(h[12..16].try_into().unwrap());
+        let len = u32::from_be_bytes(h[16..20].try_into().unwrap());
+        let mut body = vec![0u8; len as usize];
+        s.read_exact(&mut body).unwrap();
+        if typ == REP_ACK {
+            return s;
+        }
+    }
+}
+
+/// Sends 16 writes and 16 reads of 4 KiB in one `write`, as a pipelining
+/// client does, and checks every reply and the data read back.
+fn pipelined_batch(sock: &std::path::Path) {
+    let mut s = raw_transmission(sock);
+    let mut out = Vec::new();
+    for i in 0..16u64 {
+        out.extend_from_slice(
+            &Request { flags: 0, typ: CMD_WRITE, cookie: i, offset: i * 4096, length: 4096 }.encode(),
+        );
+        out.extend_from_slice(&[i as u8 + 1; 4096]);
+    }
+    s.write_all(&out).unwrap();
+    let mut replies = std::collections::HashSet::new();
+    for _ in 0..16 {
+        let mut r = [0u8; 16];
+        s.read_exact(&mut r).unwrap();
+        assert_eq!(u32::from_be_bytes(r[4..8].try_into().unwrap()), 0, "write failed");
+        replies.insert(u64::from_be_bytes(r[8..16].try_into().unwrap()));
+    }
+    assert_eq!(replies.len(), 16);
+    let mut out = Vec::new();
+    for i in 0..16u64 {
+        out.extend_from_slice(
+            &Request { flags: 0, typ: CMD_READ, cookie: 100 + i, offset: i * 4096, length: 4096 }.encode(),
+        );
+    }
+    s.write_all(&out).unwrap();
+    for _ in 0..16 {
+        let mut r = [0u8; 16];
+        s.read_exact(&mut r).unwrap();
+        assert_eq!(u32::from_be_bytes(r[4..8].try_into().unwrap()), 0, "read failed");
+        let i = u64::from_be_bytes(r[8..16].try_into().unwrap()) - 100;
+        let mut data = vec![0u8; 4096];
+        s.read_exact(&mut data).unwrap();
+        assert_eq!(data, vec![i as u8 + 1; 4096], "data of request {i}");
+    }
+    s.write_all(&Request { flags: 0, typ: CMD_DISC, cookie: 0, offset: 0, length: 0 }.encode()).unwrap();
+}
+
+#[test]
+fn test_cheap_pipelined_requests_are_served_in_one_batch_by_one_thread() {
+    let dev = Arc::new(Watched::new(Arc::new(MemDevice::new("m", Sectors(1024))), std::time::Duration::ZERO));
+    let e = env("batch", vec![("v".into(), dev.clone(), false)]);
+    pipelined_batch(&e.sock);
+    let threads = dev.threads.lock().unwrap().len();
+    assert_eq!(threads, 1, "32 cheap requests sent in two writes were served by {threads} threads, not in a batch");
+}
+
+#[test]
+fn test_slow_pipelined_requests_are_served_in_parallel() {
+    let dev = Arc::new(Watched::new(Arc::new(MemDevice::new("m", Sectors(1024))), std::time::Duration::from_millis(5)));
+    let e = env("slow", vec![("v".into(), dev.clone(), false)]);
+    pipelined_batch(&e.sock);
+    let most = dev.most.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(most >= 4, "slow requests ran at most {most} at once; they should spread over the workers");
+}
