@@ -43,12 +43,12 @@ echo "# fio over NBD: $SIZE per job, ${RUNTIME}s per timed job, median of $REPEA
 dd if=/dev/urandom of="$W/disk.img" bs=1M count=$((BYTES >> 20)) status=none
 
 # --- servers over the same file
-"$ULVM" daemon --run-dir "$W/run" --log warn 2>"$W/ulvm.log" & PIDS+=($!)
+"$ULVM" daemon --run-dir "$W/run" --log warn 2>"$W/ulvm.log" & PIDS+=($!); declare -A PID=([ulvm]=$!)
 wait_sock "$W/run/control.sock"; wait_sock "$W/run/nbd.sock"
 DMS=("$ULVM" dmsetup --run-dir "$W/run")
 "${DMS[@]}" create lin --table "0 $SECTORS linear $W/disk.img 0"
-qemu-nbd -f raw --socket="$W/qemu.sock" --persistent --shared=16 "$W/disk.img" & PIDS+=($!)
-nbdkit --foreground --unix "$W/nbdkit.sock" --threads 16 file "$W/disk.img" & PIDS+=($!)
+qemu-nbd -f raw --socket="$W/qemu.sock" --persistent --shared=16 "$W/disk.img" & PIDS+=($!); PID[qemu-nbd]=$!
+nbdkit --foreground --unix "$W/nbdkit.sock" --threads 16 file "$W/disk.img" & PIDS+=($!); PID[nbdkit]=$!
 wait_sock "$W/qemu.sock"; wait_sock "$W/nbdkit.sock"
 
 declare -A URI=(
@@ -57,11 +57,29 @@ declare -A URI=(
   [nbdkit]="nbd+unix:///?socket=$W/nbdkit.sock"
 )
 
-# fio JOB-ARGS... -> "IOPS MiB/s" (the nbd engine prints a line before the JSON)
+# cpu_ticks PID: user+system CPU of a process and all its threads, in
+# clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# fio_run SERVER-PID JOB-ARGS... -> "IOPS MiB/s SERVER-CPU FIO-CPU", the
+# CPU columns in microseconds per I/O (the nbd engine prints a line before
+# the JSON). What each side spends per request says which one bounds the
+# rate: fio is one thread, so at 1e6 / FIO-CPU IOPS it is saturated.
 fio_run() {
+  local pid=$1 t0 t1; shift
   # Write back what the previous job dirtied, so no job pays for another's.
   sync
-  fio --output-format=json --name=j --ioengine=nbd --size="$BYTES" "$@" | fio_stats
+  t0=$(cpu_ticks "$pid")
+  fio --output-format=json --name=j --ioengine=nbd --size="$BYTES" "$@" >"$W/fio.json"
+  t1=$(cpu_ticks "$pid")
+  python3 - "$W/fio.json" $((t1 - t0)) "$(getconf CLK_TCK)" <<'EOF'
+import json, sys
+t = open(sys.argv[1]).read(); j = json.loads(t[t.index("{"):])["jobs"][0]; r, w = j["read"], j["write"]
+ios = max(r["total_ios"] + w["total_ios"], 1)
+server = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / ios
+client = (j["usr_cpu"] + j["sys_cpu"]) / 100 * j["job_runtime"] * 1e3 / ios
+print("%.0f %.1f %.1f %.1f" % (r["iops"] + w["iops"], (r["bw_bytes"] + w["bw_bytes"]) / 2**20, server, client))
+EOF
 }
 
 declare -A RES
@@ -81,7 +99,7 @@ for t in "${TESTS[@]}"; do
     order=${ORDERS[$((i % 3))]}; i=$((i + 1))
     for s in $order; do
       # shellcheck disable=SC2086
-      RES["$name/$s"]+="$(fio_run --uri="${URI[$s]}" --time_based --runtime="$RUNTIME" $args)"$'\n'
+      RES["$name/$s"]+="$(fio_run "${PID[$s]}" --uri="${URI[$s]}" --time_based --runtime="$RUNTIME" $args)"$'\n'
     done
   done
   for s in ulvm qemu-nbd nbdkit; do RES["$name/$s"]=$(printf '%s' "${RES[$name/$s]}" | median); done
@@ -89,18 +107,18 @@ done
 
 [ "$ONLY" != first ] && echo && echo "## Linear device vs qemu-nbd and nbdkit on the same file"
 echo
-[ "$ONLY" != first ] && echo "| job | ulvm IOPS | qemu-nbd IOPS | nbdkit IOPS | ulvm MiB/s | qemu-nbd MiB/s | nbdkit MiB/s | ulvm / nbdkit |"
-[ "$ONLY" != first ] && echo "|---|---|---|---|---|---|---|---|"
+[ "$ONLY" != first ] && echo "| job | ulvm IOPS | qemu-nbd IOPS | nbdkit IOPS | ulvm MiB/s | qemu-nbd MiB/s | nbdkit MiB/s | ulvm / nbdkit | CPU µs/IO: ulvm, nbdkit | fio's CPU µs/IO with ulvm, nbdkit |"
+[ "$ONLY" != first ] && echo "|---|---|---|---|---|---|---|---|---|---|"
 for t in "${TESTS[@]}"; do
   name=${t%%:*}
-  read -r ui um <<<"${RES[$name/ulvm]}"; read -r qi qm <<<"${RES[$name/qemu-nbd]}"; read -r ni nm <<<"${RES[$name/nbdkit]}"
-  echo "| $name | $ui | $qi | $ni | $um | $qm | $nm | $(python3 -c "print('%.2f' % ($ui/$ni))") |"
+  read -r ui um uc uf <<<"${RES[$name/ulvm]}"; read -r qi qm _ <<<"${RES[$name/qemu-nbd]}"; read -r ni nm nc nf <<<"${RES[$name/nbdkit]}"
+  echo "| $name | $ui | $qi | $ni | $um | $qm | $nm | $(python3 -c "print('%.2f' % ($ui/$ni))") | $uc, $nc | $uf, $nf |"
 done
 
 # --- first writes into distinct 64 KiB chunks
 CHUNKS=$((BYTES / 65536))
-first_writes() { # URI QD -> "IOPS MiB/s"
-  fio_run --uri="$1" --rw=write:60k --bs=4k --iodepth="$2" --number_ios="$CHUNKS"
+first_writes() { # URI QD SERVER-PID -> as fio_run
+  fio_run "$3" --uri="$1" --rw=write:60k --bs=4k --iodepth="$2" --number_ios="$CHUNKS"
 }
 ulvm_snap() { # STORE -> sets SNAPURI; fresh COW each time
   "${DMS[@]}" remove_all >/dev/null 2>&1 || true
@@ -132,20 +150,20 @@ qemu_overlay() {
 echo
 echo "## First 4k writes into distinct 64 KiB chunks, one snapshot"
 echo
-echo "| QD | ulvm N IOPS | ulvm P IOPS | nbdkit cow IOPS | qemu-nbd qcow2 IOPS | ulvm N / nbdkit cow | ulvm P / ulvm N |"
-echo "|---|---|---|---|---|---|---|"
+echo "| QD | ulvm N IOPS | ulvm P IOPS | nbdkit cow IOPS | qemu-nbd qcow2 IOPS | ulvm N / nbdkit cow | ulvm P / ulvm N | CPU µs/IO: ulvm N, nbdkit cow | fio's CPU µs/IO with ulvm N, nbdkit cow |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for qd in 1 16; do
   UN= UP= NC= QO=
   for _ in $(seq "$REPEAT"); do
-    ulvm_snap N; UN+="$(first_writes "$SNAPURI" "$qd")"$'\n'
-    ulvm_snap P; UP+="$(first_writes "$SNAPURI" "$qd")"$'\n'
-    nbdkit_cow; NC+="$(first_writes "nbd+unix:///?socket=$W/cow.sock" "$qd")"$'\n'
-    qemu_overlay; QO+="$(first_writes "nbd+unix:///?socket=$W/ov.sock" "$qd")"$'\n'
+    ulvm_snap N; UN+="$(first_writes "$SNAPURI" "$qd" "${PID[ulvm]}")"$'\n'
+    ulvm_snap P; UP+="$(first_writes "$SNAPURI" "$qd" "${PID[ulvm]}")"$'\n'
+    nbdkit_cow; NC+="$(first_writes "nbd+unix:///?socket=$W/cow.sock" "$qd" "$COWPID")"$'\n'
+    qemu_overlay; QO+="$(first_writes "nbd+unix:///?socket=$W/ov.sock" "$qd" "$QOPID")"$'\n'
   done
-  read -r un _ <<<"$(printf '%s' "$UN" | median)"
+  read -r un _ unc unf <<<"$(printf '%s' "$UN" | median)"
   read -r up _ <<<"$(printf '%s' "$UP" | median)"
-  read -r nc _ <<<"$(printf '%s' "$NC" | median)"
+  read -r nc _ ncc ncf <<<"$(printf '%s' "$NC" | median)"
   read -r qo _ <<<"$(printf '%s' "$QO" | median)"
-  echo "| $qd | $un | $up | $nc | $qo | $(python3 -c "print('%.2f' % ($un/$nc))") | $(python3 -c "print('%.2f' % ($up/$un))") |"
+  echo "| $qd | $un | $up | $nc | $qo | $(python3 -c "print('%.2f' % ($un/$nc))") | $(python3 -c "print('%.2f' % ($up/$un))") | $unc, $ncc | $unf, $ncf |"
 done
 PIDS+=("${COWPID:-}" "${QOPID:-}")

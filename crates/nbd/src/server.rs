@@ -260,6 +260,14 @@ const MAX_BATCH: usize = 64;
 /// costs less than serving them one after another.
 const INLINE_BELOW_NS: u64 = 30_000;
 
+/// Whether a request waits for the disk (a flush, or a write with FUA):
+/// such a request is never served inline, so the requests behind it run
+/// while it waits.
+fn waits_for_disk(req: Request) -> bool {
+    req.typ == CMD_FLUSH
+        || (req.flags & CMD_FLAG_FUA != 0 && matches!(req.typ, CMD_WRITE | CMD_TRIM | CMD_WRITE_ZEROES))
+}
+
 /// Bytes read from the client and not yet taken as requests. Only the
 /// thread holding the connection's input lock touches it.
 struct Input {
@@ -420,8 +428,10 @@ impl OutBuf {
 ///   next thread and serves it, so up to [`WORKERS_PER_CONNECTION`] slow
 ///   requests run at once, as in nbdkit's parallel model.
 ///
-/// Replies go out in completion order. A flush is served after every
-/// write replied to before it, inline or not.
+/// A flush, or a write with FUA, is always served alone, so the requests
+/// behind it are not held up while it waits for the disk. Replies go out
+/// in completion order; a flush is served after every write that was
+/// replied to before it arrived, as the protocol asks.
 ///
 /// The export's open ([`Export::hold`]) ends as soon as the client is
 /// done: its DISC or the end of its socket has been read and no request is
@@ -492,43 +502,50 @@ impl Conn {
             if self.open.ended.load(Ordering::SeqCst) {
                 return;
             }
-            let (req, range) = match self.take_next(&mut input, true) {
+            let (mut req, mut range) = match self.take_next(&mut input, true) {
                 Some(Next::Request(req, range)) => (req, range),
                 _ => return,
             };
-            if self.inline() {
-                // Serve this request and every one already buffered behind
-                // it from the input buffer, then send all the replies.
-                let (mut req, mut range, mut served, mut end) = (req, range, 0, false);
-                loop {
-                    self.serve(req, &input.buf[range], &mut out);
-                    served += 1;
-                    if served == MAX_BATCH || !self.inline() {
-                        break;
+            // Serve this request and every one already buffered behind it
+            // from the input buffer while they are cheap, then send all
+            // the replies. A slow one, or one that waits for the disk,
+            // is served alone once the input has gone to another thread.
+            let (mut served, mut end) = (0, false);
+            let alone = loop {
+                if !self.inline() || waits_for_disk(req) {
+                    break Some((req, range));
+                }
+                self.serve(req, &input.buf[range], &mut out);
+                served += 1;
+                if served == MAX_BATCH {
+                    break None;
+                }
+                match self.take_next(&mut input, false) {
+                    Some(Next::Request(r, g)) => (req, range) = (r, g),
+                    Some(Next::NotYet) => break None,
+                    Some(Next::End) | None => {
+                        end = true;
+                        break None;
                     }
-                    match self.take_next(&mut input, false) {
-                        Some(Next::Request(r, g)) => (req, range) = (r, g),
-                        Some(Next::NotYet) => break,
-                        Some(Next::End) | None => {
-                            end = true;
-                            break;
-                        }
-                    }
                 }
-                out.send(self);
-                for _ in 0..served {
-                    self.open.request_done();
-                }
-                if end {
-                    return;
-                }
-                held = Some(input);
-            } else {
-                let range = input.take(range, &mut own);
+            };
+            let alone = alone.map(|(req, range)| (req, input.take(range, &mut own)));
+            if alone.is_some() || end {
                 drop(input);
+            } else {
+                held = Some(input);
+            }
+            out.send(self);
+            for _ in 0..served {
+                self.open.request_done();
+            }
+            if let Some((req, range)) = alone {
                 self.serve(req, &own[range], &mut out);
                 out.send(self);
                 self.open.request_done();
+            }
+            if end {
+                return;
             }
         }
     }
