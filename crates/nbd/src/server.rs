@@ -426,7 +426,10 @@ impl OutBuf {
 ///   event loop. The other threads sleep.
 /// - When requests are slow, the reader takes one, lets the input go to the
 ///   next thread and serves it, so up to [`WORKERS_PER_CONNECTION`] slow
-///   requests run at once, as in nbdkit's parallel model.
+///   requests run at once, as in nbdkit's parallel model. Only when no
+///   other request is in flight or buffered (a client at QD1) does it keep
+///   the input while serving a slow read or write: no thread is woken for
+///   nothing.
 ///
 /// A flush, or a write with FUA, is always served alone, so the requests
 /// behind it are not held up while it waits for the disk. Replies go out
@@ -529,6 +532,20 @@ impl Conn {
                     }
                 }
             };
+            if let Some((req, range)) = &alone {
+                let keep = !waits_for_disk(*req);
+                if keep && self.open.inflight.load(Ordering::SeqCst) == 1 && input.buffered() == 0 {
+                    // Nothing else has come or is being served (QD1): no
+                    // thread would take the input, so keep it. (Not while
+                    // waiting for the disk: what comes meanwhile must not
+                    // wait for a flush.)
+                    self.serve(*req, &input.buf[range.clone()], &mut out);
+                    out.send(self);
+                    self.open.request_done();
+                    held = Some(input);
+                    continue;
+                }
+            }
             let alone = alone.map(|(req, range)| (req, input.take(range, &mut own)));
             if alone.is_some() || end {
                 drop(input);

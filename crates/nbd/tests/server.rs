@@ -489,20 +489,30 @@ fn test_slow_pipelined_requests_are_served_in_parallel() {
 #[test]
 fn test_requests_behind_a_flush_are_served_while_it_waits() {
     let dev = Arc::new(Watched::new(Arc::new(MemDevice::new("m", Sectors(1024))), std::time::Duration::ZERO));
-    let (open_gate, gate) = std::sync::mpsc::channel();
-    *dev.flush_gate.lock().unwrap() = Some(gate);
     let e = env("flushwait", vec![("v".into(), dev.clone(), false)]);
     let mut s = raw_transmission(&e.sock);
     s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-    let mut out = Request { flags: 0, typ: CMD_FLUSH, cookie: 1, offset: 0, length: 0 }.encode().to_vec();
-    out.extend_from_slice(&Request { flags: 0, typ: CMD_READ, cookie: 2, offset: 0, length: 512 }.encode());
-    s.write_all(&out).unwrap();
-    let mut r = [0u8; 16];
-    s.read_exact(&mut r).expect("the read's reply came while the flush waited");
-    assert_eq!(u64::from_be_bytes(r[8..16].try_into().unwrap()), 2, "the read is answered first");
-    s.read_exact(&mut [0u8; 512]).unwrap();
-    open_gate.send(()).unwrap();
-    s.read_exact(&mut r).unwrap();
-    assert_eq!(u64::from_be_bytes(r[8..16].try_into().unwrap()), 1, "then the flush");
-    assert_eq!(u32::from_be_bytes(r[4..8].try_into().unwrap()), 0);
+    // The read comes with the flush (one write), then after it (the flush
+    // alone in flight, as at QD1).
+    for together in [true, false] {
+        let (open_gate, gate) = std::sync::mpsc::channel();
+        *dev.flush_gate.lock().unwrap() = Some(gate);
+        let flush = Request { flags: 0, typ: CMD_FLUSH, cookie: 1, offset: 0, length: 0 }.encode();
+        let read = Request { flags: 0, typ: CMD_READ, cookie: 2, offset: 0, length: 512 }.encode();
+        if together {
+            s.write_all(&[flush, read].concat()).unwrap();
+        } else {
+            s.write_all(&flush).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            s.write_all(&read).unwrap();
+        }
+        let mut r = [0u8; 16];
+        s.read_exact(&mut r).expect("the read's reply came while the flush waited");
+        assert_eq!(u64::from_be_bytes(r[8..16].try_into().unwrap()), 2, "the read is answered first");
+        s.read_exact(&mut [0u8; 512]).unwrap();
+        open_gate.send(()).unwrap();
+        s.read_exact(&mut r).unwrap();
+        assert_eq!(u64::from_be_bytes(r[8..16].try_into().unwrap()), 1, "then the flush");
+        assert_eq!(u32::from_be_bytes(r[4..8].try_into().unwrap()), 0);
+    }
 }
