@@ -249,9 +249,10 @@ fn negotiate(rd: &mut impl Read, wr: &mut Stream, exports: &dyn Exports) -> io::
 /// client has pipelined (sixteen 4 KiB writes are 66 KiB) in one call.
 const READ_CHUNK: usize = 256 << 10;
 
-/// Requests served inline from one read, at most: bounds the replies held
-/// back until the batch's one write.
+/// Requests served inline from one read, at most, and the reply bytes they
+/// may hold back until the batch's one write.
 const MAX_BATCH: usize = 64;
+const MAX_BATCH_BYTES: usize = 4 << 20;
 
 /// A request whose service is expected to take less than this is served by
 /// the thread that read it, in a batch with the others that came with it.
@@ -520,7 +521,7 @@ impl Conn {
                 }
                 self.serve(req, &input.buf[range], &mut out);
                 served += 1;
-                if served == MAX_BATCH {
+                if served == MAX_BATCH || out.used >= MAX_BATCH_BYTES {
                     break None;
                 }
                 match self.take_next(&mut input, false) {
