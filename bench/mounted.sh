@@ -10,9 +10,11 @@
 # write at QD1 and QD16, 1M sequential read and write at QD4. The page cache
 # is dropped before every job, so no path reads from a cache the others
 # lack. Prints medians of --repeat runs (the paths interleaved) and the
-# ratios ulvm / loop and ulvm / the best peer.
+# ratios ulvm / loop and ulvm / the best peer. With --base BIN, another
+# ulvm binary (an older build) serves a fifth copy in the same rounds, for a
+# before/after under the same load.
 #
-#   sudo bash bench/mounted.sh [--size 1G] [--runtime 5] [--repeat 3] [--dir /var/tmp]
+#   sudo bash bench/mounted.sh [--size 1G] [--runtime 5] [--repeat 3] [--dir /var/tmp] [--base BIN]
 #
 # Needs root (loop devices, dropping the cache), fio, fuse3,
 # qemu-storage-daemon (qemu-system-common), nbdfuse and nbdkit, python3.
@@ -20,14 +22,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-SIZE=1G RUNTIME=5 REPEAT=3 BASE=/var/tmp
+SIZE=1G RUNTIME=5 REPEAT=3 BASE=/var/tmp ULVM_BASE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) SIZE=$2; shift 2 ;;
     --runtime) RUNTIME=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
     --dir) BASE=$2; shift 2 ;;
-    *) echo "usage: $0 [--size 1G] [--runtime 5] [--repeat N] [--dir DIR]" >&2; exit 2 ;;
+    --base) ULVM_BASE=$(realpath "$2"); shift 2 ;;
+    *) echo "usage: $0 [--size 1G] [--runtime 5] [--repeat N] [--dir DIR] [--base BIN]" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "$0: needs root (loop devices, dropping the cache)" >&2; exit 1; }
@@ -44,12 +47,13 @@ mounted_cleanup() {
   fusermount3 -u -z "$W/qsd.img" 2>/dev/null || true
   fusermount3 -u -z "$W/nbdfuse" 2>/dev/null || true
   fusermount3 -u -z "$W/fuse" 2>/dev/null || true
+  fusermount3 -u -z "$W/fuse-base" 2>/dev/null || true
   bench_cleanup
 }
 trap mounted_cleanup EXIT
 
 dd if=/dev/urandom of="$W/loop.img" bs=1M count="$MIB" status=none
-for c in ulvm qsd nbdfuse; do cp "$W/loop.img" "$W/$c.img"; done
+for c in ulvm qsd nbdfuse ${ULVM_BASE:+base}; do cp "$W/loop.img" "$W/$c.img"; done
 mv "$W/qsd.img" "$W/qsd-data.img"
 touch "$W/qsd.img"
 mkdir -p "$W/fuse" "$W/nbdfuse"
@@ -58,6 +62,13 @@ mkdir -p "$W/fuse" "$W/nbdfuse"
 wait_sock "$W/run/control.sock"
 "$ULVM" dmsetup --run-dir "$W/run" create lin --table "0 $((BYTES / 512)) linear $W/ulvm.img 0"
 for _ in $(seq 100); do [ -e "$W/fuse/lin" ] && break; sleep 0.05; done
+if [ -n "$ULVM_BASE" ]; then
+  mkdir -p "$W/fuse-base"
+  "$ULVM_BASE" daemon --run-dir "$W/run-base" --fuse-dir "$W/fuse-base" --log warn 2>>"$W/daemon-base.log" & PIDS+=($!)
+  wait_sock "$W/run-base/control.sock"
+  "$ULVM_BASE" dmsetup --run-dir "$W/run-base" create lin --table "0 $((BYTES / 512)) linear $W/base.img 0"
+  for _ in $(seq 100); do [ -e "$W/fuse-base/lin" ] && break; sleep 0.05; done
+fi
 
 qemu-storage-daemon --blockdev "driver=file,node-name=f,filename=$W/qsd-data.img,cache.direct=off" \
   --export "type=fuse,id=e,node-name=f,mountpoint=$W/qsd.img,writable=on" & PIDS+=($!)
@@ -75,9 +86,10 @@ attach loop "$W/loop.img"
 attach ulvm "$W/fuse/lin"
 attach qsd "$W/qsd.img"
 attach nbdfuse "$W/nbdfuse/nbd"
+[ -z "$ULVM_BASE" ] || attach base "$W/fuse-base/lin"
 
 JOBS=("randread 4k 1" "randread 4k 16" "randwrite 4k 1" "randwrite 4k 16" "read 1M 4" "write 1M 4")
-PATHS=(loop ulvm qsd nbdfuse)
+PATHS=(loop ulvm qsd nbdfuse ${ULVM_BASE:+base})
 declare -A R
 # fio_job DEV RW BS QD -> IOPS
 fio_job() {
@@ -97,15 +109,18 @@ done
 
 echo "# mounted path: $SIZE, medians of $REPEAT, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
 echo
-echo "| job (IOPS) | loop on the file (direct-io) | ulvm FUSE+loop | qemu-storage-daemon FUSE + loop | nbdfuse + loop | ulvm / loop | ulvm / best peer |"
-echo "|---|---|---|---|---|---|---|"
+echo "| job (IOPS) | loop on the file (direct-io) | ulvm FUSE+loop | qemu-storage-daemon FUSE + loop | nbdfuse + loop | ulvm / loop | ulvm / best peer |${ULVM_BASE:+ ulvm --base | ulvm / --base |}"
+echo "|---|---|---|---|---|---|---|${ULVM_BASE:+---|---|}"
 for job in "${JOBS[@]}"; do
   set -- $job
   declare -A M=()
   for p in "${PATHS[@]}"; do M[$p]=$(echo "${R["$job/$p"]}" | median); done
-  python3 - "$1 $2 QD$3" "${M[loop]}" "${M[ulvm]}" "${M[qsd]}" "${M[nbdfuse]}" <<'EOF'
+  python3 - "$1 $2 QD$3" "${M[loop]}" "${M[ulvm]}" "${M[qsd]}" "${M[nbdfuse]}" ${ULVM_BASE:+"${M[base]}"} <<'EOF'
 import sys
-name, loop, ulvm, qsd, nbdf = sys.argv[1], *map(float, sys.argv[2:])
-print("| %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |" % (name, loop, ulvm, qsd, nbdf, ulvm / loop, ulvm / max(qsd, nbdf)))
+name, loop, ulvm, qsd, nbdf, *base = sys.argv[1], *map(float, sys.argv[2:])
+row = "| %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |" % (name, loop, ulvm, qsd, nbdf, ulvm / loop, ulvm / max(qsd, nbdf))
+if base:
+    row += " %.0f | %.2f |" % (base[0], ulvm / base[0])
+print(row)
 EOF
 done
