@@ -46,6 +46,7 @@ pub mod init {
     pub const ASYNC_DIO: u64 = 1 << 15;
     pub const MAX_PAGES: u64 = 1 << 22;
     pub const INIT_EXT: u64 = 1 << 30;
+    pub const OVER_IO_URING: u64 = 1 << 41;
 }
 
 /// OPEN reply flags (`fuse_open_out.open_flags`).
@@ -255,7 +256,7 @@ mod tests {
         let r = InitReply {
             minor: 45,
             max_readahead: 1 << 20,
-            flags: init::ASYNC_DIO | init::MAX_PAGES | init::INIT_EXT | 1 << 41,
+            flags: init::ASYNC_DIO | init::MAX_PAGES | init::INIT_EXT | init::OVER_IO_URING,
             max_background: 64,
             congestion_threshold: 48,
             max_write: 1 << 20,
@@ -302,6 +303,6 @@ mod tests {
         b[16..20].copy_from_slice(&(1u32 << 9).to_ne_bytes());
         assert_eq!(InitIn::parse(&b).flags, 0);
         b[12..16].copy_from_slice(&(init::INIT_EXT as u32).to_ne_bytes());
-        assert_eq!(InitIn::parse(&b).flags, init::INIT_EXT | 1 << 41);
+        assert_eq!(InitIn::parse(&b).flags, init::INIT_EXT | init::OVER_IO_URING);
     }
 }

@@ -25,6 +25,9 @@
 
 mod abi;
 mod mount;
+mod uring;
+
+pub use uring::ENABLE_URING;
 
 use abi::{op, Attr, Fields, InHeader, InitIn, InitReply, Out, IN_HEADER_LEN};
 use std::collections::HashMap;
@@ -46,6 +49,11 @@ const ROOT: u64 = 1;
 /// `READERS - 1` run device I/O at once, so one is always reading; 18
 /// covers a loop device's queue depth of 16 with no hand-off.
 pub const READERS: usize = 18;
+/// io_uring entries registered per queue (per CPU) at mount: more than
+/// the background requests (all direct I/O) the kernel lets one queue
+/// have active (`max_background`, plus one), so one is always free for
+/// lookups (see `uring.rs`).
+pub const RING_ENTRIES: usize = MAX_BACKGROUND as usize + 8;
 /// Threads that take the requests a reader must not run itself.
 const OVERFLOW_WORKERS: usize = 16;
 /// Largest read or write the kernel sends us.
@@ -124,9 +132,24 @@ impl Channel {
             }
         }
     }
+}
 
-    /// Writes a reply: `error` is 0 or a positive errno.
-    fn reply(&self, unique: u64, error: i32, parts: &[&[u8]]) {
+/// Where a request's answer goes: its `/dev/fuse` fd, or its io_uring
+/// ring entry.
+trait Reply {
+    /// Answers request `unique` with `parts` (if `error` is 0) or with the
+    /// positive errno `error`.
+    fn send(&mut self, unique: u64, error: i32, parts: &[&[u8]]);
+    fn ok(&mut self, unique: u64, payload: &[u8]) {
+        self.send(unique, 0, &[payload]);
+    }
+    fn error(&mut self, unique: u64, errno: i32) {
+        self.send(unique, errno, &[]);
+    }
+}
+
+impl Reply for &Channel {
+    fn send(&mut self, unique: u64, error: i32, parts: &[&[u8]]) {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let header = abi::out_header(unique, -error, if error == 0 { len } else { 0 });
         let mut iov = vec![libc::iovec { iov_base: header.as_ptr() as *mut _, iov_len: header.len() }];
@@ -138,13 +161,6 @@ impl Channel {
         let _ = unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
         // A failed write (ENOENT: the request was interrupted and is gone)
         // needs nothing more from us.
-    }
-
-    fn ok(&self, unique: u64, payload: &[u8]) {
-        self.reply(unique, 0, &[payload]);
-    }
-    fn error(&self, unique: u64, errno: i32) {
-        self.reply(unique, errno, &[]);
     }
 }
 
@@ -167,6 +183,11 @@ pub struct FuseStats {
     /// What INIT settled: the largest write and the pages per request.
     pub max_write: u32,
     pub max_pages: u16,
+    /// io_uring ring entries started (0: the kernel's switch was off, or
+    /// registering failed, and `/dev/fuse` serves everything).
+    pub ring_entries: usize,
+    /// Requests answered through io_uring.
+    pub served_by_rings: u64,
 }
 
 struct DevicesFs {
@@ -279,47 +300,64 @@ impl DevicesFs {
     /// Runs one request read from `ch` by reader `reader` and answers it
     /// there (or hands it off, see the module doc).
     fn dispatch(&self, ch: &Arc<Channel>, reader: usize, h: InHeader, arg: &[u8], rbuf: &mut Vec<u8>) {
-        let f = Fields(arg);
-        let u = h.unique;
-        let data = match h.opcode {
-            op::READ => Some((f.u64(0), DataOp::Read { offset: f.u64(8), size: f.u32(16) })),
-            op::WRITE => {
-                let (size, flags) = (f.u32(16) as usize, f.u32(32) as i32);
-                let Some(data) = arg.get(40..40 + size) else { return ch.error(u, libc::EINVAL) };
-                self.largest_write.fetch_max(size as u64, Ordering::Relaxed);
-                let sync = flags & (libc::O_SYNC | libc::O_DSYNC) != 0;
-                Some((f.u64(0), DataOp::Write { offset: f.u64(8), data: data.into(), sync }))
-            }
-            op::FSYNC => Some((f.u64(0), DataOp::Fsync)),
-            op::FALLOCATE => {
-                Some((f.u64(0), DataOp::Fallocate { offset: f.u64(8), length: f.u64(16), mode: f.u32(24) as i32 }))
-            }
-            _ => None,
-        };
-        if let Some((fh, req)) = data {
-            let Some(hd) = self.handle(fh) else { return ch.error(u, libc::EBADF) };
-            if self.busy.fetch_add(1, Ordering::SeqCst) + 1 < READERS {
-                self.served[reader].fetch_add(1, Ordering::Relaxed);
-                run_data(&hd, ch, u, req, rbuf);
-                self.busy.fetch_sub(1, Ordering::SeqCst);
-            } else {
-                // Every other reader is in device I/O: this one stays free.
-                self.busy.fetch_sub(1, Ordering::SeqCst);
-                self.handed_off.fetch_add(1, Ordering::Relaxed);
-                let (ch, req) = (ch.clone(), req.into_owned());
-                self.overflow.run(move || run_data(&hd, &ch, u, req, &mut Vec::new()));
-            }
-            return;
+        // The request's own header struct, then its payload (a write's
+        // data, a lookup's name), as io_uring hands them over separately.
+        let split = match h.opcode {
+            op::WRITE => 40,
+            op::LOOKUP => 0,
+            _ => arg.len(),
         }
-        self.metadata(ch, h, arg);
+        .min(arg.len());
+        let (args, payload) = arg.split_at(split);
+        let mut reply = &**ch;
+        let (fh, req) = match parse_data(h, args, payload) {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => return reply.error(h.unique, e),
+            None => return self.metadata(&mut reply, h, args, payload),
+        };
+        let Some(hd) = self.handle(fh) else { return reply.error(h.unique, libc::EBADF) };
+        self.note(&req);
+        if self.busy.fetch_add(1, Ordering::SeqCst) + 1 < READERS {
+            self.served[reader].fetch_add(1, Ordering::Relaxed);
+            run_data(&hd, &mut reply, h.unique, req, rbuf);
+            self.busy.fetch_sub(1, Ordering::SeqCst);
+        } else {
+            // Every other reader is in device I/O: this one stays free.
+            self.busy.fetch_sub(1, Ordering::SeqCst);
+            self.handed_off.fetch_add(1, Ordering::Relaxed);
+            let (ch, req, u) = (ch.clone(), req.into_owned(), h.unique);
+            self.overflow.run(move || run_data(&hd, &mut &*ch, u, req, &mut Vec::new()));
+        }
     }
 
-    fn metadata(&self, ch: &Channel, h: InHeader, arg: &[u8]) {
-        let f = Fields(arg);
+    fn note(&self, req: &DataOp<'_>) {
+        if let DataOp::Write { data, .. } = req {
+            self.largest_write.fetch_max(data.len() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Runs a request where it was received (io_uring: the entry's thread
+    /// made sure its queue has another free entry first).
+    fn serve(&self, reply: &mut dyn Reply, h: InHeader, args: &[u8], payload: &[u8], rbuf: &mut Vec<u8>) {
+        match parse_data(h, args, payload) {
+            Some(Ok((fh, req))) => match self.handle(fh) {
+                Some(hd) => {
+                    self.note(&req);
+                    run_data(&hd, reply, h.unique, req, rbuf)
+                }
+                None => reply.error(h.unique, libc::EBADF),
+            },
+            Some(Err(e)) => reply.error(h.unique, e),
+            None => self.metadata(reply, h, args, payload),
+        }
+    }
+
+    fn metadata(&self, ch: &mut dyn Reply, h: InHeader, args: &[u8], payload: &[u8]) {
+        let f = Fields(args);
         let (u, ino) = (h.unique, h.nodeid);
         match h.opcode {
             op::LOOKUP => {
-                let name = arg.split(|&b| b == 0).next().unwrap_or_default();
+                let name = payload.split(|&b| b == 0).next().unwrap_or_default();
                 let dev = (ino == ROOT)
                     .then(|| std::str::from_utf8(name).ok().and_then(|n| self.reg.device(n).ok()))
                     .flatten()
@@ -401,13 +439,39 @@ impl DevicesFs {
             largest_write: self.largest_write.load(Ordering::Relaxed),
             max_write: init.max_write,
             max_pages: init.max_pages,
+            ring_entries: 0,
+            served_by_rings: 0,
         }
     }
 }
 
+/// Whether `opcode` is a request that goes to a device (and may wait).
+fn is_data(opcode: u32) -> bool {
+    matches!(opcode, op::READ | op::WRITE | op::FSYNC | op::FALLOCATE)
+}
+
+/// A data request's handle and arguments; `None` for any other request,
+/// an errno for a malformed one.
+fn parse_data<'a>(h: InHeader, args: &[u8], payload: &'a [u8]) -> Option<std::result::Result<(u64, DataOp<'a>), i32>> {
+    let f = Fields(args);
+    let req = match h.opcode {
+        op::READ => DataOp::Read { offset: f.u64(8), size: f.u32(16) },
+        op::WRITE => {
+            let (size, flags) = (f.u32(16) as usize, f.u32(32) as i32);
+            let Some(data) = payload.get(..size) else { return Some(Err(libc::EINVAL)) };
+            let sync = flags & (libc::O_SYNC | libc::O_DSYNC) != 0;
+            DataOp::Write { offset: f.u64(8), data: data.into(), sync }
+        }
+        op::FSYNC => DataOp::Fsync,
+        op::FALLOCATE => DataOp::Fallocate { offset: f.u64(8), length: f.u64(16), mode: f.u32(24) as i32 },
+        _ => return None,
+    };
+    Some(Ok((f.u64(0), req)))
+}
+
 /// Runs a data request against its device and replies on `ch`. `rbuf` is
 /// the caller's buffer for reads, reused from request to request.
-fn run_data(h: &Handle, ch: &Channel, u: u64, req: DataOp<'_>, rbuf: &mut Vec<u8>) {
+fn run_data(h: &Handle, ch: &mut dyn Reply, u: u64, req: DataOp<'_>, rbuf: &mut Vec<u8>) {
     let total = h.dev.size().bytes().0;
     match req {
         DataOp::Read { offset, size } => {
@@ -463,7 +527,7 @@ fn run_data(h: &Handle, ch: &Channel, u: u64, req: DataOp<'_>, rbuf: &mut Vec<u8
 
 /// Reads INIT (the kernel's first request) and answers it; returns what
 /// was settled.
-fn handshake(ch: &Channel) -> io::Result<InitReply> {
+fn handshake(mut ch: &Channel, uring: bool) -> io::Result<InitReply> {
     let mut buf = vec![0u8; REQUEST_BUF];
     loop {
         let n = ch.receive(&mut buf).ok_or_else(|| io::Error::other("FUSE connection ended before INIT"))?;
@@ -485,7 +549,11 @@ fn handshake(ch: &Channel) -> io::Result<InitReply> {
         // Direct I/O (the loop device's, O_DIRECT users') submitted
         // asynchronously: without it the kernel sends a file's direct I/O
         // one request at a time whatever the queue depth above it.
-        let want = abi::init::ASYNC_READ | abi::init::BIG_WRITES | abi::init::ASYNC_DIO | abi::init::MAX_PAGES;
+        let mut want = abi::init::ASYNC_READ | abi::init::BIG_WRITES | abi::init::ASYNC_DIO | abi::init::MAX_PAGES;
+        if uring {
+            // flags2 is read only with INIT_EXT.
+            want |= abi::init::INIT_EXT | abi::init::OVER_IO_URING;
+        }
         let reply = InitReply {
             minor: kernel.minor.min(abi::KERNEL_MINOR),
             max_readahead: kernel.max_readahead.min(MAX_IO),
@@ -510,6 +578,17 @@ fn read_loop(fs: Arc<DevicesFs>, ch: Arc<Channel>, reader: usize) {
     }
 }
 
+/// How the export is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FuseOptions {
+    /// Use FUSE over io_uring if the kernel offers it (its `enable_uring`
+    /// switch is on when the export mounts), falling back to `/dev/fuse`
+    /// when it does not or registering the rings fails. Off by default: see
+    /// `uring.rs` for the one case the `/dev/fuse` readers cover and the
+    /// rings do not.
+    pub io_uring: bool,
+}
+
 /// A mounted FUSE export; unmounted when dropped.
 pub struct FuseExport {
     dir: PathBuf,
@@ -518,15 +597,21 @@ pub struct FuseExport {
     init: InitReply,
     fds: usize,
     readers: Vec<JoinHandle<()>>,
+    rings: Option<Arc<uring::Rings>>,
 }
 
 impl FuseExport {
+    /// Mounts the export on `dir` with the default options.
     pub fn mount(dir: &Path, reg: Arc<Registry>) -> io::Result<FuseExport> {
+        Self::mount_with(dir, reg, FuseOptions::default())
+    }
+
+    pub fn mount_with(dir: &Path, reg: Arc<Registry>, opts: FuseOptions) -> io::Result<FuseExport> {
         std::fs::create_dir_all(dir)?;
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         let first = Arc::new(Channel { fd: mount::mount(dir, root)? });
-        let init = match handshake(&first) {
+        let init = match handshake(&first, opts.io_uring && uring::enabled()) {
             Ok(i) => i,
             Err(e) => {
                 let _ = mount::unmount(dir);
@@ -551,13 +636,33 @@ impl FuseExport {
             let (fs, ch) = (fs.clone(), channels.get(i).unwrap_or(&first).clone());
             readers.push(std::thread::Builder::new().name(format!("fuse-{i}")).spawn(move || read_loop(fs, ch, i))?);
         }
-        info!(dir = %dir.display(), fds, max_write = init.max_write, "fuse: mounted");
-        Ok(FuseExport { dir: dir.to_path_buf(), mounted: true, fs, init, fds, readers })
+        let rings = if init.flags & abi::init::OVER_IO_URING != 0 {
+            match first
+                .fd
+                .try_clone()
+                .and_then(|fd| uring::Rings::start(fs.clone(), Arc::new(fd), init.max_write, RING_ENTRIES))
+            {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    warn!("fuse: io_uring not used, /dev/fuse serves: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        info!(dir = %dir.display(), fds, max_write = init.max_write, io_uring = rings.is_some(), "fuse: mounted");
+        Ok(FuseExport { dir: dir.to_path_buf(), mounted: true, fs, init, fds, readers, rings })
     }
 
     /// What the export has done so far.
     pub fn stats(&self) -> FuseStats {
-        self.fs.stats(self.fds, &self.init)
+        let mut s = self.fs.stats(self.fds, &self.init);
+        if let Some(r) = &self.rings {
+            s.ring_entries = r.entries.load(Ordering::SeqCst);
+            s.served_by_rings = r.served.load(Ordering::Relaxed) as u64;
+        }
+        s
     }
 
     /// Unmounts and waits for the readers. A mount still in use (a loop
