@@ -15,6 +15,13 @@
 //! instead, so lookups and opens are always answered: a suspend never
 //! waits on the loop device attach that needs them.
 //!
+//! With [`FuseOptions::io_uring`] and the kernel's `enable_uring` switch
+//! on, INIT also asks for FUSE over io_uring and `uring.rs` registers ring
+//! entries on every CPU's queue; once all are registered the kernel sends
+//! requests there (one `COMMIT_AND_FETCH` per request instead of a read
+//! and a write), and the readers keep only interrupts and forgets. If
+//! registering fails, the readers serve everything as without it.
+//!
 //! What the kernel is asked for: 1 MiB requests (`max_write` and
 //! `FUSE_MAX_PAGES`), asynchronous direct I/O (`FUSE_ASYNC_DIO`) with up
 //! to [`MAX_BACKGROUND`] requests in flight, so a loop device's queue
