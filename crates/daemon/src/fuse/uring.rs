@@ -82,8 +82,11 @@ fn possible_cpus() -> usize {
 /// thread's scratch buffers.
 struct Buffers {
     headers: Vec<u8>,
+    /// Never resized: the kernel holds its address.
     payload: Vec<u8>,
     out: Vec<u8>,
+    /// A request's payload when the payload buffer takes the answer.
+    request: Vec<u8>,
     rbuf: Vec<u8>,
 }
 
@@ -106,9 +109,13 @@ pub(super) struct Rings {
 }
 
 /// The answer to a request, kept until the request's buffers are free to
-/// take it.
+/// take it. Read data that is already at the start of the payload buffer
+/// (the read went straight there) is only counted, not copied.
 struct EntryReply<'a> {
     out: &'a mut Vec<u8>,
+    /// The payload buffer's address, to recognise data already in place.
+    payload_at: usize,
+    in_place: Option<usize>,
     unique: u64,
     error: i32,
 }
@@ -116,8 +123,12 @@ struct EntryReply<'a> {
 impl Reply for EntryReply<'_> {
     fn send(&mut self, unique: u64, error: i32, parts: &[&[u8]]) {
         self.out.clear();
+        self.in_place = None;
         if error == 0 {
-            parts.iter().for_each(|p| self.out.extend_from_slice(p));
+            match parts {
+                [p] if p.as_ptr() as usize == self.payload_at => self.in_place = Some(p.len()),
+                _ => parts.iter().for_each(|p| self.out.extend_from_slice(p)),
+            }
         }
         (self.unique, self.error) = (unique, error);
     }
@@ -186,6 +197,7 @@ impl Rings {
             headers: vec![0u8; HEADERS_LEN],
             payload: vec![0u8; self.payload_len],
             out: Vec::new(),
+            request: Vec::new(),
             rbuf: Vec::new(),
         };
         let iov = [
@@ -268,18 +280,46 @@ impl Rings {
         let commit_id = fields.u64(COMMIT_ID);
         let payload_sz = (fields.u32(PAYLOAD_SZ) as usize).min(b.payload.len());
         let h = InHeader::parse(&b.headers[..IN_HEADER_LEN]);
-        let mut reply = EntryReply { out: &mut b.out, unique: h.map_or(0, |h| h.unique), error: libc::EIO };
+        let mut reply = EntryReply {
+            out: &mut b.out,
+            payload_at: b.payload.as_ptr() as usize,
+            in_place: None,
+            unique: h.map_or(0, |h| h.unique),
+            error: libc::EIO,
+        };
         if let Some(h) = h {
             if left == 0 && super::is_data(h.opcode) {
                 warn!(queue = q.qid, "fuse: the last free io_uring entry of a queue goes into device I/O");
             }
             let args = &b.headers[OP_IN..ENT_IN_OUT];
-            self.fs.serve(&mut reply, h, args, &b.payload[..payload_sz], &mut b.rbuf);
+            let read_size = super::abi::Fields(args).u32(16) as usize;
+            if h.opcode == super::abi::op::WRITE {
+                // The data is the request's payload; the answer is 8 bytes.
+                self.fs.serve(&mut reply, h, args, &b.payload[..payload_sz], &mut b.rbuf);
+            } else if h.opcode == super::abi::op::READ && read_size > b.payload.len() {
+                // Never: the kernel asks for at most max_pages pages. Kept
+                // out so the payload buffer is never grown (moved).
+                reply.send(h.unique, libc::EINVAL, &[]);
+            } else {
+                // Reads land straight in the payload buffer, which is
+                // then the answer; anything else the request carried
+                // (a name) is copied out of the way first.
+                b.request.clear();
+                b.request.extend_from_slice(&b.payload[..payload_sz]);
+                self.fs.serve(&mut reply, h, args, &b.request, &mut b.payload);
+            }
             self.served.fetch_add(1, Ordering::Relaxed);
         }
-        let (unique, error) = (reply.unique, reply.error);
-        let len = if error == 0 { b.out.len().min(b.payload.len()) } else { 0 };
-        b.payload[..len].copy_from_slice(&b.out[..len]);
+        let (unique, error, in_place) = (reply.unique, reply.error, reply.in_place);
+        let len = match (error, in_place) {
+            (0, Some(n)) => n,
+            (0, None) => {
+                let n = b.out.len().min(b.payload.len());
+                b.payload[..n].copy_from_slice(&b.out[..n]);
+                n
+            }
+            _ => 0,
+        };
         b.headers[..OUT_HEADER_LEN].copy_from_slice(&super::abi::out_header(unique, -error, len));
         b.headers[PAYLOAD_SZ..PAYLOAD_SZ + 4].copy_from_slice(&(len as u32).to_ne_bytes());
         let fd = types::Fd(self.dev.as_raw_fd());
