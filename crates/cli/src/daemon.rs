@@ -27,6 +27,11 @@ pub struct DaemonArgs {
     /// /dev/mapper/NAME to it. Needs root and --fuse-dir.
     #[arg(long)]
     attach_loop: bool,
+    /// Serve the FUSE export over io_uring if the kernel offers it
+    /// (/sys/module/fuse/parameters/enable_uring is Y when the daemon
+    /// starts; the daemon never sets it); /dev/fuse otherwise.
+    #[arg(long)]
+    fuse_io_uring: bool,
     /// Data a snapshot merge moves per step and commit, e.g. 32M.
     #[arg(long, default_value = "32M", value_parser = parse_size)]
     merge_batch: usize,
@@ -113,6 +118,7 @@ pub fn run(a: DaemonArgs) -> Result<()> {
         merge_batch: a.merge_batch,
         fuse_dir: a.fuse_dir,
         attach_loop: a.attach_loop,
+        fuse_io_uring: a.fuse_io_uring,
         system_dir: Some(ulvm_lvm::system::SystemDir::locate(a.system_dir.as_deref()).root().to_path_buf()),
         freeze_hook: a.freeze_hook,
         autoactivate: !a.no_autoactivate,

@@ -42,6 +42,9 @@ pub struct DaemonConfig {
     pub fuse_dir: Option<PathBuf>,
     /// Attach a loop device to every FUSE file and link `/dev/mapper/NAME` (root).
     pub attach_loop: bool,
+    /// Serve the FUSE export over io_uring when the kernel offers it
+    /// (`fuse::FuseOptions::io_uring`).
+    pub fuse_io_uring: bool,
     /// The LVM system directory whose lvm.conf sets snapshot autoextend
     /// (`None`: no autoextend monitor).
     pub system_dir: Option<PathBuf>,
@@ -117,7 +120,7 @@ impl Daemon {
         }));
         let fuse = match &cfg.fuse_dir {
             Some(dir) => Some(
-                fuse::FuseExport::mount(dir, registry.clone())
+                fuse::FuseExport::mount_with(dir, registry.clone(), fuse::FuseOptions { io_uring: cfg.fuse_io_uring })
                     .map_err(io(format!("mounting FUSE on {}", dir.display())))?,
             ),
             None => None,
