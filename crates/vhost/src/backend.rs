@@ -64,7 +64,7 @@ impl Default for BlkOptions {
 }
 
 /// One chain's descriptor: guest address, length, device-writable.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Desc {
     addr: GuestAddress,
     len: u32,
@@ -553,3 +553,6 @@ fn run_io(dev: &DeviceRef, dir: Dir, sector: u64, pieces: &[(usize, usize)], bou
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
