@@ -97,6 +97,12 @@ impl VhostServer {
         &self.path
     }
 
+    /// Where the socket is now, after the caller renamed it; shutdown
+    /// removes this path.
+    pub fn set_path(&mut self, path: &Path) {
+        self.path = path.to_path_buf();
+    }
+
     /// Whether a frontend is connected now.
     pub fn connected(&self) -> bool {
         self.shared.connected.load(Ordering::SeqCst)
