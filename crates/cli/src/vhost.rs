@@ -49,8 +49,9 @@ fn absolute(p: PathBuf) -> Result<String> {
 pub fn run(a: VhostArgs) -> Result<()> {
     let dir = ulvm_daemon::paths::run_dir(a.run_dir.as_deref());
     let socket = ulvm_daemon::paths::control_socket(&dir);
-    let mut c = ControlClient::connect(&socket)
-        .map_err(|e| anyhow!("cannot reach the ulvm daemon at {}: {e} (is 'ulvm daemon' running?)", socket.display()))?;
+    let mut c = ControlClient::connect(&socket).map_err(|e| {
+        anyhow!("cannot reach the ulvm daemon at {}: {e} (is 'ulvm daemon' running?)", socket.display())
+    })?;
     let req = match a.cmd {
         VhostCmd::Export { name, socket, queues } => {
             Request::VhostExport { name, socket: socket.map(absolute).transpose()?, num_queues: queues }

@@ -137,11 +137,13 @@ impl Daemon {
             }
             _ => None,
         };
-        let vhost = Arc::new(
-            vhost::VhostExports::new(registry.clone(), cfg.vhost_user_dir.clone(), cfg.socket_mode).map_err(io(
-                format!("creating --vhost-user-dir {}", cfg.vhost_user_dir.as_deref().unwrap_or(Path::new("")).display()),
-            ))?,
-        );
+        let vhost =
+            Arc::new(vhost::VhostExports::new(registry.clone(), cfg.vhost_user_dir.clone(), cfg.socket_mode).map_err(
+                io(format!(
+                    "creating --vhost-user-dir {}",
+                    cfg.vhost_user_dir.as_deref().unwrap_or(Path::new("")).display()
+                )),
+            )?);
         let ctx_with = |jobs: Option<Arc<jobs::JobRunner>>, lock_fs: bool| {
             Arc::new(handler::Ctx {
                 reg: registry.clone(),

@@ -188,13 +188,15 @@ fn test_vhost_user_dir_follows_create_rename_and_remove() {
 fn test_vhost_export_refuses_bad_requests_with_one_clear_error() {
     let mut env = Env::new("bad", false);
     env.linear("lv0", 4);
-    let e = env.call(Request::VhostExport { name: "nope".into(), socket: Some("/tmp/x.sock".into()), num_queues: None });
+    let e =
+        env.call(Request::VhostExport { name: "nope".into(), socket: Some("/tmp/x.sock".into()), num_queues: None });
     assert_eq!(e.unwrap_err().0, ErrorKind::NotFound);
     let e = env.call(Request::VhostExport { name: "lv0".into(), socket: None, num_queues: None }).unwrap_err();
     assert!(e.1.contains("--vhost-user-dir"), "{e:?}");
     let e = env.call(Request::VhostExport { name: "lv0".into(), socket: Some("rel.sock".into()), num_queues: None });
     assert!(e.unwrap_err().1.contains("not absolute"));
-    let e = env.call(Request::VhostExport { name: "lv0".into(), socket: Some("/tmp/y.sock".into()), num_queues: Some(0) });
+    let e =
+        env.call(Request::VhostExport { name: "lv0".into(), socket: Some("/tmp/y.sock".into()), num_queues: Some(0) });
     assert!(e.unwrap_err().1.contains("num_queues"));
     let e = env.call(Request::VhostStop { name: "lv0".into(), socket: None }).unwrap_err();
     assert!(e.1.contains("not exported"), "{e:?}");

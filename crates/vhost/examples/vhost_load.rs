@@ -23,7 +23,9 @@ fn main() {
         usage();
     }
     let (sock, rw) = (&a[1], a[2].as_str());
-    let (Ok(bs), Ok(qd), Ok(secs)) = (a[3].parse::<usize>(), a[4].parse::<usize>(), a[5].parse::<f64>()) else { usage() };
+    let (Ok(bs), Ok(qd), Ok(secs)) = (a[3].parse::<usize>(), a[4].parse::<usize>(), a[5].parse::<f64>()) else {
+        usage()
+    };
     let (write, random) = match rw {
         "randread" => (false, true),
         "randwrite" => (true, true),

@@ -24,7 +24,9 @@ use ulvm_blockdev::{DeviceRef, Sectors, SECTOR_SIZE};
 use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
 use vhost_user_backend::{VhostUserBackend, VringMutex, VringState, VringT};
 use virtio_queue::QueueT;
-use vm_memory::{Address, Bytes, GuestAddress, GuestAddressSpace, GuestMemoryAtomic, GuestMemoryBackend, GuestMemoryMmap};
+use vm_memory::{
+    Address, Bytes, GuestAddress, GuestAddressSpace, GuestMemoryAtomic, GuestMemoryBackend, GuestMemoryMmap,
+};
 use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier};
 
@@ -265,7 +267,9 @@ impl BlkBackend {
                     Err(()) => (Status::IoErr, 0),
                 }
             }
-            RequestType::Discard | RequestType::WriteZeroes => (self.zero_or_discard(w, mem, hdr.kind, split, readable), 0),
+            RequestType::Discard | RequestType::WriteZeroes => {
+                (self.zero_or_discard(w, mem, hdr.kind, split, readable), 0)
+            }
             RequestType::Unsupported(t) => {
                 debug!("vhost-user-blk: request type {t} unsupported");
                 (Status::Unsupp, 0)
@@ -273,7 +277,14 @@ impl BlkBackend {
         }
     }
 
-    fn zero_or_discard(&self, w: &Worker, mem: &GuestMemoryMmap<()>, kind: RequestType, split: usize, readable: usize) -> Status {
+    fn zero_or_discard(
+        &self,
+        w: &Worker,
+        mem: &GuestMemoryMmap<()>,
+        kind: RequestType,
+        split: usize,
+        readable: usize,
+    ) -> Status {
         let body = readable - HEADER_LEN;
         let count = body / SEGMENT_LEN;
         if body % SEGMENT_LEN != 0 || count == 0 || count > request::MAX_ZERO_SEGMENTS as usize {
@@ -314,7 +325,8 @@ impl BlkBackend {
 
     /// Whether `len` bytes at `sector` are whole sectors inside the device.
     fn in_range(&self, sector: u64, len: u64) -> bool {
-        len.is_multiple_of(SECTOR_SIZE) && sector.checked_add(len / SECTOR_SIZE).is_some_and(|end| end <= self.geometry.capacity)
+        len.is_multiple_of(SECTOR_SIZE)
+            && sector.checked_add(len / SECTOR_SIZE).is_some_and(|end| end <= self.geometry.capacity)
     }
 }
 
@@ -493,7 +505,13 @@ fn copy_pieces(pieces: &[(usize, usize)], mut at: usize, buf: &mut [u8], dir: Di
 /// starting at `sector`. Large sector-multiple pieces go straight between
 /// the device and guest memory; runs of small ones (and any request with
 /// pieces that are not whole sectors) share device calls through `bounce`.
-fn run_io(dev: &DeviceRef, dir: Dir, sector: u64, pieces: &[(usize, usize)], bounce: &mut Vec<u8>) -> ulvm_blockdev::Result<()> {
+fn run_io(
+    dev: &DeviceRef,
+    dir: Dir,
+    sector: u64,
+    pieces: &[(usize, usize)],
+    bounce: &mut Vec<u8>,
+) -> ulvm_blockdev::Result<()> {
     let total: usize = pieces.iter().map(|p| p.1).sum();
     let whole = pieces.iter().all(|p| p.1 as u64 % SECTOR_SIZE == 0);
     let mut at = 0usize; // byte offset into the request

@@ -195,7 +195,13 @@ mod tests {
 
     #[test]
     fn test_config_space_golden_offsets() {
-        let c = config_space(&BlkGeometry { capacity: 0x1122, blk_size: 4096, num_queues: 3, seg_max: 126, size_max: 1 << 20 });
+        let c = config_space(&BlkGeometry {
+            capacity: 0x1122,
+            blk_size: 4096,
+            num_queues: 3,
+            seg_max: 126,
+            size_max: 1 << 20,
+        });
         assert_eq!(c.len(), std::mem::size_of::<virtio_blk_config>());
         assert_eq!(&c[0..8], &0x1122u64.to_le_bytes()); // capacity
         assert_eq!(&c[8..12], &(1u32 << 20).to_le_bytes()); // size_max

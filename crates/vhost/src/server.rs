@@ -83,7 +83,11 @@ impl VhostServer {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
         l.set_nonblocking(true)?;
         info!(socket = %path.display(), export = name, "vhost-user-blk: listening");
-        let shared = Arc::new(Shared { stop: AtomicBool::new(false), conn: Mutex::new(None), connected: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            conn: Mutex::new(None),
+            connected: AtomicBool::new(false),
+        });
         let sh = shared.clone();
         let name = name.to_string();
         let thread = std::thread::Builder::new()

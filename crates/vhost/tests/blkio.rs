@@ -72,9 +72,10 @@ fn test_vhost_write_then_read_returns_the_data_and_the_device_has_it() {
     let (_s, sock, _) = serve(&dir, mem.clone(), false, 1);
     let mut c = Client::connect(&sock, 1, false, 4 << 20).unwrap();
     assert_eq!(c.capacity, 32 * MIB);
-    for (i, (off, len)) in [(0u64, 512usize), (4096, 4096), (MIB + 512, 64 << 10), (5 * MIB, 1 << 20), (31 * MIB, 1 << 20)]
-        .into_iter()
-        .enumerate()
+    for (i, (off, len)) in
+        [(0u64, 512usize), (4096, 4096), (MIB + 512, 64 << 10), (5 * MIB, 1 << 20), (31 * MIB, 1 << 20)]
+            .into_iter()
+            .enumerate()
     {
         let data = stamped(len, 7, i as u64);
         c.write(0, off, &data).unwrap();

@@ -2,9 +2,9 @@
 //! what a well-behaved client library never sends.
 
 use super::*;
-use virtio_bindings::virtio_blk as vb;
 use std::sync::Arc;
 use ulvm_blockdev::{BlockDevice, MemDevice};
+use virtio_bindings::virtio_blk as vb;
 
 const STATUS: u64 = 0x8000;
 const HDR: u64 = 0x1000;
@@ -13,7 +13,8 @@ const DATA: u64 = 0x2000;
 fn setup(read_only: bool) -> (BlkBackend, Arc<MemDevice>, Worker) {
     let dev = Arc::new(MemDevice::from_bytes("m", (0..64 * 1024u32).map(|i| (i % 251) as u8).collect()));
     let gm = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), 1 << 20)]).unwrap();
-    let b = BlkBackend::new(dev.clone(), read_only, "serial-x".into(), BlkOptions::default(), GuestMemoryAtomic::new(gm));
+    let b =
+        BlkBackend::new(dev.clone(), read_only, "serial-x".into(), BlkOptions::default(), GuestMemoryAtomic::new(gm));
     (b, dev, Worker::default())
 }
 
@@ -40,7 +41,9 @@ fn test_write_to_read_only_device_fails_with_ioerr_and_changes_nothing() {
     let (b, dev, mut w) = setup(true);
     let before = dev.snapshot_bytes();
     b.mem.memory().write_slice(&[0xaa; 4096], GuestAddress(DATA)).unwrap();
-    for (t, body) in [(vb::VIRTIO_BLK_T_OUT, 4096u32), (vb::VIRTIO_BLK_T_WRITE_ZEROES, 16), (vb::VIRTIO_BLK_T_DISCARD, 16)] {
+    for (t, body) in
+        [(vb::VIRTIO_BLK_T_OUT, 4096u32), (vb::VIRTIO_BLK_T_WRITE_ZEROES, 16), (vb::VIRTIO_BLK_T_DISCARD, 16)]
+    {
         header(&b, t, 0);
         if body == 16 {
             let mut seg = [0u8; 16];
