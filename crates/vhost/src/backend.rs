@@ -457,19 +457,42 @@ fn host_pieces_from(
 
 /// Reads `buf.len()` bytes of `descs` from byte `at` (guest → host).
 fn gather(mem: &GuestMemoryMmap<()>, descs: &[Desc], at: usize, buf: &mut [u8]) -> Result<(), ()> {
-    let mut pieces = Vec::new();
-    host_pieces_from(mem, descs, at, buf.len(), &mut pieces)?;
-    copy_pieces(&pieces, 0, buf, Dir::Write);
-    Ok(())
+    walk(descs, at, buf.len(), |addr, off, n| mem.read_slice(&mut buf[off..off + n], addr).map_err(|_| ()))
 }
 
 /// Writes `buf` into `descs` from byte `at` (host → guest).
 fn scatter(mem: &GuestMemoryMmap<()>, descs: &[Desc], at: usize, buf: &[u8]) -> Result<(), ()> {
-    let mut pieces = Vec::new();
-    host_pieces_from(mem, descs, at, buf.len(), &mut pieces)?;
-    let mut tmp = buf.to_vec();
-    copy_pieces(&pieces, 0, &mut tmp, Dir::Read);
-    Ok(())
+    walk(descs, at, buf.len(), |addr, off, n| mem.write_slice(&buf[off..off + n], addr).map_err(|_| ()))
+}
+
+/// Calls `f(guest address, offset into the range, length)` for each
+/// descriptor's share of bytes `at..at + len` of `descs`.
+fn walk(
+    descs: &[Desc],
+    mut skip: usize,
+    len: usize,
+    mut f: impl FnMut(GuestAddress, usize, usize) -> Result<(), ()>,
+) -> Result<(), ()> {
+    let mut done = 0;
+    for d in descs {
+        if done == len {
+            break;
+        }
+        let dlen = d.len as usize;
+        if skip >= dlen {
+            skip -= dlen;
+            continue;
+        }
+        let n = (dlen - skip).min(len - done);
+        f(d.addr.checked_add(skip as u64).ok_or(())?, done, n)?;
+        done += n;
+        skip = 0;
+    }
+    if done == len {
+        Ok(())
+    } else {
+        Err(())
+    }
 }
 
 /// Copies between `buf` and the pieces' bytes `at..at + buf.len()`: for
