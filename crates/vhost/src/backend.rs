@@ -287,7 +287,7 @@ impl BlkBackend {
     ) -> Status {
         let body = readable - HEADER_LEN;
         let count = body / SEGMENT_LEN;
-        if body % SEGMENT_LEN != 0 || count == 0 || count > request::MAX_ZERO_SEGMENTS as usize {
+        if !body.is_multiple_of(SEGMENT_LEN) || count == 0 || count > request::MAX_ZERO_SEGMENTS as usize {
             return Status::Unsupp;
         }
         let discard = kind == RequestType::Discard;
@@ -536,7 +536,7 @@ fn run_io(
     bounce: &mut Vec<u8>,
 ) -> ulvm_blockdev::Result<()> {
     let total: usize = pieces.iter().map(|p| p.1).sum();
-    let whole = pieces.iter().all(|p| p.1 as u64 % SECTOR_SIZE == 0);
+    let whole = pieces.iter().all(|p| (p.1 as u64).is_multiple_of(SECTOR_SIZE));
     let mut at = 0usize; // byte offset into the request
     let mut i = 0;
     while at < total {
