@@ -49,11 +49,19 @@ impl Exports for One {
 }
 
 fn serve(dir: &Path, dev: DeviceRef, read_only: bool, queues: u16) -> (VhostServer, PathBuf, Arc<AtomicUsize>) {
+    serve_with(dir, dev, read_only, BlkOptions { num_queues: queues, ..Default::default() })
+}
+
+fn serve_with(
+    dir: &Path,
+    dev: DeviceRef,
+    read_only: bool,
+    opts: BlkOptions,
+) -> (VhostServer, PathBuf, Arc<AtomicUsize>) {
     let sock = dir.join("blk.sock");
     let opens = Arc::new(AtomicUsize::new(0));
     let exports = Arc::new(One { dev, read_only, opens: opens.clone() });
-    let s = VhostServer::start(&sock, 0o600, "test", exports, BlkOptions { num_queues: queues, ..Default::default() })
-        .unwrap();
+    let s = VhostServer::start(&sock, 0o600, "test", exports, opts).unwrap();
     (s, sock, opens)
 }
 
@@ -87,6 +95,20 @@ fn test_vhost_write_then_read_returns_the_data_and_the_device_has_it() {
     }
     // A read past the end fails.
     assert!(c.read(0, 32 * MIB, 4096).is_err());
+}
+
+#[test]
+fn test_vhost_with_polling_serves_every_request() {
+    let dir = scratch("poll");
+    let mem = Arc::new(MemDevice::new("m", Sectors(8 * MIB / 512)));
+    let opts = BlkOptions { num_queues: 1, poll: Duration::from_micros(200) };
+    let (_s, sock, _) = serve_with(&dir, mem.clone(), false, opts);
+    let mut c = Client::connect(&sock, 1, false, 1 << 20).unwrap();
+    for i in 0..200u64 {
+        let data = stamped(4096, 21, i);
+        c.write(0, i * 4096, &data).unwrap();
+        assert!(c.read(0, i * 4096, 4096).unwrap() == data, "block {i}");
+    }
 }
 
 #[test]
