@@ -23,6 +23,12 @@ pub struct DaemonArgs {
     /// Mount the FUSE export here: every active device is a file of its size.
     #[arg(long)]
     fuse_dir: Option<PathBuf>,
+    /// Serve every active device as a vhost-user-blk socket NAME.sock in
+    /// this directory (for qemu's vhost-user-blk-pci, cloud-hypervisor,
+    /// libblkio); created if missing. Without it, `ulvm vhost export`
+    /// serves single devices.
+    #[arg(long)]
+    vhost_user_dir: Option<PathBuf>,
     /// Attach a loop device (direct I/O) to every FUSE file and link
     /// /dev/mapper/NAME to it. Needs root and --fuse-dir.
     #[arg(long)]
@@ -123,6 +129,7 @@ pub fn run(a: DaemonArgs) -> Result<()> {
         freeze_hook: a.freeze_hook,
         autoactivate: !a.no_autoactivate,
         mirror_resync_percent: a.mirror_resync_throttle,
+        vhost_user_dir: a.vhost_user_dir,
     };
     let daemon = Daemon::start(&cfg)?;
     sd_notify("READY=1");

@@ -9,6 +9,7 @@ mod install;
 mod lvm;
 mod progress;
 mod syslog;
+mod vhost;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ enum Cmd {
     /// Install the binary, the LVM and dmsetup command links beside it, and
     /// the systemd units into a prefix.
     Install(install::InstallArgs),
+    /// Serve devices to VMs over vhost-user-blk (export, stop, list).
+    Vhost(vhost::VhostArgs),
     /// Print the header and exceptions of a persistent COW device (read-only).
     InspectCow {
         cow: PathBuf,
@@ -84,6 +87,7 @@ fn main() {
         Cmd::Demo { dir, origin_mib } => demo::run(&dir, origin_mib).map(|_| 0),
         Cmd::InspectCow { cow, all } => inspect::run(&cow, all).map(|_| 0),
         Cmd::Install(args) => install::run(&args).map(|_| 0),
+        Cmd::Vhost(args) => vhost::run(args).map(|_| 0),
     };
     exit_with("ulvm", r);
 }

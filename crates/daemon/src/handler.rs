@@ -56,10 +56,56 @@ pub struct Ctx {
     /// for snapshot autoextend, whose writers may be waiting for it (a
     /// freeze that writes to the full snapshot would wait for them).
     pub lock_fs: bool,
+    /// The vhost-user-blk sockets, which follow the devices.
+    pub vhost: Option<Arc<crate::vhost::VhostExports>>,
 }
 
-/// Executes one request; loop devices follow the devices.
+/// Executes one request; loop devices and vhost-user sockets follow the
+/// devices.
 pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
+    match req {
+        Request::VhostExport { .. } | Request::VhostStop { .. } | Request::VhostList => return vhost(ctx, req),
+        _ => {}
+    }
+    let Some(vh) = ctx.vhost.clone() else { return handle_devices(ctx, req) };
+    let rename = match &req {
+        Request::Rename { name, new_name } => Some((name.clone(), new_name.clone())),
+        _ => None,
+    };
+    let changes = matches!(
+        req,
+        Request::Create { .. }
+            | Request::Resume { .. }
+            | Request::Remove { .. }
+            | Request::RemoveAll { .. }
+            | Request::Rename { .. }
+    );
+    let r = handle_devices(ctx, req);
+    if let (Some((old, new)), true) = (rename, r.is_ok()) {
+        vh.renamed(&old, &new);
+    }
+    if changes {
+        vh.reconcile();
+    }
+    r
+}
+
+/// The vhost-user-blk requests.
+fn vhost(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
+    let Some(vh) = &ctx.vhost else { return Err(DmError::Invalid("this host serves no vhost-user exports".into())) };
+    match req {
+        Request::VhostExport { name, socket, num_queues } => {
+            let e = vh.export(&name, socket.as_deref().map(std::path::Path::new), num_queues)?;
+            Ok(Reply::VhostExports { exports: vec![e] })
+        }
+        Request::VhostStop { name, socket } => {
+            vh.stop(&name, socket.as_deref().map(std::path::Path::new)).map(|_| Reply::Done)
+        }
+        _ => Ok(Reply::VhostExports { exports: vh.list() }),
+    }
+}
+
+fn handle_devices(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
     if let Request::Poll { system_dir, devices, vg, lv } = req {
         let Some(jobs) = &ctx.jobs else { return Err(DmError::Invalid("this host runs no LVM jobs".into())) };
         let devices = devices.map(|d| d.into_iter().map(PathBuf::from).collect());
@@ -249,6 +295,9 @@ fn execute(reg: &Registry, req: Request) -> Result<Reply, DmError> {
                 .collect(),
         }),
         Request::Poll { .. } => Err(DmError::Invalid("poll goes to the job runner".into())),
+        Request::VhostExport { .. } | Request::VhostStop { .. } | Request::VhostList => {
+            Err(DmError::Invalid("vhost-user requests go to the vhost exports".into()))
+        }
         Request::Version => Ok(Reply::Version { version: env!("CARGO_PKG_VERSION").into(), driver: "4.47.0".into() }),
     }
 }

@@ -18,6 +18,7 @@ pub mod lvm_host;
 pub mod paths;
 pub mod proto;
 pub mod signals;
+pub mod vhost;
 
 use std::fs::File;
 use std::io::Write;
@@ -58,6 +59,9 @@ pub struct DaemonConfig {
     /// The share of the time mirror resync (pvmove's copy) may use, in
     /// percent, as the kernel's `dm_mirror.raid1_resync_throttle`.
     pub mirror_resync_percent: u32,
+    /// Serve every active device as a vhost-user-blk socket `NAME.sock`
+    /// in this directory (`vhost_export` requests work without it).
+    pub vhost_user_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,7 @@ pub struct Daemon {
     control: control::ControlServer,
     nbd: Vec<NbdServer>,
     fuse: Option<fuse::FuseExport>,
+    vhost: Arc<vhost::VhostExports>,
     loops: Option<Arc<loops::LoopManager>>,
     monitor: Option<autoextend::Monitor>,
     jobs: Arc<jobs::JobRunner>,
@@ -135,6 +140,13 @@ impl Daemon {
             }
             _ => None,
         };
+        let vhost =
+            Arc::new(vhost::VhostExports::new(registry.clone(), cfg.vhost_user_dir.clone(), cfg.socket_mode).map_err(
+                io(format!(
+                    "creating --vhost-user-dir {}",
+                    cfg.vhost_user_dir.as_deref().unwrap_or(Path::new("")).display()
+                )),
+            )?);
         let ctx_with = |jobs: Option<Arc<jobs::JobRunner>>, lock_fs: bool| {
             Arc::new(handler::Ctx {
                 reg: registry.clone(),
@@ -142,6 +154,7 @@ impl Daemon {
                 jobs,
                 freezes: freezes.clone(),
                 lock_fs,
+                vhost: Some(vhost.clone()),
             })
         };
         let host_ctx = ctx_with(None, true);
@@ -171,6 +184,7 @@ impl Daemon {
             control,
             nbd,
             fuse,
+            vhost,
             loops,
             monitor,
             jobs,
@@ -196,6 +210,7 @@ impl Daemon {
         for s in &mut self.nbd {
             s.shutdown();
         }
+        self.vhost.shutdown();
         // Nothing stays frozen: thawed before the devices go.
         self.freezes.thaw_all();
         if let Some(l) = &self.loops {

@@ -97,6 +97,36 @@ pub enum Request {
         vg: String,
         lv: String,
     },
+    /// Serve the device over vhost-user-blk at `socket` (an absolute path;
+    /// default: `NAME.sock` in the daemon's `--vhost-user-dir`) with
+    /// `num_queues` queues (default: one per CPU, up to four).
+    VhostExport {
+        name: String,
+        #[serde(default)]
+        socket: Option<String>,
+        #[serde(default)]
+        num_queues: Option<u16>,
+    },
+    /// Stop the device's vhost-user-blk export at `socket`, or all of them;
+    /// a connected frontend is cut off.
+    VhostStop {
+        name: String,
+        #[serde(default)]
+        socket: Option<String>,
+    },
+    /// Every vhost-user-blk export.
+    VhostList,
+}
+
+/// One vhost-user-blk socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VhostExportInfo {
+    /// The device served.
+    pub name: String,
+    pub socket: String,
+    pub num_queues: u16,
+    /// Whether a frontend (a VM) is connected.
+    pub connected: bool,
 }
 
 /// One table or status line of a device.
@@ -156,6 +186,7 @@ pub enum Reply {
     Event { event_nr: u32 },
     Targets { targets: Vec<TargetVersion> },
     Version { version: String, driver: String },
+    VhostExports { exports: Vec<VhostExportInfo> },
 }
 
 /// What kind of refusal an error is: clients branch on this, never on

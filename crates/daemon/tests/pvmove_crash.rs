@@ -71,6 +71,7 @@ impl Host {
             jobs: None,
             freezes: Arc::new(Freezes::new(None, None)),
             lock_fs: false,
+            vhost: None,
         });
         Host { reg, ctx, devs }
     }
