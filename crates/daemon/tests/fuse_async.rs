@@ -6,6 +6,8 @@
 //! direct-I/O mode, the mounted path, did: QD16 barely faster than QD1).
 //! Skips with a reason without /dev/fuse, fusermount3 or fio; CI has them.
 
+mod common;
+use common::{have, skip};
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
@@ -52,18 +54,6 @@ impl BlockDevice for Overlap {
     fn write_zeroes(&self, at: Sectors, len: Sectors) -> Result<()> {
         self.inner.write_zeroes(at, len)
     }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
-}
-
-fn skip(why: &str) -> bool {
-    if std::env::var("ULVM_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("{why}, and ULVM_REQUIRE_TOOLS=1 forbids skipping");
-    }
-    eprintln!("skipping: {why}");
-    true
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! suspended). Skips with a reason without /dev/fuse, fusermount3 or fio;
 //! CI has them.
 
+mod common;
+use common::{have, skip};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,18 +16,6 @@ use std::time::Duration;
 use ulvm_blockdev::{BlockDevice, MemDevice, Result, Sectors};
 use ulvm_daemon::fuse::{FuseExport, FuseOptions, ENABLE_URING, READERS, RING_ENTRIES};
 use ulvm_dm::{Registry, RegistryConfig};
-
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
-}
-
-fn skip(why: &str) -> bool {
-    if std::env::var("ULVM_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("{why}, and ULVM_REQUIRE_TOOLS=1 forbids skipping");
-    }
-    eprintln!("skipping: {why}");
-    true
-}
 
 fn fuse_missing() -> bool {
     !Path::new("/dev/fuse").exists() && skip("/dev/fuse is missing")

@@ -31,6 +31,7 @@ impl Env {
             socket_mode: 0o600,
             merge_batch: 1 << 20,
             fuse_dir: None,
+            fuse_io_uring: false,
             attach_loop: false,
             system_dir: None,
             freeze_hook: None,

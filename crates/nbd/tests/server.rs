@@ -121,6 +121,18 @@ fn test_many_requests_in_flight_from_many_threads() {
     threads.into_iter().for_each(|t| t.join().unwrap());
 }
 
+/// `NBD_OPT_GO` for export `v`, asking for no information.
+fn go_v() -> Vec<u8> {
+    let mut d = 1u32.to_be_bytes().to_vec();
+    d.extend_from_slice(b"v");
+    d.extend_from_slice(&0u16.to_be_bytes());
+    let mut opt = IHAVEOPT.to_be_bytes().to_vec();
+    opt.extend_from_slice(&OPT_GO.to_be_bytes());
+    opt.extend_from_slice(&(d.len() as u32).to_be_bytes());
+    opt.extend_from_slice(&d);
+    opt
+}
+
 /// Raw handshake bytes up to the option phase.
 fn raw_hello(s: &mut UnixStream) {
     let mut b = [0u8; 18];
@@ -148,13 +160,7 @@ fn test_garbage_closes_only_that_connection() {
     drop(bad);
     let mut s = UnixStream::connect(&e.sock).unwrap();
     raw_hello(&mut s);
-    let mut d = 1u32.to_be_bytes().to_vec();
-    d.extend_from_slice(b"v");
-    d.extend_from_slice(&0u16.to_be_bytes());
-    let mut opt = IHAVEOPT.to_be_bytes().to_vec();
-    opt.extend_from_slice(&OPT_GO.to_be_bytes());
-    opt.extend_from_slice(&(d.len() as u32).to_be_bytes());
-    opt.extend_from_slice(&d);
+    let opt = go_v();
     s.write_all(&opt).unwrap();
     s.write_all(&[0xde; 28]).unwrap();
     let mut rest = Vec::new();
@@ -384,14 +390,7 @@ impl BlockDevice for Watched {
 fn raw_transmission(sock: &std::path::Path) -> UnixStream {
     let mut s = UnixStream::connect(sock).unwrap();
     raw_hello(&mut s);
-    let mut d = 1u32.to_be_bytes().to_vec();
-    d.extend_from_slice(b"v");
-    d.extend_from_slice(&0u16.to_be_bytes());
-    let mut opt = IHAVEOPT.to_be_bytes().to_vec();
-    opt.extend_from_slice(&OPT_GO.to_be_bytes());
-    opt.extend_from_slice(&(d.len() as u32).to_be_bytes());
-    opt.extend_from_slice(&d);
-    s.write_all(&opt).unwrap();
+    s.write_all(&go_v()).unwrap();
     // Option replies up to and including the ACK.
     loop {
         let mut h = [0u8; 20];
