@@ -15,11 +15,27 @@ use ulvm_vhost::{BlkOptions, Export, Exports, VhostServer};
 
 const MIB: u64 = 1 << 20;
 
-fn scratch(name: &str) -> PathBuf {
+/// A test's scratch directory, removed when the test ends.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let d = std::env::temp_dir().join(format!("ulvm-vhost-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    Scratch(d)
 }
 
 /// One device served, counting the opens that are held.
