@@ -12,11 +12,15 @@
 #![warn(missing_docs)]
 
 pub mod mirror;
+pub mod raid;
 pub mod status;
 pub mod table;
 
 pub use mirror::{
     LegHealth, LogHealth, LogSync, MirrorArgs, MirrorFeatures, MirrorLog, MirrorLogStatus, MirrorStatus, MAX_MIRRORS,
+};
+pub use raid::{
+    RaidArgs, RaidDev, RaidHealth, RaidMessage, RaidStatus, RaidSync, RaidType, SyncAction, MAX_RAID_DEVICES,
 };
 pub use status::{CloneFeatures, CloneMode, CloneStatus, SnapshotStatus, StatusLine, StripedStatus, TargetStatus};
 pub use table::{

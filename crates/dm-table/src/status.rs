@@ -45,6 +45,8 @@ pub enum TargetStatus {
     Clone(CloneStatus),
     /// `mirror`: legs, resync progress and health.
     Mirror(crate::mirror::MirrorStatus),
+    /// `raid`: device health, sync progress and action, mismatches.
+    Raid(crate::raid::RaidStatus),
 }
 
 impl TargetStatus {
@@ -67,6 +69,7 @@ impl TargetStatus {
             "snapshot-merge" => Ok(TargetStatus::SnapshotMerge(params.parse()?)),
             "clone" => Ok(TargetStatus::Clone(params.parse()?)),
             "mirror" => Ok(TargetStatus::Mirror(params.parse()?)),
+            "raid" => Ok(TargetStatus::Raid(params.parse()?)),
             other => err(format!("unknown target type '{other}'")),
         }
     }
@@ -83,6 +86,7 @@ impl TargetStatus {
             TargetStatus::SnapshotMerge(_) => "snapshot-merge",
             TargetStatus::Clone(_) => "clone",
             TargetStatus::Mirror(_) => "mirror",
+            TargetStatus::Raid(_) => "raid",
         }
     }
 
@@ -98,6 +102,14 @@ impl TargetStatus {
     pub fn mirror(&self) -> Option<&crate::mirror::MirrorStatus> {
         match self {
             TargetStatus::Mirror(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The status of a `raid` target.
+    pub fn raid(&self) -> Option<&crate::raid::RaidStatus> {
+        match self {
+            TargetStatus::Raid(r) => Some(r),
             _ => None,
         }
     }
@@ -120,6 +132,7 @@ impl fmt::Display for TargetStatus {
             TargetStatus::Snapshot(s) | TargetStatus::SnapshotMerge(s) => s.fmt(f),
             TargetStatus::Clone(c) => c.fmt(f),
             TargetStatus::Mirror(m) => m.fmt(f),
+            TargetStatus::Raid(r) => r.fmt(f),
         }
     }
 }

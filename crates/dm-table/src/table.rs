@@ -277,6 +277,11 @@ pub enum TargetArgs {
     /// out of sync are copied from leg 0 to the others in the background
     /// (resync), tracked by a dirty-region log.
     Mirror(crate::mirror::MirrorArgs),
+    /// `raid`: dm-raid (md's raid1 behind device-mapper): every write goes
+    /// to all in-sync devices, reads to any; a superblock and a
+    /// write-intent bitmap per device in its metadata device say what is
+    /// in sync.
+    Raid(crate::raid::RaidArgs),
 }
 
 impl TargetArgs {
@@ -292,6 +297,7 @@ impl TargetArgs {
             TargetArgs::SnapshotMerge(_) => "snapshot-merge",
             TargetArgs::Clone(_) => "clone",
             TargetArgs::Mirror(_) => "mirror",
+            TargetArgs::Raid(_) => "raid",
         }
     }
 
@@ -305,6 +311,7 @@ impl TargetArgs {
             TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => vec![&a.origin, &a.cow],
             TargetArgs::Clone(c) => vec![&c.metadata, &c.dest, &c.source],
             TargetArgs::Mirror(m) => m.devices(),
+            TargetArgs::Raid(r) => r.devices(),
         }
     }
 
@@ -335,6 +342,7 @@ impl TargetArgs {
             }
             "clone" => parse_clone(args, len),
             "mirror" => Ok(TargetArgs::Mirror(crate::mirror::MirrorArgs::parse(args, len)?)),
+            "raid" => Ok(TargetArgs::Raid(crate::raid::RaidArgs::parse(args, len)?)),
             other => err(format!("unknown target type '{other}'")),
         }
     }
@@ -493,6 +501,7 @@ impl TargetArgs {
             TargetArgs::Snapshot(a) | TargetArgs::SnapshotMerge(a) => a.to_string(),
             TargetArgs::Clone(c) => format!("{} {} {} {}", c.metadata, c.dest, c.source, c.rest.join(" ")),
             TargetArgs::Mirror(m) => m.to_string(),
+            TargetArgs::Raid(r) => r.to_string(),
         }
     }
 }
