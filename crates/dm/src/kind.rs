@@ -48,6 +48,7 @@ pub struct TargetKind {
 /// Every target type, in the order `dmsetup targets` lists them (the
 /// kernel lists the most recently registered first).
 pub static KINDS: &[&TargetKind] = &[
+    &crate::raid::KIND,
     &crate::clone::target::KIND,
     &crate::snapshot::MERGE_KIND,
     &crate::snapshot::ORIGIN_KIND,
@@ -113,13 +114,13 @@ mod tests {
             "0 8 snapshot-merge /dev/x /dev/y P 8",
             "0 8 clone /dev/m /dev/d /dev/s 8",
             "0 8 mirror core 1 8 2 /dev/x 0 /dev/y 0",
+            "0 8 raid raid1 1 0 2 /dev/m0 /dev/x /dev/m1 /dev/y",
         ] {
             let l: TableLine = line.parse().unwrap();
             let name = l.target.target_type();
             assert_eq!(KINDS.iter().filter(|k| k.name == name).count(), 1, "{name}");
         }
-        assert_eq!(KINDS.len(), 9, "a registered type the parser does not know");
-        assert!(find("raid").is_none());
+        assert_eq!(KINDS.len(), 10, "a registered type the parser does not know");
     }
 
     #[test]
@@ -129,6 +130,7 @@ mod tests {
         assert_eq!(find("snapshot").unwrap().caps, Caps { background: false, origin: false, snapshot: true });
         assert_eq!(find("clone").unwrap().caps, Caps { background: true, origin: false, snapshot: false });
         assert_eq!(find("mirror").unwrap().caps, Caps { background: true, origin: false, snapshot: false });
+        assert_eq!(find("raid").unwrap().caps, Caps { background: true, origin: false, snapshot: false });
         assert_eq!(find("linear").unwrap().caps, Caps::NONE);
     }
 }

@@ -7,6 +7,8 @@
 //!   `snapshot-merge` and the kernel-compatible exception stores.
 //! * [`clone`]: `clone` (dm-clone) and its persistent-data metadata.
 //! * [`mirror`]: `mirror` (dm-raid1) and its dirty-region log.
+//! * [`raid`]: `raid` (dm-raid) for raid1: superblocks, md's write-intent
+//!   bitmap, resync, recovery, check and repair.
 //! * [`throttle`]: how background jobs yield to a device's users.
 //! * [`kind`]: one registration per target type (name, version,
 //!   constructor, capabilities).
@@ -20,6 +22,7 @@ pub mod clone;
 pub mod device;
 pub mod kind;
 pub mod mirror;
+pub mod raid;
 pub mod registry;
 pub mod snapshot;
 pub mod target;
