@@ -144,12 +144,15 @@ impl WriteIntent {
         &self.disk
     }
 
-    /// Sets the bit of every region (a write that failed on a leg leaves
-    /// its regions dirty; a stale bitmap dirties them all).
+    /// Sets region `r`'s bit outside a write (a write that failed on a
+    /// leg, a region resynced while a leg is away); it clears as an idle
+    /// region's does once the caller lets sweeps clear it.
     pub fn dirty(&mut self, r: u64) {
         self.mem.set(r, true);
-        self.idle.remove(&r);
         self.idle_marked.remove(&r);
+        if !self.pending.contains_key(&r) {
+            self.idle.insert(r);
+        }
     }
 }
 

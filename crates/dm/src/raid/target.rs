@@ -535,8 +535,14 @@ impl RaidTarget {
         st.legs = a.legs;
         st.events = a.events;
         st.resync_pos = a.resync_pos.filter(|p| *p < self.nr_regions);
-        st.needed = a.bits.clone();
-        st.intent = WriteIntent::new(a.bits);
+        // Set bits say where in-sync legs may differ: with one, nowhere.
+        let in_sync = st.legs.iter().filter(|l| **l == LegState::InSync).count();
+        st.needed = if in_sync > 1 { a.bits.clone() } else { Bits::new(self.nr_regions) };
+        st.intent = WriteIntent::new(a.bits.clone());
+        for r in a.bits.iter_set() {
+            // Cleared once the set is whole and the region is resynced.
+            st.intent.release(r);
+        }
         st.bitmap_sb = a.bitmap_sb;
         st.started = true;
     }
@@ -608,12 +614,17 @@ impl RaidTarget {
                         let m = self.legs[i].meta.as_ref().expect("live meta");
                         let bitmap = &bitmap;
                         let sb = blocks.get(k);
+                        // Each durable before the next, as md's
+                        // PREFLUSH|FUA metadata writes: a superblock never
+                        // lands without the bitmap written before it.
                         sc.spawn(move || {
                             m.dev.write(BITMAP_OFFSET.sectors_floor(), bitmap)?;
+                            m.dev.flush()?;
                             if let Some(sb) = sb {
                                 m.dev.write(Sectors(0), sb)?;
+                                m.dev.flush()?;
                             }
-                            m.dev.flush()
+                            Ok(())
                         })
                     })
                     .collect();
@@ -1113,17 +1124,26 @@ impl RaidTarget {
             Work::Resync(r) => {
                 self.quiesce(r);
                 let failed = if others.is_empty() { Vec::new() } else { self.copy_region(r, primary, &others) };
+                // A leg that failed the copy is away from now on: the
+                // region's bit below must stay for its return.
+                self.fail_legs(&failed);
                 let done = {
                     let mut st = self.lock();
                     st.needed.set(r, false);
-                    st.intent.release(r);
+                    if Self::degraded(&st) {
+                        // As md's bitmap: a region resynced while a leg is
+                        // away keeps its bit, so that leg gets it when it
+                        // is recovered from the bitmap.
+                        st.intent.dirty(r);
+                    } else {
+                        st.intent.release(r);
+                    }
                     if st.resync_pos == Some(r) {
                         st.resync_pos = (r + 1 < self.nr_regions).then_some(r + 1);
                     }
                     Self::resync_from(&st).is_none()
                 };
                 self.unbusy();
-                self.fail_legs(&failed);
                 bytes = (self.span(r).1 - self.span(r).0).bytes().0;
                 self.checkpoint(done);
                 if done {
@@ -1167,7 +1187,12 @@ impl RaidTarget {
     pub fn raid_status(&self) -> RaidStatus {
         let st = self.lock();
         let (action, done) = self.action(&st);
-        let resyncing = Self::resync_from(&st).is_some();
+        // As the kernel: during a resync every leg is 'a'; during a
+        // recovery only the legs being recovered.
+        let resyncing = action == SyncAction::Resync
+            || action == SyncAction::Frozen
+                && Self::resync_from(&st).is_some()
+                && !st.legs.iter().any(|l| matches!(l, LegState::Recovering { .. }));
         let health = st
             .legs
             .iter()
@@ -1175,7 +1200,7 @@ impl RaidTarget {
                 LegState::Absent => RaidHealth::Absent,
                 LegState::Dead => RaidHealth::Dead,
                 LegState::Recovering { .. } => RaidHealth::Syncing,
-                LegState::InSync if resyncing && st.check.is_none() => RaidHealth::Syncing,
+                LegState::InSync if resyncing => RaidHealth::Syncing,
                 LegState::InSync => RaidHealth::InSync,
             })
             .collect();
