@@ -121,7 +121,7 @@ fn test_raid1_metadata_crosses_between_ulvm_and_the_kernel() {
             d.image(&format!("{case}d1.img"), 8),
         ]
     };
-    let (a, b, c, dd) = (img('a'), img('b'), img('c'), img('d'));
+    let (a, b, c, dd, e) = (img('a'), img('b'), img('c'), img('d'), img('e'));
     let paths = |p: &[PathBuf; 4]| p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
 
     // A: in sync.
@@ -186,6 +186,9 @@ fn test_raid1_metadata_crosses_between_ulvm_and_the_kernel() {
     // C: the kernel's own set; its data comes from this file.
     let pattern = d.0.join("pattern.bin");
     std::fs::write(&pattern, stamped(BYTES, 51, 0)).unwrap();
+    // E: written by the kernel after its leg 1 failed.
+    let pattern2 = d.0.join("pattern2.bin");
+    std::fs::write(&pattern2, stamped(1 << 20, 52, 0)).unwrap();
 
     let modload: String = MODULES
         .iter()
@@ -209,6 +212,12 @@ fn test_raid1_metadata_crosses_between_ulvm_and_the_kernel() {
          dmsetup create rd --table '{ld}' || {{ dmesg | tail -30 >&2; exit 1; }}\necho \"d-status0: $(dmsetup status rd)\"\n\
          echo \"d-sha: $(sha256sum < /dev/mapper/rd | cut -d' ' -f1)\"\nwait_idle rd\necho \"d-status: $(dmsetup status rd)\"\n\
          dmsetup remove rd\ncmp {d1} {d3} && echo 'd-legs: equal'\n\
+         dmsetup create e1 --table '0 {SECTORS} linear {e3} 0'\n\
+         dmsetup create re --table '{le}'\n\
+         dd if=/job/files/pattern.bin of=/dev/mapper/re bs=1M oflag=direct status=none\n\
+         dmsetup suspend e1\ndmsetup load e1 --table '0 {SECTORS} error'\ndmsetup resume e1\n\
+         dd if=/job/files/pattern2.bin of=/dev/mapper/re bs=1M seek=3 oflag=direct status=none\n\
+         echo \"e-status: $(dmsetup status re)\"\ndmsetup remove re\ndmsetup remove e1\n\
          dmesg | grep -i -E 'raid|md/' | tail -20 >&2\n",
         la = kline(0),
         lb = kline(4),
@@ -220,12 +229,19 @@ fn test_raid1_metadata_crosses_between_ulvm_and_the_kernel() {
         b3 = dev(7),
         d1 = dev(13),
         d3 = dev(15),
+        e3 = dev(19),
+        le = format!(
+            "0 {SECTORS} raid raid1 4 0 nosync region_size {REGION} 2 {} {} {} /dev/mapper/e1",
+            dev(16),
+            dev(17),
+            dev(18)
+        ),
     );
     let sp = d.0.join("guest.sh");
     std::fs::write(&sp, script).unwrap();
     let mut cmd = Command::new(oracle.join("run-in-vm.sh"));
-    cmd.arg("-f").arg(&mods).arg("-f").arg(&pattern);
-    for p in a.iter().chain(&b).chain(&c).chain(&dd) {
+    cmd.arg("-f").arg(&mods).arg("-f").arg(&pattern).arg("-f").arg(&pattern2);
+    for p in a.iter().chain(&b).chain(&c).chain(&dd).chain(&e) {
         cmd.arg("-d").arg(p);
     }
     let out = cmd.arg("-t").arg("280").arg(&sp).output().expect("run-in-vm.sh");
@@ -267,4 +283,23 @@ fn test_raid1_metadata_crosses_between_ulvm_and_the_kernel() {
     let SbState::Valid(sb) = Superblock::decode(&read_all(&*file(&c[0]))[..512]).unwrap() else { panic!() };
     assert!(sb.events > ev_kernel, "ulvm carries on the kernel's event count");
     assert!(read_all(&*file(&c[1])) == read_all(&*file(&c[3])), "legs equal");
+
+    // E: the kernel recorded its failed leg; ulvm recovers it from the
+    // kernel's bitmap and ends with the kernel's data on both legs.
+    assert_eq!(line(&stdout, "e-status:"), format!("0 {SECTORS} raid raid1 2 AD {SECTORS}/{SECTORS} idle 0 0 -"));
+    let SbState::Valid(sb) = Superblock::decode(&read_all(&*file(&e[0]))[..512]).unwrap() else { panic!() };
+    assert!(sb.is_failed(1), "the kernel set the failed leg's bit");
+    let pe = paths(&e);
+    let pe: Vec<&str> = pe.iter().map(String::as_str).collect();
+    reg.create("re", None, Some(&table(&raid_line(&pe, ""))), false).unwrap();
+    let re = reg.device("re").unwrap();
+    assert!(status(&reg, "re").ends_with("raid1 2 Aa 0/16384 recover 0 0 -"), "{}", status(&reg, "re"));
+    let mut want = stamped(BYTES, 51, 0);
+    want[3 << 20..4 << 20].copy_from_slice(&stamped(1 << 20, 52, 0));
+    assert!(read_all(&*re) == want, "ulvm reads what the kernel wrote");
+    step_until_done(&reg, "re");
+    assert!(status(&reg, "re").ends_with("raid1 2 AA 16384/16384 idle 0 0 -"), "{}", status(&reg, "re"));
+    reg.suspend("re").unwrap();
+    reg.remove("re").unwrap();
+    assert!(read_all(&*file(&e[1])) == want && read_all(&*file(&e[3])) == want, "both legs hold the data");
 }
