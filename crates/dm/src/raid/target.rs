@@ -200,7 +200,11 @@ pub struct RaidTarget {
     /// reach the disks in the order they were taken.
     meta_io: Mutex<()>,
     state: Mutex<State>,
+    /// Writers and the sync work wait here for each other's regions.
     cond: Condvar,
+    /// An idle worker waits here for work (a message, a revived leg, a
+    /// suspend); writes do not wake it.
+    worker: Condvar,
 }
 
 impl std::fmt::Debug for RaidTarget {
@@ -284,6 +288,7 @@ impl RaidTarget {
             }),
             legs,
             cond: Condvar::new(),
+            worker: Condvar::new(),
         };
         t.analyse()?;
         Ok(t)
@@ -1178,7 +1183,7 @@ impl RaidTarget {
             if let Err(e) = self.write_meta(true) {
                 tracing::error!(raid = ?self, "raid: cannot write the superblocks: {e}");
             }
-            self.cond.notify_all();
+            self.worker.notify_all();
         }
     }
 
@@ -1320,7 +1325,7 @@ impl Target for RaidTarget {
             }
         }
         drop(st);
-        self.cond.notify_all();
+        self.worker.notify_all();
         Ok(String::new())
     }
 
@@ -1345,7 +1350,7 @@ impl Target for RaidTarget {
 
     fn presuspend(&self) {
         self.stopping.store(true, Ordering::SeqCst);
-        self.cond.notify_all();
+        self.worker.notify_all();
     }
 
     /// As md's `md_stop_writes`: the legs are flushed, idle bits cleared
@@ -1372,7 +1377,7 @@ impl Target for RaidTarget {
         // A worker thread stays for messages and the bitmap daemon.
         let st = self.lock();
         let wait = if st.intent.has_idle() { self.daemon_sleep.min(IDLE_WAIT) } else { IDLE_WAIT };
-        drop(self.cond.wait_timeout(st, wait).unwrap_or_else(|e| e.into_inner()));
+        drop(self.worker.wait_timeout(st, wait).unwrap_or_else(|e| e.into_inner()));
         if self.stopping.load(Ordering::SeqCst) {
             return Some(Step::Done);
         }
