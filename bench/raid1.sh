@@ -10,8 +10,9 @@
 #    an fsync (so both pay for the data reaching the files).
 # 2. Initial sync: a new raid1 whose leg 0 holds SIZE of data and leg 1
 #    zeroes, from `dmsetup create` until the status says idle, against
-#    `cp` of leg 0's file to a new file plus `sync`, page cache dropped
-#    before each.
+#    `dd` of leg 0's file over a written-out file (fdatasync) and `cp` to
+#    a new file plus `sync`, page cache dropped before each; the raid1
+#    time ends with a `sync` too.
 # 3. Reads: 4k random reads at QD16 from raid1 against its leg 0 alone.
 #    Each leg is a separate nbdkit export (file plugin, rate filter at
 #    --rate MiB/s), standing in for two disks: on this machine every file
@@ -110,6 +111,9 @@ for _ in $(seq "$REPEAT"); do
   t0=$(date +%s.%N)
   DM create s --table "0 $SECTORS raid raid1 1 0 2 $W/m0 $W/d0 $W/m1 $W/d1"
   until DM status s | grep -q " idle "; do sleep 0.05; done
+  # The status says idle once the last region is copied; its legs are
+  # files, so the copy is durable after a sync, as cp's.
+  sync
   t1=$(date +%s.%N)
   S_ULVM+="$(python3 -c "print($t1 - $t0)") "
   DM status s >"$W/sync.status"
