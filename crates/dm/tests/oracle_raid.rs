@@ -190,14 +190,24 @@ fn test_raid1_metadata_crosses_between_ulvm_and_the_kernel() {
     let pattern2 = d.0.join("pattern2.bin");
     std::fs::write(&pattern2, stamped(1 << 20, 52, 0)).unwrap();
 
-    let modload: String = MODULES
-        .iter()
-        .map(|(m, _)| format!("[ -d /sys/module/{m} ] || insmod /job/files/mods/{m}.ko\n"))
-        .collect();
+    let modload: String =
+        MODULES.iter().map(|(m, _)| format!("[ -d /sys/module/{m} ] || insmod /job/files/mods/{m}.ko\n")).collect();
     let dev = |i: usize| format!("/dev/vd{}", (b'a' + i as u8) as char);
     let kline = |first: usize| {
-        format!("0 {SECTORS} raid raid1 3 0 region_size {REGION} 2 {} {} {} {}", dev(first), dev(first + 1), dev(first + 2), dev(first + 3))
+        format!(
+            "0 {SECTORS} raid raid1 3 0 region_size {REGION} 2 {} {} {} {}",
+            dev(first),
+            dev(first + 1),
+            dev(first + 2),
+            dev(first + 3)
+        )
     };
+    let le = format!(
+        "0 {SECTORS} raid raid1 4 0 nosync region_size {REGION} 2 {} {} {} /dev/mapper/e1",
+        dev(16),
+        dev(17),
+        dev(18)
+    );
     let script = format!(
         "set -e\n{modload}\
          wait_idle() {{ i=0; while ! dmsetup status $1 | grep -q ' idle '; do sleep 0.2; i=$((i+1)); [ $i -lt 600 ]; done; }}\n\
@@ -230,12 +240,6 @@ fn test_raid1_metadata_crosses_between_ulvm_and_the_kernel() {
         d1 = dev(13),
         d3 = dev(15),
         e3 = dev(19),
-        le = format!(
-            "0 {SECTORS} raid raid1 4 0 nosync region_size {REGION} 2 {} {} {} /dev/mapper/e1",
-            dev(16),
-            dev(17),
-            dev(18)
-        ),
     );
     let sp = d.0.join("guest.sh");
     std::fs::write(&sp, script).unwrap();

@@ -258,7 +258,11 @@ fn test_raid_check_counts_mismatches_repair_fixes_them_and_messages() {
     assert_ne!(contents(&*l[2].data), init, "check changes nothing");
     reg.message("r", 0, &["repair"]).unwrap();
     step_until_done(&reg, "r");
-    assert_eq!(raid_status(&reg, "r"), format!("raid1 3 AAA {SECTORS}/{SECTORS} idle 0 0 -"), "the kernel shows 0 after repair");
+    assert_eq!(
+        raid_status(&reg, "r"),
+        format!("raid1 3 AAA {SECTORS}/{SECTORS} idle 0 0 -"),
+        "the kernel shows 0 after repair"
+    );
     assert_eq!(contents(&*l[1].data), init);
     assert_eq!(contents(&*l[2].data), init);
     reg.message("r", 0, &["check"]).unwrap();
@@ -346,7 +350,10 @@ fn model_run(ops: &[Op], nosync: bool) -> std::result::Result<(), TestCaseError>
             }
             Op::Read { at, sectors } => {
                 let got = read(&*dev, at * 512, (sectors * 512) as usize);
-                prop_assert!(got == model[(*at * 512) as usize..((*at + sectors) * 512) as usize], "read {at}+{sectors}");
+                prop_assert!(
+                    got == model[(*at * 512) as usize..((*at + sectors) * 512) as usize],
+                    "read {at}+{sectors}"
+                );
             }
             Op::Flush => dev.flush().map_err(|e| TestCaseError::fail(format!("flush: {e}")))?,
             Op::Step(n) => {
@@ -381,7 +388,10 @@ fn model_run(ops: &[Op], nosync: bool) -> std::result::Result<(), TestCaseError>
     reg.resume("r").map_err(|e| TestCaseError::fail(format!("reload: {e}")))?;
     step_until_done(&reg, "r");
     let st = raid_status(&reg, "r");
-    prop_assert!(st == format!("raid1 3 AAA {SECTORS}/{SECTORS} idle 0 0 -") || st.contains("AAA") && st.contains(" idle "), "{st}");
+    prop_assert!(
+        st == format!("raid1 3 AAA {SECTORS}/{SECTORS} idle 0 0 -") || st.contains("AAA") && st.contains(" idle "),
+        "{st}"
+    );
     prop_assert!(contents(&*dev) == model, "the set reads the model");
     for (i, leg) in l.iter().enumerate() {
         prop_assert!(contents(&*leg.data) == model, "leg {i} holds the model after sync");
@@ -526,4 +536,3 @@ fn test_raid_crash_at_every_point_keeps_flushed_writes_and_legs_agree_after_resy
     }
     assert!(checked > 400, "only {checked} crash points");
 }
-

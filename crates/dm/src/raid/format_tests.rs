@@ -78,7 +78,7 @@ fn golden_bitmap() -> Vec<u8> {
     let mut b = vec![0u8; 512];
     b[0..4].copy_from_slice(b"bitm"); // 0 magic
     b[4..8].copy_from_slice(&4u32.to_le_bytes()); // 4 version
-    // 8 uuid: zero for dm-raid
+                                                  // 8 uuid: zero for dm-raid
     b[24..32].copy_from_slice(&41u64.to_le_bytes()); // 24 events
     b[32..40].copy_from_slice(&40u64.to_le_bytes()); // 32 events_cleared
     b[40..48].copy_from_slice(&8192u64.to_le_bytes()); // 40 sync_size (sectors)
@@ -88,7 +88,7 @@ fn golden_bitmap() -> Vec<u8> {
     b[60..64].copy_from_slice(&0u32.to_le_bytes()); // 60 write_behind
     b[64..68].copy_from_slice(&0u32.to_le_bytes()); // 64 sectors_reserved
     b[68..72].copy_from_slice(&0u32.to_le_bytes()); // 68 nodes
-    // 72 cluster_name, 136 pad
+                                                    // 72 cluster_name, 136 pad
     b[256] = 0b1000_0001; // regions 0 and 7
     b[257] = 0b0000_0010; // region 9
     b

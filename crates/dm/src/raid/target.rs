@@ -209,7 +209,8 @@ pub struct RaidTarget {
 
 impl std::fmt::Debug for RaidTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let legs: Vec<String> = self.legs.iter().map(|l| l.data.as_ref().map_or("-".into(), |d| d.num.to_string())).collect();
+        let legs: Vec<String> =
+            self.legs.iter().map(|l| l.data.as_ref().map_or("-".into(), |d| d.num.to_string())).collect();
         write!(f, "raid1({})", legs.join(" "))
     }
 }
@@ -436,7 +437,9 @@ impl RaidTarget {
         }
         // New devices in an existing set need `rebuild`.
         let new_devs: Vec<usize> = (0..n)
-            .filter(|&i| self.legs[i].data.is_some() && matches!(&images[i], Some(Ok(MetaImage { sb: SbState::New, .. }))))
+            .filter(|&i| {
+                self.legs[i].data.is_some() && matches!(&images[i], Some(Ok(MetaImage { sb: SbState::New, .. })))
+            })
             .collect();
         if new_devs.iter().any(|i| !self.args.rebuild.contains(i)) {
             return Err(
@@ -455,12 +458,12 @@ impl RaidTarget {
         // The bitmap: from every in-sync leg whose bitmap reads, OR-ed.
         let mut template: Option<BitmapSuper> = None;
         let mut stale = false;
-        for i in 0..n {
+        for (i, image) in images.iter().enumerate() {
             let Some(sb) = sb_of(i) else { continue };
             if fsb.is_failed(i) || sb.disk_recovery_offset.is_some() {
                 continue;
             }
-            if let Some(Ok(MetaImage { bitmap: Some(b), .. })) = &images[i] {
+            if let Some(Ok(MetaImage { bitmap: Some(b), .. })) = image {
                 match b {
                     Ok((bsb, b)) => {
                         stale |= bsb.is_stale();
@@ -577,7 +580,9 @@ impl RaidTarget {
     /// Slots whose metadata is written.
     fn live_meta(&self, st: &State) -> Vec<usize> {
         (0..self.legs.len())
-            .filter(|&i| self.legs[i].meta.is_some() && matches!(st.legs[i], LegState::InSync | LegState::Recovering { .. }))
+            .filter(|&i| {
+                self.legs[i].meta.is_some() && matches!(st.legs[i], LegState::InSync | LegState::Recovering { .. })
+            })
             .collect()
     }
 
@@ -633,7 +638,9 @@ impl RaidTarget {
                         })
                     })
                     .collect();
-                hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(io_error("raid: metadata write panicked")))).collect()
+                hs.into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err(io_error("raid: metadata write panicked"))))
+                    .collect()
             });
             let failed: Vec<usize> =
                 targets.iter().zip(&results).filter(|(_, r)| r.is_err()).map(|(i, _)| *i).collect();
@@ -765,7 +772,12 @@ impl RaidTarget {
     }
 
     /// A write-like request: `op(dev, at, len)` on every leg that takes it.
-    fn write_with(&self, at: Sectors, len: Sectors, op: &dyn Fn(&dyn BlockDevice, Sectors, Sectors) -> Result<()>) -> Result<()> {
+    fn write_with(
+        &self,
+        at: Sectors,
+        len: Sectors,
+        op: &dyn Fn(&dyn BlockDevice, Sectors, Sectors) -> Result<()>,
+    ) -> Result<()> {
         if len.0 == 0 {
             return Ok(());
         }
@@ -953,7 +965,7 @@ impl RaidTarget {
                         }
                     }
                 }
-                off = off + n;
+                off += n;
             }
         }
         (mismatched, failed)
@@ -1316,7 +1328,7 @@ impl Target for RaidTarget {
                 if self.action(&st).0 != SyncAction::Idle {
                     return Err(self.busy_error());
                 }
-                if !st.legs.iter().any(|l| *l == LegState::InSync) {
+                if !st.legs.contains(&LegState::InSync) {
                     return Err(self.busy_error());
                 }
                 st.check = Some(Check { repair: m == RaidMessage::Repair, pos: 0 });
