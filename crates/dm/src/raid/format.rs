@@ -244,11 +244,7 @@ impl Superblock {
         put32(&mut b, 48, self.level);
         put32(&mut b, 52, self.layout);
         put32(&mut b, 56, self.stripe_sectors);
-        let mut flags = self.flags & !(SB_FLAG_RESHAPE_ACTIVE | SB_FLAG_RESHAPE_BACKWARDS);
-        if self.reshape_position.is_some() {
-            flags |= self.flags & (SB_FLAG_RESHAPE_ACTIVE | SB_FLAG_RESHAPE_BACKWARDS);
-        }
-        put32(&mut b, 60, flags);
+        put32(&mut b, 60, self.flags);
         put64(&mut b, 64, raw_offset(self.reshape_position));
         put32(&mut b, 72, self.new_level);
         put32(&mut b, 76, self.new_layout);

@@ -147,3 +147,13 @@ fn test_bits_layout_and_sizes() {
     assert_eq!(bitmap_area_len(8 * 257), 1024);
     assert_eq!(meta_dev_min(1 << 21), Bytes(4096 + 256 + (1 << 18) + 256));
 }
+
+/// fuzz/raid_meta found it: encoding cleared reshape flags that had no
+/// reshape position, so a decoded superblock did not re-encode to itself.
+#[test]
+fn test_superblock_reencodes_flags_as_read() {
+    let mut img = golden_sb();
+    img[60..64].copy_from_slice(&u32::MAX.to_le_bytes());
+    let SbState::Valid(sb) = Superblock::decode(&img).unwrap() else { panic!("new") };
+    assert_eq!(sb.encode(512), img);
+}
