@@ -301,6 +301,18 @@ fn test_raid_reads_are_balanced_and_a_failed_read_is_retried() {
     assert_eq!(raid_status(&reg2, "r"), format!("raid1 2 AD {SECTORS}/{SECTORS} idle 0 0 -"));
 }
 
+#[test]
+fn test_raid_max_recovery_rate_paces_the_resync() {
+    let reg = registry();
+    legs(&reg, &[stamped(BYTES, 8, 0), vec![0; BYTES]]);
+    create(&reg, "r", &raid_table(2, "max_recovery_rate 1024"));
+    let t0 = std::time::Instant::now();
+    step_until_done(&reg, "r");
+    // 32 regions of 4 KiB at 1 MiB/s: at least 125 ms.
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(120), "{:?}", t0.elapsed());
+    assert!(raid_status(&reg, "r").contains(" AA "));
+}
+
 // ----- the model -----
 
 #[derive(Debug, Clone)]

@@ -622,13 +622,17 @@ impl RaidTarget {
                     .enumerate()
                     .map(|(k, &i)| {
                         let m = self.legs[i].meta.as_ref().expect("live meta");
-                        let bitmap = &bitmap;
+                        // Whole logical blocks of the device (4 KiB on 4Kn
+                        // disks), zero after the bits.
+                        let lbs = (m.dev.logical_block_size() as usize).max(512);
+                        let mut bitmap = bitmap.clone();
+                        bitmap.resize(bitmap.len().div_ceil(lbs) * lbs, 0);
                         let sb = blocks.get(k);
                         // Each durable before the next, as md's
                         // PREFLUSH|FUA metadata writes: a superblock never
                         // lands without the bitmap written before it.
                         sc.spawn(move || {
-                            m.dev.write(BITMAP_OFFSET.sectors_floor(), bitmap)?;
+                            m.dev.write(BITMAP_OFFSET.sectors_floor(), &bitmap)?;
                             m.dev.flush()?;
                             if let Some(sb) = sb {
                                 m.dev.write(Sectors(0), sb)?;
