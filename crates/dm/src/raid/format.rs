@@ -479,11 +479,19 @@ impl Bits {
 }
 
 /// The bitmap area (superblock and bits) as written at
-/// [`BITMAP_OFFSET`], [`bitmap_area_len`] bytes long.
+/// [`BITMAP_OFFSET`], [`bitmap_area_len`] bytes long. As md writes it,
+/// every bit past the last region is set, to the end of the area (md
+/// fills its page with ones when it creates the bitmap, and the readers
+/// ignore those bits).
 pub fn encode_bitmap(sb: &BitmapSuper, bits: &Bits) -> Vec<u8> {
-    let mut b = vec![0u8; bitmap_area_len(bits.regions())];
+    let mut b = vec![0xffu8; bitmap_area_len(bits.regions())];
     b[..BITMAP_SB_SIZE].copy_from_slice(&sb.encode());
-    b[BITMAP_SB_SIZE..BITMAP_SB_SIZE + bits.as_bytes().len()].copy_from_slice(bits.as_bytes());
+    let n = bits.as_bytes().len();
+    b[BITMAP_SB_SIZE..BITMAP_SB_SIZE + n].copy_from_slice(bits.as_bytes());
+    let used = (bits.regions() % 8) as u32;
+    if used != 0 {
+        b[BITMAP_SB_SIZE + n - 1] |= !((1u8 << used) - 1);
+    }
     b
 }
 

@@ -623,10 +623,10 @@ impl RaidTarget {
                     .map(|(k, &i)| {
                         let m = self.legs[i].meta.as_ref().expect("live meta");
                         // Whole logical blocks of the device (4 KiB on 4Kn
-                        // disks), zero after the bits.
+                        // disks), ones after the bits as md's page.
                         let lbs = (m.dev.logical_block_size() as usize).max(512);
                         let mut bitmap = bitmap.clone();
-                        bitmap.resize(bitmap.len().div_ceil(lbs) * lbs, 0);
+                        bitmap.resize(bitmap.len().div_ceil(lbs) * lbs, 0xff);
                         let sb = blocks.get(k);
                         // Each durable before the next, as md's
                         // PREFLUSH|FUA metadata writes: a superblock never
