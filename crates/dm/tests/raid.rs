@@ -302,6 +302,27 @@ fn test_raid_reads_are_balanced_and_a_failed_read_is_retried() {
 }
 
 #[test]
+fn test_raid_write_behind_of_an_existing_bitmap_wins_over_the_table() {
+    let reg = registry();
+    let l = legs(&reg, &[vec![0; BYTES], vec![0; BYTES]]);
+    create(&reg, "r", &raid_table(2, "nosync max_write_behind 512"));
+    assert!(table_of(&reg, "r").contains(" max_write_behind 256 "), "{}", table_of(&reg, "r"));
+    assert_eq!(decode_bitmap(&read(&*l[0].meta, 4096, 512)).unwrap().0.write_behind, 256);
+    reg.suspend("r").unwrap();
+    reg.remove("r").unwrap();
+    create(&reg, "r", &raid_table(2, "max_write_behind 100"));
+    assert!(table_of(&reg, "r").contains(" max_write_behind 256 "), "{}", table_of(&reg, "r"));
+    reg.remove("r").unwrap();
+    // As the kernel after `lvchange --writebehind 512` of a set made without.
+    create(&reg, "r", &raid_table(2, "nosync").replace("nosync", "sync"));
+    step_until_done(&reg, "r");
+    reg.suspend("r").unwrap();
+    reg.remove("r").unwrap();
+    create(&reg, "r", &raid_table(2, "max_write_behind 512"));
+    assert!(table_of(&reg, "r").contains(" max_write_behind 0 "), "{}", table_of(&reg, "r"));
+}
+
+#[test]
 fn test_raid_max_recovery_rate_paces_the_resync() {
     let reg = registry();
     legs(&reg, &[stamped(BYTES, 8, 0), vec![0; BYTES]]);

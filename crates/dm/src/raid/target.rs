@@ -33,13 +33,15 @@
 //! Departures from the kernel: `frozen` stays frozen until `idle`,
 //! `resync` or `recover` (the kernel's 1.15 thaws at once and answers
 //! EINVAL); `resync` and `recover` only thaw and never answer busy;
-//! `max_write_behind` is kept in the table and the bitmap but writes to
+//! `max_write_behind` is kept in the bitmap (an existing bitmap's wins over
+//! the table's, as md's, and `dmsetup table` shows it) but writes to
 //! `write_mostly` legs are not acknowledged early; a non-zero
 //! `data_offset` (reshape space) is refused.
 
 use super::bitmap::WriteIntent;
 use super::format::{
     decode_bitmap, encode_bitmap, meta_dev_min, BitmapSuper, Bits, FormatError, SbState, Superblock, BITMAP_OFFSET,
+    WRITE_BEHIND_MAX,
 };
 use crate::device::Background;
 use crate::kind::{BuildCtx, Caps, TargetKind};
@@ -396,7 +398,8 @@ impl RaidTarget {
         let regions = self.nr_regions;
         let mut bits = Bits::new(regions);
         let mut bitmap_sb = BitmapSuper::new(self.region, self.len, self.daemon_sleep_secs());
-        bitmap_sb.write_behind = self.args.max_write_behind.map_or(0, |w| w as u32);
+        // A new bitmap takes the table's limit (md: at most COUNTER_MAX).
+        bitmap_sb.write_behind = self.args.max_write_behind.map_or(0, |w| w.min(u64::from(WRITE_BEHIND_MAX)) as u32);
         let Some(f) = freshest else {
             // A new set: every present leg holds "the data"; resync unless nosync.
             for (i, l) in self.legs.iter().enumerate() {
@@ -488,9 +491,9 @@ impl RaidTarget {
             if self.args.daemon_sleep.is_none() {
                 bitmap_sb.daemon_sleep = t.daemon_sleep;
             }
-            if self.args.max_write_behind.is_none() {
-                bitmap_sb.write_behind = t.write_behind;
-            }
+            // md reads the write-behind limit from an existing bitmap,
+            // whatever the table said (and the table re-emits that).
+            bitmap_sb.write_behind = t.write_behind;
         }
         for (i, l) in self.legs.iter().enumerate() {
             legs[i] = match (&l.data, &images[i]) {
@@ -1298,6 +1301,15 @@ impl Target for RaidTarget {
 
     fn table_params(&self) -> String {
         let mut a = self.args.clone();
+        if a.max_write_behind.is_some() {
+            // The limit in effect: an existing bitmap's (the kernel's
+            // table reads back 0 after `lvchange --writebehind 512` on a
+            // set created without one: lvm fixtures oracle6 059).
+            let st = self.lock();
+            if st.started {
+                a.max_write_behind = Some(u64::from(st.bitmap_sb.write_behind));
+            }
+        }
         for (d, l) in a.devs.iter_mut().zip(&self.legs) {
             d.meta = l.meta.as_ref().map(|u| DevRef::Number(u.num));
             d.data = l.data.as_ref().map(|u| DevRef::Number(u.num));
