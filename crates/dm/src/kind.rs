@@ -48,8 +48,8 @@ pub struct TargetKind {
 /// Every target type, in the order `dmsetup targets` lists them (the
 /// kernel lists the most recently registered first).
 pub static KINDS: &[&TargetKind] = &[
-    &crate::raid::KIND,
     &crate::clone::target::KIND,
+    &crate::raid::KIND,
     &crate::snapshot::MERGE_KIND,
     &crate::snapshot::ORIGIN_KIND,
     &crate::snapshot::SNAPSHOT_KIND,
