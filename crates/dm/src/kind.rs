@@ -49,10 +49,10 @@ pub struct TargetKind {
 /// kernel lists the most recently registered first).
 pub static KINDS: &[&TargetKind] = &[
     &crate::clone::target::KIND,
-    &crate::raid::KIND,
     &crate::snapshot::MERGE_KIND,
     &crate::snapshot::ORIGIN_KIND,
     &crate::snapshot::SNAPSHOT_KIND,
+    &crate::raid::KIND,
     &crate::mirror::KIND,
     &crate::targets::STRIPED_KIND,
     &crate::targets::ZERO_KIND,
