@@ -23,6 +23,7 @@ pub mod merge;
 pub mod mirror;
 pub mod pv;
 pub mod pvmove;
+pub mod raid;
 pub mod remove;
 pub mod resize;
 pub mod scan;
