@@ -24,7 +24,8 @@
 use super::common::{next_lv_name, pv_keys, undo_create, zero_start, SizeSpec};
 use super::mirror::{candidate_pvs, find, insufficient, lv_pvs, new_lv};
 use super::Session;
-use crate::activate::{self, DmDevice, RaidMessage};
+use crate::activate::{self, DmDevice};
+pub use crate::activate::RaidMessage;
 use crate::alloc::{self, Area};
 use crate::disk::Vg;
 use crate::extent::Extents;
@@ -380,6 +381,12 @@ fn finish_rebuild(s: &mut Session, vg: &mut Vg, lv: &str, loaded: &[DmDevice]) -
     s.commit(vg)?;
     let plan = activate::plan(vg, lv)?;
     activate::sync_family(s.host()?, loaded, &plan)
+}
+
+/// Whether the raid family of `lv` has sub-LVs flagged `REBUILD`.
+pub fn has_rebuild(vg: &Vg, lv: &str) -> bool {
+    let top = activate::family_origin(vg, lv);
+    vg.vg.raid_sub_lvs(&top).iter().any(|n| vg.vg.lv(n).is_some_and(|x| x.has_status(REBUILD)))
 }
 
 /// After activating raid LV `lv` (any activation path): the `REBUILD`
