@@ -29,8 +29,12 @@ fn test_raid1_lvs_on_the_command_line_without_a_daemon() {
     let e = lvm.fails(3, &["lvcreate", "-an", "--type", "raid1", "-m", "10", "-L", "8M", "vg0"]);
     assert_eq!(e, "Only up to 10 images in raid1 supported currently.");
     // -m alone makes raid1, as LVM 2.03's default segtype.
-    assert_eq!(lvm.ok(&["lvcreate", "-an", "-m", "1", "-L", "8M", "-n", "r", "vg0"]), "  Logical volume \"r\" created.\n");
-    let rows = lvm.ok(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", "lv_name,lv_attr,segtype,devices", "vg0"]);
+    assert_eq!(
+        lvm.ok(&["lvcreate", "-an", "-m", "1", "-L", "8M", "-n", "r", "vg0"]),
+        "  Logical volume \"r\" created.\n"
+    );
+    let rows =
+        lvm.ok(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", "lv_name,lv_attr,segtype,devices", "vg0"]);
     assert_eq!(
         rows,
         format!(
@@ -78,10 +82,7 @@ fn test_raid1_lvs_on_the_command_line_without_a_daemon() {
     assert_eq!(e, "Can't remove logical volume vg0/r_rimage_0 used as RAID device.");
     assert_eq!(lvm.ok(&["lvconvert", "-y", "-m", "0", "vg0/r"]), "  Logical volume vg0/r successfully converted.\n");
     assert_eq!(lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,segtype", "vg0/r"]).trim(), "r linear");
-    assert_eq!(
-        lvm.ok(&["lvconvert", "-y", "-m", "2", "vg0/r"]),
-        "  Logical volume vg0/r successfully converted.\n"
-    );
+    assert_eq!(lvm.ok(&["lvconvert", "-y", "-m", "2", "vg0/r"]), "  Logical volume vg0/r successfully converted.\n");
     lvm.ok(&["lvremove", "-f", "vg0/r"]);
     assert_eq!(lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name", "vg0"]).split_whitespace().count(), 4);
 }

@@ -517,9 +517,7 @@ fn raid_own_table(vg: &Vg, lv: &LogicalVolume) -> Result<(Vec<DmDevice>, Table),
     let mut rebuild = Vec::new();
     let mut write_mostly = Vec::new();
     for (i, a) in r.areas.iter().enumerate() {
-        let sub = |n: &str| {
-            v.lv(n).ok_or_else(|| FormatError(format!("raid {}: its sub-LV {n} is missing", lv.name)))
-        };
+        let sub = |n: &str| v.lv(n).ok_or_else(|| FormatError(format!("raid {}: its sub-LV {n} is missing", lv.name)));
         let data = sub(&a.data)?;
         let meta = a.meta.as_deref().map(sub).transpose()?;
         if data.has_status(crate::model::REBUILD) || meta.is_some_and(|m| m.has_status(crate::model::REBUILD)) {

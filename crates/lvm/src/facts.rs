@@ -326,7 +326,11 @@ pub fn lv_partial(view: &View, lv: &LogicalVolume) -> bool {
         return false;
     }
     if lv.raid().is_some() {
-        return vg.vg.raid_sub_lvs(&lv.name).iter().any(|n| view.lv(n).is_some_and(|s| !crate::activate::lv_on_present_pvs(vg, s)));
+        return vg
+            .vg
+            .raid_sub_lvs(&lv.name)
+            .iter()
+            .any(|n| view.lv(n).is_some_and(|s| !crate::activate::lv_on_present_pvs(vg, s)));
     }
     !crate::activate::lv_on_present_pvs(vg, lv)
 }

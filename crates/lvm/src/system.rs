@@ -274,8 +274,9 @@ impl Config {
         }
         if let Some(act) = top.section("activation") {
             if let Some(Value::Str(m)) = act.value("activation_mode") {
-                c.activation_mode = crate::ops::raid::ActivationMode::parse(m)
-                    .map_err(|_| FormatError(format!("activation/activation_mode: \"{m}\" is not complete, degraded or partial")))?;
+                c.activation_mode = crate::ops::raid::ActivationMode::parse(m).map_err(|_| {
+                    FormatError(format!("activation/activation_mode: \"{m}\" is not complete, degraded or partial"))
+                })?;
             }
             if let Some(Value::Str(p)) = act.value("raid_fault_policy") {
                 c.raid_fault_policy_allocate = matches!(&**p, "allocate" | "replace");

@@ -134,14 +134,17 @@ fn test_lvcreate_raid1_writes_lvms_metadata_zeroes_the_rmetas_and_loads_the_raid
     let order: Vec<&str> = log.iter().map(|l| l.split(':').next().unwrap()).collect();
     assert_eq!(
         order,
-        ["create vg0-r_rmeta_0", "create vg0-r_rimage_0", "create vg0-r_rmeta_1", "create vg0-r_rimage_1", "create vg0-r"]
+        [
+            "create vg0-r_rmeta_0",
+            "create vg0-r_rimage_0",
+            "create vg0-r_rmeta_1",
+            "create vg0-r_rimage_1",
+            "create vg0-r"
+        ]
     );
     // lvs -a: the raid, its images in sync (A) and its metadata LVs.
     t.host.world().status.insert("vg0-r".into(), status("AA", 8192, 8192, SyncAction::Idle, 0));
-    assert_eq!(
-        attrs(&t, &["r", "r_rimage_0", "r_rmeta_0"]),
-        ["rwi-a-r---", "iwi-a-r---", "ewi-a-r---"]
-    );
+    assert_eq!(attrs(&t, &["r", "r_rimage_0", "r_rmeta_0"]), ["rwi-a-r---", "iwi-a-r---", "ewi-a-r---"]);
 }
 
 #[test]
@@ -183,7 +186,10 @@ fn test_raid1_metadata_text_round_trips_and_reads_lvms_own() {
     assert_eq!(&back, &*vg.vg);
     // A segment as LVM 2.03 writes it, with rates, write-behind and flags.
     let lvm = text
-        .replace("region_size = 4096\n", "region_size = 4096\nwritebehind = 512\nmin_recovery_rate = 10\nmax_recovery_rate = 100\n")
+        .replace(
+            "region_size = 4096\n",
+            "region_size = 4096\nwritebehind = 512\nmin_recovery_rate = 10\nmax_recovery_rate = 100\n",
+        )
         .replacen("status = [\"READ\", \"WRITE\"]", "status = [\"READ\", \"WRITE\", \"REBUILD\", \"WRITEMOSTLY\"]", 1);
     let v = VolumeGroup::from_tree(&Tree::parse(&lvm).unwrap()).unwrap();
     let r = v.lv("r").unwrap().raid().unwrap();
@@ -377,8 +383,9 @@ fn test_lvchange_rebuild_of_an_inactive_raid_is_passed_at_its_next_activation() 
     assert!(!table(&t, "vg0-r").contains("rebuild"));
     assert!(!s.vg("vg0", true).unwrap().vg.lv("r_rimage_1").unwrap().has_status(REBUILD));
     // A PV no slot is on is refused.
-    let e = raid::lvchange_raid(&mut s, "vg0", "r", &RaidChange { rebuild: vec![t.pvs[2].clone()], ..Default::default() })
-        .unwrap_err();
+    let e =
+        raid::lvchange_raid(&mut s, "vg0", "r", &RaidChange { rebuild: vec![t.pvs[2].clone()], ..Default::default() })
+            .unwrap_err();
     assert!(e.to_string().starts_with("Logical volume vg0/r does not contain any of the PVs to rebuild."));
 }
 
@@ -401,10 +408,7 @@ fn test_activationmode_complete_refuses_a_raid_missing_a_leg_and_degraded_loads_
     let mut a = ulvm_lvm::ops::change::LvChange::new("vg0", Some("r"));
     a.activate = Some(true);
     ulvm_lvm::ops::change::lvchange(&mut s, &a).unwrap();
-    assert_eq!(
-        table(&t, "vg0-r"),
-        "0 16384 raid raid1 3 0 region_size 4096 2 vg0-r_rmeta_0 vg0-r_rimage_0 - -"
-    );
+    assert_eq!(table(&t, "vg0-r"), "0 16384 raid raid1 3 0 region_size 4096 2 vg0-r_rmeta_0 vg0-r_rimage_0 - -");
     assert!(!t.host.world().devs.contains_key("vg0-r_rimage_1"));
     t.host.world().status.insert("vg0-r".into(), status("A-", 16384, 16384, SyncAction::Idle, 0));
     assert_eq!(attrs(&t, &["r", "r_rimage_1"]), ["rwi-a-r-p-", "Iwi---r-p-"]);

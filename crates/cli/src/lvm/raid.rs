@@ -170,4 +170,3 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     raid::lvchange_raid(&mut ctx.s, &vg, &lv, &c)?;
     Ok(0)
 }
-

@@ -347,10 +347,7 @@ fn collect_pieces(
         if let Some((r, _)) = vg.raid_parent(&lv.name) {
             // LVM moves a raid's slots to PVs no other slot is on; ulvm
             // has no such rule yet, so it leaves them.
-            s.warn(format!(
-                "WARNING: Skipping {} of raid {}: ulvm does not move raid LVs yet.",
-                lv.name, r.name
-            ));
+            s.warn(format!("WARNING: Skipping {} of raid {}: ulvm does not move raid LVs yet.", lv.name, r.name));
             skipped = true;
             continue;
         }

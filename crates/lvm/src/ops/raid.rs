@@ -24,8 +24,8 @@
 use super::common::{next_lv_name, pv_keys, undo_create, zero_start, SizeSpec};
 use super::mirror::{candidate_pvs, find, insufficient, lv_pvs, new_lv};
 use super::Session;
-use crate::activate::{self, DmDevice};
 pub use crate::activate::RaidMessage;
+use crate::activate::{self, DmDevice};
 use crate::alloc::{self, Area};
 use crate::disk::Vg;
 use crate::extent::Extents;
@@ -321,9 +321,7 @@ fn set_sync(plan: &mut [DmDevice], top: &str, sync: RaidSync) {
 /// The raid LV's live status, if it is active.
 pub fn raid_status(s: &mut Session, vg: &str, lv: &str) -> Option<RaidStatus> {
     let h = s.host_if_running()?;
-    if h.state(&dm_name(vg, lv, None)).ok()?.is_none() {
-        return None;
-    }
+    h.state(&dm_name(vg, lv, None)).ok()??;
     match h.status(&dm_name(vg, lv, None)).ok()? {
         TargetStatus::Raid(r) => Some(r),
         _ => None,
@@ -395,7 +393,8 @@ pub fn has_rebuild(vg: &Vg, lv: &str) -> bool {
 pub fn after_activation(s: &mut Session, vg: &mut Vg, lv: &str) -> Result<(), LvmError> {
     let top = activate::family_origin(vg, lv);
     let Some(l) = vg.vg.lv(&top) else { return Ok(()) };
-    if l.raid().is_none() || !vg.vg.raid_sub_lvs(&top).iter().any(|n| vg.vg.lv(n).is_some_and(|x| x.has_status(REBUILD)))
+    if l.raid().is_none()
+        || !vg.vg.raid_sub_lvs(&top).iter().any(|n| vg.vg.lv(n).is_some_and(|x| x.has_status(REBUILD)))
     {
         return Ok(());
     }
@@ -408,7 +407,8 @@ pub fn after_activation(s: &mut Session, vg: &mut Vg, lv: &str) -> Result<(), Lv
 pub fn check_activation_mode(vg: &Vg, lv: &LogicalVolume, mode: ActivationMode) -> Result<(), LvmError> {
     let Some(r) = lv.raid() else { return Ok(()) };
     let present = |n: &str| vg.vg.lv(n).is_some_and(|l| activate::lv_on_present_pvs(vg, l));
-    let missing = r.areas.iter().filter(|a| !present(&a.data) || a.meta.as_deref().is_some_and(|m| !present(m))).count();
+    let missing =
+        r.areas.iter().filter(|a| !present(&a.data) || a.meta.as_deref().is_some_and(|m| !present(m))).count();
     if missing == 0 || mode == ActivationMode::Partial {
         return Ok(());
     }
@@ -500,7 +500,10 @@ pub fn lvconvert_raid(s: &mut Session, c: &RaidConvert) -> Result<(), LvmError> 
     }
     let linear = matches!(lv.segments.as_slice(), [Segment { kind: SegmentKind::Striped { stripes, .. }, .. }, ..]
         if stripes.len() == 1)
-        && lv.segments.iter().all(|seg| matches!(&seg.kind, SegmentKind::Striped { stripes, .. } if stripes.len() == 1));
+        && lv
+            .segments
+            .iter()
+            .all(|seg| matches!(&seg.kind, SegmentKind::Striped { stripes, .. } if stripes.len() == 1));
     let have = match lv.raid() {
         Some(r) => r.areas.len(),
         None if linear => 1,
@@ -627,9 +630,8 @@ fn add_slots(vg: &mut Vg, name: &str, n: usize, pvs: Option<&[String]>) -> Resul
 /// one slot left makes the LV linear on its image's extents.
 fn remove_slots(vg: &mut Vg, name: &str, n: usize, pvs: Option<&[String]>) {
     let r = vg.vg.lv(name).and_then(|l| l.raid()).expect("a raid LV").clone();
-    let on = |a: &RaidArea, pvs: &[String]| {
-        vg.vg.lv(&a.data).is_some_and(|l| lv_pvs(l).iter().any(|k| pvs.contains(k)))
-    };
+    let on =
+        |a: &RaidArea, pvs: &[String]| vg.vg.lv(&a.data).is_some_and(|l| lv_pvs(l).iter().any(|k| pvs.contains(k)));
     let mut gone: Vec<usize> = Vec::new();
     if let Some(pvs) = pvs {
         for (i, a) in r.areas.iter().enumerate() {
@@ -892,7 +894,10 @@ pub fn lvchange_raid(s: &mut Session, vg_name: &str, lv_name: &str, c: &RaidChan
     let active = is_active(s, &vg, lv_name)?;
     let mut after = vg.clone();
     let slot_on = |a: &RaidArea, key: &str| {
-        a.meta.iter().chain(std::iter::once(&a.data)).any(|n| vg.vg.lv(n).is_some_and(|l| lv_pvs(l).iter().any(|k| k == key)))
+        a.meta
+            .iter()
+            .chain(std::iter::once(&a.data))
+            .any(|n| vg.vg.lv(n).is_some_and(|l| lv_pvs(l).iter().any(|k| k == key)))
     };
     if !c.rebuild.is_empty() {
         let keys = pv_keys(&vg, &c.rebuild)?.unwrap_or_default();
