@@ -75,7 +75,7 @@ fn test_raid1_lvs_on_the_command_line_without_a_daemon() {
     );
     assert_eq!(seq(), before);
     let e = lvm.fails(5, &["lvchange", "--syncaction", "check", "vg0/r"]);
-    assert_eq!(e, "vg0/r must be active to perform this operation.");
+    assert_eq!(e, "Unable to send message to an inactive logical volume.");
     let e = lvm.fails(3, &["lvchange", "--syncaction", "scrub", "vg0/r"]);
     assert_eq!(e, "Invalid argument for --syncaction: scrub");
     let e = lvm.fails(5, &["lvremove", "-f", "vg0/r_rimage_0"]);

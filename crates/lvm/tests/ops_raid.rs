@@ -356,13 +356,18 @@ fn test_syncaction_sends_the_message_and_needs_an_active_raid() {
     let t = setup("raid-syncaction");
     let mut s = t.session(true);
     raid::lvcreate_raid(&mut s, &create("r", 8, 1)).unwrap();
+    // Not while the initial resync runs, as LVM.
+    t.host.world().status.insert("vg0-r".into(), status("aa", 4096, 16384, SyncAction::Resync, 0));
+    let e = raid::syncaction(&mut s, "vg0", "r", RaidMessage::Check).unwrap_err();
+    assert_eq!(e.to_string(), "vg0/r state is currently \"resync\".  Unable to switch to \"check\".");
+    t.host.world().status.insert("vg0-r".into(), status("AA", 16384, 16384, SyncAction::Idle, 0));
     raid::syncaction(&mut s, "vg0", "r", RaidMessage::Check).unwrap();
     assert!(t.host.world().log.iter().any(|l| l == "message vg0-r 0 check"));
     t.host.world().status.insert("vg0-r".into(), status("AA", 16384, 16384, SyncAction::Idle, 128));
     assert_eq!(attrs(&t, &["r"]), ["rwi-a-r-m-"]);
     t.host.world().devs.clear();
     let e = raid::syncaction(&mut s, "vg0", "r", RaidMessage::Repair).unwrap_err();
-    assert_eq!(e.to_string(), "vg0/r must be active to perform this operation.");
+    assert_eq!(e.to_string(), "Unable to send message to an inactive logical volume.");
 }
 
 #[test]
@@ -412,4 +417,30 @@ fn test_activationmode_complete_refuses_a_raid_missing_a_leg_and_degraded_loads_
     assert!(!t.host.world().devs.contains_key("vg0-r_rimage_1"));
     t.host.world().status.insert("vg0-r".into(), status("A-", 16384, 16384, SyncAction::Idle, 0));
     assert_eq!(attrs(&t, &["r", "r_rimage_1"]), ["rwi-a-r-p-", "Iwi---r-p-"]);
+}
+
+#[test]
+fn test_lvconvert_repair_around_a_missing_pv_commits_it_as_missing() {
+    let t = setup("raid-repair-missing");
+    let mut s = t.session(true);
+    raid::lvcreate_raid(&mut s, &create("r", 8, 1)).unwrap();
+    t.lines.take();
+    // pv1 dies: its label is gone, the target marks its slot dead.
+    let mut b = std::fs::read(&t.pvs[1]).unwrap();
+    b[..1 << 20].fill(0);
+    std::fs::write(&t.pvs[1], b).unwrap();
+    t.host.world().status.insert("vg0-r".into(), status("AD", 16384, 16384, SyncAction::Idle, 0));
+    assert_eq!(attrs(&t, &["r", "r_rimage_1", "r_rmeta_1"]), ["rwi-a-r-p-", "Iwi-a-r-p-", "ewi-a-r-p-"]);
+    // Other changes are refused while the PV is missing.
+    let c = RaidConvert { vg: "vg0".into(), lv: "r".into(), mirrors: Some(2), ..Default::default() };
+    assert!(raid::lvconvert_raid(&mut s, &c).is_err());
+    assert!(raid::repair(&mut s, "vg0", "r", RaidRepair::Ask).unwrap());
+    assert_eq!(t.lines.take().0, ["Faulty devices in vg0/r successfully replaced."]);
+    let vg = s.vg("vg0", true).unwrap();
+    assert_eq!(vg.missing, ["pv1"]);
+    assert!(vg.vg.pv("pv1").unwrap().status.iter().any(|f| f == "MISSING"));
+    assert_eq!(at(&t, "r_rimage_1"), ("pv2".into(), Extents(1), Extents(2)));
+    assert!(table(&t, "vg0-r").ends_with("vg0-r_rmeta_0 vg0-r_rimage_0 vg0-r_rmeta_1 vg0-r_rimage_1"));
+    t.host.world().status.insert("vg0-r".into(), status("AA", 16384, 16384, SyncAction::Idle, 0));
+    assert_eq!(attrs(&t, &["r", "r_rimage_1"]), ["rwi-a-r---", "iwi-a-r---"]);
 }

@@ -233,6 +233,12 @@ impl Session {
         Ok(disk::commit(&self.sd, vg, &self.cmdline)?)
     }
 
+    /// [`Session::commit`] of a VG with missing PVs (flagged `MISSING`),
+    /// for the repairs LVM allows then.
+    pub fn commit_missing(&self, vg: &mut Vg) -> Result<(), LvmError> {
+        Ok(disk::commit_missing(&self.sd, vg, &self.cmdline)?)
+    }
+
     /// The device host, connected on first use.
     pub fn host(&mut self) -> Result<&mut (dyn DmHost + Send), LvmError> {
         if self.host.is_none() {

@@ -350,18 +350,35 @@ fn clear_rebuild(vg: &mut Vg, lv: &str) -> bool {
     had
 }
 
-/// Commits `after` and brings an active family from `before` to it; then,
+/// A raid repair (and clearing the flags it passed) commits even with
+/// PVs missing (flagged `MISSING`), as LVM lets a degraded raid be
+/// repaired; a VG with nothing missing commits as always.
+fn commit(s: &mut Session, vg: &mut Vg) -> Result<(), LvmError> {
+    if vg.missing.is_empty() {
+        s.commit(vg)
+    } else {
+        s.commit_missing(vg)
+    }
+}
+
+/// Commits `after` and brings an active family (with `repairing`, one
+/// with PVs missing too) from `before` to it; then,
 /// if the new table passed `rebuild` to the target, clears the flags in a
 /// second commit and reloads without them, as LVM does. An inactive LV
 /// keeps its flags until it is activated.
 fn commit_and_reload(
+    repairing: bool,
     s: &mut Session,
     after: &mut Vg,
     family: &str,
     before: &[DmDevice],
     active: bool,
 ) -> Result<(), LvmError> {
-    s.commit(after)?;
+    if repairing {
+        commit(s, after)?;
+    } else {
+        s.commit(after)?;
+    }
     if !active {
         return Ok(());
     }
@@ -376,7 +393,7 @@ fn finish_rebuild(s: &mut Session, vg: &mut Vg, lv: &str, loaded: &[DmDevice]) -
     if !clear_rebuild(vg, lv) {
         return Ok(());
     }
-    s.commit(vg)?;
+    commit(s, vg)?;
     let plan = activate::plan(vg, lv)?;
     activate::sync_family(s.host()?, loaded, &plan)
 }
@@ -488,7 +505,7 @@ pub fn lvconvert_raid(s: &mut Session, c: &RaidConvert) -> Result<(), LvmError> 
                 )));
             }
         }
-        commit_and_reload(s, &mut after, &family, &before, active)?;
+        commit_and_reload(false, s, &mut after, &family, &before, active)?;
         s.print(format!("Logical volume {who} successfully converted."));
         return Ok(());
     }
@@ -540,7 +557,7 @@ pub fn lvconvert_raid(s: &mut Session, c: &RaidConvert) -> Result<(), LvmError> 
     } else {
         remove_slots(&mut after, &lv.name, have - want, pvs.as_deref());
     }
-    commit_and_reload(s, &mut after, &family, &before, active)?;
+    commit_and_reload(false, s, &mut after, &family, &before, active)?;
     s.print(format!("Logical volume {who} successfully converted."));
     Ok(())
 }
@@ -843,7 +860,7 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str, how: RaidRepair) ->
         }
         v.lv_mut(lv_name).and_then(|l| l.raid_mut()).expect("a raid LV").areas[i].meta = Some(meta_name);
     }
-    commit_and_reload(s, &mut after, &family, &before, true)?;
+    commit_and_reload(true, s, &mut after, &family, &before, true)?;
     s.print(format!("Faulty devices in {who} successfully replaced."));
     Ok(true)
 }
@@ -858,7 +875,19 @@ pub fn syncaction(s: &mut Session, vg_name: &str, lv_name: &str, action: RaidMes
         return Err(LvmError::Refused(format!("{who} must be a RAID logical volume to perform this action.")));
     }
     if !is_active(s, &vg, lv_name)? {
-        return Err(LvmError::Refused(format!("{who} must be active to perform this operation.")));
+        return Err(LvmError::Refused("Unable to send message to an inactive logical volume.".into()));
+    }
+    // As LVM: check and repair start only from idle (a resync or a
+    // recovery is not interrupted).
+    let Some(st) = raid_status(s, vg_name, lv_name) else {
+        return Err(LvmError::Refused(format!("Failed to retrieve status of {who}.")));
+    };
+    if st.action != ulvm_dm_table::SyncAction::Idle {
+        return Err(LvmError::Refused(format!(
+            "{who} state is currently \"{}\".  Unable to switch to \"{}\".",
+            st.action.as_str(),
+            activate::raid_message_word(action)
+        )));
     }
     s.host()?.raid_message(&dm_name(vg_name, lv_name, None), action)?;
     Ok(())
@@ -937,7 +966,7 @@ pub fn lvchange_raid(s: &mut Session, vg_name: &str, lv_name: &str, c: &RaidChan
             rr.max_recovery_rate = (v != 0).then_some(v);
         }
     }
-    commit_and_reload(s, &mut after, &family, &before, active)?;
+    commit_and_reload(false, s, &mut after, &family, &before, active)?;
     s.print(format!("Logical volume {who} changed."));
     Ok(())
 }
