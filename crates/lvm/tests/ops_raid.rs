@@ -344,6 +344,11 @@ fn test_lvconvert_repair_replaces_a_dead_slot_on_a_free_pv_and_rebuilds_it() {
     let loads: Vec<&String> = log.iter().filter(|l| l.starts_with("load vg0-r:")).collect();
     assert!(loads[0].contains(" rebuild 1 "), "{log:#?}");
     assert!(!loads.last().unwrap().contains("rebuild"));
+    // The raid's new table is loaded only once its new metadata device is
+    // resumed (the target reads the superblocks when it is loaded).
+    let at = |what: &str| log.iter().position(|l| l.starts_with(what)).unwrap_or_else(|| panic!("{what}: {log:#?}"));
+    assert!(at("suspend vg0-r") < at("suspend vg0-r_rmeta_1"));
+    assert!(at("resume vg0-r_rmeta_1") < at("load vg0-r:"), "{log:#?}");
     let vg = s.vg("vg0", true).unwrap();
     assert!(!vg.vg.lv("r_rimage_1").unwrap().has_status(REBUILD));
     // Answered no: nothing happens, and the command succeeds, as LVM's.

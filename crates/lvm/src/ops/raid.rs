@@ -383,7 +383,7 @@ fn commit_and_reload(
         return Ok(());
     }
     let plan = activate::plan(after, family)?;
-    activate::sync_family(s.host()?, before, &plan)?;
+    reload(s.host()?, &after.vg.name, family, before, &plan)?;
     finish_rebuild(s, after, family, &plan)
 }
 
@@ -395,7 +395,56 @@ fn finish_rebuild(s: &mut Session, vg: &mut Vg, lv: &str, loaded: &[DmDevice]) -
     }
     commit(s, vg)?;
     let plan = activate::plan(vg, lv)?;
-    activate::sync_family(s.host()?, loaded, &plan)
+    reload(s.host()?, &vg.vg.name, lv, loaded, &plan)
+}
+
+/// Brings an active raid LV `lv` from the `before` plan to `after`, in
+/// the order libdm's tree does it: the raid is suspended, each sub-LV
+/// whose table changed is suspended, loaded and resumed, new ones are
+/// created, and only then is the raid's new table loaded (the target
+/// reads the superblocks of its metadata devices when it is loaded, so
+/// they must not be suspended then) and resumed; devices the new plan
+/// has no more go last. A raid LV with snapshots goes through
+/// [`activate::sync_family`].
+fn reload(
+    host: &mut dyn activate::DmHost,
+    vg: &str,
+    lv: &str,
+    before: &[DmDevice],
+    after: &[DmDevice],
+) -> Result<(), LvmError> {
+    let top = dm_name(vg, lv, None);
+    let layered = |p: &[DmDevice]| p.iter().any(|d| d.name.ends_with("-real"));
+    if layered(before) || layered(after) || host.state(&top)?.is_none() {
+        return activate::sync_family(host, before, after);
+    }
+    host.suspend(&top, activate::LockFs::Skip)?;
+    let change = (|| -> Result<(), LvmError> {
+        for d in after.iter().filter(|d| d.name != top) {
+            match before.iter().find(|b| b.name == d.name) {
+                Some(o) if o.table == d.table && host.state(&d.name)?.is_some() => {}
+                Some(_) if host.state(&d.name)?.is_some() => {
+                    host.suspend(&d.name, activate::LockFs::Skip)?;
+                    host.load(&d.name, &d.table, d.read_only)?;
+                    host.resume(&d.name)?;
+                }
+                _ => host.create(d)?,
+            }
+        }
+        if let Some(d) = after.iter().find(|d| d.name == top) {
+            host.load(&top, &d.table, d.read_only)?;
+        }
+        Ok(())
+    })();
+    let resumed = host.resume(&top);
+    change?;
+    resumed?;
+    for d in before.iter().rev().filter(|d| !after.iter().any(|a| a.name == d.name)) {
+        if host.state(&d.name)?.is_some() {
+            host.remove(&d.name)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether the raid family of `lv` has sub-LVs flagged `REBUILD`.
