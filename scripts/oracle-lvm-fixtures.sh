@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --dm-raid-only | --host-only]
 #
 # Phase 1 (oracle): runs three guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
@@ -16,6 +16,12 @@
 # reports for the (necessarily inactive) VG into
 #   crates/lvm/tests/fixtures/host/<scenario>/NNN-name.{cmd,out,err,rc}
 # Needs root, losetup and lvm2 on the host.
+#
+# oracle6 (raid1 on dm-raid) uses four disks (vda..vdd) and loads dm-raid
+# into the guest itself (the oracle's initramfs lacks it; see raidmods).
+# --dm-raid-only runs a separate guest session that leaves the rmeta sub-LVs
+# the kernel wrote, for crates/dm/tests/fixtures/raid/ (decoded there with
+# scripts/decode-dm-raid-sb.py); --oracle-only and the default run it too.
 #
 # See crates/lvm/tests/fixtures/README.md for the format.
 set -euo pipefail
@@ -704,14 +710,382 @@ exit 0
 GUEST5
 } > "$W/guest5.sh"
 
+# ------------------------------------------------- sixth guest script (oracle6)
+# raid1 on dm-raid: lvcreate -m / --type raid1 (-m 2, --nosync, -R), the
+# reports and displays, the kernel's tables and statuses, --syncaction
+# check/repair with a mismatch planted on one leg, recovery rates,
+# writemostly/writebehind, --rebuild, conversions (linear <-> raid1,
+# mirror <-> raid1, -m up/down, --splitmirrors), refusals, then a PV lost
+# (its virtio disk unbound in the guest) and the degraded array: reports,
+# activation modes, lvconvert --repair onto a new PV, vgreduce
+# --removemissing. Four disks: vdd stays outside vg0 until the repair.
+# The Debian initramfs lacks dm-raid: run_oracle passes the modules in
+# (-f raidmods) and the guest insmods them (loadraid).
+{ cat "$W/prelude.sh"; cat <<'GUEST6'
+capsh() { cap "$1" bash -c "$2"; }
+backup() { vgcfgbackup -f "$D/$1.vgbackup" vg0 >/dev/null 2>&1 || echo "vgcfgbackup $1 failed" >&2; }
+# rawmda POINT DISK...: first MiB of each PV (label + metadata ring)
+rawmda() { local p=$1 d; shift; for d in "$@"; do head -c 1048576 /dev/$d > "$D/raw-$p-$d.img"; done; }
+loadraid() {
+  local ko m
+  for ko in "$ORACLE_JOB"/files/raidmods/*.ko; do
+    m=$(basename "$ko" .ko); m=${m#??-}; m=${m//-/_}
+    grep -q "^$m " /proc/modules || insmod "$ko" 2>/dev/null || echo "insmod $m failed" >&2
+  done
+}
+# waitsync: until no raid/mirror of vg0 is below 100% and every raid
+# target is idle (or 60 s).
+waitsync() {
+  for i in $(seq 600); do
+    if ! lvs -a --noheadings -o copy_percent vg0 2>/dev/null | grep -v 100.00 | grep -q '[0-9]' &&
+       ! dmsetup status --target raid 2>/dev/null | grep ' raid ' | grep -v -q ' idle '; then return 0; fi
+    sleep 0.1
+  done
+  echo "waitsync: timeout" >&2
+}
+# pedev LV: "DEV BYTE-OFFSET" of the LV's first extent on its PV
+pedev() {
+  local r dev pe start
+  r=$(lvs -a --noheadings -o seg_pe_ranges -S "lv_name=$1" vg0 | tr -d ' ')
+  dev=${r%%:*}; pe=${r#*:}; pe=${pe%%-*}
+  start=$(pvs --noheadings --nosuffix --units b -o pe_start "$dev" | tr -d ' ')
+  echo "$dev $((start + pe * 4194304))"
+}
+loadraid
+R=lv_name,lv_attr,segtype,devices,copy_percent,raid_sync_action,raid_mismatch_count,lv_health_status,region_size,sync_percent
+S=lv_name,lv_attr,copy_percent,raid_sync_action,raid_mismatch_count,lv_health_status
+# The guest's lvm.conf turns archiving off; on, it keeps every version.
+sed -i 's/archive *= *0/archive = 1/' /etc/lvm/lvm.conf
+capsh dmsetup-targets-raid 'dmsetup targets | grep raid'
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc /dev/vdd
+cap vgcreate vgcreate vg0 /dev/vda /dev/vdb /dev/vdc
+# --- 1. creation
+cap lvcreate-r1 lvcreate -m1 -L 8M -n r1 vg0
+cap lvcreate-r2 lvcreate --type raid1 -m 2 -L 8M -n r2 vg0
+cap lvcreate-r3 lvcreate --type raid1 -m1 --nosync -L 4M -n r3 vg0
+cap lvcreate-r4 lvcreate --type raid1 -m1 -L 4M -R 512k -n r4 vg0
+waitsync
+# --- 2. reports
+cap lvs lvs
+cap lvs-a lvs -a
+cap lvs-a-raid lvs -a -o $R
+cap lvs-a-raid2 lvs -a -o lv_name,lv_attr,stripes,data_stripes,raid_write_behind,raid_min_recovery_rate,raid_max_recovery_rate,lv_image_synced,lv_initial_image_sync,lv_role,seg_pe_ranges
+cap lvs-a-devices lvs -a -o+devices
+cap lvs-a-segments lvs -a --segments
+cap lvs-a-segments-pe lvs -a --segments -o+seg_start,seg_size,seg_pe_ranges
+cap lvs-json lvs --reportformat json -a
+cap lvs-json-raid lvs --reportformat json -a -o $R
+cap pvs pvs
+cap pvs-segs pvs --segments -o+pvseg_start,pvseg_size,lv_name
+cap vgs vgs
+cap lvdisplay-r1 lvdisplay vg0/r1
+cap lvdisplay-m-r1 lvdisplay -m vg0/r1
+cap lvdisplay-m-r3 lvdisplay -m vg0/r3
+cap lvdisplay-a-r2 lvdisplay -a -m vg0/r2_rimage_0 vg0/r2_rmeta_0
+cap pvdisplay-m-vda pvdisplay -m /dev/vda
+cap dmsetup-table dmsetup table
+cap dmsetup-status dmsetup status
+cap dmsetup-ls-tree dmsetup ls --tree
+cap dmsetup-ls dmsetup ls
+cap dmsetup-info-c dmsetup info -c
+cap vgcfgbackup vgcfgbackup -f "$D/vg0.vgbackup" vg0
+rawmda 00-created vda vdb vdc
+# inactive
+cap lvchange-an-r1 lvchange -an vg0/r1
+cap lvs-a-inactive lvs -a -o $R
+cap dmsetup-table-inactive dmsetup table
+cap lvchange-ay-r1 lvchange -ay vg0/r1
+waitsync
+cap dmsetup-status-reactivated dmsetup status vg0-r1
+# --- 3. sync actions: check, a planted mismatch, repair
+cap lvchange-check lvchange --syncaction check vg0/r1
+waitsync
+cap lvs-after-check lvs -a -o $S vg0/r1
+cap dmsetup-status-after-check dmsetup status vg0-r1
+read -r dev off < <(pedev r1_rimage_1)
+yes MISMATCH | head -c 4096 > /tmp/mm
+# 4 KiB of different data at 1 MiB into leg 1 (region 0), on the raw PV
+cap plant-mismatch dd if=/tmp/mm of="$dev" bs=4096 seek=$(( (off + 1048576) / 4096 )) oflag=direct status=none
+cap lvchange-check-2 lvchange --syncaction check vg0/r1
+waitsync
+cap lvs-mismatch lvs -a -o $S vg0/r1
+cap lvs-mismatch-all lvs -a -o $R
+cap dmsetup-status-mismatch dmsetup status vg0-r1
+cap lvchange-repair lvchange --syncaction repair vg0/r1
+waitsync
+cap lvs-after-repair lvs -a -o $S vg0/r1
+cap dmsetup-status-after-repair dmsetup status vg0-r1
+capsh cmp-legs 'cmp /dev/mapper/vg0-r1_rimage_0 /dev/mapper/vg0-r1_rimage_1 && echo same'
+cap lvchange-check-3 lvchange --syncaction check vg0/r1
+waitsync
+cap lvs-after-recheck lvs -a -o $S vg0/r1
+cap dmsetup-status-after-recheck dmsetup status vg0-r1
+# LVM takes only check and repair (the kernel also knows frozen, idle, ...)
+cap err-syncaction-frozen lvchange --syncaction frozen vg0/r2
+cap err-syncaction-idle lvchange --syncaction idle vg0/r2
+# --- 4. recovery rates, writemostly / writebehind, rebuild
+cap lvchange-maxrate lvchange --maxrecoveryrate 1M vg0/r4
+cap lvchange-minrate lvchange --minrecoveryrate 64k vg0/r4
+read -r dev4 off4 < <(pedev r4_rimage_1)
+cap lvchange-writemostly lvchange -y --writemostly "$dev4" vg0/r4
+cap lvchange-writebehind lvchange --writebehind 512 vg0/r4
+capsh lvchange-refresh-vvvv-r4 'lvchange --refresh -vvvv vg0/r4 2>&1 | grep -o "raid1 [0-9]* 0 .*" | sort -u'
+cap lvs-r4-options lvs -a -o lv_name,lv_attr,raid_write_behind,raid_min_recovery_rate,raid_max_recovery_rate,devices vg0/r4 vg0/r4_rimage_0 vg0/r4_rimage_1
+cap dmsetup-table-r4 dmsetup table vg0-r4
+cap dmsetup-status-r4 dmsetup status vg0-r4
+backup 01-r4-options
+cap lvchange-writemostly-off lvchange -y --writemostly "$dev4:n" vg0/r4
+cap lvchange-writebehind-0 lvchange --writebehind 0 vg0/r4
+cap dmsetup-table-r4-off dmsetup table vg0-r4
+read -r dev2 off2 < <(pedev r2_rimage_1)
+cap err-rebuild-noprompt lvchange --rebuild "$dev2" vg0/r2
+cap lvchange-rebuild lvchange -y --rebuild "$dev2" vg0/r2
+waitsync
+cap dmsetup-table-r2-rebuilt dmsetup table vg0-r2
+cap dmsetup-status-r2-rebuilt dmsetup status vg0-r2
+cap lvs-r2-rebuilt lvs -a -o $S vg0
+# --- 5. conversions
+cap lvcreate-lin lvcreate -L 8M -n lin vg0
+capsh write-lin 'yes lin | head -c 8388608 > /dev/vg0/lin && sync'
+cap lvconvert-lin-m1 lvconvert -y -m1 vg0/lin
+waitsync
+cap lvs-lin-raid1 lvs -a -o $R vg0
+cap dmsetup-table-lin-raid1 dmsetup table
+capsh cmp-lin-legs 'cmp /dev/mapper/vg0-lin_rimage_0 /dev/mapper/vg0-lin_rimage_1 && echo same'
+backup 02-lin-raid1
+cap lvconvert-lin-m0 lvconvert -y -m0 vg0/lin
+cap lvs-lin-linear lvs -a -o+devices vg0
+cap dmsetup-table-lin-linear dmsetup table
+capsh read-lin 'cmp <(yes lin | head -c 8388608) /dev/vg0/lin && echo same'
+cap lvcreate-mir lvcreate --type mirror -m1 -L 4M -n mir vg0
+waitsync
+cap lvs-mir lvs -a -o $R vg0
+cap lvconvert-mir-raid1 lvconvert -y --type raid1 vg0/mir
+waitsync
+cap lvs-mir-raid1 lvs -a -o $R vg0
+cap dmsetup-table-mir-raid1 dmsetup table
+backup 03-mir-raid1
+cap lvconvert-mir-mirror lvconvert -y --type mirror vg0/mir
+waitsync
+cap lvs-mir-mirror lvs -a -o $R vg0
+cap lvremove-mir lvremove -f vg0/mir
+cap lvconvert-r1-m2 lvconvert -y -m2 vg0/r1
+waitsync
+cap lvs-r1-m2 lvs -a -o $R vg0
+cap dmsetup-table-r1-m2 dmsetup table
+cap dmsetup-status-r1-m2 dmsetup status vg0-r1
+backup 04-r1-m2
+cap lvconvert-r1-m1 lvconvert -y -m1 vg0/r1
+cap lvs-r1-m1 lvs -a -o $R vg0
+cap dmsetup-table-r1-m1 dmsetup table
+cap lvconvert-split lvconvert -y --splitmirrors 1 --name split vg0/r2
+cap lvs-split lvs -a -o $R vg0
+cap lvremove-split lvremove -f vg0/split
+backup 05-converted
+# --- 6. refusals
+cap vgcreate-vg1 vgcreate vg1 /dev/vdd
+cap err-vg1-m1 lvcreate -m1 -L 4M -n x vg1
+cap err-vg1-raid1 lvcreate --type raid1 -m1 -L 4M -n x vg1
+cap vgremove-vg1 vgremove vg1
+cap err-m3 lvcreate -m 3 -L 4M -n m3 vg0
+cap err-syncaction-linear lvchange --syncaction check vg0/lin
+cap err-syncaction-bogus lvchange --syncaction bogus vg0/r1
+cap lvconvert-repair-healthy lvconvert -y --repair vg0/r4
+cap err-repair-linear lvconvert -y --repair vg0/lin
+cap err-rebuild-notinlv lvchange -y --rebuild /dev/vdd vg0/r1
+cap lvconvert-m1-same lvconvert -y -m1 vg0/r4
+cap err-region-bad lvcreate --type raid1 -m1 -R 3k -L 4M -n rr vg0
+cap err-raid1-m0 lvcreate --type raid1 -m 0 -L 4M -n r0 vg0
+cap lvcreate-lsnap lvcreate -s -L 4M -n lsnap vg0/lin
+cap lvconvert-snap-origin-m1 lvconvert -y -m1 vg0/lin
+cap lvs-snap-origin lvs -a -o $R vg0
+cap lvremove-lsnap lvremove -f vg0/lsnap
+cap lvconvert-lin-m0-again lvconvert -y -m0 vg0/lin
+cap vgs-after-errs vgs -o vg_name,vg_seqno
+# --- 7. a PV lost: vdb's virtio disk unbound (the disk disappears)
+backup 06-before-failure
+rawmda 06-before-failure vda vdb vdc vdd
+cap lvs-before-failure lvs -a -o lv_name,lv_attr,devices
+capsh unbind-vdb 'echo $(basename $(readlink /sys/block/vdb/device)) > /sys/bus/virtio/drivers/virtio_blk/unbind'
+cap write-r1 dd if=/dev/zero of=/dev/vg0/r1 bs=1M count=1 oflag=direct status=none
+cap write-r2 dd if=/dev/zero of=/dev/vg0/r2 bs=1M count=1 oflag=direct status=none
+cap dmsetup-status-failed dmsetup status
+cap lvs-failed lvs -a -o lv_name,lv_attr,lv_health_status,devices
+cap lvs-failed-raid lvs -a -o $R
+cap lvs-a-failed lvs -a
+cap pvs-failed pvs
+cap vgs-failed vgs
+cap lvdisplay-m-failed lvdisplay -m vg0/r1
+cap vgcfgbackup-failed vgcfgbackup -f "$D/07-failed.vgbackup" vg0
+cap lvchange-refresh-r1 lvchange --refresh vg0/r1
+cap dmsetup-status-refreshed dmsetup status vg0-r1
+# activation modes on r4 (a leg on vdb, not written since)
+cap lvchange-an-r4 lvchange -an vg0/r4
+cap err-activation-complete lvchange -ay --activationmode complete vg0/r4
+cap lvchange-ay-degraded lvchange -ay --activationmode degraded vg0/r4
+cap dmsetup-table-degraded dmsetup table
+cap dmsetup-status-degraded dmsetup status vg0-r4
+cap dmsetup-ls-tree-degraded dmsetup ls --tree
+cap lvs-degraded lvs -a -o lv_name,lv_attr,lv_health_status,devices vg0
+cap lvchange-an-r4-2 lvchange -an vg0/r4
+cap lvchange-ay-partial lvchange -ay --activationmode partial vg0/r4
+cap dmsetup-table-partial dmsetup table
+cap lvs-partial lvs -a -o lv_name,lv_attr,lv_health_status vg0/r4
+# repair onto vdd
+cap err-repair-notinvg lvconvert -y --repair vg0/r1 /dev/vdd
+cap vgextend-vdd vgextend vg0 /dev/vdd
+cap lvconvert-repair-r1 lvconvert -y --repair vg0/r1 /dev/vdd
+waitsync
+cap lvs-repaired-r1 lvs -a -o $R vg0
+cap dmsetup-table-repaired dmsetup table
+cap dmsetup-status-repaired dmsetup status
+backup 08-repaired-r1
+cap lvconvert-repair-r2 lvconvert -y --repair vg0/r2
+waitsync
+cap lvs-repaired-r2 lvs -a -o $R vg0
+cap vgreduce-removemissing vgreduce --removemissing vg0
+cap lvs-after-removemissing lvs -a -o $R vg0
+cap vgreduce-removemissing-force vgreduce --removemissing --force vg0
+cap lvs-after-removemissing-force lvs -a -o $R vg0
+cap dmsetup-table-after-removemissing-force dmsetup table
+cap dmsetup-status-after-removemissing-force dmsetup status
+backup 09-after-removemissing-force
+# the legs vgreduce turned into error segments, replaced
+cap lvconvert-repair-r3 lvconvert -y --repair vg0/r3
+cap lvconvert-repair-r4 lvconvert -y --repair vg0/r4
+waitsync
+cap lvs-end lvs -a -o $R vg0
+cap pvs-end pvs
+cap vgs-end vgs -o vg_name,vg_seqno,pv_count,lv_count
+cap dmsetup-table-end dmsetup table
+cap dmsetup-status-end dmsetup status
+backup 10-final
+rawmda 10-final vda vdc vdd
+# Every version LVM wrote of vg0 (see oracle5).
+mkdir -p "$D/archive"
+for f in /etc/lvm/archive/vg0_*.vg; do
+  [ -e "$f" ] || continue
+  n=$(sed -n 's/^\tseqno = //p' "$f"); d=$(sed -n 's/^description = //p' "$f")
+  printf '%s\t%s\n' "$n" "$d"
+  cp "$f" "$D/archive/seqno-$n.vg"
+done | sort -n > "$D/archive/vg0-seqnos.txt"
+exit 0
+GUEST6
+} > "$W/guest6.sh"
+
 # run_oracle [GUEST_SCRIPT OUT_DIR]: the first scenario by default.
+# ------------------------------------------- dm-raid superblocks (dm fixtures)
+# Golden kernel-written rmeta: raid1 LVs made by real LVM 2.03.16, run by the
+# real dm-raid target, then deactivated (the kernel writes its superblocks
+# and bitmap on stop) and each rmeta sub-LV read back from its PV. Goes to
+# crates/dm/tests/fixtures/raid/ (see the README there). No extent is
+# reused, so every rmeta was all zeros on disk before LVM and the kernel
+# wrote it.
+{ cat "$W/prelude.sh"; cat <<'GUESTDM'
+T="$D/session.txt"
+t() { echo "\$ $(quote "$@")" >> "$T"; "$@" >> "$T" 2>&1; local rc=$?; [ $rc = 0 ] || echo "(exit $rc)" >> "$T"; }
+loadraid() {
+  local ko m
+  for ko in "$ORACLE_JOB"/files/raidmods/*.ko; do
+    m=$(basename "$ko" .ko); m=${m#??-}; m=${m//-/_}
+    grep -q "^$m " /proc/modules || insmod "$ko" 2>/dev/null || echo "insmod $m failed" >&2
+  done
+}
+waitsync() { # waitsync LV: until its raid status is idle and 100% (or 60 s)
+  local s
+  for i in $(seq 600); do
+    s=$(dmsetup status "vg0-$1")
+    set -- "$1" $s
+    case "$9" in idle) [ "${8%/*}" = "${8#*/}" ] && return 0 ;; esac
+    sleep 0.1
+  done
+  echo "waitsync $1: timeout" >&2
+}
+# show LV: the LV's and its sub-LVs' tables and statuses, lvs
+show() {
+  t dmsetup table --target raid "vg0-$1"
+  t dmsetup status "vg0-$1"
+  t lvs -a -o lv_name,lv_attr,lv_size,region_size,copy_percent,raid_sync_action,lv_health_status,devices -S "lv_name=~^$1" vg0
+  dmsetup table | grep "^vg0-$1_rmeta_" > "/tmp/$1.rmeta-tables"
+  cat "/tmp/$1.rmeta-tables" >> "$T"
+}
+# dump LV: after deactivation, read each rmeta sub-LV (4 MiB) from its PV
+dump() {
+  local name start len tgt dev off
+  while read -r name start len tgt dev off; do
+    name=${name%:}; name=${name#vg0-}
+    dev=/dev/$(sed -n 's/^DEVNAME=//p' "/sys/dev/block/$dev/uevent")
+    echo "# $name = $dev sectors $off..$((off + len - 1))" >> "$T"
+    dd if="$dev" of="$D/$name.img" bs=512 skip="$off" count="$len" status=none
+  done < "/tmp/$1.rmeta-tables"
+}
+loadraid
+t uname -r
+t bash -c 'dmsetup targets | grep raid'
+t pvcreate /dev/vda /dev/vdb /dev/vdc /dev/vdd
+t vgcreate vg0 /dev/vda /dev/vdb /dev/vdc /dev/vdd
+
+echo "## 1. sync: fresh 8 MiB raid1, two legs, default region size, in sync" >> "$T"
+t lvcreate --type raid1 -m1 -L 8M -n sync vg0 /dev/vda /dev/vdb
+waitsync sync
+show sync
+t lvchange -an vg0/sync
+dump sync
+
+echo "## 2. nosync: 8 MiB raid1 created with --nosync" >> "$T"
+t lvcreate --type raid1 -m1 --nosync -L 8M -n nosync vg0 /dev/vda /dev/vdb
+waitsync nosync
+show nosync
+t lvchange -an vg0/nosync
+dump nosync
+
+echo "## 3. three: 8 MiB raid1 with three legs (-m 2), in sync" >> "$T"
+t lvcreate --type raid1 -m2 -L 8M -n three vg0 /dev/vda /dev/vdb /dev/vdc
+waitsync three
+show three
+t lvchange -an vg0/three
+dump three
+
+echo "## 4. failed: 8 MiB raid1 in sync; leg 1's rimage then replaced by an error target and 1 MiB written at 0 and at 5 MiB" >> "$T"
+t lvcreate --type raid1 -m1 -L 8M -n failed vg0 /dev/vdc /dev/vdd
+waitsync failed
+t dmsetup suspend vg0-failed_rimage_1
+t dmsetup reload vg0-failed_rimage_1 --table "0 16384 error"
+t dmsetup resume vg0-failed_rimage_1
+t dd if=/dev/zero of=/dev/vg0/failed bs=1M count=1 oflag=direct status=none
+t dd if=/dev/zero of=/dev/vg0/failed bs=1M count=1 seek=5 oflag=direct status=none
+show failed
+t lvchange -an vg0/failed
+dump failed
+
+echo "## 5. half: 32 MiB raid1, region 512 KiB, max recovery rate 512 KiB/s, deactivated ~3 s into the initial resync" >> "$T"
+t lvcreate --type raid1 -m1 -L 32M -R 512k --maxrecoveryrate 512k -n half vg0 /dev/vdc /dev/vdd
+sleep 3
+show half
+t lvchange -an vg0/half
+dump half
+t lvs -a -o lv_name,lv_attr,lv_size,region_size,devices vg0
+t dmsetup table
+vgcfgbackup -f "$D/vg0.vgbackup" vg0 >/dev/null
+t bash -c 'dmesg | grep -E "raid|md[:/]" | sed "s/^\[ *[0-9.]*\] //"'
+exit 0
+GUESTDM
+} > "$W/guest-dmraid.sh"
+
+# run_oracle [GUEST_SCRIPT OUT_DIR [DISKS [RUN-IN-VM OPTION...]]]: DISKS is
+# how many 64 MiB disks (default 3: vda vdb vdc).
 run_oracle() {
-  local guest="${1:-$W/guest.sh}" out="$FIX/${2:-oracle}"
+  local guest="${1:-$W/guest.sh}" out="$FIX/${2:-oracle}" ndisks="${3:-3}"
+  shift $(( $# < 3 ? $# : 3 ))
   [ -e /var/tmp/oracle/initramfs.cpio ] || { echo "oracle not set up: run $ORACLE/setup.sh" >&2; exit 1; }
   rm -rf "$W/out" "$W"/vd?.img
-  for d in a b c; do truncate -s 64M "$W/vd$d.img"; done
-  ORACLE_QUIET=0 "$ORACLE/run-in-vm.sh" -t 600 -o "$W/out" \
-    -d "$W/vda.img" -d "$W/vdb.img" -d "$W/vdc.img" "$guest" 2> "$W/guest.log" \
+  local d disks=()
+  for d in a b c d e f; do
+    [ ${#disks[@]} -lt $((2 * ndisks)) ] || break
+    truncate -s 64M "$W/vd$d.img"; disks+=(-d "$W/vd$d.img")
+  done
+  ORACLE_QUIET=0 "$ORACLE/run-in-vm.sh" -t 600 -o "$W/out" "$@" \
+    "${disks[@]}" "$guest" 2> "$W/guest.log" \
     || { cat "$W/guest.log" >&2; echo "guest failed" >&2; exit 1; }
   tail -1 "$W/guest.log" >&2
   rm -rf "$out"; mkdir -p "$out"
@@ -743,6 +1117,45 @@ PY
     xz -9e < "$r" > "$out/$base-first-1MiB.img.xz"
     rm -f "$r"
   done
+  chmod a+r "$out"/*
+}
+
+# raidmods: the oracle's initramfs has no dm-raid. Copy dm-raid, raid1 and
+# their dependencies out of the oracle's unpacked kernel package into
+# $W/raidmods (NN-name.ko in load order); run-in-vm -f passes the folder
+# in and the guest insmods what is not loaded yet (loadraid).
+raidmods() {
+  local cache="${ORACLE_CACHE:-/var/tmp/oracle}" kver ko i=0
+  kver=$(sed -n 's/^ORACLE_KVER=//p' "$cache/oracle.env")
+  rm -rf "$W/raidmods"; mkdir -p "$W/raidmods"
+  for ko in $( { modprobe -S "$kver" -d "$cache/kernel/root" --show-depends dm-raid
+                 modprobe -S "$kver" -d "$cache/kernel/root" --show-depends raid1; } |
+               awk '$1 == "insmod" && !seen[$2]++ { print $2 }'); do
+    i=$((i + 1)); cp "$ko" "$W/raidmods/$(printf %02d $i)-$(basename "$ko")"
+  done
+  [ -e "$W/raidmods/"*dm-raid.ko ] || { echo "no dm-raid.ko under $cache/kernel/root" >&2; exit 1; }
+}
+run_oracle6() { raidmods; run_oracle "$W/guest6.sh" oracle6 4 -f "$W/raidmods"; }
+
+# run_dm_raid: the dm-raid superblock session; its files go to
+# crates/dm/tests/fixtures/raid/ (README.md there is written by hand and kept).
+run_dm_raid() {
+  local out="$ROOT/crates/dm/tests/fixtures/raid" d f
+  [ -e /var/tmp/oracle/initramfs.cpio ] || { echo "oracle not set up: run $ORACLE/setup.sh" >&2; exit 1; }
+  raidmods
+  rm -rf "$W/out" "$W"/vd?.img
+  for d in a b c d; do truncate -s 64M "$W/vd$d.img"; done
+  ORACLE_QUIET=0 "$ORACLE/run-in-vm.sh" -t 600 -o "$W/out" -f "$W/raidmods" \
+    -d "$W/vda.img" -d "$W/vdb.img" -d "$W/vdc.img" -d "$W/vdd.img" "$W/guest-dmraid.sh" 2> "$W/guest.log" \
+    || { cat "$W/guest.log" >&2; echo "guest failed" >&2; exit 1; }
+  tail -1 "$W/guest.log" >&2
+  mkdir -p "$out"
+  rm -f "$out"/*.img.xz "$out/session.txt" "$out/decoded.txt" "$out/vg0.vgbackup"
+  cp "$W/out/session.txt" "$W/out/vg0.vgbackup" "$out/"
+  for f in "$W/out"/*.img; do xz -9e < "$f" > "$out/$(basename "$f").xz"; done
+  local order=()
+  for d in sync nosync three failed half; do order+=("$out/${d}_rmeta_"*.img.xz); done
+  python3 "$HERE/decode-dm-raid-sb.py" "${order[@]}" > "$out/decoded.txt"
   chmod a+r "$out"/*
 }
 
@@ -851,13 +1264,15 @@ run_host() {
 }
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5 ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_dm_raid; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_dm_raid ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
   --oracle5-only) run_oracle "$W/guest5.sh" oracle5 ;;
+  --oracle6-only) run_oracle6 ;;
+  --dm-raid-only) run_dm_raid ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2
