@@ -549,6 +549,10 @@ fn raid_own_table(vg: &Vg, lv: &LogicalVolume) -> Result<(Vec<DmDevice>, Table),
         devs.push(slot);
     }
     let mut args = RaidArgs::raid1(Some(r.region_size.filter(|r| r.0 != 0).unwrap_or(DEFAULT_REGION_SIZE)), devs);
+    if lv.has_status(crate::model::NOTSYNCED) {
+        // As LVM 2.03 loads a `--nosync` raid1 at every activation (oracle6 025).
+        args.sync = ulvm_dm_table::RaidSync::NoSync;
+    }
     args.rebuild = rebuild;
     args.write_mostly = write_mostly;
     args.min_recovery_rate = r.min_recovery_rate.filter(|v| *v != 0);

@@ -360,6 +360,7 @@ const HELP: &[(&str, &str, &str)] = &[
     [    --writemostly PV[:y|n|t] ]
     [    --minrecoveryrate Size[k|UNIT] ]
     [    --maxrecoveryrate Size[k|UNIT] ]
+    [    --writebehind Number ]
     [ COMMON_OPTIONS ]
 ",
     ),

@@ -228,6 +228,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("writemostly", None),
         value("minrecoveryrate", None),
         value("maxrecoveryrate", None),
+        value("writebehind", None),
     ];
     const LVCONVERT: &[Opt] = &[
         flag("merge", None),

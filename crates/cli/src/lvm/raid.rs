@@ -89,6 +89,10 @@ pub fn wanted(ctx: &mut Ctx, a: &Args) -> Result<bool> {
     if l.raid().is_some() {
         return Ok(a.has("mirrors") || a.has("repair"));
     }
+    if a.has("repair") {
+        // Neither a mirror nor a raid: raid's refusal, as LVM words it.
+        return Ok(l.mirror().is_none());
+    }
     Ok(a.has("mirrors") && l.mirror().is_none() && default_is_raid1(ctx)?)
 }
 
@@ -122,7 +126,9 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 
 /// Whether an `lvchange` asks for a raid change.
 pub fn wanted_change(a: &Args) -> bool {
-    ["syncaction", "rebuild", "writemostly", "minrecoveryrate", "maxrecoveryrate"].iter().any(|o| a.has(o))
+    ["syncaction", "rebuild", "writemostly", "minrecoveryrate", "maxrecoveryrate", "writebehind"]
+        .iter()
+        .any(|o| a.has(o))
 }
 
 /// A recovery rate: KiB/s unless a unit, as LVM reads `--maxrecoveryrate`.
@@ -166,6 +172,10 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         writemostly,
         min_recovery_rate: rate_arg(a, "minrecoveryrate")?,
         max_recovery_rate: rate_arg(a, "maxrecoveryrate")?,
+        writebehind: match a.get("writebehind") {
+            None => None,
+            Some(v) => Some(v.parse::<u32>().or_else(|_| usage(format!("Invalid argument for --writebehind: {v}")))?),
+        },
     };
     raid::lvchange_raid(&mut ctx.s, &vg, &lv, &c)?;
     Ok(0)

@@ -191,7 +191,10 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             match vgs.get(vgname) {
                 Some(v) => {
                     check_local(v)?;
-                    out.push(v)
+                    // Each VG once, however many of its LVs are named.
+                    if !out.iter().any(|o: &&Vg| o.vg.name == v.vg.name) {
+                        out.push(v)
+                    }
                 }
                 None => bail!("Volume group \"{vgname}\" not found"),
             }

@@ -367,14 +367,14 @@ fn commit(s: &mut Session, vg: &mut Vg) -> Result<(), LvmError> {
 /// second commit and reloads without them, as LVM does. An inactive LV
 /// keeps its flags until it is activated.
 fn commit_and_reload(
-    repairing: bool,
+    change: Change,
     s: &mut Session,
     after: &mut Vg,
     family: &str,
     before: &[DmDevice],
     active: bool,
 ) -> Result<(), LvmError> {
-    if repairing {
+    if change == Change::Repair {
         commit(s, after)?;
     } else {
         s.commit(after)?;
@@ -382,9 +382,37 @@ fn commit_and_reload(
     if !active {
         return Ok(());
     }
-    let plan = activate::plan(after, family)?;
+    let mut plan = activate::plan(after, family)?;
+    if change == Change::FromMirror {
+        // The mirror was in sync: LVM loads the new raid `nosync` (oracle6 083).
+        set_sync(&mut plan, &dm_name(&after.vg.name, family, None), RaidSync::NoSync);
+    }
     reload(s.host()?, &after.vg.name, family, before, &plan)?;
+    if matches!(change, Change::Convert | Change::FromMirror) {
+        // LVM clears the flags in the metadata only: the table keeps
+        // `rebuild N` until the next load (oracle6 073, 089).
+        if clear_rebuild(after, family) {
+            s.commit(after)?;
+        }
+        return Ok(());
+    }
     finish_rebuild(s, after, family, &plan)
+}
+
+/// What a raid change is, for how LVM commits and reloads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// `lvconvert -m`: new slots' `REBUILD` cleared in the metadata after
+    /// the load, the table left as loaded.
+    Convert,
+    /// `lvconvert --type raid1` of a mirror in sync: loaded `nosync`.
+    FromMirror,
+    /// `lvconvert --repair`: may commit with PVs missing; reloaded again
+    /// without `rebuild` once the flags are cleared.
+    Repair,
+    /// `lvchange` settings and `--rebuild`: reloaded again without
+    /// `rebuild` once the flags are cleared.
+    Settings,
 }
 
 /// The second step of a load that carried `rebuild`: the flags are
@@ -421,6 +449,20 @@ fn reload(
     host.suspend(&top, activate::LockFs::Skip)?;
     let change = (|| -> Result<(), LvmError> {
         for d in after.iter().filter(|d| d.name != top) {
+            // A sub-LV renamed (a mirror's image become a raid image, a
+            // slot renumbered) keeps its UUID: its device is renamed, as
+            // LVM's tree does, not made twice.
+            if !before.iter().any(|b| b.name == d.name) && host.state(&d.name)?.is_none() {
+                if let Some(b) = before.iter().find(|b| b.uuid == d.uuid && b.name != d.name) {
+                    if host.state(&b.name)?.is_some() {
+                        host.rename(&b.name, &d.name)?;
+                        host.suspend(&d.name, activate::LockFs::Skip)?;
+                        host.load(&d.name, &d.table, d.read_only)?;
+                        host.resume(&d.name)?;
+                        continue;
+                    }
+                }
+            }
             match before.iter().find(|b| b.name == d.name) {
                 Some(o) if o.table == d.table && host.state(&d.name)?.is_some() => {}
                 Some(_) if host.state(&d.name)?.is_some() => {
@@ -545,6 +587,7 @@ pub fn lvconvert_raid(s: &mut Session, c: &RaidConvert) -> Result<(), LvmError> 
     let pvs = pv_keys(&vg, &c.pvs)?;
     let mut after = vg.clone();
     if lv.mirror().is_some() {
+        let in_sync = super::mirror::mirror_status(s, &c.vg, &c.lv).is_some_and(|m| m.in_sync == m.regions);
         from_mirror(s, &mut after, &lv)?;
         if let Some(m) = c.mirrors {
             if m + 1 != lv.mirror().map_or(0, |x| x.areas.len()) {
@@ -554,7 +597,8 @@ pub fn lvconvert_raid(s: &mut Session, c: &RaidConvert) -> Result<(), LvmError> 
                 )));
             }
         }
-        commit_and_reload(false, s, &mut after, &family, &before, active)?;
+        let change = if in_sync { Change::FromMirror } else { Change::Convert };
+        commit_and_reload(change, s, &mut after, &family, &before, active)?;
         s.print(format!("Logical volume {who} successfully converted."));
         return Ok(());
     }
@@ -575,12 +619,14 @@ pub fn lvconvert_raid(s: &mut Session, c: &RaidConvert) -> Result<(), LvmError> 
         None if linear => 1,
         None => return Err(LvmError::Refused(format!("Unable to convert logical volume {who} to raid1."))),
     };
+    if want == have && have > 1 {
+        // As LVM 2.03: nothing to do is a success, with a warning.
+        s.print(format!("Logical volume {who} successfully converted."));
+        s.warn(format!("WARNING: {who} already has image count of {have}."));
+        return Ok(());
+    }
     if want == have {
-        return Err(LvmError::Refused(format!(
-            "Logical volume {who} already has {} mirror{}.",
-            want - 1,
-            if want == 2 { "" } else { "s" }
-        )));
+        return Err(LvmError::Refused(format!("Logical volume {who} is already of type linear.")));
     }
     let question = if have == 1 {
         format!("Are you sure you want to convert linear LV {who} to raid1 with {want} images enhancing resilience?")
@@ -606,7 +652,7 @@ pub fn lvconvert_raid(s: &mut Session, c: &RaidConvert) -> Result<(), LvmError> 
     } else {
         remove_slots(&mut after, &lv.name, have - want, pvs.as_deref());
     }
-    commit_and_reload(false, s, &mut after, &family, &before, active)?;
+    commit_and_reload(Change::Convert, s, &mut after, &family, &before, active)?;
     s.print(format!("Logical volume {who} successfully converted."));
     Ok(())
 }
@@ -849,7 +895,7 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str, how: RaidRepair) ->
     let lv = find(&vg, lv_name)?.clone();
     let who = format!("{vg_name}/{lv_name}");
     if lv.raid().is_none() {
-        return Err(LvmError::Refused(format!("Operation not permitted on non-raid logical volume {who}.")));
+        return Err(not_raid(&vg, &lv));
     }
     if !is_active(s, &vg, lv_name)? {
         return Err(LvmError::Refused(format!("{who} must be active to perform this operation.")));
@@ -909,9 +955,24 @@ pub fn repair(s: &mut Session, vg_name: &str, lv_name: &str, how: RaidRepair) ->
         }
         v.lv_mut(lv_name).and_then(|l| l.raid_mut()).expect("a raid LV").areas[i].meta = Some(meta_name);
     }
-    commit_and_reload(true, s, &mut after, &family, &before, true)?;
+    commit_and_reload(Change::Repair, s, &mut after, &family, &before, true)?;
     s.print(format!("Faulty devices in {who} successfully replaced."));
     Ok(true)
+}
+
+/// LVM's refusal of a raid-only command on another LV (oracle6 102, 105).
+fn not_raid(vg: &Vg, lv: &LogicalVolume) -> LvmError {
+    let who = format!("{}/{}", vg.vg.name, lv.name);
+    let kind = match lv.segments.first().map(|s| &s.kind) {
+        Some(SegmentKind::Striped { stripes, .. }) if stripes.len() == 1 => "linear",
+        Some(SegmentKind::Striped { .. }) => "striped",
+        Some(SegmentKind::Mirror(_)) => "mirror",
+        Some(SegmentKind::Snapshot { .. }) => "snapshot",
+        _ => "unknown",
+    };
+    LvmError::Refused(format!(
+        "Command on LV {who} does not accept LV type {kind}.\n  Command not permitted on LV {who}."
+    ))
 }
 
 /// `lvchange --syncaction check|repair VG/LV`: the message to the active
@@ -921,7 +982,7 @@ pub fn syncaction(s: &mut Session, vg_name: &str, lv_name: &str, action: RaidMes
     let lv = find(&vg, lv_name)?.clone();
     let who = format!("{vg_name}/{lv_name}");
     if lv.raid().is_none() {
-        return Err(LvmError::Refused(format!("{who} must be a RAID logical volume to perform this action.")));
+        return Err(not_raid(&vg, &lv));
     }
     if !is_active(s, &vg, lv_name)? {
         return Err(LvmError::Refused("Unable to send message to an inactive logical volume.".into()));
@@ -953,6 +1014,8 @@ pub struct RaidChange {
     /// `--minrecoveryrate`, `--maxrecoveryrate`, KiB/s (0 clears).
     pub min_recovery_rate: Option<u32>,
     pub max_recovery_rate: Option<u32>,
+    /// `--writebehind N` (0 clears).
+    pub writebehind: Option<u32>,
 }
 
 /// `lvchange --rebuild`, `--writemostly`, `--min|maxrecoveryrate` on a
@@ -965,7 +1028,7 @@ pub fn lvchange_raid(s: &mut Session, vg_name: &str, lv_name: &str, c: &RaidChan
     let lv = find(&vg, lv_name)?.clone();
     let who = format!("{vg_name}/{lv_name}");
     let Some(r) = lv.raid().cloned() else {
-        return Err(LvmError::Refused(format!("{who} must be a RAID logical volume to perform this action.")));
+        return Err(not_raid(&vg, &lv));
     };
     let family = activate::family_origin(&vg, lv_name);
     let before = activate::plan(&vg, &family)?;
@@ -977,8 +1040,24 @@ pub fn lvchange_raid(s: &mut Session, vg_name: &str, lv_name: &str, c: &RaidChan
             .chain(std::iter::once(&a.data))
             .any(|n| vg.vg.lv(n).is_some_and(|l| lv_pvs(l).iter().any(|k| k == key)))
     };
+    let only_rebuild = !c.rebuild.is_empty()
+        && c.writemostly.is_empty()
+        && c.min_recovery_rate.is_none()
+        && c.max_recovery_rate.is_none()
+        && c.writebehind.is_none();
     if !c.rebuild.is_empty() {
-        let keys = pv_keys(&vg, &c.rebuild)?.unwrap_or_default();
+        // As LVM 2.03 (oracle6 106): a PV outside the VG is said, and the
+        // command still succeeds.
+        let keys = match pv_keys(&vg, &c.rebuild) {
+            Ok(k) => k.unwrap_or_default(),
+            Err(e) => {
+                s.warn(e.to_string());
+                return Ok(());
+            }
+        };
+        if !s.confirm(&format!("Do you really want to rebuild {} PVs of logical volume {who}", c.rebuild.len())) {
+            return Err(LvmError::Refused(format!("Logical volume {who} not rebuild.")));
+        }
         let slots: Vec<usize> =
             r.areas.iter().enumerate().filter(|(_, a)| keys.iter().any(|k| slot_on(a, k))).map(|(i, _)| i).collect();
         if slots.is_empty() {
@@ -1014,9 +1093,15 @@ pub fn lvchange_raid(s: &mut Session, vg_name: &str, lv_name: &str, c: &RaidChan
         if let Some(v) = c.max_recovery_rate {
             rr.max_recovery_rate = (v != 0).then_some(v);
         }
+        if let Some(v) = c.writebehind {
+            rr.writebehind = (v != 0).then_some(v);
+        }
     }
-    commit_and_reload(false, s, &mut after, &family, &before, active)?;
-    s.print(format!("Logical volume {who} changed."));
+    commit_and_reload(Change::Settings, s, &mut after, &family, &before, active)?;
+    // LVM says nothing after a rebuild it was asked for alone.
+    if !only_rebuild {
+        s.print(format!("Logical volume {who} changed."));
+    }
     Ok(())
 }
 
