@@ -148,12 +148,15 @@ pub fn live(s: &mut Session, devs: &Devices, view: &View, lv: &LogicalVolume) ->
             _ => None,
         });
     } else if lv.raid().is_some() && l.dev.is_some() {
-        if let Ok(TargetStatus::Raid(r)) = status(dm_name(vname, &lv.name, None)) {
+        // A raid origin's raid is its `-real` device.
+        let layer = view.snaps.has_snapshots(&lv.name).then_some("real");
+        if let Ok(TargetStatus::Raid(r)) = status(dm_name(vname, &lv.name, layer)) {
             l.copy = Some(r.sync_percent());
             l.raid = Some(r);
         }
     } else if let Some((parent, _)) = view.vg.vg.raid_parent(&lv.name) {
-        let dm = dm_name(vname, &parent.name, None);
+        let layer = view.snaps.has_snapshots(&parent.name).then_some("real");
+        let dm = dm_name(vname, &parent.name, layer);
         if devs.states.contains_key(&dm) {
             if let Ok(TargetStatus::Raid(r)) = status(dm) {
                 l.raid = Some(r);

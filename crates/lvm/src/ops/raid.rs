@@ -318,11 +318,22 @@ fn set_sync(plan: &mut [DmDevice], top: &str, sync: RaidSync) {
     }
 }
 
+/// The device of raid LV `lv`: its own, or `-real` under its snapshots.
+fn raid_dev(s: &mut Session, vg: &str, lv: &str) -> String {
+    let h = s.host_if_running();
+    let real = dm_name(vg, lv, Some("real"));
+    match h.and_then(|h| h.state(&real).ok().flatten()) {
+        Some(_) => real,
+        None => dm_name(vg, lv, None),
+    }
+}
+
 /// The raid LV's live status, if it is active.
 pub fn raid_status(s: &mut Session, vg: &str, lv: &str) -> Option<RaidStatus> {
+    let dev = raid_dev(s, vg, lv);
     let h = s.host_if_running()?;
-    h.state(&dm_name(vg, lv, None)).ok()??;
-    match h.status(&dm_name(vg, lv, None)).ok()? {
+    h.state(&dev).ok()??;
+    match h.status(&dev).ok()? {
         TargetStatus::Raid(r) => Some(r),
         _ => None,
     }
@@ -999,7 +1010,8 @@ pub fn syncaction(s: &mut Session, vg_name: &str, lv_name: &str, action: RaidMes
             activate::raid_message_word(action)
         )));
     }
-    s.host()?.raid_message(&dm_name(vg_name, lv_name, None), action)?;
+    let dev = raid_dev(s, vg_name, lv_name);
+    s.host()?.raid_message(&dev, action)?;
     Ok(())
 }
 
