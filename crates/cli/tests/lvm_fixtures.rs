@@ -705,6 +705,8 @@ fn test_the_sixth_oracle_session_replayed_matches_real_lvm() {
         ("018", "pvs --segments"),
         ("084", "lvconvert --type mirror of a raid1"),
         ("085", "after 084"),
+        ("087", "the raid target (raid-target branch) refuses a third image added to an active raid1"),
+        ("088", "after 087"),
         ("094", "lvconvert --splitmirrors of a raid1 (done here as -m1, for the commands after it)"),
         ("095", "after 094"),
         ("096", "after 094"),
