@@ -707,6 +707,7 @@ fn test_the_sixth_oracle_session_replayed_matches_real_lvm() {
         ("085", "after 084"),
         ("087", "the raid target (raid-target branch) refuses a third image added to an active raid1"),
         ("088", "after 087"),
+        ("091", "after 087 (r1 has two images here: ulvm warns that it has the count asked for)"),
         ("094", "lvconvert --splitmirrors of a raid1 (done here as -m1, for the commands after it)"),
         ("095", "after 094"),
         ("096", "after 094"),
