@@ -699,9 +699,6 @@ fn session_numbers(session: &str) -> Vec<String> {
 fn test_the_sixth_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet, and why.
     const NOT_YET: &[(&str, &str)] = &[
-        ("011", "fields data_stripes, lv_image_synced, lv_initial_image_sync, lv_role"),
-        ("015", "lvs --reportformat json of raid fields (region_size \"0 \")"),
-        ("016", "lvs --reportformat json of raid fields"),
         ("018", "pvs --segments"),
         ("084", "lvconvert --type mirror of a raid1"),
         ("085", "after 084"),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use ulvm_blockdev::Sectors;
 use ulvm_lvm::disk::{PvDisk, Vg};
 use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
-use ulvm_lvm::model::{LogicalVolume, Segment, SegmentKind};
+use ulvm_lvm::model::{LogicalVolume, RaidRole, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
 use ulvm_lvm::report::{compare, render, Align, Cell, Column, Layout, SortSpec};
@@ -88,6 +88,10 @@ const LV_FIELDS: &[FieldDef] = &[
     f("raid_min_recovery_rate", "MinSync", R, 0),
     f("raid_max_recovery_rate", "MaxSync", R, 0),
     f("lv_health_status", "Health", L, 0),
+    s("data_stripes", "#DStr", R, 0),
+    f("lv_image_synced", "ImgSynced", L, 0),
+    f("lv_initial_image_sync", "InitImgSync", L, 0),
+    f("lv_role", "Role", L, 0),
 ];
 /// `lvs --segments`: LVM's default columns, one row per segment.
 const LV_SEGMENTS_DEFAULT: &str = "lv_name,vg_name,lv_attr,stripes,segtype,seg_size";
@@ -406,7 +410,25 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             Some(SegmentKind::Other { segment_type }) => segment_type.clone(),
             None => String::new(),
         }),
-        "stripes" => int_cell(match seg.map(|s| &s.kind) {
+        "lv_image_synced" => Cell::str(
+            if (view.vg.vg.raid_parent(&lv.name).is_some_and(|(_, r)| matches!(r, RaidRole::Image { .. }))
+                && lv_attr(view, lv, l).starts_with('i'))
+                || l.image_in_sync == Some(true)
+            {
+                "image synced"
+            } else {
+                ""
+            },
+        ),
+        "lv_initial_image_sync" => {
+            Cell::str(if (lv.raid().is_some() || lv.mirror().is_some()) && !lv.has_status(ulvm_lvm::model::NOTSYNCED) {
+                "initial image sync"
+            } else {
+                ""
+            })
+        }
+        "lv_role" => Cell::str(lv_role(view, lv)),
+        "stripes" | "data_stripes" => int_cell(match seg.map(|s| &s.kind) {
             Some(SegmentKind::Striped { stripes, .. }) => stripes.len() as i64,
             Some(SegmentKind::Raid(r)) => r.areas.len() as i64,
             Some(SegmentKind::Mirror(m)) => m.areas.len() as i64,
@@ -423,6 +445,36 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "seg_size" => size_cell(u, seg.map(|s| es.to_sectors(s.extent_count)).unwrap_or_default()),
         "lv_autoactivation" => Cell::str(if lv.autoactivation() { "enabled" } else { "" }),
         _ => Cell::str(""),
+    }
+}
+
+/// LVM's `lv_role`: `public` or `private`, and what the LV is to others.
+fn lv_role(view: &View, lv: &LogicalVolume) -> String {
+    let v = &view.vg.vg;
+    let public = if view.visible(lv) { "public" } else { "private" };
+    let what = if let Some((_, r)) = v.raid_parent(&lv.name) {
+        match r {
+            RaidRole::Image { .. } => "raid,image",
+            RaidRole::Meta { .. } => "raid,metadata",
+        }
+    } else if let Some((_, r)) = v.mirror_parent(&lv.name) {
+        match r {
+            ulvm_lvm::model::MirrorRole::Image { .. } => "mirror,image",
+            ulvm_lvm::model::MirrorRole::Log => "mirror,log",
+        }
+    } else if lv.is_pvmove() {
+        "pvmove"
+    } else if view.snapshot_of_cow(&lv.name).is_some() {
+        "snapshot,thicksnapshot"
+    } else if view.snaps.has_snapshots(&lv.name) {
+        "origin,thickorigin"
+    } else {
+        ""
+    };
+    if what.is_empty() {
+        public.to_string()
+    } else {
+        format!("{public},{what}")
     }
 }
 
