@@ -668,3 +668,118 @@ fn test_the_fifth_oracle_session_replayed_matches_real_lvm() {
     assert_eq!(r.checked, 53);
     r.assert_matched();
 }
+
+/// The fixtures of a session, in the order they ran: `NNN` of each `.cmd`.
+fn session_numbers(session: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(fixtures(session))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".cmd"))
+                .filter_map(|n| n.split_once('-').map(|(num, _)| num.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The sixth session (oracle6): LVM 2.03.16 on raid1 LVs, replayed
+/// command by command through the daemon, which needs its dm `raid`
+/// target (branch raid-target): the test skips, saying so, without it.
+/// The oracle waited for every raid to be idle and in sync before each
+/// report; so does the replay. The guest's shell steps are done here:
+/// 039 (4 KiB of other data written onto r1's second image, on vdb) and
+/// 070 (lin written through NBD); the others only compare data the guest
+/// read (047, 074, 078). Commands 117 on (a PV lost with the LVs active on
+/// it, then repaired, `vgreduce --removemissing`) are not replayed yet, nor
+/// are the commands in `NOT_YET` (what ulvm does not do yet, named there).
+#[test]
+fn test_the_sixth_oracle_session_replayed_matches_real_lvm() {
+    /// Fixtures ulvm does not match yet, and why.
+    const NOT_YET: &[(&str, &str)] = &[
+        ("018", "pvs --segments"),
+        ("084", "lvconvert --type mirror of a raid1"),
+        ("085", "after 084"),
+        ("087", "the raid target (raid-target branch) refuses a third image added to an active raid1"),
+        ("088", "after 087"),
+        ("091", "after 087 (r1 has two images here: ulvm warns that it has the count asked for)"),
+        ("094", "lvconvert --splitmirrors of a raid1 (done here as -m1, for the commands after it)"),
+        ("095", "after 094"),
+        ("096", "after 094"),
+        ("115", "the seqno: LVM commits intermediate versions ulvm does not"),
+    ];
+    let numbers = session_numbers("oracle6");
+    if numbers.is_empty() {
+        eprintln!("skipping: no oracle6 fixtures");
+        return;
+    }
+    let t = TestDir::new("lvm-fixtures6");
+    let files = ["vda", "vdb", "vdc", "vdd"].map(|n| t.image(n, 64));
+    let [ap, bp, cp, dp] = files.clone().map(|f| f.to_str().unwrap().to_string());
+    let run = t.path("run");
+    let out = format!("{}/", t.path("out").display());
+    std::fs::create_dir_all(&out).unwrap();
+    let d = Daemon::start(&run, &[]);
+    if !d.ok(&["targets"]).lines().any(|l| l.split_whitespace().next() == Some("raid")) {
+        eprintln!("skipping: the daemon has no dm raid target yet (branch raid-target)");
+        d.stop();
+        return;
+    }
+    let paths = vec![
+        ("/dev/vda", ap.as_str()),
+        ("/dev/vdb", bp.as_str()),
+        ("/dev/vdc", cp.as_str()),
+        ("/dev/vdd", dp.as_str()),
+        ("/out/", out.as_str()),
+    ];
+    let mut r =
+        Replay { session: "oracle6", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+    let settled = |r: &Replay| {
+        let o = r.ulvm(&args("lvs --noheadings -o copy_percent,raid_sync_action,segtype")).out;
+        // An inactive raid has no percentage: its line starts with the type.
+        o.lines().filter(|l| l.contains("raid1")).all(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.first() == Some(&"raid1") || (w.first() == Some(&"100.00") && w.get(1) == Some(&"idle"))
+        })
+    };
+    for n in numbers.iter().filter(|n| n.as_str() <= "116") {
+        let (argv, _, _, _) = fixture("oracle6", n);
+        match n.as_str() {
+            "039" => {
+                // dd of 4 KiB at byte 6 MiB of vdb: inside r1_rimage_1.
+                let f = std::fs::OpenOptions::new().write(true).open(&files[1]).unwrap();
+                f.write_all_at(&[0x5a; 4096], 1536 * 4096).unwrap();
+                f.sync_all().unwrap();
+                continue;
+            }
+            "094" => {
+                // The split's effect on r2 (its last image goes), for what follows.
+                r.ulvm(&args("lvconvert -y -m1 vg0/r2"));
+                continue;
+            }
+            "070" => {
+                let data: Vec<u8> = b"lin\n".iter().copied().cycle().take(8 << 20).collect();
+                let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-lin").unwrap();
+                c.write(Sectors(0), &data).unwrap();
+                c.flush().unwrap();
+                continue;
+            }
+            _ => {}
+        }
+        if NOT_YET.iter().any(|(m, _)| m == n)
+            || matches!(argv.first().map(String::as_str), Some("bash" | "dmsetup" | "dd" | "lvm"))
+        {
+            continue;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !settled(&r) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        r.check(n);
+    }
+    d.stop();
+    r.assert_matched();
+}

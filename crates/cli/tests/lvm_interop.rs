@@ -108,6 +108,49 @@ fn test_real_lvm_reads_and_checks_ulvm_mirrors() {
     assert!(real.contains("[mdisk_mlog]"), "{real}");
 }
 
+/// Real `vgck` and `lvs -a` accept a VG with ulvm's raid1 LVs (two and
+/// three images, `--nosync`, `-R`, a linear LV converted to raid1 and a
+/// raid1 converted down) and show the same attributes, sub-LVs, devices,
+/// region sizes and raid fields as ulvm; `lvdisplay -m` prints the same.
+#[test]
+fn test_real_lvm_reads_and_checks_ulvm_raid1() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-raid");
+    let imgs = [t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64)];
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmraid{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    let paths: Vec<&str> = imgs.iter().map(|p| p.to_str().unwrap()).collect();
+    u(&["vgcreate", &vg, paths[0], paths[1], paths[2]]);
+    u(&["lvcreate", "-an", "--type", "raid1", "-m", "1", "-L", "8M", "-n", "r2", &vg]);
+    u(&["lvcreate", "-an", "-m", "2", "-R", "512k", "-L", "4M", "-n", "r3", &vg]);
+    u(&["lvcreate", "-an", "--type", "raid1", "-m", "1", "--nosync", "-L", "4M", "-n", "rnosync", &vg]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "lin", &vg]);
+    u(&["lvconvert", "-y", "-m", "1", &format!("{vg}/lin")]);
+    u(&["lvconvert", "-y", "-m", "1", &format!("{vg}/r3"), paths[2]]);
+    let loops = attach(&[&imgs[0], &imgs[1], &imgs[2]], true);
+    let cfg = only(&loops);
+    let files = [imgs[0].as_path(), imgs[1].as_path(), imgs[2].as_path()];
+    run("vgck", &["--config", &cfg, &vg]).unwrap();
+    let fields = "lv_name,lv_attr,lv_size,devices,seg_pe_ranges,segtype,stripes,region_size,copy_percent,\
+                  raid_mismatch_count,raid_sync_action,raid_write_behind,raid_min_recovery_rate,\
+                  raid_max_recovery_rate,lv_health_status";
+    let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]).unwrap();
+    let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]);
+    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    assert!(real.contains("[r2_rmeta_1]"), "{real}");
+
+    let real = run("lvdisplay", &["--config", &cfg, "-m", &format!("{vg}/r2")]).unwrap();
+    let ours = u(&["lvdisplay", "-m", &format!("{vg}/r2")]);
+    let strip = |v: Vec<String>| -> Vec<String> {
+        v.into_iter().filter(|l| !l.contains("LV UUID") && !l.contains("Creation host")).collect()
+    };
+    assert_eq!(strip(normalize(&real, &loops, &files)), strip(normalize(&ours, &loops, &files)));
+}
+
 #[test]
 fn test_ulvm_reads_and_activates_what_real_lvm_made() {
     if !can_run() {

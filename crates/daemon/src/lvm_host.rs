@@ -141,6 +141,11 @@ impl<R: Requests> DmHost for ProtocolHost<R> {
         self.done(Request::Rename { name: name.into(), new_name: new_name.into() })
     }
 
+    fn raid_message(&mut self, name: &str, message: ulvm_lvm::activate::RaidMessage) -> Result<(), HostError> {
+        let word = ulvm_lvm::activate::raid_message_word(message).to_string();
+        self.done(Request::Message { name: name.into(), sector: 0, args: vec![word] })
+    }
+
     /// The status travels as the kernel's text and is parsed here, once.
     fn status(&mut self, name: &str) -> Result<TargetStatus, HostError> {
         let line = self.first_line(Request::Status { name: Some(name.into()) }, name)?;

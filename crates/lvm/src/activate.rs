@@ -21,8 +21,8 @@ use crate::{err, FormatError, HostError, LvmError};
 use std::collections::HashMap;
 use ulvm_blockdev::Sectors;
 use ulvm_dm_table::{
-    CloneArgs, DevRef, LogSync, MirrorArgs, MirrorFeatures, MirrorLog, SnapshotArgs, SnapshotFeatures, StatusLine,
-    StoreType, Stripe, Table, TableLine, TargetArgs, TargetStatus,
+    CloneArgs, DevRef, LogSync, MirrorArgs, MirrorFeatures, MirrorLog, RaidArgs, RaidDev, SnapshotArgs,
+    SnapshotFeatures, StatusLine, StoreType, Stripe, Table, TableLine, TargetArgs, TargetStatus,
 };
 
 /// One dm device to create: name, uuid and table (devices named by path
@@ -97,6 +97,23 @@ pub trait DmHost {
     /// The status of each of the device's targets, in table order (a
     /// pvmove's device has one per segment).
     fn status_lines(&mut self, name: &str) -> Result<Vec<StatusLine>, HostError>;
+    /// Sends a raid device a sync action (`dmsetup message NAME 0 check`,
+    /// what `lvchange --syncaction` does).
+    fn raid_message(&mut self, name: &str, message: RaidMessage) -> Result<(), HostError>;
+}
+
+pub use ulvm_dm_table::RaidMessage;
+
+/// The word a raid message is sent as.
+pub fn raid_message_word(m: RaidMessage) -> &'static str {
+    match m {
+        RaidMessage::Idle => "idle",
+        RaidMessage::Frozen => "frozen",
+        RaidMessage::Resync => "resync",
+        RaidMessage::Recover => "recover",
+        RaidMessage::Check => "check",
+        RaidMessage::Repair => "repair",
+    }
 }
 
 /// The table of an LV's own extents: `linear` or `striped` lines over the PVs.
@@ -311,6 +328,7 @@ fn is_layer(name: &str) -> bool {
         || name.ends_with("_clonemeta")
         || is_pvmove_dm(name)
         || is_mirror_sub_dm(name)
+        || is_raid_sub_dm(name)
 }
 
 /// The name of the LV a user named to the origin/snapshot family it is in.
@@ -323,6 +341,9 @@ pub fn family_origin(vg: &Vg, lv: &str) -> String {
     }
     if let Some(c) = vg.vg.clone_of_metadata(lv) {
         return c.name.clone();
+    }
+    if let Some((r, _)) = vg.vg.raid_parent(lv) {
+        return r.name.clone();
     }
     vg.vg.mirror_top(lv).to_string()
 }
@@ -426,6 +447,9 @@ fn plan_top(vg: &Vg, origin: &LogicalVolume, snaps: &[SnapshotRef], own: Table) 
 /// images, each with what it stacks on, lowest first, as LVM creates
 /// them: the log, then the images) and the LV's own table.
 fn own_table(vg: &Vg, lv: &LogicalVolume) -> Result<(Vec<DmDevice>, Table), LvmError> {
+    if lv.raid().is_some() {
+        return raid_own_table(vg, lv);
+    }
     let Some(m) = lv.mirror() else { return Ok((Vec::new(), extent_table(vg, lv)?)) };
     let v = &vg.vg;
     let mut below = Vec::new();
@@ -477,6 +501,91 @@ pub fn mirror_table(vg: &Vg, lv: &LogicalVolume) -> Result<Table, FormatError> {
         });
     }
     Ok(Table(lines))
+}
+
+/// The devices a raid LV stacks on (each slot's `_rmeta_N`, then its
+/// `_rimage_N`, as linear or striped tables over the PVs) and its `raid`
+/// table. A slot whose image or metadata LV has extents on a missing PV
+/// gets no devices and `- -` in the table, as LVM activates a degraded
+/// raid (`activation_mode` degraded or partial; the operations refuse
+/// `complete` before planning).
+fn raid_own_table(vg: &Vg, lv: &LogicalVolume) -> Result<(Vec<DmDevice>, Table), LvmError> {
+    let v = &vg.vg;
+    let r = lv.raid().expect("a raid LV");
+    let mut below = Vec::new();
+    let mut devs = Vec::new();
+    let mut rebuild = Vec::new();
+    let mut write_mostly = Vec::new();
+    for (i, a) in r.areas.iter().enumerate() {
+        let sub = |n: &str| v.lv(n).ok_or_else(|| FormatError(format!("raid {}: its sub-LV {n} is missing", lv.name)));
+        let data = sub(&a.data)?;
+        let meta = a.meta.as_deref().map(sub).transpose()?;
+        if data.has_status(crate::model::REBUILD) || meta.is_some_and(|m| m.has_status(crate::model::REBUILD)) {
+            rebuild.push(i);
+        }
+        if data.has_status(crate::model::WRITEMOSTLY) {
+            write_mostly.push(i);
+        }
+        if !lv_on_present_pvs(vg, data) || meta.is_some_and(|m| !lv_on_present_pvs(vg, m)) {
+            devs.push(RaidDev { meta: None, data: None });
+            continue;
+        }
+        let mut slot = RaidDev { meta: None, data: None };
+        for (sub, is_meta) in meta.into_iter().map(|m| (m, true)).chain(std::iter::once((data, false))) {
+            let d = DmDevice {
+                name: dm_name(&v.name, &sub.name, None),
+                uuid: dm_uuid(&v.id, &sub.id, None),
+                table: extent_table(vg, sub)?,
+                read_only: false,
+            };
+            let dev = Some(DevRef::Path(d.name.clone()));
+            if is_meta {
+                slot.meta = dev;
+            } else {
+                slot.data = dev;
+            }
+            below.push(d);
+        }
+        devs.push(slot);
+    }
+    let mut args = RaidArgs::raid1(Some(r.region_size.filter(|r| r.0 != 0).unwrap_or(DEFAULT_REGION_SIZE)), devs);
+    if lv.has_status(crate::model::NOTSYNCED) {
+        // As LVM 2.03 loads a `--nosync` raid1 at every activation (oracle6 025).
+        args.sync = ulvm_dm_table::RaidSync::NoSync;
+    }
+    args.rebuild = rebuild;
+    args.write_mostly = write_mostly;
+    args.min_recovery_rate = r.min_recovery_rate.filter(|v| *v != 0);
+    args.max_recovery_rate = r.max_recovery_rate.filter(|v| *v != 0);
+    args.max_write_behind = r.writebehind.filter(|v| *v != 0).map(u64::from);
+    let mut lines = Vec::new();
+    let es = v.extent_size;
+    for seg in &lv.segments {
+        lines.push(TableLine {
+            start: es.to_sectors(seg.start_extent),
+            len: es.to_sectors(seg.extent_count),
+            target: TargetArgs::Raid(args.clone()),
+        });
+    }
+    Ok((below, Table(lines)))
+}
+
+/// Whether every PV an LV's extents are on is there.
+pub fn lv_on_present_pvs(vg: &Vg, lv: &LogicalVolume) -> bool {
+    lv.segments.iter().all(|seg| match &seg.kind {
+        SegmentKind::Striped { stripes, .. } => {
+            stripes.iter().all(|(k, _)| vg.vg.pv(k).is_none() || vg.disk(k).is_some())
+        }
+        _ => true,
+    })
+}
+
+/// Whether a dm name is a raid LV's sub-LV (`VG-lv_rimage_0`,
+/// `VG-lv_rmeta_0`): held open by the raid above it.
+fn is_raid_sub_dm(name: &str) -> bool {
+    crate::names::split_dm_name(name).is_some_and(|(_, lv, layer)| {
+        layer.is_none() && (lv.contains(crate::model::RIMAGE_INFIX) || lv.contains(crate::model::RMETA_INFIX))
+    })
 }
 
 /// Whether a dm name is a legacy mirror's sub-LV (`VG-lv_mimage_0`,

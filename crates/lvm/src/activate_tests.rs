@@ -52,6 +52,9 @@ impl DmHost for FakeHost {
     fn status(&mut self, _name: &str) -> Result<TargetStatus, HostError> {
         Ok(TargetStatus::Linear)
     }
+    fn raid_message(&mut self, _name: &str, _m: ulvm_dm_table::RaidMessage) -> Result<(), HostError> {
+        Ok(())
+    }
     fn status_lines(&mut self, _name: &str) -> Result<Vec<ulvm_dm_table::StatusLine>, HostError> {
         Ok(vec![])
     }

@@ -263,7 +263,26 @@ pub fn backup_text(vg: &VolumeGroup, description: &str) -> String {
 /// archiving the previous version; then writes the backup. `command` is
 /// the command line, recorded as LVM records it.
 pub fn commit(sd: &SystemDir, vg: &mut Vg, command: &str) -> Result<(), DiskError> {
-    if let Some(k) = vg.missing.first() {
+    commit_inner(sd, vg, command, false)
+}
+
+/// [`commit`] of a VG with missing PVs, to the PVs that are there, as LVM
+/// writes it when it repairs around a lost PV (`lvconvert --repair`): the
+/// missing PVs stay in the metadata with the `MISSING` status flag.
+pub fn commit_missing(sd: &SystemDir, vg: &mut Vg, command: &str) -> Result<(), DiskError> {
+    let missing = vg.missing.clone();
+    if !missing.is_empty() {
+        for p in vg.vg_mut().pvs.iter_mut().filter(|p| missing.contains(&p.key)) {
+            if !p.status.iter().any(|f| f == "MISSING") {
+                p.status.push("MISSING".into());
+            }
+        }
+    }
+    commit_inner(sd, vg, command, true)
+}
+
+fn commit_inner(sd: &SystemDir, vg: &mut Vg, command: &str, allow_missing: bool) -> Result<(), DiskError> {
+    if let Some(k) = vg.missing.first().filter(|_| !allow_missing) {
         return Err(FormatError(format!(
             "Cannot change VG {} while PVs are missing ({k}: {}).",
             vg.vg.name,

@@ -12,14 +12,14 @@ use crate::activate::DevState;
 use crate::alloc;
 use crate::disk::{PvDisk, Vg};
 use crate::extent::Extents;
-use crate::model::{LogicalVolume, MirrorRole, SnapshotIndex, SnapshotRef, NOTSYNCED};
+use crate::model::{LogicalVolume, MirrorRole, RaidRole, SnapshotIndex, SnapshotRef, NOTSYNCED};
 use crate::names::dm_name;
 use crate::ops::{shared_refusal, vg_of_device, Session};
 use crate::{HostError, HostErrorKind};
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use ulvm_dm_table::TargetStatus;
+use ulvm_dm_table::{RaidHealth, TargetStatus};
 
 /// What the device host says about an LV.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +34,8 @@ pub struct Live {
     /// (`pvmove0_mimage_0`): whether its mirror is active and in sync (LVM's
     /// `i`; `I` while copying or inactive). `None` for other LVs.
     pub image_in_sync: Option<bool>,
+    /// A raid LV's status, or, for its sub-LVs, their raid's (active only).
+    pub raid: Option<ulvm_dm_table::RaidStatus>,
 }
 
 /// A snapshot's (or a merge's) usage in percent as LVM shows it, from a
@@ -145,6 +147,21 @@ pub fn live(s: &mut Session, devs: &Devices, view: &View, lv: &LogicalVolume) ->
             TargetStatus::Mirror(m) => Some(crate::percent::mirror(m)),
             _ => None,
         });
+    } else if lv.raid().is_some() && l.dev.is_some() {
+        // A raid origin's raid is its `-real` device.
+        let layer = view.snaps.has_snapshots(&lv.name).then_some("real");
+        if let Ok(TargetStatus::Raid(r)) = status(dm_name(vname, &lv.name, layer)) {
+            l.copy = Some(r.sync_percent());
+            l.raid = Some(r);
+        }
+    } else if let Some((parent, _)) = view.vg.vg.raid_parent(&lv.name) {
+        let layer = view.snaps.has_snapshots(&parent.name).then_some("real");
+        let dm = dm_name(vname, &parent.name, layer);
+        if devs.states.contains_key(&dm) {
+            if let Ok(TargetStatus::Raid(r)) = status(dm) {
+                l.raid = Some(r);
+            }
+        }
     } else if let Some((parent, MirrorRole::Image { .. })) = view.vg.vg.mirror_parent(&lv.name) {
         let dm = dm_name(vname, &parent.name, None);
         let synced = devs.states.contains_key(&dm)
@@ -232,8 +249,33 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
     let role = view.vg.vg.mirror_parent(&lv.name).map(|(_, r)| r);
     let mirror = lv.mirror().is_some();
     let pvmove_image = view.vg.vg.pvmove_of_image(&lv.name).is_some();
+    let raid_role = view.vg.vg.raid_parent(&lv.name).map(|(_, r)| r);
+    let raid = lv.raid().is_some();
     let c0 = if lv.is_pvmove() {
         'p'
+    } else if let Some(r) = raid_role {
+        match r {
+            RaidRole::Meta { .. } => 'e',
+            RaidRole::Image { index } => {
+                let in_sync = l.dev.is_some()
+                    && !lv.is_visible()
+                    && l.raid.as_ref().and_then(|st| st.health.get(index)) == Some(&RaidHealth::InSync);
+                if in_sync {
+                    'i'
+                } else {
+                    'I'
+                }
+            }
+        }
+    } else if raid {
+        // An origin's letter wins over raid's, as in LVM.
+        if is_origin {
+            c0
+        } else if lv.has_status(NOTSYNCED) {
+            'R'
+        } else {
+            'r'
+        }
     } else if mirror {
         if lv.has_status(NOTSYNCED) {
             'M'
@@ -264,7 +306,9 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
         Some(_) => 'a',
     };
     let c5 = if l.dev.as_ref().is_some_and(|d| d.open_count > 0) { 'o' } else { '-' };
-    let c6 = if lv.is_pvmove() || mirror || role.is_some() || pvmove_image {
+    let c6 = if raid || raid_role.is_some() {
+        'r'
+    } else if lv.is_pvmove() || mirror || role.is_some() || pvmove_image {
         'm'
     } else if snap.is_some() || is_origin {
         's'
@@ -273,7 +317,66 @@ pub fn lv_attr(view: &View, lv: &LogicalVolume, l: &Live) -> String {
     };
     let c9 = if lv.flags.iter().any(|f| f == "ACTIVATION_SKIP") { 'k' } else { '-' };
     let c2 = alloc_letter(lv);
-    format!("{c0}{c1}{c2}-{c4}{c5}{c6}--{c9}")
+    let c8 = if raid || raid_role.is_some() { raid_health_letter(view, lv, raid_role, l) } else { '-' };
+    format!("{c0}{c1}{c2}-{c4}{c5}{c6}-{c8}{c9}")
+}
+
+/// Whether LVM takes `lv` for partial: extents of it (or, for a raid LV,
+/// of its sub-LVs) are on a missing PV.
+pub fn lv_partial(view: &View, lv: &LogicalVolume) -> bool {
+    let vg = view.vg;
+    if vg.missing.is_empty() {
+        return false;
+    }
+    if lv.raid().is_some() {
+        return vg
+            .vg
+            .raid_sub_lvs(&lv.name)
+            .iter()
+            .any(|n| view.lv(n).is_some_and(|s| !crate::activate::lv_on_present_pvs(vg, s)));
+    }
+    !crate::activate::lv_on_present_pvs(vg, lv)
+}
+
+/// `lv_attr`'s ninth letter for a raid LV or sub-LV (LVM's volume
+/// health): `p` partial, `r` a device of it failed (refresh needed), `m`
+/// the last check found mismatches, `s` reshaping, `w` a write-mostly
+/// image.
+fn raid_health_letter(view: &View, lv: &LogicalVolume, role: Option<RaidRole>, l: &Live) -> char {
+    if lv_partial(view, lv) {
+        return 'p';
+    }
+    let healthy = match (&l.raid, role) {
+        (None, _) => true,
+        (Some(st), None) => !st.health.contains(&RaidHealth::Dead),
+        (Some(st), Some(RaidRole::Image { index } | RaidRole::Meta { index })) => {
+            st.health.get(index) != Some(&RaidHealth::Dead)
+        }
+    };
+    if !healthy {
+        return 'r';
+    }
+    match (role, &l.raid) {
+        (None, Some(st)) if st.mismatch_count > 0 => 'm',
+        (None, Some(st)) if st.action == ulvm_dm_table::SyncAction::Reshape => 's',
+        (Some(_), _) if lv.has_status(crate::model::WRITEMOSTLY) => 'w',
+        _ => '-',
+    }
+}
+
+/// LVM's `lv_health_status`: `partial`, `refresh needed`, `mismatches
+/// exist` for raid LVs, else nothing.
+pub fn health_status(view: &View, lv: &LogicalVolume, l: &Live) -> &'static str {
+    let role = view.vg.vg.raid_parent(&lv.name).map(|(_, r)| r);
+    if lv.raid().is_none() && role.is_none() {
+        return if lv_partial(view, lv) { "partial" } else { "" };
+    }
+    match raid_health_letter(view, lv, role, l) {
+        'p' => "partial",
+        'r' => "refresh needed",
+        'm' => "mismatches exist",
+        _ => "",
+    }
 }
 
 /// LVM's `vg_attr` (`wz--n-`).

@@ -129,6 +129,9 @@ pub enum SegmentKind {
     /// `_mimage_N` LVs) or a pvmove's (areas on PVs: area 0 the source,
     /// area 1 the destination).
     Mirror(Mirror),
+    /// `raid1`: a raid LV's segment, its areas the `_rmeta_N` /
+    /// `_rimage_N` pairs.
+    Raid(Raid),
     /// `snapshot`: `cow_store` (or `merging_store` while merging).
     Snapshot { chunk_size: Sectors, origin: String, cow: String, merging: bool },
     /// Anything else, kept as it was (its keys are in `extra`).
@@ -151,6 +154,42 @@ pub struct Mirror {
     /// `(PV key or LV name, first extent)` per image. A name that is a
     /// PV key of the VG is a PV area, anything else an LV area.
     pub areas: Vec<(String, Extents)>,
+}
+
+/// One device slot of a raid segment: its metadata LV (`_rmeta_N`; LVM
+/// allows none) and its data LV (`_rimage_N`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaidArea {
+    pub meta: Option<String>,
+    pub data: String,
+}
+
+/// A `raid1` segment's keys, in the order LVM exports them
+/// (lib/raid/raid.c): `device_count`, `region_size` (when not zero),
+/// `writebehind`, `min_recovery_rate`, `max_recovery_rate` (when set),
+/// `raids`. Keys LVM has for other raid levels (`stripe_size`,
+/// `data_copies`, `data_offset`) stay in the segment's `extra`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raid {
+    /// Sectors per region of the md bitmap.
+    pub region_size: Option<Sectors>,
+    /// `writebehind`: outstanding writes allowed to write-mostly legs.
+    pub writebehind: Option<u32>,
+    /// KiB/s per device.
+    pub min_recovery_rate: Option<u32>,
+    pub max_recovery_rate: Option<u32>,
+    /// `raids`, in array order.
+    pub areas: Vec<RaidArea>,
+}
+
+/// The raid segment type ulvm knows (others are kept as `Other`).
+pub const RAID1: &str = "raid1";
+
+impl Raid {
+    /// The data LVs, in array order.
+    pub fn images(&self) -> impl Iterator<Item = &str> {
+        self.areas.iter().map(|a| a.data.as_str())
+    }
 }
 
 impl Mirror {
@@ -518,6 +557,63 @@ impl Segment {
                     ],
                 )
             }
+            RAID1 => {
+                let n = need_int(s, "device_count", what)?;
+                let Some(Value::List(l)) = s.value("raids") else {
+                    return err(format!("{what}: Couldn't find RAID array"));
+                };
+                // As LVM reads it: a name with `_rmeta_` is a slot's
+                // metadata LV, and the data LV follows it.
+                let mut areas = Vec::new();
+                let mut it = l.iter();
+                while let Some(v) = it.next() {
+                    let Value::Str(name) = v else { return err(format!("{what}: Bad volume name in areas array")) };
+                    let (meta, data) = if name.contains(RMETA_INFIX) {
+                        match it.next() {
+                            Some(Value::Str(d)) => (Some(name.to_string()), d.to_string()),
+                            Some(_) => return err(format!("{what}: Bad volume name in areas array")),
+                            None => return err(format!("{what}: Missing data device in areas array")),
+                        }
+                    } else {
+                        (None, name.to_string())
+                    };
+                    areas.push(RaidArea { meta, data });
+                }
+                if areas.len() as u64 != n {
+                    return err(format!("{what}: Incorrect number of areas in area array"));
+                }
+                let u32_of = |k: &str| -> Result<Option<u32>, FormatError> {
+                    match s.int(k) {
+                        None => Ok(None),
+                        Some(v) => u32::try_from(v).map(Some).map_err(|_| FormatError(format!("{what}: {k} = {v}"))),
+                    }
+                };
+                let region_size = match s.int("region_size") {
+                    Some(r) if r >= 0 => Some(Sectors(r as u64)),
+                    Some(r) => return err(format!("{what}: region_size = {r} is negative")),
+                    None => None,
+                };
+                (
+                    SegmentKind::Raid(Raid {
+                        region_size,
+                        writebehind: u32_of("writebehind")?,
+                        min_recovery_rate: u32_of("min_recovery_rate")?,
+                        max_recovery_rate: u32_of("max_recovery_rate")?,
+                        areas,
+                    }),
+                    &[
+                        "start_extent",
+                        "extent_count",
+                        "type",
+                        "device_count",
+                        "region_size",
+                        "writebehind",
+                        "min_recovery_rate",
+                        "max_recovery_rate",
+                        "raids",
+                    ],
+                )
+            }
             "snapshot" => {
                 let (cow, merging) = match (s.str("cow_store"), s.str("merging_store")) {
                     (Some(c), _) => (c, false),
@@ -566,6 +662,32 @@ impl Segment {
                     p.int("region_size", r.0 as i64);
                 }
                 p.value("mirrors", &area_list(&m.areas));
+            }
+            SegmentKind::Raid(r) => {
+                p.str("type", RAID1);
+                p.int("device_count", r.areas.len() as i64);
+                if let Some(rs) = r.region_size.filter(|r| r.0 != 0) {
+                    p.int("region_size", rs.0 as i64);
+                }
+                // Keys of other raid levels (`stripe_size`) go where LVM
+                // writes them: before the rates and the areas.
+                p.items(&self.extra);
+                for (k, v) in [
+                    ("writebehind", r.writebehind),
+                    ("min_recovery_rate", r.min_recovery_rate),
+                    ("max_recovery_rate", r.max_recovery_rate),
+                ] {
+                    if let Some(v) = v.filter(|v| *v != 0) {
+                        p.int(k, v as i64);
+                    }
+                }
+                let names: Vec<Value> = r
+                    .areas
+                    .iter()
+                    .flat_map(|a| a.meta.iter().map(|m| s(m)).chain(std::iter::once(s(&a.data))))
+                    .collect();
+                p.value("raids", &Value::List(names));
+                return;
             }
             SegmentKind::Snapshot { chunk_size, origin, cow, merging } => {
                 p.str("type", "snapshot");
@@ -1014,5 +1136,68 @@ impl VolumeGroup {
             }
         }
         out
+    }
+}
+
+/// A raid LV's sub-LVs are named by these infixes (`lv_rimage_0`,
+/// `lv_rmeta_0`), as LVM names them; LVM's import takes a name with
+/// `_rmeta_` for a metadata LV.
+pub const RIMAGE_INFIX: &str = "_rimage_";
+pub const RMETA_INFIX: &str = "_rmeta_";
+/// LVM's `REBUILD` status flag of a raid sub-LV: the kernel gets `rebuild
+/// N` for its slot at the next load, then the flag is cleared.
+pub const REBUILD: &str = "REBUILD";
+/// LVM's `WRITEMOSTLY` status flag of a raid image: reads avoid it.
+pub const WRITEMOSTLY: &str = "WRITEMOSTLY";
+
+/// What a raid LV's sub-LV is to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RaidRole {
+    /// The data LV of slot `index` (`_rimage_N`).
+    Image { index: usize },
+    /// The metadata LV of slot `index` (`_rmeta_N`).
+    Meta { index: usize },
+}
+
+impl LogicalVolume {
+    /// The `raid1` segment of a raid LV.
+    pub fn raid(&self) -> Option<&Raid> {
+        match self.segments.first().map(|s| &s.kind) {
+            Some(SegmentKind::Raid(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The raid segment, to change it.
+    pub fn raid_mut(&mut self) -> Option<&mut Raid> {
+        match self.segments.first_mut().map(|s| &mut s.kind) {
+            Some(SegmentKind::Raid(r)) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl VolumeGroup {
+    /// The raid LV that uses `lv` as a slot's image or metadata, and how
+    /// (LVM derives RAID_IMAGE and RAID_META from the references, as here).
+    pub fn raid_parent(&self, lv: &str) -> Option<(&LogicalVolume, RaidRole)> {
+        self.lvs.iter().find_map(|l| {
+            let r = l.raid()?;
+            r.areas.iter().enumerate().find_map(|(index, a)| {
+                if a.data == lv {
+                    Some((l, RaidRole::Image { index }))
+                } else if a.meta.as_deref() == Some(lv) {
+                    Some((l, RaidRole::Meta { index }))
+                } else {
+                    None
+                }
+            })
+        })
+    }
+
+    /// The sub-LVs of raid LV `lv`, slot by slot, metadata first.
+    pub fn raid_sub_lvs(&self, lv: &str) -> Vec<String> {
+        let Some(r) = self.lv(lv).and_then(|l| l.raid()) else { return Vec::new() };
+        r.areas.iter().flat_map(|a| a.meta.iter().cloned().chain(std::iter::once(a.data.clone()))).collect()
     }
 }

@@ -167,6 +167,17 @@ pub struct Config {
     /// monitor does with a failed image (`lvconvert --repair
     /// --use-policies`, as dmeventd runs it).
     pub mirror_image_fault_policy: MirrorFaultPolicy,
+    /// `activation/activation_mode` (`--activationmode`): whether a raid
+    /// LV missing legs is activated (`degraded`, LVM's default; `partial`)
+    /// or refused (`complete`).
+    pub activation_mode: crate::ops::raid::ActivationMode,
+    /// `global/mirror_segtype_default`: what `-m N` makes without
+    /// `--type` (`raid1`, LVM 2.03's default, or `mirror`).
+    pub mirror_segtype_default: String,
+    /// `activation/raid_fault_policy`: what `lvconvert --repair
+    /// --use-policies` does with a failed raid image (`warn`, LVM's
+    /// default, or `allocate`).
+    pub raid_fault_policy_allocate: bool,
 }
 
 /// `activation/mirror_image_fault_policy`.
@@ -192,6 +203,9 @@ impl Default for Config {
             auto_activation_volume_list: None,
             event_activation: true,
             mirror_image_fault_policy: MirrorFaultPolicy::Remove,
+            activation_mode: crate::ops::raid::ActivationMode::Degraded,
+            mirror_segtype_default: "raid1".into(),
+            raid_fault_policy_allocate: false,
         }
     }
 }
@@ -257,6 +271,22 @@ impl Config {
                     }
                 };
             }
+        }
+        if let Some(act) = top.section("activation") {
+            if let Some(Value::Str(m)) = act.value("activation_mode") {
+                c.activation_mode = crate::ops::raid::ActivationMode::parse(m).map_err(|_| {
+                    FormatError(format!("activation/activation_mode: \"{m}\" is not complete, degraded or partial"))
+                })?;
+            }
+            if let Some(Value::Str(p)) = act.value("raid_fault_policy") {
+                c.raid_fault_policy_allocate = matches!(&**p, "allocate" | "replace");
+            }
+        }
+        if let Some(Value::Str(t)) = top.section("global").and_then(|g| g.value("mirror_segtype_default")) {
+            if !matches!(&**t, "raid1" | "mirror") {
+                return Err(FormatError(format!("global/mirror_segtype_default: \"{t}\" is not raid1 or mirror")));
+            }
+            c.mirror_segtype_default = t.to_string();
         }
         if let Some(b) = top.section("backup") {
             if let Some(v) = b.int("backup") {

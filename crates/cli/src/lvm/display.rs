@@ -220,6 +220,23 @@ fn print_segments(vg: &Vg, lv: &LogicalVolume, out: &mut impl std::io::Write) {
                     outln!(out, "      Physical extents\t{pe} to {}", *pe + seg.extent_count - Extents(1));
                 }
             }
+            SegmentKind::Raid(r) => {
+                // LVM's raid segment display: each slot's data LV as a
+                // stripe on an LV, then the metadata LVs.
+                let last = seg.extent_count - Extents(1);
+                outln!(out, "    Type\t\traid1");
+                outln!(out, "    Monitoring\t\t");
+                for (i, a) in r.areas.iter().enumerate() {
+                    outln!(out, "    Raid Data LV{i:2}");
+                    outln!(out, "      Logical volume\t{}", a.data);
+                    outln!(out, "      Logical extents\t0 to {last}");
+                }
+                for (i, a) in r.areas.iter().enumerate() {
+                    if let Some(m) = &a.meta {
+                        outln!(out, "    Raid Metadata LV{i:2}\t{m}");
+                    }
+                }
+            }
             SegmentKind::Snapshot { .. } => outln!(out, "    Type\t\tsnapshot"),
             SegmentKind::Other { segment_type } => outln!(out, "    Type\t\t{segment_type}"),
         }
@@ -307,6 +324,9 @@ fn print_lvdisplay(ctx: &mut Ctx, devs: &Devices, view: &View, lv: &LogicalVolum
             outln!(out, "  Current LE             {}", lv.extents());
             if let Some(m) = lv.mirror() {
                 outln!(out, "  Mirrored volumes       {}", m.areas.len());
+            }
+            if let Some(r) = lv.raid() {
+                outln!(out, "  Mirrored volumes       {}", r.areas.len());
             }
         }
     }

@@ -23,6 +23,7 @@ macro_rules! report_forms {
     [    --aligned ]
     [    --noheadings ]
     [    --reportformat basic|json ]
+    [    --segments ]
     [    --separator String ]
     [ COMMON_OPTIONS ]
     [ ",
@@ -191,6 +192,7 @@ const HELP: &[(&str, &str, &str)] = &[
   activation skip flag unless -K is given.
   vgchange -a|--activate y|ay|n
     [ -K|--ignoreactivationskip ]
+    [    --activationmode complete|degraded|partial ]
     [ COMMON_OPTIONS ]
     [ VG ... ]
 
@@ -270,6 +272,18 @@ const HELP: &[(&str, &str, &str)] = &[
     [ COMMON_OPTIONS ]
     [ PV ... ]
 
+  Make a raid1 LV: N+1 images on different PVs, each with its own
+  metadata LV (what -m makes without --type, as lvm.conf's
+  global/mirror_segtype_default says).
+  lvcreate --type raid1 -m|--mirrors Number -L|--size Size[m|UNIT] VG
+    [ -l|--extents Number[PERCENT] ]
+    [ -n|--name String ]
+    [    --nosync ]
+    [ -R|--regionsize Size[m|UNIT] ]
+    [ -a|--activate y|n ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+
   Make a legacy mirrored LV: N+1 images on different PVs and a log
   (disk: a one-extent LV on another PV when there is one; core: in memory).
   lvcreate --type mirror -m|--mirrors Number -L|--size Size[m|UNIT] VG
@@ -319,6 +333,7 @@ const HELP: &[(&str, &str, &str)] = &[
         "  Activate (y, ay) or deactivate (n) the LVs (every LV of a VG named alone).
   lvchange -a|--activate y|ay|n VG|LV ...
     [ -K|--ignoreactivationskip ]
+    [    --activationmode complete|degraded|partial ]
     [ -p|--permission rw|r ]
     [ COMMON_OPTIONS ]
 
@@ -331,6 +346,21 @@ const HELP: &[(&str, &str, &str)] = &[
   LVs' autoactivation.
   lvchange -k|--setactivationskip y|n VG|LV ...
     [    --setautoactivation y|n ]
+    [ COMMON_OPTIONS ]
+
+  Start a check (count mismatches) or repair (rewrite them) of an active
+  raid1 LV.
+  lvchange --syncaction check|repair LV
+    [ COMMON_OPTIONS ]
+
+  Rebuild the raid1 images on a PV from the others, mark images on a PV
+  write-mostly (y, n, or t to toggle), or set the recovery rates (KiB/s
+  per device unless a unit; 0 for none).
+  lvchange --rebuild PV LV
+    [    --writemostly PV[:y|n|t] ]
+    [    --minrecoveryrate Size[k|UNIT] ]
+    [    --maxrecoveryrate Size[k|UNIT] ]
+    [    --writebehind Number ]
     [ COMMON_OPTIONS ]
 ",
     ),
@@ -393,6 +423,15 @@ const HELP: &[(&str, &str, &str)] = &[
     [ -i|--interval Number ]
     [ COMMON_OPTIONS ]
 
+  Change the number of images of a raid1 LV (-m 0: linear again, keeping
+  the first image, or the image not on the PVs named); a linear LV
+  becomes raid1, a legacy mirror raid1 with --type raid1.
+  lvconvert -m|--mirrors Number LV
+    [    --type raid1 ]
+    [ -R|--regionsize Size[m|UNIT] ]
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+
   Change the number of images of a legacy mirror (-m 0: linear again,
   keeping the first image, or the image not on the PVs named); a linear
   LV becomes a mirror with --type mirror.
@@ -414,9 +453,9 @@ const HELP: &[(&str, &str, &str)] = &[
   lvconvert --splitmirrors Number -n|--name LV_new LV
     [ COMMON_OPTIONS ]
 
-  Replace the images of a mirror whose legs failed with new ones on other
-  PVs, and copy them again (--use-policies: as
-  activation/mirror_image_fault_policy says, remove or allocate).
+  Replace the images of a mirror or raid1 LV whose legs failed with new
+  ones on other PVs, and copy them again (--use-policies: as
+  activation/mirror_image_fault_policy or raid_fault_policy says).
   lvconvert --repair LV
     [    --use-policies ]
     [ COMMON_OPTIONS ]

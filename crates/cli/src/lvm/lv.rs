@@ -52,15 +52,23 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         if t == "mirror" {
             return super::mirror::lvcreate(ctx, a);
         }
+        if t == "raid1" {
+            return super::raid::lvcreate(ctx, a);
+        }
         if !matches!(t, "linear" | "striped" | "snapshot") {
             return usage(format!(
-                "Segment type {t} is not supported by ulvm (linear, striped, snapshot, mirror, clone)."
+                "Segment type {t} is not supported by ulvm (linear, striped, snapshot, raid1, mirror, clone)."
             ));
         }
     }
-    if a.get("mirrors").is_some_and(|m| m != "0") {
-        // LVM 2.03 makes raid1 for -m by default; ulvm has legacy mirrors.
-        return usage("ulvm makes legacy mirrors only: add --type mirror (LVM's default for -m is raid1).");
+    if a.get("mirrors").is_some_and(|m| m != "0") && a.get("type").is_none() {
+        // -m N makes what lvm.conf's global/mirror_segtype_default says:
+        // raid1 in LVM 2.03 unless set to mirror.
+        return if super::raid::default_is_raid1(ctx)? {
+            super::raid::lvcreate(ctx, a)
+        } else {
+            super::mirror::lvcreate(ctx, a)
+        };
     }
     for o in ["mirrorlog", "nosync"] {
         if a.has(o) {
@@ -217,6 +225,9 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         Some("r") => Some(false),
         Some(p) => return usage(format!("Invalid argument for --permission: {p}")),
     };
+    if super::raid::wanted_change(a) {
+        return super::raid::lvchange(ctx, a);
+    }
     let ignore_skip = a.has("ignoreactivationskip");
     let (activate, mode) = match a.get("activate") {
         None => (None, Mode::Yes),

@@ -59,6 +59,9 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         jobs::poll(&mut ctx.s, job.as_mut(), Duration::from_secs_f64(interval), &mut |_| Next::Continue)?;
         return Ok(0);
     }
+    if super::raid::wanted(ctx, a)? {
+        return super::raid::lvconvert(ctx, a);
+    }
     if !a.has("merge") && super::mirror::wanted(a) {
         return super::mirror::lvconvert(ctx, a);
     }

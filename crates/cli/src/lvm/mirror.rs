@@ -24,7 +24,7 @@ fn mirrors_arg(a: &Args) -> Result<Option<usize>> {
 
 /// `-R`/`--regionsize` (MiB unless it has a unit): a power of two, a
 /// multiple of the page size, as LVM checks it while parsing.
-fn region_arg(a: &Args) -> Result<Option<Sectors>> {
+pub(super) fn region_arg(a: &Args) -> Result<Option<Sectors>> {
     let Some(v) = a.get("regionsize") else { return Ok(None) };
     let bad = |why: &str| {
         usage(format!("{why}\nInvalid argument for --regionsize: {v}\nError during parsing of command line."))
@@ -104,7 +104,7 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (vg, lv) = split_lv(target)?;
     if let Some(t) = a.get("type") {
         if t != "mirror" {
-            return usage(format!("Conversion to --type {t} is not supported by ulvm (mirror)."));
+            return usage(format!("Conversion to --type {t} is not supported by ulvm (raid1, mirror)."));
         }
     }
     if a.has("repair") {
@@ -123,13 +123,6 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         return Ok(0);
     }
     let mirrors = mirrors_arg(a)?;
-    if mirrors.is_some_and(|m| m > 0) && a.get("type").is_none() {
-        // LVM 2.03 makes raid1 of a linear LV by default; ulvm has legacy mirrors only.
-        let is_mirror = ctx.vg(&vg, true)?.vg.lv(&lv).is_some_and(|l| l.mirror().is_some());
-        if !is_mirror {
-            return usage("ulvm converts to legacy mirrors only: add --type mirror (LVM's default for -m is raid1).");
-        }
-    }
     let split = match (a.get("splitmirrors"), a.get("name")) {
         (Some(n), Some(name)) => match n.parse::<usize>() {
             Ok(n) => Some((n, name.to_string())),

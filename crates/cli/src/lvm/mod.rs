@@ -13,6 +13,7 @@ mod merge;
 mod mirror;
 mod pv;
 mod pvmove;
+mod raid;
 mod reports;
 mod scan;
 mod vg;
@@ -149,6 +150,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
     use args::{flag, value};
     const REPORT: &[Opt] = &[
         value("options", Some('o')),
+        flag("segments", None),
         value("sort", Some('O')),
         flag("all", Some('a')),
         flag("noheadings", None),
@@ -164,8 +166,12 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("maxphysicalvolumes", Some('p')),
         value("setautoactivation", None),
     ];
-    const VGCHANGE: &[Opt] =
-        &[value("activate", Some('a')), value("setautoactivation", None), flag("ignoreactivationskip", Some('K'))];
+    const VGCHANGE: &[Opt] = &[
+        value("activate", Some('a')),
+        value("setautoactivation", None),
+        flag("ignoreactivationskip", Some('K')),
+        value("activationmode", None),
+    ];
     const PVSCAN: &[Opt] = &[
         flag("cache", None),
         value("activate", Some('a')),
@@ -216,6 +222,13 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("setautoactivation", None),
         value("setactivationskip", Some('k')),
         flag("ignoreactivationskip", Some('K')),
+        value("activationmode", None),
+        value("syncaction", None),
+        value("rebuild", None),
+        value("writemostly", None),
+        value("minrecoveryrate", None),
+        value("maxrecoveryrate", None),
+        value("writebehind", None),
     ];
     const LVCONVERT: &[Opt] = &[
         flag("merge", None),
@@ -360,7 +373,11 @@ impl Ctx {
             cmd: cmd.to_string(),
             s: {
                 let mut s = Session::new(sd, explicit, cmdline, connect, Box::new(Terminal), Box::new(Prompt { yes }));
-                let config = a.all("config");
+                let mut config: Vec<String> = a.all("config").iter().map(|c| c.to_string()).collect();
+                if let Some(m) = a.get("activationmode") {
+                    ulvm_lvm::ops::raid::ActivationMode::parse(m).map_err(|e| Usage(e.to_string()))?;
+                    config.push(format!("activation/activation_mode=\"{m}\""));
+                }
                 if !config.is_empty() {
                     let text = config.join("\n");
                     let mut check = ulvm_lvm::system::Config::default();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use ulvm_blockdev::Sectors;
 use ulvm_lvm::disk::{PvDisk, Vg};
 use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
-use ulvm_lvm::model::{LogicalVolume, Segment, SegmentKind};
+use ulvm_lvm::model::{LogicalVolume, RaidRole, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
 use ulvm_lvm::report::{compare, render, Align, Cell, Column, Layout, SortSpec};
@@ -81,7 +81,20 @@ const LV_FIELDS: &[FieldDef] = &[
     s("seg_size", "SSize", R, 0),
     s("region_size", "Region", R, 0),
     f("lv_autoactivation", "AutoAct", L, 0),
+    f("sync_percent", "Cpy%Sync", L, 0),
+    f("raid_sync_action", "SyncAction", L, 0),
+    f("raid_mismatch_count", "Mismatches", R, 0),
+    f("raid_write_behind", "WBehind", R, 0),
+    f("raid_min_recovery_rate", "MinSync", R, 0),
+    f("raid_max_recovery_rate", "MaxSync", R, 0),
+    f("lv_health_status", "Health", L, 0),
+    s("data_stripes", "#DStr", R, 0),
+    f("lv_image_synced", "ImgSynced", L, 0),
+    f("lv_initial_image_sync", "InitImgSync", L, 0),
+    f("lv_role", "Role", L, 0),
 ];
+/// `lvs --segments`: LVM's default columns, one row per segment.
+const LV_SEGMENTS_DEFAULT: &str = "lv_name,vg_name,lv_attr,stripes,segtype,seg_size";
 const LV_DEFAULT: &str = "lv_name,vg_name,lv_attr,lv_size,pool_lv,origin,data_percent,metadata_percent,move_pv,mirror_log,copy_percent,convert_lv";
 
 const VG_FIELDS: &[FieldDef] = &[
@@ -165,6 +178,7 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "vgs" => (VG_FIELDS, VG_DEFAULT, "vg", "vg"),
         _ => (PV_FIELDS, PV_DEFAULT, "pv", "pv"),
     };
+    let default = if kind == "lvs" && a.has("segments") { LV_SEGMENTS_DEFAULT } else { default };
     let cols = columns(defs, default, prefix, &a.all("options")).map_err(|e| super::Usage(e.to_string()))?;
     let json = match a.get("reportformat") {
         None | Some("basic") => None,
@@ -181,7 +195,10 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             match vgs.get(vgname) {
                 Some(v) => {
                     check_local(v)?;
-                    out.push(v)
+                    // Each VG once, however many of its LVs are named.
+                    if !out.iter().any(|o: &&Vg| o.vg.name == v.vg.name) {
+                        out.push(v)
+                    }
                 }
                 None => bail!("Volume group \"{vgname}\" not found"),
             }
@@ -298,7 +315,27 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             None => Cell::str(""),
         },
         "data_percent" | "snap_percent" => pct(l.pct),
-        "copy_percent" => pct(l.copy),
+        "copy_percent" | "sync_percent" => pct(l.copy),
+        "raid_sync_action" => Cell::str(match (&l.raid, lv.raid()) {
+            (Some(st), Some(_)) => st.action.as_str().to_string(),
+            _ => String::new(),
+        }),
+        "raid_mismatch_count" => match (&l.raid, lv.raid()) {
+            (Some(st), Some(_)) => int_cell(st.mismatch_count as i64),
+            _ => Cell::num("", -1.0),
+        },
+        "raid_write_behind" | "raid_min_recovery_rate" | "raid_max_recovery_rate" => {
+            let v = lv.raid().and_then(|r| match id {
+                "raid_write_behind" => r.writebehind,
+                "raid_min_recovery_rate" => r.min_recovery_rate,
+                _ => r.max_recovery_rate,
+            });
+            match v.filter(|v| *v != 0) {
+                Some(v) => int_cell(v as i64),
+                None => Cell::num("", -1.0),
+            }
+        }
+        "lv_health_status" => Cell::str(ulvm_lvm::facts::health_status(view, lv, l)),
         "mirror_log" => {
             Cell::str(lv.mirror().and_then(|m| m.mirror_log.as_ref()).map(|n| format!("[{n}]")).unwrap_or_default())
         }
@@ -306,6 +343,7 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             u,
             match seg.map(|s| &s.kind) {
                 Some(SegmentKind::Mirror(m)) if !m.is_pvmove() => m.region_size.unwrap_or_default(),
+                Some(SegmentKind::Raid(r)) => r.region_size.unwrap_or_default(),
                 _ => Sectors(0),
             },
         ),
@@ -326,6 +364,22 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             let (stripes, per) = match seg.map(|s| &s.kind) {
                 Some(SegmentKind::Striped { stripes, .. }) => (stripes, count / stripes.len().max(1) as u64),
                 Some(SegmentKind::Mirror(m)) => (&m.areas, count),
+                Some(SegmentKind::Raid(r)) => {
+                    // A raid LV's devices are its data LVs, as LVM prints them.
+                    let parts: Vec<String> = r
+                        .areas
+                        .iter()
+                        .map(|a| {
+                            let n = vg.vg.lv(&a.data).map(|l| l.extents()).unwrap_or(count);
+                            if id == "devices" {
+                                format!("{}(0)", a.data)
+                            } else {
+                                format!("{}:0-{}", a.data, n - Extents(1))
+                            }
+                        })
+                        .collect();
+                    return Cell::str(parts.join(if id == "devices" { "," } else { " " }));
+                }
                 _ => return Cell::str(""),
             };
             let parts: Vec<String> = stripes
@@ -352,11 +406,32 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             Some(SegmentKind::Striped { .. }) => "striped".into(),
             Some(SegmentKind::Snapshot { .. }) => "snapshot".into(),
             Some(SegmentKind::Mirror(_)) => "mirror".into(),
+            Some(SegmentKind::Raid(_)) => "raid1".into(),
             Some(SegmentKind::Other { segment_type }) => segment_type.clone(),
             None => String::new(),
         }),
-        "stripes" => int_cell(match seg.map(|s| &s.kind) {
+        "lv_image_synced" => Cell::str(
+            if (view.vg.vg.raid_parent(&lv.name).is_some_and(|(_, r)| matches!(r, RaidRole::Image { .. }))
+                && lv_attr(view, lv, l).starts_with('i'))
+                || l.image_in_sync == Some(true)
+            {
+                "image synced"
+            } else {
+                ""
+            },
+        ),
+        "lv_initial_image_sync" => {
+            Cell::str(if (lv.raid().is_some() || lv.mirror().is_some()) && !lv.has_status(ulvm_lvm::model::NOTSYNCED) {
+                "initial image sync"
+            } else {
+                ""
+            })
+        }
+        "lv_role" => Cell::str(lv_role(view, lv)),
+        "stripes" | "data_stripes" => int_cell(match seg.map(|s| &s.kind) {
             Some(SegmentKind::Striped { stripes, .. }) => stripes.len() as i64,
+            Some(SegmentKind::Raid(r)) => r.areas.len() as i64,
+            Some(SegmentKind::Mirror(m)) => m.areas.len() as i64,
             _ => 0,
         }),
         "stripe_size" => size_cell(
@@ -370,6 +445,36 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "seg_size" => size_cell(u, seg.map(|s| es.to_sectors(s.extent_count)).unwrap_or_default()),
         "lv_autoactivation" => Cell::str(if lv.autoactivation() { "enabled" } else { "" }),
         _ => Cell::str(""),
+    }
+}
+
+/// LVM's `lv_role`: `public` or `private`, and what the LV is to others.
+fn lv_role(view: &View, lv: &LogicalVolume) -> String {
+    let v = &view.vg.vg;
+    let public = if view.visible(lv) { "public" } else { "private" };
+    let what = if let Some((_, r)) = v.raid_parent(&lv.name) {
+        match r {
+            RaidRole::Image { .. } => "raid,image",
+            RaidRole::Meta { .. } => "raid,metadata",
+        }
+    } else if let Some((_, r)) = v.mirror_parent(&lv.name) {
+        match r {
+            ulvm_lvm::model::MirrorRole::Image { .. } => "mirror,image",
+            ulvm_lvm::model::MirrorRole::Log => "mirror,log",
+        }
+    } else if lv.is_pvmove() {
+        "pvmove"
+    } else if view.snapshot_of_cow(&lv.name).is_some() {
+        "snapshot,thicksnapshot"
+    } else if view.snaps.has_snapshots(&lv.name) {
+        "origin,thickorigin"
+    } else {
+        ""
+    };
+    if what.is_empty() {
+        public.to_string()
+    } else {
+        format!("{public},{what}")
     }
 }
 

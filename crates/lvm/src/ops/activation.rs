@@ -126,7 +126,11 @@ pub fn list_names(list: &[String], vg: &str, lv: &str) -> bool {
 pub fn tops(vg: &Vg) -> Vec<&LogicalVolume> {
     vg.vg
         .user_lvs()
-        .filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none() && vg.vg.mirror_parent(&l.name).is_none())
+        .filter(|l| {
+            vg.vg.snapshot_of_cow(&l.name).is_none()
+                && vg.vg.mirror_parent(&l.name).is_none()
+                && vg.vg.raid_parent(&l.name).is_none()
+        })
         .collect()
 }
 
@@ -148,7 +152,8 @@ pub struct VgActivation {
 /// group "VG" now active`. Failures of single LVs are warned about and
 /// make the status 5, as LVM's.
 pub fn activate_vg(s: &mut Session, name: &str, a: Activation) -> Result<VgActivation, LvmError> {
-    let filter = Filter::from_config(&s.config()?);
+    let config = s.config()?;
+    let filter = Filter::from_config(&config);
     let _l = s.lock_vg(name)?;
     let vg = s.vg(name, true)?;
     if let Err(why) = filter.vg(&vg.vg, a) {
@@ -163,13 +168,32 @@ pub fn activate_vg(s: &mut Session, name: &str, a: Activation) -> Result<VgActiv
             Err(why) => skipped.push((lv.name.clone(), why)),
         }
     }
-    let host = s.host()?;
+    s.host()?;
     let mut errors = Vec::new();
     let mut activated = Vec::new();
+    let mut rebuilt = false;
     for lv in &take {
-        match crate::activate::activate(host, &vg, lv) {
-            Ok(()) => activated.push(lv.clone()),
+        let l = vg.vg.lv(lv).expect("listed");
+        if let Err(e) = super::raid::check_activation_mode(&vg, l, config.activation_mode) {
+            errors.push(e);
+            continue;
+        }
+        match crate::activate::activate(s.host()?, &vg, lv) {
+            Ok(()) => {
+                rebuilt |= super::raid::has_rebuild(&vg, lv);
+                activated.push(lv.clone())
+            }
             Err(e) => errors.push(e),
+        }
+    }
+    if rebuilt {
+        // The tables passed `rebuild` to the target: the flags go, as
+        // LVM's next command clears them.
+        let mut rw = s.vg(name, false)?;
+        for lv in &activated {
+            if let Err(e) = super::raid::after_activation(s, &mut rw, lv) {
+                errors.push(e);
+            }
         }
     }
     let status = summarize(s, &vg, errors);
@@ -187,7 +211,10 @@ pub(crate) fn summarize(s: &mut Session, vg: &Vg, errors: Vec<LvmError>) -> i32 
             vg.vg
                 .user_lvs()
                 .filter(|l| {
-                    !l.is_pvmove() && vg.vg.mirror_parent(&l.name).is_none() && vg.vg.pvmove_of_image(&l.name).is_none()
+                    !l.is_pvmove()
+                        && vg.vg.mirror_parent(&l.name).is_none()
+                        && vg.vg.raid_parent(&l.name).is_none()
+                        && vg.vg.pvmove_of_image(&l.name).is_none()
                 })
                 .filter(|l| host.state(&dm_name(&name, &l.name, None)).ok().flatten().is_some())
                 .count()

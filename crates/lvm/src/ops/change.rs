@@ -23,7 +23,7 @@ pub fn lvrename(s: &mut Session, vg_name: &str, old: &str, new: &str) -> Result<
     if vg.vg.lv(new).is_some() {
         return Err(LvmError::Exists(format!("Logical Volume \"{new}\" already exists in volume group \"{vg_name}\"")));
     }
-    if vg.vg.mirror_parent(old).is_some() {
+    if vg.vg.mirror_parent(old).is_some() || vg.vg.raid_parent(old).is_some() {
         return Err(LvmError::Refused(format!("Cannot rename internal LV \"{old}\".")));
     }
     // A mirror's images and log are renamed with it, as LVM does
@@ -32,6 +32,7 @@ pub fn lvrename(s: &mut Session, vg_name: &str, old: &str, new: &str) -> Result<
         .vg
         .mirror_sub_lvs(old)
         .into_iter()
+        .chain(vg.vg.raid_sub_lvs(old))
         .filter_map(|n| n.strip_prefix(old).map(|rest| (n.clone(), format!("{new}{rest}"))))
         .collect();
     if let Some((_, taken)) = subs.iter().find(|(_, n)| vg.vg.lv(n).is_some()) {
@@ -63,6 +64,16 @@ pub fn lvrename(s: &mut Session, vg_name: &str, old: &str, new: &str) -> Result<
             }
             if let Some(t) = m.mirror_log.as_deref().and_then(renamed) {
                 m.mirror_log = Some(t);
+            }
+        }
+        if let Some(r) = l.raid_mut() {
+            for a in &mut r.areas {
+                if let Some(t) = renamed(&a.data) {
+                    a.data = t;
+                }
+                if let Some(t) = a.meta.as_deref().and_then(renamed) {
+                    a.meta = Some(t);
+                }
             }
         }
         for seg in &mut l.segments {
@@ -179,7 +190,8 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
                 }
             }
         }
-        let host = s.host()?;
+        let mode = s.config()?.activation_mode;
+        s.host()?;
         for n in &names {
             if on {
                 // LVs the activation leaves out are left out silently, as LVM's.
@@ -188,9 +200,11 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
                 if filter.lv(&vg.vg, lv, c.activation).is_err() {
                     continue;
                 }
-                activate::activate(host, &vg, n)?;
+                super::raid::check_activation_mode(&vg, lv, mode)?;
+                activate::activate(s.host()?, &vg, n)?;
+                super::raid::after_activation(s, &mut vg, n)?;
             } else {
-                activate::deactivate(host, &vg, n)?;
+                activate::deactivate(s.host()?, &vg, n)?;
             }
         }
     }

@@ -98,7 +98,7 @@ fn adjusted_region(s: &mut Session, vg: &Vg, extents: Extents, region: Sectors) 
 }
 
 /// PVs the command may allocate from, in order (`None`: all, VG order).
-fn candidate_pvs(vg: &Vg, pvs: Option<&[String]>) -> Vec<String> {
+pub(super) fn candidate_pvs(vg: &Vg, pvs: Option<&[String]>) -> Vec<String> {
     let allocatable = |k: &String| vg.vg.pv(k).is_some_and(|p| p.allocatable());
     match pvs {
         Some(l) => l.iter().filter(|k| allocatable(k)).cloned().collect(),
@@ -170,7 +170,7 @@ fn place_log(vg: &Vg, extents: Extents, pvs: Option<&[String]>, image_pvs: &[Str
 }
 
 /// The PVs an LV's extents are on.
-fn lv_pvs(lv: &LogicalVolume) -> Vec<String> {
+pub(super) fn lv_pvs(lv: &LogicalVolume) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for seg in &lv.segments {
         if let SegmentKind::Striped { stripes, .. } = &seg.kind {
@@ -193,7 +193,7 @@ fn log_extents(vg: &Vg, size: Sectors, region: Sectors) -> Extents {
 }
 
 /// A new hidden (or visible) LV with `areas` as its linear segments.
-fn new_lv(name: &str, visible: bool, areas: &[Area]) -> Result<LogicalVolume, LvmError> {
+pub(super) fn new_lv(name: &str, visible: bool, areas: &[Area]) -> Result<LogicalVolume, LvmError> {
     let mut lv = LogicalVolume {
         name: name.to_string(),
         id: lvmpv::new_uuid()?,
@@ -234,7 +234,7 @@ pub fn init_log(vg: &Vg, log: &LogicalVolume, in_sync: bool) -> Result<(), LvmEr
     Ok(())
 }
 
-fn insufficient(lv: &str, more: Extents) -> LvmError {
+pub(super) fn insufficient(lv: &str, more: Extents) -> LvmError {
     LvmError::Insufficient(format!(
         "Insufficient suitable allocatable extents for logical volume {lv}: {more} more required"
     ))
@@ -373,7 +373,7 @@ fn in_sync(s: &mut Session, vg: &str, lv: &str) -> Option<bool> {
     mirror_status(s, vg, lv).map(|m| m.in_sync == m.regions)
 }
 
-fn find<'a>(vg: &'a Vg, lv: &str) -> Result<&'a LogicalVolume, LvmError> {
+pub(super) fn find<'a>(vg: &'a Vg, lv: &str) -> Result<&'a LogicalVolume, LvmError> {
     vg.vg.lv(lv).ok_or_else(|| LvmError::NotFound(format!("Failed to find logical volume \"{}/{lv}\"", vg.vg.name)))
 }
 

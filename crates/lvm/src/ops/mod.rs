@@ -23,6 +23,7 @@ pub mod merge;
 pub mod mirror;
 pub mod pv;
 pub mod pvmove;
+pub mod raid;
 pub mod remove;
 pub mod resize;
 pub mod scan;
@@ -230,6 +231,12 @@ impl Session {
     /// Writes a new version of the VG to its PVs, with backup and archive.
     pub fn commit(&self, vg: &mut Vg) -> Result<(), LvmError> {
         Ok(disk::commit(&self.sd, vg, &self.cmdline)?)
+    }
+
+    /// [`Session::commit`] of a VG with missing PVs (flagged `MISSING`),
+    /// for the repairs LVM allows then.
+    pub fn commit_missing(&self, vg: &mut Vg) -> Result<(), LvmError> {
+        Ok(disk::commit_missing(&self.sd, vg, &self.cmdline)?)
     }
 
     /// The device host, connected on first use.

@@ -344,6 +344,13 @@ fn collect_pieces(
             skipped = true;
             continue;
         }
+        if let Some((r, _)) = vg.raid_parent(&lv.name) {
+            // LVM moves a raid's slots to PVs no other slot is on; ulvm
+            // has no such rule yet, so it leaves them.
+            s.warn(format!("WARNING: Skipping {} of raid {}: ulvm does not move raid LVs yet.", lv.name, r.name));
+            skipped = true;
+            continue;
+        }
         if vg.mirror_parent(&lv.name).is_some() {
             // LVM moves a mirror's images to PVs no other image is on;
             // ulvm's pvmove has no such rule yet, so it leaves them.

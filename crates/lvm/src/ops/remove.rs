@@ -26,7 +26,11 @@ pub fn lvremove(s: &mut Session, vg_name: &str, lv: Option<&str>, force: bool) -
         None => vg
             .vg
             .user_lvs()
-            .filter(|l| vg.vg.snapshot_of_cow(&l.name).is_none() && vg.vg.mirror_parent(&l.name).is_none())
+            .filter(|l| {
+                vg.vg.snapshot_of_cow(&l.name).is_none()
+                    && vg.vg.mirror_parent(&l.name).is_none()
+                    && vg.vg.raid_parent(&l.name).is_none()
+            })
             .map(|l| l.name.clone())
             .collect(),
     };
@@ -43,6 +47,9 @@ fn remove_one(s: &mut Session, vg_name: &str, name: &str, force: bool) -> Result
     }
     if vg.vg.mirror_parent(name).is_some() {
         return Err(LvmError::Refused(format!("Can't remove logical volume {vg_name}/{name} used by a mirror.")));
+    }
+    if vg.vg.raid_parent(name).is_some() {
+        return Err(LvmError::Refused(format!("Can't remove logical volume {vg_name}/{name} used as RAID device.")));
     }
     let snap = vg.vg.snapshot_of_cow(name);
     let origin = activate::family_origin(&vg, name);
@@ -91,6 +98,8 @@ fn remove_one(s: &mut Session, vg_name: &str, name: &str, force: bool) -> Result
     let mut gone: Vec<String> = vec![name.to_string()];
     // A mirror's images and log go with it.
     gone.extend(vg.vg.mirror_sub_lvs(name));
+    // So do a raid LV's slots.
+    gone.extend(vg.vg.raid_sub_lvs(name));
     if let Some(c) = vg.vg.lv(name).and_then(|l| l.clone_ref()) {
         gone.push(c.metadata_lv);
     }

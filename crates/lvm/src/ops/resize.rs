@@ -103,6 +103,14 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         .filter(|_| vg.vg.user_lvs().any(|l| l.name == name))
         .ok_or_else(|| LvmError::NotFound(format!("Failed to find logical volume \"{vg_name}/{name}\"")))?
         .clone();
+    if vg.vg.raid_parent(name).is_some() {
+        return Err(LvmError::Refused(format!("Can't resize internal logical volume {vg_name}/{name}.")));
+    }
+    if lv.raid().is_some() {
+        return Err(LvmError::Refused(format!(
+            "ulvm cannot resize raid1 LV {vg_name}/{name} yet: lvconvert -m 0, resize, then lvconvert -m 1."
+        )));
+    }
     if vg.vg.mirror_parent(name).is_some() {
         return Err(LvmError::Refused(format!("Can't resize internal logical volume {vg_name}/{name}.")));
     }

@@ -164,6 +164,16 @@ pub fn vgsplit(s: &mut Session, src: &str, dest: &str, paths: &[PathBuf]) -> Res
             names.push(top.name.clone());
         }
     }
+    for top in from.vg.lvs.iter().filter(|l| l.raid().is_some()) {
+        let subs = from.vg.raid_sub_lvs(&top.name);
+        let going = subs.iter().filter(|n| names.contains(n)).count();
+        if going > 0 && going < subs.len() {
+            return Err(LvmError::Refused(format!("Can't split RAID {} between two Volume Groups", top.name)));
+        }
+        if going > 0 && !names.contains(&top.name) {
+            names.push(top.name.clone());
+        }
+    }
     let active = active_lvs(s, &from);
     if let Some(l) = names.iter().find(|n| active.contains(n)) {
         return Err(LvmError::Refused(format!("Logical volume {src}/{l} must be inactive")));

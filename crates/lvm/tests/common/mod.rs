@@ -141,6 +141,14 @@ impl DmHost for FakeHost {
             })
             .collect()
     }
+    fn raid_message(&mut self, name: &str, m: ulvm_dm_table::RaidMessage) -> Result<(), HostError> {
+        let mut w = self.world();
+        if !w.devs.contains_key(name) {
+            return Err(gone(name));
+        }
+        w.log.push(format!("message {name} 0 {}", ulvm_lvm::activate::raid_message_word(m)));
+        Ok(())
+    }
     fn status(&mut self, name: &str) -> Result<TargetStatus, HostError> {
         if self.world().devs.get(name).is_some_and(|d| d.table.0.len() > 1) {
             if let Some(l) = self.status_lines(name)?.into_iter().next() {
