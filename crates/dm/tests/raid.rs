@@ -238,6 +238,34 @@ fn test_raid_new_device_needs_rebuild_and_is_rebuilt_fully() {
 }
 
 #[test]
+fn test_raid_leg_count_changes_by_table_as_mds_raid1_reshape() {
+    // LVM's `lvconvert -m 2` then `-m 1` on an active raid1: the table
+    // gains a slot (zeroed metadata, `rebuild 2`), later loses one; the
+    // superblocks follow the table's count.
+    let reg = registry();
+    let init = stamped(BYTES, 5, 0);
+    let l = legs(&reg, &[init.clone(), init.clone(), vec![0; BYTES]]);
+    let dev = create(&reg, "r", &raid_table(2, "nosync"));
+    dev.write(Sectors(16), &[7u8; 4096]).unwrap();
+    let mut want = init.clone();
+    want[16 * 512..16 * 512 + 4096].fill(7);
+    reg.load("r", &table(&raid_table(3, "rebuild 2")), false).unwrap();
+    reg.suspend("r").unwrap();
+    reg.resume("r").unwrap();
+    assert_eq!(raid_status(&reg, "r"), format!("raid1 3 AAa 0/{SECTORS} recover 0 0 -"));
+    step_until_done(&reg, "r");
+    assert_eq!(raid_status(&reg, "r"), format!("raid1 3 AAA {SECTORS}/{SECTORS} idle 0 0 -"));
+    assert_eq!(contents(&*l[2].data), want);
+    assert!(l.iter().all(|leg| sb_of(&leg.meta).num_devices == 3));
+    reg.load("r", &table(&raid_table(2, "")), false).unwrap();
+    reg.suspend("r").unwrap();
+    reg.resume("r").unwrap();
+    assert_eq!(raid_status(&reg, "r"), format!("raid1 2 AA {SECTORS}/{SECTORS} idle 0 0 -"));
+    assert!(l[..2].iter().all(|leg| sb_of(&leg.meta).num_devices == 2));
+    assert_eq!(read(&*dev, 0, BYTES), want);
+}
+
+#[test]
 fn test_raid_check_counts_mismatches_repair_fixes_them_and_messages() {
     let reg = registry();
     let init = stamped(BYTES, 5, 0);

@@ -420,12 +420,11 @@ impl RaidTarget {
         if fsb.level != 1 {
             return Err(format!("raid: superblock of slot {f} is for md level {}, not raid1", fsb.level));
         }
-        if fsb.num_devices as usize != n {
-            return Err(format!(
-                "raid: the superblocks are of a set of {} devices, the table gives {n} (reshaping is not supported)",
-                fsb.num_devices
-            ));
-        }
+        // raid1 takes a table with more or fewer slots than the
+        // superblocks name as it is (md's raid1 reshape without
+        // `delta_disks`: the device count just changes): new slots come
+        // with zeroed metadata and `rebuild`, and the superblocks are
+        // rewritten with the new count.
         if fsb.reshape_position.is_some() {
             return Err("raid: the set is being reshaped (not supported by ulvm)".into());
         }
