@@ -7,6 +7,9 @@
 //!   the same contents on every LV and the same snapshot status line.
 //! * ulvm makes legacy mirrors (synced, `--nosync`, never activated); the
 //!   kernel reads their disk logs as its own and copies only the new one.
+//! * raid1 LVs cross both ways, each side repairing a failed leg that the
+//!   other then activates in sync (the kernel's dm-raid modules are
+//!   loaded into the guest from the oracle's kernel package).
 //! * Real LVM makes a VG with a snapshot and writes through the kernel;
 //!   ulvm activates it, reads the same contents, merges the snapshot back;
 //!   the kernel then sees a plain LV with the snapshot's data.
@@ -20,7 +23,7 @@ use std::path::Path;
 use std::process::Command;
 use ulvm_blockdev::{BlockDevice, Sectors};
 use ulvm_nbd::NbdClient;
-use ulvm_testkit::oracle::{oracle_dir, run_vm};
+use ulvm_testkit::oracle::{dm_raid_modules, oracle_dir, run_vm, run_vm_with_files};
 use ulvm_testkit::stamped;
 
 fn ulvm(sys: &Path, run: &Path, args: &[&str]) -> String {
@@ -220,4 +223,118 @@ fn test_kernel_activates_mirrors_ulvm_made() {
     }
     assert_eq!(line(&out, "fresh_mimage_1:"), sha256(&fresh, &t, "fresh.bin"), "the kernel did not copy image 0");
     assert_eq!(line(&out, "vgck:"), "ok");
+}
+
+/// raid1 LVs cross between ulvm and the kernel, each side repairing a
+/// failed leg the other then takes:
+///
+/// * ulvm makes two raid1 LVs and writes them; one loses its image 1
+///   under writes (an `error` table) and ulvm's `lvconvert --repair`
+///   rebuilds it on the third PV. Real LVM activates both: the kernel's
+///   status is in sync, the contents are ulvm's, `vgck` accepts the VG.
+/// * The kernel then makes a raid1 of its own, writes it, loses the disk
+///   under it (the virtio device unbound), writes more and repairs it
+///   onto the third PV. ulvm, without that disk, activates it in sync
+///   and reads the kernel's data.
+#[test]
+fn test_raid1_lvs_cross_between_ulvm_and_the_kernel_each_repairing() {
+    let Some(oracle) = oracle_dir() else { return };
+    let t = TestDir::new("lvm-kernel-raid");
+    let Some((mods, modload)) = dm_raid_modules(&t.0) else {
+        eprintln!("skipping: the oracle's kernel package has no dm-raid modules");
+        return;
+    };
+    let imgs = [t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64)];
+    let paths: Vec<&str> = imgs.iter().map(|p| p.to_str().unwrap()).collect();
+    let (sys, run) = (t.path("sys"), t.path("run"));
+    let d = Daemon::start(&run, &[]);
+    let u = |args: &[&str]| ulvm(&sys, &run, args);
+    let synced = |lv: &str| u(&["lvs", "--noheadings", "-o", "copy_percent", lv]).trim() == "100.00";
+    let write = |lv: &str, data: &[u8]| {
+        let c = NbdClient::connect_unix(&d.nbd_socket(), lv).unwrap();
+        c.write(Sectors(0), data).unwrap();
+        c.flush().unwrap();
+    };
+    u(&["vgcreate", "vgr", paths[0], paths[1], paths[2]]);
+    u(&["lvcreate", "-m", "1", "-L", "8M", "-n", "r", "vgr", paths[0], paths[1]]);
+    u(&["lvcreate", "-m", "1", "-L", "4M", "-n", "f", "vgr", paths[0], paths[1]]);
+    common::wait_for("r and f in sync", || synced("vgr/r") && synced("vgr/f"));
+    let r = stamped(8 << 20, 21, 0);
+    write("vgr-r", &r);
+    let mut f = stamped(4 << 20, 22, 0);
+    write("vgr-f", &f);
+    // f's image 1 fails; writes go on; ulvm repairs it onto c.
+    d.ok(&["suspend", "vgr-f_rimage_1"]);
+    d.ok(&["load", "vgr-f_rimage_1", "--table", "0 8192 error"]);
+    d.ok(&["resume", "vgr-f_rimage_1"]);
+    let more = stamped(1 << 20, 23, 0);
+    write("vgr-f", &more);
+    f[..1 << 20].copy_from_slice(&more);
+    common::wait_for("f's failed image seen", || {
+        u(&["lvs", "--noheadings", "-o", "lv_health_status", "vgr/f"]).trim() == "refresh needed"
+    });
+    u(&["lvconvert", "--repair", "-y", "vgr/f", paths[2]]);
+    common::wait_for("f rebuilt", || synced("vgr/f"));
+    u(&["vgchange", "-an", "vgr"]);
+    d.stop();
+
+    let k = stamped(4 << 20, 24, 0);
+    let k2 = stamped(1 << 20, 25, 0);
+    let (kp, k2p) = (t.path("k.bin"), t.path("k2.bin"));
+    std::fs::write(&kp, &k).unwrap();
+    std::fs::write(&k2p, &k2).unwrap();
+    let wait = |lv: &str| {
+        format!(
+            "for i in $(seq 600); do [ \"$(lvs --noheadings -o copy_percent vgr/{lv} | tr -d ' ')\" = 100.00 ] && break; sleep 0.1; done\n"
+        )
+    };
+    let script = format!(
+        "set -e\n{modload}vgchange -ay vgr >/dev/null\n{wr}{wf}\
+         echo \"r-status: $(dmsetup status vgr-r)\"\n\
+         echo \"f-status: $(dmsetup status vgr-f)\"\n\
+         echo \"lvs: $(lvs -a --noheadings -o lv_name,lv_attr,devices vgr | tr -s ' ' | tr '\\n' ';')\"\n\
+         for lv in r f; do echo \"$lv: $(sha256sum < /dev/vgr/$lv | cut -d' ' -f1)\"; done\n\
+         lvchange -an vgr/r vgr/f\n\
+         lvcreate -y -m 1 -L 4M -n k vgr /dev/vda /dev/vdb >/dev/null\n{wk}\
+         dd if=/job/files/k.bin of=/dev/vgr/k bs=1M oflag=direct 2>/dev/null\n\
+         echo $(basename $(readlink -f /sys/block/vdb/device)) > /sys/bus/virtio/drivers/virtio_blk/unbind\n\
+         dd if=/job/files/k2.bin of=/dev/vgr/k bs=1M oflag=direct conv=notrunc 2>/dev/null\n\
+         echo \"k-degraded: $(dmsetup status vgr-k)\"\n\
+         lvconvert -y --repair vgr/k /dev/vdc >/dev/null 2>&1\n{wk}\
+         echo \"k-status: $(dmsetup status vgr-k)\"\n\
+         echo \"k: $(sha256sum < /dev/vgr/k | cut -d' ' -f1)\"\n\
+         vgchange -an vgr >/dev/null 2>&1 || true\n",
+        wr = wait("r"),
+        wf = wait("f"),
+        wk = wait("k"),
+    );
+    let out = run_vm_with_files(&oracle, &t.0, &[&imgs[0], &imgs[1], &imgs[2]], &[&mods, &kp, &k2p], &script);
+    // `raid1 2 AA <n>/<n> idle 0 0 -`, the device numbers aside.
+    let status = |key: &str| line(&out, key).split_whitespace().skip(3).collect::<Vec<_>>().join(" ");
+    assert_eq!(status("r-status:"), "raid1 2 AA 16384/16384 idle 0 0 -", "{out}");
+    assert_eq!(status("f-status:"), "raid1 2 AA 8192/8192 idle 0 0 -", "{out}");
+    assert_eq!(line(&out, "r:"), sha256(&r, &t, "r.bin"), "the kernel reads ulvm's r");
+    assert_eq!(line(&out, "f:"), sha256(&f, &t, "f.bin"), "the kernel reads ulvm's repaired f");
+    let lvs = line(&out, "lvs:");
+    assert!(lvs.contains("[f_rimage_1] iwi-aor--- /dev/vdc(1)"), "{lvs}");
+    assert!(status("k-degraded:").starts_with("raid1 2 AD "), "{out}");
+    assert_eq!(status("k-status:"), "raid1 2 AA 8192/8192 idle 0 0 -", "{out}");
+    let mut kd = k.clone();
+    kd[..1 << 20].copy_from_slice(&k2);
+    assert_eq!(line(&out, "k:"), sha256(&kd, &t, "kd.bin"));
+
+    // ulvm without the lost disk: k comes up in sync with the kernel's data.
+    std::fs::rename(&imgs[1], t.path("b.lost")).unwrap();
+    let d = Daemon::start(&run, &[]);
+    let u = |args: &[&str]| ulvm(&sys, &run, args);
+    u(&["lvchange", "-ay", "vgr/k"]);
+    let st = u(&["dmsetup", "status", "vgr-k"]);
+    assert_eq!(st.trim(), "0 8192 raid raid1 2 AA 8192/8192 idle 0 0 -", "ulvm's status of the kernel's repaired k");
+    let c = NbdClient::connect_unix(&d.nbd_socket(), "vgr-k").unwrap();
+    let mut got = vec![0u8; 4 << 20];
+    c.read(Sectors(0), &mut got).unwrap();
+    assert!(got == kd, "ulvm reads the kernel's k");
+    drop(c);
+    u(&["vgchange", "-an", "vgr"]);
+    d.stop();
 }

@@ -22,28 +22,12 @@ use ulvm_blockdev::{BlockDevice, DeviceRef, FileDevice, Sectors};
 use ulvm_dm::raid::format::{SbState, Superblock};
 use ulvm_dm::target::Step;
 use ulvm_dm::{Background, Registry, RegistryConfig, Table};
-use ulvm_testkit::oracle::{oracle_dir, ScratchDir};
+use ulvm_testkit::oracle::{dm_raid_modules, oracle_dir, ScratchDir};
 use ulvm_testkit::{stamped, FaultDevice};
 
 const SECTORS: u64 = 16384; // 8 MiB
 const REGION: u64 = 1024; // 512 KiB: 16 regions
 const BYTES: usize = (SECTORS * 512) as usize;
-
-/// dm-raid and what it needs, in load order (module, path in the kernel tree).
-const MODULES: &[(&str, &str)] = &[
-    ("md_mod", "drivers/md/md-mod"),
-    ("raid1", "drivers/md/raid1"),
-    ("libcrc32c", "lib/libcrc32c"),
-    ("raid6_pq", "lib/raid6/raid6_pq"),
-    ("xor", "crypto/xor"),
-    ("async_tx", "crypto/async_tx/async_tx"),
-    ("async_memcpy", "crypto/async_tx/async_memcpy"),
-    ("async_xor", "crypto/async_tx/async_xor"),
-    ("async_pq", "crypto/async_tx/async_pq"),
-    ("async_raid6_recov", "crypto/async_tx/async_raid6_recov"),
-    ("raid456", "drivers/md/raid456"),
-    ("dm_raid", "drivers/md/dm-raid"),
-];
 
 fn registry() -> Registry {
     Registry::new(RegistryConfig { background: Background::Manual, ..RegistryConfig::default() })
@@ -85,20 +69,6 @@ fn sha256(data: &[u8]) -> String {
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
 }
 
-/// The kernel modules dm-raid needs, from the oracle's kernel package.
-fn module_dir(work: &Path) -> Option<PathBuf> {
-    let cache = std::env::var_os("ORACLE_CACHE").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/oracle".into());
-    let env = std::fs::read_to_string(cache.join("oracle.env")).ok()?;
-    let kver = env.lines().find_map(|l| l.strip_prefix("ORACLE_KVER="))?;
-    let tree = cache.join("kernel/root/lib/modules").join(kver).join("kernel");
-    let dir = work.join("mods");
-    std::fs::create_dir_all(&dir).unwrap();
-    for (name, rel) in MODULES {
-        std::fs::copy(tree.join(format!("{rel}.ko")), dir.join(format!("{name}.ko"))).ok()?;
-    }
-    Some(dir)
-}
-
 fn line<'a>(out: &'a str, key: &str) -> &'a str {
     out.lines()
         .find_map(|l| l.strip_prefix(key).map(str::trim))
@@ -109,7 +79,7 @@ fn line<'a>(out: &'a str, key: &str) -> &'a str {
 fn test_raid1_metadata_crosses_between_ulvm_and_the_kernel() {
     let Some(oracle) = oracle_dir() else { return };
     let d = ScratchDir::new("raid");
-    let Some(mods) = module_dir(&d.0) else {
+    let Some((mods, modload)) = dm_raid_modules(&d.0) else {
         eprintln!("skipping: the oracle's kernel package has no dm-raid modules");
         return;
     };
@@ -190,8 +160,6 @@ fn test_raid1_metadata_crosses_between_ulvm_and_the_kernel() {
     let pattern2 = d.0.join("pattern2.bin");
     std::fs::write(&pattern2, stamped(1 << 20, 52, 0)).unwrap();
 
-    let modload: String =
-        MODULES.iter().map(|(m, _)| format!("[ -d /sys/module/{m} ] || insmod /job/files/mods/{m}.ko\n")).collect();
     let dev = |i: usize| format!("/dev/vd{}", (b'a' + i as u8) as char);
     let kline = |first: usize| {
         format!(

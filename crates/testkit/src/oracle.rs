@@ -24,9 +24,18 @@ pub fn oracle_dir() -> Option<PathBuf> {
 /// Runs `script` in the VM with `disks` as vda, vdb, ...; writes the
 /// script to `work/guest.sh`; returns stdout, panicking on failure.
 pub fn run_vm(oracle: &Path, work: &Path, disks: &[&Path], script: &str) -> String {
+    run_vm_with_files(oracle, work, disks, &[], script)
+}
+
+/// As [`run_vm`], with `files` copied into the guest as
+/// `/job/files/<name>`.
+pub fn run_vm_with_files(oracle: &Path, work: &Path, disks: &[&Path], files: &[&Path], script: &str) -> String {
     let sp = work.join("guest.sh");
     std::fs::write(&sp, script).unwrap();
     let mut cmd = Command::new(oracle.join("run-in-vm.sh"));
+    for f in files {
+        cmd.arg("-f").arg(f);
+    }
     for d in disks {
         cmd.arg("-d").arg(d);
     }
@@ -40,6 +49,42 @@ pub fn run_vm(oracle: &Path, work: &Path, disks: &[&Path], script: &str) -> Stri
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+/// dm-raid and what it needs, in load order (module, path in the kernel
+/// tree). The oracle's initramfs has none of them.
+const DM_RAID_MODULES: &[(&str, &str)] = &[
+    ("md_mod", "drivers/md/md-mod"),
+    ("raid1", "drivers/md/raid1"),
+    ("libcrc32c", "lib/libcrc32c"),
+    ("raid6_pq", "lib/raid6/raid6_pq"),
+    ("xor", "crypto/xor"),
+    ("async_tx", "crypto/async_tx/async_tx"),
+    ("async_memcpy", "crypto/async_tx/async_memcpy"),
+    ("async_xor", "crypto/async_tx/async_xor"),
+    ("async_pq", "crypto/async_tx/async_pq"),
+    ("async_raid6_recov", "crypto/async_tx/async_raid6_recov"),
+    ("raid456", "drivers/md/raid456"),
+    ("dm_raid", "drivers/md/dm-raid"),
+];
+
+/// Copies the dm-raid modules from the oracle's kernel package into
+/// `work/mods` and returns that directory (for `run-in-vm.sh -f`, which
+/// the guest sees as `/job/files/mods`) and the guest shell lines that
+/// load them; `None` when the package lacks them.
+pub fn dm_raid_modules(work: &Path) -> Option<(PathBuf, String)> {
+    let cache = std::env::var_os("ORACLE_CACHE").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/oracle".into());
+    let env = std::fs::read_to_string(cache.join("oracle.env")).ok()?;
+    let kver = env.lines().find_map(|l| l.strip_prefix("ORACLE_KVER="))?;
+    let tree = cache.join("kernel/root/lib/modules").join(kver).join("kernel");
+    let dir = work.join("mods");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut load = String::new();
+    for (name, rel) in DM_RAID_MODULES {
+        std::fs::copy(tree.join(format!("{rel}.ko")), dir.join(format!("{name}.ko"))).ok()?;
+        load.push_str(&format!("[ -d /sys/module/{name} ] || insmod /job/files/mods/{name}.ko\n"));
+    }
+    Some((dir, load))
 }
 
 /// A scratch directory for one oracle test, removed when dropped.
