@@ -74,14 +74,24 @@ const DM_RAID_MODULES: &[(&str, &str)] = &[
 /// load them; `None` when the package lacks them.
 pub fn dm_raid_modules(work: &Path) -> Option<(PathBuf, String)> {
     let cache = std::env::var_os("ORACLE_CACHE").map(PathBuf::from).unwrap_or_else(|| "/var/tmp/oracle".into());
-    let env = std::fs::read_to_string(cache.join("oracle.env")).ok()?;
-    let kver = env.lines().find_map(|l| l.strip_prefix("ORACLE_KVER="))?;
+    let env = std::fs::read_to_string(cache.join("oracle.env")).unwrap_or_default();
+    let Some(kver) = env.lines().find_map(|l| l.strip_prefix("ORACLE_KVER=")) else {
+        if std::env::var("ULVM_REQUIRE_ORACLE").as_deref() == Ok("1") {
+            panic!("no ORACLE_KVER in {} but ULVM_REQUIRE_ORACLE=1", cache.join("oracle.env").display());
+        }
+        return None;
+    };
     let tree = cache.join("kernel/root/lib/modules").join(kver).join("kernel");
     let dir = work.join("mods");
     std::fs::create_dir_all(&dir).unwrap();
     let mut load = String::new();
     for (name, rel) in DM_RAID_MODULES {
-        std::fs::copy(tree.join(format!("{rel}.ko")), dir.join(format!("{name}.ko"))).ok()?;
+        if let Err(e) = std::fs::copy(tree.join(format!("{rel}.ko")), dir.join(format!("{name}.ko"))) {
+            if std::env::var("ULVM_REQUIRE_ORACLE").as_deref() == Ok("1") {
+                panic!("the oracle's kernel package lacks {rel}.ko ({e}) but ULVM_REQUIRE_ORACLE=1");
+            }
+            return None;
+        }
         load.push_str(&format!("[ -d /sys/module/{name} ] || insmod /job/files/mods/{name}.ko\n"));
     }
     Some((dir, load))
