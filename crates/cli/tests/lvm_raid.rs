@@ -179,6 +179,23 @@ fn test_raid1_through_the_daemon_holds_data_and_is_repaired() {
         lvm.ok(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", "lv_name,devices", "vg0/r_rimage_1"]),
         format!("  [r_rimage_1]|{}(1)\n", pvs[2])
     );
+    // lvextend: both images grow on their own PVs, the target
+    // resynchronises the new part, the data stays; lvreduce is refused.
+    assert_eq!(
+        lvm.ok(&["lvextend", "-L", "+4M", "vg0/r"]),
+        "  Size of logical volume vg0/r changed from 8.00 MiB (2 extents) to 12.00 MiB (3 extents).\n  \
+         Logical volume vg0/r successfully resized.\n"
+    );
+    common::wait_for("the new part resynchronised", || synced("vg0/r"));
+    let images = lvm.ok(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", "lv_name,lv_size,devices", "vg0"]);
+    // One contiguous segment each, on the image's own PV.
+    assert!(images.contains(&format!("  [r_rimage_0]|12.00m|{}(1)\n", pvs[0])), "{images}");
+    assert!(images.contains(&format!("  [r_rimage_1]|12.00m|{}(1)\n", pvs[2])), "{images}");
+    let grown = read_export(&d, "vg0-r", 12 << 20);
+    assert!(grown[..8 << 20] == want[..], "lvextend lost data");
+    assert!(read_export(&d, "vg0-r_rimage_0", 12 << 20) == read_export(&d, "vg0-r_rimage_1", 12 << 20));
+    let e = lvm.fails(5, &["lvreduce", "-f", "-L", "-4M", "vg0/r"]);
+    assert!(e.contains("cannot reduce raid1 LV vg0/r"), "{e}");
     // Off and on: the raid counts as one LV and comes back in sync.
     assert_eq!(lvm.ok(&["vgchange", "-an", "vg0"]), "  0 logical volume(s) in volume group \"vg0\" now active\n");
     assert_eq!(lvm.ok(&["vgchange", "-ay", "vg0"]), "  1 logical volume(s) in volume group \"vg0\" now active\n");

@@ -748,6 +748,80 @@ fn add_slots(vg: &mut Vg, name: &str, n: usize, pvs: Option<&[String]>) -> Resul
     Ok(())
 }
 
+/// `lvextend` of raid1 LV `name` by `add` extents: each image grows on
+/// PVs that no other slot uses (its own first, as LVM's allocation
+/// prefers), and the raid segment with them. The rmetas keep their size
+/// when their bitmap still fits (one extent holds far more regions than
+/// md's 2^21), and so does the region size; the target resynchronises
+/// the new part when the bigger table is loaded, as the kernel's does.
+pub fn extend_images(vg: &mut Vg, name: &str, add: Extents, pvs: Option<&[String]>) -> Result<(), LvmError> {
+    let lv = vg.vg.lv(name).expect("the LV").clone();
+    let r = lv.raid().expect("a raid LV").clone();
+    let es = vg.vg.extent_size;
+    let size = es.to_sectors(lv.extents() + add);
+    let region = r.region_size.unwrap_or(DEFAULT_REGION_SIZE);
+    if size.0.div_ceil(region.0.max(1)) > MAX_REGIONS {
+        return Err(LvmError::Refused(format!(
+            "ulvm cannot extend raid1 LV {}/{name} to {} with its region size of {}: more than {MAX_REGIONS} regions.",
+            vg.vg.name,
+            size_long(size),
+            size_long(region)
+        )));
+    }
+    let need_meta = rmeta_extents(vg, size, region);
+    for a in &r.areas {
+        if let Some(m) = a.meta.as_deref().and_then(|m| vg.vg.lv(m)) {
+            if m.extents() < need_meta {
+                return Err(LvmError::Refused(format!(
+                    "ulvm cannot grow raid1 LV {}/{name}'s metadata LV {} yet.",
+                    vg.vg.name, m.name
+                )));
+            }
+        }
+    }
+    let need = add * r.areas.len() as u64;
+    let free = alloc::vg_free(&vg.vg);
+    if free < need {
+        return Err(LvmError::Insufficient(format!(
+            "Insufficient free space: {need} extents needed, but only {free} available"
+        )));
+    }
+    let slot_pvs = |vg: &Vg, a: &RaidArea| -> Vec<String> {
+        a.meta.iter().chain(std::iter::once(&a.data)).filter_map(|n| vg.vg.lv(n)).flat_map(lv_pvs).collect()
+    };
+    for (i, a) in r.areas.iter().enumerate() {
+        let others: Vec<String> =
+            r.areas.iter().enumerate().filter(|(j, _)| *j != i).flat_map(|(_, o)| slot_pvs(vg, o)).collect();
+        let allowed: Vec<String> = candidate_pvs(vg, pvs).into_iter().filter(|k| !others.contains(k)).collect();
+        let img =
+            vg.vg.lv(&a.data).ok_or_else(|| LvmError::NotFound(format!("raid image {} is missing", a.data)))?.clone();
+        let request = alloc::Request { extents: add, stripes: 1, pvs: Some(&allowed), extend: Some(&img) };
+        let areas = alloc::allocate(&vg.vg, &request).map_err(|_| {
+            LvmError::Insufficient(format!(
+                "Insufficient suitable allocatable extents for logical volume {name}: {need} more required"
+            ))
+        })?;
+        let from = img.extents();
+        let slot = vg.vg_mut().lv_mut(&a.data).expect("the image");
+        alloc::append_segments(slot, alloc::segments_from(&areas, from, Sectors(128)));
+    }
+    let top = vg.vg_mut().lv_mut(name).expect("the raid LV");
+    top.segments[0].extent_count += add;
+    Ok(())
+}
+
+/// Brings an active raid LV from `before` to `after` (sub-LVs first, then
+/// the raid's table), for a resize.
+pub fn reload_resized(
+    host: &mut dyn activate::DmHost,
+    vg: &str,
+    lv: &str,
+    before: &[DmDevice],
+    after: &[DmDevice],
+) -> Result<(), LvmError> {
+    reload(host, vg, lv, before, after)
+}
+
 /// Drops `n` slots of raid LV `name`: those on the PVs named first, else
 /// the last. The slots left are renumbered from 0, as LVM renames them;
 /// one slot left makes the LV linear on its image's extents.

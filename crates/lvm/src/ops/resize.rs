@@ -106,9 +106,9 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
     if vg.vg.raid_parent(name).is_some() {
         return Err(LvmError::Refused(format!("Can't resize internal logical volume {vg_name}/{name}.")));
     }
-    if lv.raid().is_some() {
+    if lv.raid().is_some() && r.command == Command::Reduce {
         return Err(LvmError::Refused(format!(
-            "ulvm cannot resize raid1 LV {vg_name}/{name} yet: lvconvert -m 0, resize, then lvconvert -m 1."
+            "ulvm cannot reduce raid1 LV {vg_name}/{name} yet: lvconvert -m 0, reduce, then lvconvert -m 1."
         )));
     }
     if vg.vg.mirror_parent(name).is_some() {
@@ -202,7 +202,15 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         run_tool("resize2fs", &[&fs_dev, &format!("{kib}K")])?;
     }
     let mut new_lv = lv.clone();
-    if lv.mirror().is_some() {
+    if lv.raid().is_some() {
+        if want < cur {
+            return Err(LvmError::Refused(format!(
+                "ulvm cannot reduce raid1 LV {vg_name}/{name} yet: lvconvert -m 0, reduce, then lvconvert -m 1."
+            )));
+        }
+        super::raid::extend_images(&mut vg, name, want - cur, pvs.as_deref())?;
+        new_lv = vg.vg.lv(name).expect("the raid LV").clone();
+    } else if lv.mirror().is_some() {
         if want < cur {
             return Err(LvmError::Refused(format!(
                 "ulvm cannot reduce mirrored LV {vg_name}/{name} yet: lvconvert -m 0, reduce, then mirror it again."
@@ -252,7 +260,10 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
     *vg.vg_mut().lv_mut(name).expect("LV exists") = new_lv;
     if active.is_some() {
         let after = activate::plan(&vg, &origin)?;
-        if lv.mirror().is_some() {
+        if lv.raid().is_some() {
+            // The images grow before the raid's new table is loaded.
+            super::raid::reload_resized(s.host()?, vg_name, name, &before, &after)?;
+        } else if lv.mirror().is_some() {
             // The images grow before the mirror's new table is loaded.
             super::mirror::reload_mirror(s.host()?, &before, &after, &dm_name(vg_name, name, None))?;
         } else {
