@@ -93,11 +93,7 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     };
     super::yes_no(a, "setautoactivation")?;
     super::yes_no(a, "setactivationskip")?;
-    let activate = match a.get("activate") {
-        None | Some("y") | Some("ay") => true,
-        Some("n") => false,
-        Some(v) => return usage(format!("Invalid argument for --activate: {v}")),
-    };
+    let activate = create_activate_arg(a)?;
     let writable = match a.get("permission") {
         None | Some("rw") => true,
         Some("r") => false,
@@ -116,14 +112,7 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         println!("  Using default stripesize {}.", size_long(stripe_size));
     }
     let chunk = pow2_size(a, "chunksize", create::DEFAULT_CHUNK_SIZE, Sectors(8), Sectors(1024))?;
-    let name = match a.get("name") {
-        Some(n) => match n.split_once('/') {
-            Some((v, l)) if v == vg_name => Some(l.to_string()),
-            Some((v, _)) => return usage(format!("Inconsistent volume group names given: \"{v}\" and \"{vg_name}\"")),
-            None => Some(n.to_string()),
-        },
-        None => None,
-    };
+    let name = new_lv_name_arg(a, &vg_name)?;
     let Some(size) = size_arg(a)? else { return no_size() };
     let c = create::LvCreate {
         vg: vg_name,
@@ -256,4 +245,26 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// lvcreate's `-n NAME` or `-n VG/NAME` (which must name the VG the LV
+/// goes in).
+pub(super) fn new_lv_name_arg(a: &Args, vg: &str) -> Result<Option<String>> {
+    match a.get("name") {
+        Some(n) => match n.split_once('/') {
+            Some((v, l)) if v == vg => Ok(Some(l.to_string())),
+            Some((v, _)) => usage(format!("Inconsistent volume group names given: \"{v}\" and \"{vg}\"")),
+            None => Ok(Some(n.to_string())),
+        },
+        None => Ok(None),
+    }
+}
+
+/// lvcreate's `-a y|ay|n`: whether the new LV is activated.
+pub(super) fn create_activate_arg(a: &Args) -> Result<bool> {
+    match a.get("activate") {
+        None | Some("y") | Some("ay") => Ok(true),
+        Some("n") => Ok(false),
+        Some(v) => usage(format!("Invalid argument for --activate: {v}")),
+    }
 }

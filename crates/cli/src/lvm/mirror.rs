@@ -61,19 +61,8 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let Some(size) = super::lv::size_arg(a)? else {
         return usage("No command with matching syntax recognised.  Run 'lvcreate --help' for more information.");
     };
-    let name = match a.get("name") {
-        Some(n) => match n.split_once('/') {
-            Some((v, l)) if v == vg => Some(l.to_string()),
-            Some((v, _)) => return usage(format!("Inconsistent volume group names given: \"{v}\" and \"{vg}\"")),
-            None => Some(n.to_string()),
-        },
-        None => None,
-    };
-    let activate = match a.get("activate") {
-        None | Some("y") | Some("ay") => true,
-        Some("n") => false,
-        Some(v) => return usage(format!("Invalid argument for --activate: {v}")),
-    };
+    let name = super::lv::new_lv_name_arg(a, &vg)?;
+    let activate = super::lv::create_activate_arg(a)?;
     let c = MirrorCreate {
         vg,
         name,
