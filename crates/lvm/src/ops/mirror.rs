@@ -234,6 +234,17 @@ pub fn init_log(vg: &Vg, log: &LogicalVolume, in_sync: bool) -> Result<(), LvmEr
     Ok(())
 }
 
+/// LVM's refusal when the VG has fewer than `need` free extents.
+pub(super) fn ensure_free(vg: &Vg, need: Extents) -> Result<(), LvmError> {
+    let free = alloc::vg_free(&vg.vg);
+    if free < need {
+        return Err(LvmError::Insufficient(format!(
+            "Insufficient free space: {need} extents needed, but only {free} available"
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn insufficient(lv: &str, more: Extents) -> LvmError {
     LvmError::Insufficient(format!(
         "Insufficient suitable allocatable extents for logical volume {lv}: {more} more required"
@@ -264,13 +275,8 @@ pub fn lvcreate_mirror(s: &mut Session, c: &MirrorCreate) -> Result<String, LvmE
     let pvs = pv_keys(&vg, &c.pvs)?;
     let (extents, _) = c.size.resolve(s, &vg, Extents(0), pvs.as_deref())?;
     let region = adjusted_region(s, &vg, extents, c.region_size.unwrap_or(DEFAULT_REGION_SIZE));
-    let free = alloc::vg_free(&vg.vg);
     let need = extents * legs as u64;
-    if free < need {
-        return Err(LvmError::Insufficient(format!(
-            "Insufficient free space: {need} extents needed, but only {free} available"
-        )));
-    }
+    ensure_free(&vg, need)?;
     let placed = place_legs(&vg, legs, extents, pvs.as_deref(), &[]).ok_or_else(|| insufficient(&name, need))?;
     if c.activate {
         s.host()?;
@@ -738,13 +744,8 @@ pub fn extend_images(vg: &mut Vg, lv_name: &str, add: Extents, pvs: Option<&[Str
             )));
         }
     }
-    let free = alloc::vg_free(&vg.vg);
     let need = add * m.areas.len() as u64;
-    if free < need {
-        return Err(LvmError::Insufficient(format!(
-            "Insufficient free space: {need} extents needed, but only {free} available"
-        )));
-    }
+    ensure_free(vg, need)?;
     for (i, (image, _)) in m.areas.iter().enumerate() {
         let others: Vec<String> = m
             .areas

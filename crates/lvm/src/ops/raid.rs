@@ -22,7 +22,7 @@
 //! polls: a restart or reactivation continues where the target was.
 
 use super::common::{next_lv_name, pv_keys, undo_create, zero_start, SizeSpec};
-use super::mirror::{candidate_pvs, find, insufficient, lv_pvs, new_lv};
+use super::mirror::{candidate_pvs, ensure_free, find, insufficient, lv_pvs, new_lv};
 use super::Session;
 pub use crate::activate::RaidMessage;
 use crate::activate::{self, DmDevice};
@@ -222,12 +222,7 @@ pub fn lvcreate_raid(s: &mut Session, c: &RaidCreate) -> Result<String, LvmError
     let region = region_for(s, size, c.region_size.unwrap_or(DEFAULT_REGION_SIZE));
     let meta = rmeta_extents(&vg, size, region);
     let need = (extents + meta) * legs as u64;
-    let free = alloc::vg_free(&vg.vg);
-    if free < need {
-        return Err(LvmError::Insufficient(format!(
-            "Insufficient free space: {need} extents needed, but only {free} available"
-        )));
-    }
+    ensure_free(&vg, need)?;
     let placed = place_legs(&vg, legs, meta, extents, pvs.as_deref(), &[]).ok_or_else(|| insufficient(&name, need))?;
     if c.activate {
         s.host()?;
@@ -780,12 +775,7 @@ pub fn extend_images(vg: &mut Vg, name: &str, add: Extents, pvs: Option<&[String
         }
     }
     let need = add * r.areas.len() as u64;
-    let free = alloc::vg_free(&vg.vg);
-    if free < need {
-        return Err(LvmError::Insufficient(format!(
-            "Insufficient free space: {need} extents needed, but only {free} available"
-        )));
-    }
+    ensure_free(vg, need)?;
     let slot_pvs = |vg: &Vg, a: &RaidArea| -> Vec<String> {
         a.meta.iter().chain(std::iter::once(&a.data)).filter_map(|n| vg.vg.lv(n)).flat_map(lv_pvs).collect()
     };
