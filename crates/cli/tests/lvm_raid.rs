@@ -196,6 +196,26 @@ fn test_raid1_through_the_daemon_holds_data_and_is_repaired() {
     assert!(read_export(&d, "vg0-r_rimage_0", 12 << 20) == read_export(&d, "vg0-r_rimage_1", 12 << 20));
     let e = lvm.fails(5, &["lvreduce", "-f", "-L", "-4M", "vg0/r"]);
     assert!(e.contains("cannot reduce raid1 LV vg0/r"), "{e}");
+    // A transient failure: image 0's device errors, writes go on to
+    // image 1; `lvchange --refresh` loads the tables from the metadata
+    // again and the raid takes image 0 back, recovered from the bitmap.
+    d.ok(&["suspend", "vg0-r_rimage_0"]);
+    d.ok(&["load", "vg0-r_rimage_0", "--table", "0 24576 error"]);
+    d.ok(&["resume", "vg0-r_rimage_0"]);
+    let c = ulvm_nbd::NbdClient::connect_unix(&d.nbd_socket(), "vg0-r").unwrap();
+    let late = ulvm_testkit::stamped(512 << 10, 300, 0);
+    ulvm_blockdev::BlockDevice::write(&c, ulvm_blockdev::Sectors(4096), &late).unwrap();
+    ulvm_blockdev::BlockDevice::flush(&c).unwrap();
+    drop(c);
+    want[2 << 20..(2 << 20) + late.len()].copy_from_slice(&late);
+    common::wait_for("image 0 seen failed", || {
+        lvm.ok(&["lvs", "--noheadings", "-o", "lv_health_status", "vg0/r"]).trim() == "refresh needed"
+    });
+    assert_eq!(lvm.ok(&["lvchange", "--refresh", "vg0/r"]), "");
+    common::wait_for("image 0 recovered", || synced("vg0/r"));
+    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_attr,lv_health_status", "vg0/r"]).trim(), "rwi-a-r---");
+    assert!(read_export(&d, "vg0-r_rimage_0", 8 << 20) == want, "image 0 lacks what was written while it was away");
+    assert!(read_export(&d, "vg0-r", 8 << 20) == want);
     // Off and on: the raid counts as one LV and comes back in sync.
     assert_eq!(lvm.ok(&["vgchange", "-an", "vg0"]), "  0 logical volume(s) in volume group \"vg0\" now active\n");
     assert_eq!(lvm.ok(&["vgchange", "-ay", "vg0"]), "  1 logical volume(s) in volume group \"vg0\" now active\n");

@@ -348,6 +348,12 @@ const HELP: &[(&str, &str, &str)] = &[
     [    --setautoactivation y|n ]
     [ COMMON_OPTIONS ]
 
+  Load the tables of active LVs again from the metadata (a raid1 LV then
+  takes back a leg whose device returned).
+  lvchange --refresh VG|LV ...
+    [    --activationmode complete|degraded|partial ]
+    [ COMMON_OPTIONS ]
+
   Start a check (count mismatches) or repair (rewrite them) of an active
   raid1 LV.
   lvchange --syncaction check|repair LV

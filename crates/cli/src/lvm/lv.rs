@@ -217,6 +217,12 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     if super::raid::wanted_change(a) {
         return super::raid::lvchange(ctx, a);
     }
+    if a.has("refresh") {
+        for (vg, lv) in targets(a)? {
+            change::refresh(&mut ctx.s, &vg, lv.as_deref())?;
+        }
+        return Ok(0);
+    }
     let ignore_skip = a.has("ignoreactivationskip");
     let (activate, mode) = match a.get("activate") {
         None => (None, Mode::Yes),
@@ -227,7 +233,7 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     };
     if activate.is_none() && writable.is_none() && autoactivation.is_none() && activation_skip.is_none() {
         return usage(
-            "Need one or more command options (-a|--activate, -p|--permission, --setautoactivation, -k|--setactivationskip).",
+            "Need one or more command options (-a|--activate, -p|--permission, --setautoactivation, -k|--setactivationskip, --refresh).",
         );
     }
     for (vg, lv) in targets(a)? {

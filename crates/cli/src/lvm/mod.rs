@@ -223,6 +223,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("setactivationskip", Some('k')),
         flag("ignoreactivationskip", Some('K')),
         value("activationmode", None),
+        flag("refresh", None),
         value("syncaction", None),
         value("rebuild", None),
         value("writemostly", None),

@@ -1,5 +1,5 @@
 //! `lvrename` and `lvchange` (`-p r|rw`, `-a y|ay|n [-K]`,
-//! `--setautoactivation y|n`, `-k|--setactivationskip y|n`).
+//! `--setautoactivation y|n`, `-k|--setactivationskip y|n`, `--refresh`).
 
 use super::activation::{Activation, Filter};
 use super::Session;
@@ -209,4 +209,57 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
         }
     }
     Ok(vg)
+}
+
+/// `lvchange --refresh VG[/LV]`: every active LV named (every LV of the
+/// VG when only the VG is) gets its tables loaded again from the
+/// metadata, as LVM's `lv_refresh` suspends and resumes its tree. A
+/// raid1 LV's sub-LVs are loaded first and the raid's table last, so the
+/// target reads its superblocks again: a leg whose device came back is
+/// recovered from the bitmap. An LV on a missing PV is refused unless
+/// the activation mode is `partial`; an inactive LV is left alone.
+pub fn refresh(s: &mut Session, vg_name: &str, lv: Option<&str>) -> Result<(), LvmError> {
+    let _l = s.lock_vg(vg_name)?;
+    let vg = s.vg(vg_name, false)?;
+    let names: Vec<String> = match lv {
+        Some(n) => {
+            if !vg.vg.user_lvs().any(|l| l.name == n) {
+                return Err(LvmError::NotFound(format!("Failed to find logical volume \"{vg_name}/{n}\"")));
+            }
+            vec![n.to_string()]
+        }
+        None => vg.vg.user_lvs().map(|l| l.name.clone()).collect(),
+    };
+    let mode = s.sd.config()?.activation_mode;
+    for name in names {
+        let l = vg.vg.lv(&name).expect("named").clone();
+        let whole = std::iter::once(name.clone()).chain(vg.vg.raid_sub_lvs(&name)).chain(vg.vg.mirror_sub_lvs(&name));
+        let partial = whole.filter_map(|n| vg.vg.lv(&n)).any(|sub| !activate::lv_on_present_pvs(&vg, sub));
+        if partial && mode != super::raid::ActivationMode::Partial {
+            return Err(LvmError::Refused(format!(
+                "Refusing refresh of partial LV {vg_name}/{name}. Use '--activationmode partial' to override."
+            )));
+        }
+        let host = s.host()?;
+        if activate::is_active(host, &vg, &name)?.is_none() {
+            continue;
+        }
+        let origin = activate::family_origin(&vg, &name);
+        let plan = activate::plan(&vg, &origin)?;
+        if l.raid().is_some() && origin == name {
+            super::raid::refresh(host, vg_name, &name, &plan)?;
+        } else {
+            for d in &plan {
+                if host.state(&d.name)?.is_some() {
+                    host.suspend(&d.name, activate::LockFs::Skip)?;
+                    let loaded = host.load(&d.name, &d.table, d.read_only);
+                    host.resume(&d.name)?;
+                    loaded?;
+                } else {
+                    host.create(d)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -812,6 +812,35 @@ pub fn reload_resized(
     reload(host, vg, lv, before, after)
 }
 
+/// Loads every device of active raid LV `lv` again from `plan`: the raid
+/// suspended, each sub-LV suspended, loaded and resumed (or made), then
+/// the raid's table loaded, so that the target reads its superblocks
+/// again, and resumed (`lvchange --refresh`).
+pub fn refresh(host: &mut dyn activate::DmHost, vg: &str, lv: &str, plan: &[DmDevice]) -> Result<(), LvmError> {
+    let top = dm_name(vg, lv, None);
+    host.suspend(&top, activate::LockFs::Skip)?;
+    let change = (|| -> Result<(), LvmError> {
+        for d in plan.iter().filter(|d| d.name != top) {
+            if host.state(&d.name)?.is_some() {
+                host.suspend(&d.name, activate::LockFs::Skip)?;
+                let loaded = host.load(&d.name, &d.table, d.read_only);
+                host.resume(&d.name)?;
+                loaded?;
+            } else {
+                host.create(d)?;
+            }
+        }
+        if let Some(d) = plan.iter().find(|d| d.name == top) {
+            host.load(&top, &d.table, d.read_only)?;
+        }
+        Ok(())
+    })();
+    let resumed = host.resume(&top);
+    change?;
+    resumed?;
+    Ok(())
+}
+
 /// Drops `n` slots of raid LV `name`: those on the PVs named first, else
 /// the last. The slots left are renumbered from 0, as LVM renames them;
 /// one slot left makes the LV linear on its image's extents.
