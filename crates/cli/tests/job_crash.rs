@@ -120,7 +120,18 @@ fn test_hydration_killed_at_random_points_resumes_and_finishes_the_clone() {
         }
         lvm.ok(&["vgchange", "-ay", "vg0"]);
     }
-    wait_for("the clone to finish", || plain(&lvm));
+    // Hydration reads a source that waits 20 ms per read: under a loaded
+    // CI machine (kernel VMs of other tests beside it) it can take more
+    // than the usual 30 s, so the bound is wider; progress is printed.
+    let mut last = String::new();
+    common::wait_for_within("the clone to finish", Duration::from_secs(180), || {
+        let now = lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,copy_percent"]);
+        if now != last {
+            eprintln!("clone: {}", now.split_whitespace().collect::<Vec<_>>().join(" "));
+            last = now;
+        }
+        plain(&lvm)
+    });
     assert!(read_lv(&d, "vg0-cl", data.len()) == data, "the clone does not hold its source's data");
     lvm.ok(&["vgchange", "-an", "vg0"]);
     d.stop();

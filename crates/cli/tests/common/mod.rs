@@ -318,8 +318,14 @@ impl Lvm<'_> {
 }
 
 /// Waits up to 30 s for `f` to hold.
-pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+pub fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    wait_for_within(what, std::time::Duration::from_secs(30), f)
+}
+
+/// Waits up to `limit` for `f` to hold (background work whose pace
+/// depends on the machine's load, not a timing check).
+pub fn wait_for_within(what: &str, limit: std::time::Duration, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
     while !f() {
         assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(std::time::Duration::from_millis(50));
