@@ -768,3 +768,16 @@ pub fn sync_family(host: &mut dyn DmHost, before: &[DmDevice], after: &[DmDevice
 #[cfg(test)]
 #[path = "activate_tests.rs"]
 mod tests;
+
+/// Loads `d`'s table into its live device in place (suspended, loaded,
+/// resumed; resumed even when the load fails, which is then returned),
+/// or makes the device when there is none.
+pub fn reload_or_create(host: &mut dyn DmHost, d: &DmDevice) -> Result<(), LvmError> {
+    if host.state(&d.name)?.is_none() {
+        return Ok(host.create(d)?);
+    }
+    host.suspend(&d.name, LockFs::Skip)?;
+    let loaded = host.load(&d.name, &d.table, d.read_only);
+    host.resume(&d.name)?;
+    Ok(loaded?)
+}

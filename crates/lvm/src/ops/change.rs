@@ -250,14 +250,7 @@ pub fn refresh(s: &mut Session, vg_name: &str, lv: Option<&str>) -> Result<(), L
             super::raid::refresh(host, vg_name, &name, &plan)?;
         } else {
             for d in &plan {
-                if host.state(&d.name)?.is_some() {
-                    host.suspend(&d.name, activate::LockFs::Skip)?;
-                    let loaded = host.load(&d.name, &d.table, d.read_only);
-                    host.resume(&d.name)?;
-                    loaded?;
-                } else {
-                    host.create(d)?;
-                }
+                activate::reload_or_create(host, d)?;
             }
         }
     }

@@ -879,12 +879,7 @@ pub fn reload_mirror(
         for d in after.iter().filter(|d| d.name != top) {
             match before.iter().find(|b| b.name == d.name) {
                 Some(o) if o.table == d.table => {}
-                Some(_) => {
-                    host.suspend(&d.name, LockFs::Skip)?;
-                    host.load(&d.name, &d.table, d.read_only)?;
-                    host.resume(&d.name)?;
-                }
-                None => host.create(d)?,
+                _ => activate::reload_or_create(host, d)?,
             }
         }
         if let Some(d) = after.iter().find(|d| d.name == top) {

@@ -440,7 +440,7 @@ fn finish_rebuild(s: &mut Session, vg: &mut Vg, lv: &str, loaded: &[DmDevice]) -
 /// they must not be suspended then) and resumed; devices the new plan
 /// has no more go last. A raid LV with snapshots goes through
 /// [`activate::sync_family`].
-fn reload(
+pub(super) fn reload(
     host: &mut dyn activate::DmHost,
     vg: &str,
     lv: &str,
@@ -462,21 +462,14 @@ fn reload(
                 if let Some(b) = before.iter().find(|b| b.uuid == d.uuid && b.name != d.name) {
                     if host.state(&b.name)?.is_some() {
                         host.rename(&b.name, &d.name)?;
-                        host.suspend(&d.name, activate::LockFs::Skip)?;
-                        host.load(&d.name, &d.table, d.read_only)?;
-                        host.resume(&d.name)?;
+                        activate::reload_or_create(host, d)?;
                         continue;
                     }
                 }
             }
             match before.iter().find(|b| b.name == d.name) {
                 Some(o) if o.table == d.table && host.state(&d.name)?.is_some() => {}
-                Some(_) if host.state(&d.name)?.is_some() => {
-                    host.suspend(&d.name, activate::LockFs::Skip)?;
-                    host.load(&d.name, &d.table, d.read_only)?;
-                    host.resume(&d.name)?;
-                }
-                _ => host.create(d)?,
+                _ => activate::reload_or_create(host, d)?,
             }
         }
         if let Some(d) = after.iter().find(|d| d.name == top) {
@@ -800,18 +793,6 @@ pub fn extend_images(vg: &mut Vg, name: &str, add: Extents, pvs: Option<&[String
     Ok(())
 }
 
-/// Brings an active raid LV from `before` to `after` (sub-LVs first, then
-/// the raid's table), for a resize.
-pub fn reload_resized(
-    host: &mut dyn activate::DmHost,
-    vg: &str,
-    lv: &str,
-    before: &[DmDevice],
-    after: &[DmDevice],
-) -> Result<(), LvmError> {
-    reload(host, vg, lv, before, after)
-}
-
 /// Loads every device of active raid LV `lv` again from `plan`: the raid
 /// suspended, each sub-LV suspended, loaded and resumed (or made), then
 /// the raid's table loaded, so that the target reads its superblocks
@@ -821,14 +802,7 @@ pub fn refresh(host: &mut dyn activate::DmHost, vg: &str, lv: &str, plan: &[DmDe
     host.suspend(&top, activate::LockFs::Skip)?;
     let change = (|| -> Result<(), LvmError> {
         for d in plan.iter().filter(|d| d.name != top) {
-            if host.state(&d.name)?.is_some() {
-                host.suspend(&d.name, activate::LockFs::Skip)?;
-                let loaded = host.load(&d.name, &d.table, d.read_only);
-                host.resume(&d.name)?;
-                loaded?;
-            } else {
-                host.create(d)?;
-            }
+            activate::reload_or_create(host, d)?;
         }
         if let Some(d) = plan.iter().find(|d| d.name == top) {
             host.load(&top, &d.table, d.read_only)?;

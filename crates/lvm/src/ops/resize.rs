@@ -262,7 +262,7 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         let after = activate::plan(&vg, &origin)?;
         if lv.raid().is_some() {
             // The images grow before the raid's new table is loaded.
-            super::raid::reload_resized(s.host()?, vg_name, name, &before, &after)?;
+            super::raid::reload(s.host()?, vg_name, name, &before, &after)?;
         } else if lv.mirror().is_some() {
             // The images grow before the mirror's new table is loaded.
             super::mirror::reload_mirror(s.host()?, &before, &after, &dm_name(vg_name, name, None))?;
