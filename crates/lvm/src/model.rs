@@ -68,6 +68,8 @@ pub struct VolumeGroup {
     pub seqno: u64,
     pub status: Vec<String>,
     pub flags: Vec<String>,
+    /// `--addtag` tags, in the order they were added.
+    pub tags: Vec<String>,
     pub extent_size: ExtentSize,
     pub max_lv: u64,
     pub max_pv: u64,
@@ -86,6 +88,7 @@ pub struct PhysicalVolume {
     pub device: Option<String>,
     pub status: Vec<String>,
     pub flags: Vec<String>,
+    pub tags: Vec<String>,
     pub dev_size: Option<Sectors>,
     /// Where extent 0 starts on the device.
     pub pe_start: Sectors,
@@ -106,6 +109,7 @@ pub struct LogicalVolume {
     pub id: Uuid,
     pub status: Vec<String>,
     pub flags: Vec<String>,
+    pub tags: Vec<String>,
     pub creation_time: Option<i64>,
     pub creation_host: Option<String>,
     pub segments: Vec<Segment>,
@@ -317,10 +321,11 @@ impl VolumeGroup {
                 device: p.str("device").map(str::to_string),
                 status: status(p, PV_STATUS, &w)?,
                 flags: strings(p, "flags", &w)?,
+                tags: strings(p, "tags", &w)?,
                 dev_size: p.int("dev_size").map(|v| Sectors(v.max(0) as u64)),
                 pe_start: Sectors(need_int(p, "pe_start", &w)?),
                 pe_count: Extents(need_int(p, "pe_count", &w)?),
-                extra: extra(p, &["id", "device", "status", "flags", "dev_size", "pe_start", "pe_count"]),
+                extra: extra(p, &["id", "device", "status", "flags", "tags", "dev_size", "pe_start", "pe_count"]),
             });
         }
         let mut lvs = Vec::new();
@@ -334,6 +339,7 @@ impl VolumeGroup {
             seqno: need_int(vg, "seqno", &what)?,
             status: status(vg, VG_STATUS, &what)?,
             flags: strings(vg, "flags", &what)?,
+            tags: strings(vg, "tags", &what)?,
             extent_size: ExtentSize::new(Sectors(need_int(vg, "extent_size", &what)?))
                 .ok_or_else(|| FormatError(format!("{what}: extent_size = 0 is not positive")))?,
             max_lv: need_int(vg, "max_lv", &what)?,
@@ -349,6 +355,7 @@ impl VolumeGroup {
                     "format",
                     "status",
                     "flags",
+                    "tags",
                     "extent_size",
                     "max_lv",
                     "max_pv",
@@ -392,6 +399,9 @@ impl VolumeGroup {
         p.str("format", "lvm2");
         p.strs("status", &self.status);
         p.strs("flags", &self.flags);
+        if !self.tags.is_empty() {
+            p.strs("tags", &self.tags);
+        }
         p.int("extent_size", self.extent_size.sectors().0 as i64);
         p.int("max_lv", self.max_lv as i64);
         p.int("max_pv", self.max_pv as i64);
@@ -406,6 +416,9 @@ impl VolumeGroup {
             }
             p.strs("status", &pv.status);
             p.strs("flags", &pv.flags);
+            if !pv.tags.is_empty() {
+                p.strs("tags", &pv.tags);
+            }
             if let Some(d) = pv.dev_size {
                 p.int("dev_size", d.0 as i64);
             }
@@ -466,13 +479,14 @@ impl LogicalVolume {
                 .ok_or_else(|| FormatError(format!("{what}: missing segment{i}")))?;
             segments.push(Segment::from_items(s, &Lazy(|f| write!(f, "{what} segment{i}")))?);
         }
-        const KNOWN: &[&str] = &["id", "status", "flags", "creation_time", "creation_host", "segment_count"];
+        const KNOWN: &[&str] = &["id", "status", "flags", "tags", "creation_time", "creation_host", "segment_count"];
         let known = |k: &str| KNOWN.contains(&k) || segment(k).is_some_and(|i| (1..=count).contains(&i));
         Ok(LogicalVolume {
             name: name.to_string(),
             id: uuid(l, &what)?,
             status: status(l, LV_STATUS, &what)?,
             flags: strings(l, "flags", &what)?,
+            tags: strings(l, "tags", &what)?,
             creation_time: l.int("creation_time"),
             creation_host: l.str("creation_host").map(str::to_string),
             segments,
@@ -485,6 +499,9 @@ impl LogicalVolume {
         p.str("id", &self.id.to_string());
         p.strs("status", &self.status);
         p.strs("flags", &self.flags);
+        if !self.tags.is_empty() {
+            p.strs("tags", &self.tags);
+        }
         if let Some(t) = self.creation_time {
             p.int("creation_time", t);
         }

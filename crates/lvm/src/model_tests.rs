@@ -197,3 +197,28 @@ fn test_mirror_segment_import_rules() {
     assert!(seg("mirror_count = 3\nmirrors = [\"a\", 0, \"b\", 0]").unwrap_err().0.contains("mirror entries"));
     assert!(seg("mirrors = [\"a\", 0, \"b\", 0]").unwrap_err().0.contains("missing mirror_count"));
 }
+
+#[test]
+fn test_tags_are_read_and_written_where_lvm_writes_them() {
+    // LVM 2.03 (vgcreate --addtag, pvchange --addtag, lvchange --addtag)
+    // writes `tags` right after `flags` in the VG, PV and LV sections.
+    let text = SNAPSHOT_VG
+        .replacen("flags = []\nextent_size", "flags = []\ntags = [\"vgt1\", \"vgt2\"]\nextent_size", 1)
+        .replacen("flags = []\ndev_size", "flags = []\ntags = [\"pvtag1\"]\ndev_size", 1)
+        .replacen(
+            "flags = []\ncreation_time = 1700000000",
+            "flags = []\ntags = [\"lvt\"]\ncreation_time = 1700000000",
+            1,
+        );
+    let v = VolumeGroup::from_tree(&Tree::parse(&text).unwrap()).unwrap();
+    assert_eq!(v.tags, ["vgt1", "vgt2"]);
+    assert_eq!(v.pvs[0].tags, ["pvtag1"]);
+    assert_eq!(v.lvs[0].tags, ["lvt"]);
+    assert!(v.lvs[1].tags.is_empty() && v.extra.is_empty() && v.lvs[0].extra.is_empty());
+    let out = v.to_text("Write from ulvm.", "host1", 1700000200);
+    assert!(out.contains("flags = []\ntags = [\"vgt1\", \"vgt2\"]\nextent_size = 8192\n"), "{out}");
+    assert!(out.contains("flags = []\ntags = [\"pvtag1\"]\ndev_size = 20971520\n"), "{out}");
+    assert!(out.contains("flags = []\ntags = [\"lvt\"]\ncreation_time = 1700000000\n"), "{out}");
+    assert!(!vg().to_text("Write from ulvm.", "host1", 1).contains("tags"), "no empty tags lists");
+    assert_eq!(VolumeGroup::from_tree(&Tree::parse(&out).unwrap()).unwrap(), v);
+}

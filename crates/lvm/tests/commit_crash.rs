@@ -21,6 +21,7 @@ fn lv(name: &str, pe: Extents) -> LogicalVolume {
         id: pv::new_uuid().unwrap(),
         status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
         flags: vec![],
+        tags: Vec::new(),
         creation_time: Some(1),
         creation_host: Some("h".into()),
         segments: vec![Segment {
@@ -65,6 +66,7 @@ fn test_every_crash_point_of_a_commit_reads_as_old_or_new() {
             device: None,
             status: vec!["ALLOCATABLE".into()],
             flags: vec![],
+            tags: Vec::new(),
             dev_size: Some(Sectors(8 * 2048)),
             pe_start: Sectors(2048),
             pe_count: Extents(7),
@@ -80,6 +82,7 @@ fn test_every_crash_point_of_a_commit_reads_as_old_or_new() {
             seqno: 0,
             status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
             flags: vec![],
+            tags: Vec::new(),
             extent_size: ExtentSize::new(Sectors(2048)).unwrap(),
             max_lv: 0,
             max_pv: 0,

@@ -113,6 +113,7 @@ pub fn lvcreate_clone(
             // would show the destination as it is, source regions not yet
             // copied).
             flags: if visible { vec!["ACTIVATION_SKIP".into()] } else { vec![] },
+            tags: Vec::new(),
             creation_time: Some(now()),
             creation_host: Some(host_name.clone()),
             segments: vec![],

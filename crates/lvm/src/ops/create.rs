@@ -160,6 +160,7 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
         id: lvmpv::new_uuid()?,
         status,
         flags,
+        tags: Vec::new(),
         creation_time: Some(now()),
         creation_host: Some(host_name.clone()),
         segments: vec![],
@@ -182,6 +183,7 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
             id: lvmpv::new_uuid()?,
             status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
             flags: vec![],
+            tags: Vec::new(),
             creation_time: Some(now()),
             creation_host: Some(host_name),
             segments: vec![Segment {

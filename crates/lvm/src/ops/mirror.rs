@@ -199,6 +199,7 @@ pub(super) fn new_lv(name: &str, visible: bool, areas: &[Area]) -> Result<Logica
         id: lvmpv::new_uuid()?,
         status: vec!["READ".into(), "WRITE".into()],
         flags: vec![],
+        tags: Vec::new(),
         creation_time: Some(now()),
         creation_host: Some(disk::hostname()),
         segments: vec![],

@@ -469,6 +469,7 @@ fn build(vg: &mut VolumeGroup, pieces: &[Piece], how: &Build) {
         id,
         status: status.iter().map(|s| s.to_string()).collect(),
         flags: vec![],
+        tags: Vec::new(),
         creation_time: Some(super::now()),
         creation_host: Some(host.to_string()),
         segments,
