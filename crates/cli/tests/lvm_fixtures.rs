@@ -780,3 +780,64 @@ fn test_the_sixth_oracle_session_replayed_matches_real_lvm() {
     d.stop();
     r.assert_matched();
 }
+
+/// The tenth session (oracle10): LVM 2.03.16 on tags (`--addtag` and
+/// `--deltag` of vgcreate, lvcreate, vgchange, lvchange and pvchange,
+/// the `*_tags` fields, `@tag` arguments, tags in
+/// `activation/volume_list` and `auto_activation_volume_list`),
+/// vgexport/vgimport (`-a` too, the `x` attributes, the refusals of an
+/// exported VG), vgimportclone and vgmknodes, replayed command by
+/// command through the daemon. The guest's `dd` copies of vdc (102, 109)
+/// are file copies here; the commands in `NOT_YET` are not replayed
+/// (what ulvm does not do yet, named there).
+#[test]
+fn test_the_tenth_oracle_session_replayed_matches_real_lvm() {
+    /// Fixtures ulvm does not match yet, and why.
+    const NOT_YET: &[(&str, &str)] = &[
+        ("103", "duplicate PVs (vdd a copy of vdc) are not told apart yet"),
+        ("104", "vgimportclone is not built yet"),
+        ("105", "after 104"),
+        ("106", "after 104"),
+        ("107", "after 104"),
+        ("110", "vgimportclone is not built yet"),
+        ("111", "vgimportclone is not built yet"),
+        ("112", "after 111"),
+        ("114", "vgimportclone is not built yet"),
+        ("115", "vgimportclone is not built yet"),
+        ("116", "after 111 and 114"),
+    ];
+    let numbers = session_numbers("oracle10");
+    assert!(!numbers.is_empty(), "no oracle10 fixtures");
+    let t = TestDir::new("lvm-fixtures10");
+    let files = ["vda", "vdb", "vdc", "vdd", "vde"].map(|n| t.image(n, 64));
+    let [ap, bp, cp, dp, ep] = files.clone().map(|f| f.to_str().unwrap().to_string());
+    let run = t.path("run");
+    let out = format!("{}/", t.path("out").display());
+    std::fs::create_dir_all(&out).unwrap();
+    let d = Daemon::start(&run, &[]);
+    let paths = vec![
+        ("/dev/vda", ap.as_str()),
+        ("/dev/vdb", bp.as_str()),
+        ("/dev/vdc", cp.as_str()),
+        ("/dev/vdd", dp.as_str()),
+        ("/dev/vde", ep.as_str()),
+        ("/out/", out.as_str()),
+    ];
+    let mut r =
+        Replay { session: "oracle10", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut skipped = 0;
+    for n in &numbers {
+        let (argv, _, _, _) = fixture("oracle10", n);
+        match n.as_str() {
+            "102" => std::fs::copy(&files[2], &files[3]).map(drop).unwrap(),
+            "109" => std::fs::copy(&files[2], &files[4]).map(drop).unwrap(),
+            _ if NOT_YET.iter().any(|(m, _)| m == n) => skipped += 1,
+            _ if matches!(argv.first().map(String::as_str), Some("bash" | "dd")) => {}
+            _ => r.check(n),
+        }
+    }
+    d.stop();
+    let checked = r.checked;
+    r.assert_matched();
+    assert_eq!((checked, skipped), (110, NOT_YET.len()));
+}

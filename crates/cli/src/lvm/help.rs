@@ -115,6 +115,10 @@ const HELP: &[(&str, &str, &str)] = &[
   Allow or forbid allocation on every PV.
   pvchange -x|--allocatable y|n -a|--all
     [ COMMON_OPTIONS ]
+
+  Add or delete tags of the PVs named (a PV in a VG).
+  pvchange --addtag Tag|--deltag Tag PV ...
+    [ COMMON_OPTIONS ]
 ",
     ),
     (
@@ -143,6 +147,7 @@ const HELP: &[(&str, &str, &str)] = &[
     [ -l|--maxlogicalvolumes Number ]
     [ -p|--maxphysicalvolumes Number ]
     [    --setautoactivation y|n ]
+    [    --addtag Tag ]
     [ COMMON_OPTIONS ]
 ",
     ),
@@ -201,6 +206,43 @@ const HELP: &[(&str, &str, &str)] = &[
   vgchange --setautoactivation y|n
     [ COMMON_OPTIONS ]
     [ VG ... ]
+
+  Add or delete tags of the VGs (a VG may be named @tag).
+  vgchange --addtag Tag|--deltag Tag VG ...
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgexport",
+        "Make volume groups unknown to the system (for moving their PVs)",
+        "  vgexport VG ...
+    [ COMMON_OPTIONS ]
+
+  Export every VG.
+  vgexport -a|--all
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgimport",
+        "Make exported volume groups known to the system again",
+        "  vgimport VG ...
+    [ COMMON_OPTIONS ]
+
+  Import every exported VG.
+  vgimport -a|--all
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgmknodes",
+        "Check the device names of volume groups' active LVs",
+        "  The daemon keeps each active LV's device under its dm name; there are
+  no nodes to make, so this checks that the VGs exist.
+  vgmknodes
+    [    --refresh ]
+    [ COMMON_OPTIONS ]
+    [ VG|LV ... ]
 ",
     ),
     ("vgs", "Report volume groups", report_forms!("vgs", "VG")),
@@ -244,6 +286,7 @@ const HELP: &[(&str, &str, &str)] = &[
     [ -k|--setactivationskip y|n ]
     [ -K|--ignoreactivationskip ]
     [    --setautoactivation y|n ]
+    [    --addtag Tag ]
     [ COMMON_OPTIONS ]
     [ PV ... ]
 
@@ -346,6 +389,10 @@ const HELP: &[(&str, &str, &str)] = &[
   LVs' autoactivation.
   lvchange -k|--setactivationskip y|n VG|LV ...
     [    --setautoactivation y|n ]
+    [ COMMON_OPTIONS ]
+
+  Add or delete tags of the LVs (an LV or VG may be named @tag).
+  lvchange --addtag Tag|--deltag Tag VG|LV ...
     [ COMMON_OPTIONS ]
 
   Load the tables of active LVs again from the metadata (a raid1 LV then

@@ -129,6 +129,7 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         autoactivation: super::yes_no(a, "setautoactivation")?.unwrap_or(true),
         activation_skip: super::yes_no(a, "setactivationskip")?.unwrap_or(false),
         ignore_activation_skip: a.has("ignoreactivationskip"),
+        tags: super::tag_edit(a)?.add,
     };
     create::lvcreate(&mut ctx.s, &c)?;
     Ok(0)
@@ -149,6 +150,27 @@ fn targets(a: &Args) -> Result<Vec<(String, Option<String>)>> {
             })
         })
         .collect()
+}
+
+/// [`targets`], with each `@tag` standing for what carries the tag:
+/// every LV of a VG tagged so, and each LV tagged so (none: nothing).
+fn tagged_targets(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, Option<String>)>> {
+    if !a.pos.iter().any(|p| p.starts_with('@')) {
+        return targets(a);
+    }
+    let (_, vgs) = ctx.scan(true)?;
+    let mut out = Vec::new();
+    for p in &a.pos {
+        match ulvm_lvm::ops::tags::tag_arg(p) {
+            Some(t) => out.extend(ulvm_lvm::ops::tags::lvs_tagged(&vgs, t)),
+            None => {
+                let mut one = Args::default();
+                one.pos.push(p.clone());
+                out.extend(targets(&one)?)
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub fn lvremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
@@ -231,13 +253,20 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         Some("n") => (Some(false), Mode::Yes),
         Some(act) => return usage(format!("Invalid argument for --activate: {act}")),
     };
-    if activate.is_none() && writable.is_none() && autoactivation.is_none() && activation_skip.is_none() {
+    let tags = super::tag_edit(a)?;
+    if activate.is_none()
+        && writable.is_none()
+        && autoactivation.is_none()
+        && activation_skip.is_none()
+        && tags.is_empty()
+    {
         return usage(
             "Need one or more command options (-a|--activate, -p|--permission, --setautoactivation, -k|--setactivationskip, --refresh).",
         );
     }
-    for (vg, lv) in targets(a)? {
+    for (vg, lv) in tagged_targets(ctx, a)? {
         let c = change::LvChange {
+            tags: tags.clone(),
             writable,
             activate,
             activation: Activation { mode, ignore_skip },

@@ -6,6 +6,7 @@
 mod args;
 mod clone;
 mod display;
+mod export;
 pub mod help;
 mod host;
 mod lv;
@@ -61,6 +62,9 @@ pub const COMMANDS: &[&str] = &[
     "vgscan",
     "lvscan",
     "pvmove",
+    "vgexport",
+    "vgimport",
+    "vgmknodes",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -142,6 +146,8 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "lvchange" => lv::lvchange(&mut ctx, &a),
         "lvconvert" => merge::lvconvert(&mut ctx, &a),
         "pvmove" => pvmove::pvmove(&mut ctx, &a),
+        "vgexport" | "vgimport" => export::vgexport_or_import(&mut ctx, &a),
+        "vgmknodes" => export::vgmknodes(&mut ctx, &a),
         _ => bail!("{cmd}: not an LVM command ulvm knows"),
     }
 }
@@ -159,16 +165,22 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("aligned", None),
     ];
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), value("restorefile", None), value("zero", Some('Z'))];
-    const PVCHANGE: &[Opt] = &[value("allocatable", Some('x')), flag("all", Some('a'))];
+    const PVCHANGE: &[Opt] =
+        &[value("allocatable", Some('x')), flag("all", Some('a')), value("addtag", None), value("deltag", None)];
+    const VGEXPORT: &[Opt] = &[flag("all", Some('a'))];
+    const VGMKNODES: &[Opt] = &[flag("refresh", None)];
     const VGCREATE: &[Opt] = &[
         value("physicalextentsize", Some('s')),
         value("maxlogicalvolumes", Some('l')),
         value("maxphysicalvolumes", Some('p')),
         value("setautoactivation", None),
+        value("addtag", None),
     ];
     const VGCHANGE: &[Opt] = &[
         value("activate", Some('a')),
         value("setautoactivation", None),
+        value("addtag", None),
+        value("deltag", None),
         flag("ignoreactivationskip", Some('K')),
         value("activationmode", None),
     ];
@@ -206,6 +218,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("mirrors", Some('m')),
         value("mirrorlog", None),
         flag("nosync", None),
+        value("addtag", None),
     ];
     const LVRESIZE: &[Opt] = &[
         value("size", Some('L')),
@@ -230,6 +243,8 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("minrecoveryrate", None),
         value("maxrecoveryrate", None),
         value("writebehind", None),
+        value("addtag", None),
+        value("deltag", None),
     ];
     const LVCONVERT: &[Opt] = &[
         flag("merge", None),
@@ -276,6 +291,8 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "pvdisplay" => PVDISPLAY,
         "lvdisplay" => LVDISPLAY,
         "pvscan" => PVSCAN,
+        "vgexport" | "vgimport" => VGEXPORT,
+        "vgmknodes" => VGMKNODES,
         "vgscan" => VGSCAN,
         "lvscan" => LVSCAN,
         _ => NONE,
@@ -409,6 +426,21 @@ pub fn yes_no(a: &Args, opt: &str) -> Result<Option<bool>> {
         Some("n" | "no") => Ok(Some(false)),
         Some(v) => usage(format!("Invalid argument for --{opt}: {v}")),
     }
+}
+
+/// The `--addtag`/`--deltag` of a command line: LVM's refusal of a tag
+/// it does not take.
+pub fn tag_edit(a: &Args) -> Result<ulvm_lvm::ops::tags::TagEdit> {
+    let tags = |opt: &str| -> Result<Vec<String>> {
+        a.all(opt)
+            .into_iter()
+            .map(|t| {
+                ulvm_lvm::ops::tags::parse_tag(t)
+                    .ok_or_else(|| Usage(format!("Invalid argument for --{opt}: {t}")).into())
+            })
+            .collect()
+    };
+    Ok(ulvm_lvm::ops::tags::TagEdit { add: tags("addtag")?, del: tags("deltag")? })
 }
 
 /// Canonical paths of device arguments (`No device found for X.` otherwise).

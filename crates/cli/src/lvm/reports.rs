@@ -92,6 +92,8 @@ const LV_FIELDS: &[FieldDef] = &[
     f("lv_image_synced", "ImgSynced", L, 0),
     f("lv_initial_image_sync", "InitImgSync", L, 0),
     f("lv_role", "Role", L, 0),
+    f("lv_tags", "LV Tags", L, 0),
+    f("vg_tags", "VG Tags", L, 0),
 ];
 /// `lvs --segments`: LVM's default columns, one row per segment.
 const LV_SEGMENTS_DEFAULT: &str = "lv_name,vg_name,lv_attr,stripes,segtype,seg_size";
@@ -114,6 +116,8 @@ const VG_FIELDS: &[FieldDef] = &[
     f("max_lv", "MaxLV", R, 0),
     f("max_pv", "MaxPV", R, 0),
     f("vg_autoactivation", "AutoAct", L, 0),
+    f("vg_tags", "VG Tags", L, 0),
+    f("vg_exported", "Exported", R, 10),
 ];
 const VG_DEFAULT: &str = "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free";
 
@@ -132,6 +136,8 @@ const PV_FIELDS: &[FieldDef] = &[
     f("pv_pe_alloc_count", "Alloc", R, 0),
     f("pv_mda_count", "#PMda", R, 0),
     f("pv_allocatable", "Allocatable", L, 0),
+    f("pv_tags", "PV Tags", L, 0),
+    f("pv_exported", "Exported", R, 10),
 ];
 const PV_DEFAULT: &str = "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free";
 
@@ -186,8 +192,42 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         Some(f) => return usage(format!("Invalid argument for --reportformat: {f}")),
     };
     let (scan, vgs) = ctx.scan(true)?;
+    // `@tag` names what carries the tag (nothing, if nothing does).
+    let a = &{
+        let mut a = a.clone();
+        if a.pos.iter().any(|p| p.starts_with('@')) {
+            let mut pos = Vec::new();
+            for p in &a.pos {
+                let Some(t) = ulvm_lvm::ops::tags::tag_arg(p) else {
+                    pos.push(p.clone());
+                    continue;
+                };
+                match kind.as_str() {
+                    "lvs" => pos.extend(ulvm_lvm::ops::tags::lvs_tagged(&vgs, t).into_iter().map(|(v, l)| match l {
+                        Some(l) => format!("{v}/{l}"),
+                        None => v,
+                    })),
+                    "vgs" => pos.extend(ulvm_lvm::ops::tags::vgs_tagged(&vgs, t)),
+                    _ => pos.extend(vgs.values().flat_map(|v| {
+                        v.vg.pvs
+                            .iter()
+                            .filter(|x| x.tags.iter().any(|y| y == t))
+                            .filter_map(|x| v.disks.get(&x.key))
+                            .map(|d| d.path.display().to_string())
+                    })),
+                }
+            }
+            if pos.is_empty() {
+                return Ok(0);
+            }
+            a.pos = pos;
+        }
+        a
+    };
+    let exported = |v: &Vg| ulvm_lvm::ops::export::is_exported(&v.vg);
     let selected: Vec<&Vg> = if a.pos.is_empty() || kind == "pvs" {
-        vgs.values().filter(|v| shared_refusal(v).is_none()).collect()
+        // lvs leaves exported VGs out; vgs and pvs show them.
+        vgs.values().filter(|v| shared_refusal(v).is_none() && !(kind == "lvs" && exported(v))).collect()
     } else {
         let mut out = Vec::new();
         for p in &a.pos {
@@ -195,6 +235,9 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             match vgs.get(vgname) {
                 Some(v) => {
                     check_local(v)?;
+                    if kind == "lvs" {
+                        ulvm_lvm::ops::export::check_not_exported(&v.vg)?;
+                    }
                     // Each VG once, however many of its LVs are named.
                     if !out.iter().any(|o: &&Vg| o.vg.name == v.vg.name) {
                         out.push(v)
@@ -427,6 +470,8 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
                 ""
             })
         }
+        "lv_tags" => Cell::str(ulvm_lvm::ops::tags::report(&lv.tags)),
+        "vg_tags" => Cell::str(ulvm_lvm::ops::tags::report(&vg.vg.tags)),
         "lv_role" => Cell::str(lv_role(view, lv)),
         "stripes" | "data_stripes" => int_cell(match seg.map(|s| &s.kind) {
             Some(SegmentKind::Striped { stripes, .. }) => stripes.len() as i64,
@@ -501,6 +546,8 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
         "max_lv" => int_cell(v.max_lv as i64),
         "max_pv" => int_cell(v.max_pv as i64),
         "vg_autoactivation" => Cell::str(if v.autoactivation() { "enabled" } else { "" }),
+        "vg_tags" => Cell::str(ulvm_lvm::ops::tags::report(&v.tags)),
+        "vg_exported" => Cell::str(if ulvm_lvm::ops::export::is_exported(v) { "exported" } else { "" }),
         _ => Cell::str(""),
     }
 }
@@ -521,10 +568,20 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, u: &Units) -> Cell {
         "pv_name" => Cell::str(d.path.display().to_string()),
         "vg_name" => Cell::str(vg.map(|v| v.vg.name.clone()).unwrap_or_default()),
         "pv_fmt" => Cell::str("lvm2"),
-        // LVM: `a` allocatable, `u` in a VG but not allocatable, `-` orphan.
+        // LVM: `a` allocatable, `u` in a VG but not allocatable, `-` orphan;
+        // then `x` exported.
         "pv_attr" => Cell::str(match entry {
-            Some((_, p)) => format!("{}--", if p.status.iter().any(|s| s == "ALLOCATABLE") { 'a' } else { 'u' }),
+            Some((_, p)) => format!(
+                "{}{}-",
+                if p.status.iter().any(|s| s == "ALLOCATABLE") { 'a' } else { 'u' },
+                if p.status.iter().any(|s| s == ulvm_lvm::ops::export::EXPORTED) { 'x' } else { '-' }
+            ),
             None => "---".into(),
+        }),
+        "pv_tags" => Cell::str(entry.map(|(_, p)| ulvm_lvm::ops::tags::report(&p.tags)).unwrap_or_default()),
+        "pv_exported" => Cell::str(match entry {
+            Some((_, p)) if p.status.iter().any(|s| s == ulvm_lvm::ops::export::EXPORTED) => "exported",
+            _ => "",
         }),
         "pv_allocatable" => Cell::str(match entry {
             Some((_, p)) if p.status.iter().any(|s| s == "ALLOCATABLE") => "allocatable",

@@ -44,6 +44,7 @@ pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         max_lv: max("maxlogicalvolumes")?,
         max_pv: max("maxphysicalvolumes")?,
         autoactivation: super::yes_no(a, "setautoactivation")?.unwrap_or(true),
+        tags: super::tag_edit(a)?.add,
     };
     ops_vg::vgcreate(&mut ctx.s, &c)?;
     Ok(0)
@@ -98,6 +99,35 @@ pub fn vgrename(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let autoactivation = super::yes_no(a, "setautoactivation")?;
     let act = a.get("activate");
+    let tags = super::tag_edit(a)?;
+    // `@tag` names the VGs carrying the tag.
+    let a = &{
+        let mut a = a.clone();
+        if a.pos.iter().any(|p| p.starts_with('@')) {
+            let (_, vgs) = ctx.scan(true)?;
+            let mut pos = Vec::new();
+            for p in &a.pos {
+                match ulvm_lvm::ops::tags::tag_arg(p) {
+                    Some(t) => pos.extend(ulvm_lvm::ops::tags::vgs_tagged(&vgs, t)),
+                    None => pos.push(p.clone()),
+                }
+            }
+            pos.dedup();
+            a.pos = pos;
+        }
+        a
+    };
+    if !tags.is_empty() {
+        if a.pos.is_empty() {
+            return usage("Please supply a volume group name.");
+        }
+        for name in &a.pos {
+            ops_vg::vgchange_tags(&mut ctx.s, name, &tags)?;
+        }
+        if act.is_none() && autoactivation.is_none() {
+            return Ok(0);
+        }
+    }
     if act.is_none() && autoactivation.is_none() {
         if a.has("ignoreactivationskip") {
             return usage("No command with matching syntax recognised.  Run 'vgchange --help' for more information.");

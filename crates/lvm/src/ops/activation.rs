@@ -7,8 +7,10 @@
 //! flag) and LVs that `activation/auto_activation_volume_list` does not
 //! name. LVs left out are left out silently, as LVM does.
 //!
-//! Volume lists name `VG` (every LV of it), `VG/LV`, or `@TAG`; ulvm has
-//! no tags yet, so a tag entry matches nothing. A clone LV carries
+//! Volume lists name `VG` (every LV of it), `VG/LV`, or `@TAG` (an LV
+//! carrying the tag, or every LV of a VG carrying it); `@*` matches a tag
+//! that is one of the host's tags, and ulvm's host has none (LVM's
+//! `tags/hosttags` is not read), so it matches nothing. A clone LV carries
 //! `ACTIVATION_SKIP` for real LVM's sake (it must not activate a
 //! half-copied LV it cannot hydrate); ulvm knows the clone, so the flag
 //! does not stop ulvm from activating it.
@@ -88,7 +90,7 @@ impl Filter {
             return Err(Skip::ActivationSkip);
         }
         if let Some(list) = &self.volume_list {
-            if !list_names(list, &vg.name, &lv.name) {
+            if !list_names(list, vg, lv) {
                 return Err(Skip::NotInVolumeList);
             }
         }
@@ -97,7 +99,7 @@ impl Filter {
                 return Err(Skip::AutoactivationOff);
             }
             if let Some(list) = &self.auto_activation_volume_list {
-                if !list_names(list, &vg.name, &lv.name) {
+                if !list_names(list, vg, lv) {
                     return Err(Skip::NotInAutoActivationList);
                 }
             }
@@ -106,17 +108,17 @@ impl Filter {
     }
 }
 
-/// Whether a volume list names `vg/lv`: an entry `vg`, or `vg/lv`
-/// (`@tag` entries match nothing: ulvm has no tags).
-pub fn list_names(list: &[String], vg: &str, lv: &str) -> bool {
+/// Whether a volume list names `lv` of `vg`: an entry `vg`, `vg/lv`, or
+/// `@tag` with the tag on the LV or the VG (`@*`, the host's tags: none).
+pub fn list_names(list: &[String], vg: &VolumeGroup, lv: &LogicalVolume) -> bool {
     list.iter().any(|e| {
         let e = e.trim();
-        if e.starts_with('@') {
-            return false;
+        if let Some(tag) = e.strip_prefix('@') {
+            return tag != "*" && (lv.tags.iter().any(|t| t == tag) || vg.tags.iter().any(|t| t == tag));
         }
         match e.split_once('/') {
-            Some((v, l)) => v == vg && l == lv,
-            None => e == vg,
+            Some((v, l)) => v == vg.name && l == lv.name,
+            None => e == vg.name,
         }
     })
 }

@@ -1,0 +1,51 @@
+//! vgexport, vgimport and vgmknodes: the command lines of
+//! `ulvm_lvm::ops::export`.
+
+use super::args::Args;
+use super::{usage, Ctx};
+use anyhow::Result;
+use ulvm_lvm::ops::export;
+
+/// `vgexport VG ...|-a` and `vgimport VG ...|-a`.
+pub fn vgexport_or_import(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    let export = ctx.cmd == "vgexport";
+    let names = if a.has("all") {
+        if !a.pos.is_empty() {
+            return usage(format!(
+                "No command with matching syntax recognised.  Run '{} --help' for more information.",
+                ctx.cmd
+            ));
+        }
+        export::all_to_change(&mut ctx.s, export)?
+    } else if a.pos.is_empty() {
+        return usage(format!(
+            "No command with matching syntax recognised.  Run '{} --help' for more information.",
+            ctx.cmd
+        ));
+    } else {
+        a.pos.clone()
+    };
+    for name in &names {
+        if export {
+            export::vgexport(&mut ctx.s, name)?;
+        } else {
+            export::vgimport(&mut ctx.s, name)?;
+        }
+    }
+    Ok(0)
+}
+
+/// `vgmknodes [VG|VG/LV ...]`: ulvm's daemon keeps each active LV's
+/// device (and its exports) under its dm name itself, so there is no
+/// node to make or remove; what is left of LVM's command is naming only
+/// VGs that exist, silently as LVM does.
+pub fn vgmknodes(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    let (_, vgs) = ctx.scan(true)?;
+    for p in &a.pos {
+        let vg = p.strip_prefix("/dev/").unwrap_or(p).split('/').next().unwrap_or(p);
+        if !vgs.contains_key(vg) {
+            return Err(ulvm_lvm::LvmError::NotFound(format!("Volume group \"{vg}\" not found")).into());
+        }
+    }
+    Ok(0)
+}
