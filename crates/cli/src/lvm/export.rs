@@ -1,5 +1,5 @@
-//! vgexport, vgimport and vgmknodes: the command lines of
-//! `ulvm_lvm::ops::export`.
+//! vgexport, vgimport, vgimportclone and vgmknodes: the command lines of
+//! `ulvm_lvm::ops::export` and `ulvm_lvm::ops::importclone`.
 
 use super::args::Args;
 use super::{usage, Ctx};
@@ -47,5 +47,21 @@ pub fn vgmknodes(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             return Err(ulvm_lvm::LvmError::NotFound(format!("Volume group \"{vg}\" not found")).into());
         }
     }
+    Ok(0)
+}
+
+/// `vgimportclone [-n NAME] [--import] PV ...`: prints nothing, as LVM.
+pub fn vgimportclone(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    if a.pos.is_empty() {
+        // LVM shows the command's one form on stdout first.
+        println!("  vgimportclone PV ...\n");
+        return usage("No command with matching syntax recognised.  Run 'vgimportclone --help' for more information.");
+    }
+    let c = ulvm_lvm::ops::importclone::ImportClone {
+        devices: super::device_args(&a.pos)?,
+        base_name: a.get("basevgname").map(String::from),
+        import: a.has("import"),
+    };
+    ulvm_lvm::ops::importclone::vgimportclone(&mut ctx.s, &c)?;
     Ok(0)
 }

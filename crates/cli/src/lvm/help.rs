@@ -235,6 +235,17 @@ const HELP: &[(&str, &str, &str)] = &[
 ",
     ),
     (
+        "vgimportclone",
+        "Make a VG of copied PVs (new PV and VG UUIDs, a new name)",
+        "  The name is -n's or the VG's own, with the first number that makes it
+  free appended if a VG has it (vg1 becomes vg11).
+  vgimportclone PV ...
+    [ -n|--basevgname VG ]
+    [ -i|--import ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
         "vgmknodes",
         "Check the device names of volume groups' active LVs",
         "  The daemon keeps each active LV's device under its dm name; there are

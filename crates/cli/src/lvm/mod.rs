@@ -65,6 +65,7 @@ pub const COMMANDS: &[&str] = &[
     "vgexport",
     "vgimport",
     "vgmknodes",
+    "vgimportclone",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -148,6 +149,7 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "pvmove" => pvmove::pvmove(&mut ctx, &a),
         "vgexport" | "vgimport" => export::vgexport_or_import(&mut ctx, &a),
         "vgmknodes" => export::vgmknodes(&mut ctx, &a),
+        "vgimportclone" => export::vgimportclone(&mut ctx, &a),
         _ => bail!("{cmd}: not an LVM command ulvm knows"),
     }
 }
@@ -169,6 +171,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         &[value("allocatable", Some('x')), flag("all", Some('a')), value("addtag", None), value("deltag", None)];
     const VGEXPORT: &[Opt] = &[flag("all", Some('a'))];
     const VGMKNODES: &[Opt] = &[flag("refresh", None)];
+    const VGIMPORTCLONE: &[Opt] = &[value("basevgname", Some('n')), flag("import", Some('i'))];
     const VGCREATE: &[Opt] = &[
         value("physicalextentsize", Some('s')),
         value("maxlogicalvolumes", Some('l')),
@@ -293,6 +296,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "pvscan" => PVSCAN,
         "vgexport" | "vgimport" => VGEXPORT,
         "vgmknodes" => VGMKNODES,
+        "vgimportclone" => VGIMPORTCLONE,
         "vgscan" => VGSCAN,
         "lvscan" => LVSCAN,
         _ => NONE,

@@ -19,6 +19,7 @@ pub mod clone;
 pub mod common;
 pub mod create;
 pub mod export;
+pub mod importclone;
 pub mod jobs;
 pub mod merge;
 pub mod mirror;
