@@ -118,6 +118,8 @@ const HELP: &[(&str, &str, &str)] = &[
 
   Add or delete tags of the PVs named (a PV in a VG).
   pvchange --addtag Tag|--deltag Tag PV ...
+    [    --addtag Tag ]
+    [    --deltag Tag ]
     [ COMMON_OPTIONS ]
 ",
     ),
@@ -209,6 +211,8 @@ const HELP: &[(&str, &str, &str)] = &[
 
   Add or delete tags of the VGs (a VG may be named @tag).
   vgchange --addtag Tag|--deltag Tag VG ...
+    [    --addtag Tag ]
+    [    --deltag Tag ]
     [ COMMON_OPTIONS ]
 ",
     ),
@@ -404,6 +408,8 @@ const HELP: &[(&str, &str, &str)] = &[
 
   Add or delete tags of the LVs (an LV or VG may be named @tag).
   lvchange --addtag Tag|--deltag Tag VG|LV ...
+    [    --addtag Tag ]
+    [    --deltag Tag ]
     [ COMMON_OPTIONS ]
 
   Load the tables of active LVs again from the metadata (a raid1 LV then
