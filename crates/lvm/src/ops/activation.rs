@@ -272,3 +272,27 @@ pub fn activate_vgs(s: &mut Session, vgs: &[String], a: Activation) -> Result<Au
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_volume_list_tags_match_the_lv_or_its_vg_and_star_matches_nothing() {
+        let mut vg = VolumeGroup::from_tree(
+            &crate::text::Tree::parse(include_str!("../../tests/fixtures/oracle10/vg0.vgbackup")).unwrap(),
+        )
+        .unwrap();
+        let lv1 = vg.lv("lv1").unwrap().clone();
+        let lv2 = vg.lv("lv2").unwrap().clone();
+        let list = |e: &[&str]| e.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // As oracle10 050-070: lv2 carries lvt2, the VG vgt2, lv1 neither.
+        assert!(list_names(&list(&["@lvt2"]), &vg, &lv2));
+        assert!(!list_names(&list(&["@lvt2"]), &vg, &lv1));
+        assert!(list_names(&list(&["@vgt2"]), &vg, &lv1), "a VG's tag takes its LVs");
+        assert!(!list_names(&list(&["@*"]), &vg, &lv1), "no host tags");
+        assert!(list_names(&list(&["vg0/lv1"]), &vg, &lv1) && !list_names(&list(&["vg0/lv1"]), &vg, &lv2));
+        vg.tags.clear();
+        assert!(!list_names(&list(&["@vgt2"]), &vg, &lv1));
+    }
+}
