@@ -1113,6 +1113,28 @@ capsh ls-dev-vg0 'ls /dev/vg0'
 cap vgmknodes-refresh vgmknodes --refresh vg0
 cap err-vgmknodes-missing vgmknodes nosuch
 cap vgmknodes-lv vgmknodes vg0/lv1
+# more: pvscan -e, bad tags elsewhere, @tag in more commands
+cap pvscan-e-none pvscan -e
+cap vgexport-vg1-2 vgexport vg1
+cap pvscan-e pvscan -e
+cap vgimport-vg1-2 vgimport vg1
+cap err-vgexport-a-name vgexport -a vg0
+cap err-lvcreate-addtag-bad lvcreate --addtag 'a b' -L 4M -n bad vg0
+cap err-vgcreate-addtag-bad vgcreate --addtag , vgx /dev/vdd
+cap vgchange-addtag-at vgchange --addtag more @vgt2
+cap vgs-tags-end vgs -o vg_name,vg_tags
+cap pvchange-at pvchange --addtag pvt9 @pvt1
+cap pvs-tags-end pvs -o pv_name,pv_tags
+cap lvchange-p-at lvchange -p r @lvt2
+cap lvs-attr-end lvs -o lv_name,lv_attr,lv_tags vg0
+cap lvs-at-multi lvs -o lv_name @a.t @lvt2
+cap lvs-at-and-vg lvs -o lv_name,vg_name @a.t vg1
+cap vgchange-an-end vgchange -an vg0
+cap lvremove-at lvremove -f @lvt2
+cap lvs-after-lvremove lvs -o lv_name,lv_tags vg0
+cap vgchange-addtag-vg11 vgchange --addtag gone vg11
+cap vgremove-at vgremove -f @gone
+cap vgs-after-vgremove vgs -o vg_name,vg_tags
 exit 0
 GUEST10
 } > "$W/guest10.sh"

@@ -827,5 +827,5 @@ fn test_the_tenth_oracle_session_replayed_matches_real_lvm() {
     d.stop();
     let checked = r.checked;
     r.assert_matched();
-    assert_eq!((checked, skipped), (121, NOT_YET.len()));
+    assert_eq!((checked, skipped), (142, NOT_YET.len()));
 }

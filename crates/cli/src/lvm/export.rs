@@ -10,11 +10,8 @@ use ulvm_lvm::ops::export;
 pub fn vgexport_or_import(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let export = ctx.cmd == "vgexport";
     let names = if a.has("all") {
-        if !a.pos.is_empty() {
-            return usage(format!(
-                "No command with matching syntax recognised.  Run '{} --help' for more information.",
-                ctx.cmd
-            ));
+        if let Some(p) = a.pos.first() {
+            return usage(format!("Command does not accept argument: {p}."));
         }
         export::all_to_change(&mut ctx.s, export)?
     } else if a.pos.is_empty() {

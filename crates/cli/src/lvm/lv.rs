@@ -175,7 +175,7 @@ fn tagged_targets(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, Option<String>
 
 pub fn lvremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let force = ctx.force > 0;
-    for (vg_name, lv_name) in targets(a)? {
+    for (vg_name, lv_name) in tagged_targets(ctx, a)? {
         remove::lvremove(&mut ctx.s, &vg_name, lv_name.as_deref(), force)?;
     }
     Ok(0)

@@ -50,13 +50,35 @@ pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     Ok(0)
 }
 
+/// VG arguments with each `@tag` standing for the VGs carrying the tag.
+fn tagged_vgs(ctx: &mut Ctx, pos: &[String]) -> Result<Vec<String>> {
+    if !pos.iter().any(|p| p.starts_with('@')) {
+        return Ok(pos.to_vec());
+    }
+    let (_, vgs) = ctx.scan(true)?;
+    let mut out: Vec<String> = Vec::new();
+    for p in pos {
+        let names = match ulvm_lvm::ops::tags::tag_arg(p) {
+            Some(t) => ulvm_lvm::ops::tags::vgs_tagged(&vgs, t),
+            None => vec![p.clone()],
+        };
+        for n in names {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn vgremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     if a.pos.is_empty() {
         return usage("Please enter one or more volume group paths");
     }
     let force = ctx.force > 0;
     let _g = ctx.lock_global()?;
-    for name in &a.pos {
+    let names = tagged_vgs(ctx, &a.pos)?;
+    for name in &names {
         ops_vg::vgremove(&mut ctx.s, name, force)?;
     }
     Ok(0)
@@ -100,21 +122,9 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let autoactivation = super::yes_no(a, "setautoactivation")?;
     let act = a.get("activate");
     let tags = super::tag_edit(a)?;
-    // `@tag` names the VGs carrying the tag.
     let a = &{
         let mut a = a.clone();
-        if a.pos.iter().any(|p| p.starts_with('@')) {
-            let (_, vgs) = ctx.scan(true)?;
-            let mut pos = Vec::new();
-            for p in &a.pos {
-                match ulvm_lvm::ops::tags::tag_arg(p) {
-                    Some(t) => pos.extend(ulvm_lvm::ops::tags::vgs_tagged(&vgs, t)),
-                    None => pos.push(p.clone()),
-                }
-            }
-            pos.dedup();
-            a.pos = pos;
-        }
+        a.pos = tagged_vgs(ctx, &a.pos)?;
         a
     };
     if !tags.is_empty() {
