@@ -32,18 +32,10 @@ pub fn vgexport_or_import(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     Ok(0)
 }
 
-/// `vgmknodes [VG|VG/LV ...]`: ulvm's daemon keeps each active LV's
-/// device (and its exports) under its dm name itself, so there is no
-/// node to make or remove; what is left of LVM's command is naming only
-/// VGs that exist, silently as LVM does.
+/// `vgmknodes [VG|VG/LV ...]`: the `/dev/VG/LV` links of active LVs
+/// made again (see `ulvm_lvm::ops::mknodes`), silently as LVM.
 pub fn vgmknodes(ctx: &mut Ctx, a: &Args) -> Result<i32> {
-    let (_, vgs) = ctx.scan(true)?;
-    for p in &a.pos {
-        let vg = p.strip_prefix("/dev/").unwrap_or(p).split('/').next().unwrap_or(p);
-        if !vgs.contains_key(vg) {
-            return Err(ulvm_lvm::LvmError::NotFound(format!("Volume group \"{vg}\" not found")).into());
-        }
-    }
+    ulvm_lvm::ops::mknodes::vgmknodes(&mut ctx.s, &a.pos, std::path::Path::new("/dev"))?;
     Ok(0)
 }
 

@@ -251,9 +251,9 @@ const HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "vgmknodes",
-        "Check the device names of volume groups' active LVs",
-        "  The daemon keeps each active LV's device under its dm name; there are
-  no nodes to make, so this checks that the VGs exist.
+        "Make the /dev/VG/LV links of volume groups' active LVs again",
+        "  Links /dev/VG/LV to the daemon's /dev/mapper/VG-LV for each active LV
+  (with the daemon's loop devices), and removes links at LVs gone.
   vgmknodes
     [    --refresh ]
     [ COMMON_OPTIONS ]

@@ -23,6 +23,7 @@ pub mod importclone;
 pub mod jobs;
 pub mod merge;
 pub mod mirror;
+pub mod mknodes;
 pub mod pv;
 pub mod pvmove;
 pub mod raid;
