@@ -1135,6 +1135,24 @@ cap lvs-after-lvremove lvs -o lv_name,lv_tags vg0
 cap vgchange-addtag-vg11 vgchange --addtag gone vg11
 cap vgremove-at vgremove -f @gone
 cap vgs-after-vgremove vgs -o vg_name,vg_tags
+# what an exported VG allows; @tag in the displays
+cap vgexport-vg1-3 vgexport vg1
+cap vgdisplay-exported vgdisplay vg1
+cap pvdisplay-exported pvdisplay /dev/vdc
+cap lvdisplay-exported lvdisplay vg1
+cap vgck-exported vgck vg1
+cap vgcfgbackup-exported vgcfgbackup -f /out/vg1-exported.vgbackup vg1
+cap vgchange-an-exported vgchange -an vg1
+cap vgchange-an-all vgchange -an
+cap lvs-all-exported-2 lvs -o lv_name,vg_name
+cap vgrename-exported vgrename vg1 vg1x
+cap vgimport-a-2 vgimport -a
+cap vgs-after-rename vgs -o vg_name,vg_attr
+cap lvchange-addtag-dt lvchange --addtag dt vg0/lv1
+cap lvdisplay-at lvdisplay @dt
+cap vgdisplay-at vgdisplay @vgt2
+cap pvdisplay-at pvdisplay @pvt1
+cap lvs-at-dt-vg lvs -o lv_name,vg_name @dt vg0
 exit 0
 GUEST10
 } > "$W/guest10.sh"

@@ -788,12 +788,15 @@ fn test_the_sixth_oracle_session_replayed_matches_real_lvm() {
 /// vgexport/vgimport (`-a` too, the `x` attributes, the refusals of an
 /// exported VG), vgimportclone and vgmknodes, replayed command by
 /// command through the daemon. The guest's `dd` copies of vdc (102, 109)
-/// are file copies here; every other command is replayed (`NOT_YET` is
-/// empty, kept for what a new fixture shows ulvm does not do yet).
+/// are file copies here; every other command is replayed but those in
+/// `NOT_YET` (named there, with the reason).
 #[test]
 fn test_the_tenth_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet, and why.
-    const NOT_YET: &[(&str, &str)] = &[];
+    const NOT_YET: &[(&str, &str)] = &[(
+        "150",
+        "vgck of an exported VG (LVM refuses it): vgck is being reworked on another branch (vgck --updatemetadata)",
+    )];
     let numbers = session_numbers("oracle10");
     assert!(!numbers.is_empty(), "no oracle10 fixtures");
     let t = TestDir::new("lvm-fixtures10");
@@ -827,5 +830,5 @@ fn test_the_tenth_oracle_session_replayed_matches_real_lvm() {
     d.stop();
     let checked = r.checked;
     r.assert_matched();
-    assert_eq!((checked, skipped), (142, NOT_YET.len()));
+    assert_eq!((checked, skipped), (158, NOT_YET.len()));
 }

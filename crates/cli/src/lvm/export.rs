@@ -6,14 +6,16 @@ use super::{usage, Ctx};
 use anyhow::Result;
 use ulvm_lvm::ops::export;
 
-/// `vgexport VG ...|-a` and `vgimport VG ...|-a`.
+/// `vgexport VG ...|-a` and `vgimport VG ...|-a`: each VG on its own; a
+/// VG that fails is reported (exit status 5) and the others go on, as
+/// LVM does.
 pub fn vgexport_or_import(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let export = ctx.cmd == "vgexport";
     let names = if a.has("all") {
         if let Some(p) = a.pos.first() {
             return usage(format!("Command does not accept argument: {p}."));
         }
-        export::all_to_change(&mut ctx.s, export)?
+        export::all_vgs(&mut ctx.s)?
     } else if a.pos.is_empty() {
         return usage(format!(
             "No command with matching syntax recognised.  Run '{} --help' for more information.",
@@ -22,14 +24,18 @@ pub fn vgexport_or_import(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     } else {
         a.pos.clone()
     };
+    let mut status = 0;
     for name in &names {
-        if export {
-            export::vgexport(&mut ctx.s, name)?;
-        } else {
-            export::vgimport(&mut ctx.s, name)?;
+        let r = if export { export::vgexport(&mut ctx.s, name) } else { export::vgimport(&mut ctx.s, name) };
+        if let Err(e) = r {
+            if names.len() == 1 {
+                return Err(e.into());
+            }
+            eprintln!("  {e}");
+            status = 5;
         }
     }
-    Ok(0)
+    Ok(status)
 }
 
 /// `vgmknodes [VG|VG/LV ...]`: the `/dev/VG/LV` links of active LVs

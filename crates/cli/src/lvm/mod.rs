@@ -447,6 +447,54 @@ pub fn tag_edit(a: &Args) -> Result<ulvm_lvm::ops::tags::TagEdit> {
     Ok(ulvm_lvm::ops::tags::TagEdit { add: tags("addtag")?, del: tags("deltag")? })
 }
 
+/// Names on a command line with each `@tag` standing for what carries
+/// the tag: for `what` `lv`, `VG/LV` of each LV tagged so and `VG` of
+/// each VG tagged so; for `vg`, the VGs; for `pv`, the PVs' paths. `None`
+/// when there is no `@tag`; an empty list when the tags name nothing.
+pub fn tag_args(
+    vgs: &std::collections::BTreeMap<String, ulvm_lvm::disk::Vg>,
+    what: &str,
+    pos: &[String],
+) -> Option<Vec<String>> {
+    use ulvm_lvm::ops::tags;
+    if !pos.iter().any(|p| p.starts_with('@')) {
+        return None;
+    }
+    let mut out: Vec<String> = Vec::new();
+    for p in pos {
+        let Some(t) = tags::tag_arg(p) else {
+            out.push(p.clone());
+            continue;
+        };
+        let names: Vec<String> = match what {
+            "lv" => tags::lvs_tagged(vgs, t)
+                .into_iter()
+                .map(|(v, l)| match l {
+                    Some(l) => format!("{v}/{l}"),
+                    None => v,
+                })
+                .collect(),
+            "vg" => tags::vgs_tagged(vgs, t),
+            _ => vgs
+                .values()
+                .flat_map(|v| {
+                    v.vg.pvs
+                        .iter()
+                        .filter(|x| x.tags.iter().any(|y| y == t))
+                        .filter_map(|x| v.disks.get(&x.key))
+                        .map(|d| d.path.display().to_string())
+                })
+                .collect(),
+        };
+        for n in names {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    Some(out)
+}
+
 /// Canonical paths of device arguments (`No device found for X.` otherwise).
 pub fn device_args(args: &[String]) -> Result<Vec<PathBuf>> {
     args.iter().map(|a| std::fs::canonicalize(a).map_err(|_| anyhow!("No device found for {a}."))).collect()

@@ -195,28 +195,7 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     // `@tag` names what carries the tag (nothing, if nothing does).
     let a = &{
         let mut a = a.clone();
-        if a.pos.iter().any(|p| p.starts_with('@')) {
-            let mut pos = Vec::new();
-            for p in &a.pos {
-                let Some(t) = ulvm_lvm::ops::tags::tag_arg(p) else {
-                    pos.push(p.clone());
-                    continue;
-                };
-                match kind.as_str() {
-                    "lvs" => pos.extend(ulvm_lvm::ops::tags::lvs_tagged(&vgs, t).into_iter().map(|(v, l)| match l {
-                        Some(l) => format!("{v}/{l}"),
-                        None => v,
-                    })),
-                    "vgs" => pos.extend(ulvm_lvm::ops::tags::vgs_tagged(&vgs, t)),
-                    _ => pos.extend(vgs.values().flat_map(|v| {
-                        v.vg.pvs
-                            .iter()
-                            .filter(|x| x.tags.iter().any(|y| y == t))
-                            .filter_map(|x| v.disks.get(&x.key))
-                            .map(|d| d.path.display().to_string())
-                    })),
-                }
-            }
+        if let Some(pos) = super::tag_args(&vgs, prefix, &a.pos) {
             if pos.is_empty() {
                 return Ok(0);
             }

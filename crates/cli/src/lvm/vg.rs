@@ -162,7 +162,13 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
     }
     let Some(activation) = activation else { return Ok(0) };
-    let names: Vec<String> = if a.pos.is_empty() { scan::vg_order(&mut ctx.s)? } else { a.pos.clone() };
+    // Without names, exported VGs are left out, as LVM does.
+    let names: Vec<String> = if a.pos.is_empty() {
+        let (s, vgs) = ctx.scan(true)?;
+        scan::order(&s, &vgs).into_iter().filter(|n| !ulvm_lvm::ops::export::is_exported(&vgs[n].vg)).collect()
+    } else {
+        a.pos.clone()
+    };
     let mut status = 0;
     match activation {
         Some(how) => {

@@ -75,11 +75,11 @@ pub(crate) fn exported_vg(s: &mut Session, name: &str) -> Result<Vg, LvmError> {
     Ok(vg)
 }
 
-/// `vgexport -a` / `vgimport -a`: the VGs to act on, in LVM's order
-/// (those already in the state asked for are left out silently).
-pub fn all_to_change(s: &mut Session, export: bool) -> Result<Vec<String>, LvmError> {
+/// `vgexport -a` / `vgimport -a`: every local VG, in LVM's order (one
+/// already in the state asked for fails on its own, as the others go on).
+pub fn all_vgs(s: &mut Session) -> Result<Vec<String>, LvmError> {
     let (scan, vgs) = s.scan(true)?;
-    Ok(super::scan::order(&scan, &vgs).into_iter().filter(|n| is_exported(&vgs[n].vg) != export).collect())
+    Ok(super::scan::order(&scan, &vgs))
 }
 
 #[cfg(test)]

@@ -300,7 +300,8 @@ pub fn vgrename(s: &mut Session, old: &str, new: &str) -> Result<(), LvmError> {
     if vgs.contains_key(new) {
         return Err(LvmError::Exists(format!("New volume group \"{new}\" already exists")));
     }
-    let mut vg = s.vg(old, false)?;
+    // LVM renames an exported VG too.
+    let mut vg = super::export::exported_vg(s, old)?;
     let lvs: Vec<String> = vg.vg.lvs.iter().map(|l| l.name.clone()).collect();
     if let Some(h) = s.host_if_running() {
         for lv in &lvs {
