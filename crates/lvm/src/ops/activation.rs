@@ -258,7 +258,13 @@ pub fn autoactivate(s: &mut Session, vgs: &[String]) -> Result<AutoActivation, L
 
 /// [`autoactivate`] for any [`Activation`] (`vgchange -ay [-K]` too).
 pub fn activate_vgs(s: &mut Session, vgs: &[String], a: Activation) -> Result<AutoActivation, LvmError> {
-    let names = if vgs.is_empty() { super::scan::vg_order(s)? } else { vgs.to_vec() };
+    // Every VG but the exported ones (left out silently, as LVM's).
+    let names = if vgs.is_empty() {
+        let (scan, all) = s.scan(true)?;
+        super::scan::order(&scan, &all).into_iter().filter(|n| !super::export::is_exported(&all[n].vg)).collect()
+    } else {
+        vgs.to_vec()
+    };
     let mut out = AutoActivation::default();
     for name in names {
         let r = activate_vg(s, &name, a)?;
