@@ -1153,6 +1153,16 @@ cap lvdisplay-at lvdisplay @dt
 cap vgdisplay-at vgdisplay @vgt2
 cap pvdisplay-at pvdisplay @pvt1
 cap lvs-at-dt-vg lvs -o lv_name,vg_name @dt vg0
+# vgimportclone refusals: a PV in no VG (vdd, once vg11), a bad name, a
+# VG that is no copy, part of a VG (vdd a copy of vda, half of vg0)
+cap pvchange-addtag-orphan pvchange --addtag x /dev/vdd
+cap err-vgimportclone-orphan vgimportclone /dev/vdd
+cap err-vgimportclone-badname vgimportclone -n bad/name /dev/vde
+cap vgimportclone-notdup vgimportclone /dev/vde
+cap vgs-notdup vgs -o vg_name
+cap copy-vda-vdd dd if=/dev/vda of=/dev/vdd bs=1M oflag=direct status=none
+cap err-vgimportclone-part vgimportclone /dev/vdd
+cap vgs-part vgs -o vg_name,pv_count
 exit 0
 GUEST10
 } > "$W/guest10.sh"

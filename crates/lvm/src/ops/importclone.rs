@@ -66,16 +66,31 @@ pub fn vgimportclone(s: &mut Session, c: &ImportClone) -> Result<String, LvmErro
     if disks.iter().any(|d| d.vg.as_ref().is_none_or(|m| m.vg.id != vg.id)) {
         return Err(LvmError::Refused("The devices to import hold more than one VG.".into()));
     }
-    // Every PV of the VG must be among the copies named.
+    // Every PV of the VG must be among the copies named: LVM reads the VG
+    // from them alone, finds PVs missing, and refuses to change it.
     let mut by_key = BTreeMap::new();
+    let mut missing = Vec::new();
     for p in &vg.pvs {
-        let Some(d) = disks.iter().find(|d| d.uuid() == p.id) else {
-            return Err(LvmError::Refused(format!(
-                "PV with UUID {} of VG {} is not among the devices to import.",
-                p.id, vg.name
-            )));
-        };
-        by_key.insert(p.key.clone(), d.clone());
+        match disks.iter().find(|d| d.uuid() == p.id) {
+            Some(d) => {
+                by_key.insert(p.key.clone(), d.clone());
+            }
+            None => missing.push(p),
+        }
+    }
+    if !missing.is_empty() {
+        for p in &missing {
+            s.warn(format!("WARNING: Couldn't find device with uuid {}.", p.id));
+        }
+        for p in &missing {
+            s.warn(format!(
+                "WARNING: VG {} is missing PV {} (last written to {}).",
+                vg.name,
+                p.id,
+                p.device.as_deref().unwrap_or("[unknown]")
+            ));
+        }
+        return Err(LvmError::Refused(format!("Cannot change VG {} while PVs are missing.", vg.name)));
     }
     if super::export::is_exported(&vg) && !c.import {
         return Err(LvmError::Refused(format!("VG {} is exported, use the --import option.", vg.name)));

@@ -68,6 +68,7 @@ pub fn pvchange_tags(s: &mut Session, paths: &[PathBuf], edit: &TagEdit) -> Resu
     let (mut changed, mut not_changed) = (0usize, 0usize);
     for p in paths {
         let Some(name) = super::vg_of_device(&vgs, p).map(|v| v.vg.name.clone()) else {
+            s.warn(format!("Can't change tag on Physical Volume {} not in volume group", p.display()));
             s.warn(format!("Physical volume {} not changed", p.display()));
             not_changed += 1;
             continue;
