@@ -440,3 +440,34 @@ fn test_real_lvm_reads_a_vg_ulvm_imported_as_a_clone() {
     let ours = u(&["lvs", "--noheadings", "--separator", "|", "-o", lfields, &clone]);
     assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
 }
+
+/// `vgimportclone --import -n NAME` of a copy of an exported VG: real LVM
+/// sees the clone imported under its new name and the original still
+/// exported.
+#[test]
+fn test_real_lvm_reads_an_exported_vg_ulvm_imported_as_a_named_clone() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-clone-import");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmci{}", std::process::id());
+    let clone = format!("ulvmclone{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "8M", "-n", "lv1", &vg]);
+    u(&["vgexport", &vg]);
+    std::fs::copy(&a, &b).unwrap();
+    u(&["vgimportclone", "--import", "-n", &clone, b.to_str().unwrap()]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    run("vgck", &["--config", &cfg, &clone]).unwrap();
+    let real = run("vgs", &["--config", &cfg, "--noheadings", "-o", "vg_name,vg_attr,lv_count", &vg, &clone]).unwrap();
+    let mut lines: Vec<Vec<&str>> = real.lines().map(|l| l.split_whitespace().collect()).collect();
+    lines.sort();
+    assert_eq!(lines, [vec![vg.as_str(), "wzx-n-", "1"], vec![clone.as_str(), "wz--n-", "1"]], "{real}");
+    let real = run("lvs", &["--config", &cfg, "--noheadings", "-o", "lv_name,lv_size", &clone]).unwrap();
+    assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ["lv1", "8.00m"]);
+}
