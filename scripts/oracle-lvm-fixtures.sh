@@ -1163,6 +1163,17 @@ cap vgs-notdup vgs -o vg_name
 cap copy-vda-vdd dd if=/dev/vda of=/dev/vdd bs=1M oflag=direct status=none
 cap err-vgimportclone-part vgimportclone /dev/vdd
 cap vgs-part vgs -o vg_name,pv_count
+# the copy of vda wiped; --addtag and --deltag of one tag together,
+# pvchange -a, tags with activation
+cap wipe-vdd dd if=/dev/zero of=/dev/vdd bs=1M count=1 oflag=direct status=none
+cap lvchange-add-del-same lvchange --addtag q --deltag q vg0/lv1
+cap vgchange-del-add-same vgchange --deltag r --addtag r vg0
+cap lvs-tags-q lvs -o lv_name,lv_tags vg0
+cap vgs-tags-r vgs -o vg_name,vg_tags vg0
+cap pvchange-a-addtag pvchange -a --addtag all1
+cap pvs-tags-all pvs -o pv_name,pv_tags
+cap lvchange-ay-addtag lvchange -ay --addtag act vg0/lv1
+cap lvs-attr-act lvs -o lv_name,lv_attr,lv_tags vg0
 exit 0
 GUEST10
 } > "$W/guest10.sh"

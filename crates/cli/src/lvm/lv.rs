@@ -269,6 +269,9 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             "Need one or more command options (-a|--activate, -p|--permission, --setautoactivation, -k|--setactivationskip, --refresh).",
         );
     }
+    if activate.is_some() && !tags.is_empty() {
+        eprintln!("  WARNING: Combining activation change with other commands is not advised.");
+    }
     for (vg, lv) in tagged_targets(ctx, a)? {
         let c = change::LvChange {
             tags: tags.clone(),

@@ -19,8 +19,10 @@ pub fn parse_tag(arg: &str) -> Option<String> {
     (!tag.is_empty() && tag.chars().all(ok)).then(|| tag.to_string())
 }
 
-/// One command's tag changes: `--deltag` then `--addtag`, each in the
-/// order given.
+/// One command's tag changes, each in the order given. LVM's lvchange
+/// and pvchange add first and delete after ([`TagEdit::apply`]); its
+/// vgchange deletes first ([`TagEdit::apply_del_first`]), so the same
+/// tag in both is gone after lvchange and there after vgchange.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TagEdit {
     pub add: Vec<String>,
@@ -37,13 +39,25 @@ impl TagEdit {
     /// LVM). Whether the list changed.
     pub fn apply(&self, tags: &mut Vec<String>) -> bool {
         let before = tags.clone();
+        self.add_to(tags);
         tags.retain(|t| !self.del.contains(t));
+        *tags != before
+    }
+
+    /// [`TagEdit::apply`] with `--deltag` first, as LVM's vgchange.
+    pub fn apply_del_first(&self, tags: &mut Vec<String>) -> bool {
+        let before = tags.clone();
+        tags.retain(|t| !self.del.contains(t));
+        self.add_to(tags);
+        *tags != before
+    }
+
+    fn add_to(&self, tags: &mut Vec<String>) {
         for t in &self.add {
             if !tags.contains(t) {
                 tags.push(t.clone());
             }
         }
-        *tags != before
     }
 }
 
@@ -143,5 +157,11 @@ mod tests {
         assert!(!TagEdit { add: vec![], del: vec!["nosuch".into()] }.apply(&mut tags));
         assert_eq!(report(&tags), "aa,vgt2,zz");
         assert_eq!(report(&[]), "");
+        // oracle10 172/173: one tag in both.
+        let (q, r) = (TagEdit { add: vec!["q".into()], del: vec!["q".into()] }, tags.clone());
+        q.apply(&mut tags);
+        assert_eq!(tags, r, "lvchange --addtag q --deltag q: gone");
+        q.apply_del_first(&mut tags);
+        assert_eq!(tags, ["vgt2", "zz", "aa", "q"], "vgchange --deltag q --addtag q: there");
     }
 }

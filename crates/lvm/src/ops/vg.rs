@@ -183,7 +183,7 @@ pub fn vgchange_autoactivation(s: &mut Session, name: &str, on: bool) -> Result<
 pub fn vgchange_tags(s: &mut Session, name: &str, edit: &super::tags::TagEdit) -> Result<(), LvmError> {
     let _l = s.lock_vg(name)?;
     let mut vg = s.vg(name, false)?;
-    edit.apply(&mut vg.vg_mut().tags);
+    edit.apply_del_first(&mut vg.vg_mut().tags);
     s.commit(&mut vg)?;
     s.print(format!("Volume group \"{name}\" successfully changed"));
     Ok(())
