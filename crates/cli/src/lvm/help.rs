@@ -116,8 +116,9 @@ const HELP: &[(&str, &str, &str)] = &[
   pvchange -x|--allocatable y|n -a|--all
     [ COMMON_OPTIONS ]
 
-  Add or delete tags of the PVs named (a PV in a VG).
-  pvchange --addtag Tag|--deltag Tag PV ...
+  Add or delete tags of the PVs named (a PV in a VG; @tag names the PVs
+  tagged so), or with -a of every PV in a VG.
+  pvchange --addtag Tag|--deltag Tag PV|-a|--all ...
     [    --addtag Tag ]
     [    --deltag Tag ]
     [ COMMON_OPTIONS ]
