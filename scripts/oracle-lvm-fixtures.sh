@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --dm-raid-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle9-only | --dm-raid-only | --host-only]
 #
 # Phase 1 (oracle): runs three guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
@@ -973,6 +973,117 @@ exit 0
 GUEST6
 } > "$W/guest6.sh"
 
+# ------------------------------------------------- ninth guest script (oracle9)
+# Origins with snapshots resized (lvextend active and inactive, the kernel's
+# tables before and after, lvreduce refused), vgsplit into an existing VG
+# (attribute mismatches, active LVs) and vgsplit -n LV, lvconvert
+# --splitsnapshot and lvconvert -s re-attaching the COW (prompt, -y, -Zn),
+# with the snapshot's data read back. Four disks: vdd makes a VG with
+# another extent size.
+{ cat "$W/prelude.sh"; cat <<'GUEST9'
+capsh() { cap "$1" bash -c "$2"; }
+pattern() { yes "$1" | head -c "$2"; }
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc /dev/vdd
+cap vgcreate vgcreate vg0 /dev/vda /dev/vdb
+# --- 1. an origin with a snapshot grows; LVM refuses to shrink it
+cap lvcreate-origin lvcreate -L 8M -n origin vg0 /dev/vda
+pattern OLD 8388608 | dd of=/dev/vg0/origin bs=1M oflag=direct status=none
+cap lvcreate-snap lvcreate -s -L 4M -n snap vg0/origin /dev/vda
+pattern NEW 1048576 | dd of=/dev/vg0/origin bs=1M oflag=direct status=none
+cap dmsetup-table-before dmsetup table
+cap lvextend-origin-active lvextend -L 12M vg0/origin
+cap dmsetup-table-extended dmsetup table
+cap lvs-extended lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,devices vg0
+capsh snap-data-extended 'cmp <(yes OLD | head -c 8388608) <(head -c 8388608 /dev/vg0/snap) && echo same'
+capsh snap-size-extended 'blockdev --getsz /dev/vg0/snap /dev/vg0/origin'
+cap lvreduce-origin lvreduce -f -L 8M vg0/origin
+cap lvresize-origin-shrink lvresize -f -l 1 vg0/origin
+cap lvreduce-origin-inactive-prep vgchange -an vg0
+cap lvreduce-origin-inactive lvreduce -f -L 8M vg0/origin
+cap lvextend-origin-inactive lvextend -l +1 vg0/origin
+cap lvs-extended-inactive lvs -a -o lv_name,lv_attr,lv_size,origin,devices vg0
+cap vgchange-ay vgchange -ay vg0
+cap dmsetup-table-reactivated dmsetup table
+capsh snap-data-reactivated 'cmp <(yes OLD | head -c 8388608) <(head -c 8388608 /dev/vg0/snap) && echo same'
+capsh snap-size-reactivated 'blockdev --getsz /dev/vg0/snap /dev/vg0/origin'
+cap lvresize-origin-grow lvresize -L +4M vg0/origin
+cap dmsetup-table-resized dmsetup table
+# --- 2. lvconvert --splitsnapshot, then -s re-attaching the COW
+cap splitsnapshot-origin lvconvert --splitsnapshot vg0/origin
+cap splitsnapshot-missing lvconvert --splitsnapshot vg0/nosuch
+cap splitsnapshot-active-noanswer lvconvert --splitsnapshot vg0/snap
+cap vgchange-an-split vgchange -an vg0
+cap splitsnapshot-inactive lvconvert --splitsnapshot vg0/snap
+cap lvs-split lvs -a -o lv_name,lv_attr,lv_size,origin,devices vg0
+cap vgchange-ay-split vgchange -ay vg0
+cap dmsetup-table-split dmsetup table
+cap reattach-noanswer lvconvert -s vg0/origin vg0/snap
+cap reattach-active-Zn lvconvert -y -Zn -s vg0/origin vg0/snap
+cap lvs-reattached lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,chunk_size,devices vg0
+cap dmsetup-table-reattached dmsetup table
+capsh snap-data-reattached 'cmp <(yes OLD | head -c 8388608) <(head -c 8388608 /dev/vg0/snap) && echo same'
+cap reattach-twice lvconvert -y -Zn -s vg0/origin vg0/snap
+cap splitsnapshot-active-y lvconvert -y --splitsnapshot vg0/snap
+cap lvs-split-active lvs -a -o lv_name,lv_attr,lv_size,origin,devices vg0
+cap dmsetup-table-split-active dmsetup table
+cap reattach-chunksize lvconvert -y -Zn --snapshot --chunksize 8k vg0/origin vg0/snap
+cap lvs-reattached-8k lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,chunk_size vg0
+cap dmsetup-table-8k dmsetup table
+capsh snap-data-8k 'cmp <(yes OLD | head -c 8388608) <(head -c 8388608 /dev/vg0/snap) && echo same'
+cap splitsnapshot-8k lvconvert -y --splitsnapshot vg0/snap
+cap reattach-zero-y lvconvert -y -s -c 4k vg0/origin vg0/snap
+cap lvs-reattached-zeroed lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,chunk_size vg0
+capsh snap-data-zeroed 'cmp <(head -c 8388608 /dev/vg0/origin) <(head -c 8388608 /dev/vg0/snap) && echo same'
+cap reattach-self lvconvert -y -s vg0/origin vg0/origin
+cap reattach-missing lvconvert -y -s vg0/origin vg0/nosuch
+cap splitsnapshot-zeroed lvconvert -y --splitsnapshot vg0/snap
+cap reattach-bad-chunk lvconvert -y -s -c 3k vg0/origin vg0/snap
+cap reattach-big-chunk lvconvert -y -s -c 1m vg0/origin vg0/snap
+cap reattach-origin-missing lvconvert -y -s vg0/nosuch vg0/snap
+cap reattach-final lvconvert -y -Zn -s vg0/origin vg0/snap
+cap vgchange-an-2 vgchange -an vg0
+# --- 3. vgsplit into an existing VG, vgsplit -n
+cap lvcreate-a lvcreate -an -L 4M -n a vg0 /dev/vdb
+cap lvcreate-b lvcreate -L 4M -n b vg0 /dev/vdb
+cap vgcreate-vg1 vgcreate vg1 /dev/vdc
+cap vgcreate-vg2 vgcreate -s 1M vg2 /dev/vdd
+cap vgsplit-existing-active vgsplit vg0 vg1 /dev/vdb
+cap lvchange-an-b lvchange -an vg0/b
+cap vgsplit-extent-mismatch vgsplit vg0 vg2 /dev/vdb
+cap vgchange-l vgchange -l 1 vg1
+cap vgsplit-maxlv vgsplit vg0 vg1 /dev/vdb
+cap vgchange-l-0 vgchange -l 0 vg1
+cap vgchange-p vgchange -p 1 vg1
+cap vgsplit-maxpv vgsplit vg0 vg1 /dev/vdb
+cap vgchange-p-0 vgchange -p 0 vg1
+cap vgchange-alloc vgchange --alloc anywhere vg1
+cap vgsplit-existing vgsplit vg0 vg1 /dev/vdb
+cap vgs-split vgs -o vg_name,pv_count,lv_count,vg_extent_size,vg_attr
+cap lvs-split-existing lvs -a -o vg_name,lv_name,lv_attr,lv_size,devices
+cap vgsplit-n-missing vgsplit -n nosuch vg1 vg0
+cap vgsplit-n-and-pv vgsplit -n a vg1 vg0 /dev/vdb
+cap vgsplit-n-nodest vgsplit -n a vg1
+cap lvcreate-span lvcreate -L 8M -n span vg1 /dev/vdb:14 /dev/vdc:0
+cap lvchange-an-span lvchange -an vg1/span
+cap pvs-span pvs -o pv_name,vg_name,pv_pe_count,pv_pe_alloc_count,pv_free
+cap vgsplit-n-spans vgsplit -n a vg1 vg0
+cap lvremove-span lvremove -f vg1/span
+cap lvchange-ay-a lvchange -ay vg1/a
+cap vgsplit-n-active vgsplit -n a vg1 vg0
+cap lvchange-an-a lvchange -an vg1/a
+cap vgsplit-n vgsplit -n a vg1 vg0
+cap lvs-split-n lvs -a -o vg_name,lv_name,lv_attr,lv_size,devices
+cap vgs-split-n vgs -o vg_name,pv_count,lv_count,vg_attr
+cap vgsplit-n-new vgsplit -n b vg0 vg4
+cap vgs-split-n-new vgs -o vg_name,pv_count,lv_count,vg_attr
+cap vgsplit-n-snapshot vgsplit -n snap vg0 vg5
+cap vgsplit-all-pvs vgsplit vg5 vg6 /dev/vda
+cap vgs-end vgs -o vg_name,pv_count,lv_count,vg_attr
+cap lvs-end lvs -a -o vg_name,lv_name,lv_attr,lv_size,origin,devices
+exit 0
+GUEST9
+} > "$W/guest9.sh"
+
 # run_oracle [GUEST_SCRIPT OUT_DIR]: the first scenario by default.
 # ------------------------------------------- dm-raid superblocks (dm fixtures)
 # Golden kernel-written rmeta: raid1 LVs made by real LVM 2.03.16, run by the
@@ -1264,15 +1375,16 @@ run_host() {
 }
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_dm_raid; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_dm_raid ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest9.sh" oracle9 4; run_dm_raid; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest9.sh" oracle9 4; run_dm_raid ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
   --oracle5-only) run_oracle "$W/guest5.sh" oracle5 ;;
   --oracle6-only) run_oracle6 ;;
+  --oracle9-only) run_oracle "$W/guest9.sh" oracle9 4 ;;
   --dm-raid-only) run_dm_raid ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle9-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2

@@ -244,7 +244,12 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("regionsize", Some('R')),
         flag("repair", None),
         flag("use-policies", None),
+        flag("splitsnapshot", None),
+        flag("snapshot", Some('s')),
+        value("chunksize", Some('c')),
+        value("zero", Some('Z')),
     ];
+    const VGSPLIT: &[Opt] = &[value("name", Some('n'))];
     const PVDISPLAY: &[Opt] = &[flag("maps", Some('m'))];
     const PVMOVE: &[Opt] = &[
         value("name", Some('n')),
@@ -272,6 +277,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "lvextend" | "lvreduce" | "lvresize" => LVRESIZE,
         "lvchange" => LVCHANGE,
         "lvconvert" => LVCONVERT,
+        "vgsplit" => VGSPLIT,
         "pvmove" => PVMOVE,
         "pvdisplay" => PVDISPLAY,
         "lvdisplay" => LVDISPLAY,

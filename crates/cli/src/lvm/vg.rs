@@ -162,6 +162,21 @@ pub fn vgmerge(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 }
 
 pub fn vgsplit(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    if let Some(lv) = a.get("name") {
+        let [src, dest, rest @ ..] = a.pos.as_slice() else {
+            // As LVM: the usage of the nearest command line, then why.
+            print!("  vgsplit -n|--name LV VG VG\n  Split a VG by PVs in a specified LV.\n\n");
+            eprintln!("  No command with matching syntax recognised.  Run 'vgsplit --help' for more information.");
+            eprintln!("  Nearest similar command has syntax:");
+            return Ok(3);
+        };
+        if let Some(p) = rest.first() {
+            return usage(format!("Command does not accept argument: {p}."));
+        }
+        check_name(dest, "volume group").map_err(|e| anyhow!("{e}"))?;
+        split::vgsplit_what(&mut ctx.s, src, dest, &split::SplitWhat::Lv(lv.to_string()))?;
+        return Ok(0);
+    }
     let [src, dest, devs @ ..] = a.pos.as_slice() else {
         return usage("Existing VG, new VG and either physical volumes or logical volume required.");
     };

@@ -172,17 +172,25 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
             return Err(LvmError::Refused(format!("-r resizes ext2/3/4 filesystems only; {fs_dev} holds none.")));
         }
     }
-    if !vg.vg.snapshots_of(name).is_empty() {
-        return Err(LvmError::Refused(format!(
-            "Resizing an origin with snapshots is not supported by ulvm yet ({vg_name}/{name})."
-        )));
-    }
     let origin = activate::family_origin(&vg, name);
     let before = activate::plan(&vg, &origin)?;
     let active = match s.host_if_running() {
         Some(h) => activate::is_active(h, &vg, &origin)?,
         None => None,
     };
+    // As LVM 2.03: an origin grows only while inactive (its snapshots keep
+    // their size, the size the origin had when they were taken) and never
+    // shrinks.
+    if !vg.vg.snapshots_of(name).is_empty() {
+        if want < cur {
+            return Err(LvmError::Refused("Snapshot origin volumes cannot be reduced in size yet.".into()));
+        }
+        if active.is_some() {
+            return Err(LvmError::Refused(
+                "Snapshot origin volumes can be resized only while inactive: try lvchange -an.".into(),
+            ));
+        }
+    }
     if want < cur {
         s.warn(format!(
             "WARNING: Reducing {}logical volume to {}.",
