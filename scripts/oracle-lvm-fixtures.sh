@@ -757,7 +757,7 @@ S=lv_name,lv_attr,copy_percent,raid_sync_action,raid_mismatch_count,lv_health_st
 # The guest's lvm.conf turns archiving off; on, it keeps every version.
 sed -i 's/archive *= *0/archive = 1/' /etc/lvm/lvm.conf
 capsh dmsetup-targets-raid 'dmsetup targets | grep raid'
-cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc /dev/vdd
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc /dev/vdd /dev/vde /dev/vdf
 cap vgcreate vgcreate vg0 /dev/vda /dev/vdb /dev/vdc
 # --- 1. creation
 cap lvcreate-r1 lvcreate -m1 -L 8M -n r1 vg0
@@ -978,12 +978,12 @@ GUEST6
 # tables before and after, lvreduce refused), vgsplit into an existing VG
 # (attribute mismatches, active LVs) and vgsplit -n LV, lvconvert
 # --splitsnapshot and lvconvert -s re-attaching the COW (prompt, -y, -Zn),
-# with the snapshot's data read back. Four disks: vdd makes a VG with
-# another extent size.
+# with the snapshot's data read back. Six disks: vdd, vde and vdf make VGs
+# with another extent size, a maximum of 1 LV and of 1 PV.
 { cat "$W/prelude.sh"; cat <<'GUEST9'
 capsh() { cap "$1" bash -c "$2"; }
 pattern() { yes "$1" | head -c "$2"; }
-cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc /dev/vdd
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc /dev/vdd /dev/vde /dev/vdf
 cap vgcreate vgcreate vg0 /dev/vda /dev/vdb
 # --- 1. an origin with a snapshot grows; LVM refuses to shrink it
 cap lvcreate-origin lvcreate -L 8M -n origin vg0 /dev/vda
@@ -1050,20 +1050,19 @@ cap vgcreate-vg2 vgcreate -s 1M vg2 /dev/vdd
 cap vgsplit-existing-active vgsplit vg0 vg1 /dev/vdb
 cap lvchange-an-b lvchange -an vg0/b
 cap vgsplit-extent-mismatch vgsplit vg0 vg2 /dev/vdb
-cap vgchange-l vgchange -l 1 vg1
-cap vgsplit-maxlv vgsplit vg0 vg1 /dev/vdb
-cap vgchange-l-0 vgchange -l 0 vg1
-cap vgchange-p vgchange -p 1 vg1
-cap vgsplit-maxpv vgsplit vg0 vg1 /dev/vdb
-cap vgchange-p-0 vgchange -p 0 vg1
-cap vgchange-alloc vgchange --alloc anywhere vg1
+cap vgcreate-maxlv vgcreate -l 1 vgl /dev/vde
+cap vgsplit-maxlv vgsplit vg0 vgl /dev/vdb
+cap vgcreate-maxpv vgcreate -p 1 vgp /dev/vdf
+cap vgsplit-maxpv vgsplit vg0 vgp /dev/vdb
+cap vgsplit-new-option vgsplit -l 5 vg0 vg1 /dev/vdb
 cap vgsplit-existing vgsplit vg0 vg1 /dev/vdb
 cap vgs-split vgs -o vg_name,pv_count,lv_count,vg_extent_size,vg_attr
 cap lvs-split-existing lvs -a -o vg_name,lv_name,lv_attr,lv_size,devices
 cap vgsplit-n-missing vgsplit -n nosuch vg1 vg0
 cap vgsplit-n-and-pv vgsplit -n a vg1 vg0 /dev/vdb
 cap vgsplit-n-nodest vgsplit -n a vg1
-cap lvcreate-span lvcreate -L 8M -n span vg1 /dev/vdb:14 /dev/vdc:0
+cap lvcreate-span lvcreate -l 13 -n span vg1 /dev/vdb
+cap lvextend-span lvextend -l +1 vg1/span /dev/vdc
 cap lvchange-an-span lvchange -an vg1/span
 cap pvs-span pvs -o pv_name,vg_name,pv_pe_count,pv_pe_alloc_count,pv_free
 cap vgsplit-n-spans vgsplit -n a vg1 vg0
@@ -1074,6 +1073,9 @@ cap lvchange-an-a lvchange -an vg1/a
 cap vgsplit-n vgsplit -n a vg1 vg0
 cap lvs-split-n lvs -a -o vg_name,lv_name,lv_attr,lv_size,devices
 cap vgs-split-n vgs -o vg_name,pv_count,lv_count,vg_attr
+cap lvchange-ay-b lvchange -ay vg0/b
+cap vgsplit-n-new-active vgsplit -n b vg0 vg4
+cap lvchange-an-b2 lvchange -an vg0/b
 cap vgsplit-n-new vgsplit -n b vg0 vg4
 cap vgs-split-n-new vgs -o vg_name,pv_count,lv_count,vg_attr
 cap vgsplit-n-snapshot vgsplit -n snap vg0 vg5
@@ -1375,14 +1377,14 @@ run_host() {
 }
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest9.sh" oracle9 4; run_dm_raid; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest9.sh" oracle9 4; run_dm_raid ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest9.sh" oracle9 6; run_dm_raid; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest9.sh" oracle9 6; run_dm_raid ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
   --oracle5-only) run_oracle "$W/guest5.sh" oracle5 ;;
   --oracle6-only) run_oracle6 ;;
-  --oracle9-only) run_oracle "$W/guest9.sh" oracle9 4 ;;
+  --oracle9-only) run_oracle "$W/guest9.sh" oracle9 6 ;;
   --dm-raid-only) run_dm_raid ;;
   --host-only) run_host ;;
   *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle9-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;

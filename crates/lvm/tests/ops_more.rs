@@ -209,7 +209,7 @@ fn test_vgsplit_refusals_write_nothing() {
 
     // base, on a only, is active.
     let e = split(&mut s, "vg1", std::slice::from_ref(&a));
-    assert_eq!(e.to_string(), "Logical volume vg0/base must be inactive");
+    assert_eq!(e.to_string(), "Logical volume vg0/base must be inactive.");
     assert!(matches!(e, LvmError::Refused(_)));
     let e = split(&mut s, "vg2", std::slice::from_ref(&b));
     assert_eq!(e.to_string(), "Logical volumes in \"vg0\" must be inactive");

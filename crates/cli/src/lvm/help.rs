@@ -513,10 +513,14 @@ const HELP: &[(&str, &str, &str)] = &[
         "Move physical volumes (and the LVs on them) to a new or existing volume group",
         "  Move the PVs named, and the LVs wholly on them.
   vgsplit VG VG_new PV ...
+    [ -l|--maxlogicalvolumes Number ]
+    [ -p|--maxphysicalvolumes Number ]
     [ COMMON_OPTIONS ]
 
   Move the PVs an LV uses, and the LVs wholly on them.
   vgsplit -n|--name LV VG VG_new
+    [ -l|--maxlogicalvolumes Number ]
+    [ -p|--maxphysicalvolumes Number ]
     [ COMMON_OPTIONS ]
 ",
     ),

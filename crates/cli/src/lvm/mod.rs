@@ -249,7 +249,8 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("chunksize", Some('c')),
         value("zero", Some('Z')),
     ];
-    const VGSPLIT: &[Opt] = &[value("name", Some('n'))];
+    const VGSPLIT: &[Opt] =
+        &[value("name", Some('n')), value("maxlogicalvolumes", Some('l')), value("maxphysicalvolumes", Some('p'))];
     const PVDISPLAY: &[Opt] = &[flag("maps", Some('m'))];
     const PVMOVE: &[Opt] = &[
         value("name", Some('n')),

@@ -129,6 +129,7 @@ pub fn split_snapshot(s: &mut Session, vg_name: &str, name: &str, yes: bool) -> 
     }
     let before = activate::plan(&vg, &origin)?;
     vg.vg_mut().lvs.retain(|l| l.name != snap.seg_lv);
+    vg.vg_mut().lv_mut(name).expect("the COW LV").set_visible(true);
     if active.is_some() {
         let mut after = activate::plan(&vg, &origin)?;
         after.extend(activate::plan(&vg, name)?);
@@ -203,6 +204,8 @@ pub fn attach_snapshot(s: &mut Session, a: &Attach) -> Result<(), LvmError> {
         before.extend(activate::plan(&vg, name)?);
     }
     let seg_lv = vg.vg.next_snapshot_name();
+    // As lvcreate -s: the COW is not visible itself, its snapshotN LV is.
+    vg.vg_mut().lv_mut(name).expect("the COW LV").set_visible(false);
     vg.vg_mut().lvs.push(LogicalVolume {
         name: seg_lv,
         id: lvmpv::new_uuid()?,

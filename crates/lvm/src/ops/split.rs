@@ -158,11 +158,18 @@ fn pvs_used_by(vg: &VolumeGroup, name: &str, out: &mut Vec<String>) {
 /// VG with SRC's attributes or an existing one that could take all of SRC
 /// (as vgmerge checks it). SRC goes when no PV is left in it.
 pub fn vgsplit(s: &mut Session, src: &str, dest: &str, pvs: &[PathBuf]) -> Result<(), LvmError> {
-    vgsplit_what(s, src, dest, &SplitWhat::Pvs(pvs.to_vec()))
+    vgsplit_what(s, src, dest, &SplitWhat::Pvs(pvs.to_vec()), NewVg::default())
+}
+
+/// `-l` and `-p` of a vgsplit: for a new VG only (else SRC's limits).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewVg {
+    pub max_lv: Option<u64>,
+    pub max_pv: Option<u64>,
 }
 
 /// [`vgsplit`] of PVs or (`-n`) of the PVs an LV uses.
-pub fn vgsplit_what(s: &mut Session, src: &str, dest: &str, what: &SplitWhat) -> Result<(), LvmError> {
+pub fn vgsplit_what(s: &mut Session, src: &str, dest: &str, what: &SplitWhat, new: NewVg) -> Result<(), LvmError> {
     check_name(dest, "volume group")?;
     // Before any lock: the second lock of one name would wait for the first.
     if dest == src {
@@ -175,6 +182,9 @@ pub fn vgsplit_what(s: &mut Session, src: &str, dest: &str, what: &SplitWhat) ->
     let existing = vgs.contains_key(dest);
     let mut from = s.vg(src, false)?;
     let mut to = if existing {
+        if new.max_lv.is_some() || new.max_pv.is_some() {
+            return Err(LvmError::Refused(format!("Volume group \"{dest}\" exists, but new VG option specified")));
+        }
         let to = s.vg(dest, false)?;
         compatible(s, &to, &from)?;
         to
@@ -186,6 +196,8 @@ pub fn vgsplit_what(s: &mut Session, src: &str, dest: &str, what: &SplitWhat) ->
                 seqno: 0,
                 lvs: vec![],
                 pvs: vec![],
+                max_lv: new.max_lv.unwrap_or(from.vg.max_lv),
+                max_pv: new.max_pv.unwrap_or(from.vg.max_pv),
                 ..(*from.vg).clone()
             }),
             text: "".into(),
@@ -255,7 +267,7 @@ pub fn vgsplit_what(s: &mut Session, src: &str, dest: &str, what: &SplitWhat) ->
     }
     let active = active_lvs(s, &from);
     if let Some(l) = names.iter().find(|n| active.contains(n)) {
-        return Err(LvmError::Refused(format!("Logical volume {src}/{l} must be inactive")));
+        return Err(LvmError::Refused(format!("Logical volume {src}/{l} must be inactive.")));
     }
     join(&mut to, &from, |k| keys.iter().any(|x| x == k), |n| names.iter().any(|x| x == n));
     from.vg_mut().lvs.retain(|l| !names.contains(&l.name));
