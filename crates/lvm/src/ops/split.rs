@@ -269,7 +269,15 @@ pub fn vgsplit_what(s: &mut Session, src: &str, dest: &str, what: &SplitWhat, ne
     if let Some(l) = names.iter().find(|n| active.contains(n)) {
         return Err(LvmError::Refused(format!("Logical volume {src}/{l} must be inactive.")));
     }
-    join(&mut to, &from, |k| keys.iter().any(|x| x == k), |n| names.iter().any(|x| x == n));
+    if existing {
+        join(&mut to, &from, |k| keys.iter().any(|x| x == k), |n| names.iter().any(|x| x == n));
+    } else {
+        // A new VG keeps the PVs' keys.
+        let v = to.vg_mut();
+        v.pvs = from.vg.pvs.iter().filter(|p| keys.contains(&p.key)).cloned().collect();
+        v.lvs = from.vg.lvs.iter().filter(|l| names.contains(&l.name)).cloned().collect();
+        to.disks = from.disks.iter().filter(|(k, _)| keys.contains(k)).map(|(k, d)| (k.clone(), d.clone())).collect();
+    }
     from.vg_mut().lvs.retain(|l| !names.contains(&l.name));
     from.vg_mut().pvs.retain(|p| !keys.contains(&p.key));
     for k in &keys {
