@@ -1082,6 +1082,31 @@ cap vgsplit-n-snapshot vgsplit -n snap vg0 vg5
 cap vgsplit-all-pvs vgsplit vg5 vg6 /dev/vda
 cap vgs-end vgs -o vg_name,pv_count,lv_count,vg_attr
 cap lvs-end lvs -a -o vg_name,lv_name,lv_attr,lv_size,origin,devices
+# --- 4. lvextend/lvreduce/lvresize -r on xfs: LVM runs fsadm, which
+# grows xfs with xfs_growfs (mounted, or mounted on a temporary directory)
+# and refuses to shrink it. The guest lacks xfs: xfsfiles passes xfsprogs,
+# fsadm and the xfs module in (-f xfsfiles), loadxfs installs them.
+loadxfs() {
+  local f="$ORACLE_JOB/files/xfsfiles" ko
+  cp "$f"/bin/* /usr/sbin/ && cp "$f"/lib/* /usr/lib/x86_64-linux-gnu/ && cp "$f/fsadm" /sbin/fsadm
+  for ko in "$f"/ko/*.ko; do insmod "$ko" 2>/dev/null; done
+  grep -q '^xfs ' /proc/modules || echo "loadxfs: no xfs module" >&2
+}
+loadxfs
+cap lvcreate-xfs lvcreate -L 32M -n xfs vg1
+# mkfs.xfs makes nothing under 300 MB unless told it runs under fstests.
+capsh mkfs-xfs 'TEST_DIR=/tmp TEST_DEV=/dev/vg1/xfs QA_CHECK_FS=1 mkfs.xfs -q /dev/vg1/xfs'
+mkdir -p /mnt/x
+mount /dev/vg1/xfs /mnt/x && echo kept > /mnt/x/file
+cap lvextend-r-xfs-mounted lvextend -r -L +8M vg1/xfs
+capsh xfs-blocks-mounted 'xfs_info /mnt/x | grep -o "^data *=.*blocks=[0-9]*"'
+umount /mnt/x
+cap lvextend-r-xfs-unmounted lvextend -r -L +4M vg1/xfs
+cap lvreduce-r-xfs lvreduce -r -f -L -4M vg1/xfs
+cap lvresize-r-xfs-shrink lvresize -r -f -L 32M vg1/xfs
+cap lvresize-r-xfs lvresize -r -L 48M vg1/xfs
+cap lvs-xfs lvs -o lv_name,lv_size vg1
+capsh xfs-data 'mount /dev/vg1/xfs /mnt/x && xfs_info /mnt/x | grep -o "^data *=.*blocks=[0-9]*" && cat /mnt/x/file && umount /mnt/x'
 exit 0
 GUEST9
 } > "$W/guest9.sh"
@@ -1250,6 +1275,28 @@ raidmods() {
 }
 run_oracle6() { raidmods; run_oracle "$W/guest6.sh" oracle6 4 -f "$W/raidmods"; }
 
+# xfsfiles: the oracle's initramfs has no xfs. Copy the host's xfsprogs
+# (apt install xfsprogs) and findmnt (xfs_info needs it), the libraries the
+# guest lacks, LVM's fsadm and
+# the oracle kernel's xfs module with its dependencies into $W/xfsfiles
+# (loadxfs in guest9 installs them).
+xfsfiles() {
+  local cache="${ORACLE_CACHE:-/var/tmp/oracle}" kver ko b l i=0 x="$W/xfsfiles"
+  kver=$(sed -n 's/^ORACLE_KVER=//p' "$cache/oracle.env")
+  rm -rf "$x"; mkdir -p "$x/bin" "$x/lib" "$x/ko"
+  for b in mkfs.xfs xfs_growfs xfs_info xfs_spaceman xfs_db xfs_repair findmnt; do
+    cp "$(command -v $b)" "$x/bin/" || { echo "xfsprogs is not installed" >&2; exit 1; }
+    { ldd "$(command -v $b)" 2>/dev/null || true; } | awk '$3 ~ /^\// { print $3 }' | while read -r l; do
+      [ -e "$cache/stage/usr/lib/x86_64-linux-gnu/$(basename "$l")" ] || cp -L "$l" "$x/lib/"
+    done
+  done
+  cp /usr/sbin/fsadm "$x/fsadm"
+  for ko in $(modprobe -S "$kver" -d "$cache/kernel/root" --show-depends xfs | awk '$1 == "insmod" { print $2 }'); do
+    i=$((i + 1)); cp "$ko" "$x/ko/$(printf %02d $i)-$(basename "$ko")"
+  done
+}
+run_oracle9() { xfsfiles; run_oracle "$W/guest9.sh" oracle9 6 -f "$W/xfsfiles"; }
+
 # run_dm_raid: the dm-raid superblock session; its files go to
 # crates/dm/tests/fixtures/raid/ (README.md there is written by hand and kept).
 run_dm_raid() {
@@ -1377,14 +1424,14 @@ run_host() {
 }
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest9.sh" oracle9 6; run_dm_raid; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest9.sh" oracle9 6; run_dm_raid ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle9; run_dm_raid; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle9; run_dm_raid ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
   --oracle5-only) run_oracle "$W/guest5.sh" oracle5 ;;
   --oracle6-only) run_oracle6 ;;
-  --oracle9-only) run_oracle "$W/guest9.sh" oracle9 6 ;;
+  --oracle9-only) run_oracle9 ;;
   --dm-raid-only) run_dm_raid ;;
   --host-only) run_host ;;
   *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle9-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;

@@ -323,6 +323,12 @@ impl Report for Terminal {
     fn warn(&mut self, line: &str) {
         eprintln!("  {line}");
     }
+    fn print_raw(&mut self, line: &str) {
+        println!("{line}");
+    }
+    fn warn_raw(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
 }
 
 /// LVM's `[y/n]` prompt; `-y` answers yes, and no terminal or EOF answers no.
