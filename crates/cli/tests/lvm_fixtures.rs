@@ -860,13 +860,17 @@ fn test_the_ninth_oracle_session_replayed_matches_real_lvm() {
                     };
                     format!("{}\n{}\n", size("vg0-snap"), size("vg0-origin"))
                 } else if script.contains("yes OLD") {
-                    if snap == pattern(b"OLD\n", 8 << 20) { "same\n".into() } else { String::new() }
+                    if snap == pattern(b"OLD\n", 8 << 20) {
+                        "same\n".into()
+                    } else {
+                        String::new()
+                    }
                 } else if snap == read("vg0-origin", 8 << 20) {
                     "same\n".into()
                 } else {
                     String::new()
                 };
-                if got != want || (want_rc == 0) != !got.is_empty() {
+                if got != want || (want_rc == 0) == got.is_empty() {
                     r.mismatches.push(format!("{n} `{script}`: LVM {want:?}, ulvm {got:?}"));
                 }
                 r.checked += 1;
@@ -1005,7 +1009,8 @@ fn test_the_ninth_oracle_session_xfs_resizes_match_real_lvm() {
                     // The guest unmounted after 098.
                     drop(m);
                 }
-                let norm = |x: &str| x.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>();
+                let norm =
+                    |x: &str| x.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>();
                 if norm(&got) != norm(&want) || want_rc != 0 {
                     r.mismatches.push(format!("{n} xfs_info: LVM {want:?}, ulvm {got:?}"));
                 }

@@ -813,7 +813,10 @@ fn test_a_split_snapshot_is_a_plain_lv_and_attaching_it_with_zero_n_keeps_its_st
     assert!(vg.vg.snapshots_of("base").is_empty());
     assert!(vg.vg.lv("snap").unwrap().is_visible());
     let e = split_snapshot(&mut s, "vg0", "base", false).unwrap_err();
-    assert_eq!(e.to_string(), "Command on LV vg0/base does not accept LV type linear.\n  Command not permitted on LV vg0/base.");
+    assert_eq!(
+        e.to_string(),
+        "Command on LV vg0/base does not accept LV type linear.\n  Command not permitted on LV vg0/base."
+    );
 
     let attach = |zero| Attach {
         vg: "vg0".into(),
@@ -835,7 +838,10 @@ fn test_a_split_snapshot_is_a_plain_lv_and_attaching_it_with_zero_n_keeps_its_st
     file.read_exact_at(&mut buf, at).unwrap();
     assert!(buf.iter().all(|&b| b == 0x5a), "-Z n changed the COW");
     let e = attach_snapshot(&mut s, &attach(false)).unwrap_err();
-    assert_eq!(e.to_string(), "Command on LV vg0/snap does not accept LV type snapshot.\n  Command not permitted on LV vg0/snap.");
+    assert_eq!(
+        e.to_string(),
+        "Command on LV vg0/snap does not accept LV type snapshot.\n  Command not permitted on LV vg0/snap."
+    );
 
     // Split again and attach zeroed: the store's start is gone.
     split_snapshot(&mut s, "vg0", "snap", false).unwrap();
@@ -858,8 +864,9 @@ fn test_vgsplit_into_an_existing_vg_and_by_lv_name() {
     lvcreate(&mut s, &inactive("vg0", "keep", mib(4), std::slice::from_ref(&a))).unwrap();
     lvcreate(&mut s, &inactive("vg2", "there", mib(4), &[])).unwrap();
     t.lines.take();
-    let e = vgsplit_what(&mut s, "vg0", "vg2", &SplitWhat::Pvs(vec![b.clone()]), NewVg { max_lv: Some(4), max_pv: None })
-        .unwrap_err();
+    let e =
+        vgsplit_what(&mut s, "vg0", "vg2", &SplitWhat::Pvs(vec![b.clone()]), NewVg { max_lv: Some(4), max_pv: None })
+            .unwrap_err();
     assert_eq!(e.to_string(), "Volume group \"vg2\" exists, but new VG option specified");
 
     vgsplit(&mut s, "vg0", "vg2", std::slice::from_ref(&b)).unwrap();

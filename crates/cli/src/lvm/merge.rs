@@ -13,9 +13,9 @@ use super::{split_lv, usage, Ctx};
 use anyhow::{bail, Result};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
+use ulvm_blockdev::Sectors;
 use ulvm_lvm::disk::Vg;
 use ulvm_lvm::ops::jobs::{self, Next, Outcome, SnapshotMerge, State};
-use ulvm_blockdev::Sectors;
 use ulvm_lvm::ops::{create, merge};
 use ulvm_lvm::size::{parse_size, Sign};
 
@@ -144,7 +144,10 @@ fn attach(ctx: &mut Ctx, a: &Args, vg_name: String, origin: String) -> Result<i3
         None => create::DEFAULT_CHUNK_SIZE,
         Some(v) => {
             let s = parse_size(v, 'k').map_err(|e| super::Usage(e.0))?;
-            if s.sign != Sign::None || !s.sectors.0.is_power_of_two() || s.sectors < Sectors(8) || s.sectors > Sectors(1024)
+            if s.sign != Sign::None
+                || !s.sectors.0.is_power_of_two()
+                || s.sectors < Sectors(8)
+                || s.sectors > Sectors(1024)
             {
                 bail!("Chunk size must be a power of 2 in the range 4K to 512K.");
             }

@@ -240,12 +240,10 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         )));
     }
     let fs_dev = format!("/dev/{vg_name}/{name}");
-    if r.resize_fs {
-        if !std::path::Path::new(&fs_dev).exists() {
-            return Err(LvmError::Refused(format!(
-                "-r needs {fs_dev}: activate the LV with the daemon running --fuse-dir and --attach-loop."
-            )));
-        }
+    if r.resize_fs && !std::path::Path::new(&fs_dev).exists() {
+        return Err(LvmError::Refused(format!(
+            "-r needs {fs_dev}: activate the LV with the daemon running --fuse-dir and --attach-loop."
+        )));
     }
     let fs = match r.resize_fs.then(|| fs_type(&fs_dev)) {
         None => None,
