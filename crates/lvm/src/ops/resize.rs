@@ -101,13 +101,14 @@ fn fs_type(dev: &str) -> Option<String> {
     (!t.is_empty()).then_some(t)
 }
 
-/// fsadm's check of an unmounted xfs before a resize (`xfs_repair -n`,
-/// its output passed through as fsadm does); a mounted one is not checked.
+/// fsadm's check of an unmounted xfs before a resize (`xfs_repair -n -o
+/// force_geometry`, its output passed through as fsadm does); a mounted
+/// one is not checked.
 fn check_xfs(s: &mut Session, dev: &str) -> Result<(), LvmError> {
     if is_mounted(dev) {
         return Ok(());
     }
-    let o = std::process::Command::new("xfs_repair").args(["-n", dev]).output();
+    let o = std::process::Command::new("xfs_repair").args(["-n", "-o", "force_geometry", dev]).output();
     let o = o.map_err(|e| LvmError::Refused(format!("fsadm: xfs_repair: {e}\n  Filesystem check failed.")))?;
     for l in String::from_utf8_lossy(&o.stdout).lines() {
         s.print_raw(l);
