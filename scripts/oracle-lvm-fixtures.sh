@@ -1088,7 +1088,7 @@ cap lvs-end lvs -a -o vg_name,lv_name,lv_attr,lv_size,origin,devices
 # fsadm and the xfs module in (-f xfsfiles), loadxfs installs them.
 loadxfs() {
   local f="$ORACLE_JOB/files/xfsfiles" ko
-  cp "$f"/bin/* /usr/sbin/ && cp "$f"/lib/* /usr/lib/x86_64-linux-gnu/ && cp "$f/fsadm" /sbin/fsadm
+  cp -a "$f"/bin/* /usr/sbin/ && cp "$f"/lib/* /usr/lib/x86_64-linux-gnu/ && cp "$f/fsadm" /sbin/fsadm
   for ko in "$f"/ko/*.ko; do insmod "$ko" 2>/dev/null; done
   grep -q '^xfs ' /proc/modules || echo "loadxfs: no xfs module" >&2
 }
@@ -1107,6 +1107,21 @@ cap lvresize-r-xfs-shrink lvresize -r -f -L 32M vg1/xfs
 cap lvresize-r-xfs lvresize -r -L 48M vg1/xfs
 cap lvs-xfs lvs -o lv_name,lv_size vg1
 capsh xfs-data 'mount /dev/vg1/xfs /mnt/x && xfs_info /mnt/x | grep -o "^data *=.*blocks=[0-9]*" && cat /mnt/x/file && umount /mnt/x'
+# --- 5. the same on reiserfs (fsck, reiserfstune, resize_reiserfs; loadxfs
+# brought reiserfsprogs and util-linux's fsck too), in vg2 (1 MiB extents).
+cap lvcreate-reiser lvcreate -L 32M -n reiser vg2
+capsh mkreiserfs 'mkreiserfs -q -f -s 513 /dev/vg2/reiser'
+cap lvextend-r-reiser lvextend -r -L +8M vg2/reiser
+capsh reiser-blocks-extended 'reiserfstune /dev/vg2/reiser | grep -E "^(Blocksize|Count of blocks)"'
+cap lvreduce-r-reiser lvreduce -r -f -L -16M vg2/reiser
+capsh reiser-blocks-reduced 'reiserfstune /dev/vg2/reiser | grep -E "^(Blocksize|Count of blocks)"'
+cap lvresize-r-reiser lvresize -r -L 40M vg2/reiser
+mkdir -p /mnt/r
+mount /dev/vg2/reiser /mnt/r || echo "mount reiserfs failed" >&2
+cap lvextend-r-reiser-mounted lvextend -r -L +4M vg2/reiser
+umount /mnt/r
+capsh reiser-blocks-end 'reiserfstune /dev/vg2/reiser | grep -E "^(Blocksize|Count of blocks)"'
+cap lvs-reiser lvs -o lv_name,lv_size vg2
 exit 0
 GUEST9
 } > "$W/guest9.sh"
@@ -1275,23 +1290,28 @@ raidmods() {
 }
 run_oracle6() { raidmods; run_oracle "$W/guest6.sh" oracle6 4 -f "$W/raidmods"; }
 
-# xfsfiles: the oracle's initramfs has no xfs. Copy the host's xfsprogs
-# (apt install xfsprogs) and findmnt (xfs_info needs it), the libraries the
-# guest lacks, LVM's fsadm and
-# the oracle kernel's xfs module with its dependencies into $W/xfsfiles
-# (loadxfs in guest9 installs them).
+# xfsfiles: the oracle's initramfs has no xfs nor reiserfs. Copy the
+# host's xfsprogs and reiserfsprogs (apt install xfsprogs reiserfsprogs),
+# findmnt (xfs_info needs it) and fsck (fsadm checks reiserfs with it), the
+# libraries the guest lacks, LVM's fsadm and the oracle kernel's xfs and
+# reiserfs modules with their dependencies into $W/xfsfiles (loadxfs in
+# guest9 installs them).
 xfsfiles() {
   local cache="${ORACLE_CACHE:-/var/tmp/oracle}" kver ko b l i=0 x="$W/xfsfiles"
   kver=$(sed -n 's/^ORACLE_KVER=//p' "$cache/oracle.env")
   rm -rf "$x"; mkdir -p "$x/bin" "$x/lib" "$x/ko"
-  for b in mkfs.xfs xfs_growfs xfs_info xfs_spaceman xfs_db xfs_repair findmnt; do
-    cp "$(command -v $b)" "$x/bin/" || { echo "xfsprogs is not installed" >&2; exit 1; }
+  for b in mkfs.xfs xfs_growfs xfs_info xfs_spaceman xfs_db xfs_repair findmnt fsck \
+      mkreiserfs reiserfsck resize_reiserfs reiserfstune; do
+    cp "$(command -v $b)" "$x/bin/" || { echo "$b is missing: apt install xfsprogs reiserfsprogs" >&2; exit 1; }
     { ldd "$(command -v $b)" 2>/dev/null || true; } | awk '$3 ~ /^\// { print $3 }' | while read -r l; do
       [ -e "$cache/stage/usr/lib/x86_64-linux-gnu/$(basename "$l")" ] || cp -L "$l" "$x/lib/"
     done
   done
   cp /usr/sbin/fsadm "$x/fsadm"
-  for ko in $(modprobe -S "$kver" -d "$cache/kernel/root" --show-depends xfs | awk '$1 == "insmod" { print $2 }'); do
+  ln -s reiserfsck "$x/bin/fsck.reiserfs"
+  for ko in $( { modprobe -S "$kver" -d "$cache/kernel/root" --show-depends xfs
+                 modprobe -S "$kver" -d "$cache/kernel/root" --show-depends reiserfs; } |
+               awk '$1 == "insmod" && !seen[$2]++ { print $2 }'); do
     i=$((i + 1)); cp "$ko" "$x/ko/$(printf %02d $i)-$(basename "$ko")"
   done
 }

@@ -974,7 +974,8 @@ fn test_the_ninth_oracle_session_xfs_resizes_match_real_lvm() {
         Some(rest) => format!("meta-data=DEV {}", rest.split_once(' ').map_or("", |(_, x)| x)),
         None => l.to_string(),
     };
-    for n in session_numbers("oracle9").iter().filter(|n| n.as_str() >= "095") {
+    // 105 on: reiserfs, which ulvm's -r does not resize yet (docs/lvm.md).
+    for n in session_numbers("oracle9").iter().filter(|n| ("095"..="104").contains(&n.as_str())) {
         let (argv, want, want_err, want_rc) = fixture("oracle9", n);
         match n.as_str() {
             "096" => {
