@@ -1050,3 +1050,119 @@ fn test_the_ninth_oracle_session_xfs_resizes_match_real_lvm() {
     d.stop();
     r.assert_matched();
 }
+
+/// The ninth session's reiserfs part (oracle9 105-114): `-r` on reiserfs,
+/// as root with the LV on `/dev/VG/LV`: fsadm checks it with `fsck -p`,
+/// resizes it unmounted with `resize_reiserfs` (whose shrinker asks, and
+/// the end of input says no), resizes it to an LV whose size stays, and
+/// asks to unmount a mounted one (no). The tools name the device as the
+/// kernel does (`/dev/mapper/vg2-reiser`, `0xfd01` there): both become
+/// `/dev/vg2/reiser` and `0xDEV`. 112 needs reiserfs in the host's kernel
+/// to mount it, and is left out (saying so) without.
+#[test]
+fn test_the_ninth_oracle_session_reiserfs_resizes_match_real_lvm() {
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !common::require(root, "needs root for loop devices and mount")
+        || !common::require(Path::new("/dev/fuse").exists(), "/dev/fuse is missing")
+        || !common::have("fusermount3", "--version")
+        || !common::have("mkreiserfs", "-V")
+        || !common::have("resize_reiserfs", "-V")
+    {
+        return;
+    }
+    if session_numbers("oracle9").iter().all(|n| n.as_str() < "105") {
+        eprintln!("skipping: no oracle9 reiserfs fixtures");
+        return;
+    }
+    let t = TestDir::new("lvm-fixtures9-reiser");
+    let pv = t.image("vdd", 64);
+    let (devs, run, sys) = (t.path("devs"), t.path("run"), t.path("sys"));
+    let d = Daemon::start(
+        &run,
+        &["--fuse-dir", devs.to_str().unwrap(), "--attach-loop", "--system-dir", sys.to_str().unwrap()],
+    );
+    let pv_name = pv.to_str().unwrap().to_string();
+    let mnt = t.path("mnt");
+    let mnt_name = mnt.to_str().unwrap().to_string();
+    let r = Replay {
+        session: "oracle9",
+        paths: vec![("/dev/vdd", pv_name.as_str()), ("/mnt/r", mnt_name.as_str())],
+        sys: sys.clone(),
+        run: run.clone(),
+        mismatches: Vec::new(),
+        checked: 0,
+    };
+    let mut r = r;
+    let got = r.ulvm(&format!("vgcreate -s 1M vg2 {pv_name}").split(' ').map(String::from).collect::<Vec<_>>());
+    assert_eq!(got.rc, 0, "{}", got.err);
+    let dev = "/dev/vg2/reiser".to_string();
+    let tune = |dev: &str| -> String {
+        let o = Command::new("reiserfstune").arg(dev).output().unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        let mut lines: Vec<&str> =
+            text.lines().filter(|l| l.starts_with("Blocksize") || l.starts_with("Count of blocks")).collect();
+        lines.sort_by_key(|l| !l.starts_with("Count"));
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    };
+    let lines = |text: &str, paths: &[(&str, &str)]| -> Vec<String> {
+        normalize(&text.replace("/dev/mapper/vg2-reiser", "/dev/vg2/reiser"), paths)
+            .into_iter()
+            .map(|l| l.split(' ').map(|w| if w.starts_with("0x") { "0xDEV" } else { w }).collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.is_empty())
+            // reiserfsck replays its journal first when it finds one to
+            // replay, which depends on the kernel's last writes.
+            .filter(|l| !l.starts_with("Replaying journal") && !l.starts_with("Checking internal tree"))
+            .collect()
+    };
+    let mut skipped_mount = false;
+    let mut mounted = None;
+    for n in session_numbers("oracle9").iter().filter(|n| n.as_str() >= "105") {
+        let (argv, want, want_err, want_rc) = fixture("oracle9", n);
+        match n.as_str() {
+            "106" => {
+                common::wait_exists(Path::new(&dev));
+                common::sh("mkreiserfs", &["-q", "-f", "-s", "513", &dev]);
+                continue;
+            }
+            "108" | "110" | "113" => {
+                let got = tune(&dev);
+                if lines(&got, &[]) != lines(&want, &[]) {
+                    r.mismatches.push(format!("{n} reiserfstune: LVM {want:?}, ulvm {got:?}"));
+                }
+                r.checked += 1;
+                continue;
+            }
+            "112" => {
+                std::fs::create_dir_all(&mnt).unwrap();
+                let ok = Command::new("mount").args([&dev, &mnt_name]).status().is_ok_and(|s| s.success());
+                if !ok {
+                    eprintln!("skipping 112 and 114: the host's kernel does not mount reiserfs");
+                    skipped_mount = true;
+                    continue;
+                }
+                mounted = Some(common::Mount(mnt.clone()));
+            }
+            // The LV's size after 112.
+            "114" if skipped_mount => continue,
+            _ => {}
+        }
+        let got = r.ulvm(&argv);
+        r.checked += 1;
+        let (w, g) = (lines(&want, &r.paths), lines(&got.out, &[]));
+        let (we, ge) = (lines(&want_err, &r.paths), lines(&got.err, &[]));
+        if w != g || we != ge || want_rc != got.rc {
+            r.mismatches.push(format!(
+                "{n} `{}` (rc LVM {want_rc}, ulvm {}):\n--- LVM\n{}\n{}\n--- ulvm\n{}\n{}",
+                argv.join(" "),
+                got.rc,
+                w.join("\n"),
+                we.join("\n"),
+                g.join("\n"),
+                ge.join("\n")
+            ));
+        }
+        drop(mounted.take());
+    }
+    d.stop();
+    r.assert_matched();
+}

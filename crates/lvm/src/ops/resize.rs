@@ -2,7 +2,8 @@
 //! shrinks from its end, an active LV's tables follow while it is
 //! suspended, and with `-r` the file system on it follows, as LVM's fsadm:
 //! ext2/3/4 shrunk before the LV shrinks and grown after it grows, xfs
-//! grown online with `xfs_growfs` (never shrunk).
+//! grown online with `xfs_growfs` (never shrunk), reiserfs resized
+//! unmounted with `resize_reiserfs`.
 //!
 //! [`Target::Policy`] is dmeventd's way of growing a snapshot: past
 //! `snapshot_autoextend_threshold` percent full, by
@@ -92,6 +93,67 @@ enum Fs {
     /// xfs: `xfs_growfs` on its mount point (a temporary one when it is
     /// not mounted); it cannot shrink.
     Xfs,
+    /// reiserfs: `resize_reiserfs`, unmounted only.
+    Reiser,
+}
+
+/// Runs a file system tool for fsadm with no input (a question it asks
+/// is answered by the end of input, as when LVM runs fsadm), its error
+/// output passed through, and its output too unless fsadm parses it
+/// (`parsed`); its exit status.
+fn fsadm_tool(s: &mut Session, cmd: &str, args: &[&str], parsed: bool) -> Result<i32, LvmError> {
+    let o = std::process::Command::new(cmd)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| LvmError::Refused(format!("fsadm: {cmd}: {e}")))?;
+    if !parsed {
+        for l in String::from_utf8_lossy(&o.stdout).lines() {
+            s.print_raw(l);
+        }
+    }
+    for l in String::from_utf8_lossy(&o.stderr).lines() {
+        s.warn_raw(l);
+    }
+    Ok(o.status.code().unwrap_or(-1))
+}
+
+/// fsadm's check of an unmounted reiserfs before a resize: `fsck -p`
+/// (exit status 0 or 1 is success).
+fn check_reiser(s: &mut Session, dev: &str) -> Result<(), LvmError> {
+    if is_mounted(dev) {
+        return Ok(());
+    }
+    if !matches!(fsadm_tool(s, "fsck", &["-p", dev], false)?, 0 | 1) {
+        s.warn_raw("fsadm: Fsck reiserfs failed.");
+        return Err(LvmError::Refused("Filesystem check failed.".into()));
+    }
+    Ok(())
+}
+
+/// fsadm's resize of a reiserfs to `size`: unmounted only (fsadm asks
+/// to unmount a mounted one, and the end of input says no), with
+/// `resize_reiserfs -s BYTES` (which asks before it shrinks). `shrink`:
+/// before the LV shrinks, where LVM adds `Filesystem resize failed.`.
+fn resize_reiser(s: &mut Session, dev: &str, size: Sectors, shrink: bool) -> Result<(), LvmError> {
+    let failed = |what: &str| {
+        let tail = if shrink { "\n  Filesystem resize failed." } else { "" };
+        LvmError::Refused(format!("{what}{tail}"))
+    };
+    if let Some(m) = mount_point(dev) {
+        s.print_raw(&format!("Do you want to unmount \"{m}\" ? [Y|n] n"));
+        s.warn_raw(&format!("fsadm: Cannot proceed with mounted filesystem \"{m}\"."));
+        return Err(failed("/sbin/fsadm failed: 1"));
+    }
+    if fsadm_tool(s, "reiserfstune", &[dev], true)? != 0 {
+        s.warn_raw("fsadm: Cannot parse reiserfstune output.");
+        return Err(failed("/sbin/fsadm failed: 1"));
+    }
+    if fsadm_tool(s, "resize_reiserfs", &["-s", &size.bytes().0.to_string(), dev], false)? != 0 {
+        s.warn_raw("fsadm: reiserfs resize failed.");
+        return Err(failed("/sbin/fsadm failed: 1"));
+    }
+    Ok(())
 }
 
 /// The file system on `dev`, as `blkid` names it.
@@ -227,7 +289,7 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         Target::Size(spec) => spec.resolve(s, &vg, cur, pvs.as_deref())?.0,
     };
     let es = vg.vg.extent_size;
-    if want == cur {
+    if want == cur && !r.resize_fs {
         return Err(LvmError::Refused(format!("New size ({want} extents) matches existing size ({cur} extents).")));
     }
     if r.command == Command::Extend && want < cur {
@@ -250,9 +312,10 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         None => None,
         Some(Some(t)) if matches!(t.as_str(), "ext2" | "ext3" | "ext4") => Some(Fs::Ext),
         Some(Some(t)) if t == "xfs" => Some(Fs::Xfs),
+        Some(Some(t)) if t == "reiserfs" => Some(Fs::Reiser),
         Some(_) => {
             return Err(LvmError::Refused(format!(
-                "-r resizes ext2/3/4 and xfs file systems only; {fs_dev} holds none."
+                "-r resizes ext2/3/4, xfs and reiserfs file systems only; {fs_dev} holds none."
             )))
         }
     };
@@ -281,6 +344,26 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
             s.warn_raw("fsadm: Xfs filesystem shrinking is unsupported.");
             return Err(LvmError::Refused("/sbin/fsadm failed: 1\n  Filesystem resize failed.".into()));
         }
+    }
+    if fs == Some(Fs::Reiser) {
+        check_reiser(s, &fs_dev)?;
+        if want < cur {
+            resize_reiser(s, &fs_dev, es.to_sectors(want), true)?;
+        }
+    }
+    if want == cur {
+        // With -r, LVM resizes the file system to an LV that stays.
+        s.print(format!(
+            "Size of logical volume {vg_name}/{name} unchanged from {} ({cur} extents).",
+            size_long(es.to_sectors(cur))
+        ));
+        s.print(format!("Logical volume {vg_name}/{name} successfully resized."));
+        match fs {
+            Some(Fs::Reiser) => resize_reiser(s, &fs_dev, es.to_sectors(cur), false)?,
+            Some(Fs::Xfs) => grow_xfs(s, &fs_dev)?,
+            _ => run_tool("resize2fs", &[&fs_dev])?,
+        }
+        return Ok(Resized::Unchanged);
     }
     if want < cur {
         s.warn(format!(
@@ -378,6 +461,9 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
     s.print(format!("Logical volume {vg_name}/{name} successfully resized."));
     if fs == Some(Fs::Xfs) && new_size > cur {
         grow_xfs(s, &fs_dev)?;
+    }
+    if fs == Some(Fs::Reiser) && new_size > cur {
+        resize_reiser(s, &fs_dev, es.to_sectors(new_size), false)?;
     }
     if fs == Some(Fs::Ext) && new_size > cur {
         // As fsadm: an unmounted ext file system is checked first, which
