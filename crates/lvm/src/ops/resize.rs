@@ -141,8 +141,8 @@ fn resize_reiser(s: &mut Session, dev: &str, size: Sectors, shrink: bool) -> Res
         LvmError::Refused(format!("{what}{tail}"))
     };
     if let Some(m) = mount_point(dev) {
-        s.print_raw(&format!("Do you want to unmount \"{m}\" ? [Y|n] n"));
-        s.warn_raw(&format!("fsadm: Cannot proceed with mounted filesystem \"{m}\"."));
+        s.print_raw(format!("Do you want to unmount \"{m}\" ? [Y|n] n"));
+        s.warn_raw(format!("fsadm: Cannot proceed with mounted filesystem \"{m}\"."));
         return Err(failed("/sbin/fsadm failed: 1"));
     }
     if fsadm_tool(s, "reiserfstune", &[dev], true)? != 0 {
