@@ -262,7 +262,13 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("regionsize", Some('R')),
         flag("repair", None),
         flag("use-policies", None),
+        flag("splitsnapshot", None),
+        flag("snapshot", Some('s')),
+        value("chunksize", Some('c')),
+        value("zero", Some('Z')),
     ];
+    const VGSPLIT: &[Opt] =
+        &[value("name", Some('n')), value("maxlogicalvolumes", Some('l')), value("maxphysicalvolumes", Some('p'))];
     const PVDISPLAY: &[Opt] = &[flag("maps", Some('m'))];
     const PVMOVE: &[Opt] = &[
         value("name", Some('n')),
@@ -290,6 +296,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "lvextend" | "lvreduce" | "lvresize" => LVRESIZE,
         "lvchange" => LVCHANGE,
         "lvconvert" => LVCONVERT,
+        "vgsplit" => VGSPLIT,
         "pvmove" => PVMOVE,
         "pvdisplay" => PVDISPLAY,
         "lvdisplay" => LVDISPLAY,
@@ -336,6 +343,12 @@ impl Report for Terminal {
     }
     fn warn(&mut self, line: &str) {
         eprintln!("  {line}");
+    }
+    fn print_raw(&mut self, line: &str) {
+        println!("{line}");
+    }
+    fn warn_raw(&mut self, line: &str) {
+        eprintln!("{line}");
     }
 }
 
