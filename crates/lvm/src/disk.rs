@@ -403,3 +403,110 @@ pub fn make_orphan(d: &mut PvDisk) -> Result<(), DiskError> {
 #[cfg(test)]
 #[path = "disk_tests.rs"]
 mod tests;
+
+/// How the metadata of one VG disagrees between devices, as LVM 2.03
+/// reports it when it reads the VG: PVs of the VG with an older copy
+/// (`older`), and PVs the newest copy no longer lists but that still
+/// carry a copy of the VG (`outdated`: a restored backup left them out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disagreement {
+    pub vg: String,
+    pub seqno: u64,
+    /// The first device holding the newest copy.
+    pub newest_on: PathBuf,
+    /// The newest copy's checksum and size in the ring (text and NUL).
+    pub newest_sum: (u32, u64),
+    /// Devices with an older copy: path, seqno.
+    pub older: Vec<(PathBuf, u64)>,
+    /// Devices outside the VG with a copy of it: path, PV UUID (no
+    /// dashes), seqno, and the copy's checksum and size when its seqno is
+    /// the newest's (LVM then compares checksums first).
+    pub outdated: Vec<(PathBuf, String, u64, (u32, u64))>,
+}
+
+/// The checksum and size LVM's ring records for a metadata text.
+fn ring_sum(text: &str) -> (u32, u64) {
+    let crc = crate::crc::crc_update(crate::crc::crc_update(crate::crc::INITIAL_CRC, text.as_bytes()), &[0]);
+    (crc, text.len() as u64 + 1)
+}
+
+impl Disagreement {
+    /// LVM's warnings, in its order.
+    pub fn warnings(&self) -> Vec<String> {
+        let (vg, n) = (&self.vg, self.seqno);
+        let mut out = Vec::new();
+        for (p, _, _, (crc, size)) in self.outdated.iter().filter(|o| o.2 == n) {
+            let (ncrc, nsize) = self.newest_sum;
+            let lines = [
+                format!(
+                    "WARNING: scan of VG {vg} from {} mda1 found mda_checksum {crc:08x} mda_size {size} vs {ncrc:08x} {nsize}",
+                    p.display()
+                ),
+                format!("WARNING: Scanning {} mda1 found mismatch with other metadata.", p.display()),
+            ];
+            let id = &self.outdated.iter().find(|o| &o.0 == p).map(|o| o.1.clone()).unwrap_or_default();
+            let summary = format!("WARNING: scan failed to get metadata summary from {} PVID {id}", p.display());
+            // LVM scans twice (label scan, then the VG's rescan).
+            for _ in 0..2 {
+                out.extend(lines.iter().cloned());
+                out.push(summary.clone());
+            }
+        }
+        let older: Vec<(&PathBuf, u64)> = self
+            .older
+            .iter()
+            .map(|(p, s)| (p, *s))
+            .chain(self.outdated.iter().filter(|o| o.2 < n).map(|o| (&o.0, o.2)))
+            .collect();
+        for (p, s) in &older {
+            out.push(format!(
+                "WARNING: ignoring metadata seqno {s} on {} for seqno {n} on {} for VG {vg}.",
+                p.display(),
+                self.newest_on.display()
+            ));
+        }
+        if !older.is_empty() {
+            out.push(format!("WARNING: Inconsistent metadata found for VG {vg}."));
+            out.push("See vgck --updatemetadata to correct inconsistency.".into());
+        }
+        for (p, _, s, _) in self.outdated.iter().filter(|o| o.2 <= n) {
+            out.push(format!("WARNING: outdated PV {} seqno {s} has been removed in current VG {vg} seqno {n}.", p.display()));
+            out.push("See vgck --updatemetadata to clear outdated metadata.".into());
+        }
+        out
+    }
+}
+
+/// The VGs of a scan whose metadata disagrees between devices.
+pub fn disagreements(scan: &Scan, vgs: &BTreeMap<String, Vg>) -> Vec<Disagreement> {
+    let mut out = Vec::new();
+    for vg in vgs.values() {
+        let (id, n) = (vg.vg.id, vg.vg.seqno);
+        let copy = |d: &PvDisk| d.vg.as_ref().filter(|m| m.vg.id == id).map(|m| m.clone());
+        let Some(newest) = scan.pvs.iter().find(|d| copy(d).is_some_and(|m| m.vg.seqno == n)) else { continue };
+        let mut older = Vec::new();
+        let mut outdated = Vec::new();
+        for d in &scan.pvs {
+            let Some(m) = copy(d) else { continue };
+            let member = vg.vg.pvs.iter().any(|p| p.id == d.uuid());
+            if member && m.vg.seqno < n {
+                older.push((d.path.clone(), m.vg.seqno));
+            } else if !member && m.vg.seqno <= n {
+                let id = d.uuid().to_string().replace('-', "");
+                outdated.push((d.path.clone(), id, m.vg.seqno, ring_sum(&m.text)));
+            }
+        }
+        if older.is_empty() && outdated.is_empty() {
+            continue;
+        }
+        out.push(Disagreement {
+            vg: vg.vg.name.clone(),
+            seqno: n,
+            newest_on: newest.path.clone(),
+            newest_sum: ring_sum(&vg.text),
+            older,
+            outdated,
+        });
+    }
+    out
+}

@@ -217,6 +217,7 @@ const HELP: &[(&str, &str, &str)] = &[
         "vgck",
         "Check volume group metadata",
         "  vgck
+    [ --updatemetadata ]
     [ COMMON_OPTIONS ]
     [ VG ... ]
 ",

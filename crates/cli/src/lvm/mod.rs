@@ -184,6 +184,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
     const LVSCAN: &[Opt] = &[flag("all", Some('a'))];
     const VGREDUCE: &[Opt] = &[flag("all", Some('a')), flag("removemissing", None)];
     const VGCFGBACKUP: &[Opt] = &[value("file", Some('f'))];
+    const VGCK: &[Opt] = &[flag("updatemetadata", None)];
     const VGCFGRESTORE: &[Opt] = &[value("file", Some('f')), flag("list", Some('l'))];
     const PVRESIZE: &[Opt] = &[value("setphysicalvolumesize", None)];
     const LVCREATE: &[Opt] = &[
@@ -266,6 +267,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "vgchange" => VGCHANGE,
         "vgreduce" => VGREDUCE,
         "vgcfgbackup" => VGCFGBACKUP,
+        "vgck" => VGCK,
         "vgcfgrestore" => VGCFGRESTORE,
         "pvresize" => PVRESIZE,
         "lvcreate" => LVCREATE,

@@ -97,6 +97,9 @@ pub struct Session {
     config_override: Option<String>,
     /// How scans open devices (none: the files).
     opener: Option<disk::Opener>,
+    /// Warnings about disagreeing metadata already given: a command that
+    /// reads a VG twice says them once, as LVM's one read does.
+    said: std::collections::BTreeSet<String>,
 }
 
 impl Session {
@@ -119,6 +122,7 @@ impl Session {
             confirm,
             config_override: None,
             opener: None,
+            said: Default::default(),
         }
     }
 
@@ -200,6 +204,11 @@ impl Session {
             self.report.warn(&format!("WARNING: {}: {why}", p.display()));
         }
         let vgs = disk::assemble(&s);
+        for line in disk::disagreements(&s, &vgs).iter().flat_map(|d| d.warnings()) {
+            if self.said.insert(line.clone()) {
+                self.report.warn(&line);
+            }
+        }
         Ok((s, vgs))
     }
 
@@ -229,13 +238,31 @@ impl Session {
     }
 
     /// Writes a new version of the VG to its PVs, with backup and archive.
-    pub fn commit(&self, vg: &mut Vg) -> Result<(), LvmError> {
+    pub fn commit(&mut self, vg: &mut Vg) -> Result<(), LvmError> {
+        self.say_repairs(vg);
         Ok(disk::commit(&self.sd, vg, &self.cmdline)?)
+    }
+
+    /// LVM's line for each PV whose older copy a commit replaces.
+    fn say_repairs(&mut self, vg: &Vg) {
+        for p in &vg.stale {
+            let older = vg.disks.values().any(|d| &d.path == p && d.vg.as_ref().is_some_and(|m| m.vg.id == vg.vg.id));
+            if older {
+                let line = format!(
+                    "WARNING: updating old metadata to {} on {} for VG {}.",
+                    vg.vg.seqno + 1,
+                    p.display(),
+                    vg.vg.name
+                );
+                self.report.warn(&line);
+            }
+        }
     }
 
     /// [`Session::commit`] of a VG with missing PVs (flagged `MISSING`),
     /// for the repairs LVM allows then.
-    pub fn commit_missing(&self, vg: &mut Vg) -> Result<(), LvmError> {
+    pub fn commit_missing(&mut self, vg: &mut Vg) -> Result<(), LvmError> {
+        self.say_repairs(vg);
         Ok(disk::commit_missing(&self.sd, vg, &self.cmdline)?)
     }
 
