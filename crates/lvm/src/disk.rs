@@ -470,7 +470,10 @@ impl Disagreement {
             out.push("See vgck --updatemetadata to correct inconsistency.".into());
         }
         for (p, _, s, _) in self.outdated.iter().filter(|o| o.2 <= n) {
-            out.push(format!("WARNING: outdated PV {} seqno {s} has been removed in current VG {vg} seqno {n}.", p.display()));
+            out.push(format!(
+                "WARNING: outdated PV {} seqno {s} has been removed in current VG {vg} seqno {n}.",
+                p.display()
+            ));
             out.push("See vgck --updatemetadata to clear outdated metadata.".into());
         }
         out

@@ -21,8 +21,9 @@ use std::sync::Arc;
 /// outdated PVs, as LVM does.
 pub fn vgck(s: &mut Session, names: &[String], update: bool) -> Result<i32, LvmError> {
     let _g = if update { Some(s.lock_global()?) } else { None };
-    let (scan, vgs) = s.scan(!update)?;
+    let (scan, vgs) = s.scan_quiet(!update)?;
     let names: Vec<String> = if names.is_empty() { local_names(&vgs) } else { names.to_vec() };
+    s.say_disagreements(&scan, &vgs, Some(&names));
     let mut status = 0;
     for (p, why) in &scan.problems {
         s.warn(format!("{}: {why}", p.display()));
@@ -85,14 +86,16 @@ pub fn vgck(s: &mut Session, names: &[String], update: bool) -> Result<i32, LvmE
 /// copies replaced), and outdated PVs made orphans.
 fn update_metadata(s: &mut Session, scan: &disk::Scan, vg: &Vg) -> Result<(), LvmError> {
     let _l = s.lock_vg(&vg.vg.name)?;
+    let outdated: Vec<_> = disk::disagreements(scan, &BTreeMap::from([(vg.vg.name.clone(), vg.clone())]))
+        .into_iter()
+        .flat_map(|d| d.outdated.into_iter().map(|o| o.0))
+        .collect();
     let mut vg = vg.clone();
     s.commit(&mut vg)?;
-    for d in disk::disagreements(scan, &BTreeMap::from([(vg.vg.name.clone(), vg.clone())])) {
-        for (p, ..) in &d.outdated {
-            let Some(mut pv) = scan.pvs.iter().find(|x| &x.path == p).cloned() else { continue };
-            s.warn(format!("WARNING: wiping header on outdated PV {}", p.display()));
-            disk::make_orphan(&mut pv)?;
-        }
+    for p in outdated {
+        let Some(mut pv) = scan.pvs.iter().find(|x| x.path == p).cloned() else { continue };
+        s.warn(format!("WARNING: wiping header on outdated PV {}", p.display()));
+        disk::make_orphan(&mut pv)?;
     }
     Ok(())
 }

@@ -204,12 +204,35 @@ impl Session {
             self.report.warn(&format!("WARNING: {}: {why}", p.display()));
         }
         let vgs = disk::assemble(&s);
-        for line in disk::disagreements(&s, &vgs).iter().flat_map(|d| d.warnings()) {
-            if self.said.insert(line.clone()) {
-                self.report.warn(&line);
+        self.say_disagreements(&s, &vgs, None);
+        Ok((s, vgs))
+    }
+
+    /// [`Session::scan`] without the warnings about disagreeing metadata:
+    /// for commands that name their VGs ([`Session::say_disagreements`]).
+    pub fn scan_quiet(&mut self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>), LvmError> {
+        let s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
+        for (p, why) in &s.problems {
+            self.report.warn(&format!("WARNING: {}: {why}", p.display()));
+        }
+        let vgs = disk::assemble(&s);
+        Ok((s, vgs))
+    }
+
+    /// LVM's warnings about the VGs (all, or those in `only`) whose
+    /// metadata disagrees between devices, each VG's once per session.
+    pub fn say_disagreements(&mut self, scan: &Scan, vgs: &BTreeMap<String, Vg>, only: Option<&[String]>) {
+        for d in disk::disagreements(scan, vgs) {
+            if only.is_some_and(|o| !o.contains(&d.vg)) {
+                continue;
+            }
+            let lines = d.warnings();
+            if self.said.insert(lines.join("\n")) {
+                for line in &lines {
+                    self.report.warn(line);
+                }
             }
         }
-        Ok((s, vgs))
     }
 
     /// One VG by name (`Volume group "X" not found` otherwise; a shared VG
