@@ -332,3 +332,51 @@ fn test_real_lvm_accepts_a_half_hydrated_clone_lv_and_leaves_it_alone() {
     // The clone is skipped by real LVM's activation (k); its metadata LV is hidden.
     assert_eq!(lines, vec!["[cl_clonemeta]|-wi-------|4.00m".to_string(), "cl|-wi------k|32.00m".to_string()]);
 }
+
+/// Issue #15: a PV left with an older metadata copy (its first MiB saved
+/// before a change and written back after it). Real LVM warns about it as
+/// ulvm does (device names aside), and after ulvm's `vgck
+/// --updatemetadata` real `vgck` finds nothing and reads ulvm's seqno.
+#[test]
+fn test_real_lvm_sees_the_stale_copy_ulvm_sees_and_accepts_its_repair() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-stale");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmst{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "l1", &vg]);
+    let mut saved = vec![0u8; 1 << 20];
+    std::fs::File::open(&b).unwrap().read_exact_at(&mut saved, 0).unwrap();
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "l2", &vg]);
+    std::fs::OpenOptions::new().write(true).open(&b).unwrap().write_all_at(&saved, 0).unwrap();
+    let stderr = |o: std::process::Output| String::from_utf8_lossy(&o.stderr).to_string();
+    let ours = stderr(
+        Command::new(ULVM).args(["vgck", &vg]).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd).output().unwrap(),
+    );
+    {
+        let loops = attach(&[&a, &b], true);
+        let cfg = only(&loops);
+        let o =
+            Command::new("vgck").args(["--config", &cfg, &vg]).env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+        assert!(o.status.success(), "real vgck: {}", stderr(o.clone()));
+        let mut real = stderr(o);
+        for (l, f) in loops.0.iter().zip([&a, &b]) {
+            real = real.replace(l.as_str(), f.to_str().unwrap());
+        }
+        assert_eq!(real, ours);
+        assert!(ours.contains("WARNING: Inconsistent metadata found for VG"), "{ours}");
+    }
+    u(&["vgck", "--updatemetadata", &vg]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    let o = Command::new("vgck").args(["--config", &cfg, &vg]).env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+    assert!(o.status.success() && o.stderr.is_empty(), "real vgck after the repair: {}", stderr(o));
+    let real = run("vgs", &["--config", &cfg, "--noheadings", "-o", "vg_seqno,lv_count", &vg]).unwrap();
+    let ours = u(&["vgs", "--noheadings", "-o", "vg_seqno,lv_count", &vg]);
+    assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ours.split_whitespace().collect::<Vec<_>>());
+}
