@@ -491,6 +491,32 @@ const HELP: &[(&str, &str, &str)] = &[
 ",
     ),
     (
+        "lvmdiskscan",
+        "List devices that may be used as physical volumes",
+        "  lvmdiskscan
+    [ -l|--lvmpartition ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "lvmdevices",
+        "Manage the devices file",
+        "  lvmdevices
+    [    --check ]
+    [    --update ]
+    [ COMMON_OPTIONS ]
+
+  lvmdevices --adddev PV
+    [ COMMON_OPTIONS ]
+
+  lvmdevices --deldev PV
+    [ COMMON_OPTIONS ]
+
+  lvmdevices --delpvid String
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
         "vgmerge",
         "Merge a volume group into another",
         "  The second VG's PVs and LVs join the first; the second must be inactive.

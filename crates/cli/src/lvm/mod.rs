@@ -16,6 +16,7 @@ mod pvmove;
 mod raid;
 mod reports;
 mod scan;
+mod tools;
 mod vg;
 
 use anyhow::{anyhow, bail, Result};
@@ -61,6 +62,8 @@ pub const COMMANDS: &[&str] = &[
     "vgscan",
     "lvscan",
     "pvmove",
+    "lvmdiskscan",
+    "lvmdevices",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -142,6 +145,8 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "lvchange" => lv::lvchange(&mut ctx, &a),
         "lvconvert" => merge::lvconvert(&mut ctx, &a),
         "pvmove" => pvmove::pvmove(&mut ctx, &a),
+        "lvmdiskscan" => scan::lvmdiskscan(&mut ctx, &a),
+        "lvmdevices" => tools::lvmdevices(&mut ctx, &a),
         _ => bail!("{cmd}: not an LVM command ulvm knows"),
     }
 }
@@ -259,7 +264,17 @@ fn specs(cmd: &str) -> &'static [Opt] {
     ];
     const LVDISPLAY: &[Opt] = &[flag("maps", Some('m')), flag("all", Some('a'))];
     const NONE: &[Opt] = &[];
+    const LVMDISKSCAN: &[Opt] = &[flag("lvmpartition", Some('l'))];
+    const LVMDEVICES: &[Opt] = &[
+        value("adddev", None),
+        value("deldev", None),
+        value("delpvid", None),
+        flag("check", None),
+        flag("update", None),
+    ];
     match cmd {
+        "lvmdevices" => LVMDEVICES,
+        "lvmdiskscan" => LVMDISKSCAN,
         "pvs" | "vgs" | "lvs" => REPORT,
         "pvcreate" => PVCREATE,
         "pvchange" => PVCHANGE,

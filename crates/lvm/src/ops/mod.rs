@@ -18,6 +18,7 @@ pub mod change;
 pub mod clone;
 pub mod common;
 pub mod create;
+pub mod devices;
 pub mod jobs;
 pub mod merge;
 pub mod mirror;

@@ -1,0 +1,29 @@
+//! lvmdevices, lvmconfig, pvck: the command lines of the metadata tools
+//! (`ulvm_lvm::ops::devices`, `ulvm_lvm::ops::tools`).
+
+use super::args::Args;
+use super::{usage, Ctx};
+use anyhow::Result;
+use std::path::PathBuf;
+use ulvm_lvm::ops::devices::{self, DevicesAction};
+
+pub fn lvmdevices(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    if let Some(p) = a.pos.first() {
+        return usage(format!("Command does not accept argument: {p}."));
+    }
+    let action = if let Some(p) = a.get("adddev") {
+        DevicesAction::Add(PathBuf::from(p))
+    } else if let Some(p) = a.get("deldev") {
+        DevicesAction::Del(PathBuf::from(p))
+    } else if let Some(id) = a.get("delpvid") {
+        DevicesAction::DelPvid(id.to_string())
+    } else if a.has("update") {
+        DevicesAction::Update
+    } else if a.has("check") {
+        DevicesAction::Check
+    } else {
+        DevicesAction::List
+    };
+    devices::lvmdevices(&mut ctx.s, &action)?;
+    Ok(0)
+}
