@@ -517,6 +517,17 @@ const HELP: &[(&str, &str, &str)] = &[
 ",
     ),
     (
+        "pvck",
+        "Check metadata on physical volumes",
+        "  pvck PV ...
+    [ COMMON_OPTIONS ]
+
+  pvck --dump headers|metadata|metadata_all|metadata_search PV
+    [ -f|--file String ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
         "vgmerge",
         "Merge a volume group into another",
         "  The second VG's PVs and LVs join the first; the second must be inactive.

@@ -64,6 +64,7 @@ pub const COMMANDS: &[&str] = &[
     "pvmove",
     "lvmdiskscan",
     "lvmdevices",
+    "pvck",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -147,6 +148,7 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "pvmove" => pvmove::pvmove(&mut ctx, &a),
         "lvmdiskscan" => scan::lvmdiskscan(&mut ctx, &a),
         "lvmdevices" => tools::lvmdevices(&mut ctx, &a),
+        "pvck" => tools::pvck(&mut ctx, &a),
         _ => bail!("{cmd}: not an LVM command ulvm knows"),
     }
 }
@@ -272,8 +274,10 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("check", None),
         flag("update", None),
     ];
+    const PVCK: &[Opt] = &[value("dump", None), value("file", Some('f'))];
     match cmd {
         "lvmdevices" => LVMDEVICES,
+        "pvck" => PVCK,
         "lvmdiskscan" => LVMDISKSCAN,
         "pvs" | "vgs" | "lvs" => REPORT,
         "pvcreate" => PVCREATE,
@@ -332,6 +336,9 @@ impl Report for Terminal {
     }
     fn warn(&mut self, line: &str) {
         eprintln!("  {line}");
+    }
+    fn print_raw(&mut self, line: &str) {
+        println!("{line}");
     }
 }
 

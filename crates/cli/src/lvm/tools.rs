@@ -4,8 +4,10 @@
 use super::args::Args;
 use super::{usage, Ctx};
 use anyhow::Result;
+use std::path::Path;
 use std::path::PathBuf;
 use ulvm_lvm::ops::devices::{self, DevicesAction};
+use ulvm_lvm::ops::pvck::{self, PvckMode};
 
 pub fn lvmdevices(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     if let Some(p) = a.pos.first() {
@@ -26,4 +28,19 @@ pub fn lvmdevices(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     };
     devices::lvmdevices(&mut ctx.s, &action)?;
     Ok(0)
+}
+
+pub fn pvck(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    let mode = match a.get("dump") {
+        None => PvckMode::Check,
+        Some(d) => match PvckMode::parse(d) {
+            Some(m) => m,
+            None => return usage(format!("Invalid argument for --dump: {d}\nError during parsing of command line.")),
+        },
+    };
+    if a.pos.is_empty() {
+        return usage("No command with matching syntax recognised.  Run 'pvck --help' for more information.");
+    }
+    let devices: Vec<&Path> = a.pos.iter().map(Path::new).collect();
+    Ok(pvck::pvck(&mut ctx.s, &devices, mode, a.get("file").map(Path::new))?)
 }

@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod merge;
 pub mod mirror;
 pub mod pv;
+pub mod pvck;
 pub mod pvmove;
 pub mod raid;
 pub mod remove;
@@ -44,6 +45,11 @@ use std::path::{Path, PathBuf};
 pub trait Report {
     fn print(&mut self, line: &str);
     fn warn(&mut self, line: &str);
+    /// A line of stdout as it is, without LVM's indent (text dumps,
+    /// config trees).
+    fn print_raw(&mut self, line: &str) {
+        self.print(line);
+    }
 }
 
 /// Asks a yes/no question before something destructive (LVM's `[y/n]`).
