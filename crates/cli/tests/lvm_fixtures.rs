@@ -811,8 +811,11 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         ("pvck-damaged", "LVM checks a damaged label further (the PV header's lists, a second mda header)"),
         ("lvmdiskscan-blank", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
         ("lvmdiskscan", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
-        ("lvmconfig", "ulvm has no lvmconfig yet"),
-        ("lvm-", "lvm dumpconfig / lvm config: ulvm has no lvmconfig yet"),
+        ("lvmconfig-diff-config", "LVM's order of sections after a --config (reversed)"),
+        ("lvmconfig-full-backup", "LVM's order of settings in --type full"),
+        ("lvmconfig-default-withcomments", "ulvm has no descriptions of settings (--withcomments)"),
+        ("lvmconfig-default-backup-section", "ulvm has no descriptions of settings (--withcomments)"),
+        ("lvmconfig-default-full", "ulvm lists the defaults of the settings it knows, not all of LVM's"),
         ("pvs-after-deldev", "ulvm's pvs does not show the VG's PV missing from the devices file as [unknown]"),
         ("lvmdevices-disabled", "ulvm always uses its devices file (no use_devicesfile=0)"),
         ("cat-devices", "the devices file itself (ulvm's comments and VERSION differ)"),
@@ -858,8 +861,15 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
     std::fs::create_dir_all(&sys).unwrap();
     let conf = fixtures("oracle8").join("lvm.conf.txt");
     std::fs::copy(&conf, sys.join("lvm.conf")).unwrap();
-    let paths =
-        vec![("/tmp/", tmp.as_str()), ("/dev/vda", ap.as_str()), ("/dev/vdb", bp.as_str()), ("/dev/vdc", cp.as_str())];
+    // ulvm's system directory is LVM's /etc/lvm.
+    let etc = format!("{}", sys.display());
+    let paths = vec![
+        ("/tmp/", tmp.as_str()),
+        ("/dev/vda", ap.as_str()),
+        ("/dev/vdb", bp.as_str()),
+        ("/dev/vdc", cp.as_str()),
+        ("/etc/lvm", etc.as_str()),
+    ];
     let mut r = Replay { session: "oracle8", paths, sys, run: run.clone(), mismatches: Vec::new(), checked: 0 };
     let name_of = |n: &str| -> String {
         let dir = fixtures("oracle8");

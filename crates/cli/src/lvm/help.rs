@@ -528,6 +528,17 @@ const HELP: &[(&str, &str, &str)] = &[
 ",
     ),
     (
+        "lvmconfig",
+        "Display and manipulate configuration information",
+        "  lvmconfig
+    [    --typeconfig current|default|diff|full ]
+    [    --type current|default|diff|full ]
+    [    --withcomments ]
+    [ COMMON_OPTIONS ]
+    [ String ... ]
+",
+    ),
+    (
         "vgmerge",
         "Merge a volume group into another",
         "  The second VG's PVs and LVs join the first; the second must be inactive.
@@ -662,6 +673,8 @@ pub fn lvm_main(argv: &[String]) -> i32 {
             0
         }
         cmd if COMMANDS.contains(&cmd) => super::run(cmd, &argv[1..]),
+        // LVM's other names of lvmconfig.
+        "dumpconfig" | "config" => super::run("lvmconfig", &argv[1..]),
         cmd => {
             eprintln!("  No such command '{cmd}'.  Try 'lvm help'.");
             3

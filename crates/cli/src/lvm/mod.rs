@@ -65,6 +65,7 @@ pub const COMMANDS: &[&str] = &[
     "lvmdiskscan",
     "lvmdevices",
     "pvck",
+    "lvmconfig",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -149,6 +150,7 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "lvmdiskscan" => scan::lvmdiskscan(&mut ctx, &a),
         "lvmdevices" => tools::lvmdevices(&mut ctx, &a),
         "pvck" => tools::pvck(&mut ctx, &a),
+        "lvmconfig" => tools::lvmconfig(&mut ctx, &a),
         _ => bail!("{cmd}: not an LVM command ulvm knows"),
     }
 }
@@ -275,7 +277,9 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("update", None),
     ];
     const PVCK: &[Opt] = &[value("dump", None), value("file", Some('f'))];
+    const LVMCONFIG: &[Opt] = &[value("typeconfig", None), value("type", None), flag("withcomments", None)];
     match cmd {
+        "lvmconfig" => LVMCONFIG,
         "lvmdevices" => LVMDEVICES,
         "pvck" => PVCK,
         "lvmdiskscan" => LVMDISKSCAN,

@@ -6,6 +6,7 @@ use super::{usage, Ctx};
 use anyhow::Result;
 use std::path::Path;
 use std::path::PathBuf;
+use ulvm_lvm::ops::config::{self, ConfigType};
 use ulvm_lvm::ops::devices::{self, DevicesAction};
 use ulvm_lvm::ops::pvck::{self, PvckMode};
 
@@ -43,4 +44,22 @@ pub fn pvck(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     }
     let devices: Vec<&Path> = a.pos.iter().map(Path::new).collect();
     Ok(pvck::pvck(&mut ctx.s, &devices, mode, a.get("file").map(Path::new))?)
+}
+
+/// `lvmconfig` (and `lvm dumpconfig`, `lvm config`).
+pub fn lvmconfig(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    // `--type` is LVM's other name of `--typeconfig`.
+    let kind = match a.get("typeconfig").or(a.get("type")) {
+        None => ConfigType::Current,
+        Some(t) => match ConfigType::parse(t) {
+            Some(k) => k,
+            None => {
+                return usage(format!("Invalid argument for --typeconfig: {t}\nError during parsing of command line."))
+            }
+        },
+    };
+    if a.has("withcomments") {
+        return usage("--withcomments is not supported by ulvm (it prints no descriptions of settings).");
+    }
+    Ok(config::lvmconfig(&mut ctx.s, kind, &a.pos)?)
 }

@@ -17,6 +17,7 @@ pub mod backup;
 pub mod change;
 pub mod clone;
 pub mod common;
+pub mod config;
 pub mod create;
 pub mod devices;
 pub mod jobs;
@@ -143,6 +144,11 @@ impl Session {
     /// text, or `section/key=value` paths).
     pub fn set_config_override(&mut self, text: Option<String>) {
         self.config_override = text;
+    }
+
+    /// The session's `--config` text, if any.
+    pub fn config_override_text(&self) -> Option<String> {
+        self.config_override.clone()
     }
 
     /// lvm.conf with the session's `--config` applied.
