@@ -485,7 +485,7 @@ pub fn disagreements(scan: &Scan, vgs: &BTreeMap<String, Vg>) -> Vec<Disagreemen
     let mut out = Vec::new();
     for vg in vgs.values() {
         let (id, n) = (vg.vg.id, vg.vg.seqno);
-        let copy = |d: &PvDisk| d.vg.as_ref().filter(|m| m.vg.id == id).map(|m| m.clone());
+        let copy = |d: &PvDisk| d.vg.as_ref().filter(|m| m.vg.id == id).cloned();
         let Some(newest) = scan.pvs.iter().find(|d| copy(d).is_some_and(|m| m.vg.seqno == n)) else { continue };
         let mut older = Vec::new();
         let mut outdated = Vec::new();

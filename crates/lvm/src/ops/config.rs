@@ -38,7 +38,7 @@ impl ConfigType {
 /// sets, section by section in LVM's order, as `key=value` text (`{dir}`
 /// is the system directory). Settings without a default (`volume_list`)
 /// are listed with `None`: known, but printed by no `--type default`.
-const DEFAULTS: &[(&str, &[(&str, Option<&str>)])] = &[
+const DEFAULTS: &[(&str, &[SettingDefault])] = &[
     (
         "devices",
         &[
@@ -88,6 +88,12 @@ const DEFAULTS: &[(&str, &[(&str, Option<&str>)])] = &[
         ],
     ),
 ];
+
+/// One setting's default: its name and value text (none: no default).
+type SettingDefault = (&'static str, Option<&'static str>);
+
+/// What a command prints: sections of (key, value as printed, commented).
+type Shown = Vec<(String, Vec<(String, String, bool)>)>;
 
 /// Settings: sections of `key = value`, in order.
 type Sections = Vec<(String, Vec<(String, Value<'static>)>)>;
@@ -206,7 +212,7 @@ pub fn lvmconfig(s: &mut Session, kind: ConfigType, nodes: &[String]) -> Result<
         defaults.iter().find(|(n, _)| n == sec).and_then(|(_, keys)| keys.iter().find(|(n, _)| n == k)).map(|x| &x.1)
     };
     // What to print: sections of (key, value, commented).
-    let shown_tree: Vec<(String, Vec<(String, String, bool)>)> = match kind {
+    let shown_tree: Shown = match kind {
         ConfigType::Current => current
             .iter()
             .map(|(n, keys)| (n.clone(), keys.iter().map(|(k, v)| (k.clone(), shown(v, true), false)).collect()))
