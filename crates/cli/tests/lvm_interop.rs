@@ -380,3 +380,46 @@ fn test_real_lvm_sees_the_stale_copy_ulvm_sees_and_accepts_its_repair() {
     let ours = u(&["vgs", "--noheadings", "-o", "vg_seqno,lv_count", &vg]);
     assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ours.split_whitespace().collect::<Vec<_>>());
 }
+
+/// Issue #15: the devices file `lvmdevices` and `pvcreate` write is real
+/// LVM's: real `lvmdevices` lists what ulvm's lists and `--check` finds
+/// nothing, and ulvm reads the entry real `lvmdevices --adddev` writes.
+#[test]
+fn test_real_lvmdevices_reads_the_devices_file_ulvm_writes_and_back() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-devices");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let loops = attach(&[&a, &b], false);
+    let (la, lb) = (loops.0[0].as_str(), loops.0[1].as_str());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["pvcreate", la, lb]);
+    u(&["lvmdevices", "--deldev", lb]);
+    // Real LVM with a system directory of its own holding ulvm's file.
+    let etc = t.path("etc-lvm");
+    std::fs::create_dir_all(etc.join("devices")).unwrap();
+    std::fs::write(etc.join("lvm.conf"), "devices { use_devicesfile=1 }\n").unwrap();
+    std::fs::copy(sys.join("devices/system.devices"), etc.join("devices/system.devices")).unwrap();
+    let real = |args: &[&str]| {
+        let o = Command::new("lvm")
+            .args(args)
+            .env("LVM_SYSTEM_DIR", &etc)
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "lvm {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        (String::from_utf8(o.stdout).unwrap(), String::from_utf8(o.stderr).unwrap())
+    };
+    let ours = u(&["lvmdevices"]);
+    assert!(ours.contains(&format!("Device {la} IDTYPE=devname")) && !ours.contains(lb), "{ours}");
+    assert_eq!(real(&["lvmdevices"]).0, ours);
+    assert_eq!(real(&["lvmdevices", "--check"]), (String::new(), String::new()));
+    // Back: real LVM adds the second device; ulvm sees both PVs.
+    real(&["lvmdevices", "--adddev", lb]);
+    std::fs::copy(etc.join("devices/system.devices"), sys.join("devices/system.devices")).unwrap();
+    let pvs = u(&["pvs", "--noheadings", "-o", "pv_name"]);
+    assert_eq!(pvs.split_whitespace().collect::<Vec<_>>(), [la, lb]);
+}
