@@ -811,7 +811,6 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         ("pvck-damaged", "LVM checks a damaged label further (the PV header's lists, a second mda header)"),
         ("lvmdiskscan-blank", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
         ("lvmdiskscan", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
-        ("lvmconfig-diff-config", "LVM's order of sections after a --config (reversed)"),
         ("lvmconfig-full-backup", "LVM's order of settings in --type full"),
         ("lvmconfig-default-withcomments", "ulvm has no descriptions of settings (--withcomments)"),
         ("lvmconfig-default-backup-section", "ulvm has no descriptions of settings (--withcomments)"),

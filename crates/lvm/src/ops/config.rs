@@ -177,7 +177,8 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 /// LVM's order of the top sections it read from one file: the first,
-/// then the others last to first (LVM 2.03.16, as the oracle prints them).
+/// then the others last to first (LVM 2.03.16, as the oracle prints them;
+/// with a `--config` merged over the file, the file's own order).
 fn lvm_order(mut s: Sections) -> Sections {
     if s.len() > 1 {
         s[1..].reverse();
@@ -189,8 +190,13 @@ fn lvm_order(mut s: Sections) -> Sections {
 pub fn lvmconfig(s: &mut Session, kind: ConfigType, nodes: &[String]) -> Result<i32, LvmError> {
     let dir = s.sd.root().display().to_string();
     let file = std::fs::read_to_string(s.sd.config_file()).unwrap_or_default();
-    let mut current = lvm_order(sections(&file)?);
-    if let Some(o) = s.config_override_text() {
+    let mut current = sections(&file)?;
+    let over = s.config_override_text();
+    // LVM 2.03.16 keeps a file's order when a --config is merged over it.
+    if over.is_none() {
+        current = lvm_order(current);
+    }
+    if let Some(o) = over {
         for (sec, keys) in sections(&o)? {
             let at = match current.iter().position(|(n, _)| *n == sec) {
                 Some(i) => i,
