@@ -805,8 +805,8 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet (by name, or the start of their
     /// names), and why.
     const NOT_YET: &[(&str, &str)] = &[
-        ("pvck-dump-metadata", "the text is ulvm's own (its description, creation host and time, contents)"),
-        ("cat-md", "the text pvck --dump metadata -f wrote: ulvm's own, as above"),
+        ("pvck-dump-metadata", "the text is ulvm's: the same settings in its own layout (no blank lines, lists on one line)"),
+        ("cat-md", "the text pvck --dump metadata -f wrote: ulvm's, as above"),
         ("pvck-dump-headers-damaged", "ulvm's wipe of an outdated PV keeps its metadata area; LVM's leaves none"),
         ("pvck-damaged", "LVM checks a damaged label further (the PV header's lists, a second mda header)"),
         ("lvmdiskscan-blank", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
