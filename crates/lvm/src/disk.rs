@@ -210,16 +210,31 @@ impl Vg {
 
 /// The VGs on a scan's PVs, by name. For each VG the copy with the highest
 /// seqno wins; PVs are matched to the metadata by UUID.
+///
+/// Two different texts with the same seqno (LVM's `vgcfgrestore` writes
+/// the backup's seqno plus one, which a PV the backup leaves out may hold
+/// too): the text more devices carry wins, then the first scanned, so an
+/// outdated PV scanned first does not stand for the VG.
 pub fn assemble(scan: &Scan) -> BTreeMap<String, Vg> {
-    let mut newest: BTreeMap<Uuid, &Metadata> = BTreeMap::new();
+    let carriers = |m: &Metadata| {
+        scan.pvs
+            .iter()
+            .filter(|d| d.vg.as_ref().is_some_and(|x| Arc::ptr_eq(&x.text, &m.text) || x.text == m.text))
+            .count()
+    };
+    let mut newest: BTreeMap<Uuid, (&Metadata, usize)> = BTreeMap::new();
     for pv in &scan.pvs {
         if let Some(m) = &pv.vg {
-            let keep = newest.get(&m.vg.id).is_none_or(|cur| m.vg.seqno > cur.vg.seqno);
+            let n = carriers(m);
+            let keep = newest
+                .get(&m.vg.id)
+                .is_none_or(|(cur, cn)| m.vg.seqno > cur.vg.seqno || (m.vg.seqno == cur.vg.seqno && n > *cn));
             if keep {
-                newest.insert(m.vg.id, m);
+                newest.insert(m.vg.id, (m, n));
             }
         }
     }
+    let newest: BTreeMap<Uuid, &Metadata> = newest.into_iter().map(|(k, (m, _))| (k, m)).collect();
     let mut out = BTreeMap::new();
     for (_, m) in newest {
         let Metadata { vg, text } = m.clone();
