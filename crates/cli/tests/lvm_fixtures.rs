@@ -206,6 +206,7 @@ impl Replay<'_> {
 
     /// [`Replay::check`] without stderr: for commands where LVM prints
     /// warnings ulvm does not print yet (named where it is called).
+    #[allow(dead_code)] // no session needs it now; kept for the next warning ulvm lacks
     fn check_stdout(&mut self, n: &str) {
         let (argv, want, _, want_rc) = fixture(self.session, n);
         let got = self.ulvm(&argv);
@@ -801,7 +802,10 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet (by name, or the start of their
     /// names), and why.
     const NOT_YET: &[(&str, &str)] = &[
-        ("pvck-dump-metadata", "the text is ulvm's: the same settings in its own layout (no blank lines, lists on one line)"),
+        (
+            "pvck-dump-metadata",
+            "the text is ulvm's: the same settings in its own layout (no blank lines, lists on one line)",
+        ),
         ("cat-md", "the text pvck --dump metadata -f wrote: ulvm's, as above"),
         ("pvck-dump-headers-damaged", "ulvm's wipe of an outdated PV keeps its metadata area; LVM's leaves none"),
         ("pvck-damaged", "LVM checks a damaged label further (the PV header's lists, a second mda header)"),
