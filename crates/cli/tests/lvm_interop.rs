@@ -423,3 +423,63 @@ fn test_real_lvmdevices_reads_the_devices_file_ulvm_writes_and_back() {
     let pvs = u(&["pvs", "--noheadings", "-o", "pv_name"]);
     assert_eq!(pvs.split_whitespace().collect::<Vec<_>>(), [la, lb]);
 }
+
+/// Issue #15: `pvck` of the same bytes says the same as real `pvck`:
+/// plain checks and every `--dump`, on a PV ulvm made, and again after
+/// its mda header is damaged.
+#[test]
+fn test_real_pvck_and_ulvm_pvck_say_the_same_of_one_pv() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-pvck");
+    let a = t.image("a.img", 64);
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmck{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "l1", &vg]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "l2", &vg]);
+    let both = |args: &[&str]| {
+        let loops = attach(&[&a], true);
+        let (lp, cfg) = (loops.0[0].clone(), only(&loops));
+        let mut real_args: Vec<&str> = vec!["--config", &cfg];
+        real_args.extend(args);
+        real_args.push(&lp);
+        let r = Command::new("pvck").args(&real_args).env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+        let mut our_args: Vec<&str> = vec!["pvck"];
+        our_args.extend(args);
+        our_args.push(a.to_str().unwrap());
+        let o =
+            Command::new(ULVM).args(&our_args).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd).output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).replace(lp.as_str(), a.to_str().unwrap());
+        assert_eq!(
+            (text(&o.stdout), text(&o.stderr), o.status.code()),
+            (text(&r.stdout), text(&r.stderr), r.status.code()),
+            "pvck {args:?}: ulvm, then real LVM"
+        );
+    };
+    let dumps: [&[&str]; 5] = [
+        &[],
+        &["--dump", "headers"],
+        &["--dump", "metadata"],
+        &["--dump", "metadata_all"],
+        &["--dump", "metadata_search"],
+    ];
+    for args in dumps {
+        both(args);
+    }
+    let file = std::fs::OpenOptions::new().write(true).open(&a).unwrap();
+    // A byte of the current text changed (its first line, at the ring's
+    // third copy: 4096 + 512 * 5).
+    file.write_all_at(b"X", 4096 + 2560 + 1).unwrap();
+    for args in [&[][..], &["--dump", "headers"]] {
+        both(args);
+    }
+    // The mda header damaged (4 bytes in its unused part).
+    file.write_all_at(b"XXXX", 4200).unwrap();
+    for args in [&[][..], &["--dump", "headers"]] {
+        both(args);
+    }
+}

@@ -71,9 +71,11 @@ struct Raw {
     flags: u32,
 }
 
-/// An mda header as read.
+/// An mda header as read, with where the PV header puts its area.
 struct Mda {
     at: u64,
+    /// The area's size in the PV header's list.
+    area_size: u64,
     checksum: u32,
     want_checksum: u32,
     magic: [u8; 16],
@@ -166,6 +168,7 @@ impl Headers {
             };
             mdas.push(Mda {
                 at: at as u64,
+                area_size: m.size,
                 checksum: le32(h, 0),
                 want_checksum: lvm_crc(&h[4..]),
                 magic: h[4..20].try_into().expect("16 bytes"),
@@ -238,6 +241,9 @@ impl Headers {
         if m.start != m.at {
             c.push(format!("CHECK: mda_header_{n}.start does not match pv_header.disk_locn.offset {}", m.at));
         }
+        if m.size != m.area_size {
+            c.push(format!("CHECK: mda_header_{n}.size does not match pv_header.disk_locn.size {}", m.area_size));
+        }
         c
     }
 
@@ -246,8 +252,9 @@ impl Headers {
     }
 }
 
+/// Bytes in hex as LVM prints them: each byte's digits, unpadded.
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|c| format!("{c:02x}")).collect()
+    b.iter().map(|c| format!("{c:x}")).collect()
 }
 
 /// What one metadata text in the ring says of itself.
@@ -324,13 +331,14 @@ fn one(s: &mut Session, p: &Path, b: &[u8], mode: PvckMode, file: Option<&Path>)
             let mut bad: Vec<String> = h.label_checks().into_iter().chain(h.uuid_checks()).collect();
             for (i, m) in h.mdas.iter().enumerate() {
                 bad.extend(h.mda_checks(i + 1, m));
+                bad.extend(text_check(b, i + 1, m));
             }
             for c in &bad {
                 s.print(c);
             }
             s.print(format!("Found label on {dev}, sector {}, type={}", h.label_at / 512, shown(&h.kind)));
             for m in &h.mdas {
-                s.print(format!("Found text metadata area: offset={}, size={}", m.at, m.size));
+                s.print(format!("Found text metadata area: offset={}, size={}", m.at, m.area_size));
             }
             if !bad.is_empty() {
                 s.warn("Command failed with status code 5.");
@@ -393,12 +401,13 @@ fn one(s: &mut Session, p: &Path, b: &[u8], mode: PvckMode, file: Option<&Path>)
                     s.print(format!("{n}.raw_locn[{k}].checksum {:#x}", r.checksum));
                     s.print(format!("{n}.raw_locn[{k}].flags {:#x}", r.flags));
                 }
-                if let Some((at, text)) = current_text(b, m) {
+                if let Some(c) = text_check(b, i + 1, m) {
+                    s.print(c);
+                    bad = true;
+                }
+                if let Some((at, text, crc)) = current_text(b, m) {
                     if let Some((vg, seqno, _)) = about(&text) {
-                        s.print(format!(
-                            "metadata text at {at} crc {:#x} # vgname {vg} seqno {seqno}",
-                            m.raws[0].checksum
-                        ));
+                        s.print(format!("metadata text at {at} crc {crc:#x} # vgname {vg} seqno {seqno}"));
                     }
                 }
             }
@@ -413,20 +422,23 @@ fn one(s: &mut Session, p: &Path, b: &[u8], mode: PvckMode, file: Option<&Path>)
                 s.print("zero metadata copies");
                 return Ok(0);
             };
-            let Some((at, text)) = current_text(b, m) else {
+            let Some((at, text, crc)) = current_text(b, m) else {
                 return Err(LvmError::Refused(format!("No metadata text found on {dev}.")));
             };
             let (vg, seqno) = about(&text).map(|(v, n, _)| (v, n)).unwrap_or_default();
-            s.print(format!("metadata text at {at} crc {:#x} # vgname {vg} seqno {seqno}", m.raws[0].checksum));
+            s.print(format!("metadata text at {at} crc {crc:#x} # vgname {vg} seqno {seqno}"));
             match file {
                 Some(f) => std::fs::write(f, &text)
                     .map_err(|e| LvmError::Refused(format!("Failed to write {}: {e}", f.display())))?,
                 None => {
                     s.print("---");
-                    // The text as it is, without the indent of LVM's messages.
-                    for line in text.lines() {
+                    // The text as it is and a newline, without the indent
+                    // of LVM's messages, then LVM's closing line.
+                    let shown = format!("{text}\n");
+                    for line in shown.strip_suffix('\n').unwrap_or(&shown).split('\n') {
                         s.report.print_raw(line);
                     }
+                    s.print("---");
                 }
             }
             Ok(0)
@@ -439,7 +451,7 @@ fn one(s: &mut Session, p: &Path, b: &[u8], mode: PvckMode, file: Option<&Path>)
                 let end = ((m.at + m.size) as usize).min(b.len());
                 for c in copies(&b[m.at as usize..end], m.at) {
                     s.print(format!(
-                        "metadata at {} length {} crc {:x} vg {} seqno {} id {}",
+                        "metadata at {} length {} crc {:08x} vg {} seqno {} id {}",
                         c.at, c.length, c.crc, c.vg, c.seqno, c.id
                     ));
                 }
@@ -449,16 +461,27 @@ fn one(s: &mut Session, p: &Path, b: &[u8], mode: PvckMode, file: Option<&Path>)
     }
 }
 
-/// The committed text of an mda (without its NUL) and where it starts.
-fn current_text(b: &[u8], m: &Mda) -> Option<(u64, String)> {
+/// LVM's check of the committed text against its raw_locn checksum.
+fn text_check(b: &[u8], n: usize, m: &Mda) -> Option<String> {
+    let r = &m.raws[0];
+    let at = m.at + r.offset;
+    let bytes = b.get(at as usize..(at + r.size) as usize)?;
+    (r.size > 0 && lvm_crc(bytes) != r.checksum)
+        .then(|| format!("CHECK: metadata text at {at} crc does not match mda_header_{n}.raw_locn[0].checksum"))
+}
+
+/// The committed text of an mda (without its NUL), where it starts, and
+/// the checksum of its bytes as they are (LVM prints that one).
+fn current_text(b: &[u8], m: &Mda) -> Option<(u64, String, u32)> {
     let r = &m.raws[0];
     if r.size == 0 {
         return None;
     }
     let at = m.at + r.offset;
     let bytes = b.get(at as usize..(at + r.size) as usize)?;
+    let crc = lvm_crc(bytes);
     let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
-    Some((at, String::from_utf8_lossy(bytes).into_owned()))
+    Some((at, String::from_utf8_lossy(bytes).into_owned(), crc))
 }
 
 #[cfg(test)]
