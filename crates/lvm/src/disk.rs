@@ -82,6 +82,44 @@ pub struct Scan {
     pub others: Vec<PathBuf>,
     /// Devices that could not be read or whose metadata is damaged, with why.
     pub problems: Vec<(PathBuf, String)>,
+    /// PVs (in `pvs`, with no metadata) whose metadata area header is
+    /// damaged: the VG is read from its other PVs and the next commit
+    /// writes the header anew, as LVM does.
+    pub damaged_mdas: Vec<DamagedMda>,
+}
+
+/// A PV whose metadata area header is damaged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedMda {
+    pub path: PathBuf,
+    /// The PV UUID without dashes.
+    pub pvid: String,
+    pub damage: pv::MdaDamage,
+}
+
+impl DamagedMda {
+    /// LVM 2.03's warnings about it, as its label scan gives them.
+    pub fn warnings(&self) -> Vec<String> {
+        let (p, d) = (self.path.display(), &self.damage);
+        let mut out = Vec::new();
+        if !d.checksum_ok {
+            out.push(format!("WARNING: wrong checksum {:x} in mda header on {p} at {}", d.checksum, d.at));
+        }
+        if !d.magic_ok {
+            out.push(format!("WARNING: wrong magic number in mda header on {p} at {}", d.at));
+        }
+        if d.version != 1 {
+            out.push(format!("WARNING: wrong version {} in mda header on {p} at {}", d.version, d.at));
+        }
+        if d.start != d.at {
+            out.push(format!("WARNING: wrong start sector {} in mda header on {p} at {}", d.start, d.at));
+        }
+        out.push(format!("WARNING: bad metadata header on {p} at {}.", d.at));
+        out.push(format!("WARNING: scanning {p} mda1 failed to read metadata summary."));
+        out.push(format!("WARNING: repair VG metadata on {p} with vgck --updatemetadata."));
+        out.push(format!("WARNING: scan failed to get metadata summary from {p} PVID {}", self.pvid));
+        out
+    }
 }
 
 /// Opens a device for the LVM layer (read-write unless `read_only`).
@@ -105,6 +143,11 @@ pub fn read_pv_on(path: &Path, dev: Arc<dyn BlockDevice>) -> Result<Option<PvDis
 struct Seen {
     copies: Vec<(u32, Metadata)>,
     buf: Vec<u8>,
+    /// Whether a PV with a damaged mda header is kept (as one with no
+    /// metadata, in `damaged`) rather than refused: for whole scans, where
+    /// the VG comes from the other PVs; a single PV read refuses it.
+    tolerate: bool,
+    damaged: Vec<DamagedMda>,
 }
 
 /// [`read_pv_on`], taking the parsed metadata from `seen` when another PV
@@ -112,7 +155,19 @@ struct Seen {
 /// same checksum, need no check of their own.
 fn read_pv_sharing(path: &Path, dev: Arc<dyn BlockDevice>, seen: &mut Seen) -> Result<Option<PvDisk>, DiskError> {
     let Some(label) = pv::read_label(dev.as_ref())? else { return Ok(None) };
-    let vg = match pv::read_raw_metadata_into(dev.as_ref(), &label, &mut seen.buf)? {
+    let raw = match pv::read_raw_metadata_into(dev.as_ref(), &label, &mut seen.buf) {
+        Ok(r) => r,
+        Err(e) if seen.tolerate => match pv::mda_header_damage(dev.as_ref(), &label)? {
+            Some(damage) => {
+                let pvid = String::from_utf8_lossy(&label.uuid).into_owned();
+                seen.damaged.push(DamagedMda { path: path.to_path_buf(), pvid, damage });
+                None
+            }
+            None => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    let vg = match raw {
         Some(locn) => {
             let bytes = &seen.buf;
             let same = |(crc, m): &&(u32, Metadata)| {
@@ -147,7 +202,7 @@ pub fn scan(paths: &[PathBuf], read_only: bool) -> Scan {
 /// [`scan`], opening the devices with `open` if given.
 pub fn scan_with(paths: &[PathBuf], read_only: bool, open: Option<&Opener>) -> Scan {
     let mut s = Scan::default();
-    let mut seen = Seen::default();
+    let mut seen = Seen { tolerate: true, ..Seen::default() };
     for p in paths {
         let dev = match open {
             Some(o) => o(p, read_only),
@@ -159,6 +214,7 @@ pub fn scan_with(paths: &[PathBuf], read_only: bool, open: Option<&Opener>) -> S
             Err(e) => s.problems.push((p.clone(), e.to_string())),
         }
     }
+    s.damaged_mdas = seen.damaged;
     s
 }
 

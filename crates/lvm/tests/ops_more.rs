@@ -468,6 +468,33 @@ fn test_vgck_updatemetadata_repairs_a_stale_copy_with_lvms_warnings() {
     assert_eq!(s.vg("vg0", true).unwrap().vg.seqno, n + 1);
 }
 
+/// Issue #15: a PV whose metadata area header is damaged is still a PV of
+/// its VG (read from the other PVs, not partial), with LVM's warnings, and
+/// `vgck --updatemetadata` writes its header and text anew.
+#[test]
+fn test_a_damaged_mda_header_is_warned_about_and_repaired_by_vgck_updatemetadata() {
+    let t = Setup::with_base("more-vgck-mda");
+    let pv1 = &t.pvs[1];
+    std::fs::OpenOptions::new().write(true).open(pv1).unwrap().write_all_at(b"XXXX", 4200).unwrap();
+    let mut s = t.session(false);
+    let vg = s.vg("vg0", true).unwrap();
+    assert!(vg.missing.is_empty(), "the PV with a damaged mda header is missing");
+    let err = t.lines.take().1;
+    assert_eq!(err.len(), 5, "{err:?}");
+    assert!(
+        err[0].starts_with("WARNING: wrong checksum ")
+            && err[0].ends_with(&format!(" in mda header on {} at 4096", pv1.display()))
+    );
+    assert_eq!(err[3], format!("WARNING: repair VG metadata on {} with vgck --updatemetadata.", pv1.display()));
+    assert_eq!(vgck(&mut s, &["vg0".into()], true).unwrap(), 0);
+    t.lines.take();
+    let mut s = t.session(false);
+    let after = s.vg("vg0", true).unwrap();
+    assert_eq!(t.lines.take(), (Vec::<String>::new(), Vec::<String>::new()));
+    assert_eq!(after.vg.seqno, vg.vg.seqno + 1);
+    assert!(after.stale.is_empty());
+}
+
 #[test]
 fn test_vgck_reports_a_missing_pv() {
     let t = Setup::with_base("more-vgck-missing");

@@ -213,9 +213,7 @@ impl Session {
     /// warned about.
     pub fn scan(&mut self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>), LvmError> {
         let s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
-        for (p, why) in &s.problems {
-            self.report.warn(&format!("WARNING: {}: {why}", p.display()));
-        }
+        self.say_scan_problems(&s);
         let vgs = disk::assemble(&s);
         self.say_disagreements(&s, &vgs, None);
         Ok((s, vgs))
@@ -225,11 +223,25 @@ impl Session {
     /// for commands that name their VGs ([`Session::say_disagreements`]).
     pub fn scan_quiet(&mut self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>), LvmError> {
         let s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
+        self.say_scan_problems(&s);
+        let vgs = disk::assemble(&s);
+        Ok((s, vgs))
+    }
+
+    /// Devices a scan could not read, and damaged metadata area headers
+    /// (LVM's lines, once per session).
+    fn say_scan_problems(&mut self, s: &Scan) {
         for (p, why) in &s.problems {
             self.report.warn(&format!("WARNING: {}: {why}", p.display()));
         }
-        let vgs = disk::assemble(&s);
-        Ok((s, vgs))
+        for d in &s.damaged_mdas {
+            let lines = d.warnings();
+            if self.said.insert(lines.join("\n")) {
+                for line in &lines {
+                    self.report.warn(line);
+                }
+            }
+        }
     }
 
     /// LVM's warnings about the VGs (all, or those in `only`) whose
