@@ -483,3 +483,46 @@ fn test_real_pvck_and_ulvm_pvck_say_the_same_of_one_pv() {
         both(args);
     }
 }
+
+/// Issue #15: a damaged mda header on one PV. Real `vgs` warns about it
+/// as ulvm does, and after ulvm's `vgck --updatemetadata` real `vgck` and
+/// `pvck` find nothing wrong.
+#[test]
+fn test_real_lvm_accepts_ulvms_repair_of_a_damaged_mda_header() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-mda");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmmd{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "l1", &vg]);
+    std::fs::OpenOptions::new().write(true).open(&b).unwrap().write_all_at(b"XXXX", 4200).unwrap();
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).to_string();
+    let ours =
+        Command::new(ULVM).args(["vgs", &vg]).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd).output().unwrap();
+    {
+        let loops = attach(&[&a, &b], true);
+        let cfg = only(&loops);
+        let o =
+            Command::new("vgs").args(["--config", &cfg, &vg]).env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+        let mut real = stderr(&o);
+        for (l, f) in loops.0.iter().zip([&a, &b]) {
+            real = real.replace(l.as_str(), f.to_str().unwrap());
+        }
+        assert_eq!(real, stderr(&ours));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&ours.stdout));
+    }
+    u(&["vgck", "--updatemetadata", &vg]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    for (tool, args) in [("vgck", vec![vg.as_str()]), ("pvck", vec![loops.0[1].as_str()])] {
+        let mut all = vec!["--config", cfg.as_str()];
+        all.extend(args);
+        let o = Command::new(tool).args(&all).env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+        assert!(o.status.success() && o.stderr.is_empty(), "real {tool} after the repair: {}", stderr(&o));
+    }
+}
