@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle8-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]
 #
 # Phase 1 (oracle): runs three guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
@@ -709,6 +709,151 @@ done | sort -n > "$D/archive/vg0-seqnos.txt"
 exit 0
 GUEST5
 } > "$W/guest5.sh"
+
+# ------------------------------------------------ eighth guest script (oracle8)
+# Metadata tools: metadata that disagrees between PVs (a stale copy made by
+# writing a PV's saved first MiB back after a change; an outdated PV that a
+# restored backup left out), vgck [--updatemetadata], pvck [--dump ...],
+# lvmconfig, lvmdevices, lvmdiskscan. Three disks (vda, vdb, vdc).
+{ cat "$W/prelude.sh"; cat <<'GUEST8'
+capsh() { cap "$1" bash -c "$2"; }
+# stale DISK: the current first MiB of DISK is saved; restore DISK puts it back
+save() { dd if="$1" of="/tmp/$(basename "$1").mib" bs=1M count=1 iflag=direct 2>/dev/null; }
+restore() { dd if="/tmp/$(basename "$1").mib" of="$1" bs=1M count=1 oflag=direct conv=notrunc 2>/dev/null; sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# --- tools on a blank disk and on the first PVs
+cap lvmdiskscan-blank lvmdiskscan
+cap pvck-blank pvck /dev/vdc
+cap pvck-noargs pvck
+cap pvcreate pvcreate /dev/vda /dev/vdb
+cap vgcreate vgcreate vgs /dev/vda /dev/vdb
+cap lvcreate-l1 lvcreate -an -Zn -L 4M -n l1 vgs
+cap pvck pvck /dev/vda
+cap pvck-two pvck /dev/vda /dev/vdb
+cap pvck-dump-headers pvck --dump headers /dev/vda
+cap pvck-dump-metadata pvck --dump metadata /dev/vda
+cap pvck-dump-metadata-all pvck --dump metadata_all /dev/vda
+cap pvck-dump-metadata-search pvck --dump metadata_search /dev/vda
+cap pvck-dump-metadata-f pvck --dump metadata -f /tmp/md.txt /dev/vda
+capsh cat-md 'cat /tmp/md.txt'
+cap pvck-dump-bad pvck --dump bogus /dev/vda
+cap pvck-dump-blank pvck --dump headers /dev/vdc
+cap lvmdiskscan lvmdiskscan
+cap lvmdiskscan-l lvmdiskscan -l
+
+# --- a stale copy on vdb (seqno 2 beside 3 on vda)
+save /dev/vdb
+cap lvcreate-l2 lvcreate -an -Zn -L 4M -n l2 vgs
+restore /dev/vdb
+cap vgs-stale vgs
+cap pvs-stale pvs
+cap lvs-stale lvs
+cap vgdisplay-stale vgdisplay vgs
+cap vgck-stale vgck vgs
+cap vgck-stale-all vgck
+cap pvck-stale pvck /dev/vdb
+cap vgck-updatemetadata vgck --updatemetadata vgs
+cap vgs-updated vgs -o vg_name,pv_count,lv_count,seqno
+cap vgck-clean vgck vgs
+cap vgck-updatemetadata-clean vgck --updatemetadata vgs
+# --- again: the next write repairs the stale copy
+save /dev/vdb
+cap lvcreate-l3 lvcreate -an -Zn -L 4M -n l3 vgs
+restore /dev/vdb
+cap lvcreate-l4 lvcreate -an -Zn -L 4M -n l4 vgs
+cap vgs-repaired vgs -o vg_name,pv_count,lv_count,seqno
+# --- the stale copy on vda (the first PV) instead
+save /dev/vda
+cap lvremove-l4 lvremove -y vgs/l4
+restore /dev/vda
+cap vgs-stale-a vgs -o vg_name,pv_count,lv_count,seqno
+cap lvs-stale-a lvs
+cap lvremove-l3 lvremove -y vgs/l3
+cap vgs-repaired-a vgs -o vg_name,pv_count,lv_count,seqno
+
+# --- an outdated PV: a restored backup leaves vdc out of the VG
+cap vgcfgbackup vgcfgbackup -f /tmp/vgs.vgbackup vgs
+cap pvcreate-c pvcreate /dev/vdc
+cap vgextend vgextend vgs /dev/vdc
+cap vgcfgrestore vgcfgrestore -f /tmp/vgs.vgbackup vgs
+cap pvs-outdated pvs
+cap vgs-outdated vgs -o vg_name,pv_count,seqno
+cap vgck-outdated vgck vgs
+cap pvck-outdated pvck /dev/vdc
+cap vgck-updatemetadata-outdated vgck --updatemetadata vgs
+cap pvs-after-outdated pvs
+cap pvs-a-after-outdated pvs -a
+cap vgck-updatemetadata-missing vgck --updatemetadata nosuch
+cap vgck-missing vgck nosuch
+
+# --- a damaged PV header (orphan vdc: its label sector)
+capsh damage-label 'printf XXXX | dd of=/dev/vdc bs=1 seek=600 conv=notrunc,fsync 2>/dev/null; echo 3 > /proc/sys/vm/drop_caches'
+cap pvck-damaged pvck /dev/vdc
+cap pvck-dump-headers-damaged pvck --dump headers /dev/vdc
+cap pvs-damaged pvs
+# --- a damaged mda header (vdb's, at 4096)
+save /dev/vdb
+capsh damage-mda 'printf XXXX | dd of=/dev/vdb bs=1 seek=4200 conv=notrunc,fsync 2>/dev/null; echo 3 > /proc/sys/vm/drop_caches'
+cap pvck-damaged-mda pvck /dev/vdb
+cap pvck-dump-headers-damaged-mda pvck --dump headers /dev/vdb
+cap vgs-damaged-mda vgs
+restore /dev/vdb
+cap vgs-restored vgs
+
+# --- lvmconfig (the guest's /etc/lvm/lvm.conf is recorded as lvm.conf.txt)
+grep -v '^[[:space:]]*#' /etc/lvm/lvm.conf | grep -v '^[[:space:]]*$' > "$D/lvm.conf.txt"
+cap lvmconfig lvmconfig
+cap lvmconfig-use-devicesfile lvmconfig devices/use_devicesfile
+cap lvmconfig-global lvmconfig global
+cap lvmconfig-backup lvmconfig backup
+cap lvmconfig-backup-backup lvmconfig backup/backup
+cap lvmconfig-default-backup lvmconfig --type default backup
+cap lvmconfig-default-global-units lvmconfig --type default global/units
+cap lvmconfig-default-activation-snap lvmconfig --type default activation/snapshot_autoextend_threshold activation/snapshot_autoextend_percent activation/mirror_image_fault_policy activation/raid_fault_policy activation/activation_mode
+cap lvmconfig-default-global-mirror lvmconfig --type default global/mirror_segtype_default global/event_activation
+cap lvmconfig-default-devices-udf lvmconfig --type default devices/use_devicesfile
+cap lvmconfig-default-lists lvmconfig --type default activation/volume_list activation/auto_activation_volume_list
+cap lvmconfig-diff lvmconfig --type diff
+cap lvmconfig-current-config lvmconfig --config 'backup/retain_min=7' backup/retain_min
+cap lvmconfig-diff-config lvmconfig --type diff --config 'backup/archive=0'
+cap lvmconfig-full-backup lvmconfig --type full backup
+cap lvmconfig-default-withcomments lvmconfig --type default --withcomments backup/backup
+cap lvmconfig-nosuch lvmconfig nosuch/setting
+cap lvmconfig-nosuch-section lvmconfig nosuch
+cap lvmconfig-badtype lvmconfig --type bogus
+cap lvmconfig-default-nosuch lvmconfig --type default nosuch/setting
+cap lvm-dumpconfig lvm dumpconfig backup/backup
+cap lvm-config lvm config global/units
+cap lvmconfig-default-full lvmconfig --type default
+cap lvmconfig-default-backup-section lvmconfig --type default --withcomments backup
+
+# --- lvmdevices (the guest has no lvmdevices link: lvm lvmdevices); first
+# with lvm.conf's use_devicesfile=0, then with it set to 1
+cap lvmdevices-disabled lvm lvmdevices
+sed -i 's/use_devicesfile = 0/use_devicesfile = 1/' /etc/lvm/lvm.conf
+cap lvmdevices-none lvm lvmdevices
+cap lvmdevices-adddev lvm lvmdevices --adddev /dev/vda
+cap lvmdevices-list lvm lvmdevices
+cap lvmdevices-adddev-b lvm lvmdevices --adddev /dev/vdb
+capsh cat-devices 'grep -v "^#" /etc/lvm/devices/system.devices'
+cap pvs-devicesfile pvs
+cap lvmdevices-check lvm lvmdevices --check
+cap lvmdevices-update lvm lvmdevices --update
+cap lvmdevices-adddev-again lvm lvmdevices --adddev /dev/vda
+cap lvmdevices-adddev-nodev lvm lvmdevices --adddev /dev/nosuch
+cap lvmdevices-deldev lvm lvmdevices --deldev /dev/vdb
+cap lvmdevices-deldev-absent lvm lvmdevices --deldev /dev/vdb
+cap lvmdevices-list-after lvm lvmdevices
+cap pvs-after-deldev pvs
+cap lvmdevices-adddev-c lvm lvmdevices --adddev /dev/vdc
+cap lvmdevices-list-c lvm lvmdevices
+cap lvmdiskscan-devicesfile lvmdiskscan
+cap lvmdevices-bad lvm lvmdevices --adddev
+cap lvmdevices-deldev-pvid lvm lvmdevices --delpvid nosuchpvid
+capsh cat-devices-end 'grep -v "^#" /etc/lvm/devices/system.devices'
+exit 0
+GUEST8
+} > "$W/guest8.sh"
 
 # ------------------------------------------------- sixth guest script (oracle6)
 # raid1 on dm-raid: lvcreate -m / --type raid1 (-m 2, --nosync, -R), the
@@ -1649,17 +1794,18 @@ run_host() {
 }
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle9; run_oracle10; run_dm_raid; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle9; run_oracle10; run_dm_raid ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_dm_raid; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_dm_raid ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
   --oracle5-only) run_oracle "$W/guest5.sh" oracle5 ;;
   --oracle6-only) run_oracle6 ;;
+  --oracle8-only) run_oracle "$W/guest8.sh" oracle8 ;;
   --oracle9-only) run_oracle9 ;;
   --oracle10-only) run_oracle10 ;;
   --dm-raid-only) run_dm_raid ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle8-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2

@@ -90,6 +90,16 @@ fn normalize(text: &str, paths: &[(&str, &str)]) -> Vec<String> {
             if l.trim_start().starts_with("LV Creation host, time") {
                 return "LV Creation host, time HOST, TIME".to_string();
             }
+            // The checksum and size of another tool's metadata text.
+            if let Some(i) = l.find(" found mda_checksum ") {
+                l.truncate(i + " found mda_checksum".len());
+            }
+            // The checksum another tool's (damaged) mda header carries.
+            if let (Some(a), Some(b)) = (l.find("wrong checksum "), l.find(" in mda header")) {
+                if a < b {
+                    l.replace_range(a + "wrong checksum ".len()..b, "N");
+                }
+            }
             let words: Vec<String> = l
                 .split_whitespace()
                 .map(|w| {
@@ -103,6 +113,14 @@ fn normalize(text: &str, paths: &[(&str, &str)]) -> Vec<String> {
                     }
                     if is_uuid(core) {
                         w.replace(core, "UUID")
+                    } else if core.len() == 32
+                        && core.chars().all(|c| c.is_ascii_alphanumeric())
+                        && core.chars().any(|c| c.is_ascii_digit())
+                        && core.chars().any(|c| c.is_ascii_lowercase())
+                        && core.chars().any(|c| c.is_ascii_uppercase())
+                    {
+                        // A PV UUID as LVM prints it without dashes (PVID).
+                        w.replace(core, "PVID")
                     } else if let Some(rest) = w.strip_prefix("253:") {
                         if rest.chars().all(|c| c.is_ascii_digit()) {
                             "253:N".into()
@@ -195,6 +213,7 @@ impl Replay<'_> {
 
     /// [`Replay::check`] without stderr: for commands where LVM prints
     /// warnings ulvm does not print yet (named where it is called).
+    #[allow(dead_code)] // no session needs it now; kept for the next warning ulvm lacks
     fn check_stdout(&mut self, n: &str) {
         let (argv, want, _, want_rc) = fixture(self.session, n);
         let got = self.ulvm(&argv);
@@ -378,17 +397,13 @@ fn test_the_second_oracle_session_replayed_matches_real_lvm() {
         r.check(&format!("{n:03}"));
     }
     // A backup from before a vgextend restored: the PV added after it keeps
-    // its newer copy. LVM warns about that copy on every command and hides
-    // the PV from pvs until `vgck --updatemetadata` (issue 15: metadata
-    // that disagrees between PVs, listed in docs/lvm.md); ulvm does
-    // neither yet, and its vgcfgrestore writes a seqno above every copy
-    // where LVM's writes the backup's plus one. So 056, 058 and 060 are
-    // not replayed, and of 055 and 057 only stdout and the exit status.
-    // Neither tool lets the PV join the VG again without that repair.
-    for n in [55, 57] {
-        r.check_stdout(&format!("{n:03}"));
+    // its copy (outdated). Both tools warn about that copy on every
+    // command and hide the PV from pvs until `vgck --updatemetadata`
+    // (issue 15; oracle8 has more), and neither lets the PV join the VG
+    // again without that repair.
+    for n in 55..=60 {
+        r.check(&format!("{n:03}"));
     }
-    r.check("059");
     // The guest's dd: vdc wiped and made a PV again; pvchange -x on it
     // alone and next to a PV of a VG.
     std::fs::OpenOptions::new().write(true).open(&c).unwrap().write_all_at(&vec![0u8; 1 << 20], 0).unwrap();
@@ -777,6 +792,163 @@ fn test_the_sixth_oracle_session_replayed_matches_real_lvm() {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         r.check(n);
+    }
+    d.stop();
+    r.assert_matched();
+}
+
+/// The eighth session (oracle8): LVM 2.03.16's metadata tools. Metadata
+/// that disagrees between PVs (the guest saves a PV's first MiB, runs a
+/// metadata-changing command and writes the saved MiB back: done here on
+/// the PV's file around the same commands), an outdated PV left out by a
+/// restored backup, `vgck [--updatemetadata]`, `pvck`, `lvmconfig`,
+/// `lvmdevices` and `lvmdiskscan`. The guest's lvm.conf (`lvm.conf.txt`)
+/// is ulvm's lvm.conf here. `lvm CMD` runs as `ulvm lvm CMD`.
+#[test]
+fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
+    /// Fixtures ulvm does not match yet (by name, or the start of their
+    /// names), and why.
+    const NOT_YET: &[(&str, &str)] = &[
+        (
+            "pvck-dump-metadata",
+            "the text is ulvm's: the same settings in its own layout (no blank lines, lists on one line)",
+        ),
+        ("cat-md", "the text pvck --dump metadata -f wrote: ulvm's, as above"),
+        ("pvck-dump-headers-damaged", "ulvm's wipe of an outdated PV keeps its metadata area; LVM's leaves none"),
+        ("pvck-damaged", "LVM checks a damaged label further (the PV header's lists, a second mda header)"),
+        ("lvmdiskscan-blank", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
+        ("lvmdiskscan", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
+        ("lvmconfig-full-backup", "LVM's order of settings in --type full"),
+        ("lvmconfig-default-withcomments", "ulvm has no descriptions of settings (--withcomments)"),
+        ("lvmconfig-default-backup-section", "ulvm has no descriptions of settings (--withcomments)"),
+        ("lvmconfig-default-full", "ulvm lists the defaults of the settings it knows, not all of LVM's"),
+        ("pvs-after-deldev", "ulvm's pvs does not show the VG's PV missing from the devices file as [unknown]"),
+        ("lvmdevices-disabled", "ulvm always uses its devices file (no use_devicesfile=0)"),
+        ("cat-devices", "the devices file itself (ulvm's comments and VERSION differ)"),
+        ("lvmdevices-adddev-c", "vdc's label is damaged (LVM still took its PVID)"),
+        ("lvmdevices-list-c", "after lvmdevices-adddev-c"),
+        ("lvmdiskscan-devicesfile", "after lvmdevices-adddev-c"),
+        ("lvmdevices-deldev-pvid", "LVM first warns about vdc's PVID, not found"),
+        ("pvs-damaged", "LVM takes a label with a wrong checksum for none, silently; ulvm warns"),
+        ("vgs-damaged-mda", "ulvm also warns about vdc's damaged label (the mda lines and the report match LVM's)"),
+        ("vgs-restored", "ulvm still warns about vdc's damaged label"),
+    ];
+    /// A pvck line with what depends on the metadata text's bytes masked:
+    /// checksums, and the offsets and sizes of texts in the ring.
+    fn mask_text_bound(l: &str) -> String {
+        let mut w: Vec<String> = l.split(' ').map(String::from).collect();
+        let last_bound = [".checksum ", "label_header.crc ", "raw_locn[0].offset ", "raw_locn[0].size "];
+        if last_bound.iter().any(|t| l.contains(t)) || (l.starts_with("CHECK:") && l.contains(" expected 0x")) {
+            if let Some(x) = w.last_mut() {
+                *x = "N".into();
+            }
+        }
+        if l.starts_with("metadata") {
+            for i in 1..w.len() {
+                if matches!(w[i - 1].as_str(), "at" | "length" | "crc") {
+                    w[i] = "N".into();
+                }
+            }
+        }
+        w.join(" ")
+    }
+    let numbers = session_numbers("oracle8");
+    if numbers.is_empty() {
+        eprintln!("skipping: no oracle8 fixtures");
+        return;
+    }
+    let t = TestDir::new("lvm-fixtures8");
+    let ([a, b, c], [ap, bp, cp]) = oracle_disks(&t);
+    let run = t.path("run");
+    let d = Daemon::start(&run, &[]);
+    let tmp = format!("{}/", t.path("tmp").display());
+    std::fs::create_dir_all(&tmp).unwrap();
+    let sys = t.path("sys");
+    std::fs::create_dir_all(&sys).unwrap();
+    let conf = fixtures("oracle8").join("lvm.conf.txt");
+    std::fs::copy(&conf, sys.join("lvm.conf")).unwrap();
+    // ulvm's system directory is LVM's /etc/lvm.
+    let etc = format!("{}", sys.display());
+    let paths = vec![
+        ("/tmp/", tmp.as_str()),
+        ("/dev/vda", ap.as_str()),
+        ("/dev/vdb", bp.as_str()),
+        ("/dev/vdc", cp.as_str()),
+        ("/etc/lvm", etc.as_str()),
+    ];
+    let mut r = Replay { session: "oracle8", paths, sys, run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let name_of = |n: &str| -> String {
+        let dir = fixtures("oracle8");
+        let f = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|f| f.starts_with(&format!("{n}-")) && f.ends_with(".cmd"))
+            .unwrap();
+        f[4..f.len() - 4].to_string()
+    };
+    // The guest's save of a PV's first MiB before a command, and its
+    // restore after another (the same one, but for the damaged mda).
+    let saves = |name: &str| match name {
+        "lvcreate-l2" | "lvcreate-l3" | "damage-mda" => Some(&b),
+        "lvremove-l4" => Some(&a),
+        _ => None,
+    };
+    let restores = |name: &str| matches!(name, "lvcreate-l2" | "lvcreate-l3" | "lvremove-l4" | "vgs-damaged-mda");
+    let write_at = |f: &PathBuf, at: u64, data: &[u8]| {
+        let file = std::fs::OpenOptions::new().write(true).open(f).unwrap();
+        file.write_all_at(data, at).unwrap();
+        file.sync_all().unwrap();
+    };
+    let mut saved: Option<(&PathBuf, Vec<u8>)> = None;
+    for n in &numbers {
+        let name = name_of(n);
+        if let Some(f) = saves(&name) {
+            let mut buf = vec![0u8; 1 << 20];
+            std::fs::File::open(f).unwrap().read_exact_at(&mut buf, 0).unwrap();
+            saved = Some((f, buf));
+        }
+        let (argv, _, _, _) = fixture("oracle8", n);
+        if name == "lvmdevices-none" {
+            // LVM had no devices file until here; ulvm's always has one.
+            std::fs::remove_file(r.sys.join("devices/system.devices")).unwrap();
+        }
+        match name.as_str() {
+            // printf XXXX | dd of=DISK bs=1 seek=N
+            "damage-label" => write_at(&c, 600, b"XXXX"),
+            "damage-mda" => write_at(&b, 4200, b"XXXX"),
+            // lvmdiskscan is an exact name; the others name a whole group.
+            _ if NOT_YET.iter().any(|(m, _)| {
+                name == *m || (!m.starts_with("lvmdiskscan") && !m.starts_with("pvck") && name.starts_with(m))
+            }) => {}
+            _ if argv.first().map(String::as_str) == Some("bash") => {
+                // `cat FILE` of what a command wrote.
+                let (_, want, _, _) = fixture("oracle8", n);
+                let cmd = &argv[2];
+                if let Some(file) = cmd.strip_prefix("cat /tmp/") {
+                    let got = std::fs::read_to_string(format!("{tmp}{file}")).unwrap_or_default();
+                    r.checked += 1;
+                    if normalize(&want, &r.paths) != normalize(&got, &[]) {
+                        r.mismatches.push(format!("{n} `{cmd}`:\n--- LVM\n{want}\n--- ulvm\n{got}"));
+                    }
+                }
+            }
+            // ulvm's own entry type for a file (LVM's for a disk: devname).
+            // Dumps: checksums, and the sizes and offsets of the texts,
+            // are those of ulvm's metadata text.
+            _ if name.starts_with("pvck-dump") || name == "pvck-damaged-mda" => r.check_with(n, mask_text_bound),
+            // PVIDs are the session's own.
+            _ if name.starts_with("lvmdevices") => r.check_with(n, |l| {
+                let l = l.replace("IDTYPE=file", "IDTYPE=devname");
+                l.split(' ').map(|w| if w.starts_with("PVID=") { "PVID=PVID" } else { w }).collect::<Vec<_>>().join(" ")
+            }),
+            _ => r.check(n),
+        }
+        if restores(&name) {
+            if let Some((f, buf)) = saved.take() {
+                write_at(f, 0, &buf);
+            }
+        }
     }
     d.stop();
     r.assert_matched();

@@ -527,3 +527,197 @@ fn test_real_lvm_reads_resized_origins_split_snapshots_and_split_vgs() {
     let real = run("lvs", &["--config", &cfg, "--noheadings", "-o", "lv_name", &vg3]).unwrap();
     assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ["other"]);
 }
+
+/// Issue #15: a PV left with an older metadata copy (its first MiB saved
+/// before a change and written back after it). Real LVM warns about it as
+/// ulvm does (device names aside), and after ulvm's `vgck
+/// --updatemetadata` real `vgck` finds nothing and reads ulvm's seqno.
+#[test]
+fn test_real_lvm_sees_the_stale_copy_ulvm_sees_and_accepts_its_repair() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-stale");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmst{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "l1", &vg]);
+    let mut saved = vec![0u8; 1 << 20];
+    std::fs::File::open(&b).unwrap().read_exact_at(&mut saved, 0).unwrap();
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "l2", &vg]);
+    std::fs::OpenOptions::new().write(true).open(&b).unwrap().write_all_at(&saved, 0).unwrap();
+    let stderr = |o: std::process::Output| String::from_utf8_lossy(&o.stderr).to_string();
+    let ours = stderr(
+        Command::new(ULVM).args(["vgck", &vg]).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd).output().unwrap(),
+    );
+    {
+        let loops = attach(&[&a, &b], true);
+        let cfg = only(&loops);
+        let o =
+            Command::new("vgck").args(["--config", &cfg, &vg]).env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+        assert!(o.status.success(), "real vgck: {}", stderr(o.clone()));
+        let mut real = stderr(o);
+        for (l, f) in loops.0.iter().zip([&a, &b]) {
+            real = real.replace(l.as_str(), f.to_str().unwrap());
+        }
+        assert_eq!(real, ours);
+        assert!(ours.contains("WARNING: Inconsistent metadata found for VG"), "{ours}");
+    }
+    u(&["vgck", "--updatemetadata", &vg]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    let o = Command::new("vgck").args(["--config", &cfg, &vg]).env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+    assert!(o.status.success() && o.stderr.is_empty(), "real vgck after the repair: {}", stderr(o));
+    let real = run("vgs", &["--config", &cfg, "--noheadings", "-o", "vg_seqno,lv_count", &vg]).unwrap();
+    let ours = u(&["vgs", "--noheadings", "-o", "vg_seqno,lv_count", &vg]);
+    assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ours.split_whitespace().collect::<Vec<_>>());
+}
+
+/// Issue #15: the devices file `lvmdevices` and `pvcreate` write is real
+/// LVM's: real `lvmdevices` lists what ulvm's lists and `--check` finds
+/// nothing, and ulvm reads the entry real `lvmdevices --adddev` writes.
+#[test]
+fn test_real_lvmdevices_reads_the_devices_file_ulvm_writes_and_back() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-devices");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let loops = attach(&[&a, &b], false);
+    let (la, lb) = (loops.0[0].as_str(), loops.0[1].as_str());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["pvcreate", la, lb]);
+    u(&["lvmdevices", "--deldev", lb]);
+    // Real LVM with a system directory of its own holding ulvm's file.
+    let etc = t.path("etc-lvm");
+    std::fs::create_dir_all(etc.join("devices")).unwrap();
+    std::fs::write(etc.join("lvm.conf"), "devices { use_devicesfile=1 }\n").unwrap();
+    std::fs::copy(sys.join("devices/system.devices"), etc.join("devices/system.devices")).unwrap();
+    let real = |args: &[&str]| {
+        let o = Command::new("lvm")
+            .args(args)
+            .env("LVM_SYSTEM_DIR", &etc)
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "lvm {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        (String::from_utf8(o.stdout).unwrap(), String::from_utf8(o.stderr).unwrap())
+    };
+    let ours = u(&["lvmdevices"]);
+    assert!(ours.contains(&format!("Device {la} IDTYPE=devname")) && !ours.contains(lb), "{ours}");
+    assert_eq!(real(&["lvmdevices"]).0, ours);
+    assert_eq!(real(&["lvmdevices", "--check"]), (String::new(), String::new()));
+    // Back: real LVM adds the second device; ulvm sees both PVs.
+    real(&["lvmdevices", "--adddev", lb]);
+    std::fs::copy(etc.join("devices/system.devices"), sys.join("devices/system.devices")).unwrap();
+    let pvs = u(&["pvs", "--noheadings", "-o", "pv_name"]);
+    assert_eq!(pvs.split_whitespace().collect::<Vec<_>>(), [la, lb]);
+}
+
+/// Issue #15: `pvck` of the same bytes says the same as real `pvck`:
+/// plain checks and every `--dump`, on a PV ulvm made, and again after
+/// its mda header is damaged.
+#[test]
+fn test_real_pvck_and_ulvm_pvck_say_the_same_of_one_pv() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-pvck");
+    let a = t.image("a.img", 64);
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmck{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "l1", &vg]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "l2", &vg]);
+    let both = |args: &[&str]| {
+        let loops = attach(&[&a], true);
+        let (lp, cfg) = (loops.0[0].clone(), only(&loops));
+        let mut real_args: Vec<&str> = vec!["--config", &cfg];
+        real_args.extend(args);
+        real_args.push(&lp);
+        let r = Command::new("pvck").args(&real_args).env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+        let mut our_args: Vec<&str> = vec!["pvck"];
+        our_args.extend(args);
+        our_args.push(a.to_str().unwrap());
+        let o =
+            Command::new(ULVM).args(&our_args).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd).output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).replace(lp.as_str(), a.to_str().unwrap());
+        assert_eq!(
+            (text(&o.stdout), text(&o.stderr), o.status.code()),
+            (text(&r.stdout), text(&r.stderr), r.status.code()),
+            "pvck {args:?}: ulvm, then real LVM"
+        );
+    };
+    let dumps: [&[&str]; 5] = [
+        &[],
+        &["--dump", "headers"],
+        &["--dump", "metadata"],
+        &["--dump", "metadata_all"],
+        &["--dump", "metadata_search"],
+    ];
+    for args in dumps {
+        both(args);
+    }
+    let file = std::fs::OpenOptions::new().write(true).open(&a).unwrap();
+    // A byte of the current text changed (its first line, at the ring's
+    // third copy: 4096 + 512 * 5).
+    file.write_all_at(b"X", 4096 + 2560 + 1).unwrap();
+    for args in [&[][..], &["--dump", "headers"]] {
+        both(args);
+    }
+    // The mda header damaged (4 bytes in its unused part).
+    file.write_all_at(b"XXXX", 4200).unwrap();
+    for args in [&[][..], &["--dump", "headers"]] {
+        both(args);
+    }
+}
+
+/// Issue #15: a damaged mda header on one PV. Real `vgs` warns about it
+/// as ulvm does, and after ulvm's `vgck --updatemetadata` real `vgck` and
+/// `pvck` find nothing wrong.
+#[test]
+fn test_real_lvm_accepts_ulvms_repair_of_a_damaged_mda_header() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-mda");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmmd{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "l1", &vg]);
+    std::fs::OpenOptions::new().write(true).open(&b).unwrap().write_all_at(b"XXXX", 4200).unwrap();
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).to_string();
+    let ours =
+        Command::new(ULVM).args(["vgs", &vg]).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd).output().unwrap();
+    {
+        let loops = attach(&[&a, &b], true);
+        let cfg = only(&loops);
+        let o =
+            Command::new("vgs").args(["--config", &cfg, &vg]).env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+        let mut real = stderr(&o);
+        for (l, f) in loops.0.iter().zip([&a, &b]) {
+            real = real.replace(l.as_str(), f.to_str().unwrap());
+        }
+        assert_eq!(real, stderr(&ours));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&ours.stdout));
+    }
+    u(&["vgck", "--updatemetadata", &vg]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    for (tool, args) in [("vgck", vec![vg.as_str()]), ("pvck", vec![loops.0[1].as_str()])] {
+        let mut all = vec!["--config", cfg.as_str()];
+        all.extend(args);
+        let o = Command::new(tool).args(&all).env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+        assert!(o.status.success() && o.stderr.is_empty(), "real {tool} after the repair: {}", stderr(&o));
+    }
+}

@@ -82,6 +82,44 @@ pub struct Scan {
     pub others: Vec<PathBuf>,
     /// Devices that could not be read or whose metadata is damaged, with why.
     pub problems: Vec<(PathBuf, String)>,
+    /// PVs (in `pvs`, with no metadata) whose metadata area header is
+    /// damaged: the VG is read from its other PVs and the next commit
+    /// writes the header anew, as LVM does.
+    pub damaged_mdas: Vec<DamagedMda>,
+}
+
+/// A PV whose metadata area header is damaged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedMda {
+    pub path: PathBuf,
+    /// The PV UUID without dashes.
+    pub pvid: String,
+    pub damage: pv::MdaDamage,
+}
+
+impl DamagedMda {
+    /// LVM 2.03's warnings about it, as its label scan gives them.
+    pub fn warnings(&self) -> Vec<String> {
+        let (p, d) = (self.path.display(), &self.damage);
+        let mut out = Vec::new();
+        if !d.checksum_ok {
+            out.push(format!("WARNING: wrong checksum {:x} in mda header on {p} at {}", d.checksum, d.at));
+        }
+        if !d.magic_ok {
+            out.push(format!("WARNING: wrong magic number in mda header on {p} at {}", d.at));
+        }
+        if d.version != 1 {
+            out.push(format!("WARNING: wrong version {} in mda header on {p} at {}", d.version, d.at));
+        }
+        if d.start != d.at {
+            out.push(format!("WARNING: wrong start sector {} in mda header on {p} at {}", d.start, d.at));
+        }
+        out.push(format!("WARNING: bad metadata header on {p} at {}.", d.at));
+        out.push(format!("WARNING: scanning {p} mda1 failed to read metadata summary."));
+        out.push(format!("WARNING: repair VG metadata on {p} with vgck --updatemetadata."));
+        out.push(format!("WARNING: scan failed to get metadata summary from {p} PVID {}", self.pvid));
+        out
+    }
 }
 
 /// Opens a device for the LVM layer (read-write unless `read_only`).
@@ -105,6 +143,11 @@ pub fn read_pv_on(path: &Path, dev: Arc<dyn BlockDevice>) -> Result<Option<PvDis
 struct Seen {
     copies: Vec<(u32, Metadata)>,
     buf: Vec<u8>,
+    /// Whether a PV with a damaged mda header is kept (as one with no
+    /// metadata, in `damaged`) rather than refused: for whole scans, where
+    /// the VG comes from the other PVs; a single PV read refuses it.
+    tolerate: bool,
+    damaged: Vec<DamagedMda>,
 }
 
 /// [`read_pv_on`], taking the parsed metadata from `seen` when another PV
@@ -112,7 +155,19 @@ struct Seen {
 /// same checksum, need no check of their own.
 fn read_pv_sharing(path: &Path, dev: Arc<dyn BlockDevice>, seen: &mut Seen) -> Result<Option<PvDisk>, DiskError> {
     let Some(label) = pv::read_label(dev.as_ref())? else { return Ok(None) };
-    let vg = match pv::read_raw_metadata_into(dev.as_ref(), &label, &mut seen.buf)? {
+    let raw = match pv::read_raw_metadata_into(dev.as_ref(), &label, &mut seen.buf) {
+        Ok(r) => r,
+        Err(e) if seen.tolerate => match pv::mda_header_damage(dev.as_ref(), &label)? {
+            Some(damage) => {
+                let pvid = String::from_utf8_lossy(&label.uuid).into_owned();
+                seen.damaged.push(DamagedMda { path: path.to_path_buf(), pvid, damage });
+                None
+            }
+            None => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    let vg = match raw {
         Some(locn) => {
             let bytes = &seen.buf;
             let same = |(crc, m): &&(u32, Metadata)| {
@@ -147,7 +202,7 @@ pub fn scan(paths: &[PathBuf], read_only: bool) -> Scan {
 /// [`scan`], opening the devices with `open` if given.
 pub fn scan_with(paths: &[PathBuf], read_only: bool, open: Option<&Opener>) -> Scan {
     let mut s = Scan::default();
-    let mut seen = Seen::default();
+    let mut seen = Seen { tolerate: true, ..Seen::default() };
     for p in paths {
         let dev = match open {
             Some(o) => o(p, read_only),
@@ -159,6 +214,7 @@ pub fn scan_with(paths: &[PathBuf], read_only: bool, open: Option<&Opener>) -> S
             Err(e) => s.problems.push((p.clone(), e.to_string())),
         }
     }
+    s.damaged_mdas = seen.damaged;
     s
 }
 
@@ -210,16 +266,31 @@ impl Vg {
 
 /// The VGs on a scan's PVs, by name. For each VG the copy with the highest
 /// seqno wins; PVs are matched to the metadata by UUID.
+///
+/// Two different texts with the same seqno (LVM's `vgcfgrestore` writes
+/// the backup's seqno plus one, which a PV the backup leaves out may hold
+/// too): the text more devices carry wins, then the first scanned, so an
+/// outdated PV scanned first does not stand for the VG.
 pub fn assemble(scan: &Scan) -> BTreeMap<String, Vg> {
-    let mut newest: BTreeMap<Uuid, &Metadata> = BTreeMap::new();
+    let carriers = |m: &Metadata| {
+        scan.pvs
+            .iter()
+            .filter(|d| d.vg.as_ref().is_some_and(|x| Arc::ptr_eq(&x.text, &m.text) || x.text == m.text))
+            .count()
+    };
+    let mut newest: BTreeMap<Uuid, (&Metadata, usize)> = BTreeMap::new();
     for pv in &scan.pvs {
         if let Some(m) = &pv.vg {
-            let keep = newest.get(&m.vg.id).is_none_or(|cur| m.vg.seqno > cur.vg.seqno);
+            let n = carriers(m);
+            let keep = newest
+                .get(&m.vg.id)
+                .is_none_or(|(cur, cn)| m.vg.seqno > cur.vg.seqno || (m.vg.seqno == cur.vg.seqno && n > *cn));
             if keep {
-                newest.insert(m.vg.id, m);
+                newest.insert(m.vg.id, (m, n));
             }
         }
     }
+    let newest: BTreeMap<Uuid, &Metadata> = newest.into_iter().map(|(k, (m, _))| (k, m)).collect();
     let mut out = BTreeMap::new();
     for (_, m) in newest {
         let Metadata { vg, text } = m.clone();
@@ -403,3 +474,113 @@ pub fn make_orphan(d: &mut PvDisk) -> Result<(), DiskError> {
 #[cfg(test)]
 #[path = "disk_tests.rs"]
 mod tests;
+
+/// How the metadata of one VG disagrees between devices, as LVM 2.03
+/// reports it when it reads the VG: PVs of the VG with an older copy
+/// (`older`), and PVs the newest copy no longer lists but that still
+/// carry a copy of the VG (`outdated`: a restored backup left them out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disagreement {
+    pub vg: String,
+    pub seqno: u64,
+    /// The first device holding the newest copy.
+    pub newest_on: PathBuf,
+    /// The newest copy's checksum and size in the ring (text and NUL).
+    pub newest_sum: (u32, u64),
+    /// Devices with an older copy: path, seqno.
+    pub older: Vec<(PathBuf, u64)>,
+    /// Devices outside the VG with a copy of it: path, PV UUID (no
+    /// dashes), seqno, and the copy's checksum and size when its seqno is
+    /// the newest's (LVM then compares checksums first).
+    pub outdated: Vec<(PathBuf, String, u64, (u32, u64))>,
+}
+
+/// The checksum and size LVM's ring records for a metadata text.
+fn ring_sum(text: &str) -> (u32, u64) {
+    let crc = crate::crc::crc_update(crate::crc::crc_update(crate::crc::INITIAL_CRC, text.as_bytes()), &[0]);
+    (crc, text.len() as u64 + 1)
+}
+
+impl Disagreement {
+    /// LVM's warnings, in its order.
+    pub fn warnings(&self) -> Vec<String> {
+        let (vg, n) = (&self.vg, self.seqno);
+        let mut out = Vec::new();
+        for (p, _, _, (crc, size)) in self.outdated.iter().filter(|o| o.2 == n) {
+            let (ncrc, nsize) = self.newest_sum;
+            let lines = [
+                format!(
+                    "WARNING: scan of VG {vg} from {} mda1 found mda_checksum {crc:08x} mda_size {size} vs {ncrc:08x} {nsize}",
+                    p.display()
+                ),
+                format!("WARNING: Scanning {} mda1 found mismatch with other metadata.", p.display()),
+            ];
+            let id = &self.outdated.iter().find(|o| &o.0 == p).map(|o| o.1.clone()).unwrap_or_default();
+            let summary = format!("WARNING: scan failed to get metadata summary from {} PVID {id}", p.display());
+            // LVM scans twice (label scan, then the VG's rescan).
+            for _ in 0..2 {
+                out.extend(lines.iter().cloned());
+                out.push(summary.clone());
+            }
+        }
+        let older: Vec<(&PathBuf, u64)> = self
+            .older
+            .iter()
+            .map(|(p, s)| (p, *s))
+            .chain(self.outdated.iter().filter(|o| o.2 < n).map(|o| (&o.0, o.2)))
+            .collect();
+        for (p, s) in &older {
+            out.push(format!(
+                "WARNING: ignoring metadata seqno {s} on {} for seqno {n} on {} for VG {vg}.",
+                p.display(),
+                self.newest_on.display()
+            ));
+        }
+        if !older.is_empty() {
+            out.push(format!("WARNING: Inconsistent metadata found for VG {vg}."));
+            out.push("See vgck --updatemetadata to correct inconsistency.".into());
+        }
+        for (p, _, s, _) in self.outdated.iter().filter(|o| o.2 <= n) {
+            out.push(format!(
+                "WARNING: outdated PV {} seqno {s} has been removed in current VG {vg} seqno {n}.",
+                p.display()
+            ));
+            out.push("See vgck --updatemetadata to clear outdated metadata.".into());
+        }
+        out
+    }
+}
+
+/// The VGs of a scan whose metadata disagrees between devices.
+pub fn disagreements(scan: &Scan, vgs: &BTreeMap<String, Vg>) -> Vec<Disagreement> {
+    let mut out = Vec::new();
+    for vg in vgs.values() {
+        let (id, n) = (vg.vg.id, vg.vg.seqno);
+        let copy = |d: &PvDisk| d.vg.as_ref().filter(|m| m.vg.id == id).cloned();
+        let Some(newest) = scan.pvs.iter().find(|d| copy(d).is_some_and(|m| m.vg.seqno == n)) else { continue };
+        let mut older = Vec::new();
+        let mut outdated = Vec::new();
+        for d in &scan.pvs {
+            let Some(m) = copy(d) else { continue };
+            let member = vg.vg.pvs.iter().any(|p| p.id == d.uuid());
+            if member && m.vg.seqno < n {
+                older.push((d.path.clone(), m.vg.seqno));
+            } else if !member && m.vg.seqno <= n {
+                let id = d.uuid().to_string().replace('-', "");
+                outdated.push((d.path.clone(), id, m.vg.seqno, ring_sum(&m.text)));
+            }
+        }
+        if older.is_empty() && outdated.is_empty() {
+            continue;
+        }
+        out.push(Disagreement {
+            vg: vg.vg.name.clone(),
+            seqno: n,
+            newest_on: newest.path.clone(),
+            newest_sum: ring_sum(&vg.text),
+            older,
+            outdated,
+        });
+    }
+    out
+}

@@ -105,3 +105,34 @@ fn test_newest_seqno_wins_when_pvs_disagree() {
     assert_eq!(got["vg0"].stale, vec![paths[1].clone()]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue #15: a PV a restored backup left out holds a different text at
+/// the VG's seqno. Scanned first, it still does not stand for the VG (the
+/// text more PVs carry wins), and it is reported as outdated, with LVM's
+/// checksum lines, as LVM reports it.
+#[test]
+fn test_an_outdated_pv_scanned_first_is_reported_not_taken_for_the_vg() {
+    let dir = tmpdir("outdated");
+    let sd = SystemDir::new(dir.join("sys"));
+    let paths = vec![make_pv(&dir, "a.img", 64), make_pv(&dir, "b.img", 64), make_pv(&dir, "c.img", 64)];
+    let all = scan(&paths, false).pvs;
+    // The VG on b and c; a holds a copy at the same seqno that lists all three.
+    let mut vg = new_vg(&all[1..]);
+    commit(&sd, &mut vg, "one").unwrap();
+    let mut wide = new_vg(&all);
+    wide.vg_mut().id = vg.vg.id;
+    wide.vg_mut().seqno = vg.vg.seqno;
+    let text = wide.vg.to_text("", "h", 0);
+    pv::commit_metadata(all[0].dev.as_ref(), &all[0].label, &pv::MetadataText::new(&text)).unwrap();
+
+    let s = scan(&paths, true);
+    let got = assemble(&s);
+    assert_eq!(got["vg0"].vg.pvs.len(), 2, "the outdated copy was taken for the VG");
+    let d = disagreements(&s, &got);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].outdated.iter().map(|o| &o.0).collect::<Vec<_>>(), [&paths[0]]);
+    let w = d[0].warnings();
+    assert!(w[0].starts_with(&format!("WARNING: scan of VG vg0 from {} mda1 found mda_checksum ", paths[0].display())));
+    assert_eq!(w.last().map(String::as_str), Some("See vgck --updatemetadata to clear outdated metadata."));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

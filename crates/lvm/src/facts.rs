@@ -402,4 +402,7 @@ pub fn shown_pvs<'a>(
         .filter(move |d| wanted.is_empty() || wanted.contains(&d.path))
         .map(move |d| (d, vg_of_device(vgs, &d.path)))
         .filter(|(_, vg)| !vg.is_some_and(|v| shared_refusal(v).is_some()))
+        // An outdated PV (it holds a VG's metadata, but the VG no longer
+        // lists it) is hidden, as LVM hides it, until `vgck --updatemetadata`.
+        .filter(|(d, vg)| vg.is_some() || d.vg.is_none())
 }

@@ -368,12 +368,15 @@ impl VolumeGroup {
     }
 
     /// The raw on-disk text: the VG section first, then the header keys,
-    /// as LVM writes it into a metadata area.
+    /// as LVM writes it into a metadata area, ending with a blank line
+    /// (`pvck --dump metadata_all` expects `\n\n` before the NUL).
     pub fn to_text(&self, description: &str, creation_host: &str, creation_time: i64) -> String {
         let mut p = Printer::raw();
         self.write_section(&mut p);
         write_header(&mut p, description, creation_host, creation_time);
-        p.finish()
+        let mut text = p.finish();
+        text.push('\n');
+        text
     }
 
     /// The backup-file form (`vgcfgbackup`, the archive): the header keys

@@ -146,6 +146,42 @@ pub fn read_raw_metadata_into(
     Ok(Some(locn))
 }
 
+/// The first metadata area's header as read when it does not decode (a
+/// damaged header), for LVM's warnings about it; `None` when it decodes
+/// or there is no metadata area.
+pub fn mda_header_damage(dev: &dyn BlockDevice, label: &PvLabel) -> Result<Option<MdaDamage>, PvError> {
+    let Some(&mda) = label.metadata_areas.first() else { return Ok(None) };
+    let mut hb = vec![0u8; MDA_HEADER_LEN];
+    dev.read(sector_of(mda.offset), &mut hb)?;
+    if MdaHeader::decode(&hb, mda.offset).is_ok() {
+        return Ok(None);
+    }
+    let le32 = |o: usize| u32::from_le_bytes(hb[o..o + 4].try_into().expect("4 bytes"));
+    let le64 = |o: usize| u64::from_le_bytes(hb[o..o + 8].try_into().expect("8 bytes"));
+    Ok(Some(MdaDamage {
+        at: mda.offset,
+        checksum: le32(0),
+        checksum_ok: le32(0) == lvm_crc(&hb[4..]),
+        magic_ok: &hb[4..20] == crate::mda::MDA_MAGIC,
+        version: le32(20),
+        start: le64(24),
+    }))
+}
+
+/// A metadata area header that does not decode, as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MdaDamage {
+    /// Where the header is (the area's start).
+    pub at: u64,
+    /// The checksum it carries, and whether it matches its bytes.
+    pub checksum: u32,
+    pub checksum_ok: bool,
+    pub magic_ok: bool,
+    pub version: u32,
+    /// The start it claims.
+    pub start: u64,
+}
+
 /// Where the next text copy goes in the ring, after the committed one.
 fn next_offset(header: &MdaHeader, len: u64) -> Result<u64, FormatError> {
     let max = (header.size - MDA_HEADER_SIZE) / 2 - MDA_HEADER_SIZE;
@@ -169,7 +205,14 @@ pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &MetadataTe
     };
     let mut hb = vec![0u8; MDA_HEADER_LEN];
     dev.read(sector_of(mda.offset), &mut hb)?;
-    let header = MdaHeader::decode(&hb, mda.offset)?;
+    // A damaged header (a PV of the VG being written) is written anew,
+    // as LVM's repair does: the ring starts over after it.
+    let header = MdaHeader::decode(&hb, mda.offset).unwrap_or(MdaHeader {
+        start: mda.offset,
+        size: mda.size,
+        committed: None,
+        precommitted: None,
+    });
     let len = text.len;
     let offset = next_offset(&header, len as u64)?;
     let locn = RawLocn { offset, size: len as u64, checksum: text.checksum, flags: 0 };

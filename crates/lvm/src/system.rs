@@ -349,7 +349,7 @@ impl Config {
 
 /// Rewrites settings named by path (`a/b = v`, as `--config` takes them)
 /// into sections (`a { b = v }`); text without such names is unchanged.
-fn expand_paths(text: &str) -> String {
+pub(crate) fn expand_paths(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;

@@ -336,7 +336,7 @@ fn test_pv_and_vg_operations_and_their_refusals() {
     let e = vg::vgremove(&mut s, "vg0", false).unwrap_err();
     assert_eq!(e.to_string(), "Volume group \"vg0\" not removed");
     assert!(t.disks() == before, "a refused PV or VG operation wrote to a PV");
-    assert_eq!(backup::vgck(&mut s, &[]).unwrap(), 0);
+    assert_eq!(backup::vgck(&mut s, &[], false).unwrap(), 0);
     // Success paths: a new PV joins and leaves, the VG is renamed and removed.
     let c = t.add_device("c.img");
     vg::vgextend(&mut s, "vg0", std::slice::from_ref(&c)).unwrap();

@@ -88,7 +88,7 @@ fn test_vgmerge_moves_the_pvs_and_lvs_and_the_source_vg_is_gone() {
     assert!(vg.missing.is_empty() && vg.stale.is_empty());
     assert!(!t.sd.backup_dir().join("vg1").exists(), "vg1's backup file stayed");
     assert!(t.host.world().log.is_empty(), "vgmerge touched a device");
-    assert_eq!(vgck(&mut s, &[]).unwrap(), 0);
+    assert_eq!(vgck(&mut s, &[], false).unwrap(), 0);
     // data activates from its new VG, on c.
     lvchange(&mut s, &LvChange { activate: Some(true), ..LvChange::new("vg0", Some("data")) }).unwrap();
     assert_eq!(t.host.world().log, [format!("create vg0-data: 0 16384 linear {} 2048", c.display())]);
@@ -191,7 +191,7 @@ fn test_vgsplit_moves_a_pv_and_the_lv_on_it_to_a_new_vg() {
     assert_eq!(vg1.vg.lv("data").unwrap(), old.vg.lv("data").unwrap(), "data changed on the way");
     // base stays active, untouched.
     assert!(t.host.world().log.is_empty());
-    assert_eq!(vgck(&mut s, &[]).unwrap(), 0);
+    assert_eq!(vgck(&mut s, &[], false).unwrap(), 0);
 }
 
 #[test]
@@ -303,8 +303,10 @@ fn test_vgcfgrestore_puts_back_an_older_backup() {
 
     assert_eq!(t.lines.take().0, ["Restored volume group vg0."]);
     let vg = s.vg("vg0", true).unwrap();
-    // A seqno above every copy on disk, or the newer version would win.
-    assert_eq!(vg.vg.seqno, current + 1);
+    // LVM's seqno, the backup's plus one (here the current one: ulvm
+    // writes no less), on every PV of the VG.
+    assert_eq!(vg.vg.seqno, current.max(parse_backup(&file).seqno + 1));
+    assert_eq!(vg.vg.seqno, current);
     assert_eq!(VolumeGroup { seqno: 0, ..(*vg.vg).clone() }, VolumeGroup { seqno: 0, ..parse_backup(&file) });
     assert!(vg.missing.is_empty() && vg.stale.is_empty());
 }
@@ -343,7 +345,7 @@ fn test_vgck_updatemetadata_frees_a_pv_left_outdated_by_vgcfgrestore() {
     t.lines.take();
 
     // vgck names the outdated PV.
-    vgck(&mut s, &[]).unwrap();
+    vgck(&mut s, &[], false).unwrap();
     let warnings = t.lines.take().1;
     let c_name = c.display().to_string();
     assert!(warnings.iter().any(|w| w.contains("outdated") && w.contains(&c_name)), "{warnings:?}");
@@ -396,7 +398,7 @@ fn test_vgcfgrestore_refusals_write_nothing() {
 fn test_vgck_passes_a_clean_vg_and_reports_extents_used_twice_or_past_the_pv() {
     let t = Setup::with_base("more-vgck");
     let mut s = t.session(false);
-    assert_eq!(vgck(&mut s, &["vg0".into()]).unwrap(), 0);
+    assert_eq!(vgck(&mut s, &["vg0".into()], false).unwrap(), 0);
     assert_eq!(t.lines.take(), (Vec::<String>::new(), Vec::<String>::new()));
     // Damage no command makes: a twin of base on base's extents, and an
     // LV running past the end of pv1 (15 extents).
@@ -412,13 +414,80 @@ fn test_vgck_passes_a_clean_vg_and_reports_extents_used_twice_or_past_the_pv() {
     vg.vg_mut().lvs.extend([twin, past]);
     s.commit(&mut vg).unwrap();
 
-    assert_eq!(vgck(&mut s, &[]).unwrap(), 5);
+    assert_eq!(vgck(&mut s, &[], false).unwrap(), 5);
     assert_eq!(
         t.lines.take().1,
         ["LV vg0/twin: extents 0..2 of pv0 are used twice", "LV vg0/past: extents 14..16 beyond PV pv1 (15 extents)"]
     );
-    assert_eq!(vgck(&mut s, &["nosuch".into()]).unwrap(), 5);
+    assert_eq!(vgck(&mut s, &["nosuch".into()], false).unwrap(), 5);
     assert_eq!(t.lines.take().1, ["Volume group \"nosuch\" not found"]);
+}
+
+/// Regression (issue #15): a PV left with an older copy (a crash before
+/// its header write) is warned about as LVM 2.03 warns, vgck exits 0 for
+/// it, and `vgck --updatemetadata` writes the VG again over the old copy.
+#[test]
+fn test_vgck_updatemetadata_repairs_a_stale_copy_with_lvms_warnings() {
+    let t = Setup::with_base("more-vgck-stale");
+    let mut s = t.session(false);
+    let pv1 = &t.pvs[1];
+    let mut saved = vec![0u8; 1 << 20];
+    std::fs::File::open(pv1).unwrap().read_exact_at(&mut saved, 0).unwrap();
+    let mut vg = s.vg("vg0", false).unwrap();
+    s.commit(&mut vg).unwrap();
+    let n = vg.vg.seqno;
+    std::fs::OpenOptions::new().write(true).open(pv1).unwrap().write_all_at(&saved, 0).unwrap();
+    t.lines.take();
+
+    assert_eq!(vgck(&mut s, &["vg0".into()], false).unwrap(), 0);
+    let ignoring = format!(
+        "WARNING: ignoring metadata seqno {} on {} for seqno {n} on {} for VG vg0.",
+        n - 1,
+        pv1.display(),
+        t.pvs[0].display()
+    );
+    let stale = [
+        ignoring.as_str(),
+        "WARNING: Inconsistent metadata found for VG vg0.",
+        "See vgck --updatemetadata to correct inconsistency.",
+    ];
+    assert_eq!(t.lines.take().1, stale);
+    let mut s = t.session(false);
+    assert_eq!(vgck(&mut s, &["vg0".into()], true).unwrap(), 0);
+    let mut want: Vec<String> = stale.iter().map(|l| l.to_string()).collect();
+    want.push(format!("WARNING: updating old metadata to {} on {} for VG vg0.", n + 1, pv1.display()));
+    assert_eq!(t.lines.take().1, want);
+    let mut s = t.session(false);
+    assert_eq!(vgck(&mut s, &["vg0".into()], false).unwrap(), 0);
+    assert_eq!(t.lines.take(), (Vec::<String>::new(), Vec::<String>::new()));
+    assert_eq!(s.vg("vg0", true).unwrap().vg.seqno, n + 1);
+}
+
+/// Issue #15: a PV whose metadata area header is damaged is still a PV of
+/// its VG (read from the other PVs, not partial), with LVM's warnings, and
+/// `vgck --updatemetadata` writes its header and text anew.
+#[test]
+fn test_a_damaged_mda_header_is_warned_about_and_repaired_by_vgck_updatemetadata() {
+    let t = Setup::with_base("more-vgck-mda");
+    let pv1 = &t.pvs[1];
+    std::fs::OpenOptions::new().write(true).open(pv1).unwrap().write_all_at(b"XXXX", 4200).unwrap();
+    let mut s = t.session(false);
+    let vg = s.vg("vg0", true).unwrap();
+    assert!(vg.missing.is_empty(), "the PV with a damaged mda header is missing");
+    let err = t.lines.take().1;
+    assert_eq!(err.len(), 5, "{err:?}");
+    assert!(
+        err[0].starts_with("WARNING: wrong checksum ")
+            && err[0].ends_with(&format!(" in mda header on {} at 4096", pv1.display()))
+    );
+    assert_eq!(err[3], format!("WARNING: repair VG metadata on {} with vgck --updatemetadata.", pv1.display()));
+    assert_eq!(vgck(&mut s, &["vg0".into()], true).unwrap(), 0);
+    t.lines.take();
+    let mut s = t.session(false);
+    let after = s.vg("vg0", true).unwrap();
+    assert_eq!(t.lines.take(), (Vec::<String>::new(), Vec::<String>::new()));
+    assert_eq!(after.vg.seqno, vg.vg.seqno + 1);
+    assert!(after.stale.is_empty());
 }
 
 #[test]
@@ -428,7 +497,7 @@ fn test_vgck_reports_a_missing_pv() {
     let mut df = ulvm_lvm::system::DevicesFile::load(&t.sd.devices_file()).unwrap();
     df.remove(&t.pvs[1]);
     df.save(&t.sd.devices_file(), "test").unwrap();
-    assert_eq!(vgck(&mut s, &[]).unwrap(), 5);
+    assert_eq!(vgck(&mut s, &[], false).unwrap(), 5);
     assert_eq!(t.lines.take().1, [format!("WARNING: VG vg0 is missing PV pv1 ({}).", t.pvs[1].display())]);
 }
 
@@ -788,7 +857,7 @@ fn test_an_origin_with_a_snapshot_grows_only_inactive_and_its_snapshot_keeps_its
     let plan = ulvm_lvm::activate::plan(&vg, "base").unwrap();
     let len = |name: &str| plan.iter().find(|d| d.name == name).unwrap().table.0.iter().map(|l| l.len.0).sum::<u64>();
     assert_eq!((len("vg0-base"), len("vg0-base-real"), len("vg0-snap")), (24576, 24576, 16384));
-    assert_eq!(vgck(&mut s, &[]).unwrap(), 0);
+    assert_eq!(vgck(&mut s, &[], false).unwrap(), 0);
 }
 
 #[test]
@@ -848,7 +917,7 @@ fn test_a_split_snapshot_is_a_plain_lv_and_attaching_it_with_zero_n_keeps_its_st
     attach_snapshot(&mut s, &attach(true)).unwrap();
     file.read_exact_at(&mut buf, at).unwrap();
     assert!(buf.iter().all(|&b| b == 0), "the COW was not zeroed");
-    assert_eq!(vgck(&mut s, &[]).unwrap(), 0);
+    assert_eq!(vgck(&mut s, &[], false).unwrap(), 0);
 }
 
 #[test]
@@ -886,5 +955,5 @@ fn test_vgsplit_into_an_existing_vg_and_by_lv_name() {
     assert_eq!(vg3.vg.lvs.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["data"]);
     let e = vgsplit_what(&mut s, "vg2", "vg4", &SplitWhat::Lv("nosuch".into()), NewVg::default()).unwrap_err();
     assert_eq!(e.to_string(), "Logical volume nosuch not in volume group vg2");
-    assert_eq!(vgck(&mut s, &[]).unwrap(), 0);
+    assert_eq!(vgck(&mut s, &[], false).unwrap(), 0);
 }

@@ -275,6 +275,7 @@ const HELP: &[(&str, &str, &str)] = &[
         "vgck",
         "Check volume group metadata",
         "  vgck
+    [ --updatemetadata ]
     [ COMMON_OPTIONS ]
     [ VG ... ]
 ",
@@ -566,6 +567,54 @@ const HELP: &[(&str, &str, &str)] = &[
 ",
     ),
     (
+        "lvmdiskscan",
+        "List devices that may be used as physical volumes",
+        "  lvmdiskscan
+    [ -l|--lvmpartition ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "lvmdevices",
+        "Manage the devices file",
+        "  lvmdevices
+    [    --check ]
+    [    --update ]
+    [ COMMON_OPTIONS ]
+
+  lvmdevices --adddev PV
+    [ COMMON_OPTIONS ]
+
+  lvmdevices --deldev PV
+    [ COMMON_OPTIONS ]
+
+  lvmdevices --delpvid String
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "pvck",
+        "Check metadata on physical volumes",
+        "  pvck PV ...
+    [ COMMON_OPTIONS ]
+
+  pvck --dump headers|metadata|metadata_all|metadata_search PV
+    [ -f|--file String ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "lvmconfig",
+        "Display and manipulate configuration information",
+        "  lvmconfig
+    [    --typeconfig current|default|diff|full ]
+    [    --type current|default|diff|full ]
+    [    --withcomments ]
+    [ COMMON_OPTIONS ]
+    [ String ... ]
+",
+    ),
+    (
         "vgmerge",
         "Merge a volume group into another",
         "  The second VG's PVs and LVs join the first; the second must be inactive.
@@ -709,6 +758,8 @@ pub fn lvm_main(argv: &[String]) -> i32 {
             0
         }
         cmd if COMMANDS.contains(&cmd) => super::run(cmd, &argv[1..]),
+        // LVM's other names of lvmconfig.
+        "dumpconfig" | "config" => super::run("lvmconfig", &argv[1..]),
         cmd => {
             eprintln!("  No such command '{cmd}'.  Try 'lvm help'.");
             3

@@ -17,6 +17,7 @@ mod pvmove;
 mod raid;
 mod reports;
 mod scan;
+mod tools;
 mod vg;
 
 use anyhow::{anyhow, bail, Result};
@@ -66,6 +67,10 @@ pub const COMMANDS: &[&str] = &[
     "vgimport",
     "vgmknodes",
     "vgimportclone",
+    "lvmdiskscan",
+    "lvmdevices",
+    "pvck",
+    "lvmconfig",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -150,6 +155,10 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "vgexport" | "vgimport" => export::vgexport_or_import(&mut ctx, &a),
         "vgmknodes" => export::vgmknodes(&mut ctx, &a),
         "vgimportclone" => export::vgimportclone(&mut ctx, &a),
+        "lvmdiskscan" => scan::lvmdiskscan(&mut ctx, &a),
+        "lvmdevices" => tools::lvmdevices(&mut ctx, &a),
+        "pvck" => tools::pvck(&mut ctx, &a),
+        "lvmconfig" => tools::lvmconfig(&mut ctx, &a),
         _ => bail!("{cmd}: not an LVM command ulvm knows"),
     }
 }
@@ -199,6 +208,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
     const LVSCAN: &[Opt] = &[flag("all", Some('a'))];
     const VGREDUCE: &[Opt] = &[flag("all", Some('a')), flag("removemissing", None)];
     const VGCFGBACKUP: &[Opt] = &[value("file", Some('f'))];
+    const VGCK: &[Opt] = &[flag("updatemetadata", None)];
     const VGCFGRESTORE: &[Opt] = &[value("file", Some('f')), flag("list", Some('l'))];
     const PVRESIZE: &[Opt] = &[value("setphysicalvolumesize", None)];
     const LVCREATE: &[Opt] = &[
@@ -282,7 +292,21 @@ fn specs(cmd: &str) -> &'static [Opt] {
     ];
     const LVDISPLAY: &[Opt] = &[flag("maps", Some('m')), flag("all", Some('a'))];
     const NONE: &[Opt] = &[];
+    const LVMDISKSCAN: &[Opt] = &[flag("lvmpartition", Some('l'))];
+    const LVMDEVICES: &[Opt] = &[
+        value("adddev", None),
+        value("deldev", None),
+        value("delpvid", None),
+        flag("check", None),
+        flag("update", None),
+    ];
+    const PVCK: &[Opt] = &[value("dump", None), value("file", Some('f'))];
+    const LVMCONFIG: &[Opt] = &[value("typeconfig", None), value("type", None), flag("withcomments", None)];
     match cmd {
+        "lvmconfig" => LVMCONFIG,
+        "lvmdevices" => LVMDEVICES,
+        "pvck" => PVCK,
+        "lvmdiskscan" => LVMDISKSCAN,
         "pvs" | "vgs" | "lvs" => REPORT,
         "pvcreate" => PVCREATE,
         "pvchange" => PVCHANGE,
@@ -290,6 +314,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "vgchange" => VGCHANGE,
         "vgreduce" => VGREDUCE,
         "vgcfgbackup" => VGCFGBACKUP,
+        "vgck" => VGCK,
         "vgcfgrestore" => VGCFGRESTORE,
         "pvresize" => PVRESIZE,
         "lvcreate" => LVCREATE,

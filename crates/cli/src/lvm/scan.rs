@@ -55,3 +55,9 @@ pub fn lvscan(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     scan::lvscan(&mut ctx.s, a.has("all"))?;
     Ok(0)
 }
+
+pub fn lvmdiskscan(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    no_arguments(a)?;
+    scan::lvmdiskscan(&mut ctx.s, a.has("lvmpartition"))?;
+    Ok(0)
+}

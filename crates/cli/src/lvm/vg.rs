@@ -191,7 +191,7 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 }
 
 pub fn vgck(ctx: &mut Ctx, a: &Args) -> Result<i32> {
-    Ok(backup::vgck(&mut ctx.s, &a.pos)?)
+    Ok(backup::vgck(&mut ctx.s, &a.pos, a.has("updatemetadata"))?)
 }
 
 pub fn vgcfgbackup(ctx: &mut Ctx, a: &Args) -> Result<i32> {

@@ -13,11 +13,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// `vgck [VG...]`: problems found go to the session's warnings; the exit
-/// status is LVM's (5 when any was found).
-pub fn vgck(s: &mut Session, names: &[String]) -> Result<i32, LvmError> {
-    let (scan, vgs) = s.scan(true)?;
+/// `vgck [--updatemetadata] [VG...]`: problems found go to the session's
+/// warnings; the exit status is LVM's (5 when any was found). Copies that
+/// disagree between PVs are warned about by the scan, as LVM's VG read
+/// warns, and are no failure: LVM exits 0. `update` (`--updatemetadata`)
+/// writes the VG again (repairing older copies) and wipes the metadata of
+/// outdated PVs, as LVM does.
+pub fn vgck(s: &mut Session, names: &[String], update: bool) -> Result<i32, LvmError> {
+    let _g = if update { Some(s.lock_global()?) } else { None };
+    let (scan, vgs) = s.scan_quiet(!update)?;
     let names: Vec<String> = if names.is_empty() { local_names(&vgs) } else { names.to_vec() };
+    s.say_disagreements(&scan, &vgs, Some(&names));
     let mut status = 0;
     for (p, why) in &scan.problems {
         s.warn(format!("{}: {why}", p.display()));
@@ -38,9 +44,9 @@ pub fn vgck(s: &mut Session, names: &[String]) -> Result<i32, LvmError> {
             s.warn(format!("WARNING: VG {name} is missing PV {k} ({}).", vg.pv_path(k)));
             status = 5;
         }
-        for p in &vg.stale {
-            s.warn(format!("WARNING: inconsistent metadata: {} has an older copy of VG {name}.", p.display()));
-            status = 5;
+        if update {
+            update_metadata(s, &scan, vg)?;
+            continue;
         }
         // Extents used twice or beyond a PV are damage.
         let mut seen = BTreeMap::<String, Vec<(Extents, Extents)>>::new();
@@ -74,6 +80,24 @@ pub fn vgck(s: &mut Session, names: &[String]) -> Result<i32, LvmError> {
         }
     }
     Ok(status)
+}
+
+/// `vgck --updatemetadata` of one VG: a new version on every PV (older
+/// copies replaced), and outdated PVs made orphans.
+fn update_metadata(s: &mut Session, scan: &disk::Scan, vg: &Vg) -> Result<(), LvmError> {
+    let _l = s.lock_vg(&vg.vg.name)?;
+    let outdated: Vec<_> = disk::disagreements(scan, &BTreeMap::from([(vg.vg.name.clone(), vg.clone())]))
+        .into_iter()
+        .flat_map(|d| d.outdated.into_iter().map(|o| o.0))
+        .collect();
+    let mut vg = vg.clone();
+    s.commit(&mut vg)?;
+    for p in outdated {
+        let Some(mut pv) = scan.pvs.iter().find(|x| x.path == p).cloned() else { continue };
+        s.warn(format!("WARNING: wiping header on outdated PV {}", p.display()));
+        disk::make_orphan(&mut pv)?;
+    }
+    Ok(())
 }
 
 /// `vgcfgbackup [-f FILE] [VG...]`: `%s` in FILE is the VG's name when
@@ -136,7 +160,10 @@ pub fn vgcfgrestore(s: &mut Session, name: &str, file: &Path, force: bool) -> Re
             }
         }
     }
-    let seqno = restored.seqno.max(current.map(|c| c.vg.seqno).unwrap_or(0));
+    // LVM writes the backup's seqno plus one (the commit adds the one): a
+    // PV the backup leaves out keeps its copy, reported as outdated. ulvm
+    // writes at least the current seqno, so no such copy can win a read.
+    let seqno = restored.seqno.max(current.map(|c| c.vg.seqno.saturating_sub(1)).unwrap_or(0));
     let mut vg = Vg {
         vg: Arc::new(VolumeGroup { seqno, ..restored }),
         text: current.map(|c| c.text.clone()).unwrap_or_default(),

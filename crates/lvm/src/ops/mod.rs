@@ -17,7 +17,9 @@ pub mod backup;
 pub mod change;
 pub mod clone;
 pub mod common;
+pub mod config;
 pub mod create;
+pub mod devices;
 pub mod export;
 pub mod importclone;
 pub mod jobs;
@@ -25,6 +27,7 @@ pub mod merge;
 pub mod mirror;
 pub mod mknodes;
 pub mod pv;
+pub mod pvck;
 pub mod pvmove;
 pub mod raid;
 pub mod remove;
@@ -110,6 +113,9 @@ pub struct Session {
     config_override: Option<String>,
     /// How scans open devices (none: the files).
     opener: Option<disk::Opener>,
+    /// Warnings about disagreeing metadata already given: a command that
+    /// reads a VG twice says them once, as LVM's one read does.
+    said: std::collections::BTreeSet<String>,
 }
 
 impl Session {
@@ -132,6 +138,7 @@ impl Session {
             confirm,
             config_override: None,
             opener: None,
+            said: Default::default(),
         }
     }
 
@@ -145,6 +152,11 @@ impl Session {
     /// text, or `section/key=value` paths).
     pub fn set_config_override(&mut self, text: Option<String>) {
         self.config_override = text;
+    }
+
+    /// The session's `--config` text, if any.
+    pub fn config_override_text(&self) -> Option<String> {
+        self.config_override.clone()
     }
 
     /// lvm.conf with the session's `--config` applied.
@@ -219,11 +231,51 @@ impl Session {
     /// warned about.
     pub fn scan(&mut self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>), LvmError> {
         let s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
+        self.say_scan_problems(&s);
+        let vgs = disk::assemble(&s);
+        self.say_disagreements(&s, &vgs, None);
+        Ok((s, vgs))
+    }
+
+    /// [`Session::scan`] without the warnings about disagreeing metadata:
+    /// for commands that name their VGs ([`Session::say_disagreements`]).
+    pub fn scan_quiet(&mut self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>), LvmError> {
+        let s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
+        self.say_scan_problems(&s);
+        let vgs = disk::assemble(&s);
+        Ok((s, vgs))
+    }
+
+    /// Devices a scan could not read, and damaged metadata area headers
+    /// (LVM's lines, once per session).
+    fn say_scan_problems(&mut self, s: &Scan) {
         for (p, why) in &s.problems {
             self.report.warn(&format!("WARNING: {}: {why}", p.display()));
         }
-        let vgs = disk::assemble(&s);
-        Ok((s, vgs))
+        for d in &s.damaged_mdas {
+            let lines = d.warnings();
+            if self.said.insert(lines.join("\n")) {
+                for line in &lines {
+                    self.report.warn(line);
+                }
+            }
+        }
+    }
+
+    /// LVM's warnings about the VGs (all, or those in `only`) whose
+    /// metadata disagrees between devices, each VG's once per session.
+    pub fn say_disagreements(&mut self, scan: &Scan, vgs: &BTreeMap<String, Vg>, only: Option<&[String]>) {
+        for d in disk::disagreements(scan, vgs) {
+            if only.is_some_and(|o| !o.contains(&d.vg)) {
+                continue;
+            }
+            let lines = d.warnings();
+            if self.said.insert(lines.join("\n")) {
+                for line in &lines {
+                    self.report.warn(line);
+                }
+            }
+        }
     }
 
     /// One VG by name (`Volume group "X" not found` otherwise; a shared VG
@@ -253,13 +305,31 @@ impl Session {
     }
 
     /// Writes a new version of the VG to its PVs, with backup and archive.
-    pub fn commit(&self, vg: &mut Vg) -> Result<(), LvmError> {
+    pub fn commit(&mut self, vg: &mut Vg) -> Result<(), LvmError> {
+        self.say_repairs(vg);
         Ok(disk::commit(&self.sd, vg, &self.cmdline)?)
+    }
+
+    /// LVM's line for each PV whose older copy a commit replaces.
+    fn say_repairs(&mut self, vg: &Vg) {
+        for p in &vg.stale {
+            let older = vg.disks.values().any(|d| &d.path == p && d.vg.as_ref().is_some_and(|m| m.vg.id == vg.vg.id));
+            if older {
+                let line = format!(
+                    "WARNING: updating old metadata to {} on {} for VG {}.",
+                    vg.vg.seqno + 1,
+                    p.display(),
+                    vg.vg.name
+                );
+                self.report.warn(&line);
+            }
+        }
     }
 
     /// [`Session::commit`] of a VG with missing PVs (flagged `MISSING`),
     /// for the repairs LVM allows then.
-    pub fn commit_missing(&self, vg: &mut Vg) -> Result<(), LvmError> {
+    pub fn commit_missing(&mut self, vg: &mut Vg) -> Result<(), LvmError> {
+        self.say_repairs(vg);
         Ok(disk::commit_missing(&self.sd, vg, &self.cmdline)?)
     }
 

@@ -244,3 +244,40 @@ pub fn pvscan_cache(s: &mut Session, c: &PvScanCache, pid: u32) -> Result<PvScan
     }
     activation::activate_vgs(s, &complete, Activation::AUTO)
 }
+
+/// `lvmdiskscan [-l]`: every device the session may look at with its
+/// size, the PVs marked, then the counts, as LVM 2.03 prints them. ulvm's
+/// devices are whole disks or files (no partitions). `pvs_only` (`-l`)
+/// lists only the PVs, without the disk and partition counts.
+pub fn lvmdiskscan(s: &mut Session, pvs_only: bool) -> Result<(), LvmError> {
+    if pvs_only {
+        s.warn("WARNING: only considering LVM devices");
+    }
+    let (scan, _) = s.scan_quiet(true)?;
+    let mut rows: Vec<(String, Sectors, bool)> = Vec::new();
+    for p in s.device_list()? {
+        let pv = scan.pvs.iter().find(|d| d.path == p);
+        let size = match pv {
+            Some(d) => d.dev.size(),
+            None if pvs_only => continue,
+            None => match crate::disk::open_device(&p, true) {
+                Ok(dev) => dev.size(),
+                Err(_) => continue,
+            },
+        };
+        rows.push((p.display().to_string(), size, pv.is_some()));
+    }
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    for (name, size, pv) in &rows {
+        s.print(format!("{name:<width$} [{:>15}] {}", size_long(*size), if *pv { "LVM physical volume" } else { "" }));
+    }
+    let plural = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    let pvs = rows.iter().filter(|r| r.2).count();
+    if !pvs_only {
+        s.print(plural(rows.len() - pvs, "disk"));
+        s.print(plural(0, "partition"));
+    }
+    s.print(plural(pvs, "LVM physical volume whole disk"));
+    s.print(plural(0, "LVM physical volume"));
+    Ok(())
+}

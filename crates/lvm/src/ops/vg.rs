@@ -51,7 +51,9 @@ impl VgCreate {
 /// (as vgcreate and vgextend do, recording them in the devices file as
 /// `command`). Refuses PVs that are in a VG, before writing anything.
 pub fn pvs_for_vg(s: &mut Session, paths: &[PathBuf], command: &str) -> Result<Vec<PvDisk>, LvmError> {
-    let (_, vgs) = s.scan(true)?;
+    // LVM checks the PVs before it reads a VG: no warnings about the VGs'
+    // metadata yet.
+    let (_, vgs) = s.scan_quiet(true)?;
     for p in paths {
         let in_vg = super::vg_of_device(&vgs, p)
             .map(|v| v.vg.name.clone())
@@ -227,8 +229,8 @@ pub fn vgremove(s: &mut Session, name: &str, force: bool) -> Result<(), LvmError
 pub fn vgextend(s: &mut Session, name: &str, paths: &[PathBuf]) -> Result<(), LvmError> {
     let _g = s.lock_global()?;
     let _l = s.lock_vg(name)?;
-    let mut vg = s.vg(name, false)?;
     let disks = pvs_for_vg(s, paths, "vgextend")?;
+    let mut vg = s.vg(name, false)?;
     for d in disks {
         let key = vg.vg.next_pv_key();
         let entry = pv_entry(key.clone(), &d, vg.vg.extent_size)?;

@@ -1,0 +1,104 @@
+//! `lvmdevices`: the devices file (`devices/system.devices`) listed and
+//! changed, as LVM 2.03's `lvmdevices` does. ulvm always uses its devices
+//! file (it is how ulvm knows which devices are its own), so there is no
+//! `use_devicesfile = 0` case. Entries keep LVM's format, which real LVM
+//! reads.
+
+use super::Session;
+use crate::disk::{self, DiskError};
+use crate::system::DevicesFile;
+use crate::LvmError;
+use std::path::{Path, PathBuf};
+
+/// One `lvmdevices` run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevicesAction {
+    /// No option: every entry.
+    List,
+    /// `--adddev PATH`.
+    Add(PathBuf),
+    /// `--deldev PATH`.
+    Del(PathBuf),
+    /// `--delpvid PVID`.
+    DelPvid(String),
+    /// `--check`: entries whose device no longer holds their PVID.
+    Check,
+    /// `--update`: entries given the PVIDs their devices hold.
+    Update,
+}
+
+/// The PVID (PV UUID without dashes) on a device, if it is a PV.
+fn pvid_on(p: &Path) -> Option<String> {
+    disk::read_pv(p, true).ok().flatten().map(|d| String::from_utf8_lossy(&d.label.uuid).into_owned())
+}
+
+/// One line of `lvmdevices`' list.
+pub fn entry_line(e: &crate::system::DeviceEntry) -> String {
+    let p = e.path.display();
+    format!("Device {p} IDTYPE={} IDNAME={p} DEVNAME={p} PVID={}", e.idtype, e.pvid.as_deref().unwrap_or("."))
+}
+
+/// `lvmdevices [--adddev|--deldev|--delpvid|--check|--update]`.
+pub fn lvmdevices(s: &mut Session, action: &DevicesAction) -> Result<(), LvmError> {
+    let path = s.sd.devices_file();
+    let exists = path.exists();
+    let mut df = DevicesFile::load(&path)?;
+    let save = |df: &DevicesFile| df.save(&path, "lvmdevices").map_err(|e| LvmError::from(DiskError::from(e)));
+    match action {
+        DevicesAction::List => {
+            if !exists {
+                return Err(LvmError::NotFound("Devices file does not exist.".into()));
+            }
+            for e in &df.entries {
+                s.print(entry_line(e));
+            }
+        }
+        DevicesAction::Add(p) => {
+            let p = std::fs::canonicalize(p)
+                .map_err(|_| LvmError::NotFound(format!("No device found for {}.", p.display())))?;
+            df.set(&p, pvid_on(&p));
+            save(&df)?;
+        }
+        DevicesAction::Del(p) => {
+            let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            if df.find(&p).is_none() {
+                return Err(LvmError::NotFound(format!("No devices file entry for {}.", p.display())));
+            }
+            df.remove(&p);
+            save(&df)?;
+        }
+        DevicesAction::DelPvid(id) => {
+            let Some(e) = df.entries.iter().find(|e| e.pvid.as_deref() == Some(id.as_str())).cloned() else {
+                return Err(LvmError::NotFound("Invalid PVID.".into()));
+            };
+            df.remove(&e.path);
+            save(&df)?;
+        }
+        DevicesAction::Check | DevicesAction::Update => {
+            let mut changed = false;
+            for e in &mut df.entries {
+                let now = pvid_on(&e.path);
+                if now != e.pvid {
+                    let p = e.path.display();
+                    match (&e.pvid, &now) {
+                        (Some(old), _) => s.report.warn(&format!("Devices file PVID {old} not found on device {p}.")),
+                        (None, Some(new)) => s.report.warn(&format!("Device {p} has PVID {new}.")),
+                        (None, None) => {}
+                    }
+                    if matches!(action, DevicesAction::Update) {
+                        e.pvid = now;
+                        changed = true;
+                    }
+                }
+            }
+            if matches!(action, DevicesAction::Update) {
+                if changed {
+                    save(&df)?;
+                } else {
+                    s.print("No update for devices file is needed.");
+                }
+            }
+        }
+    }
+    Ok(())
+}
