@@ -72,6 +72,12 @@ pub struct Layout {
     pub separator: Option<String>,
     /// `--reportformat json`, with the report's name (`lv`, `vg`, `pv`).
     pub json: Option<String>,
+    /// `--nameprefixes`: each cell as `LVM2_FIELD='value'`, unpadded.
+    pub name_prefixes: bool,
+    /// `--aligned`: padded columns even with a `--separator`.
+    pub aligned: bool,
+    /// `--rows`: one line per field, one word per object, unpadded.
+    pub rows: bool,
 }
 
 /// `-O` keys: a column index and whether the order is descending.
@@ -119,13 +125,35 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
         out.push_str("              ]\n          }\n      ]\n  }\n");
         return out;
     }
-    if let Some(sep) = &layout.separator {
+    let cell_text = |c: &Column, v: &Cell| {
+        if layout.name_prefixes {
+            format!("LVM2_{}='{}'", c.id.to_uppercase(), v.text)
+        } else {
+            v.text.clone()
+        }
+    };
+    if layout.rows {
+        let sep = layout.separator.as_deref().unwrap_or(" ");
+        for (i, c) in columns.iter().enumerate() {
+            let mut words: Vec<String> = Vec::new();
+            if layout.headings {
+                words.push(c.heading.clone());
+            }
+            words.extend(rows.iter().map(|r| cell_text(c, &r[i])));
+            out.push_str("  ");
+            out.push_str(&words.join(sep));
+            out.push('\n');
+        }
+        return out;
+    }
+    let plain_sep = if layout.name_prefixes && !layout.aligned { Some(" ") } else { None };
+    if let Some(sep) = layout.separator.as_deref().filter(|_| !layout.aligned).or(plain_sep) {
         let mut lines: Vec<String> = Vec::new();
         if layout.headings {
             lines.push(columns.iter().map(|c| c.heading.as_str()).collect::<Vec<_>>().join(sep));
         }
         for row in &rows {
-            lines.push(row.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(sep));
+            lines.push(columns.iter().zip(row).map(|(c, v)| cell_text(c, v)).collect::<Vec<_>>().join(sep));
         }
         for l in lines {
             out.push_str("  ");
@@ -156,11 +184,12 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
             spaces(out);
         }
     };
+    let sep = layout.separator.as_deref().filter(|_| layout.aligned).unwrap_or(" ");
     if layout.headings {
         out.push_str("  ");
         for (i, (c, &w)) in columns.iter().zip(&widths).enumerate() {
             if i > 0 {
-                out.push(' ');
+                out.push_str(sep);
             }
             push_cell(&mut out, &c.heading, w, Align::Left);
         }
@@ -170,7 +199,7 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
         out.push_str("  ");
         for (i, ((c, &w), v)) in columns.iter().zip(&widths).zip(row).enumerate() {
             if i > 0 {
-                out.push(' ');
+                out.push_str(sep);
             }
             push_cell(&mut out, &v.text, w, c.align);
         }
@@ -227,6 +256,22 @@ mod tests {
         assert!(sorted.starts_with("  snap"), "{sorted}");
         let sep = render(&cols, rows, &vec![], &Layout { separator: Some(":".into()), ..layout });
         assert_eq!(sep.lines().nth(1), Some("  base:owi-a-s---:32.00m:::0 "));
+    }
+
+    #[test]
+    fn test_aligned_rows_and_name_prefixes_lay_out_as_lvm() {
+        let cols = vec![col("vg_name", "VG", Align::Left, 0), col("pv_count", "#PV", Align::Right, 0)];
+        let rows = vec![vec![Cell::str("vg0"), Cell::num("2", 2.0)], vec![Cell::str("vg1"), Cell::num("1", 1.0)]];
+        let opts = |f: fn(&mut Layout)| {
+            let mut l = Layout { headings: true, separator: Some("|".into()), ..Default::default() };
+            f(&mut l);
+            render(&cols, rows.clone(), &vec![], &l)
+        };
+        // As LVM 2.03 lays them out (oracle7 096, 100, 103).
+        assert_eq!(opts(|l| l.aligned = true), "  VG |#PV\n  vg0|  2\n  vg1|  1\n");
+        assert_eq!(opts(|l| l.rows = true), "  VG|vg0|vg1\n  #PV|2|1\n");
+        let np = opts(|l| (l.name_prefixes, l.separator) = (true, None));
+        assert_eq!(np, "  VG #PV\n  LVM2_VG_NAME='vg0' LVM2_PV_COUNT='2'\n  LVM2_VG_NAME='vg1' LVM2_PV_COUNT='1'\n");
     }
 
     #[test]

@@ -157,6 +157,9 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("separator", None),
         value("reportformat", None),
         flag("aligned", None),
+        value("select", Some('S')),
+        flag("nameprefixes", None),
+        flag("rows", None),
     ];
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), value("restorefile", None), value("zero", Some('Z'))];
     const PVCHANGE: &[Opt] = &[value("allocatable", Some('x')), flag("all", Some('a'))];

@@ -11,7 +11,8 @@ use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
 use ulvm_lvm::model::{LogicalVolume, RaidRole, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
-use ulvm_lvm::report::{compare, render, Align, Cell, Column, Layout, SortSpec};
+use ulvm_lvm::report::{compare, render, Align, Cell, Column, Layout, SortKey, SortSpec};
+use ulvm_lvm::select::{FieldType, Help, Selection, Value, SELECTION_HELP};
 use ulvm_lvm::units::Units;
 use ulvm_lvm::Extents;
 
@@ -92,6 +93,8 @@ const LV_FIELDS: &[FieldDef] = &[
     f("lv_image_synced", "ImgSynced", L, 0),
     f("lv_initial_image_sync", "InitImgSync", L, 0),
     f("lv_role", "Role", L, 0),
+    f("lv_time", "CTime", L, 0),
+    f("lv_host", "Host", L, 0),
 ];
 /// `lvs --segments`: LVM's default columns, one row per segment.
 const LV_SEGMENTS_DEFAULT: &str = "lv_name,vg_name,lv_attr,stripes,segtype,seg_size";
@@ -171,6 +174,88 @@ fn int_cell(v: i64) -> Cell {
     Cell::num(v.to_string(), v as f64)
 }
 
+/// The type LVM gives a field in selections (`-S`).
+fn field_type(id: &str) -> FieldType {
+    match id {
+        "lv_size" | "origin_size" | "chunk_size" | "stripe_size" | "seg_start" | "seg_size" | "region_size"
+        | "vg_size" | "vg_free" | "vg_extent_size" | "pv_size" | "pv_free" | "pv_used" | "dev_size" | "pe_start" => {
+            FieldType::Size
+        }
+        "data_percent" | "snap_percent" | "copy_percent" | "sync_percent" | "metadata_percent" => FieldType::Percent,
+        "seg_count" | "lv_kernel_major" | "lv_kernel_minor" | "stripes" | "data_stripes" | "raid_mismatch_count"
+        | "raid_write_behind" | "raid_min_recovery_rate" | "raid_max_recovery_rate" | "pv_count" | "lv_count"
+        | "snap_count" | "vg_extent_count" | "vg_free_count" | "vg_seqno" | "max_lv" | "max_pv" | "pv_pe_count"
+        | "pv_pe_alloc_count" | "pv_mda_count" => FieldType::Number,
+        "lv_role" | "lv_tags" | "vg_tags" | "pv_tags" => FieldType::StringList,
+        "lv_time" => FieldType::Time,
+        _ => FieldType::String,
+    }
+}
+
+/// A cell as the typed value a selection compares.
+fn typed(id: &str, c: Cell) -> Value {
+    let num = match c.key {
+        SortKey::Num(v) if !c.text.is_empty() => Some(v),
+        _ => None,
+    };
+    match field_type(id) {
+        FieldType::String => Value::Str(c.text),
+        FieldType::Number => Value::Number(num.filter(|v| *v >= 0.0).map(|v| v as u64)),
+        FieldType::Size => Value::Size(num),
+        FieldType::Percent => Value::Percent(num.filter(|v| *v >= 0.0)),
+        FieldType::StringList => {
+            Value::List(if c.text.is_empty() { Vec::new() } else { c.text.split(',').map(String::from).collect() })
+        }
+        FieldType::Time => Value::Time(num.map(|v| v as i64)),
+    }
+}
+
+/// Where a selection's field comes from: the report's own objects, or
+/// (lvs, pvs) the VG they are in, as LVM lets `lvs -S vg_size>1g` do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Own,
+    Vg,
+}
+
+/// `-S`: the selection, or LVM's lines refusing it (exit 5).
+fn selection(a: &Args, kind: &str, defs: &'static [FieldDef], prefix: &str) -> Result<Option<Selection>> {
+    let Some(text) = a.get("select") else { return Ok(None) };
+    let vg_too = kind != "vgs";
+    let resolve = |name: &str| -> Option<(String, FieldType)> {
+        let id = find_field(defs, name, prefix)
+            .or_else(|| if vg_too { find_field(VG_FIELDS, name, "vg") } else { None })
+            .map(|d| d.id)?;
+        Some((id.to_string(), field_type(id)))
+    };
+    if text == "help" || text == "?" {
+        for l in SELECTION_HELP {
+            eprintln!("  {l}");
+        }
+        return Ok(Some(Selection::all()));
+    }
+    match Selection::parse(text, &resolve) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) => {
+            let mut lines: Vec<String> = Vec::new();
+            if e.help == Help::Selection {
+                lines.extend(SELECTION_HELP.iter().map(|l| l.to_string()));
+            }
+            lines.extend(e.lines);
+            Err(anyhow!(lines.join("\n")))
+        }
+    }
+}
+
+/// Where the selection's field `id` is found for this report.
+fn source(defs: &[FieldDef], id: &str) -> Source {
+    if defs.iter().any(|d| d.id == id) {
+        Source::Own
+    } else {
+        Source::Vg
+    }
+}
+
 pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let kind = ctx.cmd.clone();
     let (defs, default, prefix, json) = match kind.as_str() {
@@ -185,6 +270,11 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         Some("json") | Some("json_std") => Some(json.to_string()),
         Some(f) => return usage(format!("Invalid argument for --reportformat: {f}")),
     };
+    let sel = selection(a, &kind, defs, prefix)?;
+    let sel_fields: Vec<(String, Source)> = sel
+        .as_ref()
+        .map(|s| s.fields().into_iter().map(|f| (f.clone(), source(defs, &f))).collect())
+        .unwrap_or_default();
     let (scan, vgs) = ctx.scan(true)?;
     let selected: Vec<&Vg> = if a.pos.is_empty() || kind == "pvs" {
         vgs.values().filter(|v| shared_refusal(v).is_none()).collect()
@@ -257,6 +347,18 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                     let segs: Vec<Option<&Segment>> =
                         if per_seg { lv.segments.iter().map(Some).collect() } else { vec![None] };
                     for seg in segs {
+                        if let Some(sel) = &sel {
+                            let get = |f: &str| {
+                                let c = match sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s) {
+                                    Some(Source::Vg) => vg_cell(f, &view, &u),
+                                    _ => lv_cell(f, &view, lv, seg, &l, &u),
+                                };
+                                typed(f, c)
+                            };
+                            if !sel.matches(&get) {
+                                continue;
+                            }
+                        }
                         rows.push(all_cols.iter().map(|c| lv_cell(c.id, &view, lv, seg, &l, &u)).collect());
                     }
                 }
@@ -265,6 +367,11 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "vgs" => {
             for vg in &selected {
                 let view = View::new(vg);
+                if let Some(sel) = &sel {
+                    if !sel.matches(&|f: &str| typed(f, vg_cell(f, &view, &u))) {
+                        continue;
+                    }
+                }
                 rows.push(all_cols.iter().map(|c| vg_cell(c.id, &view, &u)).collect());
             }
         }
@@ -273,6 +380,19 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
             for (d, vg) in shown_pvs(&scan.pvs, &vgs, &wanted) {
                 let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
+                if let Some(sel) = &sel {
+                    let get = |f: &str| {
+                        let c = match (sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), view) {
+                            (Some(Source::Vg), Some(v)) => vg_cell(f, v, &u),
+                            (Some(Source::Vg), None) => Cell::str(""),
+                            _ => pv_cell(f, d, view, &u),
+                        };
+                        typed(f, c)
+                    };
+                    if !sel.matches(&get) {
+                        continue;
+                    }
+                }
                 rows.push(all_cols.iter().map(|c| pv_cell(c.id, d, view, &u)).collect());
             }
         }
@@ -287,7 +407,14 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     if rows.is_empty() && json.is_none() {
         return Ok(0);
     }
-    let layout = Layout { headings: !a.has("noheadings"), separator: a.get("separator").map(String::from), json };
+    let layout = Layout {
+        headings: !a.has("noheadings"),
+        separator: a.get("separator").map(String::from),
+        json,
+        name_prefixes: a.has("nameprefixes"),
+        aligned: a.has("aligned"),
+        rows: a.has("rows"),
+    };
     let columns: Vec<Column> = cols
         .iter()
         .map(|c| Column { id: c.id.into(), heading: c.heading.into(), align: c.align, min_width: c.min })
@@ -428,6 +555,11 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             })
         }
         "lv_role" => Cell::str(lv_role(view, lv)),
+        "lv_time" => match lv.creation_time {
+            Some(t) => Cell::num(super::display::format_time(t), t as f64),
+            None => Cell::num("", -1.0),
+        },
+        "lv_host" => Cell::str(lv.creation_host.clone().unwrap_or_default()),
         "stripes" | "data_stripes" => int_cell(match seg.map(|s| &s.kind) {
             Some(SegmentKind::Striped { stripes, .. }) => stripes.len() as i64,
             Some(SegmentKind::Raid(r)) => r.areas.len() as i64,
