@@ -182,10 +182,26 @@ fn field_type(id: &str) -> FieldType {
             FieldType::Size
         }
         "data_percent" | "snap_percent" | "copy_percent" | "sync_percent" | "metadata_percent" => FieldType::Percent,
-        "seg_count" | "lv_kernel_major" | "lv_kernel_minor" | "stripes" | "data_stripes" | "raid_mismatch_count"
-        | "raid_write_behind" | "raid_min_recovery_rate" | "raid_max_recovery_rate" | "pv_count" | "lv_count"
-        | "snap_count" | "vg_extent_count" | "vg_free_count" | "vg_seqno" | "max_lv" | "max_pv" | "pv_pe_count"
-        | "pv_pe_alloc_count" | "pv_mda_count" => FieldType::Number,
+        "seg_count"
+        | "lv_kernel_major"
+        | "lv_kernel_minor"
+        | "stripes"
+        | "data_stripes"
+        | "raid_mismatch_count"
+        | "raid_write_behind"
+        | "raid_min_recovery_rate"
+        | "raid_max_recovery_rate"
+        | "pv_count"
+        | "lv_count"
+        | "snap_count"
+        | "vg_extent_count"
+        | "vg_free_count"
+        | "vg_seqno"
+        | "max_lv"
+        | "max_pv"
+        | "pv_pe_count"
+        | "pv_pe_alloc_count"
+        | "pv_mda_count" => FieldType::Number,
         "lv_role" | "lv_tags" | "vg_tags" | "pv_tags" => FieldType::StringList,
         "lv_time" => FieldType::Time,
         _ => FieldType::String,
