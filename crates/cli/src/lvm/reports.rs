@@ -6,6 +6,7 @@ use super::{usage, Ctx};
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
 use ulvm_blockdev::Sectors;
+use ulvm_lvm::alloc::{pv_segments, PvSeg};
 use ulvm_lvm::disk::{PvDisk, Vg};
 use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
 use ulvm_lvm::model::{LogicalVolume, RaidRole, Segment, SegmentKind};
@@ -135,8 +136,13 @@ const PV_FIELDS: &[FieldDef] = &[
     f("pv_pe_alloc_count", "Alloc", R, 0),
     f("pv_mda_count", "#PMda", R, 0),
     f("pv_allocatable", "Allocatable", L, 0),
+    s("pvseg_start", "Start", R, 0),
+    s("pvseg_size", "SSize", R, 0),
+    s("lv_name", "LV", L, 0),
 ];
 const PV_DEFAULT: &str = "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free";
+/// `pvs --segments`: LVM's default columns, one row per PV segment.
+const PV_SEGMENTS_DEFAULT: &str = "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free,pvseg_start,pvseg_size";
 
 /// The field for a `-o` name: exact, or with the report's prefix.
 fn find_field<'a>(defs: &'a [FieldDef], name: &str, prefix: &str) -> Option<&'a FieldDef> {
@@ -201,7 +207,9 @@ fn field_type(id: &str) -> FieldType {
         | "max_pv"
         | "pv_pe_count"
         | "pv_pe_alloc_count"
-        | "pv_mda_count" => FieldType::Number,
+        | "pv_mda_count"
+        | "pvseg_start"
+        | "pvseg_size" => FieldType::Number,
         "lv_role" | "lv_tags" | "vg_tags" | "pv_tags" => FieldType::StringList,
         "lv_time" => FieldType::Time,
         _ => FieldType::String,
@@ -279,7 +287,11 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "vgs" => (VG_FIELDS, VG_DEFAULT, "vg", "vg"),
         _ => (PV_FIELDS, PV_DEFAULT, "pv", "pv"),
     };
-    let default = if kind == "lvs" && a.has("segments") { LV_SEGMENTS_DEFAULT } else { default };
+    let default = match kind.as_str() {
+        "lvs" if a.has("segments") => LV_SEGMENTS_DEFAULT,
+        "pvs" if a.has("segments") => PV_SEGMENTS_DEFAULT,
+        _ => default,
+    };
     let cols = columns(defs, default, prefix, &a.all("options")).map_err(|e| super::Usage(e.to_string()))?;
     let json = match a.get("reportformat") {
         None | Some("basic") => None,
@@ -394,22 +406,35 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         _ => {
             let wanted: Vec<std::path::PathBuf> = a.pos.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
             let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
+            // `--segments`, or a segment's field, makes a row of each PV segment.
+            let per_seg = a.has("segments") || all_cols.iter().chain(&cols).any(|c| c.seg);
+            let segs: BTreeMap<&str, BTreeMap<String, Vec<PvSeg>>> =
+                vgs.iter().map(|(n, v)| (n.as_str(), pv_segments(&v.vg))).collect();
+            let orphan = [PvSeg { pe: Extents(0), len: Extents(0), used_by: None }];
             for (d, vg) in shown_pvs(&scan.pvs, &vgs, &wanted) {
                 let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
-                if let Some(sel) = &sel {
-                    let get = |f: &str| {
-                        let c = match (sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), view) {
-                            (Some(Source::Vg), Some(v)) => vg_cell(f, v, &u),
-                            (Some(Source::Vg), None) => Cell::str(""),
-                            _ => pv_cell(f, d, view, &u),
+                let key = vg.and_then(|v| v.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p.key.clone())));
+                let pv_segs: Vec<Option<&PvSeg>> = match (per_seg, &key) {
+                    (false, _) => vec![None],
+                    (true, Some((v, k))) => segs[v.vg.name.as_str()].get(k).into_iter().flatten().map(Some).collect(),
+                    (true, None) => orphan.iter().map(Some).collect(),
+                };
+                for seg in pv_segs {
+                    if let Some(sel) = &sel {
+                        let get = |f: &str| {
+                            let c = match (sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), view) {
+                                (Some(Source::Vg), Some(v)) => vg_cell(f, v, &u),
+                                (Some(Source::Vg), None) => Cell::str(""),
+                                _ => pv_cell(f, d, view, seg, &u),
+                            };
+                            typed(f, c)
                         };
-                        typed(f, c)
-                    };
-                    if !sel.matches(&get) {
-                        continue;
+                        if !sel.matches(&get) {
+                            continue;
+                        }
                     }
+                    rows.push(all_cols.iter().map(|c| pv_cell(c.id, d, view, seg, &u)).collect());
                 }
-                rows.push(all_cols.iter().map(|c| pv_cell(c.id, d, view, &u)).collect());
             }
         }
     }
@@ -653,7 +678,7 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
     }
 }
 
-fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, u: &Units) -> Cell {
+fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, seg: Option<&PvSeg>, u: &Units) -> Cell {
     let vg = view.map(|v| v.vg);
     let entry = view.and_then(|v| v.vg.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p)));
     let pe_start = d.pe_start();
@@ -687,6 +712,16 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, u: &Units) -> Cell {
         "pv_pe_count" => int_cell(count.0 as i64),
         "pv_pe_alloc_count" => int_cell(alloc_n.0 as i64),
         "pv_mda_count" => int_cell(d.label.metadata_areas.len() as i64),
+        "pvseg_start" => int_cell(seg.map(|s| s.pe.0 as i64).unwrap_or(0)),
+        "pvseg_size" => int_cell(seg.map(|s| s.len.0 as i64).unwrap_or(0)),
+        // The LV a PV segment belongs to (bracketed when hidden, as lvs -a).
+        "lv_name" => Cell::str(match (seg.and_then(|s| s.used_by.as_ref()), view) {
+            (Some((name, _)), Some(v)) => match v.vg.vg.lv(name) {
+                Some(lv) if !v.visible(lv) => format!("[{name}]"),
+                _ => name.clone(),
+            },
+            _ => String::new(),
+        }),
         _ => Cell::str(""),
     }
 }
