@@ -22,6 +22,7 @@ macro_rules! report_forms {
     [ -O|--sort String ]
     [ -S|--select String ]
     [    --aligned ]
+    [    --binary ]
     [    --nameprefixes ]
     [    --noheadings ]
     [    --reportformat basic|json ]

@@ -160,6 +160,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("select", Some('S')),
         flag("nameprefixes", None),
         flag("rows", None),
+        flag("binary", None),
     ];
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), value("restorefile", None), value("zero", Some('Z'))];
     const PVCHANGE: &[Opt] = &[value("allocatable", Some('x')), flag("all", Some('a'))];

@@ -96,6 +96,16 @@ const LV_FIELDS: &[FieldDef] = &[
     f("lv_role", "Role", L, 0),
     f("lv_time", "CTime", L, 0),
     f("lv_host", "Host", L, 0),
+    f("lv_merging", "Merging", R, 10),
+    f("lv_snapshot_invalid", "SnapInvalid", R, 15),
+    f("lv_allocation_locked", "AllocLock", R, 10),
+    f("lv_active", "Active", L, 0),
+    f("lv_permissions", "LPerms", L, 0),
+    f("lv_allocation_policy", "AllocPol", L, 10),
+    f("lv_full_name", "LV", L, 0),
+    f("origin_uuid", "Origin UUID", L, 38),
+    f("lv_when_full", "WhenFull", L, 15),
+    f("lv_check_needed", "CheckNeeded", R, 15),
 ];
 /// `lvs --segments`: LVM's default columns, one row per segment.
 const LV_SEGMENTS_DEFAULT: &str = "lv_name,vg_name,lv_attr,stripes,segtype,seg_size";
@@ -118,6 +128,9 @@ const VG_FIELDS: &[FieldDef] = &[
     f("max_lv", "MaxLV", R, 0),
     f("max_pv", "MaxPV", R, 0),
     f("vg_autoactivation", "AutoAct", L, 0),
+    f("vg_exported", "Exported", R, 10),
+    f("vg_partial", "Partial", R, 10),
+    f("vg_clustered", "Clustered", R, 10),
 ];
 const VG_DEFAULT: &str = "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free";
 
@@ -135,7 +148,9 @@ const PV_FIELDS: &[FieldDef] = &[
     f("pv_pe_count", "PE", R, 0),
     f("pv_pe_alloc_count", "Alloc", R, 0),
     f("pv_mda_count", "#PMda", R, 0),
-    f("pv_allocatable", "Allocatable", L, 0),
+    f("pv_allocatable", "Allocatable", R, 0),
+    f("pv_exported", "Exported", R, 10),
+    f("pv_missing", "Missing", R, 10),
     s("pvseg_start", "Start", R, 0),
     s("pvseg_size", "SSize", R, 0),
     s("lv_name", "LV", L, 0),
@@ -171,6 +186,30 @@ fn columns(defs: &'static [FieldDef], default: &str, prefix: &str, o: &[&str]) -
     }
     names.iter().map(|n| find_field(defs, n, prefix).ok_or_else(|| anyhow!("Unrecognised field: {n}"))).collect()
 }
+
+/// A binary field: its word when true, blank when false, `unknown` when
+/// it does not apply; `--binary` prints 1, 0 or -1 instead.
+fn bin(word: &str, v: Option<bool>) -> Cell {
+    match v {
+        Some(true) => Cell::num(word, 1.0),
+        Some(false) => Cell::num("", 0.0),
+        None => Cell::num("unknown", -1.0),
+    }
+}
+
+/// The fields LVM prints as 0/1/-1 with `--binary`.
+const BINARY_FIELDS: &[&str] = &[
+    "lv_merging",
+    "lv_snapshot_invalid",
+    "lv_allocation_locked",
+    "lv_check_needed",
+    "vg_exported",
+    "vg_partial",
+    "vg_clustered",
+    "pv_allocatable",
+    "pv_exported",
+    "pv_missing",
+];
 
 fn size_cell(u: &Units, sectors: Sectors) -> Cell {
     Cell::num(u.size(sectors), sectors.0 as f64)
@@ -442,6 +481,15 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     // those are computed as hidden cells after the shown ones.
     rows.sort_by(|a, b| compare(a, b, &sort));
     let sort: SortSpec = Vec::new();
+    if a.has("binary") {
+        for (i, _) in cols.iter().enumerate().filter(|(_, c)| BINARY_FIELDS.contains(&c.id)) {
+            for r in &mut rows {
+                if let SortKey::Num(v) = r[i].key {
+                    r[i].text = format!("{}", v as i64);
+                }
+            }
+        }
+    }
     for r in &mut rows {
         r.truncate(cols.len());
     }
@@ -601,6 +649,25 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             None => Cell::num("", -1.0),
         },
         "lv_host" => Cell::str(lv.creation_host.clone().unwrap_or_default()),
+        "lv_merging" => bin(
+            "merging",
+            Some(snap.as_ref().is_some_and(|s| s.merging) || view.snaps.of_origin(&lv.name).any(|s| s.merging)),
+        ),
+        "lv_snapshot_invalid" => bin("snapshot invalid", snap.as_ref().map(|_| l.invalid)),
+        "lv_allocation_locked" => bin("allocation locked", Some(lv.has_status(ulvm_lvm::model::LOCKED))),
+        "lv_check_needed" => bin("check needed", None),
+        "lv_active" => Cell::str(if l.dev.is_some() { "active" } else { "" }),
+        "lv_permissions" => Cell::str(match (&l.dev, lv.has_status("WRITE")) {
+            (None, _) => "unknown",
+            (Some(_), true) => "writeable",
+            (Some(_), false) => "read-only",
+        }),
+        "lv_allocation_policy" => Cell::str(lv.allocation_policy().unwrap_or("inherit").to_string()),
+        "lv_full_name" => Cell::str(format!("{}/{}", vg.vg.name, lv.name)),
+        "origin_uuid" => {
+            Cell::str(snap.as_ref().and_then(|s| view.lv(&s.origin)).map(|o| o.id.to_string()).unwrap_or_default())
+        }
+        "lv_when_full" => Cell::str(""),
         "stripes" | "data_stripes" => int_cell(match seg.map(|s| &s.kind) {
             Some(SegmentKind::Striped { stripes, .. }) => stripes.len() as i64,
             Some(SegmentKind::Raid(r)) => r.areas.len() as i64,
@@ -674,6 +741,9 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
         "max_lv" => int_cell(v.max_lv as i64),
         "max_pv" => int_cell(v.max_pv as i64),
         "vg_autoactivation" => Cell::str(if v.autoactivation() { "enabled" } else { "" }),
+        "vg_exported" => bin("exported", Some(v.status.iter().any(|s| s == "EXPORTED"))),
+        "vg_partial" => bin("partial", Some(!vg.missing.is_empty())),
+        "vg_clustered" => bin("clustered", Some(v.status.iter().any(|s| s == "CLUSTERED"))),
         _ => Cell::str(""),
     }
 }
@@ -699,10 +769,9 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, seg: Option<&PvSeg>, u: &U
             Some((_, p)) => format!("{}--", if p.status.iter().any(|s| s == "ALLOCATABLE") { 'a' } else { 'u' }),
             None => "---".into(),
         }),
-        "pv_allocatable" => Cell::str(match entry {
-            Some((_, p)) if p.status.iter().any(|s| s == "ALLOCATABLE") => "allocatable",
-            _ => "",
-        }),
+        "pv_allocatable" => bin("allocatable", Some(entry.is_some_and(|(_, p)| p.allocatable()))),
+        "pv_exported" => bin("exported", Some(vg.is_some_and(|v| v.vg.status.iter().any(|s| s == "EXPORTED")))),
+        "pv_missing" => bin("missing", Some(entry.is_some_and(|(_, p)| p.status.iter().any(|s| s == "MISSING")))),
         "pv_size" => size_cell(u, size),
         "pv_free" => size_cell(u, free),
         "pv_used" => size_cell(u, size - free),
