@@ -148,11 +148,11 @@ const PV_FIELDS: &[FieldDef] = &[
     f("pv_pe_count", "PE", R, 0),
     f("pv_pe_alloc_count", "Alloc", R, 0),
     f("pv_mda_count", "#PMda", R, 0),
-    f("pv_allocatable", "Allocatable", R, 0),
+    f("pv_allocatable", "Allocatable", R, 11),
     f("pv_exported", "Exported", R, 10),
     f("pv_missing", "Missing", R, 10),
-    s("pvseg_start", "Start", R, 0),
-    s("pvseg_size", "SSize", R, 0),
+    s("pvseg_start", "Start", R, 5),
+    s("pvseg_size", "SSize", R, 5),
     s("lv_name", "LV", L, 0),
 ];
 const PV_DEFAULT: &str = "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free";

@@ -104,6 +104,8 @@ fn test_string_lists_strict_subset_and_any() {
     assert_eq!(m("tags={t2}"), [true, true, false]);
     assert_eq!(m("tags=[t2]"), [false, true, false]);
     assert_eq!(m("tags=[t1,t2]"), [true, false, false]);
+    assert_eq!(m("tags={t1,t2}"), [true, false, false]);
+    assert_eq!(m("tags={t1,t3}"), [false, false, false]);
     assert_eq!(m("tags={t1||t3}"), [true, false, false]);
     assert_eq!(m("tags=[t1||t2]"), [true, true, false]);
     assert_eq!(m("tags=\"\""), [false, false, true]);
