@@ -794,10 +794,7 @@ fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
         ("077", "LVM prints its whole field list (-o help) before an unknown selection field"),
         ("087", "a bad regex: LVM's own regex engine's lines"),
         ("092", "vgs selecting on a PV's field"),
-        ("105", "--unbuffered: LVM's processing order"),
-        ("106", "--unbuffered"),
         ("110", "-c: LVM's getopt message"),
-        ("112", "lv_time and lv_host: the guest's clock and host name"),
         ("113", "lv_full_name, lv_parent, lv_layout, read-ahead, lv_active_locally and other fields"),
         ("115", "vg_permissions, vg_mda_* and other VG fields"),
         ("116", "pv_in_use, pv_major, pv_mda_* and other PV fields"),
@@ -851,9 +848,24 @@ fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
         if NOT_YET.iter().any(|(m, _)| m == n) {
             continue;
         }
+        if n == "112" {
+            // lv_time and lv_host: the guest's clock and name, not ours.
+            r.check_with(n, |l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                match w.as_slice() {
+                    [lv, date, time, zone, _host]
+                        if date.len() == 10 && time.len() == 8 && (zone.starts_with('+') || zone.starts_with('-')) =>
+                    {
+                        format!("{lv} TIME HOST")
+                    }
+                    _ => l.to_string(),
+                }
+            });
+            continue;
+        }
         r.check(n);
     }
     d.stop();
-    assert_eq!(r.checked, 111);
+    assert_eq!(r.checked, 114);
     r.assert_matched();
 }

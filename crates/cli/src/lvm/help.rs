@@ -29,6 +29,7 @@ macro_rules! report_forms {
     [    --rows ]
     [    --segments ]
     [    --separator String ]
+    [    --unbuffered ]
     [ COMMON_OPTIONS ]
     [ ",
             $what,

@@ -161,6 +161,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("nameprefixes", None),
         flag("rows", None),
         flag("binary", None),
+        flag("unbuffered", None),
     ];
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), value("restorefile", None), value("zero", Some('Z'))];
     const PVCHANGE: &[Opt] = &[value("allocatable", Some('x')), flag("all", Some('a'))];

@@ -362,6 +362,15 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
         out
     };
+    // `--unbuffered` prints each row as it is made, in LVM's order of
+    // VGs (the VG on the last device first) and of LVs (the metadata's),
+    // unless `-O` asks for an order.
+    let unsorted = a.has("unbuffered") && a.get("sort").is_none();
+    let mut selected = selected;
+    if unsorted {
+        let order = ulvm_lvm::ops::scan::order(&scan, &vgs);
+        selected.sort_by_key(|v| order.iter().position(|n| *n == v.vg.name).unwrap_or(usize::MAX));
+    }
     let mut all_cols = cols.clone();
     let mut sort: SortSpec = Vec::new();
     let sort_arg = a.get("sort").map(String::from).unwrap_or_else(|| match kind.as_str() {
@@ -479,7 +488,9 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     }
     // LVM sorts by fields it does not show too (lvs: by VG, then LV):
     // those are computed as hidden cells after the shown ones.
-    rows.sort_by(|a, b| compare(a, b, &sort));
+    if !unsorted {
+        rows.sort_by(|a, b| compare(a, b, &sort));
+    }
     let sort: SortSpec = Vec::new();
     if a.has("binary") {
         for (i, _) in cols.iter().enumerate().filter(|(_, c)| BINARY_FIELDS.contains(&c.id)) {
