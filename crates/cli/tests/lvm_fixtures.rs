@@ -793,7 +793,6 @@ fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
     const NOT_YET: &[(&str, &str)] = &[
         ("077", "LVM prints its whole field list (-o help) before an unknown selection field"),
         ("087", "a bad regex: LVM's own regex engine's lines"),
-        ("092", "vgs selecting on a PV's field"),
         ("110", "-c: LVM's getopt message"),
         ("113", "lv_full_name, lv_parent, lv_layout, read-ahead, lv_active_locally and other fields"),
         ("115", "vg_permissions, vg_mda_* and other VG fields"),
@@ -866,6 +865,6 @@ fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
         r.check(n);
     }
     d.stop();
-    assert_eq!(r.checked, 114);
+    assert_eq!(r.checked, 115);
     r.assert_matched();
 }

@@ -395,6 +395,8 @@ fn test_real_lvm_selects_and_reports_as_ulvm() {
         same(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_size", "-S", sel, &vg]);
     }
     same(&["vgs", "--noheadings", "-o", "vg_name", "-S", "lv_count>1 && vg_free>1m", &vg]);
+    same(&["vgs", "--noheadings", "-o", "vg_name", "-S", "pv_free>50m && pv_pe_alloc_count>1", &vg]);
+    same(&["vgs", "--noheadings", "-o", "vg_name", "-S", "pv_free>60m || pv_pe_alloc_count>100", &vg]);
     same(&["pvs", "--noheadings", "-o", "pv_name,pv_free", "-S", "pv_free>10m || pv_name=~b.img"]);
     same(&["pvs", "--segments", "--noheadings", "-o", "pv_name,pvseg_start,pvseg_size,lv_name"]);
     same(&["pvs", "--segments", "--noheadings", "-o", "pv_name,pvseg_start", "-S", "pvseg_size>2"]);

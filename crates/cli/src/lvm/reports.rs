@@ -279,16 +279,17 @@ fn typed(id: &str, c: Cell) -> Value {
 enum Source {
     Own,
     Vg,
+    /// vgs: a field of one of the VG's PVs (the VG is selected when one
+    /// of its PVs is).
+    Pv,
 }
 
 /// `-S`: the selection, or LVM's lines refusing it (exit 5).
 fn selection(a: &Args, kind: &str, defs: &'static [FieldDef], prefix: &str) -> Result<Option<Selection>> {
     let Some(text) = a.get("select") else { return Ok(None) };
-    let vg_too = kind != "vgs";
+    let other = if kind == "vgs" { (PV_FIELDS, "pv") } else { (VG_FIELDS, "vg") };
     let resolve = |name: &str| -> Option<(String, FieldType)> {
-        let id = find_field(defs, name, prefix)
-            .or_else(|| if vg_too { find_field(VG_FIELDS, name, "vg") } else { None })
-            .map(|d| d.id)?;
+        let id = find_field(defs, name, prefix).or_else(|| find_field(other.0, name, other.1)).map(|d| d.id)?;
         Some((id.to_string(), field_type(id)))
     };
     if text == "help" || text == "?" {
@@ -314,8 +315,10 @@ fn selection(a: &Args, kind: &str, defs: &'static [FieldDef], prefix: &str) -> R
 fn source(defs: &[FieldDef], id: &str) -> Source {
     if defs.iter().any(|d| d.id == id) {
         Source::Own
-    } else {
+    } else if VG_FIELDS.iter().any(|d| d.id == id) {
         Source::Vg
+    } else {
+        Source::Pv
     }
 }
 
@@ -444,7 +447,19 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             for vg in &selected {
                 let view = View::new(vg);
                 if let Some(sel) = &sel {
-                    if !sel.matches(&|f: &str| typed(f, vg_cell(f, &view, &u))) {
+                    let by_pv = sel_fields.iter().any(|(_, s)| *s == Source::Pv);
+                    let pvs: Vec<Option<&PvDisk>> =
+                        if by_pv { vg.disks.values().map(Some).collect() } else { vec![None] };
+                    let matches = |d: Option<&PvDisk>| {
+                        sel.matches(&|f: &str| {
+                            let c = match (sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), d) {
+                                (Some(Source::Pv), Some(d)) => pv_cell(f, d, Some(&view), None, &u),
+                                _ => vg_cell(f, &view, &u),
+                            };
+                            typed(f, c)
+                        })
+                    };
+                    if !pvs.into_iter().any(matches) {
                         continue;
                     }
                 }
