@@ -6,6 +6,8 @@
 //! Which fields exist and what they hold is the command's business; this
 //! module only lays out what it is given.
 
+pub mod lvm_fields;
+
 use std::cmp::Ordering;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +210,29 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
     out
 }
 
+/// LVM's list of report fields (`-o help`: with each section's `_all`;
+/// `-S help` and an unknown selection field: with each field's type), one
+/// line each, without the two-space indent of LVM's messages.
+pub fn field_help(with_types: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for sec in lvm_fields::SECTIONS {
+        out.push(sec.title.to_string());
+        out.push("-".repeat(sec.title.len()));
+        if let (Some(all), false) = (sec.all, with_types) {
+            out.push(format!("  {all:<27} - All fields in this section."));
+        }
+        for (name, desc, ty) in sec.fields {
+            if with_types {
+                out.push(format!("  {name:<27} - {desc} [{ty}]"));
+            } else {
+                out.push(format!("  {name:<27} - {desc}"));
+            }
+        }
+        out.push(" ".into());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +281,19 @@ mod tests {
         assert!(sorted.starts_with("  snap"), "{sorted}");
         let sep = render(&cols, rows, &vec![], &Layout { separator: Some(":".into()), ..layout });
         assert_eq!(sep.lines().nth(1), Some("  base:owi-a-s---:32.00m:::0 "));
+    }
+
+    fn oracle7(file: &str) -> Vec<String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/oracle7/");
+        let text = std::fs::read_to_string(format!("{path}{file}")).unwrap();
+        text.lines().map(|l| l.strip_prefix("  ").unwrap_or(l).to_string()).collect()
+    }
+
+    #[test]
+    fn test_field_help_is_lvms_list() {
+        assert_eq!(field_help(false), oracle7("123-lvs-o-help.err"));
+        let typed = field_help(true);
+        assert_eq!(typed[..], oracle7("077-err-unknown-field.err")[..typed.len()]);
     }
 
     #[test]

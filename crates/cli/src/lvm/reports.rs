@@ -12,7 +12,7 @@ use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
 use ulvm_lvm::model::{LogicalVolume, RaidRole, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
-use ulvm_lvm::report::{compare, render, Align, Cell, Column, Layout, SortKey, SortSpec};
+use ulvm_lvm::report::{compare, field_help, render, Align, Cell, Column, Layout, SortKey, SortSpec};
 use ulvm_lvm::select::{FieldType, Help, Selection, Value, SELECTION_HELP};
 use ulvm_lvm::units::Units;
 use ulvm_lvm::Extents;
@@ -292,18 +292,14 @@ fn selection(a: &Args, kind: &str, defs: &'static [FieldDef], prefix: &str) -> R
         let id = find_field(defs, name, prefix).or_else(|| find_field(other.0, name, other.1)).map(|d| d.id)?;
         Some((id.to_string(), field_type(id)))
     };
-    if text == "help" || text == "?" {
-        for l in SELECTION_HELP {
-            eprintln!("  {l}");
-        }
-        return Ok(Some(Selection::all()));
-    }
     match Selection::parse(text, &resolve) {
         Ok(s) => Ok(Some(s)),
         Err(e) => {
             let mut lines: Vec<String> = Vec::new();
-            if e.help == Help::Selection {
-                lines.extend(SELECTION_HELP.iter().map(|l| l.to_string()));
+            match e.help {
+                Help::Selection => lines.extend(SELECTION_HELP.iter().map(|l| l.to_string())),
+                Help::Fields => lines.extend(field_help(true)),
+                Help::None => {}
             }
             lines.extend(e.lines);
             Err(anyhow!(lines.join("\n")))
@@ -334,12 +330,28 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "pvs" if a.has("segments") => PV_SEGMENTS_DEFAULT,
         _ => default,
     };
+    // `-o help` (or `?`): LVM's list of fields, and nothing else.
+    let wants_help = |spec: &&str| spec.trim_start_matches('+').split(',').any(|n| n == "help" || n == "?");
+    if a.all("options").iter().any(wants_help) {
+        for l in field_help(false) {
+            eprintln!("  {l}");
+        }
+        return Ok(0);
+    }
     let cols = columns(defs, default, prefix, &a.all("options")).map_err(|e| super::Usage(e.to_string()))?;
     let json = match a.get("reportformat") {
         None | Some("basic") => None,
         Some("json") | Some("json_std") => Some(json.to_string()),
         Some(f) => return usage(format!("Invalid argument for --reportformat: {f}")),
     };
+    // `-S help` (or `?`): the fields with their types, the operators, and
+    // no report.
+    if matches!(a.get("select"), Some("help" | "?")) {
+        for l in field_help(true).iter().map(String::as_str).chain(SELECTION_HELP.iter().copied()) {
+            eprintln!("  {l}");
+        }
+        return Ok(0);
+    }
     let sel = selection(a, &kind, defs, prefix)?;
     let sel_fields: Vec<(String, Source)> = sel
         .as_ref()
