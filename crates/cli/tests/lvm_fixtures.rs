@@ -791,12 +791,9 @@ fn test_the_sixth_oracle_session_replayed_matches_real_lvm() {
 fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet, and why.
     const NOT_YET: &[(&str, &str)] = &[
-        ("087", "a bad regex: LVM's own regex engine's lines"),
-        ("110", "-c: LVM's getopt message"),
         ("113", "lv_full_name, lv_parent, lv_layout, read-ahead, lv_active_locally and other fields"),
         ("115", "vg_permissions, vg_mda_* and other VG fields"),
         ("116", "pv_in_use, pv_major, pv_mda_* and other PV fields"),
-        ("121", "seg_start_pe, seg_size_pe"),
         ("127", "lvm fullreport"),
         ("128", "lvm fullreport"),
         ("129", "lvm fullreport"),
@@ -860,6 +857,6 @@ fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
         r.check(n);
     }
     d.stop();
-    assert_eq!(r.checked, 120);
+    assert_eq!(r.checked, 123);
     r.assert_matched();
 }

@@ -535,7 +535,16 @@ impl Parser<'_> {
                 )]));
             }
             let re = Regex::new(pattern).map_err(|_| {
-                plain(vec![format!("dm_report: failed to create regex matcher for selection field {field}")])
+                // LVM's own regex engine says why first; its words for an
+                // unclosed group are known (oracle7 087).
+                let mut lines = Vec::new();
+                if pattern.matches('(').count() > pattern.matches(')').count() {
+                    lines.extend(["missing ')' in regular expression"; 2].map(String::from));
+                }
+                lines.push("Parse error in regex".into());
+                lines.push("Couldn't parse regex".into());
+                lines.push(format!("dm_report: failed to create regex matcher for selection field {field}"));
+                plain(lines)
             })?;
             return Ok((Node::Item(Cond { field, op, value: Operand::Regex(Box::new(re)) }), skip_space(rest)));
         }

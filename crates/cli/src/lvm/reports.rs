@@ -81,6 +81,8 @@ const LV_FIELDS: &[FieldDef] = &[
     s("stripe_size", "Stripe", R, 0),
     s("seg_start", "Start", R, 0),
     s("seg_size", "SSize", R, 0),
+    s("seg_start_pe", "Start", R, 5),
+    s("seg_size_pe", "SSize", R, 5),
     s("region_size", "Region", R, 0),
     f("lv_autoactivation", "AutoAct", L, 0),
     f("sync_percent", "Cpy%Sync", L, 0),
@@ -721,6 +723,8 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         ),
         "seg_start" => size_cell(u, seg.map(|s| es.to_sectors(s.start_extent)).unwrap_or_default()),
         "seg_size" => size_cell(u, seg.map(|s| es.to_sectors(s.extent_count)).unwrap_or_default()),
+        "seg_start_pe" => int_cell(seg.map(|s| s.start_extent.0 as i64).unwrap_or(0)),
+        "seg_size_pe" => int_cell(seg.map(|s| s.extent_count.0 as i64).unwrap_or(0)),
         "lv_autoactivation" => Cell::str(if lv.autoactivation() { "enabled" } else { "" }),
         _ => Cell::str(""),
     }
