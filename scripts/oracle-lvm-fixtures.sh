@@ -1426,6 +1426,30 @@ cap tags-ne lvs -S 'lv_tags!={t1}'
 cap tags-regex lvs -S 'lv_tags=~t'
 cap tags-vg vgs -S 'vg_tags=vgt'
 cap tags-vg-in-lvs lvs -S 'vg_tags={vgt}'
+# -S on the commands that change things (tags above do not matter here).
+cap lvchange-select-an lvchange -an -S lv_name=lv2
+cap lvs-after-lvchange-select lvs -o lv_name,lv_attr
+cap lvchange-select-ay lvchange -ay -S 'lv_name=lv2 || lv_name=other'
+cap lvs-after-lvchange-select-ay lvs -o lv_name,lv_attr
+cap lvchange-select-nomatch lvchange -an -S lv_name=nomatch
+cap lvchange-select-vg lvchange -an -S 'lv_size>8m' vg0
+cap lvs-after-lvchange-select-vg lvs -o lv_name,lv_attr
+cap lvchange-select-bad lvchange -an -S foo=1
+cap lvchange-select-both lvchange -ay -S lv_name=lv2 vg0/str
+cap lvs-after-lvchange-select-both lvs -o lv_name,lv_attr
+cap vgchange-select-an vgchange -an -S vg_name=vg1
+cap vgchange-select-ay vgchange -ay -S 'vg_free>0'
+cap vgchange-select-nomatch vgchange -an -S vg_name=nomatch
+cap lvs-after-vgchange-select lvs -o lv_name,lv_attr
+cap pvchange-select pvchange -x n -S pv_name=/dev/vdb
+cap pvs-after-pvchange-select pvs
+cap pvchange-select-back pvchange -x y -S 'pv_attr=~^u'
+cap pvs-after-pvchange-select-back pvs
+cap pvchange-select-nomatch pvchange -x n -S pv_name=nomatch
+cap lvremove-select lvremove -f -S lv_name=lv2
+cap lvremove-select-nomatch lvremove -f -S lv_name=nomatch
+cap lvremove-select-vg lvremove -f -S 'lv_size<16m' vg1
+cap lvs-after-lvremove-select lvs -o lv_name,lv_attr
 GUEST7
 } > "$W/guest7.sh"
 

@@ -120,6 +120,11 @@ const HELP: &[(&str, &str, &str)] = &[
   Allow or forbid allocation on every PV.
   pvchange -x|--allocatable y|n -a|--all
     [ COMMON_OPTIONS ]
+
+  Allow or forbid allocation on the PVs a selection takes (of those named).
+  pvchange -x|--allocatable y|n -S|--select String
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
 ",
     ),
     (
@@ -197,6 +202,7 @@ const HELP: &[(&str, &str, &str)] = &[
   activation skip flag unless -K is given.
   vgchange -a|--activate y|ay|n
     [ -K|--ignoreactivationskip ]
+    [ -S|--select String ]
     [    --activationmode complete|degraded|partial ]
     [ COMMON_OPTIONS ]
     [ VG ... ]
@@ -317,6 +323,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Remove logical volumes (every LV of a VG named alone)",
         "  lvremove VG|LV ...
     [ COMMON_OPTIONS ]
+
+  Remove the LVs a selection takes (of the VGs or LVs named, if any).
+  lvremove -S|--select String
+    [ COMMON_OPTIONS ]
+    [ VG|LV ... ]
 ",
     ),
     ("lvextend", "Grow a logical volume", resize_forms!("lvextend", "+", "Grow the LV")),
@@ -338,6 +349,7 @@ const HELP: &[(&str, &str, &str)] = &[
         "  Activate (y, ay) or deactivate (n) the LVs (every LV of a VG named alone).
   lvchange -a|--activate y|ay|n VG|LV ...
     [ -K|--ignoreactivationskip ]
+    [ -S|--select String ]
     [    --activationmode complete|degraded|partial ]
     [ -p|--permission rw|r ]
     [ COMMON_OPTIONS ]

@@ -151,9 +151,18 @@ fn targets(a: &Args) -> Result<Vec<(String, Option<String>)>> {
         .collect()
 }
 
+/// [`targets`], or with `-S` the LVs the selection takes among them.
+fn targets_or_selected(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, Option<String>)>> {
+    if a.get("select").is_some() {
+        let lvs = super::reports::selected_lvs(ctx, a)?;
+        return Ok(lvs.into_iter().map(|(v, l)| (v, Some(l))).collect());
+    }
+    targets(a)
+}
+
 pub fn lvremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let force = ctx.force > 0;
-    for (vg_name, lv_name) in targets(a)? {
+    for (vg_name, lv_name) in targets_or_selected(ctx, a)? {
         remove::lvremove(&mut ctx.s, &vg_name, lv_name.as_deref(), force)?;
     }
     Ok(0)
@@ -218,7 +227,7 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         return super::raid::lvchange(ctx, a);
     }
     if a.has("refresh") {
-        for (vg, lv) in targets(a)? {
+        for (vg, lv) in targets_or_selected(ctx, a)? {
             change::refresh(&mut ctx.s, &vg, lv.as_deref())?;
         }
         return Ok(0);
@@ -236,7 +245,7 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             "Need one or more command options (-a|--activate, -p|--permission, --setautoactivation, -k|--setactivationskip, --refresh).",
         );
     }
-    for (vg, lv) in targets(a)? {
+    for (vg, lv) in targets_or_selected(ctx, a)? {
         let c = change::LvChange {
             writable,
             activate,

@@ -164,7 +164,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("unbuffered", None),
     ];
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), value("restorefile", None), value("zero", Some('Z'))];
-    const PVCHANGE: &[Opt] = &[value("allocatable", Some('x')), flag("all", Some('a'))];
+    const PVCHANGE: &[Opt] = &[value("allocatable", Some('x')), flag("all", Some('a')), value("select", Some('S'))];
     const VGCREATE: &[Opt] = &[
         value("physicalextentsize", Some('s')),
         value("maxlogicalvolumes", Some('l')),
@@ -172,6 +172,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("setautoactivation", None),
     ];
     const VGCHANGE: &[Opt] = &[
+        value("select", Some('S')),
         value("activate", Some('a')),
         value("setautoactivation", None),
         flag("ignoreactivationskip", Some('K')),
@@ -222,6 +223,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("use-policies", None),
     ];
     const LVCHANGE: &[Opt] = &[
+        value("select", Some('S')),
         value("activate", Some('a')),
         value("permission", Some('p')),
         value("setautoactivation", None),
@@ -262,6 +264,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("noudevsync", None),
     ];
     const LVDISPLAY: &[Opt] = &[flag("maps", Some('m')), flag("all", Some('a'))];
+    const LVREMOVE: &[Opt] = &[value("select", Some('S'))];
     const NONE: &[Opt] = &[];
     match cmd {
         "pvs" | "vgs" | "lvs" => REPORT,
@@ -276,6 +279,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "lvcreate" => LVCREATE,
         "lvextend" | "lvreduce" | "lvresize" => LVRESIZE,
         "lvchange" => LVCHANGE,
+        "lvremove" => LVREMOVE,
         "lvconvert" => LVCONVERT,
         "pvmove" => PVMOVE,
         "pvdisplay" => PVDISPLAY,

@@ -552,6 +552,113 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     Ok(0)
 }
 
+/// `-S` of lvchange and lvremove: the LVs the selection takes, as
+/// `(VG, LV)`, among those named on the command line (VGs or `VG/LV`; all
+/// when none), VGs in LVM's order and LVs in the metadata's.
+pub fn selected_lvs(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, String)>> {
+    let sel = selection(a, "lvs", LV_FIELDS, "lv")?.unwrap_or_else(Selection::all);
+    let fields: Vec<(String, Source)> = sel.fields().into_iter().map(|f| (f.clone(), source(LV_FIELDS, &f))).collect();
+    let (scan, vgs) = ctx.scan(true)?;
+    let named: Vec<(&str, Option<&str>)> = a
+        .pos
+        .iter()
+        .map(|p| {
+            let p = p.strip_prefix("/dev/").unwrap_or(p);
+            match p.split_once('/') {
+                Some((v, l)) if !l.is_empty() => (v, Some(l)),
+                _ => (p.trim_end_matches('/'), None),
+            }
+        })
+        .collect();
+    let u = ctx.units;
+    let devs = Devices::get(&mut ctx.s);
+    let mut out = Vec::new();
+    for name in ulvm_lvm::ops::scan::order(&scan, &vgs) {
+        let vg = &vgs[&name];
+        if !named.is_empty() && !named.iter().any(|(v, _)| *v == name) {
+            continue;
+        }
+        let view = View::new(vg);
+        for lv in vg.vg.user_lvs().filter(|l| view.visible(l)) {
+            let wanted = named.is_empty() || named.iter().any(|(v, l)| *v == name && l.is_none_or(|l| l == lv.name));
+            if !wanted {
+                continue;
+            }
+            let l = live(&mut ctx.s, &devs, &view, lv);
+            let get = |f: &str| {
+                let c = match fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s) {
+                    Some(Source::Vg) => vg_cell(f, &view, &u),
+                    _ => lv_cell(f, &view, lv, None, &l, &u),
+                };
+                typed(f, c)
+            };
+            if sel.matches(&get) {
+                out.push((name.clone(), lv.name.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `-S` of vgchange: the VGs the selection takes among those named (all
+/// when none), in LVM's order.
+pub fn selected_vgs(ctx: &mut Ctx, a: &Args) -> Result<Vec<String>> {
+    let sel = selection(a, "vgs", VG_FIELDS, "vg")?.unwrap_or_else(Selection::all);
+    let fields: Vec<(String, Source)> = sel.fields().into_iter().map(|f| (f.clone(), source(VG_FIELDS, &f))).collect();
+    let (scan, vgs) = ctx.scan(true)?;
+    let u = ctx.units;
+    let mut out = Vec::new();
+    for name in ulvm_lvm::ops::scan::order(&scan, &vgs) {
+        if !a.pos.is_empty() && !a.pos.contains(&name) {
+            continue;
+        }
+        let vg = &vgs[&name];
+        let view = View::new(vg);
+        let by_pv = fields.iter().any(|(_, s)| *s == Source::Pv);
+        let pvs: Vec<Option<&PvDisk>> = if by_pv { vg.disks.values().map(Some).collect() } else { vec![None] };
+        let matches = |d: Option<&PvDisk>| {
+            sel.matches(&|f: &str| {
+                let c = match (fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), d) {
+                    (Some(Source::Pv), Some(d)) => pv_cell(f, d, Some(&view), None, &u),
+                    _ => vg_cell(f, &view, &u),
+                };
+                typed(f, c)
+            })
+        };
+        if pvs.into_iter().any(matches) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// `-S` of pvchange: the PVs the selection takes among those named (all
+/// when none).
+pub fn selected_pvs(ctx: &mut Ctx, a: &Args) -> Result<Vec<std::path::PathBuf>> {
+    let sel = selection(a, "pvs", PV_FIELDS, "pv")?.unwrap_or_else(Selection::all);
+    let fields: Vec<(String, Source)> = sel.fields().into_iter().map(|f| (f.clone(), source(PV_FIELDS, &f))).collect();
+    let (scan, vgs) = ctx.scan(true)?;
+    let wanted: Vec<std::path::PathBuf> = super::device_args(&a.pos)?;
+    let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
+    let u = ctx.units;
+    let mut out = Vec::new();
+    for (d, vg) in shown_pvs(&scan.pvs, &vgs, &wanted) {
+        let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
+        let get = |f: &str| {
+            let c = match (fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), view) {
+                (Some(Source::Vg), Some(v)) => vg_cell(f, v, &u),
+                (Some(Source::Vg), None) => Cell::str(""),
+                _ => pv_cell(f, d, view, None, &u),
+            };
+            typed(f, c)
+        };
+        if sel.matches(&get) {
+            out.push(d.path.clone());
+        }
+    }
+    Ok(out)
+}
+
 fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: &Live, u: &Units) -> Cell {
     let vg = view.vg;
     let es = vg.vg.extent_size;

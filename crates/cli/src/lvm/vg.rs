@@ -122,7 +122,13 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
     }
     let Some(activation) = activation else { return Ok(0) };
-    let names: Vec<String> = if a.pos.is_empty() { scan::vg_order(&mut ctx.s)? } else { a.pos.clone() };
+    let names: Vec<String> = if a.get("select").is_some() {
+        super::reports::selected_vgs(ctx, a)?
+    } else if a.pos.is_empty() {
+        scan::vg_order(&mut ctx.s)?
+    } else {
+        a.pos.clone()
+    };
     let mut status = 0;
     match activation {
         Some(how) => {
