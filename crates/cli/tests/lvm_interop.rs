@@ -406,3 +406,37 @@ fn test_real_lvm_selects_and_reports_as_ulvm() {
     same(&["lvs", "--binary", "-o", "lv_name,lv_merging,lv_allocation_locked,lv_active", &vg]);
     same(&["pvs", "--binary", "--noheadings", "-o", "pv_name,pv_allocatable,pv_exported,pv_missing"]);
 }
+
+/// What `-S` on pvchange and lvremove writes, real LVM reads: real `vgck`
+/// accepts the VG, and real `lvs` and `pvs` show the LVs and allocatable
+/// flags ulvm left.
+#[test]
+fn test_real_lvm_reads_what_selected_changes_wrote() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-select-change");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmselc{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
+    for (name, size) in [("one", "8M"), ("two", "16M"), ("three", "4M")] {
+        u(&["lvcreate", "-an", "-L", size, "-n", name, &vg]);
+    }
+    u(&["lvremove", "-f", "-S", "lv_size<16m && lv_name=~e$", &vg]);
+    u(&["pvchange", "-x", "n", "-S", "pv_free>40m"]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    let files = [a.as_path(), b.as_path()];
+    run("vgck", &["--config", &cfg, &vg]).unwrap();
+    let real = run("lvs", &["--config", &cfg, "--noheadings", "-o", "lv_name,lv_size", &vg]).unwrap();
+    let ours = u(&["lvs", "--noheadings", "-o", "lv_name,lv_size", &vg]);
+    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    assert_eq!(normalize(&ours, &loops, &files).len(), 1, "one and three went: {ours}");
+    let real = run("pvs", &["--config", &cfg, "--noheadings", "-o", "pv_name,pv_attr,pv_free"]).unwrap();
+    let ours = u(&["pvs", "--noheadings", "-o", "pv_name,pv_attr,pv_free"]);
+    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    assert!(ours.contains("u--"), "{ours}");
+}
