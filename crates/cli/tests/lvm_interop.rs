@@ -343,7 +343,7 @@ fn test_real_lvm_selects_and_reports_as_ulvm() {
         return;
     }
     let t = TestDir::new("interop-select");
-    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (a, b) = (t.image("a.img", 128), t.image("b.img", 128));
     let (sys, rd) = (t.path("sys"), t.path("run"));
     std::fs::create_dir_all(&rd).unwrap();
     let vg = format!("ulvmsel{}", std::process::id());
@@ -353,6 +353,7 @@ fn test_real_lvm_selects_and_reports_as_ulvm() {
     u(&["lvcreate", "-an", "-L", "16M", "-i", "2", "-I", "64k", "-n", "striped", &vg]);
     u(&["lvcreate", "-an", "-l", "3", "-n", "small", &vg]);
     u(&["lvcreate", "-an", "-s", "-L", "8M", "-n", "snap", &format!("{vg}/base")]);
+    u(&["lvcreate", "-an", "--type", "raid1", "-m", "1", "-L", "4M", "-n", "r", &vg]);
     let loops = attach(&[&a, &b], true);
     let cfg = only(&loops);
     let files = [a.as_path(), b.as_path()];
@@ -390,6 +391,11 @@ fn test_real_lvm_selects_and_reports_as_ulvm() {
         "lv_kernel_major=undefined",
         "snap_percent>=0",
         "lv_attr=~^s",
+        "lv_name=r_rimage_0",
+        "lv_name=~rmeta",
+        "lv_role={image}",
+        "lv_role=[private,raid,image]",
+        "segtype=raid1",
         "",
     ] {
         same(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_size", "-S", sel, &vg]);

@@ -799,8 +799,6 @@ fn cond(c: &Cond, v: &Value) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests;
 /// What LVM prints for `-S help` and before a selection it cannot
 /// take an operator of (each line after its two-space indent).
 pub const SELECTION_HELP: &[&str] = &[
@@ -871,3 +869,6 @@ pub const SELECTION_HELP: &[&str] = &[
     "       }  - List subset end",
     " ",
 ];
+
+#[cfg(test)]
+mod tests;

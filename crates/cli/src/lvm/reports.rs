@@ -264,7 +264,11 @@ fn typed(id: &str, c: Cell) -> Value {
         _ => None,
     };
     match field_type(id) {
-        FieldType::String => Value::Str(c.text),
+        // A hidden LV's name compares without its brackets, as LVM's.
+        FieldType::String => Value::Str(match c.key {
+            SortKey::Str(s) => s,
+            _ => c.text,
+        }),
         FieldType::Number => Value::Number(num.filter(|v| *v >= 0.0).map(|v| v as u64)),
         FieldType::Size => Value::Size(num),
         FieldType::Percent => Value::Percent(num.filter(|v| *v >= 0.0)),
@@ -281,8 +285,8 @@ fn typed(id: &str, c: Cell) -> Value {
 enum Source {
     Own,
     Vg,
-    /// vgs: a field of one of the VG's PVs (the VG is selected when one
-    /// of its PVs is).
+    /// vgs: a field of one of the VG's PVs (the VG is reported once for
+    /// each PV of it selected).
     Pv,
 }
 
@@ -473,9 +477,11 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                             typed(f, c)
                         })
                     };
-                    if !pvs.into_iter().any(matches) {
-                        continue;
+                    // LVM reports the VG once for each PV of it selected.
+                    for _ in pvs.into_iter().filter(|d| matches(*d)) {
+                        rows.push(all_cols.iter().map(|c| vg_cell(c.id, &view, &u)).collect());
                     }
+                    continue;
                 }
                 rows.push(all_cols.iter().map(|c| vg_cell(c.id, &view, &u)).collect());
             }
