@@ -354,6 +354,8 @@ fn test_real_lvm_selects_and_reports_as_ulvm() {
     u(&["lvcreate", "-an", "-l", "3", "-n", "small", &vg]);
     u(&["lvcreate", "-an", "-s", "-L", "8M", "-n", "snap", &format!("{vg}/base")]);
     u(&["lvcreate", "-an", "--type", "raid1", "-m", "1", "-L", "4M", "-n", "r", &vg]);
+    // Two segments: small grows past the raid's extents.
+    u(&["lvextend", "-l", "+2", &format!("{vg}/small")]);
     let loops = attach(&[&a, &b], true);
     let cfg = only(&loops);
     let files = [a.as_path(), b.as_path()];
@@ -396,6 +398,10 @@ fn test_real_lvm_selects_and_reports_as_ulvm() {
         "lv_role={image}",
         "lv_role=[private,raid,image]",
         "segtype=raid1",
+        "segtype=linear",
+        "seg_count=2",
+        "seg_size=8m",
+        "seg_start>0",
         "",
     ] {
         same(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_size", "-S", sel, &vg]);

@@ -417,7 +417,10 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     match kind.as_str() {
         "lvs" => {
-            let per_seg = cols.iter().any(|c| c.seg);
+            // A segment's field shown, or selected on, makes a row of each
+            // segment (LVM reports an LV once per segment selected).
+            let per_seg = cols.iter().any(|c| c.seg)
+                || sel_fields.iter().any(|(f, _)| LV_FIELDS.iter().any(|d| d.id == f && d.seg));
             let devs = Devices::get(&mut ctx.s);
             for vg in &selected {
                 let view = View::new(vg);
@@ -578,6 +581,7 @@ pub fn selected_lvs(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, String)>> {
         .collect();
     let u = ctx.units;
     let devs = Devices::get(&mut ctx.s);
+    let per_seg = fields.iter().any(|(f, _)| LV_FIELDS.iter().any(|d| d.id == f && d.seg));
     let mut out = Vec::new();
     for name in ulvm_lvm::ops::scan::order(&scan, &vgs) {
         let vg = &vgs[&name];
@@ -591,14 +595,18 @@ pub fn selected_lvs(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, String)>> {
                 continue;
             }
             let l = live(&mut ctx.s, &devs, &view, lv);
-            let get = |f: &str| {
-                let c = match fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s) {
-                    Some(Source::Vg) => vg_cell(f, &view, &u),
-                    _ => lv_cell(f, &view, lv, None, &l, &u),
-                };
-                typed(f, c)
-            };
-            if sel.matches(&get) {
+            // Selected when one of its segments is, for a segment's field.
+            let segs: Vec<Option<&Segment>> = if per_seg { lv.segments.iter().map(Some).collect() } else { vec![None] };
+            let selected = segs.into_iter().any(|seg| {
+                sel.matches(&|f: &str| {
+                    let c = match fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s) {
+                        Some(Source::Vg) => vg_cell(f, &view, &u),
+                        _ => lv_cell(f, &view, lv, seg, &l, &u),
+                    };
+                    typed(f, c)
+                })
+            });
+            if selected {
                 out.push((name.clone(), lv.name.clone()));
             }
         }
