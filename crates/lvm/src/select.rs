@@ -329,6 +329,10 @@ fn parse_time(s: &str) -> Result<(i64, Option<i64>), String> {
             (range, d) = (Range::Month, 1);
         }
     }
+    // Years a time_t of LVM's reaches (and no overflow here).
+    if y > 9999 {
+        return Err("Incorrect date format.".into());
+    }
     if !(1..=12).contains(&mo) {
         return Err("Specified month out of range.".into());
     }

@@ -127,6 +127,7 @@ fn test_times_are_ranges_of_what_the_date_names() {
     assert!(sel("lv_time before 2027").matches(&r));
     assert!(sel("lv_time until \"2100-01-01 00:00:00\"").matches(&r));
     assert!(sel("lv_time=@1795239914").matches(&r));
+    assert_eq!(err("lv_time=999999999999999999-01-01").lines[0], "Incorrect date format.");
 }
 
 #[test]
