@@ -53,7 +53,7 @@ const fn s(id: &'static str, heading: &'static str, align: Align, min: usize) ->
 use Align::{Left as L, Right as R};
 
 const LV_FIELDS: &[FieldDef] = &[
-    f("lv_name", "LV", L, 4),
+    f("lv_name", "LV", L, 0),
     f("vg_name", "VG", L, 0),
     f("lv_attr", "Attr", L, 0),
     f("lv_size", "LSize", R, 0),
@@ -140,7 +140,7 @@ const PV_FIELDS: &[FieldDef] = &[
     f("pv_name", "PV", L, 0),
     f("vg_name", "VG", L, 0),
     f("pv_fmt", "Fmt", L, 0),
-    f("pv_attr", "Attr", L, 4),
+    f("pv_attr", "Attr", L, 0),
     f("pv_size", "PSize", R, 0),
     f("pv_free", "PFree", R, 0),
     f("pv_used", "Used", R, 0),
