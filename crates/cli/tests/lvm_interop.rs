@@ -414,7 +414,11 @@ fn test_real_lvm_selects_and_reports_as_ulvm() {
     same(&["pvs", "--segments", "--noheadings", "-o", "pv_name,pvseg_start,pvseg_size,lv_name"]);
     same(&["pvs", "--segments", "--noheadings", "-o", "pv_name,pvseg_start", "-S", "pvseg_size>2"]);
     same(&["lvs", "--nameprefixes", "--noheadings", "-o", "lv_name,lv_size,lv_role", &vg]);
+    same(&["lvs", "--nameprefixes", "--unquoted", "--noheadings", "-o", "lv_name,lv_size", &vg]);
+    same(&["lvs", "--nameprefixes", "--separator", ":", "-o", "lv_name,lv_size", &vg]);
+    same(&["lvs", "--nameprefixes", "--aligned", "--noheadings", "-o", "lv_name,lv_size", &vg]);
     same(&["lvs", "--rows", "-o", "lv_name,lv_size", &vg]);
+    same(&["lvs", "--rows", "--separator", ":", "--noheadings", "-o", "lv_name,lv_size", &vg]);
     same(&["lvs", "--aligned", "--separator", "|", "-o", "lv_name,lv_size,origin", &vg]);
     same(&["lvs", "--binary", "-o", "lv_name,lv_merging,lv_allocation_locked,lv_active", &vg]);
     same(&["pvs", "--binary", "--noheadings", "-o", "pv_name,pv_allocatable,pv_exported,pv_missing"]);

@@ -76,6 +76,8 @@ pub struct Layout {
     pub json: Option<String>,
     /// `--nameprefixes`: each cell as `LVM2_FIELD='value'`, unpadded.
     pub name_prefixes: bool,
+    /// `--unquoted`: with `name_prefixes`, `LVM2_FIELD=value`.
+    pub unquoted: bool,
     /// `--aligned`: padded columns even with a `--separator`.
     pub aligned: bool,
     /// `--rows`: one line per field, one word per object, unpadded.
@@ -128,7 +130,9 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
         return out;
     }
     let cell_text = |c: &Column, v: &Cell| {
-        if layout.name_prefixes {
+        if layout.name_prefixes && layout.unquoted {
+            format!("LVM2_{}={}", c.id.to_uppercase(), v.text)
+        } else if layout.name_prefixes {
             format!("LVM2_{}='{}'", c.id.to_uppercase(), v.text)
         } else {
             v.text.clone()
@@ -148,8 +152,13 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
         }
         return out;
     }
-    let plain_sep = if layout.name_prefixes && !layout.aligned { Some(" ") } else { None };
-    if let Some(sep) = layout.separator.as_deref().filter(|_| !layout.aligned).or(plain_sep) {
+    // Name prefixes are never padded (LVM ignores --aligned with them).
+    let unpadded = match (&layout.separator, layout.name_prefixes, layout.aligned) {
+        (sep, true, _) => Some(sep.as_deref().unwrap_or(" ")),
+        (Some(sep), false, false) => Some(sep.as_str()),
+        _ => None,
+    };
+    if let Some(sep) = unpadded {
         let mut lines: Vec<String> = Vec::new();
         if layout.headings {
             lines.push(columns.iter().map(|c| c.heading.as_str()).collect::<Vec<_>>().join(sep));
@@ -310,6 +319,8 @@ mod tests {
         assert_eq!(opts(|l| l.rows = true), "  VG|vg0|vg1\n  #PV|2|1\n");
         let np = opts(|l| (l.name_prefixes, l.separator) = (true, None));
         assert_eq!(np, "  VG #PV\n  LVM2_VG_NAME='vg0' LVM2_PV_COUNT='2'\n  LVM2_VG_NAME='vg1' LVM2_PV_COUNT='1'\n");
+        let unquoted = opts(|l| (l.name_prefixes, l.unquoted, l.separator, l.headings) = (true, true, None, false));
+        assert_eq!(unquoted, "  LVM2_VG_NAME=vg0 LVM2_PV_COUNT=2\n  LVM2_VG_NAME=vg1 LVM2_PV_COUNT=1\n");
     }
 
     #[test]

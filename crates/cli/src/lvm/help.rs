@@ -30,6 +30,7 @@ macro_rules! report_forms {
     [    --segments ]
     [    --separator String ]
     [    --unbuffered ]
+    [    --unquoted ]
     [ COMMON_OPTIONS ]
     [ ",
             $what,

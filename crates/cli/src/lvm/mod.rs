@@ -162,6 +162,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("rows", None),
         flag("binary", None),
         flag("unbuffered", None),
+        flag("unquoted", None),
     ];
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), value("restorefile", None), value("zero", Some('Z'))];
     const PVCHANGE: &[Opt] = &[value("allocatable", Some('x')), flag("all", Some('a')), value("select", Some('S'))];

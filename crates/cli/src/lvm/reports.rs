@@ -550,6 +550,7 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         separator: a.get("separator").map(String::from),
         json,
         name_prefixes: a.has("nameprefixes"),
+        unquoted: a.has("unquoted"),
         aligned: a.has("aligned"),
         rows: a.has("rows"),
     };
