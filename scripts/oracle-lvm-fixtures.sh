@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --dm-raid-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle10-only | --dm-raid-only | --host-only]
 #
 # Phase 1 (oracle): runs three guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
@@ -973,6 +973,211 @@ exit 0
 GUEST6
 } > "$W/guest6.sh"
 
+# ------------------------------------------------- tenth guest script (oracle10)
+# Tags (--addtag/--deltag on vgcreate, lvcreate, vgchange, lvchange,
+# pvchange; the report fields; @tag arguments; activation/volume_list and
+# auto_activation_volume_list), vgexport/vgimport (-a too), vgimportclone
+# of copied disks (default name, -n, --import) and vgmknodes. Five disks:
+# vg0 on vda+vdb, vg1 on vdc, vdd and vde become copies of vdc.
+{ cat "$W/prelude.sh"; cat <<'GUEST10'
+capsh() { cap "$1" bash -c "$2"; }
+A="lv_name,lv_attr"
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc
+cap vgcreate-addtag vgcreate --addtag vgt1 vg0 /dev/vda /dev/vdb
+cap lvcreate-addtag lvcreate --addtag lvt1 -L 8M -n lv1 vg0
+cap lvcreate-lv2 lvcreate -L 8M -n lv2 vg0
+cap vgs-tags vgs -o vg_name,vg_tags
+cap lvs-tags lvs -o lv_name,lv_tags
+cap pvs-tags pvs -o pv_name,pv_tags
+cap vgchange-addtag vgchange --addtag vgt2 vg0
+cap vgchange-deltag vgchange --deltag vgt1 vg0
+cap vgchange-addtag-two vgchange --addtag zz --addtag aa vg0
+cap vgs-tags-2 vgs -o vg_name,vg_tags
+cap lvchange-addtag lvchange --addtag lvt2 vg0/lv2
+cap lvchange-addtag-two lvchange --addtag b_t --addtag a.t vg0/lv1
+cap lvchange-deltag lvchange --deltag b_t vg0/lv1
+cap pvchange-addtag pvchange --addtag pvt1 /dev/vda
+cap pvchange-addtag-b pvchange --addtag pvt2 /dev/vdb
+cap pvchange-deltag pvchange --deltag pvt2 /dev/vdb
+cap lvs-tags-2 lvs -o lv_name,lv_tags
+cap pvs-tags-2 pvs -o pv_name,pv_tags
+cap lvs-tags-all lvs -o lv_name,lv_tags,vg_tags
+cap vgs-json vgs --reportformat json -o vg_name,vg_tags
+cap lvs-json lvs --reportformat json -o lv_name,lv_tags
+# tag rules
+cap err-addtag-bad-char vgchange --addtag 'bad!tag' vg0
+cap err-addtag-space lvchange --addtag 'a b' vg0/lv1
+cap err-addtag-empty lvchange --addtag '' vg0/lv1
+cap addtag-chars lvchange --addtag 'x/y=z+w:v-u' vg0/lv1
+cap addtag-at lvchange --addtag '@at' vg0/lv1
+cap err-addtag-long lvchange --addtag "$(printf 'a%.0s' $(seq 1 1025))" vg0/lv1
+cap addtag-again vgchange --addtag vgt2 vg0
+cap deltag-missing vgchange --deltag nosuch vg0
+cap lvchange-deltag-missing lvchange --deltag nosuch vg0/lv1
+cap pvchange-deltag-missing pvchange --deltag nosuch /dev/vda
+cap err-pvcreate-addtag pvcreate --addtag x /dev/vdd
+cap lvs-tags-3 lvs -o lv_name,lv_tags
+# @tag arguments
+cap lvs-at lvs @lvt1
+cap lvs-at-vgtag lvs @vgt2
+cap vgs-at vgs @vgt2
+cap vgs-at-lvtag vgs @lvt1
+cap pvs-at pvs @pvt1
+cap lvs-at-none lvs @nosuch
+cap vgs-at-none vgs @nosuch
+cap lvchange-an-at lvchange -an @lvt2
+cap lvs-attr lvs -o $A
+cap vgchange-an-at vgchange -an @vgt2
+cap lvs-attr-2 lvs -o $A
+cap lvchange-ay-at lvchange -ay @lvt1
+cap lvs-attr-3 lvs -o $A
+cap lvchange-deltag-at lvchange --deltag lvt1 @lvt1
+cap vgchange-an vgchange -an vg0
+# activation/volume_list and auto_activation_volume_list
+cap lvchange-ay-list-miss lvchange -ay --config 'activation/volume_list=["@lvt2"]' vg0/lv1
+cap lvs-attr-4 lvs -o $A
+cap lvchange-ay-list-hit lvchange -ay --config 'activation/volume_list=["@lvt2"]' vg0/lv2
+cap lvs-attr-5 lvs -o $A
+cap vgchange-an-2 vgchange -an vg0
+cap vgchange-ay-list-lv vgchange -ay --config 'activation/volume_list=["vg0/lv1"]' vg0
+cap lvs-attr-6 lvs -o $A
+cap vgchange-an-3 vgchange -an vg0
+cap vgchange-ay-list-star vgchange -ay --config 'activation/volume_list=["@*"]' vg0
+cap lvs-attr-7 lvs -o $A
+cap vgchange-ay-list-vg vgchange -ay --config 'activation/volume_list=["vg0"]' vg0
+cap lvs-attr-8 lvs -o $A
+cap vgchange-an-4 vgchange -an vg0
+cap vgchange-ay-list-vgtag vgchange -ay --config 'activation/volume_list=["@vgt2"]' vg0
+cap lvs-attr-9 lvs -o $A
+cap vgchange-an-5 vgchange -an vg0
+cap vgchange-aay-autolist vgchange -aay --config 'activation/auto_activation_volume_list=["@lvt2"]' vg0
+cap lvs-attr-10 lvs -o $A
+cap vgchange-an-6 vgchange -an vg0
+cap vgchange-ay-autolist vgchange -ay --config 'activation/auto_activation_volume_list=["@lvt2"]' vg0
+cap lvs-attr-11 lvs -o $A
+# vgexport / vgimport
+cap err-vgexport-active vgexport vg0
+cap vgchange-an-7 vgchange -an vg0
+cap vgexport vgexport vg0
+cap vgs vgs
+cap vgs-attr vgs -o vg_name,vg_attr,vg_exported
+cap pvs pvs
+cap pvs-attr pvs -o pv_name,pv_attr,pv_exported,vg_name
+cap lvs-exported lvs vg0
+cap lvs-all-exported lvs
+cap err-lvcreate-exported lvcreate -L 4M -n lv3 vg0
+cap err-vgchange-ay-exported vgchange -ay vg0
+cap err-lvchange-exported lvchange -ay vg0/lv1
+cap err-vgchange-addtag-exported vgchange --addtag q vg0
+cap err-vgexport-again vgexport vg0
+cap pvscan pvscan
+cap vgimport vgimport vg0
+cap err-vgimport-again vgimport vg0
+cap vgs-after-import vgs -o vg_name,vg_attr
+cap pvs-after-import pvs -o pv_name,pv_attr
+cap err-vgexport-none vgexport
+cap err-vgimport-none vgimport
+cap err-vgexport-missing vgexport nosuch
+cap err-vgimport-missing vgimport nosuch
+cap vgcreate-vg1 vgcreate vg1 /dev/vdc
+cap lvcreate-vg1 lvcreate -L 4M -n l1 vg1
+cap vgchange-an-vg1 vgchange -an vg1
+cap vgexport-a vgexport -a
+cap vgs-exported-all vgs -o vg_name,vg_attr
+cap vgimport-a vgimport -a
+cap vgs-imported-all vgs -o vg_name,vg_attr
+cap vgcfgbackup-vg0 vgcfgbackup -f "$D/vg0.vgbackup" vg0
+# vgimportclone: vdd a copy of vdc (vg1, inactive)
+cap copy-vdd dd if=/dev/vdc of=/dev/vdd bs=1M oflag=direct status=none
+cap pvs-dup pvs
+cap vgimportclone vgimportclone /dev/vdd
+cap vgs-clone vgs -o vg_name,pv_count,lv_count,vg_attr
+cap pvs-clone pvs -o pv_name,vg_name
+cap lvs-clone lvs vg1_1
+cap vgexport-vg1 vgexport vg1
+cap copy-vde dd if=/dev/vdc of=/dev/vde bs=1M oflag=direct status=none
+cap err-vgimportclone-exported vgimportclone /dev/vde
+cap vgimportclone-import vgimportclone --import -n clone2 /dev/vde
+cap vgs-clone2 vgs -o vg_name,vg_attr
+cap vgimport-vg1 vgimport vg1
+cap err-vgimportclone-name-taken vgimportclone -n vg0 /dev/vde
+cap err-vgimportclone-none vgimportclone
+cap vgs-end vgs
+# vgmknodes
+cap vgchange-ay-vg0 vgchange -ay vg0
+cap vgmknodes vgmknodes
+cap vgmknodes-vg vgmknodes vg0
+rm -f /dev/vg0/lv1
+cap vgmknodes-recreate vgmknodes vg0
+capsh ls-dev-vg0 'ls /dev/vg0'
+cap vgmknodes-refresh vgmknodes --refresh vg0
+cap err-vgmknodes-missing vgmknodes nosuch
+cap vgmknodes-lv vgmknodes vg0/lv1
+# more: pvscan -e, bad tags elsewhere, @tag in more commands
+cap pvscan-e-none pvscan -e
+cap vgexport-vg1-2 vgexport vg1
+cap pvscan-e pvscan -e
+cap vgimport-vg1-2 vgimport vg1
+cap err-vgexport-a-name vgexport -a vg0
+cap err-lvcreate-addtag-bad lvcreate --addtag 'a b' -L 4M -n bad vg0
+cap err-vgcreate-addtag-bad vgcreate --addtag , vgx /dev/vdd
+cap vgchange-addtag-at vgchange --addtag more @vgt2
+cap vgs-tags-end vgs -o vg_name,vg_tags
+cap pvchange-at pvchange --addtag pvt9 @pvt1
+cap pvs-tags-end pvs -o pv_name,pv_tags
+cap lvchange-p-at lvchange -p r @lvt2
+cap lvs-attr-end lvs -o lv_name,lv_attr,lv_tags vg0
+cap lvs-at-multi lvs -o lv_name @a.t @lvt2
+cap lvs-at-and-vg lvs -o lv_name,vg_name @a.t vg1
+cap vgchange-an-end vgchange -an vg0
+cap lvremove-at lvremove -f @lvt2
+cap lvs-after-lvremove lvs -o lv_name,lv_tags vg0
+cap vgchange-addtag-vg11 vgchange --addtag gone vg11
+cap vgremove-at vgremove -f @gone
+cap vgs-after-vgremove vgs -o vg_name,vg_tags
+# what an exported VG allows; @tag in the displays
+cap vgexport-vg1-3 vgexport vg1
+cap vgdisplay-exported vgdisplay vg1
+cap pvdisplay-exported pvdisplay /dev/vdc
+cap lvdisplay-exported lvdisplay vg1
+cap vgck-exported vgck vg1
+cap vgcfgbackup-exported vgcfgbackup -f /out/vg1-exported.vgbackup vg1
+cap vgchange-an-exported vgchange -an vg1
+cap vgchange-an-all vgchange -an
+cap lvs-all-exported-2 lvs -o lv_name,vg_name
+cap vgrename-exported vgrename vg1 vg1x
+cap vgimport-a-2 vgimport -a
+cap vgs-after-rename vgs -o vg_name,vg_attr
+cap lvchange-addtag-dt lvchange --addtag dt vg0/lv1
+cap lvdisplay-at lvdisplay @dt
+cap vgdisplay-at vgdisplay @vgt2
+cap pvdisplay-at pvdisplay @pvt1
+cap lvs-at-dt-vg lvs -o lv_name,vg_name @dt vg0
+# vgimportclone refusals: a PV in no VG (vdd, once vg11), a bad name, a
+# VG that is no copy, part of a VG (vdd a copy of vda, half of vg0)
+cap pvchange-addtag-orphan pvchange --addtag x /dev/vdd
+cap err-vgimportclone-orphan vgimportclone /dev/vdd
+cap err-vgimportclone-badname vgimportclone -n bad/name /dev/vde
+cap vgimportclone-notdup vgimportclone /dev/vde
+cap vgs-notdup vgs -o vg_name
+cap copy-vda-vdd dd if=/dev/vda of=/dev/vdd bs=1M oflag=direct status=none
+cap err-vgimportclone-part vgimportclone /dev/vdd
+cap vgs-part vgs -o vg_name,pv_count
+# the copy of vda wiped; --addtag and --deltag of one tag together,
+# pvchange -a, tags with activation
+cap wipe-vdd dd if=/dev/zero of=/dev/vdd bs=1M count=1 oflag=direct status=none
+cap lvchange-add-del-same lvchange --addtag q --deltag q vg0/lv1
+cap vgchange-del-add-same vgchange --deltag r --addtag r vg0
+cap lvs-tags-q lvs -o lv_name,lv_tags vg0
+cap vgs-tags-r vgs -o vg_name,vg_tags vg0
+cap pvchange-a-addtag pvchange -a --addtag all1
+cap pvs-tags-all pvs -o pv_name,pv_tags
+cap lvchange-ay-addtag lvchange -ay --addtag act vg0/lv1
+cap lvs-attr-act lvs -o lv_name,lv_attr,lv_tags vg0
+exit 0
+GUEST10
+} > "$W/guest10.sh"
+
 # run_oracle [GUEST_SCRIPT OUT_DIR]: the first scenario by default.
 # ------------------------------------------- dm-raid superblocks (dm fixtures)
 # Golden kernel-written rmeta: raid1 LVs made by real LVM 2.03.16, run by the
@@ -1136,6 +1341,7 @@ raidmods() {
   [ -e "$W/raidmods/"*dm-raid.ko ] || { echo "no dm-raid.ko under $cache/kernel/root" >&2; exit 1; }
 }
 run_oracle6() { raidmods; run_oracle "$W/guest6.sh" oracle6 4 -f "$W/raidmods"; }
+run_oracle10() { run_oracle "$W/guest10.sh" oracle10 5; }
 
 # run_dm_raid: the dm-raid superblock session; its files go to
 # crates/dm/tests/fixtures/raid/ (README.md there is written by hand and kept).
@@ -1454,16 +1660,17 @@ GUEST7
 } > "$W/guest7.sh"
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_dm_raid; run_oracle "$W/guest7.sh" oracle7 4; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_dm_raid; run_oracle "$W/guest7.sh" oracle7 4 ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_dm_raid; run_oracle "$W/guest7.sh" oracle7 4; run_oracle10; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_dm_raid; run_oracle "$W/guest7.sh" oracle7 4; run_oracle10 ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
   --oracle5-only) run_oracle "$W/guest5.sh" oracle5 ;;
   --oracle6-only) run_oracle6 ;;
+  --oracle10-only) run_oracle10 ;;
   --dm-raid-only) run_dm_raid ;;
   --oracle7-only) run_oracle "$W/guest7.sh" oracle7 4 ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle10-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2

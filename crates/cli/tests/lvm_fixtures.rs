@@ -93,7 +93,8 @@ fn normalize(text: &str, paths: &[(&str, &str)]) -> Vec<String> {
             let words: Vec<String> = l
                 .split_whitespace()
                 .map(|w| {
-                    let core = w.trim_matches(|c| c == '"' || c == ',');
+                    // A UUID ends a sentence in some messages (`uuid X.`).
+                    let core = w.trim_matches(|c| c == '"' || c == ',' || c == '.');
                     // pvscan --cache names itself with its process id.
                     if let Some(rest) = w.strip_prefix("pvscan[") {
                         if rest.strip_suffix(']').is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())) {
@@ -780,14 +781,78 @@ fn test_the_sixth_oracle_session_replayed_matches_real_lvm() {
     r.assert_matched();
 }
 
+/// The tenth session (oracle10): LVM 2.03.16 on tags (`--addtag` and
+/// `--deltag` of vgcreate, lvcreate, vgchange, lvchange and pvchange,
+/// the `*_tags` fields, `@tag` arguments, tags in
+/// `activation/volume_list` and `auto_activation_volume_list`),
+/// vgexport/vgimport (`-a` too, the `x` attributes, the refusals of an
+/// exported VG), vgimportclone and vgmknodes, replayed command by
+/// command through the daemon. The guest's `dd` copies of vdc (102, 109)
+/// (and of vda, 168) are file copies here, and its wipe (171) a write of
+/// zeroes; every other command is
+/// replayed but those in `NOT_YET` (named there, with the reason), 170
+/// without its stderr.
+#[test]
+fn test_the_tenth_oracle_session_replayed_matches_real_lvm() {
+    /// Fixtures ulvm does not match yet, and why.
+    const NOT_YET: &[(&str, &str)] = &[
+        ("150", "vgck of an exported VG (LVM refuses it): vgck is being reworked on another branch (--updatemetadata)"),
+        ("164", "vgimportclone of a PV in no VG: LVM fails parsing metadata it made up (#orphans_lvm21); ulvm refuses in its own words"),
+        ("165", "vgimportclone -n bad/name: LVM fails taking a lock named after it; ulvm refuses the name as vgcreate does"),
+    ];
+    let numbers = session_numbers("oracle10");
+    assert!(!numbers.is_empty(), "no oracle10 fixtures");
+    let t = TestDir::new("lvm-fixtures10");
+    let files = ["vda", "vdb", "vdc", "vdd", "vde"].map(|n| t.image(n, 64));
+    let [ap, bp, cp, dp, ep] = files.clone().map(|f| f.to_str().unwrap().to_string());
+    let run = t.path("run");
+    let out = format!("{}/", t.path("out").display());
+    std::fs::create_dir_all(&out).unwrap();
+    let d = Daemon::start(&run, &[]);
+    let paths = vec![
+        ("/dev/vda", ap.as_str()),
+        ("/dev/vdb", bp.as_str()),
+        ("/dev/vdc", cp.as_str()),
+        ("/dev/vdd", dp.as_str()),
+        ("/dev/vde", ep.as_str()),
+        ("/out/", out.as_str()),
+    ];
+    let mut r =
+        Replay { session: "oracle10", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut skipped = 0;
+    for n in &numbers {
+        let (argv, _, _, _) = fixture("oracle10", n);
+        match n.as_str() {
+            "102" => std::fs::copy(&files[2], &files[3]).map(drop).unwrap(),
+            "109" => std::fs::copy(&files[2], &files[4]).map(drop).unwrap(),
+            "168" => std::fs::copy(&files[0], &files[3]).map(drop).unwrap(),
+            "171" => {
+                let f = std::fs::OpenOptions::new().write(true).open(&files[3]).unwrap();
+                f.write_all_at(&vec![0; 1 << 20], 0).unwrap();
+            }
+            // LVM warns about the duplicate PVs (vdd a copy of vda); ulvm
+            // does not tell duplicates apart yet: stdout and status only.
+            "170" => r.check_stdout(n),
+            _ if NOT_YET.iter().any(|(m, _)| m == n) => skipped += 1,
+            _ if matches!(argv.first().map(String::as_str), Some("bash" | "dd")) => {}
+            _ => r.check(n),
+        }
+    }
+    d.stop();
+    let checked = r.checked;
+    r.assert_matched();
+    assert_eq!((checked, skipped), (171, NOT_YET.len()));
+}
+
 /// The seventh session (oracle7): LVM 2.03.16's reports with `-S`
 /// selections (every operator, lists, sizes, percentages, times, LVM's
 /// refusals) and the report options. The guest made its VGs and LVs
 /// without recording them (pvcreate of vda..vdd, vg0 on vda and vdb, vg1
 /// on vdc, lv1, lv2, a striped str, snap of lv1, other in vg1, inactive):
 /// done here the same way, then every recorded command is replayed but
-/// those in `NOT_YET` and those on tags (130-142). 143 on are `-S` on
-/// lvchange, vgchange, pvchange and lvremove.
+/// those in `NOT_YET`; 130-142 (tags, set unrecorded with `--addtag`)
+/// are replayed when ulvm takes `--addtag`. 143 on are `-S` on lvchange,
+/// vgchange, pvchange and lvremove.
 #[test]
 fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet, and why.

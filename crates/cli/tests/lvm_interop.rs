@@ -333,6 +333,145 @@ fn test_real_lvm_accepts_a_half_hydrated_clone_lv_and_leaves_it_alone() {
     assert_eq!(lines, vec!["[cl_clonemeta]|-wi-------|4.00m".to_string(), "cl|-wi------k|32.00m".to_string()]);
 }
 
+/// Real LVM reads the tags ulvm writes on a VG, its PVs and its LVs
+/// (`vgck` accepts them, `vgs`/`pvs`/`lvs` show the same sorted lists as
+/// ulvm) and selects by them (`lvs @tag`).
+#[test]
+fn test_real_lvm_reads_ulvm_tags() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-tags");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmtag{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", "--addtag", "vgt1", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "--addtag", "lvt1", "-L", "8M", "-n", "lv1", &vg]);
+    u(&["lvcreate", "-an", "-L", "8M", "-n", "lv2", &vg]);
+    u(&["vgchange", "--addtag", "zz", "--addtag", "aa", &vg]);
+    u(&["lvchange", "--addtag", "b_t", "--addtag", "x/y=z+w:v-u", &format!("{vg}/lv2")]);
+    u(&["pvchange", "--addtag", "pvt1", a.to_str().unwrap()]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    let files = [a.as_path(), b.as_path()];
+    run("vgck", &["--config", &cfg, &vg]).unwrap();
+    for (cmd, fields) in [("lvs", "lv_name,lv_tags,vg_tags"), ("vgs", "vg_name,vg_tags"), ("pvs", "pv_name,pv_tags")] {
+        let real = run(cmd, &["--config", &cfg, "--noheadings", "--separator", "|", "-o", fields]).unwrap();
+        let ours = u(&[cmd, "--noheadings", "--separator", "|", "-o", fields]);
+        assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files), "{cmd}");
+    }
+    let real = run("lvs", &["--config", &cfg, "--noheadings", "-o", "lv_name,lv_tags", "@lvt1"]).unwrap();
+    assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ["lv1", "lvt1"]);
+    let real = run("vgs", &["--config", &cfg, "--noheadings", "-o", "vg_tags", &vg]).unwrap();
+    assert_eq!(real.trim(), "aa,vgt1,zz");
+}
+
+/// A VG ulvm exported is exported for real LVM (`x` in vg_attr and
+/// pv_attr), real `vgimport` imports it, and ulvm then uses it again.
+#[test]
+fn test_real_lvm_imports_a_vg_ulvm_exported() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-export");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmexp{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "8M", "-n", "lv1", &vg]);
+    u(&["vgexport", &vg]);
+    {
+        let loops = attach(&[&a, &b], false);
+        let cfg = only(&loops);
+        let real = run("vgs", &["--config", &cfg, "--noheadings", "-o", "vg_name,vg_attr,vg_exported", &vg]).unwrap();
+        assert_eq!(real.split_whitespace().collect::<Vec<_>>(), [vg.as_str(), "wzx-n-", "exported"]);
+        let real = run("pvs", &["--config", &cfg, "--noheadings", "-o", "pv_attr"]).unwrap();
+        assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ["ax-", "ax-"]);
+        assert!(run("lvs", &["--config", &cfg, &vg]).is_err(), "real LVM refuses the exported VG's LVs");
+        run("vgimport", &["--config", &cfg, &vg]).unwrap();
+        let real = run("vgs", &["--config", &cfg, "--noheadings", "-o", "vg_attr", &vg]).unwrap();
+        assert_eq!(real.trim(), "wz--n-");
+    }
+    let ours = u(&["vgs", "--noheadings", "-o", "vg_attr", &vg]);
+    assert_eq!(ours.trim(), "wz--n-");
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "lv2", &vg]);
+}
+
+/// A VG that ulvm's vgimportclone made of a copy of a PV is a VG of its
+/// own for real LVM: both the original and the clone (`NAME1`) are
+/// there, with different VG and PV UUIDs, the clone's LVs as ulvm shows
+/// them, and `vgck` accepts both.
+#[test]
+fn test_real_lvm_reads_a_vg_ulvm_imported_as_a_clone() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-clone");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmcl{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "--addtag", "t1", "-L", "8M", "-n", "lv1", &vg]);
+    std::fs::copy(&a, &b).unwrap();
+    u(&["vgimportclone", b.to_str().unwrap()]);
+    let clone = format!("{vg}1");
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    let files = [a.as_path(), b.as_path()];
+    run("vgck", &["--config", &cfg, &vg]).unwrap();
+    run("vgck", &["--config", &cfg, &clone]).unwrap();
+    let mut uuids = std::collections::BTreeSet::new();
+    for (cmd, fields) in [("vgs", "vg_name,vg_uuid,vg_attr,lv_count"), ("pvs", "pv_name,vg_name,pv_uuid")] {
+        let real = run(cmd, &["--config", &cfg, "--noheadings", "--separator", "|", "-o", fields]).unwrap();
+        let ours = u(&[cmd, "--noheadings", "--separator", "|", "-o", fields]);
+        assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files), "{cmd}");
+        uuids.extend(real.lines().filter_map(|l| l.trim().split('|').find(|w| w.len() == 38)).map(String::from));
+        assert!(real.contains(&clone), "{real}");
+    }
+    assert_eq!(uuids.len(), 4, "two VG UUIDs and two PV UUIDs");
+    let lfields = "lv_name,lv_attr,lv_size,lv_tags,devices";
+    let real = run("lvs", &["--config", &cfg, "--noheadings", "--separator", "|", "-o", lfields, &clone]).unwrap();
+    let ours = u(&["lvs", "--noheadings", "--separator", "|", "-o", lfields, &clone]);
+    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+}
+
+/// `vgimportclone --import -n NAME` of a copy of an exported VG: real LVM
+/// sees the clone imported under its new name and the original still
+/// exported.
+#[test]
+fn test_real_lvm_reads_an_exported_vg_ulvm_imported_as_a_named_clone() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-clone-import");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmci{}", std::process::id());
+    let clone = format!("ulvmclone{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "8M", "-n", "lv1", &vg]);
+    u(&["vgexport", &vg]);
+    std::fs::copy(&a, &b).unwrap();
+    u(&["vgimportclone", "--import", "-n", &clone, b.to_str().unwrap()]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    run("vgck", &["--config", &cfg, &clone]).unwrap();
+    let real = run("vgs", &["--config", &cfg, "--noheadings", "-o", "vg_name,vg_attr,lv_count", &vg, &clone]).unwrap();
+    let mut lines: Vec<Vec<&str>> = real.lines().map(|l| l.split_whitespace().collect()).collect();
+    lines.sort();
+    assert_eq!(lines, [vec![vg.as_str(), "wzx-n-", "1"], vec![clone.as_str(), "wz--n-", "1"]], "{real}");
+    let real = run("lvs", &["--config", &cfg, "--noheadings", "-o", "lv_name,lv_size", &clone]).unwrap();
+    assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ["lv1", "8.00m"]);
+}
+
 /// Real `lvs`, `vgs` and `pvs` select the same rows with `-S` as ulvm on
 /// a VG ulvm made (every kind of operand: sizes with units, regexes,
 /// lists, times, reserved values, grouping), and print `pvs --segments`,

@@ -39,7 +39,7 @@ pub const COMMON: &[Opt] = &[
     flag("nosuffix", None),
 ];
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Args {
     /// Options in order, by long name.
     opts: Vec<(&'static str, Option<String>)>,

@@ -33,15 +33,33 @@ fn stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
 
 pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (scan, vgs) = ctx.scan(true)?;
+    let a = &match super::tag_args(&vgs, "pv", &a.pos) {
+        Some(pos) if pos.is_empty() => return Ok(0),
+        Some(pos) => {
+            let mut a = a.clone();
+            a.pos = pos;
+            a
+        }
+        None => a.clone(),
+    };
     let out = &mut stdout();
     let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
     let wanted: Vec<std::path::PathBuf> = a.pos.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
     for (d, vg) in shown_pvs(&scan.pvs, &vgs, &wanted) {
         let entry = vg.and_then(|v| v.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p)));
         let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
+        let exported = vg.filter(|v| ulvm_lvm::ops::export::is_exported(&v.vg));
+        if let Some(v) = exported {
+            outln!(out, "  Physical volume \"{}\" of volume group \"{}\" is exported", d.path.display(), v.vg.name);
+        }
         outln!(out, "  --- {}Physical volume ---", if entry.is_some() { "" } else { "NEW " });
         outln!(out, "  PV Name               {}", d.path.display());
-        outln!(out, "  VG Name               {}", vg.map(|v| v.vg.name.as_str()).unwrap_or(""));
+        outln!(
+            out,
+            "  VG Name               {}{}",
+            vg.map(|v| v.vg.name.as_str()).unwrap_or(""),
+            if exported.is_some() { " (exported)" } else { "" }
+        );
         match entry {
             Some((v, p)) => {
                 let es = v.vg.extent_size;
@@ -99,7 +117,12 @@ pub fn pvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 
 pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (_, vgs) = ctx.scan(true)?;
-    let names: Vec<String> = if a.pos.is_empty() { local_names(&vgs) } else { a.pos.clone() };
+    let pos = match super::tag_args(&vgs, "vg", &a.pos) {
+        Some(pos) if pos.is_empty() => return Ok(0),
+        Some(pos) => pos,
+        None => a.pos.clone(),
+    };
+    let names: Vec<String> = if pos.is_empty() { local_names(&vgs) } else { pos };
     let devs = Devices::get(&mut ctx.s);
     let out = &mut stdout();
     for name in names {
@@ -127,7 +150,8 @@ pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         );
         outln!(out, "  Metadata Sequence No  {}", v.seqno);
         outln!(out, "  VG Access             read/write");
-        outln!(out, "  VG Status             resizable");
+        let exported = if ulvm_lvm::ops::export::is_exported(v) { "exported/" } else { "" };
+        outln!(out, "  VG Status             {exported}resizable");
         outln!(out, "  MAX LV                {}", v.max_lv);
         outln!(out, "  Cur LV                {}", v.user_lvs().filter(|l| view.visible(l)).count());
         outln!(out, "  Open LV               {open}");
@@ -370,6 +394,15 @@ fn civil(days: i64) -> (i64, u32, u32) {
 
 pub fn lvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let (_, vgs) = ctx.scan(true)?;
+    let a = &match super::tag_args(&vgs, "lv", &a.pos) {
+        Some(pos) if pos.is_empty() => return Ok(0),
+        Some(pos) => {
+            let mut a = a.clone();
+            a.pos = pos;
+            a
+        }
+        None => a.clone(),
+    };
     let devs = Devices::get(&mut ctx.s);
     let out = &mut stdout();
     let mut any = false;
@@ -377,6 +410,13 @@ pub fn lvdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         if shared_refusal(vg).is_some() {
             if a.pos.iter().any(|p| p.strip_prefix("/dev/").unwrap_or(p).split('/').next() == Some(&vg.vg.name)) {
                 check_local(vg)?;
+            }
+            continue;
+        }
+        // An exported VG: refused when named, left out otherwise.
+        if ulvm_lvm::ops::export::is_exported(&vg.vg) {
+            if a.pos.iter().any(|p| p.strip_prefix("/dev/").unwrap_or(p).split('/').next() == Some(&vg.vg.name)) {
+                ulvm_lvm::ops::export::check_not_exported(&vg.vg)?;
             }
             continue;
         }

@@ -126,6 +126,13 @@ const HELP: &[(&str, &str, &str)] = &[
   pvchange -x|--allocatable y|n -S|--select String
     [ COMMON_OPTIONS ]
     [ PV ... ]
+
+  Add or delete tags of the PVs named (a PV in a VG; @tag names the PVs
+  tagged so), or with -a of every PV in a VG.
+  pvchange --addtag Tag|--deltag Tag PV|-a|--all ...
+    [    --addtag Tag ]
+    [    --deltag Tag ]
+    [ COMMON_OPTIONS ]
 ",
     ),
     (
@@ -154,6 +161,7 @@ const HELP: &[(&str, &str, &str)] = &[
     [ -l|--maxlogicalvolumes Number ]
     [ -p|--maxphysicalvolumes Number ]
     [    --setautoactivation y|n ]
+    [    --addtag Tag ]
     [ COMMON_OPTIONS ]
 ",
     ),
@@ -213,6 +221,56 @@ const HELP: &[(&str, &str, &str)] = &[
   vgchange --setautoactivation y|n
     [ COMMON_OPTIONS ]
     [ VG ... ]
+
+  Add or delete tags of the VGs (a VG may be named @tag).
+  vgchange --addtag Tag|--deltag Tag VG ...
+    [    --addtag Tag ]
+    [    --deltag Tag ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgexport",
+        "Make volume groups unknown to the system (for moving their PVs)",
+        "  vgexport VG ...
+    [ COMMON_OPTIONS ]
+
+  Export every VG.
+  vgexport -a|--all
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgimport",
+        "Make exported volume groups known to the system again",
+        "  vgimport VG ...
+    [ COMMON_OPTIONS ]
+
+  Import every exported VG.
+  vgimport -a|--all
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgimportclone",
+        "Make a VG of copied PVs (new PV and VG UUIDs, a new name)",
+        "  The name is -n's or the VG's own, with the first number that makes it
+  free appended if a VG has it (vg1 becomes vg11).
+  vgimportclone PV ...
+    [ -n|--basevgname VG ]
+    [ -i|--import ]
+    [ COMMON_OPTIONS ]
+",
+    ),
+    (
+        "vgmknodes",
+        "Make the /dev/VG/LV links of volume groups' active LVs again",
+        "  Links /dev/VG/LV to the daemon's /dev/mapper/VG-LV for each active LV
+  (with the daemon's loop devices), and removes links at LVs gone.
+  vgmknodes
+    [    --refresh ]
+    [ COMMON_OPTIONS ]
+    [ VG|LV ... ]
 ",
     ),
     ("vgs", "Report volume groups", report_forms!("vgs", "VG")),
@@ -256,6 +314,7 @@ const HELP: &[(&str, &str, &str)] = &[
     [ -k|--setactivationskip y|n ]
     [ -K|--ignoreactivationskip ]
     [    --setautoactivation y|n ]
+    [    --addtag Tag ]
     [ COMMON_OPTIONS ]
     [ PV ... ]
 
@@ -364,6 +423,12 @@ const HELP: &[(&str, &str, &str)] = &[
   LVs' autoactivation.
   lvchange -k|--setactivationskip y|n VG|LV ...
     [    --setautoactivation y|n ]
+    [ COMMON_OPTIONS ]
+
+  Add or delete tags of the LVs (an LV or VG may be named @tag).
+  lvchange --addtag Tag|--deltag Tag VG|LV ...
+    [    --addtag Tag ]
+    [    --deltag Tag ]
     [ COMMON_OPTIONS ]
 
   Load the tables of active LVs again from the metadata (a raid1 LV then

@@ -45,6 +45,11 @@ pub(super) fn pow2_size(a: &Args, opt: &str, default: Sectors, min: Sectors, max
 
 pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let snapshot = a.has("snapshot") || a.get("type") == Some("snapshot");
+    let layered = matches!(a.get("type"), Some("clone" | "mirror" | "raid1"))
+        || (a.get("mirrors").is_some_and(|m| m != "0") && a.get("type").is_none());
+    if layered && a.has("addtag") {
+        return usage("--addtag is not supported by ulvm with mirror, raid1 or clone LVs yet (use lvchange --addtag).");
+    }
     if let Some(t) = a.get("type") {
         if t == "clone" {
             return super::clone::lvcreate_clone(ctx, a);
@@ -129,6 +134,7 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         autoactivation: super::yes_no(a, "setautoactivation")?.unwrap_or(true),
         activation_skip: super::yes_no(a, "setactivationskip")?.unwrap_or(false),
         ignore_activation_skip: a.has("ignoreactivationskip"),
+        tags: super::tag_edit(a)?.add,
     };
     create::lvcreate(&mut ctx.s, &c)?;
     Ok(0)
@@ -157,7 +163,28 @@ fn targets_or_selected(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, Option<St
         let lvs = super::reports::selected_lvs(ctx, a)?;
         return Ok(lvs.into_iter().map(|(v, l)| (v, Some(l))).collect());
     }
-    targets(a)
+    tagged_targets(ctx, a)
+}
+
+/// [`targets`], with each `@tag` standing for what carries the tag:
+/// every LV of a VG tagged so, and each LV tagged so (none: nothing).
+fn tagged_targets(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, Option<String>)>> {
+    if !a.pos.iter().any(|p| p.starts_with('@')) {
+        return targets(a);
+    }
+    let (_, vgs) = ctx.scan(true)?;
+    let mut out = Vec::new();
+    for p in &a.pos {
+        match ulvm_lvm::ops::tags::tag_arg(p) {
+            Some(t) => out.extend(ulvm_lvm::ops::tags::lvs_tagged(&vgs, t)),
+            None => {
+                let mut one = Args::default();
+                one.pos.push(p.clone());
+                out.extend(targets(&one)?)
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub fn lvremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
@@ -240,13 +267,23 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         Some("n") => (Some(false), Mode::Yes),
         Some(act) => return usage(format!("Invalid argument for --activate: {act}")),
     };
-    if activate.is_none() && writable.is_none() && autoactivation.is_none() && activation_skip.is_none() {
+    let tags = super::tag_edit(a)?;
+    if activate.is_none()
+        && writable.is_none()
+        && autoactivation.is_none()
+        && activation_skip.is_none()
+        && tags.is_empty()
+    {
         return usage(
             "Need one or more command options (-a|--activate, -p|--permission, --setautoactivation, -k|--setactivationskip, --refresh).",
         );
     }
+    if activate.is_some() && !tags.is_empty() {
+        eprintln!("  WARNING: Combining activation change with other commands is not advised.");
+    }
     for (vg, lv) in targets_or_selected(ctx, a)? {
         let c = change::LvChange {
+            tags: tags.clone(),
             writable,
             activate,
             activation: Activation { mode, ignore_skip },

@@ -6,6 +6,7 @@
 mod args;
 mod clone;
 mod display;
+mod export;
 pub mod help;
 mod host;
 mod lv;
@@ -61,6 +62,10 @@ pub const COMMANDS: &[&str] = &[
     "vgscan",
     "lvscan",
     "pvmove",
+    "vgexport",
+    "vgimport",
+    "vgmknodes",
+    "vgimportclone",
 ];
 
 /// A command-line error (LVM exits 3 for these).
@@ -142,6 +147,9 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "lvchange" => lv::lvchange(&mut ctx, &a),
         "lvconvert" => merge::lvconvert(&mut ctx, &a),
         "pvmove" => pvmove::pvmove(&mut ctx, &a),
+        "vgexport" | "vgimport" => export::vgexport_or_import(&mut ctx, &a),
+        "vgmknodes" => export::vgmknodes(&mut ctx, &a),
+        "vgimportclone" => export::vgimportclone(&mut ctx, &a),
         _ => bail!("{cmd}: not an LVM command ulvm knows"),
     }
 }
@@ -165,17 +173,29 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("unquoted", None),
     ];
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), value("restorefile", None), value("zero", Some('Z'))];
-    const PVCHANGE: &[Opt] = &[value("allocatable", Some('x')), flag("all", Some('a')), value("select", Some('S'))];
+    const PVCHANGE: &[Opt] = &[
+        value("allocatable", Some('x')),
+        flag("all", Some('a')),
+        value("addtag", None),
+        value("deltag", None),
+        value("select", Some('S')),
+    ];
+    const VGEXPORT: &[Opt] = &[flag("all", Some('a'))];
+    const VGMKNODES: &[Opt] = &[flag("refresh", None)];
+    const VGIMPORTCLONE: &[Opt] = &[value("basevgname", Some('n')), flag("import", Some('i'))];
     const VGCREATE: &[Opt] = &[
         value("physicalextentsize", Some('s')),
         value("maxlogicalvolumes", Some('l')),
         value("maxphysicalvolumes", Some('p')),
         value("setautoactivation", None),
+        value("addtag", None),
     ];
     const VGCHANGE: &[Opt] = &[
         value("select", Some('S')),
         value("activate", Some('a')),
         value("setautoactivation", None),
+        value("addtag", None),
+        value("deltag", None),
         flag("ignoreactivationskip", Some('K')),
         value("activationmode", None),
     ];
@@ -213,6 +233,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("mirrors", Some('m')),
         value("mirrorlog", None),
         flag("nosync", None),
+        value("addtag", None),
     ];
     const LVRESIZE: &[Opt] = &[
         value("size", Some('L')),
@@ -238,6 +259,8 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("minrecoveryrate", None),
         value("maxrecoveryrate", None),
         value("writebehind", None),
+        value("addtag", None),
+        value("deltag", None),
     ];
     const LVCONVERT: &[Opt] = &[
         flag("merge", None),
@@ -286,6 +309,9 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "pvdisplay" => PVDISPLAY,
         "lvdisplay" => LVDISPLAY,
         "pvscan" => PVSCAN,
+        "vgexport" | "vgimport" => VGEXPORT,
+        "vgmknodes" => VGMKNODES,
+        "vgimportclone" => VGIMPORTCLONE,
         "vgscan" => VGSCAN,
         "lvscan" => LVSCAN,
         _ => NONE,
@@ -419,6 +445,69 @@ pub fn yes_no(a: &Args, opt: &str) -> Result<Option<bool>> {
         Some("n" | "no") => Ok(Some(false)),
         Some(v) => usage(format!("Invalid argument for --{opt}: {v}")),
     }
+}
+
+/// The `--addtag`/`--deltag` of a command line: LVM's refusal of a tag
+/// it does not take.
+pub fn tag_edit(a: &Args) -> Result<ulvm_lvm::ops::tags::TagEdit> {
+    let tags = |opt: &str| -> Result<Vec<String>> {
+        a.all(opt)
+            .into_iter()
+            .map(|t| {
+                ulvm_lvm::ops::tags::parse_tag(t)
+                    .ok_or_else(|| Usage(format!("Invalid argument for --{opt}: {t}")).into())
+            })
+            .collect()
+    };
+    Ok(ulvm_lvm::ops::tags::TagEdit { add: tags("addtag")?, del: tags("deltag")? })
+}
+
+/// Names on a command line with each `@tag` standing for what carries
+/// the tag: for `what` `lv`, `VG/LV` of each LV tagged so and `VG` of
+/// each VG tagged so; for `vg`, the VGs; for `pv`, the PVs' paths. `None`
+/// when there is no `@tag`; an empty list when the tags name nothing.
+pub fn tag_args(
+    vgs: &std::collections::BTreeMap<String, ulvm_lvm::disk::Vg>,
+    what: &str,
+    pos: &[String],
+) -> Option<Vec<String>> {
+    use ulvm_lvm::ops::tags;
+    if !pos.iter().any(|p| p.starts_with('@')) {
+        return None;
+    }
+    let mut out: Vec<String> = Vec::new();
+    for p in pos {
+        let Some(t) = tags::tag_arg(p) else {
+            out.push(p.clone());
+            continue;
+        };
+        let names: Vec<String> = match what {
+            "lv" => tags::lvs_tagged(vgs, t)
+                .into_iter()
+                .map(|(v, l)| match l {
+                    Some(l) => format!("{v}/{l}"),
+                    None => v,
+                })
+                .collect(),
+            "vg" => tags::vgs_tagged(vgs, t),
+            _ => vgs
+                .values()
+                .flat_map(|v| {
+                    v.vg.pvs
+                        .iter()
+                        .filter(|x| x.tags.iter().any(|y| y == t))
+                        .filter_map(|x| v.disks.get(&x.key))
+                        .map(|d| d.path.display().to_string())
+                })
+                .collect(),
+        };
+        for n in names {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    Some(out)
 }
 
 /// Canonical paths of device arguments (`No device found for X.` otherwise).

@@ -41,6 +41,39 @@ pub fn pvremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 }
 
 pub fn pvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    let tags = super::tag_edit(a)?;
+    if !tags.is_empty() && a.get("allocatable").is_none() {
+        if a.has("all") {
+            // Every PV in a VG, in LVM's order of VGs.
+            let (s, vgs) = ctx.scan(true)?;
+            let paths: Vec<std::path::PathBuf> = ulvm_lvm::ops::scan::order(&s, &vgs)
+                .iter()
+                .flat_map(|n| vgs[n].vg.pvs.iter().filter_map(|p| vgs[n].disks.get(&p.key)).map(|d| d.path.clone()))
+                .collect();
+            return Ok(ulvm_lvm::ops::tags::pvchange_tags(&mut ctx.s, &paths, &tags)?);
+        }
+        if a.pos.is_empty() {
+            return usage("Please give a physical volume path.");
+        }
+        // `@tag` names the PVs carrying it.
+        let mut paths = Vec::new();
+        for p in &a.pos {
+            match ulvm_lvm::ops::tags::tag_arg(p) {
+                Some(t) => {
+                    let (_, vgs) = ctx.scan(true)?;
+                    paths.extend(vgs.values().flat_map(|v| {
+                        v.vg.pvs
+                            .iter()
+                            .filter(|x| x.tags.iter().any(|y| y == t))
+                            .filter_map(|x| v.disks.get(&x.key))
+                            .map(|d| d.path.clone())
+                    }));
+                }
+                None => paths.extend(device_args(std::slice::from_ref(p))?),
+            }
+        }
+        return Ok(ulvm_lvm::ops::tags::pvchange_tags(&mut ctx.s, &paths, &tags)?);
+    }
     let Some(x) = a.get("allocatable") else {
         return usage("Please give one of -x|--allocatable.");
     };

@@ -108,6 +108,8 @@ const LV_FIELDS: &[FieldDef] = &[
     f("origin_uuid", "Origin UUID", L, 38),
     f("lv_when_full", "WhenFull", L, 15),
     f("lv_check_needed", "CheckNeeded", R, 15),
+    f("lv_tags", "LV Tags", L, 0),
+    f("vg_tags", "VG Tags", L, 0),
 ];
 /// `lvs --segments`: LVM's default columns, one row per segment.
 const LV_SEGMENTS_DEFAULT: &str = "lv_name,vg_name,lv_attr,stripes,segtype,seg_size";
@@ -130,6 +132,7 @@ const VG_FIELDS: &[FieldDef] = &[
     f("max_lv", "MaxLV", R, 0),
     f("max_pv", "MaxPV", R, 0),
     f("vg_autoactivation", "AutoAct", L, 0),
+    f("vg_tags", "VG Tags", L, 0),
     f("vg_exported", "Exported", R, 10),
     f("vg_partial", "Partial", R, 10),
     f("vg_clustered", "Clustered", R, 10),
@@ -156,6 +159,7 @@ const PV_FIELDS: &[FieldDef] = &[
     s("pvseg_start", "Start", R, 5),
     s("pvseg_size", "SSize", R, 5),
     s("lv_name", "LV", L, 0),
+    f("pv_tags", "PV Tags", L, 0),
 ];
 const PV_DEFAULT: &str = "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free";
 /// `pvs --segments`: LVM's default columns, one row per PV segment.
@@ -364,8 +368,21 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         .map(|s| s.fields().into_iter().map(|f| (f.clone(), source(defs, &f))).collect())
         .unwrap_or_default();
     let (scan, vgs) = ctx.scan(true)?;
+    // `@tag` names what carries the tag (nothing, if nothing does).
+    let a = &{
+        let mut a = a.clone();
+        if let Some(pos) = super::tag_args(&vgs, prefix, &a.pos) {
+            if pos.is_empty() {
+                return Ok(0);
+            }
+            a.pos = pos;
+        }
+        a
+    };
+    let exported = |v: &Vg| ulvm_lvm::ops::export::is_exported(&v.vg);
     let selected: Vec<&Vg> = if a.pos.is_empty() || kind == "pvs" {
-        vgs.values().filter(|v| shared_refusal(v).is_none()).collect()
+        // lvs leaves exported VGs out; vgs and pvs show them.
+        vgs.values().filter(|v| shared_refusal(v).is_none() && !(kind == "lvs" && exported(v))).collect()
     } else {
         let mut out = Vec::new();
         for p in &a.pos {
@@ -373,6 +390,9 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             match vgs.get(vgname) {
                 Some(v) => {
                     check_local(v)?;
+                    if kind == "lvs" {
+                        ulvm_lvm::ops::export::check_not_exported(&v.vg)?;
+                    }
                     // Each VG once, however many of its LVs are named.
                     if !out.iter().any(|o: &&Vg| o.vg.name == v.vg.name) {
                         out.push(v)
@@ -805,6 +825,8 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
                 ""
             })
         }
+        "lv_tags" => Cell::str(ulvm_lvm::ops::tags::report(&lv.tags)),
+        "vg_tags" => Cell::str(ulvm_lvm::ops::tags::report(&vg.vg.tags)),
         "lv_role" => Cell::str(lv_role(view, lv)),
         "lv_time" => match lv.creation_time {
             Some(t) => Cell::num(super::display::format_time(t), t as f64),
@@ -905,7 +927,8 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
         "max_lv" => int_cell(v.max_lv as i64),
         "max_pv" => int_cell(v.max_pv as i64),
         "vg_autoactivation" => Cell::str(if v.autoactivation() { "enabled" } else { "" }),
-        "vg_exported" => bin("exported", Some(v.status.iter().any(|s| s == "EXPORTED"))),
+        "vg_tags" => Cell::str(ulvm_lvm::ops::tags::report(&v.tags)),
+        "vg_exported" => bin("exported", Some(ulvm_lvm::ops::export::is_exported(v))),
         "vg_partial" => bin("partial", Some(!vg.missing.is_empty())),
         "vg_clustered" => bin("clustered", Some(v.status.iter().any(|s| s == "CLUSTERED"))),
         _ => Cell::str(""),
@@ -928,13 +951,22 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, seg: Option<&PvSeg>, u: &U
         "pv_name" => Cell::str(d.path.display().to_string()),
         "vg_name" => Cell::str(vg.map(|v| v.vg.name.clone()).unwrap_or_default()),
         "pv_fmt" => Cell::str("lvm2"),
-        // LVM: `a` allocatable, `u` in a VG but not allocatable, `-` orphan.
+        // LVM: `a` allocatable, `u` in a VG but not allocatable, `-` orphan;
+        // then `x` exported.
         "pv_attr" => Cell::str(match entry {
-            Some((_, p)) => format!("{}--", if p.status.iter().any(|s| s == "ALLOCATABLE") { 'a' } else { 'u' }),
+            Some((_, p)) => format!(
+                "{}{}-",
+                if p.status.iter().any(|s| s == "ALLOCATABLE") { 'a' } else { 'u' },
+                if p.status.iter().any(|s| s == ulvm_lvm::ops::export::EXPORTED) { 'x' } else { '-' }
+            ),
             None => "---".into(),
         }),
+        "pv_tags" => Cell::str(entry.map(|(_, p)| ulvm_lvm::ops::tags::report(&p.tags)).unwrap_or_default()),
         "pv_allocatable" => bin("allocatable", Some(entry.is_some_and(|(_, p)| p.allocatable()))),
-        "pv_exported" => bin("exported", Some(vg.is_some_and(|v| v.vg.status.iter().any(|s| s == "EXPORTED")))),
+        "pv_exported" => bin(
+            "exported",
+            Some(entry.is_some_and(|(_, p)| p.status.iter().any(|s| s == ulvm_lvm::ops::export::EXPORTED))),
+        ),
         "pv_missing" => bin("missing", Some(entry.is_some_and(|(_, p)| p.status.iter().any(|s| s == "MISSING")))),
         "pv_size" => size_cell(u, size),
         "pv_free" => size_cell(u, free),

@@ -44,9 +44,31 @@ pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         max_lv: max("maxlogicalvolumes")?,
         max_pv: max("maxphysicalvolumes")?,
         autoactivation: super::yes_no(a, "setautoactivation")?.unwrap_or(true),
+        tags: super::tag_edit(a)?.add,
     };
     ops_vg::vgcreate(&mut ctx.s, &c)?;
     Ok(0)
+}
+
+/// VG arguments with each `@tag` standing for the VGs carrying the tag.
+fn tagged_vgs(ctx: &mut Ctx, pos: &[String]) -> Result<Vec<String>> {
+    if !pos.iter().any(|p| p.starts_with('@')) {
+        return Ok(pos.to_vec());
+    }
+    let (_, vgs) = ctx.scan(true)?;
+    let mut out: Vec<String> = Vec::new();
+    for p in pos {
+        let names = match ulvm_lvm::ops::tags::tag_arg(p) {
+            Some(t) => ulvm_lvm::ops::tags::vgs_tagged(&vgs, t),
+            None => vec![p.clone()],
+        };
+        for n in names {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub fn vgremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
@@ -55,7 +77,8 @@ pub fn vgremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     }
     let force = ctx.force > 0;
     let _g = ctx.lock_global()?;
-    for name in &a.pos {
+    let names = tagged_vgs(ctx, &a.pos)?;
+    for name in &names {
         ops_vg::vgremove(&mut ctx.s, name, force)?;
     }
     Ok(0)
@@ -98,6 +121,23 @@ pub fn vgrename(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let autoactivation = super::yes_no(a, "setautoactivation")?;
     let act = a.get("activate");
+    let tags = super::tag_edit(a)?;
+    let a = &{
+        let mut a = a.clone();
+        a.pos = tagged_vgs(ctx, &a.pos)?;
+        a
+    };
+    if !tags.is_empty() {
+        if a.pos.is_empty() {
+            return usage("Please supply a volume group name.");
+        }
+        for name in &a.pos {
+            ops_vg::vgchange_tags(&mut ctx.s, name, &tags)?;
+        }
+        if act.is_none() && autoactivation.is_none() {
+            return Ok(0);
+        }
+    }
     if act.is_none() && autoactivation.is_none() {
         if a.has("ignoreactivationskip") {
             return usage("No command with matching syntax recognised.  Run 'vgchange --help' for more information.");
@@ -122,10 +162,12 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
     }
     let Some(activation) = activation else { return Ok(0) };
+    // Without names, exported VGs are left out, as LVM does.
     let names: Vec<String> = if a.get("select").is_some() {
         super::reports::selected_vgs(ctx, a)?
     } else if a.pos.is_empty() {
-        scan::vg_order(&mut ctx.s)?
+        let (s, vgs) = ctx.scan(true)?;
+        scan::order(&s, &vgs).into_iter().filter(|n| !ulvm_lvm::ops::export::is_exported(&vgs[n].vg)).collect()
     } else {
         a.pos.clone()
     };

@@ -7,8 +7,10 @@
 //! flag) and LVs that `activation/auto_activation_volume_list` does not
 //! name. LVs left out are left out silently, as LVM does.
 //!
-//! Volume lists name `VG` (every LV of it), `VG/LV`, or `@TAG`; ulvm has
-//! no tags yet, so a tag entry matches nothing. A clone LV carries
+//! Volume lists name `VG` (every LV of it), `VG/LV`, or `@TAG` (an LV
+//! carrying the tag, or every LV of a VG carrying it); `@*` matches a tag
+//! that is one of the host's tags, and ulvm's host has none (LVM's
+//! `tags/hosttags` is not read), so it matches nothing. A clone LV carries
 //! `ACTIVATION_SKIP` for real LVM's sake (it must not activate a
 //! half-copied LV it cannot hydrate); ulvm knows the clone, so the flag
 //! does not stop ulvm from activating it.
@@ -88,7 +90,7 @@ impl Filter {
             return Err(Skip::ActivationSkip);
         }
         if let Some(list) = &self.volume_list {
-            if !list_names(list, &vg.name, &lv.name) {
+            if !list_names(list, vg, lv) {
                 return Err(Skip::NotInVolumeList);
             }
         }
@@ -97,7 +99,7 @@ impl Filter {
                 return Err(Skip::AutoactivationOff);
             }
             if let Some(list) = &self.auto_activation_volume_list {
-                if !list_names(list, &vg.name, &lv.name) {
+                if !list_names(list, vg, lv) {
                     return Err(Skip::NotInAutoActivationList);
                 }
             }
@@ -106,17 +108,17 @@ impl Filter {
     }
 }
 
-/// Whether a volume list names `vg/lv`: an entry `vg`, or `vg/lv`
-/// (`@tag` entries match nothing: ulvm has no tags).
-pub fn list_names(list: &[String], vg: &str, lv: &str) -> bool {
+/// Whether a volume list names `lv` of `vg`: an entry `vg`, `vg/lv`, or
+/// `@tag` with the tag on the LV or the VG (`@*`, the host's tags: none).
+pub fn list_names(list: &[String], vg: &VolumeGroup, lv: &LogicalVolume) -> bool {
     list.iter().any(|e| {
         let e = e.trim();
-        if e.starts_with('@') {
-            return false;
+        if let Some(tag) = e.strip_prefix('@') {
+            return tag != "*" && (lv.tags.iter().any(|t| t == tag) || vg.tags.iter().any(|t| t == tag));
         }
         match e.split_once('/') {
-            Some((v, l)) => v == vg && l == lv,
-            None => e == vg,
+            Some((v, l)) => v == vg.name && l == lv.name,
+            None => e == vg.name,
         }
     })
 }
@@ -256,7 +258,13 @@ pub fn autoactivate(s: &mut Session, vgs: &[String]) -> Result<AutoActivation, L
 
 /// [`autoactivate`] for any [`Activation`] (`vgchange -ay [-K]` too).
 pub fn activate_vgs(s: &mut Session, vgs: &[String], a: Activation) -> Result<AutoActivation, LvmError> {
-    let names = if vgs.is_empty() { super::scan::vg_order(s)? } else { vgs.to_vec() };
+    // Every VG but the exported ones (left out silently, as LVM's).
+    let names = if vgs.is_empty() {
+        let (scan, all) = s.scan(true)?;
+        super::scan::order(&scan, &all).into_iter().filter(|n| !super::export::is_exported(&all[n].vg)).collect()
+    } else {
+        vgs.to_vec()
+    };
     let mut out = AutoActivation::default();
     for name in names {
         let r = activate_vg(s, &name, a)?;
@@ -269,4 +277,28 @@ pub fn activate_vgs(s: &mut Session, vgs: &[String], a: Activation) -> Result<Au
         out.skipped.extend(r.skipped.into_iter().map(|(l, why)| (name.clone(), l, why)));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_volume_list_tags_match_the_lv_or_its_vg_and_star_matches_nothing() {
+        let mut vg = VolumeGroup::from_tree(
+            &crate::text::Tree::parse(include_str!("../../tests/fixtures/oracle10/vg0.vgbackup")).unwrap(),
+        )
+        .unwrap();
+        let lv1 = vg.lv("lv1").unwrap().clone();
+        let lv2 = vg.lv("lv2").unwrap().clone();
+        let list = |e: &[&str]| e.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // As oracle10 050-070: lv2 carries lvt2, the VG vgt2, lv1 neither.
+        assert!(list_names(&list(&["@lvt2"]), &vg, &lv2));
+        assert!(!list_names(&list(&["@lvt2"]), &vg, &lv1));
+        assert!(list_names(&list(&["@vgt2"]), &vg, &lv1), "a VG's tag takes its LVs");
+        assert!(!list_names(&list(&["@*"]), &vg, &lv1), "no host tags");
+        assert!(list_names(&list(&["vg0/lv1"]), &vg, &lv1) && !list_names(&list(&["vg0/lv1"]), &vg, &lv2));
+        vg.tags.clear();
+        assert!(!list_names(&list(&["@vgt2"]), &vg, &lv1));
+    }
 }

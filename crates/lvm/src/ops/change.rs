@@ -107,6 +107,8 @@ pub struct LvChange {
     pub autoactivation: Option<bool>,
     /// `-k|--setactivationskip y|n`.
     pub activation_skip: Option<bool>,
+    /// `--addtag`/`--deltag`.
+    pub tags: super::tags::TagEdit,
 }
 
 impl LvChange {
@@ -120,6 +122,7 @@ impl LvChange {
             activation: Activation::YES,
             autoactivation: None,
             activation_skip: None,
+            tags: super::tags::TagEdit::default(),
         }
     }
 }
@@ -174,6 +177,14 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
             if changed || !flag {
                 s.commit(&mut vg)?;
             }
+            s.print(format!("Logical volume {vg_name}/{n} changed."));
+        }
+    }
+    // Tags: one commit per LV, whether or not its tags changed, as LVM.
+    if !c.tags.is_empty() {
+        for n in &names {
+            c.tags.apply(&mut vg.vg_mut().lv_mut(n).expect("checked").tags);
+            s.commit(&mut vg)?;
             s.print(format!("Logical volume {vg_name}/{n} changed."));
         }
     }

@@ -49,6 +49,8 @@ pub struct LvCreate {
     pub activation_skip: bool,
     /// `-K|--ignoreactivationskip`: activate it anyway.
     pub ignore_activation_skip: bool,
+    /// `--addtag`s, in order.
+    pub tags: Vec<String>,
 }
 
 impl LvCreate {
@@ -69,6 +71,7 @@ impl LvCreate {
             autoactivation: true,
             activation_skip: false,
             ignore_activation_skip: false,
+            tags: Vec::new(),
         }
     }
 }
@@ -160,7 +163,11 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
         id: lvmpv::new_uuid()?,
         status,
         flags,
-        tags: Vec::new(),
+        tags: {
+            let mut tags = Vec::new();
+            super::tags::TagEdit { add: c.tags.clone(), del: vec![] }.apply(&mut tags);
+            tags
+        },
         creation_time: Some(now()),
         creation_host: Some(host_name.clone()),
         segments: vec![],

@@ -18,9 +18,12 @@ pub mod change;
 pub mod clone;
 pub mod common;
 pub mod create;
+pub mod export;
+pub mod importclone;
 pub mod jobs;
 pub mod merge;
 pub mod mirror;
+pub mod mknodes;
 pub mod pv;
 pub mod pvmove;
 pub mod raid;
@@ -28,6 +31,7 @@ pub mod remove;
 pub mod resize;
 pub mod scan;
 pub mod split;
+pub mod tags;
 pub mod vg;
 
 use crate::activate::DmHost;
@@ -210,6 +214,7 @@ impl Session {
         match vgs.remove(name) {
             Some(v) => {
                 check_local(&v)?;
+                export::check_not_exported(&v.vg)?;
                 for k in &v.missing {
                     let id = v.vg.pv(k).map(|p| p.id.to_string()).unwrap_or_default();
                     self.report.warn(&format!("WARNING: Couldn't find device with uuid {id}."));

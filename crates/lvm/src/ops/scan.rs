@@ -43,7 +43,7 @@ pub struct PvScan {
     pub uuid: bool,
     /// `-n`: only PVs in no VG.
     pub no_vg: bool,
-    /// `-e`: only PVs of exported VGs (ulvm exports none).
+    /// `-e`: only PVs of exported VGs.
     pub exported: bool,
 }
 
@@ -66,9 +66,12 @@ pub fn pvscan(s: &mut Session, o: &PvScan) -> Result<(), LvmError> {
     let pv_width = scan.pvs.iter().map(|d| d.path.display().to_string().len()).max().unwrap_or(0) + 2;
     let vg_width = vgs.keys().map(|n| n.len()).chain([ORPHANS.len()]).max().unwrap_or(0) + 2;
     let mut rows: Vec<Row> = Vec::new();
-    if !o.no_vg && !o.exported {
+    if !o.no_vg {
         for name in order(&scan, &vgs) {
             let vg = &vgs[&name];
+            if o.exported && !super::export::is_exported(&vg.vg) {
+                continue;
+            }
             let free = crate::alloc::free_extents(&vg.vg);
             let es = vg.vg.extent_size;
             for p in &vg.vg.pvs {
@@ -110,6 +113,9 @@ pub fn pvscan(s: &mut Session, o: &PvScan) -> Result<(), LvmError> {
             (name.clone(), pv_width)
         };
         match in_vg {
+            Some((vg, size, free)) if vgs.get(vg).is_some_and(|v| super::export::is_exported(&v.vg)) => s.print(
+                format!("PV {name:<width$}  is in exported VG {vg} [{} / {} free]", size_long(*size), size_long(*free)),
+            ),
             Some((vg, size, free)) => s.print(format!(
                 "PV {name:<width$} VG {vg:<vg_width$} lvm2 [{} / {} free]",
                 size_long(*size),

@@ -29,6 +29,8 @@ pub struct VgCreate {
     pub max_pv: u64,
     /// `--setautoactivation n` makes a VG that `-aay` leaves alone.
     pub autoactivation: bool,
+    /// `--addtag`s, in order.
+    pub tags: Vec<String>,
 }
 
 impl VgCreate {
@@ -40,6 +42,7 @@ impl VgCreate {
             max_lv: 0,
             max_pv: 0,
             autoactivation: true,
+            tags: Vec::new(),
         }
     }
 }
@@ -136,7 +139,11 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
             seqno: 0,
             status: vec!["RESIZEABLE".into(), "READ".into(), "WRITE".into()],
             flags: if c.autoactivation { vec![] } else { vec![crate::model::NOAUTOACTIVATE.into()] },
-            tags: Vec::new(),
+            tags: {
+                let mut tags = Vec::new();
+                super::tags::TagEdit { add: c.tags.clone(), del: vec![] }.apply(&mut tags);
+                tags
+            },
             extent_size: c.extent_size,
             max_lv: c.max_lv,
             max_pv: c.max_pv,
@@ -166,6 +173,17 @@ pub fn vgchange_autoactivation(s: &mut Session, name: &str, on: bool) -> Result<
             if on { "yes" } else { "no" }
         )));
     }
+    s.commit(&mut vg)?;
+    s.print(format!("Volume group \"{name}\" successfully changed"));
+    Ok(())
+}
+
+/// `vgchange --addtag/--deltag`: the VG is written even when its tags
+/// stay as they were, as LVM does.
+pub fn vgchange_tags(s: &mut Session, name: &str, edit: &super::tags::TagEdit) -> Result<(), LvmError> {
+    let _l = s.lock_vg(name)?;
+    let mut vg = s.vg(name, false)?;
+    edit.apply_del_first(&mut vg.vg_mut().tags);
     s.commit(&mut vg)?;
     s.print(format!("Volume group \"{name}\" successfully changed"));
     Ok(())
@@ -282,7 +300,8 @@ pub fn vgrename(s: &mut Session, old: &str, new: &str) -> Result<(), LvmError> {
     if vgs.contains_key(new) {
         return Err(LvmError::Exists(format!("New volume group \"{new}\" already exists")));
     }
-    let mut vg = s.vg(old, false)?;
+    // LVM renames an exported VG too.
+    let mut vg = super::export::exported_vg(s, old)?;
     let lvs: Vec<String> = vg.vg.lvs.iter().map(|l| l.name.clone()).collect();
     if let Some(h) = s.host_if_running() {
         for lv in &lvs {
