@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle10-only | --dm-raid-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]
 #
 # Phase 1 (oracle): runs three guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
@@ -757,7 +757,7 @@ S=lv_name,lv_attr,copy_percent,raid_sync_action,raid_mismatch_count,lv_health_st
 # The guest's lvm.conf turns archiving off; on, it keeps every version.
 sed -i 's/archive *= *0/archive = 1/' /etc/lvm/lvm.conf
 capsh dmsetup-targets-raid 'dmsetup targets | grep raid'
-cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc /dev/vdd
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc /dev/vdd /dev/vde /dev/vdf
 cap vgcreate vgcreate vg0 /dev/vda /dev/vdb /dev/vdc
 # --- 1. creation
 cap lvcreate-r1 lvcreate -m1 -L 8M -n r1 vg0
@@ -1177,6 +1177,158 @@ cap lvs-attr-act lvs -o lv_name,lv_attr,lv_tags vg0
 exit 0
 GUEST10
 } > "$W/guest10.sh"
+# ------------------------------------------------- ninth guest script (oracle9)
+# Origins with snapshots resized (lvextend active and inactive, the kernel's
+# tables before and after, lvreduce refused), vgsplit into an existing VG
+# (attribute mismatches, active LVs) and vgsplit -n LV, lvconvert
+# --splitsnapshot and lvconvert -s re-attaching the COW (prompt, -y, -Zn),
+# with the snapshot's data read back. Six disks: vdd, vde and vdf make VGs
+# with another extent size, a maximum of 1 LV and of 1 PV.
+{ cat "$W/prelude.sh"; cat <<'GUEST9'
+capsh() { cap "$1" bash -c "$2"; }
+pattern() { yes "$1" | head -c "$2"; }
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc /dev/vdd /dev/vde /dev/vdf
+cap vgcreate vgcreate vg0 /dev/vda /dev/vdb
+# --- 1. an origin with a snapshot grows; LVM refuses to shrink it
+cap lvcreate-origin lvcreate -L 8M -n origin vg0 /dev/vda
+pattern OLD 8388608 | dd of=/dev/vg0/origin bs=1M oflag=direct status=none
+cap lvcreate-snap lvcreate -s -L 4M -n snap vg0/origin /dev/vda
+pattern NEW 1048576 | dd of=/dev/vg0/origin bs=1M oflag=direct status=none
+cap dmsetup-table-before dmsetup table
+cap lvextend-origin-active lvextend -L 12M vg0/origin
+cap dmsetup-table-extended dmsetup table
+cap lvs-extended lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,devices vg0
+capsh snap-data-extended 'cmp <(yes OLD | head -c 8388608) <(head -c 8388608 /dev/vg0/snap) && echo same'
+capsh snap-size-extended 'blockdev --getsz /dev/vg0/snap /dev/vg0/origin'
+cap lvreduce-origin lvreduce -f -L 8M vg0/origin
+cap lvresize-origin-shrink lvresize -f -l 1 vg0/origin
+cap lvreduce-origin-inactive-prep vgchange -an vg0
+cap lvreduce-origin-inactive lvreduce -f -L 8M vg0/origin
+cap lvextend-origin-inactive lvextend -l +1 vg0/origin
+cap lvs-extended-inactive lvs -a -o lv_name,lv_attr,lv_size,origin,devices vg0
+cap vgchange-ay vgchange -ay vg0
+cap dmsetup-table-reactivated dmsetup table
+capsh snap-data-reactivated 'cmp <(yes OLD | head -c 8388608) <(head -c 8388608 /dev/vg0/snap) && echo same'
+capsh snap-size-reactivated 'blockdev --getsz /dev/vg0/snap /dev/vg0/origin'
+cap lvresize-origin-grow lvresize -L +4M vg0/origin
+cap dmsetup-table-resized dmsetup table
+# --- 2. lvconvert --splitsnapshot, then -s re-attaching the COW
+cap splitsnapshot-origin lvconvert --splitsnapshot vg0/origin
+cap splitsnapshot-missing lvconvert --splitsnapshot vg0/nosuch
+cap splitsnapshot-active-noanswer lvconvert --splitsnapshot vg0/snap
+cap vgchange-an-split vgchange -an vg0
+cap splitsnapshot-inactive lvconvert --splitsnapshot vg0/snap
+cap lvs-split lvs -a -o lv_name,lv_attr,lv_size,origin,devices vg0
+cap vgchange-ay-split vgchange -ay vg0
+cap dmsetup-table-split dmsetup table
+cap reattach-noanswer lvconvert -s vg0/origin vg0/snap
+cap reattach-active-Zn lvconvert -y -Zn -s vg0/origin vg0/snap
+cap lvs-reattached lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,chunk_size,devices vg0
+cap dmsetup-table-reattached dmsetup table
+capsh snap-data-reattached 'cmp <(yes OLD | head -c 8388608) <(head -c 8388608 /dev/vg0/snap) && echo same'
+cap reattach-twice lvconvert -y -Zn -s vg0/origin vg0/snap
+cap splitsnapshot-active-y lvconvert -y --splitsnapshot vg0/snap
+cap lvs-split-active lvs -a -o lv_name,lv_attr,lv_size,origin,devices vg0
+cap dmsetup-table-split-active dmsetup table
+cap reattach-chunksize lvconvert -y -Zn --snapshot --chunksize 8k vg0/origin vg0/snap
+cap lvs-reattached-8k lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,chunk_size vg0
+cap dmsetup-table-8k dmsetup table
+capsh snap-data-8k 'cmp <(yes OLD | head -c 8388608) <(head -c 8388608 /dev/vg0/snap) && echo same'
+cap splitsnapshot-8k lvconvert -y --splitsnapshot vg0/snap
+cap reattach-zero-y lvconvert -y -s -c 4k vg0/origin vg0/snap
+cap lvs-reattached-zeroed lvs -a -o lv_name,lv_attr,lv_size,origin,snap_percent,chunk_size vg0
+capsh snap-data-zeroed 'cmp <(head -c 8388608 /dev/vg0/origin) <(head -c 8388608 /dev/vg0/snap) && echo same'
+cap reattach-self lvconvert -y -s vg0/origin vg0/origin
+cap reattach-missing lvconvert -y -s vg0/origin vg0/nosuch
+cap splitsnapshot-zeroed lvconvert -y --splitsnapshot vg0/snap
+cap reattach-bad-chunk lvconvert -y -s -c 3k vg0/origin vg0/snap
+cap reattach-big-chunk lvconvert -y -s -c 1m vg0/origin vg0/snap
+cap reattach-origin-missing lvconvert -y -s vg0/nosuch vg0/snap
+cap reattach-final lvconvert -y -Zn -s vg0/origin vg0/snap
+cap vgchange-an-2 vgchange -an vg0
+# --- 3. vgsplit into an existing VG, vgsplit -n
+cap lvcreate-a lvcreate -an -L 4M -n a vg0 /dev/vdb
+cap lvcreate-b lvcreate -L 4M -n b vg0 /dev/vdb
+cap vgcreate-vg1 vgcreate vg1 /dev/vdc
+cap vgcreate-vg2 vgcreate -s 1M vg2 /dev/vdd
+cap vgsplit-existing-active vgsplit vg0 vg1 /dev/vdb
+cap lvchange-an-b lvchange -an vg0/b
+cap vgsplit-extent-mismatch vgsplit vg0 vg2 /dev/vdb
+cap vgcreate-maxlv vgcreate -l 1 vgl /dev/vde
+cap vgsplit-maxlv vgsplit vg0 vgl /dev/vdb
+cap vgcreate-maxpv vgcreate -p 1 vgp /dev/vdf
+cap vgsplit-maxpv vgsplit vg0 vgp /dev/vdb
+cap vgsplit-new-option vgsplit -l 5 vg0 vg1 /dev/vdb
+cap vgsplit-existing vgsplit vg0 vg1 /dev/vdb
+cap vgs-split vgs -o vg_name,pv_count,lv_count,vg_extent_size,vg_attr
+cap lvs-split-existing lvs -a -o vg_name,lv_name,lv_attr,lv_size,devices
+cap vgsplit-n-missing vgsplit -n nosuch vg1 vg0
+cap vgsplit-n-and-pv vgsplit -n a vg1 vg0 /dev/vdb
+cap vgsplit-n-nodest vgsplit -n a vg1
+cap lvcreate-span lvcreate -l 13 -n span vg1 /dev/vdb
+cap lvextend-span lvextend -l +1 vg1/span /dev/vdc
+cap lvchange-an-span lvchange -an vg1/span
+cap pvs-span pvs -o pv_name,vg_name,pv_pe_count,pv_pe_alloc_count,pv_free
+cap vgsplit-n-spans vgsplit -n a vg1 vg0
+cap lvremove-span lvremove -f vg1/span
+cap lvchange-ay-a lvchange -ay vg1/a
+cap vgsplit-n-active vgsplit -n a vg1 vg0
+cap lvchange-an-a lvchange -an vg1/a
+cap vgsplit-n vgsplit -n a vg1 vg0
+cap lvs-split-n lvs -a -o vg_name,lv_name,lv_attr,lv_size,devices
+cap vgs-split-n vgs -o vg_name,pv_count,lv_count,vg_attr
+cap lvchange-ay-b lvchange -ay vg0/b
+cap vgsplit-n-new-active vgsplit -n b vg0 vg4
+cap lvchange-an-b2 lvchange -an vg0/b
+cap vgsplit-n-new vgsplit -n b vg0 vg4
+cap vgs-split-n-new vgs -o vg_name,pv_count,lv_count,vg_attr
+cap vgsplit-n-snapshot vgsplit -n snap vg0 vg5
+cap vgsplit-all-pvs vgsplit vg5 vg6 /dev/vda
+cap vgs-end vgs -o vg_name,pv_count,lv_count,vg_attr
+cap lvs-end lvs -a -o vg_name,lv_name,lv_attr,lv_size,origin,devices
+# --- 4. lvextend/lvreduce/lvresize -r on xfs: LVM runs fsadm, which
+# grows xfs with xfs_growfs (mounted, or mounted on a temporary directory)
+# and refuses to shrink it. The guest lacks xfs: xfsfiles passes xfsprogs,
+# fsadm and the xfs module in (-f xfsfiles), loadxfs installs them.
+loadxfs() {
+  local f="$ORACLE_JOB/files/xfsfiles" ko
+  cp -a "$f"/bin/* /usr/sbin/ && cp "$f"/lib/* /usr/lib/x86_64-linux-gnu/ && cp "$f/fsadm" /sbin/fsadm
+  for ko in "$f"/ko/*.ko; do insmod "$ko" 2>/dev/null; done
+  grep -q '^xfs ' /proc/modules || echo "loadxfs: no xfs module" >&2
+}
+loadxfs
+cap lvcreate-xfs lvcreate -L 32M -n xfs vg1
+# mkfs.xfs makes nothing under 300 MB unless told it runs under fstests.
+capsh mkfs-xfs 'TEST_DIR=/tmp TEST_DEV=/dev/vg1/xfs QA_CHECK_FS=1 mkfs.xfs -q /dev/vg1/xfs'
+mkdir -p /mnt/x
+mount /dev/vg1/xfs /mnt/x && echo kept > /mnt/x/file
+cap lvextend-r-xfs-mounted lvextend -r -L +8M vg1/xfs
+capsh xfs-blocks-mounted 'xfs_info /mnt/x | grep -o "^data *=.*blocks=[0-9]*"'
+umount /mnt/x
+cap lvextend-r-xfs-unmounted lvextend -r -L +4M vg1/xfs
+cap lvreduce-r-xfs lvreduce -r -f -L -4M vg1/xfs
+cap lvresize-r-xfs-shrink lvresize -r -f -L 32M vg1/xfs
+cap lvresize-r-xfs lvresize -r -L 48M vg1/xfs
+cap lvs-xfs lvs -o lv_name,lv_size vg1
+capsh xfs-data 'mount /dev/vg1/xfs /mnt/x && xfs_info /mnt/x | grep -o "^data *=.*blocks=[0-9]*" && cat /mnt/x/file && umount /mnt/x'
+# --- 5. the same on reiserfs (fsck, reiserfstune, resize_reiserfs; loadxfs
+# brought reiserfsprogs and util-linux's fsck too), in vg2 (1 MiB extents).
+cap lvcreate-reiser lvcreate -L 32M -n reiser vg2
+capsh mkreiserfs 'mkreiserfs -q -f -s 513 /dev/vg2/reiser'
+cap lvextend-r-reiser lvextend -r -L +8M vg2/reiser
+capsh reiser-blocks-extended 'reiserfstune /dev/vg2/reiser | grep -E "^(Blocksize|Count of blocks)"'
+cap lvreduce-r-reiser lvreduce -r -f -L -16M vg2/reiser
+capsh reiser-blocks-reduced 'reiserfstune /dev/vg2/reiser | grep -E "^(Blocksize|Count of blocks)"'
+cap lvresize-r-reiser lvresize -r -L 40M vg2/reiser
+mkdir -p /mnt/r
+mount /dev/vg2/reiser /mnt/r || echo "mount reiserfs failed" >&2
+cap lvextend-r-reiser-mounted lvextend -r -L +4M vg2/reiser
+umount /mnt/r
+capsh reiser-blocks-end 'reiserfstune /dev/vg2/reiser | grep -E "^(Blocksize|Count of blocks)"'
+cap lvs-reiser lvs -o lv_name,lv_size vg2
+exit 0
+GUEST9
+} > "$W/guest9.sh"
 
 # run_oracle [GUEST_SCRIPT OUT_DIR]: the first scenario by default.
 # ------------------------------------------- dm-raid superblocks (dm fixtures)
@@ -1342,6 +1494,33 @@ raidmods() {
 }
 run_oracle6() { raidmods; run_oracle "$W/guest6.sh" oracle6 4 -f "$W/raidmods"; }
 run_oracle10() { run_oracle "$W/guest10.sh" oracle10 5; }
+
+# xfsfiles: the oracle's initramfs has no xfs nor reiserfs. Copy the
+# host's xfsprogs and reiserfsprogs (apt install xfsprogs reiserfsprogs),
+# findmnt (xfs_info needs it) and fsck (fsadm checks reiserfs with it), the
+# libraries the guest lacks, LVM's fsadm and the oracle kernel's xfs and
+# reiserfs modules with their dependencies into $W/xfsfiles (loadxfs in
+# guest9 installs them).
+xfsfiles() {
+  local cache="${ORACLE_CACHE:-/var/tmp/oracle}" kver ko b l i=0 x="$W/xfsfiles"
+  kver=$(sed -n 's/^ORACLE_KVER=//p' "$cache/oracle.env")
+  rm -rf "$x"; mkdir -p "$x/bin" "$x/lib" "$x/ko"
+  for b in mkfs.xfs xfs_growfs xfs_info xfs_spaceman xfs_db xfs_repair findmnt fsck \
+      mkreiserfs reiserfsck resize_reiserfs reiserfstune; do
+    cp "$(command -v $b)" "$x/bin/" || { echo "$b is missing: apt install xfsprogs reiserfsprogs" >&2; exit 1; }
+    { ldd "$(command -v $b)" 2>/dev/null || true; } | awk '$3 ~ /^\// { print $3 }' | while read -r l; do
+      [ -e "$cache/stage/usr/lib/x86_64-linux-gnu/$(basename "$l")" ] || cp -L "$l" "$x/lib/"
+    done
+  done
+  cp /usr/sbin/fsadm "$x/fsadm"
+  ln -s reiserfsck "$x/bin/fsck.reiserfs"
+  for ko in $( { modprobe -S "$kver" -d "$cache/kernel/root" --show-depends xfs
+                 modprobe -S "$kver" -d "$cache/kernel/root" --show-depends reiserfs; } |
+               awk '$1 == "insmod" && !seen[$2]++ { print $2 }'); do
+    i=$((i + 1)); cp "$ko" "$x/ko/$(printf %02d $i)-$(basename "$ko")"
+  done
+}
+run_oracle9() { xfsfiles; run_oracle "$W/guest9.sh" oracle9 6 -f "$W/xfsfiles"; }
 
 # run_dm_raid: the dm-raid superblock session; its files go to
 # crates/dm/tests/fixtures/raid/ (README.md there is written by hand and kept).
@@ -1660,17 +1839,18 @@ GUEST7
 } > "$W/guest7.sh"
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_dm_raid; run_oracle "$W/guest7.sh" oracle7 4; run_oracle10; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_dm_raid; run_oracle "$W/guest7.sh" oracle7 4; run_oracle10 ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle9; run_oracle10; run_dm_raid; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle9; run_oracle10; run_dm_raid ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
   --oracle5-only) run_oracle "$W/guest5.sh" oracle5 ;;
   --oracle6-only) run_oracle6 ;;
+  --oracle9-only) run_oracle9 ;;
   --oracle10-only) run_oracle10 ;;
   --dm-raid-only) run_dm_raid ;;
   --oracle7-only) run_oracle "$W/guest7.sh" oracle7 4 ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle10-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2

@@ -472,6 +472,62 @@ fn test_real_lvm_reads_an_exported_vg_ulvm_imported_as_a_named_clone() {
     assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ["lv1", "8.00m"]);
 }
 
+/// Real `vgck` and `lvs`/`vgs` accept what ulvm's origin resize, snapshot
+/// split and re-attach, and vgsplit (into an existing VG, and `-n LV`
+/// into a new one) wrote, and report what ulvm reports.
+#[test]
+fn test_real_lvm_reads_resized_origins_split_snapshots_and_split_vgs() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-lvops");
+    let (a, b, c) = (t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmops{}", std::process::id());
+    let (vg2, vg3) = (format!("{vg}x"), format!("{vg}y"));
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    let lv = |n: &str| format!("{vg}/{n}");
+    u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
+    u(&["vgcreate", &vg2, c.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "8M", "-n", "origin", &vg, a.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-s", "-L", "4M", "-n", "snap", &lv("origin")]);
+    u(&["lvextend", "-L", "12M", &lv("origin")]);
+    u(&["lvcreate", "-an", "-s", "-L", "4M", "-n", "split", &lv("origin")]);
+    u(&["lvconvert", "-y", "--splitsnapshot", &lv("split")]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "cow", &vg, a.to_str().unwrap()]);
+    u(&["lvconvert", "-y", "-Zn", "-s", "-c", "8k", &lv("origin"), &lv("cow")]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "moved", &vg, b.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "4M", "-n", "other", &vg2]);
+    u(&["vgsplit", &vg, &vg2, b.to_str().unwrap()]);
+    u(&["vgsplit", "-n", "other", &vg2, &vg3]);
+    let loops = attach(&[&a, &b, &c], true);
+    let cfg = only(&loops);
+    let files = [a.as_path(), b.as_path(), c.as_path()];
+    let fields = "vg_name,lv_name,lv_attr,lv_size,origin,devices,seg_pe_ranges,segtype,chunk_size";
+    let vfields = "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free,vg_extent_count,vg_free_count";
+    for v in [&vg, &vg2, &vg3] {
+        run("vgck", &["--config", &cfg, v]).unwrap();
+        let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", fields, v]).unwrap();
+        let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, v]);
+        assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files), "lvs {v}");
+        let real = run("vgs", &["--config", &cfg, "--noheadings", "--separator", "|", "-o", vfields, v]).unwrap();
+        let ours = u(&["vgs", "--noheadings", "--separator", "|", "-o", vfields, v]);
+        assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files), "vgs {v}");
+    }
+    // What each holds, as real LVM sees it.
+    let real = run("lvs", &["--config", &cfg, "--noheadings", "-o", "lv_name,origin,lv_size", &vg]).unwrap();
+    let words: Vec<Vec<&str>> = real.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert!(words.contains(&vec!["snap", "origin", "4.00m"]), "{real}");
+    assert!(words.contains(&vec!["cow", "origin", "4.00m"]), "{real}");
+    assert!(words.contains(&vec!["split", "4.00m"]), "{real}");
+    assert!(words.contains(&vec!["origin", "12.00m"]), "{real}");
+    let real = run("lvs", &["--config", &cfg, "--noheadings", "-o", "lv_name", &vg2]).unwrap();
+    assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ["moved"]);
+    let real = run("lvs", &["--config", &cfg, "--noheadings", "-o", "lv_name", &vg3]).unwrap();
+    assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ["other"]);
+}
+
 /// Real `lvs`, `vgs` and `pvs` select the same rows with `-S` as ulvm on
 /// a VG ulvm made (every kind of operand: sizes with units, regexes,
 /// lists, times, reserved values, grouping), and print `pvs --segments`,

@@ -427,11 +427,14 @@ fn plan_top(vg: &Vg, origin: &LogicalVolume, snaps: &[SnapshotRef], own: Table) 
         let cow_name = dm_name(&v.name, &cow.name, Some("cow"));
         out.push(dev(cow, Some("cow"), extent_table(vg, cow)?, false));
         let args = snapshot_args(&real, &cow_name, s.chunk_size)?;
+        // A snapshot keeps the size its origin had when it was taken (an
+        // inactive origin may have grown since): its own segment's.
+        let snap_size = v.lv(&s.seg_lv).map_or(size, |l| lv_sectors(vg, l));
         let table = if s.merging {
             merging = Some(args);
             one_line(size, TargetArgs::Error)
         } else {
-            one_line(size, TargetArgs::Snapshot(args))
+            one_line(snap_size, TargetArgs::Snapshot(args))
         };
         out.push(dev(cow, None, table, !cow.is_writable()));
     }

@@ -209,19 +209,14 @@ fn test_vgsplit_refusals_write_nothing() {
 
     // base, on a only, is active.
     let e = split(&mut s, "vg1", std::slice::from_ref(&a));
-    assert_eq!(e.to_string(), "Logical volume vg0/base must be inactive");
+    assert_eq!(e.to_string(), "Logical volume vg0/base must be inactive.");
     assert!(matches!(e, LvmError::Refused(_)));
     let e = split(&mut s, "vg2", std::slice::from_ref(&b));
-    assert_eq!(
-        e.to_string(),
-        "Volume group \"vg2\" exists; vgsplit into an existing VG is not supported by ulvm (use vgmerge after)."
-    );
-    assert!(matches!(e, LvmError::Exists(_)));
+    assert_eq!(e.to_string(), "Logical volumes in \"vg0\" must be inactive");
+    assert!(matches!(e, LvmError::Refused(_)));
     let e = split(&mut s, "vg1", std::slice::from_ref(&outside));
     assert_eq!(e.to_string(), format!("Physical volume {} not in volume group vg0", outside.display()));
     assert!(matches!(e, LvmError::NotFound(_)));
-    let e = split(&mut s, "vg1", &[a.clone(), b.clone()]);
-    assert_eq!(e.to_string(), "Cannot split: Nowhere to store metadata for new Volume Group");
     let e = split(&mut s, "bad/name", std::slice::from_ref(&b));
     assert_eq!(e.to_string(), "volume group name \"bad/name\" has invalid character '/'");
     assert!(t.disks() == before, "a refused vgsplit wrote to a PV");
@@ -236,7 +231,7 @@ fn test_vgsplit_refusals_write_nothing() {
     lvcreate(&mut s, &snap).unwrap();
     let before = t.disks();
     let e = split(&mut s, "vg1", std::slice::from_ref(&b));
-    assert_eq!(e.to_string(), "Snapshot vg0/snap and its origin vg0/base must go to the same volume group.");
+    assert_eq!(e.to_string(), "Can't split snapshot snap between two Volume Groups");
     assert!(t.disks() == before, "a refused vgsplit wrote to a PV");
 
     // An LV striped over a and b.
@@ -244,7 +239,7 @@ fn test_vgsplit_refusals_write_nothing() {
     lvcreate(&mut s, &wide).unwrap();
     let before = t.disks();
     let e = split(&mut s, "vg1", std::slice::from_ref(&b));
-    assert_eq!(e.to_string(), "Logical volume vg0/wide must be either wholly in or wholly out of vg1.");
+    assert_eq!(e.to_string(), "Can't split Logical Volume wide between two Volume Groups");
     assert!(t.disks() == before, "a refused vgsplit wrote to a PV");
     let (_, vgs) = s.scan(true).unwrap();
     assert_eq!(vgs.keys().collect::<Vec<_>>(), ["vg0", "vg2"]);
@@ -751,4 +746,145 @@ fn test_vgchange_activates_and_deactivates_every_lv_and_reports_failures() {
     assert!(err[0].contains("vg0-base"), "{err:?}");
 
     assert_eq!(vgchange_activate(&mut s, "nosuch", true).unwrap_err().to_string(), "Volume group \"nosuch\" not found");
+}
+
+// ---- origins with snapshots resized, snapshots split and re-attached ----
+
+/// `lvextend -L SIZE vg0/base` (or lvreduce with `reduce`).
+fn resize_base(size: u64, reduce: bool) -> ulvm_lvm::ops::resize::Resize {
+    use ulvm_lvm::ops::resize::{Command, Resize, Target};
+    Resize {
+        vg: "vg0".into(),
+        lv: "base".into(),
+        command: if reduce { Command::Reduce } else { Command::Extend },
+        target: Target::Size(mib(size)),
+        stripes: None,
+        pvs: vec![],
+        force: true,
+        resize_fs: false,
+    }
+}
+
+#[test]
+fn test_an_origin_with_a_snapshot_grows_only_inactive_and_its_snapshot_keeps_its_size() {
+    use ulvm_lvm::ops::resize::{resize, Resized};
+    let t = Setup::with_base("more-origin-resize");
+    let mut s = t.session(false);
+    let snap = LvCreate { name: Some("snap".into()), snapshot_of: Some("base".into()), ..LvCreate::new("vg0", mib(4)) };
+    lvcreate(&mut s, &snap).unwrap();
+    let before = t.disks();
+
+    let e = resize(&mut s, &resize_base(12, false)).unwrap_err();
+    assert_eq!(e.to_string(), "Snapshot origin volumes can be resized only while inactive: try lvchange -an.");
+    let e = resize(&mut s, &resize_base(4, true)).unwrap_err();
+    assert_eq!(e.to_string(), "Snapshot origin volumes cannot be reduced in size yet.");
+    assert!(t.disks() == before, "a refused resize wrote");
+
+    deactivate(&mut s, "vg0", "base");
+    assert_eq!(resize(&mut s, &resize_base(12, false)).unwrap(), Resized::Changed { from: Extents(2), to: Extents(3) });
+    // The origin and its -real grow; the snapshot stays as large as the
+    // origin was when it was taken (LVM's tables after reactivation).
+    let vg = s.vg("vg0", true).unwrap();
+    let plan = ulvm_lvm::activate::plan(&vg, "base").unwrap();
+    let len = |name: &str| plan.iter().find(|d| d.name == name).unwrap().table.0.iter().map(|l| l.len.0).sum::<u64>();
+    assert_eq!((len("vg0-base"), len("vg0-base-real"), len("vg0-snap")), (24576, 24576, 16384));
+    assert_eq!(vgck(&mut s, &[]).unwrap(), 0);
+}
+
+#[test]
+fn test_a_split_snapshot_is_a_plain_lv_and_attaching_it_with_zero_n_keeps_its_store() {
+    use ulvm_lvm::ops::merge::{attach_snapshot, split_snapshot, Attach};
+    let t = Setup::with_base("more-splitsnapshot");
+    let mut s = t.session(false);
+    let snap = LvCreate { name: Some("snap".into()), snapshot_of: Some("base".into()), ..LvCreate::new("vg0", mib(4)) };
+    lvcreate(&mut s, &snap).unwrap();
+    deactivate(&mut s, "vg0", "base");
+    // A stand-in exception store: bytes at the COW's start.
+    let vg = s.vg("vg0", true).unwrap();
+    let (key, pe) = areas(&vg, "snap")[0].clone();
+    let at = (vg.vg.pv(&key).unwrap().pe_start + vg.vg.extent_size.to_sectors(pe)).bytes().0;
+    let file = std::fs::OpenOptions::new().write(true).read(true).open(&vg.disk(&key).unwrap().path).unwrap();
+    file.write_all_at(&[0x5a; 4096], at).unwrap();
+    t.lines.take();
+
+    split_snapshot(&mut s, "vg0", "snap", false).unwrap();
+    assert_eq!(t.lines.take().0, ["Logical Volume vg0/snap split from its origin."]);
+    let vg = s.vg("vg0", true).unwrap();
+    assert!(vg.vg.snapshots_of("base").is_empty());
+    assert!(vg.vg.lv("snap").unwrap().is_visible());
+    let e = split_snapshot(&mut s, "vg0", "base", false).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Command on LV vg0/base does not accept LV type linear.\n  Command not permitted on LV vg0/base."
+    );
+
+    let attach = |zero| Attach {
+        vg: "vg0".into(),
+        origin: "base".into(),
+        cow: "snap".into(),
+        chunk_size: Sectors(16),
+        zero,
+        yes: true,
+    };
+    attach_snapshot(&mut s, &attach(false)).unwrap();
+    let (out, err) = t.lines.take();
+    assert_eq!(out, ["Logical volume vg0/snap converted to snapshot."]);
+    assert_eq!(err.last().map(String::as_str), Some("WARNING: vg0/snap not zeroed."));
+    let vg = s.vg("vg0", true).unwrap();
+    let snaps = vg.vg.snapshots_of("base");
+    assert_eq!((snaps.len(), snaps[0].cow.as_str(), snaps[0].chunk_size), (1, "snap", Sectors(16)));
+    assert!(!vg.vg.lv("snap").unwrap().is_visible());
+    let mut buf = [0u8; 4096];
+    file.read_exact_at(&mut buf, at).unwrap();
+    assert!(buf.iter().all(|&b| b == 0x5a), "-Z n changed the COW");
+    let e = attach_snapshot(&mut s, &attach(false)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Command on LV vg0/snap does not accept LV type snapshot.\n  Command not permitted on LV vg0/snap."
+    );
+
+    // Split again and attach zeroed: the store's start is gone.
+    split_snapshot(&mut s, "vg0", "snap", false).unwrap();
+    attach_snapshot(&mut s, &attach(true)).unwrap();
+    file.read_exact_at(&mut buf, at).unwrap();
+    assert!(buf.iter().all(|&b| b == 0), "the COW was not zeroed");
+    assert_eq!(vgck(&mut s, &[]).unwrap(), 0);
+}
+
+#[test]
+fn test_vgsplit_into_an_existing_vg_and_by_lv_name() {
+    use ulvm_lvm::ops::split::{vgsplit_what, NewVg, SplitWhat};
+    let mut t = Setup::new("more-vgsplit-existing");
+    let c = t.add_device("c.img");
+    let (a, b) = (t.pvs[0].clone(), t.pvs[1].clone());
+    let mut s = t.session(false);
+    vgcreate(&mut s, &VgCreate::new("vg0", vec![a.clone(), b.clone()])).unwrap();
+    vgcreate(&mut s, &VgCreate::new("vg2", vec![c.clone()])).unwrap();
+    lvcreate(&mut s, &inactive("vg0", "data", mib(8), std::slice::from_ref(&b))).unwrap();
+    lvcreate(&mut s, &inactive("vg0", "keep", mib(4), std::slice::from_ref(&a))).unwrap();
+    lvcreate(&mut s, &inactive("vg2", "there", mib(4), &[])).unwrap();
+    t.lines.take();
+    let e =
+        vgsplit_what(&mut s, "vg0", "vg2", &SplitWhat::Pvs(vec![b.clone()]), NewVg { max_lv: Some(4), max_pv: None })
+            .unwrap_err();
+    assert_eq!(e.to_string(), "Volume group \"vg2\" exists, but new VG option specified");
+
+    vgsplit(&mut s, "vg0", "vg2", std::slice::from_ref(&b)).unwrap();
+    assert_eq!(t.lines.take().0, ["Existing volume group \"vg2\" successfully split from \"vg0\""]);
+    let vg2 = s.vg("vg2", true).unwrap();
+    let mut names: Vec<&str> = vg2.vg.lvs.iter().map(|l| l.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["data", "there"]);
+    assert_eq!(vg2.vg.pvs.len(), 2);
+    // data's area follows its PV under vg2's key for it.
+    assert_eq!(areas(&vg2, "data"), [(vg2.key_of(&b).unwrap(), Extents(0))]);
+
+    // -n: the PVs data uses (b) go to a new VG, with the LVs on them.
+    vgsplit_what(&mut s, "vg2", "vg3", &SplitWhat::Lv("data".into()), NewVg::default()).unwrap();
+    assert_eq!(t.lines.take().0, ["New volume group \"vg3\" successfully split from \"vg2\""]);
+    let vg3 = s.vg("vg3", true).unwrap();
+    assert_eq!(vg3.vg.lvs.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["data"]);
+    let e = vgsplit_what(&mut s, "vg2", "vg4", &SplitWhat::Lv("nosuch".into()), NewVg::default()).unwrap_err();
+    assert_eq!(e.to_string(), "Logical volume nosuch not in volume group vg2");
+    assert_eq!(vgck(&mut s, &[]).unwrap(), 0);
 }

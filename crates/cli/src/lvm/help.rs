@@ -542,6 +542,17 @@ const HELP: &[(&str, &str, &str)] = &[
   lvconvert --splitmirrors Number -n|--name LV_new LV
     [ COMMON_OPTIONS ]
 
+  Split a snapshot's COW off as a plain LV (its exception store kept).
+  lvconvert --splitsnapshot LV
+    [ COMMON_OPTIONS ]
+
+  Make a plain LV the COW of a snapshot of the origin (its start zeroed
+  unless -Z n, which keeps an exception store --splitsnapshot left).
+  lvconvert -s|--snapshot LV LV_snapshot
+    [ -c|--chunksize Size[k|UNIT] ]
+    [ -Z|--zero y|n ]
+    [ COMMON_OPTIONS ]
+
   Replace the images of a mirror or raid1 LV whose legs failed with new
   ones on other PVs, and copy them again (--use-policies: as
   activation/mirror_image_fault_policy or raid_fault_policy says).
@@ -583,7 +594,16 @@ const HELP: &[(&str, &str, &str)] = &[
     (
         "vgsplit",
         "Move physical volumes (and the LVs on them) to a new or existing volume group",
-        "  vgsplit VG VG_new PV ...
+        "  Move the PVs named, and the LVs wholly on them.
+  vgsplit VG VG_new PV ...
+    [ -l|--maxlogicalvolumes Number ]
+    [ -p|--maxphysicalvolumes Number ]
+    [ COMMON_OPTIONS ]
+
+  Move the PVs an LV uses, and the LVs wholly on them.
+  vgsplit -n|--name LV VG VG_new
+    [ -l|--maxlogicalvolumes Number ]
+    [ -p|--maxphysicalvolumes Number ]
     [ COMMON_OPTIONS ]
 ",
     ),

@@ -13,9 +13,11 @@ use super::{split_lv, usage, Ctx};
 use anyhow::{bail, Result};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
+use ulvm_blockdev::Sectors;
 use ulvm_lvm::disk::Vg;
 use ulvm_lvm::ops::jobs::{self, Next, Outcome, SnapshotMerge, State};
-use ulvm_lvm::ops::merge;
+use ulvm_lvm::ops::{create, merge};
+use ulvm_lvm::size::{parse_size, Sign};
 
 /// Starts a background poller for every merging origin of `vg` that is active.
 /// Starts a background poller for every job of `vg` (merges, clones)
@@ -58,6 +60,13 @@ pub fn lvconvert(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         let Some(mut job) = jobs::job_of(&vg, &name) else { return Ok(0) };
         jobs::poll(&mut ctx.s, job.as_mut(), Duration::from_secs_f64(interval), &mut |_| Next::Continue)?;
         return Ok(0);
+    }
+    if a.has("splitsnapshot") {
+        merge::split_snapshot(&mut ctx.s, &vg_name, &name, a.has("yes"))?;
+        return Ok(0);
+    }
+    if a.has("snapshot") || a.get("type") == Some("snapshot") {
+        return attach(ctx, a, vg_name, name);
     }
     if super::raid::wanted(ctx, a)? {
         return super::raid::lvconvert(ctx, a);
@@ -113,5 +122,44 @@ fn poll(ctx: &mut Ctx, vg: &str, origin: &str, interval: f64, verbose: bool, int
         println!("  Merge of snapshot into logical volume {vg}/{origin} has finished.");
         println!("  Logical volume \"{cow}\" successfully removed.");
     }
+    Ok(0)
+}
+
+/// `lvconvert -s ORIGIN COW [-c CHUNK] [-Z y|n]`.
+fn attach(ctx: &mut Ctx, a: &Args, vg_name: String, origin: String) -> Result<i32> {
+    let Some(cow) = a.pos.get(1) else {
+        return usage("Please specify a logical volume to act as the snapshot exception store.");
+    };
+    let cow = match cow.trim_start_matches("/dev/").split_once('/') {
+        Some(_) => {
+            let (v, l) = split_lv(cow)?;
+            if v != vg_name {
+                bail!("Origin {vg_name}/{origin} and snapshot {v}/{l} must be in the same volume group.");
+            }
+            l
+        }
+        None => cow.to_string(),
+    };
+    let chunk_size = match a.get("chunksize") {
+        None => create::DEFAULT_CHUNK_SIZE,
+        Some(v) => {
+            let s = parse_size(v, 'k').map_err(|e| super::Usage(e.0))?;
+            if s.sign != Sign::None
+                || !s.sectors.0.is_power_of_two()
+                || s.sectors < Sectors(8)
+                || s.sectors > Sectors(1024)
+            {
+                bail!("Chunk size must be a power of 2 in the range 4K to 512K.");
+            }
+            s.sectors
+        }
+    };
+    let zero = match a.get("zero") {
+        None | Some("y") => true,
+        Some("n") => false,
+        Some(v) => return usage(format!("Invalid argument for --zero: {v}")),
+    };
+    let yes = a.has("yes");
+    merge::attach_snapshot(&mut ctx.s, &merge::Attach { vg: vg_name, origin, cow, chunk_size, zero, yes })?;
     Ok(0)
 }

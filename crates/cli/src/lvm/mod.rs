@@ -275,7 +275,13 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("regionsize", Some('R')),
         flag("repair", None),
         flag("use-policies", None),
+        flag("splitsnapshot", None),
+        flag("snapshot", Some('s')),
+        value("chunksize", Some('c')),
+        value("zero", Some('Z')),
     ];
+    const VGSPLIT: &[Opt] =
+        &[value("name", Some('n')), value("maxlogicalvolumes", Some('l')), value("maxphysicalvolumes", Some('p'))];
     const PVDISPLAY: &[Opt] = &[flag("maps", Some('m'))];
     const PVMOVE: &[Opt] = &[
         value("name", Some('n')),
@@ -305,6 +311,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "lvchange" => LVCHANGE,
         "lvremove" => LVREMOVE,
         "lvconvert" => LVCONVERT,
+        "vgsplit" => VGSPLIT,
         "pvmove" => PVMOVE,
         "pvdisplay" => PVDISPLAY,
         "lvdisplay" => LVDISPLAY,
@@ -351,6 +358,12 @@ impl Report for Terminal {
     }
     fn warn(&mut self, line: &str) {
         eprintln!("  {line}");
+    }
+    fn print_raw(&mut self, line: &str) {
+        println!("{line}");
+    }
+    fn warn_raw(&mut self, line: &str) {
+        eprintln!("{line}");
     }
 }
 

@@ -210,6 +210,31 @@ pub fn vgmerge(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 }
 
 pub fn vgsplit(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    let number = |opt: &str| -> Result<Option<u64>> {
+        match a.get(opt) {
+            None => Ok(None),
+            Some(v) => match v.parse() {
+                Ok(n) => Ok(Some(n)),
+                Err(_) => usage(format!("Invalid argument for --{opt}: {v}")),
+            },
+        }
+    };
+    let new = split::NewVg { max_lv: number("maxlogicalvolumes")?, max_pv: number("maxphysicalvolumes")? };
+    if let Some(lv) = a.get("name") {
+        let [src, dest, rest @ ..] = a.pos.as_slice() else {
+            // As LVM: the usage of the nearest command line, then why.
+            print!("  vgsplit -n|--name LV VG VG\n  Split a VG by PVs in a specified LV.\n\n");
+            eprintln!("  No command with matching syntax recognised.  Run 'vgsplit --help' for more information.");
+            eprintln!("  Nearest similar command has syntax:");
+            return Ok(3);
+        };
+        if let Some(p) = rest.first() {
+            return usage(format!("Command does not accept argument: {p}."));
+        }
+        check_name(dest, "volume group").map_err(|e| anyhow!("{e}"))?;
+        split::vgsplit_what(&mut ctx.s, src, dest, &split::SplitWhat::Lv(lv.to_string()), new)?;
+        return Ok(0);
+    }
     let [src, dest, devs @ ..] = a.pos.as_slice() else {
         return usage("Existing VG, new VG and either physical volumes or logical volume required.");
     };
@@ -217,7 +242,7 @@ pub fn vgsplit(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         return usage("Existing VG, new VG and either physical volumes or logical volume required.");
     }
     check_name(dest, "volume group").map_err(|e| anyhow!("{e}"))?;
-    split::vgsplit(&mut ctx.s, src, dest, &device_args(devs)?)?;
+    split::vgsplit_what(&mut ctx.s, src, dest, &split::SplitWhat::Pvs(device_args(devs)?), new)?;
     Ok(0)
 }
 

@@ -81,7 +81,8 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
     let skipped = c.activation_skip && !c.ignore_activation_skip;
     let c = &LvCreate {
         activate: c.activate && !skipped,
-        zero: c.zero && !(skipped && c.snapshot_of.is_none()),
+        // As LVM: an LV made inactive cannot be zeroed (it says so).
+        zero: c.zero && (c.snapshot_of.is_some() || (c.activate && !skipped)),
         ..c.clone()
     };
     let vg_name = c.vg.as_str();

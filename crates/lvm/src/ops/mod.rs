@@ -47,6 +47,15 @@ use std::path::{Path, PathBuf};
 pub trait Report {
     fn print(&mut self, line: &str);
     fn warn(&mut self, line: &str);
+    /// A line of another tool's output, printed as the tool wrote it
+    /// (LVM indents its own lines, not fsadm's).
+    fn print_raw(&mut self, line: &str) {
+        self.print(line);
+    }
+    /// [`Report::print_raw`] for the tool's error output.
+    fn warn_raw(&mut self, line: &str) {
+        self.warn(line);
+    }
 }
 
 /// Asks a yes/no question before something destructive (LVM's `[y/n]`).
@@ -153,6 +162,16 @@ impl Session {
 
     pub fn warn(&mut self, line: impl AsRef<str>) {
         self.report.warn(line.as_ref());
+    }
+
+    /// See [`Report::print_raw`].
+    pub fn print_raw(&mut self, line: impl AsRef<str>) {
+        self.report.print_raw(line.as_ref());
+    }
+
+    /// See [`Report::warn_raw`].
+    pub fn warn_raw(&mut self, line: impl AsRef<str>) {
+        self.report.warn_raw(line.as_ref());
     }
 
     /// `--devices`, if the session was given them.

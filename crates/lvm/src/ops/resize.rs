@@ -1,7 +1,9 @@
 //! `lvextend`, `lvreduce`, `lvresize`: an LV grows from free extents or
 //! shrinks from its end, an active LV's tables follow while it is
-//! suspended, and with `-r` the ext2/3/4 file system on it follows (as
-//! LVM's fsadm: shrunk before the LV shrinks, grown after it grows).
+//! suspended, and with `-r` the file system on it follows, as LVM's fsadm:
+//! ext2/3/4 shrunk before the LV shrinks and grown after it grows, xfs
+//! grown online with `xfs_growfs` (never shrunk), reiserfs resized
+//! unmounted with `resize_reiserfs`.
 //!
 //! [`Target::Policy`] is dmeventd's way of growing a snapshot: past
 //! `snapshot_autoextend_threshold` percent full, by
@@ -67,15 +69,154 @@ fn tool_ok(cmd: &str, args: &[&str]) -> bool {
     std::process::Command::new(cmd).args(args).output().is_ok_and(|o| o.status.success())
 }
 
-/// Whether the block device at `path` holds a mounted file system (its
-/// device number appears in this process's mount table).
-fn is_mounted(path: &str) -> bool {
+/// Where the block device at `path` is mounted, if it is (its device
+/// number in this process's mount table).
+fn mount_point(path: &str) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let Ok(rdev) = std::fs::metadata(path).map(|m| m.rdev()) else { return false };
+    let rdev = std::fs::metadata(path).map(|m| m.rdev()).ok()?;
     let (major, minor) = (libc::major(rdev), libc::minor(rdev));
     let dev = format!("{major}:{minor}");
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .is_ok_and(|t| t.lines().any(|l| l.split_whitespace().nth(2) == Some(dev.as_str())))
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let line = table.lines().find(|l| l.split_whitespace().nth(2) == Some(dev.as_str()))?;
+    line.split_whitespace().nth(4).map(String::from)
+}
+
+fn is_mounted(path: &str) -> bool {
+    mount_point(path).is_some()
+}
+
+/// The file systems `-r` resizes, as LVM's fsadm does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fs {
+    /// ext2/3/4: `e2fsck`, `resize2fs` (shrinks unmounted).
+    Ext,
+    /// xfs: `xfs_growfs` on its mount point (a temporary one when it is
+    /// not mounted); it cannot shrink.
+    Xfs,
+    /// reiserfs: `resize_reiserfs`, unmounted only.
+    Reiser,
+}
+
+/// Runs a file system tool for fsadm with no input (a question it asks
+/// is answered by the end of input, as when LVM runs fsadm), its error
+/// output passed through, and its output too unless fsadm parses it
+/// (`parsed`); its exit status.
+fn fsadm_tool(s: &mut Session, cmd: &str, args: &[&str], parsed: bool) -> Result<i32, LvmError> {
+    let o = std::process::Command::new(cmd)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| LvmError::Refused(format!("fsadm: {cmd}: {e}")))?;
+    if !parsed {
+        for l in String::from_utf8_lossy(&o.stdout).lines() {
+            s.print_raw(l);
+        }
+    }
+    for l in String::from_utf8_lossy(&o.stderr).lines() {
+        s.warn_raw(l);
+    }
+    Ok(o.status.code().unwrap_or(-1))
+}
+
+/// fsadm's check of an unmounted reiserfs before a resize: `fsck -p`
+/// (exit status 0 or 1 is success).
+fn check_reiser(s: &mut Session, dev: &str) -> Result<(), LvmError> {
+    if is_mounted(dev) {
+        return Ok(());
+    }
+    if !matches!(fsadm_tool(s, "fsck", &["-p", dev], false)?, 0 | 1) {
+        s.warn_raw("fsadm: Fsck reiserfs failed.");
+        return Err(LvmError::Refused("Filesystem check failed.".into()));
+    }
+    Ok(())
+}
+
+/// fsadm's resize of a reiserfs to `size`: unmounted only (fsadm asks
+/// to unmount a mounted one, and the end of input says no), with
+/// `resize_reiserfs -s BYTES` (which asks before it shrinks). `shrink`:
+/// before the LV shrinks, where LVM adds `Filesystem resize failed.`.
+fn resize_reiser(s: &mut Session, dev: &str, size: Sectors, shrink: bool) -> Result<(), LvmError> {
+    let failed = |what: &str| {
+        let tail = if shrink { "\n  Filesystem resize failed." } else { "" };
+        LvmError::Refused(format!("{what}{tail}"))
+    };
+    if let Some(m) = mount_point(dev) {
+        s.print_raw(format!("Do you want to unmount \"{m}\" ? [Y|n] n"));
+        s.warn_raw(format!("fsadm: Cannot proceed with mounted filesystem \"{m}\"."));
+        return Err(failed("/sbin/fsadm failed: 1"));
+    }
+    if fsadm_tool(s, "reiserfstune", &[dev], true)? != 0 {
+        s.warn_raw("fsadm: Cannot parse reiserfstune output.");
+        return Err(failed("/sbin/fsadm failed: 1"));
+    }
+    if fsadm_tool(s, "resize_reiserfs", &["-s", &size.bytes().0.to_string(), dev], false)? != 0 {
+        s.warn_raw("fsadm: reiserfs resize failed.");
+        return Err(failed("/sbin/fsadm failed: 1"));
+    }
+    Ok(())
+}
+
+/// The file system on `dev`, as `blkid` names it.
+fn fs_type(dev: &str) -> Option<String> {
+    let o = std::process::Command::new("blkid").args(["-c", "/dev/null", "-o", "value", "-s", "TYPE", dev]).output();
+    let t = String::from_utf8_lossy(&o.ok()?.stdout).trim().to_string();
+    (!t.is_empty()).then_some(t)
+}
+
+/// fsadm's check of an unmounted xfs before a resize (`xfs_repair -n -o
+/// force_geometry`, its output passed through as fsadm does); a mounted
+/// one is not checked.
+fn check_xfs(s: &mut Session, dev: &str) -> Result<(), LvmError> {
+    if is_mounted(dev) {
+        return Ok(());
+    }
+    let o = std::process::Command::new("xfs_repair").args(["-n", "-o", "force_geometry", dev]).output();
+    let o = o.map_err(|e| LvmError::Refused(format!("fsadm: xfs_repair: {e}\n  Filesystem check failed.")))?;
+    for l in String::from_utf8_lossy(&o.stdout).lines() {
+        s.print_raw(l);
+    }
+    for l in String::from_utf8_lossy(&o.stderr).lines() {
+        s.warn_raw(l);
+    }
+    if !o.status.success() {
+        s.warn_raw("fsadm: Xfs repair failed.");
+        return Err(LvmError::Refused("Filesystem check failed.".into()));
+    }
+    Ok(())
+}
+
+/// fsadm's `xfs_growfs` of an xfs on `dev`, mounted where it is or on a
+/// temporary directory for the while; its output is what fsadm prints.
+fn grow_xfs(s: &mut Session, dev: &str) -> Result<(), LvmError> {
+    let (dir, temp) = match mount_point(dev) {
+        Some(m) => (m, None),
+        None => {
+            let t = std::env::temp_dir().join(format!("ulvm-fsadm-{}", std::process::id()));
+            std::fs::create_dir_all(&t).map_err(|e| LvmError::Refused(format!("fsadm: {}: {e}", t.display())))?;
+            let d = t.display().to_string();
+            if !tool_ok("mount", &["-t", "xfs", dev, &d]) {
+                let _ = std::fs::remove_dir(&t);
+                return Err(LvmError::Refused("fsadm: Cannot mount Xfs filesystem.".into()));
+            }
+            (d, Some(t))
+        }
+    };
+    let o = std::process::Command::new("xfs_growfs").arg(&dir).output();
+    if let Some(t) = &temp {
+        let _ = std::process::Command::new("umount").arg(t).output();
+        let _ = std::fs::remove_dir(t);
+    }
+    let o = o.map_err(|e| LvmError::Refused(format!("xfs_growfs: {e}")))?;
+    for l in String::from_utf8_lossy(&o.stdout).lines() {
+        s.print_raw(l);
+    }
+    if !o.status.success() {
+        return Err(LvmError::Refused(format!(
+            "xfs_growfs {dir} failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )));
+    }
+    Ok(())
 }
 
 /// Runs a file system tool; its error output becomes the error.
@@ -148,7 +289,7 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         Target::Size(spec) => spec.resolve(s, &vg, cur, pvs.as_deref())?.0,
     };
     let es = vg.vg.extent_size;
-    if want == cur {
+    if want == cur && !r.resize_fs {
         return Err(LvmError::Refused(format!("New size ({want} extents) matches existing size ({cur} extents).")));
     }
     if r.command == Command::Extend && want < cur {
@@ -162,27 +303,68 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         )));
     }
     let fs_dev = format!("/dev/{vg_name}/{name}");
-    if r.resize_fs {
-        if !std::path::Path::new(&fs_dev).exists() {
-            return Err(LvmError::Refused(format!(
-                "-r needs {fs_dev}: activate the LV with the daemon running --fuse-dir and --attach-loop."
-            )));
-        }
-        if !tool_ok("dumpe2fs", &["-h", &fs_dev]) {
-            return Err(LvmError::Refused(format!("-r resizes ext2/3/4 filesystems only; {fs_dev} holds none.")));
-        }
-    }
-    if !vg.vg.snapshots_of(name).is_empty() {
+    if r.resize_fs && !std::path::Path::new(&fs_dev).exists() {
         return Err(LvmError::Refused(format!(
-            "Resizing an origin with snapshots is not supported by ulvm yet ({vg_name}/{name})."
+            "-r needs {fs_dev}: activate the LV with the daemon running --fuse-dir and --attach-loop."
         )));
     }
+    let fs = match r.resize_fs.then(|| fs_type(&fs_dev)) {
+        None => None,
+        Some(Some(t)) if matches!(t.as_str(), "ext2" | "ext3" | "ext4") => Some(Fs::Ext),
+        Some(Some(t)) if t == "xfs" => Some(Fs::Xfs),
+        Some(Some(t)) if t == "reiserfs" => Some(Fs::Reiser),
+        Some(_) => {
+            return Err(LvmError::Refused(format!(
+                "-r resizes ext2/3/4, xfs and reiserfs file systems only; {fs_dev} holds none."
+            )))
+        }
+    };
     let origin = activate::family_origin(&vg, name);
     let before = activate::plan(&vg, &origin)?;
     let active = match s.host_if_running() {
         Some(h) => activate::is_active(h, &vg, &origin)?,
         None => None,
     };
+    // As LVM 2.03: an origin grows only while inactive (its snapshots keep
+    // their size, the size the origin had when they were taken) and never
+    // shrinks.
+    if !vg.vg.snapshots_of(name).is_empty() {
+        if want < cur {
+            return Err(LvmError::Refused("Snapshot origin volumes cannot be reduced in size yet.".into()));
+        }
+        if active.is_some() {
+            return Err(LvmError::Refused(
+                "Snapshot origin volumes can be resized only while inactive: try lvchange -an.".into(),
+            ));
+        }
+    }
+    if fs == Some(Fs::Xfs) {
+        check_xfs(s, &fs_dev)?;
+        if want < cur {
+            s.warn_raw("fsadm: Xfs filesystem shrinking is unsupported.");
+            return Err(LvmError::Refused("/sbin/fsadm failed: 1\n  Filesystem resize failed.".into()));
+        }
+    }
+    if fs == Some(Fs::Reiser) {
+        check_reiser(s, &fs_dev)?;
+        if want < cur {
+            resize_reiser(s, &fs_dev, es.to_sectors(want), true)?;
+        }
+    }
+    if want == cur {
+        // With -r, LVM resizes the file system to an LV that stays.
+        s.print(format!(
+            "Size of logical volume {vg_name}/{name} unchanged from {} ({cur} extents).",
+            size_long(es.to_sectors(cur))
+        ));
+        s.print(format!("Logical volume {vg_name}/{name} successfully resized."));
+        match fs {
+            Some(Fs::Reiser) => resize_reiser(s, &fs_dev, es.to_sectors(cur), false)?,
+            Some(Fs::Xfs) => grow_xfs(s, &fs_dev)?,
+            _ => run_tool("resize2fs", &[&fs_dev])?,
+        }
+        return Ok(Resized::Unchanged);
+    }
     if want < cur {
         s.warn(format!(
             "WARNING: Reducing {}logical volume to {}.",
@@ -194,7 +376,7 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
             return Err(LvmError::Refused(format!("Logical volume {vg_name}/{name} NOT reduced.")));
         }
     }
-    if r.resize_fs && want < cur {
+    if fs == Some(Fs::Ext) && want < cur {
         let kib = es.to_sectors(want).bytes().0 / 1024;
         if !tool_ok("e2fsck", &["-f", "-p", &fs_dev]) {
             return Err(LvmError::Refused(format!("e2fsck of {fs_dev} failed; not reducing (is it mounted?).")));
@@ -277,7 +459,13 @@ pub fn resize(s: &mut Session, r: &Resize) -> Result<Resized, LvmError> {
         size_long(es.to_sectors(new_size))
     ));
     s.print(format!("Logical volume {vg_name}/{name} successfully resized."));
-    if r.resize_fs && new_size > cur {
+    if fs == Some(Fs::Xfs) && new_size > cur {
+        grow_xfs(s, &fs_dev)?;
+    }
+    if fs == Some(Fs::Reiser) && new_size > cur {
+        resize_reiser(s, &fs_dev, es.to_sectors(new_size), false)?;
+    }
+    if fs == Some(Fs::Ext) && new_size > cur {
         // As fsadm: an unmounted ext file system is checked first, which
         // resize2fs demands when it was mounted since its last check.
         if !is_mounted(&fs_dev) {

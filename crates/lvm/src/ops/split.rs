@@ -46,7 +46,20 @@ pub fn vgmerge(s: &mut Session, dest: &str, src: &str) -> Result<(), LvmError> {
     let _s = s.lock_vg(src)?;
     let mut to = s.vg(dest, false)?;
     let from = s.vg(src, false)?;
-    if !active_lvs(s, &from).is_empty() {
+    compatible(s, &to, &from)?;
+    join(&mut to, &from, |_| true, |_| true);
+    s.commit(&mut to)?;
+    let _ = std::fs::remove_file(s.sd.backup_dir().join(src));
+    s.print(format!("Volume group \"{src}\" successfully merged into \"{dest}\""));
+    Ok(())
+}
+
+/// LVM's `vgs_are_compatible`: whether all of `from` could join `to`
+/// (vgmerge, and vgsplit into an existing VG, which checks the whole
+/// source VG as vgmerge does).
+fn compatible(s: &mut Session, to: &Vg, from: &Vg) -> Result<(), LvmError> {
+    let (dest, src) = (to.vg.name.as_str(), from.vg.name.as_str());
+    if !active_lvs(s, from).is_empty() {
         return Err(LvmError::Refused(format!("Logical volumes in \"{src}\" must be inactive")));
     }
     if to.vg.extent_size != from.vg.extent_size {
@@ -75,9 +88,16 @@ pub fn vgmerge(s: &mut Session, dest: &str, src: &str) -> Result<(), LvmError> {
             l.name
         )));
     }
+    Ok(())
+}
+
+/// Adds the PVs of `from` with a key `take` accepts to `to`, under free
+/// keys of `to`, and the LVs of `from` that `names` accepts, their areas
+/// renamed to the new keys (an LV with an area elsewhere stays out).
+fn join(to: &mut Vg, from: &Vg, take: impl Fn(&str) -> bool, names: impl Fn(&str) -> bool) {
     // PV keys of the source become free keys of the destination.
     let mut rename = std::collections::BTreeMap::new();
-    for p in &from.vg.pvs {
+    for p in from.vg.pvs.iter().filter(|p| take(&p.key)) {
         let key = to.vg.next_pv_key();
         rename.insert(p.key.clone(), key.clone());
         to.vg_mut().pvs.push(PhysicalVolume { key: key.clone(), ..p.clone() });
@@ -87,24 +107,69 @@ pub fn vgmerge(s: &mut Session, dest: &str, src: &str) -> Result<(), LvmError> {
     }
     for l in &from.vg.lvs {
         let mut l = l.clone();
+        let mut on = true;
         for seg in &mut l.segments {
             if let crate::model::SegmentKind::Striped { stripes, .. } = &mut seg.kind {
                 for (k, _) in stripes.iter_mut() {
-                    *k = rename[k].clone();
+                    match rename.get(k) {
+                        Some(n) => *k = n.clone(),
+                        None => on = false,
+                    }
                 }
             }
         }
-        to.vg_mut().lvs.push(l);
+        if on && names(&l.name) {
+            to.vg_mut().lvs.push(l);
+        }
     }
-    s.commit(&mut to)?;
-    let _ = std::fs::remove_file(s.sd.backup_dir().join(src));
-    s.print(format!("Volume group \"{src}\" successfully merged into \"{dest}\""));
-    Ok(())
 }
 
-/// `vgsplit SRC DEST PV...`: the PVs, and the LVs wholly on them, leave
-/// SRC for a new VG DEST.
-pub fn vgsplit(s: &mut Session, src: &str, dest: &str, paths: &[PathBuf]) -> Result<(), LvmError> {
+/// What moves in a `vgsplit`: named PVs, or the PVs an LV uses (`-n`).
+#[derive(Debug, Clone)]
+pub enum SplitWhat {
+    Pvs(Vec<PathBuf>),
+    Lv(String),
+}
+
+/// The keys of the PVs LV `name` of `vg` uses, through its LV areas and
+/// sub-LVs (images, logs, raid metadata) too.
+fn pvs_used_by(vg: &VolumeGroup, name: &str, out: &mut Vec<String>) {
+    let Some(lv) = vg.lv(name) else { return };
+    let mut subs: Vec<String> = vg.mirror_sub_lvs(name);
+    subs.extend(vg.raid_sub_lvs(name));
+    for seg in &lv.segments {
+        if let crate::model::SegmentKind::Striped { stripes, .. } = &seg.kind {
+            for (k, _) in stripes {
+                if vg.pv(k).is_some() && !out.contains(k) {
+                    out.push(k.clone());
+                } else if vg.pv(k).is_none() {
+                    subs.push(k.clone());
+                }
+            }
+        }
+    }
+    for sub in subs {
+        pvs_used_by(vg, &sub, out);
+    }
+}
+
+/// `vgsplit SRC DEST PV...` and `vgsplit -n LV SRC DEST`: the PVs (or
+/// those LV uses), and the LVs wholly on them, leave SRC for DEST, a new
+/// VG with SRC's attributes or an existing one that could take all of SRC
+/// (as vgmerge checks it). SRC goes when no PV is left in it.
+pub fn vgsplit(s: &mut Session, src: &str, dest: &str, pvs: &[PathBuf]) -> Result<(), LvmError> {
+    vgsplit_what(s, src, dest, &SplitWhat::Pvs(pvs.to_vec()), NewVg::default())
+}
+
+/// `-l` and `-p` of a vgsplit: for a new VG only (else SRC's limits).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewVg {
+    pub max_lv: Option<u64>,
+    pub max_pv: Option<u64>,
+}
+
+/// [`vgsplit`] of PVs or (`-n`) of the PVs an LV uses.
+pub fn vgsplit_what(s: &mut Session, src: &str, dest: &str, what: &SplitWhat, new: NewVg) -> Result<(), LvmError> {
     check_name(dest, "volume group")?;
     // Before any lock: the second lock of one name would wait for the first.
     if dest == src {
@@ -114,39 +179,65 @@ pub fn vgsplit(s: &mut Session, src: &str, dest: &str, paths: &[PathBuf]) -> Res
     let _s = s.lock_vg(src)?;
     let _d = s.lock_vg(dest)?;
     let (_, vgs) = s.scan(true)?;
-    if vgs.contains_key(dest) {
-        return Err(LvmError::Exists(format!(
-            "Volume group \"{dest}\" exists; vgsplit into an existing VG is not supported by ulvm (use vgmerge after)."
-        )));
-    }
+    let existing = vgs.contains_key(dest);
     let mut from = s.vg(src, false)?;
+    let mut to = if existing {
+        if new.max_lv.is_some() || new.max_pv.is_some() {
+            return Err(LvmError::Refused(format!("Volume group \"{dest}\" exists, but new VG option specified")));
+        }
+        let to = s.vg(dest, false)?;
+        compatible(s, &to, &from)?;
+        to
+    } else {
+        Vg {
+            vg: Arc::new(VolumeGroup {
+                name: dest.to_string(),
+                id: lvmpv::new_uuid()?,
+                seqno: 0,
+                lvs: vec![],
+                pvs: vec![],
+                max_lv: new.max_lv.unwrap_or(from.vg.max_lv),
+                max_pv: new.max_pv.unwrap_or(from.vg.max_pv),
+                ..(*from.vg).clone()
+            }),
+            text: "".into(),
+            disks: Default::default(),
+            missing: vec![],
+            stale: vec![],
+        }
+    };
     let mut keys = Vec::new();
-    for p in paths {
-        match from.key_of(p) {
-            Some(k) => keys.push(k),
-            None => {
-                return Err(LvmError::NotFound(format!("Physical volume {} not in volume group {src}", p.display())))
+    match what {
+        SplitWhat::Pvs(paths) => {
+            for p in paths {
+                match from.key_of(p) {
+                    Some(k) => keys.push(k),
+                    None => {
+                        return Err(LvmError::NotFound(format!(
+                            "Physical volume {} not in volume group {src}",
+                            p.display()
+                        )))
+                    }
+                }
             }
         }
-    }
-    if keys.len() == from.vg.pvs.len() {
-        return Err(LvmError::Refused("Cannot split: Nowhere to store metadata for new Volume Group".into()));
+        SplitWhat::Lv(name) => {
+            if !from.vg.user_lvs().any(|l| &l.name == name) {
+                return Err(LvmError::NotFound(format!("Logical volume {name} not in volume group {src}")));
+            }
+            pvs_used_by(&from.vg, name, &mut keys);
+        }
     }
     let moving = lvs_on(&from.vg, &keys);
     if let Some((l, _)) = moving.iter().find(|(_, whole)| !whole) {
-        return Err(LvmError::Refused(format!(
-            "Logical volume {src}/{l} must be either wholly in or wholly out of {dest}."
-        )));
+        return Err(LvmError::Refused(format!("Can't split Logical Volume {l} between two Volume Groups")));
     }
     let mut names: Vec<String> = moving.into_iter().map(|(n, _)| n).collect();
     // A snapshot goes with its origin and the other way round.
     for snap in from.vg.snapshots() {
         let (o, c) = (names.contains(&snap.origin), names.contains(&snap.cow));
         if o != c {
-            return Err(LvmError::Refused(format!(
-                "Snapshot {src}/{} and its origin {src}/{} must go to the same volume group.",
-                snap.cow, snap.origin
-            )));
+            return Err(LvmError::Refused(format!("Can't split snapshot {} between two Volume Groups", snap.cow)));
         }
         if o {
             names.push(snap.seg_lv.clone());
@@ -176,29 +267,29 @@ pub fn vgsplit(s: &mut Session, src: &str, dest: &str, paths: &[PathBuf]) -> Res
     }
     let active = active_lvs(s, &from);
     if let Some(l) = names.iter().find(|n| active.contains(n)) {
-        return Err(LvmError::Refused(format!("Logical volume {src}/{l} must be inactive")));
+        return Err(LvmError::Refused(format!("Logical volume {src}/{l} must be inactive.")));
     }
-    let mut to = Vg {
-        vg: Arc::new(VolumeGroup {
-            name: dest.to_string(),
-            id: lvmpv::new_uuid()?,
-            seqno: 0,
-            lvs: from.vg.lvs.iter().filter(|l| names.contains(&l.name)).cloned().collect(),
-            pvs: from.vg.pvs.iter().filter(|p| keys.contains(&p.key)).cloned().collect(),
-            ..(*from.vg).clone()
-        }),
-        text: "".into(),
-        disks: from.disks.iter().filter(|(k, _)| keys.contains(k)).map(|(k, d)| (k.clone(), d.clone())).collect(),
-        missing: vec![],
-        stale: vec![],
-    };
+    if existing {
+        join(&mut to, &from, |k| keys.iter().any(|x| x == k), |n| names.iter().any(|x| x == n));
+    } else {
+        // A new VG keeps the PVs' keys.
+        let v = to.vg_mut();
+        v.pvs = from.vg.pvs.iter().filter(|p| keys.contains(&p.key)).cloned().collect();
+        v.lvs = from.vg.lvs.iter().filter(|l| names.contains(&l.name)).cloned().collect();
+        to.disks = from.disks.iter().filter(|(k, _)| keys.contains(k)).map(|(k, d)| (k.clone(), d.clone())).collect();
+    }
     from.vg_mut().lvs.retain(|l| !names.contains(&l.name));
     from.vg_mut().pvs.retain(|p| !keys.contains(&p.key));
     for k in &keys {
         from.disks.remove(k);
     }
     s.commit(&mut to)?;
-    s.commit(&mut from)?;
-    s.print(format!("New volume group \"{dest}\" successfully split from \"{src}\""));
+    if !from.vg.pvs.is_empty() {
+        s.commit(&mut from)?;
+    }
+    s.print(format!(
+        "{} volume group \"{dest}\" successfully split from \"{src}\"",
+        if existing { "Existing" } else { "New" }
+    ));
     Ok(())
 }
