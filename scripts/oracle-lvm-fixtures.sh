@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle8-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle8-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]
 #
 # Phase 1 (oracle): runs three guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
@@ -1793,19 +1793,210 @@ run_host() {
   host_scenario final "$o/05-final.vgbackup"
 }
 
+# ------------------------------------------------ seventh guest script (oracle7)
+# Reports: -S/--select (comparisons, regexes, && || ! , #, grouping, sizes
+# with units, percentages, times, aliases, string lists, LVM's errors), the
+# report options (--nameprefixes, --aligned, --rows, --unbuffered,
+# --binary, -o help, lvm fullreport) and fields (lv_role, lv_merging,
+# lv_snapshot_invalid, lv_time, lv_host, pvseg_*). Four disks: vg0 on vda
+# and vdb, vg1 on vdc, vdd an orphan PV. Tags (set with real LVM) come last.
+{ cat "$W/prelude.sh"; cat <<'GUEST7'
+capsh() { cap "$1" bash -c "$2"; }
+pvcreate -q /dev/vda /dev/vdb /dev/vdc /dev/vdd >/dev/null
+vgcreate -q vg0 /dev/vda /dev/vdb >/dev/null
+vgcreate -q vg1 /dev/vdc >/dev/null
+lvcreate -q -L 8M -n lv1 vg0 >/dev/null
+lvcreate -q -L 16M -n lv2 vg0 >/dev/null
+lvcreate -q -L 16M -i 2 -I 64k -n str vg0 >/dev/null
+lvcreate -q -s -L 4M -n snap vg0/lv1 >/dev/null
+lvcreate -q -l 2 -n other vg1 >/dev/null
+lvchange -q -an vg1/other >/dev/null
+cap lvs lvs
+cap lvs-size-gt lvs -S 'lv_size>8m'
+cap lvs-size-ge lvs -S 'lv_size>=16m'
+cap lvs-size-lt lvs -S 'lv_size<16m'
+cap lvs-size-le lvs -S 'lv_size<=8m'
+cap lvs-size-eq-nounit lvs -S 'lv_size=16'
+cap lvs-size-g lvs -S 'lv_size>0.01g'
+cap lvs-size-k lvs -S 'lv_size=8192k'
+cap lvs-size-s lvs -S 'size=16384s'
+cap lvs-size-upper lvs -S 'lv_size>8M'
+cap lvs-name-eq lvs -S lv_name=lv1
+cap lvs-name-alias lvs -S name=lv2
+cap lvs-name-ne lvs -S 'lv_name!=lv1'
+cap lvs-name-quoted lvs -S 'lv_name="lv1"'
+cap lvs-name-squoted lvs -S "lv_name='lv2'"
+cap lvs-regex lvs -S 'lv_name=~^lv'
+cap lvs-regex-not lvs -S 'lv_name!~^lv'
+cap lvs-regex-quoted lvs -S 'lv_name=~"[0-9]$"'
+cap lvs-regex-dot lvs -S 'lv_name=~s.r'
+cap lvs-and lvs -S 'lv_name!=lv1 && lv_size<16m'
+cap lvs-and-comma lvs -S 'lv_name=~lv,lv_size=8m'
+cap lvs-or lvs -S 'lv_name=lv1 || lv_name=str'
+cap lvs-or-hash lvs -S 'lv_name=lv1#lv_name=str'
+cap lvs-not lvs -S '!(lv_name=lv1)'
+cap lvs-not-bare lvs -S '!lv_name=lv1'
+cap lvs-group lvs -S '(lv_name=lv1 || lv_name=lv2) && lv_size>8m'
+cap lvs-precedence lvs -S 'lv_name=lv1 || lv_name=lv2 && lv_size>8m'
+cap lvs-spaces lvs -S ' lv_name = lv1 '
+cap lvs-vgname lvs -S vg_name=vg1
+cap lvs-vgfield lvs -S 'vg_size>100m'
+cap lvs-origin lvs -S origin=lv1
+cap lvs-origin-empty lvs -S 'origin=""'
+cap lvs-attr-regex lvs -S 'lv_attr=~^s'
+cap lvs-segtype lvs -S segtype=striped
+cap lvs-stripes lvs -S stripes=2
+cap lvs-snap-percent lvs -S 'snap_percent>=0'
+cap lvs-snap-percent-gt lvs -S 'snap_percent>50'
+cap lvs-data-percent lvs -S 'data_percent<50'
+cap lvs-data-percent-unit lvs -S 'data_percent<50%'
+cap lvs-copy-percent lvs -S 'copy_percent>=0'
+cap lvs-kmaj-undef lvs -S 'lv_kernel_major=-1'
+cap lvs-kmaj-undefined lvs -S 'lv_kernel_major=undefined'
+cap lvs-time-after lvs -S 'lv_time>"2000-01-01"'
+cap lvs-time-since lvs -S 'lv_time since "2000-01-01 10:00"'
+cap lvs-time-before lvs -S 'lv_time before 2000-01-01'
+cap lvs-time-until lvs -S 'lv_time until "2100-01-01 00:00:00"'
+cap lvs-time-eq lvs -S 'lv_time=2000-01-01'
+cap lvs-role lvs -a -S lv_role=public
+cap lvs-role-list lvs -a -S 'lv_role={snapshot}'
+cap lvs-role-list-exact lvs -a -S 'lv_role=[public]'
+cap lvs-role-list-or lvs -a -S 'lv_role={snapshot||origin}'
+cap lvs-role-list-and lvs -a -S 'lv_role=[public,origin,thickorigin]'
+cap lvs-role-list-ne lvs -a -S 'lv_role!={public}'
+cap lvs-role-regex lvs -a -S 'lv_role=~snap'
+cap lvs-nomatch lvs -S lv_name=nomatch
+cap lvs-o-select lvs --noheadings -o lv_name,lv_size -S 'lv_size>8m'
+cap lvs-vg-select lvs -S 'lv_size>8m' vg0
+cap lvs-lv-select lvs -S 'lv_size>8m' vg0/lv1
+cap lvs-select-long lvs --select lv_name=lv2
+cap lvs-json-select lvs --reportformat json -S lv_name=lv1
+cap lvs-json-nomatch lvs --reportformat json -S lv_name=nomatch
+cap lvs-uuid-regex lvs -o lv_name -S 'lv_uuid=~.'
+cap vgs vgs
+cap vgs-free vgs -S 'vg_free>0'
+cap vgs-pvcount vgs -S pv_count=2
+cap vgs-alias vgs -S name=vg1
+cap vgs-and vgs -S 'vg_name=vg0 && lv_count>1'
+cap vgs-extsize vgs -S 'vg_extent_size=4m'
+cap vgs-attr vgs -S 'vg_attr=~^wz'
+cap pvs pvs
+cap pvs-free pvs -S 'pv_free>10m'
+cap pvs-vg pvs -S vg_name=vg0
+cap pvs-orphan pvs -S 'vg_name=""'
+cap pvs-name-regex pvs -S 'pv_name=~vd[ab]'
+cap pvs-alias pvs -S 'size<60m'
+cap pvs-ne pvs -S 'pv_name!=/dev/vda'
+cap err-unknown-field lvs -S foo=1
+cap err-bad-size lvs -S 'lv_size>abc'
+cap err-bad-number vgs -S 'pv_count=x'
+cap err-no-op lvs -S lv_size
+cap err-no-value lvs -S 'lv_name='
+cap err-unclosed lvs -S '(lv_name=lv1'
+cap err-extra-close lvs -S 'lv_name=lv1)'
+cap err-double-eq lvs -S 'lv_name==lv1'
+cap err-str-lt lvs -S 'lv_name<lv1'
+cap err-regex-num lvs -S 'lv_size=~1'
+cap err-bad-regex lvs -S 'lv_name=~"("'
+cap err-dangling-and lvs -S 'lv_name=lv1 &&'
+cap err-empty lvs -S ''
+cap err-bad-time lvs -S 'lv_time>notatime'
+cap err-time-op-num lvs -S 'lv_size since 1'
+cap err-pv-field-in-vgs vgs -S pv_name=/dev/vda
+cap err-list-on-str lvs -S 'lv_name={lv1}'
+cap err-unclosed-quote lvs -S 'lv_name="lv1'
+cap err-percent-bad lvs -S 'snap_percent>abc'
+cap lvs-nameprefixes lvs --nameprefixes
+cap lvs-nameprefixes-noheadings lvs --nameprefixes --noheadings -a -o lv_name,lv_attr,lv_size
+cap vgs-nameprefixes vgs --nameprefixes --noheadings
+cap pvs-nameprefixes pvs --nameprefixes --units b
+cap lvs-rows lvs --rows
+cap vgs-rows vgs --rows -o vg_name,vg_size
+cap lvs-rows-noheadings lvs --rows --noheadings -o lv_name,lv_size
+cap lvs-aligned lvs --aligned --separator '|'
+cap lvs-aligned-noheadings lvs --aligned --noheadings --separator ' : ' -o lv_name,lv_size,origin
+cap lvs-unbuffered lvs --unbuffered
+cap lvs-unbuffered-sort lvs --unbuffered -O -lv_name
+cap lvs-binary lvs --binary -o lv_name,lv_active,lv_merging,lv_snapshot_invalid,lv_allocation_locked
+cap vgs-binary vgs --binary -o vg_name,vg_exported,vg_partial,vg_clustered
+cap pvs-binary pvs --binary -o pv_name,pv_allocatable,pv_exported,pv_missing
+cap lvs-colon lvs -c
+cap lvs-fields-new lvs -a -o lv_name,lv_role,lv_merging,lv_snapshot_invalid,lv_active,lv_permissions,lv_allocation_policy
+cap lvs-fields-time lvs -o lv_name,lv_time,lv_host
+cap lvs-fields-more lvs -a -o lv_name,lv_full_name,lv_parent,lv_layout,lv_read_ahead,lv_kernel_read_ahead,lv_active_locally,lv_suspended,lv_device_open,lv_skip_activation,lv_fixed_minor,lv_major,lv_minor
+cap lvs-fields-snap lvs -a -o lv_name,origin,origin_uuid,snap_percent,lv_when_full,lv_health_status,lv_check_needed
+cap vgs-fields-more vgs -o vg_name,vg_permissions,vg_extendable,vg_exported,vg_partial,vg_allocation_policy,vg_clustered,vg_shared,vg_mda_count,vg_mda_used_count,vg_mda_free,vg_mda_size,vg_missing_pv_count,vg_systemid,vg_lock_type
+cap pvs-fields-more pvs -o pv_name,pv_exported,pv_missing,pv_in_use,pv_duplicate,pv_major,pv_minor,pv_mda_free,pv_mda_size,pv_mda_used_count,pv_ba_start,pv_ba_size,pv_ext_vsn,pe_start
+cap pvs-segments pvs --segments
+cap pvs-segments-fields pvs --segments -o+pvseg_start,pvseg_size,lv_name
+cap pvs-segments-select pvs --segments -S 'pvseg_size>2'
+cap lvs-segments lvs --segments
+cap lvs-segments-a lvs -a --segments -o+seg_start,seg_size,seg_start_pe,seg_size_pe,seg_pe_ranges,devices
+cap lvs-segments-select lvs --segments -S segtype=linear
+cap lvs-o-help lvs -o help
+cap vgs-o-help vgs -o help
+cap pvs-o-help pvs -o help
+cap lvs-S-help lvs -S help
+cap fullreport lvm fullreport
+cap fullreport-vg lvm fullreport vg1
+cap fullreport-select lvm fullreport -S vg_name=vg1
+lvchange -q --addtag t1 --addtag t2 vg0/lv1 >/dev/null
+lvchange -q --addtag t2 vg0/lv2 >/dev/null
+vgchange -q --addtag vgt vg1 >/dev/null
+cap tags-lvs lvs -o lv_name,lv_tags
+cap tags-eq lvs -S 'lv_tags=t1'
+cap tags-subset lvs -S 'lv_tags={t2}'
+cap tags-exact lvs -S 'lv_tags=[t2]'
+cap tags-exact-and lvs -S 'lv_tags=[t1,t2]'
+cap tags-subset-or lvs -S 'lv_tags={t1||t3}'
+cap tags-exact-or lvs -S 'lv_tags=[t1||t2]'
+cap tags-empty lvs -S 'lv_tags=""'
+cap tags-empty-list lvs -S 'lv_tags=[]'
+cap tags-ne lvs -S 'lv_tags!={t1}'
+cap tags-regex lvs -S 'lv_tags=~t'
+cap tags-vg vgs -S 'vg_tags=vgt'
+cap tags-vg-in-lvs lvs -S 'vg_tags={vgt}'
+# -S on the commands that change things (tags above do not matter here).
+cap lvchange-select-an lvchange -an -S lv_name=lv2
+cap lvs-after-lvchange-select lvs -o lv_name,lv_attr
+cap lvchange-select-ay lvchange -ay -S 'lv_name=lv2 || lv_name=other'
+cap lvs-after-lvchange-select-ay lvs -o lv_name,lv_attr
+cap lvchange-select-nomatch lvchange -an -S lv_name=nomatch
+cap lvchange-select-vg lvchange -an -S 'lv_size>8m' vg0
+cap lvs-after-lvchange-select-vg lvs -o lv_name,lv_attr
+cap lvchange-select-bad lvchange -an -S foo=1
+cap lvchange-select-both lvchange -ay -S lv_name=lv2 vg0/str
+cap lvs-after-lvchange-select-both lvs -o lv_name,lv_attr
+cap vgchange-select-an vgchange -an -S vg_name=vg1
+cap vgchange-select-ay vgchange -ay -S 'vg_free>0'
+cap vgchange-select-nomatch vgchange -an -S vg_name=nomatch
+cap lvs-after-vgchange-select lvs -o lv_name,lv_attr
+cap pvchange-select pvchange -x n -S pv_name=/dev/vdb
+cap pvs-after-pvchange-select pvs
+cap pvchange-select-back pvchange -x y -S 'pv_attr=~^u'
+cap pvs-after-pvchange-select-back pvs
+cap pvchange-select-nomatch pvchange -x n -S pv_name=nomatch
+cap lvremove-select lvremove -f -S lv_name=lv2
+cap lvremove-select-nomatch lvremove -f -S lv_name=nomatch
+cap lvremove-select-vg lvremove -f -S 'lv_size<16m' vg1
+cap lvs-after-lvremove-select lvs -o lv_name,lv_attr
+GUEST7
+} > "$W/guest7.sh"
+
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_dm_raid; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_dm_raid ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_dm_raid; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_dm_raid ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
   --oracle5-only) run_oracle "$W/guest5.sh" oracle5 ;;
   --oracle6-only) run_oracle6 ;;
+  --oracle7-only) run_oracle "$W/guest7.sh" oracle7 4 ;;
   --oracle8-only) run_oracle "$W/guest8.sh" oracle8 ;;
   --oracle9-only) run_oracle9 ;;
   --oracle10-only) run_oracle10 ;;
   --dm-raid-only) run_dm_raid ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle8-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle8-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2

@@ -21,7 +21,7 @@ if [ "$secs" = 0 ]; then
 elif ! cargo fuzz --version >/dev/null 2>&1; then
   echo "== fuzz: skipped: cargo-fuzz is not installed (cargo install cargo-fuzz)"
 else
-  for t in table_line cow_load nbd_request lvm_metadata raid_meta; do
+  for t in table_line cow_load nbd_request lvm_metadata raid_meta select; do
     echo "== fuzz $t (${secs}s)"
     # cargo-fuzz needs -Z flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
     (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$secs" 2>&1 | tail -n 3)

@@ -721,3 +721,133 @@ fn test_real_lvm_accepts_ulvms_repair_of_a_damaged_mda_header() {
         assert!(o.status.success() && o.stderr.is_empty(), "real {tool} after the repair: {}", stderr(&o));
     }
 }
+
+/// Real `lvs`, `vgs` and `pvs` select the same rows with `-S` as ulvm on
+/// a VG ulvm made (every kind of operand: sizes with units, regexes,
+/// lists, times, reserved values, grouping), and print `pvs --segments`,
+/// `--nameprefixes`, `--rows` and `--binary` as ulvm does.
+#[test]
+fn test_real_lvm_selects_and_reports_as_ulvm() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-select");
+    let (a, b) = (t.image("a.img", 128), t.image("b.img", 128));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmsel{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "32M", "-n", "base", &vg]);
+    u(&["lvcreate", "-an", "-L", "16M", "-i", "2", "-I", "64k", "-n", "striped", &vg]);
+    u(&["lvcreate", "-an", "-l", "3", "-n", "small", &vg]);
+    u(&["lvcreate", "-an", "-s", "-L", "8M", "-n", "snap", &format!("{vg}/base")]);
+    // (Names of 4 or more: LVM pads lv_name to 4 even without headings.)
+    u(&["lvcreate", "-an", "--type", "raid1", "-m", "1", "-L", "4M", "-n", "rone", &vg]);
+    // Two segments: small grows past the raid's extents.
+    u(&["lvextend", "-l", "+2", &format!("{vg}/small")]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    let files = [a.as_path(), b.as_path()];
+    let same = |args: &[&str]| {
+        let mut real_args = vec!["--config", cfg.as_str()];
+        real_args.extend_from_slice(&args[1..]);
+        let real = run(args[0], &real_args).unwrap_or_else(|e| panic!("lvm {args:?}: {e}"));
+        let ours = u(args);
+        assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files), "{args:?}");
+    };
+    for sel in [
+        "lv_size>8m",
+        "lv_size>=16m && lv_size<32M",
+        "size=12",
+        "lv_size=12288k",
+        "lv_name=~^s",
+        "lv_name!~a",
+        "lv_name!=base && lv_size<=16m",
+        "(lv_name=base || lv_name=small) , seg_count=1",
+        "!(lv_name=base)",
+        "lv_name=base # stripes=2",
+        "lv_role={snapshot}",
+        "lv_role=[public]",
+        "lv_role={origin||snapshot}",
+        "lv_role={public,origin}",
+        "lv_role={public,snapshot,origin}",
+        "origin=base",
+        "origin=\"\"",
+        "segtype=striped",
+        "vg_size>100m",
+        "lv_time>2000-01-01",
+        "lv_time before 2000",
+        "lv_time since \"2000-01-01 10:00\"",
+        "lv_kernel_major=-1",
+        "lv_kernel_major=undefined",
+        "snap_percent>=0",
+        "lv_attr=~^s",
+        "lv_name=rone_rimage_0",
+        "lv_name=~rmeta",
+        "lv_role={image}",
+        "lv_role=[private,raid,image]",
+        "segtype=raid1",
+        "segtype=linear",
+        "seg_count=2",
+        "seg_size=8m",
+        "seg_start>0",
+        "",
+    ] {
+        same(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_size", "-S", sel, &vg]);
+    }
+    same(&["vgs", "--noheadings", "-o", "vg_name", "-S", "lv_count>1 && vg_free>1m", &vg]);
+    same(&["vgs", "--noheadings", "-o", "vg_name", "-S", "pv_free>50m && pv_pe_alloc_count>1", &vg]);
+    same(&["vgs", "--noheadings", "-o", "vg_name", "-S", "pv_free>60m || pv_pe_alloc_count>100", &vg]);
+    same(&["pvs", "--noheadings", "-o", "pv_name,pv_free", "-S", "pv_free>10m || pv_name=~b.img"]);
+    same(&["pvs", "--segments", "--noheadings", "-o", "pv_name,pvseg_start,pvseg_size,lv_name"]);
+    same(&["pvs", "--segments", "--noheadings", "-o", "pv_name,pvseg_start", "-S", "pvseg_size>2"]);
+    same(&["lvs", "--nameprefixes", "--noheadings", "-o", "lv_name,lv_size,lv_role", &vg]);
+    same(&["lvs", "--nameprefixes", "--unquoted", "--noheadings", "-o", "lv_name,lv_size", &vg]);
+    same(&["lvs", "--nameprefixes", "--separator", ":", "-o", "lv_name,lv_size", &vg]);
+    same(&["lvs", "--nameprefixes", "--aligned", "--noheadings", "-o", "lv_name,lv_size", &vg]);
+    same(&["lvs", "--rows", "-o", "lv_name,lv_size", &vg]);
+    same(&["lvs", "--rows", "--separator", ":", "--noheadings", "-o", "lv_name,lv_size", &vg]);
+    same(&["lvs", "--aligned", "--separator", "|", "-o", "lv_name,lv_size,origin", &vg]);
+    same(&["lvs", "--binary", "-o", "lv_name,lv_merging,lv_allocation_locked,lv_active", &vg]);
+    same(&["pvs", "--binary", "--noheadings", "-o", "pv_name,pv_allocatable,pv_exported,pv_missing"]);
+}
+
+/// What `-S` on pvchange and lvremove writes, real LVM reads: real `vgck`
+/// accepts the VG, and real `lvs` and `pvs` show the LVs and allocatable
+/// flags ulvm left.
+#[test]
+fn test_real_lvm_reads_what_selected_changes_wrote() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-select-change");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmselc{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
+    for (name, size) in [("one", "8M"), ("two", "16M"), ("three", "4M")] {
+        u(&["lvcreate", "-an", "-L", size, "-n", name, &vg]);
+    }
+    u(&["lvremove", "-f", "-S", "lv_size<16m && lv_name=~e$", &vg]);
+    u(&["pvchange", "-x", "n", "-S", "pv_free>40m"]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    let files = [a.as_path(), b.as_path()];
+    run("vgck", &["--config", &cfg, &vg]).unwrap();
+    // Word by word: LVM pads lv_name and pv_attr to 4 even without
+    // headings, ulvm to the widest value (a width, not a fact, differs).
+    let words = |out: &str| -> Vec<String> {
+        normalize(out, &loops, &files).iter().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+    };
+    let real = run("lvs", &["--config", &cfg, "--noheadings", "-o", "lv_name,lv_size", &vg]).unwrap();
+    let ours = u(&["lvs", "--noheadings", "-o", "lv_name,lv_size", &vg]);
+    assert_eq!(words(&real), words(&ours));
+    assert_eq!(words(&ours).len(), 1, "one and three went: {ours}");
+    let real = run("pvs", &["--config", &cfg, "--noheadings", "-o", "pv_name,pv_attr,pv_free"]).unwrap();
+    let ours = u(&["pvs", "--noheadings", "-o", "pv_name,pv_attr,pv_free"]);
+    assert_eq!(words(&real), words(&ours));
+    assert!(ours.contains("u--"), "{ours}");
+}

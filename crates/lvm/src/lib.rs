@@ -33,6 +33,7 @@ pub mod ops;
 pub mod percent;
 pub mod pv;
 pub mod report;
+pub mod select;
 pub mod size;
 pub mod system;
 pub mod text;

@@ -6,6 +6,8 @@
 //! Which fields exist and what they hold is the command's business; this
 //! module only lays out what it is given.
 
+pub mod lvm_fields;
+
 use std::cmp::Ordering;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +74,14 @@ pub struct Layout {
     pub separator: Option<String>,
     /// `--reportformat json`, with the report's name (`lv`, `vg`, `pv`).
     pub json: Option<String>,
+    /// `--nameprefixes`: each cell as `LVM2_FIELD='value'`, unpadded.
+    pub name_prefixes: bool,
+    /// `--unquoted`: with `name_prefixes`, `LVM2_FIELD=value`.
+    pub unquoted: bool,
+    /// `--aligned`: padded columns even with a `--separator`.
+    pub aligned: bool,
+    /// `--rows`: one line per field, one word per object, unpadded.
+    pub rows: bool,
 }
 
 /// `-O` keys: a column index and whether the order is descending.
@@ -119,13 +129,42 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
         out.push_str("              ]\n          }\n      ]\n  }\n");
         return out;
     }
-    if let Some(sep) = &layout.separator {
+    let cell_text = |c: &Column, v: &Cell| {
+        if layout.name_prefixes && layout.unquoted {
+            format!("LVM2_{}={}", c.id.to_uppercase(), v.text)
+        } else if layout.name_prefixes {
+            format!("LVM2_{}='{}'", c.id.to_uppercase(), v.text)
+        } else {
+            v.text.clone()
+        }
+    };
+    if layout.rows {
+        let sep = layout.separator.as_deref().unwrap_or(" ");
+        for (i, c) in columns.iter().enumerate() {
+            let mut words: Vec<String> = Vec::new();
+            if layout.headings {
+                words.push(c.heading.clone());
+            }
+            words.extend(rows.iter().map(|r| cell_text(c, &r[i])));
+            out.push_str("  ");
+            out.push_str(&words.join(sep));
+            out.push('\n');
+        }
+        return out;
+    }
+    // Name prefixes are never padded (LVM ignores --aligned with them).
+    let unpadded = match (&layout.separator, layout.name_prefixes, layout.aligned) {
+        (sep, true, _) => Some(sep.as_deref().unwrap_or(" ")),
+        (Some(sep), false, false) => Some(sep.as_str()),
+        _ => None,
+    };
+    if let Some(sep) = unpadded {
         let mut lines: Vec<String> = Vec::new();
         if layout.headings {
             lines.push(columns.iter().map(|c| c.heading.as_str()).collect::<Vec<_>>().join(sep));
         }
         for row in &rows {
-            lines.push(row.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(sep));
+            lines.push(columns.iter().zip(row).map(|(c, v)| cell_text(c, v)).collect::<Vec<_>>().join(sep));
         }
         for l in lines {
             out.push_str("  ");
@@ -156,11 +195,12 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
             spaces(out);
         }
     };
+    let sep = layout.separator.as_deref().filter(|_| layout.aligned).unwrap_or(" ");
     if layout.headings {
         out.push_str("  ");
         for (i, (c, &w)) in columns.iter().zip(&widths).enumerate() {
             if i > 0 {
-                out.push(' ');
+                out.push_str(sep);
             }
             push_cell(&mut out, &c.heading, w, Align::Left);
         }
@@ -170,11 +210,34 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
         out.push_str("  ");
         for (i, ((c, &w), v)) in columns.iter().zip(&widths).zip(row).enumerate() {
             if i > 0 {
-                out.push(' ');
+                out.push_str(sep);
             }
             push_cell(&mut out, &v.text, w, c.align);
         }
         out.push('\n');
+    }
+    out
+}
+
+/// LVM's list of report fields (`-o help`: with each section's `_all`;
+/// `-S help` and an unknown selection field: with each field's type), one
+/// line each, without the two-space indent of LVM's messages.
+pub fn field_help(with_types: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for sec in lvm_fields::SECTIONS {
+        out.push(sec.title.to_string());
+        out.push("-".repeat(sec.title.len()));
+        if let (Some(all), false) = (sec.all, with_types) {
+            out.push(format!("  {all:<27} - All fields in this section."));
+        }
+        for (name, desc, ty) in sec.fields {
+            if with_types {
+                out.push(format!("  {name:<27} - {desc} [{ty}]"));
+            } else {
+                out.push(format!("  {name:<27} - {desc}"));
+            }
+        }
+        out.push(" ".into());
     }
     out
 }
@@ -227,6 +290,37 @@ mod tests {
         assert!(sorted.starts_with("  snap"), "{sorted}");
         let sep = render(&cols, rows, &vec![], &Layout { separator: Some(":".into()), ..layout });
         assert_eq!(sep.lines().nth(1), Some("  base:owi-a-s---:32.00m:::0 "));
+    }
+
+    fn oracle7(file: &str) -> Vec<String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/oracle7/");
+        let text = std::fs::read_to_string(format!("{path}{file}")).unwrap();
+        text.lines().map(|l| l.strip_prefix("  ").unwrap_or(l).to_string()).collect()
+    }
+
+    #[test]
+    fn test_field_help_is_lvms_list() {
+        assert_eq!(field_help(false), oracle7("123-lvs-o-help.err"));
+        let typed = field_help(true);
+        assert_eq!(typed[..], oracle7("077-err-unknown-field.err")[..typed.len()]);
+    }
+
+    #[test]
+    fn test_aligned_rows_and_name_prefixes_lay_out_as_lvm() {
+        let cols = vec![col("vg_name", "VG", Align::Left, 0), col("pv_count", "#PV", Align::Right, 0)];
+        let rows = vec![vec![Cell::str("vg0"), Cell::num("2", 2.0)], vec![Cell::str("vg1"), Cell::num("1", 1.0)]];
+        let opts = |f: fn(&mut Layout)| {
+            let mut l = Layout { headings: true, separator: Some("|".into()), ..Default::default() };
+            f(&mut l);
+            render(&cols, rows.clone(), &vec![], &l)
+        };
+        // As LVM 2.03 lays them out (oracle7 096, 100, 103).
+        assert_eq!(opts(|l| l.aligned = true), "  VG |#PV\n  vg0|  2\n  vg1|  1\n");
+        assert_eq!(opts(|l| l.rows = true), "  VG|vg0|vg1\n  #PV|2|1\n");
+        let np = opts(|l| (l.name_prefixes, l.separator) = (true, None));
+        assert_eq!(np, "  VG #PV\n  LVM2_VG_NAME='vg0' LVM2_PV_COUNT='2'\n  LVM2_VG_NAME='vg1' LVM2_PV_COUNT='1'\n");
+        let unquoted = opts(|l| (l.name_prefixes, l.unquoted, l.separator, l.headings) = (true, true, None, false));
+        assert_eq!(unquoted, "  LVM2_VG_NAME=vg0 LVM2_PV_COUNT=2\n  LVM2_VG_NAME=vg1 LVM2_PV_COUNT=1\n");
     }
 
     #[test]

@@ -20,11 +20,17 @@ macro_rules! report_forms {
     [ -a|--all ]
     [ -o|--options String ]
     [ -O|--sort String ]
+    [ -S|--select String ]
     [    --aligned ]
+    [    --binary ]
+    [    --nameprefixes ]
     [    --noheadings ]
     [    --reportformat basic|json ]
+    [    --rows ]
     [    --segments ]
     [    --separator String ]
+    [    --unbuffered ]
+    [    --unquoted ]
     [ COMMON_OPTIONS ]
     [ ",
             $what,
@@ -116,6 +122,11 @@ const HELP: &[(&str, &str, &str)] = &[
   pvchange -x|--allocatable y|n -a|--all
     [ COMMON_OPTIONS ]
 
+  Allow or forbid allocation on the PVs a selection takes (of those named).
+  pvchange -x|--allocatable y|n -S|--select String
+    [ COMMON_OPTIONS ]
+    [ PV ... ]
+
   Add or delete tags of the PVs named (a PV in a VG; @tag names the PVs
   tagged so), or with -a of every PV in a VG.
   pvchange --addtag Tag|--deltag Tag PV|-a|--all ...
@@ -200,6 +211,7 @@ const HELP: &[(&str, &str, &str)] = &[
   activation skip flag unless -K is given.
   vgchange -a|--activate y|ay|n
     [ -K|--ignoreactivationskip ]
+    [ -S|--select String ]
     [    --activationmode complete|degraded|partial ]
     [ COMMON_OPTIONS ]
     [ VG ... ]
@@ -372,6 +384,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Remove logical volumes (every LV of a VG named alone)",
         "  lvremove VG|LV ...
     [ COMMON_OPTIONS ]
+
+  Remove the LVs a selection takes (of the VGs or LVs named, if any).
+  lvremove -S|--select String
+    [ COMMON_OPTIONS ]
+    [ VG|LV ... ]
 ",
     ),
     ("lvextend", "Grow a logical volume", resize_forms!("lvextend", "+", "Grow the LV")),
@@ -393,6 +410,7 @@ const HELP: &[(&str, &str, &str)] = &[
         "  Activate (y, ay) or deactivate (n) the LVs (every LV of a VG named alone).
   lvchange -a|--activate y|ay|n VG|LV ...
     [ -K|--ignoreactivationskip ]
+    [ -S|--select String ]
     [    --activationmode complete|degraded|partial ]
     [ -p|--permission rw|r ]
     [ COMMON_OPTIONS ]

@@ -157,6 +157,15 @@ fn targets(a: &Args) -> Result<Vec<(String, Option<String>)>> {
         .collect()
 }
 
+/// [`targets`], or with `-S` the LVs the selection takes among them.
+fn targets_or_selected(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, Option<String>)>> {
+    if a.get("select").is_some() {
+        let lvs = super::reports::selected_lvs(ctx, a)?;
+        return Ok(lvs.into_iter().map(|(v, l)| (v, Some(l))).collect());
+    }
+    tagged_targets(ctx, a)
+}
+
 /// [`targets`], with each `@tag` standing for what carries the tag:
 /// every LV of a VG tagged so, and each LV tagged so (none: nothing).
 fn tagged_targets(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, Option<String>)>> {
@@ -180,7 +189,7 @@ fn tagged_targets(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, Option<String>
 
 pub fn lvremove(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let force = ctx.force > 0;
-    for (vg_name, lv_name) in tagged_targets(ctx, a)? {
+    for (vg_name, lv_name) in targets_or_selected(ctx, a)? {
         remove::lvremove(&mut ctx.s, &vg_name, lv_name.as_deref(), force)?;
     }
     Ok(0)
@@ -245,7 +254,7 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         return super::raid::lvchange(ctx, a);
     }
     if a.has("refresh") {
-        for (vg, lv) in targets(a)? {
+        for (vg, lv) in targets_or_selected(ctx, a)? {
             change::refresh(&mut ctx.s, &vg, lv.as_deref())?;
         }
         return Ok(0);
@@ -272,7 +281,7 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     if activate.is_some() && !tags.is_empty() {
         eprintln!("  WARNING: Combining activation change with other commands is not advised.");
     }
-    for (vg, lv) in tagged_targets(ctx, a)? {
+    for (vg, lv) in targets_or_selected(ctx, a)? {
         let c = change::LvChange {
             tags: tags.clone(),
             writable,

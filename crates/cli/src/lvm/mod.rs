@@ -174,10 +174,21 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("separator", None),
         value("reportformat", None),
         flag("aligned", None),
+        value("select", Some('S')),
+        flag("nameprefixes", None),
+        flag("rows", None),
+        flag("binary", None),
+        flag("unbuffered", None),
+        flag("unquoted", None),
     ];
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), value("restorefile", None), value("zero", Some('Z'))];
-    const PVCHANGE: &[Opt] =
-        &[value("allocatable", Some('x')), flag("all", Some('a')), value("addtag", None), value("deltag", None)];
+    const PVCHANGE: &[Opt] = &[
+        value("allocatable", Some('x')),
+        flag("all", Some('a')),
+        value("addtag", None),
+        value("deltag", None),
+        value("select", Some('S')),
+    ];
     const VGEXPORT: &[Opt] = &[flag("all", Some('a'))];
     const VGMKNODES: &[Opt] = &[flag("refresh", None)];
     const VGIMPORTCLONE: &[Opt] = &[value("basevgname", Some('n')), flag("import", Some('i'))];
@@ -189,6 +200,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("addtag", None),
     ];
     const VGCHANGE: &[Opt] = &[
+        value("select", Some('S')),
         value("activate", Some('a')),
         value("setautoactivation", None),
         value("addtag", None),
@@ -243,6 +255,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("use-policies", None),
     ];
     const LVCHANGE: &[Opt] = &[
+        value("select", Some('S')),
         value("activate", Some('a')),
         value("permission", Some('p')),
         value("setautoactivation", None),
@@ -291,6 +304,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("noudevsync", None),
     ];
     const LVDISPLAY: &[Opt] = &[flag("maps", Some('m')), flag("all", Some('a'))];
+    const LVREMOVE: &[Opt] = &[value("select", Some('S'))];
     const NONE: &[Opt] = &[];
     const LVMDISKSCAN: &[Opt] = &[flag("lvmpartition", Some('l'))];
     const LVMDEVICES: &[Opt] = &[
@@ -320,6 +334,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "lvcreate" => LVCREATE,
         "lvextend" | "lvreduce" | "lvresize" => LVRESIZE,
         "lvchange" => LVCHANGE,
+        "lvremove" => LVREMOVE,
         "lvconvert" => LVCONVERT,
         "vgsplit" => VGSPLIT,
         "pvmove" => PVMOVE,

@@ -82,10 +82,15 @@ pub fn pvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "n" | "no" => false,
         _ => return usage(format!("Invalid argument for --allocatable: {x}")),
     };
-    if a.pos.is_empty() && !a.has("all") {
+    let paths = if a.get("select").is_some() {
+        Some(super::reports::selected_pvs(ctx, a)?)
+    } else if a.pos.is_empty() && !a.has("all") {
         return usage("Please give a physical volume path or use -a for all.");
-    }
-    let paths = if a.has("all") { None } else { Some(device_args(&a.pos)?) };
+    } else if a.has("all") {
+        None
+    } else {
+        Some(device_args(&a.pos)?)
+    };
     Ok(pv::pvchange_allocatable(&mut ctx.s, paths.as_deref(), allocatable)?)
 }
 

@@ -6,12 +6,14 @@ use super::{usage, Ctx};
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
 use ulvm_blockdev::Sectors;
+use ulvm_lvm::alloc::{pv_segments, PvSeg};
 use ulvm_lvm::disk::{PvDisk, Vg};
 use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
 use ulvm_lvm::model::{LogicalVolume, RaidRole, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
-use ulvm_lvm::report::{compare, render, Align, Cell, Column, Layout, SortSpec};
+use ulvm_lvm::report::{compare, field_help, render, Align, Cell, Column, Layout, SortKey, SortSpec};
+use ulvm_lvm::select::{FieldType, Help, Selection, Value, SELECTION_HELP};
 use ulvm_lvm::units::Units;
 use ulvm_lvm::Extents;
 
@@ -79,6 +81,8 @@ const LV_FIELDS: &[FieldDef] = &[
     s("stripe_size", "Stripe", R, 0),
     s("seg_start", "Start", R, 0),
     s("seg_size", "SSize", R, 0),
+    s("seg_start_pe", "Start", R, 5),
+    s("seg_size_pe", "SSize", R, 5),
     s("region_size", "Region", R, 0),
     f("lv_autoactivation", "AutoAct", L, 0),
     f("sync_percent", "Cpy%Sync", L, 0),
@@ -92,6 +96,18 @@ const LV_FIELDS: &[FieldDef] = &[
     f("lv_image_synced", "ImgSynced", L, 0),
     f("lv_initial_image_sync", "InitImgSync", L, 0),
     f("lv_role", "Role", L, 0),
+    f("lv_time", "CTime", L, 0),
+    f("lv_host", "Host", L, 0),
+    f("lv_merging", "Merging", R, 10),
+    f("lv_snapshot_invalid", "SnapInvalid", R, 15),
+    f("lv_allocation_locked", "AllocLock", R, 10),
+    f("lv_active", "Active", L, 0),
+    f("lv_permissions", "LPerms", L, 0),
+    f("lv_allocation_policy", "AllocPol", L, 10),
+    f("lv_full_name", "LV", L, 0),
+    f("origin_uuid", "Origin UUID", L, 38),
+    f("lv_when_full", "WhenFull", L, 15),
+    f("lv_check_needed", "CheckNeeded", R, 15),
     f("lv_tags", "LV Tags", L, 0),
     f("vg_tags", "VG Tags", L, 0),
 ];
@@ -118,6 +134,8 @@ const VG_FIELDS: &[FieldDef] = &[
     f("vg_autoactivation", "AutoAct", L, 0),
     f("vg_tags", "VG Tags", L, 0),
     f("vg_exported", "Exported", R, 10),
+    f("vg_partial", "Partial", R, 10),
+    f("vg_clustered", "Clustered", R, 10),
 ];
 const VG_DEFAULT: &str = "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free";
 
@@ -135,11 +153,17 @@ const PV_FIELDS: &[FieldDef] = &[
     f("pv_pe_count", "PE", R, 0),
     f("pv_pe_alloc_count", "Alloc", R, 0),
     f("pv_mda_count", "#PMda", R, 0),
-    f("pv_allocatable", "Allocatable", L, 0),
-    f("pv_tags", "PV Tags", L, 0),
+    f("pv_allocatable", "Allocatable", R, 11),
     f("pv_exported", "Exported", R, 10),
+    f("pv_missing", "Missing", R, 10),
+    s("pvseg_start", "Start", R, 5),
+    s("pvseg_size", "SSize", R, 5),
+    s("lv_name", "LV", L, 0),
+    f("pv_tags", "PV Tags", L, 0),
 ];
 const PV_DEFAULT: &str = "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free";
+/// `pvs --segments`: LVM's default columns, one row per PV segment.
+const PV_SEGMENTS_DEFAULT: &str = "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free,pvseg_start,pvseg_size";
 
 /// The field for a `-o` name: exact, or with the report's prefix.
 fn find_field<'a>(defs: &'a [FieldDef], name: &str, prefix: &str) -> Option<&'a FieldDef> {
@@ -169,12 +193,139 @@ fn columns(defs: &'static [FieldDef], default: &str, prefix: &str, o: &[&str]) -
     names.iter().map(|n| find_field(defs, n, prefix).ok_or_else(|| anyhow!("Unrecognised field: {n}"))).collect()
 }
 
+/// A binary field: its word when true, blank when false, `unknown` when
+/// it does not apply; `--binary` prints 1, 0 or -1 instead.
+fn bin(word: &str, v: Option<bool>) -> Cell {
+    match v {
+        Some(true) => Cell::num(word, 1.0),
+        Some(false) => Cell::num("", 0.0),
+        None => Cell::num("unknown", -1.0),
+    }
+}
+
+/// The fields LVM prints as 0/1/-1 with `--binary`.
+const BINARY_FIELDS: &[&str] = &[
+    "lv_merging",
+    "lv_snapshot_invalid",
+    "lv_allocation_locked",
+    "lv_check_needed",
+    "vg_exported",
+    "vg_partial",
+    "vg_clustered",
+    "pv_allocatable",
+    "pv_exported",
+    "pv_missing",
+];
+
 fn size_cell(u: &Units, sectors: Sectors) -> Cell {
     Cell::num(u.size(sectors), sectors.0 as f64)
 }
 
 fn int_cell(v: i64) -> Cell {
     Cell::num(v.to_string(), v as f64)
+}
+
+/// The type LVM gives a field in selections (`-S`).
+fn field_type(id: &str) -> FieldType {
+    match id {
+        "lv_size" | "origin_size" | "chunk_size" | "stripe_size" | "seg_start" | "seg_size" | "region_size"
+        | "vg_size" | "vg_free" | "vg_extent_size" | "pv_size" | "pv_free" | "pv_used" | "dev_size" | "pe_start" => {
+            FieldType::Size
+        }
+        "data_percent" | "snap_percent" | "copy_percent" | "sync_percent" | "metadata_percent" => FieldType::Percent,
+        "seg_count"
+        | "lv_kernel_major"
+        | "lv_kernel_minor"
+        | "stripes"
+        | "data_stripes"
+        | "raid_mismatch_count"
+        | "raid_write_behind"
+        | "raid_min_recovery_rate"
+        | "raid_max_recovery_rate"
+        | "pv_count"
+        | "lv_count"
+        | "snap_count"
+        | "vg_extent_count"
+        | "vg_free_count"
+        | "vg_seqno"
+        | "max_lv"
+        | "max_pv"
+        | "pv_pe_count"
+        | "pv_pe_alloc_count"
+        | "pv_mda_count"
+        | "pvseg_start"
+        | "pvseg_size" => FieldType::Number,
+        "lv_role" | "lv_tags" | "vg_tags" | "pv_tags" => FieldType::StringList,
+        "lv_time" => FieldType::Time,
+        _ => FieldType::String,
+    }
+}
+
+/// A cell as the typed value a selection compares.
+fn typed(id: &str, c: Cell) -> Value {
+    let num = match c.key {
+        SortKey::Num(v) if !c.text.is_empty() => Some(v),
+        _ => None,
+    };
+    match field_type(id) {
+        // A hidden LV's name compares without its brackets, as LVM's.
+        FieldType::String => Value::Str(match c.key {
+            SortKey::Str(s) => s,
+            _ => c.text,
+        }),
+        FieldType::Number => Value::Number(num.filter(|v| *v >= 0.0).map(|v| v as u64)),
+        FieldType::Size => Value::Size(num),
+        FieldType::Percent => Value::Percent(num.filter(|v| *v >= 0.0)),
+        FieldType::StringList => {
+            Value::List(if c.text.is_empty() { Vec::new() } else { c.text.split(',').map(String::from).collect() })
+        }
+        FieldType::Time => Value::Time(num.map(|v| v as i64)),
+    }
+}
+
+/// Where a selection's field comes from: the report's own objects, or
+/// (lvs, pvs) the VG they are in, as LVM lets `lvs -S vg_size>1g` do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Own,
+    Vg,
+    /// vgs: a field of one of the VG's PVs (the VG is reported once for
+    /// each PV of it selected).
+    Pv,
+}
+
+/// `-S`: the selection, or LVM's lines refusing it (exit 5).
+fn selection(a: &Args, kind: &str, defs: &'static [FieldDef], prefix: &str) -> Result<Option<Selection>> {
+    let Some(text) = a.get("select") else { return Ok(None) };
+    let other = if kind == "vgs" { (PV_FIELDS, "pv") } else { (VG_FIELDS, "vg") };
+    let resolve = |name: &str| -> Option<(String, FieldType)> {
+        let id = find_field(defs, name, prefix).or_else(|| find_field(other.0, name, other.1)).map(|d| d.id)?;
+        Some((id.to_string(), field_type(id)))
+    };
+    match Selection::parse(text, &resolve) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) => {
+            let mut lines: Vec<String> = Vec::new();
+            match e.help {
+                Help::Selection => lines.extend(SELECTION_HELP.iter().map(|l| l.to_string())),
+                Help::Fields => lines.extend(field_help(true)),
+                Help::None => {}
+            }
+            lines.extend(e.lines);
+            Err(anyhow!(lines.join("\n")))
+        }
+    }
+}
+
+/// Where the selection's field `id` is found for this report.
+fn source(defs: &[FieldDef], id: &str) -> Source {
+    if defs.iter().any(|d| d.id == id) {
+        Source::Own
+    } else if VG_FIELDS.iter().any(|d| d.id == id) {
+        Source::Vg
+    } else {
+        Source::Pv
+    }
 }
 
 pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
@@ -184,13 +335,38 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "vgs" => (VG_FIELDS, VG_DEFAULT, "vg", "vg"),
         _ => (PV_FIELDS, PV_DEFAULT, "pv", "pv"),
     };
-    let default = if kind == "lvs" && a.has("segments") { LV_SEGMENTS_DEFAULT } else { default };
+    let default = match kind.as_str() {
+        "lvs" if a.has("segments") => LV_SEGMENTS_DEFAULT,
+        "pvs" if a.has("segments") => PV_SEGMENTS_DEFAULT,
+        _ => default,
+    };
+    // `-o help` (or `?`): LVM's list of fields, and nothing else.
+    let wants_help = |spec: &&str| spec.trim_start_matches('+').split(',').any(|n| n == "help" || n == "?");
+    if a.all("options").iter().any(wants_help) {
+        for l in field_help(false) {
+            eprintln!("  {l}");
+        }
+        return Ok(0);
+    }
     let cols = columns(defs, default, prefix, &a.all("options")).map_err(|e| super::Usage(e.to_string()))?;
     let json = match a.get("reportformat") {
         None | Some("basic") => None,
         Some("json") | Some("json_std") => Some(json.to_string()),
         Some(f) => return usage(format!("Invalid argument for --reportformat: {f}")),
     };
+    // `-S help` (or `?`): the fields with their types, the operators, and
+    // no report.
+    if matches!(a.get("select"), Some("help" | "?")) {
+        for l in field_help(true).iter().map(String::as_str).chain(SELECTION_HELP.iter().copied()) {
+            eprintln!("  {l}");
+        }
+        return Ok(0);
+    }
+    let sel = selection(a, &kind, defs, prefix)?;
+    let sel_fields: Vec<(String, Source)> = sel
+        .as_ref()
+        .map(|s| s.fields().into_iter().map(|f| (f.clone(), source(defs, &f))).collect())
+        .unwrap_or_default();
     let (scan, vgs) = ctx.scan(true)?;
     // `@tag` names what carries the tag (nothing, if nothing does).
     let a = &{
@@ -227,6 +403,15 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
         out
     };
+    // `--unbuffered` prints each row as it is made, in LVM's order of
+    // VGs (the VG on the last device first) and of LVs (the metadata's),
+    // unless `-O` asks for an order.
+    let unsorted = a.has("unbuffered") && a.get("sort").is_none();
+    let mut selected = selected;
+    if unsorted {
+        let order = ulvm_lvm::ops::scan::order(&scan, &vgs);
+        selected.sort_by_key(|v| order.iter().position(|n| *n == v.vg.name).unwrap_or(usize::MAX));
+    }
     let mut all_cols = cols.clone();
     let mut sort: SortSpec = Vec::new();
     let sort_arg = a.get("sort").map(String::from).unwrap_or_else(|| match kind.as_str() {
@@ -252,7 +437,10 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     match kind.as_str() {
         "lvs" => {
-            let per_seg = cols.iter().any(|c| c.seg);
+            // A segment's field shown, or selected on, makes a row of each
+            // segment (LVM reports an LV once per segment selected).
+            let per_seg = cols.iter().any(|c| c.seg)
+                || sel_fields.iter().any(|(f, _)| LV_FIELDS.iter().any(|d| d.id == f && d.seg));
             let devs = Devices::get(&mut ctx.s);
             for vg in &selected {
                 let view = View::new(vg);
@@ -279,6 +467,18 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                     let segs: Vec<Option<&Segment>> =
                         if per_seg { lv.segments.iter().map(Some).collect() } else { vec![None] };
                     for seg in segs {
+                        if let Some(sel) = &sel {
+                            let get = |f: &str| {
+                                let c = match sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s) {
+                                    Some(Source::Vg) => vg_cell(f, &view, &u),
+                                    _ => lv_cell(f, &view, lv, seg, &l, &u),
+                                };
+                                typed(f, c)
+                            };
+                            if !sel.matches(&get) {
+                                continue;
+                            }
+                        }
                         rows.push(all_cols.iter().map(|c| lv_cell(c.id, &view, lv, seg, &l, &u)).collect());
                     }
                 }
@@ -287,35 +487,211 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "vgs" => {
             for vg in &selected {
                 let view = View::new(vg);
+                if let Some(sel) = &sel {
+                    let by_pv = sel_fields.iter().any(|(_, s)| *s == Source::Pv);
+                    let pvs: Vec<Option<&PvDisk>> =
+                        if by_pv { vg.disks.values().map(Some).collect() } else { vec![None] };
+                    let matches = |d: Option<&PvDisk>| {
+                        sel.matches(&|f: &str| {
+                            let c = match (sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), d) {
+                                (Some(Source::Pv), Some(d)) => pv_cell(f, d, Some(&view), None, &u),
+                                _ => vg_cell(f, &view, &u),
+                            };
+                            typed(f, c)
+                        })
+                    };
+                    // LVM reports the VG once for each PV of it selected.
+                    for _ in pvs.into_iter().filter(|d| matches(*d)) {
+                        rows.push(all_cols.iter().map(|c| vg_cell(c.id, &view, &u)).collect());
+                    }
+                    continue;
+                }
                 rows.push(all_cols.iter().map(|c| vg_cell(c.id, &view, &u)).collect());
             }
         }
         _ => {
             let wanted: Vec<std::path::PathBuf> = a.pos.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
             let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
+            // `--segments`, or a segment's field, makes a row of each PV segment.
+            let per_seg = a.has("segments") || all_cols.iter().chain(&cols).any(|c| c.seg);
+            let segs: BTreeMap<&str, BTreeMap<String, Vec<PvSeg>>> =
+                vgs.iter().map(|(n, v)| (n.as_str(), pv_segments(&v.vg))).collect();
+            let orphan = [PvSeg { pe: Extents(0), len: Extents(0), used_by: None }];
             for (d, vg) in shown_pvs(&scan.pvs, &vgs, &wanted) {
                 let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
-                rows.push(all_cols.iter().map(|c| pv_cell(c.id, d, view, &u)).collect());
+                let key = vg.and_then(|v| v.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p.key.clone())));
+                let pv_segs: Vec<Option<&PvSeg>> = match (per_seg, &key) {
+                    (false, _) => vec![None],
+                    (true, Some((v, k))) => segs[v.vg.name.as_str()].get(k).into_iter().flatten().map(Some).collect(),
+                    (true, None) => orphan.iter().map(Some).collect(),
+                };
+                for seg in pv_segs {
+                    if let Some(sel) = &sel {
+                        let get = |f: &str| {
+                            let c = match (sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), view) {
+                                (Some(Source::Vg), Some(v)) => vg_cell(f, v, &u),
+                                (Some(Source::Vg), None) => Cell::str(""),
+                                _ => pv_cell(f, d, view, seg, &u),
+                            };
+                            typed(f, c)
+                        };
+                        if !sel.matches(&get) {
+                            continue;
+                        }
+                    }
+                    rows.push(all_cols.iter().map(|c| pv_cell(c.id, d, view, seg, &u)).collect());
+                }
             }
         }
     }
     // LVM sorts by fields it does not show too (lvs: by VG, then LV):
     // those are computed as hidden cells after the shown ones.
-    rows.sort_by(|a, b| compare(a, b, &sort));
+    if !unsorted {
+        rows.sort_by(|a, b| compare(a, b, &sort));
+    }
     let sort: SortSpec = Vec::new();
+    if a.has("binary") {
+        for (i, _) in cols.iter().enumerate().filter(|(_, c)| BINARY_FIELDS.contains(&c.id)) {
+            for r in &mut rows {
+                if let SortKey::Num(v) = r[i].key {
+                    r[i].text = format!("{}", v as i64);
+                }
+            }
+        }
+    }
     for r in &mut rows {
         r.truncate(cols.len());
     }
     if rows.is_empty() && json.is_none() {
         return Ok(0);
     }
-    let layout = Layout { headings: !a.has("noheadings"), separator: a.get("separator").map(String::from), json };
+    let layout = Layout {
+        headings: !a.has("noheadings"),
+        separator: a.get("separator").map(String::from),
+        json,
+        name_prefixes: a.has("nameprefixes"),
+        unquoted: a.has("unquoted"),
+        aligned: a.has("aligned"),
+        rows: a.has("rows"),
+    };
     let columns: Vec<Column> = cols
         .iter()
         .map(|c| Column { id: c.id.into(), heading: c.heading.into(), align: c.align, min_width: c.min })
         .collect();
     print!("{}", render(&columns, rows, &sort, &layout));
     Ok(0)
+}
+
+/// `-S` of lvchange and lvremove: the LVs the selection takes, as
+/// `(VG, LV)`, among those named on the command line (VGs or `VG/LV`; all
+/// when none), VGs in LVM's order and LVs in the metadata's.
+pub fn selected_lvs(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, String)>> {
+    let sel = selection(a, "lvs", LV_FIELDS, "lv")?.unwrap_or_else(Selection::all);
+    let fields: Vec<(String, Source)> = sel.fields().into_iter().map(|f| (f.clone(), source(LV_FIELDS, &f))).collect();
+    let (scan, vgs) = ctx.scan(true)?;
+    let named: Vec<(&str, Option<&str>)> = a
+        .pos
+        .iter()
+        .map(|p| {
+            let p = p.strip_prefix("/dev/").unwrap_or(p);
+            match p.split_once('/') {
+                Some((v, l)) if !l.is_empty() => (v, Some(l)),
+                _ => (p.trim_end_matches('/'), None),
+            }
+        })
+        .collect();
+    let u = ctx.units;
+    let devs = Devices::get(&mut ctx.s);
+    let per_seg = fields.iter().any(|(f, _)| LV_FIELDS.iter().any(|d| d.id == f && d.seg));
+    let mut out = Vec::new();
+    for name in ulvm_lvm::ops::scan::order(&scan, &vgs) {
+        let vg = &vgs[&name];
+        if !named.is_empty() && !named.iter().any(|(v, _)| *v == name) {
+            continue;
+        }
+        let view = View::new(vg);
+        for lv in vg.vg.user_lvs().filter(|l| view.visible(l)) {
+            let wanted = named.is_empty() || named.iter().any(|(v, l)| *v == name && l.is_none_or(|l| l == lv.name));
+            if !wanted {
+                continue;
+            }
+            let l = live(&mut ctx.s, &devs, &view, lv);
+            // Selected when one of its segments is, for a segment's field.
+            let segs: Vec<Option<&Segment>> = if per_seg { lv.segments.iter().map(Some).collect() } else { vec![None] };
+            let selected = segs.into_iter().any(|seg| {
+                sel.matches(&|f: &str| {
+                    let c = match fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s) {
+                        Some(Source::Vg) => vg_cell(f, &view, &u),
+                        _ => lv_cell(f, &view, lv, seg, &l, &u),
+                    };
+                    typed(f, c)
+                })
+            });
+            if selected {
+                out.push((name.clone(), lv.name.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `-S` of vgchange: the VGs the selection takes among those named (all
+/// when none), in LVM's order.
+pub fn selected_vgs(ctx: &mut Ctx, a: &Args) -> Result<Vec<String>> {
+    let sel = selection(a, "vgs", VG_FIELDS, "vg")?.unwrap_or_else(Selection::all);
+    let fields: Vec<(String, Source)> = sel.fields().into_iter().map(|f| (f.clone(), source(VG_FIELDS, &f))).collect();
+    let (scan, vgs) = ctx.scan(true)?;
+    let u = ctx.units;
+    let mut out = Vec::new();
+    for name in ulvm_lvm::ops::scan::order(&scan, &vgs) {
+        if !a.pos.is_empty() && !a.pos.contains(&name) {
+            continue;
+        }
+        let vg = &vgs[&name];
+        let view = View::new(vg);
+        let by_pv = fields.iter().any(|(_, s)| *s == Source::Pv);
+        let pvs: Vec<Option<&PvDisk>> = if by_pv { vg.disks.values().map(Some).collect() } else { vec![None] };
+        let matches = |d: Option<&PvDisk>| {
+            sel.matches(&|f: &str| {
+                let c = match (fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), d) {
+                    (Some(Source::Pv), Some(d)) => pv_cell(f, d, Some(&view), None, &u),
+                    _ => vg_cell(f, &view, &u),
+                };
+                typed(f, c)
+            })
+        };
+        if pvs.into_iter().any(matches) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// `-S` of pvchange: the PVs the selection takes among those named (all
+/// when none).
+pub fn selected_pvs(ctx: &mut Ctx, a: &Args) -> Result<Vec<std::path::PathBuf>> {
+    let sel = selection(a, "pvs", PV_FIELDS, "pv")?.unwrap_or_else(Selection::all);
+    let fields: Vec<(String, Source)> = sel.fields().into_iter().map(|f| (f.clone(), source(PV_FIELDS, &f))).collect();
+    let (scan, vgs) = ctx.scan(true)?;
+    let wanted: Vec<std::path::PathBuf> = super::device_args(&a.pos)?;
+    let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
+    let u = ctx.units;
+    let mut out = Vec::new();
+    for (d, vg) in shown_pvs(&scan.pvs, &vgs, &wanted) {
+        let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
+        let get = |f: &str| {
+            let c = match (fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), view) {
+                (Some(Source::Vg), Some(v)) => vg_cell(f, v, &u),
+                (Some(Source::Vg), None) => Cell::str(""),
+                _ => pv_cell(f, d, view, None, &u),
+            };
+            typed(f, c)
+        };
+        if sel.matches(&get) {
+            out.push(d.path.clone());
+        }
+    }
+    Ok(out)
 }
 
 fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: &Live, u: &Units) -> Cell {
@@ -452,6 +828,30 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "lv_tags" => Cell::str(ulvm_lvm::ops::tags::report(&lv.tags)),
         "vg_tags" => Cell::str(ulvm_lvm::ops::tags::report(&vg.vg.tags)),
         "lv_role" => Cell::str(lv_role(view, lv)),
+        "lv_time" => match lv.creation_time {
+            Some(t) => Cell::num(super::display::format_time(t), t as f64),
+            None => Cell::num("", -1.0),
+        },
+        "lv_host" => Cell::str(lv.creation_host.clone().unwrap_or_default()),
+        "lv_merging" => bin(
+            "merging",
+            Some(snap.as_ref().is_some_and(|s| s.merging) || view.snaps.of_origin(&lv.name).any(|s| s.merging)),
+        ),
+        "lv_snapshot_invalid" => bin("snapshot invalid", snap.as_ref().map(|_| l.invalid)),
+        "lv_allocation_locked" => bin("allocation locked", Some(lv.has_status(ulvm_lvm::model::LOCKED))),
+        "lv_check_needed" => bin("check needed", None),
+        "lv_active" => Cell::str(if l.dev.is_some() { "active" } else { "" }),
+        "lv_permissions" => Cell::str(match (&l.dev, lv.has_status("WRITE")) {
+            (None, _) => "unknown",
+            (Some(_), true) => "writeable",
+            (Some(_), false) => "read-only",
+        }),
+        "lv_allocation_policy" => Cell::str(lv.allocation_policy().unwrap_or("inherit").to_string()),
+        "lv_full_name" => Cell::str(format!("{}/{}", vg.vg.name, lv.name)),
+        "origin_uuid" => {
+            Cell::str(snap.as_ref().and_then(|s| view.lv(&s.origin)).map(|o| o.id.to_string()).unwrap_or_default())
+        }
+        "lv_when_full" => Cell::str(""),
         "stripes" | "data_stripes" => int_cell(match seg.map(|s| &s.kind) {
             Some(SegmentKind::Striped { stripes, .. }) => stripes.len() as i64,
             Some(SegmentKind::Raid(r)) => r.areas.len() as i64,
@@ -467,6 +867,8 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         ),
         "seg_start" => size_cell(u, seg.map(|s| es.to_sectors(s.start_extent)).unwrap_or_default()),
         "seg_size" => size_cell(u, seg.map(|s| es.to_sectors(s.extent_count)).unwrap_or_default()),
+        "seg_start_pe" => int_cell(seg.map(|s| s.start_extent.0 as i64).unwrap_or(0)),
+        "seg_size_pe" => int_cell(seg.map(|s| s.extent_count.0 as i64).unwrap_or(0)),
         "lv_autoactivation" => Cell::str(if lv.autoactivation() { "enabled" } else { "" }),
         _ => Cell::str(""),
     }
@@ -526,12 +928,14 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
         "max_pv" => int_cell(v.max_pv as i64),
         "vg_autoactivation" => Cell::str(if v.autoactivation() { "enabled" } else { "" }),
         "vg_tags" => Cell::str(ulvm_lvm::ops::tags::report(&v.tags)),
-        "vg_exported" => Cell::str(if ulvm_lvm::ops::export::is_exported(v) { "exported" } else { "" }),
+        "vg_exported" => bin("exported", Some(ulvm_lvm::ops::export::is_exported(v))),
+        "vg_partial" => bin("partial", Some(!vg.missing.is_empty())),
+        "vg_clustered" => bin("clustered", Some(v.status.iter().any(|s| s == "CLUSTERED"))),
         _ => Cell::str(""),
     }
 }
 
-fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, u: &Units) -> Cell {
+fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, seg: Option<&PvSeg>, u: &Units) -> Cell {
     let vg = view.map(|v| v.vg);
     let entry = view.and_then(|v| v.vg.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p)));
     let pe_start = d.pe_start();
@@ -558,14 +962,12 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, u: &Units) -> Cell {
             None => "---".into(),
         }),
         "pv_tags" => Cell::str(entry.map(|(_, p)| ulvm_lvm::ops::tags::report(&p.tags)).unwrap_or_default()),
-        "pv_exported" => Cell::str(match entry {
-            Some((_, p)) if p.status.iter().any(|s| s == ulvm_lvm::ops::export::EXPORTED) => "exported",
-            _ => "",
-        }),
-        "pv_allocatable" => Cell::str(match entry {
-            Some((_, p)) if p.status.iter().any(|s| s == "ALLOCATABLE") => "allocatable",
-            _ => "",
-        }),
+        "pv_allocatable" => bin("allocatable", Some(entry.is_some_and(|(_, p)| p.allocatable()))),
+        "pv_exported" => bin(
+            "exported",
+            Some(entry.is_some_and(|(_, p)| p.status.iter().any(|s| s == ulvm_lvm::ops::export::EXPORTED))),
+        ),
+        "pv_missing" => bin("missing", Some(entry.is_some_and(|(_, p)| p.status.iter().any(|s| s == "MISSING")))),
         "pv_size" => size_cell(u, size),
         "pv_free" => size_cell(u, free),
         "pv_used" => size_cell(u, size - free),
@@ -575,6 +977,16 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, u: &Units) -> Cell {
         "pv_pe_count" => int_cell(count.0 as i64),
         "pv_pe_alloc_count" => int_cell(alloc_n.0 as i64),
         "pv_mda_count" => int_cell(d.label.metadata_areas.len() as i64),
+        "pvseg_start" => int_cell(seg.map(|s| s.pe.0 as i64).unwrap_or(0)),
+        "pvseg_size" => int_cell(seg.map(|s| s.len.0 as i64).unwrap_or(0)),
+        // The LV a PV segment belongs to (bracketed when hidden, as lvs -a).
+        "lv_name" => Cell::str(match (seg.and_then(|s| s.used_by.as_ref()), view) {
+            (Some((name, _)), Some(v)) => match v.vg.vg.lv(name) {
+                Some(lv) if !v.visible(lv) => format!("[{name}]"),
+                _ => name.clone(),
+            },
+            _ => String::new(),
+        }),
         _ => Cell::str(""),
     }
 }

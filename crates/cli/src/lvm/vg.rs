@@ -163,7 +163,9 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     }
     let Some(activation) = activation else { return Ok(0) };
     // Without names, exported VGs are left out, as LVM does.
-    let names: Vec<String> = if a.pos.is_empty() {
+    let names: Vec<String> = if a.get("select").is_some() {
+        super::reports::selected_vgs(ctx, a)?
+    } else if a.pos.is_empty() {
         let (s, vgs) = ctx.scan(true)?;
         scan::order(&s, &vgs).into_iter().filter(|n| !ulvm_lvm::ops::export::is_exported(&vgs[n].vg)).collect()
     } else {
