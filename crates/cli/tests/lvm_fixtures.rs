@@ -1402,6 +1402,33 @@ fn test_the_ninth_oracle_session_reiserfs_resizes_match_real_lvm() {
     r.assert_matched();
 }
 
+/// A report line of oracle7 with a PV's major and minor numbers (the
+/// first two numbers after its name) masked: the guest's disks are
+/// virtio's, the replay's PVs are files.
+fn seventh_pv_device_numbers_masked(l: &str) -> String {
+    let mut w: Vec<String> = l.split_whitespace().map(String::from).collect();
+    let Some(at) = w.iter().position(|x| x.starts_with('/')) else { return l.to_string() };
+    let numbers: Vec<usize> = (at + 1..w.len()).filter(|&i| w[i].parse::<i64>().is_ok()).take(2).collect();
+    if let [a, b] = numbers[..] {
+        if b == a + 1 {
+            w[a] = "MAJ".into();
+            w[b] = "MIN".into();
+        }
+    }
+    w.join(" ")
+}
+
+/// A line of oracle7's 115 (vgs) or 116 (pvs) with the metadata areas'
+/// free space (the first size in KiB after the name) masked.
+fn seventh_mda_free_masked(l: &str, n: &str) -> String {
+    let mut w: Vec<String> = l.split_whitespace().map(String::from).collect();
+    let named = if n == "115" { w.first().is_some_and(|x| x.starts_with("vg")) } else { l.starts_with('/') };
+    if let (true, Some(i)) = (named, w.iter().position(|x| x.ends_with('k') && x.contains('.'))) {
+        w[i] = "MDAFREE".into();
+    }
+    w.join(" ")
+}
+
 /// The seventh session (oracle7): LVM 2.03.16's reports with `-S`
 /// selections (every operator, lists, sizes, percentages, times, LVM's
 /// refusals) and the report options. The guest made its VGs and LVs
@@ -1415,9 +1442,6 @@ fn test_the_ninth_oracle_session_reiserfs_resizes_match_real_lvm() {
 fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet, and why.
     const NOT_YET: &[(&str, &str)] = &[
-        ("113", "lv_full_name, lv_parent, lv_layout, read-ahead, lv_active_locally and other fields"),
-        ("115", "vg_permissions, vg_mda_* and other VG fields"),
-        ("116", "pv_in_use, pv_major, pv_mda_* and other PV fields"),
         ("127", "lvm fullreport"),
         ("128", "lvm fullreport"),
         ("129", "lvm fullreport"),
@@ -1478,6 +1502,15 @@ fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
         if NOT_YET.iter().any(|(m, _)| m == n) {
             continue;
         }
+        if n == "115" || n == "116" {
+            // The free space of a metadata area follows the length of the
+            // text in it, which names the host and its kernel (the guest's
+            // there, ours here): masked, lvm_interop compares it with real
+            // LVM's on the same text. pv_major and pv_minor: the guest's
+            // virtio disks (254:N); a PV on a file here has none (-1).
+            r.check_with(n, |l| seventh_mda_free_masked(&seventh_pv_device_numbers_masked(l), n));
+            continue;
+        }
         if n == "112" {
             // lv_time and lv_host: the guest's clock and name, not ours.
             r.check_with(n, |l| {
@@ -1496,6 +1529,6 @@ fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
         r.check(n);
     }
     d.stop();
-    assert_eq!(r.checked, if tags { 159 } else { 146 });
+    assert_eq!(r.checked, if tags { 162 } else { 149 });
     r.assert_matched();
 }

@@ -19,6 +19,7 @@ use crate::{HostError, HostErrorKind};
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use ulvm_blockdev::{Bytes, Sectors};
 use ulvm_dm_table::{RaidHealth, TargetStatus};
 
 /// What the device host says about an LV.
@@ -405,4 +406,75 @@ pub fn shown_pvs<'a>(
         // An outdated PV (it holds a VG's metadata, but the VG no longer
         // lists it) is hidden, as LVM hides it, until `vgck --updatemetadata`.
         .filter(|(d, vg)| vg.is_some() || d.vg.is_none())
+}
+
+/// A PV's first metadata area as LVM's reports show it (`pv_mda_size`,
+/// `pv_mda_free`): its size, and the free space LVM counts in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MdaSpace {
+    pub size: Sectors,
+    pub free: Sectors,
+}
+
+/// The free space LVM 2.03 reports in a metadata area of `area` bytes
+/// (header included) holding a text of `text` bytes: half of the ring
+/// after the header, less the text rounded up to whole sectors, counted
+/// in whole sectors. An area without text (an orphan PV's) counts one
+/// sector of text, as LVM's scan does for the empty slot it reads.
+pub fn mda_free(area: u64, text: Option<u64>) -> Sectors {
+    let sector = crate::mda::MDA_HEADER_SIZE;
+    let used = match text {
+        Some(n) => n.div_ceil(sector) * sector,
+        None => sector,
+    };
+    let ring = area.saturating_sub(crate::mda::MDA_HEADER_SIZE);
+    if used * 2 >= ring {
+        return Sectors(0);
+    }
+    Bytes((ring - 2 * used) / 2).sectors_floor()
+}
+
+/// [`MdaSpace`] of the PV's first metadata area, read from its header
+/// (`None` when the PV has none, or its header does not decode).
+pub fn mda_space(d: &PvDisk) -> Option<MdaSpace> {
+    let area = *d.label.metadata_areas.first()?;
+    let mut hb = vec![0u8; crate::mda::MDA_HEADER_LEN];
+    d.dev.read(Bytes(area.offset).sectors_floor(), &mut hb).ok()?;
+    let header = crate::mda::MdaHeader::decode(&hb, area.offset).ok()?;
+    let text = header.committed.map(|r| r.size);
+    Some(MdaSpace { size: Bytes(area.size).sectors_floor(), free: mda_free(area.size, text) })
+}
+
+/// The read-ahead the kernel gives an active LV when LVM's is `auto`:
+/// its PVs' (the block layer's default of 128 KiB), or twice a striped
+/// segment's full stripe when that is more (the block layer reads ahead
+/// twice a device's optimal I/O size, and dm-stripe's is one full stripe).
+pub fn kernel_read_ahead(lv: &LogicalVolume) -> Sectors {
+    let default = Sectors(256);
+    let striped = lv
+        .segments
+        .first()
+        .and_then(|s| match &s.kind {
+            crate::model::SegmentKind::Striped { stripes, stripe_size: Some(size) } if stripes.len() > 1 => {
+                Some(Sectors(2 * size.0 * stripes.len() as u64))
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
+    default.max(striped)
+}
+
+#[cfg(test)]
+mod mda_tests {
+    use super::*;
+
+    #[test]
+    fn test_mda_free_is_lvms_for_oracle7s_areas() {
+        // oracle7 116: a 1020 KiB area; an orphan, vg1's text, vg0's.
+        let area = 1020 * 1024;
+        assert_eq!(mda_free(area, None), Sectors(1018));
+        assert_eq!(mda_free(area, Some(1100)), Sectors(1016));
+        assert_eq!(mda_free(area, Some(2600)), Sectors(1013));
+        assert_eq!(mda_free(2048, Some(1024)), Sectors(0));
+    }
 }

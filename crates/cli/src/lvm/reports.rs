@@ -14,6 +14,7 @@ use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
 use ulvm_lvm::report::{compare, field_help, render, Align, Cell, Column, Layout, SortKey, SortSpec};
 use ulvm_lvm::select::{FieldType, Help, Selection, Value, SELECTION_HELP};
+use ulvm_lvm::text::Items;
 use ulvm_lvm::units::Units;
 use ulvm_lvm::Extents;
 
@@ -110,6 +111,19 @@ const LV_FIELDS: &[FieldDef] = &[
     f("lv_check_needed", "CheckNeeded", R, 15),
     f("lv_tags", "LV Tags", L, 0),
     f("vg_tags", "VG Tags", L, 0),
+    f("lv_parent", "Parent", L, 0),
+    f("lv_layout", "Layout", L, 10),
+    f("lv_read_ahead", "Rahead", R, 0),
+    f("lv_kernel_read_ahead", "KRahead", R, 0),
+    f("lv_active_locally", "ActLocal", L, 10),
+    f("lv_active_remotely", "ActRemote", L, 10),
+    f("lv_active_exclusively", "ActExcl", L, 10),
+    f("lv_suspended", "Suspended", R, 10),
+    f("lv_device_open", "DevOpen", R, 10),
+    f("lv_skip_activation", "SkipAct", R, 15),
+    f("lv_fixed_minor", "FixMin", R, 10),
+    f("lv_major", "Maj", R, 0),
+    f("lv_minor", "Min", R, 0),
 ];
 /// `lvs --segments`: LVM's default columns, one row per segment.
 const LV_SEGMENTS_DEFAULT: &str = "lv_name,vg_name,lv_attr,stripes,segtype,seg_size";
@@ -136,6 +150,18 @@ const VG_FIELDS: &[FieldDef] = &[
     f("vg_exported", "Exported", R, 10),
     f("vg_partial", "Partial", R, 10),
     f("vg_clustered", "Clustered", R, 10),
+    f("vg_permissions", "VPerms", L, 10),
+    f("vg_extendable", "Extendable", R, 10),
+    f("vg_allocation_policy", "AllocPol", L, 10),
+    f("vg_shared", "Shared", R, 7),
+    f("vg_mda_count", "#VMda", R, 0),
+    f("vg_mda_used_count", "#VMdaUse", R, 0),
+    f("vg_mda_free", "VMdaFree", R, 9),
+    f("vg_mda_size", "VMdaSize", R, 9),
+    f("vg_mda_copies", "#VMdaCps", R, 0),
+    f("vg_missing_pv_count", "#PV Missing", R, 0),
+    f("vg_systemid", "System ID", L, 0),
+    f("vg_lock_type", "LockType", L, 0),
 ];
 const VG_DEFAULT: &str = "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free";
 
@@ -160,6 +186,17 @@ const PV_FIELDS: &[FieldDef] = &[
     s("pvseg_size", "SSize", R, 5),
     s("lv_name", "LV", L, 0),
     f("pv_tags", "PV Tags", L, 0),
+    f("pv_in_use", "PInUse", R, 6),
+    f("pv_duplicate", "Duplicate", R, 9),
+    f("pv_major", "Maj", R, 0),
+    // LVM aligns the minor number left, its major right.
+    f("pv_minor", "Min", L, 0),
+    f("pv_mda_free", "PMdaFree", R, 9),
+    f("pv_mda_size", "PMdaSize", R, 9),
+    f("pv_mda_used_count", "#PMdaUse", R, 0),
+    f("pv_ba_start", "BA Start", R, 0),
+    f("pv_ba_size", "BA Size", R, 0),
+    f("pv_ext_vsn", "PExtVsn", R, 0),
 ];
 const PV_DEFAULT: &str = "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free";
 /// `pvs --segments`: LVM's default columns, one row per PV segment.
@@ -215,6 +252,17 @@ const BINARY_FIELDS: &[&str] = &[
     "pv_allocatable",
     "pv_exported",
     "pv_missing",
+    "lv_active_locally",
+    "lv_active_remotely",
+    "lv_active_exclusively",
+    "lv_suspended",
+    "lv_device_open",
+    "lv_skip_activation",
+    "lv_fixed_minor",
+    "vg_extendable",
+    "vg_shared",
+    "pv_in_use",
+    "pv_duplicate",
 ];
 
 fn size_cell(u: &Units, sectors: Sectors) -> Cell {
@@ -229,7 +277,9 @@ fn int_cell(v: i64) -> Cell {
 fn field_type(id: &str) -> FieldType {
     match id {
         "lv_size" | "origin_size" | "chunk_size" | "stripe_size" | "seg_start" | "seg_size" | "region_size"
-        | "vg_size" | "vg_free" | "vg_extent_size" | "pv_size" | "pv_free" | "pv_used" | "dev_size" | "pe_start" => {
+        | "vg_size" | "vg_free" | "vg_extent_size" | "pv_size" | "pv_free" | "pv_used" | "dev_size" | "pe_start"
+        | "lv_read_ahead" | "lv_kernel_read_ahead" | "vg_mda_free" | "vg_mda_size" | "pv_mda_free" | "pv_mda_size"
+        | "pv_ba_start" | "pv_ba_size" => {
             FieldType::Size
         }
         "data_percent" | "snap_percent" | "copy_percent" | "sync_percent" | "metadata_percent" => FieldType::Percent,
@@ -254,7 +304,16 @@ fn field_type(id: &str) -> FieldType {
         | "pv_pe_alloc_count"
         | "pv_mda_count"
         | "pvseg_start"
-        | "pvseg_size" => FieldType::Number,
+        | "pvseg_size"
+        | "lv_major"
+        | "lv_minor"
+        | "vg_mda_count"
+        | "vg_mda_used_count"
+        | "vg_missing_pv_count"
+        | "pv_major"
+        | "pv_minor"
+        | "pv_mda_used_count"
+        | "pv_ext_vsn" => FieldType::Number,
         "lv_role" | "lv_tags" | "vg_tags" | "pv_tags" => FieldType::StringList,
         "lv_time" => FieldType::Time,
         _ => FieldType::String,
@@ -870,7 +929,53 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "seg_start_pe" => int_cell(seg.map(|s| s.start_extent.0 as i64).unwrap_or(0)),
         "seg_size_pe" => int_cell(seg.map(|s| s.extent_count.0 as i64).unwrap_or(0)),
         "lv_autoactivation" => Cell::str(if lv.autoactivation() { "enabled" } else { "" }),
+        "lv_parent" => Cell::str(
+            vg.vg
+                .raid_parent(&lv.name)
+                .map(|(p, _)| p.name.clone())
+                .or_else(|| vg.vg.mirror_parent(&lv.name).map(|(p, _)| p.name.clone()))
+                .unwrap_or_default(),
+        ),
+        "lv_layout" => Cell::str(lv_layout(lv)),
+        "lv_read_ahead" => match lv.extra.as_slice().int("read_ahead").filter(|v| *v >= 0) {
+            Some(v) => size_cell(u, Sectors(v as u64)),
+            None => Cell::num("auto", -1.0),
+        },
+        "lv_kernel_read_ahead" => match &l.dev {
+            Some(_) => {
+                let own = lv.extra.as_slice().int("read_ahead").filter(|v| *v >= 0).map(|v| Sectors(v as u64));
+                size_cell(u, own.unwrap_or_else(|| ulvm_lvm::facts::kernel_read_ahead(lv)))
+            }
+            None => Cell::num("-1", -1.0),
+        },
+        "lv_active_locally" => bin("active locally", Some(l.dev.is_some())),
+        "lv_active_remotely" => bin("active remotely", Some(false)),
+        "lv_active_exclusively" => bin("active exclusively", Some(l.dev.is_some())),
+        "lv_suspended" => bin("suspended", l.dev.as_ref().map(|d| d.suspended)),
+        "lv_device_open" => bin("open", l.dev.as_ref().map(|d| d.open_count > 0)),
+        "lv_skip_activation" => bin(
+            "skip activation",
+            Some(lv.status.iter().chain(&lv.flags).any(|f| f == "ACTIVATION_SKIP")),
+        ),
+        "lv_fixed_minor" => bin("fixed minor", Some(lv.extra.as_slice().int("minor").is_some())),
+        "lv_major" | "lv_minor" => {
+            int_cell(lv.extra.as_slice().int(if id == "lv_major" { "major" } else { "minor" }).unwrap_or(-1))
+        }
         _ => Cell::str(""),
+    }
+}
+
+/// LVM's `lv_layout`: what the LV's first segment is made of.
+fn lv_layout(lv: &LogicalVolume) -> String {
+    match lv.segments.first().map(|s| &s.kind) {
+        Some(SegmentKind::Striped { stripes, .. }) if stripes.len() > 1 => "striped".into(),
+        Some(SegmentKind::Striped { .. }) => "linear".into(),
+        Some(SegmentKind::Mirror(m)) if m.is_pvmove() => "pvmove".into(),
+        Some(SegmentKind::Mirror(_)) => "mirror".into(),
+        Some(SegmentKind::Raid(_)) => "raid,raid1".into(),
+        Some(SegmentKind::Snapshot { .. }) => "snapshot".into(),
+        Some(SegmentKind::Other { segment_type }) => segment_type.clone(),
+        None => String::new(),
     }
 }
 
@@ -931,6 +1036,25 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
         "vg_exported" => bin("exported", Some(ulvm_lvm::ops::export::is_exported(v))),
         "vg_partial" => bin("partial", Some(!vg.missing.is_empty())),
         "vg_clustered" => bin("clustered", Some(v.status.iter().any(|s| s == "CLUSTERED"))),
+        "vg_permissions" => Cell::str(if v.status.iter().any(|s| s == "WRITE") { "writeable" } else { "read-only" }),
+        "vg_extendable" => bin("extendable", Some(v.status.iter().any(|s| s == "RESIZEABLE"))),
+        "vg_allocation_policy" => Cell::str(v.extra.as_slice().str("allocation_policy").unwrap_or("normal").to_string()),
+        "vg_shared" => bin("shared", Some(v.extra.as_slice().str("lock_type").is_some())),
+        "vg_mda_count" | "vg_mda_used_count" => {
+            int_cell(vg.disks.values().map(|d| d.label.metadata_areas.len() as i64).sum())
+        }
+        "vg_mda_free" | "vg_mda_size" => {
+            let spaces = vg.disks.values().filter_map(ulvm_lvm::facts::mda_space);
+            let least = if id == "vg_mda_free" { spaces.map(|m| m.free).min() } else { spaces.map(|m| m.size).min() };
+            size_cell(u, least.unwrap_or_default())
+        }
+        "vg_mda_copies" => match v.metadata_copies {
+            0 => Cell::num("unmanaged", 0.0),
+            n => int_cell(n as i64),
+        },
+        "vg_missing_pv_count" => int_cell(vg.missing.len() as i64),
+        "vg_systemid" => Cell::str(v.extra.as_slice().str("system_id").unwrap_or("").to_string()),
+        "vg_lock_type" => Cell::str(v.extra.as_slice().str("lock_type").unwrap_or("").to_string()),
         _ => Cell::str(""),
     }
 }
@@ -977,6 +1101,21 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, seg: Option<&PvSeg>, u: &U
         "pv_pe_count" => int_cell(count.0 as i64),
         "pv_pe_alloc_count" => int_cell(alloc_n.0 as i64),
         "pv_mda_count" => int_cell(d.label.metadata_areas.len() as i64),
+        "pv_in_use" => bin("used", Some(entry.is_some())),
+        "pv_duplicate" => bin("duplicate", Some(false)),
+        "pv_major" | "pv_minor" => {
+            let (major, minor) = device_numbers(&d.path);
+            int_cell(if id == "pv_major" { major } else { minor })
+        }
+        "pv_mda_free" => size_cell(u, ulvm_lvm::facts::mda_space(d).map(|m| m.free).unwrap_or_default()),
+        "pv_mda_size" => size_cell(u, ulvm_lvm::facts::mda_space(d).map(|m| m.size).unwrap_or_default()),
+        "pv_mda_used_count" => int_cell(d.label.metadata_areas.len() as i64),
+        "pv_ba_start" | "pv_ba_size" => {
+            let ba = d.label.ext.as_ref().and_then(|e| e.bootloader_areas.first());
+            let b = ba.map(|a| if id == "pv_ba_start" { a.offset } else { a.size }).unwrap_or(0);
+            size_cell(u, ulvm_blockdev::Bytes(b).sectors_floor())
+        }
+        "pv_ext_vsn" => int_cell(d.label.ext.as_ref().map(|e| e.version as i64).unwrap_or(1)),
         "pvseg_start" => int_cell(seg.map(|s| s.pe.0 as i64).unwrap_or(0)),
         "pvseg_size" => int_cell(seg.map(|s| s.len.0 as i64).unwrap_or(0)),
         // The LV a PV segment belongs to (bracketed when hidden, as lvs -a).
@@ -989,6 +1128,28 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, seg: Option<&PvSeg>, u: &U
         }),
         _ => Cell::str(""),
     }
+}
+
+/// A PV's device numbers (`pv_major`, `pv_minor`): a block device's, or
+/// -1 for what is not one (a PV on a file).
+fn device_numbers(path: &std::path::Path) -> (i64, i64) {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    match std::fs::metadata(path) {
+        Ok(m) if m.file_type().is_block_device() => {
+            let rdev = m.rdev();
+            (libc_major(rdev) as i64, libc_minor(rdev) as i64)
+        }
+        _ => (-1, -1),
+    }
+}
+
+/// glibc's `major()` and `minor()` of a `dev_t`.
+fn libc_major(dev: u64) -> u64 {
+    ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff)
+}
+
+fn libc_minor(dev: u64) -> u64 {
+    ((dev >> 12) & 0xffff_ff00) | (dev & 0xff)
 }
 
 #[cfg(test)]
