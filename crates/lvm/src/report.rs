@@ -178,7 +178,14 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
         .enumerate()
         .map(|(i, c)| {
             let cells = rows.iter().map(|r| r[i].text.chars().count()).max().unwrap_or(0);
-            let head = if layout.headings { c.heading.chars().count() } else { 0 };
+            // A field with a minimum width is at least that wide, and its
+            // heading is cut to the column (`InitImgSyn` of a column of
+            // 10); one without is as wide as its heading, as libdm's.
+            let head = match (layout.headings, c.min_width) {
+                (false, _) => 0,
+                (true, 0) => c.heading.chars().count(),
+                (true, min) => min,
+            };
             cells.max(head).max(c.min_width)
         })
         .collect();
@@ -202,7 +209,8 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
             if i > 0 {
                 out.push_str(sep);
             }
-            push_cell(&mut out, &c.heading, w, Align::Left);
+            let heading: String = c.heading.chars().take(w).collect();
+            push_cell(&mut out, &heading, w, Align::Left);
         }
         out.push('\n');
     }
@@ -290,6 +298,24 @@ mod tests {
         assert!(sorted.starts_with("  snap"), "{sorted}");
         let sep = render(&cols, rows, &vec![], &Layout { separator: Some(":".into()), ..layout });
         assert_eq!(sep.lines().nth(1), Some("  base:owi-a-s---:32.00m:::0 "));
+    }
+
+    #[test]
+    fn test_a_heading_longer_than_its_minimum_width_is_cut_as_lvm_cuts_it() {
+        // oracle7 127 (lvm fullreport): lv_initial_image_sync is at least
+        // 10 wide, kernel_discards has no minimum; both empty here.
+        let cols = vec![
+            col("lv_initial_image_sync", "InitImgSync", Align::Right, 10),
+            col("kernel_discards", "KDiscards", Align::Left, 0),
+            col("lv_name", "LV", Align::Left, 4),
+        ];
+        let rows = vec![vec![Cell::num("", 0.0), Cell::str(""), Cell::str("lv1")]];
+        let out = render(&cols, rows.clone(), &vec![], &Layout { headings: true, ..Default::default() });
+        assert_eq!(out, "  InitImgSyn KDiscards LV  \n                       lv1 \n");
+        // A wider value widens the column, and the whole heading shows.
+        let wide = vec![vec![Cell::num("initial image sync", 1.0), Cell::str(""), Cell::str("lv1")]];
+        let out = render(&cols, wide, &vec![], &Layout { headings: true, ..Default::default() });
+        assert!(out.starts_with("  InitImgSync        KDiscards"), "{out}");
     }
 
     fn oracle7(file: &str) -> Vec<String> {

@@ -12,7 +12,7 @@ use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
 use ulvm_lvm::model::{LogicalVolume, RaidRole, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
-use ulvm_lvm::report::{compare, field_help, render, Align, Cell, Column, Layout, SortKey, SortSpec};
+use ulvm_lvm::report::{compare, lvm_fields, field_help, render, Align, Cell, Column, Layout, SortKey, SortSpec};
 use ulvm_lvm::select::{FieldType, Help, Selection, Value, SELECTION_HELP};
 use ulvm_lvm::text::Items;
 use ulvm_lvm::units::Units;
@@ -54,7 +54,7 @@ const fn s(id: &'static str, heading: &'static str, align: Align, min: usize) ->
 use Align::{Left as L, Right as R};
 
 const LV_FIELDS: &[FieldDef] = &[
-    f("lv_name", "LV", L, 0),
+    f("lv_name", "LV", L, 4),
     f("vg_name", "VG", L, 0),
     f("lv_attr", "Attr", L, 0),
     f("lv_size", "LSize", R, 0),
@@ -92,20 +92,20 @@ const LV_FIELDS: &[FieldDef] = &[
     f("raid_write_behind", "WBehind", R, 0),
     f("raid_min_recovery_rate", "MinSync", R, 0),
     f("raid_max_recovery_rate", "MaxSync", R, 0),
-    f("lv_health_status", "Health", L, 0),
+    f("lv_health_status", "Health", L, 15),
     s("data_stripes", "#DStr", R, 0),
-    f("lv_image_synced", "ImgSynced", L, 0),
-    f("lv_initial_image_sync", "InitImgSync", L, 0),
-    f("lv_role", "Role", L, 0),
-    f("lv_time", "CTime", L, 0),
-    f("lv_host", "Host", L, 0),
+    f("lv_image_synced", "ImgSynced", L, 10),
+    f("lv_initial_image_sync", "InitImgSync", L, 10),
+    f("lv_role", "Role", L, 10),
+    f("lv_time", "CTime", L, 26),
+    f("lv_host", "Host", L, 10),
     f("lv_merging", "Merging", R, 10),
     f("lv_snapshot_invalid", "SnapInvalid", R, 15),
     f("lv_allocation_locked", "AllocLock", R, 10),
     f("lv_active", "Active", L, 0),
-    f("lv_permissions", "LPerms", L, 0),
+    f("lv_permissions", "LPerms", L, 8),
     f("lv_allocation_policy", "AllocPol", L, 10),
-    f("lv_full_name", "LV", L, 0),
+    f("lv_full_name", "LV", L, 4),
     f("origin_uuid", "Origin UUID", L, 38),
     f("lv_when_full", "WhenFull", L, 15),
     f("lv_check_needed", "CheckNeeded", R, 15),
@@ -124,6 +124,91 @@ const LV_FIELDS: &[FieldDef] = &[
     f("lv_fixed_minor", "FixMin", R, 10),
     f("lv_major", "Maj", R, 0),
     f("lv_minor", "Min", R, 0),
+    f("lv_converting", "Converting", R, 0),
+    f("lv_metadata_size", "MSize", R, 0),
+    f("lv_ancestors", "Ancestors", L, 0),
+    f("lv_full_ancestors", "FAncestors", L, 0),
+    f("lv_descendants", "Descendants", L, 0),
+    f("lv_full_descendants", "FDescendants", L, 0),
+    f("raidintegritymode", "IntegMode", L, 0),
+    f("raidintegrityblocksize", "IntegBlkSize", R, 0),
+    f("integritymismatches", "IntegMismatches", R, 0),
+    f("move_pv_uuid", "Move UUID", L, 38),
+    f("convert_lv_uuid", "Convert UUID", L, 38),
+    f("mirror_log_uuid", "Log UUID", L, 38),
+    f("data_lv", "Data", L, 0),
+    f("data_lv_uuid", "Data UUID", L, 38),
+    f("metadata_lv", "Meta", L, 0),
+    f("metadata_lv_uuid", "Meta UUID", L, 38),
+    f("pool_lv_uuid", "Pool UUID", L, 38),
+    f("lv_profile", "LProfile", L, 0),
+    f("lv_lockargs", "LLockArgs", L, 0),
+    f("lv_time_removed", "RTime", L, 26),
+    f("lv_modules", "Modules", L, 0),
+    f("lv_historical", "Historical", R, 0),
+    f("writecache_block_size", "WCacheBlkSize", R, 0),
+    f("lv_live_table", "LiveTable", L, 20),
+    f("lv_inactive_table", "InactiveTable", L, 20),
+    f("cache_total_blocks", "CacheTotalBlocks", R, 0),
+    f("cache_used_blocks", "CacheUsedBlocks", R, 16),
+    f("cache_dirty_blocks", "CacheDirtyBlocks", R, 0),
+    f("cache_read_hits", "CacheReadHits", R, 16),
+    f("cache_read_misses", "CacheReadMisses", R, 16),
+    f("cache_write_hits", "CacheWriteHits", R, 16),
+    f("cache_write_misses", "CacheWriteMisses", R, 0),
+    f("kernel_cache_settings", "KCacheSettings", L, 18),
+    f("kernel_cache_policy", "KCachePolicy", L, 18),
+    f("kernel_metadata_format", "KMFmt", R, 0),
+    f("kernel_discards", "KDiscards", L, 0),
+    f("lv_merge_failed", "MergeFailed", R, 15),
+    f("vdo_operating_mode", "VDOOperatingMode", L, 0),
+    f("vdo_compression_state", "VDOCompressionState", L, 0),
+    f("vdo_index_state", "VDOIndexState", L, 0),
+    f("vdo_used_size", "VDOUsedSize", R, 0),
+    f("vdo_saving_percent", "VDOSaving%", R, 0),
+    f("writecache_total_blocks", "WCacheTotalBlocks", R, 0),
+    f("writecache_free_blocks", "WCacheFreeBlocks", R, 0),
+    f("writecache_writeback_blocks", "WCacheWritebackBlocks", R, 0),
+    f("writecache_error", "WCacheErrors", R, 0),
+    s("reshape_len", "RSize", R, 0),
+    s("reshape_len_le", "RSize", R, 0),
+    s("data_copies", "#Cpy", R, 0),
+    s("data_offset", "DOff", R, 0),
+    s("new_data_offset", "NOff", R, 0),
+    s("parity_chunks", "#Par", R, 0),
+    s("thin_count", "#Thins", R, 0),
+    s("discards", "Discards", L, 0),
+    s("cache_metadata_format", "CMFmt", R, 0),
+    s("cache_mode", "CacheMode", L, 0),
+    s("zero", "Zero", R, 0),
+    s("transaction_id", "TransId", R, 0),
+    s("thin_id", "ThId", R, 0),
+    s("seg_tags", "Seg Tags", L, 0),
+    s("seg_le_ranges", "LE Ranges", L, 0),
+    s("seg_metadata_le_ranges", "Metadata LE Ranges", L, 0),
+    s("metadata_devices", "Metadata Devs", L, 0),
+    s("seg_monitor", "Monitor", L, 0),
+    s("cache_policy", "CachePolicy", L, 0),
+    s("cache_settings", "CacheSettings", L, 0),
+    s("vdo_compression", "VDOCompression", L, 0),
+    s("vdo_deduplication", "VDODeduplication", L, 0),
+    s("vdo_use_metadata_hints", "VDOMetadataHints", L, 0),
+    s("vdo_minimum_io_size", "VDOMinimumIOSize", R, 0),
+    s("vdo_block_map_cache_size", "VDOBlockMapCacheSize", R, 0),
+    s("vdo_block_map_era_length", "VDOBlockMapEraLength", R, 0),
+    s("vdo_use_sparse_index", "VDOSparseIndex", L, 0),
+    s("vdo_index_memory_size", "VDOIndexMemorySize", R, 0),
+    s("vdo_slab_size", "VDOSlabSize", R, 0),
+    s("vdo_ack_threads", "VDOAckThreads", R, 0),
+    s("vdo_bio_threads", "VDOBioThreads", R, 0),
+    s("vdo_bio_rotation", "VDOBioRotation", R, 0),
+    s("vdo_cpu_threads", "VDOCPUThreads", R, 0),
+    s("vdo_hash_zone_threads", "VDOHashZoneThreads", R, 0),
+    s("vdo_logical_threads", "VDOLogicalThreads", R, 0),
+    s("vdo_physical_threads", "VDOPhysicalThreads", R, 0),
+    s("vdo_max_discard", "VDOMaxDiscard", R, 0),
+    s("vdo_write_policy", "VDOWritePolicy", L, 0),
+    s("vdo_header_size", "VDOHeaderSize", R, 0),
 ];
 /// `lvs --segments`: LVM's default columns, one row per segment.
 const LV_SEGMENTS_DEFAULT: &str = "lv_name,vg_name,lv_attr,stripes,segtype,seg_size";
@@ -134,7 +219,7 @@ const VG_FIELDS: &[FieldDef] = &[
     f("pv_count", "#PV", R, 0),
     f("lv_count", "#LV", R, 0),
     f("snap_count", "#SN", R, 0),
-    f("vg_attr", "Attr", L, 0),
+    f("vg_attr", "Attr", L, 5),
     f("vg_size", "VSize", R, 0),
     f("vg_free", "VFree", R, 0),
     f("vg_uuid", "VG UUID", L, 38),
@@ -162,11 +247,14 @@ const VG_FIELDS: &[FieldDef] = &[
     f("vg_missing_pv_count", "#PV Missing", R, 0),
     f("vg_systemid", "System ID", L, 0),
     f("vg_lock_type", "LockType", L, 0),
+    f("vg_sysid", "SYS ID", L, 0),
+    f("vg_lock_args", "VLockArgs", L, 0),
+    f("vg_profile", "VProfile", L, 0),
 ];
 const VG_DEFAULT: &str = "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free";
 
 const PV_FIELDS: &[FieldDef] = &[
-    f("pv_name", "PV", L, 0),
+    f("pv_name", "PV", L, 10),
     f("vg_name", "VG", L, 0),
     f("pv_fmt", "Fmt", L, 0),
     f("pv_attr", "Attr", L, 0),
@@ -175,8 +263,8 @@ const PV_FIELDS: &[FieldDef] = &[
     f("pv_used", "Used", R, 0),
     f("pv_uuid", "PV UUID", L, 38),
     f("dev_size", "DevSize", R, 0),
-    f("pe_start", "1st PE", R, 0),
-    f("pv_pe_count", "PE", R, 0),
+    f("pe_start", "1st PE", R, 7),
+    f("pv_pe_count", "PE", R, 3),
     f("pv_pe_alloc_count", "Alloc", R, 0),
     f("pv_mda_count", "#PMda", R, 0),
     f("pv_allocatable", "Allocatable", R, 11),
@@ -197,6 +285,10 @@ const PV_FIELDS: &[FieldDef] = &[
     f("pv_ba_start", "BA Start", R, 0),
     f("pv_ba_size", "BA Size", R, 0),
     f("pv_ext_vsn", "PExtVsn", R, 0),
+    f("pv_device_id", "DeviceID", L, 0),
+    f("pv_device_id_type", "DeviceIDType", L, 0),
+    // A PV segment's LV, by UUID (`lvm fullreport`'s PV segments).
+    s("lv_uuid", "LV UUID", L, 38),
 ];
 const PV_DEFAULT: &str = "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free";
 /// `pvs --segments`: LVM's default columns, one row per PV segment.
@@ -225,7 +317,13 @@ fn columns(defs: &'static [FieldDef], default: &str, prefix: &str, o: &[&str]) -
         if replace {
             names.clear();
         }
-        names.extend(list.split(',').filter(|s| !s.is_empty()).map(|s| s.trim().to_string()));
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            // `lv_all`, `seg_all`...: every field of those sections.
+            match name.strip_suffix("_all").filter(|_| lvm_fields::all_of(name).next().is_some()) {
+                Some(_) => names.extend(lvm_fields::all_of(name).map(String::from)),
+                None => names.push(name.to_string()),
+            }
+        }
     }
     names.iter().map(|n| find_field(defs, n, prefix).ok_or_else(|| anyhow!("Unrecognised field: {n}"))).collect()
 }
@@ -263,6 +361,12 @@ const BINARY_FIELDS: &[&str] = &[
     "vg_shared",
     "pv_in_use",
     "pv_duplicate",
+    "lv_converting",
+    "lv_historical",
+    "lv_live_table",
+    "lv_inactive_table",
+    "lv_merge_failed",
+    "zero",
 ];
 
 fn size_cell(u: &Units, sectors: Sectors) -> Cell {
@@ -316,7 +420,19 @@ fn field_type(id: &str) -> FieldType {
         | "pv_ext_vsn" => FieldType::Number,
         "lv_role" | "lv_tags" | "vg_tags" | "pv_tags" => FieldType::StringList,
         "lv_time" => FieldType::Time,
-        _ => FieldType::String,
+        // Binary fields compare as the words ulvm prints; the segments'
+        // devices as one string.
+        _ if BINARY_FIELDS.contains(&id) => FieldType::String,
+        "devices" | "seg_pe_ranges" => FieldType::String,
+        // The rest as LVM's field list types them.
+        _ => match ulvm_lvm::report::lvm_fields::field_type(id) {
+            Some("number") => FieldType::Number,
+            Some("size") => FieldType::Size,
+            Some("percent") => FieldType::Percent,
+            Some("string list") => FieldType::StringList,
+            Some("time") => FieldType::Time,
+            _ => FieldType::String,
+        },
     }
 }
 
@@ -354,8 +470,8 @@ enum Source {
 }
 
 /// `-S`: the selection, or LVM's lines refusing it (exit 5).
-fn selection(a: &Args, kind: &str, defs: &'static [FieldDef], prefix: &str) -> Result<Option<Selection>> {
-    let Some(text) = a.get("select") else { return Ok(None) };
+fn selection(text: Option<&str>, kind: &str, defs: &'static [FieldDef], prefix: &str) -> Result<Option<Selection>> {
+    let Some(text) = text else { return Ok(None) };
     let other = if kind == "vgs" { (PV_FIELDS, "pv") } else { (VG_FIELDS, "vg") };
     let resolve = |name: &str| -> Option<(String, FieldType)> {
         let id = find_field(defs, name, prefix).or_else(|| find_field(other.0, name, other.1)).map(|d| d.id)?;
@@ -387,45 +503,272 @@ fn source(defs: &[FieldDef], id: &str) -> Source {
     }
 }
 
-pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
-    let kind = ctx.cmd.clone();
-    let (defs, default, prefix, json) = match kind.as_str() {
-        "lvs" => (LV_FIELDS, LV_DEFAULT, "lv", "lv"),
-        "vgs" => (VG_FIELDS, VG_DEFAULT, "vg", "vg"),
-        _ => (PV_FIELDS, PV_DEFAULT, "pv", "pv"),
-    };
-    let default = match kind.as_str() {
-        "lvs" if a.has("segments") => LV_SEGMENTS_DEFAULT,
-        "pvs" if a.has("segments") => PV_SEGMENTS_DEFAULT,
-        _ => default,
-    };
-    // `-o help` (or `?`): LVM's list of fields, and nothing else.
+/// What one report shows: its columns, its order and its selection.
+struct Spec {
+    /// The columns shown.
+    cols: Vec<&'static FieldDef>,
+    /// The columns shown, then those only sorted by.
+    all_cols: Vec<&'static FieldDef>,
+    sort: SortSpec,
+    sel: Option<Selection>,
+    sel_fields: Vec<(String, Source)>,
+    /// A row per segment (LV or PV), not per LV or PV.
+    per_seg: bool,
+}
+
+impl Spec {
+    /// The report `kind` with `default` columns and `sort` order, changed
+    /// by `-o`, `-O` and `-S` (`options`, `sort`, `select`).
+    fn new(
+        kind: &'static str,
+        default: &str,
+        options: &[&str],
+        sort: Option<&str>,
+        select: Option<&str>,
+        segments: bool,
+    ) -> Result<Spec> {
+        let (defs, prefix) = match kind {
+            "lvs" => (LV_FIELDS, "lv"),
+            "vgs" => (VG_FIELDS, "vg"),
+            _ => (PV_FIELDS, "pv"),
+        };
+        let cols = columns(defs, default, prefix, options).map_err(|e| super::Usage(e.to_string()))?;
+        let sel = selection(select, kind, defs, prefix)?;
+        let sel_fields: Vec<(String, Source)> = sel
+            .as_ref()
+            .map(|s| s.fields().into_iter().map(|f| (f.clone(), source(defs, &f))).collect())
+            .unwrap_or_default();
+        let mut all_cols = cols.clone();
+        let mut order: SortSpec = Vec::new();
+        let sort_arg = sort.map(String::from).unwrap_or_else(|| match kind {
+            "lvs" => "vg_name,lv_name".into(),
+            "vgs" => "vg_name".into(),
+            _ => "pv_name".into(),
+        });
+        for key in sort_arg.split(',').filter(|s| !s.is_empty()) {
+            let (desc, name) = match key.strip_prefix('-') {
+                Some(n) => (true, n),
+                None => (false, key.strip_prefix('+').unwrap_or(key)),
+            };
+            let def =
+                find_field(defs, name, prefix).ok_or_else(|| super::Usage(format!("Unrecognised field: {name}")))?;
+            match all_cols.iter().position(|c| c.id == def.id) {
+                Some(i) => order.push((i, desc)),
+                None => {
+                    all_cols.push(def);
+                    order.push((all_cols.len() - 1, desc));
+                }
+            }
+        }
+        // A segment's field shown, or selected on, makes a row of each
+        // segment (LVM reports an LV once per segment selected).
+        let per_seg = segments
+            || all_cols.iter().any(|c| c.seg)
+            || (kind == "lvs" && sel_fields.iter().any(|(f, _)| defs.iter().any(|d| d.id == f && d.seg)));
+        Ok(Spec { cols, all_cols, sort: order, sel, sel_fields, per_seg })
+    }
+
+    /// The rows of the LVs of `vg` (those named in `wanted`, if any;
+    /// hidden ones with `all`).
+    fn lv_rows(&self, ctx: &mut Ctx, devs: &Devices, vg: &Vg, wanted: &[&str], all: bool, rows: &mut Vec<Vec<Cell>>) {
+        let u = ctx.units;
+        let view = View::new(vg);
+        for lv in vg.vg.user_lvs() {
+            if !view.visible(lv) && !all {
+                continue;
+            }
+            if !wanted.is_empty() && !wanted.contains(&lv.name.as_str()) {
+                continue;
+            }
+            let l = live(&mut ctx.s, devs, &view, lv);
+            let segs: Vec<Option<&Segment>> =
+                if self.per_seg { lv.segments.iter().map(Some).collect() } else { vec![None] };
+            for seg in segs {
+                if let Some(sel) = &self.sel {
+                    let get = |f: &str| {
+                        let c = match self.sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s) {
+                            Some(Source::Vg) => vg_cell(f, &view, &u),
+                            _ => lv_cell(f, &view, lv, seg, &l, &u),
+                        };
+                        typed(f, c)
+                    };
+                    if !sel.matches(&get) {
+                        continue;
+                    }
+                }
+                rows.push(self.all_cols.iter().map(|c| lv_cell(c.id, &view, lv, seg, &l, &u)).collect());
+            }
+        }
+    }
+
+    /// The rows of `vg` (one, or one per PV of it a selection takes).
+    fn vg_rows(&self, vg: &Vg, u: &Units, rows: &mut Vec<Vec<Cell>>) {
+        let view = View::new(vg);
+        let row = || self.all_cols.iter().map(|c| vg_cell(c.id, &view, u)).collect();
+        let Some(sel) = &self.sel else {
+            rows.push(row());
+            return;
+        };
+        let by_pv = self.sel_fields.iter().any(|(_, s)| *s == Source::Pv);
+        let pvs: Vec<Option<&PvDisk>> = if by_pv { vg.disks.values().map(Some).collect() } else { vec![None] };
+        let matches = |d: Option<&PvDisk>| {
+            sel.matches(&|f: &str| {
+                let c = match (self.sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), d) {
+                    (Some(Source::Pv), Some(d)) => pv_cell(f, d, Some(&view), None, u),
+                    _ => vg_cell(f, &view, u),
+                };
+                typed(f, c)
+            })
+        };
+        // LVM reports the VG once for each PV of it selected.
+        for _ in pvs.into_iter().filter(|d| matches(*d)) {
+            rows.push(row());
+        }
+    }
+
+    /// The rows of the PVs `pvs`, each with its VG, if any.
+    fn pv_rows<'a>(
+        &self,
+        pvs: impl Iterator<Item = (&'a PvDisk, Option<&'a Vg>)>,
+        vgs: &BTreeMap<String, Vg>,
+        u: &Units,
+        rows: &mut Vec<Vec<Cell>>,
+    ) {
+        let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
+        let segs: BTreeMap<&str, BTreeMap<String, Vec<PvSeg>>> =
+            vgs.iter().map(|(n, v)| (n.as_str(), pv_segments(&v.vg))).collect();
+        let orphan = [PvSeg { pe: Extents(0), len: Extents(0), used_by: None }];
+        for (d, vg) in pvs {
+            let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
+            let key = vg.and_then(|v| v.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p.key.clone())));
+            let pv_segs: Vec<Option<&PvSeg>> = match (self.per_seg, &key) {
+                (false, _) => vec![None],
+                (true, Some((v, k))) => segs[v.vg.name.as_str()].get(k).into_iter().flatten().map(Some).collect(),
+                (true, None) => orphan.iter().map(Some).collect(),
+            };
+            for seg in pv_segs {
+                if let Some(sel) = &self.sel {
+                    let get = |f: &str| {
+                        let c = match (self.sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), view) {
+                            (Some(Source::Vg), Some(v)) => vg_cell(f, v, u),
+                            (Some(Source::Vg), None) => Cell::str(""),
+                            _ => pv_cell(f, d, view, seg, u),
+                        };
+                        typed(f, c)
+                    };
+                    if !sel.matches(&get) {
+                        continue;
+                    }
+                }
+                rows.push(self.all_cols.iter().map(|c| pv_cell(c.id, d, view, seg, u)).collect());
+            }
+        }
+    }
+
+    /// The report of `rows` as LVM prints it: sorted (unless `unsorted`),
+    /// binary fields as numbers with `--binary`, laid out by `a`'s options.
+    fn output(&self, mut rows: Vec<Vec<Cell>>, a: &Args, json: Option<String>, unsorted: bool) -> String {
+        // LVM sorts by fields it does not show too (lvs: by VG, then LV):
+        // those are computed as hidden cells after the shown ones.
+        if !unsorted {
+            rows.sort_by(|a, b| compare(a, b, &self.sort));
+        }
+        if a.has("binary") {
+            for (i, _) in self.cols.iter().enumerate().filter(|(_, c)| BINARY_FIELDS.contains(&c.id)) {
+                for r in &mut rows {
+                    if let SortKey::Num(v) = r[i].key {
+                        r[i].text = format!("{}", v as i64);
+                    }
+                }
+            }
+        }
+        for r in &mut rows {
+            r.truncate(self.cols.len());
+        }
+        if rows.is_empty() && json.is_none() {
+            return String::new();
+        }
+        let layout = Layout {
+            headings: !a.has("noheadings"),
+            separator: a.get("separator").map(String::from),
+            json,
+            name_prefixes: a.has("nameprefixes"),
+            unquoted: a.has("unquoted"),
+            aligned: a.has("aligned"),
+            rows: a.has("rows"),
+        };
+        let columns: Vec<Column> = self
+            .cols
+            .iter()
+            .map(|c| Column { id: c.id.into(), heading: c.heading.into(), align: c.align, min_width: c.min })
+            .collect();
+        render(&columns, rows, &Vec::new(), &layout)
+    }
+}
+
+/// `-o help` (or `?`): LVM's list of fields on stderr, and nothing else.
+fn field_list_asked(a: &Args) -> bool {
     let wants_help = |spec: &&str| spec.trim_start_matches('+').split(',').any(|n| n == "help" || n == "?");
     if a.all("options").iter().any(wants_help) {
         for l in field_help(false) {
             eprintln!("  {l}");
         }
+        return true;
+    }
+    // `-S help` (or `?`): the fields with their types, the operators.
+    if matches!(a.get("select"), Some("help" | "?")) {
+        for l in field_help(true).iter().map(String::as_str).chain(SELECTION_HELP.iter().copied()) {
+            eprintln!("  {l}");
+        }
+        return true;
+    }
+    false
+}
+
+pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    let kind: &'static str = match ctx.cmd.as_str() {
+        "lvs" => "lvs",
+        "vgs" => "vgs",
+        _ => "pvs",
+    };
+    let (prefix, json) = match kind {
+        "lvs" => ("lv", "lv"),
+        "vgs" => ("vg", "vg"),
+        _ => ("pv", "pv"),
+    };
+    let default = match kind {
+        "lvs" if a.has("segments") => LV_SEGMENTS_DEFAULT,
+        "pvs" if a.has("segments") => PV_SEGMENTS_DEFAULT,
+        "lvs" => LV_DEFAULT,
+        "vgs" => VG_DEFAULT,
+        _ => PV_DEFAULT,
+    };
+    if a.all("options").iter().any(|o| o.trim_start_matches('+').split(',').any(|n| n == "help" || n == "?")) {
+        field_list_asked(a);
         return Ok(0);
     }
-    let cols = columns(defs, default, prefix, &a.all("options")).map_err(|e| super::Usage(e.to_string()))?;
+    let options = a.all("options");
+    // `-o` is checked before `--reportformat` and `-S help`, as LVM does.
+    columns(
+        match kind {
+            "lvs" => LV_FIELDS,
+            "vgs" => VG_FIELDS,
+            _ => PV_FIELDS,
+        },
+        default,
+        prefix,
+        &options,
+    )
+    .map_err(|e| super::Usage(e.to_string()))?;
     let json = match a.get("reportformat") {
         None | Some("basic") => None,
         Some("json") | Some("json_std") => Some(json.to_string()),
         Some(f) => return usage(format!("Invalid argument for --reportformat: {f}")),
     };
-    // `-S help` (or `?`): the fields with their types, the operators, and
-    // no report.
-    if matches!(a.get("select"), Some("help" | "?")) {
-        for l in field_help(true).iter().map(String::as_str).chain(SELECTION_HELP.iter().copied()) {
-            eprintln!("  {l}");
-        }
+    if field_list_asked(a) {
         return Ok(0);
     }
-    let sel = selection(a, &kind, defs, prefix)?;
-    let sel_fields: Vec<(String, Source)> = sel
-        .as_ref()
-        .map(|s| s.fields().into_iter().map(|f| (f.clone(), source(defs, &f))).collect())
-        .unwrap_or_default();
+    let spec = Spec::new(kind, default, &options, a.get("sort"), a.get("select"), a.has("segments"))?;
     let (scan, vgs) = ctx.scan(true)?;
     // `@tag` names what carries the tag (nothing, if nothing does).
     let a = &{
@@ -471,38 +814,12 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         let order = ulvm_lvm::ops::scan::order(&scan, &vgs);
         selected.sort_by_key(|v| order.iter().position(|n| *n == v.vg.name).unwrap_or(usize::MAX));
     }
-    let mut all_cols = cols.clone();
-    let mut sort: SortSpec = Vec::new();
-    let sort_arg = a.get("sort").map(String::from).unwrap_or_else(|| match kind.as_str() {
-        "lvs" => "vg_name,lv_name".into(),
-        "vgs" => "vg_name".into(),
-        _ => "pv_name".into(),
-    });
-    for key in sort_arg.split(',').filter(|s| !s.is_empty()) {
-        let (desc, name) = match key.strip_prefix('-') {
-            Some(n) => (true, n),
-            None => (false, key.strip_prefix('+').unwrap_or(key)),
-        };
-        let def = find_field(defs, name, prefix).ok_or_else(|| super::Usage(format!("Unrecognised field: {name}")))?;
-        match all_cols.iter().position(|c| c.id == def.id) {
-            Some(i) => sort.push((i, desc)),
-            None => {
-                all_cols.push(def);
-                sort.push((all_cols.len() - 1, desc));
-            }
-        }
-    }
     let u = ctx.units;
     let mut rows: Vec<Vec<Cell>> = Vec::new();
-    match kind.as_str() {
+    match kind {
         "lvs" => {
-            // A segment's field shown, or selected on, makes a row of each
-            // segment (LVM reports an LV once per segment selected).
-            let per_seg = cols.iter().any(|c| c.seg)
-                || sel_fields.iter().any(|(f, _)| LV_FIELDS.iter().any(|d| d.id == f && d.seg));
             let devs = Devices::get(&mut ctx.s);
             for vg in &selected {
-                let view = View::new(vg);
                 let wanted_lv: Vec<&str> = a
                     .pos
                     .iter()
@@ -515,129 +832,20 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
                         bail!("Failed to find logical volume \"{}/{w}\"", vg.vg.name);
                     }
                 }
-                for lv in vg.vg.user_lvs() {
-                    if !view.visible(lv) && !a.has("all") {
-                        continue;
-                    }
-                    if !wanted_lv.is_empty() && !wanted_lv.contains(&lv.name.as_str()) {
-                        continue;
-                    }
-                    let l = live(&mut ctx.s, &devs, &view, lv);
-                    let segs: Vec<Option<&Segment>> =
-                        if per_seg { lv.segments.iter().map(Some).collect() } else { vec![None] };
-                    for seg in segs {
-                        if let Some(sel) = &sel {
-                            let get = |f: &str| {
-                                let c = match sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s) {
-                                    Some(Source::Vg) => vg_cell(f, &view, &u),
-                                    _ => lv_cell(f, &view, lv, seg, &l, &u),
-                                };
-                                typed(f, c)
-                            };
-                            if !sel.matches(&get) {
-                                continue;
-                            }
-                        }
-                        rows.push(all_cols.iter().map(|c| lv_cell(c.id, &view, lv, seg, &l, &u)).collect());
-                    }
-                }
+                spec.lv_rows(ctx, &devs, vg, &wanted_lv, a.has("all"), &mut rows);
             }
         }
         "vgs" => {
             for vg in &selected {
-                let view = View::new(vg);
-                if let Some(sel) = &sel {
-                    let by_pv = sel_fields.iter().any(|(_, s)| *s == Source::Pv);
-                    let pvs: Vec<Option<&PvDisk>> =
-                        if by_pv { vg.disks.values().map(Some).collect() } else { vec![None] };
-                    let matches = |d: Option<&PvDisk>| {
-                        sel.matches(&|f: &str| {
-                            let c = match (sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), d) {
-                                (Some(Source::Pv), Some(d)) => pv_cell(f, d, Some(&view), None, &u),
-                                _ => vg_cell(f, &view, &u),
-                            };
-                            typed(f, c)
-                        })
-                    };
-                    // LVM reports the VG once for each PV of it selected.
-                    for _ in pvs.into_iter().filter(|d| matches(*d)) {
-                        rows.push(all_cols.iter().map(|c| vg_cell(c.id, &view, &u)).collect());
-                    }
-                    continue;
-                }
-                rows.push(all_cols.iter().map(|c| vg_cell(c.id, &view, &u)).collect());
+                spec.vg_rows(vg, &u, &mut rows);
             }
         }
         _ => {
             let wanted: Vec<std::path::PathBuf> = a.pos.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
-            let views: BTreeMap<&str, View> = vgs.iter().map(|(n, v)| (n.as_str(), View::new(v))).collect();
-            // `--segments`, or a segment's field, makes a row of each PV segment.
-            let per_seg = a.has("segments") || all_cols.iter().chain(&cols).any(|c| c.seg);
-            let segs: BTreeMap<&str, BTreeMap<String, Vec<PvSeg>>> =
-                vgs.iter().map(|(n, v)| (n.as_str(), pv_segments(&v.vg))).collect();
-            let orphan = [PvSeg { pe: Extents(0), len: Extents(0), used_by: None }];
-            for (d, vg) in shown_pvs(&scan.pvs, &vgs, &wanted) {
-                let view = vg.and_then(|v| views.get(v.vg.name.as_str()));
-                let key = vg.and_then(|v| v.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p.key.clone())));
-                let pv_segs: Vec<Option<&PvSeg>> = match (per_seg, &key) {
-                    (false, _) => vec![None],
-                    (true, Some((v, k))) => segs[v.vg.name.as_str()].get(k).into_iter().flatten().map(Some).collect(),
-                    (true, None) => orphan.iter().map(Some).collect(),
-                };
-                for seg in pv_segs {
-                    if let Some(sel) = &sel {
-                        let get = |f: &str| {
-                            let c = match (sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), view) {
-                                (Some(Source::Vg), Some(v)) => vg_cell(f, v, &u),
-                                (Some(Source::Vg), None) => Cell::str(""),
-                                _ => pv_cell(f, d, view, seg, &u),
-                            };
-                            typed(f, c)
-                        };
-                        if !sel.matches(&get) {
-                            continue;
-                        }
-                    }
-                    rows.push(all_cols.iter().map(|c| pv_cell(c.id, d, view, seg, &u)).collect());
-                }
-            }
+            spec.pv_rows(shown_pvs(&scan.pvs, &vgs, &wanted), &vgs, &u, &mut rows);
         }
     }
-    // LVM sorts by fields it does not show too (lvs: by VG, then LV):
-    // those are computed as hidden cells after the shown ones.
-    if !unsorted {
-        rows.sort_by(|a, b| compare(a, b, &sort));
-    }
-    let sort: SortSpec = Vec::new();
-    if a.has("binary") {
-        for (i, _) in cols.iter().enumerate().filter(|(_, c)| BINARY_FIELDS.contains(&c.id)) {
-            for r in &mut rows {
-                if let SortKey::Num(v) = r[i].key {
-                    r[i].text = format!("{}", v as i64);
-                }
-            }
-        }
-    }
-    for r in &mut rows {
-        r.truncate(cols.len());
-    }
-    if rows.is_empty() && json.is_none() {
-        return Ok(0);
-    }
-    let layout = Layout {
-        headings: !a.has("noheadings"),
-        separator: a.get("separator").map(String::from),
-        json,
-        name_prefixes: a.has("nameprefixes"),
-        unquoted: a.has("unquoted"),
-        aligned: a.has("aligned"),
-        rows: a.has("rows"),
-    };
-    let columns: Vec<Column> = cols
-        .iter()
-        .map(|c| Column { id: c.id.into(), heading: c.heading.into(), align: c.align, min_width: c.min })
-        .collect();
-    print!("{}", render(&columns, rows, &sort, &layout));
+    print!("{}", spec.output(rows, a, json, unsorted));
     Ok(0)
 }
 
@@ -645,7 +853,7 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
 /// `(VG, LV)`, among those named on the command line (VGs or `VG/LV`; all
 /// when none), VGs in LVM's order and LVs in the metadata's.
 pub fn selected_lvs(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, String)>> {
-    let sel = selection(a, "lvs", LV_FIELDS, "lv")?.unwrap_or_else(Selection::all);
+    let sel = selection(a.get("select"), "lvs", LV_FIELDS, "lv")?.unwrap_or_else(Selection::all);
     let fields: Vec<(String, Source)> = sel.fields().into_iter().map(|f| (f.clone(), source(LV_FIELDS, &f))).collect();
     let (scan, vgs) = ctx.scan(true)?;
     let named: Vec<(&str, Option<&str>)> = a
@@ -697,7 +905,7 @@ pub fn selected_lvs(ctx: &mut Ctx, a: &Args) -> Result<Vec<(String, String)>> {
 /// `-S` of vgchange: the VGs the selection takes among those named (all
 /// when none), in LVM's order.
 pub fn selected_vgs(ctx: &mut Ctx, a: &Args) -> Result<Vec<String>> {
-    let sel = selection(a, "vgs", VG_FIELDS, "vg")?.unwrap_or_else(Selection::all);
+    let sel = selection(a.get("select"), "vgs", VG_FIELDS, "vg")?.unwrap_or_else(Selection::all);
     let fields: Vec<(String, Source)> = sel.fields().into_iter().map(|f| (f.clone(), source(VG_FIELDS, &f))).collect();
     let (scan, vgs) = ctx.scan(true)?;
     let u = ctx.units;
@@ -729,7 +937,7 @@ pub fn selected_vgs(ctx: &mut Ctx, a: &Args) -> Result<Vec<String>> {
 /// `-S` of pvchange: the PVs the selection takes among those named (all
 /// when none).
 pub fn selected_pvs(ctx: &mut Ctx, a: &Args) -> Result<Vec<std::path::PathBuf>> {
-    let sel = selection(a, "pvs", PV_FIELDS, "pv")?.unwrap_or_else(Selection::all);
+    let sel = selection(a.get("select"), "pvs", PV_FIELDS, "pv")?.unwrap_or_else(Selection::all);
     let fields: Vec<(String, Source)> = sel.fields().into_iter().map(|f| (f.clone(), source(PV_FIELDS, &f))).collect();
     let (scan, vgs) = ctx.scan(true)?;
     let wanted: Vec<std::path::PathBuf> = super::device_args(&a.pos)?;
@@ -961,7 +1169,97 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "lv_major" | "lv_minor" => {
             int_cell(lv.extra.as_slice().int(if id == "lv_major" { "major" } else { "minor" }).unwrap_or(-1))
         }
+        // A snapshot's ancestor is its origin; an origin's descendants are
+        // its snapshots. ulvm keeps no history of removed LVs, so the
+        // "full" lists are the same.
+        "lv_ancestors" | "lv_full_ancestors" => Cell::str(snap.as_ref().map(|s| s.origin.clone()).unwrap_or_default()),
+        "lv_descendants" | "lv_full_descendants" => {
+            Cell::str(view.snaps.of_origin(&lv.name).map(|s| s.cow.as_str()).collect::<Vec<_>>().join(","))
+        }
+        "lv_modules" => Cell::str(lv_modules(view, lv)),
+        "lv_converting" | "lv_historical" => bin("", Some(false)),
+        "lv_live_table" => bin("live table present", l.dev.as_ref().map(|_| true)),
+        "lv_inactive_table" => bin("inactive table present", l.dev.as_ref().map(|_| false)),
+        "lv_merge_failed" => bin("merge failed", snap.as_ref().map(|_| false)),
+        // Integrity and writecache: ulvm has neither; LVM's "none".
+        "raidintegrityblocksize" | "writecache_block_size" => int_cell(-1),
+        "move_pv_uuid" => Cell::str(if lv.is_pvmove() {
+            let key = ulvm_lvm::ops::pvmove::source_key(&vg.vg, lv);
+            key.and_then(|k| vg.vg.pv(&k).map(|p| p.id.to_string())).unwrap_or_default()
+        } else {
+            String::new()
+        }),
+        "mirror_log_uuid" => Cell::str(
+            lv.mirror()
+                .and_then(|m| m.mirror_log.as_ref())
+                .and_then(|n| vg.vg.lv(n))
+                .map(|l| l.id.to_string())
+                .unwrap_or_default(),
+        ),
+        "lv_profile" => Cell::str(lv.extra.as_slice().str("profile").unwrap_or("").to_string()),
+        "lv_lockargs" => Cell::str(lv.extra.as_slice().str("lock_args").unwrap_or("").to_string()),
+        "data_copies" => int_cell(match seg.map(|s| &s.kind) {
+            Some(SegmentKind::Raid(r)) => r.areas.len() as i64,
+            Some(SegmentKind::Mirror(m)) => m.areas.len() as i64,
+            _ => 1,
+        }),
+        // Thin pools' zeroing: does not apply.
+        "zero" => bin("zero", None),
+        // LVM's LE ranges: the PE ranges, joined as a list.
+        "seg_le_ranges" => {
+            let c = lv_cell("seg_pe_ranges", view, lv, seg, l, u);
+            Cell::str(c.text.replace(' ', ","))
+        }
+        "seg_metadata_le_ranges" | "metadata_devices" => Cell::str(match seg.map(|s| &s.kind) {
+            Some(SegmentKind::Raid(r)) => r
+                .areas
+                .iter()
+                .filter_map(|a| a.meta.as_ref())
+                .map(|m| {
+                    let n = vg.vg.lv(m).map(|l| l.extents()).unwrap_or(Extents(1));
+                    if id == "metadata_devices" {
+                        format!("{m}(0)")
+                    } else {
+                        format!("{m}:0-{}", n - Extents(1))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => String::new(),
+        }),
+        "seg_tags" => Cell::str(match seg.and_then(|s| s.extra.as_slice().value("tags")) {
+            Some(ulvm_lvm::text::Value::List(tags)) => tags
+                .iter()
+                .filter_map(|t| match t {
+                    ulvm_lvm::text::Value::Str(t) => Some(t.as_ref()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => String::new(),
+        }),
+        // What ulvm has none of (thin, cache, VDO, writecache, integrity,
+        // reshaping): blank, as LVM leaves them for other LVs.
+        "lv_metadata_size" | "reshape_len" | "reshape_len_le" | "data_offset" | "new_data_offset" | "parity_chunks"
+        | "thin_count" | "cache_metadata_format" | "transaction_id" | "thin_id" | "integritymismatches"
+        | "cache_total_blocks" | "cache_used_blocks" | "cache_dirty_blocks" | "cache_read_hits"
+        | "cache_read_misses" | "cache_write_hits" | "cache_write_misses" | "kernel_metadata_format"
+        | "vdo_used_size" | "vdo_saving_percent" | "writecache_total_blocks" | "writecache_free_blocks"
+        | "writecache_writeback_blocks" | "writecache_error" => Cell::num("", -1.0),
         _ => Cell::str(""),
+    }
+}
+
+/// LVM's `lv_modules`: the kernel modules the LV's own table needs.
+fn lv_modules(view: &View, lv: &LogicalVolume) -> String {
+    if view.snapshot_of_cow(&lv.name).is_some() || view.snaps.has_snapshots(&lv.name) {
+        return "snapshot".into();
+    }
+    match lv.segments.first().map(|s| &s.kind) {
+        Some(SegmentKind::Mirror(_)) => "mirror".into(),
+        Some(SegmentKind::Raid(_)) => "raid".into(),
+        Some(SegmentKind::Other { segment_type }) => segment_type.clone(),
+        _ => String::new(),
     }
 }
 
@@ -1055,6 +1353,9 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
         "vg_missing_pv_count" => int_cell(vg.missing.len() as i64),
         "vg_systemid" => Cell::str(v.extra.as_slice().str("system_id").unwrap_or("").to_string()),
         "vg_lock_type" => Cell::str(v.extra.as_slice().str("lock_type").unwrap_or("").to_string()),
+        "vg_sysid" => vg_cell("vg_systemid", view, u),
+        "vg_lock_args" => Cell::str(v.extra.as_slice().str("lock_args").unwrap_or("").to_string()),
+        "vg_profile" => Cell::str(v.extra.as_slice().str("profile").unwrap_or("").to_string()),
         _ => Cell::str(""),
     }
 }
@@ -1118,6 +1419,10 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, seg: Option<&PvSeg>, u: &U
         "pv_ext_vsn" => int_cell(d.label.ext.as_ref().map(|e| e.version as i64).unwrap_or(1)),
         "pvseg_start" => int_cell(seg.map(|s| s.pe.0 as i64).unwrap_or(0)),
         "pvseg_size" => int_cell(seg.map(|s| s.len.0 as i64).unwrap_or(0)),
+        "lv_uuid" => Cell::str(match (seg.and_then(|s| s.used_by.as_ref()), view) {
+            (Some((name, _)), Some(v)) => v.vg.vg.lv(name).map(|lv| lv.id.to_string()).unwrap_or_default(),
+            _ => String::new(),
+        }),
         // The LV a PV segment belongs to (bracketed when hidden, as lvs -a).
         "lv_name" => Cell::str(match (seg.and_then(|s| s.used_by.as_ref()), view) {
             (Some((name, _)), Some(v)) => match v.vg.vg.lv(name) {

@@ -296,3 +296,14 @@ pub const SECTIONS: &[Section] = &[
         ],
     },
 ];
+
+/// A field's type in selections, as LVM's list gives it (`None` for a
+/// name not in the list).
+pub fn field_type(name: &str) -> Option<&'static str> {
+    SECTIONS.iter().flat_map(|s| s.fields).find(|(n, _, _)| *n == name).map(|(_, _, t)| *t)
+}
+
+/// The fields `-o NAME_all` names (`lv_all`, `seg_all`), in LVM's order.
+pub fn all_of(all: &str) -> impl Iterator<Item = &'static str> + '_ {
+    SECTIONS.iter().filter(move |s| s.all == Some(all)).flat_map(|s| s.fields).map(|(n, _, _)| *n)
+}
