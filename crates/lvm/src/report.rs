@@ -113,21 +113,33 @@ fn json_str(s: &str) -> String {
     out
 }
 
+/// One report of LVM's JSON output: `"name": [` a line per row `]`.
+pub fn json_member(name: &str, columns: &[Column], rows: &[Vec<Cell>]) -> String {
+    let mut out = format!("              {}: [\n", json_str(name));
+    for (n, row) in rows.iter().enumerate() {
+        let cells: Vec<String> =
+            columns.iter().zip(row).map(|(c, v)| format!("{}:{}", json_str(&c.id), json_str(&v.text))).collect();
+        let comma = if n + 1 < rows.len() { "," } else { "" };
+        out.push_str(&format!("                  {{{}}}{comma}\n", cells.join(", ")));
+    }
+    out.push_str("              ]\n");
+    out
+}
+
+/// LVM's JSON document of report objects (one for `lvs`; one per VG for
+/// `lvm fullreport`), each of its [`json_member`]s.
+pub fn json_report(objects: &[Vec<String>]) -> String {
+    let objects: Vec<String> =
+        objects.iter().map(|members| format!("          {{\n{}          }}\n", members.join("              ,\n"))).collect();
+    format!("  {{\n      \"report\": [\n{}      ]\n  }}\n", objects.join("          ,\n"))
+}
+
 /// Renders a report: rows are sorted (stably) by `sort`, then printed.
 pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, layout: &Layout) -> String {
     rows.sort_by(|a, b| compare(a, b, sort));
     let mut out = String::new();
     if let Some(name) = &layout.json {
-        out.push_str("  {\n      \"report\": [\n          {\n");
-        out.push_str(&format!("              {}: [\n", json_str(name)));
-        for (n, row) in rows.iter().enumerate() {
-            let cells: Vec<String> =
-                columns.iter().zip(row).map(|(c, v)| format!("{}:{}", json_str(&c.id), json_str(&v.text))).collect();
-            let comma = if n + 1 < rows.len() { "," } else { "" };
-            out.push_str(&format!("                  {{{}}}{comma}\n", cells.join(", ")));
-        }
-        out.push_str("              ]\n          }\n      ]\n  }\n");
-        return out;
+        return json_report(&[vec![json_member(name, columns, &rows)]]);
     }
     let cell_text = |c: &Column, v: &Cell| {
         if layout.name_prefixes && layout.unquoted {

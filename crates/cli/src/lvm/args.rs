@@ -61,6 +61,21 @@ impl Args {
         self.opts.iter().rev().find(|(l, _)| *l == long).and_then(|(_, v)| v.as_deref())
     }
 
+    /// The options given after each `--LONG VALUE`, under that value
+    /// (`lvm fullreport --configreport lv -o lv_name`); those before the
+    /// first one under `None`.
+    pub fn sections(&self, long: &str) -> Vec<(Option<String>, Args)> {
+        let mut out = vec![(None, Args::default())];
+        for (l, v) in &self.opts {
+            if *l == long {
+                out.push((v.clone(), Args::default()));
+            } else if let Some((_, a)) = out.last_mut() {
+                a.opts.push((l, v.clone()));
+            }
+        }
+        out
+    }
+
     /// Every value of a repeatable option (`--devices a --devices b`).
     pub fn all(&self, long: &str) -> Vec<&str> {
         self.opts.iter().filter(|(l, _)| *l == long).filter_map(|(_, v)| v.as_deref()).collect()

@@ -456,6 +456,30 @@ const HELP: &[(&str, &str, &str)] = &[
     ),
     ("lvs", "Report logical volumes", report_forms!("lvs", "VG|LV")),
     (
+        "fullreport",
+        "Display full report",
+        "  lvm fullreport
+    [ --configreport vg|pv|lv|pvseg|seg ]
+    [ -a|--all ]
+    [ -o|--options String ]
+    [ -O|--sort String ]
+    [ -S|--select String ]
+    [    --aligned ]
+    [    --binary ]
+    [    --nameprefixes ]
+    [    --noheadings ]
+    [    --reportformat basic|json ]
+    [    --rows ]
+    [    --separator String ]
+    [    --unbuffered ]
+    [    --unquoted ]
+    [ COMMON_OPTIONS ]
+    [ VG ... ]
+
+  -o, -O and -S apply to the report named by the --configreport before them.
+",
+    ),
+    (
         "pvscan",
         "List all physical volumes",
         "  pvscan
@@ -741,7 +765,7 @@ pub fn print_usage(cmd: &str) -> anyhow::Result<i32> {
 /// The command list, as `lvm help` prints it.
 fn command_list() -> String {
     let mut out = String::from("  Available lvm commands:\n  Use 'lvm help <command>' for more information\n\n");
-    for cmd in COMMANDS {
+    for cmd in COMMANDS.iter().chain(super::LVM_ONLY) {
         out.push_str(&format!("  {cmd:<15} {}\n", description(cmd).unwrap_or("")));
     }
     out.push_str(&format!(
@@ -765,7 +789,9 @@ pub fn lvm_main(argv: &[String]) -> i32 {
                 print!("{}", command_list());
                 0
             }
-            Some(cmd) if COMMANDS.contains(&cmd.as_str()) => super::run(cmd, &["--help".to_string()]),
+            Some(cmd) if COMMANDS.contains(&cmd.as_str()) || super::LVM_ONLY.contains(&cmd.as_str()) => {
+                super::run(cmd, &["--help".to_string()])
+            }
             Some(_) => {
                 eprintln!("  No such command.  Try 'lvm help'.");
                 3
@@ -775,7 +801,7 @@ pub fn lvm_main(argv: &[String]) -> i32 {
             println!("  LVM version:     ulvm {} (LVM2 2.03 commands and on-disk format)", env!("CARGO_PKG_VERSION"));
             0
         }
-        cmd if COMMANDS.contains(&cmd) => super::run(cmd, &argv[1..]),
+        cmd if COMMANDS.contains(&cmd) || super::LVM_ONLY.contains(&cmd) => super::run(cmd, &argv[1..]),
         // LVM's other names of lvmconfig.
         "dumpconfig" | "config" => super::run("lvmconfig", &argv[1..]),
         cmd => {
@@ -821,10 +847,11 @@ mod tests {
 
     #[test]
     fn test_usage_every_command_lists_every_option_its_parser_takes() {
-        for cmd in COMMANDS {
+        for cmd in COMMANDS.iter().chain(super::super::LVM_ONLY) {
             let text = usage_text(cmd).unwrap_or_else(|| panic!("{cmd} has no usage text in lvm/help.rs"));
             assert!(text.starts_with(&format!("  {cmd} - ")), "{cmd}");
-            assert!(text.contains(&format!("\n  {cmd}")), "{cmd}: no usage line");
+            let line = |c: &str| text.contains(&format!("\n  {c}"));
+            assert!(line(cmd) || line(&format!("lvm {cmd}")), "{cmd}: no usage line");
             for o in super::super::specs(cmd).iter().chain(COMMON) {
                 assert!(shows(&text, o), "{cmd}: --{} is accepted but not in its usage:\n{text}", o.long);
             }
@@ -834,7 +861,10 @@ mod tests {
     #[test]
     fn test_usage_text_without_a_command_is_none() {
         for (cmd, ..) in HELP {
-            assert!(COMMANDS.contains(cmd), "usage text for {cmd}, which is not a command");
+            assert!(
+                COMMANDS.contains(cmd) || super::super::LVM_ONLY.contains(cmd),
+                "usage text for {cmd}, which is not a command"
+            );
         }
         assert!(usage_text("lvfrobnicate").is_none());
     }

@@ -73,6 +73,9 @@ pub const COMMANDS: &[&str] = &[
     "lvmconfig",
 ];
 
+/// Commands only `lvm CMD` runs (LVM installs no link of their name).
+pub const LVM_ONLY: &[&str] = &["fullreport"];
+
 /// A command-line error (LVM exits 3 for these).
 #[derive(Debug)]
 struct Usage(String);
@@ -127,6 +130,7 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
         "pvremove" => pv::pvremove(&mut ctx, &a),
         "pvchange" => pv::pvchange(&mut ctx, &a),
         "pvs" | "vgs" | "lvs" => reports::report(&mut ctx, &a),
+        "fullreport" => reports::fullreport(&mut ctx, &a),
         "pvdisplay" => display::pvdisplay(&mut ctx, &a),
         "vgdisplay" => display::vgdisplay(&mut ctx, &a),
         "lvdisplay" => display::lvdisplay(&mut ctx, &a),
@@ -175,6 +179,22 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("reportformat", None),
         flag("aligned", None),
         value("select", Some('S')),
+        flag("nameprefixes", None),
+        flag("rows", None),
+        flag("binary", None),
+        flag("unbuffered", None),
+        flag("unquoted", None),
+    ];
+    const FULLREPORT: &[Opt] = &[
+        value("configreport", None),
+        value("options", Some('o')),
+        value("sort", Some('O')),
+        value("select", Some('S')),
+        flag("all", Some('a')),
+        flag("noheadings", None),
+        value("separator", None),
+        value("reportformat", None),
+        flag("aligned", None),
         flag("nameprefixes", None),
         flag("rows", None),
         flag("binary", None),
@@ -322,6 +342,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "pvck" => PVCK,
         "lvmdiskscan" => LVMDISKSCAN,
         "pvs" | "vgs" | "lvs" => REPORT,
+        "fullreport" => FULLREPORT,
         "pvcreate" => PVCREATE,
         "pvchange" => PVCHANGE,
         "vgcreate" => VGCREATE,

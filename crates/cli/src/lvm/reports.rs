@@ -1,5 +1,9 @@
 //! pvs, vgs and lvs: field tables, cells and layout over the facts
-//! `ulvm_lvm::facts` works out once per VG.
+//! `ulvm_lvm::facts` works out once per VG; `lvm fullreport` in
+//! [`fullreport`].
+
+mod fullreport;
+pub use fullreport::fullreport;
 
 use super::args::Args;
 use super::{usage, Ctx};
@@ -317,14 +321,20 @@ fn columns(defs: &'static [FieldDef], default: &str, prefix: &str, o: &[&str]) -
         if replace {
             names.clear();
         }
-        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            // `lv_all`, `seg_all`...: every field of those sections.
-            match name.strip_suffix("_all").filter(|_| lvm_fields::all_of(name).next().is_some()) {
-                Some(_) => names.extend(lvm_fields::all_of(name).map(String::from)),
-                None => names.push(name.to_string()),
-            }
-        }
+        names.extend(list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from));
     }
+    // `lv_all`, `seg_all`...: every field of those sections.
+    let names: Vec<String> = names
+        .into_iter()
+        .flat_map(|n| {
+            let all: Vec<String> = lvm_fields::all_of(&n).map(String::from).collect();
+            if all.is_empty() {
+                vec![n]
+            } else {
+                all
+            }
+        })
+        .collect();
     names.iter().map(|n| find_field(defs, n, prefix).ok_or_else(|| anyhow!("Unrecognised field: {n}"))).collect()
 }
 
@@ -363,6 +373,10 @@ const BINARY_FIELDS: &[&str] = &[
     "pv_duplicate",
     "lv_converting",
     "lv_historical",
+    "lv_initial_image_sync",
+    "lv_image_synced",
+    "lv_autoactivation",
+    "vg_autoactivation",
     "lv_live_table",
     "lv_inactive_table",
     "lv_merge_failed",
@@ -667,7 +681,26 @@ impl Spec {
 
     /// The report of `rows` as LVM prints it: sorted (unless `unsorted`),
     /// binary fields as numbers with `--binary`, laid out by `a`'s options.
-    fn output(&self, mut rows: Vec<Vec<Cell>>, a: &Args, json: Option<String>, unsorted: bool) -> String {
+    fn output(&self, rows: Vec<Vec<Cell>>, a: &Args, json: Option<String>, unsorted: bool) -> String {
+        let rows = self.finish(rows, a, unsorted);
+        if rows.is_empty() && json.is_none() {
+            return String::new();
+        }
+        let layout = Layout {
+            headings: !a.has("noheadings"),
+            separator: a.get("separator").map(String::from),
+            json,
+            name_prefixes: a.has("nameprefixes"),
+            unquoted: a.has("unquoted"),
+            aligned: a.has("aligned"),
+            rows: a.has("rows"),
+        };
+        render(&self.columns(), rows, &Vec::new(), &layout)
+    }
+
+    /// `rows` as shown: sorted (unless `unsorted`), binary fields as
+    /// numbers with `--binary`, without the cells only sorted by.
+    fn finish(&self, mut rows: Vec<Vec<Cell>>, a: &Args, unsorted: bool) -> Vec<Vec<Cell>> {
         // LVM sorts by fields it does not show too (lvs: by VG, then LV):
         // those are computed as hidden cells after the shown ones.
         if !unsorted {
@@ -685,24 +718,14 @@ impl Spec {
         for r in &mut rows {
             r.truncate(self.cols.len());
         }
-        if rows.is_empty() && json.is_none() {
-            return String::new();
-        }
-        let layout = Layout {
-            headings: !a.has("noheadings"),
-            separator: a.get("separator").map(String::from),
-            json,
-            name_prefixes: a.has("nameprefixes"),
-            unquoted: a.has("unquoted"),
-            aligned: a.has("aligned"),
-            rows: a.has("rows"),
-        };
-        let columns: Vec<Column> = self
-            .cols
+        rows
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        self.cols
             .iter()
             .map(|c| Column { id: c.id.into(), heading: c.heading.into(), align: c.align, min_width: c.min })
-            .collect();
-        render(&columns, rows, &Vec::new(), &layout)
+            .collect()
     }
 }
 
@@ -975,8 +998,10 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "lv_attr" => Cell::str(lv_attr(view, lv, l)),
         "lv_size" => size_cell(u, es.to_sectors(lv.extents())),
         "origin" => Cell::str(snap.as_ref().map(|s| s.origin.clone()).unwrap_or_default()),
+        // A snapshot's origin's size; an origin's own.
         "origin_size" => match &snap {
             Some(s) => size_cell(u, view.lv(&s.origin).map(|o| es.to_sectors(o.extents())).unwrap_or_default()),
+            None if view.snaps.has_snapshots(&lv.name) => size_cell(u, es.to_sectors(lv.extents())),
             None => Cell::str(""),
         },
         "data_percent" | "snap_percent" => pct(l.pct),
@@ -1075,23 +1100,18 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             Some(SegmentKind::Other { segment_type }) => segment_type.clone(),
             None => String::new(),
         }),
-        "lv_image_synced" => Cell::str(
-            if (view.vg.vg.raid_parent(&lv.name).is_some_and(|(_, r)| matches!(r, RaidRole::Image { .. }))
-                && lv_attr(view, lv, l).starts_with('i'))
-                || l.image_in_sync == Some(true)
-            {
-                "image synced"
-            } else {
-                ""
-            },
+        "lv_image_synced" => bin(
+            "image synced",
+            Some(
+                (view.vg.vg.raid_parent(&lv.name).is_some_and(|(_, r)| matches!(r, RaidRole::Image { .. }))
+                    && lv_attr(view, lv, l).starts_with('i'))
+                    || l.image_in_sync == Some(true),
+            ),
         ),
-        "lv_initial_image_sync" => {
-            Cell::str(if (lv.raid().is_some() || lv.mirror().is_some()) && !lv.has_status(ulvm_lvm::model::NOTSYNCED) {
-                "initial image sync"
-            } else {
-                ""
-            })
-        }
+        "lv_initial_image_sync" => bin(
+            "initial image sync",
+            Some((lv.raid().is_some() || lv.mirror().is_some()) && !lv.has_status(ulvm_lvm::model::NOTSYNCED)),
+        ),
         "lv_tags" => Cell::str(ulvm_lvm::ops::tags::report(&lv.tags)),
         "vg_tags" => Cell::str(ulvm_lvm::ops::tags::report(&vg.vg.tags)),
         "lv_role" => Cell::str(lv_role(view, lv)),
@@ -1136,7 +1156,7 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "seg_size" => size_cell(u, seg.map(|s| es.to_sectors(s.extent_count)).unwrap_or_default()),
         "seg_start_pe" => int_cell(seg.map(|s| s.start_extent.0 as i64).unwrap_or(0)),
         "seg_size_pe" => int_cell(seg.map(|s| s.extent_count.0 as i64).unwrap_or(0)),
-        "lv_autoactivation" => Cell::str(if lv.autoactivation() { "enabled" } else { "" }),
+        "lv_autoactivation" => bin("enabled", Some(lv.autoactivation())),
         "lv_parent" => Cell::str(
             vg.vg
                 .raid_parent(&lv.name)
@@ -1329,7 +1349,7 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
         "vg_seqno" => int_cell(v.seqno as i64),
         "max_lv" => int_cell(v.max_lv as i64),
         "max_pv" => int_cell(v.max_pv as i64),
-        "vg_autoactivation" => Cell::str(if v.autoactivation() { "enabled" } else { "" }),
+        "vg_autoactivation" => bin("enabled", Some(v.autoactivation())),
         "vg_tags" => Cell::str(ulvm_lvm::ops::tags::report(&v.tags)),
         "vg_exported" => bin("exported", Some(ulvm_lvm::ops::export::is_exported(v))),
         "vg_partial" => bin("partial", Some(!vg.missing.is_empty())),
