@@ -86,7 +86,7 @@ fn test_install_into_prefix_links_run_the_lvm_walkthrough() {
         lvm("lvm", &["vgs", "--noheadings", "-o", "vg_name,pv_count,lv_count"]),
         lvm("vgs", &["--noheadings", "-o", "vg_name,pv_count,lv_count"])
     );
-    assert_eq!(lvm("lvm", &["vgs", "--noheadings", "-o", "vg_name,pv_count,lv_count"]), "  vg0 2 1\n");
+    assert_eq!(lvm("lvm", &["vgs", "--noheadings", "-o", "vg_name,pv_count,lv_count"]), "  vg0   2   1\n");
 
     // Activation needs the daemon; dmsetup through its link sees the LV.
     let d = Daemon::start(&run_dir, &[]);

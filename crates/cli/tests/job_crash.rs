@@ -103,7 +103,7 @@ fn test_hydration_killed_at_random_points_resumes_and_finishes_the_clone() {
     let lvm = Lvm { sys: t.path("sys"), run: &run };
     lvm.ok(&["vgcreate", "vg0", a.to_str().unwrap()]);
     lvm.ok(&["lvcreate", "--type", "clone", "--source", &uri, "--regionsize", "8k", "-n", "cl", "vg0"]);
-    let plain = |lvm: &Lvm| lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]) == "  cl\n";
+    let plain = |lvm: &Lvm| lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]) == "  cl  \n";
     for round in 0..4 {
         std::thread::sleep(Duration::from_millis(rng.below(300)));
         let done = plain(&lvm);

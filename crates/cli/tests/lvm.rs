@@ -130,7 +130,7 @@ fn test_lvm_walkthrough_on_file_pvs() {
     );
     assert_eq!(
         lvm.ok(&["pvs", "--noheadings", "-o", "pv_name,vg_name,pv_attr"]),
-        format!("  {ap}  ---\n  {bp}  ---\n")
+        format!("  {ap}    --- \n  {bp}    --- \n")
     );
     assert_eq!(lvm.ok(&["pvremove", ap]), format!("  Labels on physical volume \"{ap}\" successfully wiped.\n"));
     assert_eq!(lvm.ok(&["pvs", "--noheadings", "-o", "pv_name"]), format!("  {bp}\n"));
@@ -150,7 +150,7 @@ fn test_without_a_daemon_only_inactive_lvs_are_made() {
     assert!(e.starts_with("Cannot reach the ulvm daemon"), "{e}");
     assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]), seq);
     assert_eq!(lvm.ok(&["lvcreate", "-an", "-L", "4M", "-n", "a", "vg0"]), "  Logical volume \"a\" created.\n");
-    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,lv_size"]), "  a -wi------- 4.00m\n");
+    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,lv_size"]), "  a    -wi------- 4.00m\n");
     // The daemon's absence is said once.
     let e = lvm.fails(5, &["vgchange", "-an", "vg0"]);
     assert_eq!(e.matches("Cannot reach the ulvm daemon").count(), 1, "{e}");
@@ -188,7 +188,7 @@ fn test_concurrent_lvcreates_on_one_vg_serialize() {
     assert_eq!(out.lines().count(), 6, "{out}");
     starts.sort();
     assert_eq!(starts, vec![0, 4, 8, 12, 16, 20], "overlapping allocations: {out}");
-    assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]), "  7\n");
+    assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]), "    7\n");
     lvm.ok(&["vgck", "vg0"]);
 }
 
@@ -240,7 +240,7 @@ fn test_snapshot_merge_now_and_deferred_across_a_daemon_restart() {
     );
     assert_eq!(
         lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_attr,origin"]),
-        "  base    Owi-aos---     \n  [snap2] Swi-a-s--- base\n"
+        "  base    Owi-aos---       \n  [snap2] Swi-a-s--- base  \n"
     );
     drop(holder);
     lvm.ok(&["vgchange", "-an", "vg0"]);
@@ -325,15 +325,15 @@ fn test_vgsplit_vgmerge_vgcfgrestore_and_pvresize() {
     assert_eq!(lvm.ok(&["vgsplit", "vg0", "vg1", bp]), "  New volume group \"vg1\" successfully split from \"vg0\"\n");
     assert_eq!(
         lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,vg_name,devices"]),
-        format!("  ona vg0 {ap}(0)\n  onb vg1 {bp}(0)\n")
+        format!("  ona  vg0 {ap}(0)\n  onb  vg1 {bp}(0)\n")
     );
     lvm.ok(&["vgck"]);
     assert_eq!(lvm.ok(&["vgmerge", "vg0", "vg1"]), "  Volume group \"vg1\" successfully merged into \"vg0\"\n");
     assert_eq!(
         lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,vg_name,devices"]),
-        format!("  ona vg0 {ap}(0)\n  onb vg0 {bp}(0)\n")
+        format!("  ona  vg0 {ap}(0)\n  onb  vg0 {bp}(0)\n")
     );
-    assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_name,pv_count,lv_count"]), "  vg0 2 2\n");
+    assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_name,pv_count,lv_count"]), "  vg0   2   2\n");
     // Undo an lvremove from the archive.
     lvm.ok(&["lvremove", "-f", "vg0/onb"]);
     let list = lvm.ok(&["vgcfgrestore", "-l", "vg0"]);
@@ -345,7 +345,7 @@ fn test_vgsplit_vgmerge_vgcfgrestore_and_pvresize() {
         .unwrap();
     assert!(list.contains("Created *before* executing 'lvremove -f vg0/onb'"), "{list}");
     assert_eq!(lvm.ok(&["vgcfgrestore", "-f", &last_archive, "vg0"]), "  Restored volume group vg0.\n");
-    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name"]), "  ona\n  onb\n");
+    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name"]), "  ona \n  onb \n");
     // A bigger device: pvresize gives the VG its extents.
     std::fs::OpenOptions::new().write(true).open(&a).unwrap().set_len(96 << 20).unwrap();
     assert_eq!(
@@ -417,8 +417,10 @@ fn test_lvcreate_type_clone_hydrates_and_becomes_a_plain_lv() {
     c.flush().unwrap();
     drop(c);
     // The poller ends the clone: a plain LV, its metadata LV freed.
-    wait_for("the clone to become a plain LV", || lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]) == "  cl\n");
-    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,lv_size"]), "  cl -wi-a----- 16.00m\n");
+    wait_for("the clone to become a plain LV", || {
+        lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]) == "  cl  \n"
+    });
+    assert_eq!(lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,lv_size"]), "  cl   -wi-a----- 16.00m\n");
     let table = lvm.ok(&["dmsetup", "table"]);
     assert!(table.starts_with("vg0-cl: 0 32768 linear "), "{table}");
     let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-cl").unwrap();
@@ -464,7 +466,7 @@ fn test_clone_lv_of_a_slow_remote_source_survives_a_daemon_restart() {
     d.stop();
     let d = Daemon::start(&run, &[]);
     lvm.ok(&["vgchange", "-ay", "vg0"]);
-    wait_for("the clone to finish", || lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]) == "  cl\n");
+    wait_for("the clone to finish", || lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name"]) == "  cl  \n");
     let c = NbdClient::connect_unix(&d.nbd_socket(), "vg0-cl").unwrap();
     let mut all = vec![0u8; 32 << 20];
     c.read(Sectors(0), &mut all).unwrap();
@@ -774,7 +776,7 @@ fn test_mirror_lv_legs_hold_the_data_split_and_back_to_linear() {
     assert_eq!(lvm.ok(&["lvconvert", "-m", "0", "vg0/m"]), "  Logical volume vg0/m converted.\n");
     assert_eq!(
         lvm.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,devices", "vg0/m"]),
-        format!("  m -wi-a----- {ap}(0)\n")
+        format!("  m    -wi-a----- {ap}(0)\n")
     );
     assert!(read_export(&d, "vg0-m", 8 << 20) == data);
 

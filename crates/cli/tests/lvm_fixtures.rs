@@ -1467,8 +1467,7 @@ fn seventh_fullreport_masked(l: &str) -> String {
 #[test]
 fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet, and why.
-    const NOT_YET: &[(&str, &str)] = &[
-    ];
+    const NOT_YET: &[(&str, &str)] = &[];
     let numbers = session_numbers("oracle7");
     if numbers.is_empty() {
         eprintln!("skipping: no oracle7 fixtures");
@@ -1544,8 +1543,8 @@ fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
                 let mut out: Vec<String> = Vec::new();
                 let mut block: Vec<String> = Vec::new();
                 for l in masked.chain([String::new()]) {
-                    let heading = ["Type ", "Fmt ", "LV UUID ", "Start SSize "].iter().any(|h| l.starts_with(h))
-                        || l.is_empty();
+                    let heading =
+                        ["Type ", "Fmt ", "LV UUID ", "Start SSize "].iter().any(|h| l.starts_with(h)) || l.is_empty();
                     if heading {
                         block.sort();
                         out.append(&mut block);

@@ -120,7 +120,7 @@ fn test_ulvm_activates_and_merges_a_vg_the_kernel_made() {
     };
     assert_eq!(
         u(&["lvs", "--noheadings", "-o", "lv_name,lv_attr,origin", "vgl"]),
-        "  base owi---s---     \n  snap swi---s--- base\n"
+        "  base owi---s---       \n  snap swi---s--- base  \n"
     );
     let d = Daemon::start(&run, &[]);
     u(&["vgchange", "-ay", "vgl"]);

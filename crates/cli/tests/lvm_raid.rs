@@ -81,7 +81,7 @@ fn test_raid1_lvs_on_the_command_line_without_a_daemon() {
     let e = lvm.fails(5, &["lvremove", "-f", "vg0/r_rimage_0"]);
     assert_eq!(e, "Can't remove logical volume vg0/r_rimage_0 used as RAID device.");
     assert_eq!(lvm.ok(&["lvconvert", "-y", "-m", "0", "vg0/r"]), "  Logical volume vg0/r successfully converted.\n");
-    assert_eq!(lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,segtype", "vg0/r"]).trim(), "r linear");
+    assert_eq!(lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,segtype", "vg0/r"]).trim(), "r    linear");
     assert_eq!(lvm.ok(&["lvconvert", "-y", "-m", "2", "vg0/r"]), "  Logical volume vg0/r successfully converted.\n");
     lvm.ok(&["lvremove", "-f", "vg0/r"]);
     assert_eq!(lvm.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name", "vg0"]).split_whitespace().count(), 4);

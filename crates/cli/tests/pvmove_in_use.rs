@@ -213,7 +213,7 @@ fn test_pvmove_of_a_clone_lv_while_it_hydrates_keeps_source_and_writes() {
     let model = w.finish();
     same("vg0/cl", &read_all(b.d(), "vg0-cl", len), &model);
     common::wait_for("the clone to become a plain LV", || {
-        b.lvm().ok(&["lvs", "-a", "--noheadings", "-o", "lv_name", "vg0"]) == "  cl\n"
+        b.lvm().ok(&["lvs", "-a", "--noheadings", "-o", "lv_name", "vg0"]) == "  cl  \n"
     });
     same("vg0/cl hydrated", &read_all(b.d(), "vg0-cl", len), &model);
     let devs = b.lvm().ok(&["lvs", "--noheadings", "-o", "devices", "vg0/cl"]);

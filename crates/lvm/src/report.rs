@@ -129,8 +129,10 @@ pub fn json_member(name: &str, columns: &[Column], rows: &[Vec<Cell>]) -> String
 /// LVM's JSON document of report objects (one for `lvs`; one per VG for
 /// `lvm fullreport`), each of its [`json_member`]s.
 pub fn json_report(objects: &[Vec<String>]) -> String {
-    let objects: Vec<String> =
-        objects.iter().map(|members| format!("          {{\n{}          }}\n", members.join("              ,\n"))).collect();
+    let objects: Vec<String> = objects
+        .iter()
+        .map(|members| format!("          {{\n{}          }}\n", members.join("              ,\n")))
+        .collect();
     format!("  {{\n      \"report\": [\n{}      ]\n  }}\n", objects.join("          ,\n"))
 }
 
@@ -192,13 +194,14 @@ pub fn render(columns: &[Column], mut rows: Vec<Vec<Cell>>, sort: &SortSpec, lay
             let cells = rows.iter().map(|r| r[i].text.chars().count()).max().unwrap_or(0);
             // A field with a minimum width is at least that wide, and its
             // heading is cut to the column (`InitImgSyn` of a column of
-            // 10); one without is as wide as its heading, as libdm's.
-            let head = match (layout.headings, c.min_width) {
-                (false, _) => 0,
-                (true, 0) => c.heading.chars().count(),
-                (true, min) => min,
+            // 10); one without is as wide as its heading. Both with
+            // `--noheadings` too (`vgs --noheadings -o vg_seqno` pads 2 to
+            // `Seq`'s 3), as libdm lays them out.
+            let head = match c.min_width {
+                0 => c.heading.chars().count(),
+                min => min,
             };
-            cells.max(head).max(c.min_width)
+            cells.max(head)
         })
         .collect();
     // Straight into `out`: a report of thousands of rows makes no string

@@ -16,7 +16,7 @@ use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
 use ulvm_lvm::model::{LogicalVolume, RaidRole, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
-use ulvm_lvm::report::{compare, lvm_fields, field_help, render, Align, Cell, Column, Layout, SortKey, SortSpec};
+use ulvm_lvm::report::{compare, field_help, lvm_fields, render, Align, Cell, Column, Layout, SortKey, SortSpec};
 use ulvm_lvm::select::{FieldType, Help, Selection, Value, SELECTION_HELP};
 use ulvm_lvm::text::Items;
 use ulvm_lvm::units::Units;
@@ -394,12 +394,29 @@ fn int_cell(v: i64) -> Cell {
 /// The type LVM gives a field in selections (`-S`).
 fn field_type(id: &str) -> FieldType {
     match id {
-        "lv_size" | "origin_size" | "chunk_size" | "stripe_size" | "seg_start" | "seg_size" | "region_size"
-        | "vg_size" | "vg_free" | "vg_extent_size" | "pv_size" | "pv_free" | "pv_used" | "dev_size" | "pe_start"
-        | "lv_read_ahead" | "lv_kernel_read_ahead" | "vg_mda_free" | "vg_mda_size" | "pv_mda_free" | "pv_mda_size"
-        | "pv_ba_start" | "pv_ba_size" => {
-            FieldType::Size
-        }
+        "lv_size"
+        | "origin_size"
+        | "chunk_size"
+        | "stripe_size"
+        | "seg_start"
+        | "seg_size"
+        | "region_size"
+        | "vg_size"
+        | "vg_free"
+        | "vg_extent_size"
+        | "pv_size"
+        | "pv_free"
+        | "pv_used"
+        | "dev_size"
+        | "pe_start"
+        | "lv_read_ahead"
+        | "lv_kernel_read_ahead"
+        | "vg_mda_free"
+        | "vg_mda_size"
+        | "pv_mda_free"
+        | "pv_mda_size"
+        | "pv_ba_start"
+        | "pv_ba_size" => FieldType::Size,
         "data_percent" | "snap_percent" | "copy_percent" | "sync_percent" | "metadata_percent" => FieldType::Percent,
         "seg_count"
         | "lv_kernel_major"
@@ -1043,6 +1060,8 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             String::new()
         }),
         "lv_uuid" => Cell::str(lv.id.to_string()),
+        // Blank for what is not the user's (a raid's images, a log).
+        "lv_path" if !view.visible(lv) => Cell::str(""),
         "lv_path" => Cell::str(format!("/dev/{}/{}", vg.vg.name, lv.name)),
         "lv_dm_path" => Cell::str(format!("/dev/mapper/{}", dm_name(&vg.vg.name, &lv.name, None))),
         "seg_count" => int_cell(lv.segments.len() as i64),
@@ -1124,7 +1143,8 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
             "merging",
             Some(snap.as_ref().is_some_and(|s| s.merging) || view.snaps.of_origin(&lv.name).any(|s| s.merging)),
         ),
-        "lv_snapshot_invalid" => bin("snapshot invalid", snap.as_ref().map(|_| l.invalid)),
+        // Known of an active snapshot only.
+        "lv_snapshot_invalid" => bin("snapshot invalid", snap.as_ref().filter(|_| l.dev.is_some()).map(|_| l.invalid)),
         "lv_allocation_locked" => bin("allocation locked", Some(lv.has_status(ulvm_lvm::model::LOCKED))),
         "lv_check_needed" => bin("check needed", None),
         "lv_active" => Cell::str(if l.dev.is_some() { "active" } else { "" }),
@@ -1181,10 +1201,9 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "lv_active_exclusively" => bin("active exclusively", Some(l.dev.is_some())),
         "lv_suspended" => bin("suspended", l.dev.as_ref().map(|d| d.suspended)),
         "lv_device_open" => bin("open", l.dev.as_ref().map(|d| d.open_count > 0)),
-        "lv_skip_activation" => bin(
-            "skip activation",
-            Some(lv.status.iter().chain(&lv.flags).any(|f| f == "ACTIVATION_SKIP")),
-        ),
+        "lv_skip_activation" => {
+            bin("skip activation", Some(lv.status.iter().chain(&lv.flags).any(|f| f == "ACTIVATION_SKIP")))
+        }
         "lv_fixed_minor" => bin("fixed minor", Some(lv.extra.as_slice().int("minor").is_some())),
         "lv_major" | "lv_minor" => {
             int_cell(lv.extra.as_slice().int(if id == "lv_major" { "major" } else { "minor" }).unwrap_or(-1))
@@ -1200,7 +1219,12 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "lv_converting" | "lv_historical" => bin("", Some(false)),
         "lv_live_table" => bin("live table present", l.dev.as_ref().map(|_| true)),
         "lv_inactive_table" => bin("inactive table present", l.dev.as_ref().map(|_| false)),
-        "lv_merge_failed" => bin("merge failed", snap.as_ref().map(|_| false)),
+        "lv_merge_failed" => bin("merge failed", snap.as_ref().filter(|_| l.dev.is_some()).map(|_| false)),
+        // A raid's parity chunks; raid1's count its extra copies.
+        "parity_chunks" => match seg.map(|s| &s.kind) {
+            Some(SegmentKind::Raid(r)) => int_cell(r.areas.len() as i64 - 1),
+            _ => Cell::num("", -1.0),
+        },
         // Integrity and writecache: ulvm has neither; LVM's "none".
         "raidintegrityblocksize" | "writecache_block_size" => int_cell(-1),
         "move_pv_uuid" => Cell::str(if lv.is_pvmove() {
@@ -1225,10 +1249,15 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         }),
         // Thin pools' zeroing: does not apply.
         "zero" => bin("zero", None),
-        // LVM's LE ranges: the PE ranges, joined as a list.
+        // LVM's LE ranges: the PE ranges as a list, a hidden LV's name
+        // in brackets.
         "seg_le_ranges" => {
             let c = lv_cell("seg_pe_ranges", view, lv, seg, l, u);
-            Cell::str(c.text.replace(' ', ","))
+            let bracket = |r: &str| match r.rsplit_once(':') {
+                Some((name, range)) if view.lv(name).is_some_and(|l| !view.visible(l)) => format!("[{name}]:{range}"),
+                _ => r.to_string(),
+            };
+            Cell::str(c.text.split(' ').filter(|r| !r.is_empty()).map(bracket).collect::<Vec<_>>().join(","))
         }
         "seg_metadata_le_ranges" | "metadata_devices" => Cell::str(match seg.map(|s| &s.kind) {
             Some(SegmentKind::Raid(r)) => r
@@ -1240,7 +1269,7 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
                     if id == "metadata_devices" {
                         format!("{m}(0)")
                     } else {
-                        format!("{m}:0-{}", n - Extents(1))
+                        format!("[{m}]:0-{}", n - Extents(1))
                     }
                 })
                 .collect::<Vec<_>>()
@@ -1260,12 +1289,30 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         }),
         // What ulvm has none of (thin, cache, VDO, writecache, integrity,
         // reshaping): blank, as LVM leaves them for other LVs.
-        "lv_metadata_size" | "reshape_len" | "reshape_len_le" | "data_offset" | "new_data_offset" | "parity_chunks"
-        | "thin_count" | "cache_metadata_format" | "transaction_id" | "thin_id" | "integritymismatches"
-        | "cache_total_blocks" | "cache_used_blocks" | "cache_dirty_blocks" | "cache_read_hits"
-        | "cache_read_misses" | "cache_write_hits" | "cache_write_misses" | "kernel_metadata_format"
-        | "vdo_used_size" | "vdo_saving_percent" | "writecache_total_blocks" | "writecache_free_blocks"
-        | "writecache_writeback_blocks" | "writecache_error" => Cell::num("", -1.0),
+        "lv_metadata_size"
+        | "reshape_len"
+        | "reshape_len_le"
+        | "data_offset"
+        | "new_data_offset"
+        | "thin_count"
+        | "cache_metadata_format"
+        | "transaction_id"
+        | "thin_id"
+        | "integritymismatches"
+        | "cache_total_blocks"
+        | "cache_used_blocks"
+        | "cache_dirty_blocks"
+        | "cache_read_hits"
+        | "cache_read_misses"
+        | "cache_write_hits"
+        | "cache_write_misses"
+        | "kernel_metadata_format"
+        | "vdo_used_size"
+        | "vdo_saving_percent"
+        | "writecache_total_blocks"
+        | "writecache_free_blocks"
+        | "writecache_writeback_blocks"
+        | "writecache_error" => Cell::num("", -1.0),
         _ => Cell::str(""),
     }
 }
@@ -1356,7 +1403,9 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
         "vg_clustered" => bin("clustered", Some(v.status.iter().any(|s| s == "CLUSTERED"))),
         "vg_permissions" => Cell::str(if v.status.iter().any(|s| s == "WRITE") { "writeable" } else { "read-only" }),
         "vg_extendable" => bin("extendable", Some(v.status.iter().any(|s| s == "RESIZEABLE"))),
-        "vg_allocation_policy" => Cell::str(v.extra.as_slice().str("allocation_policy").unwrap_or("normal").to_string()),
+        "vg_allocation_policy" => {
+            Cell::str(v.extra.as_slice().str("allocation_policy").unwrap_or("normal").to_string())
+        }
         "vg_shared" => bin("shared", Some(v.extra.as_slice().str("lock_type").is_some())),
         "vg_mda_count" | "vg_mda_used_count" => {
             int_cell(vg.disks.values().map(|d| d.label.metadata_areas.len() as i64).sum())
