@@ -949,3 +949,112 @@ fn test_real_lvm_fullreport_is_ulvms() {
     same(&[&parts[..], &["--noheadings", "--separator", ":"]].concat());
     same(&[&parts[..], &["--nameprefixes", "--rows"]].concat());
 }
+
+/// Real LVM and ulvm select the same LVs by free-form times
+/// (`yesterday`, `2 days ago`, `1 hour ago`, `Monday`, `Jan 2026`...), of
+/// LVs made from a few seconds to over a year before (their
+/// `creation_time` set through vgcfgrestore), and refuse the same
+/// nonsense with the same lines.
+#[test]
+fn test_real_lvm_and_ulvm_select_the_same_lvs_by_free_form_times() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-reltime");
+    let a = t.image("a.img", 128);
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmrt{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap()]);
+    // Seconds before now, away from the edges of the ranges asked for.
+    let ages: [(&str, i64); 8] = [
+        ("fresh", 30),
+        ("hours", 9_017),
+        ("day", 93_613),
+        ("days", 277_229),
+        ("week", 864_131),
+        ("month", 3_888_047),
+        ("year", 34_560_071),
+        ("old", 5 * 365 * 86_400),
+    ];
+    for (name, _) in ages {
+        u(&["lvcreate", "-an", "-l", "1", "-n", name, &vg]);
+    }
+    let backup = t.path("vg.backup");
+    u(&["vgcfgbackup", "-f", backup.to_str().unwrap(), &vg]);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let mut text = std::fs::read_to_string(&backup).unwrap();
+    for (name, age) in ages {
+        let lv = text.find(&format!("\n\t\t{name} {{\n")).unwrap_or_else(|| panic!("{name} in {text}"));
+        let at = lv + text[lv..].find("creation_time = ").unwrap() + "creation_time = ".len();
+        let end = at + text[at..].find(|c: char| !c.is_ascii_digit()).unwrap();
+        text.replace_range(at..end, &(now - age).to_string());
+    }
+    std::fs::write(&backup, text).unwrap();
+    u(&["vgcfgrestore", "-f", backup.to_str().unwrap(), &vg]);
+    let loops = attach(&[&a], true);
+    let cfg = only(&loops);
+    let lvs = |tool: &dyn Fn(&[&str]) -> Result<String, String>, sel: &str| {
+        tool(&["lvs", "--noheadings", "-o", "lv_name", "-S", sel, &vg])
+    };
+    let real = |args: &[&str]| {
+        let mut a = vec!["--config", cfg.as_str()];
+        a.extend_from_slice(&args[1..]);
+        run(args[0], &a)
+    };
+    let ours = |args: &[&str]| {
+        let o = Command::new(ULVM).args(args).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd).output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+        if o.status.success() {
+            Ok(text(&o.stdout))
+        } else {
+            Err(text(&o.stderr))
+        }
+    };
+    let mut picked = 0;
+    for sel in [
+        "lv_time since \"10 minutes ago\"",
+        "lv_time since \"1 hour ago\"",
+        "lv_time before \"1 hour ago\"",
+        "lv_time = \"2 hours ago\"",
+        "lv_time = \"150 mins ago\"",
+        "lv_time since yesterday",
+        "lv_time = yesterday",
+        "lv_time = today",
+        "lv_time since \"2 days ago\"",
+        "lv_time since \"2 days 3 hours ago\"",
+        "lv_time < \"1 week ago\"",
+        "lv_time since \"2 weeks ago\"",
+        "lv_time since \"1 month ago\"",
+        "lv_time since \"3 months ago\"",
+        "lv_time before \"1 year ago\"",
+        "lv_time since \"1 year 3 months ago\"",
+        "lv_time since Monday",
+        "lv_time since Sunday",
+        "lv_time until Wednesday",
+        "lv_time since \"Jan 2026\"",
+        "lv_time since \"1 Jan 2024\"",
+        "lv_time since midnight",
+        "lv_time before noon || lv_time after noon",
+        "lv_time since \"10:00 yesterday\"",
+    ] {
+        let want = lvs(&real, sel).unwrap_or_else(|e| panic!("lvm -S {sel}: {e}"));
+        let got = lvs(&ours, sel).unwrap_or_else(|e| panic!("ulvm -S {sel}: {e}"));
+        let names = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(names(&want), names(&got), "-S '{sel}'");
+        picked += names(&want).len();
+    }
+    // The ranges are not all or nothing.
+    assert!(picked > 20 && picked < 24 * 8, "{picked}");
+    for sel in ["lv_time since \"2 fortnights ago\"", "lv_time = \"yesterday today\"", "lv_time < \"noon midnight\""] {
+        let want = lvs(&real, sel).expect_err(sel);
+        let got = lvs(&ours, sel).expect_err(sel);
+        // (Real LVM's error comes after the command `run` names.)
+        let lines = |s: &str| {
+            let s = s.split_once("]: ").map_or(s, |(_, rest)| rest);
+            s.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect::<Vec<_>>()
+        };
+        assert_eq!(lines(&want), lines(&got), "-S '{sel}'");
+    }
+}

@@ -298,7 +298,8 @@ fn parse_time(s: &str) -> Result<(i64, Option<i64>), String> {
     // Date.
     let (n1, l1) = digits(s);
     if l1 == 0 {
-        return Err(format!("Unrecognized string in date/time specification at \"{s}\"."));
+        // Words are the free-form reader's, which said what is wrong.
+        return Err(String::new());
     }
     let mut rest = &s[l1..];
     let (mut y, mut mo, mut d) = (n1, -1, -1);
@@ -422,6 +423,8 @@ fn parse_time(s: &str) -> Result<(i64, Option<i64>), String> {
 
 struct Parser<'r> {
     resolve: &'r dyn Fn(&str) -> Option<(String, FieldType)>,
+    /// Seconds since the epoch that free-form times count back from.
+    now: i64,
 }
 
 impl Parser<'_> {
@@ -619,8 +622,22 @@ impl Parser<'_> {
                     (Operand::Time(num.split('.').next().unwrap_or("0").parse().unwrap_or(0), None), rest)
                 } else {
                     let (w, rest) = tok_string(v, VALUE_ENDS).map_err(fail)?;
-                    let (t1, t2) = parse_time(w).map_err(fail)?;
-                    (Operand::Time(t1, t2), rest)
+                    match freeform::parse(w, self.now) {
+                        Ok(Some((t1, t2))) => (Operand::Time(t1, Some(t2)), rest),
+                        Ok(None) => {
+                            let (t1, t2) = parse_time(w).map_err(fail)?;
+                            (Operand::Time(t1, t2), rest)
+                        }
+                        // LVM then reads it as an ISO time too, and says
+                        // what that finds wrong as well.
+                        Err(e) => {
+                            let iso = parse_time(w).err().filter(|e| !e.is_empty());
+                            let mut l = vec![e];
+                            l.extend(iso);
+                            l.push(format!("Failed to parse time value for selection field {field}."));
+                            return Err(err(l));
+                        }
+                    }
                 }
             }
             FieldType::StringList => {
@@ -692,10 +709,21 @@ impl Selection {
     /// Parses `text`; `resolve` names a field's id and type within the
     /// report (`name` is `lv_name` in lvs), or `None` for no such field.
     pub fn parse(text: &str, resolve: &dyn Fn(&str) -> Option<(String, FieldType)>) -> Result<Selection, SelectError> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        Selection::parse_at(text, resolve, now)
+    }
+
+    /// [`Selection::parse`] with free-form times (`2 days ago`) counted
+    /// back from `now` (seconds since the epoch).
+    pub fn parse_at(
+        text: &str,
+        resolve: &dyn Fn(&str) -> Option<(String, FieldType)>,
+        now: i64,
+    ) -> Result<Selection, SelectError> {
         if text.is_empty() || text.eq_ignore_ascii_case("all") {
             return Ok(Selection::all());
         }
-        let p = Parser { resolve };
+        let p = Parser { resolve, now };
         let (root, rest) = p.or_ex(text)?;
         let rest = skip_space(rest);
         if !rest.is_empty() {
@@ -873,6 +901,8 @@ pub const SELECTION_HELP: &[&str] = &[
     "       }  - List subset end",
     " ",
 ];
+
+mod freeform;
 
 #[cfg(test)]
 mod tests;

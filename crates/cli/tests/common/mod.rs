@@ -179,6 +179,8 @@ pub fn run_lvm_tool(cmd: &str, args: &[&str]) -> Result<String, String> {
     let o = Command::new(cmd)
         .args(args)
         .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        // Real LVM prints and reads times in local time; ulvm in UTC.
+        .env("TZ", "UTC")
         .output()
         .map_err(|e| format!("{cmd}: {e}"))?;
     if !o.status.success() {
