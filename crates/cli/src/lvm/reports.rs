@@ -1229,7 +1229,7 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
         "raidintegrityblocksize" | "writecache_block_size" => int_cell(-1),
         "move_pv_uuid" => Cell::str(if lv.is_pvmove() {
             let key = ulvm_lvm::ops::pvmove::source_key(&vg.vg, lv);
-            key.and_then(|k| vg.vg.pv(&k).map(|p| p.id.to_string())).unwrap_or_default()
+            key.and_then(|k| vg.vg.pv(k).map(|p| p.id.to_string())).unwrap_or_default()
         } else {
             String::new()
         }),

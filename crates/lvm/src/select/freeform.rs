@@ -462,7 +462,7 @@ pub(super) fn parse(text: &str, now: i64) -> Result<Option<(i64, i64)>, String> 
                     let n = count % 12;
                     if n > tm.mon + 1 {
                         tm.year -= 1;
-                        tm.mon = 12 - n + tm.mon;
+                        tm.mon += 12 - n;
                     } else {
                         tm.mon -= n;
                     }
