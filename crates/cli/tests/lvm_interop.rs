@@ -368,6 +368,44 @@ fn test_real_lvm_reads_ulvm_tags() {
     assert_eq!(real.trim(), "aa,vgt1,zz");
 }
 
+/// Real LVM reads the tags ulvm's `lvcreate --addtag` puts on a raid1 LV
+/// (and its rmeta sub-LVs, as LVM's own lvcreate does) and on a mirror LV
+/// (alone): `vgck` accepts them, `lvs -a` shows the same tags as ulvm and
+/// `lvs -a @tag` selects the same LVs.
+#[test]
+fn test_real_lvm_reads_the_tags_of_ulvm_raid1_and_mirror_lvs() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-layered-tags");
+    let imgs = [t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64)];
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmltag{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    let paths: Vec<&str> = imgs.iter().map(|p| p.to_str().unwrap()).collect();
+    u(&["vgcreate", &vg, paths[0], paths[1], paths[2]]);
+    u(&[
+        "lvcreate", "-an", "--type", "raid1", "-m", "1", "-L", "8M", "-n", "r1", "--addtag", "rt1", "--addtag", "rt2",
+        &vg,
+    ]);
+    u(&["lvcreate", "-an", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m1", "--addtag", "mt", &vg]);
+    let loops = attach(&[&imgs[0], &imgs[1], &imgs[2]], true);
+    let cfg = only(&loops);
+    let files = [imgs[0].as_path(), imgs[1].as_path(), imgs[2].as_path()];
+    run("vgck", &["--config", &cfg, &vg]).unwrap();
+    let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", "lv_name,lv_tags", &vg])
+        .unwrap();
+    let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", "lv_name,lv_tags", &vg]);
+    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    assert!(real.contains("[r1_rmeta_0]|rt1,rt2") && real.contains("m1|mt"), "{real}");
+    for tag in ["@rt1", "@mt"] {
+        let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "-o", "lv_name", tag]).unwrap();
+        let ours = u(&["lvs", "-a", "--noheadings", "-o", "lv_name", tag]);
+        assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ours.split_whitespace().collect::<Vec<_>>(), "{tag}");
+    }
+}
+
 /// A VG ulvm exported is exported for real LVM (`x` in vg_attr and
 /// pv_attr), real `vgimport` imports it, and ulvm then uses it again.
 #[test]

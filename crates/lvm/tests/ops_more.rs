@@ -638,6 +638,7 @@ fn clone_of_10m() -> CloneCreate {
         size: None,
         region_size: DEFAULT_REGION_SIZE,
         pvs: vec![],
+        tags: vec![],
     }
 }
 
@@ -956,4 +957,17 @@ fn test_vgsplit_into_an_existing_vg_and_by_lv_name() {
     let e = vgsplit_what(&mut s, "vg2", "vg4", &SplitWhat::Lv("nosuch".into()), NewVg::default()).unwrap_err();
     assert_eq!(e.to_string(), "Logical volume nosuch not in volume group vg2");
     assert_eq!(vgck(&mut s, &[], false).unwrap(), 0);
+}
+
+/// `lvcreate --type clone --addtag`: the clone LV carries the tags, its
+/// `_clonemeta` none (as LVM tags only the LV it creates).
+#[test]
+fn test_lvcreate_clone_addtag_tags_the_clone_lv_alone() {
+    let t = Setup::with_base("more-clone-addtag");
+    let mut s = t.session(false);
+    let c = CloneCreate { tags: vec!["ct".into(), "a".into()], ..clone_of_10m() };
+    lvcreate_clone(&mut s, &c, &|_| 3).unwrap();
+    let vg = s.vg("vg0", true).unwrap();
+    assert_eq!(vg.vg.lv("cl").unwrap().tags, ["ct", "a"]);
+    assert!(vg.vg.lv("cl_clonemeta").unwrap().tags.is_empty());
 }
