@@ -1037,9 +1037,6 @@ fn test_the_tenth_oracle_session_replayed_matches_real_lvm() {
 fn test_the_eleventh_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet, and why.
     const NOT_YET: &[(&str, &str)] = &[
-        ("010", "ulvm warns about vg0's disagreeing metadata on every scan, LVM only when it reads vg0"),
-        ("011", "ulvm warns about vg0's disagreeing metadata on every scan, LVM only when it reads vg0"),
-        ("012", "ulvm warns about vg0's disagreeing metadata on every scan, LVM only when it reads vg0"),
         ("013", "vgdisplay -s (the short form) is not in ulvm"),
         ("050", "ulvm does not read tags/hosttags"),
         ("063", "ulvm does not tell duplicate PVs apart"),
