@@ -158,6 +158,7 @@ pub fn activate_vg(s: &mut Session, name: &str, a: Activation) -> Result<VgActiv
     let filter = Filter::from_config(&config);
     let _l = s.lock_vg(name)?;
     let vg = s.vg(name, true)?;
+    s.check_no_duplicates_to_activate(&vg.vg)?;
     if let Err(why) = filter.vg(&vg.vg, a) {
         let skipped = tops(&vg).iter().map(|l| (l.name.clone(), why)).collect();
         return Ok(VgActivation { vg, status: 0, activated: Vec::new(), skipped });

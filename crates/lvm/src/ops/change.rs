@@ -202,6 +202,9 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
             }
         }
         let mode = s.config()?.activation_mode;
+        if on {
+            s.check_no_duplicates_to_activate(&vg.vg)?;
+        }
         s.host()?;
         for n in &names {
             if on {

@@ -39,6 +39,7 @@ pub mod vg;
 
 use crate::activate::DmHost;
 use crate::disk::{self, Scan, Vg};
+use crate::model::VolumeGroup;
 use crate::system::{DevicesFile, Lock, SystemDir};
 use crate::{HostError, LvmError};
 use std::collections::BTreeMap;
@@ -118,6 +119,8 @@ pub struct Session {
     said: std::collections::BTreeSet<String>,
     /// What the command reads, for the warnings of its scans (none: all).
     scope: Option<ReadScope>,
+    /// The devices the last scan left out as duplicates of others.
+    duplicates: Vec<disk::Duplicate>,
 }
 
 /// The VGs a command processes, as LVM 2.03 reads them: named VGs (and
@@ -166,6 +169,7 @@ impl Session {
             opener: None,
             said: Default::default(),
             scope: None,
+            duplicates: Vec::new(),
         }
     }
 
@@ -295,6 +299,30 @@ impl Session {
                 }
             }
         }
+        let lines = s.duplicate_warnings();
+        if !lines.is_empty() && self.said.insert(lines.join("\n")) {
+            for line in &lines {
+                self.report.warn(line);
+            }
+        }
+        self.duplicates = s.duplicates.clone();
+    }
+
+    /// Whether a PV of `vg` appeared on several devices in the last scan.
+    pub fn has_duplicate_pvs(&self, vg: &VolumeGroup) -> bool {
+        vg.pvs.iter().any(|p| self.duplicates.iter().any(|d| d.pv == p.id))
+    }
+
+    /// LVM's refusal to activate LVs of a VG whose PVs appear on several
+    /// devices.
+    pub fn check_no_duplicates_to_activate(&self, vg: &VolumeGroup) -> Result<(), LvmError> {
+        if self.has_duplicate_pvs(vg) {
+            return Err(LvmError::Refused(format!(
+                "Cannot activate LVs in VG {} while PVs appear on duplicate devices.",
+                vg.name
+            )));
+        }
+        Ok(())
     }
 
     /// LVM's warnings about the VGs (all, or those in `only`) whose
@@ -343,6 +371,12 @@ impl Session {
 
     /// Writes a new version of the VG to its PVs, with backup and archive.
     pub fn commit(&mut self, vg: &mut Vg) -> Result<(), LvmError> {
+        if self.has_duplicate_pvs(&vg.vg) {
+            return Err(LvmError::Refused(format!(
+                "Cannot update volume group {} with duplicate PV devices.",
+                vg.vg.name
+            )));
+        }
         self.say_repairs(vg);
         Ok(disk::commit(&self.sd, vg, &self.cmdline)?)
     }
