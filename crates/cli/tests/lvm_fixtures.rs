@@ -1147,7 +1147,6 @@ fn test_the_ninth_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet, and why.
     const NOT_YET: &[(&str, &str)] = &[
         ("039", "LVM leaves vg0-snap-cow behind after splitting an active snapshot; ulvm removes it"),
-        ("042", "the kernel shows the chunk size of the exception store's header (P 8), ulvm the metadata's"),
     ];
     /// Fixtures whose stderr is not compared, and why.
     const STDOUT_ONLY: &[(&str, &str)] =
