@@ -1035,7 +1035,6 @@ fn test_the_eleventh_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet, and why.
     const NOT_YET: &[(&str, &str)] = &[
         ("013", "vgdisplay -s (the short form) is not in ulvm"),
-        ("050", "ulvm does not read tags/hosttags"),
         ("057", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),
         ("058", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),
         ("059", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),
@@ -1145,9 +1144,8 @@ fn test_the_eleventh_oracle_session_replayed_matches_real_lvm() {
 #[test]
 fn test_the_ninth_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet, and why.
-    const NOT_YET: &[(&str, &str)] = &[
-        ("039", "LVM leaves vg0-snap-cow behind after splitting an active snapshot; ulvm removes it"),
-    ];
+    const NOT_YET: &[(&str, &str)] =
+        &[("039", "LVM leaves vg0-snap-cow behind after splitting an active snapshot; ulvm removes it")];
     /// Fixtures whose stderr is not compared, and why.
     const STDOUT_ONLY: &[(&str, &str)] =
         &[("083", "LVM's own warnings while it rewrites the metadata on the PV that moved in")];

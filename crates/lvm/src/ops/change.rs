@@ -189,7 +189,7 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
         }
     }
     if let Some(on) = c.activate {
-        let filter = Filter::from_config(&s.config()?);
+        let filter = Filter::of_session(s)?;
         for n in &names {
             if let Some(snap) = vg.vg.snapshot_of_cow(n) {
                 let q = format!(
