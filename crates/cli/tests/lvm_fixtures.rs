@@ -1034,7 +1034,6 @@ fn test_the_tenth_oracle_session_replayed_matches_real_lvm() {
 fn test_the_eleventh_oracle_session_replayed_matches_real_lvm() {
     /// Fixtures ulvm does not match yet, and why.
     const NOT_YET: &[(&str, &str)] = &[
-        ("013", "vgdisplay -s (the short form) is not in ulvm"),
         ("057", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),
         ("058", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),
         ("059", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),

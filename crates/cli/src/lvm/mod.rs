@@ -304,6 +304,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("noudevsync", None),
     ];
     const LVDISPLAY: &[Opt] = &[flag("maps", Some('m')), flag("all", Some('a'))];
+    const VGDISPLAY: &[Opt] = &[flag("short", Some('s'))];
     const LVREMOVE: &[Opt] = &[value("select", Some('S'))];
     const NONE: &[Opt] = &[];
     const LVMDISKSCAN: &[Opt] = &[flag("lvmpartition", Some('l'))];
@@ -340,6 +341,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "pvmove" => PVMOVE,
         "pvdisplay" => PVDISPLAY,
         "lvdisplay" => LVDISPLAY,
+        "vgdisplay" => VGDISPLAY,
         "pvscan" => PVSCAN,
         "vgexport" | "vgimport" => VGEXPORT,
         "vgmknodes" => VGMKNODES,
