@@ -157,7 +157,7 @@ fn test_duplicate_pvs_keep_the_right_size_then_the_hinted_name_then_the_first_se
     let pv = vg.vg.pvs[0].id;
 
     let s = scan(&[c.clone(), b.clone(), a.clone()], true);
-    assert_eq!(s.pvs.iter().map(|p| p.path.clone()).collect::<Vec<_>>(), [a.clone()]);
+    assert_eq!(s.pvs.iter().map(|p| &p.path).collect::<Vec<_>>(), [&a]);
     let [ds, bs, as_] = [&c, &b, &a].map(|p| p.display().to_string());
     assert_eq!(
         s.duplicate_warnings(),
