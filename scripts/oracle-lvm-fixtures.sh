@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle8-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle8-only | --oracle9-only | --oracle10-only | --oracle11-only | --dm-raid-only | --host-only]
 #
 # Phase 1 (oracle): runs three guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
@@ -1475,6 +1475,122 @@ exit 0
 GUEST9
 } > "$W/guest9.sh"
 
+# ------------------------------------------------- eleventh guest script (oracle11)
+# Everyday commands of issue 15: lvcreate --addtag of raid1 and mirror
+# LVs (which sub-LVs get the tags), metadata that disagrees in one VG
+# warned about only by commands that process it, host tags (tags/hosttags
+# and tag sections, `@*` in volume_list and auto_activation_volume_list)
+# and duplicate PVs (a PV copied with dd: LVM's warnings and which device
+# it uses). Five disks: vg0 on vda+vdb+vdc, vg1 on vdd, vde a copy of vdd.
+# The guest's name is set to `oraclehost` (the replay maps it to its own).
+# The Debian initramfs lacks dm-raid: run_oracle11 passes the modules in.
+{ cat "$W/prelude.sh"; cat <<'GUEST11'
+capsh() { cap "$1" bash -c "$2"; }
+loadraid() {
+  local ko m
+  for ko in "$ORACLE_JOB"/files/raidmods/*.ko; do
+    m=$(basename "$ko" .ko); m=${m#??-}; m=${m//-/_}
+    grep -q "^$m " /proc/modules || insmod "$ko" 2>/dev/null || echo "insmod $m failed" >&2
+  done
+}
+waitsync() {
+  for i in $(seq 600); do
+    lvs --noheadings -o copy_percent vg0 2>/dev/null | grep -v 100.00 | grep -q '[0-9]' || return 0
+    sleep 0.1
+  done
+  echo "waitsync: timeout" >&2
+}
+loadraid
+echo oraclehost > /proc/sys/kernel/hostname
+cap pvcreate pvcreate /dev/vda /dev/vdb /dev/vdc /dev/vdd
+cap vgcreate-vg0 vgcreate vg0 /dev/vda /dev/vdb /dev/vdc
+cap vgcreate-vg1 vgcreate vg1 /dev/vdd
+
+# --- lvcreate --addtag of raid1 and mirror LVs
+cap lvcreate-raid1-addtag lvcreate --type raid1 -m1 -L 8M -n r1 --addtag rt1 --addtag rt2 vg0
+cap lvcreate-mirror-addtag lvcreate --type mirror -m1 -L 8M -n m1 --addtag mt vg0
+waitsync
+cap lvs-a-tags lvs -a -o lv_name,lv_tags vg0
+cap lvs-tag-rt1 lvs -o lv_name @rt1
+cap lvs-a-tag-mt lvs -a -o lv_name @mt
+vgcfgbackup -f "$D/vg0-tags.vgbackup" vg0 >/dev/null 2>&1
+
+# --- metadata that disagrees in vg0, and commands on vg1 only
+head -c 1048576 /dev/vdb > /tmp/vdb.save
+cap lvcreate-l2 lvcreate -L 4M -n l2 vg0
+dd if=/tmp/vdb.save of=/dev/vdb bs=1M oflag=direct status=none
+cap vgs-vg1-only vgs vg1
+cap lvs-vg1-only lvs vg1
+cap pvs-vdd-only pvs /dev/vdd
+cap vgdisplay-vg1-only vgdisplay -s vg1
+cap vgs-vg0-only vgs vg0
+cap vgs-all vgs
+cap pvs-all pvs
+cap lvs-all lvs
+cap vgck-vg1 vgck vg1
+cap vgck-updatemetadata vgck --updatemetadata vg0
+cap vgs-repaired vgs
+
+# --- host tags (vg1)
+cap lvcreate-h1 lvcreate -L 4M -n h1 --addtag oraclehost vg1
+cap lvcreate-h2 lvcreate -L 4M -n h2 --addtag mytag vg1
+cap lvcreate-h3 lvcreate -L 4M -n h3 vg1
+cap vgchange-an-1 vgchange -an vg1
+cap vgchange-ay-hosttags vgchange -ay --config 'tags { hosttags = 1 }' vg1
+cap lvs-hosttags lvs -o lv_name,lv_attr vg1
+cap vgchange-an-2 vgchange -an vg1
+cap vgchange-ay-star vgchange -ay --config 'tags { hosttags = 1 } activation { volume_list = [ "@*" ] }' vg1
+cap lvs-star lvs -o lv_name,lv_attr vg1
+cap vgchange-an-3 vgchange -an vg1
+cap vgchange-ay-star-nohosttags vgchange -ay --config 'activation { volume_list = [ "@*" ] }' vg1
+cap lvs-star-nohosttags lvs -o lv_name,lv_attr vg1
+cap vgchange-an-4 vgchange -an vg1
+cap vgchange-ay-tag-section vgchange -ay --config 'tags { mytag { } } activation { volume_list = [ "@*" ] }' vg1
+cap lvs-tag-section lvs -o lv_name,lv_attr vg1
+cap vgchange-an-5 vgchange -an vg1
+cap vgchange-ay-tag-hostlist-other vgchange -ay --config 'tags { mytag { host_list = [ "otherhost" ] } } activation { volume_list = [ "@*" ] }' vg1
+cap lvs-tag-hostlist-other lvs -o lv_name,lv_attr vg1
+cap vgchange-ay-tag-hostlist-self vgchange -ay --config 'tags { mytag { host_list = [ "oraclehost" ] } } activation { volume_list = [ "@*" ] }' vg1
+cap lvs-tag-hostlist-self lvs -o lv_name,lv_attr vg1
+cap vgchange-an-6 vgchange -an vg1
+cap vgchange-aay-star vgchange -aay --config 'tags { hosttags = 1 } activation { auto_activation_volume_list = [ "@*" ] }' vg1
+cap lvs-aay-star lvs -o lv_name,lv_attr vg1
+cap vgchange-an-7 vgchange -an vg1
+cap vgchange-ay-star-named vgchange -ay --config 'tags { hosttags = 1 } activation { volume_list = [ "vg1/h3", "@*" ] }' vg1
+cap lvs-star-named lvs -o lv_name,lv_attr vg1
+cap vgchange-an-8 vgchange -an vg1
+cp /etc/lvm/lvm.conf /tmp/lvm.conf.orig
+printf 'tags {\n\thosttags = 1\n}\n' >> /etc/lvm/lvm.conf
+cap lvchange-ay-h3-conf lvchange -ay vg1/h3
+cap lvchange-ay-h1-conf lvchange -ay vg1/h1
+cap lvs-conf lvs -o lv_name,lv_attr vg1
+cap vgchange-addtag-host vgchange --addtag oraclehost vg1
+cap vgchange-ay-vgtag vgchange -ay vg1
+cap lvs-vgtag lvs -o lv_name,lv_attr vg1
+cap vgchange-deltag-host vgchange --deltag oraclehost vg1
+cap vgchange-an-9 vgchange -an vg1
+cp /tmp/lvm.conf.orig /etc/lvm/lvm.conf
+
+# --- duplicate PVs: vde a copy of vdd
+cap lvchange-ay-h1 lvchange -ay vg1/h1
+dd if=/dev/vdd of=/dev/vde bs=1M oflag=direct status=none
+cap pvs-dup-used pvs
+cap vgs-dup-used vgs
+cap lvs-dup-used lvs -o lv_name,lv_attr vg1
+cap vgs-vg0-dup vgs vg0
+cap lvchange-an-dup lvchange -an vg1/h1
+cap pvs-dup pvs
+cap pvs-dup-a pvs -a -o pv_name,vg_name
+cap pvs-dup-vde pvs /dev/vde
+cap vgchange-addtag-dup vgchange --addtag x vg1
+cap lvchange-ay-dup lvchange -ay vg1/h1
+cap lvs-dup lvs -o lv_name,lv_attr vg1
+cap vgck-dup vgck vg1
+dd if=/dev/zero of=/dev/vde bs=1M count=1 oflag=direct status=none
+cap pvs-nodup pvs
+GUEST11
+} > "$W/guest11.sh"
+
 # run_oracle [GUEST_SCRIPT OUT_DIR]: the first scenario by default.
 # ------------------------------------------- dm-raid superblocks (dm fixtures)
 # Golden kernel-written rmeta: raid1 LVs made by real LVM 2.03.16, run by the
@@ -1639,6 +1755,7 @@ raidmods() {
 }
 run_oracle6() { raidmods; run_oracle "$W/guest6.sh" oracle6 4 -f "$W/raidmods"; }
 run_oracle10() { run_oracle "$W/guest10.sh" oracle10 5; }
+run_oracle11() { raidmods; run_oracle "$W/guest11.sh" oracle11 5 -f "$W/raidmods"; }
 
 # xfsfiles: the oracle's initramfs has no xfs nor reiserfs. Copy the
 # host's xfsprogs and reiserfsprogs (apt install xfsprogs reiserfsprogs),
@@ -1984,8 +2101,8 @@ GUEST7
 } > "$W/guest7.sh"
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_dm_raid; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_dm_raid ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_oracle11; run_dm_raid; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_oracle11; run_dm_raid ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
@@ -1995,8 +2112,9 @@ case "$MODE" in
   --oracle8-only) run_oracle "$W/guest8.sh" oracle8 ;;
   --oracle9-only) run_oracle9 ;;
   --oracle10-only) run_oracle10 ;;
+  --oracle11-only) run_oracle11 ;;
   --dm-raid-only) run_dm_raid ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle8-only | --oracle9-only | --oracle10-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle8-only | --oracle9-only | --oracle10-only | --oracle11-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2

@@ -368,6 +368,111 @@ fn test_real_lvm_reads_ulvm_tags() {
     assert_eq!(real.trim(), "aa,vgt1,zz");
 }
 
+/// Real LVM reads the tags ulvm's `lvcreate --addtag` puts on a raid1 LV
+/// (and its rmeta sub-LVs, as LVM's own lvcreate does) and on a mirror LV
+/// (alone): `vgck` accepts them, `lvs -a` shows the same tags as ulvm and
+/// `lvs -a @tag` selects the same LVs.
+#[test]
+fn test_real_lvm_reads_the_tags_of_ulvm_raid1_and_mirror_lvs() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-layered-tags");
+    let imgs = [t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64)];
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmltag{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    let paths: Vec<&str> = imgs.iter().map(|p| p.to_str().unwrap()).collect();
+    u(&["vgcreate", &vg, paths[0], paths[1], paths[2]]);
+    u(&[
+        "lvcreate", "-an", "--type", "raid1", "-m", "1", "-L", "8M", "-n", "r1", "--addtag", "rt1", "--addtag", "rt2",
+        &vg,
+    ]);
+    u(&["lvcreate", "-an", "--type", "mirror", "-m", "1", "-L", "8M", "-n", "m1", "--addtag", "mt", &vg]);
+    let loops = attach(&[&imgs[0], &imgs[1], &imgs[2]], true);
+    let cfg = only(&loops);
+    let files = [imgs[0].as_path(), imgs[1].as_path(), imgs[2].as_path()];
+    run("vgck", &["--config", &cfg, &vg]).unwrap();
+    let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", "lv_name,lv_tags", &vg])
+        .unwrap();
+    let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", "lv_name,lv_tags", &vg]);
+    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    assert!(real.contains("[r1_rmeta_0]|rt1,rt2") && real.contains("m1|mt"), "{real}");
+    for tag in ["@rt1", "@mt"] {
+        let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "-o", "lv_name", tag]).unwrap();
+        let ours = u(&["lvs", "-a", "--noheadings", "-o", "lv_name", tag]);
+        assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ours.split_whitespace().collect::<Vec<_>>(), "{tag}");
+    }
+}
+
+/// What a command printed on stdout and stderr, and its status.
+fn output(cmd: &mut Command) -> (String, String, i32) {
+    let o = cmd.env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (text(&o.stdout), text(&o.stderr), o.status.code().unwrap_or(-1))
+}
+
+/// A PV copied onto another device (a disk cloned before vgimportclone):
+/// real LVM and ulvm warn the same way (`Not using device ...`, `PV ...
+/// prefers device ...`; the reason masked: each compares the device
+/// hint in the metadata with its own name for the device), use the same
+/// device, and refuse to write the VG or activate its LVs with the same
+/// words and status.
+#[test]
+fn test_real_lvm_and_ulvm_treat_a_copied_pv_alike() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-dup");
+    let (a, c) = (t.image("a.img", 64), t.image("c.img", 64));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let vg = format!("ulvmdup{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap()]);
+    u(&["lvcreate", "-an", "-L", "8M", "-n", "lv", &vg]);
+    // Real LVM writes the VG last, so its device hint is real LVM's name
+    // for a (LVM prefers the device the hint names).
+    let la = attach(&[&a], false);
+    run("vgchange", &["--config", &only(&la), "--addtag", "real", &vg]).unwrap();
+    std::fs::copy(&a, &c).unwrap();
+    u(&["lvmdevices", "--adddev", c.to_str().unwrap()]);
+    let lc = attach(&[&c], false);
+    // Both loops, for the filter and the names; la and lc detach them.
+    let loops = std::mem::ManuallyDrop::new(common::Loops(vec![la.0[0].clone(), lc.0[0].clone()]));
+    let loops: &common::Loops = &loops;
+    let cfg = only(loops);
+    let files = [a.as_path(), c.as_path()];
+    let masked = |err: &str| -> Vec<String> {
+        normalize(err, loops, &files)
+            .into_iter()
+            .filter(|l| !l.contains("Activation disabled"))
+            .map(|l| l.split(" because ").next().unwrap_or("").to_string())
+            .collect()
+    };
+    let ulvm_out =
+        |args: &[&str]| output(Command::new(ULVM).args(args).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd));
+    let (real_out, real_err, real_rc) =
+        output(Command::new("vgs").args(["--config", &cfg, "-o", "vg_name,pv_count", &vg]));
+    let (our_out, our_err, our_rc) = ulvm_out(&["vgs", "-o", "vg_name,pv_count", &vg]);
+    assert_eq!((real_rc, our_rc), (0, 0), "{real_err}\n{our_err}");
+    assert_eq!(normalize(&real_out, loops, &files), normalize(&our_out, loops, &files));
+    assert_eq!(masked(&real_err), masked(&our_err));
+    assert!(masked(&our_err).iter().any(|l| l.contains(&format!("prefers device {}", a.display()))), "{our_err}");
+    let (_, real_err, real_rc) = output(Command::new("vgchange").args(["--config", &cfg, "--addtag", "x", &vg]));
+    let (_, our_err, our_rc) = ulvm_out(&["vgchange", "--addtag", "x", &vg]);
+    assert_eq!((real_rc, our_rc), (5, 5), "{real_err}\n{our_err}");
+    assert_eq!(masked(&real_err), masked(&our_err));
+    assert!(our_err.contains(&format!("Cannot update volume group {vg} with duplicate PV devices.")), "{our_err}");
+    let lv = format!("{vg}/lv");
+    let (_, real_err, real_rc) =
+        output(Command::new("lvchange").args(["--config", &cfg, "--driverloaded", "n", "-ay", &lv]));
+    let (_, our_err, our_rc) = ulvm_out(&["lvchange", "-ay", &lv]);
+    assert_eq!((real_rc, our_rc), (5, 5), "{real_err}\n{our_err}");
+    assert_eq!(masked(&real_err), masked(&our_err));
+}
+
 /// A VG ulvm exported is exported for real LVM (`x` in vg_attr and
 /// pv_attr), real `vgimport` imports it, and ulvm then uses it again.
 #[test]

@@ -86,9 +86,92 @@ pub struct Scan {
     /// damaged: the VG is read from its other PVs and the next commit
     /// writes the header anew, as LVM does.
     pub damaged_mdas: Vec<DamagedMda>,
+    /// Devices carrying a PV another device carries too (a copied disk),
+    /// left out of `pvs` ([`choose_duplicates`]).
+    pub duplicates: Vec<Duplicate>,
 }
 
-/// A PV whose metadata area header is damaged.
+/// A device not used because another one carries the same PV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    pub unused: PathBuf,
+    /// The device used for the PV.
+    pub used: PathBuf,
+    pub pv: Uuid,
+    /// Why `used` won, in LVM's words.
+    pub reason: &'static str,
+}
+
+impl Scan {
+    /// LVM 2.03's warnings about the duplicates, as its label scan gives
+    /// them: every unused device first, then each one's preference.
+    pub fn duplicate_warnings(&self) -> Vec<String> {
+        let not_using = self
+            .duplicates
+            .iter()
+            .map(|d| format!("WARNING: Not using device {} for PV {}.", d.unused.display(), d.pv));
+        let prefers = self
+            .duplicates
+            .iter()
+            .map(|d| format!("WARNING: PV {} prefers device {} because {}.", d.pv, d.used.display(), d.reason));
+        not_using.chain(prefers).collect()
+    }
+}
+
+/// Keeps one device for each PV that several devices carry, as LVM 2.03
+/// chooses (`_choose_duplicates`): starting from the first scanned, a
+/// device wins whose size is the PV's size in its metadata (`device size
+/// is correct`), then one whose path is the metadata's device hint
+/// (`device name matches previous`), else the one seen first. LVM's other
+/// reasons (a devices-file device id, a device an active LV uses, a
+/// mounted file system, dm and subsystem devices) are not told apart.
+pub fn choose_duplicates(s: &mut Scan) {
+    let mut uuids: Vec<Uuid> = Vec::new();
+    for p in &s.pvs {
+        if !uuids.contains(&p.uuid()) {
+            uuids.push(p.uuid());
+        }
+    }
+    for uuid in uuids {
+        let same: Vec<usize> = (0..s.pvs.len()).filter(|&j| s.pvs[j].uuid() == uuid).collect();
+        if same.len() < 2 {
+            continue;
+        }
+        let summary =
+            same.iter().find_map(|&j| s.pvs[j].vg.as_ref()).and_then(|m| m.vg.pvs.iter().find(|p| p.id == uuid));
+        let size = summary.and_then(|p| p.dev_size);
+        let hint = summary.and_then(|p| p.device.clone());
+        let facts = |d: &PvDisk| (size.is_some_and(|sz| d.dev.size() == sz), hint.as_deref() == d.path.to_str());
+        let mut best = same[0];
+        let mut reason = "device was seen first";
+        for &j in &same[1..] {
+            let ((size1, name1), (size2, name2)) = (facts(&s.pvs[best]), facts(&s.pvs[j]));
+            let (change, why) = if size1 != size2 {
+                (size2, "device size is correct")
+            } else if name1 != name2 {
+                (name2, "device name matches previous")
+            } else {
+                (false, "device was seen first")
+            };
+            if change {
+                best = j;
+            }
+            reason = why;
+        }
+        let used = s.pvs[best].path.clone();
+        let unused: Vec<usize> = same.into_iter().filter(|&j| j != best).collect();
+        for &j in &unused {
+            s.duplicates.push(Duplicate { unused: s.pvs[j].path.clone(), used: used.clone(), pv: uuid, reason });
+        }
+        let mut k = 0;
+        s.pvs.retain(|_| {
+            let keep = !unused.contains(&k);
+            k += 1;
+            keep
+        });
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DamagedMda {
     pub path: PathBuf,
@@ -215,6 +298,7 @@ pub fn scan_with(paths: &[PathBuf], read_only: bool, open: Option<&Opener>) -> S
         }
     }
     s.damaged_mdas = seen.damaged;
+    choose_duplicates(&mut s);
     s
 }
 

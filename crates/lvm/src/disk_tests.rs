@@ -136,3 +136,44 @@ fn test_an_outdated_pv_scanned_first_is_reported_not_taken_for_the_vg() {
     assert_eq!(w.last().map(String::as_str), Some("See vgck --updatemetadata to clear outdated metadata."));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 15: copies of a PV (as `dd` makes them) are told apart as LVM
+/// 2.03's `_choose_duplicates` does: the device of the metadata's size
+/// first, then the one its device hint names, else the first scanned;
+/// the others are left out of the scan and warned about in LVM's words.
+#[test]
+fn test_duplicate_pvs_keep_the_right_size_then_the_hinted_name_then_the_first_seen() {
+    let dir = tmpdir("dups");
+    let sd = SystemDir::new(dir.join("sys"));
+    let a = make_pv(&dir, "a.img", 64);
+    let mut vg = new_vg(&scan(std::slice::from_ref(&a), false).pvs);
+    commit(&sd, &mut vg, "vgcreate vg0 a").unwrap();
+    let (b, c, d) = (dir.join("b.img"), dir.join("c.img"), dir.join("d.img"));
+    for copy in [&b, &c, &d] {
+        std::fs::copy(&a, copy).unwrap();
+    }
+    // c is a larger disk than the PV's metadata says.
+    std::fs::OpenOptions::new().write(true).open(&c).unwrap().set_len(128 << 20).unwrap();
+    let pv = vg.vg.pvs[0].id;
+
+    let s = scan(&[c.clone(), b.clone(), a.clone()], true);
+    assert_eq!(s.pvs.iter().map(|p| &p.path).collect::<Vec<_>>(), [&a]);
+    let [ds, bs, as_] = [&c, &b, &a].map(|p| p.display().to_string());
+    assert_eq!(
+        s.duplicate_warnings(),
+        [
+            format!("WARNING: Not using device {ds} for PV {pv}."),
+            format!("WARNING: Not using device {bs} for PV {pv}."),
+            format!("WARNING: PV {pv} prefers device {as_} because device name matches previous."),
+            format!("WARNING: PV {pv} prefers device {as_} because device name matches previous."),
+        ]
+    );
+    let s = scan(&[c.clone(), b.clone()], true);
+    assert_eq!(s.duplicates[0].used, b);
+    assert_eq!(s.duplicates[0].reason, "device size is correct");
+    let s = scan(&[d.clone(), b.clone()], true);
+    assert_eq!((s.duplicates[0].used.clone(), s.duplicates[0].unused.clone()), (d.clone(), b.clone()));
+    assert_eq!(s.duplicates[0].reason, "device was seen first");
+    assert!(scan(&[a, b, c, d], true).duplicates.len() == 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -178,6 +178,12 @@ pub struct Config {
     /// --use-policies` does with a failed raid image (`warn`, LVM's
     /// default, or `allocate`).
     pub raid_fault_policy_allocate: bool,
+    /// `tags/hosttags`: the host's name is one of its tags.
+    pub hosttags: bool,
+    /// `tags { TAG { host_list = [...] } }`: each tag section, in order,
+    /// with its host list (the tag is the host's when the list is absent
+    /// or names the host).
+    pub tag_sections: Vec<(String, Option<Vec<String>>)>,
 }
 
 /// `activation/mirror_image_fault_policy`.
@@ -206,11 +212,29 @@ impl Default for Config {
             activation_mode: crate::ops::raid::ActivationMode::Degraded,
             mirror_segtype_default: "raid1".into(),
             raid_fault_policy_allocate: false,
+            hosttags: false,
+            tag_sections: Vec::new(),
         }
     }
 }
 
 impl Config {
+    /// The host's tags, as LVM 2.03 sets them from lvm.conf's `tags`
+    /// section: its name with `hosttags = 1`, and each tag section whose
+    /// `host_list` is absent or names the host (a leading `@` dropped).
+    pub fn host_tags(&self, hostname: &str) -> Vec<String> {
+        let mut tags: Vec<String> = Vec::new();
+        if self.hosttags && !hostname.is_empty() {
+            tags.push(hostname.to_string());
+        }
+        for (tag, hosts) in &self.tag_sections {
+            if hosts.as_ref().is_none_or(|h| h.iter().any(|h| h == hostname)) && !tags.contains(tag) {
+                tags.push(tag.clone());
+            }
+        }
+        tags
+    }
+
     pub fn parse(text: &str) -> Result<Config, FormatError> {
         let mut c = Config::default();
         c.apply(text)?;
@@ -287,6 +311,30 @@ impl Config {
                 return Err(FormatError(format!("global/mirror_segtype_default: \"{t}\" is not raid1 or mirror")));
             }
             c.mirror_segtype_default = t.to_string();
+        }
+        if let Some(tags) = top.section("tags") {
+            if let Some(v) = tags.int("hosttags") {
+                c.hosttags = v != 0;
+            }
+            for item in tags {
+                let Item::Section(name, items) = item else { continue };
+                let hosts = match items.value("host_list") {
+                    None => None,
+                    Some(Value::Str(h)) => Some(vec![h.to_string()]),
+                    Some(Value::List(l)) => Some(
+                        l.iter()
+                            .map(|v| match v {
+                                Value::Str(h) => Ok(h.to_string()),
+                                _ => Err(FormatError(format!("Invalid hostname string for tag {name}"))),
+                            })
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    Some(_) => return Err(FormatError(format!("Invalid hostname string for tag {name}"))),
+                };
+                let tag = name.strip_prefix('@').unwrap_or(name).to_string();
+                c.tag_sections.retain(|(t, _)| t != &tag);
+                c.tag_sections.push((tag, hosts));
+            }
         }
         if let Some(b) = top.section("backup") {
             if let Some(v) = b.int("backup") {
@@ -558,6 +606,20 @@ mod tests {
         fs::write(sd.devices_file(), "garbage\n").unwrap();
         assert!(DevicesFile::load(&sd.devices_file()).is_err());
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// lvm.conf's `tags` as LVM's `_init_tags` reads them (oracle11 021-055).
+    #[test]
+    fn test_config_host_tags_are_the_host_name_and_the_tag_sections_for_this_host() {
+        let none = Config::parse("tags { hosttags = 0 }").unwrap();
+        assert!(none.host_tags("oraclehost").is_empty());
+        let c = Config::parse(
+            "tags {\n hosttags = 1\n mytag { }\n @other { host_list = [ \"otherhost\" ] }\n              mine { host_list = [ \"x\", \"oraclehost\" ] }\n}\n",
+        )
+        .unwrap();
+        assert_eq!(c.host_tags("oraclehost"), ["oraclehost", "mytag", "mine"]);
+        assert_eq!(c.host_tags("otherhost"), ["otherhost", "mytag", "other"]);
+        assert!(Config::parse("tags { t { host_list = [ 1 ] } }").is_err());
     }
 
     #[test]

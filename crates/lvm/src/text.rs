@@ -102,7 +102,8 @@ impl<'a> Lexer<'a> {
     fn ident(&mut self) -> Result<&'a str, FormatError> {
         self.skip();
         let start = self.pos;
-        while self.s.get(self.pos).is_some_and(|&c| c.is_ascii_alphanumeric() || b"_.+-".contains(&c)) {
+        // `@` for lvm.conf's tag sections (`tags { @tag { ... } }`).
+        while self.s.get(self.pos).is_some_and(|&c| c.is_ascii_alphanumeric() || b"_.+-@".contains(&c)) {
             self.pos += 1;
         }
         if start == self.pos {

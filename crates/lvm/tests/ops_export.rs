@@ -9,6 +9,7 @@ mod common;
 
 use common::Setup;
 use ulvm_lvm::ops::activation::autoactivate;
+use ulvm_lvm::ops::backup::vgck;
 use ulvm_lvm::ops::change::{lvchange, LvChange};
 use ulvm_lvm::ops::export::{is_exported, vgexport, vgimport};
 use ulvm_lvm::ops::tags::TagEdit;
@@ -64,4 +65,22 @@ fn test_tags_land_in_the_metadata_in_the_order_added() {
     let vg = s.vg("vg0", true).unwrap();
     assert_eq!(vg.vg.tags, ["zz", "aa"]);
     assert_eq!(vg.vg.lv("base").unwrap().tags, ["a"]);
+}
+
+#[test]
+fn test_vgck_refuses_an_exported_vg_by_name_and_passes_it_over_unnamed() {
+    let t = Setup::with_base("export-vgck");
+    let mut s = t.session(false);
+    vgchange_activate(&mut s, "vg0", false).unwrap();
+    vgexport(&mut s, "vg0").unwrap();
+    t.lines.take();
+    // LVM 2.03.16 (oracle10 150): `vgck vg1` of an exported vg1.
+    assert_eq!(vgck(&mut s, &["vg0".into()], false).unwrap(), 5);
+    assert_eq!(vgck(&mut s, &["vg0".into()], true).unwrap(), 5);
+    let (out, err) = t.lines.take();
+    assert!(out.is_empty());
+    assert_eq!(err, ["Volume group vg0 is exported", "Volume group vg0 is exported"]);
+    // Without a name (checked with real LVM on loop devices): nothing.
+    assert_eq!(vgck(&mut s, &[], false).unwrap(), 0);
+    assert_eq!(t.lines.take(), (vec![], vec![]));
 }

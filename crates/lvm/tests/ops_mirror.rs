@@ -39,6 +39,7 @@ fn create(name: &str, size_mib: u64, mirrors: usize, log: LogType) -> MirrorCrea
         region_size: None,
         pvs: vec![],
         activate: true,
+        tags: vec![],
     }
 }
 

@@ -22,7 +22,7 @@ use ulvm_lvm::ops::create::{lvcreate, LvCreate};
 use ulvm_lvm::ops::pv::{pvchange_allocatable, pvcreate, pvresize};
 use ulvm_lvm::ops::split::{vgmerge, vgsplit};
 use ulvm_lvm::ops::vg::{vgchange_activate, vgcreate, vgextend, vgremove, vgrename, VgCreate};
-use ulvm_lvm::ops::Session;
+use ulvm_lvm::ops::{ReadScope, Session};
 use ulvm_lvm::text::Tree;
 use ulvm_lvm::{ExtentSize, Extents, LvmError};
 
@@ -638,6 +638,7 @@ fn clone_of_10m() -> CloneCreate {
         size: None,
         region_size: DEFAULT_REGION_SIZE,
         pvs: vec![],
+        tags: vec![],
     }
 }
 
@@ -956,4 +957,57 @@ fn test_vgsplit_into_an_existing_vg_and_by_lv_name() {
     let e = vgsplit_what(&mut s, "vg2", "vg4", &SplitWhat::Lv("nosuch".into()), NewVg::default()).unwrap_err();
     assert_eq!(e.to_string(), "Logical volume nosuch not in volume group vg2");
     assert_eq!(vgck(&mut s, &[], false).unwrap(), 0);
+}
+
+/// `lvcreate --type clone --addtag`: the clone LV carries the tags, its
+/// `_clonemeta` none (as LVM tags only the LV it creates).
+#[test]
+fn test_lvcreate_clone_addtag_tags_the_clone_lv_alone() {
+    let t = Setup::with_base("more-clone-addtag");
+    let mut s = t.session(false);
+    let c = CloneCreate { tags: vec!["ct".into(), "a".into()], ..clone_of_10m() };
+    lvcreate_clone(&mut s, &c, &|_| 3).unwrap();
+    let vg = s.vg("vg0", true).unwrap();
+    assert_eq!(vg.vg.lv("cl").unwrap().tags, ["ct", "a"]);
+    assert!(vg.vg.lv("cl_clonemeta").unwrap().tags.is_empty());
+}
+
+/// Issue 15 (oracle11 010-017): metadata that disagrees in vg0 is warned
+/// about by the scans of commands that read vg0 (named, through one of
+/// its PVs, or every VG), not by those that read vg1 alone.
+#[test]
+fn test_disagreeing_metadata_is_warned_about_only_in_the_vgs_read() {
+    let mut t = Setup::with_base("more-scope");
+    let c = t.add_device("c.img");
+    let mut s = t.session(false);
+    vgcreate(&mut s, &VgCreate::new("vg1", vec![c.clone()])).unwrap();
+    let pv1 = t.pvs[1].clone();
+    let mut saved = vec![0u8; 1 << 20];
+    std::fs::File::open(&pv1).unwrap().read_exact_at(&mut saved, 0).unwrap();
+    let mut vg = s.vg("vg0", false).unwrap();
+    s.commit(&mut vg).unwrap();
+    std::fs::OpenOptions::new().write(true).open(&pv1).unwrap().write_all_at(&saved, 0).unwrap();
+    t.lines.take();
+    let warned = |t: &Setup| t.lines.take().1.iter().any(|l| l == "WARNING: Inconsistent metadata found for VG vg0.");
+    let scoped = |scope: Option<ReadScope>| {
+        let mut s = t.session(false);
+        s.set_scope(scope);
+        s
+    };
+
+    let mut s = scoped(Some(ReadScope { vgs: vec!["vg1".into()], devices: vec![] }));
+    s.scan(true).unwrap();
+    s.vg("vg1", true).unwrap();
+    assert!(!warned(&t), "vg1 alone is read");
+    s.vg("vg0", true).unwrap();
+    assert!(warned(&t), "a read of vg0 says it");
+
+    scoped(Some(ReadScope { vgs: vec![], devices: vec![c.clone()] })).scan(true).unwrap();
+    assert!(!warned(&t), "vg1's PV alone is read");
+    scoped(Some(ReadScope { vgs: vec![], devices: vec![pv1.clone()] })).scan(true).unwrap();
+    assert!(warned(&t), "vg0's outdated PV is read");
+    scoped(Some(ReadScope { vgs: vec!["vg0".into()], devices: vec![] })).scan(true).unwrap();
+    assert!(warned(&t));
+    scoped(None).scan(true).unwrap();
+    assert!(warned(&t), "every VG is read");
 }

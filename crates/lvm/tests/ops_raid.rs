@@ -42,6 +42,7 @@ fn create(name: &str, size_mib: u64, mirrors: usize) -> RaidCreate {
         region_size: None,
         pvs: vec![],
         activate: true,
+        tags: vec![],
     }
 }
 
@@ -313,6 +314,7 @@ fn test_lvconvert_type_raid1_of_a_mirror_renames_images_and_adds_rmetas() {
         region_size: None,
         pvs: vec![],
         activate: false,
+        tags: vec![],
     };
     mirror::lvcreate_mirror(&mut s, &mc).unwrap();
     let c = RaidConvert { vg: "vg0".into(), lv: "m".into(), mirrors: None, ..Default::default() };
@@ -456,4 +458,41 @@ fn test_lvconvert_repair_around_a_missing_pv_commits_it_as_missing() {
     assert!(table(&t, "vg0-r").ends_with("vg0-r_rmeta_0 vg0-r_rimage_0 vg0-r_rmeta_1 vg0-r_rimage_1"));
     t.host.world().status.insert("vg0-r".into(), status("AA", 16384, 16384, SyncAction::Idle, 0));
     assert_eq!(attrs(&t, &["r", "r_rimage_1"]), ["rwi-a-r---", "iwi-a-r---"]);
+}
+
+/// LVM 2.03.16 (oracle11 004-006): `lvcreate --addtag` tags a raid1 LV
+/// and its rmeta sub-LVs, and a mirror LV alone (none of its images, nor
+/// its log).
+#[test]
+fn test_lvcreate_addtag_tags_a_raid1_with_its_rmetas_and_a_mirror_alone() {
+    let t = setup("raid-mirror-addtag");
+    let mut s = t.session(false);
+    let tags = vec!["rt1".to_string(), "rt2".to_string()];
+    raid::lvcreate_raid(&mut s, &RaidCreate { tags: tags.clone(), activate: false, ..create("r1", 8, 1) }).unwrap();
+    let mc = MirrorCreate { tags: vec!["mt".into()], activate: false, ..mirror_create("m1") };
+    mirror::lvcreate_mirror(&mut s, &mc).unwrap();
+    let vg = s.vg("vg0", true).unwrap();
+    let tags_of = |n: &str| vg.vg.lv(n).unwrap().tags.clone();
+    for lv in ["r1", "r1_rmeta_0", "r1_rmeta_1"] {
+        assert_eq!(tags_of(lv), tags, "{lv}");
+    }
+    for lv in ["r1_rimage_0", "r1_rimage_1", "m1_mimage_0", "m1_mimage_1", "m1_mlog"] {
+        assert!(tags_of(lv).is_empty(), "{lv}: {:?}", tags_of(lv));
+    }
+    assert_eq!(tags_of("m1"), ["mt"]);
+}
+
+fn mirror_create(name: &str) -> MirrorCreate {
+    MirrorCreate {
+        vg: "vg0".into(),
+        name: Some(name.into()),
+        size: mib(8),
+        mirrors: 1,
+        log: LogType::Disk,
+        nosync: false,
+        region_size: None,
+        pvs: vec![],
+        activate: true,
+        tags: vec![],
+    }
 }

@@ -58,6 +58,7 @@ pub fn lvcreate_clone(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         size,
         region_size: region,
         pvs: super::device_args(&a.pos[1..])?,
+        tags: super::tag_edit(a)?.add,
     };
     let name = clone::lvcreate_clone(&mut ctx.s, &c, &|regions| {
         ulvm_dm::clone::metadata::Metadata::blocks_needed(regions, ulvm_dm::clone::format::ENTRIES_PER_BITMAP)

@@ -133,6 +133,17 @@ pub fn vgdisplay(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         let es = v.extent_size;
         let total: Extents = v.pvs.iter().map(|p| p.pe_count).sum();
         let free: Extents = view.free().values().copied().sum();
+        if a.has("short") {
+            // LVM's vgdisplay_short: `"vg1" 60.00 MiB [0         used / 60.00 MiB free]`.
+            outln!(
+                out,
+                "  \"{name}\" {:<9} [{:<9} used / {} free]",
+                size_long(es.to_sectors(total)),
+                size_long(es.to_sectors(total - free)),
+                size_long(es.to_sectors(free))
+            );
+            continue;
+        }
         let mut open = 0;
         for l in v.user_lvs() {
             if live(&mut ctx.s, &devs, &view, l).dev.is_some_and(|d| d.open_count > 0) {

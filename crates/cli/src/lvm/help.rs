@@ -277,8 +277,9 @@ const HELP: &[(&str, &str, &str)] = &[
     (
         "vgdisplay",
         "Show volume groups' attributes, one block each",
-        "  With -v, also the VG's LVs and PVs.
+        "  With -v, also the VG's LVs and PVs; with -s, one line each.
   vgdisplay
+    [ -s|--short ]
     [ COMMON_OPTIONS ]
     [ VG ... ]
 ",

@@ -45,11 +45,6 @@ pub(super) fn pow2_size(a: &Args, opt: &str, default: Sectors, min: Sectors, max
 
 pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let snapshot = a.has("snapshot") || a.get("type") == Some("snapshot");
-    let layered = matches!(a.get("type"), Some("clone" | "mirror" | "raid1"))
-        || (a.get("mirrors").is_some_and(|m| m != "0") && a.get("type").is_none());
-    if layered && a.has("addtag") {
-        return usage("--addtag is not supported by ulvm with mirror, raid1 or clone LVs yet (use lvchange --addtag).");
-    }
     if let Some(t) = a.get("type") {
         if t == "clone" {
             return super::clone::lvcreate_clone(ctx, a);

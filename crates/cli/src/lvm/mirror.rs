@@ -73,6 +73,7 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         region_size,
         pvs: super::device_args(&a.pos[1..])?,
         activate,
+        tags: super::tag_edit(a)?.add,
     };
     mirror::lvcreate_mirror(&mut ctx.s, &c)?;
     Ok(0)

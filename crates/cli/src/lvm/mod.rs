@@ -24,7 +24,7 @@ use anyhow::{anyhow, bail, Result};
 use args::{Args, Opt};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use ulvm_lvm::ops::{Confirm, Report, Session};
+use ulvm_lvm::ops::{Confirm, ReadScope, Report, Session};
 use ulvm_lvm::system::SystemDir;
 use ulvm_lvm::units::Units;
 
@@ -324,6 +324,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("noudevsync", None),
     ];
     const LVDISPLAY: &[Opt] = &[flag("maps", Some('m')), flag("all", Some('a'))];
+    const VGDISPLAY: &[Opt] = &[flag("short", Some('s'))];
     const LVREMOVE: &[Opt] = &[value("select", Some('S'))];
     const NONE: &[Opt] = &[];
     const LVMDISKSCAN: &[Opt] = &[flag("lvmpartition", Some('l'))];
@@ -361,6 +362,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         "pvmove" => PVMOVE,
         "pvdisplay" => PVDISPLAY,
         "lvdisplay" => LVDISPLAY,
+        "vgdisplay" => VGDISPLAY,
         "pvscan" => PVSCAN,
         "vgexport" | "vgimport" => VGEXPORT,
         "vgmknodes" => VGMKNODES,
@@ -474,6 +476,7 @@ impl Ctx {
                     ulvm_lvm::ops::raid::ActivationMode::parse(m).map_err(|e| Usage(e.to_string()))?;
                     config.push(format!("activation/activation_mode=\"{m}\""));
                 }
+                s.set_scope(read_scope(cmd, a));
                 if !config.is_empty() {
                     let text = config.join("\n");
                     let mut check = ulvm_lvm::system::Config::default();
@@ -493,6 +496,35 @@ impl Ctx {
     /// `--run-dir`, if given.
     pub fn run_dir(&self) -> Option<&Path> {
         self.run_dir.as_deref()
+    }
+}
+
+/// The VGs a command reads, from its arguments, as LVM 2.03 reads them
+/// (see [`ReadScope`]): a VG-or-LV command reads the VGs it names, `pvs`
+/// and `pvdisplay` the VGs of the PVs they name; without names, or with
+/// an `@tag` or `-S`, every VG (`None`).
+fn read_scope(cmd: &str, a: &Args) -> Option<ReadScope> {
+    if a.pos.is_empty() || a.has("select") || a.pos.iter().any(|p| p.starts_with('@')) {
+        return None;
+    }
+    match cmd {
+        "pvs" | "pvdisplay" => Some(ReadScope { devices: a.pos.iter().map(PathBuf::from).collect(), vgs: vec![] }),
+        "vgs" | "lvs" | "vgdisplay" | "lvdisplay" | "vgchange" | "lvchange" | "lvremove" | "vgck" | "vgcfgbackup"
+        | "vgexport" | "vgimport" | "vgremove" | "vgmknodes" | "lvextend" | "lvreduce" | "lvresize" | "lvrename"
+        | "lvconvert" | "lvcreate" | "vgextend" | "vgreduce" | "vgrename" | "vgsplit" | "vgmerge" => Some(ReadScope {
+            // VG, VG/LV or /dev/VG/LV; a PV's path names no VG here.
+            vgs: a
+                .pos
+                .iter()
+                .filter_map(|p| {
+                    let p = p.strip_prefix("/dev/").unwrap_or(p);
+                    let vg = p.split('/').next().unwrap_or("");
+                    (!vg.is_empty()).then(|| vg.to_string())
+                })
+                .collect(),
+            devices: vec![],
+        }),
+        _ => None,
     }
 }
 

@@ -54,6 +54,7 @@ pub fn lvcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         region_size,
         pvs: super::device_args(&a.pos[1..])?,
         activate,
+        tags: super::tag_edit(a)?.add,
     };
     raid::lvcreate_raid(&mut ctx.s, &c)?;
     Ok(0)

@@ -8,9 +8,12 @@
 //! name. LVs left out are left out silently, as LVM does.
 //!
 //! Volume lists name `VG` (every LV of it), `VG/LV`, or `@TAG` (an LV
-//! carrying the tag, or every LV of a VG carrying it); `@*` matches a tag
-//! that is one of the host's tags, and ulvm's host has none (LVM's
-//! `tags/hosttags` is not read), so it matches nothing. A clone LV carries
+//! carrying the tag, or every LV of a VG carrying it); `@*` matches an LV
+//! or VG carrying one of the host's tags (lvm.conf's `tags`: the host's
+//! name with `hosttags = 1`, and tag sections; [`Config::host_tags`]).
+//! Without `activation/volume_list`, a host with tags activates only LVs
+//! that carry one or whose VG does; a host without tags, every LV. A
+//! clone LV carries
 //! `ACTIVATION_SKIP` for real LVM's sake (it must not activate a
 //! half-copied LV it cannot hydrate); ulvm knows the clone, so the flag
 //! does not stop ulvm from activating it.
@@ -56,23 +59,43 @@ pub enum Skip {
     NotInAutoActivationList,
     /// An LV `activation/volume_list` does not name.
     NotInVolumeList,
+    /// No `activation/volume_list`, and the host has tags that neither the
+    /// LV nor its VG carries.
+    NoHostTag,
     /// The LV has the activation-skip flag and `-K` was not given.
     ActivationSkip,
 }
 
-/// The volume lists of lvm.conf (and `--config`).
+/// The volume lists of lvm.conf (and `--config`) and the host's tags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     pub volume_list: Option<Vec<String>>,
     pub auto_activation_volume_list: Option<Vec<String>>,
+    pub host_tags: Vec<String>,
 }
 
 impl Filter {
+    /// The volume lists of `c`, with no host tags.
     pub fn from_config(c: &Config) -> Filter {
         Filter {
             volume_list: c.volume_list.clone(),
             auto_activation_volume_list: c.auto_activation_volume_list.clone(),
+            host_tags: Vec::new(),
         }
+    }
+
+    /// The session's filter: its volume lists (lvm.conf with `--config`)
+    /// and the host's tags from lvm.conf alone (LVM sets them before it
+    /// applies `--config`: a `tags` section there changes nothing,
+    /// oracle11 025-046).
+    pub fn of_session(s: &Session) -> Result<Filter, LvmError> {
+        let host_tags = s.sd.config()?.host_tags(&crate::disk::hostname());
+        Ok(Filter { host_tags, ..Filter::from_config(&s.config()?) })
+    }
+
+    /// Whether an LV or its VG carries one of the host's tags.
+    fn host_tagged(&self, vg: &VolumeGroup, lv: &LogicalVolume) -> bool {
+        self.host_tags.iter().any(|h| lv.tags.contains(h) || vg.tags.contains(h))
     }
 
     /// Whether `a` may take the VG at all.
@@ -89,17 +112,17 @@ impl Filter {
         if lv.activation_skip() && !a.ignore_skip && lv.clone_ref().is_none() {
             return Err(Skip::ActivationSkip);
         }
-        if let Some(list) = &self.volume_list {
-            if !list_names(list, vg, lv) {
-                return Err(Skip::NotInVolumeList);
-            }
+        match &self.volume_list {
+            Some(list) if !list_names(list, vg, lv, &self.host_tags) => return Err(Skip::NotInVolumeList),
+            None if !self.host_tags.is_empty() && !self.host_tagged(vg, lv) => return Err(Skip::NoHostTag),
+            _ => {}
         }
         if a.mode == Mode::Auto {
             if !lv.autoactivation() {
                 return Err(Skip::AutoactivationOff);
             }
             if let Some(list) = &self.auto_activation_volume_list {
-                if !list_names(list, vg, lv) {
+                if !list_names(list, vg, lv, &self.host_tags) {
                     return Err(Skip::NotInAutoActivationList);
                 }
             }
@@ -109,12 +132,13 @@ impl Filter {
 }
 
 /// Whether a volume list names `lv` of `vg`: an entry `vg`, `vg/lv`, or
-/// `@tag` with the tag on the LV or the VG (`@*`, the host's tags: none).
-pub fn list_names(list: &[String], vg: &VolumeGroup, lv: &LogicalVolume) -> bool {
+/// `@tag` with the tag on the LV or the VG (`@*`: any of `host_tags`).
+pub fn list_names(list: &[String], vg: &VolumeGroup, lv: &LogicalVolume, host_tags: &[String]) -> bool {
+    let tagged = |tag: &str| lv.tags.iter().any(|t| t == tag) || vg.tags.iter().any(|t| t == tag);
     list.iter().any(|e| {
         let e = e.trim();
         if let Some(tag) = e.strip_prefix('@') {
-            return tag != "*" && (lv.tags.iter().any(|t| t == tag) || vg.tags.iter().any(|t| t == tag));
+            return if tag == "*" { host_tags.iter().any(|h| tagged(h)) } else { tagged(tag) };
         }
         match e.split_once('/') {
             Some((v, l)) => v == vg.name && l == lv.name,
@@ -155,9 +179,10 @@ pub struct VgActivation {
 /// make the status 5, as LVM's.
 pub fn activate_vg(s: &mut Session, name: &str, a: Activation) -> Result<VgActivation, LvmError> {
     let config = s.config()?;
-    let filter = Filter::from_config(&config);
+    let filter = Filter::of_session(s)?;
     let _l = s.lock_vg(name)?;
     let vg = s.vg(name, true)?;
+    s.check_no_duplicates_to_activate(&vg.vg)?;
     if let Err(why) = filter.vg(&vg.vg, a) {
         let skipped = tops(&vg).iter().map(|l| (l.name.clone(), why)).collect();
         return Ok(VgActivation { vg, status: 0, activated: Vec::new(), skipped });
@@ -284,7 +309,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn test_volume_list_tags_match_the_lv_or_its_vg_and_star_matches_nothing() {
+    fn test_volume_list_tags_match_the_lv_or_its_vg_and_star_a_host_tag() {
         let mut vg = VolumeGroup::from_tree(
             &crate::text::Tree::parse(include_str!("../../tests/fixtures/oracle10/vg0.vgbackup")).unwrap(),
         )
@@ -292,13 +317,42 @@ mod tests {
         let lv1 = vg.lv("lv1").unwrap().clone();
         let lv2 = vg.lv("lv2").unwrap().clone();
         let list = |e: &[&str]| e.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let none: &[String] = &[];
         // As oracle10 050-070: lv2 carries lvt2, the VG vgt2, lv1 neither.
-        assert!(list_names(&list(&["@lvt2"]), &vg, &lv2));
-        assert!(!list_names(&list(&["@lvt2"]), &vg, &lv1));
-        assert!(list_names(&list(&["@vgt2"]), &vg, &lv1), "a VG's tag takes its LVs");
-        assert!(!list_names(&list(&["@*"]), &vg, &lv1), "no host tags");
-        assert!(list_names(&list(&["vg0/lv1"]), &vg, &lv1) && !list_names(&list(&["vg0/lv1"]), &vg, &lv2));
+        assert!(list_names(&list(&["@lvt2"]), &vg, &lv2, none));
+        assert!(!list_names(&list(&["@lvt2"]), &vg, &lv1, none));
+        assert!(list_names(&list(&["@vgt2"]), &vg, &lv1, none), "a VG's tag takes its LVs");
+        assert!(!list_names(&list(&["@*"]), &vg, &lv1, none), "no host tags");
+        assert!(list_names(&list(&["vg0/lv1"]), &vg, &lv1, none) && !list_names(&list(&["vg0/lv1"]), &vg, &lv2, none));
+        // `@*`: a host tag on the LV, or on its VG.
+        assert!(list_names(&list(&["@*"]), &vg, &lv2, &list(&["lvt2"])));
+        assert!(!list_names(&list(&["@*"]), &vg, &lv1, &list(&["lvt2"])));
+        assert!(list_names(&list(&["@*"]), &vg, &lv1, &list(&["other", "vgt2"])));
         vg.tags.clear();
-        assert!(!list_names(&list(&["@vgt2"]), &vg, &lv1));
+        assert!(!list_names(&list(&["@vgt2"]), &vg, &lv1, none));
+        assert!(!list_names(&list(&["@*"]), &vg, &lv1, &list(&["vgt2"])));
+    }
+
+    /// oracle11 048-053: with host tags and no volume_list, only LVs that
+    /// carry one (or whose VG does) activate; without host tags, all.
+    #[test]
+    fn test_host_tags_without_a_volume_list_take_only_host_tagged_lvs() {
+        let mut vg = VolumeGroup::from_tree(
+            &crate::text::Tree::parse(include_str!("../../tests/fixtures/oracle10/vg0.vgbackup")).unwrap(),
+        )
+        .unwrap();
+        let lv1 = vg.lv("lv1").unwrap().clone();
+        let lv2 = vg.lv("lv2").unwrap().clone();
+        let mut f = Filter::default();
+        assert!(f.lv(&vg, &lv1, Activation::YES).is_ok(), "no host tags: every LV");
+        f.host_tags = vec!["lvt2".into()];
+        assert_eq!(f.lv(&vg, &lv1, Activation::YES), Err(Skip::NoHostTag));
+        assert!(f.lv(&vg, &lv2, Activation::YES).is_ok());
+        f.host_tags = vec!["vgt2".into()];
+        assert!(f.lv(&vg, &lv1, Activation::YES).is_ok(), "the VG carries it");
+        vg.tags.clear();
+        assert_eq!(f.lv(&vg, &lv1, Activation::AUTO), Err(Skip::NoHostTag));
+        f.volume_list = Some(vec!["vg0/lv1".into()]);
+        assert!(f.lv(&vg, &lv1, Activation::YES).is_ok(), "a volume_list decides alone");
     }
 }

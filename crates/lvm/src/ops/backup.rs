@@ -1,6 +1,7 @@
 //! `vgck`, `vgcfgbackup`, `vgcfgrestore`: the metadata checked, written to
 //! backup files, and put back from one.
 
+use super::export::{check_not_exported, is_exported};
 use super::vg::active_lvs;
 use super::{check_local, local_names, shared_refusal, Session};
 use crate::disk::{self, Vg};
@@ -18,11 +19,18 @@ use std::sync::Arc;
 /// disagree between PVs are warned about by the scan, as LVM's VG read
 /// warns, and are no failure: LVM exits 0. `update` (`--updatemetadata`)
 /// writes the VG again (repairing older copies) and wipes the metadata of
-/// outdated PVs, as LVM does.
+/// outdated PVs, as LVM does. An exported VG is refused when named
+/// (`Volume group vg1 is exported`, status 5) and passed over otherwise.
 pub fn vgck(s: &mut Session, names: &[String], update: bool) -> Result<i32, LvmError> {
     let _g = if update { Some(s.lock_global()?) } else { None };
     let (scan, vgs) = s.scan_quiet(!update)?;
-    let names: Vec<String> = if names.is_empty() { local_names(&vgs) } else { names.to_vec() };
+    // Without names an exported VG is passed over silently; a named one
+    // is refused (LVM's status 5), as LVM 2.03 does.
+    let names: Vec<String> = if names.is_empty() {
+        local_names(&vgs).into_iter().filter(|n| !vgs.get(n).is_some_and(|v| is_exported(&v.vg))).collect()
+    } else {
+        names.to_vec()
+    };
     s.say_disagreements(&scan, &vgs, Some(&names));
     let mut status = 0;
     for (p, why) in &scan.problems {
@@ -37,6 +45,11 @@ pub fn vgck(s: &mut Session, names: &[String], update: bool) -> Result<i32, LvmE
         };
         if let Some(msg) = shared_refusal(vg) {
             s.warn(msg);
+            status = 5;
+            continue;
+        }
+        if let Err(e) = check_not_exported(&vg.vg) {
+            s.warn(e.to_string());
             status = 5;
             continue;
         }

@@ -189,7 +189,7 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
         }
     }
     if let Some(on) = c.activate {
-        let filter = Filter::from_config(&s.config()?);
+        let filter = Filter::of_session(s)?;
         for n in &names {
             if let Some(snap) = vg.vg.snapshot_of_cow(n) {
                 let q = format!(
@@ -202,6 +202,9 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
             }
         }
         let mode = s.config()?.activation_mode;
+        if on {
+            s.check_no_duplicates_to_activate(&vg.vg)?;
+        }
         s.host()?;
         for n in &names {
             if on {

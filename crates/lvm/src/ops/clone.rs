@@ -42,6 +42,9 @@ pub struct CloneCreate {
     pub size: Option<SizeSpec>,
     pub region_size: Sectors,
     pub pvs: Vec<PathBuf>,
+    /// `--addtag`: on the clone LV only (not its `_clonemeta`), as LVM
+    /// tags the LV it creates.
+    pub tags: Vec<String>,
 }
 
 /// Creates and activates the clone LV; its name. `metadata_blocks` says
@@ -123,6 +126,7 @@ pub fn lvcreate_clone(
         Ok(lv)
     };
     let mut dest = new_lv(&name, true)?;
+    super::tags::TagEdit { add: c.tags.clone(), del: vec![] }.apply(&mut dest.tags);
     alloc::append_segments(&mut dest, alloc::segments_from(&dest_areas, Extents(0), Sectors(128)));
     dest.set_clone(&CloneRef { source: c.source.clone(), metadata_lv: meta_name.clone(), region_size: c.region_size });
     vg.vg_mut().lvs.push(dest);

@@ -81,6 +81,9 @@ pub struct MirrorCreate {
     pub pvs: Vec<PathBuf>,
     /// `-a n` leaves it inactive.
     pub activate: bool,
+    /// `--addtag`: on the mirror LV only (LVM 2.03 tags none of its
+    /// images nor its log).
+    pub tags: Vec<String>,
 }
 
 /// LVM's region size for a mirror of `extents`: at most the largest
@@ -283,6 +286,7 @@ pub fn lvcreate_mirror(s: &mut Session, c: &MirrorCreate) -> Result<String, LvmE
         s.host()?;
     }
     let mut top = new_lv(&name, true, &[])?;
+    super::tags::TagEdit { add: c.tags.clone(), del: vec![] }.apply(&mut top.tags);
     if c.nosync {
         top.set_status(NOTSYNCED, true);
     }

@@ -39,6 +39,7 @@ pub mod vg;
 
 use crate::activate::DmHost;
 use crate::disk::{self, Scan, Vg};
+use crate::model::VolumeGroup;
 use crate::system::{DevicesFile, Lock, SystemDir};
 use crate::{HostError, LvmError};
 use std::collections::BTreeMap;
@@ -116,6 +117,34 @@ pub struct Session {
     /// Warnings about disagreeing metadata already given: a command that
     /// reads a VG twice says them once, as LVM's one read does.
     said: std::collections::BTreeSet<String>,
+    /// What the command reads, for the warnings of its scans (none: all).
+    scope: Option<ReadScope>,
+    /// The devices the last scan left out as duplicates of others.
+    duplicates: Vec<disk::Duplicate>,
+}
+
+/// The VGs a command processes, as LVM 2.03 reads them: named VGs (and
+/// the VGs of named LVs), or the VGs on named PVs. LVM warns about
+/// metadata that disagrees only in the VGs it reads; a command with no
+/// names (or with `@tag` or `-S`) reads them all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadScope {
+    pub vgs: Vec<String>,
+    pub devices: Vec<PathBuf>,
+}
+
+impl ReadScope {
+    /// The names of the VGs in `vgs` this scope reads.
+    pub fn names(&self, vgs: &BTreeMap<String, Vg>) -> Vec<String> {
+        vgs.values()
+            .filter(|v| {
+                self.vgs.contains(&v.vg.name)
+                    || v.disks.values().any(|d| self.devices.contains(&d.path))
+                    || v.stale.iter().any(|p| self.devices.contains(p))
+            })
+            .map(|v| v.vg.name.clone())
+            .collect()
+    }
 }
 
 impl Session {
@@ -139,6 +168,8 @@ impl Session {
             config_override: None,
             opener: None,
             said: Default::default(),
+            scope: None,
+            duplicates: Vec::new(),
         }
     }
 
@@ -227,13 +258,21 @@ impl Session {
         Ok(())
     }
 
+    /// Limits the warnings of [`Session::scan`] about disagreeing
+    /// metadata to the VGs the command reads (`None`: all).
+    pub fn set_scope(&mut self, scope: Option<ReadScope>) {
+        self.scope = scope;
+    }
+
     /// Every PV and VG on the session's devices; unreadable devices are
-    /// warned about.
+    /// warned about, and so is metadata that disagrees in the VGs of the
+    /// session's [`ReadScope`].
     pub fn scan(&mut self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>), LvmError> {
         let s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
         self.say_scan_problems(&s);
         let vgs = disk::assemble(&s);
-        self.say_disagreements(&s, &vgs, None);
+        let only = self.scope.as_ref().map(|sc| sc.names(&vgs));
+        self.say_disagreements(&s, &vgs, only.as_deref());
         Ok((s, vgs))
     }
 
@@ -260,6 +299,30 @@ impl Session {
                 }
             }
         }
+        let lines = s.duplicate_warnings();
+        if !lines.is_empty() && self.said.insert(lines.join("\n")) {
+            for line in &lines {
+                self.report.warn(line);
+            }
+        }
+        self.duplicates = s.duplicates.clone();
+    }
+
+    /// Whether a PV of `vg` appeared on several devices in the last scan.
+    pub fn has_duplicate_pvs(&self, vg: &VolumeGroup) -> bool {
+        vg.pvs.iter().any(|p| self.duplicates.iter().any(|d| d.pv == p.id))
+    }
+
+    /// LVM's refusal to activate LVs of a VG whose PVs appear on several
+    /// devices.
+    pub fn check_no_duplicates_to_activate(&self, vg: &VolumeGroup) -> Result<(), LvmError> {
+        if self.has_duplicate_pvs(vg) {
+            return Err(LvmError::Refused(format!(
+                "Cannot activate LVs in VG {} while PVs appear on duplicate devices.",
+                vg.name
+            )));
+        }
+        Ok(())
     }
 
     /// LVM's warnings about the VGs (all, or those in `only`) whose
@@ -281,7 +344,9 @@ impl Session {
     /// One VG by name (`Volume group "X" not found` otherwise; a shared VG
     /// is refused, see [`shared_refusal`]).
     pub fn vg(&mut self, name: &str, read_only: bool) -> Result<Vg, LvmError> {
-        let (_, mut vgs) = self.scan(read_only)?;
+        // LVM reads this VG alone: its warnings are this VG's.
+        let (scan, mut vgs) = self.scan_quiet(read_only)?;
+        self.say_disagreements(&scan, &vgs, Some(&[name.to_string()]));
         match vgs.remove(name) {
             Some(v) => {
                 check_local(&v)?;
@@ -306,6 +371,12 @@ impl Session {
 
     /// Writes a new version of the VG to its PVs, with backup and archive.
     pub fn commit(&mut self, vg: &mut Vg) -> Result<(), LvmError> {
+        if self.has_duplicate_pvs(&vg.vg) {
+            return Err(LvmError::Refused(format!(
+                "Cannot update volume group {} with duplicate PV devices.",
+                vg.vg.name
+            )));
+        }
         self.say_repairs(vg);
         Ok(disk::commit(&self.sd, vg, &self.cmdline)?)
     }

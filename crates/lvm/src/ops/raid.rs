@@ -183,6 +183,9 @@ pub struct RaidCreate {
     pub pvs: Vec<PathBuf>,
     /// `-a n` leaves it inactive.
     pub activate: bool,
+    /// `--addtag`: on the LV and, as LVM 2.03 does, on its rmeta sub-LVs
+    /// (not its rimage ones).
+    pub tags: Vec<String>,
 }
 
 /// The refusal for too many raid1 images.
@@ -231,6 +234,8 @@ pub fn lvcreate_raid(s: &mut Session, c: &RaidCreate) -> Result<String, LvmError
     if c.nosync {
         top.set_status(NOTSYNCED, true);
     }
+    let tag = super::tags::TagEdit { add: c.tags.clone(), del: vec![] };
+    tag.apply(&mut top.tags);
     top.segments.push(Segment {
         start_extent: Extents(0),
         extent_count: extents,
@@ -250,7 +255,8 @@ pub fn lvcreate_raid(s: &mut Session, c: &RaidCreate) -> Result<String, LvmError
     });
     let mut subs = Vec::new();
     for (k, leg) in placed.iter().enumerate() {
-        let (d, m) = slot_lvs(&name, k, leg)?;
+        let (d, mut m) = slot_lvs(&name, k, leg)?;
+        tag.apply(&mut m.tags);
         subs.push(d);
         subs.push(m);
     }
