@@ -198,12 +198,7 @@ impl Replay<'_> {
     /// The fixture's stdout, stderr and exit status against ulvm's, with
     /// `edit` applied to the stdout lines and `edit_err` to each stderr
     /// line of both.
-    fn check_all(
-        &mut self,
-        n: &str,
-        edit: impl Fn(Vec<String>) -> Vec<String>,
-        edit_err: impl Fn(&str) -> String,
-    ) {
+    fn check_all(&mut self, n: &str, edit: impl Fn(Vec<String>) -> Vec<String>, edit_err: impl Fn(&str) -> String) {
         let (argv, want, want_err, want_rc) = fixture(self.session, n);
         let got = self.ulvm(&argv);
         self.checked += 1;

@@ -20,6 +20,7 @@
 
 pub mod activate;
 pub mod alloc;
+pub mod calendar;
 pub mod crc;
 pub mod disk;
 pub mod error;

@@ -22,6 +22,7 @@
 //! `unknown` are LVM's reserved "undefined" value of numbers, sizes,
 //! percentages and times.
 
+use crate::calendar::{days_from_civil, days_in_month};
 use regex_automata::meta::Regex;
 
 /// What kind of value a report field holds (LVM's field types).
@@ -254,26 +255,6 @@ fn unit_factor(c: char) -> Option<f64> {
         _ => return None,
     };
     Some(if si { 1000f64 } else { 1024f64 }.powi(pow))
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-fn days_in_month(m: i64, y: i64) -> i64 {
-    const D: [i64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if m == 2 && leap {
-        29
-    } else {
-        D[(m - 1) as usize]
-    }
 }
 
 /// Leading digits of `s` as a number, and their count.

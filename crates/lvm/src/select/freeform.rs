@@ -10,6 +10,8 @@
 
 /// The granularity ranks LVM orders its time units by (finer first);
 /// `END` is "none seen" for a minimum, `START` for a maximum.
+use crate::calendar::{civil, days_from_civil, days_in_month};
+
 const START: u8 = 0;
 const SECOND: u8 = 1;
 const MINUTE: u8 = 3;
@@ -305,22 +307,9 @@ impl Tm {
     fn epoch(&self) -> i64 {
         let year = self.year + self.mon.div_euclid(12);
         let mon = self.mon.rem_euclid(12) + 1;
-        let days = super::days_from_civil(year, mon, 1) + self.mday - 1;
+        let days = days_from_civil(year, mon, 1) + self.mday - 1;
         days * SECS_PER_DAY + self.hour * 3600 + self.min * 60 + self.sec
     }
-}
-
-/// Year, month (from 1) and day of the `days`th day since 1970-01-01.
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z.rem_euclid(146097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// The first and last second `text` names at `now`: `Ok(None)` when it is
@@ -507,7 +496,7 @@ pub(super) fn parse(text: &str, now: i64) -> Result<Option<(i64, i64)>, String> 
         }
     } else if info.min_abs_date == MONTH {
         // LVM counts a month's days with the year less 1900.
-        t2 += SECS_PER_DAY * super::days_in_month(tm.mon + 1, tm.year - 1900) - 1;
+        t2 += SECS_PER_DAY * days_in_month(tm.mon + 1, tm.year - 1900) - 1;
     } else if info.min_abs_date != END {
         t2 += SECS_PER_DAY - 1;
     }
@@ -526,7 +515,7 @@ mod tests {
     }
 
     fn utc(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> i64 {
-        super::super::days_from_civil(y, mo, d) * SECS_PER_DAY + h * 3600 + mi * 60 + s
+        super::days_from_civil(y, mo, d) * SECS_PER_DAY + h * 3600 + mi * 60 + s
     }
 
     #[test]
