@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{attach, normalize, only, Daemon, TestDir, ULVM};
+use common::{attach, normalize, only, Daemon, Loops, TestDir, ULVM};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::Command;
@@ -39,6 +39,25 @@ fn ulvm(sys: &Path, run_dir: &Path, args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// ulvm's system and run directories in a test's directory.
+fn dirs(t: &TestDir) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    (sys, rd)
+}
+
+/// Real LVM (on `loops`, with `cfg`) and ulvm (`u`) print the same report
+/// of `args` (a command and its arguments) over the same PV `files`.
+/// Returns real LVM's output.
+fn same_report(u: &dyn Fn(&[&str]) -> String, cfg: &str, loops: &Loops, files: &[&Path], args: &[&str]) -> String {
+    let mut real_args = vec!["--config", cfg];
+    real_args.extend_from_slice(&args[1..]);
+    let real = run(args[0], &real_args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let ours = u(args);
+    assert_eq!(normalize(&real, loops, files), normalize(&ours, loops, files), "{args:?}");
+    real
+}
+
 #[test]
 fn test_real_lvm_reads_and_checks_what_ulvm_made() {
     if !can_run() {
@@ -46,8 +65,7 @@ fn test_real_lvm_reads_and_checks_what_ulvm_made() {
     }
     let t = TestDir::new("interop-a");
     let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmvg{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
@@ -64,17 +82,11 @@ fn test_real_lvm_reads_and_checks_what_ulvm_made() {
     let files = [a.as_path(), b.as_path()];
     run("vgck", &["--config", &cfg, &vg]).unwrap();
     let fields = "lv_name,lv_attr,lv_size,origin,devices,seg_pe_ranges,segtype,stripes,chunk_size";
-    let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]).unwrap();
-    let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]);
-    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    same_report(&u, &cfg, &loops, &files, &["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]);
     let vfields = "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free,vg_extent_count,vg_free_count,vg_seqno";
-    let real = run("vgs", &["--config", &cfg, "--noheadings", "--separator", "|", "-o", vfields, &vg]).unwrap();
-    let ours = u(&["vgs", "--noheadings", "--separator", "|", "-o", vfields, &vg]);
-    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    same_report(&u, &cfg, &loops, &files, &["vgs", "--noheadings", "--separator", "|", "-o", vfields, &vg]);
     let pfields = "pv_name,vg_name,pv_attr,pv_size,pv_free,pv_pe_count,pv_pe_alloc_count,pv_uuid";
-    let real = run("pvs", &["--config", &cfg, "--noheadings", "--separator", "|", "-o", pfields]).unwrap();
-    let ours = u(&["pvs", "--noheadings", "--separator", "|", "-o", pfields]);
-    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    same_report(&u, &cfg, &loops, &files, &["pvs", "--noheadings", "--separator", "|", "-o", pfields]);
 }
 
 /// Real `vgck` and `lvs -a` accept a VG with ulvm's legacy mirrors (disk
@@ -87,8 +99,7 @@ fn test_real_lvm_reads_and_checks_ulvm_mirrors() {
     }
     let t = TestDir::new("interop-mirror");
     let imgs = [t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64)];
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmmir{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     let paths: Vec<&str> = imgs.iter().map(|p| p.to_str().unwrap()).collect();
@@ -102,9 +113,8 @@ fn test_real_lvm_reads_and_checks_ulvm_mirrors() {
     let files = [imgs[0].as_path(), imgs[1].as_path(), imgs[2].as_path()];
     run("vgck", &["--config", &cfg, &vg]).unwrap();
     let fields = "lv_name,lv_attr,lv_size,devices,seg_pe_ranges,segtype,mirror_log,region_size,copy_percent";
-    let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]).unwrap();
-    let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]);
-    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    let real =
+        same_report(&u, &cfg, &loops, &files, &["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]);
     assert!(real.contains("[mdisk_mlog]"), "{real}");
 }
 
@@ -119,8 +129,7 @@ fn test_real_lvm_reads_and_checks_ulvm_raid1() {
     }
     let t = TestDir::new("interop-raid");
     let imgs = [t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64)];
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmraid{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     let paths: Vec<&str> = imgs.iter().map(|p| p.to_str().unwrap()).collect();
@@ -138,9 +147,8 @@ fn test_real_lvm_reads_and_checks_ulvm_raid1() {
     let fields = "lv_name,lv_attr,lv_size,devices,seg_pe_ranges,segtype,stripes,region_size,copy_percent,\
                   raid_mismatch_count,raid_sync_action,raid_write_behind,raid_min_recovery_rate,\
                   raid_max_recovery_rate,lv_health_status";
-    let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]).unwrap();
-    let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]);
-    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    let real =
+        same_report(&u, &cfg, &loops, &files, &["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, &vg]);
     assert!(real.contains("[r2_rmeta_1]"), "{real}");
 
     let real = run("lvdisplay", &["--config", &cfg, "-m", &format!("{vg}/r2")]).unwrap();
@@ -343,8 +351,7 @@ fn test_real_lvm_reads_ulvm_tags() {
     }
     let t = TestDir::new("interop-tags");
     let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmtag{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     u(&["vgcreate", "--addtag", "vgt1", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
@@ -358,9 +365,7 @@ fn test_real_lvm_reads_ulvm_tags() {
     let files = [a.as_path(), b.as_path()];
     run("vgck", &["--config", &cfg, &vg]).unwrap();
     for (cmd, fields) in [("lvs", "lv_name,lv_tags,vg_tags"), ("vgs", "vg_name,vg_tags"), ("pvs", "pv_name,pv_tags")] {
-        let real = run(cmd, &["--config", &cfg, "--noheadings", "--separator", "|", "-o", fields]).unwrap();
-        let ours = u(&[cmd, "--noheadings", "--separator", "|", "-o", fields]);
-        assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files), "{cmd}");
+        same_report(&u, &cfg, &loops, &files, &[cmd, "--noheadings", "--separator", "|", "-o", fields]);
     }
     let real = run("lvs", &["--config", &cfg, "--noheadings", "-o", "lv_name,lv_tags", "@lvt1"]).unwrap();
     assert_eq!(real.split_whitespace().collect::<Vec<_>>(), ["lv1", "lvt1"]);
@@ -379,8 +384,7 @@ fn test_real_lvm_reads_the_tags_of_ulvm_raid1_and_mirror_lvs() {
     }
     let t = TestDir::new("interop-layered-tags");
     let imgs = [t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64)];
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmltag{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     let paths: Vec<&str> = imgs.iter().map(|p| p.to_str().unwrap()).collect();
@@ -394,10 +398,13 @@ fn test_real_lvm_reads_the_tags_of_ulvm_raid1_and_mirror_lvs() {
     let cfg = only(&loops);
     let files = [imgs[0].as_path(), imgs[1].as_path(), imgs[2].as_path()];
     run("vgck", &["--config", &cfg, &vg]).unwrap();
-    let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", "lv_name,lv_tags", &vg])
-        .unwrap();
-    let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", "lv_name,lv_tags", &vg]);
-    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    let real = same_report(
+        &u,
+        &cfg,
+        &loops,
+        &files,
+        &["lvs", "-a", "--noheadings", "--separator", "|", "-o", "lv_name,lv_tags", &vg],
+    );
     assert!(real.contains("[r1_rmeta_0]|rt1,rt2") && real.contains("m1|mt"), "{real}");
     for tag in ["@rt1", "@mt"] {
         let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "-o", "lv_name", tag]).unwrap();
@@ -426,8 +433,7 @@ fn test_real_lvm_and_ulvm_treat_a_copied_pv_alike() {
     }
     let t = TestDir::new("interop-dup");
     let (a, c) = (t.image("a.img", 64), t.image("c.img", 64));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmdup{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     u(&["vgcreate", &vg, a.to_str().unwrap()]);
@@ -482,8 +488,7 @@ fn test_real_lvm_imports_a_vg_ulvm_exported() {
     }
     let t = TestDir::new("interop-export");
     let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmexp{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
@@ -517,8 +522,7 @@ fn test_real_lvm_reads_a_vg_ulvm_imported_as_a_clone() {
     }
     let t = TestDir::new("interop-clone");
     let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmcl{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     u(&["vgcreate", &vg, a.to_str().unwrap()]);
@@ -533,17 +537,13 @@ fn test_real_lvm_reads_a_vg_ulvm_imported_as_a_clone() {
     run("vgck", &["--config", &cfg, &clone]).unwrap();
     let mut uuids = std::collections::BTreeSet::new();
     for (cmd, fields) in [("vgs", "vg_name,vg_uuid,vg_attr,lv_count"), ("pvs", "pv_name,vg_name,pv_uuid")] {
-        let real = run(cmd, &["--config", &cfg, "--noheadings", "--separator", "|", "-o", fields]).unwrap();
-        let ours = u(&[cmd, "--noheadings", "--separator", "|", "-o", fields]);
-        assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files), "{cmd}");
+        let real = same_report(&u, &cfg, &loops, &files, &[cmd, "--noheadings", "--separator", "|", "-o", fields]);
         uuids.extend(real.lines().filter_map(|l| l.trim().split('|').find(|w| w.len() == 38)).map(String::from));
         assert!(real.contains(&clone), "{real}");
     }
     assert_eq!(uuids.len(), 4, "two VG UUIDs and two PV UUIDs");
     let lfields = "lv_name,lv_attr,lv_size,lv_tags,devices";
-    let real = run("lvs", &["--config", &cfg, "--noheadings", "--separator", "|", "-o", lfields, &clone]).unwrap();
-    let ours = u(&["lvs", "--noheadings", "--separator", "|", "-o", lfields, &clone]);
-    assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files));
+    same_report(&u, &cfg, &loops, &files, &["lvs", "--noheadings", "--separator", "|", "-o", lfields, &clone]);
 }
 
 /// `vgimportclone --import -n NAME` of a copy of an exported VG: real LVM
@@ -556,8 +556,7 @@ fn test_real_lvm_reads_an_exported_vg_ulvm_imported_as_a_named_clone() {
     }
     let t = TestDir::new("interop-clone-import");
     let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmci{}", std::process::id());
     let clone = format!("ulvmclone{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
@@ -587,8 +586,7 @@ fn test_real_lvm_reads_resized_origins_split_snapshots_and_split_vgs() {
     }
     let t = TestDir::new("interop-lvops");
     let (a, b, c) = (t.image("a.img", 64), t.image("b.img", 64), t.image("c.img", 64));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmops{}", std::process::id());
     let (vg2, vg3) = (format!("{vg}x"), format!("{vg}y"));
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
@@ -613,12 +611,8 @@ fn test_real_lvm_reads_resized_origins_split_snapshots_and_split_vgs() {
     let vfields = "vg_name,pv_count,lv_count,snap_count,vg_attr,vg_size,vg_free,vg_extent_count,vg_free_count";
     for v in [&vg, &vg2, &vg3] {
         run("vgck", &["--config", &cfg, v]).unwrap();
-        let real = run("lvs", &["--config", &cfg, "-a", "--noheadings", "--separator", "|", "-o", fields, v]).unwrap();
-        let ours = u(&["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, v]);
-        assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files), "lvs {v}");
-        let real = run("vgs", &["--config", &cfg, "--noheadings", "--separator", "|", "-o", vfields, v]).unwrap();
-        let ours = u(&["vgs", "--noheadings", "--separator", "|", "-o", vfields, v]);
-        assert_eq!(normalize(&real, &loops, &files), normalize(&ours, &loops, &files), "vgs {v}");
+        same_report(&u, &cfg, &loops, &files, &["lvs", "-a", "--noheadings", "--separator", "|", "-o", fields, v]);
+        same_report(&u, &cfg, &loops, &files, &["vgs", "--noheadings", "--separator", "|", "-o", vfields, v]);
     }
     // What each holds, as real LVM sees it.
     let real = run("lvs", &["--config", &cfg, "--noheadings", "-o", "lv_name,origin,lv_size", &vg]).unwrap();
@@ -644,8 +638,7 @@ fn test_real_lvm_sees_the_stale_copy_ulvm_sees_and_accepts_its_repair() {
     }
     let t = TestDir::new("interop-stale");
     let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmst{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
@@ -691,8 +684,7 @@ fn test_real_lvmdevices_reads_the_devices_file_ulvm_writes_and_back() {
     }
     let t = TestDir::new("interop-devices");
     let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let loops = attach(&[&a, &b], false);
     let (la, lb) = (loops.0[0].as_str(), loops.0[1].as_str());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
@@ -734,8 +726,7 @@ fn test_real_pvck_and_ulvm_pvck_say_the_same_of_one_pv() {
     }
     let t = TestDir::new("interop-pvck");
     let a = t.image("a.img", 64);
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmck{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     u(&["vgcreate", &vg, a.to_str().unwrap()]);
@@ -794,8 +785,7 @@ fn test_real_lvm_accepts_ulvms_repair_of_a_damaged_mda_header() {
     }
     let t = TestDir::new("interop-mda");
     let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmmd{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
@@ -838,8 +828,7 @@ fn test_real_lvm_selects_and_reports_as_ulvm() {
     }
     let t = TestDir::new("interop-select");
     let (a, b) = (t.image("a.img", 128), t.image("b.img", 128));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmsel{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
@@ -928,8 +917,7 @@ fn test_real_lvm_reads_what_selected_changes_wrote() {
     }
     let t = TestDir::new("interop-select-change");
     let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmselc{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     u(&["vgcreate", &vg, a.to_str().unwrap(), b.to_str().unwrap()]);
@@ -968,8 +956,7 @@ fn test_real_lvm_fullreport_is_ulvms() {
     }
     let t = TestDir::new("interop-fullreport");
     let imgs = [t.image("a.img", 128), t.image("b.img", 128), t.image("c.img", 64), t.image("d.img", 64)];
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let (vg, vg2) = (format!("ulvmfr{}", std::process::id()), format!("ulvmfs{}", std::process::id()));
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     let paths: Vec<&str> = imgs.iter().map(|p| p.to_str().unwrap()).collect();
@@ -1065,8 +1052,7 @@ fn test_real_lvm_and_ulvm_select_the_same_lvs_by_free_form_times() {
     }
     let t = TestDir::new("interop-reltime");
     let a = t.image("a.img", 128);
-    let (sys, rd) = (t.path("sys"), t.path("run"));
-    std::fs::create_dir_all(&rd).unwrap();
+    let (sys, rd) = dirs(&t);
     let vg = format!("ulvmrt{}", std::process::id());
     let u = |args: &[&str]| ulvm(&sys, &rd, args);
     u(&["vgcreate", &vg, a.to_str().unwrap()]);
