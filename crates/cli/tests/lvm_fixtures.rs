@@ -155,7 +155,13 @@ struct Replay<'a> {
     checked: usize,
 }
 
-impl Replay<'_> {
+impl<'a> Replay<'a> {
+    /// A replay of `session` with the guest's device names mapped to
+    /// `paths`, ulvm's system directory `sys` and run directory `run`.
+    fn new(session: &'static str, paths: Vec<(&'a str, &'a str)>, sys: PathBuf, run: PathBuf) -> Replay<'a> {
+        Replay { session, paths, sys, run, mismatches: Vec::new(), checked: 0 }
+    }
+
     fn ulvm(&self, argv: &[String]) -> Run {
         let argv: Vec<String> =
             argv.iter().map(|w| self.paths.iter().fold(w.clone(), |w, (from, to)| w.replace(from, to))).collect();
@@ -275,8 +281,7 @@ fn test_the_oracle_session_replayed_matches_real_lvm() {
         ("254:0", "240:0"),
         ("254:16", "240:1"),
     ];
-    let mut r =
-        Replay { session: "oracle", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r = Replay::new("oracle", paths, t.path("sys"), run.clone());
     let write = |d: &Daemon, at_mib: u64, mib: usize, seed: u64| {
         let base = NbdClient::connect_unix(&d.nbd_socket(), "vg0-base").unwrap();
         base.write(Sectors(at_mib * 2048), &stamped(mib << 20, seed, 0)).unwrap();
@@ -374,8 +379,7 @@ fn test_the_second_oracle_session_replayed_matches_real_lvm() {
         ("/tmp/vgs.vgbackup", bk.as_str()),
         ("/tmp/va.vgbackup", vk.as_str()),
     ];
-    let mut r =
-        Replay { session: "oracle2", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r = Replay::new("oracle2", paths, t.path("sys"), run.clone());
     // PVs, a VG, an LV and a snapshot with nothing copied yet; PV allocation
     // off and on again; the VG deactivated and backed up.
     for n in 1..=21 {
@@ -453,7 +457,7 @@ fn test_the_third_oracle_session_replayed_matches_real_lvm() {
     let conf = sys.join("lvm.conf");
     let base_conf = "global {\n\tevent_activation = 0\n}\n";
     std::fs::write(&conf, base_conf).unwrap();
-    let mut r = Replay { session: "oracle3", paths, sys, run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r = Replay::new("oracle3", paths, sys, run.clone());
     // PVs, scans with PVs in no VG, a VG with an origin, a snapshot, a plain
     // and an inactive LV; scans of it; plain autoactivation; an LV and then
     // the VG with autoactivation off; volume lists from --config.
@@ -515,8 +519,7 @@ fn test_the_fourth_oracle_session_replayed_matches_real_lvm() {
         ("254:16", "240:0"),
         ("254:32", "240:2"),
     ];
-    let mut r =
-        Replay { session: "oracle4", paths, sys: sys.clone(), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r = Replay::new("oracle4", paths, sys.clone(), run.clone());
     for n in (1..=26).filter(|&n| n != 8) {
         r.check(&format!("{n:03}"));
     }
@@ -613,8 +616,7 @@ fn test_the_fifth_oracle_session_replayed_matches_real_lvm() {
         ("254:16", "240:2"),
         ("254:32", "240:0"),
     ];
-    let mut r =
-        Replay { session: "oracle5", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r = Replay::new("oracle5", paths, t.path("sys"), run.clone());
     let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
     let synced = |r: &Replay| {
         let o = r.ulvm(&args("lvs --noheadings -o copy_percent vg0")).out;
@@ -766,8 +768,7 @@ fn test_the_sixth_oracle_session_replayed_matches_real_lvm() {
         ("/dev/vdd", dp.as_str()),
         ("/out/", out.as_str()),
     ];
-    let mut r =
-        Replay { session: "oracle6", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r = Replay::new("oracle6", paths, t.path("sys"), run.clone());
     let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
     let settled = |r: &Replay| {
         let o = r.ulvm(&args("lvs --noheadings -o copy_percent,raid_sync_action,segtype")).out;
@@ -895,7 +896,7 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         ("/dev/vdc", cp.as_str()),
         ("/etc/lvm", etc.as_str()),
     ];
-    let mut r = Replay { session: "oracle8", paths, sys, run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r = Replay::new("oracle8", paths, sys, run.clone());
     let name_of = |n: &str| -> String {
         let dir = fixtures("oracle8");
         let f = std::fs::read_dir(dir)
@@ -1008,8 +1009,7 @@ fn test_the_tenth_oracle_session_replayed_matches_real_lvm() {
         ("/dev/vde", ep.as_str()),
         ("/out/", out.as_str()),
     ];
-    let mut r =
-        Replay { session: "oracle10", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r = Replay::new("oracle10", paths, t.path("sys"), run.clone());
     let mut skipped = 0;
     for n in &numbers {
         let (argv, _, _, _) = fixture("oracle10", n);
@@ -1094,8 +1094,7 @@ fn test_the_eleventh_oracle_session_replayed_matches_real_lvm() {
     ];
     let sys = t.path("sys");
     std::fs::create_dir_all(&sys).unwrap();
-    let mut r =
-        Replay { session: "oracle11", paths, sys: sys.clone(), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r = Replay::new("oracle11", paths, sys.clone(), run.clone());
     let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
     // The guest waited for its raid1 and mirror to be in sync.
     let settled = |r: &Replay| {
@@ -1172,8 +1171,7 @@ fn test_the_ninth_oracle_session_replayed_matches_real_lvm() {
     let run = t.path("run");
     let d = Daemon::start(&run, &[]);
     let paths: Vec<(&str, &str)> = devs.iter().map(String::as_str).zip(files.iter().map(String::as_str)).collect();
-    let mut r =
-        Replay { session: "oracle9", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r = Replay::new("oracle9", paths, t.path("sys"), run.clone());
     let pattern = |word: &[u8], len: usize| -> Vec<u8> { word.iter().copied().cycle().take(len).collect() };
     let read = |dev: &str, len: usize| -> Vec<u8> {
         let c = NbdClient::connect_unix(&d.nbd_socket(), dev).unwrap();
@@ -1314,14 +1312,7 @@ fn test_the_ninth_oracle_session_xfs_resizes_match_real_lvm() {
         &["--fuse-dir", devs.to_str().unwrap(), "--attach-loop", "--system-dir", sys.to_str().unwrap()],
     );
     let pv_name = pv.to_str().unwrap().to_string();
-    let mut r = Replay {
-        session: "oracle9",
-        paths: vec![("/dev/vdc", pv_name.as_str())],
-        sys: sys.clone(),
-        run: run.clone(),
-        mismatches: Vec::new(),
-        checked: 0,
-    };
+    let mut r = Replay::new("oracle9", vec![("/dev/vdc", pv_name.as_str())], sys.clone(), run.clone());
     let ok = |r: &Replay, line: &str| {
         let got = r.ulvm(&line.split(' ').map(String::from).collect::<Vec<_>>());
         assert_eq!(got.rc, 0, "{line}: {}{}", got.out, got.err);
@@ -1445,15 +1436,8 @@ fn test_the_ninth_oracle_session_reiserfs_resizes_match_real_lvm() {
     let pv_name = pv.to_str().unwrap().to_string();
     let mnt = t.path("mnt");
     let mnt_name = mnt.to_str().unwrap().to_string();
-    let r = Replay {
-        session: "oracle9",
-        paths: vec![("/dev/vdd", pv_name.as_str()), ("/mnt/r", mnt_name.as_str())],
-        sys: sys.clone(),
-        run: run.clone(),
-        mismatches: Vec::new(),
-        checked: 0,
-    };
-    let mut r = r;
+    let paths = vec![("/dev/vdd", pv_name.as_str()), ("/mnt/r", mnt_name.as_str())];
+    let mut r = Replay::new("oracle9", paths, sys.clone(), run.clone());
     let got = r.ulvm(&format!("vgcreate -s 1M vg2 {pv_name}").split(' ').map(String::from).collect::<Vec<_>>());
     assert_eq!(got.rc, 0, "{}", got.err);
     let dev = "/dev/vg2/reiser".to_string();
@@ -1605,8 +1589,7 @@ fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
         ("/dev/vdc", cp.as_str()),
         ("/dev/vdd", dp.as_str()),
     ];
-    let mut r =
-        Replay { session: "oracle7", paths, sys: t.path("sys"), run: run.clone(), mismatches: Vec::new(), checked: 0 };
+    let mut r = Replay::new("oracle7", paths, t.path("sys"), run.clone());
     let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
     for setup in [
         "pvcreate -q /dev/vda /dev/vdb /dev/vdc /dev/vdd",
