@@ -1052,7 +1052,6 @@ fn test_the_eleventh_oracle_session_replayed_matches_real_lvm() {
         ("060", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),
         ("061", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),
         ("062", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),
-        ("063", "pvs -a does not list a duplicate device ulvm does not use"),
         ("064", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),
         ("065", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),
         ("066", "LVM's hints (/run/lvm/hints) kept the copy vde out of this scan; ulvm has none and warns, as LVM without hints does"),

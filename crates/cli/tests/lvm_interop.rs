@@ -1147,3 +1147,25 @@ fn test_real_lvm_and_ulvm_select_the_same_lvs_by_free_form_times() {
         assert_eq!(lines(&want), lines(&got), "-S '{sel}'");
     }
 }
+
+/// `pvs -a` lists a device that is no PV (one ulvm's devices file names)
+/// as real LVM does: `---`, sizes of 0 but its device's.
+#[test]
+fn test_real_pvs_a_and_ulvms_list_a_device_that_is_no_pv_alike() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-pvs-a");
+    let (a, blank) = (t.image("a.img", 64), t.image("blank.img", 32));
+    let (sys, rd) = dirs(&t);
+    let vg = format!("ulvmpva{}", std::process::id());
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["vgcreate", &vg, a.to_str().unwrap()]);
+    u(&["lvmdevices", "--adddev", blank.to_str().unwrap()]);
+    let loops = attach(&[&a, &blank], true);
+    let cfg = only(&loops);
+    let files = [a.as_path(), blank.as_path()];
+    let fields = "pv_name,vg_name,pv_fmt,pv_attr,pv_size,pv_free,dev_size,pv_uuid,pe_start";
+    let real = same_report(&u, &cfg, &loops, &files, &["pvs", "-a", "--noheadings", "--separator", "|", "-o", fields]);
+    assert!(real.contains("|---|0 |0 |32.00m||0 "), "{real}");
+}

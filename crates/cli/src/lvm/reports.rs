@@ -9,7 +9,7 @@ use super::args::Args;
 use super::{usage, Ctx};
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
-use ulvm_blockdev::Sectors;
+use ulvm_blockdev::{BlockDevice, Sectors};
 use ulvm_lvm::alloc::{pv_segments, PvSeg};
 use ulvm_lvm::disk::{PvDisk, Vg};
 use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
@@ -696,6 +696,51 @@ impl Spec {
         }
     }
 
+    /// `pvs -a`: the rows of the devices that are not PVs in use: those
+    /// without a PV label (blank but for their name, `---` and sizes), and
+    /// a copied PV's device not used (shown as the PV it copies).
+    fn all_device_rows(
+        &self,
+        scan: &ulvm_lvm::disk::Scan,
+        vgs: &BTreeMap<String, Vg>,
+        u: &Units,
+        rows: &mut Vec<Vec<Cell>>,
+    ) {
+        let copies: Vec<PvDisk> = scan
+            .duplicates
+            .iter()
+            .filter_map(|dup| {
+                let used = scan.pvs.iter().find(|d| d.path == dup.used)?;
+                Some(PvDisk { path: dup.unused.clone(), ..used.clone() })
+            })
+            .collect();
+        // A copy is in the VG of the device it copies.
+        let with_vg: Vec<(&PvDisk, Option<&Vg>)> = copies
+            .iter()
+            .map(|d| {
+                let used = scan.duplicates.iter().find(|x| x.unused == d.path).map(|x| x.used.clone());
+                (d, used.and_then(|p| ulvm_lvm::ops::vg_of_device(vgs, &p)))
+            })
+            .collect();
+        self.pv_rows(with_vg.into_iter(), vgs, u, rows);
+        for path in &scan.others {
+            let size = ulvm_blockdev::FileDevice::open(path, true).map(|d| d.size()).unwrap_or_default();
+            let cell = |id: &str| match id {
+                "pv_name" => Cell::str(path.display().to_string()),
+                "pv_attr" => Cell::str("---"),
+                "pv_size" | "pv_free" | "pe_start" | "pv_used" => size_cell(u, Sectors(0)),
+                "dev_size" => size_cell(u, size),
+                _ => Cell::str(""),
+            };
+            if let Some(sel) = &self.sel {
+                if !sel.matches(&|f: &str| typed(f, cell(f))) {
+                    continue;
+                }
+            }
+            rows.push(self.all_cols.iter().map(|c| cell(c.id)).collect());
+        }
+    }
+
     /// The report of `rows` as LVM prints it: sorted (unless `unsorted`),
     /// binary fields as numbers with `--binary`, laid out by `a`'s options.
     fn output(&self, rows: Vec<Vec<Cell>>, a: &Args, json: Option<String>, unsorted: bool) -> String {
@@ -883,6 +928,9 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         _ => {
             let wanted: Vec<std::path::PathBuf> = a.pos.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
             spec.pv_rows(shown_pvs(&scan.pvs, &vgs, &wanted), &vgs, &u, &mut rows);
+            if a.has("all") && wanted.is_empty() {
+                spec.all_device_rows(&scan, &vgs, &u, &mut rows);
+            }
         }
     }
     print!("{}", spec.output(rows, a, json, unsorted));
