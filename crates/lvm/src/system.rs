@@ -83,14 +83,25 @@ impl SystemDir {
         self.root.join("lvm.conf")
     }
 
-    /// The settings in `lvm.conf` (defaults when there is none).
+    /// The settings in `lvm.conf` (defaults when there is none), and then,
+    /// as LVM merges them, those of `lvm_TAG.conf` for each of the host's
+    /// tags that has one.
     pub fn config(&self) -> Result<Config, FormatError> {
         let path = self.config_file();
-        match fs::read_to_string(&path) {
-            Ok(text) => Config::parse(&text).map_err(|e| FormatError(format!("{}: {}", path.display(), e.0))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(FormatError(format!("{}: {e}", path.display()))),
+        let mut config = match fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text).map_err(|e| FormatError(format!("{}: {}", path.display(), e.0)))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Config::default(),
+            Err(e) => return Err(FormatError(format!("{}: {e}", path.display()))),
+        };
+        for tag in config.host_tags(&crate::disk::hostname()) {
+            let path = self.root.join(format!("lvm_{tag}.conf"));
+            match fs::read_to_string(&path) {
+                Ok(text) => config.apply(&text).map_err(|e| FormatError(format!("{}: {}", path.display(), e.0)))?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(FormatError(format!("{}: {e}", path.display()))),
+            }
         }
+        Ok(config)
     }
 
     /// Takes a lock: `P_global` for orphan PVs and VG names, `V_<vg>` for a VG.
@@ -620,6 +631,30 @@ mod tests {
         assert_eq!(c.host_tags("oraclehost"), ["oraclehost", "mytag", "mine"]);
         assert_eq!(c.host_tags("otherhost"), ["otherhost", "mytag", "other"]);
         assert!(Config::parse("tags { t { host_list = [ 1 ] } }").is_err());
+    }
+
+    /// LVM merges `lvm_TAG.conf` of each host tag over lvm.conf (checked
+    /// with real lvmconfig 2.03.16: `activation/volume_list` from
+    /// `lvm_HOST.conf`, `global/units` from `lvm_t2.conf`).
+    #[test]
+    fn test_config_merges_the_files_of_the_host_tags() {
+        let dir = std::env::temp_dir().join(format!("ulvm-tagconf-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let sd = SystemDir::new(&dir);
+        let host = crate::disk::hostname();
+        fs::write(dir.join("lvm.conf"), "tags {\n hosttags = 1\n t2 { }\n}\n").unwrap();
+        fs::write(dir.join(format!("lvm_{host}.conf")), format!("activation {{ volume_list = [ \"@{host}\" ] }}\n"))
+            .unwrap();
+        fs::write(dir.join("lvm_t2.conf"), "global { units = \"k\" }\n").unwrap();
+        fs::write(dir.join("lvm_other.conf"), "global { units = \"g\" }\n").unwrap();
+        let c = sd.config().unwrap();
+        assert_eq!(c.volume_list, Some(vec![format!("@{host}")]));
+        assert_eq!(c.units, "k");
+        // Without host tags, no tag's file is read.
+        fs::write(dir.join("lvm.conf"), "tags {\n hosttags = 0\n}\n").unwrap();
+        let c = sd.config().unwrap();
+        assert_eq!((c.volume_list, c.units), (None, Config::default().units));
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
