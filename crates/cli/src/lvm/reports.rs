@@ -335,7 +335,15 @@ fn columns(defs: &'static [FieldDef], default: &str, prefix: &str, o: &[&str]) -
             }
         })
         .collect();
-    names.iter().map(|n| find_field(defs, n, prefix).ok_or_else(|| anyhow!("Unrecognised field: {n}"))).collect()
+    names.iter().map(|n| find_field(defs, n, prefix).ok_or_else(|| unknown_field(n, ""))).collect()
+}
+
+/// LVM's refusal of a field it does not know: its list of fields, then
+/// `Unrecognised field: NAME` (`prefix` `dm_report: ` for a sort key).
+fn unknown_field(name: &str, prefix: &str) -> anyhow::Error {
+    let mut lines = field_help(false);
+    lines.push(format!("{prefix}Unrecognised field: {name}"));
+    anyhow!(lines.join("\n"))
 }
 
 /// A binary field: its word when true, blank when false, `unknown` when
@@ -563,7 +571,7 @@ impl Spec {
             "vgs" => (VG_FIELDS, "vg"),
             _ => (PV_FIELDS, "pv"),
         };
-        let cols = columns(defs, default, prefix, options).map_err(|e| super::Usage(e.to_string()))?;
+        let cols = columns(defs, default, prefix, options)?;
         let sel = selection(select, kind, defs, prefix)?;
         let sel_fields: Vec<(String, Source)> = sel
             .as_ref()
@@ -581,8 +589,7 @@ impl Spec {
                 Some(n) => (true, n),
                 None => (false, key.strip_prefix('+').unwrap_or(key)),
             };
-            let def =
-                find_field(defs, name, prefix).ok_or_else(|| super::Usage(format!("Unrecognised field: {name}")))?;
+            let def = find_field(defs, name, prefix).ok_or_else(|| unknown_field(name, "dm_report: "))?;
             match all_cols.iter().position(|c| c.id == def.id) {
                 Some(i) => order.push((i, desc)),
                 None => {
@@ -843,8 +850,7 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         default,
         prefix,
         &options,
-    )
-    .map_err(|e| super::Usage(e.to_string()))?;
+    )?;
     let json = match a.get("reportformat") {
         None | Some("basic") => None,
         Some("json") | Some("json_std") => Some(json.to_string()),

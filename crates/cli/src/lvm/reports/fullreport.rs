@@ -44,7 +44,8 @@ pub fn fullreport(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         let options: Vec<&str> = own.iter().flat_map(|a| a.all("options")).collect();
         let order = own.iter().rev().find_map(|a| a.get("sort")).unwrap_or(sort);
         let select = own.iter().rev().find_map(|a| a.get("select"));
-        specs.push(Spec::new(kind, cols, &options, Some(order), select, *segments)?);
+        // A report LVM cannot make fails for each VG as it comes to it.
+        specs.push(Spec::new(kind, cols, &options, Some(order), select, *segments).map_err(|e| format!("{e:#}")));
     }
     let (scan, vgs) = ctx.scan(true)?;
     let order = ulvm_lvm::ops::scan::order(&scan, &vgs);
@@ -67,36 +68,55 @@ pub fn fullreport(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let devs = Devices::get(&mut ctx.s);
     let mut text = String::new();
     let mut objects: Vec<Vec<String>> = Vec::new();
-    let mut emit = |parts: Vec<(usize, Vec<Vec<Cell>>)>| {
+    let mut failed = false;
+    // Each VG's reports in turn (`rows` of report `i`); the first that
+    // cannot be made says why, and the VG's others are left out.
+    let mut emit = |parts: &mut dyn FnMut(usize, &Spec) -> Vec<Vec<Cell>>, which: &[usize]| {
         let mut members = Vec::new();
-        for (i, rows) in parts {
+        for &i in which {
+            let spec = match &specs[i] {
+                Ok(spec) => spec,
+                Err(e) => {
+                    for l in e.lines() {
+                        eprintln!("  {l}");
+                    }
+                    failed = true;
+                    break;
+                }
+            };
+            let rows = parts(i, spec);
             if json {
-                let rows = specs[i].finish(rows, a, false);
-                members.push(json_member(PARTS[i].0, &specs[i].columns(), &rows));
+                let rows = spec.finish(rows, a, false);
+                members.push(json_member(PARTS[i].0, &spec.columns(), &rows));
             } else {
-                text.push_str(&specs[i].output(rows, a, None, false));
+                text.push_str(&spec.output(rows, a, None, false));
             }
         }
         objects.push(members);
     };
     for vg in &selected {
-        let mut parts: Vec<(usize, Vec<Vec<Cell>>)> = (0..PARTS.len()).map(|i| (i, Vec::new())).collect();
-        specs[0].vg_rows(vg, &u, &mut parts[0].1);
         let pvs = || scan.pvs.iter().filter(|d| vg.disks.values().any(|x| x.path == d.path)).map(|d| (d, Some(*vg)));
-        specs[1].pv_rows(pvs(), &vgs, &u, &mut parts[1].1);
-        specs[2].lv_rows(ctx, &devs, vg, &[], a.has("all"), &mut parts[2].1);
-        specs[3].pv_rows(pvs(), &vgs, &u, &mut parts[3].1);
-        specs[4].lv_rows(ctx, &devs, vg, &[], a.has("all"), &mut parts[4].1);
-        emit(parts);
+        let mut rows = |i: usize, spec: &Spec| {
+            let mut rows = Vec::new();
+            match i {
+                0 => spec.vg_rows(vg, &u, &mut rows),
+                1 | 3 => spec.pv_rows(pvs(), &vgs, &u, &mut rows),
+                _ => spec.lv_rows(ctx, &devs, vg, &[], a.has("all"), &mut rows),
+            }
+            rows
+        };
+        emit(&mut rows, &[0, 1, 2, 3, 4]);
     }
     // The PVs in no VG, when no VG is named: their PV and PV segment reports.
     if a.pos.is_empty() {
         let orphans: Vec<_> = shown_pvs(&scan.pvs, &vgs, &[]).filter(|(_, vg)| vg.is_none()).collect();
         if !orphans.is_empty() {
-            let (mut pv, mut pvseg) = (Vec::new(), Vec::new());
-            specs[1].pv_rows(orphans.iter().copied(), &vgs, &u, &mut pv);
-            specs[3].pv_rows(orphans.iter().copied(), &vgs, &u, &mut pvseg);
-            emit(vec![(1, pv), (3, pvseg)]);
+            let mut rows = |_: usize, spec: &Spec| {
+                let mut rows = Vec::new();
+                spec.pv_rows(orphans.iter().copied(), &vgs, &u, &mut rows);
+                rows
+            };
+            emit(&mut rows, &[1, 3]);
         }
     }
     if json {
@@ -104,5 +124,5 @@ pub fn fullreport(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     } else {
         print!("{text}");
     }
-    Ok(0)
+    Ok(if failed { 5 } else { 0 })
 }
