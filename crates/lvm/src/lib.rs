@@ -27,6 +27,7 @@ pub mod error;
 pub mod extent;
 pub mod facts;
 pub mod label;
+pub mod lockd;
 pub mod mda;
 pub mod model;
 pub mod names;
