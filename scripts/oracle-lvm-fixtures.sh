@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the golden LVM2 output fixtures under crates/lvm/tests/fixtures/.
 #
-#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle8-only | --oracle9-only | --oracle10-only | --oracle11-only | --dm-raid-only | --host-only]
+#   scripts/oracle-lvm-fixtures.sh [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle8-only | --oracle9-only | --oracle10-only | --oracle11-only | --oracle13-only | --dm-raid-only | --host-only]
 #
 # Phase 1 (oracle): runs three guest scripts in the ../shared/oracle VM (real
 # Debian kernel with device-mapper + real LVM2 2.03.16) on three 64 MiB disks
@@ -1475,6 +1475,76 @@ exit 0
 GUEST9
 } > "$W/guest9.sh"
 
+# ----------------------------------------------- thirteenth guest script (oracle13)
+# Shared VGs (issue 16), as LVM 2.03.16 makes them with lvmlockd and
+# sanlock: vgcreate --shared (the lvmlock LV, lock_type, lock_args), the
+# reports, --lockstart/--lockstop, lvcreate (an LV's lease offset),
+# -aey/-asy/-an, lvextend (the VG lock's value block), the refusals
+# without lvmlockd, vgs --shared, --locktype none; the lock LV's areas
+# with `sanlock direct read_leader` and raw. The initramfs has neither
+# sanlock nor lvmlockd: run_oracle13 passes them in with their libraries
+# (slbundle, from the host's Debian packages), and the guest's lvm.conf
+# gets use_lvmlockd = 1 and lvmlocal.conf host_id = 1. Two 512 MiB disks
+# (the lock LV alone is 256 MiB).
+{ cat "$W/prelude.sh"; cat <<'GUEST13'
+capsh() { cap "$1" bash -c "$2"; }
+B=$ORACLE_JOB/files/slbundle
+export LD_LIBRARY_PATH=$B/lib PATH=$B/bin:$PATH
+mkdir -p /run/sanlock /run/lvm /var/log /etc/lvm
+sed -i 's/use_lvmlockd = 0/use_lvmlockd = 1/' /etc/lvm/lvm.conf
+grep -q 'use_lvmlockd = 1' /etc/lvm/lvm.conf || printf 'global {\n\tuse_lvmlockd = 1\n}\n' >> /etc/lvm/lvm.conf
+printf 'local {\n\thost_id = 1\n}\n' > /etc/lvm/lvmlocal.conf
+sanlock daemon -w 0 -U root -G root
+lvmlockd -g sanlock -o 2
+sleep 1
+L=/dev/mapper/vgs-lvmlock
+cap pvcreate pvcreate /dev/vda /dev/vdb
+cap vgcreate-shared vgcreate --shared vgs /dev/vda /dev/vdb
+cap vgs-locktype vgs -o+lock_type,lock_args vgs
+cap vgs-attr vgs -o vg_name,vg_attr,vg_shared,vg_lock_type,vg_lock_args
+cap lvs-a-lockargs lvs -a -o lv_name,lv_attr,lv_size,lv_lockargs,seg_pe_ranges vgs
+cap vgchange-lockstart vgchange --lockstart vgs
+cap lvcreate-lv1 lvcreate -L 8M -n lv1 vgs
+cap lvcreate-lv2-an lvcreate -an -L 4M -n lv2 vgs
+cap lvs-lockargs lvs -a -o lv_name,lv_attr,lv_lockargs,lv_active_exclusively,lv_active_locally vgs
+cap read-leader-lockspace sanlock direct read_leader -s lvm_vgs:0:$L:0
+cap read-leader-gl sanlock direct read_leader -r lvm_vgs:GLLK:$L:68157440
+cap read-leader-vg sanlock direct read_leader -r lvm_vgs:VGLK:$L:69206016
+cap read-leader-lv1 sanlock direct read_leader -r lvm_vgs:lv1:$L:70254592
+cap read-leader-lv2 sanlock direct read_leader -r lvm_vgs:lv2:$L:71303168
+cap sanlock-status sanlock client status
+cap lvchange-an lvchange -an vgs/lv1
+cap lvchange-asy lvchange -asy vgs/lv1
+cap lvs-shared lvs -o lv_name,lv_attr,lv_active_exclusively vgs
+cap lvchange-aey-while-shared lvchange -aey vgs/lv1
+cap lvchange-an-2 lvchange -an vgs/lv1
+cap lvchange-aey lvchange -aey vgs/lv1
+cap lvextend lvextend -L 12M vgs/lv1
+cap vgs-seqno vgs -o vg_name,vg_seqno,vg_lock_args vgs
+cap lvremove-lv2 lvremove -y vgs/lv2
+cap read-leader-lv2-removed sanlock direct read_leader -r lvm_vgs:lv2:$L:71303168
+capsh lockstop-active 'vgchange --lockstop vgs'
+cap lvchange-an-3 lvchange -an vgs/lv1
+vgcfgbackup -f "$D/vgs.vgbackup" vgs >/dev/null 2>&1 || echo "vgcfgbackup failed" >&2
+# The lock LV's first areas, raw: the lockspace (area 0), GLLK, VGLK, lv1.
+for a in 0 65 66 67; do dd if=$L of="$D/lockarea-$a.img" bs=1M skip=$a count=1 status=none; done
+cap vgchange-lockstop vgchange --lockstop vgs
+cap vgs-stopped vgs vgs
+cap lvchange-ay-stopped lvchange -ay vgs/lv1
+# Without lvmlockd.
+lvmlockctl --quit >/dev/null 2>&1 || kill "$(cat /run/lvmlockd.pid 2>/dev/null)" 2>/dev/null
+sleep 1
+cap vgs-no-lockd vgs vgs
+cap vgs-no-lockd-shared vgs --shared vgs
+cap lvs-no-lockd-shared lvs --shared -a -o lv_name,lv_attr,lv_lockargs vgs
+cap lvchange-no-lockd lvchange -ay vgs/lv1
+cap vgchange-locktype-none vgchange --locktype none vgs
+cap vgs-after-none vgs -o vg_name,vg_attr,vg_lock_type vgs
+cap lvs-after-none lvs -a -o lv_name,lv_attr,lv_lockargs vgs
+vgcfgbackup -f "$D/vgs-none.vgbackup" vgs >/dev/null 2>&1 || echo "vgcfgbackup none failed" >&2
+GUEST13
+} > "$W/guest13.sh"
+
 # ------------------------------------------------- eleventh guest script (oracle11)
 # Everyday commands of issue 15: lvcreate --addtag of raid1 and mirror
 # LVs (which sub-LVs get the tags), metadata that disagrees in one VG
@@ -1700,7 +1770,7 @@ run_oracle() {
   local d disks=()
   for d in a b c d e f; do
     [ ${#disks[@]} -lt $((2 * ndisks)) ] || break
-    truncate -s 64M "$W/vd$d.img"; disks+=(-d "$W/vd$d.img")
+    truncate -s "${DISK_SIZE:-64M}" "$W/vd$d.img"; disks+=(-d "$W/vd$d.img")
   done
   ORACLE_QUIET=0 "$ORACLE/run-in-vm.sh" -t 600 -o "$W/out" "$@" \
     "${disks[@]}" "$guest" 2> "$W/guest.log" \
@@ -1756,6 +1826,25 @@ raidmods() {
 run_oracle6() { raidmods; run_oracle "$W/guest6.sh" oracle6 4 -f "$W/raidmods"; }
 run_oracle10() { run_oracle "$W/guest10.sh" oracle10 5; }
 run_oracle11() { raidmods; run_oracle "$W/guest11.sh" oracle11 5 -f "$W/raidmods"; }
+# sanlock and lvmlockd with the libraries they need that the initramfs
+# lacks, from the host's packages (sanlock, lvm2-lockd).
+slbundle() {
+  local b l
+  command -v sanlock >/dev/null && command -v lvmlockd >/dev/null ||
+    { echo "oracle13 needs the host's sanlock and lvm2-lockd packages" >&2; exit 1; }
+  rm -rf "$W/slbundle"; mkdir -p "$W/slbundle/bin" "$W/slbundle/lib"
+  for b in "$(command -v sanlock)" "$(command -v lvmlockd)" "$(command -v lvmlockctl)"; do
+    cp "$b" "$W/slbundle/bin/"
+    for l in $(ldd "$b" | awk '/=>/ { print $3 }'); do
+      case $(basename "$l") in libc.so.*|libm.so.*) ;; *) cp -n "$l" "$W/slbundle/lib/" ;; esac
+    done
+  done
+}
+run_oracle13() {
+  slbundle
+  DISK_SIZE=512M run_oracle "$W/guest13.sh" oracle13 2 -f "$W/slbundle"
+  xz -f "$FIX"/oracle13/lockarea-*.img
+}
 
 # xfsfiles: the oracle's initramfs has no xfs nor reiserfs. Copy the
 # host's xfsprogs and reiserfsprogs (apt install xfsprogs reiserfsprogs),
@@ -2101,8 +2190,8 @@ GUEST7
 } > "$W/guest7.sh"
 
 case "$MODE" in
-  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_oracle11; run_dm_raid; run_host ;;
-  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_oracle11; run_dm_raid ;;
+  all) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_oracle11; run_oracle13; run_dm_raid; run_host ;;
+  --oracle-only) run_oracle; run_oracle "$W/guest2.sh" oracle2; run_oracle "$W/guest3.sh" oracle3; run_oracle "$W/guest4.sh" oracle4; run_oracle "$W/guest5.sh" oracle5; run_oracle6; run_oracle "$W/guest7.sh" oracle7 4; run_oracle "$W/guest8.sh" oracle8; run_oracle9; run_oracle10; run_oracle11; run_oracle13; run_dm_raid ;;
   --oracle2-only) run_oracle "$W/guest2.sh" oracle2 ;;
   --oracle3-only) run_oracle "$W/guest3.sh" oracle3 ;;
   --oracle4-only) run_oracle "$W/guest4.sh" oracle4 ;;
@@ -2113,8 +2202,9 @@ case "$MODE" in
   --oracle9-only) run_oracle9 ;;
   --oracle10-only) run_oracle10 ;;
   --oracle11-only) run_oracle11 ;;
+  --oracle13-only) run_oracle13 ;;
   --dm-raid-only) run_dm_raid ;;
   --host-only) run_host ;;
-  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle8-only | --oracle9-only | --oracle10-only | --oracle11-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--oracle-only | --oracle2-only | --oracle3-only | --oracle4-only | --oracle5-only | --oracle6-only | --oracle7-only | --oracle8-only | --oracle9-only | --oracle10-only | --oracle11-only | --oracle13-only | --dm-raid-only | --host-only]" >&2; exit 2 ;;
 esac
 du -sh "$FIX" >&2
