@@ -198,12 +198,7 @@ impl Replay<'_> {
     /// The fixture's stdout, stderr and exit status against ulvm's, with
     /// `edit` applied to the stdout lines and `edit_err` to each stderr
     /// line of both.
-    fn check_all(
-        &mut self,
-        n: &str,
-        edit: impl Fn(Vec<String>) -> Vec<String>,
-        edit_err: impl Fn(&str) -> String,
-    ) {
+    fn check_all(&mut self, n: &str, edit: impl Fn(Vec<String>) -> Vec<String>, edit_err: impl Fn(&str) -> String) {
         let (argv, want, want_err, want_rc) = fixture(self.session, n);
         let got = self.ulvm(&argv);
         self.checked += 1;
@@ -842,10 +837,8 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         ("pvck-damaged", "LVM checks a damaged label further (the PV header's lists, a second mda header)"),
         ("lvmdiskscan-blank", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
         ("lvmdiskscan", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
-        ("lvmconfig-full-backup", "LVM's order of settings in --type full"),
         ("lvmconfig-default-withcomments", "ulvm has no descriptions of settings (--withcomments)"),
         ("lvmconfig-default-backup-section", "ulvm has no descriptions of settings (--withcomments)"),
-        ("lvmconfig-default-full", "ulvm lists the defaults of the settings it knows, not all of LVM's"),
         ("pvs-after-deldev", "ulvm's pvs does not show the VG's PV missing from the devices file as [unknown]"),
         ("lvmdevices-disabled", "ulvm always uses its devices file (no use_devicesfile=0)"),
         ("cat-devices", "the devices file itself (ulvm's comments and VERSION differ)"),
