@@ -163,6 +163,10 @@ impl Replay<'_> {
             .args(&argv)
             .env("ULVM_SYSTEM_DIR", &self.sys)
             .env("ULVM_RUN_DIR", &self.run)
+            // The guests' /dev is their disks, which are files here: a
+            // scan without the devices file (use_devicesfile = 0) finds no
+            // block devices, not the host's.
+            .env("ULVM_DEV_DIR", self.sys.join("no-dev"))
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
@@ -835,12 +839,9 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         ("cat-md", "the text pvck --dump metadata -f wrote: ulvm's, as above"),
         ("pvck-dump-headers-damaged", "ulvm's wipe of an outdated PV keeps its metadata area; LVM's leaves none"),
         ("pvck-damaged", "LVM checks a damaged label further (the PV header's lists, a second mda header)"),
-        ("lvmdiskscan-blank", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
-        ("lvmdiskscan", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
         ("lvmconfig-default-withcomments", "ulvm has no descriptions of settings (--withcomments)"),
         ("lvmconfig-default-backup-section", "ulvm has no descriptions of settings (--withcomments)"),
         ("pvs-after-deldev", "ulvm's pvs does not show the VG's PV missing from the devices file as [unknown]"),
-        ("lvmdevices-disabled", "ulvm always uses its devices file (no use_devicesfile=0)"),
         ("cat-devices", "the devices file itself (ulvm's comments and VERSION differ)"),
         ("lvmdevices-adddev-c", "vdc's label is damaged (LVM still took its PVID)"),
         ("lvmdevices-list-c", "after lvmdevices-adddev-c"),
@@ -917,6 +918,12 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         file.write_all_at(data, at).unwrap();
         file.sync_all().unwrap();
     };
+    // The guest's lvm.conf has use_devicesfile = 0: LVM scans /dev, where
+    // the three disks are; ulvm finds its file PVs in its devices file.
+    let known: String =
+        [&ap, &bp, &cp].iter().map(|p| format!("IDTYPE=file IDNAME={p} DEVNAME={p} PVID=.\n")).collect();
+    std::fs::create_dir_all(r.sys.join("devices")).unwrap();
+    std::fs::write(r.sys.join("devices/system.devices"), known).unwrap();
     let mut saved: Option<(&PathBuf, Vec<u8>)> = None;
     for n in &numbers {
         let name = name_of(n);
@@ -927,7 +934,11 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         }
         let (argv, _, _, _) = fixture("oracle8", n);
         if name == "lvmdevices-none" {
-            // LVM had no devices file until here; ulvm's always has one.
+            // The guest's sed turns the devices file on here.
+            let conf = r.sys.join("lvm.conf");
+            let text = std::fs::read_to_string(&conf).unwrap();
+            std::fs::write(&conf, text.replace("use_devicesfile = 0", "use_devicesfile = 1")).unwrap();
+            // LVM had no devices file until here; ulvm's names its file PVs.
             std::fs::remove_file(r.sys.join("devices/system.devices")).unwrap();
         }
         match name.as_str() {

@@ -724,6 +724,45 @@ fn test_real_lvmdevices_reads_the_devices_file_ulvm_writes_and_back() {
     assert_eq!(pvs.split_whitespace().collect::<Vec<_>>(), [la, lb]);
 }
 
+/// With `devices/use_devicesfile = 0` ulvm scans block devices as real
+/// LVM does (the filter decides which): `lvmdiskscan` and `pvs` agree with
+/// LVM's, a PV made on a block device is not put in the devices file, and
+/// `lvmdevices` is refused as LVM refuses it.
+#[test]
+fn test_without_the_devices_file_ulvm_scans_the_devices_lvm_scans() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-nodevicesfile");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 32));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let loops = attach(&[&a, &b], false);
+    let (la, lb) = (loops.0[0].as_str(), loops.0[1].as_str());
+    let cfg = only(&loops);
+    std::fs::create_dir_all(&sys).unwrap();
+    std::fs::write(sys.join("lvm.conf"), &cfg).unwrap();
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["pvcreate", la]);
+    let ours = u(&["lvmdiskscan"]);
+    assert!(ours.contains(la) && ours.contains(lb), "{ours}");
+    assert_eq!(run("lvmdiskscan", &["--config", &cfg]).unwrap(), ours);
+    assert_eq!(run("lvmdiskscan", &["--config", &cfg, "-l"]).unwrap(), u(&["lvmdiskscan", "-l"]));
+    let fields = ["--noheadings", "-o", "pv_name,pv_size,pv_uuid"];
+    assert_eq!(
+        run("pvs", &[&["--config", cfg.as_str()], &fields[..]].concat()).unwrap(),
+        u(&[&["pvs"], &fields[..]].concat())
+    );
+    let df = std::fs::read_to_string(sys.join("devices/system.devices")).unwrap_or_default();
+    assert!(!df.contains(la), "{df}");
+    let o =
+        Command::new(ULVM).args(["lvmdevices"]).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd).output().unwrap();
+    assert_eq!(
+        (String::from_utf8_lossy(&o.stderr).as_ref(), o.status.code()),
+        ("  Devices file not enabled.\n", Some(5))
+    );
+}
+
 /// Issue #15: `pvck` of the same bytes says the same as real `pvck`:
 /// plain checks and every `--dump`, on a PV ulvm made, and again after
 /// its mda header is damaged.

@@ -21,6 +21,7 @@
 pub mod activate;
 pub mod alloc;
 pub mod crc;
+pub mod devscan;
 pub mod disk;
 pub mod error;
 pub mod extent;

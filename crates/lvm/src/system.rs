@@ -184,6 +184,18 @@ pub struct Config {
     /// with its host list (the tag is the host's when the list is absent
     /// or names the host).
     pub tag_sections: Vec<(String, Option<Vec<String>>)>,
+    /// `devices/use_devicesfile`: whether commands see only the devices
+    /// of the devices file. ulvm's default is 1 (LVM 2.03.16's is 0):
+    /// files are ulvm's PVs, and only its devices file names them. Set to
+    /// 0, ulvm scans as LVM does (see [`crate::devscan`]).
+    pub use_devicesfile: bool,
+    /// `devices/scan`: the directories whose block devices are scanned
+    /// without the devices file.
+    pub scan: Vec<String>,
+    /// `devices/global_filter`: LVM's `a|regex|`/`r|regex|` patterns.
+    pub global_filter: Vec<String>,
+    /// `devices/filter`: as `global_filter`, applied after it.
+    pub filter: Vec<String>,
 }
 
 /// `activation/mirror_image_fault_policy`.
@@ -214,6 +226,10 @@ impl Default for Config {
             raid_fault_policy_allocate: false,
             hosttags: false,
             tag_sections: Vec::new(),
+            use_devicesfile: true,
+            scan: vec!["/dev".into()],
+            global_filter: Vec::new(),
+            filter: Vec::new(),
         }
     }
 }
@@ -334,6 +350,35 @@ impl Config {
                 let tag = name.strip_prefix('@').unwrap_or(name).to_string();
                 c.tag_sections.retain(|(t, _)| t != &tag);
                 c.tag_sections.push((tag, hosts));
+            }
+        }
+        if let Some(d) = top.section("devices") {
+            let strings = |key: &str| -> Result<Option<Vec<String>>, FormatError> {
+                match d.value(key) {
+                    None => Ok(None),
+                    Some(Value::Str(s)) => Ok(Some(vec![s.to_string()])),
+                    Some(Value::List(l)) => l
+                        .iter()
+                        .map(|v| match v {
+                            Value::Str(s) => Ok(s.to_string()),
+                            _ => Err(FormatError(format!("devices/{key}: a list of strings is expected"))),
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(Some),
+                    Some(_) => Err(FormatError(format!("devices/{key}: a list of strings is expected"))),
+                }
+            };
+            if let Some(v) = d.int("use_devicesfile") {
+                c.use_devicesfile = v != 0;
+            }
+            if let Some(l) = strings("scan")? {
+                c.scan = l;
+            }
+            if let Some(l) = strings("global_filter")? {
+                c.global_filter = l;
+            }
+            if let Some(l) = strings("filter")? {
+                c.filter = l;
             }
         }
         if let Some(b) = top.section("backup") {
@@ -620,6 +665,22 @@ mod tests {
         assert_eq!(c.host_tags("oraclehost"), ["oraclehost", "mytag", "mine"]);
         assert_eq!(c.host_tags("otherhost"), ["otherhost", "mytag", "other"]);
         assert!(Config::parse("tags { t { host_list = [ 1 ] } }").is_err());
+    }
+
+    #[test]
+    fn test_config_reads_the_devices_settings_and_keeps_ulvms_devices_file_by_default() {
+        let c = Config::parse("global { units = \"h\" }").unwrap();
+        assert!(c.use_devicesfile);
+        assert_eq!(c.scan, ["/dev"]);
+        let mut c =
+            Config::parse("devices {\n use_devicesfile = 0\n scan = \"/dev/x\"\n filter = [ \"a|a|\", \"r|.*|\" ]\n}")
+                .unwrap();
+        assert!(!c.use_devicesfile);
+        assert_eq!(c.scan, ["/dev/x"]);
+        assert_eq!(c.filter, ["a|a|", "r|.*|"]);
+        c.apply("devices/use_devicesfile=1 devices/global_filter=[\"r|b|\"]").unwrap();
+        assert!(c.use_devicesfile);
+        assert_eq!(c.global_filter, ["r|b|"]);
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! `lvmdevices`: the devices file (`devices/system.devices`) listed and
-//! changed, as LVM 2.03's `lvmdevices` does. ulvm always uses its devices
-//! file (it is how ulvm knows which devices are its own), so there is no
-//! `use_devicesfile = 0` case. Entries keep LVM's format, which real LVM
-//! reads.
+//! changed, as LVM 2.03's `lvmdevices` does (refused, as LVM refuses,
+//! with `devices/use_devicesfile = 0`). Entries keep LVM's format, which
+//! real LVM reads.
 
 use super::Session;
 use crate::disk::{self, DiskError};
@@ -40,6 +39,9 @@ pub fn entry_line(e: &crate::system::DeviceEntry) -> String {
 
 /// `lvmdevices [--adddev|--deldev|--delpvid|--check|--update]`.
 pub fn lvmdevices(s: &mut Session, action: &DevicesAction) -> Result<(), LvmError> {
+    if !s.uses_devices_file()? {
+        return Err(LvmError::NotFound("Devices file not enabled.".into()));
+    }
     let path = s.sd.devices_file();
     let exists = path.exists();
     let mut df = DevicesFile::load(&path)?;
