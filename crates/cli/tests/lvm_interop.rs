@@ -722,6 +722,19 @@ fn test_real_lvmdevices_reads_the_devices_file_ulvm_writes_and_back() {
     std::fs::copy(etc.join("devices/system.devices"), sys.join("devices/system.devices")).unwrap();
     let pvs = u(&["pvs", "--noheadings", "-o", "pv_name"]);
     assert_eq!(pvs.split_whitespace().collect::<Vec<_>>(), [la, lb]);
+    // The same change made by each leaves the same file, in LVM's layout
+    // (but the command's pid and time in the second comment line).
+    real(&["lvmdevices", "--deldev", lb]);
+    u(&["lvmdevices", "--deldev", lb]);
+    let text = |p: &Path| {
+        let t = std::fs::read_to_string(p.join("devices/system.devices")).unwrap();
+        let mut lines: Vec<String> = t.lines().map(String::from).collect();
+        assert!(lines[1].starts_with("# Created by LVM command lvmdevices pid "), "{t}");
+        lines[1] = "# Created by LVM command lvmdevices".into();
+        lines
+    };
+    assert_eq!(text(&sys), text(&etc));
+    assert!(text(&sys)[2].starts_with("VERSION=1.1."), "{:?}", text(&sys));
 }
 
 /// With `devices/use_devicesfile = 0` ulvm scans block devices as real

@@ -34,7 +34,9 @@ fn pvid_on(p: &Path) -> Option<String> {
 /// One line of `lvmdevices`' list.
 pub fn entry_line(e: &crate::system::DeviceEntry) -> String {
     let p = e.path.display();
-    format!("Device {p} IDTYPE={} IDNAME={p} DEVNAME={p} PVID={}", e.idtype, e.pvid.as_deref().unwrap_or("."))
+    let pvid = e.pvid.as_deref().unwrap_or(".");
+    let part = e.part.as_ref().map(|n| format!(" PART={n}")).unwrap_or_default();
+    format!("Device {p} IDTYPE={} IDNAME={} DEVNAME={p} PVID={pvid}{part}", e.idtype, e.idname)
 }
 
 /// `lvmdevices [--adddev|--deldev|--delpvid|--check|--update]`.
