@@ -158,19 +158,77 @@ impl Node {
     }
 
     /// The lines of the node, `depth` tabs in.
+    #[cfg(test)]
     fn lines(&self, depth: usize, out: &mut Vec<String>) {
-        let lead = format!("{}{}", "\t".repeat(depth), if self.commented { "# " } else { "" });
+        self.lines_at(depth, None, out);
+    }
+
+    /// The lines of the node, `depth` tabs in; with `comments` (the path
+    /// of the section it is in, `""` at the top), each node is preceded
+    /// by a blank line, its path and ulvm's description of it
+    /// (`--withcomments`).
+    fn lines_at(&self, depth: usize, comments: Option<&str>, out: &mut Vec<String>) {
+        let tabs = "\t".repeat(depth);
+        let lead = format!("{tabs}{}", if self.commented { "# " } else { "" });
+        let path = comments.map(|parent| match parent {
+            "" => self.name.clone(),
+            p => format!("{p}/{}", self.name),
+        });
+        if let Some(path) = &path {
+            let what = if matches!(self.body, Body::Section(_)) { "section" } else { "option" };
+            out.push(String::new());
+            out.push(format!("{tabs}# Configuration {what} {path}."));
+            if let Some(d) = description(path) {
+                out.push(format!("{tabs}# {d}"));
+            }
+        }
         match &self.body {
             Body::Value(v) => out.push(format!("{lead}{}={v}", self.name)),
             Body::Section(children) => {
                 out.push(format!("{lead}{} {{", self.name));
                 for c in children {
-                    c.lines(depth + 1, out);
+                    c.lines_at(depth + 1, path.as_deref(), out);
                 }
                 out.push(format!("{lead}}}"));
             }
         }
     }
+}
+
+/// ulvm's own one-line descriptions of the settings it acts on, for
+/// `--withcomments` (LVM's descriptions are its documentation, which
+/// ulvm does not copy; other settings get their path only).
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    ("devices", "Which devices commands look at."),
+    ("devices/scan", "Directories whose block devices are scanned when the devices file is not used."),
+    ("devices/use_devicesfile", "1: commands see only the devices file's devices; 0: they scan (ulvm's default is 1)."),
+    ("devices/filter", "Accept (a|re|) or reject (r|re|) scanned devices by name; the first match decides."),
+    ("devices/global_filter", "As filter, applied before it."),
+    ("backup", "Copies of each VG's metadata kept in the system directory."),
+    ("backup/backup", "1: write backup/VG after every metadata change."),
+    ("backup/archive", "1: keep each replaced metadata version in archive/."),
+    ("global", "Settings of every command."),
+    ("global/units", "Default --units of reports and displays."),
+    ("global/event_activation", "1: pvscan --cache and -aay activate LVs as their PVs appear."),
+    ("global/mirror_segtype_default", "What -m N makes without --type: raid1 or mirror."),
+    ("activation", "How LVs are activated and kept."),
+    ("activation/volume_list", "When set, only the LVs it names (vg, vg/lv, @tag) may be activated."),
+    ("activation/auto_activation_volume_list", "When set, only the LVs it names are autoactivated (-aay)."),
+    ("activation/snapshot_autoextend_threshold", "Percent full at which the daemon extends a snapshot (100: never)."),
+    ("activation/snapshot_autoextend_percent", "How much a snapshot grows, in percent of its size."),
+    ("activation/mirror_image_fault_policy", "What the daemon does with a failed mirror image: remove or allocate."),
+    (
+        "activation/raid_fault_policy",
+        "What lvconvert --repair --use-policies does with a failed raid image: warn or allocate.",
+    ),
+    ("activation/activation_mode", "Whether a raid LV missing legs is activated: complete, degraded or partial."),
+    ("tags", "Tags of this host, for @tag in activation lists."),
+    ("tags/hosttags", "1: the host's name is one of its tags."),
+];
+
+/// ulvm's description of the setting or section at `path`.
+fn description(path: &str) -> Option<&'static str> {
+    DESCRIPTIONS.iter().find(|(p, _)| *p == path).map(|(_, d)| *d)
 }
 
 /// The node at `path` (`a/b/c`) of a forest.
@@ -276,8 +334,10 @@ fn cascade(file: Sections, over: Sections) -> Sections {
     out
 }
 
-/// `lvmconfig [--type T] [NODE...]`: the exit status is LVM's.
-pub fn lvmconfig(s: &mut Session, kind: ConfigType, nodes: &[String]) -> Result<i32, LvmError> {
+/// `lvmconfig [--type T] [--withcomments] [NODE...]`: the exit status is
+/// LVM's. With `comments` every setting and section is preceded by its
+/// path and ulvm's description of it (ulvm's, not LVM's text).
+pub fn lvmconfig(s: &mut Session, kind: ConfigType, nodes: &[String], comments: bool) -> Result<i32, LvmError> {
     let dir = s.sd.root().display().to_string();
     let file = std::fs::read_to_string(s.sd.config_file()).unwrap_or_default();
     let over = match s.config_override_text() {
@@ -329,14 +389,16 @@ pub fn lvmconfig(s: &mut Session, kind: ConfigType, nodes: &[String]) -> Result<
         }
     };
     let mut out = Vec::new();
+    let print = |n: &Node, parent: &str, out: &mut Vec<String>| n.lines_at(0, comments.then_some(parent), out);
     if nodes.is_empty() {
         for n in &tree {
-            n.lines(0, &mut out);
+            print(n, "", &mut out);
         }
     }
     for node in nodes {
+        let parent = node.trim_matches('/').rsplit_once('/').map_or("", |(p, _)| p);
         match find(&tree, node) {
-            Some(n) => n.lines(0, &mut out),
+            Some(n) => print(n, parent, &mut out),
             // A setting LVM knows without a default: nothing, as LVM.
             None if matches!(kind, ConfigType::Default | ConfigType::Full) && listed(node) => {}
             None => return Err(LvmError::NotFound(format!("Configuration node {node} not found"))),
@@ -416,6 +478,29 @@ mod tests {
         assert!(find(&tree, "devices/cache").is_none() && !listed("devices/cache"));
         assert!(find(&table_tree('f', false, "/x"), "devices/cache").is_some());
         assert!(listed("activation/volume_list") && find(&tree, "activation/volume_list").is_none());
+    }
+
+    #[test]
+    fn test_withcomments_gives_each_node_its_path_and_ulvms_description() {
+        let tree = table_tree('d', true, "/etc/lvm");
+        let mut out = Vec::new();
+        find(&tree, "backup/backup").unwrap().lines_at(0, Some("backup"), &mut out);
+        assert_eq!(
+            out,
+            [
+                "",
+                "# Configuration option backup/backup.",
+                "# 1: write backup/VG after every metadata change.",
+                "# backup=1"
+            ]
+        );
+        out.clear();
+        find(&tree, "backup/retain_min").unwrap().lines_at(1, Some("backup"), &mut out);
+        assert_eq!(out, ["", "\t# Configuration option backup/retain_min.", "\t# retain_min=10"]);
+        // Every description is of a node LVM has.
+        for (path, _) in DESCRIPTIONS {
+            assert!(rows().any(|r| r.path == *path), "{path}");
+        }
     }
 
     #[test]
