@@ -776,6 +776,47 @@ fn test_without_the_devices_file_ulvm_scans_the_devices_lvm_scans() {
     );
 }
 
+/// `lvmconfig` prints what real LVM's prints over the same lvm.conf: all
+/// of LVM's defaults, `--type full` in LVM's order, `--type diff` and the
+/// current settings, with and without `--config`.
+#[test]
+fn test_real_lvmconfig_and_ulvm_lvmconfig_print_the_same() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-lvmconfig");
+    let (sys, rd, etc) = (t.path("sys"), t.path("run"), t.path("etc-lvm"));
+    for d in [&sys, &rd, &etc] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let conf = "devices {\n\tuse_devicesfile = 0\n\tscan = [ \"/dev\" ]\n}\nactivation {\n\tudev_sync = 0\n\tmonitoring = 0\n}\nglobal {\n\tunits = \"h\"\n\tsuffix = 0\n}\nbackup {\n\tbackup = 1\n\tarchive = 0\n}\n";
+    std::fs::write(sys.join("lvm.conf"), conf).unwrap();
+    std::fs::write(etc.join("lvm.conf"), conf).unwrap();
+    let cases: &[&[&str]] = &[
+        &["--type", "default"],
+        &["--type", "full"],
+        &["--type", "diff"],
+        &[],
+        &["--type", "full", "--config", "backup { retain_min = 7 backup = 0 } global/test = 1"],
+        &["--type", "diff", "--config", "backup/retain_min=7"],
+        &["--config", "global/units=\"m\" backup/retain_min=7 global/suffix=1"],
+        &["--type", "default", "metadata", "allocation/cache_settings", "activation/volume_list"],
+        &["--type", "full", "tags", "devices/cache"],
+    ];
+    for args in cases {
+        let o = Command::new("lvmconfig")
+            .args(*args)
+            .env("LVM_SYSTEM_DIR", &etc)
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "lvmconfig {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let real = String::from_utf8(o.stdout).unwrap().replace(etc.to_str().unwrap(), sys.to_str().unwrap());
+        let ours = ulvm(&sys, &rd, &[&["lvmconfig"], *args].concat());
+        assert_eq!(real, ours, "lvmconfig {args:?}");
+    }
+}
+
 /// Issue #15: `pvck` of the same bytes says the same as real `pvck`:
 /// plain checks and every `--dump`, on a PV ulvm made, and again after
 /// its mda header is damaged.

@@ -311,8 +311,9 @@ fn merge_full(mut full: Vec<Node>, current: &Sections) -> Vec<Node> {
 }
 
 /// lvm.conf's settings with a `--config` merged over them as LVM merges
-/// a command's config into the file's for `--type full`: a setting the
-/// file has keeps its place, a new one goes second in its section.
+/// a command's config into the file's for `--type full` and `diff`: a
+/// setting the file has keeps its place, a new one goes second in its
+/// section.
 fn cascade(file: Sections, over: Sections) -> Sections {
     let mut out = file;
     for (sec, keys) in over {
@@ -357,28 +358,14 @@ pub fn lvmconfig(s: &mut Session, kind: ConfigType, nodes: &[String], comments: 
             merge_full(table_tree('f', false, &dir), &cascade(sections(&file)?, over.unwrap_or_default()))
         }
         ConfigType::Current | ConfigType::Diff => {
-            let mut current = sections(&file)?;
-            // LVM 2.03.16 keeps a file's order when a --config is merged over it.
-            match over {
-                None => current = lvm_order(current),
-                Some(over) => {
-                    for (sec, keys) in over {
-                        let at = match current.iter().position(|(n, _)| *n == sec) {
-                            Some(i) => i,
-                            None => {
-                                current.push((sec, Vec::new()));
-                                current.len() - 1
-                            }
-                        };
-                        for (k, v) in keys {
-                            match current[at].1.iter_mut().find(|(n, _)| *n == k) {
-                                Some(e) => e.1 = v,
-                                None => current[at].1.push((k, v)),
-                            }
-                        }
-                    }
-                }
-            }
+            // LVM 2.03.16 prints a command's --config alone as the current
+            // settings, and diffs them merged over the file's (in the
+            // file's order).
+            let mut current = match (over, kind) {
+                (Some(over), ConfigType::Current) => over,
+                (Some(over), _) => cascade(sections(&file)?, over),
+                (None, _) => lvm_order(sections(&file)?),
+            };
             if kind == ConfigType::Diff {
                 for (n, keys) in &mut current {
                     keys.retain(|(k, v)| default_of(n, k, &dir).is_some_and(|d| !same(&d, v)));
