@@ -169,6 +169,10 @@ impl<'a> Replay<'a> {
             .args(&argv)
             .env("ULVM_SYSTEM_DIR", &self.sys)
             .env("ULVM_RUN_DIR", &self.run)
+            // The guests' /dev is their disks, which are files here: a
+            // scan without the devices file (use_devicesfile = 0) finds no
+            // block devices, not the host's.
+            .env("ULVM_DEV_DIR", self.sys.join("no-dev"))
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
@@ -836,15 +840,8 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         ("cat-md", "the text pvck --dump metadata -f wrote: ulvm's, as above"),
         ("pvck-dump-headers-damaged", "ulvm's wipe of an outdated PV keeps its metadata area; LVM's leaves none"),
         ("pvck-damaged", "LVM checks a damaged label further (the PV header's lists, a second mda header)"),
-        ("lvmdiskscan-blank", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
-        ("lvmdiskscan", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
-        ("lvmconfig-full-backup", "LVM's order of settings in --type full"),
-        ("lvmconfig-default-withcomments", "ulvm has no descriptions of settings (--withcomments)"),
-        ("lvmconfig-default-backup-section", "ulvm has no descriptions of settings (--withcomments)"),
-        ("lvmconfig-default-full", "ulvm lists the defaults of the settings it knows, not all of LVM's"),
         ("pvs-after-deldev", "ulvm's pvs does not show the VG's PV missing from the devices file as [unknown]"),
-        ("lvmdevices-disabled", "ulvm always uses its devices file (no use_devicesfile=0)"),
-        ("cat-devices", "the devices file itself (ulvm's comments and VERSION differ)"),
+        ("cat-devices-end", "after lvmdevices-adddev-c"),
         ("lvmdevices-adddev-c", "vdc's label is damaged (LVM still took its PVID)"),
         ("lvmdevices-list-c", "after lvmdevices-adddev-c"),
         ("lvmdiskscan-devicesfile", "after lvmdevices-adddev-c"),
@@ -920,6 +917,12 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         file.write_all_at(data, at).unwrap();
         file.sync_all().unwrap();
     };
+    // The guest's lvm.conf has use_devicesfile = 0: LVM scans /dev, where
+    // the three disks are; ulvm finds its file PVs in its devices file.
+    let known: String =
+        [&ap, &bp, &cp].iter().map(|p| format!("IDTYPE=file IDNAME={p} DEVNAME={p} PVID=.\n")).collect();
+    std::fs::create_dir_all(r.sys.join("devices")).unwrap();
+    std::fs::write(r.sys.join("devices/system.devices"), known).unwrap();
     let mut saved: Option<(&PathBuf, Vec<u8>)> = None;
     for n in &numbers {
         let name = name_of(n);
@@ -930,7 +933,11 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         }
         let (argv, _, _, _) = fixture("oracle8", n);
         if name == "lvmdevices-none" {
-            // LVM had no devices file until here; ulvm's always has one.
+            // The guest's sed turns the devices file on here.
+            let conf = r.sys.join("lvm.conf");
+            let text = std::fs::read_to_string(&conf).unwrap();
+            std::fs::write(&conf, text.replace("use_devicesfile = 0", "use_devicesfile = 1")).unwrap();
+            // LVM had no devices file until here; ulvm's names its file PVs.
             std::fs::remove_file(r.sys.join("devices/system.devices")).unwrap();
         }
         match name.as_str() {
@@ -941,6 +948,26 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
             _ if NOT_YET.iter().any(|(m, _)| {
                 name == *m || (!m.starts_with("lvmdiskscan") && !m.starts_with("pvck") && name.starts_with(m))
             }) => {}
+            // grep -v "^#" of the devices file: ulvm's file PVs have
+            // their own IDTYPE, and PVIDs are the session's own.
+            "cat-devices" => {
+                let (_, want, _, _) = fixture("oracle8", n);
+                let got = std::fs::read_to_string(r.sys.join("devices/system.devices")).unwrap_or_default();
+                let got: String = got.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+                let mask = |l: &str| {
+                    let l = l.replace("IDTYPE=file", "IDTYPE=devname");
+                    l.split(' ')
+                        .map(|w| if w.starts_with("PVID=") { "PVID=PVID" } else { w })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                let want: Vec<String> = normalize(&want, &r.paths).iter().map(|l| mask(l)).collect();
+                let got: Vec<String> = normalize(&got, &[]).iter().map(|l| mask(l)).collect();
+                r.checked += 1;
+                if want != got {
+                    r.mismatches.push(format!("{n} cat-devices:\n--- LVM\n{want:#?}\n--- ulvm\n{got:#?}"));
+                }
+            }
             _ if argv.first().map(String::as_str) == Some("bash") => {
                 // `cat FILE` of what a command wrote.
                 let (_, want, _, _) = fixture("oracle8", n);
@@ -954,6 +981,22 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
                 }
             }
             // ulvm's own entry type for a file (LVM's for a disk: devname).
+            // --withcomments: the descriptions of settings are LVM's
+            // documentation, which ulvm does not copy (it has one line of
+            // its own for the settings it acts on). They are left out of
+            // both; the rest (blank lines, each node's `# Configuration
+            // ...` line, the settings, the braces) must be LVM's.
+            _ if name.starts_with("lvmconfig-default-withcomments") || name == "lvmconfig-default-backup-section" => {
+                fn description(l: &str) -> bool {
+                    let Some(text) = l.strip_prefix("# ") else { return false };
+                    let node = |t: &str| {
+                        let key = t.split_once('=').map(|(k, _)| k).or_else(|| t.strip_suffix(" {"));
+                        key.is_some_and(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                    };
+                    !text.starts_with("Configuration ") && text != "}" && !node(text)
+                }
+                r.check_lines(n, |lines| lines.into_iter().filter(|l| !description(l)).collect())
+            }
             // Dumps: checksums, and the sizes and offsets of the texts,
             // are those of ulvm's metadata text.
             _ if name.starts_with("pvck-dump") || name == "pvck-damaged-mda" => r.check_with(n, mask_text_bound),

@@ -714,6 +714,99 @@ fn test_real_lvmdevices_reads_the_devices_file_ulvm_writes_and_back() {
     std::fs::copy(etc.join("devices/system.devices"), sys.join("devices/system.devices")).unwrap();
     let pvs = u(&["pvs", "--noheadings", "-o", "pv_name"]);
     assert_eq!(pvs.split_whitespace().collect::<Vec<_>>(), [la, lb]);
+    // The same change made by each leaves the same file, in LVM's layout
+    // (but the command's pid and time in the second comment line).
+    real(&["lvmdevices", "--deldev", lb]);
+    u(&["lvmdevices", "--deldev", lb]);
+    let text = |p: &Path| {
+        let t = std::fs::read_to_string(p.join("devices/system.devices")).unwrap();
+        let mut lines: Vec<String> = t.lines().map(String::from).collect();
+        assert!(lines[1].starts_with("# Created by LVM command lvmdevices pid "), "{t}");
+        lines[1] = "# Created by LVM command lvmdevices".into();
+        lines
+    };
+    assert_eq!(text(&sys), text(&etc));
+    assert!(text(&sys)[2].starts_with("VERSION=1.1."), "{:?}", text(&sys));
+}
+
+/// With `devices/use_devicesfile = 0` ulvm scans block devices as real
+/// LVM does (the filter decides which): `lvmdiskscan` and `pvs` agree with
+/// LVM's, a PV made on a block device is not put in the devices file, and
+/// `lvmdevices` is refused as LVM refuses it.
+#[test]
+fn test_without_the_devices_file_ulvm_scans_the_devices_lvm_scans() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-nodevicesfile");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 32));
+    let (sys, rd) = (t.path("sys"), t.path("run"));
+    std::fs::create_dir_all(&rd).unwrap();
+    let loops = attach(&[&a, &b], false);
+    let (la, lb) = (loops.0[0].as_str(), loops.0[1].as_str());
+    let cfg = only(&loops);
+    std::fs::create_dir_all(&sys).unwrap();
+    std::fs::write(sys.join("lvm.conf"), &cfg).unwrap();
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    u(&["pvcreate", la]);
+    let ours = u(&["lvmdiskscan"]);
+    assert!(ours.contains(la) && ours.contains(lb), "{ours}");
+    assert_eq!(run("lvmdiskscan", &["--config", &cfg]).unwrap(), ours);
+    assert_eq!(run("lvmdiskscan", &["--config", &cfg, "-l"]).unwrap(), u(&["lvmdiskscan", "-l"]));
+    let fields = ["--noheadings", "-o", "pv_name,pv_size,pv_uuid"];
+    assert_eq!(
+        run("pvs", &[&["--config", cfg.as_str()], &fields[..]].concat()).unwrap(),
+        u(&[&["pvs"], &fields[..]].concat())
+    );
+    let df = std::fs::read_to_string(sys.join("devices/system.devices")).unwrap_or_default();
+    assert!(!df.contains(la), "{df}");
+    let o =
+        Command::new(ULVM).args(["lvmdevices"]).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd).output().unwrap();
+    assert_eq!(
+        (String::from_utf8_lossy(&o.stderr).as_ref(), o.status.code()),
+        ("  Devices file not enabled.\n", Some(5))
+    );
+}
+
+/// `lvmconfig` prints what real LVM's prints over the same lvm.conf: all
+/// of LVM's defaults, `--type full` in LVM's order, `--type diff` and the
+/// current settings, with and without `--config`.
+#[test]
+fn test_real_lvmconfig_and_ulvm_lvmconfig_print_the_same() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-lvmconfig");
+    let (sys, rd, etc) = (t.path("sys"), t.path("run"), t.path("etc-lvm"));
+    for d in [&sys, &rd, &etc] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let conf = "devices {\n\tuse_devicesfile = 0\n\tscan = [ \"/dev\" ]\n}\nactivation {\n\tudev_sync = 0\n\tmonitoring = 0\n}\nglobal {\n\tunits = \"h\"\n\tsuffix = 0\n}\nbackup {\n\tbackup = 1\n\tarchive = 0\n}\n";
+    std::fs::write(sys.join("lvm.conf"), conf).unwrap();
+    std::fs::write(etc.join("lvm.conf"), conf).unwrap();
+    let cases: &[&[&str]] = &[
+        &["--type", "default"],
+        &["--type", "full"],
+        &["--type", "diff"],
+        &[],
+        &["--type", "full", "--config", "backup { retain_min = 7 backup = 0 } global/test = 1"],
+        &["--type", "diff", "--config", "backup/retain_min=7"],
+        &["--config", "global/units=\"m\" backup/retain_min=7 global/suffix=1"],
+        &["--type", "default", "metadata", "allocation/cache_settings", "activation/volume_list"],
+        &["--type", "full", "tags", "devices/cache"],
+    ];
+    for args in cases {
+        let o = Command::new("lvmconfig")
+            .args(*args)
+            .env("LVM_SYSTEM_DIR", &etc)
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "lvmconfig {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let real = String::from_utf8(o.stdout).unwrap().replace(etc.to_str().unwrap(), sys.to_str().unwrap());
+        let ours = ulvm(&sys, &rd, &[&["lvmconfig"], *args].concat());
+        assert_eq!(real, ours, "lvmconfig {args:?}");
+    }
 }
 
 /// Issue #15: `pvck` of the same bytes says the same as real `pvck`:

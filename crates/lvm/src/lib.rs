@@ -22,6 +22,7 @@ pub mod activate;
 pub mod alloc;
 pub mod calendar;
 pub mod crc;
+pub mod devscan;
 pub mod disk;
 pub mod error;
 pub mod extent;

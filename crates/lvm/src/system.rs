@@ -195,6 +195,18 @@ pub struct Config {
     /// with its host list (the tag is the host's when the list is absent
     /// or names the host).
     pub tag_sections: Vec<(String, Option<Vec<String>>)>,
+    /// `devices/use_devicesfile`: whether commands see only the devices
+    /// of the devices file. ulvm's default is 1 (LVM 2.03.16's is 0):
+    /// files are ulvm's PVs, and only its devices file names them. Set to
+    /// 0, ulvm scans as LVM does (see [`crate::devscan`]).
+    pub use_devicesfile: bool,
+    /// `devices/scan`: the directories whose block devices are scanned
+    /// without the devices file.
+    pub scan: Vec<String>,
+    /// `devices/global_filter`: LVM's `a|regex|`/`r|regex|` patterns.
+    pub global_filter: Vec<String>,
+    /// `devices/filter`: as `global_filter`, applied after it.
+    pub filter: Vec<String>,
 }
 
 /// `activation/mirror_image_fault_policy`.
@@ -225,6 +237,10 @@ impl Default for Config {
             raid_fault_policy_allocate: false,
             hosttags: false,
             tag_sections: Vec::new(),
+            use_devicesfile: true,
+            scan: vec!["/dev".into()],
+            global_filter: Vec::new(),
+            filter: Vec::new(),
         }
     }
 }
@@ -345,6 +361,35 @@ impl Config {
                 let tag = name.strip_prefix('@').unwrap_or(name).to_string();
                 c.tag_sections.retain(|(t, _)| t != &tag);
                 c.tag_sections.push((tag, hosts));
+            }
+        }
+        if let Some(d) = top.section("devices") {
+            let strings = |key: &str| -> Result<Option<Vec<String>>, FormatError> {
+                match d.value(key) {
+                    None => Ok(None),
+                    Some(Value::Str(s)) => Ok(Some(vec![s.to_string()])),
+                    Some(Value::List(l)) => l
+                        .iter()
+                        .map(|v| match v {
+                            Value::Str(s) => Ok(s.to_string()),
+                            _ => Err(FormatError(format!("devices/{key}: a list of strings is expected"))),
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(Some),
+                    Some(_) => Err(FormatError(format!("devices/{key}: a list of strings is expected"))),
+                }
+            };
+            if let Some(v) = d.int("use_devicesfile") {
+                c.use_devicesfile = v != 0;
+            }
+            if let Some(l) = strings("scan")? {
+                c.scan = l;
+            }
+            if let Some(l) = strings("global_filter")? {
+                c.global_filter = l;
+            }
+            if let Some(l) = strings("filter")? {
+                c.filter = l;
             }
         }
         if let Some(b) = top.section("backup") {
@@ -494,22 +539,56 @@ fn string_end(b: &[u8], at: usize) -> usize {
     (k + 1).min(b.len())
 }
 
+/// A time as C's `ctime` writes it (`Thu Dec  3 08:17:19 2026`), in UTC.
+fn ctime(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let (days, rest) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{} {} {day:>2} {:02}:{:02}:{:02} {year}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 /// One line of the devices file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceEntry {
     /// `devname` for block devices, `file` for regular files (ulvm's own
     /// type: LVM has no file PVs).
     pub idtype: String,
+    /// What identifies the device for its `idtype` (its path for
+    /// `devname` and `file`; `.` when LVM lost it), kept as read.
+    pub idname: String,
+    /// The device's path (`DEVNAME`).
     pub path: PathBuf,
     /// The PV UUID (32 characters, no dashes), once it is a PV.
     pub pvid: Option<String>,
+    /// `PART`: the partition number LVM records for a partition.
+    pub part: Option<String>,
 }
 
 /// The devices file (LVM's `system.devices`): the devices commands look
-/// at, so nothing else on the machine is scanned or touched.
+/// at, so nothing else on the machine is scanned or touched. It is
+/// written in LVM 2.03.16's layout: two comment lines, `VERSION=1.1.N`
+/// (N counts the writes, as LVM counts them), then one line per device.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DevicesFile {
     pub entries: Vec<DeviceEntry>,
+    /// N of the `VERSION=1.1.N` read (0: no file yet).
+    pub version: u64,
 }
 
 impl DevicesFile {
@@ -524,45 +603,58 @@ impl DevicesFile {
     /// The entries of a devices file's text.
     pub fn parse(text: &str) -> Result<DevicesFile, FormatError> {
         let mut entries = Vec::new();
+        let mut version = 0;
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with("VERSION=") || line.starts_with("SYSTEMID=")
-            {
+            if let Some(v) = line.strip_prefix("VERSION=") {
+                version = v.rsplit('.').next().and_then(|c| c.parse().ok()).unwrap_or(0);
                 continue;
             }
-            let mut idtype = None;
-            let mut path_field = None;
-            let mut pvid = None;
+            if line.is_empty() || line.starts_with('#') || line.starts_with("SYSTEMID=") {
+                continue;
+            }
+            let (mut idtype, mut idname, mut devname, mut pvid, mut part) = (None, None, None, None, None);
             for field in line.split_whitespace() {
                 match field.split_once('=') {
                     Some(("IDTYPE", v)) => idtype = Some(v.to_string()),
-                    Some(("DEVNAME", v)) if v != "." => path_field = Some(PathBuf::from(v)),
-                    Some(("IDNAME", v)) if path_field.is_none() && v.starts_with('/') => {
-                        path_field = Some(PathBuf::from(v))
-                    }
+                    Some(("IDNAME", v)) => idname = Some(v.to_string()),
+                    Some(("DEVNAME", v)) if v != "." => devname = Some(PathBuf::from(v)),
                     Some(("PVID", v)) if v != "." => pvid = Some(v.to_string()),
+                    Some(("PART", v)) => part = Some(v.to_string()),
                     _ => {}
                 }
             }
-            match (idtype, path_field) {
-                (Some(idtype), Some(path)) => entries.push(DeviceEntry { idtype, path, pvid }),
+            let idname = idname.unwrap_or_else(|| ".".into());
+            let path = devname.or_else(|| idname.starts_with('/').then(|| PathBuf::from(&idname)));
+            match (idtype, path) {
+                (Some(idtype), Some(path)) => entries.push(DeviceEntry { idtype, idname, path, pvid, part }),
                 _ => return Err(FormatError(format!("line {}: not a device entry", n + 1))),
             }
         }
-        Ok(DevicesFile { entries })
+        Ok(DevicesFile { entries, version })
     }
 
+    /// The file's text as `command` writes it now (the next VERSION).
     pub fn to_text(&self, command: &str) -> String {
-        let mut s = String::from("# ulvm uses devices listed in this file.\n");
-        s.push_str(&format!("# Created by ulvm command {command} pid {}\n", std::process::id()));
-        s.push_str("VERSION=1.1.1\n");
+        let mut s = String::from("# LVM uses devices listed in this file.\n");
+        s.push_str(&format!(
+            "# Created by LVM command {command} pid {} at {}\n",
+            std::process::id(),
+            ctime(crate::disk::now())
+        ));
+        s.push_str(&format!("VERSION=1.1.{}\n", self.version + 1));
         for e in &self.entries {
-            let p = e.path.display();
             s.push_str(&format!(
-                "IDTYPE={} IDNAME={p} DEVNAME={p} PVID={} PART=0\n",
+                "IDTYPE={} IDNAME={} DEVNAME={} PVID={}",
                 e.idtype,
+                e.idname,
+                e.path.display(),
                 e.pvid.as_deref().unwrap_or(".")
             ));
+            if let Some(p) = &e.part {
+                s.push_str(&format!(" PART={p}"));
+            }
+            s.push('\n');
         }
         s
     }
@@ -583,7 +675,13 @@ impl DevicesFile {
         };
         match self.entries.iter_mut().find(|e| e.path == path) {
             Some(e) => e.pvid = pvid,
-            None => self.entries.push(DeviceEntry { idtype: idtype.into(), path: path.to_path_buf(), pvid }),
+            None => self.entries.push(DeviceEntry {
+                idtype: idtype.into(),
+                idname: path.display().to_string(),
+                path: path.to_path_buf(),
+                pvid,
+                part: None,
+            }),
         }
     }
 
@@ -606,14 +704,27 @@ mod tests {
         d.set(Path::new("/nonexistent/pv2.img"), None);
         d.save(&sd.devices_file(), "pvcreate").unwrap();
         let back = DevicesFile::load(&sd.devices_file()).unwrap();
-        assert_eq!(back, d);
+        assert_eq!(back.entries, d.entries);
         assert_eq!(back.entries[0].idtype, "file");
+        assert_eq!(back.version, 1);
+        let text = back.to_text("pvcreate");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "# LVM uses devices listed in this file.");
+        assert!(lines[1].starts_with("# Created by LVM command pvcreate pid "), "{text}");
+        assert_eq!(lines[2], "VERSION=1.1.2");
+        assert_eq!(lines[3], "IDTYPE=file IDNAME=/nonexistent/pv1.img DEVNAME=/nonexistent/pv1.img PVID=abc");
+        assert_eq!(ctime(1_796_285_839), "Thu Dec  3 08:17:19 2026");
+        assert_eq!(ctime(0), "Thu Jan  1 00:00:00 1970");
         // A line as LVM itself writes it.
         let lvm = "VERSION=1.1.2\nIDTYPE=devname IDNAME=/dev/sdb DEVNAME=/dev/sdb PVID=LQQEzwIRd7BglDsm7OMCRA6SE1pIAcjI PART=0\n";
         fs::write(sd.devices_file(), lvm).unwrap();
         let l = DevicesFile::load(&sd.devices_file()).unwrap();
         assert_eq!(l.entries[0].path, Path::new("/dev/sdb"));
         assert_eq!(l.entries[0].pvid.as_deref(), Some("LQQEzwIRd7BglDsm7OMCRA6SE1pIAcjI"));
+        // LVM's entries keep their fields when ulvm writes them back.
+        let lvm = "VERSION=1.1.6\nIDTYPE=loop_file IDNAME=/tmp/d1.img DEVNAME=/dev/loop1 PVID=.\nIDTYPE=devname IDNAME=. DEVNAME=/dev/vdc PVID=w4YYTSxrNYMA0sLN0SZ0YIPmyS1evcno\nIDTYPE=devname IDNAME=/dev/sda1 DEVNAME=/dev/sda1 PVID=. PART=1\n";
+        let text = DevicesFile::parse(lvm).unwrap().to_text("x");
+        assert_eq!(text.lines().skip(2).collect::<Vec<_>>().join("\n") + "\n", lvm.replace("1.1.6", "1.1.7"));
         fs::write(sd.devices_file(), "garbage\n").unwrap();
         assert!(DevicesFile::load(&sd.devices_file()).is_err());
         fs::remove_dir_all(&dir).unwrap();
@@ -655,6 +766,22 @@ mod tests {
         let c = sd.config().unwrap();
         assert_eq!((c.volume_list, c.units), (None, Config::default().units));
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_config_reads_the_devices_settings_and_keeps_ulvms_devices_file_by_default() {
+        let c = Config::parse("global { units = \"h\" }").unwrap();
+        assert!(c.use_devicesfile);
+        assert_eq!(c.scan, ["/dev"]);
+        let mut c =
+            Config::parse("devices {\n use_devicesfile = 0\n scan = \"/dev/x\"\n filter = [ \"a|a|\", \"r|.*|\" ]\n}")
+                .unwrap();
+        assert!(!c.use_devicesfile);
+        assert_eq!(c.scan, ["/dev/x"]);
+        assert_eq!(c.filter, ["a|a|", "r|.*|"]);
+        c.apply("devices/use_devicesfile=1 devices/global_filter=[\"r|b|\"]").unwrap();
+        assert!(c.use_devicesfile);
+        assert_eq!(c.global_filter, ["r|b|"]);
     }
 
     #[test]

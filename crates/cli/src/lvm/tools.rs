@@ -58,8 +58,5 @@ pub fn lvmconfig(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             }
         },
     };
-    if a.has("withcomments") {
-        return usage("--withcomments is not supported by ulvm (it prints no descriptions of settings).");
-    }
-    Ok(config::lvmconfig(&mut ctx.s, kind, &a.pos)?)
+    Ok(config::lvmconfig(&mut ctx.s, kind, &a.pos, a.has("withcomments"))?)
 }

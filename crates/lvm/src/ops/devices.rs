@@ -1,8 +1,7 @@
 //! `lvmdevices`: the devices file (`devices/system.devices`) listed and
-//! changed, as LVM 2.03's `lvmdevices` does. ulvm always uses its devices
-//! file (it is how ulvm knows which devices are its own), so there is no
-//! `use_devicesfile = 0` case. Entries keep LVM's format, which real LVM
-//! reads.
+//! changed, as LVM 2.03's `lvmdevices` does (refused, as LVM refuses,
+//! with `devices/use_devicesfile = 0`). Entries keep LVM's format, which
+//! real LVM reads.
 
 use super::Session;
 use crate::disk::{self, DiskError};
@@ -35,11 +34,16 @@ fn pvid_on(p: &Path) -> Option<String> {
 /// One line of `lvmdevices`' list.
 pub fn entry_line(e: &crate::system::DeviceEntry) -> String {
     let p = e.path.display();
-    format!("Device {p} IDTYPE={} IDNAME={p} DEVNAME={p} PVID={}", e.idtype, e.pvid.as_deref().unwrap_or("."))
+    let pvid = e.pvid.as_deref().unwrap_or(".");
+    let part = e.part.as_ref().map(|n| format!(" PART={n}")).unwrap_or_default();
+    format!("Device {p} IDTYPE={} IDNAME={} DEVNAME={p} PVID={pvid}{part}", e.idtype, e.idname)
 }
 
 /// `lvmdevices [--adddev|--deldev|--delpvid|--check|--update]`.
 pub fn lvmdevices(s: &mut Session, action: &DevicesAction) -> Result<(), LvmError> {
+    if !s.uses_devices_file()? {
+        return Err(LvmError::NotFound("Devices file not enabled.".into()));
+    }
     let path = s.sd.devices_file();
     let exists = path.exists();
     let mut df = DevicesFile::load(&path)?;

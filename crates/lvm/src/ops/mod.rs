@@ -222,33 +222,53 @@ impl Session {
         self.explicit.as_deref()
     }
 
-    /// The devices this session may look at.
+    /// The devices this session may look at: `--devices`, else the
+    /// devices file's, else (`devices/use_devicesfile = 0`) what a scan
+    /// sees ([`crate::devscan`]).
     pub fn device_list(&self) -> Result<Vec<PathBuf>, LvmError> {
         match &self.explicit {
             Some(list) => Ok(list.clone()),
             None => {
                 let df = DevicesFile::load(&self.sd.devices_file())?;
+                let config = self.config()?;
+                if !config.use_devicesfile {
+                    return Ok(crate::devscan::scanned(&config, &df)?);
+                }
                 Ok(df.entries.into_iter().map(|e| e.path).collect())
             }
         }
     }
 
-    /// Records devices (and their PV UUIDs) in the devices file.
+    /// Whether commands use the devices file (`devices/use_devicesfile`).
+    pub fn uses_devices_file(&self) -> Result<bool, LvmError> {
+        Ok(self.config()?.use_devicesfile)
+    }
+
+    /// Records devices (and their PV UUIDs) in the devices file. Without
+    /// it (`use_devicesfile = 0`) only files are recorded: a scan finds
+    /// block devices, and ulvm's file PVs only through the file.
     pub fn remember_devices(&self, entries: &[(PathBuf, Option<String>)], command: &str) -> Result<(), LvmError> {
         if self.explicit.is_some() {
             return Ok(());
         }
+        let files_only = !self.uses_devices_file()?;
         let path = self.sd.devices_file();
         let mut df = DevicesFile::load(&path)?;
         for (p, id) in entries {
+            if files_only && !std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
             df.set(p, id.clone());
         }
         df.save(&path, command).map_err(disk::DiskError::from)?;
         Ok(())
     }
 
+    /// Takes a device out of the devices file; without it
+    /// (`use_devicesfile = 0`) the file is left alone, as LVM leaves it
+    /// (a file PV stays known, as a disk stays in LVM's scan).
     pub fn forget_device(&self, p: &Path, command: &str) -> Result<(), LvmError> {
-        if self.explicit.is_some() {
+        if self.explicit.is_some() || !self.uses_devices_file()? {
             return Ok(());
         }
         let path = self.sd.devices_file();

@@ -245,16 +245,23 @@ pub fn pvscan_cache(s: &mut Session, c: &PvScanCache, pid: u32) -> Result<PvScan
     activation::activate_vgs(s, &complete, Activation::AUTO)
 }
 
+/// Whether lvmdiskscan counts a device as a partition: LVM 2.03 tells by
+/// the name alone (it ends in a digit: `/dev/sda1`, but also `/dev/loop1`).
+fn is_partition(name: &str) -> bool {
+    name.ends_with(|c: char| c.is_ascii_digit())
+}
+
 /// `lvmdiskscan [-l]`: every device the session may look at with its
-/// size, the PVs marked, then the counts, as LVM 2.03 prints them. ulvm's
-/// devices are whole disks or files (no partitions). `pvs_only` (`-l`)
+/// size, the PVs marked, then the counts, as LVM 2.03 prints them (devices
+/// of no size left out). `pvs_only` (`-l`)
 /// lists only the PVs, without the disk and partition counts.
 pub fn lvmdiskscan(s: &mut Session, pvs_only: bool) -> Result<(), LvmError> {
     if pvs_only {
         s.warn("WARNING: only considering LVM devices");
     }
     let (scan, _) = s.scan_quiet(true)?;
-    let mut rows: Vec<(String, Sectors, bool)> = Vec::new();
+    // (name, size, a PV, a partition)
+    let mut rows: Vec<(String, Sectors, bool, bool)> = Vec::new();
     for p in s.device_list()? {
         let pv = scan.pvs.iter().find(|d| d.path == p);
         let size = match pv {
@@ -265,19 +272,25 @@ pub fn lvmdiskscan(s: &mut Session, pvs_only: bool) -> Result<(), LvmError> {
                 Err(_) => continue,
             },
         };
-        rows.push((p.display().to_string(), size, pv.is_some()));
+        // A device that cannot hold anything (a loop device with no file).
+        if size == Sectors(0) {
+            continue;
+        }
+        let name = p.display().to_string();
+        let part = is_partition(&name);
+        rows.push((name, size, pv.is_some(), part));
     }
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    for (name, size, pv) in &rows {
+    for (name, size, pv, _) in &rows {
         s.print(format!("{name:<width$} [{:>15}] {}", size_long(*size), if *pv { "LVM physical volume" } else { "" }));
     }
     let plural = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
-    let pvs = rows.iter().filter(|r| r.2).count();
+    let count = |pv: bool, part: bool| rows.iter().filter(|r| r.2 == pv && r.3 == part).count();
     if !pvs_only {
-        s.print(plural(rows.len() - pvs, "disk"));
-        s.print(plural(0, "partition"));
+        s.print(plural(count(false, false), "disk"));
+        s.print(plural(count(false, true), "partition"));
     }
-    s.print(plural(pvs, "LVM physical volume whole disk"));
-    s.print(plural(0, "LVM physical volume"));
+    s.print(plural(count(true, false), "LVM physical volume whole disk"));
+    s.print(plural(count(true, true), "LVM physical volume"));
     Ok(())
 }
