@@ -185,28 +185,8 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
         s.commit(&mut vg)?;
     }
     if let Some(o) = &origin {
-        let seg_lv = vg.vg.next_snapshot_name();
-        vg.vg_mut().lvs.push(LogicalVolume {
-            name: seg_lv,
-            id: lvmpv::new_uuid()?,
-            status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
-            flags: vec![],
-            tags: Vec::new(),
-            creation_time: Some(now()),
-            creation_host: Some(host_name),
-            segments: vec![Segment {
-                start_extent: Extents(0),
-                extent_count: o.extents(),
-                kind: SegmentKind::Snapshot {
-                    chunk_size: c.chunk_size,
-                    origin: o.name.clone(),
-                    cow: name.clone(),
-                    merging: false,
-                },
-                extra: vec![],
-            }],
-            extra: vec![],
-        });
+        let lv = snapshot_lv(&vg.vg, &o.name, o.extents(), &name, c.chunk_size, host_name)?;
+        vg.vg_mut().lvs.push(lv);
     }
     s.commit(&mut vg)?;
     let result = match &c.snapshot_of {
@@ -227,4 +207,37 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
     }
     s.print(format!("Logical volume \"{name}\" created."));
     Ok(name)
+}
+
+/// The hidden `snapshotN` LV that makes LV `cow` a snapshot of `origin`
+/// (of `extents`), as LVM records it: one `snapshot` segment naming both.
+pub(super) fn snapshot_lv(
+    vg: &crate::model::VolumeGroup,
+    origin: &str,
+    extents: Extents,
+    cow: &str,
+    chunk_size: Sectors,
+    host: String,
+) -> Result<LogicalVolume, LvmError> {
+    Ok(LogicalVolume {
+        name: vg.next_snapshot_name(),
+        id: lvmpv::new_uuid()?,
+        status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
+        flags: vec![],
+        tags: Vec::new(),
+        creation_time: Some(now()),
+        creation_host: Some(host),
+        segments: vec![Segment {
+            start_extent: Extents(0),
+            extent_count: extents,
+            kind: SegmentKind::Snapshot {
+                chunk_size,
+                origin: origin.to_string(),
+                cow: cow.to_string(),
+                merging: false,
+            },
+            extra: vec![],
+        }],
+        extra: vec![],
+    })
 }

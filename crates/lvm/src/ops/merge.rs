@@ -9,13 +9,11 @@
 //! ([`super::jobs::SnapshotMerge`]) finishes it.
 
 use super::common::zero_start;
-use super::{now, Session};
+use super::Session;
 use crate::activate;
 use crate::disk;
-use crate::extent::Extents;
-use crate::model::{LogicalVolume, Segment, SegmentKind};
+use crate::model::SegmentKind;
 use crate::names::dm_name;
-use crate::pv as lvmpv;
 use crate::LvmError;
 use ulvm_blockdev::Sectors;
 
@@ -203,30 +201,10 @@ pub fn attach_snapshot(s: &mut Session, a: &Attach) -> Result<(), LvmError> {
     if cow_state.is_some() {
         before.extend(activate::plan(&vg, name)?);
     }
-    let seg_lv = vg.vg.next_snapshot_name();
     // As lvcreate -s: the COW is not visible itself, its snapshotN LV is.
+    let snapshot = super::create::snapshot_lv(&vg.vg, origin, o.extents(), name, a.chunk_size, disk::hostname())?;
     vg.vg_mut().lv_mut(name).expect("the COW LV").set_visible(false);
-    vg.vg_mut().lvs.push(LogicalVolume {
-        name: seg_lv,
-        id: lvmpv::new_uuid()?,
-        status: vec!["READ".into(), "WRITE".into(), "VISIBLE".into()],
-        flags: vec![],
-        tags: Vec::new(),
-        creation_time: Some(now()),
-        creation_host: Some(disk::hostname()),
-        segments: vec![Segment {
-            start_extent: Extents(0),
-            extent_count: o.extents(),
-            kind: SegmentKind::Snapshot {
-                chunk_size: a.chunk_size,
-                origin: origin.to_string(),
-                cow: name.to_string(),
-                merging: false,
-            },
-            extra: vec![],
-        }],
-        extra: vec![],
-    });
+    vg.vg_mut().lvs.push(snapshot);
     let host = if origin_state.is_some() || cow_state.is_some() { Some(s.host()?) } else { None };
     if let Some(h) = host {
         if origin_state.is_some() {
