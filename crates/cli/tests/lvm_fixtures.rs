@@ -838,7 +838,7 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
             "the text is ulvm's: the same settings in its own layout (no blank lines, lists on one line)",
         ),
         ("cat-md", "the text pvck --dump metadata -f wrote: ulvm's, as above"),
-        ("pvck-dump-headers-damaged", "ulvm's wipe of an outdated PV keeps its metadata area; LVM's leaves none"),
+        ("pvck-dump-headers-damaged", "LVM checks a damaged label further (the PV header's lists, a second mda header)"),
         ("pvck-damaged", "LVM checks a damaged label further (the PV header's lists, a second mda header)"),
         ("lvmdiskscan-blank", "ulvm sees only the devices of its devices file (vdc is in none yet)"),
         ("lvmdiskscan", "ulvm sees only the devices of its devices file (vdc is in none yet)"),

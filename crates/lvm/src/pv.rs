@@ -198,11 +198,11 @@ fn next_offset(header: &MdaHeader, len: u64) -> Result<u64, FormatError> {
 /// Commits `text` as the PV's metadata: the text goes
 /// into the ring after the current copy (wrapping at the end), is made
 /// durable, and then one header write points slot 0 at it. A crash before
-/// that write leaves the old metadata in force.
+/// that write leaves the old metadata in force. A PV with no metadata
+/// area (an outdated PV `vgck --updatemetadata` wiped) carries none, as
+/// with LVM.
 pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &MetadataText) -> Result<(), PvError> {
-    let Some(&mda) = label.metadata_areas.first() else {
-        return Err(FormatError("PV has no metadata area".into()).into());
-    };
+    let Some(&mda) = label.metadata_areas.first() else { return Ok(()) };
     let mut hb = vec![0u8; MDA_HEADER_LEN];
     dev.read(sector_of(mda.offset), &mut hb)?;
     // A damaged header (a PV of the VG being written) is written anew,
