@@ -853,9 +853,6 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         ("lvmdevices-list-c", "after lvmdevices-adddev-c"),
         ("lvmdiskscan-devicesfile", "after lvmdevices-adddev-c"),
         ("lvmdevices-deldev-pvid", "LVM first warns about vdc's PVID, not found"),
-        ("pvs-damaged", "LVM takes a label with a wrong checksum for none, silently; ulvm warns"),
-        ("vgs-damaged-mda", "ulvm also warns about vdc's damaged label (the mda lines and the report match LVM's)"),
-        ("vgs-restored", "ulvm still warns about vdc's damaged label"),
     ];
     /// A pvck line with what depends on the metadata text's bytes masked:
     /// checksums, and the offsets and sizes of texts in the ring.
