@@ -849,10 +849,6 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         ("pvs-after-deldev", "ulvm's pvs does not show the VG's PV missing from the devices file as [unknown]"),
         ("lvmdevices-disabled", "ulvm always uses its devices file (no use_devicesfile=0)"),
         ("cat-devices", "the devices file itself (ulvm's comments and VERSION differ)"),
-        ("lvmdevices-adddev-c", "vdc's label is damaged (LVM still took its PVID)"),
-        ("lvmdevices-list-c", "after lvmdevices-adddev-c"),
-        ("lvmdiskscan-devicesfile", "after lvmdevices-adddev-c"),
-        ("lvmdevices-deldev-pvid", "LVM first warns about vdc's PVID, not found"),
     ];
     /// A pvck line with what depends on the metadata text's bytes masked:
     /// checksums, and the offsets and sizes of texts in the ring.
@@ -933,6 +929,11 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         if name == "lvmdevices-none" {
             // LVM had no devices file until here; ulvm's always has one.
             std::fs::remove_file(r.sys.join("devices/system.devices")).unwrap();
+            // sed -i 's/use_devicesfile = 0/use_devicesfile = 1/' lvm.conf
+            let conf = r.sys.join("lvm.conf");
+            let text = std::fs::read_to_string(&conf).unwrap();
+            assert!(text.contains("use_devicesfile = 0"), "{text}");
+            std::fs::write(&conf, text.replace("use_devicesfile = 0", "use_devicesfile = 1")).unwrap();
         }
         match name.as_str() {
             // printf XXXX | dd of=DISK bs=1 seek=N

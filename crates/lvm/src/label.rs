@@ -14,7 +14,7 @@ pub const LABEL_SIZE: usize = 512;
 pub const LABEL_SCAN_SECTORS: u64 = 4;
 pub const DEFAULT_LABEL_SECTOR: u64 = 1;
 /// Where the pv_header starts, from the label's start.
-const PV_HEADER_OFFSET: u32 = 32;
+pub const PV_HEADER_OFFSET: u32 = 32;
 /// `PV_EXT_USED`: the PV belongs to a VG.
 pub const PV_EXT_USED: u32 = 1;
 

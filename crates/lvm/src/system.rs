@@ -184,6 +184,10 @@ pub struct Config {
     /// with its host list (the tag is the host's when the list is absent
     /// or names the host).
     pub tag_sections: Vec<(String, Option<Vec<String>>)>,
+    /// `devices/use_devicesfile`: whether LVM's checks of the devices file
+    /// against a scan apply (off by default, as in the oracle's LVM
+    /// 2.03.16 build). ulvm scans the devices its file lists either way.
+    pub use_devicesfile: bool,
 }
 
 /// `activation/mirror_image_fault_policy`.
@@ -214,6 +218,7 @@ impl Default for Config {
             raid_fault_policy_allocate: false,
             hosttags: false,
             tag_sections: Vec::new(),
+            use_devicesfile: false,
         }
     }
 }
@@ -335,6 +340,9 @@ impl Config {
                 c.tag_sections.retain(|(t, _)| t != &tag);
                 c.tag_sections.push((tag, hosts));
             }
+        }
+        if let Some(v) = top.section("devices").and_then(|d| d.int("use_devicesfile")) {
+            c.use_devicesfile = v != 0;
         }
         if let Some(b) = top.section("backup") {
             if let Some(v) = b.int("backup") {
@@ -492,6 +500,10 @@ pub struct DeviceEntry {
     pub path: PathBuf,
     /// The PV UUID (32 characters, no dashes), once it is a PV.
     pub pvid: Option<String>,
+    /// Whether the entry still names its device (LVM's `IDNAME`): a scan
+    /// that finds the device no longer holds the entry's PVID writes
+    /// `IDNAME=.`, keeping the path as a hint, and the device is not used.
+    pub located: bool,
 }
 
 /// The devices file (LVM's `system.devices`): the devices commands look
@@ -522,6 +534,7 @@ impl DevicesFile {
             let mut idtype = None;
             let mut path_field = None;
             let mut pvid = None;
+            let mut located = true;
             for field in line.split_whitespace() {
                 match field.split_once('=') {
                     Some(("IDTYPE", v)) => idtype = Some(v.to_string()),
@@ -529,12 +542,13 @@ impl DevicesFile {
                     Some(("IDNAME", v)) if path_field.is_none() && v.starts_with('/') => {
                         path_field = Some(PathBuf::from(v))
                     }
+                    Some(("IDNAME", ".")) => located = false,
                     Some(("PVID", v)) if v != "." => pvid = Some(v.to_string()),
                     _ => {}
                 }
             }
             match (idtype, path_field) {
-                (Some(idtype), Some(path)) => entries.push(DeviceEntry { idtype, path, pvid }),
+                (Some(idtype), Some(path)) => entries.push(DeviceEntry { idtype, path, pvid, located }),
                 _ => return Err(FormatError(format!("line {}: not a device entry", n + 1))),
             }
         }
@@ -547,8 +561,9 @@ impl DevicesFile {
         s.push_str("VERSION=1.1.1\n");
         for e in &self.entries {
             let p = e.path.display();
+            let idname = if e.located { p.to_string() } else { ".".into() };
             s.push_str(&format!(
-                "IDTYPE={} IDNAME={p} DEVNAME={p} PVID={} PART=0\n",
+                "IDTYPE={} IDNAME={idname} DEVNAME={p} PVID={} PART=0\n",
                 e.idtype,
                 e.pvid.as_deref().unwrap_or(".")
             ));
@@ -571,8 +586,13 @@ impl DevicesFile {
             _ => "file",
         };
         match self.entries.iter_mut().find(|e| e.path == path) {
-            Some(e) => e.pvid = pvid,
-            None => self.entries.push(DeviceEntry { idtype: idtype.into(), path: path.to_path_buf(), pvid }),
+            Some(e) => {
+                e.pvid = pvid;
+                e.located = true;
+            }
+            None => {
+                self.entries.push(DeviceEntry { idtype: idtype.into(), path: path.to_path_buf(), pvid, located: true })
+            }
         }
     }
 
@@ -603,6 +623,13 @@ mod tests {
         let l = DevicesFile::load(&sd.devices_file()).unwrap();
         assert_eq!(l.entries[0].path, Path::new("/dev/sdb"));
         assert_eq!(l.entries[0].pvid.as_deref(), Some("LQQEzwIRd7BglDsm7OMCRA6SE1pIAcjI"));
+        // oracle8 105: an entry whose device no longer held its PVID.
+        let lost = "IDTYPE=devname IDNAME=. DEVNAME=/dev/vdc PVID=w4YYTSxrNYMA0sLN0SZ0YIPmyS1evcno\n";
+        let l = DevicesFile::parse(lost).unwrap();
+        assert_eq!(l.entries[0].path, Path::new("/dev/vdc"));
+        assert!(!l.entries[0].located);
+        assert!(l.to_text("x").contains("IDNAME=. DEVNAME=/dev/vdc PVID=w4YY"), "{}", l.to_text("x"));
+        assert!(DevicesFile::parse(lvm).unwrap().entries[0].located);
         fs::write(sd.devices_file(), "garbage\n").unwrap();
         assert!(DevicesFile::load(&sd.devices_file()).is_err());
         fs::remove_dir_all(&dir).unwrap();
