@@ -846,7 +846,6 @@ fn test_the_eighth_oracle_session_replayed_matches_real_lvm() {
         ("lvmconfig-default-withcomments", "ulvm has no descriptions of settings (--withcomments)"),
         ("lvmconfig-default-backup-section", "ulvm has no descriptions of settings (--withcomments)"),
         ("lvmconfig-default-full", "ulvm lists the defaults of the settings it knows, not all of LVM's"),
-        ("pvs-after-deldev", "ulvm's pvs does not show the VG's PV missing from the devices file as [unknown]"),
         ("lvmdevices-disabled", "ulvm always uses its devices file (no use_devicesfile=0)"),
         ("cat-devices", "the devices file itself (ulvm's comments and VERSION differ)"),
     ];

@@ -343,6 +343,25 @@ impl Session {
         Ok(())
     }
 
+    /// LVM 2.03's warnings as it reads a VG some of whose PVs no device
+    /// carries (once a session): `Couldn't find device with uuid U.` for
+    /// each, then `VG V is missing PV U (last written to D).` with the
+    /// device the metadata last named.
+    pub fn say_missing_pvs(&mut self, vg: &Vg) {
+        let pvs: Vec<_> = vg.missing.iter().filter_map(|k| vg.vg.pv(k)).collect();
+        let couldnt = pvs.iter().map(|p| format!("WARNING: Couldn't find device with uuid {}.", p.id));
+        let last = pvs.iter().map(|p| {
+            let dev = p.device.as_deref().unwrap_or("[unknown]");
+            format!("WARNING: VG {} is missing PV {} (last written to {dev}).", vg.vg.name, p.id)
+        });
+        let lines: Vec<String> = couldnt.chain(last).collect();
+        if !lines.is_empty() && self.said.insert(lines.join("\n")) {
+            for line in &lines {
+                self.report.warn(line);
+            }
+        }
+    }
+
     /// `Devices file PVID X last seen on P not found.` for each entry that
     /// names no device (with `devices/use_devicesfile = 1`).
     pub fn say_unlocated_devices(&mut self, df: &DevicesFile) -> Result<(), LvmError> {
@@ -423,10 +442,7 @@ impl Session {
             Some(v) => {
                 check_local(&v)?;
                 export::check_not_exported(&v.vg)?;
-                for k in &v.missing {
-                    let id = v.vg.pv(k).map(|p| p.id.to_string()).unwrap_or_default();
-                    self.report.warn(&format!("WARNING: Couldn't find device with uuid {id}."));
-                }
+                self.say_missing_pvs(&v);
                 Ok(v)
             }
             None => Err(LvmError::NotFound(format!("Volume group \"{name}\" not found"))),

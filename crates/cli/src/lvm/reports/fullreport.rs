@@ -6,7 +6,7 @@
 
 use super::super::args::Args;
 use super::super::{usage, Ctx};
-use super::Spec;
+use super::{PvRef, Spec};
 use anyhow::{bail, Result};
 use ulvm_lvm::disk::Vg;
 use ulvm_lvm::facts::{shown_pvs, Devices};
@@ -82,7 +82,11 @@ pub fn fullreport(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     for vg in &selected {
         let mut parts: Vec<(usize, Vec<Vec<Cell>>)> = (0..PARTS.len()).map(|i| (i, Vec::new())).collect();
         specs[0].vg_rows(vg, &u, &mut parts[0].1);
-        let pvs = || scan.pvs.iter().filter(|d| vg.disks.values().any(|x| x.path == d.path)).map(|d| (d, Some(*vg)));
+        let pvs = || {
+            let found = scan.pvs.iter().filter(|d| vg.disks.values().any(|x| x.path == d.path)).map(PvRef::Disk);
+            let missing = vg.missing.iter().filter_map(|k| vg.vg.pv(k)).map(PvRef::Missing);
+            found.chain(missing).map(|p| (p, Some(*vg)))
+        };
         specs[1].pv_rows(pvs(), &vgs, &u, &mut parts[1].1);
         specs[2].lv_rows(ctx, &devs, vg, &[], a.has("all"), &mut parts[2].1);
         specs[3].pv_rows(pvs(), &vgs, &u, &mut parts[3].1);
@@ -91,7 +95,8 @@ pub fn fullreport(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     }
     // The PVs in no VG, when no VG is named: their PV and PV segment reports.
     if a.pos.is_empty() {
-        let orphans: Vec<_> = shown_pvs(&scan.pvs, &vgs, &[]).filter(|(_, vg)| vg.is_none()).collect();
+        let orphans: Vec<_> =
+            shown_pvs(&scan.pvs, &vgs, &[]).filter(|(_, vg)| vg.is_none()).map(|(d, v)| (PvRef::Disk(d), v)).collect();
         if !orphans.is_empty() {
             let (mut pv, mut pvseg) = (Vec::new(), Vec::new());
             specs[1].pv_rows(orphans.iter().copied(), &vgs, &u, &mut pv);
