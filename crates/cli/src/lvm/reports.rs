@@ -897,9 +897,10 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             let found = shown_pvs(&scan.pvs, &vgs, &wanted).map(|(d, v)| (PvRef::Disk(d), v));
             // The PVs a VG lists but no device carries, as LVM's
             // `[unknown]` (when no PV is named).
-            let missing = selected.iter().filter(|_| a.pos.is_empty()).flat_map(|v| {
-                v.missing.iter().filter_map(|k| v.vg.pv(k)).map(move |p| (PvRef::Missing(p), Some(*v)))
-            });
+            let missing = selected
+                .iter()
+                .filter(|_| a.pos.is_empty())
+                .flat_map(|v| v.missing.iter().filter_map(|k| v.vg.pv(k)).map(move |p| (PvRef::Missing(p), Some(*v))));
             spec.pv_rows(found.chain(missing), &vgs, &u, &mut rows);
         }
     }
@@ -1503,10 +1504,9 @@ fn pv_cell(id: &str, pv: PvRef, view: Option<&View>, seg: Option<&PvSeg>, u: &Un
             "exported",
             Some(entry.is_some_and(|(_, p)| p.status.iter().any(|s| s == ulvm_lvm::ops::export::EXPORTED))),
         ),
-        "pv_missing" => bin(
-            "missing",
-            Some(disk.is_none() || entry.is_some_and(|(_, p)| p.status.iter().any(|s| s == "MISSING"))),
-        ),
+        "pv_missing" => {
+            bin("missing", Some(disk.is_none() || entry.is_some_and(|(_, p)| p.status.iter().any(|s| s == "MISSING"))))
+        }
         "pv_size" => size_cell(u, size),
         "pv_free" => size_cell(u, free),
         "pv_used" => size_cell(u, size - free),

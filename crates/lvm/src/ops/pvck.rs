@@ -216,8 +216,9 @@ impl Headers {
     /// index of its entry in the PV header's lists.
     fn first_mda_warning(&self) -> Option<(usize, String)> {
         let (i, m) = self.locns.iter().enumerate().find(|(_, x)| x.what == "location of metadata area")?;
-        (![4096, 8192, 65536].contains(&m.offset))
-            .then(|| (i, format!("WARNING: pv_header.disk_locn[{i}].offset {} is unexpected # for first mda", m.offset)))
+        (![4096, 8192, 65536].contains(&m.offset)).then(|| {
+            (i, format!("WARNING: pv_header.disk_locn[{i}].offset {} is unexpected # for first mda", m.offset))
+        })
     }
 
     /// The label's checks that fail, as LVM words them.
