@@ -161,6 +161,41 @@ fn test_without_a_daemon_only_inactive_lvs_are_made() {
     assert_eq!(lvm.ok(&["vgs", "--noheadings", "-o", "vg_seqno"]), seq);
 }
 
+/// A VG one of whose PVs no device carries (here: out of the devices
+/// file), as LVM 2.03 reports it (oracle6 121-125, oracle8 099): pvs lists
+/// the PV as `[unknown]` with `m` in its attributes, and pvs, vgs and lvs
+/// warn about it, naming the device the metadata last named.
+#[test]
+fn test_reports_of_a_vg_missing_a_pv_show_it_unknown_and_warn() {
+    let t = TestDir::new("lvm-missing-pv");
+    let (a, b) = (t.image("a.img", 64), t.image("b.img", 64));
+    let (ap, bp) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let run = t.path("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let lvm = Lvm { sys: t.path("sys"), run: &run };
+    lvm.ok(&["vgcreate", "vg0", ap, bp]);
+    lvm.ok(&["lvcreate", "-an", "-L", "8M", "-n", "l", "vg0"]);
+    let id = lvm.ok(&["pvs", "--noheadings", "-o", "pv_uuid", bp]).trim().to_string();
+    lvm.ok(&["lvmdevices", "--deldev", bp]);
+
+    let o = lvm.cmd(&["pvs", "-o", "pv_name,vg_name,pv_attr,pv_size,pv_uuid,pv_missing,pv_mda_count"]);
+    assert!(o.status.success());
+    let out = String::from_utf8(o.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[1], ["[unknown]", "vg0", "a-m", "60.00m", id.as_str(), "missing", "0"], "{out}");
+    let warned = format!(
+        "  WARNING: Couldn't find device with uuid {id}.\n  WARNING: VG vg0 is missing PV {id} (last written to {bp}).\n"
+    );
+    assert_eq!(String::from_utf8(o.stderr).unwrap(), warned);
+    for cmd in [&["vgs"][..], &["lvs", "vg0"], &["lvs", "vg0/l"]] {
+        let o = lvm.cmd(cmd);
+        assert!(o.status.success(), "{cmd:?}");
+        assert_eq!(String::from_utf8(o.stderr).unwrap(), warned, "{cmd:?}");
+    }
+    // A PV named on the command line is a device: no [unknown] row.
+    assert_eq!(lvm.ok(&["pvs", "--noheadings", "-o", "pv_name", ap]), format!("  {ap}\n"));
+}
+
 #[test]
 fn test_concurrent_lvcreates_on_one_vg_serialize() {
     let t = TestDir::new("lvm-race");

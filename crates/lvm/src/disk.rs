@@ -555,6 +555,20 @@ pub fn make_orphan(d: &mut PvDisk) -> Result<(), DiskError> {
     Ok(())
 }
 
+/// Wipes the header of an outdated PV (one a VG's newest metadata no
+/// longer lists) as LVM 2.03's `vgck --updatemetadata` does: the label is
+/// written again with no metadata area and as in no VG (extension version
+/// 2, `PV_EXT_USED` cleared). The old text stays in the area, which no
+/// label names any more.
+pub fn wipe_outdated(d: &mut PvDisk) -> Result<(), DiskError> {
+    d.label.metadata_areas.clear();
+    let ext = d.label.ext.get_or_insert(crate::label::PvHeaderExt { version: 2, flags: 0, bootloader_areas: vec![] });
+    ext.version = 2;
+    pv::set_in_use(d.dev.as_ref(), &mut d.label, false)?;
+    d.vg = None;
+    Ok(())
+}
+
 #[cfg(test)]
 #[path = "disk_tests.rs"]
 mod tests;

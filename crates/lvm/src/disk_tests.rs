@@ -137,6 +137,42 @@ fn test_an_outdated_pv_scanned_first_is_reported_not_taken_for_the_vg() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// oracle8 054: the header LVM 2.03 leaves on an outdated PV after
+/// `vgck --updatemetadata` lists the data area and no metadata area, and
+/// its extension (version 2) has `PV_EXT_USED` cleared; the PV scans as
+/// one in no VG.
+#[test]
+fn test_wiping_an_outdated_pv_leaves_no_metadata_area_in_its_header() {
+    let dir = tmpdir("wipe-outdated");
+    let paths = vec![make_pv(&dir, "a.img", 64)];
+    let sd = SystemDir::new(dir.join("sys"));
+    let mut vg = new_vg(&scan(&paths, false).pvs);
+    commit(&sd, &mut vg, "one").unwrap();
+    let mut d = scan(&paths, false).pvs.remove(0);
+    assert!(d.vg.is_some() && d.label.in_use());
+
+    wipe_outdated(&mut d).unwrap();
+
+    let mut b = vec![0u8; 512];
+    open_device(&paths[0], true).unwrap().read(Sectors(1), &mut b).unwrap();
+    let le64 = |at: usize| u64::from_le_bytes(b[at - 512..at - 504].try_into().unwrap());
+    assert_eq!((le64(584), le64(592)), (1 << 20, 0), "data area");
+    assert_eq!((le64(600), le64(608)), (0, 0), "end of the data areas");
+    assert_eq!((le64(616), le64(624)), (0, 0), "end of the metadata areas: none");
+    assert_eq!(le64(632), 2, "extension version 2, flags 0");
+    let again = scan(&paths, true);
+    assert!(again.pvs[0].vg.is_none() && !again.pvs[0].label.in_use());
+    assert!(again.pvs[0].label.metadata_areas.is_empty());
+    // A VG may take it back: it carries no metadata, but is in use.
+    let paths = vec![paths[0].clone(), make_pv(&dir, "b.img", 64)];
+    let mut vg = new_vg(&scan(&paths, false).pvs);
+    commit(&sd, &mut vg, "two").unwrap();
+    let back = scan(&paths, true);
+    assert!(back.pvs[0].vg.is_none() && back.pvs[0].label.in_use());
+    assert_eq!(assemble(&back)["vg0"].disks.len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Issue 15: copies of a PV (as `dd` makes them) are told apart as LVM
 /// 2.03's `_choose_duplicates` does: the device of the metadata's size
 /// first, then the one its device hint names, else the first scanned;

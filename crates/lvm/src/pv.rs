@@ -84,6 +84,20 @@ pub fn read_label(dev: &dyn BlockDevice) -> Result<Option<PvLabel>, PvError> {
     Ok(None)
 }
 
+/// The PVID a device's label sector 1 names, as LVM 2.03's
+/// `lvmdevices --adddev` takes it (`label_read_pvid`): `LABELONE` and
+/// `LVM2 001` are enough, so a label whose checksum is wrong (no PV to a
+/// scan) still gives one.
+pub fn read_pvid(dev: &dyn BlockDevice) -> Result<Option<String>, PvError> {
+    let mut b = [0u8; LABEL_SIZE];
+    dev.read(Sectors(DEFAULT_LABEL_SECTOR), &mut b)?;
+    if &b[0..8] != crate::label::LABEL_ID || &b[24..32] != crate::label::LABEL_TYPE {
+        return Ok(None);
+    }
+    let p = crate::label::PV_HEADER_OFFSET as usize;
+    Ok(Some(String::from_utf8_lossy(&b[p..p + 32]).into_owned()))
+}
+
 /// Appends `len` bytes at byte `at` of the metadata area `mda` to `out`,
 /// read in whole sectors.
 fn read_in_area(dev: &dyn BlockDevice, mda: DiskLocn, at: u64, len: u64, out: &mut Vec<u8>) -> Result<(), PvError> {
@@ -198,11 +212,11 @@ fn next_offset(header: &MdaHeader, len: u64) -> Result<u64, FormatError> {
 /// Commits `text` as the PV's metadata: the text goes
 /// into the ring after the current copy (wrapping at the end), is made
 /// durable, and then one header write points slot 0 at it. A crash before
-/// that write leaves the old metadata in force.
+/// that write leaves the old metadata in force. A PV with no metadata
+/// area (an outdated PV `vgck --updatemetadata` wiped) carries none, as
+/// with LVM.
 pub fn commit_metadata(dev: &dyn BlockDevice, label: &PvLabel, text: &MetadataText) -> Result<(), PvError> {
-    let Some(&mda) = label.metadata_areas.first() else {
-        return Err(FormatError("PV has no metadata area".into()).into());
-    };
+    let Some(&mda) = label.metadata_areas.first() else { return Ok(()) };
     let mut hb = vec![0u8; MDA_HEADER_LEN];
     dev.read(sector_of(mda.offset), &mut hb)?;
     // A damaged header (a PV of the VG being written) is written anew,

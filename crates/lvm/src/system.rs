@@ -195,11 +195,12 @@ pub struct Config {
     /// with its host list (the tag is the host's when the list is absent
     /// or names the host).
     pub tag_sections: Vec<(String, Option<Vec<String>>)>,
-    /// `devices/use_devicesfile`: whether commands see only the devices
-    /// of the devices file. ulvm's default is 1 (LVM 2.03.16's is 0):
-    /// files are ulvm's PVs, and only its devices file names them. Set to
-    /// 0, ulvm scans as LVM does (see [`crate::devscan`]).
-    pub use_devicesfile: bool,
+    /// `devices/use_devicesfile`, if set. Unset, ulvm uses its devices
+    /// file (LVM 2.03.16's default is 0: files are ulvm's PVs, and only
+    /// its devices file names them). Set to 0, ulvm scans as LVM does (see
+    /// [`crate::devscan`]); set to 1, LVM's checks of the file against a
+    /// scan apply too (an entry whose device lost its PVID: `IDNAME=.`).
+    pub use_devicesfile: Option<bool>,
     /// `devices/scan`: the directories whose block devices are scanned
     /// without the devices file.
     pub scan: Vec<String>,
@@ -237,7 +238,7 @@ impl Default for Config {
             raid_fault_policy_allocate: false,
             hosttags: false,
             tag_sections: Vec::new(),
-            use_devicesfile: true,
+            use_devicesfile: None,
             scan: vec!["/dev".into()],
             global_filter: Vec::new(),
             filter: Vec::new(),
@@ -380,7 +381,7 @@ impl Config {
                 }
             };
             if let Some(v) = d.int("use_devicesfile") {
-                c.use_devicesfile = v != 0;
+                c.use_devicesfile = Some(v != 0);
             }
             if let Some(l) = strings("scan")? {
                 c.scan = l;
@@ -580,6 +581,15 @@ pub struct DeviceEntry {
     pub part: Option<String>,
 }
 
+impl DeviceEntry {
+    /// Whether the entry still names its device (`IDNAME` is not `.`): a
+    /// scan that finds the device no longer holds the entry's PVID writes
+    /// `IDNAME=.`, keeping the path as a hint, and the device is not used.
+    pub fn located(&self) -> bool {
+        self.idname != "."
+    }
+}
+
 /// The devices file (LVM's `system.devices`): the devices commands look
 /// at, so nothing else on the machine is scanned or touched. It is
 /// written in LVM 2.03.16's layout: two comment lines, `VERSION=1.1.N`
@@ -674,7 +684,12 @@ impl DevicesFile {
             _ => "file",
         };
         match self.entries.iter_mut().find(|e| e.path == path) {
-            Some(e) => e.pvid = pvid,
+            Some(e) => {
+                e.pvid = pvid;
+                if !e.located() {
+                    e.idname = path.display().to_string();
+                }
+            }
             None => self.entries.push(DeviceEntry {
                 idtype: idtype.into(),
                 idname: path.display().to_string(),
@@ -725,6 +740,13 @@ mod tests {
         let lvm = "VERSION=1.1.6\nIDTYPE=loop_file IDNAME=/tmp/d1.img DEVNAME=/dev/loop1 PVID=.\nIDTYPE=devname IDNAME=. DEVNAME=/dev/vdc PVID=w4YYTSxrNYMA0sLN0SZ0YIPmyS1evcno\nIDTYPE=devname IDNAME=/dev/sda1 DEVNAME=/dev/sda1 PVID=. PART=1\n";
         let text = DevicesFile::parse(lvm).unwrap().to_text("x");
         assert_eq!(text.lines().skip(2).collect::<Vec<_>>().join("\n") + "\n", lvm.replace("1.1.6", "1.1.7"));
+        // oracle8 105: an entry whose device no longer held its PVID.
+        let lost = "IDTYPE=devname IDNAME=. DEVNAME=/dev/vdc PVID=w4YYTSxrNYMA0sLN0SZ0YIPmyS1evcno\n";
+        let l = DevicesFile::parse(lost).unwrap();
+        assert_eq!(l.entries[0].path, Path::new("/dev/vdc"));
+        assert!(!l.entries[0].located());
+        assert!(l.to_text("x").contains("IDNAME=. DEVNAME=/dev/vdc PVID=w4YY"), "{}", l.to_text("x"));
+        assert!(DevicesFile::parse(lvm).unwrap().entries[0].located());
         fs::write(sd.devices_file(), "garbage\n").unwrap();
         assert!(DevicesFile::load(&sd.devices_file()).is_err());
         fs::remove_dir_all(&dir).unwrap();
@@ -771,16 +793,16 @@ mod tests {
     #[test]
     fn test_config_reads_the_devices_settings_and_keeps_ulvms_devices_file_by_default() {
         let c = Config::parse("global { units = \"h\" }").unwrap();
-        assert!(c.use_devicesfile);
+        assert_eq!(c.use_devicesfile, None);
         assert_eq!(c.scan, ["/dev"]);
         let mut c =
             Config::parse("devices {\n use_devicesfile = 0\n scan = \"/dev/x\"\n filter = [ \"a|a|\", \"r|.*|\" ]\n}")
                 .unwrap();
-        assert!(!c.use_devicesfile);
+        assert_eq!(c.use_devicesfile, Some(false));
         assert_eq!(c.scan, ["/dev/x"]);
         assert_eq!(c.filter, ["a|a|", "r|.*|"]);
         c.apply("devices/use_devicesfile=1 devices/global_filter=[\"r|b|\"]").unwrap();
-        assert!(c.use_devicesfile);
+        assert_eq!(c.use_devicesfile, Some(true));
         assert_eq!(c.global_filter, ["r|b|"]);
     }
 

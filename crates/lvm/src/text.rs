@@ -312,6 +312,44 @@ impl Printer {
         self.out.push('\n');
     }
 
+    /// `# text`.
+    pub fn comment(&mut self, text: &str) {
+        self.out.push_str("# ");
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    /// A blank line where LVM's on-disk text has one (the backup form
+    /// keeps ulvm's own layout, without them).
+    pub fn blank(&mut self) {
+        if !self.indent {
+            self.out.push('\n');
+        }
+    }
+
+    /// A segment's areas (`stripes = [...]`), one area to a line on disk
+    /// as LVM writes them (`"pv0", 0,` newline `"pv1", 0`), on one line
+    /// in the backup form.
+    pub fn areas(&mut self, key: &str, lines: &[Vec<Value>]) {
+        self.key(key);
+        self.out.push('[');
+        let (open, between, close) = if self.indent { ("", ", ", "") } else { ("\n", ",\n", "\n") };
+        self.out.push_str(open);
+        for (i, line) in lines.iter().enumerate() {
+            if i > 0 {
+                self.out.push_str(between);
+            }
+            for (j, x) in line.iter().enumerate() {
+                if j > 0 {
+                    self.out.push_str(", ");
+                }
+                self.scalar_or_list(x);
+            }
+        }
+        self.out.push_str(close);
+        self.out.push_str("]\n");
+    }
+
     /// `name {`: the items that follow go in the section until [`Printer::close`].
     pub fn open(&mut self, name: &str) {
         if self.indent {

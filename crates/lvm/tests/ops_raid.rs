@@ -182,7 +182,9 @@ fn test_raid1_metadata_text_round_trips_and_reads_lvms_own() {
     raid::lvcreate_raid(&mut s, &c).unwrap();
     let vg = s.vg("vg0", true).unwrap();
     let text = vg.vg.to_text("test", "host", 0);
-    assert!(text.contains("type = \"raid1\"\ndevice_count = 2\nregion_size = 4096\nraids = [\"r_rmeta_0\", \"r_rimage_0\", \"r_rmeta_1\", \"r_rimage_1\"]\n"), "{text}");
+    // As LVM 2.03 lays it out: a blank line, then each image's pair on a line.
+    let raids = "raids = [\n\"r_rmeta_0\", \"r_rimage_0\",\n\"r_rmeta_1\", \"r_rimage_1\"\n]\n";
+    assert!(text.contains(&format!("type = \"raid1\"\ndevice_count = 2\nregion_size = 4096\n\n{raids}")), "{text}");
     let back = VolumeGroup::from_tree(&Tree::parse(&text).unwrap()).unwrap();
     assert_eq!(&back, &*vg.vg);
     // A segment as LVM 2.03 writes it, with rates, write-behind and flags.

@@ -13,7 +13,7 @@ use ulvm_blockdev::{BlockDevice, Sectors};
 use ulvm_lvm::alloc::{pv_segments, PvSeg};
 use ulvm_lvm::disk::{PvDisk, Vg};
 use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
-use ulvm_lvm::model::{LogicalVolume, RaidRole, Segment, SegmentKind};
+use ulvm_lvm::model::{LogicalVolume, PhysicalVolume, RaidRole, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
 use ulvm_lvm::report::{compare, field_help, lvm_fields, render, Align, Cell, Column, Layout, SortKey, SortSpec};
@@ -652,7 +652,7 @@ impl Spec {
         let matches = |d: Option<&PvDisk>| {
             sel.matches(&|f: &str| {
                 let c = match (self.sel_fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), d) {
-                    (Some(Source::Pv), Some(d)) => pv_cell(f, d, Some(&view), None, u),
+                    (Some(Source::Pv), Some(d)) => pv_cell(f, PvRef::Disk(d), Some(&view), None, u),
                     _ => vg_cell(f, &view, u),
                 };
                 typed(f, c)
@@ -667,7 +667,7 @@ impl Spec {
     /// The rows of the PVs `pvs`, each with its VG, if any.
     fn pv_rows<'a>(
         &self,
-        pvs: impl Iterator<Item = (&'a PvDisk, Option<&'a Vg>)>,
+        pvs: impl Iterator<Item = (PvRef<'a>, Option<&'a Vg>)>,
         vgs: &BTreeMap<String, Vg>,
         u: &Units,
         rows: &mut Vec<Vec<Cell>>,
@@ -722,11 +722,11 @@ impl Spec {
             })
             .collect();
         // A copy is in the VG of the device it copies.
-        let with_vg: Vec<(&PvDisk, Option<&Vg>)> = copies
+        let with_vg: Vec<(PvRef, Option<&Vg>)> = copies
             .iter()
             .map(|d| {
                 let used = scan.duplicates.iter().find(|x| x.unused == d.path).map(|x| x.used.clone());
-                (d, used.and_then(|p| ulvm_lvm::ops::vg_of_device(vgs, &p)))
+                (PvRef::Disk(d), used.and_then(|p| ulvm_lvm::ops::vg_of_device(vgs, &p)))
             })
             .collect();
         self.pv_rows(with_vg.into_iter(), vgs, u, rows);
@@ -861,6 +861,18 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     }
     let spec = Spec::new(kind, default, &options, a.get("sort"), a.get("select"), a.has("segments"))?;
     let (scan, vgs) = ctx.scan(true)?;
+    // LVM reads each VG it reports: a VG missing PVs is warned about.
+    let read: Vec<&Vg> = match kind {
+        "pvs" => vgs.values().collect(),
+        _ if a.pos.is_empty() => vgs.values().collect(),
+        _ => {
+            let named: Vec<&str> = a.pos.iter().map(|p| p.split('/').next().unwrap_or(p)).collect();
+            vgs.values().filter(|v| named.contains(&v.vg.name.as_str())).collect()
+        }
+    };
+    for v in read {
+        ctx.s.say_missing_pvs(v);
+    }
     // `@tag` names what carries the tag (nothing, if nothing does).
     let a = &{
         let mut a = a.clone();
@@ -933,7 +945,14 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
         _ => {
             let wanted: Vec<std::path::PathBuf> = a.pos.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
-            spec.pv_rows(shown_pvs(&scan.pvs, &vgs, &wanted), &vgs, &u, &mut rows);
+            let found = shown_pvs(&scan.pvs, &vgs, &wanted).map(|(d, v)| (PvRef::Disk(d), v));
+            // The PVs a VG lists but no device carries, as LVM's
+            // `[unknown]` (when no PV is named).
+            let missing = selected
+                .iter()
+                .filter(|_| a.pos.is_empty())
+                .flat_map(|v| v.missing.iter().filter_map(|k| v.vg.pv(k)).map(move |p| (PvRef::Missing(p), Some(*v))));
+            spec.pv_rows(found.chain(missing), &vgs, &u, &mut rows);
             if a.has("all") && wanted.is_empty() {
                 spec.all_device_rows(&scan, &vgs, &u, &mut rows);
             }
@@ -1015,7 +1034,7 @@ pub fn selected_vgs(ctx: &mut Ctx, a: &Args) -> Result<Vec<String>> {
         let matches = |d: Option<&PvDisk>| {
             sel.matches(&|f: &str| {
                 let c = match (fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), d) {
-                    (Some(Source::Pv), Some(d)) => pv_cell(f, d, Some(&view), None, &u),
+                    (Some(Source::Pv), Some(d)) => pv_cell(f, PvRef::Disk(d), Some(&view), None, &u),
                     _ => vg_cell(f, &view, &u),
                 };
                 typed(f, c)
@@ -1044,7 +1063,7 @@ pub fn selected_pvs(ctx: &mut Ctx, a: &Args) -> Result<Vec<std::path::PathBuf>> 
             let c = match (fields.iter().find(|(n, _)| n == f).map(|(_, s)| *s), view) {
                 (Some(Source::Vg), Some(v)) => vg_cell(f, v, &u),
                 (Some(Source::Vg), None) => Cell::str(""),
-                _ => pv_cell(f, d, view, None, &u),
+                _ => pv_cell(f, PvRef::Disk(d), view, None, &u),
             };
             typed(f, c)
         };
@@ -1483,29 +1502,53 @@ fn vg_cell(id: &str, view: &View, u: &Units) -> Cell {
     }
 }
 
-fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, seg: Option<&PvSeg>, u: &Units) -> Cell {
+/// What a row of pvs shows: a PV found on a device, or one its VG's
+/// metadata lists but no device carries (LVM's `[unknown]`).
+#[derive(Clone, Copy)]
+pub(super) enum PvRef<'a> {
+    Disk(&'a PvDisk),
+    Missing(&'a PhysicalVolume),
+}
+
+impl PvRef<'_> {
+    fn uuid(&self) -> ulvm_lvm::model::Uuid {
+        match self {
+            PvRef::Disk(d) => d.uuid(),
+            PvRef::Missing(p) => p.id,
+        }
+    }
+}
+
+fn pv_cell(id: &str, pv: PvRef, view: Option<&View>, seg: Option<&PvSeg>, u: &Units) -> Cell {
     let vg = view.map(|v| v.vg);
-    let entry = view.and_then(|v| v.vg.vg.pvs.iter().find(|p| p.id == d.uuid()).map(|p| (v, p)));
-    let pe_start = d.pe_start();
+    let entry = view.and_then(|v| v.vg.vg.pvs.iter().find(|p| p.id == pv.uuid()).map(|p| (v, p)));
+    let (disk, pe_start) = match pv {
+        PvRef::Disk(d) => (Some(d), d.pe_start()),
+        PvRef::Missing(p) => (None, p.pe_start),
+    };
+    // A missing PV's device is unknown: no size, label or numbers.
+    let dev_sectors = disk.map(|d| d.dev_sectors()).unwrap_or_default();
+    let mda_areas = disk.map(|d| d.label.metadata_areas.len() as i64).unwrap_or(0);
     let (size, free, count, alloc_n) = match entry {
         Some((v, p)) => {
             let free = v.pv_free(&p.key);
             let es = v.vg.vg.extent_size;
             (es.to_sectors(p.pe_count), es.to_sectors(free), p.pe_count, p.pe_count - free)
         }
-        None => (d.dev_sectors(), d.dev_sectors(), Extents(0), Extents(0)),
+        None => (dev_sectors, dev_sectors, Extents(0), Extents(0)),
     };
     match id {
-        "pv_name" => Cell::str(d.path.display().to_string()),
+        "pv_name" => Cell::str(disk.map_or_else(|| "[unknown]".into(), |d| d.path.display().to_string())),
         "vg_name" => Cell::str(vg.map(|v| v.vg.name.clone()).unwrap_or_default()),
         "pv_fmt" => Cell::str("lvm2"),
         // LVM: `a` allocatable, `u` in a VG but not allocatable, `-` orphan;
-        // then `x` exported.
+        // then `x` exported; then `m` missing.
         "pv_attr" => Cell::str(match entry {
             Some((_, p)) => format!(
-                "{}{}-",
+                "{}{}{}",
                 if p.status.iter().any(|s| s == "ALLOCATABLE") { 'a' } else { 'u' },
-                if p.status.iter().any(|s| s == ulvm_lvm::ops::export::EXPORTED) { 'x' } else { '-' }
+                if p.status.iter().any(|s| s == ulvm_lvm::ops::export::EXPORTED) { 'x' } else { '-' },
+                if disk.is_none() { 'm' } else { '-' }
             ),
             None => "---".into(),
         }),
@@ -1515,31 +1558,33 @@ fn pv_cell(id: &str, d: &PvDisk, view: Option<&View>, seg: Option<&PvSeg>, u: &U
             "exported",
             Some(entry.is_some_and(|(_, p)| p.status.iter().any(|s| s == ulvm_lvm::ops::export::EXPORTED))),
         ),
-        "pv_missing" => bin("missing", Some(entry.is_some_and(|(_, p)| p.status.iter().any(|s| s == "MISSING")))),
+        "pv_missing" => {
+            bin("missing", Some(disk.is_none() || entry.is_some_and(|(_, p)| p.status.iter().any(|s| s == "MISSING"))))
+        }
         "pv_size" => size_cell(u, size),
         "pv_free" => size_cell(u, free),
         "pv_used" => size_cell(u, size - free),
-        "pv_uuid" => Cell::str(d.uuid().to_string()),
-        "dev_size" => size_cell(u, d.dev_sectors()),
+        "pv_uuid" => Cell::str(pv.uuid().to_string()),
+        "dev_size" => size_cell(u, dev_sectors),
         "pe_start" => size_cell(u, pe_start),
         "pv_pe_count" => int_cell(count.0 as i64),
         "pv_pe_alloc_count" => int_cell(alloc_n.0 as i64),
-        "pv_mda_count" => int_cell(d.label.metadata_areas.len() as i64),
+        "pv_mda_count" => int_cell(mda_areas),
         "pv_in_use" => bin("used", Some(entry.is_some())),
         "pv_duplicate" => bin("duplicate", Some(false)),
         "pv_major" | "pv_minor" => {
-            let (major, minor) = device_numbers(&d.path);
+            let (major, minor) = disk.map_or((-1, -1), |d| device_numbers(&d.path));
             int_cell(if id == "pv_major" { major } else { minor })
         }
-        "pv_mda_free" => size_cell(u, ulvm_lvm::facts::mda_space(d).map(|m| m.free).unwrap_or_default()),
-        "pv_mda_size" => size_cell(u, ulvm_lvm::facts::mda_space(d).map(|m| m.size).unwrap_or_default()),
-        "pv_mda_used_count" => int_cell(d.label.metadata_areas.len() as i64),
+        "pv_mda_free" => size_cell(u, disk.and_then(ulvm_lvm::facts::mda_space).map(|m| m.free).unwrap_or_default()),
+        "pv_mda_size" => size_cell(u, disk.and_then(ulvm_lvm::facts::mda_space).map(|m| m.size).unwrap_or_default()),
+        "pv_mda_used_count" => int_cell(mda_areas),
         "pv_ba_start" | "pv_ba_size" => {
-            let ba = d.label.ext.as_ref().and_then(|e| e.bootloader_areas.first());
+            let ba = disk.and_then(|d| d.label.ext.as_ref()).and_then(|e| e.bootloader_areas.first());
             let b = ba.map(|a| if id == "pv_ba_start" { a.offset } else { a.size }).unwrap_or(0);
             size_cell(u, ulvm_blockdev::Bytes(b).sectors_floor())
         }
-        "pv_ext_vsn" => int_cell(d.label.ext.as_ref().map(|e| e.version as i64).unwrap_or(1)),
+        "pv_ext_vsn" => int_cell(disk.map_or(0, |d| d.label.ext.as_ref().map(|e| e.version as i64).unwrap_or(1))),
         "pvseg_start" => int_cell(seg.map(|s| s.pe.0 as i64).unwrap_or(0)),
         "pvseg_size" => int_cell(seg.map(|s| s.len.0 as i64).unwrap_or(0)),
         "lv_uuid" => Cell::str(match (seg.and_then(|s| s.used_by.as_ref()), view) {

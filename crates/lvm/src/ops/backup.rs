@@ -96,7 +96,8 @@ pub fn vgck(s: &mut Session, names: &[String], update: bool) -> Result<i32, LvmE
 }
 
 /// `vgck --updatemetadata` of one VG: a new version on every PV (older
-/// copies replaced), and outdated PVs made orphans.
+/// copies replaced), and outdated PVs made orphans with no metadata area
+/// in use, as LVM leaves them.
 fn update_metadata(s: &mut Session, scan: &disk::Scan, vg: &Vg) -> Result<(), LvmError> {
     let _l = s.lock_vg(&vg.vg.name)?;
     let outdated: Vec<_> = disk::disagreements(scan, &BTreeMap::from([(vg.vg.name.clone(), vg.clone())]))
@@ -108,7 +109,7 @@ fn update_metadata(s: &mut Session, scan: &disk::Scan, vg: &Vg) -> Result<(), Lv
     for p in outdated {
         let Some(mut pv) = scan.pvs.iter().find(|x| x.path == p).cloned() else { continue };
         s.warn(format!("WARNING: wiping header on outdated PV {}", p.display()));
-        disk::make_orphan(&mut pv)?;
+        disk::wipe_outdated(&mut pv)?;
     }
     Ok(())
 }

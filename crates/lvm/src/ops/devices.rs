@@ -31,6 +31,11 @@ fn pvid_on(p: &Path) -> Option<String> {
     disk::read_pv(p, true).ok().flatten().map(|d| String::from_utf8_lossy(&d.label.uuid).into_owned())
 }
 
+/// The PVID a device's label names, checked or not (`--adddev`).
+fn label_pvid(p: &Path) -> Option<String> {
+    disk::open_device(p, true).ok().and_then(|d| crate::pv::read_pvid(d.as_ref()).ok().flatten())
+}
+
 /// One line of `lvmdevices`' list.
 pub fn entry_line(e: &crate::system::DeviceEntry) -> String {
     let p = e.path.display();
@@ -47,6 +52,7 @@ pub fn lvmdevices(s: &mut Session, action: &DevicesAction) -> Result<(), LvmErro
     let path = s.sd.devices_file();
     let exists = path.exists();
     let mut df = DevicesFile::load(&path)?;
+    s.say_unlocated_devices(&df)?;
     let save = |df: &DevicesFile| df.save(&path, "lvmdevices").map_err(|e| LvmError::from(DiskError::from(e)));
     match action {
         DevicesAction::List => {
@@ -60,7 +66,7 @@ pub fn lvmdevices(s: &mut Session, action: &DevicesAction) -> Result<(), LvmErro
         DevicesAction::Add(p) => {
             let p = std::fs::canonicalize(p)
                 .map_err(|_| LvmError::NotFound(format!("No device found for {}.", p.display())))?;
-            df.set(&p, pvid_on(&p));
+            df.set(&p, label_pvid(&p));
             save(&df)?;
         }
         DevicesAction::Del(p) => {

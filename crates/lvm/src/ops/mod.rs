@@ -121,6 +121,9 @@ pub struct Session {
     scope: Option<ReadScope>,
     /// The devices the last scan left out as duplicates of others.
     duplicates: Vec<disk::Duplicate>,
+    /// Whether the devices file was checked against a scan (once a
+    /// session, as LVM's one label scan).
+    devices_checked: bool,
 }
 
 /// The VGs a command processes, as LVM 2.03 reads them: named VGs (and
@@ -170,6 +173,7 @@ impl Session {
             said: Default::default(),
             scope: None,
             duplicates: Vec::new(),
+            devices_checked: false,
         }
     }
 
@@ -231,17 +235,18 @@ impl Session {
             None => {
                 let df = DevicesFile::load(&self.sd.devices_file())?;
                 let config = self.config()?;
-                if !config.use_devicesfile {
+                if config.use_devicesfile == Some(false) {
                     return Ok(crate::devscan::scanned(&config, &df)?);
                 }
-                Ok(df.entries.into_iter().map(|e| e.path).collect())
+                Ok(df.entries.into_iter().filter(|e| e.located()).map(|e| e.path).collect())
             }
         }
     }
 
-    /// Whether commands use the devices file (`devices/use_devicesfile`).
+    /// Whether commands use the devices file (`devices/use_devicesfile`
+    /// unset or 1).
     pub fn uses_devices_file(&self) -> Result<bool, LvmError> {
-        Ok(self.config()?.use_devicesfile)
+        Ok(self.config()?.use_devicesfile != Some(false))
     }
 
     /// Records devices (and their PV UUIDs) in the devices file. Without
@@ -288,7 +293,8 @@ impl Session {
     /// warned about, and so is metadata that disagrees in the VGs of the
     /// session's [`ReadScope`].
     pub fn scan(&mut self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>), LvmError> {
-        let s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
+        let mut s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
+        self.check_devices_file(&mut s)?;
         self.say_scan_problems(&s);
         let vgs = disk::assemble(&s);
         let only = self.scope.as_ref().map(|sc| sc.names(&vgs));
@@ -299,10 +305,96 @@ impl Session {
     /// [`Session::scan`] without the warnings about disagreeing metadata:
     /// for commands that name their VGs ([`Session::say_disagreements`]).
     pub fn scan_quiet(&mut self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>), LvmError> {
-        let s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
+        let mut s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
+        self.check_devices_file(&mut s)?;
         self.say_scan_problems(&s);
         let vgs = disk::assemble(&s);
         Ok((s, vgs))
+    }
+
+    /// LVM 2.03's check of the devices file against its label scan, once
+    /// a session, with lvm.conf's `devices/use_devicesfile = 1`: an entry whose device does not hold its PVID (the PV is
+    /// gone, or its label is damaged: `lvmdevices --adddev` took the PVID
+    /// anyway) is warned about, its device is left out of the scan, and
+    /// the entry no longer names it (`IDNAME=.`). Entries that name no
+    /// device are warned about first (LVM's search for their PVID on
+    /// other devices finds nothing: ulvm knows no other devices).
+    fn check_devices_file(&mut self, scan: &mut Scan) -> Result<(), LvmError> {
+        if self.explicit.is_some() || self.devices_checked {
+            return Ok(());
+        }
+        self.devices_checked = true;
+        if self.config()?.use_devicesfile != Some(true) {
+            return Ok(());
+        }
+        let path = self.sd.devices_file();
+        let mut df = DevicesFile::load(&path)?;
+        self.say_unlocated_devices(&df)?;
+        let mut changed = false;
+        for e in df.entries.iter_mut().filter(|e| e.located()) {
+            let Some(want) = e.pvid.clone() else { continue };
+            if scan.problems.iter().any(|(p, _)| *p == e.path) {
+                continue;
+            }
+            let on_disk = scan
+                .pvs
+                .iter()
+                .find(|d| d.path == e.path)
+                .map(|d| String::from_utf8_lossy(&d.label.uuid).into_owned())
+                .or_else(|| {
+                    let dup = scan.duplicates.iter().find(|d| d.unused == e.path)?;
+                    Some(dup.pv.to_string().replace('-', ""))
+                });
+            if on_disk.as_deref() == Some(want.as_str()) {
+                continue;
+            }
+            let p = e.path.display();
+            self.report.warn(&match &on_disk {
+                Some(other) => format!("Devices file PVID {want} not found on device {p} (device PVID {other})."),
+                None => format!("Devices file PVID {want} not found on device {p}."),
+            });
+            scan.pvs.retain(|d| d.path != e.path);
+            scan.others.retain(|o| *o != e.path);
+            e.idname = ".".into();
+            changed = true;
+        }
+        if changed {
+            df.save(&path, &self.cmdline).map_err(disk::DiskError::from)?;
+        }
+        Ok(())
+    }
+
+    /// LVM 2.03's warnings as it reads a VG some of whose PVs no device
+    /// carries (once a session): `Couldn't find device with uuid U.` for
+    /// each, then `VG V is missing PV U (last written to D).` with the
+    /// device the metadata last named.
+    pub fn say_missing_pvs(&mut self, vg: &Vg) {
+        let pvs: Vec<_> = vg.missing.iter().filter_map(|k| vg.vg.pv(k)).collect();
+        let couldnt = pvs.iter().map(|p| format!("WARNING: Couldn't find device with uuid {}.", p.id));
+        let last = pvs.iter().map(|p| {
+            let dev = p.device.as_deref().unwrap_or("[unknown]");
+            format!("WARNING: VG {} is missing PV {} (last written to {dev}).", vg.vg.name, p.id)
+        });
+        let lines: Vec<String> = couldnt.chain(last).collect();
+        if !lines.is_empty() && self.said.insert(lines.join("\n")) {
+            for line in &lines {
+                self.report.warn(line);
+            }
+        }
+    }
+
+    /// `Devices file PVID X last seen on P not found.` for each entry that
+    /// names no device (with `devices/use_devicesfile = 1`).
+    pub fn say_unlocated_devices(&mut self, df: &DevicesFile) -> Result<(), LvmError> {
+        if self.config()?.use_devicesfile != Some(true) {
+            return Ok(());
+        }
+        for e in df.entries.iter().filter(|e| !e.located()) {
+            if let Some(id) = &e.pvid {
+                self.report.warn(&format!("Devices file PVID {id} last seen on {} not found.", e.path.display()));
+            }
+        }
+        Ok(())
     }
 
     /// Devices a scan could not read, and damaged metadata area headers
@@ -371,10 +463,7 @@ impl Session {
             Some(v) => {
                 check_local(&v)?;
                 export::check_not_exported(&v.vg)?;
-                for k in &v.missing {
-                    let id = v.vg.pv(k).map(|p| p.id.to_string()).unwrap_or_default();
-                    self.report.warn(&format!("WARNING: Couldn't find device with uuid {id}."));
-                }
+                self.say_missing_pvs(&v);
                 Ok(v)
             }
             None => Err(LvmError::NotFound(format!("Volume group \"{name}\" not found"))),

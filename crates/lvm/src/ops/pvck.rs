@@ -85,6 +85,18 @@ struct Mda {
     raws: [Raw; 2],
 }
 
+impl Mda {
+    /// LVM's name for it (`mda_header_N`): 1 for the area at 4096, where
+    /// the first one lies, 2 for one anywhere else.
+    fn num(&self) -> usize {
+        if self.at == 4096 {
+            1
+        } else {
+            2
+        }
+    }
+}
+
 /// The headers at the start of a device, as read (right or wrong).
 pub struct Headers {
     label_at: usize,
@@ -125,8 +137,9 @@ impl Headers {
                 if o + 16 > p.len() {
                     break;
                 }
+                // A list ends at an entry whose offset is 0, as LVM reads it.
                 let (offset, size) = (le64(p, o), le64(p, o + 8));
-                let end = offset == 0 && size == 0;
+                let end = offset == 0;
                 locns.push(Locn { at: pv_at + o, offset, size, what: if end { "location list end" } else { what } });
                 o += 16;
                 if end {
@@ -140,7 +153,7 @@ impl Headers {
         let mut e = o + 8;
         while e + 16 <= p.len() {
             let (offset, size) = (le64(p, e), le64(p, e + 8));
-            let end = offset == 0 && size == 0;
+            let end = offset == 0;
             ext_locns.push(Locn {
                 at: pv_at + e,
                 offset,
@@ -198,6 +211,16 @@ impl Headers {
         }
     }
 
+    /// LVM's warning about the first metadata area's offset when it is
+    /// none of the page sizes LVM places it at (4, 8 or 64 KiB), with the
+    /// index of its entry in the PV header's lists.
+    fn first_mda_warning(&self) -> Option<(usize, String)> {
+        let (i, m) = self.locns.iter().enumerate().find(|(_, x)| x.what == "location of metadata area")?;
+        (![4096, 8192, 65536].contains(&m.offset)).then(|| {
+            (i, format!("WARNING: pv_header.disk_locn[{i}].offset {} is unexpected # for first mda", m.offset))
+        })
+    }
+
     /// The label's checks that fail, as LVM words them.
     fn label_checks(&self) -> Vec<String> {
         let mut c = Vec::new();
@@ -227,7 +250,8 @@ impl Headers {
         }
     }
 
-    fn mda_checks(&self, n: usize, m: &Mda) -> Vec<String> {
+    fn mda_checks(&self, m: &Mda) -> Vec<String> {
+        let n = m.num();
         let mut c = Vec::new();
         if m.checksum != m.want_checksum {
             c.push(format!("CHECK: mda_header_{n}.checksum expected {:#x}", m.want_checksum));
@@ -329,15 +353,24 @@ fn one(s: &mut Session, p: &Path, b: &[u8], mode: PvckMode, file: Option<&Path>)
                 return Ok(5);
             }
             let mut bad: Vec<String> = h.label_checks().into_iter().chain(h.uuid_checks()).collect();
-            for (i, m) in h.mdas.iter().enumerate() {
-                bad.extend(h.mda_checks(i + 1, m));
-                bad.extend(text_check(b, i + 1, m));
-            }
             for c in &bad {
                 s.print(c);
             }
-            s.print(format!("Found label on {dev}, sector {}, type={}", h.label_at / 512, shown(&h.kind)));
+            if let Some((_, w)) = h.first_mda_warning() {
+                s.print(w);
+            }
+            let mut mda_bad: Vec<String> = Vec::new();
             for m in &h.mdas {
+                mda_bad.extend(h.mda_checks(m));
+                mda_bad.extend(text_check(b, m));
+            }
+            for c in &mda_bad {
+                s.print(c);
+            }
+            bad.extend(mda_bad);
+            s.print(format!("Found label on {dev}, sector {}, type={}", h.label_at / 512, shown(&h.kind)));
+            // An area is found where its header has LVM's magic.
+            for m in h.mdas.iter().filter(|m| &m.magic == MDA_MAGIC) {
                 s.print(format!("Found text metadata area: offset={}, size={}", m.at, m.area_size));
             }
             if !bad.is_empty() {
@@ -363,33 +396,37 @@ fn one(s: &mut Session, p: &Path, b: &[u8], mode: PvckMode, file: Option<&Path>)
             for c in h.uuid_checks() {
                 s.print(c);
             }
-            let list = |s: &mut Session, name: &str, locns: &[Locn]| {
+            let warning = h.first_mda_warning();
+            let list = |s: &mut Session, name: &str, locns: &[Locn], warning: Option<&(usize, String)>| {
                 for (i, x) in locns.iter().enumerate() {
                     s.print(format!("{name}.disk_locn[{i}] at {} # {}", x.at, x.what));
                     s.print(format!("{name}.disk_locn[{i}].offset {}", x.offset));
                     s.print(format!("{name}.disk_locn[{i}].size {}", x.size));
+                    if let Some((_, w)) = warning.filter(|(at, _)| *at == i) {
+                        s.print(w);
+                    }
                 }
             };
-            list(s, "pv_header", &h.locns);
+            list(s, "pv_header", &h.locns, warning.as_ref());
             s.print(format!("pv_header_extension at {}", h.ext_at));
             s.print(format!("pv_header_extension.version {}", h.ext_version));
             s.print(format!("pv_header_extension.flags {}", h.ext_flags));
-            list(s, "pv_header_extension", &h.ext_locns);
+            list(s, "pv_header_extension", &h.ext_locns, None);
             if h.mdas.is_empty() {
                 s.print("zero metadata copies");
             }
             // A label's own damage is what the lines above show; damage
             // past a good label fails the command.
             let mut bad = h.is_label() && !(h.label_checks().is_empty() && h.uuid_checks().is_empty());
-            for (i, m) in h.mdas.iter().enumerate() {
-                let n = format!("mda_header_{}", i + 1);
+            for m in &h.mdas {
+                let n = format!("mda_header_{}", m.num());
                 s.print(format!("{n} at {} # metadata area", m.at));
                 s.print(format!("{n}.checksum {:#x}", m.checksum));
                 s.print(format!("{n}.magic 0x{}", hex(&m.magic)));
                 s.print(format!("{n}.version {}", m.version));
                 s.print(format!("{n}.start {}", m.start));
                 s.print(format!("{n}.size {}", m.size));
-                for c in h.mda_checks(i + 1, m) {
+                for c in h.mda_checks(m) {
                     s.print(c);
                     bad = true;
                 }
@@ -401,7 +438,7 @@ fn one(s: &mut Session, p: &Path, b: &[u8], mode: PvckMode, file: Option<&Path>)
                     s.print(format!("{n}.raw_locn[{k}].checksum {:#x}", r.checksum));
                     s.print(format!("{n}.raw_locn[{k}].flags {:#x}", r.flags));
                 }
-                if let Some(c) = text_check(b, i + 1, m) {
+                if let Some(c) = text_check(b, m) {
                     s.print(c);
                     bad = true;
                 }
@@ -462,7 +499,8 @@ fn one(s: &mut Session, p: &Path, b: &[u8], mode: PvckMode, file: Option<&Path>)
 }
 
 /// LVM's check of the committed text against its raw_locn checksum.
-fn text_check(b: &[u8], n: usize, m: &Mda) -> Option<String> {
+fn text_check(b: &[u8], m: &Mda) -> Option<String> {
+    let n = m.num();
     let r = &m.raws[0];
     let at = m.at + r.offset;
     let bytes = b.get(at as usize..(at + r.size) as usize)?;
@@ -504,6 +542,50 @@ mod tests {
         assert_eq!(h.uuid_checks(), ["CHECK: pv_header.pv_uuid invalid format"]);
         assert!(h.mdas.is_empty());
         assert_eq!(h.ext_at, 616);
+    }
+
+    /// oracle8 053/054: a wiped outdated PV's label (no metadata area)
+    /// with `XXXX` written at byte 600 reads as two data areas, and the
+    /// extension's version (2) as a first metadata area at offset 2: LVM
+    /// warns of that offset and names its header `mda_header_2`.
+    #[test]
+    fn test_a_damaged_data_list_shifts_the_lists_and_names_the_area_as_lvm() {
+        let mut b = vec![0u8; 8192];
+        b[512..520].copy_from_slice(LABEL_ID);
+        b[520..528].copy_from_slice(&1u64.to_le_bytes());
+        b[532..536].copy_from_slice(&32u32.to_le_bytes());
+        b[536..544].copy_from_slice(LABEL_TYPE);
+        b[544..576].copy_from_slice(b"w4YYTSxrNYMA0sLN0SZ0YIPmyS1evcno");
+        b[584..592].copy_from_slice(&(1u64 << 20).to_le_bytes()); // data area
+        b[600..604].copy_from_slice(b"XXXX"); // over the data list's end
+        b[632..636].copy_from_slice(&2u32.to_le_bytes()); // extension version
+
+        let h = Headers::parse(&b);
+
+        let what: Vec<(usize, u64, &str)> = h.locns.iter().map(|l| (l.at, l.offset, l.what)).collect();
+        assert_eq!(
+            what,
+            [
+                (584, 1 << 20, "location of data area"),
+                (600, 0x5858_5858, "location of data area"),
+                (616, 0, "location list end"),
+                (632, 2, "location of metadata area"),
+                (648, 0, "location list end"),
+            ]
+        );
+        assert_eq!(h.ext_at, 664);
+        let (i, w) = h.first_mda_warning().unwrap();
+        assert_eq!((i, w.as_str()), (3, "WARNING: pv_header.disk_locn[3].offset 2 is unexpected # for first mda"));
+        assert_eq!(h.mdas.len(), 1);
+        assert_eq!(h.mdas[0].num(), 2);
+        assert_eq!(
+            h.mda_checks(&h.mdas[0])[1..],
+            [
+                "CHECK: mda_header_2.magic expected 0x204c564d3220785b35412572304e2a3e",
+                "CHECK: mda_header_2.version expected 1",
+                "CHECK: mda_header_2.start does not match pv_header.disk_locn.offset 2",
+            ]
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use super::super::args::Args;
 use super::super::{usage, Ctx};
-use super::Spec;
+use super::{PvRef, Spec};
 use anyhow::{bail, Result};
 use ulvm_lvm::disk::Vg;
 use ulvm_lvm::facts::{shown_pvs, Devices};
@@ -95,7 +95,11 @@ pub fn fullreport(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         objects.push(members);
     };
     for vg in &selected {
-        let pvs = || scan.pvs.iter().filter(|d| vg.disks.values().any(|x| x.path == d.path)).map(|d| (d, Some(*vg)));
+        let pvs = || {
+            let found = scan.pvs.iter().filter(|d| vg.disks.values().any(|x| x.path == d.path)).map(PvRef::Disk);
+            let missing = vg.missing.iter().filter_map(|k| vg.vg.pv(k)).map(PvRef::Missing);
+            found.chain(missing).map(|p| (p, Some(*vg)))
+        };
         let mut rows = |i: usize, spec: &Spec| {
             let mut rows = Vec::new();
             match i {
@@ -109,7 +113,8 @@ pub fn fullreport(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     }
     // The PVs in no VG, when no VG is named: their PV and PV segment reports.
     if a.pos.is_empty() {
-        let orphans: Vec<_> = shown_pvs(&scan.pvs, &vgs, &[]).filter(|(_, vg)| vg.is_none()).collect();
+        let orphans: Vec<_> =
+            shown_pvs(&scan.pvs, &vgs, &[]).filter(|(_, vg)| vg.is_none()).map(|(d, v)| (PvRef::Disk(d), v)).collect();
         if !orphans.is_empty() {
             let mut rows = |_: usize, spec: &Spec| {
                 let mut rows = Vec::new();
