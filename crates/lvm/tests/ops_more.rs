@@ -189,6 +189,10 @@ fn test_vgsplit_moves_a_pv_and_the_lv_on_it_to_a_new_vg() {
     assert_eq!(vg1.key_of(&b).as_deref(), Some("pv1"));
     assert_eq!(areas(vg1, "data"), [("pv1".to_string(), Extents(0))]);
     assert_eq!(vg1.vg.lv("data").unwrap(), old.vg.lv("data").unwrap(), "data changed on the way");
+    // As real LVM 2.03.16 (on loop devices): the new VG written twice, at
+    // first exported (a split cut short leaves it out of use), then not.
+    assert_eq!(vg1.vg.seqno, 2);
+    assert!(!ulvm_lvm::ops::export::is_exported(&vg1.vg));
     // base stays active, untouched.
     assert!(t.host.world().log.is_empty());
     assert_eq!(vgck(&mut s, &[], false).unwrap(), 0);

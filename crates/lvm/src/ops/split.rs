@@ -283,10 +283,16 @@ pub fn vgsplit_what(s: &mut Session, src: &str, dest: &str, what: &SplitWhat, ne
     for k in &keys {
         from.disks.remove(k);
     }
+    // As LVM: the destination first, marked exported (should the split
+    // stop here, the VG stays out of use until imported or removed), then
+    // the source, then the destination again, unmarked.
+    to.vg_mut().status.insert(0, super::export::EXPORTED.into());
     s.commit(&mut to)?;
     if !from.vg.pvs.is_empty() {
         s.commit(&mut from)?;
     }
+    to.vg_mut().status.retain(|x| x != super::export::EXPORTED);
+    s.commit(&mut to)?;
     s.print(format!(
         "{} volume group \"{dest}\" successfully split from \"{src}\"",
         if existing { "Existing" } else { "New" }
