@@ -193,7 +193,7 @@ fn word_end(s: &[u8], i: usize) -> usize {
 /// not one.
 fn clock(s: &[u8], text: &str, i: usize, zone: bool, items: &mut Vec<Item>) -> Option<usize> {
     let mut part = |at: usize, end: usize, unit: Unit| {
-        let n = text[at..end].parse::<i64>().unwrap_or(0);
+        let n = number(&text[at..end]);
         items.push(Item { kind: Kind::Count(n), text: text[at..end].to_string(), at });
         items.push(Item { kind: Kind::Unit(unit, false), text: String::new(), at: end });
     };
@@ -256,6 +256,11 @@ fn words(text: &str) -> Option<Vec<Item>> {
     free.then_some(items)
 }
 
+/// A number as `strtol` reads it: the most a `long` holds when larger.
+fn number(text: &str) -> i64 {
+    text.parse().unwrap_or(if text.bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() { i64::MAX } else { 0 })
+}
+
 /// A word's meaning, as LVM matches it (case-insensitive, a plural `s`
 /// where it allows one).
 fn meaning(word: &str) -> Option<Kind> {
@@ -303,12 +308,22 @@ impl Tm {
     }
 
     /// The time it names, out-of-range fields carried over as `mktime`
-    /// carries them.
-    fn epoch(&self) -> i64 {
+    /// carries them; `None` past what a time holds.
+    fn epoch(&self) -> Option<i64> {
+        const FAR: i64 = 1 << 40;
+        if self.year.abs() > 1_000_000
+            || [self.mon, self.mday, self.hour, self.min, self.sec].iter().any(|v| v.abs() > FAR)
+        {
+            return None;
+        }
         let year = self.year + self.mon.div_euclid(12);
         let mon = self.mon.rem_euclid(12) + 1;
-        let days = days_from_civil(year, mon, 1) + self.mday - 1;
-        days * SECS_PER_DAY + self.hour * 3600 + self.min * 60 + self.sec
+        let days = i128::from(days_from_civil(year, mon, 1)) + i128::from(self.mday) - 1;
+        let t = days * i128::from(SECS_PER_DAY)
+            + i128::from(self.hour) * 3600
+            + i128::from(self.min) * 60
+            + i128::from(self.sec);
+        i64::try_from(t).ok()
     }
 }
 
@@ -328,7 +343,7 @@ pub(super) fn parse(text: &str, now: i64) -> Result<Option<(i64, i64)>, String> 
         };
         items[i].kind = kind;
         if kind.is_unit() && i > 0 && items[i - 1].kind == Kind::Num {
-            items[i - 1].kind = Kind::Count(items[i - 1].text.parse().unwrap_or(0));
+            items[i - 1].kind = Kind::Count(number(&items[i - 1].text));
         }
         if kind == Kind::Ago {
             for j in (0..i).rev() {
@@ -410,29 +425,29 @@ pub(super) fn parse(text: &str, now: i64) -> Result<Option<(i64, i64)>, String> 
     // Now, the day's fields set and an offset back in time.
     let today = Tm::of(now);
     let mut tm = today;
-    let mut back = 0i64;
+    let mut back = 0i128;
     let mut count = 1i64;
     let mut prev: Option<Kind> = None;
     for it in &items {
         match it.kind {
             Kind::Count(n) => count = n,
-            Kind::MonthDay => tm.mday = it.text.parse().unwrap_or(0),
-            Kind::Year => tm.year = it.text.parse().unwrap_or(0),
+            Kind::MonthDay => tm.mday = number(&it.text),
+            Kind::Year => tm.year = number(&it.text),
             Kind::MonthName(m) => tm.mon = m,
             Kind::Weekday(d) => {
                 // The last such day: today, or up to six days back.
-                back += (today.wday - d).rem_euclid(7) * SECS_PER_DAY;
+                back += i128::from((today.wday - d).rem_euclid(7) * SECS_PER_DAY);
             }
-            Kind::Yesterday => back += SECS_PER_DAY,
+            Kind::Yesterday => back += i128::from(SECS_PER_DAY),
             Kind::Noon => (tm.hour, tm.min, tm.sec) = (12, 0, 0),
             Kind::Midnight => (tm.hour, tm.min, tm.sec) = (0, 0, 0),
             Kind::Unit(u, rel) => match (u, rel) {
                 (Unit::Second, false) => tm.sec = count,
-                (Unit::Second, true) => back += count,
+                (Unit::Second, true) => back += i128::from(count),
                 (Unit::Minute, false) => tm.min = count,
-                (Unit::Minute, true) => back += count * 60,
+                (Unit::Minute, true) => back += i128::from(count) * 60,
                 (Unit::Hour, false) => tm.hour = count,
-                (Unit::Hour, true) => back += count * 3600,
+                (Unit::Hour, true) => back += i128::from(count) * 3600,
                 (Unit::Am, _) => {
                     if matches!(prev, Some(Kind::Count(_))) {
                         tm.hour = count;
@@ -441,13 +456,13 @@ pub(super) fn parse(text: &str, now: i64) -> Result<Option<(i64, i64)>, String> 
                 (Unit::Pm, _) => match prev {
                     // `10:30 PM`: twelve hours on.
                     Some(k) if k.is_unit() => back -= 12 * 3600,
-                    Some(Kind::Count(_)) => tm.hour = count + 12,
+                    Some(Kind::Count(_)) => tm.hour = count.saturating_add(12),
                     _ => {}
                 },
-                (Unit::Day, _) => back += count * SECS_PER_DAY,
-                (Unit::Week, _) => back += count * 7 * SECS_PER_DAY,
+                (Unit::Day, _) => back += i128::from(count) * i128::from(SECS_PER_DAY),
+                (Unit::Week, _) => back += i128::from(count) * 7 * i128::from(SECS_PER_DAY),
                 (Unit::Month, _) => {
-                    tm.year -= count / 12;
+                    tm.year = tm.year.saturating_sub(count / 12);
                     let n = count % 12;
                     if n > tm.mon + 1 {
                         tm.year -= 1;
@@ -456,7 +471,7 @@ pub(super) fn parse(text: &str, now: i64) -> Result<Option<(i64, i64)>, String> 
                         tm.mon -= n;
                     }
                 }
-                (Unit::Year, _) => tm.year -= count,
+                (Unit::Year, _) => tm.year = tm.year.saturating_sub(count),
                 (Unit::Zone, _) => {}
             },
             Kind::Num | Kind::Ago | Kind::Today | Kind::Word => {}
@@ -478,8 +493,12 @@ pub(super) fn parse(text: &str, now: i64) -> Result<Option<(i64, i64)>, String> 
     if info.min_abs_time == END && (DAY..=YEAR).contains(&info.min_rel_time) {
         (tm.hour, tm.min, tm.sec) = (0, 0, 0);
     }
-    // The range: as wide as the finest part named.
-    let mut t1 = tm.epoch() - back;
+    // The range: as wide as the finest part named. (Values past what a
+    // time holds are refused, where LVM's C arithmetic would wrap.)
+    let Some(base) = tm.epoch() else {
+        return Err(format!("Unrecognized number in date/time specification at \"{text}\"."));
+    };
+    let mut t1 = i128::from(base) - back;
     let mut t2 = t1;
     if info.min_abs_time != END {
         match info.min_abs_time {
@@ -491,15 +510,19 @@ pub(super) fn parse(text: &str, now: i64) -> Result<Option<(i64, i64)>, String> 
         match info.min_rel_time {
             MINUTE => t1 -= 61,
             HOUR => t1 -= 3601,
-            DAY..=YEAR => t2 += SECS_PER_DAY - 1,
+            DAY..=YEAR => t2 += i128::from(SECS_PER_DAY) - 1,
             _ => {}
         }
     } else if info.min_abs_date == MONTH {
         // LVM counts a month's days with the year less 1900.
-        t2 += SECS_PER_DAY * days_in_month(tm.mon + 1, tm.year - 1900) - 1;
+        t2 += i128::from(SECS_PER_DAY * days_in_month(tm.mon + 1, tm.year - 1900)) - 1;
     } else if info.min_abs_date != END {
-        t2 += SECS_PER_DAY - 1;
+        t2 += i128::from(SECS_PER_DAY) - 1;
     }
+    let fits = |t: i128| {
+        i64::try_from(t).map_err(|_| format!("Unrecognized number in date/time specification at \"{text}\"."))
+    };
+    let (t1, t2) = (fits(t1)?, fits(t2)?);
     Ok(Some((t1, t2)))
 }
 
@@ -550,6 +573,18 @@ mod tests {
         assert_eq!(at("24 Feb 2015"), (utc(2015, 2, 24, 0, 0, 0), utc(2015, 2, 24, 23, 59, 59)));
         assert_eq!(at("2015 Feb 24"), at("24 Feb 2015"));
         assert_eq!(at("Jan 2026"), (utc(2026, 1, 1, 0, 0, 0), utc(2026, 1, 31, 23, 59, 59)));
+    }
+
+    /// A fuzzed value (found by the `select` target): numbers past what a
+    /// time holds are refused, not wrapped.
+    #[test]
+    fn test_huge_numbers_are_refused_not_overflowed() {
+        // The fuzzer's value: read (its last number is the year), no panic.
+        let _ = parse("s\n\n00000000000000000200000000000000000 000000000000", NOW);
+        for v in ["99999999999999999999 days ago", "9223372036854775807 years ago", "Feb 99999999999"] {
+            assert!(parse(v, NOW).is_err(), "{v}");
+        }
+        assert!(parse("100 years ago", NOW).unwrap().is_some());
     }
 
     #[test]
