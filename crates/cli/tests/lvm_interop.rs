@@ -1294,3 +1294,56 @@ fn test_real_pvs_a_and_ulvms_list_a_device_that_is_no_pv_alike() {
     let real = same_report(&u, &cfg, &loops, &files, &["pvs", "-a", "--noheadings", "--separator", "|", "-o", fields]);
     assert!(real.contains("|---|0 |0 |32.00m||0 "), "{real}");
 }
+
+/// A shared VG as real LVM 2.03.16 made it with lvmlockd and sanlock (the
+/// oracle13 session's metadata, restored by ulvm onto two files): hosts
+/// without lvmlockd leave it out of reports and refuse it by name, and
+/// `--shared` shows it (`s` in its attributes, `lock_type`, `lock_args`,
+/// the hidden `lvmlock` LV, an LV's lease offset), as real LVM does.
+#[test]
+fn test_real_lvm_and_ulvm_show_a_shared_vg_alike_without_lvmlockd() {
+    if !can_run() {
+        return;
+    }
+    let backup = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lvm/tests/fixtures/oracle13/vgs.vgbackup");
+    let Ok(text) = std::fs::read_to_string(&backup) else {
+        common::require(false, "no oracle13 fixtures");
+        return;
+    };
+    let t = TestDir::new("interop-shared");
+    let (a, b) = (t.image("a.img", 512), t.image("b.img", 512));
+    let (sys, rd) = dirs(&t);
+    let u = |args: &[&str]| ulvm(&sys, &rd, args);
+    let text = text.replace("/dev/vda", a.to_str().unwrap()).replace("/dev/vdb", b.to_str().unwrap());
+    let restore = t.path("vgs.backup");
+    std::fs::write(&restore, &text).unwrap();
+    let pv_id = |key: &str| {
+        let at = text.find(&format!("{key} {{")).unwrap();
+        text[at..].split('"').nth(1).unwrap().to_string()
+    };
+    let r = restore.to_str().unwrap();
+    u(&["pvcreate", "-u", &pv_id("pv0"), "--restorefile", r, a.to_str().unwrap()]);
+    u(&["pvcreate", "-u", &pv_id("pv1"), "--restorefile", r, b.to_str().unwrap()]);
+    u(&["vgcfgrestore", "-f", r, "vgs"]);
+    let loops = attach(&[&a, &b], true);
+    let cfg = only(&loops);
+    let files = [a.as_path(), b.as_path()];
+    let hidden = same_report(&u, &cfg, &loops, &files, &["vgs", "--noheadings"]);
+    assert!(hidden.trim().is_empty(), "{hidden}");
+    let vgs = same_report(&u, &cfg, &loops, &files, &["vgs", "--shared", "-o", "vg_name,vg_attr,lock_type,lock_args"]);
+    assert!(vgs.contains("wz--ns") && vgs.contains("1.0.0:lvmlock"), "{vgs}");
+    let lvs =
+        same_report(&u, &cfg, &loops, &files, &["lvs", "--shared", "-a", "-o", "lv_name,lv_attr,lv_size,lv_lockargs"]);
+    assert!(lvs.contains("[lvmlock]") && lvs.contains("1.0.0:70254592"), "{lvs}");
+    let pvs = ["pvs", "--shared", "--noheadings", "--separator", "|", "-o", "pv_name,vg_name,pv_attr,pv_free"];
+    same_report(&u, &cfg, &loops, &files, &pvs);
+    same_report(&u, &cfg, &loops, &files, &["pvs"]);
+    // Named without --shared: refused alike.
+    let real = run("vgs", &["--config", &cfg, "vgs"]).unwrap_err();
+    let ours =
+        Command::new(ULVM).args(["vgs", "vgs"]).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd).output().unwrap();
+    assert_eq!(ours.status.code(), Some(5));
+    let said = String::from_utf8_lossy(&ours.stderr).trim().to_string();
+    assert_eq!(said, "Cannot access VG vgs with lock type sanlock that requires lvmlockd.");
+    assert!(real.contains(&said), "{real}");
+}

@@ -383,12 +383,20 @@ pub fn health_status(view: &View, lv: &LogicalVolume, l: &Live) -> &'static str 
 /// LVM's `vg_attr` (`wz--n-`).
 pub fn vg_attr(vg: &Vg) -> String {
     let st = |f: &str| vg.vg.status.iter().any(|s| s == f);
+    let write_locked = vg.vg.flags.iter().any(|f| f == crate::model::WRITE_LOCKED);
     format!(
-        "{}{}{}{}n-",
-        if st("WRITE") { 'w' } else { 'r' },
+        "{}{}{}{}n{}",
+        if st("WRITE") || write_locked { 'w' } else { 'r' },
         if st("RESIZEABLE") { 'z' } else { '-' },
         if st("EXPORTED") { 'x' } else { '-' },
         if vg.missing.is_empty() { '-' } else { 'p' },
+        if st("CLUSTERED") {
+            'c'
+        } else if vg.vg.lock_type().is_some() {
+            's'
+        } else {
+            '-'
+        },
     )
 }
 
@@ -399,10 +407,20 @@ pub fn shown_pvs<'a>(
     vgs: &'a BTreeMap<String, Vg>,
     wanted: &'a [PathBuf],
 ) -> impl Iterator<Item = (&'a PvDisk, Option<&'a Vg>)> + 'a {
+    shown_pvs_of(pvs, vgs, wanted, false)
+}
+
+/// [`shown_pvs`], with a shared VG's PVs too when `shared` (`--shared`).
+pub fn shown_pvs_of<'a>(
+    pvs: &'a [PvDisk],
+    vgs: &'a BTreeMap<String, Vg>,
+    wanted: &'a [PathBuf],
+    shared: bool,
+) -> impl Iterator<Item = (&'a PvDisk, Option<&'a Vg>)> + 'a {
     pvs.iter()
         .filter(move |d| wanted.is_empty() || wanted.contains(&d.path))
         .map(move |d| (d, vg_of_device(vgs, &d.path)))
-        .filter(|(_, vg)| !vg.is_some_and(|v| shared_refusal(v).is_some()))
+        .filter(move |(_, vg)| shared || !vg.is_some_and(|v| shared_refusal(v).is_some()))
         // An outdated PV (it holds a VG's metadata, but the VG no longer
         // lists it) is hidden, as LVM hides it, until `vgck --updatemetadata`.
         .filter(|(d, vg)| vg.is_some() || d.vg.is_none())

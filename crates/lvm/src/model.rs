@@ -56,6 +56,9 @@ impl FromStr for Uuid {
     }
 }
 
+/// The flag a shared VG and its LVs carry instead of the `WRITE` status.
+pub const WRITE_LOCKED: &str = "WRITE_LOCKED";
+
 const VG_STATUS: &[&str] = &["EXPORTED", "RESIZEABLE", "PVMOVE", "READ", "WRITE", "CLUSTERED", "SHARED"];
 const PV_STATUS: &[&str] = &["ALLOCATABLE", "EXPORTED", "MISSING"];
 const LV_STATUS: &[&str] =
@@ -986,8 +989,11 @@ impl LogicalVolume {
         })
     }
 
+    /// `WRITE` in its status, or, in a shared VG, `WRITE_LOCKED` in its
+    /// flags (LVM's way of keeping a shared VG's LVs from hosts without
+    /// lvmlockd: writeable under the lock).
     pub fn is_writable(&self) -> bool {
-        self.status.iter().any(|f| f == "WRITE")
+        self.status.iter().any(|f| f == "WRITE") || self.flags.iter().any(|f| f == WRITE_LOCKED)
     }
 
     /// Sets or clears `WRITE`, where LVM keeps it (after `READ`).

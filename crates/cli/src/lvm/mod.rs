@@ -184,6 +184,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("binary", None),
         flag("unbuffered", None),
         flag("unquoted", None),
+        flag("shared", None),
     ];
     const FULLREPORT: &[Opt] = &[
         value("configreport", None),
@@ -200,6 +201,7 @@ fn specs(cmd: &str) -> &'static [Opt] {
         flag("binary", None),
         flag("unbuffered", None),
         flag("unquoted", None),
+        flag("shared", None),
     ];
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), value("restorefile", None), value("zero", Some('Z'))];
     const PVCHANGE: &[Opt] = &[

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use ulvm_blockdev::{BlockDevice, Sectors};
 use ulvm_lvm::alloc::{pv_segments, PvSeg};
 use ulvm_lvm::disk::{PvDisk, Vg};
-use ulvm_lvm::facts::{live, lv_attr, shown_pvs, vg_attr, Devices, Live, View};
+use ulvm_lvm::facts::{live, lv_attr, shown_pvs, shown_pvs_of, vg_attr, Devices, Live, View};
 use ulvm_lvm::model::{LogicalVolume, PhysicalVolume, RaidRole, Segment, SegmentKind};
 use ulvm_lvm::names::dm_name;
 use ulvm_lvm::ops::{check_local, shared_refusal};
@@ -885,16 +885,22 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         a
     };
     let exported = |v: &Vg| ulvm_lvm::ops::export::is_exported(&v.vg);
+    // `--shared`: shared VGs too, read without their lock as LVM reads
+    // them then (without lvmlockd they are left out, or refused by name).
+    let shared = a.has("shared");
+    let local = |v: &Vg| shared || shared_refusal(v).is_none();
     let selected: Vec<&Vg> = if a.pos.is_empty() || kind == "pvs" {
         // lvs leaves exported VGs out; vgs and pvs show them.
-        vgs.values().filter(|v| shared_refusal(v).is_none() && !(kind == "lvs" && exported(v))).collect()
+        vgs.values().filter(|v| local(v) && !(kind == "lvs" && exported(v))).collect()
     } else {
         let mut out = Vec::new();
         for p in &a.pos {
             let vgname = p.split('/').next().unwrap_or(p);
             match vgs.get(vgname) {
                 Some(v) => {
-                    check_local(v)?;
+                    if !shared {
+                        check_local(v)?;
+                    }
                     if kind == "lvs" {
                         ulvm_lvm::ops::export::check_not_exported(&v.vg)?;
                     }
@@ -914,7 +920,8 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let unsorted = a.has("unbuffered") && a.get("sort").is_none();
     let mut selected = selected;
     if unsorted {
-        let order = ulvm_lvm::ops::scan::order(&scan, &vgs);
+        let order =
+            if shared { ulvm_lvm::ops::scan::order_all(&scan, &vgs) } else { ulvm_lvm::ops::scan::order(&scan, &vgs) };
         selected.sort_by_key(|v| order.iter().position(|n| *n == v.vg.name).unwrap_or(usize::MAX));
     }
     let u = ctx.units;
@@ -945,7 +952,7 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         }
         _ => {
             let wanted: Vec<std::path::PathBuf> = a.pos.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
-            let found = shown_pvs(&scan.pvs, &vgs, &wanted).map(|(d, v)| (PvRef::Disk(d), v));
+            let found = shown_pvs_of(&scan.pvs, &vgs, &wanted, shared).map(|(d, v)| (PvRef::Disk(d), v));
             // The PVs a VG lists but no device carries, as LVM's
             // `[unknown]` (when no PV is named).
             let missing = selected

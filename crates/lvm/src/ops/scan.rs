@@ -22,8 +22,17 @@ const ORPHANS: &str = "#orphans_lvm2";
 /// The local VGs of a scan, in LVM's order: the VG whose first PV comes
 /// last among the devices comes first.
 pub fn order(scan: &Scan, vgs: &BTreeMap<String, Vg>) -> Vec<String> {
+    order_of(scan, vgs, super::local_names(vgs))
+}
+
+/// [`order`] of shared VGs too (`--shared`).
+pub fn order_all(scan: &Scan, vgs: &BTreeMap<String, Vg>) -> Vec<String> {
+    order_of(scan, vgs, vgs.keys().cloned().collect())
+}
+
+fn order_of(scan: &Scan, vgs: &BTreeMap<String, Vg>, names: Vec<String>) -> Vec<String> {
     let first = |v: &Vg| scan.pvs.iter().position(|d| v.disks.values().any(|x| x.path == d.path)).unwrap_or(0);
-    let mut names: Vec<(usize, String)> = super::local_names(vgs).into_iter().map(|n| (first(&vgs[&n]), n)).collect();
+    let mut names: Vec<(usize, String)> = names.into_iter().map(|n| (first(&vgs[&n]), n)).collect();
     names.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     names.into_iter().map(|(_, n)| n).collect()
 }

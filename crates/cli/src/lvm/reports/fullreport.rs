@@ -9,7 +9,7 @@ use super::super::{usage, Ctx};
 use super::{PvRef, Spec};
 use anyhow::{bail, Result};
 use ulvm_lvm::disk::Vg;
-use ulvm_lvm::facts::{shown_pvs, Devices};
+use ulvm_lvm::facts::{shown_pvs_of, Devices};
 use ulvm_lvm::ops::{check_local, shared_refusal};
 use ulvm_lvm::report::{json_member, json_report, Cell};
 
@@ -48,16 +48,20 @@ pub fn fullreport(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         specs.push(Spec::new(kind, cols, &options, Some(order), select, *segments).map_err(|e| format!("{e:#}")));
     }
     let (scan, vgs) = ctx.scan(true)?;
-    let order = ulvm_lvm::ops::scan::order(&scan, &vgs);
+    let shared = a.has("shared");
+    let order =
+        if shared { ulvm_lvm::ops::scan::order_all(&scan, &vgs) } else { ulvm_lvm::ops::scan::order(&scan, &vgs) };
     let selected: Vec<&Vg> = if a.pos.is_empty() {
-        order.iter().map(|n| &vgs[n]).filter(|v| shared_refusal(v).is_none()).collect()
+        order.iter().map(|n| &vgs[n]).filter(|v| shared || shared_refusal(v).is_none()).collect()
     } else {
         let mut out = Vec::new();
         for name in &a.pos {
             let Some(v) = vgs.get(name.as_str()) else {
                 bail!("Volume group \"{name}\" not found\nCannot process volume group {name}");
             };
-            check_local(v)?;
+            if !shared {
+                check_local(v)?;
+            }
             if !out.iter().any(|o: &&Vg| o.vg.name == v.vg.name) {
                 out.push(v);
             }
@@ -113,8 +117,10 @@ pub fn fullreport(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     }
     // The PVs in no VG, when no VG is named: their PV and PV segment reports.
     if a.pos.is_empty() {
-        let orphans: Vec<_> =
-            shown_pvs(&scan.pvs, &vgs, &[]).filter(|(_, vg)| vg.is_none()).map(|(d, v)| (PvRef::Disk(d), v)).collect();
+        let orphans: Vec<_> = shown_pvs_of(&scan.pvs, &vgs, &[], shared)
+            .filter(|(_, vg)| vg.is_none())
+            .map(|(d, v)| (PvRef::Disk(d), v))
+            .collect();
         if !orphans.is_empty() {
             let mut rows = |_: usize, spec: &Spec| {
                 let mut rows = Vec::new();
