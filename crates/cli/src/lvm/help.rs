@@ -13,9 +13,14 @@ use super::COMMANDS;
 /// The forms of the report commands (`pvs`, `vgs`, `lvs`).
 macro_rules! report_forms {
     ($cmd:literal, $what:literal) => {
+        report_forms!(concat!("  ", $cmd), "\n    [    --segments ]", $what, "")
+    };
+    // The usage line, the report's own option, its positional arguments
+    // and a note.
+    ($usage:expr, $own:literal, $what:literal, $note:literal) => {
         concat!(
-            "  ",
-            $cmd,
+            $usage,
+            $own,
             "
     [ -a|--all ]
     [ -o|--options String ]
@@ -27,7 +32,6 @@ macro_rules! report_forms {
     [    --noheadings ]
     [    --reportformat basic|json ]
     [    --rows ]
-    [    --segments ]
     [    --separator String ]
     [    --shared ]
     [    --unbuffered ]
@@ -36,7 +40,8 @@ macro_rules! report_forms {
     [ ",
             $what,
             " ... ]
-"
+",
+            $note
         )
     };
 }
@@ -460,27 +465,12 @@ const HELP: &[(&str, &str, &str)] = &[
     (
         "fullreport",
         "Display full report",
-        "  lvm fullreport
-    [ --configreport vg|pv|lv|pvseg|seg ]
-    [ -a|--all ]
-    [ -o|--options String ]
-    [ -O|--sort String ]
-    [ -S|--select String ]
-    [    --aligned ]
-    [    --binary ]
-    [    --nameprefixes ]
-    [    --noheadings ]
-    [    --reportformat basic|json ]
-    [    --rows ]
-    [    --separator String ]
-    [    --shared ]
-    [    --unbuffered ]
-    [    --unquoted ]
-    [ COMMON_OPTIONS ]
-    [ VG ... ]
-
-  -o, -O and -S apply to the report named by the --configreport before them.
-",
+        report_forms!(
+            "  lvm fullreport",
+            "\n    [ --configreport vg|pv|lv|pvseg|seg ]",
+            "VG",
+            "\n  -o, -O and -S apply to the report named by the --configreport before them.\n"
+        ),
     ),
     (
         "pvscan",

@@ -169,40 +169,31 @@ fn dispatch(cmd: &str, argv: &[String]) -> Result<i32> {
 
 fn specs(cmd: &str) -> &'static [Opt] {
     use args::{flag, value};
-    const REPORT: &[Opt] = &[
-        value("options", Some('o')),
-        flag("segments", None),
-        value("sort", Some('O')),
-        flag("all", Some('a')),
-        flag("noheadings", None),
-        value("separator", None),
-        value("reportformat", None),
-        flag("aligned", None),
-        value("select", Some('S')),
-        flag("nameprefixes", None),
-        flag("rows", None),
-        flag("binary", None),
-        flag("unbuffered", None),
-        flag("unquoted", None),
-        flag("shared", None),
-    ];
-    const FULLREPORT: &[Opt] = &[
-        value("configreport", None),
-        value("options", Some('o')),
-        value("sort", Some('O')),
-        value("select", Some('S')),
-        flag("all", Some('a')),
-        flag("noheadings", None),
-        value("separator", None),
-        value("reportformat", None),
-        flag("aligned", None),
-        flag("nameprefixes", None),
-        flag("rows", None),
-        flag("binary", None),
-        flag("unbuffered", None),
-        flag("unquoted", None),
-        flag("shared", None),
-    ];
+    // The options of every report (pvs, vgs, lvs, lvm fullreport), with
+    // those of one kind of report.
+    macro_rules! report_opts {
+        ($($own:expr),*) => {
+            &[
+                $($own,)*
+                value("options", Some('o')),
+                value("sort", Some('O')),
+                value("select", Some('S')),
+                flag("all", Some('a')),
+                flag("noheadings", None),
+                value("separator", None),
+                value("reportformat", None),
+                flag("aligned", None),
+                flag("nameprefixes", None),
+                flag("rows", None),
+                flag("binary", None),
+                flag("unbuffered", None),
+                flag("unquoted", None),
+                flag("shared", None),
+            ]
+        };
+    }
+    const REPORT: &[Opt] = report_opts!(flag("segments", None));
+    const FULLREPORT: &[Opt] = report_opts!(value("configreport", None));
     const PVCREATE: &[Opt] = &[value("uuid", Some('u')), value("restorefile", None), value("zero", Some('Z'))];
     const PVCHANGE: &[Opt] = &[
         value("allocatable", Some('x')),
