@@ -283,23 +283,27 @@ impl Config {
     }
 
     fn apply_items(&mut self, top: &[Item]) -> Result<(), FormatError> {
+        /// `section/key` as a list of strings (a lone string is a list of
+        /// one), if set.
+        fn strings(items: &[Item], section: &str, key: &str) -> Result<Option<Vec<String>>, FormatError> {
+            let bad = || FormatError(format!("{section}/{key}: a list of strings is expected"));
+            match items.value(key) {
+                None => Ok(None),
+                Some(Value::Str(s)) => Ok(Some(vec![s.to_string()])),
+                Some(Value::List(l)) => l
+                    .iter()
+                    .map(|v| match v {
+                        Value::Str(s) => Ok(s.to_string()),
+                        _ => Err(bad()),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+                Some(_) => Err(bad()),
+            }
+        }
         let c = self;
         if let Some(act) = top.section("activation") {
-            let list = |key: &str| -> Result<Option<Vec<String>>, FormatError> {
-                match act.value(key) {
-                    None => Ok(None),
-                    Some(Value::List(l)) => l
-                        .iter()
-                        .map(|v| match v {
-                            Value::Str(s) => Ok(s.to_string()),
-                            _ => Err(FormatError(format!("activation/{key}: a list of strings is expected"))),
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                        .map(Some),
-                    Some(Value::Str(s)) => Ok(Some(vec![s.to_string()])),
-                    Some(_) => Err(FormatError(format!("activation/{key}: a list of strings is expected"))),
-                }
-            };
+            let list = |key: &str| strings(act, "activation", key);
             if let Some(l) = list("volume_list")? {
                 c.volume_list = Some(l);
             }
@@ -365,21 +369,7 @@ impl Config {
             }
         }
         if let Some(d) = top.section("devices") {
-            let strings = |key: &str| -> Result<Option<Vec<String>>, FormatError> {
-                match d.value(key) {
-                    None => Ok(None),
-                    Some(Value::Str(s)) => Ok(Some(vec![s.to_string()])),
-                    Some(Value::List(l)) => l
-                        .iter()
-                        .map(|v| match v {
-                            Value::Str(s) => Ok(s.to_string()),
-                            _ => Err(FormatError(format!("devices/{key}: a list of strings is expected"))),
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                        .map(Some),
-                    Some(_) => Err(FormatError(format!("devices/{key}: a list of strings is expected"))),
-                }
-            };
+            let strings = |key: &str| strings(d, "devices", key);
             if let Some(v) = d.int("use_devicesfile") {
                 c.use_devicesfile = Some(v != 0);
             }

@@ -399,72 +399,18 @@ fn int_cell(v: i64) -> Cell {
     Cell::num(v.to_string(), v as f64)
 }
 
-/// The type LVM gives a field in selections (`-S`).
+/// The type LVM gives a field in selections (`-S`): its field list's,
+/// but where ulvm compares otherwise.
 fn field_type(id: &str) -> FieldType {
     match id {
-        "lv_size"
-        | "origin_size"
-        | "chunk_size"
-        | "stripe_size"
-        | "seg_start"
-        | "seg_size"
-        | "region_size"
-        | "vg_size"
-        | "vg_free"
-        | "vg_extent_size"
-        | "pv_size"
-        | "pv_free"
-        | "pv_used"
-        | "dev_size"
-        | "pe_start"
-        | "lv_read_ahead"
-        | "lv_kernel_read_ahead"
-        | "vg_mda_free"
-        | "vg_mda_size"
-        | "pv_mda_free"
-        | "pv_mda_size"
-        | "pv_ba_start"
-        | "pv_ba_size" => FieldType::Size,
-        "data_percent" | "snap_percent" | "copy_percent" | "sync_percent" | "metadata_percent" => FieldType::Percent,
-        "seg_count"
-        | "lv_kernel_major"
-        | "lv_kernel_minor"
-        | "stripes"
-        | "data_stripes"
-        | "raid_mismatch_count"
-        | "raid_write_behind"
-        | "raid_min_recovery_rate"
-        | "raid_max_recovery_rate"
-        | "pv_count"
-        | "lv_count"
-        | "snap_count"
-        | "vg_extent_count"
-        | "vg_free_count"
-        | "vg_seqno"
-        | "max_lv"
-        | "max_pv"
-        | "pv_pe_count"
-        | "pv_pe_alloc_count"
-        | "pv_mda_count"
-        | "pvseg_start"
-        | "pvseg_size"
-        | "lv_major"
-        | "lv_minor"
-        | "vg_mda_count"
-        | "vg_mda_used_count"
-        | "vg_missing_pv_count"
-        | "pv_major"
-        | "pv_minor"
-        | "pv_mda_used_count"
-        | "pv_ext_vsn" => FieldType::Number,
-        "lv_role" | "lv_tags" | "vg_tags" | "pv_tags" => FieldType::StringList,
-        "lv_time" => FieldType::Time,
+        // A size, as `pe_start` prints; device numbers as numbers.
+        "pe_start" => FieldType::Size,
+        "pv_major" | "pv_minor" => FieldType::Number,
         // Binary fields compare as the words ulvm prints; the segments'
         // devices as one string.
         _ if BINARY_FIELDS.contains(&id) => FieldType::String,
         "devices" | "seg_pe_ranges" => FieldType::String,
-        // The rest as LVM's field list types them.
-        _ => match ulvm_lvm::report::lvm_fields::field_type(id) {
+        _ => match lvm_fields::field_type(id) {
             Some("number") => FieldType::Number,
             Some("size") => FieldType::Size,
             Some("percent") => FieldType::Percent,
@@ -566,11 +512,7 @@ impl Spec {
         select: Option<&str>,
         segments: bool,
     ) -> Result<Spec> {
-        let (defs, prefix) = match kind {
-            "lvs" => (LV_FIELDS, "lv"),
-            "vgs" => (VG_FIELDS, "vg"),
-            _ => (PV_FIELDS, "pv"),
-        };
+        let (defs, prefix) = fields_of(kind);
         let cols = columns(defs, default, prefix, options)?;
         let sel = selection(select, kind, defs, prefix)?;
         let sel_fields: Vec<(String, Source)> = sel
@@ -798,23 +740,36 @@ impl Spec {
     }
 }
 
+/// The fields of report `kind` (`lvs`, `vgs`, `pvs`) and their prefix.
+fn fields_of(kind: &str) -> (&'static [FieldDef], &'static str) {
+    match kind {
+        "lvs" => (LV_FIELDS, "lv"),
+        "vgs" => (VG_FIELDS, "vg"),
+        _ => (PV_FIELDS, "pv"),
+    }
+}
+
 /// `-o help` (or `?`): LVM's list of fields on stderr, and nothing else.
-fn field_list_asked(a: &Args) -> bool {
+fn options_help(a: &Args) -> bool {
     let wants_help = |spec: &&str| spec.trim_start_matches('+').split(',').any(|n| n == "help" || n == "?");
-    if a.all("options").iter().any(wants_help) {
+    let asked = a.all("options").iter().any(wants_help);
+    if asked {
         for l in field_help(false) {
             eprintln!("  {l}");
         }
-        return true;
     }
-    // `-S help` (or `?`): the fields with their types, the operators.
-    if matches!(a.get("select"), Some("help" | "?")) {
+    asked
+}
+
+/// `-S help` (or `?`): the fields with their types, the operators.
+fn select_help(a: &Args) -> bool {
+    let asked = matches!(a.get("select"), Some("help" | "?"));
+    if asked {
         for l in field_help(true).iter().map(String::as_str).chain(SELECTION_HELP.iter().copied()) {
             eprintln!("  {l}");
         }
-        return true;
     }
-    false
+    asked
 }
 
 pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
@@ -823,11 +778,8 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "vgs" => "vgs",
         _ => "pvs",
     };
-    let (prefix, json) = match kind {
-        "lvs" => ("lv", "lv"),
-        "vgs" => ("vg", "vg"),
-        _ => ("pv", "pv"),
-    };
+    // The prefix of the report's fields names its JSON objects too.
+    let (defs, prefix) = fields_of(kind);
     let default = match kind {
         "lvs" if a.has("segments") => LV_SEGMENTS_DEFAULT,
         "pvs" if a.has("segments") => PV_SEGMENTS_DEFAULT,
@@ -835,28 +787,18 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         "vgs" => VG_DEFAULT,
         _ => PV_DEFAULT,
     };
-    if a.all("options").iter().any(|o| o.trim_start_matches('+').split(',').any(|n| n == "help" || n == "?")) {
-        field_list_asked(a);
+    if options_help(a) {
         return Ok(0);
     }
     let options = a.all("options");
     // `-o` is checked before `--reportformat` and `-S help`, as LVM does.
-    columns(
-        match kind {
-            "lvs" => LV_FIELDS,
-            "vgs" => VG_FIELDS,
-            _ => PV_FIELDS,
-        },
-        default,
-        prefix,
-        &options,
-    )?;
+    columns(defs, default, prefix, &options)?;
     let json = match a.get("reportformat") {
         None | Some("basic") => None,
-        Some("json") | Some("json_std") => Some(json.to_string()),
+        Some("json") | Some("json_std") => Some(prefix.to_string()),
         Some(f) => return usage(format!("Invalid argument for --reportformat: {f}")),
     };
-    if field_list_asked(a) {
+    if select_help(a) {
         return Ok(0);
     }
     let spec = Spec::new(kind, default, &options, a.get("sort"), a.get("select"), a.has("segments"))?;

@@ -293,10 +293,7 @@ impl Session {
     /// warned about, and so is metadata that disagrees in the VGs of the
     /// session's [`ReadScope`].
     pub fn scan(&mut self, read_only: bool) -> Result<(Scan, BTreeMap<String, Vg>), LvmError> {
-        let mut s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
-        self.check_devices_file(&mut s)?;
-        self.say_scan_problems(&s);
-        let vgs = disk::assemble(&s);
+        let (s, vgs) = self.scan_quiet(read_only)?;
         let only = self.scope.as_ref().map(|sc| sc.names(&vgs));
         self.say_disagreements(&s, &vgs, only.as_deref());
         Ok((s, vgs))
@@ -376,8 +373,13 @@ impl Session {
             format!("WARNING: VG {} is missing PV {} (last written to {dev}).", vg.vg.name, p.id)
         });
         let lines: Vec<String> = couldnt.chain(last).collect();
+        self.warn_once(&lines);
+    }
+
+    /// Warns `lines`, unless the session said them already.
+    fn warn_once(&mut self, lines: &[String]) {
         if !lines.is_empty() && self.said.insert(lines.join("\n")) {
-            for line in &lines {
+            for line in lines {
                 self.report.warn(line);
             }
         }
@@ -404,19 +406,9 @@ impl Session {
             self.report.warn(&format!("WARNING: {}: {why}", p.display()));
         }
         for d in &s.damaged_mdas {
-            let lines = d.warnings();
-            if self.said.insert(lines.join("\n")) {
-                for line in &lines {
-                    self.report.warn(line);
-                }
-            }
+            self.warn_once(&d.warnings());
         }
-        let lines = s.duplicate_warnings();
-        if !lines.is_empty() && self.said.insert(lines.join("\n")) {
-            for line in &lines {
-                self.report.warn(line);
-            }
-        }
+        self.warn_once(&s.duplicate_warnings());
         self.duplicates = s.duplicates.clone();
     }
 
@@ -444,12 +436,7 @@ impl Session {
             if only.is_some_and(|o| !o.contains(&d.vg)) {
                 continue;
             }
-            let lines = d.warnings();
-            if self.said.insert(lines.join("\n")) {
-                for line in &lines {
-                    self.report.warn(line);
-                }
-            }
+            self.warn_once(&d.warnings());
         }
     }
 
