@@ -642,7 +642,7 @@ impl DevicesFile {
             std::process::id(),
             ctime(crate::disk::now())
         ));
-        s.push_str(&format!("VERSION=1.1.{}\n", self.version + 1));
+        s.push_str(&format!("VERSION=1.1.{}\n", self.version.wrapping_add(1)));
         for e in &self.entries {
             s.push_str(&format!(
                 "IDTYPE={} IDNAME={} DEVNAME={} PVID={}",
@@ -712,6 +712,10 @@ mod tests {
         assert_eq!(back.entries, d.entries);
         assert_eq!(back.entries[0].idtype, "file");
         assert_eq!(back.version, 1);
+        // A VERSION at the top of its counter (found by the lvm_metadata
+        // fuzz target) starts it again, as LVM's unsigned counter does.
+        let top = DevicesFile::parse("VERSION=1.1.18446744073709551615\n").unwrap();
+        assert!(top.to_text("x").contains("VERSION=1.1.0\n"));
         let text = back.to_text("pvcreate");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "# LVM uses devices listed in this file.");
