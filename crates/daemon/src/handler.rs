@@ -58,6 +58,8 @@ pub struct Ctx {
     pub lock_fs: bool,
     /// The vhost-user-blk sockets, which follow the devices.
     pub vhost: Option<Arc<crate::vhost::VhostExports>>,
+    /// The leases of shared VGs' active LVs, shared by every context.
+    pub leases: Arc<crate::leases::Leases>,
 }
 
 /// Executes one request; loop devices and vhost-user sockets follow the
@@ -65,6 +67,11 @@ pub struct Ctx {
 pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
     match req {
         Request::VhostExport { .. } | Request::VhostStop { .. } | Request::VhostList => return vhost(ctx, req),
+        Request::Lease { lease } => return lease_request(ctx, lease),
+        Request::Leases => {
+            let leases = ctx.leases.list().into_iter().map(|(l, m)| lease_info(&l, m)).collect();
+            return Ok(Reply::Leases { leases });
+        }
         _ => {}
     }
     let Some(vh) = ctx.vhost.clone() else { return handle_devices(ctx, req) };
@@ -88,6 +95,62 @@ pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
         vh.reconcile();
     }
     r
+}
+
+/// A lease as sanlock takes it.
+pub fn sanlock_lease(l: &LeaseInfo) -> ulvm_sanlock::Lease {
+    use ulvm_sanlock::{Align, Area};
+    let align = if l.sector_4k { Align::Sector4k } else { Align::Sector512 };
+    ulvm_sanlock::Lease {
+        lockspace: l.lockspace.clone(),
+        name: l.name.clone(),
+        area: Area::new(PathBuf::from(&l.path), l.offset, align),
+    }
+}
+
+/// A held lease as the protocol lists it.
+pub fn lease_info(l: &ulvm_sanlock::Lease, mode: ulvm_sanlock::Mode) -> LeaseInfo {
+    LeaseInfo {
+        lockspace: l.lockspace.clone(),
+        name: l.name.clone(),
+        path: l.area.path.display().to_string(),
+        offset: l.area.offset,
+        sector_4k: l.area.align == ulvm_sanlock::Align::Sector4k,
+        mode: match mode {
+            ulvm_sanlock::Mode::Exclusive => LeaseMode::Ex,
+            ulvm_sanlock::Mode::Shared => LeaseMode::Sh,
+        },
+    }
+}
+
+/// Fences the devices of the VG whose lockspace (`lvm_<vg>`) this host
+/// lost: each gets an `error` table, so I/O fails at once and nothing is
+/// written after another host may have taken the LVs over.
+pub fn fence(reg: &Registry, lockspace: &str) {
+    let Some(vg) = lockspace.strip_prefix("lvm_") else { return };
+    for (name, _) in reg.list() {
+        if ulvm_lvm::names::split_dm_name(&name).is_none_or(|(v, _, _)| v != vg) {
+            continue;
+        }
+        let size = reg.device(&name).ok().and_then(|d| d.live_table().map(|t| t.size())).unwrap_or_default();
+        if size.0 > 0 {
+            let error = TableLine { start: Sectors(0), len: size, target: TargetArgs::Error };
+            let r = reg.load(&name, &Table(vec![error]), false).and_then(|_| reg.resume(&name));
+            if let Err(e) = r {
+                tracing::error!("fencing {name}: {e}");
+            }
+        }
+    }
+}
+
+fn lease_request(ctx: &Ctx, l: LeaseInfo) -> Result<Reply, DmError> {
+    let lease = sanlock_lease(&l);
+    match l.mode {
+        LeaseMode::Ex => ctx.leases.acquire(&lease, ulvm_sanlock::Mode::Exclusive)?,
+        LeaseMode::Sh => ctx.leases.acquire(&lease, ulvm_sanlock::Mode::Shared)?,
+        LeaseMode::Un => ctx.leases.release(&lease)?,
+    }
+    Ok(Reply::Done)
 }
 
 /// The vhost-user-blk requests.
@@ -295,9 +358,11 @@ fn execute(reg: &Registry, req: Request) -> Result<Reply, DmError> {
                 .collect(),
         }),
         Request::Poll { .. } => Err(DmError::Invalid("poll goes to the job runner".into())),
-        Request::VhostExport { .. } | Request::VhostStop { .. } | Request::VhostList => {
-            Err(DmError::Invalid("vhost-user requests go to the vhost exports".into()))
-        }
+        Request::VhostExport { .. }
+        | Request::VhostStop { .. }
+        | Request::VhostList
+        | Request::Lease { .. }
+        | Request::Leases => Err(DmError::Invalid("vhost-user and lease requests are not the registry's".into())),
         Request::Version => Ok(Reply::Version { version: env!("CARGO_PKG_VERSION").into(), driver: "4.47.0".into() }),
     }
 }

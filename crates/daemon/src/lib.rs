@@ -13,6 +13,7 @@ pub mod freeze;
 pub mod fuse;
 pub mod handler;
 pub mod jobs;
+pub mod leases;
 pub mod loops;
 pub mod lvm_host;
 pub mod paths;
@@ -147,6 +148,8 @@ impl Daemon {
                     cfg.vhost_user_dir.as_deref().unwrap_or(Path::new("")).display()
                 )),
             )?);
+        let fenced = registry.clone();
+        let leases = Arc::new(leases::Leases::new(Arc::new(move |ls: &str| handler::fence(&fenced, ls))));
         let ctx_with = |jobs: Option<Arc<jobs::JobRunner>>, lock_fs: bool| {
             Arc::new(handler::Ctx {
                 reg: registry.clone(),
@@ -155,6 +158,7 @@ impl Daemon {
                 freezes: freezes.clone(),
                 lock_fs,
                 vhost: Some(vhost.clone()),
+                leases: leases.clone(),
             })
         };
         let host_ctx = ctx_with(None, true);

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use ulvm_dm::{Table, TargetStatus};
-use ulvm_lvm::activate::{DevState, DmDevice, DmHost, LockFs};
+use ulvm_lvm::activate::{DevState, DmDevice, DmHost, LeaseOp, LockFs};
 use ulvm_lvm::ops::{Answer, Connect, Report, Session};
 use ulvm_lvm::system::SystemDir;
 use ulvm_lvm::{HostError, HostErrorKind};
@@ -144,6 +144,19 @@ impl<R: Requests> DmHost for ProtocolHost<R> {
     fn raid_message(&mut self, name: &str, message: ulvm_lvm::activate::RaidMessage) -> Result<(), HostError> {
         let word = ulvm_lvm::activate::raid_message_word(message).to_string();
         self.done(Request::Message { name: name.into(), sector: 0, args: vec![word] })
+    }
+
+    fn lease(&mut self, lease: &ulvm_lvm::activate::Lease, op: LeaseOp) -> Result<(), HostError> {
+        let mode = match op {
+            LeaseOp::Exclusive => ulvm_sanlock::Mode::Exclusive,
+            LeaseOp::Shared => ulvm_sanlock::Mode::Shared,
+            LeaseOp::Release => ulvm_sanlock::Mode::Exclusive,
+        };
+        let mut info = crate::handler::lease_info(lease, mode);
+        if op == LeaseOp::Release {
+            info.mode = crate::proto::LeaseMode::Un;
+        }
+        self.done(Request::Lease { lease: info })
     }
 
     /// The status travels as the kernel's text and is parsed here, once.

@@ -116,6 +116,38 @@ pub enum Request {
     },
     /// Every vhost-user-blk export.
     VhostList,
+    /// Acquire (`ex`, `sh`: converted if held in the other mode) or release
+    /// (`un`) the sanlock lease of a shared VG's LV, which the daemon holds
+    /// while the LV is active: its registration with sanlock owns it, so
+    /// the lease goes when the daemon does.
+    Lease {
+        #[serde(flatten)]
+        lease: LeaseInfo,
+    },
+    /// The leases the daemon holds.
+    Leases,
+}
+
+/// A sanlock lease: `name` in `lockspace`, at `offset` bytes into `path`,
+/// with lvmlockd's 1 MiB areas of 512-byte sectors (or, with `sector_4k`,
+/// 8 MiB areas of 4 KiB sectors), and how it is (to be) held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseInfo {
+    pub lockspace: String,
+    pub name: String,
+    pub path: String,
+    pub offset: u64,
+    #[serde(default)]
+    pub sector_4k: bool,
+    pub mode: LeaseMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseMode {
+    Ex,
+    Sh,
+    Un,
 }
 
 /// One vhost-user-blk socket.
@@ -187,6 +219,7 @@ pub enum Reply {
     Targets { targets: Vec<TargetVersion> },
     Version { version: String, driver: String },
     VhostExports { exports: Vec<VhostExportInfo> },
+    Leases { leases: Vec<LeaseInfo> },
 }
 
 /// What kind of refusal an error is: clients branch on this, never on

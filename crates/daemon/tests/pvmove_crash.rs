@@ -72,6 +72,7 @@ impl Host {
             freezes: Arc::new(Freezes::new(None, None)),
             lock_fs: false,
             vhost: None,
+            leases: Default::default(),
         });
         Host { reg, ctx, devs }
     }

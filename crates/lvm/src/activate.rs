@@ -100,6 +100,23 @@ pub trait DmHost {
     /// Sends a raid device a sync action (`dmsetup message NAME 0 check`,
     /// what `lvchange --syncaction` does).
     fn raid_message(&mut self, name: &str, message: RaidMessage) -> Result<(), HostError>;
+    /// Takes (or converts, or with [`LeaseOp::Release`] lets go) the
+    /// sanlock lease of an LV of a shared VG, which the host holds for as
+    /// long as the LV is active. A lease another host holds is refused
+    /// with [`crate::HostErrorKind::Busy`].
+    fn lease(&mut self, lease: &Lease, op: LeaseOp) -> Result<(), HostError>;
+}
+
+pub use ulvm_sanlock::Lease;
+
+/// What [`DmHost::lease`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseOp {
+    /// `-aey`: this host alone.
+    Exclusive,
+    /// `-asy`: shared with other hosts that also hold it shared.
+    Shared,
+    Release,
 }
 
 pub use ulvm_dm_table::RaidMessage;

@@ -58,6 +58,9 @@ impl DmHost for FakeHost {
     fn status_lines(&mut self, _name: &str) -> Result<Vec<ulvm_dm_table::StatusLine>, HostError> {
         Ok(vec![])
     }
+    fn lease(&mut self, _lease: &super::Lease, _op: super::LeaseOp) -> Result<(), HostError> {
+        Err(HostError::new(crate::HostErrorKind::Invalid, "this host holds no leases"))
+    }
 }
 
 fn dev(name: &str, table: &str) -> DmDevice {

@@ -316,6 +316,10 @@ pub struct Vg {
     pub missing: Vec<String>,
     /// PVs whose metadata is older than the newest copy (repaired on commit).
     pub stale: Vec<PathBuf>,
+    /// Whether this host takes a shared VG's locks (lvm.conf's
+    /// `global/use_lvmlockd`, set by the session's scan): then a
+    /// `sanlock` VG is used under them instead of refused.
+    pub lockd: bool,
 }
 
 impl Vg {
@@ -392,7 +396,7 @@ pub fn assemble(scan: &Scan) -> BTreeMap<String, Vg> {
                 None => missing.push(p.key.clone()),
             }
         }
-        out.insert(vg.name.clone(), Vg { vg, text, disks, missing, stale });
+        out.insert(vg.name.clone(), Vg { vg, text, disks, missing, stale, lockd: false });
     }
     out
 }

@@ -56,6 +56,7 @@ fn new_vg(disks: &[PvDisk]) -> Vg {
         disks: disks.iter().enumerate().map(|(i, d)| (format!("pv{i}"), d.clone())).collect(),
         missing: vec![],
         stale: vec![],
+        lockd: false,
     }
 }
 

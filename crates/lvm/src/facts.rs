@@ -383,10 +383,9 @@ pub fn health_status(view: &View, lv: &LogicalVolume, l: &Live) -> &'static str 
 /// LVM's `vg_attr` (`wz--n-`).
 pub fn vg_attr(vg: &Vg) -> String {
     let st = |f: &str| vg.vg.status.iter().any(|s| s == f);
-    let write_locked = vg.vg.flags.iter().any(|f| f == crate::model::WRITE_LOCKED);
     format!(
         "{}{}{}{}n{}",
-        if st("WRITE") || write_locked { 'w' } else { 'r' },
+        if st("WRITE") { 'w' } else { 'r' },
         if st("RESIZEABLE") { 'z' } else { '-' },
         if st("EXPORTED") { 'x' } else { '-' },
         if vg.missing.is_empty() { '-' } else { 'p' },

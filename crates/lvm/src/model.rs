@@ -56,7 +56,8 @@ impl FromStr for Uuid {
     }
 }
 
-/// The flag a shared VG and its LVs carry instead of the `WRITE` status.
+/// The flag a shared VG and its LVs carry on disk instead of the `WRITE`
+/// status (read as `WRITE`, written back as it was).
 pub const WRITE_LOCKED: &str = "WRITE_LOCKED";
 
 const VG_STATUS: &[&str] = &["EXPORTED", "RESIZEABLE", "PVMOVE", "READ", "WRITE", "CLUSTERED", "SHARED"];
@@ -337,7 +338,7 @@ impl VolumeGroup {
             let Item::Section(lv_name, l) = item else { continue };
             lvs.push(LogicalVolume::from_items(lv_name, l, &what)?);
         }
-        Ok(VolumeGroup {
+        let mut out = VolumeGroup {
             name: name.to_string(),
             id: uuid(vg, &what)?,
             seqno: need_int(vg, "seqno", &what)?,
@@ -368,7 +369,9 @@ impl VolumeGroup {
                     "logical_volumes",
                 ],
             ),
-        })
+        };
+        out.import_write_locked();
+        Ok(out)
     }
 
     /// The raw on-disk text: the VG section first, then the header keys,
@@ -402,14 +405,35 @@ impl VolumeGroup {
         p.finish()
     }
 
+    /// A shared VG's metadata says `WRITE_LOCKED` in the flags of the VG
+    /// and its LVs where a local one says `WRITE` in their status (so that
+    /// LVM without lvmlockd cannot write them); in the model they are
+    /// `WRITE` either way, and [`VolumeGroup::write_section`] turns them
+    /// back.
+    fn import_write_locked(&mut self) {
+        fn unlock(status: &mut Vec<String>, flags: &mut Vec<String>) {
+            if let Some(i) = flags.iter().position(|f| f == WRITE_LOCKED) {
+                flags.remove(i);
+                if !status.iter().any(|s| s == "WRITE") {
+                    let at = status.iter().position(|f| f == "READ").map_or(0, |i| i + 1);
+                    status.insert(at, "WRITE".into());
+                }
+            }
+        }
+        unlock(&mut self.status, &mut self.flags);
+        for lv in &mut self.lvs {
+            unlock(&mut lv.status, &mut lv.flags);
+        }
+    }
+
     /// The VG's section: `name { ... }`.
     pub fn write_section(&self, p: &mut Printer) {
         p.open(&self.name);
         p.str("id", &self.id.to_string());
         p.int("seqno", self.seqno as i64);
         p.str("format", "lvm2");
-        p.strs("status", &self.status);
-        p.strs("flags", &self.flags);
+        let shared = self.lock_type().is_some();
+        write_status(p, &self.status, &self.flags, shared);
         if !self.tags.is_empty() {
             p.strs("tags", &self.tags);
         }
@@ -482,12 +506,26 @@ impl VolumeGroup {
             };
             p.open("logical_volumes");
             for l in self.lvs.iter().filter(first).chain(self.lvs.iter().filter(|l| !first(l))) {
-                l.write_section(p);
+                l.write_section(p, shared);
             }
             p.close();
         }
         p.blank();
         p.close();
+    }
+}
+
+/// `status` and `flags`; in a shared VG `WRITE` is written as the flag
+/// `WRITE_LOCKED` (first), as lvmlockd's LVM does.
+fn write_status(p: &mut Printer, status: &[String], flags: &[String], shared: bool) {
+    if shared && status.iter().any(|s| s == "WRITE") {
+        let status: Vec<String> = status.iter().filter(|s| *s != "WRITE").cloned().collect();
+        let flags: Vec<String> = std::iter::once(WRITE_LOCKED.to_string()).chain(flags.iter().cloned()).collect();
+        p.strs("status", &status);
+        p.strs("flags", &flags);
+    } else {
+        p.strs("status", status);
+        p.strs("flags", flags);
     }
 }
 
@@ -533,12 +571,11 @@ impl LogicalVolume {
         })
     }
 
-    fn write_section(&self, p: &mut Printer) {
+    fn write_section(&self, p: &mut Printer, shared: bool) {
         p.blank();
         p.open(&self.name);
         p.str("id", &self.id.to_string());
-        p.strs("status", &self.status);
-        p.strs("flags", &self.flags);
+        write_status(p, &self.status, &self.flags, shared);
         if !self.tags.is_empty() {
             p.strs("tags", &self.tags);
         }
@@ -989,11 +1026,10 @@ impl LogicalVolume {
         })
     }
 
-    /// `WRITE` in its status, or, in a shared VG, `WRITE_LOCKED` in its
-    /// flags (LVM's way of keeping a shared VG's LVs from hosts without
-    /// lvmlockd: writeable under the lock).
+    /// `WRITE` in its status (a shared VG's `WRITE_LOCKED` is read as
+    /// `WRITE`).
     pub fn is_writable(&self) -> bool {
-        self.status.iter().any(|f| f == "WRITE") || self.flags.iter().any(|f| f == WRITE_LOCKED)
+        self.status.iter().any(|f| f == "WRITE")
     }
 
     /// Sets or clears `WRITE`, where LVM keeps it (after `READ`).

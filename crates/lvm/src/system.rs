@@ -93,8 +93,10 @@ impl SystemDir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Config::default(),
             Err(e) => return Err(FormatError(format!("{}: {e}", path.display()))),
         };
-        for tag in config.host_tags(&crate::disk::hostname()) {
-            let path = self.root.join(format!("lvm_{tag}.conf"));
+        let tagged = config.host_tags(&crate::disk::hostname()).into_iter().map(|t| format!("lvm_{t}.conf"));
+        // lvmlocal.conf: this host's own settings (its `local/host_id`).
+        for file in std::iter::once("lvmlocal.conf".to_string()).chain(tagged) {
+            let path = self.root.join(file);
             match fs::read_to_string(&path) {
                 Ok(text) => config.apply(&text).map_err(|e| FormatError(format!("{}: {}", path.display(), e.0)))?,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -208,6 +210,13 @@ pub struct Config {
     pub global_filter: Vec<String>,
     /// `devices/filter`: as `global_filter`, applied after it.
     pub filter: Vec<String>,
+    /// `global/use_lvmlockd`: shared VGs are used, under their locks (ulvm
+    /// takes them through sanlock itself, as lvmlockd would); unset, they
+    /// are refused as LVM without lvmlockd refuses them.
+    pub use_lvmlockd: bool,
+    /// `local/host_id` (lvmlocal.conf): this host's id in the lockspaces
+    /// of shared VGs, 1 to 2000, unique among the hosts.
+    pub host_id: Option<u64>,
 }
 
 /// `activation/mirror_image_fault_policy`.
@@ -242,6 +251,8 @@ impl Default for Config {
             scan: vec!["/dev".into()],
             global_filter: Vec::new(),
             filter: Vec::new(),
+            use_lvmlockd: false,
+            host_id: None,
         }
     }
 }
@@ -344,6 +355,12 @@ impl Config {
             }
             c.mirror_segtype_default = t.to_string();
         }
+        if let Some(v) = top.section("local").and_then(|l| l.int("host_id")) {
+            if !(1..=2000).contains(&v) {
+                return Err(FormatError(format!("local/host_id: {v} is not between 1 and 2000")));
+            }
+            c.host_id = Some(v as u64);
+        }
         if let Some(tags) = top.section("tags") {
             if let Some(v) = tags.int("hosttags") {
                 c.hosttags = v != 0;
@@ -392,6 +409,9 @@ impl Config {
             }
         }
         if let Some(g) = top.section("global") {
+            if let Some(v) = g.int("use_lvmlockd") {
+                c.use_lvmlockd = v != 0;
+            }
             if let Some(v) = g.int("event_activation") {
                 c.event_activation = v != 0;
             }

@@ -95,6 +95,7 @@ fn test_every_crash_point_of_a_commit_reads_as_old_or_new() {
         disks,
         missing: vec![],
         stale: vec![],
+        lockd: false,
     };
     disk::commit(&sd, &mut vg, "first").unwrap();
     let old = vg.vg.clone();

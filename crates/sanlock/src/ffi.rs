@@ -6,6 +6,8 @@
 use std::ffi::{c_char, c_int, c_void, CStr};
 
 pub const NAME_LEN: usize = 48;
+/// `SANLK_LEADER_MAGIC`: no lease was ever written at the area.
+pub const LEADER_MAGIC: i32 = -223;
 pub const PATH_LEN: usize = 1024;
 
 /// `SANLK_LSF_*` and `SANLK_RES_*`: the sector size and alignment of a

@@ -43,6 +43,17 @@ impl Error {
         matches!(self, Error::Call { code, .. } if HELD_ELSEWHERE.contains(code))
     }
 
+    /// Whether the area holds no lease at all (never written: sanlock's
+    /// `SANLK_LEADER_MAGIC`).
+    pub fn no_lease(&self) -> bool {
+        self.code() == Some(ffi::LEADER_MAGIC)
+    }
+
+    /// Whether the daemon could not be reached (it does not run).
+    pub fn not_running(&self) -> bool {
+        matches!(self.code(), Some(c) if c == -libc::ECONNREFUSED || c == -libc::ENOENT)
+    }
+
     /// sanlock's code, if the call reached the daemon.
     pub fn code(&self) -> Option<i32> {
         match self {
@@ -166,6 +177,16 @@ impl Sanlock {
     /// Loads `libsanlock_client`.
     pub fn load() -> Result<Sanlock> {
         Ok(Sanlock { api: ffi::Api::load().map_err(Error::Load)? })
+    }
+
+    /// The library, loaded once for the process (so that a registered
+    /// [`Client`] can live as long as the process does).
+    pub fn global() -> Result<&'static Sanlock> {
+        static LIB: std::sync::OnceLock<std::result::Result<Sanlock, String>> = std::sync::OnceLock::new();
+        match LIB.get_or_init(|| Sanlock::load().map_err(|e| e.to_string())) {
+            Ok(s) => Ok(s),
+            Err(e) => Err(Error::Load(e.clone())),
+        }
     }
 
     fn check(&self, op: &'static str, rv: c_int) -> Result<c_int> {
@@ -342,6 +363,13 @@ impl Sanlock {
 pub struct Client<'a> {
     s: &'a Sanlock,
     fd: OwnedFd,
+}
+
+impl std::os::fd::AsFd for Client<'_> {
+    /// The registration's socket: it hangs up when the daemon goes away.
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
 }
 
 impl Client<'_> {

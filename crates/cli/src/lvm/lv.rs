@@ -257,9 +257,9 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let ignore_skip = a.has("ignoreactivationskip");
     let (activate, mode) = match a.get("activate") {
         None => (None, Mode::Yes),
-        Some("y") => (Some(true), Mode::Yes),
+        Some("y" | "ey" | "ly" | "sy") => (Some(true), Mode::Yes),
         Some("ay") => (Some(true), Mode::Auto),
-        Some("n") => (Some(false), Mode::Yes),
+        Some("n" | "en" | "ln" | "sn") => (Some(false), Mode::Yes),
         Some(act) => return usage(format!("Invalid argument for --activate: {act}")),
     };
     let tags = super::tag_edit(a)?;
@@ -281,6 +281,7 @@ pub fn lvchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             tags: tags.clone(),
             writable,
             activate,
+            shared: a.get("activate") == Some("sy"),
             activation: Activation { mode, ignore_skip },
             autoactivation,
             activation_skip,
@@ -310,7 +311,7 @@ pub(super) fn new_lv_name_arg(a: &Args, vg: &str) -> Result<Option<String>> {
 /// lvcreate's `-a y|ay|n`: whether the new LV is activated.
 pub(super) fn create_activate_arg(a: &Args) -> Result<bool> {
     match a.get("activate") {
-        None | Some("y") | Some("ay") => Ok(true),
+        None | Some("y" | "ay" | "ey" | "ly") => Ok(true),
         Some("n") => Ok(false),
         Some(v) => usage(format!("Invalid argument for --activate: {v}")),
     }

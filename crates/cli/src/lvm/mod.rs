@@ -211,8 +211,13 @@ fn specs(cmd: &str) -> &'static [Opt] {
         value("maxphysicalvolumes", Some('p')),
         value("setautoactivation", None),
         value("addtag", None),
+        flag("shared", None),
+        value("locktype", None),
     ];
     const VGCHANGE: &[Opt] = &[
+        flag("lockstart", None),
+        flag("lockstop", None),
+        value("locktype", None),
         value("select", Some('S')),
         value("activate", Some('a')),
         value("setautoactivation", None),

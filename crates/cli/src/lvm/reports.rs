@@ -803,6 +803,8 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     }
     let spec = Spec::new(kind, default, &options, a.get("sort"), a.get("select"), a.has("segments"))?;
     let (scan, vgs) = ctx.scan(true)?;
+    let named: Vec<&str> = a.pos.iter().map(|p| p.split('/').next().unwrap_or(p)).collect();
+    let vgs = ctx.s.read_shared(vgs, (kind != "pvs" && !named.is_empty()).then_some(named.as_slice()))?;
     // LVM reads each VG it reports: a VG missing PVs is warned about.
     let read: Vec<&Vg> = match kind {
         "pvs" => vgs.values().collect(),

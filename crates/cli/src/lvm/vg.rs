@@ -45,6 +45,12 @@ pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         max_pv: max("maxphysicalvolumes")?,
         autoactivation: super::yes_no(a, "setautoactivation")?.unwrap_or(true),
         tags: super::tag_edit(a)?.add,
+        shared: match a.get("locktype") {
+            None => a.has("shared"),
+            Some("sanlock") => true,
+            Some("none") => false,
+            Some(t) => return usage(format!("Invalid argument for --locktype: {t}")),
+        },
     };
     ops_vg::vgcreate(&mut ctx.s, &c)?;
     Ok(0)
@@ -118,7 +124,48 @@ pub fn vgrename(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     Ok(0)
 }
 
+/// `vgchange --lockstart|--lockstop [VG...]` (every shared VG when none
+/// is named) and `vgchange --locktype sanlock|none VG`.
+fn vgchange_locks(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    use ulvm_lvm::ops::lockd;
+    if let Some(t) = a.get("locktype") {
+        let [name] = a.pos.as_slice() else { return usage("Please supply a volume group name.") };
+        match t {
+            "sanlock" => lockd::to_sanlock(&mut ctx.s, name)?,
+            "none" => lockd::to_none(&mut ctx.s, name)?,
+            t => return usage(format!("Invalid argument for --locktype: {t}")),
+        }
+        return Ok(0);
+    }
+    let names: Vec<String> = if a.pos.is_empty() {
+        let (s, vgs) = ctx.scan(true)?;
+        scan::order(&s, &vgs).into_iter().filter(|n| vgs[n].vg.lock_type().is_some()).collect()
+    } else {
+        a.pos.clone()
+    };
+    let start = a.has("lockstart");
+    if start && !names.is_empty() {
+        ctx.s.print("Starting locking.  Waiting for sanlock may take 20 sec to 3 min...");
+    }
+    let mut status = 0;
+    for name in names {
+        let r = if start {
+            lockd::vgchange_lockstart(&mut ctx.s, &name)
+        } else {
+            lockd::vgchange_lockstop(&mut ctx.s, &name)
+        };
+        if let Err(e) = r {
+            ctx.s.warn(e.to_string());
+            status = 5;
+        }
+    }
+    Ok(status)
+}
+
 pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
+    if a.has("lockstart") || a.has("lockstop") || a.get("locktype").is_some() {
+        return vgchange_locks(ctx, a);
+    }
     let autoactivation = super::yes_no(a, "setautoactivation")?;
     let act = a.get("activate");
     let tags = super::tag_edit(a)?;

@@ -205,7 +205,7 @@ pub fn activate_vg(s: &mut Session, name: &str, a: Activation) -> Result<VgActiv
             errors.push(e);
             continue;
         }
-        match crate::activate::activate(s.host()?, &vg, lv) {
+        match super::lockd::activate_lv(s, &vg, lv, crate::activate::LeaseOp::Exclusive) {
             Ok(()) => {
                 rebuilt |= super::raid::has_rebuild(&vg, lv);
                 activated.push(lv.clone())

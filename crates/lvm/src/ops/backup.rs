@@ -184,6 +184,7 @@ pub fn vgcfgrestore(s: &mut Session, name: &str, file: &Path, force: bool) -> Re
         disks,
         missing: vec![],
         stale: vec![],
+        lockd: false,
     };
     s.commit(&mut vg)?;
     s.print(format!("Restored volume group {name}."));

@@ -99,8 +99,11 @@ pub struct LvChange {
     pub lv: Option<String>,
     /// `-p rw` (true) or `-p r`.
     pub writable: Option<bool>,
-    /// `-a y|ay` (true) or `-a n`.
+    /// `-a y|ay|ey|sy` (true) or `-a n`.
     pub activate: Option<bool>,
+    /// `-asy`: in a shared VG, active under a shared lease (other hosts
+    /// may activate it shared too) instead of an exclusive one.
+    pub shared: bool,
     /// How `-a y` activates: `-ay` or `-aay`, and `-K`.
     pub activation: Activation,
     /// `--setautoactivation y|n`.
@@ -119,6 +122,7 @@ impl LvChange {
             lv: lv.map(String::from),
             writable: None,
             activate: None,
+            shared: false,
             activation: Activation::YES,
             autoactivation: None,
             activation_skip: None,
@@ -215,10 +219,11 @@ pub fn lvchange(s: &mut Session, c: &LvChange) -> Result<Vg, LvmError> {
                     continue;
                 }
                 super::raid::check_activation_mode(&vg, lv, mode)?;
-                activate::activate(s.host()?, &vg, n)?;
+                let op = if c.shared { activate::LeaseOp::Shared } else { activate::LeaseOp::Exclusive };
+                super::lockd::activate_lv(s, &vg, n, op)?;
                 super::raid::after_activation(s, &mut vg, n)?;
             } else {
-                activate::deactivate(s.host()?, &vg, n)?;
+                super::lockd::deactivate_lv(s, &vg, n)?;
             }
         }
     }

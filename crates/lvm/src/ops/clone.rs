@@ -136,7 +136,7 @@ pub fn lvcreate_clone(
     zero_start(&vg, &meta)?;
     vg.vg_mut().lvs.push(meta);
     s.commit(&mut vg)?;
-    if let Err(e) = activate::activate(s.host()?, &vg, &name) {
+    if let Err(e) = super::lockd::activate_lv(s, &vg, &name, activate::LeaseOp::Exclusive) {
         return Err(undo_create(s, &vg, &[&name, &meta_name], e));
     }
     s.print(format!("Logical volume \"{name}\" created."));

@@ -178,6 +178,9 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
     if c.zero || origin.is_some() {
         zero_start(&vg, &lv)?;
     }
+    if origin.is_none() {
+        super::lockd::new_lease(&vg, &mut lv)?;
+    }
     vg.vg_mut().lvs.push(lv);
     if origin.is_some() {
         // As LVM: the COW LV is committed on its own first, then turned
@@ -195,7 +198,7 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
             activate::sync_family(s.host()?, &before, &after)
         }
         Some(_) => Ok(()),
-        None if c.activate => activate::activate(s.host()?, &vg, &name),
+        None if c.activate => super::lockd::activate_lv(s, &vg, &name, activate::LeaseOp::Exclusive),
         None => Ok(()),
     };
     if let Err(e) = result {

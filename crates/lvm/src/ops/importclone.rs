@@ -62,6 +62,7 @@ pub fn vgimportclone(s: &mut Session, c: &ImportClone) -> Result<String, LvmErro
         disks: BTreeMap::new(),
         missing: vec![],
         stale: vec![],
+        lockd: false,
     })?;
     if disks.iter().any(|d| d.vg.as_ref().is_none_or(|m| m.vg.id != vg.id)) {
         return Err(LvmError::Refused("The devices to import hold more than one VG.".into()));
@@ -115,7 +116,8 @@ pub fn vgimportclone(s: &mut Session, c: &ImportClone) -> Result<String, LvmErro
         d.vg = None;
         remembered.push((d.path.clone(), Some(String::from_utf8_lossy(&p.id.0).into_owned())));
     }
-    let mut clone = Vg { vg: Arc::new(vg), text: "".into(), disks: by_key, missing: vec![], stale: vec![] };
+    let mut clone =
+        Vg { vg: Arc::new(vg), text: "".into(), disks: by_key, missing: vec![], stale: vec![], lockd: false };
     s.commit(&mut clone)?;
     s.remember_devices(&remembered, "vgimportclone")?;
     Ok(name)

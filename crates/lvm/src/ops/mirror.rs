@@ -336,7 +336,7 @@ pub fn lvcreate_mirror(s: &mut Session, c: &MirrorCreate) -> Result<String, LvmE
     }
     s.commit(&mut vg)?;
     if c.activate {
-        if let Err(e) = activate::activate(s.host()?, &vg, &name) {
+        if let Err(e) = super::lockd::activate_lv(s, &vg, &name, activate::LeaseOp::Exclusive) {
             return Err(undo_create(s, &vg, &names, e));
         }
     }

@@ -23,6 +23,7 @@ pub mod devices;
 pub mod export;
 pub mod importclone;
 pub mod jobs;
+pub mod lockd;
 pub mod merge;
 pub mod mirror;
 pub mod mknodes;
@@ -124,6 +125,9 @@ pub struct Session {
     /// Whether the devices file was checked against a scan (once a
     /// session, as LVM's one label scan).
     devices_checked: bool,
+    /// The shared VGs' locks this session holds (VG locks, through its own
+    /// registration with sanlock).
+    pub(crate) locks: lockd::Locks,
 }
 
 /// The VGs a command processes, as LVM 2.03 reads them: named VGs (and
@@ -174,6 +178,7 @@ impl Session {
             scope: None,
             duplicates: Vec::new(),
             devices_checked: false,
+            locks: Default::default(),
         }
     }
 
@@ -305,7 +310,10 @@ impl Session {
         let mut s = disk::scan_with(&self.device_list()?, read_only, self.opener.as_ref());
         self.check_devices_file(&mut s)?;
         self.say_scan_problems(&s);
-        let vgs = disk::assemble(&s);
+        let mut vgs = disk::assemble(&s);
+        if self.config()?.use_lvmlockd {
+            vgs.values_mut().for_each(|v| v.lockd = true);
+        }
         Ok((s, vgs))
     }
 
@@ -377,7 +385,7 @@ impl Session {
     }
 
     /// Warns `lines`, unless the session said them already.
-    fn warn_once(&mut self, lines: &[String]) {
+    pub(crate) fn warn_once(&mut self, lines: &[String]) {
         if !lines.is_empty() && self.said.insert(lines.join("\n")) {
             for line in lines {
                 self.report.warn(line);
@@ -450,6 +458,7 @@ impl Session {
             Some(v) => {
                 check_local(&v)?;
                 export::check_not_exported(&v.vg)?;
+                let v = self.under_lock(v, read_only)?;
                 self.say_missing_pvs(&v);
                 Ok(v)
             }
@@ -474,7 +483,9 @@ impl Session {
             )));
         }
         self.say_repairs(vg);
-        Ok(disk::commit(&self.sd, vg, &self.cmdline)?)
+        disk::commit(&self.sd, vg, &self.cmdline)?;
+        self.committed(vg);
+        Ok(())
     }
 
     /// LVM's line for each PV whose older copy a commit replaces.
@@ -529,12 +540,17 @@ impl Session {
     }
 }
 
-/// LVM without lvmlockd (`use_lvmlockd = 0`, as ulvm runs): a VG whose
+/// LVM without lvmlockd (`use_lvmlockd = 0`, ulvm's default): a VG whose
 /// metadata has a lock type is shared between hosts, and nothing may read
 /// it as if it were local. Commands that list VGs skip it; commands that
 /// name it are refused with this line and exit 5, with nothing written.
+/// With `use_lvmlockd = 1` a `sanlock` VG is used under its locks
+/// ([`lockd`]); a `dlm` VG stays refused (ulvm has no dlm).
 pub fn shared_refusal(vg: &Vg) -> Option<String> {
-    vg.vg.lock_type().map(|lt| format!("Cannot access VG {} with lock type {lt} that requires lvmlockd.", vg.vg.name))
+    vg.vg
+        .lock_type()
+        .filter(|lt| !(vg.lockd && *lt == "sanlock"))
+        .map(|lt| format!("Cannot access VG {} with lock type {lt} that requires lvmlockd.", vg.vg.name))
 }
 
 /// [`shared_refusal`] as an error.

@@ -115,13 +115,15 @@ fn remove_one(s: &mut Session, vg_name: &str, name: &str, force: bool) -> Result
     let mut after_vg = vg.clone();
     after_vg.vg_mut().lvs.retain(|l| !gone.contains(&l.name));
     if family_active {
-        let host = s.host()?;
         if snap.is_some() {
             let after = activate::plan(&after_vg, &origin)?;
-            activate::sync_family(host, &before, &after)?;
+            activate::sync_family(s.host()?, &before, &after)?;
         } else {
-            activate::deactivate(host, &vg, &origin)?;
+            super::lockd::deactivate_lv(s, &vg, &origin)?;
         }
+    }
+    if snap.is_none() {
+        super::lockd::free_lease(s, &vg, name)?;
     }
     vg.vg = after_vg.vg;
     s.commit(&mut vg)?;

@@ -204,6 +204,7 @@ pub fn vgsplit_what(s: &mut Session, src: &str, dest: &str, what: &SplitWhat, ne
             disks: Default::default(),
             missing: vec![],
             stale: vec![],
+            lockd: false,
         }
     };
     let mut keys = Vec::new();

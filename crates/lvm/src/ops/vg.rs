@@ -31,6 +31,9 @@ pub struct VgCreate {
     pub autoactivation: bool,
     /// `--addtag`s, in order.
     pub tags: Vec<String>,
+    /// `--shared`: a VG for several hosts, `lock_type = "sanlock"`, with
+    /// its `lvmlock` LV and leases (see [`super::lockd`]).
+    pub shared: bool,
 }
 
 impl VgCreate {
@@ -43,6 +46,7 @@ impl VgCreate {
             max_pv: 0,
             autoactivation: true,
             tags: Vec::new(),
+            shared: false,
         }
     }
 }
@@ -129,6 +133,14 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
     if vgs.contains_key(name) {
         return Err(LvmError::Exists(format!("A volume group called {name} already exists.")));
     }
+    // The first shared VG holds the global lock (lvmlockd's choice).
+    let global = !vgs.values().any(|v| v.vg.lock_type() == Some("sanlock"));
+    if c.shared {
+        super::lockd::check_can_share(s, name)?;
+        if global {
+            s.print("Enabling sanlock global lock");
+        }
+    }
     let disks = pvs_for_vg(s, &c.pvs, "vgcreate")?;
     let mut pvs = Vec::new();
     for (i, d) in disks.iter().enumerate() {
@@ -158,9 +170,51 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
         disks: disks.into_iter().enumerate().map(|(i, d)| (format!("pv{i}"), d)).collect(),
         missing: vec![],
         stale: vec![],
+        lockd: false,
     };
+    if c.shared {
+        share(&mut vg)?;
+        super::lockd::init_vg(&vg, global)?;
+    }
     s.commit(&mut vg)?;
+    if c.shared {
+        s.print(format!("Logical volume \"{}\" created.", crate::lockd::LOCK_LV));
+    }
     s.print(format!("Volume group \"{name}\" successfully created"));
+    if c.shared {
+        s.print(format!("VG {name} starting sanlock lockspace"));
+        s.print("Starting locking.  Waiting until locks are ready...");
+        super::lockd::lockstart(s, &vg)?;
+    }
+    Ok(())
+}
+
+/// A new VG made shared: `lock_type = "sanlock"`, `lock_args`, and the
+/// hidden `lvmlock` LV (256 MiB, linear, on the first PV with room) that
+/// holds the leases, as vgcreate --shared makes them with lvmlockd.
+pub(crate) fn share(vg: &mut Vg) -> Result<(), LvmError> {
+    use crate::lockd::{vg_lock_args, LOCK_LV, LOCK_LV_BYTES};
+    let extents = vg.vg.extent_size.extents_ceil(Sectors(LOCK_LV_BYTES / 512));
+    let areas = super::common::allocate(vg, LOCK_LV, extents, 1, None, None)?;
+    let mut lv = crate::model::LogicalVolume {
+        name: LOCK_LV.into(),
+        id: lvmpv::new_uuid()?,
+        status: vec!["READ".into(), "WRITE".into()],
+        flags: vec![],
+        tags: vec![],
+        creation_time: Some(super::now()),
+        creation_host: Some(disk::hostname()),
+        segments: vec![],
+        extra: vec![crate::text::Item::Assign("read_ahead".into(), crate::text::Value::Int(-1))],
+    };
+    crate::alloc::append_segments(
+        &mut lv,
+        crate::alloc::segments_from(&areas, crate::extent::Extents(0), Sectors(128)),
+    );
+    let v = vg.vg_mut();
+    v.extra.push(crate::text::Item::Assign("lock_type".into(), crate::text::Value::Str("sanlock".into())));
+    v.extra.push(crate::text::Item::Assign("lock_args".into(), crate::text::Value::Str(vg_lock_args().into())));
+    v.lvs.push(lv);
     Ok(())
 }
 
@@ -212,7 +266,7 @@ pub fn vgremove(s: &mut Session, name: &str, force: bool) -> Result<(), LvmError
         }
     }
     for lv in active_lvs(s, &vg) {
-        crate::activate::deactivate(s.host()?, &vg, &lv)?;
+        super::lockd::deactivate_lv(s, &vg, &lv)?;
     }
     for lv in &lvs {
         s.print(format!("Logical volume \"{lv}\" successfully removed."));
@@ -335,10 +389,10 @@ pub fn vgchange_activate(s: &mut Session, name: &str, on: bool) -> Result<(Vg, i
     let _l = s.lock_vg(name)?;
     let vg = s.vg(name, true)?;
     let tops: Vec<String> = super::activation::tops(&vg).iter().map(|l| l.name.clone()).collect();
-    let host = s.host()?;
+    s.host()?;
     let mut errors = Vec::new();
     for lv in &tops {
-        if let Err(e) = crate::activate::deactivate(host, &vg, lv) {
+        if let Err(e) = super::lockd::deactivate_lv(s, &vg, lv) {
             errors.push(e);
         }
     }

@@ -141,6 +141,10 @@ impl DmHost for FakeHost {
             })
             .collect()
     }
+    fn lease(&mut self, lease: &ulvm_lvm::activate::Lease, op: ulvm_lvm::activate::LeaseOp) -> Result<(), HostError> {
+        self.world().log.push(format!("lease {op:?} {} {}", lease.lockspace, lease.name));
+        Ok(())
+    }
     fn raid_message(&mut self, name: &str, m: ulvm_dm_table::RaidMessage) -> Result<(), HostError> {
         let mut w = self.world();
         if !w.devs.contains_key(name) {
