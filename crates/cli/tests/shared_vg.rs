@@ -1,0 +1,296 @@
+//! Shared VGs across two "hosts" on one machine (issue 16): each host is
+//! a sanlock daemon of its own (`-w 0`, its own run directory), a ulvm
+//! daemon and a system directory (lvm.conf `use_lvmlockd = 1`,
+//! lvmlocal.conf `host_id`), over the same PV files. Checked with tools
+//! ulvm did not write: `sanlock direct read_leader` for the leases at
+//! lvmlockd's offsets, python3-sanlock for the VG lock's value block.
+//! Needs root, sanlock and python3-sanlock; skips saying why without them,
+//! unless `ULVM_REQUIRE_TOOLS=1` (CI).
+
+mod common;
+
+use common::{Daemon, ULVM};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PY: &str = "/usr/bin/python3";
+/// sanlock's I/O timeout for the test's lockspaces: joining takes about
+/// 3 s, and a dead host's leases expire after 8 + 60 s.
+const IO_TIMEOUT: &str = "1";
+
+fn can_run() -> bool {
+    let sanlock = Command::new("sanlock").arg("version").output().is_ok_and(|o| o.status.success());
+    let py = Command::new(PY).args(["-c", "import sanlock"]).output().is_ok_and(|o| o.status.success());
+    common::require(common::is_root(), "needs root (sanlock's daemon)")
+        && common::require(sanlock, "sanlock is not installed")
+        && common::require(py, "python3-sanlock is not installed")
+        && common::require(ulvm_sanlock::Sanlock::load().is_ok(), "libsanlock_client is not installed")
+}
+
+/// One host: its sanlock daemon, system directory and ulvm daemon.
+struct Host {
+    dir: PathBuf,
+    sanlock: Option<Child>,
+    daemon: Option<Daemon>,
+}
+
+impl Host {
+    fn new(top: &Path, name: &str, host_id: u32, pvs: &[&Path]) -> Host {
+        let dir = top.join(name);
+        for d in ["san", "sys", "run"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::write(dir.join("sys/lvm.conf"), "global {\n\tuse_lvmlockd = 1\n}\n").unwrap();
+        std::fs::write(dir.join("sys/lvmlocal.conf"), format!("local {{\n\thost_id = {host_id}\n}}\n")).unwrap();
+        let mut h = Host { dir, sanlock: None, daemon: None };
+        h.start_sanlock(name);
+        h.start_daemon();
+        for pv in pvs {
+            h.ok(&["lvmdevices", "--adddev", pv.to_str().unwrap()]);
+        }
+        h
+    }
+
+    fn san(&self) -> PathBuf {
+        self.dir.join("san")
+    }
+
+    fn start_sanlock(&mut self, name: &str) {
+        let log = std::fs::File::create(self.dir.join("sanlock.log")).unwrap();
+        let child = Command::new("sanlock")
+            .args(["daemon", "-D", "-w", "0", "-l", "0", "-U", "root", "-G", "root", "-e", name])
+            .env("SANLOCK_RUN_DIR", self.san())
+            .env("SANLOCK_PRIVILEGED", "0")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.sanlock = Some(child);
+        let t = Instant::now();
+        while std::os::unix::net::UnixStream::connect(self.san().join("sanlock.sock")).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(10), "sanlock daemon did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn start_daemon(&mut self) {
+        std::env::set_var("SANLOCK_RUN_DIR", self.san());
+        self.daemon = Some(Daemon::start(&self.dir.join("run"), &[]));
+    }
+
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new(ULVM)
+            .args(args)
+            .env("ULVM_SYSTEM_DIR", self.dir.join("sys"))
+            .env("ULVM_RUN_DIR", self.dir.join("run"))
+            .env("SANLOCK_RUN_DIR", self.san())
+            .env("ULVM_SANLOCK_IO_TIMEOUT", IO_TIMEOUT)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "{args:?} failed ({:?}): {out}{err}", o.status.code());
+        out.into_owned()
+    }
+
+    /// Fails with exit status 5; its error output.
+    fn fails(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(5), "{args:?}: {}{err}", String::from_utf8_lossy(&o.stdout));
+        err
+    }
+
+    fn python(&self, script: &str) -> String {
+        let o = Command::new(PY).args(["-c", script]).env("SANLOCK_RUN_DIR", self.san()).output().unwrap();
+        assert!(o.status.success(), "{script}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn kill_sanlock(&mut self) {
+        if let Some(mut c) = self.sanlock.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(d) = self.daemon.take() {
+            d.crash();
+        }
+        self.kill_sanlock();
+    }
+}
+
+/// A test directory on a file system that takes O_DIRECT (not tmpfs).
+fn test_dir(name: &str) -> common::TestDir {
+    let d = PathBuf::from(format!("/var/tmp/ulvm-shared-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    common::TestDir(d)
+}
+
+fn pv(t: &common::TestDir, name: &str) -> PathBuf {
+    let p = t.path(name);
+    std::fs::File::create(&p).unwrap().set_len(400 << 20).unwrap();
+    p
+}
+
+/// `sanlock direct read_leader` of the lease `name` at `offset` of `pv`:
+/// the fields it prints, and its exit status.
+fn read_leader(pv: &Path, kind: &str, name: &str, offset: u64) -> (String, bool) {
+    let arg = format!("lvm_vgs:{name}:{}:{offset}", pv.display());
+    let o = Command::new("sanlock").args(["direct", "read_leader", kind, &arg]).output().unwrap();
+    (String::from_utf8_lossy(&o.stdout).into_owned(), o.status.success())
+}
+
+fn field<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines().find_map(|l| l.strip_prefix(&format!("{key} "))).unwrap_or_else(|| panic!("no {key} in {out}"))
+}
+
+/// The first PV extent: the lock LV's start on pv0 (pe_start 1 MiB).
+const LOCK_LV_AT: u64 = 1 << 20;
+
+#[test]
+fn test_two_hosts_share_a_vg_under_sanlock_leases() {
+    if !can_run() {
+        return;
+    }
+    let t = test_dir("two");
+    let (pv0, pv1) = (pv(&t, "pv0.img"), pv(&t, "pv1.img"));
+    let a = Host::new(&t.0, "hostA", 1, &[]);
+    let out = a.ok(&["vgcreate", "--shared", "vgs", pv0.to_str().unwrap(), pv1.to_str().unwrap()]);
+    assert!(
+        out.contains("Enabling sanlock global lock") && out.contains("Logical volume \"lvmlock\" created."),
+        "{out}"
+    );
+    let b = Host::new(&t.0, "hostB", 2, &[&pv0, &pv1]);
+    let vgs = a.ok(&["vgs", "--noheadings", "-o", "vg_attr,lock_type,lock_args", "vgs"]);
+    assert_eq!(vgs.split_whitespace().collect::<Vec<_>>(), ["wz--ns", "sanlock", "1.0.0:lvmlock"]);
+    a.ok(&["lvcreate", "-L", "8M", "-n", "lv1", "vgs"]);
+    a.ok(&["lvcreate", "-an", "-L", "8M", "-n", "lv2", "vgs"]);
+    let args = a.ok(&["lvs", "--noheadings", "-o", "lv_name,lv_lockargs,lv_uuid", "vgs"]);
+    let rows: Vec<Vec<&str>> = args.lines().map(|l| l.split_whitespace().collect()).collect();
+    // lvmlockd's offsets: LV leases from 67 MiB into the lock LV, 1 MiB apart.
+    assert_eq!((rows[0][0], rows[0][1]), ("lv1", "1.0.0:70254592"));
+    assert_eq!((rows[1][0], rows[1][1]), ("lv2", "1.0.0:71303168"));
+    let (lv1_uuid, lv2_uuid) = (rows[0][2], rows[1][2]);
+
+    // sanlock's own reader finds lvmlockd's layout on the PV.
+    let (gl, ok) = read_leader(&pv0, "-r", "GLLK", LOCK_LV_AT + 65 * (1 << 20));
+    assert!(ok && field(&gl, "resource_name") == "GLLK" && field(&gl, "space_name") == "lvm_vgs", "{gl}");
+    let (vgl, ok) = read_leader(&pv0, "-r", "VGLK", LOCK_LV_AT + 66 * (1 << 20));
+    assert!(ok && field(&vgl, "magic") == "0x6152010", "{vgl}");
+    let (l1, ok) = read_leader(&pv0, "-r", lv1_uuid, LOCK_LV_AT + 70254592);
+    assert!(ok && field(&l1, "owner_id") == "1", "lv1's lease is host A's: {l1}");
+    let (free, ok) = read_leader(&pv0, "-r", "#unused", LOCK_LV_AT + 72351744);
+    assert!(ok && field(&free, "resource_name") == "#unused", "{free}");
+
+    // Host B: without the lockspace the VG is read without a lock, and
+    // its LVs cannot be activated.
+    let o = b.cmd(&["vgs", "vgs"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Reading VG vgs without a lock."));
+    assert!(b.fails(&["lvchange", "-aey", "vgs/lv1"]).contains("Cannot access VG vgs due to failed lock."));
+    let out = b.ok(&["vgchange", "--lockstart", "vgs"]);
+    assert!(out.contains("Starting locking."), "{out}");
+
+    // Exclusion: lv1 is host A's, -aey and -asy refused on B.
+    for how in ["-aey", "-asy"] {
+        let err = b.fails(&["lvchange", how, "vgs/lv1"]);
+        assert_eq!(err.trim(), "LV locked by other host: vgs/lv1");
+    }
+    // Shared: lv2 active shared on both hosts, refused exclusive.
+    b.ok(&["lvchange", "-asy", "vgs/lv2"]);
+    a.ok(&["lvchange", "-asy", "vgs/lv2"]);
+    assert_eq!(a.fails(&["lvchange", "-aey", "vgs/lv2"]).trim(), "LV locked by other host: vgs/lv2");
+    a.ok(&["lvchange", "-an", "vgs/lv2"]);
+
+    // Metadata: B extends lv2; A sees the new size at once, and the VG
+    // lock's value block carries the new seqno (lvmlockd's val_blk, read
+    // by python3-sanlock on A).
+    b.ok(&["lvextend", "-L", "12M", "vgs/lv2"]);
+    let size = a.ok(&["lvs", "--noheadings", "--units", "m", "-o", "lv_size", "vgs/lv2"]);
+    assert_eq!(size.trim(), "12.00m");
+    let seqno: u32 = a.ok(&["vgs", "--noheadings", "-o", "vg_seqno", "vgs"]).trim().parse().unwrap();
+    let p = pv0.display();
+    let at = LOCK_LV_AT + 66 * (1 << 20);
+    let lvb = a.python(&format!(
+        "import sanlock, struct\n\
+         fd = sanlock.register()\n\
+         sanlock.acquire(b'lvm_vgs', b'VGLK', [(b'{p}', {at})], slkfd=fd, shared=True, lvb=True)\n\
+         print(struct.unpack('<HHI', sanlock.get_lvb(b'lvm_vgs', b'VGLK', [(b'{p}', {at})], 8)))"
+    ));
+    assert_eq!(lvb.trim(), format!("(257, 0, {seqno})"), "val_blk {{0x0101, 0, seqno}}");
+
+    // The lockspace cannot stop under active LVs.
+    assert!(b.fails(&["vgchange", "--lockstop", "vgs"]).contains("VG vgs stop failed: LVs must first be deactivated"));
+    b.ok(&["lvchange", "-an", "vgs/lv2"]);
+
+    // lvremove frees lv2's slot (#unused), the next LV takes it.
+    a.ok(&["lvremove", "-y", "vgs/lv2"]);
+    let (l2, _) = read_leader(&pv0, "-r", "#unused", LOCK_LV_AT + 71303168);
+    assert_eq!(field(&l2, "resource_name"), "#unused", "{l2}");
+    let _ = lv2_uuid;
+    a.ok(&["lvcreate", "-an", "-L", "4M", "-n", "lv3", "vgs"]);
+    let args = a.ok(&["lvs", "--noheadings", "-o", "lv_lockargs", "vgs/lv3"]);
+    assert_eq!(args.trim(), "1.0.0:71303168");
+
+    // Failover: A's ulvm dies; its leases go with it and B takes lv1.
+    let mut a = a;
+    a.daemon.take().unwrap().crash();
+    common::wait_for("lv1's lease freed by host A's death", || {
+        b.cmd(&["lvchange", "-aey", "vgs/lv1"]).status.success()
+    });
+    b.ok(&["lvchange", "-an", "vgs/lv1"]);
+    drop(a);
+    let _ = lv1_uuid;
+}
+
+#[test]
+fn test_a_host_whose_sanlock_dies_is_fenced_and_its_lvs_taken_over_after_expiry() {
+    if !can_run() {
+        return;
+    }
+    let t = test_dir("fence");
+    let pv0 = pv(&t, "pv0.img");
+    let mut a = Host::new(&t.0, "hostA", 1, &[]);
+    a.ok(&["vgcreate", "--shared", "vgs", pv0.to_str().unwrap()]);
+    a.ok(&["lvcreate", "-L", "8M", "-n", "lv1", "vgs"]);
+    let b = Host::new(&t.0, "hostB", 2, &[&pv0]);
+    b.ok(&["vgchange", "--lockstart", "vgs"]);
+    assert_eq!(b.fails(&["lvchange", "-aey", "vgs/lv1"]).trim(), "LV locked by other host: vgs/lv1");
+    let table = |h: &Host| h.daemon.as_ref().unwrap().ok(&["table", "vgs-lv1"]);
+    assert!(table(&a).contains("linear"));
+
+    // A's sanlock dies: A can no longer renew its leases, so its daemon
+    // fences the VG at once (I/O to lv1 fails from now on).
+    a.kill_sanlock();
+    common::wait_for("host A's lv1 fenced", || table(&a).contains(" error"));
+    // No lock manager on A: the VG is read without a lock, LVs refused.
+    let o = a.cmd(&["vgs", "vgs"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("WARNING: lvmlockd process is not running.") && err.contains("Reading VG vgs without a lock.")
+    );
+    assert!(a.fails(&["lvchange", "-ay", "vgs/lv1"]).contains("Cannot access VG vgs due to failed lock."));
+
+    // B is refused until A's delta lease expires (sanlock's host_dead:
+    // 8 I/O timeouts + 60 s), then takes lv1 over.
+    let died = Instant::now();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(b.fails(&["lvchange", "-aey", "vgs/lv1"]).trim(), "LV locked by other host: vgs/lv1");
+    common::wait_for_within("host B takes lv1 over", Duration::from_secs(150), || {
+        b.cmd(&["lvchange", "-aey", "vgs/lv1"]).status.success()
+    });
+    let waited = died.elapsed();
+    assert!(waited >= Duration::from_secs(60), "taken over after {waited:?}, before host A's leases expired");
+    eprintln!("host B took lv1 over {waited:?} after host A's sanlock died");
+    b.ok(&["lvchange", "-an", "vgs/lv1"]);
+}
