@@ -155,6 +155,9 @@ fn field<'a>(out: &'a str, key: &str) -> &'a str {
     out.lines().find_map(|l| l.strip_prefix(&format!("{key} "))).unwrap_or_else(|| panic!("no {key} in {out}"))
 }
 
+/// LVM's two lines for an LV another host holds.
+const LOCKED_LV1: &str = "  LV locked by other host: vgs/lv1\n  Failed to lock logical volume vgs/lv1.\n";
+
 /// The first PV extent: the lock LV's start on pv0 (pe_start 1 MiB).
 const LOCK_LV_AT: u64 = 1 << 20;
 
@@ -204,12 +207,15 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     // Exclusion: lv1 is host A's, -aey and -asy refused on B.
     for how in ["-aey", "-asy"] {
         let err = b.fails(&["lvchange", how, "vgs/lv1"]);
-        assert_eq!(err.trim(), "LV locked by other host: vgs/lv1");
+        assert_eq!(err, LOCKED_LV1);
     }
     // Shared: lv2 active shared on both hosts, refused exclusive.
     b.ok(&["lvchange", "-asy", "vgs/lv2"]);
     a.ok(&["lvchange", "-asy", "vgs/lv2"]);
-    assert_eq!(a.fails(&["lvchange", "-aey", "vgs/lv2"]).trim(), "LV locked by other host: vgs/lv2");
+    assert_eq!(
+        a.fails(&["lvchange", "-aey", "vgs/lv2"]),
+        "  LV locked by other host: vgs/lv2\n  Failed to lock logical volume vgs/lv2.\n"
+    );
     a.ok(&["lvchange", "-an", "vgs/lv2"]);
 
     // Metadata: B extends lv2; A sees the new size at once, and the VG
@@ -265,7 +271,7 @@ fn test_a_host_whose_sanlock_dies_is_fenced_and_its_lvs_taken_over_after_expiry(
     a.ok(&["lvcreate", "-L", "8M", "-n", "lv1", "vgs"]);
     let b = Host::new(&t.0, "hostB", 2, &[&pv0]);
     b.ok(&["vgchange", "--lockstart", "vgs"]);
-    assert_eq!(b.fails(&["lvchange", "-aey", "vgs/lv1"]).trim(), "LV locked by other host: vgs/lv1");
+    assert_eq!(b.fails(&["lvchange", "-aey", "vgs/lv1"]), LOCKED_LV1);
     let table = |h: &Host| h.daemon.as_ref().unwrap().ok(&["table", "vgs-lv1"]);
     assert!(table(&a).contains("linear"));
 
@@ -285,7 +291,7 @@ fn test_a_host_whose_sanlock_dies_is_fenced_and_its_lvs_taken_over_after_expiry(
     // 8 I/O timeouts + 60 s), then takes lv1 over.
     let died = Instant::now();
     std::thread::sleep(Duration::from_secs(5));
-    assert_eq!(b.fails(&["lvchange", "-aey", "vgs/lv1"]).trim(), "LV locked by other host: vgs/lv1");
+    assert_eq!(b.fails(&["lvchange", "-aey", "vgs/lv1"]), LOCKED_LV1);
     common::wait_for_within("host B takes lv1 over", Duration::from_secs(150), || {
         b.cmd(&["lvchange", "-aey", "vgs/lv1"]).status.success()
     });
@@ -293,4 +299,164 @@ fn test_a_host_whose_sanlock_dies_is_fenced_and_its_lvs_taken_over_after_expiry(
     assert!(waited >= Duration::from_secs(60), "taken over after {waited:?}, before host A's leases expired");
     eprintln!("host B took lv1 over {waited:?} after host A's sanlock died");
     b.ok(&["lvchange", "-an", "vgs/lv1"]);
+}
+
+/// Real LVM 2.03 as a host of its own: Debian's lvmlockd with a sanlock
+/// daemon of its own, over loop devices of the same PV files. The kernel
+/// here has no device-mapper, so LVM runs with `global/activation = 0`
+/// (its locks are taken, nothing is mapped), and the lock LV lvmlockd
+/// hands sanlock (`/dev/mapper/<vg>-lvmlock`) is a loop device over the
+/// same bytes. lvmlockd listens where LVM looks for it
+/// (`/run/lvm/lvmlockd.socket`); all is stopped and removed on drop.
+struct RealLvmHost {
+    dir: PathBuf,
+    sanlock: Option<Child>,
+    lvmlockd: Option<Child>,
+    loops: Vec<String>,
+    link: PathBuf,
+}
+
+const LVMLOCKD_SOCKET: &str = "/run/lvm/lvmlockd.socket";
+
+impl RealLvmHost {
+    fn can_run() -> bool {
+        let lvmlockd = Command::new("lvmlockd").arg("--version").output().is_ok_and(|o| o.status.success());
+        let free = std::os::unix::net::UnixStream::connect(LVMLOCKD_SOCKET).is_err();
+        let loops = Command::new("losetup").arg("-f").output().is_ok_and(|o| o.status.success());
+        common::require(lvmlockd, "lvmlockd (lvm2-lockd) is not installed")
+            && common::require(free, "an lvmlockd runs on this machine already")
+            && common::require(loops, "no loop devices")
+    }
+
+    fn start(top: &Path, vg: &str, pv: &Path, host_id: u32) -> RealLvmHost {
+        let dir = top.join("real");
+        std::fs::create_dir_all(dir.join("san")).unwrap();
+        std::fs::create_dir_all(dir.join("sys")).unwrap();
+        let losetup = |args: &[&str]| common::run_lvm_tool("losetup", args).unwrap().trim().to_string();
+        let p = pv.to_str().unwrap();
+        let mut h = RealLvmHost { dir, sanlock: None, lvmlockd: None, loops: vec![], link: PathBuf::new() };
+        h.loops.push(losetup(&["--find", "--show", "--direct-io=on", p]));
+        // The lock LV: 256 MiB from the PV's first extent (pe_start 1 MiB).
+        h.loops.push(losetup(&["--find", "--show", "--direct-io=on", "-o", "1048576", "--sizelimit", "268435456", p]));
+        h.link = PathBuf::from(format!("/dev/mapper/{vg}-lvmlock"));
+        let _ = std::fs::remove_file(&h.link);
+        std::os::unix::fs::symlink(&h.loops[1], &h.link).unwrap();
+        let conf = format!(
+            "global {{\n\tuse_lvmlockd = 1\n\tactivation = 0\n}}\ndevices {{\n\tuse_devicesfile = 0\n\tfilter = [ \"a|^{}$|\", \"r|.*|\" ]\n}}\n",
+            h.loops[0]
+        );
+        std::fs::write(h.dir.join("sys/lvm.conf"), conf).unwrap();
+        std::fs::write(h.dir.join("sys/lvmlocal.conf"), format!("local {{\n\thost_id = {host_id}\n}}\n")).unwrap();
+        let san = h.dir.join("san");
+        h.sanlock = Some(
+            Command::new("sanlock")
+                .args(["daemon", "-D", "-w", "0", "-l", "0", "-U", "root", "-G", "root", "-e", "real"])
+                .env("SANLOCK_RUN_DIR", &san)
+                .env("SANLOCK_PRIVILEGED", "0")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        common::wait_for("the real host's sanlock", || {
+            std::os::unix::net::UnixStream::connect(san.join("sanlock.sock")).is_ok()
+        });
+        let log = std::fs::File::create(h.dir.join("lvmlockd.log")).unwrap();
+        h.lvmlockd = Some(
+            Command::new("lvmlockd")
+                .args(["--foreground", "--gl-type", "sanlock", "--sanlock-timeout", IO_TIMEOUT])
+                .args(["--host-id", &host_id.to_string()])
+                .env("SANLOCK_RUN_DIR", &san)
+                .env("LVM_SYSTEM_DIR", h.dir.join("sys"))
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        common::wait_for("lvmlockd", || std::os::unix::net::UnixStream::connect(LVMLOCKD_SOCKET).is_ok());
+        h
+    }
+
+    /// A real LVM command: its exit status, stdout and stderr (without
+    /// the warning that activation is off).
+    fn lvm(&self, args: &[&str]) -> (i32, String, String) {
+        let o = Command::new("lvm")
+            .args(args)
+            .env("LVM_SYSTEM_DIR", self.dir.join("sys"))
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err: String = String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .filter(|l| !l.contains("Activation disabled"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), err)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (rc, out, err) = self.lvm(args);
+        assert_eq!(rc, 0, "real lvm {args:?}: {out}{err}");
+        out
+    }
+}
+
+impl Drop for RealLvmHost {
+    fn drop(&mut self) {
+        let _ = self.lvm(&["vgchange", "--lockstop"]);
+        let _ = Command::new("lvmlockctl").arg("--quit").output();
+        for c in [self.lvmlockd.take(), self.sanlock.take()].into_iter().flatten() {
+            let mut c = c;
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_file(LVMLOCKD_SOCKET);
+        let _ = std::fs::remove_file("/run/lvmlockd.pid");
+        let _ = std::fs::remove_file(&self.link);
+        for l in self.loops.drain(..) {
+            let _ = Command::new("losetup").args(["-d", &l]).output();
+        }
+    }
+}
+
+#[test]
+fn test_real_lvm_with_lvmlockd_shares_ulvms_vg_as_a_third_host() {
+    if !can_run() || !RealLvmHost::can_run() {
+        return;
+    }
+    let t = test_dir("real");
+    let pv0 = pv(&t, "pv0.img");
+    let vg = format!("ulvmsh{}", std::process::id());
+    let a = Host::new(&t.0, "hostA", 1, &[]);
+    a.ok(&["vgcreate", "--shared", &vg, pv0.to_str().unwrap()]);
+    a.ok(&["lvcreate", "-L", "8M", "-n", "lv1", &vg]);
+    a.ok(&["lvcreate", "-an", "-L", "8M", "-n", "lv2", &vg]);
+    let c = RealLvmHost::start(&t.0, &vg, &pv0, 3);
+
+    // Real LVM sees the shared VG and the lock_args ulvm wrote.
+    let (_, out, err) = c.lvm(&["vgs", "--noheadings", "-o", "vg_attr,lock_type,lock_args", &vg]);
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["wz--ns", "sanlock", "1.0.0:lvmlock"], "{err}");
+    let out = c.ok(&["lvs", "-a", "--noheadings", "-o", "lv_name,lv_lockargs", &vg]);
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert!(rows.contains(&vec!["lv1", "1.0.0:70254592"]) && rows.contains(&vec!["[lvmlock]"]), "{out}");
+    c.ok(&["vgchange", "--lockstart", &vg]);
+
+    // An LV ulvm holds is refused to real LVM, and the other way round.
+    let (rc, _, err) = c.lvm(&["lvchange", "-aey", &format!("{vg}/lv1")]);
+    assert_eq!(rc, 5);
+    assert!(err.contains(&format!("LV locked by other host: {vg}/lv1")), "{err}");
+    c.ok(&["lvchange", "-aey", &format!("{vg}/lv2")]);
+    let err = a.fails(&["lvchange", "-aey", &format!("{vg}/lv2")]);
+    assert_eq!(err, format!("  LV locked by other host: {vg}/lv2\n  Failed to lock logical volume {vg}/lv2.\n"));
+
+    // Metadata changes under the VG lock reach the other side at once.
+    c.ok(&["lvextend", "-L", "16M", &format!("{vg}/lv2")]);
+    let size = a.ok(&["lvs", "--noheadings", "--units", "m", "-o", "lv_size", &format!("{vg}/lv2")]);
+    assert_eq!(size.trim(), "16.00m");
+    a.ok(&["lvextend", "-L", "12M", &format!("{vg}/lv1")]);
+    let size = c.ok(&["lvs", "--noheadings", "--units", "m", "-o", "lv_size", &format!("{vg}/lv1")]);
+    assert_eq!(size.trim(), "12.00m");
+    c.ok(&["lvchange", "-an", &format!("{vg}/lv2")]);
+    a.ok(&["lvchange", "-aey", &format!("{vg}/lv2")]);
 }

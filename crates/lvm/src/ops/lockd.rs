@@ -335,7 +335,10 @@ pub fn activate_lv(s: &mut Session, vg: &Vg, lv: &str, op: LeaseOp) -> Result<()
     let was_active = activate::is_active(s.host()?, vg, lv)?.is_some();
     match s.host()?.lease(&lease, op) {
         Err(e) if e.kind == HostErrorKind::Busy => {
-            return Err(LvmError::Refused(format!("LV locked by other host: {}/{lv}", vg.vg.name)))
+            let (v, l) = (&vg.vg.name, lv);
+            return Err(LvmError::Refused(format!(
+                "LV locked by other host: {v}/{l}\nFailed to lock logical volume {v}/{l}."
+            )));
         }
         Err(e) => return Err(e.into()),
         Ok(()) => {}
