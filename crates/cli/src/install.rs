@@ -1,5 +1,5 @@
 //! `ulvm install --prefix DIR`: the running binary to `DIR/sbin/ulvm`, the
-//! command links beside it (`lvm`, `dmsetup` and every LVM command, each a
+//! command links beside it (`lvm`, `dmsetup`, `lvmlockctl` and every LVM command, each a
 //! symlink to `ulvm`), and the systemd units to `DIR/lib/systemd/system`
 //! (or `--unit-dir`) with their `ExecStart` naming the installed binary.
 //! Every file is written beside its place and renamed over it, so running
@@ -37,7 +37,7 @@ pub const UNIT_BINARY: &str = "/usr/sbin/ulvm";
 
 /// The names linked to `ulvm` in `sbin`.
 pub fn link_names() -> Vec<&'static str> {
-    ["lvm", "dmsetup"].into_iter().chain(crate::lvm::COMMANDS.iter().copied()).collect()
+    ["lvm", "dmsetup", "lvmlockctl"].into_iter().chain(crate::lvm::COMMANDS.iter().copied()).collect()
 }
 
 enum Step {
@@ -113,7 +113,7 @@ pub fn run(a: &InstallArgs) -> Result<()> {
     if !a.dry_run {
         let units: Vec<&str> = UNITS.iter().map(|(n, _)| *n).collect();
         println!(
-            "Installed {} with {} command links beside it (lvm, dmsetup, pvcreate, ...), and {} in {}.",
+            "Installed {} with {} command links beside it (lvm, dmsetup, lvmlockctl, pvcreate, ...), and {} in {}.",
             bin.display(),
             link_names().len(),
             units.join(", "),
@@ -165,6 +165,7 @@ mod tests {
     fn test_links_are_lvm_dmsetup_and_every_lvm_command() {
         let names = link_names();
         assert!(names.contains(&"lvm") && names.contains(&"dmsetup") && names.contains(&"lvcreate"));
-        assert_eq!(names.len(), crate::lvm::COMMANDS.len() + 2);
+        assert!(names.contains(&"lvmlockctl"));
+        assert_eq!(names.len(), crate::lvm::COMMANDS.len() + 3);
     }
 }

@@ -6,6 +6,7 @@ mod demo;
 mod dmsetup;
 mod inspect;
 mod install;
+mod lockctl;
 mod lvm;
 mod progress;
 mod syslog;
@@ -63,6 +64,12 @@ fn main() {
     let invoked = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
     if invoked == "dmsetup" {
         exit_with("dmsetup", dmsetup::run(&argv[1..]));
+    }
+    if invoked == "lvmlockctl" {
+        exit_with("lvmlockctl", lockctl::run(&argv[1..]));
+    }
+    if argv.get(1).map(String::as_str) == Some("lvmlockctl") {
+        exit_with("lvmlockctl", lockctl::run(&argv[2..]));
     }
     // LVM commands: `lvcreate ...` through a symlink, `ulvm lvcreate ...`,
     // or `lvm lvcreate ...` / `ulvm lvm lvcreate ...` as with LVM's own

@@ -68,6 +68,13 @@ pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {
     match req {
         Request::VhostExport { .. } | Request::VhostStop { .. } | Request::VhostList => return vhost(ctx, req),
         Request::Lease { lease } => return lease_request(ctx, lease),
+        Request::Fence { lockspace, drop_only } => {
+            if !drop_only {
+                fence(&ctx.reg, &lockspace);
+            }
+            ctx.leases.drop_lockspace(&lockspace);
+            return Ok(Reply::Done);
+        }
         Request::Leases => {
             let leases = ctx.leases.list().into_iter().map(|(l, m)| lease_info(&l, m)).collect();
             return Ok(Reply::Leases { leases });
@@ -362,7 +369,8 @@ fn execute(reg: &Registry, req: Request) -> Result<Reply, DmError> {
         | Request::VhostStop { .. }
         | Request::VhostList
         | Request::Lease { .. }
-        | Request::Leases => Err(DmError::Invalid("vhost-user and lease requests are not the registry's".into())),
+        | Request::Leases
+        | Request::Fence { .. } => Err(DmError::Invalid("vhost-user and lease requests are not the registry's".into())),
         Request::Version => Ok(Reply::Version { version: env!("CARGO_PKG_VERSION").into(), driver: "4.47.0".into() }),
     }
 }

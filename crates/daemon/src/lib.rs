@@ -149,7 +149,10 @@ impl Daemon {
                 )),
             )?);
         let fenced = registry.clone();
-        let leases = Arc::new(leases::Leases::new(Arc::new(move |ls: &str| handler::fence(&fenced, ls))));
+        let leases = Arc::new(leases::Leases::new(
+            Arc::new(move |ls: &str| handler::fence(&fenced, ls)),
+            Some(cfg.run_dir.clone()),
+        ));
         let ctx_with = |jobs: Option<Arc<jobs::JobRunner>>, lock_fs: bool| {
             Arc::new(handler::Ctx {
                 reg: registry.clone(),

@@ -126,6 +126,16 @@ pub enum Request {
     },
     /// The leases the daemon holds.
     Leases,
+    /// This host lost (or is losing) the leases of `lockspace`: the VG's
+    /// devices get `error` tables and its leases are let go. What sanlock
+    /// runs (the daemon's kill path, `ulvm lvmlockctl --kill VG`) when the
+    /// host cannot renew its lease; with `drop_only` just the leases go
+    /// (`lvmlockctl --drop`).
+    Fence {
+        lockspace: String,
+        #[serde(default)]
+        drop_only: bool,
+    },
 }
 
 /// A sanlock lease: `name` in `lockspace`, at `offset` bytes into `path`,
