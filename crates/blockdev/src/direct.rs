@@ -82,6 +82,9 @@ impl Direct {
 
     /// Reads `buf.len()` bytes at byte `off`.
     pub(crate) fn read(&self, file: &File, off: u64, buf: &mut [u8]) -> io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
         if self.fits(off, buf.len(), buf.as_ptr()) {
             return file.read_exact_at(buf, off);
         }
@@ -103,6 +106,9 @@ impl Direct {
 
     /// Writes `buf` at byte `off`, reading back partial blocks at either end.
     pub(crate) fn write(&self, file: &File, off: u64, buf: &[u8]) -> io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
         let whole = self.whole_blocks(off, buf.len() as u64);
         let _shared = whole.then(|| self.rmw.read().unwrap_or_else(PoisonError::into_inner));
         let _alone = (!whole).then(|| self.rmw.write().unwrap_or_else(PoisonError::into_inner));

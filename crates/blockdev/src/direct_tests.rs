@@ -181,3 +181,68 @@ fn test_direct_open_refuses_a_file_not_made_of_whole_blocks() {
     assert_eq!(e.kind(), ErrorKind::Invalid);
     assert!(e.to_string().contains("not a multiple of 4096"), "{e}");
 }
+
+/// A loop device over a file, detached (and the file removed) on drop.
+struct Loop(String, PathBuf);
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup").args(["-d", &self.0]).status();
+        let _ = std::fs::remove_file(&self.1);
+    }
+}
+
+/// A loop device of `sectors` with logical blocks of `lbs` bytes, stamped
+/// with `stamp(.., 1)`; `None` (skipped, with the reason) without root or
+/// losetup.
+fn loop_device(name: &str, sectors: u64, lbs: u32) -> Option<(Loop, Vec<u8>)> {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: loop devices need root");
+        return None;
+    }
+    let (img, data) = stamped_file(name, sectors);
+    let out = std::process::Command::new("losetup")
+        .args(["--find", "--show", "--sector-size", &lbs.to_string()])
+        .arg(&img)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let dev = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            Some((Loop(dev, img), data))
+        }
+        other => {
+            eprintln!("skipped: losetup failed: {other:?}");
+            let _ = std::fs::remove_file(img);
+            None
+        }
+    }
+}
+
+#[test]
+fn test_direct_block_device_aligns_to_its_logical_block_size() {
+    for lbs in [512u32, 4096] {
+        let Some((lo, mut model)) = loop_device(&format!("loop{lbs}"), 2048, lbs) else { return };
+        let dev = FileDevice::open_direct(&lo.0, false).unwrap();
+        assert!(dev.rdev().is_some() && dev.is_direct());
+        // One sector inside a logical block (read-modify-write at 4096),
+        // and a run across blocks, from unaligned buffers.
+        for (at, sectors, seed) in [(3u64, 1u64, 50u8), (13, 21, 51)] {
+            let data = stamp((sectors * 512) as usize, seed);
+            let mut v = Vec::new();
+            let buf = misaligned(&mut v, data.len());
+            buf.copy_from_slice(&data);
+            dev.write(Sectors(at), buf).unwrap();
+            model[(at * 512) as usize..((at + sectors) * 512) as usize].copy_from_slice(&data);
+        }
+        dev.write_zeroes(Sectors(40), Sectors(20)).unwrap();
+        model[40 * 512..60 * 512].fill(0);
+        let mut back = vec![0u8; model.len()];
+        dev.read(Sectors(0), &mut back).unwrap();
+        assert!(back == model, "lbs {lbs}");
+        dev.flush().unwrap();
+        let other = FileDevice::open_direct(&lo.0, true).unwrap();
+        other.read(Sectors(0), &mut back).unwrap();
+        assert!(back == model, "lbs {lbs}: another direct reader");
+    }
+}

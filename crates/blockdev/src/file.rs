@@ -65,13 +65,18 @@ impl FileDevice {
         let opened = OpenOptions::new().read(true).write(!read_only).custom_flags(libc::O_DIRECT).open(&path);
         let file = match opened {
             Ok(f) => f,
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Err(no_direct(&path, on_tmpfs(&path), e)),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                let file_on_tmpfs = std::fs::metadata(&path).is_ok_and(|m| m.is_file()) && on_tmpfs(&path);
+                return Err(no_direct(&path, file_on_tmpfs, e));
+            }
             Err(e) => return Err(Error::io(format!("cannot open {} with O_DIRECT", path.display()), e)),
         };
-        if on_tmpfs(&path) {
-            return Err(no_direct(&path, true, std::io::Error::from_raw_os_error(libc::EINVAL)));
-        }
         let mut dev = Self::from_file(path, file, read_only)?;
+        // A regular file only: device nodes live on devtmpfs, which says
+        // it is tmpfs too.
+        if dev.rdev.is_none() && on_tmpfs(&dev.path) {
+            return Err(no_direct(&dev.path, true, std::io::Error::from_raw_os_error(libc::EINVAL)));
+        }
         let align = match dev.rdev {
             Some(_) => {
                 let mut lbs: libc::c_int = 0;
@@ -180,7 +185,7 @@ impl FileDevice {
     }
 }
 
-/// Whether `path` lies on tmpfs.
+/// Whether `path` lies on tmpfs (or devtmpfs, which says the same).
 pub(crate) fn on_tmpfs(path: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return false };
