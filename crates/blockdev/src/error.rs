@@ -60,6 +60,13 @@ impl Error {
         Error { kind, msg: msg.into(), source: Some(source) }
     }
 
+    /// The same error with another kind (when the OS error alone would
+    /// classify it wrongly).
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
     /// What went wrong, for callers that branch on it.
     pub fn kind(&self) -> ErrorKind {
         self.kind

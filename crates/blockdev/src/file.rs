@@ -3,7 +3,13 @@
 //! Regular files stay sparse: discard punches a hole and write-zeroes uses
 //! `FALLOC_FL_ZERO_RANGE`. Block devices get `BLKDISCARD` / `BLKZEROOUT`.
 //! Flush is `fdatasync`.
+//!
+//! [`FileDevice::open_direct`] opens with O_DIRECT instead (see
+//! `direct.rs`): reads and writes bypass the page cache, so the device
+//! never holds a write back (shared VGs need that), and it offers neither
+//! the file to `copy_file_range` (`as_file` is `None`) nor write-back hints.
 
+use crate::direct::{Direct, FILE_ALIGN};
 use crate::{
     check_io, check_range, push_extent, BlockDevice, Bytes, Error, ErrorKind, Extent, Result, Sectors, Writeback,
     SECTOR_SIZE,
@@ -11,7 +17,7 @@ use crate::{
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -26,6 +32,8 @@ pub struct FileDevice {
     read_only: bool,
     /// `Some((major, minor))` when this is a real block device.
     rdev: Option<(u32, u32)>,
+    /// Set when opened with O_DIRECT.
+    direct: Option<Direct>,
 }
 
 impl FileDevice {
@@ -33,11 +41,76 @@ impl FileDevice {
     /// A regular file's size is its length rounded down to whole sectors.
     pub fn open(path: impl AsRef<Path>, read_only: bool) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(!read_only)
             .open(&path)
             .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+        Self::from_file(path, file, read_only)
+    }
+
+    /// Opens `path` as [`open`](Self::open) does, but with O_DIRECT: no
+    /// read or write goes through the page cache, so nothing written sits
+    /// in memory once the write returns (it is durable after
+    /// [`flush`](BlockDevice::flush), as always). Requests keep the
+    /// sector granularity of every device; what the kernel wants aligned
+    /// more coarsely (4096 bytes for files, the logical block size for
+    /// block devices) goes through a bounce buffer.
+    ///
+    /// Refused on tmpfs, which keeps everything in memory (kernels before
+    /// 6.6 refuse O_DIRECT there too), on file systems without O_DIRECT,
+    /// and for a regular file whose size is not a multiple of 4096 bytes.
+    pub fn open_direct(path: impl AsRef<Path>, read_only: bool) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let opened = OpenOptions::new().read(true).write(!read_only).custom_flags(libc::O_DIRECT).open(&path);
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                let file_on_tmpfs = std::fs::metadata(&path).is_ok_and(|m| m.is_file()) && on_tmpfs(&path);
+                return Err(no_direct(&path, file_on_tmpfs, e));
+            }
+            Err(e) => return Err(Error::io(format!("cannot open {} with O_DIRECT", path.display()), e)),
+        };
+        let mut dev = Self::from_file(path, file, read_only)?;
+        // A regular file only: device nodes live on devtmpfs, which says
+        // it is tmpfs too.
+        if dev.rdev.is_none() && on_tmpfs(&dev.path) {
+            return Err(no_direct(&dev.path, true, std::io::Error::from_raw_os_error(libc::EINVAL)));
+        }
+        let align = match dev.rdev {
+            Some(_) => {
+                let mut lbs: libc::c_int = 0;
+                // SAFETY: BLKSSZGET writes one int through the pointer,
+                // which points at `lbs` for the whole call.
+                let rc = unsafe { libc::ioctl(dev.file.as_raw_fd(), libc::BLKSSZGET, &mut lbs) };
+                if rc != 0 {
+                    let e = std::io::Error::last_os_error();
+                    return Err(Error::io(format!("cannot read the logical block size of {}", dev.path.display()), e));
+                }
+                (lbs as u64).max(SECTOR_SIZE).next_power_of_two()
+            }
+            None => FILE_ALIGN,
+        };
+        let bytes = dev.size.bytes().0;
+        if !bytes.is_multiple_of(align) {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!(
+                    "{} cannot be used with O_DIRECT: its size ({bytes} bytes) is not a multiple of {align} bytes",
+                    dev.path.display()
+                ),
+            ));
+        }
+        dev.direct = Some(Direct::new(align));
+        Ok(dev)
+    }
+
+    /// Whether this device was opened with O_DIRECT.
+    pub fn is_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    fn from_file(path: PathBuf, mut file: File, read_only: bool) -> Result<Self> {
         let meta = file.metadata().map_err(|e| Error::io(format!("cannot stat {}", path.display()), e))?;
         let ft = meta.file_type();
         let (bytes, rdev) = if ft.is_block_device() {
@@ -54,7 +127,7 @@ impl FileDevice {
                 format!("{} is neither a regular file nor a block device", path.display()),
             ));
         };
-        Ok(FileDevice { path, file, size: Bytes(bytes).sectors_floor(), read_only, rdev })
+        Ok(FileDevice { path, file, size: Bytes(bytes).sectors_floor(), read_only, rdev, direct: None })
     }
 
     /// Creates (or truncates) a sparse regular file of `size`.
@@ -112,6 +185,27 @@ impl FileDevice {
     }
 }
 
+/// Whether `path` lies on tmpfs (or devtmpfs, which says the same).
+pub(crate) fn on_tmpfs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return false };
+    // SAFETY: statfs fills the struct we pass.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `fs` a valid statfs, both
+    // alive for the call.
+    unsafe { libc::statfs(c.as_ptr(), &mut fs) == 0 && fs.f_type == libc::TMPFS_MAGIC }
+}
+
+/// The error of an O_DIRECT open the file system refused.
+fn no_direct(path: &Path, tmpfs: bool, e: std::io::Error) -> Error {
+    let why = if tmpfs {
+        "it is on tmpfs, which keeps every write in memory (use a file on a disk file system, or a block device)"
+    } else {
+        "its file system does not support O_DIRECT"
+    };
+    Error::io(format!("cannot open {} with O_DIRECT: {why}", path.display()), e).with_kind(ErrorKind::Unsupported)
+}
+
 impl FileDevice {
     fn seek(&self, whence: libc::c_int, from: u64) -> std::io::Result<Option<u64>> {
         // SAFETY: lseek only reads its integer arguments on an open fd.
@@ -135,15 +229,21 @@ impl fmt::Debug for FileDevice {
 }
 
 impl BlockDevice for FileDevice {
+    /// `None` with O_DIRECT: `copy_file_range` would go through the page
+    /// cache.
     fn as_file(&self) -> Option<&std::fs::File> {
-        Some(&self.file)
+        match self.direct {
+            Some(_) => None,
+            None => Some(&self.file),
+        }
     }
 
     /// `sync_file_range` to start or finish write-back, then
-    /// `POSIX_FADV_DONTNEED` on finished ranges.
+    /// `POSIX_FADV_DONTNEED` on finished ranges. Nothing with O_DIRECT,
+    /// where nothing is cached.
     fn writeback(&self, at: Sectors, len: Sectors, how: Writeback) -> Result<()> {
         check_range(self, "write-back", at, len)?;
-        if len.0 == 0 || self.read_only {
+        if len.0 == 0 || self.read_only || self.direct.is_some() {
             return Ok(());
         }
         let (off, n) = (at.bytes().0 as i64, len.bytes().0 as i64);
@@ -173,17 +273,34 @@ impl BlockDevice for FileDevice {
     }
     fn read(&self, at: Sectors, buf: &mut [u8]) -> Result<()> {
         check_io(self, "read", at, buf.len() as u64)?;
-        self.file.read_exact_at(buf, at.bytes().0).map_err(|e| self.fail("read", at, e))
+        let r = match &self.direct {
+            Some(d) => d.read(&self.file, at.bytes().0, buf),
+            None => self.file.read_exact_at(buf, at.bytes().0),
+        };
+        r.map_err(|e| self.fail("read", at, e))
     }
     fn write(&self, at: Sectors, buf: &[u8]) -> Result<()> {
         check_io(self, "write", at, buf.len() as u64)?;
-        self.file.write_all_at(buf, at.bytes().0).map_err(|e| self.fail("write", at, e))
+        let r = match &self.direct {
+            Some(d) => d.write(&self.file, at.bytes().0, buf),
+            None => self.file.write_all_at(buf, at.bytes().0),
+        };
+        r.map_err(|e| self.fail("write", at, e))
     }
     fn flush(&self) -> Result<()> {
         self.file.sync_data().map_err(|e| Error::io(format!("flush of {}", self.path.display()), e))
     }
     fn discard(&self, at: Sectors, len: Sectors) -> Result<()> {
         check_range(self, "discard", at, len)?;
+        // With O_DIRECT only whole blocks: a file system zeroes the partial
+        // blocks of a hole through the page cache.
+        let (at, len) = match &self.direct {
+            Some(d) => match d.inner_blocks(at.bytes().0, len.bytes().0) {
+                Some((off, n)) => (Bytes(off).sectors_floor(), Bytes(n).sectors_floor()),
+                None => return Ok(()),
+            },
+            None => (at, len),
+        };
         if len.0 == 0 {
             return Ok(());
         }
@@ -228,6 +345,17 @@ impl BlockDevice for FileDevice {
         check_range(self, "write-zeroes", at, len)?;
         if len.0 == 0 {
             return Ok(());
+        }
+        if let Some(d) = self.direct.as_ref().filter(|d| !d.whole_blocks(at.bytes().0, len.bytes().0)) {
+            // Partial blocks are written as zeroes (a file system would zero
+            // them through the page cache), whole blocks as below.
+            let Some((off, n)) = d.inner_blocks(at.bytes().0, len.bytes().0) else {
+                return crate::write_zeroes_by_writing(self, at, len);
+            };
+            let (lo, hi) = (Bytes(off).sectors_floor(), Bytes(off + n).sectors_floor());
+            crate::write_zeroes_by_writing(self, at, lo - at)?;
+            crate::write_zeroes_by_writing(self, hi, at + len - hi)?;
+            return self.write_zeroes(lo, hi - lo);
         }
         let r = if self.rdev.is_some() {
             self.range_ioctl(BLKZEROOUT, at, len)

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod bytes;
+mod direct;
 mod error;
 mod file;
 pub mod le;

@@ -158,7 +158,13 @@ pub fn run(argv: &[String]) -> Result<i32> {
         "create" => {
             let name = need(&o, 1, "a device name")?;
             let table = table_text(&o, o.args.get(2))?;
-            let req = Request::Create { name: name.clone(), uuid: o.uuid.clone(), table, read_only: o.read_only };
+            let req = Request::Create {
+                name: name.clone(),
+                uuid: o.uuid.clone(),
+                table,
+                read_only: o.read_only,
+                direct_io: false,
+            };
             c.call("create", Some(name), req)?;
         }
         "load" | "reload" => {

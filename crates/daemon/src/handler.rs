@@ -269,9 +269,9 @@ fn wait_released(reg: &Registry, names: &[String]) {
 
 fn execute(reg: &Registry, req: Request) -> Result<Reply, DmError> {
     match req {
-        Request::Create { name, uuid, table, read_only } => {
+        Request::Create { name, uuid, table, read_only, direct_io } => {
             let t = table.as_deref().map(parse_table).transpose()?;
-            reg.create(&name, uuid.as_deref(), t.as_ref(), read_only)?;
+            reg.create_with(&name, uuid.as_deref(), t.as_ref(), ulvm_dm::DeviceOptions { read_only, direct_io })?;
             Ok(Reply::Done)
         }
         Request::Load { name, table, read_only } => {

@@ -118,6 +118,7 @@ impl<R: Requests> DmHost for ProtocolHost<R> {
             uuid: Some(d.uuid.clone()),
             table: Some(d.table.to_string()),
             read_only: d.read_only,
+            direct_io: d.direct_io,
         })
     }
 
@@ -213,4 +214,47 @@ pub fn daemon_session(
 ) -> Session {
     let connect: Connect = Box::new(move || Ok(Box::new(RegistryHost::new(ctx.clone())) as Box<dyn DmHost + Send>));
     Session::new(sd, devices, cmdline, connect, Box::new(Log(source)), Box::new(Answer(false)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::freeze::Freezes;
+    use ulvm_dm::Registry;
+
+    /// Issue 16: a planned device's `direct_io` reaches the registry
+    /// through the protocol, and a reload keeps it.
+    #[test]
+    fn test_registry_host_creates_direct_devices_when_asked() {
+        let img = PathBuf::from(format!("/var/tmp/ulvm-lvm-host-direct-{}.img", std::process::id()));
+        ulvm_blockdev::FileDevice::create(&img, ulvm_blockdev::Sectors(64)).unwrap();
+        let reg = Arc::new(Registry::default());
+        let ctx = Arc::new(Ctx {
+            reg: reg.clone(),
+            loops: None,
+            jobs: None,
+            freezes: Arc::new(Freezes::new(None, None)),
+            lock_fs: false,
+            vhost: None,
+        });
+        let mut host = RegistryHost::new(ctx);
+        let table: Table = format!("0 64 linear {} 0", img.display()).parse().unwrap();
+        for (name, direct_io) in [("vg0-shared", true), ("vg0-local", false)] {
+            let d = DmDevice {
+                name: name.into(),
+                uuid: format!("LVM-{name}"),
+                table: table.clone(),
+                read_only: false,
+                direct_io,
+            };
+            host.create(&d).unwrap();
+            assert_eq!(reg.device(name).unwrap().direct_io(), direct_io, "{name}");
+        }
+        host.suspend("vg0-shared", LockFs::Skip).unwrap();
+        host.load("vg0-shared", &table, false).unwrap();
+        host.resume("vg0-shared").unwrap();
+        assert!(reg.device("vg0-shared").unwrap().direct_io());
+        reg.remove_all().unwrap();
+        std::fs::remove_file(img).unwrap();
+    }
 }

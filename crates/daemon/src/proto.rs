@@ -15,6 +15,10 @@ pub enum Request {
         table: Option<String>,
         #[serde(default)]
         read_only: bool,
+        /// Open the files and block devices its tables name with O_DIRECT,
+        /// in this table and every later one (the devices of shared VGs).
+        #[serde(default)]
+        direct_io: bool,
     },
     /// A table as the device's inactive table.
     Load {
@@ -281,12 +285,27 @@ mod tests {
         let r: Request = serde_json::from_str(r#"{"op":"create","name":"snap","table":"0 8 zero"}"#).unwrap();
         assert_eq!(
             r,
-            Request::Create { name: "snap".into(), uuid: None, table: Some("0 8 zero".into()), read_only: false }
+            Request::Create {
+                name: "snap".into(),
+                uuid: None,
+                table: Some("0 8 zero".into()),
+                read_only: false,
+                direct_io: false
+            }
         );
         let s = serde_json::to_string(&Response::Error(ErrorReply::new(ErrorKind::NotFound, "Device x not found")))
             .unwrap();
         assert_eq!(s, r#"{"error":{"kind":"not_found","message":"Device x not found"}}"#);
         let s = serde_json::to_string(&Response::Ok(Reply::Event { event_nr: 3 })).unwrap();
         assert_eq!(s, r#"{"ok":{"kind":"event","event_nr":3}}"#);
+    }
+
+    #[test]
+    fn test_create_direct_io_defaults_to_false_for_old_clients() {
+        let old: Request = serde_json::from_str(r#"{"op":"create","name":"a"}"#).unwrap();
+        assert!(matches!(old, Request::Create { direct_io: false, .. }));
+        let new: Request = serde_json::from_str(r#"{"op":"create","name":"a","direct_io":true}"#).unwrap();
+        assert!(matches!(new, Request::Create { direct_io: true, .. }));
+        assert!(serde_json::to_string(&new).unwrap().contains(r#""direct_io":true"#));
     }
 }

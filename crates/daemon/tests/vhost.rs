@@ -56,7 +56,14 @@ impl Env {
         let img = self.dir.join(format!("{name}.img"));
         std::fs::File::create(&img).unwrap().set_len(mib * MIB).unwrap();
         let table = format!("0 {} linear {} 0", mib * MIB / 512, img.display());
-        self.call(Request::Create { name: name.into(), uuid: None, table: Some(table), read_only: false }).unwrap();
+        self.call(Request::Create {
+            name: name.into(),
+            uuid: None,
+            table: Some(table),
+            read_only: false,
+            direct_io: false,
+        })
+        .unwrap();
         img
     }
 

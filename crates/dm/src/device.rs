@@ -97,6 +97,17 @@ pub struct DeviceInfo {
     pub target_count: usize,
 }
 
+/// How a new device is made ([`crate::registry::Registry::create_with`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceOptions {
+    /// The device refuses writes.
+    pub read_only: bool,
+    /// Every regular file and block device the device's tables name (now
+    /// and in later loads) is opened with O_DIRECT, so that no write of
+    /// the device waits in the page cache: what a shared VG needs.
+    pub direct_io: bool,
+}
+
 pub struct MappedDevice {
     num: DevNum,
     name: RwLock<String>,
@@ -112,6 +123,9 @@ pub struct MappedDevice {
     /// User I/O as background jobs see it: every request counts.
     pub(crate) throttle: Arc<Throttle>,
     background: Background,
+    /// Every file and block device its tables name is opened with
+    /// O_DIRECT (devices of shared VGs; see [`crate::registry`]).
+    direct_io: bool,
 }
 
 impl fmt::Debug for MappedDevice {
@@ -121,7 +135,8 @@ impl fmt::Debug for MappedDevice {
 }
 
 impl MappedDevice {
-    pub(crate) fn new(num: DevNum, name: &str, uuid: &str, read_only: bool, background: Background) -> Self {
+    pub(crate) fn new(num: DevNum, name: &str, uuid: &str, opts: DeviceOptions, background: Background) -> Self {
+        let DeviceOptions { read_only, direct_io } = opts;
         MappedDevice {
             num,
             name: RwLock::new(name.to_string()),
@@ -142,7 +157,14 @@ impl MappedDevice {
             opens: Arc::new(AtomicU32::new(0)),
             throttle: Arc::new(Throttle::default()),
             background,
+            direct_io,
         }
+    }
+
+    /// Whether the files and block devices under this device are opened
+    /// with O_DIRECT, for every table it loads.
+    pub fn direct_io(&self) -> bool {
+        self.direct_io
     }
 
     fn lock(&self) -> MutexGuard<'_, DevState> {

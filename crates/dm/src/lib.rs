@@ -29,7 +29,7 @@ pub mod target;
 pub mod targets;
 pub mod throttle;
 
-pub use device::{Background, DeviceInfo, MappedDevice};
+pub use device::{Background, DeviceInfo, DeviceOptions, MappedDevice};
 pub use registry::{
     is_remote, DmError, DmResult, Registry, RegistryConfig, RemoteOpener, TargetLine, DEFAULT_HYDRATION_SLICE,
     DEFAULT_MERGE_BATCH, DM_MAJOR, FILE_MAJOR, NBD_MAJOR,

@@ -5,8 +5,16 @@
 //! number or path), builds targets from table lines, and drives the life
 //! cycle: create, load, suspend, resume, remove, rename, and the queries
 //! `table`, `status`, `info`, `ls`, `message` and `wait`.
+//!
+//! A device created with [`DeviceOptions::direct_io`] (the devices of a
+//! shared VG) has every regular file and block device its tables name
+//! opened with O_DIRECT, in every table it loads. A file one device opens
+//! buffered and another direct gets two handles (one number): the direct
+//! device never writes through the page cache, whatever its neighbours do.
+//! Devices the embedding program added ([`Registry::add_device`]) and
+//! remote ones are used as they are.
 
-use crate::device::{Background, DeviceInfo, LiveTable, MappedDevice, TableEntry};
+use crate::device::{Background, DeviceInfo, DeviceOptions, LiveTable, MappedDevice, TableEntry};
 use crate::kind::BuildCtx;
 use crate::snapshot::{CowRegistry, OriginRegistry};
 use crate::status::StatusLine;
@@ -14,9 +22,9 @@ use crate::table::{DevNum, DevRef, Table, TableError, TargetArgs};
 use crate::target::{OpenHold, TargetError, Underlying};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
-use ulvm_blockdev::{DeviceRef, FileDevice};
+use ulvm_blockdev::{BlockDevice, DeviceRef, FileDevice};
 
 /// Major number of dm devices (what the kernel usually hands out).
 pub const DM_MAJOR: u32 = 253;
@@ -125,7 +133,19 @@ enum Other {
     Added(DeviceRef),
     /// Opened from a path: kept only while tables use it, so a file that is
     /// replaced on disk is opened afresh. `file_id` is (st_dev, st_ino).
-    Opened { dev: std::sync::Weak<dyn ulvm_blockdev::BlockDevice>, file_id: (u64, u64) },
+    /// `dev` is the buffered handle, `direct` the O_DIRECT one; a remote
+    /// device (no page cache of ours) has the same handle in both.
+    Opened { dev: Weak<dyn BlockDevice>, direct: Weak<dyn BlockDevice>, file_id: (u64, u64) },
+}
+
+impl Other {
+    /// The live handle of an opened device, buffered or direct.
+    fn opened(&self, direct_io: bool) -> Option<DeviceRef> {
+        match self {
+            Other::Added(d) => Some(d.clone()),
+            Other::Opened { dev, direct, .. } => if direct_io { direct } else { dev }.upgrade(),
+        }
+    }
 }
 
 struct Inner {
@@ -204,8 +224,9 @@ impl Registry {
         self.lock().devices.get(name).cloned().ok_or_else(|| DmError::NotFound(name.to_string()))
     }
 
-    /// Resolves a table's device reference.
-    fn resolve(&self, r: &DevRef) -> DmResult<Underlying> {
+    /// Resolves a table's device reference; files and block devices are
+    /// opened with O_DIRECT when `direct_io`.
+    fn resolve(&self, r: &DevRef, direct_io: bool) -> DmResult<Underlying> {
         let mut inner = self.lock();
         let dm = |d: &Arc<MappedDevice>| Underlying {
             num: d.num(),
@@ -217,16 +238,13 @@ impl Registry {
                 if let Some(d) = inner.devices.values().find(|d| d.num() == *n) {
                     return Ok(dm(d));
                 }
-                let known = inner.others.get(n).map(|(path, o)| match o {
-                    Other::Added(d) => Ok(d.clone()),
-                    Other::Opened { dev, .. } => dev.upgrade().ok_or_else(|| PathBuf::from(path)),
-                });
+                let known = inner.others.get(n).map(|(path, o)| o.opened(direct_io).ok_or_else(|| PathBuf::from(path)));
                 match known {
                     Some(Ok(d)) => Ok(Underlying::detached(*n, d)),
-                    Some(Err(path)) => open_path(&mut inner, &path),
+                    Some(Err(path)) => open_path(&mut inner, &path, direct_io),
                     None => {
                         let path = sys_dev_path(*n).ok_or_else(|| DmError::NotFound(n.to_string()))?;
-                        open_path(&mut inner, &path)
+                        open_path(&mut inner, &path, direct_io)
                     }
                 }
             }
@@ -241,7 +259,7 @@ impl Registry {
                         return Ok(Underlying::detached(n, d.clone()));
                     }
                 }
-                open_path(&mut inner, Path::new(p))
+                open_path(&mut inner, Path::new(p), direct_io)
             }
         }
     }
@@ -255,7 +273,7 @@ impl Registry {
                 DmError::Invalid(format!("{}: target {i} ({}): {e}", dev.name(), line.target.target_type()))
             };
             let resolve = |r: &DevRef| {
-                let u = self.resolve(r)?;
+                let u = self.resolve(r, dev.direct_io())?;
                 if u.num == dev.num() {
                     return Err(fail("a table cannot refer to its own device".into()));
                 }
@@ -282,6 +300,18 @@ impl Registry {
     /// `dmsetup create NAME [--table ...]`: a new device, live at once when
     /// a table is given. On any failure nothing is left behind.
     pub fn create(&self, name: &str, uuid: Option<&str>, table: Option<&Table>, read_only: bool) -> DmResult<DevNum> {
+        self.create_with(name, uuid, table, DeviceOptions { read_only, direct_io: false })
+    }
+
+    /// [`create`](Self::create) with every option, O_DIRECT among them.
+    pub fn create_with(
+        &self,
+        name: &str,
+        uuid: Option<&str>,
+        table: Option<&Table>,
+        opts: DeviceOptions,
+    ) -> DmResult<DevNum> {
+        let read_only = opts.read_only;
         validate_name(name)?;
         let dev = {
             let mut inner = self.lock();
@@ -295,7 +325,7 @@ impl Registry {
             }
             let num = DevNum::new(DM_MAJOR, inner.next_minor);
             inner.next_minor += 1;
-            let dev = Arc::new(MappedDevice::new(num, name, uuid.unwrap_or(""), read_only, self.config.background));
+            let dev = Arc::new(MappedDevice::new(num, name, uuid.unwrap_or(""), opts, self.config.background));
             inner.devices.insert(name.to_string(), dev.clone());
             dev
         };
@@ -550,7 +580,7 @@ fn sys_dev_path(n: DevNum) -> Option<PathBuf> {
 fn open_remote(inner: &mut Inner, opener: Option<&RemoteOpener>, uri: &str) -> DmResult<Underlying> {
     let key = PathBuf::from(uri);
     let known = inner.by_path.get(&key).copied().and_then(|n| match inner.others.get(&n) {
-        Some((_, Other::Opened { dev, .. })) => Some((n, dev.upgrade())),
+        Some((_, o @ Other::Opened { .. })) => Some((n, o.opened(false))),
         _ => None,
     });
     if let Some((n, Some(d))) = known {
@@ -568,26 +598,30 @@ fn open_remote(inner: &mut Inner, opener: Option<&RemoteOpener>, uri: &str) -> D
             n
         }
     };
-    inner.others.insert(num, (uri.to_string(), Other::Opened { dev: Arc::downgrade(&dev), file_id: (0, 0) }));
+    let handle = Arc::downgrade(&dev);
+    inner.others.insert(num, (uri.to_string(), Other::Opened { dev: handle.clone(), direct: handle, file_id: (0, 0) }));
     inner.by_path.insert(key, num);
     Ok(Underlying::detached(num, dev))
 }
 
-fn open_path(inner: &mut Inner, path: &Path) -> DmResult<Underlying> {
+/// With `direct_io` the file gets an O_DIRECT handle of its own, beside
+/// the buffered one other tables may hold (same number).
+fn open_path(inner: &mut Inner, path: &Path, direct_io: bool) -> DmResult<Underlying> {
     use std::os::unix::fs::MetadataExt;
     let canon = std::fs::canonicalize(path).map_err(|e| DmError::Invalid(format!("{}: {e}", path.display())))?;
     let meta = std::fs::metadata(&canon).map_err(|e| DmError::Invalid(format!("{}: {e}", canon.display())))?;
     let file_id = (meta.dev(), meta.ino());
     let known = inner.by_path.get(&canon).copied().and_then(|n| match inner.others.get(&n) {
-        Some((_, Other::Opened { dev, file_id: id })) if *id == file_id => Some((n, dev.upgrade())),
+        Some((_, o @ Other::Opened { file_id: id, .. })) if *id == file_id => Some((n, o.opened(direct_io))),
         _ => None,
     });
     if let Some((n, Some(d))) = known {
         return Ok(Underlying::detached(n, d));
     }
-    let f = match FileDevice::open(&canon, false) {
+    let open = if direct_io { FileDevice::open_direct } else { FileDevice::open };
+    let f = match open(&canon, false) {
         Ok(f) => f,
-        Err(_) => FileDevice::open(&canon, true)?,
+        Err(_) => open(&canon, true)?,
     };
     let num = match (f.rdev(), known) {
         (Some((ma, mi)), _) => DevNum::new(ma, mi),
@@ -599,7 +633,19 @@ fn open_path(inner: &mut Inner, path: &Path) -> DmResult<Underlying> {
         }
     };
     let dev: DeviceRef = Arc::new(f);
-    inner.others.insert(num, (canon.display().to_string(), Other::Opened { dev: Arc::downgrade(&dev), file_id }));
+    let handle = Arc::downgrade(&dev);
+    match inner.others.get_mut(&num) {
+        // The same file, open the other way too: keep that handle.
+        Some((_, Other::Opened { dev: buffered, direct, file_id: id })) if *id == file_id => {
+            *if direct_io { direct } else { buffered } = handle;
+        }
+        _ => {
+            let none: Weak<dyn BlockDevice> = Weak::<FileDevice>::new();
+            let (buffered, direct) = if direct_io { (none, handle) } else { (handle, none) };
+            let opened = Other::Opened { dev: buffered, direct, file_id };
+            inner.others.insert(num, (canon.display().to_string(), opened));
+        }
+    }
     inner.by_path.insert(canon, num);
     Ok(Underlying::detached(num, dev))
 }

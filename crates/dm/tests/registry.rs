@@ -186,3 +186,69 @@ fn test_file_paths_get_stable_numbers() {
     assert_eq!(read(&*dev, 0, 512), vec![7u8; 512], "stale handle on a replaced file");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Whether each fd of this process open on `path` has O_DIRECT, from the
+/// `flags:` line (octal) of `/proc/self/fdinfo`.
+fn direct_flags(path: &std::path::Path) -> Vec<bool> {
+    const O_DIRECT: u32 = 0o40000;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let fd = e.unwrap().file_name();
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.to_string_lossy()));
+        if link.is_ok_and(|l| l == path) {
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.to_string_lossy())).unwrap();
+            let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
+            out.push(u32::from_str_radix(flags, 8).unwrap() & O_DIRECT != 0);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn test_direct_io_device_opens_its_files_with_o_direct_and_keeps_it_on_reload() {
+    // Not /tmp, which may be tmpfs.
+    let dir = std::path::PathBuf::from(format!("/var/tmp/ulvm-reg-direct-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.img"), dir.join("b.img"));
+    ulvm_blockdev::FileDevice::create(&a, Sectors(64)).unwrap();
+    ulvm_blockdev::FileDevice::create(&b, Sectors(64)).unwrap();
+    let reg = registry();
+    let direct = ulvm_dm::DeviceOptions { direct_io: true, ..Default::default() };
+    reg.create_with("d", None, Some(&table(&format!("0 64 linear {} 0", a.display()))), direct).unwrap();
+    assert!(reg.device("d").unwrap().direct_io());
+    assert_eq!(direct_flags(&a), vec![true]);
+    reg.device("d").unwrap().write(Sectors(1), &[5u8; 512]).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap()[512..1024], [5u8; 512]);
+
+    // A buffered device on the same file: a handle of its own, same number.
+    create(&reg, "buf", &format!("0 64 linear {} 0", a.display()));
+    assert_eq!(direct_flags(&a), vec![false, true]);
+    assert_eq!(table_of(&reg, "d"), table_of(&reg, "buf"));
+    // By number, while only the buffered handle is open: opened direct.
+    reg.remove("d").unwrap();
+    assert_eq!(direct_flags(&a), vec![false]);
+    let num = table_of(&reg, "buf").split_whitespace().nth(3).unwrap().to_string();
+    reg.create_with("n", None, Some(&table(&format!("0 64 linear {num} 0"))), direct).unwrap();
+    assert_eq!(direct_flags(&a), vec![false, true], "n holds a direct handle of a.img");
+
+    // lvextend's way: suspend, load, resume. The new table is direct too.
+    reg.suspend("n").unwrap();
+    reg.load("n", &table(&format!("0 64 linear {} 0", b.display())), false).unwrap();
+    reg.resume("n").unwrap();
+    assert_eq!(direct_flags(&b), vec![true]);
+    assert_eq!(direct_flags(&a), vec![false], "the old table's handle is closed");
+    reg.remove_all().unwrap();
+    assert!(direct_flags(&a).is_empty() && direct_flags(&b).is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+
+    // tmpfs keeps every write in memory: refused, with the reason.
+    let shm = std::path::PathBuf::from(format!("/dev/shm/ulvm-reg-direct-{}", std::process::id()));
+    if ulvm_blockdev::FileDevice::create(&shm, Sectors(64)).is_ok() {
+        let e = reg.create_with("t", None, Some(&table(&format!("0 64 linear {} 0", shm.display()))), direct);
+        std::fs::remove_file(&shm).unwrap();
+        let e = e.unwrap_err().to_string();
+        assert!(e.contains("tmpfs"), "{e}");
+        assert!(reg.list().is_empty());
+    }
+}

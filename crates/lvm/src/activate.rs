@@ -33,6 +33,10 @@ pub struct DmDevice {
     pub uuid: String,
     pub table: Table,
     pub read_only: bool,
+    /// Open the PVs under it with O_DIRECT: set for the devices of a shared
+    /// VG, so that no write of ours reaches a PV after another host took
+    /// the lease (it would otherwise wait in the page cache).
+    pub direct_io: bool,
 }
 
 /// What the host says about a device.
@@ -297,6 +301,7 @@ fn pvmove_devs(vg: &Vg, m: &LogicalVolume) -> Result<Vec<DmDevice>, LvmError> {
         uuid: dm_uuid(&v.id, &lv.id, None),
         table,
         read_only: false,
+        direct_io: v.lock_type().is_some(),
     };
     let mut out: Vec<DmDevice> = Vec::new();
     for (_, _, name, _) in m.lv_areas(v) {
@@ -410,6 +415,7 @@ fn plan_top(vg: &Vg, origin: &LogicalVolume, snaps: &[SnapshotRef], own: Table) 
         uuid: dm_uuid(&v.id, &lv.id, layer),
         table,
         read_only: ro,
+        direct_io: v.lock_type().is_some(),
     };
     if let Some(c) = origin.clone_ref() {
         // The destination is the LV's own extents; the metadata LV's
@@ -482,6 +488,7 @@ fn own_table(vg: &Vg, lv: &LogicalVolume) -> Result<(Vec<DmDevice>, Table), LvmE
             uuid: dm_uuid(&v.id, &sub.id, None),
             table,
             read_only: false,
+            direct_io: v.lock_type().is_some(),
         });
     }
     Ok((below, mirror_table(vg, lv)?))
@@ -557,6 +564,7 @@ fn raid_own_table(vg: &Vg, lv: &LogicalVolume) -> Result<(Vec<DmDevice>, Table),
                 uuid: dm_uuid(&v.id, &sub.id, None),
                 table: extent_table(vg, sub)?,
                 read_only: false,
+                direct_io: v.lock_type().is_some(),
             };
             let dev = Some(DevRef::Path(d.name.clone()));
             if is_meta {

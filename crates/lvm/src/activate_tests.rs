@@ -64,7 +64,13 @@ impl DmHost for FakeHost {
 }
 
 fn dev(name: &str, table: &str) -> DmDevice {
-    DmDevice { name: name.into(), uuid: format!("LVM-{name}"), table: table.parse().unwrap(), read_only: false }
+    DmDevice {
+        name: name.into(),
+        uuid: format!("LVM-{name}"),
+        table: table.parse().unwrap(),
+        read_only: false,
+        direct_io: false,
+    }
 }
 
 /// vg0/base alone.

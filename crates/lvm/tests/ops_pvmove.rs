@@ -338,3 +338,25 @@ fn test_pvmove_atomic_resumes_after_reactivation_and_deactivates_with_its_parent
     ulvm_lvm::ops::vg::vgchange_activate(&mut s, "vg0", false).unwrap();
     assert!(t.host.world().devs.is_empty(), "{:?}", t.host.world().devs.keys().collect::<Vec<_>>());
 }
+
+/// Issue 16: a shared VG's pvmove0 opens its PVs with O_DIRECT, a local one's does not.
+#[test]
+fn test_pvmove_device_of_a_shared_vg_asks_for_direct_io() {
+    let t = setup("pvmove-direct-io");
+    let mut s = t.session(false);
+    pvmove::pvmove(&mut s, &mv(&t, 0)).unwrap();
+    let mut vg = s.vg("vg0", true).unwrap();
+    let lvs = ["lv1".to_string(), "lv2".to_string()];
+    let direct = |vg: &ulvm_lvm::disk::Vg| -> Vec<(String, bool)> {
+        let plan = ulvm_lvm::activate::plan_many(vg, &lvs).unwrap();
+        plan.into_iter().map(|d| (d.name, d.direct_io)).collect()
+    };
+    let local = direct(&vg);
+    assert_eq!(local[0], ("vg0-pvmove0".to_string(), false), "{local:?}");
+    assert!(local.iter().all(|(_, d)| !d));
+    let lock_type = ulvm_lvm::text::Item::Assign("lock_type".into(), ulvm_lvm::text::Value::Str("sanlock".into()));
+    vg.vg_mut().extra.push(lock_type);
+    let shared = direct(&vg);
+    assert_eq!(shared.len(), local.len());
+    assert!(shared.iter().all(|(_, d)| *d), "{shared:?}");
+}

@@ -498,3 +498,42 @@ fn mirror_create(name: &str) -> MirrorCreate {
         tags: vec![],
     }
 }
+
+/// The VG as if it were shared (lock_type sanlock), in memory only.
+fn as_shared(vg: &ulvm_lvm::disk::Vg) -> ulvm_lvm::disk::Vg {
+    let mut shared = vg.clone();
+    let lock_type = ulvm_lvm::text::Item::Assign("lock_type".into(), ulvm_lvm::text::Value::Str("sanlock".into()));
+    shared.vg_mut().extra.push(lock_type);
+    shared
+}
+
+/// Issue 16: the devices of a shared VG open their PVs with O_DIRECT, a
+/// local VG's do not; raid sub-LVs, mirror legs and logs, and a snapshot
+/// family's layers alike.
+#[test]
+fn test_plans_of_a_shared_vg_ask_for_direct_io_and_a_local_vgs_do_not() {
+    use ulvm_lvm::ops::create::{lvcreate, LvCreate};
+    let t = setup("raid-direct-io");
+    let mut s = t.session(false);
+    raid::lvcreate_raid(&mut s, &create("r", 4, 1)).unwrap();
+    mirror::lvcreate_mirror(&mut s, &mirror_create("m")).unwrap();
+    lvcreate(&mut s, &LvCreate { name: Some("l".into()), ..LvCreate::new("vg0", mib(4)) }).unwrap();
+    lvcreate(
+        &mut s,
+        &LvCreate { name: Some("snap".into()), snapshot_of: Some("l".into()), ..LvCreate::new("vg0", mib(4)) },
+    )
+    .unwrap();
+    let vg = s.vg("vg0", true).unwrap();
+    let lvs = ["r".to_string(), "m".to_string(), "l".to_string()];
+    let local = ulvm_lvm::activate::plan_many(&vg, &lvs).unwrap();
+    let names: Vec<&str> = local.iter().map(|d| d.name.as_str()).collect();
+    for n in ["vg0-r_rmeta_0", "vg0-r", "vg0-m_mlog", "vg0-m_mimage_1", "vg0-m", "vg0-l-real", "vg0-snap-cow", "vg0-l"]
+    {
+        assert!(names.contains(&n), "{n} not in {names:?}");
+    }
+    assert!(local.iter().all(|d| !d.direct_io), "a local VG's devices are buffered");
+    let shared = ulvm_lvm::activate::plan_many(&as_shared(&vg), &lvs).unwrap();
+    assert_eq!(shared.len(), local.len());
+    let buffered: Vec<&str> = shared.iter().filter(|d| !d.direct_io).map(|d| d.name.as_str()).collect();
+    assert!(buffered.is_empty(), "buffered in a shared VG: {buffered:?}");
+}
