@@ -255,7 +255,37 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
         b.cmd(&["lvchange", "-aey", "vgs/lv1"]).status.success()
     });
     b.ok(&["lvchange", "-an", "vgs/lv1"]);
-    drop(a);
+
+    // The kill path sanlock runs when A cannot renew its lease: A's
+    // devices of the VG get error tables and its leases go.
+    a.start_daemon();
+    a.ok(&["lvchange", "-aey", "vgs/lv3"]);
+    let run = a.dir.join("run");
+    let ctl = |args: &[&str]| {
+        let o = Command::new(ULVM).arg("lvmlockctl").arg("--run-dir").arg(&run).args(args).output().unwrap();
+        assert!(o.status.success(), "lvmlockctl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let info = ctl(&["--info"]);
+    // The lease of lv3 (lock_args 71303168) is 1 MiB further on the PV.
+    assert!(info.starts_with("lvm_vgs:") && info.trim_end().ends_with(":72351744 ex"), "{info}");
+    let refused = "  LV locked by other host: vgs/lv3\n  Failed to lock logical volume vgs/lv3.\n";
+    assert_eq!(b.fails(&["lvchange", "-aey", "vgs/lv3"]), refused);
+    ctl(&["--kill", "vgs"]);
+    let table = a.daemon.as_ref().unwrap().ok(&["table", "vgs-lv3"]);
+    assert!(table.contains(" error"), "{table}");
+    assert_eq!(ctl(&["--info"]), "");
+    b.ok(&["lvchange", "-aey", "vgs/lv3"]);
+    b.ok(&["lvchange", "-an", "vgs/lv3"]);
+
+    // vgremove: the lock LV goes unannounced and the host leaves the
+    // lockspace.
+    a.ok(&["lvchange", "-an", "vgs/lv3"]);
+    b.ok(&["vgchange", "--lockstop", "vgs"]);
+    let out = a.ok(&["vgremove", "-f", "vgs"]);
+    assert!(!out.contains("lvmlock") && out.contains("Volume group \"vgs\" successfully removed"), "{out}");
+    let status = Command::new("sanlock").args(["client", "status"]).env("SANLOCK_RUN_DIR", a.san()).output().unwrap();
+    assert!(!String::from_utf8_lossy(&status.stdout).contains("lvm_vgs"), "host A left the lockspace");
     let _ = lv1_uuid;
 }
 

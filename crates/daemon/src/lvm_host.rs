@@ -236,6 +236,7 @@ mod tests {
             freezes: Arc::new(Freezes::new(None, None)),
             lock_fs: false,
             vhost: None,
+            leases: Default::default(),
         });
         let mut host = RegistryHost::new(ctx);
         let table: Table = format!("0 64 linear {} 0", img.display()).parse().unwrap();

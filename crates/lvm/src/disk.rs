@@ -481,10 +481,24 @@ fn commit_inner(sd: &SystemDir, vg: &mut Vg, command: &str, allow_missing: bool)
     // any PV may be ahead of another), so they are committed at once: a
     // commit is two flushes per PV, and those wait on the disk, not the CPU.
     let bytes = pv::MetadataText::new(&text);
+    // A shared VG's PVs are written with O_DIRECT: nothing of this commit
+    // stays in the page cache, to reach the disk after the VG lock went to
+    // another host.
+    let devs: Vec<Arc<dyn BlockDevice>> = if vg.vg.lock_type().is_some() {
+        targets
+            .iter()
+            .map(|d| Ok(Arc::new(FileDevice::open_direct(&d.path, false)?) as Arc<dyn BlockDevice>))
+            .collect::<Result<_, DiskError>>()?
+    } else {
+        targets.iter().map(|d| d.dev.clone()).collect()
+    };
     let results: Vec<Result<(), PvError>> = std::thread::scope(|s| {
         let text = &bytes;
-        let running: Vec<_> =
-            targets.iter().map(|d| s.spawn(move || pv::commit_metadata(d.dev.as_ref(), &d.label, text))).collect();
+        let running: Vec<_> = targets
+            .iter()
+            .zip(&devs)
+            .map(|(d, dev)| s.spawn(move || pv::commit_metadata(dev.as_ref(), &d.label, text)))
+            .collect();
         running.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     });
     let mut first_error = None;

@@ -131,6 +131,12 @@ impl LockLv {
         Ok(LockLv { len: es.to_sectors(lv.extents()).bytes().0, pieces })
     }
 
+    /// The name of a shared VG's lock LV (none for a local VG).
+    pub fn name(vg: &Vg) -> Option<String> {
+        vg.vg.lock_type()?;
+        layout::parse_vg_lock_args(vg.vg.extra.as_slice().str("lock_args")?).ok()
+    }
+
     /// The area at `offset` bytes into the LV, one lease long (a lease
     /// that would cross from one PV extent run into another is refused).
     pub fn area(&self, offset: u64) -> Result<Area, LvmError> {
@@ -468,6 +474,17 @@ pub fn lockstart(s: &mut Session, vg: &Vg) -> Result<(), LvmError> {
     }
 }
 
+/// vgremove of a shared VG: its lock lets go and this host leaves the
+/// lockspace (what lvmlockd does when the VG is freed).
+pub fn leave(s: &mut Session, vg: &Vg) {
+    s.unlock_vg(&vg.vg.name);
+    if let (Ok(sl), Ok(host_id), Ok(l)) = (sanlock(), s.host_id(), LockLv::of(vg)) {
+        if let Ok(area) = l.area(0) {
+            let _ = sl.rem_lockspace(&layout::lockspace(&vg.vg.name), host_id, &area);
+        }
+    }
+}
+
 /// `vgchange --lockstop`: this host leaves the VG's lockspace, refused
 /// while any of its LVs is active here.
 pub fn lockstop(s: &mut Session, vg: &Vg) -> Result<(), LvmError> {
@@ -569,12 +586,7 @@ pub fn to_none(s: &mut Session, name: &str) -> Result<(), LvmError> {
         lv.extra.retain(|i| !matches!(i, crate::text::Item::Assign(k, _) if k == "lock_args"));
     }
     s.commit(&mut vg)?;
-    s.unlock_vg(name);
-    if let (Ok(sl), Ok(host_id), Ok(l)) = (sanlock(), s.host_id(), LockLv::of(&before)) {
-        if let Ok(area) = l.area(0) {
-            let _ = sl.rem_lockspace(&layout::lockspace(name), host_id, &area);
-        }
-    }
+    leave(s, &before);
     s.print(format!("Volume group \"{name}\" successfully changed"));
     Ok(())
 }

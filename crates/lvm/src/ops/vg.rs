@@ -257,7 +257,10 @@ pub(crate) fn active_lvs(s: &mut Session, vg: &Vg) -> Vec<String> {
 pub fn vgremove(s: &mut Session, name: &str, force: bool) -> Result<(), LvmError> {
     let _l = s.lock_vg(name)?;
     let mut vg = s.vg(name, false)?;
-    let lvs: Vec<String> = vg.vg.user_lvs().map(|l| l.name.clone()).collect();
+    // A shared VG's lock LV goes with it, unannounced.
+    let lock_lv = super::lockd::LockLv::name(&vg);
+    let lvs: Vec<String> =
+        vg.vg.user_lvs().filter(|l| Some(&l.name) != lock_lv.as_ref()).map(|l| l.name.clone()).collect();
     if !lvs.is_empty() && !force {
         let q =
             format!("Do you really want to remove volume group \"{name}\" containing {} logical volumes?", lvs.len());
@@ -270,6 +273,11 @@ pub fn vgremove(s: &mut Session, name: &str, force: bool) -> Result<(), LvmError
     }
     for lv in &lvs {
         s.print(format!("Logical volume \"{lv}\" successfully removed."));
+    }
+    if lock_lv.is_some() {
+        // This host leaves the lockspace before its delta lease's disk
+        // becomes free space.
+        super::lockd::leave(s, &vg);
     }
     for d in vg.disks.values_mut() {
         disk::make_orphan(d)?;
