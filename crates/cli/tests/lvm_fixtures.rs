@@ -1729,3 +1729,81 @@ fn test_the_seventh_oracle_session_replayed_matches_real_lvm() {
     assert_eq!(r.checked, if tags { 165 } else { 152 });
     r.assert_matched();
 }
+
+/// The thirteenth session (oracle13): shared VGs, as LVM 2.03.16 makes
+/// and uses them with lvmlockd and sanlock (`use_lvmlockd = 1`, host_id
+/// 1). Replayed with a sanlock daemon of the test's own (its own run
+/// directory, `-w 0`) and the same settings in ulvm's system directory;
+/// the guest's stop of lvmlockd (before 031) is the stop of sanlock here,
+/// which is ulvm's lock manager. The guest's `sanlock` commands (010-015,
+/// 025) read its leases through its dm device: not ulvm's commands
+/// (tests/shared_vg.rs reads ulvm's leases with `sanlock direct
+/// read_leader`). 026 is `bash -c CMD`: CMD is replayed.
+#[test]
+fn test_the_thirteenth_oracle_session_shared_vgs_match_real_lvm() {
+    /// Fixtures ulvm does not match yet, and why.
+    const NOT_YET: &[(&str, &str)] = &[
+        ("005", "ulvm does not activate the lock LV as a device: LVM shows [lvmlock] -wi-ao----"),
+        ("009", "the same, for [lvmlock]'s attributes and activity"),
+    ];
+    let numbers = session_numbers("oracle13");
+    let sanlock = Command::new("sanlock").arg("version").output().is_ok_and(|o| o.status.success());
+    if numbers.is_empty()
+        || !common::require(common::is_root(), "needs root (sanlock's daemon)")
+        || !common::require(sanlock, "sanlock is not installed")
+    {
+        return;
+    }
+    // sanlock reads and writes with O_DIRECT: not on tmpfs.
+    let t = TestDir(PathBuf::from(format!("/var/tmp/ulvm-e2e-fixtures13-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&t.0);
+    std::fs::create_dir_all(t.path("sys")).unwrap();
+    let [ap, bp] = ["vda", "vdb"].map(|n| t.image(n, 512).to_str().unwrap().to_string());
+    std::fs::write(t.path("sys/lvm.conf"), "global {\n\tuse_lvmlockd = 1\n}\n").unwrap();
+    std::fs::write(t.path("sys/lvmlocal.conf"), "local {\n\thost_id = 1\n}\n").unwrap();
+    let san = t.path("san");
+    std::fs::create_dir_all(&san).unwrap();
+    let mut sanlock = Command::new("sanlock")
+        .args(["daemon", "-D", "-w", "0", "-l", "0", "-U", "root", "-G", "root", "-e", "oracle"])
+        .env("SANLOCK_RUN_DIR", &san)
+        .env("SANLOCK_PRIVILEGED", "0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("sanlock", || std::os::unix::net::UnixStream::connect(san.join("sanlock.sock")).is_ok());
+    std::env::set_var("SANLOCK_RUN_DIR", &san);
+    std::env::set_var("ULVM_SANLOCK_IO_TIMEOUT", "1");
+    let run = t.path("run");
+    let d = Daemon::start(&run, &[]);
+    let paths = vec![("/dev/vda", ap.as_str()), ("/dev/vdb", bp.as_str())];
+    let mut r = Replay::new("oracle13", paths, t.path("sys"), run.clone());
+    for n in &numbers {
+        let (argv, _, _, _) = fixture("oracle13", n);
+        if n == "031" {
+            let _ = sanlock.kill();
+            let _ = sanlock.wait();
+        }
+        if NOT_YET.iter().any(|(m, _)| m == n) || argv[0] == "sanlock" {
+            continue;
+        }
+        if argv[0] == "bash" {
+            let cmd: Vec<String> = argv[2].split_whitespace().map(String::from).collect();
+            let got = r.ulvm(&cmd);
+            let (_, want, want_err, want_rc) = fixture("oracle13", n);
+            r.checked += 1;
+            if (got.out.as_str(), got.err.as_str(), got.rc) != (want.as_str(), want_err.as_str(), want_rc) {
+                r.mismatches.push(format!(
+                    "{n} `{}`: LVM {want_rc} {want}{want_err}, ulvm {} {}{}",
+                    argv[2], got.rc, got.out, got.err
+                ));
+            }
+            continue;
+        }
+        r.check(n);
+    }
+    let _ = sanlock.kill();
+    let _ = sanlock.wait();
+    d.stop();
+    r.assert_matched();
+}

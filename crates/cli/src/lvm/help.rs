@@ -168,7 +168,12 @@ const HELP: &[(&str, &str, &str)] = &[
     [ -p|--maxphysicalvolumes Number ]
     [    --setautoactivation y|n ]
     [    --addtag Tag ]
+    [    --shared ]
+    [    --locktype sanlock|none ]
     [ COMMON_OPTIONS ]
+
+  --shared (or --locktype sanlock) makes a VG for several hosts, under
+  sanlock leases as lvmlockd keeps them (docs/shared-vg.md).
 ",
     ),
     (
@@ -232,6 +237,16 @@ const HELP: &[(&str, &str, &str)] = &[
   vgchange --addtag Tag|--deltag Tag VG ...
     [    --addtag Tag ]
     [    --deltag Tag ]
+    [ COMMON_OPTIONS ]
+
+  Join (start) or leave (stop) the lockspaces of shared VGs (all, or
+  those named).
+  vgchange --lockstart|--lockstop
+    [ COMMON_OPTIONS ]
+    [ VG ... ]
+
+  Make a VG shared (sanlock) or local again (none); its LVs inactive.
+  vgchange --locktype sanlock|none VG
     [ COMMON_OPTIONS ]
 ",
     ),
@@ -415,7 +430,8 @@ const HELP: &[(&str, &str, &str)] = &[
         "lvchange",
         "Change logical volumes: activation, permission",
         "  Activate (y, ay) or deactivate (n) the LVs (every LV of a VG named alone).
-  lvchange -a|--activate y|ay|n VG|LV ...
+  In a shared VG, y and ey take the LV's lease exclusive, sy shared.
+  lvchange -a|--activate y|ay|ey|sy|n VG|LV ...
     [ -K|--ignoreactivationskip ]
     [ -S|--select String ]
     [    --activationmode complete|degraded|partial ]

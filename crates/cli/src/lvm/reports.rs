@@ -802,6 +802,10 @@ pub fn report(ctx: &mut Ctx, a: &Args) -> Result<i32> {
         return Ok(0);
     }
     let spec = Spec::new(kind, default, &options, a.get("sort"), a.get("select"), a.has("segments"))?;
+    // Listing every VG (or PV) takes the shared VGs' global lock, shared.
+    if kind == "pvs" || a.pos.is_empty() {
+        ctx.s.lock_global_shared();
+    }
     let (scan, vgs) = ctx.scan(true)?;
     let named: Vec<&str> = a.pos.iter().map(|p| p.split('/').next().unwrap_or(p)).collect();
     let vgs = ctx.s.read_shared(vgs, (kind != "pvs" && !named.is_empty()).then_some(named.as_slice()))?;

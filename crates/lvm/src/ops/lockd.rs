@@ -191,22 +191,35 @@ impl Session {
     }
 
     /// Takes `vg`'s VG lease in `mode` for the rest of the session (or
-    /// until [`Session::unlock_vg`]), retrying while another host holds
-    /// it; the value block it carries, if any was set.
+    /// until [`Session::unlock_vg`]); the value block it carries, if any
+    /// was set.
     fn lock_vg_lease(&mut self, vg: &Vg, mode: Mode) -> Result<Option<ValBlk>, Failure> {
         if !self.started(vg)? {
             return Err(Failure::NotStarted);
         }
-        let s = sanlock()?;
         let other = |e: LvmError| Failure::Other(e.to_string());
         let lock_lv = LockLv::of(vg).map_err(other)?;
         let lease = lock_lv
             .lease(&vg.vg.name, layout::VG_LOCK, layout::area_offset(layout::VG_LOCK_AREA, Align::Sector512.bytes()))
             .map_err(other)?;
+        self.hold(lease, mode, true)
+    }
+
+    /// Holds `lease` in `mode` for the rest of the session, through the
+    /// session's own registration, retrying while another host holds it
+    /// (LVM's retries); its value block with `lvb`.
+    fn hold(&mut self, lease: Lease, mode: Mode, lvb: bool) -> Result<Option<ValBlk>, Failure> {
+        let s = sanlock()?;
+        let value = |s: &Sanlock, lease: &Lease| {
+            if lvb {
+                s.get_lvb(lease, ValBlk::LEN).ok().and_then(|b| ValBlk::decode(&b))
+            } else {
+                None
+            }
+        };
         if self.locks.held.iter().any(|(l, _)| *l == lease) {
-            // Held since an earlier read in this session (exclusive, as
-            // only a change keeps it): what this session committed.
-            return Ok(s.get_lvb(&lease, ValBlk::LEN).ok().and_then(|b| ValBlk::decode(&b)));
+            // Held since an earlier step of this session.
+            return Ok(value(s, &lease));
         }
         if self.locks.client.is_none() {
             self.locks.client = Some(s.register(None)?);
@@ -214,7 +227,7 @@ impl Session {
         let client = self.locks.client.as_ref().expect("registered above");
         let mut attempt = 0;
         loop {
-            match client.acquire(&lease, mode, true) {
+            match client.acquire(&lease, mode, lvb) {
                 Ok(()) => break,
                 Err(e) if e.held_elsewhere() && attempt < RETRIES => {
                     attempt += 1;
@@ -223,9 +236,69 @@ impl Session {
                 Err(e) => return Err(e.into()),
             }
         }
-        let lvb = s.get_lvb(&lease, ValBlk::LEN).ok().and_then(|b| ValBlk::decode(&b));
+        let b = value(s, &lease);
         self.locks.held.push((lease, None));
-        Ok(lvb)
+        Ok(b)
+    }
+
+    /// The global lock: `GLLK` in the lockspace of a sanlock VG this host
+    /// has started (lvmlockd enables it in one VG, `_GLLK_disabled` in the
+    /// others).
+    fn global_lease(&mut self) -> Result<Lease, Failure> {
+        let s = sanlock()?;
+        let host_id = self.host_id().map_err(|e| Failure::Other(e.to_string()))?;
+        let (_, vgs) = self.scan_quiet(true).map_err(|e| Failure::Other(e.to_string()))?;
+        let gl = layout::area_offset(layout::GL_LOCK_AREA, Align::Sector512.bytes());
+        for vg in vgs.values().filter(|v| v.vg.lock_type() == Some("sanlock")) {
+            let Ok(l) = LockLv::of(vg) else { continue };
+            let (Ok(space), Ok(area)) = (l.area(0), l.area(gl)) else { continue };
+            let name = layout::lockspace(&vg.vg.name);
+            if !s.inq_lockspace(&name, host_id, &space).unwrap_or(false) {
+                continue;
+            }
+            if s.read_resource(&area).is_ok_and(|(_, n, _)| n == layout::GL_LOCK) {
+                return Ok(Lease { lockspace: name, name: layout::GL_LOCK.into(), area });
+            }
+        }
+        Err(Failure::NotStarted)
+    }
+
+    /// With `use_lvmlockd = 1`, LVM's global lock, exclusive, for a
+    /// command that changes the set of VGs or orphan PVs (pvcreate,
+    /// vgcreate, vgremove, ...): held until the session ends.
+    pub(crate) fn lock_global_lease(&mut self) -> Result<(), LvmError> {
+        if !self.config()?.use_lvmlockd {
+            return Ok(());
+        }
+        let r = self.global_lease().and_then(|l| self.hold(l, Mode::Exclusive, false).map(drop));
+        let why = match r {
+            Ok(()) => return Ok(()),
+            Err(Failure::NotRunning) => {
+                self.warn_once(&["WARNING: lvmlockd process is not running.".to_string()]);
+                "check that lvmlockd is running.".to_string()
+            }
+            Err(Failure::NotStarted) => "check that global lockspace is started".to_string(),
+            Err(Failure::Busy) => "held by other host.".to_string(),
+            Err(Failure::Other(e)) => e,
+        };
+        Err(LvmError::Refused(format!("Global lock failed: {why}")))
+    }
+
+    /// With `use_lvmlockd = 1`, the global lock shared, for a command
+    /// that lists every VG or PV; without it the command goes on, with
+    /// LVM's warning.
+    pub fn lock_global_shared(&mut self) {
+        if !self.config().is_ok_and(|c| c.use_lvmlockd) {
+            return;
+        }
+        match self.global_lease().and_then(|l| self.hold(l, Mode::Shared, false).map(drop)) {
+            Ok(()) => {}
+            Err(Failure::NotRunning) => {
+                self.warn_once(&["WARNING: lvmlockd process is not running.".to_string()]);
+                self.warn("Reading without shared global lock.");
+            }
+            Err(_) => self.warn("Skipping global lock: lockspace not found or started"),
+        }
     }
 
     /// Lets the VG lease of `vg` go, leaving in its value block the seqno
@@ -233,7 +306,8 @@ impl Session {
     pub fn unlock_vg(&mut self, vg: &str) {
         let lockspace = layout::lockspace(vg);
         let Some(client) = &self.locks.client else { return };
-        let (mine, rest): (Vec<_>, Vec<_>) = self.locks.held.drain(..).partition(|(l, _)| l.lockspace == lockspace);
+        let (mine, rest): (Vec<_>, Vec<_>) =
+            self.locks.held.drain(..).partition(|(l, _)| l.lockspace == lockspace && l.name == layout::VG_LOCK);
         self.locks.held = rest;
         for (lease, _) in mine {
             let _ = client.release(&lease);
@@ -295,7 +369,9 @@ impl Session {
         let lockspace = layout::lockspace(&vg.vg.name);
         let Some(client) = &self.locks.client else { return };
         let Ok(s) = Sanlock::global() else { return };
-        for (lease, lvb) in self.locks.held.iter_mut().filter(|(l, _)| l.lockspace == lockspace) {
+        for (lease, lvb) in
+            self.locks.held.iter_mut().filter(|(l, _)| l.lockspace == lockspace && l.name == layout::VG_LOCK)
+        {
             let b = ValBlk::new(vg.vg.seqno as u32);
             if s.set_lvb(lease, &b.encode()).is_ok() {
                 *lvb = Some(b);
@@ -536,11 +612,31 @@ fn holds_lock(vg: &crate::model::VolumeGroup, lv: &crate::model::LogicalVolume) 
         && !lv.segments.iter().any(|s| matches!(s.kind, SegmentKind::Snapshot { .. }))
 }
 
+/// The global lock `vgchange --locktype` takes first. LVM 2.03.16 says
+/// why it cannot be had and changes nothing, yet exits 0; so does ulvm
+/// (false: nothing to do).
+fn global_for_locktype(s: &mut Session) -> Result<bool, LvmError> {
+    match s.lock_global_lease() {
+        Ok(()) => Ok(true),
+        Err(LvmError::Refused(why)) => {
+            s.warn(why);
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// `vgchange --locktype sanlock VG`: a local VG becomes shared, with its
 /// `lvmlock` LV, the lockspace and leases, and a lease for each LV. Its
 /// LVs must be inactive.
 pub fn to_sanlock(s: &mut Session, name: &str) -> Result<(), LvmError> {
     let _l = s.lock_vg(name)?;
+    let (_, vgs) = s.scan_quiet(true)?;
+    // The first shared VG gets the global lock; before it there is none.
+    let global = !vgs.values().any(|v| v.vg.lock_type() == Some("sanlock"));
+    if !global && !global_for_locktype(s)? {
+        return Ok(());
+    }
     let mut vg = s.vg(name, false)?;
     if vg.vg.lock_type().is_some() {
         return Err(LvmError::Refused(format!("VG {name} already has lock type {}.", vg.vg.lock_type().unwrap_or(""))));
@@ -549,8 +645,6 @@ pub fn to_sanlock(s: &mut Session, name: &str) -> Result<(), LvmError> {
     if !super::vg::active_lvs(s, &vg).is_empty() {
         return Err(LvmError::Refused(format!("LVs must be inactive before changing the lock type of VG {name}.")));
     }
-    let (_, vgs) = s.scan_quiet(true)?;
-    let global = !vgs.values().any(|v| v.vg.lock_type() == Some("sanlock"));
     super::vg::share(&mut vg)?;
     init_vg(&vg, global)?;
     let holders: Vec<String> = vg.vg.lvs.iter().filter(|l| holds_lock(&vg.vg, l)).map(|l| l.name.clone()).collect();
@@ -569,6 +663,9 @@ pub fn to_sanlock(s: &mut Session, name: &str) -> Result<(), LvmError> {
 /// inactive, and this host leaves the lockspace.
 pub fn to_none(s: &mut Session, name: &str) -> Result<(), LvmError> {
     let _l = s.lock_vg(name)?;
+    if !global_for_locktype(s)? {
+        return Ok(());
+    }
     let mut vg = s.vg(name, false)?;
     if vg.vg.lock_type().is_none() {
         return Ok(());

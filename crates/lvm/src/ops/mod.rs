@@ -466,7 +466,17 @@ impl Session {
         }
     }
 
-    pub fn lock_global(&self) -> Result<Lock, LvmError> {
+    /// The global lock of commands that change the set of VGs or orphan
+    /// PVs: this host's (`P_global`) and, with `use_lvmlockd = 1`, the
+    /// shared VGs' global lease (see [`lockd`]).
+    pub fn lock_global(&mut self) -> Result<Lock, LvmError> {
+        let l = self.lock_global_local()?;
+        self.lock_global_lease()?;
+        Ok(l)
+    }
+
+    /// This host's global lock only.
+    pub fn lock_global_local(&self) -> Result<Lock, LvmError> {
         Ok(self.sd.lock("P_global", true).map_err(disk::DiskError::from)?)
     }
 

@@ -127,7 +127,7 @@ pub fn pv_entry(key: String, d: &PvDisk, extent_size: ExtentSize) -> Result<Phys
 pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
     let name = c.name.as_str();
     check_name(name, "volume group")?;
-    let _g = s.lock_global()?;
+    let _g = s.lock_global_local()?;
     let _l = s.lock_vg(name)?;
     let (_, vgs) = s.scan(true)?;
     if vgs.contains_key(name) {
@@ -137,9 +137,14 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
     let global = !vgs.values().any(|v| v.vg.lock_type() == Some("sanlock"));
     if c.shared {
         super::lockd::check_can_share(s, name)?;
-        if global {
-            s.print("Enabling sanlock global lock");
-        }
+    }
+    // The first shared VG makes the global lock; before it there is none
+    // to take.
+    if !(c.shared && global) {
+        s.lock_global_lease()?;
+    }
+    if c.shared && global {
+        s.print("Enabling sanlock global lock");
     }
     let disks = pvs_for_vg(s, &c.pvs, "vgcreate")?;
     let mut pvs = Vec::new();
@@ -173,8 +178,21 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
         lockd: false,
     };
     if c.shared {
-        share(&mut vg)?;
-        super::lockd::init_vg(&vg, global)?;
+        // Three versions, as vgcreate --shared writes them with lvmlockd:
+        // the VG with its lock type, then its lock LV, then its lock_args
+        // once the leases are written.
+        set_lock_type(&mut vg);
+        s.commit(&mut vg)?;
+        add_lock_lv(&mut vg)?;
+        s.commit(&mut vg)?;
+        set_lock_args(&mut vg);
+        if let Err(e) = super::lockd::init_vg(&vg, global) {
+            // A VG without its leases is no use: it goes again.
+            for d in vg.disks.values_mut() {
+                let _ = disk::make_orphan(d);
+            }
+            return Err(e);
+        }
     }
     s.commit(&mut vg)?;
     if c.shared {
@@ -193,7 +211,23 @@ pub fn vgcreate(s: &mut Session, c: &VgCreate) -> Result<(), LvmError> {
 /// hidden `lvmlock` LV (256 MiB, linear, on the first PV with room) that
 /// holds the leases, as vgcreate --shared makes them with lvmlockd.
 pub(crate) fn share(vg: &mut Vg) -> Result<(), LvmError> {
-    use crate::lockd::{vg_lock_args, LOCK_LV, LOCK_LV_BYTES};
+    set_lock_type(vg);
+    add_lock_lv(vg)?;
+    set_lock_args(vg);
+    Ok(())
+}
+
+fn set_lock_type(vg: &mut Vg) {
+    vg.vg_mut().extra.push(crate::text::Item::Assign("lock_type".into(), crate::text::Value::Str("sanlock".into())));
+}
+
+fn set_lock_args(vg: &mut Vg) {
+    let args = crate::lockd::vg_lock_args();
+    vg.vg_mut().extra.push(crate::text::Item::Assign("lock_args".into(), crate::text::Value::Str(args.into())));
+}
+
+fn add_lock_lv(vg: &mut Vg) -> Result<(), LvmError> {
+    use crate::lockd::{LOCK_LV, LOCK_LV_BYTES};
     let extents = vg.vg.extent_size.extents_ceil(Sectors(LOCK_LV_BYTES / 512));
     let areas = super::common::allocate(vg, LOCK_LV, extents, 1, None, None)?;
     let mut lv = crate::model::LogicalVolume {
@@ -211,10 +245,7 @@ pub(crate) fn share(vg: &mut Vg) -> Result<(), LvmError> {
         &mut lv,
         crate::alloc::segments_from(&areas, crate::extent::Extents(0), Sectors(128)),
     );
-    let v = vg.vg_mut();
-    v.extra.push(crate::text::Item::Assign("lock_type".into(), crate::text::Value::Str("sanlock".into())));
-    v.extra.push(crate::text::Item::Assign("lock_args".into(), crate::text::Value::Str(vg_lock_args().into())));
-    v.lvs.push(lv);
+    vg.vg_mut().lvs.push(lv);
     Ok(())
 }
 
