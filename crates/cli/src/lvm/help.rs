@@ -239,9 +239,13 @@ const HELP: &[(&str, &str, &str)] = &[
     [    --deltag Tag ]
     [ COMMON_OPTIONS ]
 
-  Join (start) or leave (stop) the lockspaces of shared VGs (all, or
-  those named).
-  vgchange --lockstart|--lockstop
+  Join the lockspaces of shared VGs (all, or those named).
+  vgchange --lockstart
+    [ COMMON_OPTIONS ]
+    [ VG ... ]
+
+  Leave them (their LVs inactive here).
+  vgchange --lockstop
     [ COMMON_OPTIONS ]
     [ VG ... ]
 
