@@ -22,7 +22,7 @@ use super::Session;
 use crate::activate::{self, LeaseOp};
 use crate::disk::Vg;
 use crate::lockd::{self as layout, ValBlk};
-use crate::model::SegmentKind;
+use crate::model::{SegmentKind, VolumeGroup};
 use crate::text::Items;
 use crate::{HostErrorKind, LvmError};
 use std::path::PathBuf;
@@ -37,14 +37,15 @@ const RETRIES: u32 = 3;
 #[derive(Default)]
 pub struct Locks {
     client: Option<Client<'static>>,
-    /// VG leases held, with the value block to leave in each on release.
-    held: Vec<(Lease, Option<ValBlk>)>,
+    /// The leases held (VG locks, the global lock), released when the
+    /// session ends; a VG lock's value block is written then.
+    held: Vec<Lease>,
 }
 
 impl Drop for Locks {
     fn drop(&mut self) {
         if let Some(c) = &self.client {
-            for (lease, _) in self.held.drain(..) {
+            for lease in self.held.drain(..) {
                 let _ = c.release(&lease);
             }
         }
@@ -106,11 +107,16 @@ pub struct LockLv {
 impl LockLv {
     /// The lock LV `lock_args` names.
     pub fn of(vg: &Vg) -> Result<LockLv, LvmError> {
-        let bad = |why: String| LvmError::Refused(format!("VG {}: {why}", vg.vg.name));
-        let args = vg.vg.extra.as_slice().str("lock_args").ok_or_else(|| bad("no lock_args".into()))?;
+        LockLv::in_vg(&vg.vg, |key| vg.disk(key).map(|d| d.path.clone()))
+    }
+
+    /// [`LockLv::of`] a VG whose PVs (by key) are at `path_of`.
+    pub fn in_vg(vg: &VolumeGroup, path_of: impl Fn(&str) -> Option<PathBuf>) -> Result<LockLv, LvmError> {
+        let bad = |why: String| LvmError::Refused(format!("VG {}: {why}", vg.name));
+        let args = vg.extra.as_slice().str("lock_args").ok_or_else(|| bad("no lock_args".into()))?;
         let name = layout::parse_vg_lock_args(args).map_err(|e| bad(e.to_string()))?;
-        let lv = vg.vg.lv(&name).ok_or_else(|| bad(format!("its lock LV {name} is missing")))?;
-        let es = vg.vg.extent_size;
+        let lv = vg.lv(&name).ok_or_else(|| bad(format!("its lock LV {name} is missing")))?;
+        let es = vg.extent_size;
         let mut pieces = Vec::new();
         for seg in &lv.segments {
             let SegmentKind::Striped { stripes, .. } = &seg.kind else {
@@ -119,12 +125,12 @@ impl LockLv {
             let [(key, pe)] = stripes.as_slice() else {
                 return Err(bad(format!("its lock LV {name} is not linear")));
             };
-            let pv = vg.vg.pv(key).ok_or_else(|| bad(format!("unknown PV {key}")))?;
-            let disk = vg.disk(key).ok_or_else(|| bad(format!("the PV of its lock LV ({key}) is missing")))?;
+            let pv = vg.pv(key).ok_or_else(|| bad(format!("unknown PV {key}")))?;
+            let path = path_of(key).ok_or_else(|| bad(format!("the PV of its lock LV ({key}) is missing")))?;
             pieces.push((
                 es.to_sectors(seg.start_extent).bytes().0,
                 es.to_sectors(seg.extent_count).bytes().0,
-                disk.path.clone(),
+                path,
                 (pv.pe_start + es.to_sectors(*pe)).bytes().0,
             ));
         }
@@ -217,7 +223,7 @@ impl Session {
                 None
             }
         };
-        if self.locks.held.iter().any(|(l, _)| *l == lease) {
+        if self.locks.held.contains(&lease) {
             // Held since an earlier step of this session.
             return Ok(value(s, &lease));
         }
@@ -237,7 +243,7 @@ impl Session {
             }
         }
         let b = value(s, &lease);
-        self.locks.held.push((lease, None));
+        self.locks.held.push(lease);
         Ok(b)
     }
 
@@ -307,9 +313,9 @@ impl Session {
         let lockspace = layout::lockspace(vg);
         let Some(client) = &self.locks.client else { return };
         let (mine, rest): (Vec<_>, Vec<_>) =
-            self.locks.held.drain(..).partition(|(l, _)| l.lockspace == lockspace && l.name == layout::VG_LOCK);
+            self.locks.held.drain(..).partition(|l| l.lockspace == lockspace && l.name == layout::VG_LOCK);
         self.locks.held = rest;
-        for (lease, _) in mine {
+        for lease in mine {
             let _ = client.release(&lease);
         }
     }
@@ -367,17 +373,11 @@ impl Session {
     /// into the lock's value block, for other hosts to see.
     pub(crate) fn committed(&mut self, vg: &Vg) {
         let lockspace = layout::lockspace(&vg.vg.name);
-        let Some(client) = &self.locks.client else { return };
         let Ok(s) = Sanlock::global() else { return };
-        for (lease, lvb) in
-            self.locks.held.iter_mut().filter(|(l, _)| l.lockspace == lockspace && l.name == layout::VG_LOCK)
-        {
-            let b = ValBlk::new(vg.vg.seqno as u32);
-            if s.set_lvb(lease, &b.encode()).is_ok() {
-                *lvb = Some(b);
-            }
+        let b = ValBlk::new(vg.vg.seqno as u32).encode();
+        for lease in self.locks.held.iter().filter(|l| l.lockspace == lockspace && l.name == layout::VG_LOCK) {
+            let _ = s.set_lvb(lease, &b);
         }
-        let _ = client;
     }
 
     /// Whether the LV locks of `vg` can be taken here, as LVM says when
@@ -712,3 +712,7 @@ impl Session {
         Ok(vgs)
     }
 }
+
+#[cfg(test)]
+#[path = "lockd_tests.rs"]
+mod tests;
