@@ -1347,3 +1347,56 @@ fn test_real_lvm_and_ulvm_show_a_shared_vg_alike_without_lvmlockd() {
     assert_eq!(said, "Cannot access VG vgs with lock type sanlock that requires lvmlockd.");
     assert!(real.contains(&said), "{real}");
 }
+
+/// Without lvmlockd (`use_lvmlockd = 0`), making a shared VG is refused
+/// as real LVM 2.03.16 refuses it, with its words for `--shared` and for
+/// `--locktype sanlock` (exit 3), and `vgchange --locktype` says why and
+/// changes nothing (LVM exits 0 there).
+#[test]
+fn test_real_lvm_and_ulvm_refuse_shared_vgs_without_lvmlockd_alike() {
+    if !can_run() {
+        return;
+    }
+    let t = TestDir::new("interop-shared-refused");
+    let a = t.image("a.img", 64);
+    let (sys, rd) = dirs(&t);
+    let loops = attach(&[&a], false);
+    let cfg = only(&loops);
+    let dev = loops.0[0].as_str();
+    let said = |o: std::process::Output| {
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let real = |args: &[&str]| {
+        let mut c = Command::new(args[0]);
+        c.arg("--config").arg(&cfg).args(&args[1..]).env("LVM_SUPPRESS_FD_WARNINGS", "1");
+        said(c.output().unwrap())
+    };
+    let ours = |args: &[&str]| {
+        said(Command::new(ULVM).args(args).env("ULVM_SYSTEM_DIR", &sys).env("ULVM_RUN_DIR", &rd).output().unwrap())
+    };
+    let file = a.to_str().unwrap();
+    for how in [&["--shared"][..], &["--locktype", "sanlock"][..]] {
+        let mut r = vec!["vgcreate"];
+        r.extend_from_slice(how);
+        let mut u = r.clone();
+        r.extend(["vgx", dev]);
+        u.extend(["vgx", file]);
+        let (want, got) = (real(&r), ours(&u));
+        assert_eq!(want.0, Some(3), "{want:?}");
+        assert_eq!(got, want, "{how:?}");
+    }
+    // One VG (real LVM's) over the same bytes, for both.
+    run("vgcreate", &["--config", &cfg, "vgx", dev]).unwrap();
+    ulvm(&sys, &rd, &["lvmdevices", "--adddev", file]);
+    for t in ["sanlock", "none"] {
+        let (want, got) = (real(&["vgchange", "--locktype", t, "vgx"]), ours(&["vgchange", "--locktype", t, "vgx"]));
+        assert_eq!(got, want, "--locktype {t}");
+    }
+    let attr = ulvm(&sys, &rd, &["vgs", "--noheadings", "-o", "vg_attr,lock_type", "vgx"]);
+    assert_eq!(attr.trim(), "wz--n-", "nothing changed");
+    run("vgremove", &["--config", &cfg, "-f", "vgx"]).unwrap();
+}

@@ -52,6 +52,13 @@ pub fn vgcreate(ctx: &mut Ctx, a: &Args) -> Result<i32> {
             Some(t) => return usage(format!("Invalid argument for --locktype: {t}")),
         },
     };
+    if c.shared && !ctx.s.config()?.use_lvmlockd {
+        let why = match a.get("locktype") {
+            Some(_) => "Using a shared lock type requires lvmlockd.",
+            None => "Using a shared lock type requires lvmlockd (lvm.conf use_lvmlockd.)",
+        };
+        return usage(format!("{why}\nRun `vgcreate --help' for more information."));
+    }
     ops_vg::vgcreate(&mut ctx.s, &c)?;
     Ok(0)
 }

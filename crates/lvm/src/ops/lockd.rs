@@ -269,6 +269,11 @@ impl Session {
         Err(Failure::NotStarted)
     }
 
+    /// Whether any sanlock VG is seen (started here or not).
+    fn any_sanlock_vg(&mut self) -> bool {
+        self.scan_quiet(true).is_ok_and(|(_, vgs)| vgs.values().any(|v| v.vg.lock_type() == Some("sanlock")))
+    }
+
     /// With `use_lvmlockd = 1`, LVM's global lock, exclusive, for a
     /// command that changes the set of VGs or orphan PVs (pvcreate,
     /// vgcreate, vgremove, ...): held until the session ends.
@@ -282,6 +287,9 @@ impl Session {
             Err(Failure::NotRunning) => {
                 self.warn_once(&["WARNING: lvmlockd process is not running.".to_string()]);
                 "check that lvmlockd is running.".to_string()
+            }
+            Err(Failure::NotStarted) if self.any_sanlock_vg() => {
+                "start existing sanlock VGs to access global lock.".to_string()
             }
             Err(Failure::NotStarted) => "check that global lockspace is started".to_string(),
             Err(Failure::Busy) => "held by other host.".to_string(),
@@ -452,7 +460,7 @@ fn assign(key: &'static str, value: String) -> crate::text::Item<'static> {
 
 /// The lock manager for a command that writes leases: sanlock, running.
 fn manager(vg: &str) -> Result<&'static Sanlock, LvmError> {
-    sanlock().map_err(|_| LvmError::Refused(format!("VG {vg} init failed: lock manager sanlock is not running.")))
+    sanlock().map_err(|_| LvmError::Refused(format!("VG {vg} init failed: lock manager sanlock is not running")))
 }
 
 fn sanlock_failed(what: &str, e: ulvm_sanlock::Error) -> LvmError {
@@ -501,7 +509,7 @@ pub fn free_lease(_s: &mut Session, vg: &Vg, lv: &str) -> Result<(), LvmError> {
 /// settings, and sanlock running.
 pub fn check_can_share(s: &Session, vg: &str) -> Result<(), LvmError> {
     if !s.config()?.use_lvmlockd {
-        return Err(LvmError::Refused("Using a shared lock type requires lvmlockd.".into()));
+        return Err(LvmError::Usage("Using a shared lock type requires lvmlockd.".into()));
     }
     s.host_id()?;
     manager(vg).map(drop)
@@ -535,10 +543,9 @@ pub fn init_vg(vg: &Vg, global: bool) -> Result<(), LvmError> {
 /// lease at `host_id`; sanlock takes a few of its I/O timeouts to be sure
 /// no other host has it). Already started is fine.
 pub fn lockstart(s: &mut Session, vg: &Vg) -> Result<(), LvmError> {
-    let host_id = s.host_id()?;
-    let sl = sanlock().map_err(|_| {
-        LvmError::Refused(format!("VG {} start failed: lock manager sanlock is not running.", vg.vg.name))
-    })?;
+    let failed = |why: &str| LvmError::Refused(format!("VG {} start failed: {why}", vg.vg.name));
+    let host_id = s.host_id().map_err(|_| failed("invalid sanlock host_id, set in lvmlocal.conf"))?;
+    let sl = sanlock().map_err(|_| failed("lock manager sanlock is not running"))?;
     let area = LockLv::of(vg)?.area(0)?;
     let name = layout::lockspace(&vg.vg.name);
     if sl.inq_lockspace(&name, host_id, &area).unwrap_or(false) {
@@ -616,6 +623,10 @@ fn holds_lock(vg: &crate::model::VolumeGroup, lv: &crate::model::LogicalVolume) 
 /// why it cannot be had and changes nothing, yet exits 0; so does ulvm
 /// (false: nothing to do).
 fn global_for_locktype(s: &mut Session) -> Result<bool, LvmError> {
+    if !s.config()?.use_lvmlockd {
+        s.warn("Using lock type requires lvmlockd.");
+        return Ok(false);
+    }
     match s.lock_global_lease() {
         Ok(()) => Ok(true),
         Err(LvmError::Refused(why)) => {
@@ -634,16 +645,18 @@ pub fn to_sanlock(s: &mut Session, name: &str) -> Result<(), LvmError> {
     let (_, vgs) = s.scan_quiet(true)?;
     // The first shared VG gets the global lock; before it there is none.
     let global = !vgs.values().any(|v| v.vg.lock_type() == Some("sanlock"));
-    if !global && !global_for_locktype(s)? {
-        return Ok(());
+    if !s.config()?.use_lvmlockd || !global {
+        if !global_for_locktype(s)? {
+            return Ok(());
+        }
     }
     let mut vg = s.vg(name, false)?;
-    if vg.vg.lock_type().is_some() {
-        return Err(LvmError::Refused(format!("VG {name} already has lock type {}.", vg.vg.lock_type().unwrap_or(""))));
+    if let Some(t) = vg.vg.lock_type() {
+        return Err(LvmError::Refused(format!("New lock type sanlock matches the current lock type {t}.")));
     }
     check_can_share(s, name)?;
     if !super::vg::active_lvs(s, &vg).is_empty() {
-        return Err(LvmError::Refused(format!("LVs must be inactive before changing the lock type of VG {name}.")));
+        return Err(LvmError::Refused(format!("Changing VG {name} lock type not allowed with active LVs")));
     }
     super::vg::share(&mut vg)?;
     init_vg(&vg, global)?;
@@ -671,7 +684,7 @@ pub fn to_none(s: &mut Session, name: &str) -> Result<(), LvmError> {
         return Ok(());
     }
     if !super::vg::active_lvs(s, &vg).is_empty() {
-        return Err(LvmError::Refused(format!("LVs must be inactive before changing the lock type of VG {name}.")));
+        return Err(LvmError::Refused(format!("Changing VG {name} lock type not allowed with active LVs")));
     }
     let lock_lv = layout::parse_vg_lock_args(vg.vg.extra.as_slice().str("lock_args").unwrap_or(""))
         .unwrap_or_else(|_| layout::LOCK_LV.to_string());
