@@ -235,6 +235,12 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     ));
     assert_eq!(lvb.trim(), format!("(257, 0, {seqno})"), "val_blk {{0x0101, 0, seqno}}");
 
+    // Snapshots are active under their origin's lease, never shared.
+    a.ok(&["lvcreate", "-s", "-L", "4M", "-n", "s1", "vgs/lv1"]);
+    let err = a.fails(&["lvchange", "-asy", "vgs/lv1"]);
+    assert_eq!(err, "  Shared activation not compatible with LV type linear of vgs/lv1\n");
+    a.ok(&["lvremove", "-y", "vgs/s1"]);
+
     // The lockspace cannot stop under active LVs.
     assert!(b.fails(&["vgchange", "--lockstop", "vgs"]).contains("VG vgs stop failed: LVs must first be deactivated"));
     b.ok(&["lvchange", "-an", "vgs/lv2"]);

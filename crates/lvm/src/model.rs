@@ -609,6 +609,19 @@ impl LogicalVolume {
 }
 
 impl Segment {
+    /// The segment's type as LVM names it (`segtype`): `linear` for one
+    /// stripe.
+    pub fn type_name(&self) -> String {
+        match &self.kind {
+            SegmentKind::Striped { stripes, .. } if stripes.len() == 1 => "linear".into(),
+            SegmentKind::Striped { .. } => "striped".into(),
+            SegmentKind::Snapshot { .. } => "snapshot".into(),
+            SegmentKind::Mirror(_) => "mirror".into(),
+            SegmentKind::Raid(_) => "raid1".into(),
+            SegmentKind::Other { segment_type } => segment_type.clone(),
+        }
+    }
+
     fn from_items(s: &[Item], what: &dyn fmt::Display) -> Result<Segment, FormatError> {
         let start_extent = Extents(need_int(s, "start_extent", what)?);
         let extent_count = Extents(need_int(s, "extent_count", what)?);

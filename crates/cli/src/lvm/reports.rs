@@ -1138,15 +1138,7 @@ fn lv_cell(id: &str, view: &View, lv: &LogicalVolume, seg: Option<&Segment>, l: 
                 .collect();
             Cell::str(parts.join(if id == "devices" { "," } else { " " }))
         }
-        "segtype" => Cell::str(match seg.map(|s| &s.kind) {
-            Some(SegmentKind::Striped { stripes, .. }) if stripes.len() == 1 => "linear".to_string(),
-            Some(SegmentKind::Striped { .. }) => "striped".into(),
-            Some(SegmentKind::Snapshot { .. }) => "snapshot".into(),
-            Some(SegmentKind::Mirror(_)) => "mirror".into(),
-            Some(SegmentKind::Raid(_)) => "raid1".into(),
-            Some(SegmentKind::Other { segment_type }) => segment_type.clone(),
-            None => String::new(),
-        }),
+        "segtype" => Cell::str(seg.map(|s| s.type_name()).unwrap_or_default()),
         "lv_image_synced" => bin(
             "image synced",
             Some(

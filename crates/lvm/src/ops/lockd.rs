@@ -421,6 +421,9 @@ pub fn activate_lv(s: &mut Session, vg: &Vg, lv: &str, op: LeaseOp) -> Result<()
     let Some(lease) = lv_lease(vg, lv)? else {
         return activate::activate(s.host()?, vg, lv);
     };
+    if op == LeaseOp::Shared {
+        check_shareable(vg, lv)?;
+    }
     s.check_started(vg)?;
     let was_active = activate::is_active(s.host()?, vg, lv)?.is_some();
     match s.host()?.lease(&lease, op) {
@@ -438,6 +441,23 @@ pub fn activate_lv(s: &mut Session, vg: &Vg, lv: &str, op: LeaseOp) -> Result<()
         let _ = s.host()?.lease(&lease, LeaseOp::Release);
     }
     r
+}
+
+/// `-asy` is for LVs several hosts may use at once: not for snapshots and
+/// their origins (a write to the origin copies out to every snapshot) nor
+/// for mirrors and raid LVs (whose resync one host runs), as lvmlockd's
+/// LVM refuses them.
+fn check_shareable(vg: &Vg, lv: &str) -> Result<(), LvmError> {
+    let Some(l) = vg.vg.lv(lv) else { return Ok(()) };
+    let family = !vg.vg.snapshots_of(lv).is_empty() || vg.vg.snapshot_of_cow(lv).is_some();
+    let seg = l.segments.first().map(|s| s.type_name()).unwrap_or_default();
+    if family || matches!(seg.as_str(), "snapshot" | "mirror" | "raid1") {
+        return Err(LvmError::Refused(format!(
+            "Shared activation not compatible with LV type {seg} of {}/{lv}",
+            vg.vg.name
+        )));
+    }
+    Ok(())
 }
 
 /// Deactivates `lv` (its family) and lets its lease go.
