@@ -239,7 +239,21 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     a.ok(&["lvcreate", "-s", "-L", "4M", "-n", "s1", "vgs/lv1"]);
     let err = a.fails(&["lvchange", "-asy", "vgs/lv1"]);
     assert_eq!(err, "  Shared activation not compatible with LV type linear of vgs/lv1\n");
+    let err = a.fails(&["lvconvert", "--splitsnapshot", "vgs/s1"]);
+    assert_eq!(err, "  Unable to split snapshots in VG with lock_type sanlock.\n");
     a.ok(&["lvremove", "-y", "vgs/s1"]);
+    // What a shared VG does not allow, refused as LVM refuses it.
+    let pv1s = pv1.to_str().unwrap();
+    for (args, why) in [
+        (&["vgsplit", "vgs", "vgt", pv1s][..], "vgsplit not allowed for lock_type sanlock"),
+        (&["pvmove", pv1s][..], "pvmove in a shared VG requires a named LV."),
+        (
+            &["vgrename", "vgs", "vgt"][..],
+            "ulvm cannot rename VG vgs with lock type sanlock (its lockspace and leases are named after it).",
+        ),
+    ] {
+        assert_eq!(a.fails(args), format!("  {why}\n"), "{args:?}");
+    }
 
     // The lockspace cannot stop under active LVs.
     assert!(b.fails(&["vgchange", "--lockstop", "vgs"]).contains("VG vgs stop failed: LVs must first be deactivated"));

@@ -319,9 +319,17 @@ impl Session {
     /// a commit under it wrote.
     pub fn unlock_vg(&mut self, vg: &str) {
         let lockspace = layout::lockspace(vg);
+        self.release_where(|l| l.lockspace == lockspace && l.name == layout::VG_LOCK);
+    }
+
+    /// Lets every lease this session holds in `lockspace` go.
+    fn release_lockspace(&mut self, lockspace: &str) {
+        self.release_where(|l| l.lockspace == lockspace);
+    }
+
+    fn release_where(&mut self, which: impl Fn(&Lease) -> bool) {
         let Some(client) = &self.locks.client else { return };
-        let (mine, rest): (Vec<_>, Vec<_>) =
-            self.locks.held.drain(..).partition(|l| l.lockspace == lockspace && l.name == layout::VG_LOCK);
+        let (mine, rest): (Vec<_>, Vec<_>) = self.locks.held.drain(..).partition(|l| which(l));
         self.locks.held = rest;
         for lease in mine {
             let _ = client.release(&lease);
@@ -580,7 +588,10 @@ pub fn lockstart(s: &mut Session, vg: &Vg) -> Result<(), LvmError> {
 /// vgremove of a shared VG: its lock lets go and this host leaves the
 /// lockspace (what lvmlockd does when the VG is freed).
 pub fn leave(s: &mut Session, vg: &Vg) {
-    s.unlock_vg(&vg.vg.name);
+    // Every lease this session holds there first (the VG lock, the global
+    // lock if the VG has it): sanlock kills the holders of leases in a
+    // lockspace that goes.
+    s.release_lockspace(&layout::lockspace(&vg.vg.name));
     if let (Ok(sl), Ok(host_id), Ok(l)) = (sanlock(), s.host_id(), LockLv::of(vg)) {
         if let Ok(area) = l.area(0) {
             let _ = sl.rem_lockspace(&layout::lockspace(&vg.vg.name), host_id, &area);
@@ -601,9 +612,18 @@ pub fn lockstop(s: &mut Session, vg: &Vg) -> Result<(), LvmError> {
     if !sl.inq_lockspace(&name, host_id, &area).unwrap_or(false) {
         return Ok(());
     }
-    s.unlock_vg(&vg.vg.name);
+    s.release_lockspace(&name);
     sl.rem_lockspace(&name, host_id, &area)
         .map_err(|e| LvmError::Refused(format!("VG {} stop failed: {e}", vg.vg.name)))
+}
+
+/// LVM's refusal of what a shared VG does not allow: `why` with the VG's
+/// lock type.
+pub fn refuse_shared(vg: &Vg, why: impl FnOnce(&str) -> String) -> Result<(), LvmError> {
+    match vg.vg.lock_type() {
+        Some(t) => Err(LvmError::Refused(why(t))),
+        None => Ok(()),
+    }
 }
 
 /// A shared VG by name, read without its lock (what lock start and stop

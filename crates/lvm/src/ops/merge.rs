@@ -101,6 +101,7 @@ fn not_permitted(vg_name: &str, name: &str, kind: &str) -> LvmError {
 pub fn split_snapshot(s: &mut Session, vg_name: &str, name: &str, yes: bool) -> Result<(), LvmError> {
     let _l = s.lock_vg(vg_name)?;
     let mut vg = s.vg(vg_name, false)?;
+    super::lockd::refuse_shared(&vg, |t| format!("Unable to split snapshots in VG with lock_type {t}."))?;
     let Some(snap) = vg.vg.snapshot_of_cow(name) else {
         if vg.vg.user_lvs().all(|l| l.name != name) {
             return Err(LvmError::NotFound(format!("Failed to find logical volume \"{vg_name}/{name}\"")));
@@ -158,6 +159,7 @@ pub fn attach_snapshot(s: &mut Session, a: &Attach) -> Result<(), LvmError> {
     let (vg_name, name, origin) = (a.vg.as_str(), a.cow.as_str(), a.origin.as_str());
     let _l = s.lock_vg(vg_name)?;
     let mut vg = s.vg(vg_name, false)?;
+    super::lockd::refuse_shared(&vg, |t| format!("Unable to combine split snapshots in VG with lock_type {t}"))?;
     let Some(cow) = vg.vg.user_lvs().find(|l| l.name == name).cloned() else {
         return Err(LvmError::NotFound(format!("Failed to find logical volume \"{vg_name}/{name}\"")));
     };

@@ -198,6 +198,16 @@ pub fn pvmove(s: &mut Session, o: &PvMove) -> Result<Started, LvmError> {
     drop(vgs);
     let _l = s.lock_vg(&vg_name)?;
     let mut vg = s.vg(&vg_name, false)?;
+    if vg.vg.lock_type().is_some() {
+        // Another host may use any LV on the PV: LVM moves one LV, under
+        // its exclusive lock (this host has it active), or nothing.
+        let Some(lv) = &o.name else {
+            return Err(LvmError::Refused("pvmove in a shared VG requires a named LV.".into()));
+        };
+        if !s.host_if_running().is_some_and(|h| crate::activate::is_active(h, &vg, lv).ok().flatten().is_some()) {
+            return Err(LvmError::Refused("pvmove in a shared VG requires exclusive lock on named LV.".into()));
+        }
+    }
     let src_key = vg.key_of(&src.path).expect("the PV is in the VG");
     if let Some(f) = in_flight(&vg).into_iter().find(|f| f.source == vg.pv_path(&src_key)) {
         s.print(format!("Detected pvmove in progress for {}.", f.source));

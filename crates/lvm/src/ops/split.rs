@@ -46,6 +46,9 @@ pub fn vgmerge(s: &mut Session, dest: &str, src: &str) -> Result<(), LvmError> {
     let _s = s.lock_vg(src)?;
     let mut to = s.vg(dest, false)?;
     let from = s.vg(src, false)?;
+    for v in [&to, &from] {
+        super::lockd::refuse_shared(v, |t| format!("vgmerge not allowed for lock_type {t}"))?;
+    }
     compatible(s, &to, &from)?;
     join(&mut to, &from, |_| true, |_| true);
     s.commit(&mut to)?;
@@ -181,6 +184,7 @@ pub fn vgsplit_what(s: &mut Session, src: &str, dest: &str, what: &SplitWhat, ne
     let (_, vgs) = s.scan(true)?;
     let existing = vgs.contains_key(dest);
     let mut from = s.vg(src, false)?;
+    super::lockd::refuse_shared(&from, |t| format!("vgsplit not allowed for lock_type {t}"))?;
     let mut to = if existing {
         if new.max_lv.is_some() || new.max_pv.is_some() {
             return Err(LvmError::Refused(format!("Volume group \"{dest}\" exists, but new VG option specified")));

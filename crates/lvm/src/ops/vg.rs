@@ -397,6 +397,10 @@ pub fn vgrename(s: &mut Session, old: &str, new: &str) -> Result<(), LvmError> {
     }
     // LVM renames an exported VG too.
     let mut vg = super::export::exported_vg(s, old)?;
+    // The lockspace and every lease carry the VG's name.
+    super::lockd::refuse_shared(&vg, |t| {
+        format!("ulvm cannot rename VG {old} with lock type {t} (its lockspace and leases are named after it).")
+    })?;
     let lvs: Vec<String> = vg.vg.lvs.iter().map(|l| l.name.clone()).collect();
     if let Some(h) = s.host_if_running() {
         for lv in &lvs {
