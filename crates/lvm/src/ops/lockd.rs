@@ -363,12 +363,19 @@ impl Session {
                 if f == Failure::NotRunning {
                     self.warn_once(&["WARNING: lvmlockd process is not running.".to_string()]);
                 }
-                if read_only && f != Failure::Busy {
-                    self.warn(format!("Reading VG {name} without a lock."));
-                    return Ok(vg);
-                }
-                if f == Failure::Busy {
-                    return Err(LvmError::Refused(format!("VG {name} lock failed: held by other host.")));
+                match (read_only, f == Failure::Busy) {
+                    (true, true) => {
+                        self.warn(format!("VG {name} lock skipped: held by other host."));
+                        return Ok(vg);
+                    }
+                    (true, false) => {
+                        self.warn(format!("Reading VG {name} without a lock."));
+                        return Ok(vg);
+                    }
+                    (false, true) => {
+                        return Err(LvmError::Refused(format!("VG {name} lock failed: held by other host.")));
+                    }
+                    (false, false) => {}
                 }
                 Err(LvmError::Refused(format!("Cannot access VG {name} due to failed lock.")))
             }
