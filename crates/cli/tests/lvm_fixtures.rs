@@ -1762,16 +1762,7 @@ fn test_the_thirteenth_oracle_session_shared_vgs_match_real_lvm() {
     std::fs::write(t.path("sys/lvm.conf"), "global {\n\tuse_lvmlockd = 1\n}\n").unwrap();
     std::fs::write(t.path("sys/lvmlocal.conf"), "local {\n\thost_id = 1\n}\n").unwrap();
     let san = t.path("san");
-    std::fs::create_dir_all(&san).unwrap();
-    let mut sanlock = Command::new("sanlock")
-        .args(["daemon", "-D", "-w", "0", "-l", "0", "-U", "root", "-G", "root", "-e", "oracle"])
-        .env("SANLOCK_RUN_DIR", &san)
-        .env("SANLOCK_PRIVILEGED", "0")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("sanlock", || std::os::unix::net::UnixStream::connect(san.join("sanlock.sock")).is_ok());
+    let mut sanlock = common::sanlock_daemon(&san, "oracle");
     std::env::set_var("SANLOCK_RUN_DIR", &san);
     std::env::set_var("ULVM_SANLOCK_IO_TIMEOUT", "1");
     let run = t.path("run");

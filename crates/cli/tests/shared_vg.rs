@@ -57,21 +57,7 @@ impl Host {
     }
 
     fn start_sanlock(&mut self, name: &str) {
-        let log = std::fs::File::create(self.dir.join("sanlock.log")).unwrap();
-        let child = Command::new("sanlock")
-            .args(["daemon", "-D", "-w", "0", "-l", "0", "-U", "root", "-G", "root", "-e", name])
-            .env("SANLOCK_RUN_DIR", self.san())
-            .env("SANLOCK_PRIVILEGED", "0")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.sanlock = Some(child);
-        let t = Instant::now();
-        while std::os::unix::net::UnixStream::connect(self.san().join("sanlock.sock")).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(10), "sanlock daemon did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.sanlock = Some(common::sanlock_daemon(&self.san(), name));
     }
 
     fn start_daemon(&mut self) {
@@ -398,19 +384,7 @@ impl RealLvmHost {
         std::fs::write(h.dir.join("sys/lvm.conf"), conf).unwrap();
         std::fs::write(h.dir.join("sys/lvmlocal.conf"), format!("local {{\n\thost_id = {host_id}\n}}\n")).unwrap();
         let san = h.dir.join("san");
-        h.sanlock = Some(
-            Command::new("sanlock")
-                .args(["daemon", "-D", "-w", "0", "-l", "0", "-U", "root", "-G", "root", "-e", "real"])
-                .env("SANLOCK_RUN_DIR", &san)
-                .env("SANLOCK_PRIVILEGED", "0")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        common::wait_for("the real host's sanlock", || {
-            std::os::unix::net::UnixStream::connect(san.join("sanlock.sock")).is_ok()
-        });
+        h.sanlock = Some(common::sanlock_daemon(&san, "real"));
         let log = std::fs::File::create(h.dir.join("lvmlockd.log")).unwrap();
         h.lvmlockd = Some(
             Command::new("lvmlockd")

@@ -692,10 +692,8 @@ pub fn to_sanlock(s: &mut Session, name: &str) -> Result<(), LvmError> {
     let (_, vgs) = s.scan_quiet(true)?;
     // The first shared VG gets the global lock; before it there is none.
     let global = !vgs.values().any(|v| v.vg.lock_type() == Some("sanlock"));
-    if !s.config()?.use_lvmlockd || !global {
-        if !global_for_locktype(s)? {
-            return Ok(());
-        }
+    if (!s.config()?.use_lvmlockd || !global) && !global_for_locktype(s)? {
+        return Ok(());
     }
     let mut vg = s.vg(name, false)?;
     if let Some(t) = vg.vg.lock_type() {

@@ -204,7 +204,9 @@ pub fn pvmove(s: &mut Session, o: &PvMove) -> Result<Started, LvmError> {
         let Some(lv) = &o.name else {
             return Err(LvmError::Refused("pvmove in a shared VG requires a named LV.".into()));
         };
-        if !s.host_if_running().is_some_and(|h| crate::activate::is_active(h, &vg, lv).ok().flatten().is_some()) {
+        let active =
+            s.host_if_running().is_some_and(|h| crate::activate::is_active(h, &vg, lv).ok().flatten().is_some());
+        if !active {
             return Err(LvmError::Refused("pvmove in a shared VG requires exclusive lock on named LV.".into()));
         }
     }
