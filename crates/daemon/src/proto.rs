@@ -281,6 +281,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn test_lease_requests_read_as_documented() {
+        let r: Request = serde_json::from_str(
+            r#"{"op":"lease","lockspace":"lvm_vg0","name":"U","path":"/dev/sdb","offset":71303168,"mode":"sh"}"#,
+        )
+        .unwrap();
+        let lease = LeaseInfo {
+            lockspace: "lvm_vg0".into(),
+            name: "U".into(),
+            path: "/dev/sdb".into(),
+            offset: 71303168,
+            sector_4k: false,
+            mode: LeaseMode::Sh,
+        };
+        assert_eq!(r, Request::Lease { lease: lease.clone() });
+        assert_eq!(serde_json::from_str::<Request>(&serde_json::to_string(&r).unwrap()).unwrap(), r);
+        let f: Request = serde_json::from_str(r#"{"op":"fence","lockspace":"lvm_vg0"}"#).unwrap();
+        assert_eq!(f, Request::Fence { lockspace: "lvm_vg0".into(), drop_only: false });
+        assert!(serde_json::from_str::<Request>(
+            r#"{"op":"lease","lockspace":"l","name":"n","path":"p","offset":0,"mode":"x"}"#
+        )
+        .is_err());
+    }
+
+    #[test]
     fn test_request_json_shape_is_stable() {
         let r: Request = serde_json::from_str(r#"{"op":"create","name":"snap","table":"0 8 zero"}"#).unwrap();
         assert_eq!(
