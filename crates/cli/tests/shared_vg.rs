@@ -132,7 +132,12 @@ fn pv(t: &common::TestDir, name: &str) -> PathBuf {
 /// `sanlock direct read_leader` of the lease `name` at `offset` of `pv`:
 /// the fields it prints, and its exit status.
 fn read_leader(pv: &Path, kind: &str, name: &str, offset: u64) -> (String, bool) {
-    let arg = format!("lvm_vgs:{name}:{}:{offset}", pv.display());
+    read_leader_of("vgs", pv, kind, name, offset)
+}
+
+/// [`read_leader`] in VG `vg`'s lockspace.
+fn read_leader_of(vg: &str, pv: &Path, kind: &str, name: &str, offset: u64) -> (String, bool) {
+    let arg = format!("lvm_{vg}:{name}:{}:{offset}", pv.display());
     let o = Command::new("sanlock").args(["direct", "read_leader", kind, &arg]).output().unwrap();
     (String::from_utf8_lossy(&o.stdout).into_owned(), o.status.success())
 }
@@ -189,6 +194,10 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     assert!(b.fails(&["lvchange", "-aey", "vgs/lv1"]).contains("Cannot access VG vgs due to failed lock."));
     let out = b.ok(&["vgchange", "--lockstart", "vgs"]);
     assert!(out.contains("Starting locking."), "{out}");
+    // Autoactivation leaves shared VGs alone (lv1 is A's: trying it would
+    // fail), as LVM's does.
+    let out = b.ok(&["vgchange", "-aay"]);
+    assert!(!out.contains("vgs"), "{out}");
 
     // Exclusion: lv1 is host A's, -aey and -asy refused on B.
     for how in ["-aey", "-asy"] {
@@ -284,6 +293,14 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     b.ok(&["lvchange", "-aey", "vgs/lv3"]);
     b.ok(&["lvchange", "-an", "vgs/lv3"]);
 
+    // A second shared VG: the global lock stays in the first (disabled in
+    // the second, as lvmlockd writes it).
+    let (pv2, pv3) = (pv(&t, "pv2.img"), pv(&t, "pv3.img"));
+    let out = a.ok(&["vgcreate", "--shared", "vg2", pv2.to_str().unwrap()]);
+    assert!(!out.contains("Enabling sanlock global lock"), "{out}");
+    let (gl2, _) = read_leader_of("vg2", &pv2, "-r", "_GLLK_disabled", LOCK_LV_AT + 65 * (1 << 20));
+    assert_eq!(field(&gl2, "resource_name"), "_GLLK_disabled", "{gl2}");
+
     // vgremove: the lock LV goes unannounced and the host leaves the
     // lockspace.
     a.ok(&["lvchange", "-an", "vgs/lv3"]);
@@ -292,6 +309,15 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     assert!(!out.contains("lvmlock") && out.contains("Volume group \"vgs\" successfully removed"), "{out}");
     let status = Command::new("sanlock").args(["client", "status"]).env("SANLOCK_RUN_DIR", a.san()).output().unwrap();
     assert!(!String::from_utf8_lossy(&status.stdout).contains("lvm_vgs"), "host A left the lockspace");
+
+    // The global lock went with vgs: pvcreate is refused until it is
+    // enabled in vg2.
+    let p3 = pv3.to_str().unwrap();
+    let err = a.fails(&["pvcreate", p3]);
+    assert_eq!(err, "  Global lock failed: check that VG holding global lock exists and is started.\n");
+    a.ok(&["lvmlockctl", "--gl-enable", "vg2"]);
+    a.ok(&["pvcreate", p3]);
+    a.ok(&["vgremove", "-f", "vg2"]);
     let _ = lv1_uuid;
 }
 

@@ -220,8 +220,14 @@ pub fn vgchange(ctx: &mut Ctx, a: &Args) -> Result<i32> {
     let names: Vec<String> = if a.get("select").is_some() {
         super::reports::selected_vgs(ctx, a)?
     } else if a.pos.is_empty() {
+        // Autoactivation leaves shared VGs out, as LVM's does.
+        let auto = matches!(activation, Some(Activation { mode: Mode::Auto, .. }));
         let (s, vgs) = ctx.scan(true)?;
-        scan::order(&s, &vgs).into_iter().filter(|n| !ulvm_lvm::ops::export::is_exported(&vgs[n].vg)).collect()
+        scan::order(&s, &vgs)
+            .into_iter()
+            .filter(|n| !ulvm_lvm::ops::export::is_exported(&vgs[n].vg))
+            .filter(|n| !(auto && vgs[n].vg.lock_type().is_some()))
+            .collect()
     } else {
         a.pos.clone()
     };

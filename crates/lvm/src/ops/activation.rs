@@ -148,14 +148,17 @@ pub fn list_names(list: &[String], vg: &VolumeGroup, lv: &LogicalVolume, host_ta
 }
 
 /// The LVs of a VG an activation starts from: origins and plain LVs
-/// (a snapshot comes with its origin, a mirror's images and log with it).
+/// (a snapshot comes with its origin, a mirror's images and log with it;
+/// a shared VG's lock LV is the lock manager's, not activated).
 pub fn tops(vg: &Vg) -> Vec<&LogicalVolume> {
+    let lock_lv = super::lockd::LockLv::name(vg);
     vg.vg
         .user_lvs()
         .filter(|l| {
             vg.vg.snapshot_of_cow(&l.name).is_none()
                 && vg.vg.mirror_parent(&l.name).is_none()
                 && vg.vg.raid_parent(&l.name).is_none()
+                && Some(&l.name) != lock_lv.as_ref()
         })
         .collect()
 }
@@ -283,10 +286,18 @@ pub fn autoactivate(s: &mut Session, vgs: &[String]) -> Result<AutoActivation, L
 
 /// [`autoactivate`] for any [`Activation`] (`vgchange -ay [-K]` too).
 pub fn activate_vgs(s: &mut Session, vgs: &[String], a: Activation) -> Result<AutoActivation, LvmError> {
-    // Every VG but the exported ones (left out silently, as LVM's).
+    // Every VG but the exported ones (left out silently, as LVM's), and,
+    // for autoactivation (the daemon's at boot, pvscan's), shared VGs: LVM
+    // ignores them there; their lockspaces are started first
+    // (`vgchange --lockstart`), then they are activated by name.
     let names = if vgs.is_empty() {
         let (scan, all) = s.scan(true)?;
-        super::scan::order(&scan, &all).into_iter().filter(|n| !super::export::is_exported(&all[n].vg)).collect()
+        let auto = a.mode == Mode::Auto;
+        super::scan::order(&scan, &all)
+            .into_iter()
+            .filter(|n| !super::export::is_exported(&all[n].vg))
+            .filter(|n| !(auto && all[n].vg.lock_type().is_some()))
+            .collect()
     } else {
         vgs.to_vec()
     };

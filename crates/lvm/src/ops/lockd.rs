@@ -61,6 +61,8 @@ pub enum Failure {
     NotStarted,
     /// Another host holds it.
     Busy,
+    /// No VG started here has the global lock enabled.
+    NoGlobal,
     Other(String),
 }
 
@@ -255,6 +257,7 @@ impl Session {
         let host_id = self.host_id().map_err(|e| Failure::Other(e.to_string()))?;
         let (_, vgs) = self.scan_quiet(true).map_err(|e| Failure::Other(e.to_string()))?;
         let gl = layout::area_offset(layout::GL_LOCK_AREA, Align::Sector512.bytes());
+        let mut started = false;
         for vg in vgs.values().filter(|v| v.vg.lock_type() == Some("sanlock")) {
             let Ok(l) = LockLv::of(vg) else { continue };
             let (Ok(space), Ok(area)) = (l.area(0), l.area(gl)) else { continue };
@@ -262,11 +265,12 @@ impl Session {
             if !s.inq_lockspace(&name, host_id, &space).unwrap_or(false) {
                 continue;
             }
+            started = true;
             if s.read_resource(&area).is_ok_and(|(_, n, _)| n == layout::GL_LOCK) {
                 return Ok(Lease { lockspace: name, name: layout::GL_LOCK.into(), area });
             }
         }
-        Err(Failure::NotStarted)
+        Err(if started { Failure::NoGlobal } else { Failure::NotStarted })
     }
 
     /// Whether any sanlock VG is seen (started here or not).
@@ -292,6 +296,7 @@ impl Session {
                 "start existing sanlock VGs to access global lock.".to_string()
             }
             Err(Failure::NotStarted) => "check that global lockspace is started".to_string(),
+            Err(Failure::NoGlobal) => "check that VG holding global lock exists and is started.".to_string(),
             Err(Failure::Busy) => "held by other host.".to_string(),
             Err(Failure::Other(e)) => e,
         };
@@ -408,7 +413,7 @@ impl Session {
     fn check_started(&mut self, vg: &Vg) -> Result<(), LvmError> {
         match self.started(vg) {
             Ok(true) => Ok(()),
-            Ok(false) | Err(Failure::NotStarted) | Err(Failure::Busy) => {
+            Ok(false) | Err(Failure::NotStarted | Failure::Busy | Failure::NoGlobal) => {
                 Err(LvmError::Refused(format!("Cannot access VG {} due to failed lock.", vg.vg.name)))
             }
             Err(Failure::NotRunning) => {
@@ -590,6 +595,38 @@ pub fn lockstart(s: &mut Session, vg: &Vg) -> Result<(), LvmError> {
         Err(e) if e.code() == Some(-libc::EEXIST) => Ok(()),
         r => r.map_err(|e| LvmError::Refused(format!("VG {} start failed: {e}", vg.vg.name))),
     }
+}
+
+/// `lvmlockctl --gl-enable VG` / `--gl-disable VG`: the global lock
+/// lives in `VG` (its area 65 named `GLLK`), or no longer (named
+/// `_GLLK_disabled`). What an administrator does when the VG holding the
+/// global lock was removed: without one, pvcreate and vgcreate are
+/// refused. Enabling it in a second VG is refused.
+pub fn gl_able(s: &mut Session, name: &str, enable: bool) -> Result<(), LvmError> {
+    let (_, vgs) = s.scan_quiet(true)?;
+    let vg = vgs.get(name).ok_or_else(|| LvmError::NotFound(format!("Volume group \"{name}\" not found")))?;
+    if vg.vg.lock_type() != Some("sanlock") {
+        return Err(LvmError::Refused(format!("VG {name} is not a sanlock VG.")));
+    }
+    let sl = manager(name)?;
+    let gl = layout::area_offset(layout::GL_LOCK_AREA, Align::Sector512.bytes());
+    if enable {
+        for other in vgs.values().filter(|v| v.vg.name != name && v.vg.lock_type() == Some("sanlock")) {
+            let area = LockLv::of(other).and_then(|l| l.area(gl));
+            if area.is_ok_and(|a| sl.read_resource(&a).is_ok_and(|(_, n, _)| n == layout::GL_LOCK)) {
+                return Err(LvmError::Refused(format!(
+                    "The global lock is enabled in VG {} already: disable it there first.",
+                    other.vg.name
+                )));
+            }
+        }
+    }
+    let lease = Lease {
+        lockspace: layout::lockspace(name),
+        name: if enable { layout::GL_LOCK } else { layout::GL_LOCK_DISABLED }.to_string(),
+        area: LockLv::of(vg)?.area(gl)?,
+    };
+    sl.write_resource(&lease).map_err(|e| sanlock_failed(&format!("VG {name}: writing the global lock"), e))
 }
 
 /// vgremove of a shared VG: its lock lets go and this host leaves the
