@@ -510,3 +510,36 @@ fn test_real_lvm_with_lvmlockd_shares_ulvms_vg_as_a_third_host() {
     c.ok(&["lvchange", "-an", &format!("{vg}/lv2")]);
     a.ok(&["lvchange", "-aey", &format!("{vg}/lv2")]);
 }
+
+#[test]
+fn test_the_lock_lv_grows_when_its_lease_slots_are_used_up() {
+    if !can_run() {
+        return;
+    }
+    let t = test_dir("grow");
+    let pv0 = pv(&t, "pv0.img");
+    std::fs::File::options().write(true).open(&pv0).unwrap().set_len(1536 << 20).unwrap();
+    let a = Host::new(&t.0, "hostA", 1, &[]);
+    a.ok(&["vgcreate", "--shared", "vgs", pv0.to_str().unwrap()]);
+    // 189 slots in the 256 MiB lock LV: areas 67 to 255.
+    for i in 0..189 {
+        a.ok(&["lvcreate", "-an", "-l", "1", "-n", &format!("lv{i}"), "vgs"]);
+    }
+    let seqno = || a.ok(&["vgs", "--noheadings", "-o", "vg_seqno", "vgs"]).trim().to_string();
+    let before = seqno();
+    let err = a.fails(&["lvcreate", "--config", "global/sanlock_lv_extend=0", "-an", "-l", "1", "-n", "full", "vgs"]);
+    assert_eq!(err, "  No space for sanlock lock, extend the internal lvmlock LV.\n");
+    assert_eq!(seqno(), before, "nothing written");
+    a.ok(&["lvcreate", "-an", "-l", "1", "-n", "more", "vgs"]);
+    let out = a.ok(&["lvs", "-a", "--noheadings", "--units", "m", "-o", "lv_name,lv_size,lv_lockargs", "vgs"]);
+    let row = |n: &str| out.lines().find(|l| l.split_whitespace().next() == Some(n)).unwrap().to_string();
+    assert_eq!(row("[lvmlock]").split_whitespace().nth(1), Some("512.00m"), "grown by sanlock_lv_extend (256 MiB)");
+    assert_eq!(row("more").split_whitespace().nth(2), Some("1.0.0:268435456"), "the first slot past the old end");
+    let uuid = a.ok(&["lvs", "--noheadings", "-o", "lv_uuid", "vgs/more"]);
+    // The grown part is on the PV after the LVs: find it through the map.
+    let map = a.ok(&["lvs", "-a", "--noheadings", "-o", "seg_pe_ranges", "vgs/lvmlock"]);
+    let second = map.lines().nth(1).unwrap().trim().to_string();
+    let first_pe: u64 = second.rsplit(':').next().unwrap().split('-').next().unwrap().parse().unwrap();
+    let (l, ok) = read_leader(&pv0, "-r", uuid.trim(), LOCK_LV_AT + first_pe * (4 << 20));
+    assert!(ok && field(&l, "resource_name") == uuid.trim(), "{l}");
+}

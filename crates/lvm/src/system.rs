@@ -217,6 +217,9 @@ pub struct Config {
     /// `local/host_id` (lvmlocal.conf): this host's id in the lockspaces
     /// of shared VGs, 1 to 2000, unique among the hosts.
     pub host_id: Option<u64>,
+    /// `global/sanlock_lv_extend`: MiB added to a shared VG's lock LV when
+    /// its LV lease slots are used up (LVM's default 256; 0: never).
+    pub sanlock_lv_extend: u64,
 }
 
 /// `activation/mirror_image_fault_policy`.
@@ -253,6 +256,7 @@ impl Default for Config {
             filter: Vec::new(),
             use_lvmlockd: false,
             host_id: None,
+            sanlock_lv_extend: 256,
         }
     }
 }
@@ -411,6 +415,9 @@ impl Config {
         if let Some(g) = top.section("global") {
             if let Some(v) = g.int("use_lvmlockd") {
                 c.use_lvmlockd = v != 0;
+            }
+            if let Some(v) = g.int("sanlock_lv_extend") {
+                c.sanlock_lv_extend = v.max(0) as u64;
             }
             if let Some(v) = g.int("event_activation") {
                 c.event_activation = v != 0;

@@ -178,10 +178,12 @@ pub fn lvcreate(s: &mut Session, c: &LvCreate) -> Result<String, LvmError> {
     if c.zero || origin.is_some() {
         zero_start(&vg, &lv)?;
     }
-    if origin.is_none() {
-        super::lockd::new_lease(&vg, &mut lv)?;
-    }
     vg.vg_mut().lvs.push(lv);
+    if origin.is_none() {
+        // After the LV joined the model: a lock LV that must grow for its
+        // lease takes other extents than the LV's.
+        super::lockd::new_lease(s, &mut vg, &name)?;
+    }
     if origin.is_some() {
         // As LVM: the COW LV is committed on its own first, then turned
         // into a snapshot (two metadata versions, two archive copies).

@@ -508,29 +508,67 @@ fn sanlock_failed(what: &str, e: ulvm_sanlock::Error) -> LvmError {
 }
 
 /// lvcreate in a shared VG: a lease for the new LV (named by its UUID) in
-/// the first free slot of the lock LV (`#unused`, or never written), as
-/// lvmlockd finds one; the LV's `lock_args` go into its metadata.
-pub fn new_lease(vg: &Vg, lv: &mut crate::model::LogicalVolume) -> Result<(), LvmError> {
+/// the first slot of the lock LV that no LV of the metadata holds (on
+/// disk `#unused`, never written, or left by a removal cut short); the
+/// LV's `lock_args` go into its metadata. When every slot is taken the
+/// lock LV grows by `global/sanlock_lv_extend` MiB (zeroed), in the same
+/// metadata change, as LVM grows it.
+pub fn new_lease(s: &Session, vg: &mut Vg, lv_name: &str) -> Result<(), LvmError> {
     if vg.vg.lock_type().is_none() {
         return Ok(());
     }
-    let s = manager(&vg.vg.name)?;
-    let lock_lv = LockLv::of(vg)?;
-    for offset in lock_lv.slots() {
-        let area = lock_lv.area(offset)?;
-        let free = match s.read_resource(&area) {
-            Ok((_, name, _)) => name == layout::UNUSED,
-            Err(e) if e.no_lease() => true,
-            Err(e) => return Err(sanlock_failed("Reading LV lock areas failed", e)),
-        };
-        if free {
-            let lease = Lease { lockspace: layout::lockspace(&vg.vg.name), name: lv.id.to_string(), area };
-            s.write_resource(&lease).map_err(|e| sanlock_failed("Writing the LV lock failed", e))?;
+    let id = vg.vg.lv(lv_name).ok_or_else(|| LvmError::NotFound(format!("No LV {lv_name}")))?.id.to_string();
+    let sl = manager(&vg.vg.name)?;
+    let used: std::collections::BTreeSet<u64> = vg
+        .vg
+        .lvs
+        .iter()
+        .filter_map(|l| l.extra.as_slice().str("lock_args").and_then(|a| layout::parse_lv_lock_args(a).ok()))
+        .collect();
+    loop {
+        let lock_lv = LockLv::of(vg)?;
+        if let Some(offset) = lock_lv.slots().find(|o| !used.contains(o)) {
+            let area = lock_lv.area(offset)?;
+            match sl.read_resource(&area) {
+                Ok(_) => {}
+                Err(e) if e.no_lease() => {}
+                Err(e) => return Err(sanlock_failed("Reading the LV lock area failed", e)),
+            }
+            let lease = Lease { lockspace: layout::lockspace(&vg.vg.name), name: id, area };
+            sl.write_resource(&lease).map_err(|e| sanlock_failed("Writing the LV lock failed", e))?;
+            let lv = vg.vg_mut().lv_mut(lv_name).expect("found above");
             lv.extra.push(assign("lock_args", layout::lv_lock_args(offset)));
             return Ok(());
         }
+        let mib = s.config()?.sanlock_lv_extend;
+        if mib == 0 {
+            return Err(LvmError::Refused("No space for sanlock lock, extend the internal lvmlock LV.".into()));
+        }
+        extend_lock_lv(vg, mib)?;
     }
-    Err(LvmError::Refused(format!("No free LV lock in VG {}: its lock LV is full.", vg.vg.name)))
+}
+
+/// Grows the lock LV by `mib` MiB (whole extents) and zeroes what it
+/// gained, so that no old bytes there look like a lease.
+fn extend_lock_lv(vg: &mut Vg, mib: u64) -> Result<(), LvmError> {
+    let name = LockLv::name(vg).ok_or_else(|| LvmError::Refused(format!("VG {} has no lock LV", vg.vg.name)))?;
+    let es = vg.vg.extent_size;
+    let extents = es.extents_ceil(ulvm_blockdev::Bytes(mib << 20).sectors_ceil());
+    let current = vg.vg.lv(&name).map(|l| l.extents()).unwrap_or_default();
+    let areas = super::common::allocate(vg, &name, extents, 1, None, None)?;
+    let segments = crate::alloc::segments_from(&areas, current, ulvm_blockdev::Sectors(128));
+    for seg in &segments {
+        if let SegmentKind::Striped { stripes, .. } = &seg.kind {
+            for (key, pe) in stripes {
+                let (Some(pv), Some(d)) = (vg.vg.pv(key), vg.disk(key)) else { continue };
+                d.dev.write_zeroes(pv.pe_start + es.to_sectors(*pe), es.to_sectors(seg.extent_count))?;
+                d.dev.flush()?;
+            }
+        }
+    }
+    let lv = vg.vg_mut().lv_mut(&name).expect("the lock LV");
+    crate::alloc::append_segments(lv, segments);
+    Ok(())
 }
 
 /// lvremove in a shared VG: the LV's lease slot is written `#unused`
@@ -744,9 +782,7 @@ pub fn to_sanlock(s: &mut Session, name: &str) -> Result<(), LvmError> {
     init_vg(&vg, global)?;
     let holders: Vec<String> = vg.vg.lvs.iter().filter(|l| holds_lock(&vg.vg, l)).map(|l| l.name.clone()).collect();
     for n in holders {
-        let mut lv = vg.vg.lv(&n).expect("listed").clone();
-        new_lease(&vg, &mut lv)?;
-        *vg.vg_mut().lv_mut(&n).expect("listed") = lv;
+        new_lease(s, &mut vg, &n)?;
     }
     s.commit(&mut vg)?;
     s.print(format!("Volume group \"{name}\" successfully changed"));
