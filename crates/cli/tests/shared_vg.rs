@@ -115,6 +115,12 @@ impl Drop for Host {
     }
 }
 
+/// Runs `args` on `h` until it succeeds (what depends on sanlock's view
+/// of the other hosts, renewed every two I/O timeouts).
+fn wait_for_ok(h: &Host, args: &[&str]) {
+    common::wait_for(&format!("{args:?}"), || h.cmd(args).status.success());
+}
+
 /// A test directory on a file system that takes O_DIRECT (not tmpfs).
 fn test_dir(name: &str) -> common::TestDir {
     let d = PathBuf::from(format!("/var/tmp/ulvm-shared-{name}-{}", std::process::id()));
@@ -242,10 +248,7 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     for (args, why) in [
         (&["vgsplit", "vgs", "vgt", pv1s][..], "vgsplit not allowed for lock_type sanlock"),
         (&["pvmove", pv1s][..], "pvmove in a shared VG requires a named LV."),
-        (
-            &["vgrename", "vgs", "vgt"][..],
-            "ulvm cannot rename VG vgs with lock type sanlock (its lockspace and leases are named after it).",
-        ),
+        (&["vgrename", "vgs", "vgt"][..], "Cannot rename VG vgs with active LVs."),
     ] {
         assert_eq!(a.fails(args), format!("  {why}\n"), "{args:?}");
     }
@@ -260,6 +263,7 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     assert_eq!(field(&l2, "resource_name"), "#unused", "{l2}");
     let _ = lv2_uuid;
     a.ok(&["lvcreate", "-an", "-L", "4M", "-n", "lv3", "vgs"]);
+    let lv3_uuid = a.ok(&["lvs", "--noheadings", "-o", "lv_uuid", "vgs/lv3"]);
     let args = a.ok(&["lvs", "--noheadings", "-o", "lv_lockargs", "vgs/lv3"]);
     assert_eq!(args.trim(), "1.0.0:71303168");
 
@@ -304,7 +308,20 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     // vgremove: the lock LV goes unannounced and the host leaves the
     // lockspace.
     a.ok(&["lvchange", "-an", "vgs/lv3"]);
+    let err = a.fails(&["vgrename", "vgs", "vgr"]);
+    assert_eq!(err, "  Lockspace for \"vgs\" not stopped on other hosts\n");
     b.ok(&["vgchange", "--lockstop", "vgs"]);
+
+    // vgrename, once no other host is in the lockspace (A sees B leave at
+    // its next renewal): the lockspace and leases are renamed with it.
+    wait_for_ok(&a, &["vgrename", "vgs", "vgr"]);
+    let (vl, ok) = read_leader_of("vgr", &pv0, "-r", "VGLK", LOCK_LV_AT + 66 * (1 << 20));
+    assert!(ok && field(&vl, "space_name") == "lvm_vgr", "{vl}");
+    let (l3, ok) = read_leader_of("vgr", &pv0, "-r", lv3_uuid.trim(), LOCK_LV_AT + 71303168);
+    assert!(ok, "lv3's lease renamed: {l3}");
+    a.ok(&["lvchange", "-aey", "vgr/lv3"]);
+    a.ok(&["lvchange", "-an", "vgr/lv3"]);
+    wait_for_ok(&a, &["vgrename", "vgr", "vgs"]);
     let out = a.ok(&["vgremove", "-f", "vgs"]);
     assert!(!out.contains("lvmlock") && out.contains("Volume group \"vgs\" successfully removed"), "{out}");
     let status = Command::new("sanlock").args(["client", "status"]).env("SANLOCK_RUN_DIR", a.san()).output().unwrap();

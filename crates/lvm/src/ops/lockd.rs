@@ -667,6 +667,55 @@ pub fn gl_able(s: &mut Session, name: &str, enable: bool) -> Result<(), LvmError
     sl.write_resource(&lease).map_err(|e| sanlock_failed(&format!("VG {name}: writing the global lock"), e))
 }
 
+/// vgrename of a shared VG, before the metadata changes: under its VG
+/// lock, with no LV active here and no other host in its lockspace
+/// (LVM's `Lockspace for "VG" not stopped on other hosts`).
+pub fn before_rename(s: &mut Session, vg: Vg) -> Result<Vg, LvmError> {
+    let vg = s.under_lock(vg, false)?;
+    let name = vg.vg.name.clone();
+    if !super::vg::active_lvs(s, &vg).is_empty() {
+        return Err(LvmError::Refused(format!("Cannot rename VG {name} with active LVs.")));
+    }
+    let sl = manager(&name)?;
+    let me = s.host_id()?;
+    let others = sl.hosts(&layout::lockspace(&name)).map_err(|e| sanlock_failed("Reading the lockspace's hosts", e))?;
+    let live = |h: &ulvm_sanlock::HostState| {
+        let state = h.flags & 0xf;
+        // SANLK_HOST_FREE (2) and DEAD (5) are gone; LIVE, FAIL and UNKNOWN may not be.
+        h.host_id != me && h.timestamp != 0 && state != 2 && state != 5
+    };
+    if others.iter().any(live) {
+        return Err(LvmError::Refused(format!("Lockspace for \"{name}\" not stopped on other hosts")));
+    }
+    Ok(vg)
+}
+
+/// vgrename of a shared VG, once the metadata has the new name: this
+/// host leaves the old lockspace, the lockspace and every lease are
+/// written again under the new name, and this host joins it.
+pub fn after_rename(s: &mut Session, before: &Vg, after: &Vg) -> Result<(), LvmError> {
+    leave(s, before);
+    let sl = manager(&after.vg.name)?;
+    let lock_lv = LockLv::of(after)?;
+    let name = layout::lockspace(&after.vg.name);
+    let failed = |e| sanlock_failed(&format!("VG {} rename failed", after.vg.name), e);
+    sl.write_lockspace(&name, &lock_lv.area(0)?, 0, io_timeout()).map_err(failed)?;
+    let a = Align::Sector512.bytes();
+    let areas = [layout::GL_LOCK_AREA, layout::VG_LOCK_AREA].map(|n| layout::area_offset(n, a));
+    for offset in areas.into_iter().chain(lock_lv.slots()) {
+        let area = lock_lv.area(offset)?;
+        match sl.read_resource(&area) {
+            Ok((_, lease, _)) => {
+                sl.write_resource(&Lease { lockspace: name.clone(), name: lease, area }).map_err(failed)?
+            }
+            // A slot never written (a grown lock LV's) stays so.
+            Err(e) if e.no_lease() => {}
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    lockstart(s, after)
+}
+
 /// vgremove of a shared VG: its lock lets go and this host leaves the
 /// lockspace (what lvmlockd does when the VG is freed).
 pub fn leave(s: &mut Session, vg: &Vg) {

@@ -397,10 +397,12 @@ pub fn vgrename(s: &mut Session, old: &str, new: &str) -> Result<(), LvmError> {
     }
     // LVM renames an exported VG too.
     let mut vg = super::export::exported_vg(s, old)?;
-    // The lockspace and every lease carry the VG's name.
-    super::lockd::refuse_shared(&vg, |t| {
-        format!("ulvm cannot rename VG {old} with lock type {t} (its lockspace and leases are named after it).")
-    })?;
+    // A shared VG's lockspace and leases carry its name: renamed with it,
+    // once no other host uses them.
+    let shared = vg.vg.lock_type().is_some();
+    if shared {
+        vg = super::lockd::before_rename(s, vg)?;
+    }
     let lvs: Vec<String> = vg.vg.lvs.iter().map(|l| l.name.clone()).collect();
     if let Some(h) = s.host_if_running() {
         for lv in &lvs {
@@ -412,9 +414,13 @@ pub fn vgrename(s: &mut Session, old: &str, new: &str) -> Result<(), LvmError> {
             }
         }
     }
+    let before = vg.clone();
     vg.vg_mut().name = new.to_string();
     s.commit(&mut vg)?;
     let _ = std::fs::remove_file(s.sd.backup_dir().join(old));
+    if shared {
+        super::lockd::after_rename(s, &before, &vg)?;
+    }
     s.print(format!("Volume group \"{old}\" successfully renamed to \"{new}\""));
     Ok(())
 }
