@@ -560,3 +560,44 @@ fn test_the_lock_lv_grows_when_its_lease_slots_are_used_up() {
     let (l, ok) = read_leader(&pv0, "-r", uuid.trim(), LOCK_LV_AT + first_pe * (4 << 20));
     assert!(ok && field(&l, "resource_name") == uuid.trim(), "{l}");
 }
+
+/// Storage trouble: sanlock cannot renew host A's delta lease (the PV is
+/// made immutable, so its writes fail), fails A's lockspace after 8 I/O
+/// timeouts and runs the kill path of the daemon's registration, `ulvm
+/// lvmlockctl --kill vgs`: the daemon fences the VG's devices and lets
+/// its leases go, and stays up for everything else.
+#[test]
+fn test_a_host_that_cannot_renew_its_lease_fences_the_vg_through_its_kill_path() {
+    if !can_run() {
+        return;
+    }
+    let t = test_dir("killpath");
+    let pv0 = pv(&t, "pv0.img");
+    let a = Host::new(&t.0, "hostA", 1, &[]);
+    a.ok(&["vgcreate", "--shared", "vgs", pv0.to_str().unwrap()]);
+    a.ok(&["lvcreate", "-L", "8M", "-n", "lv1", "vgs"]);
+    let d = a.daemon.as_ref().unwrap();
+    assert!(d.ok(&["table", "vgs-lv1"]).contains("linear"));
+    /// The file immutable while this lives.
+    struct Immutable<'a>(&'a Path);
+    impl Drop for Immutable<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("chattr").arg("-i").arg(self.0).status();
+        }
+    }
+    let ok = Command::new("chattr").arg("+i").arg(&pv0).status().is_ok_and(|s| s.success());
+    let _immutable = Immutable(&pv0);
+    if !common::require(ok, "chattr +i does not work here (not ext4?)") {
+        return;
+    }
+    let fenced = Instant::now();
+    common::wait_for_within("the kill path fences vgs-lv1", Duration::from_secs(60), || {
+        d.ok(&["table", "vgs-lv1"]).contains(" error")
+    });
+    let run = a.dir.join("run");
+    let info = Command::new(ULVM).arg("lvmlockctl").arg("--run-dir").arg(&run).arg("--info").output().unwrap();
+    assert!(info.status.success() && info.stdout.is_empty(), "the leases went: {info:?}");
+    // The daemon is up.
+    d.ok(&["version"]);
+    eprintln!("fenced {:?} after the PV stopped taking writes", fenced.elapsed());
+}
