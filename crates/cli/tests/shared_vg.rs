@@ -243,6 +243,15 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     let err = a.fails(&["lvconvert", "--splitsnapshot", "vgs/s1"]);
     assert_eq!(err, "  Unable to split snapshots in VG with lock_type sanlock.\n");
     a.ok(&["lvremove", "-y", "vgs/s1"]);
+    // A mirror in a shared VG: active under its own lease, not split.
+    a.ok(&["lvcreate", "--type", "mirror", "-m1", "--mirrorlog", "core", "-L", "4M", "-n", "m1", "vgs"]);
+    let err = a.fails(&["lvconvert", "--splitmirrors", "1", "-n", "m2", "vgs/m1"]);
+    assert_eq!(err, "  Unable to split mirrors in VG with lock_type sanlock\n");
+    assert_eq!(
+        b.fails(&["lvchange", "-aey", "vgs/m1"]),
+        "  LV locked by other host: vgs/m1\n  Failed to lock logical volume vgs/m1.\n"
+    );
+    a.ok(&["lvremove", "-y", "vgs/m1"]);
     // What a shared VG does not allow, refused as LVM refuses it.
     let pv1s = pv1.to_str().unwrap();
     for (args, why) in [

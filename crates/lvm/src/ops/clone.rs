@@ -135,6 +135,9 @@ pub fn lvcreate_clone(
     alloc::append_segments(&mut meta, alloc::segments_from(&meta_areas, Extents(0), Sectors(128)));
     zero_start(&vg, &meta)?;
     vg.vg_mut().lvs.push(meta);
+    // In a shared VG the new LV gets its lease (its sub-LVs are active
+    // under it).
+    super::lockd::new_lease(s, &mut vg, &name)?;
     s.commit(&mut vg)?;
     if let Err(e) = super::lockd::activate_lv(s, &vg, &name, activate::LeaseOp::Exclusive) {
         return Err(undo_create(s, &vg, &[&name, &meta_name], e));

@@ -312,6 +312,9 @@ pub fn lvcreate_mirror(s: &mut Session, c: &MirrorCreate) -> Result<String, LvmE
     let v = vg.vg_mut();
     v.lvs.push(top);
     v.lvs.extend(image_lvs);
+    // In a shared VG the new LV gets its lease (its sub-LVs are active
+    // under it).
+    super::lockd::new_lease(s, &mut vg, &name)?;
     let mut names: Vec<&str> = vec![&name];
     names.extend(images.iter().map(String::as_str));
     if c.nosync {
@@ -694,6 +697,7 @@ fn split(
     new_name: &str,
     active: bool,
 ) -> Result<(), LvmError> {
+    super::lockd::refuse_shared(vg, |t| format!("Unable to split mirrors in VG with lock_type {t}"))?;
     let images = images_of(lv);
     let vgn = vg.vg.name.clone();
     if images.is_empty() {

@@ -263,6 +263,9 @@ pub fn lvcreate_raid(s: &mut Session, c: &RaidCreate) -> Result<String, LvmError
     let v = vg.vg_mut();
     v.lvs.push(top);
     v.lvs.extend(subs);
+    // In a shared VG the new LV gets its lease (its sub-LVs are active
+    // under it).
+    super::lockd::new_lease(s, &mut vg, &name)?;
     if c.nosync {
         s.warn("WARNING: New raid1 won't be synchronised. Don't read what you didn't write!");
     }
