@@ -243,6 +243,11 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     let err = a.fails(&["lvconvert", "--splitsnapshot", "vgs/s1"]);
     assert_eq!(err, "  Unable to split snapshots in VG with lock_type sanlock.\n");
     a.ok(&["lvremove", "-y", "vgs/s1"]);
+    // A merge, polled by the daemon (-b): it finishes under the VG lock,
+    // taken by the daemon's own session.
+    a.ok(&["lvcreate", "-s", "-L", "4M", "-n", "s2", "vgs/lv1"]);
+    a.ok(&["lvconvert", "--merge", "-b", "vgs/s2"]);
+    common::wait_for("the merge of s2 done", || !a.ok(&["lvs", "--noheadings", "-o", "lv_name", "vgs"]).contains("s2"));
     // A mirror in a shared VG: active under its own lease, not split.
     a.ok(&["lvcreate", "--type", "mirror", "-m1", "--mirrorlog", "core", "-L", "4M", "-n", "m1", "vgs"]);
     let err = a.fails(&["lvconvert", "--splitmirrors", "1", "-n", "m2", "vgs/m1"]);
