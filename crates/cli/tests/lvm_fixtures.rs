@@ -1762,7 +1762,7 @@ fn test_the_thirteenth_oracle_session_shared_vgs_match_real_lvm() {
     std::fs::write(t.path("sys/lvm.conf"), "global {\n\tuse_lvmlockd = 1\n}\n").unwrap();
     std::fs::write(t.path("sys/lvmlocal.conf"), "local {\n\thost_id = 1\n}\n").unwrap();
     let san = t.path("san");
-    let mut sanlock = common::sanlock_daemon(&san, "oracle");
+    let mut sanlock = ulvm_testkit::sanlock_daemon(&san, "oracle");
     std::env::set_var("SANLOCK_RUN_DIR", &san);
     std::env::set_var("ULVM_SANLOCK_IO_TIMEOUT", "1");
     let run = t.path("run");

@@ -57,7 +57,7 @@ impl Host {
     }
 
     fn start_sanlock(&mut self, name: &str) {
-        self.sanlock = Some(common::sanlock_daemon(&self.san(), name));
+        self.sanlock = Some(ulvm_testkit::sanlock_daemon(&self.san(), name));
     }
 
     fn start_daemon(&mut self) {
@@ -181,7 +181,7 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     // lvmlockd's offsets: LV leases from 67 MiB into the lock LV, 1 MiB apart.
     assert_eq!((rows[0][0], rows[0][1]), ("lv1", "1.0.0:70254592"));
     assert_eq!((rows[1][0], rows[1][1]), ("lv2", "1.0.0:71303168"));
-    let (lv1_uuid, lv2_uuid) = (rows[0][2], rows[1][2]);
+    let lv1_uuid = rows[0][2];
 
     // sanlock's own reader finds lvmlockd's layout on the PV.
     let (gl, ok) = read_leader(&pv0, "-r", "GLLK", LOCK_LV_AT + 65 * (1 << 20));
@@ -275,7 +275,6 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     a.ok(&["lvremove", "-y", "vgs/lv2"]);
     let (l2, _) = read_leader(&pv0, "-r", "#unused", LOCK_LV_AT + 71303168);
     assert_eq!(field(&l2, "resource_name"), "#unused", "{l2}");
-    let _ = lv2_uuid;
     a.ok(&["lvcreate", "-an", "-L", "4M", "-n", "lv3", "vgs"]);
     let lv3_uuid = a.ok(&["lvs", "--noheadings", "-o", "lv_uuid", "vgs/lv3"]);
     let args = a.ok(&["lvs", "--noheadings", "-o", "lv_lockargs", "vgs/lv3"]);
@@ -349,7 +348,6 @@ fn test_two_hosts_share_a_vg_under_sanlock_leases() {
     a.ok(&["lvmlockctl", "--gl-enable", "vg2"]);
     a.ok(&["pvcreate", p3]);
     a.ok(&["vgremove", "-f", "vg2"]);
-    let _ = lv1_uuid;
 }
 
 #[test]
@@ -441,7 +439,7 @@ impl RealLvmHost {
         std::fs::write(h.dir.join("sys/lvm.conf"), conf).unwrap();
         std::fs::write(h.dir.join("sys/lvmlocal.conf"), format!("local {{\n\thost_id = {host_id}\n}}\n")).unwrap();
         let san = h.dir.join("san");
-        h.sanlock = Some(common::sanlock_daemon(&san, "real"));
+        h.sanlock = Some(ulvm_testkit::sanlock_daemon(&san, "real"));
         let log = std::fs::File::create(h.dir.join("lvmlockd.log")).unwrap();
         h.lvmlockd = Some(
             Command::new("lvmlockd")

@@ -62,6 +62,22 @@ pub struct Ctx {
     pub leases: Arc<crate::leases::Leases>,
 }
 
+impl Ctx {
+    /// A context over `reg` alone: no loop devices, jobs, freezes or
+    /// vhost-user sockets (tests, and hosts built in-process).
+    pub fn bare(reg: Arc<Registry>) -> Ctx {
+        Ctx {
+            reg,
+            loops: None,
+            jobs: None,
+            freezes: Arc::new(Freezes::new(None, None)),
+            lock_fs: false,
+            vhost: None,
+            leases: Default::default(),
+        }
+    }
+}
+
 /// Executes one request; loop devices and vhost-user sockets follow the
 /// devices.
 pub fn handle(ctx: &Ctx, req: Request) -> Result<Reply, DmError> {

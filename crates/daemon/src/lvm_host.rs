@@ -219,7 +219,6 @@ pub fn daemon_session(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::freeze::Freezes;
     use ulvm_dm::Registry;
 
     /// Issue 16: a planned device's `direct_io` reaches the registry
@@ -229,15 +228,7 @@ mod tests {
         let img = PathBuf::from(format!("/var/tmp/ulvm-lvm-host-direct-{}.img", std::process::id()));
         ulvm_blockdev::FileDevice::create(&img, ulvm_blockdev::Sectors(64)).unwrap();
         let reg = Arc::new(Registry::default());
-        let ctx = Arc::new(Ctx {
-            reg: reg.clone(),
-            loops: None,
-            jobs: None,
-            freezes: Arc::new(Freezes::new(None, None)),
-            lock_fs: false,
-            vhost: None,
-            leases: Default::default(),
-        });
+        let ctx = Arc::new(Ctx::bare(reg.clone()));
         let mut host = RegistryHost::new(ctx);
         let table: Table = format!("0 64 linear {} 0", img.display()).parse().unwrap();
         for (name, direct_io) in [("vg0-shared", true), ("vg0-local", false)] {

@@ -24,7 +24,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use ulvm_blockdev::{BlockDevice, DeviceRef, MemDevice, Sectors};
-use ulvm_daemon::freeze::Freezes;
 use ulvm_daemon::handler::Ctx;
 use ulvm_daemon::lvm_host::RegistryHost;
 use ulvm_dm::{Background, Registry, RegistryConfig};
@@ -65,15 +64,7 @@ impl Host {
         for (p, d) in &devs {
             reg.add_device(p.to_str().unwrap(), d.clone());
         }
-        let ctx = Arc::new(Ctx {
-            reg: reg.clone(),
-            loops: None,
-            jobs: None,
-            freezes: Arc::new(Freezes::new(None, None)),
-            lock_fs: false,
-            vhost: None,
-            leases: Default::default(),
-        });
+        let ctx = Arc::new(Ctx::bare(reg.clone()));
         Host { reg, ctx, devs }
     }
 

@@ -5,7 +5,7 @@
 //! skips saying why without them, unless `ULVM_REQUIRE_TOOLS=1` (CI).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use ulvm_sanlock::{Align, Area, Lease, Mode, Sanlock};
 
@@ -40,22 +40,7 @@ struct Daemon {
 
 impl Daemon {
     fn start(run: &Path, name: &str) -> Daemon {
-        std::fs::create_dir_all(run).unwrap();
-        let child = Command::new("sanlock")
-            .args(["daemon", "-D", "-w", "0", "-l", "0", "-U", "root", "-G", "root", "-e", name])
-            .env("SANLOCK_RUN_DIR", run)
-            .env("SANLOCK_PRIVILEGED", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let d = Daemon { run: run.to_path_buf(), child };
-        let t = Instant::now();
-        while !run.join("sanlock.sock").exists() {
-            assert!(t.elapsed() < Duration::from_secs(10), "sanlock daemon did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        d
+        Daemon { run: run.to_path_buf(), child: ulvm_testkit::sanlock_daemon(run, name) }
     }
 
     /// Makes this process talk to this daemon.

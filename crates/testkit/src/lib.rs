@@ -357,3 +357,26 @@ impl BlockDevice for CountingDevice {
         self.inner.write_zeroes(at, len)
     }
 }
+
+/// A sanlock daemon for one test "host": its own run directory `run`
+/// (where clients find its socket through `SANLOCK_RUN_DIR`), no watchdog
+/// (`-w 0`, for tests only), local host name `name`; answering when this
+/// returns. The caller kills it.
+pub fn sanlock_daemon(run: &std::path::Path, name: &str) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    std::fs::create_dir_all(run).unwrap();
+    let child = Command::new("sanlock")
+        .args(["daemon", "-D", "-w", "0", "-l", "0", "-U", "root", "-G", "root", "-e", name])
+        .env("SANLOCK_RUN_DIR", run)
+        .env("SANLOCK_PRIVILEGED", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while std::os::unix::net::UnixStream::connect(run.join("sanlock.sock")).is_err() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "sanlock daemon did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}

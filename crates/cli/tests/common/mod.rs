@@ -376,25 +376,6 @@ pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// A sanlock daemon for one "host": its own run directory `run` (its
-/// socket's, which clients find through `SANLOCK_RUN_DIR`), no watchdog
-/// (`-w 0`, for tests), local host name `name`; answering when this
-/// returns. The caller kills it.
-#[allow(dead_code)] // not every test binary runs sanlock
-pub fn sanlock_daemon(run: &Path, name: &str) -> Child {
-    std::fs::create_dir_all(run).unwrap();
-    let child = Command::new("sanlock")
-        .args(["daemon", "-D", "-w", "0", "-l", "0", "-U", "root", "-G", "root", "-e", name])
-        .env("SANLOCK_RUN_DIR", run)
-        .env("SANLOCK_PRIVILEGED", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("sanlock's socket", || std::os::unix::net::UnixStream::connect(run.join("sanlock.sock")).is_ok());
-    child
-}
-
 /// A daemon with FUSE files and loop devices (root), and a VG on one PV.
 pub struct FsHost {
     /// Stopped before the directory goes (fields drop in this order).
